@@ -1,0 +1,1 @@
+//! Email parsing and indicator extraction (pure: no I/O, no database).
