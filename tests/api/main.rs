@@ -1,0 +1,6 @@
+//! The one integration-test binary. Each module covers one area; `helpers` holds the `TestApp`
+//! harness, `oracle` the bridge to the pinned OASIS Python tools.
+
+mod oracle;
+mod schema_oracle;
+mod stix_oracle;
