@@ -4,3 +4,5 @@
 mod oracle;
 mod schema_oracle;
 mod stix_oracle;
+mod extract_corpus;
+mod extract_golden;
