@@ -1,1 +1,406 @@
-//! placeholder
+//! The command line: parses arguments, resolves settings (defaults < config file < environment
+//! < flags) and dispatches. `anyhow` is used here; every failure ends as one `error:` line and a
+//! non-zero exit.
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+
+use crate::db::{Db, collections, tokens, users};
+use crate::service::accounts::{self, Bootstrap, Role};
+use crate::service::collections::CollectionSpec;
+use crate::settings::Settings;
+use crate::startup::{self, Application};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "harpoon",
+    version,
+    about = "Spear-phish emails in, STIX 2.1 over TAXII 2.1 out"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command accepts; each falls back to an environment variable.
+#[derive(Debug, Args, Default)]
+pub struct GlobalArgs {
+    /// TOML configuration file (see `harpoon config example`).
+    #[arg(long, global = true, env = "HARPOON_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Database URL: postgres://… or sqlite://PATH [default: sqlite in the data directory].
+    #[arg(
+        long,
+        global = true,
+        env = "HARPOON_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+    /// Directory for local state [default: ./harpoon-data].
+    #[arg(long, global = true, env = "HARPOON_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, global = true, env = "HARPOON_LISTEN", value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// PEM certificate chain: serve HTTPS (needs --tls-key).
+    #[arg(long, global = true, env = "HARPOON_TLS_CERT", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, global = true, env = "HARPOON_TLS_KEY", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (web UI, REST API, TAXII 2.1).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage user accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Manage TAXII collections.
+    #[command(subcommand)]
+    Collection(CollectionCommand),
+    /// Configuration helpers.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account. Without a password option, one is generated and printed once.
+    Add {
+        name: String,
+        #[arg(long, value_parser = ["admin", "analyst", "reader"])]
+        role: String,
+        /// The password (visible in the process list: prefer --password-stdin).
+        #[arg(long, conflicts_with = "password_stdin", hide_env_values = true)]
+        password: Option<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List accounts.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Issue an API token for USER and print it once.
+    Create {
+        user: String,
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// Revoke the token with this id.
+    Revoke { id: i64 },
+    /// List tokens (of one user, or all).
+    List {
+        #[arg(long)]
+        user: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CollectionCommand {
+    /// Create a TAXII collection and print its id.
+    Add {
+        title: String,
+        #[arg(long)]
+        alias: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+        /// Anyone, even unauthenticated, may read it.
+        #[arg(long)]
+        public_read: bool,
+        /// Users who may read it (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        read: Vec<String>,
+        /// Users who may read and write it (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        write: Vec<String>,
+    },
+    /// List collections.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print a documented configuration file with every default.
+    Example,
+    /// Print the configuration in force (file, environment and flags applied).
+    Show,
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let message = format!("{e:#}");
+            eprintln!(
+                "error: {}",
+                message.split_whitespace().collect::<Vec<_>>().join(" ")
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HARPOON_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,harpoon=info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Resolves settings: defaults, then the config file, then environment and flags.
+pub fn resolve_settings(global: &GlobalArgs) -> anyhow::Result<Settings> {
+    let mut settings = match &global.config {
+        Some(path) => Settings::from_file(path)?,
+        None => Settings::default(),
+    };
+    if let Some(dir) = &global.data_dir {
+        settings.data_dir = dir.clone();
+    }
+    if let Some(url) = &global.database_url {
+        settings.database.url = Some(url.clone());
+    }
+    if let Some(listen) = &global.listen {
+        settings.server.listen = listen.clone();
+    }
+    if let Some(cert) = &global.tls_cert {
+        settings.server.tls_cert = Some(cert.clone());
+    }
+    if let Some(key) = &global.tls_key {
+        settings.server.tls_key = Some(key.clone());
+    }
+    settings.validate()?;
+    Ok(settings)
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Config(ConfigCommand::Example) = cli.command {
+        print!("{}", Settings::example_toml());
+        return Ok(());
+    }
+    let settings = resolve_settings(&cli.global)?;
+    match cli.command {
+        Command::Config(ConfigCommand::Example) => Ok(()),
+        Command::Config(ConfigCommand::Show) => {
+            print!(
+                "{}",
+                toml::to_string_pretty(&settings).context("cannot render settings")?
+            );
+            Ok(())
+        }
+        Command::Serve => serve(settings),
+        Command::Migrate => {
+            let db = startup::open_database(&settings)?;
+            drop(db);
+            println!("database is up to date");
+            Ok(())
+        }
+        Command::User(cmd) => user(cmd, &startup::open_database(&settings)?),
+        Command::Token(cmd) => token(cmd, &startup::open_database(&settings)?),
+        Command::Collection(cmd) => collection(cmd, &startup::open_database(&settings)?),
+    }
+}
+
+fn serve(settings: Settings) -> anyhow::Result<()> {
+    actix_web::rt::System::new().block_on(async move {
+        let db = startup::open_database(&settings)?;
+        let preset = std::env::var("HARPOON_ADMIN_PASSWORD").ok();
+        let bootstrap = accounts::bootstrap_admin(&db, preset)?;
+        let public_url = settings.server.public_url.clone();
+        let app = Application::build(settings, db)?;
+        let url = public_url.unwrap_or_else(|| app.url());
+        let mut out = std::io::stdout().lock();
+        if let Bootstrap::CreatedAdmin { password, generated } = bootstrap {
+            if generated {
+                writeln!(out, "Created the first account: user 'admin', password: {password}")?;
+                writeln!(out, "This password is shown once. Change it or keep it somewhere safe.")?;
+            } else {
+                writeln!(out, "Created the first account: user 'admin' with the password from HARPOON_ADMIN_PASSWORD.")?;
+            }
+        }
+        writeln!(out, "Harpoon is listening on {url}/  (TAXII: {url}/taxii2/, REST: {url}/api/v1/)")?;
+        out.flush()?;
+        drop(out);
+        app.run_until_stopped().await.context("server stopped with an error")
+    })
+}
+
+fn read_password_stdin() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password from stdin")?;
+    let password = line.trim_end_matches(['\r', '\n']).to_string();
+    if password.is_empty() {
+        bail!("no password on standard input");
+    }
+    Ok(password)
+}
+
+fn user(cmd: UserCommand, db: &Db) -> anyhow::Result<()> {
+    let mut conn = db.conn()?;
+    match cmd {
+        UserCommand::Add {
+            name,
+            role,
+            password,
+            password_stdin,
+        } => {
+            let role = Role::parse(&role)?;
+            let (password, generated) = match (password, password_stdin) {
+                (Some(p), _) => (p, false),
+                (None, true) => (read_password_stdin()?, false),
+                (None, false) => (accounts::generate_password(), true),
+            };
+            let user = accounts::create_user(&mut conn, &name, role, &password, Some("cli"))?;
+            println!(
+                "created user '{}' (id {}, role {role})",
+                user.username, user.id
+            );
+            if generated {
+                println!("password: {password}");
+            }
+        }
+        UserCommand::List => {
+            let rows = users::list(&mut conn)?;
+            let mut out = std::io::stdout().lock();
+            writeln!(
+                out,
+                "{:<6} {:<32} {:<8} {:<8}",
+                "ID", "USERNAME", "ROLE", "STATUS"
+            )?;
+            for u in rows {
+                let status = if u.disabled { "disabled" } else { "active" };
+                writeln!(
+                    out,
+                    "{:<6} {:<32} {:<8} {:<8}",
+                    u.id, u.username, u.role, status
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn token(cmd: TokenCommand, db: &Db) -> anyhow::Result<()> {
+    let mut conn = db.conn()?;
+    match cmd {
+        TokenCommand::Create { user, label } => {
+            let owner = users::by_name(&mut conn, &user)?
+                .with_context(|| format!("no user named '{user}'"))?;
+            let issued = accounts::create_token(&mut conn, &owner, &label, "cli")?;
+            // The token alone on stdout, so scripts can capture it; the advice on stderr.
+            println!("{}", issued.token);
+            eprintln!(
+                "token {} for '{}' created; it is not shown again",
+                issued.row.id, owner.username
+            );
+        }
+        TokenCommand::Revoke { id } => {
+            accounts::revoke_token(&mut conn, id, "cli")?;
+            println!("token {id} revoked");
+        }
+        TokenCommand::List { user } => {
+            let uid = match user {
+                Some(name) => Some(
+                    users::by_name(&mut conn, &name)?
+                        .with_context(|| format!("no user named '{name}'"))?
+                        .id,
+                ),
+                None => None,
+            };
+            let mut out = std::io::stdout().lock();
+            writeln!(
+                out,
+                "{:<6} {:<8} {:<24} {:<8}",
+                "ID", "USER_ID", "LABEL", "STATUS"
+            )?;
+            for t in tokens::list(&mut conn, uid)? {
+                let status = if t.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "live"
+                };
+                writeln!(
+                    out,
+                    "{:<6} {:<8} {:<24} {:<8}",
+                    t.id, t.user_id, t.label, status
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn collection(cmd: CollectionCommand, db: &Db) -> anyhow::Result<()> {
+    let mut conn = db.conn()?;
+    match cmd {
+        CollectionCommand::Add {
+            title,
+            alias,
+            description,
+            public_read,
+            read,
+            write,
+        } => {
+            let spec = CollectionSpec {
+                title,
+                alias,
+                description,
+                public_read,
+                readers: read,
+                writers: write,
+            };
+            let row = crate::service::collections::create(&mut conn, &spec)?;
+            println!("{}", row.id);
+        }
+        CollectionCommand::List => {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{:<36}  {:<16} {:<6} TITLE", "ID", "ALIAS", "PUBLIC")?;
+            for c in collections::list(&mut conn)? {
+                let public = if c.public_read { "yes" } else { "no" };
+                writeln!(
+                    out,
+                    "{:<36}  {:<16} {:<6} {}",
+                    c.id,
+                    c.alias.unwrap_or_default(),
+                    public,
+                    c.title
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -12,3 +12,4 @@ pub mod service;
 pub mod settings;
 pub mod startup;
 pub mod stix;
+pub mod tls;

@@ -1,1 +1,142 @@
-//! placeholder
+//! Building and running the server. [`build_app`] is the one `App` both `harpoon serve` and the
+//! integration tests run; [`Application`] binds it (port 0 in tests) with optional TLS.
+//! `anyhow` is allowed here: startup errors end the process with one clear line.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{DefaultHeaders, NormalizePath, TrailingSlash};
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+
+use crate::db::{DatabaseUrl, Db, PoolOptions};
+use crate::service::auth::{Authenticator, CacheOptions};
+use crate::settings::Settings;
+
+/// Everything a request handler may need, shared by all workers.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub settings: Arc<Settings>,
+    pub auth: web::Data<Authenticator>,
+}
+
+impl AppState {
+    pub fn new(db: Db, settings: Settings) -> Self {
+        let auth = Authenticator::new(
+            db.clone(),
+            CacheOptions {
+                ttl: Duration::from_secs(settings.auth.password_cache_ttl_secs),
+                capacity: settings.auth.password_cache_capacity,
+            },
+        );
+        Self {
+            db,
+            settings: Arc::new(settings),
+            auth: web::Data::new(auth),
+        }
+    }
+}
+
+/// The application: every route, shared state and the security headers.
+pub fn build_app(
+    state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let hsts = state.settings.server.tls_cert.is_some();
+    let mut headers = DefaultHeaders::new()
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("Referrer-Policy", "no-referrer"));
+    if hsts {
+        headers = headers.add(("Strict-Transport-Security", "max-age=31536000"));
+    }
+    App::new()
+        .app_data(web::Data::new(state.db.clone()))
+        .app_data(web::Data::from(state.settings.clone()))
+        .app_data(state.auth.clone())
+        .configure(crate::api::routes)
+        .wrap(NormalizePath::new(TrailingSlash::MergeOnly))
+        .wrap(headers)
+}
+
+/// Opens the database named by the settings (creating nothing for a bad URL) and migrates it.
+pub fn open_database(settings: &Settings) -> anyhow::Result<Db> {
+    let url = DatabaseUrl::parse(&settings.database_url())?;
+    let db = Db::connect(
+        &url,
+        &PoolOptions {
+            max_size: settings.database.pool_size,
+            connect_timeout: Duration::from_secs(settings.database.connect_timeout_secs.max(1)),
+            sqlite_busy_timeout: Duration::from_millis(settings.database.sqlite_busy_timeout_ms),
+        },
+    )?;
+    db.migrate()?;
+    Ok(db)
+}
+
+/// A bound, not yet running, server.
+pub struct Application {
+    server: Server,
+    addr: SocketAddr,
+    tls: bool,
+}
+
+impl Application {
+    /// Binds `settings.server.listen` (port 0 picks a free port) and prepares the server.
+    pub fn build(settings: Settings, db: Db) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(&settings.server.listen)
+            .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
+        let addr = listener.local_addr()?;
+        let tls = match (&settings.server.tls_cert, &settings.server.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
+            _ => None,
+        };
+        let workers = match settings.server.workers {
+            0 => std::thread::available_parallelism()
+                .map(usize::from)
+                .unwrap_or(2),
+            n => n,
+        };
+        let state = AppState::new(db, settings);
+        let server = HttpServer::new(move || build_app(state.clone())).workers(workers);
+        let is_tls = tls.is_some();
+        let server = match tls {
+            Some(config) => server.listen_rustls_0_23(listener, config)?,
+            None => server.listen(listener)?,
+        }
+        .run();
+        Ok(Self {
+            server,
+            addr,
+            tls: is_tls,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The base URL the server answers at.
+    pub fn url(&self) -> String {
+        format!(
+            "{}://{}",
+            if self.tls { "https" } else { "http" },
+            self.addr
+        )
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,1 +1,497 @@
-//! placeholder
+//! Storage: the only module that names diesel. One codebase over SQLite (embedded, the default)
+//! and PostgreSQL (scale-out), chosen by the database URL scheme.
+//!
+//! Callers get a [`Db`] handle (an r2d2 pool of [`DbConn`]) and call the named functions of the
+//! submodules inside [`Db::run`], which moves the blocking diesel work off the async executor.
+
+pub mod audit;
+pub mod collections;
+mod schema;
+pub mod secrets;
+pub mod tokens;
+pub mod users;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// A connection to either backend. Queries that work unchanged on both are written once inside
+/// [`with_conn!`], which monomorphises them per backend.
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Sqlite(diesel::SqliteConnection),
+    Postgres(diesel::PgConnection),
+}
+
+/// Runs `$body` with `$c` bound to the concrete backend connection of a `&mut DbConn`.
+macro_rules! with_conn {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::db::DbConn::Sqlite($c) => $body,
+            $crate::db::DbConn::Postgres($c) => $body,
+        }
+    };
+}
+pub(crate) use with_conn;
+
+/// Errors of the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("{0}")]
+    BadUrl(String),
+    #[error("cannot connect to the database: {0}")]
+    Connect(String),
+    #[error("database pool: {0}")]
+    Pool(String),
+    #[error("database migration failed: {0}")]
+    Migration(String),
+    #[error("not found")]
+    NotFound,
+    #[error("already exists: {0}")]
+    Conflict(String),
+    #[error("database query failed: {0}")]
+    Query(diesel::result::Error),
+    #[error("database task failed: {0}")]
+    Task(String),
+}
+
+impl From<diesel::result::Error> for DbError {
+    fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match e {
+            Error::NotFound => DbError::NotFound,
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+                DbError::Conflict(info.message().to_string())
+            }
+            other => DbError::Query(other),
+        }
+    }
+}
+
+/// Which backend a URL selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database URL parsed at the edge: the backend and what to hand to that backend's driver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseUrl {
+    backend: Backend,
+    target: String,
+}
+
+impl DatabaseUrl {
+    /// `postgres://…` / `postgresql://…` select PostgreSQL; `sqlite://PATH`, `sqlite:PATH`,
+    /// `file:PATH` or a plain path select SQLite. Any other `scheme://` is refused, so that a
+    /// mistyped PostgreSQL URL never silently creates a SQLite file.
+    pub fn parse(url: &str) -> Result<Self, DbError> {
+        let url = url.trim();
+        if url.is_empty() {
+            return Err(DbError::BadUrl("the database URL is empty".into()));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self {
+                backend: Backend::Postgres,
+                target: url.to_string(),
+            });
+        }
+        let path = if let Some(rest) = url.strip_prefix("sqlite://") {
+            rest
+        } else if let Some(rest) = url.strip_prefix("sqlite:") {
+            rest
+        } else if let Some(rest) = url.strip_prefix("file:") {
+            rest
+        } else if let Some(scheme) = url_scheme(url) {
+            return Err(DbError::BadUrl(format!(
+                "unsupported database URL scheme '{scheme}:' (use postgres://… or sqlite://PATH)"
+            )));
+        } else {
+            url
+        };
+        if path.is_empty() {
+            return Err(DbError::BadUrl("the SQLite database path is empty".into()));
+        }
+        Ok(Self {
+            backend: Backend::Sqlite,
+            target: path.to_string(),
+        })
+    }
+
+    /// A SQLite URL for a file in `dir`.
+    pub fn sqlite_file(path: &Path) -> Self {
+        Self {
+            backend: Backend::Sqlite,
+            target: path.to_string_lossy().into_owned(),
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The SQLite file path, if this is a SQLite URL for a file.
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        (self.backend == Backend::Sqlite && self.target != ":memory:")
+            .then(|| PathBuf::from(self.target.split('?').next().unwrap_or_default()))
+    }
+
+    /// The URL with any password replaced, for logs and messages.
+    pub fn redacted(&self) -> String {
+        match self.backend {
+            Backend::Sqlite => format!("sqlite://{}", self.target),
+            Backend::Postgres => redact_password(&self.target),
+        }
+    }
+}
+
+/// The scheme of `text` if it starts like a URL (`letters:`); one letter is a Windows drive.
+fn url_scheme(text: &str) -> Option<&str> {
+    let (scheme, _) = text.split_once(':')?;
+    let mut chars = scheme.chars();
+    let first = chars.next()?;
+    (scheme.len() > 1
+        && first.is_ascii_alphabetic()
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+    .then_some(scheme)
+}
+
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_string();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
+}
+
+/// Connection settings the pool needs.
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    pub max_size: u32,
+    pub connect_timeout: Duration,
+    pub sqlite_busy_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self {
+            max_size: 8,
+            connect_timeout: Duration::from_secs(5),
+            sqlite_busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Pragmas {
+    busy_timeout_ms: u128,
+}
+
+impl CustomizeConnection<DbConn, diesel::r2d2::Error> for Pragmas {
+    fn on_acquire(&self, conn: &mut DbConn) -> Result<(), diesel::r2d2::Error> {
+        if let DbConn::Sqlite(c) = conn {
+            // busy_timeout first, so writers queue instead of failing with SQLITE_BUSY; foreign
+            // keys are off by default in SQLite. (WAL is persistent: set once in `connect`.)
+            c.batch_execute(&format!(
+                "PRAGMA busy_timeout = {}; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                self.busy_timeout_ms
+            ))
+            .map_err(diesel::r2d2::Error::QueryError)?;
+        }
+        Ok(())
+    }
+}
+
+/// A handle to the database: cheap to clone, shared by every request.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool<ConnectionManager<DbConn>>,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Db {
+    /// Opens the pool. One connection is established first so that a wrong URL or an unreachable
+    /// server is reported with the driver's own message, before anything is created.
+    pub fn connect(url: &DatabaseUrl, options: &PoolOptions) -> Result<Self, DbError> {
+        if let Some(path) = url.sqlite_path() {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    DbError::Connect(format!("cannot create directory {}: {e}", dir.display()))
+                })?;
+            }
+        }
+        let target = match url.backend {
+            Backend::Sqlite => url.target.clone(),
+            Backend::Postgres => with_connect_timeout(&url.target, options.connect_timeout),
+        };
+        // Probe with the concrete driver: its error says why (refused, auth, unknown database).
+        match url.backend {
+            Backend::Sqlite => {
+                let mut c = diesel::SqliteConnection::establish(&target)
+                    .map_err(|e| DbError::Connect(format!("{}: {e}", url.redacted())))?;
+                // WAL lets readers run beside the one writer; it is a property of the file, so
+                // one connection sets it before the pool opens its connections in parallel.
+                c.batch_execute("PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL;")
+                    .map_err(|e| DbError::Connect(format!("{}: {e}", url.redacted())))?;
+            }
+            Backend::Postgres => drop(diesel::PgConnection::establish(&target).map_err(|e| {
+                DbError::Connect(format!("{}: {}", url.redacted(), one_line(&e.to_string())))
+            })?),
+        }
+        let manager = ConnectionManager::<DbConn>::new(target);
+        let pool = Pool::builder()
+            .max_size(options.max_size.max(1))
+            .connection_timeout(options.connect_timeout)
+            .connection_customizer(Box::new(Pragmas {
+                busy_timeout_ms: options.sqlite_busy_timeout.as_millis(),
+            }))
+            .build(manager)
+            .map_err(|e| DbError::Connect(format!("{}: {e}", url.redacted())))?;
+        Ok(Self {
+            pool,
+            backend: url.backend,
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A pooled connection, for blocking code (the CLI, or inside [`Db::run`]).
+    pub fn conn(&self) -> Result<PooledConnection<ConnectionManager<DbConn>>, DbError> {
+        self.pool.get().map_err(|e| DbError::Pool(e.to_string()))
+    }
+
+    /// Runs blocking database work on the blocking thread pool and awaits it.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, DbError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(|e| DbError::Pool(e.to_string()))?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(|e| DbError::Task(e.to_string()))?
+    }
+
+    /// Applies pending migrations; returns the names applied.
+    pub fn migrate(&self) -> Result<Vec<String>, DbError> {
+        let mut conn = self.conn()?;
+        migrate(&mut conn)
+    }
+}
+
+fn with_connect_timeout(url: &str, timeout: Duration) -> String {
+    if url.contains("connect_timeout=") {
+        return url.to_string();
+    }
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}connect_timeout={}", timeout.as_secs().max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_choose_the_backend() {
+        assert_eq!(
+            DatabaseUrl::parse("postgres://u@h/db")
+                .map(|u| u.backend())
+                .ok(),
+            Some(Backend::Postgres)
+        );
+        assert_eq!(
+            DatabaseUrl::parse("postgresql://u@h/db")
+                .map(|u| u.backend())
+                .ok(),
+            Some(Backend::Postgres)
+        );
+        for sqlite in [
+            "sqlite:///tmp/x.db",
+            "sqlite:x.db",
+            "file:x.db",
+            "./x.db",
+            "/abs/x.db",
+            "C:/x.db",
+        ] {
+            assert_eq!(
+                DatabaseUrl::parse(sqlite).map(|u| u.backend()).ok(),
+                Some(Backend::Sqlite),
+                "{sqlite}"
+            );
+        }
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///tmp/x.db")
+                .ok()
+                .and_then(|u| u.sqlite_path()),
+            Some(PathBuf::from("/tmp/x.db"))
+        );
+    }
+
+    #[test]
+    fn mistyped_urls_never_become_sqlite_files() {
+        for bad in [
+            "postgress://u@h/db",
+            "postgres:/u@h/db",
+            "mysql://h/db",
+            "pg:db",
+            "",
+        ] {
+            assert!(
+                matches!(DatabaseUrl::parse(bad), Err(DbError::BadUrl(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        let u = DatabaseUrl::parse("postgres://me:s3cret@db/x").expect("url");
+        assert_eq!(u.redacted(), "postgres://me:***@db/x");
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Applies pending migrations on one connection; returns the names applied.
+pub fn migrate(conn: &mut DbConn) -> Result<Vec<String>, DbError> {
+    let applied = match conn {
+        DbConn::Sqlite(c) => c
+            .run_pending_migrations(SQLITE_MIGRATIONS)
+            .map(|v| v.iter().map(ToString::to_string).collect::<Vec<_>>()),
+        DbConn::Postgres(c) => {
+            // Several instances may start at once: serialise their migrations.
+            c.batch_execute("SELECT pg_advisory_lock(726_301_170)")?;
+            let result = c
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|v| v.iter().map(ToString::to_string).collect::<Vec<_>>());
+            c.batch_execute("SELECT pg_advisory_unlock(726_301_170)")?;
+            result
+        }
+    };
+    applied.map_err(|e| DbError::Migration(e.to_string()))
+}
+
+/// Reverts every applied migration (used by the migration tests and `harpoon migrate --revert-all`).
+pub fn revert_all(conn: &mut DbConn) -> Result<usize, DbError> {
+    let mut n = 0;
+    loop {
+        let reverted = match conn {
+            DbConn::Sqlite(c) => revert_one(c, SQLITE_MIGRATIONS)?,
+            DbConn::Postgres(c) => revert_one(c, POSTGRES_MIGRATIONS)?,
+        };
+        if !reverted {
+            return Ok(n);
+        }
+        n += 1;
+    }
+}
+
+fn revert_one<B, C>(c: &mut C, source: EmbeddedMigrations) -> Result<bool, DbError>
+where
+    B: diesel::backend::Backend,
+    C: MigrationHarness<B>,
+{
+    let applied = c
+        .applied_migrations()
+        .map_err(|e| DbError::Migration(e.to_string()))?;
+    if applied.is_empty() {
+        return Ok(false);
+    }
+    c.revert_last_migration(source)
+        .map_err(|e| DbError::Migration(e.to_string()))?;
+    Ok(true)
+}
+
+/// The embedded migration names of each backend, for the pairing test.
+pub fn migration_names() -> (Vec<String>, Vec<String>) {
+    use diesel::migration::MigrationSource;
+    let names = |source: EmbeddedMigrations| -> Vec<String> {
+        MigrationSource::<diesel::sqlite::Sqlite>::migrations(&source)
+            .map(|v| v.iter().map(|m| m.name().to_string()).collect())
+            .unwrap_or_default()
+    };
+    (names(SQLITE_MIGRATIONS), names(POSTGRES_MIGRATIONS))
+}
+
+/// A description of the schema (tables, columns, indexes) for the up/down/up test.
+pub fn schema_fingerprint(conn: &mut DbConn) -> Result<Vec<String>, DbError> {
+    #[derive(QueryableByName)]
+    struct Line {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        line: String,
+    }
+    let rows: Vec<Line> = match conn {
+        DbConn::Sqlite(c) => diesel::sql_query(
+            "SELECT type || ' ' || name || ' ' || coalesce(sql, '') AS line FROM sqlite_master \
+             WHERE name NOT LIKE 'sqlite_%' AND name <> '__diesel_schema_migrations' ORDER BY line",
+        )
+        .load(c)?,
+        DbConn::Postgres(c) => diesel::sql_query(
+            "SELECT table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable || ' ' \
+             || coalesce(column_default, '') AS line FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name <> '__diesel_schema_migrations' \
+             UNION ALL SELECT indexdef AS line FROM pg_indexes WHERE schemaname = current_schema() \
+             AND tablename <> '__diesel_schema_migrations' ORDER BY line",
+        )
+        .load(c)?,
+    };
+    Ok(rows.into_iter().map(|r| r.line).collect())
+}
+
+/// Test support: PostgreSQL schemas that isolate one test's tables from every other test's.
+pub mod testing {
+    use diesel::connection::SimpleConnection;
+    use diesel::{Connection, PgConnection};
+
+    use super::DbError;
+
+    /// Creates schema `name` and returns a URL whose connections use it as their search path.
+    pub fn create_pg_schema(base_url: &str, name: &str) -> Result<String, DbError> {
+        let mut c =
+            PgConnection::establish(base_url).map_err(|e| DbError::Connect(e.to_string()))?;
+        c.batch_execute(&format!("CREATE SCHEMA \"{name}\""))?;
+        let sep = if base_url.contains('?') { '&' } else { '?' };
+        Ok(format!("{base_url}{sep}options=-c%20search_path%3D{name}"))
+    }
+
+    /// Drops schema `name` and everything in it.
+    pub fn drop_pg_schema(base_url: &str, name: &str) -> Result<(), DbError> {
+        let mut c =
+            PgConnection::establish(base_url).map_err(|e| DbError::Connect(e.to_string()))?;
+        c.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE"))?;
+        Ok(())
+    }
+}
+
+/// Microseconds since the Unix epoch, now: the unit every timestamp column uses.
+pub fn now_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}

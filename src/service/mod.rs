@@ -1,1 +1,35 @@
-//! placeholder
+//! Use cases shared by every edge (TAXII, REST, UI, CLI). Services call the named functions of
+//! `db/` and never build queries; they know nothing of HTTP.
+
+pub mod accounts;
+pub mod auth;
+pub mod collections;
+
+use crate::db::DbError;
+
+/// Errors of the use cases; each HTTP edge maps them to its own error format.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0} already exists")]
+    Conflict(String),
+    #[error("not allowed: {0}")]
+    Forbidden(String),
+    #[error(transparent)]
+    Db(DbError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<DbError> for ServiceError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::Conflict(what) => ServiceError::Conflict(what),
+            DbError::NotFound => ServiceError::NotFound("record".into()),
+            other => ServiceError::Db(other),
+        }
+    }
+}

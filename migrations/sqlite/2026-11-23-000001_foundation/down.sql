@@ -1,0 +1,10 @@
+DROP TABLE server_secrets;
+DROP TABLE audit_log;
+DROP TABLE taxii_status_details;
+DROP TABLE taxii_status;
+DROP TABLE collection_objects;
+DROP TABLE stix_objects;
+DROP TABLE collection_grants;
+DROP TABLE collections;
+DROP TABLE api_tokens;
+DROP TABLE users;

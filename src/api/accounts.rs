@@ -1,0 +1,252 @@
+//! `/api/v1/me`, `/users`, `/tokens`, `/audit`: accounts and API tokens over REST.
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, Caller};
+use crate::db::audit::AuditRow;
+use crate::db::tokens::TokenRow;
+use crate::db::users::UserRow;
+use crate::db::{Db, audit, tokens, users};
+use crate::service::accounts::{self, Role};
+use crate::service::auth::AuthMethod;
+
+#[derive(Debug, Serialize)]
+pub struct UserDto {
+    pub id: i64,
+    pub username: String,
+    pub role: String,
+    pub disabled: bool,
+    pub created_at: String,
+}
+
+impl From<&UserRow> for UserDto {
+    fn from(u: &UserRow) -> Self {
+        Self {
+            id: u.id,
+            username: u.username.clone(),
+            role: u.role.clone(),
+            disabled: u.disabled,
+            created_at: micros_to_rfc3339(u.created_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct TokenDto {
+    pub id: i64,
+    pub user_id: i64,
+    pub label: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+    pub revoked_at: Option<String>,
+    /// Present only in the response that created the token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+impl From<&TokenRow> for TokenDto {
+    fn from(t: &TokenRow) -> Self {
+        Self {
+            id: t.id,
+            user_id: t.user_id,
+            label: t.label.clone(),
+            created_at: micros_to_rfc3339(t.created_at),
+            last_used_at: t.last_used_at.map(micros_to_rfc3339),
+            revoked_at: t.revoked_at.map(micros_to_rfc3339),
+            token: None,
+        }
+    }
+}
+
+fn micros_to_rfc3339(us: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(us)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+        .unwrap_or_default()
+}
+
+fn require_admin(caller: &Caller) -> Result<(), ApiError> {
+    if caller.is_admin() {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden("administrators only".into()))
+    }
+}
+
+pub async fn me(caller: Caller) -> HttpResponse {
+    let via = match caller.method {
+        AuthMethod::Password => "password".to_string(),
+        AuthMethod::Token { token_id } => format!("token {token_id}"),
+    };
+    HttpResponse::Ok().json(serde_json::json!({
+        "id": caller.user_id,
+        "username": caller.username,
+        "role": caller.role,
+        "authenticated_by": via,
+    }))
+}
+
+pub async fn list_users(caller: Caller, db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
+    require_admin(&caller)?;
+    let rows = db.run(users::list).await?;
+    Ok(HttpResponse::Ok().json(rows.iter().map(UserDto::from).collect::<Vec<_>>()))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUserRequest {
+    pub username: String,
+    pub role: String,
+    pub password: String,
+}
+
+pub async fn create_user(
+    caller: Caller,
+    db: web::Data<Db>,
+    body: web::Json<NewUserRequest>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&caller)?;
+    let req = body.into_inner();
+    let role = Role::parse(&req.role)?;
+    let actor = caller.username.clone();
+    let user = db
+        .run(move |conn| {
+            Ok(accounts::create_user(
+                conn,
+                &req.username,
+                role,
+                &req.password,
+                Some(&actor),
+            ))
+        })
+        .await??;
+    Ok(HttpResponse::Created().json(UserDto::from(&user)))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TokenQuery {
+    /// Admins may list everyone's tokens with `?all=true`.
+    #[serde(default)]
+    pub all: bool,
+}
+
+pub async fn list_tokens(
+    caller: Caller,
+    db: web::Data<Db>,
+    q: web::Query<TokenQuery>,
+) -> Result<HttpResponse, ApiError> {
+    if q.all {
+        require_admin(&caller)?;
+    }
+    let user = (!q.all).then_some(caller.user_id);
+    let rows = db.run(move |conn| tokens::list(conn, user)).await?;
+    Ok(HttpResponse::Ok().json(rows.iter().map(TokenDto::from).collect::<Vec<_>>()))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewTokenRequest {
+    #[serde(default)]
+    pub label: String,
+    /// Admins may issue a token for another user.
+    #[serde(default)]
+    pub username: Option<String>,
+}
+
+pub async fn create_token(
+    caller: Caller,
+    db: web::Data<Db>,
+    body: web::Json<NewTokenRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let req = body.into_inner();
+    if req
+        .username
+        .as_deref()
+        .is_some_and(|u| u != caller.username)
+    {
+        require_admin(&caller)?;
+    }
+    let owner = req.username.unwrap_or_else(|| caller.username.clone());
+    let actor = caller.username.clone();
+    let issued = db
+        .run(move |conn| {
+            let Some(user) = users::by_name(conn, &owner)? else {
+                return Ok(Err(ApiError::NotFound(format!("user '{owner}' not found"))));
+            };
+            Ok(accounts::create_token(conn, &user, &req.label, &actor).map_err(ApiError::from))
+        })
+        .await??;
+    let mut dto = TokenDto::from(&issued.row);
+    dto.token = Some(issued.token);
+    Ok(HttpResponse::Created().json(dto))
+}
+
+pub async fn revoke_token(
+    caller: Caller,
+    db: web::Data<Db>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id: i64 = path
+        .parse()
+        .map_err(|_| ApiError::BadRequest("token id must be a number".into()))?;
+    let is_admin = caller.is_admin();
+    let (uid, actor) = (caller.user_id, caller.username.clone());
+    db.run(move |conn| {
+        // Someone else's token answers 404 rather than 403: ids do not reveal what exists.
+        match tokens::by_id(conn, id)? {
+            Some(t) if t.user_id == uid || is_admin => {
+                Ok(accounts::revoke_token(conn, id, &actor).map_err(ApiError::from))
+            }
+            _ => Ok(Err(ApiError::NotFound(format!(
+                "live token {id} not found"
+            )))),
+        }
+    })
+    .await??;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AuditQuery {
+    pub action: Option<String>,
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+struct AuditDto {
+    id: i64,
+    at: String,
+    actor: Option<String>,
+    action: String,
+    target: Option<String>,
+    detail: Option<String>,
+    remote_addr: Option<String>,
+}
+
+impl From<AuditRow> for AuditDto {
+    fn from(r: AuditRow) -> Self {
+        Self {
+            id: r.id,
+            at: micros_to_rfc3339(r.at),
+            actor: r.actor,
+            action: r.action,
+            target: r.target,
+            detail: r.detail,
+            remote_addr: r.remote_addr,
+        }
+    }
+}
+
+pub async fn audit_log(
+    caller: Caller,
+    db: web::Data<Db>,
+    q: web::Query<AuditQuery>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&caller)?;
+    let q = q.into_inner();
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let rows = db
+        .run(move |conn| audit::recent(conn, q.action.as_deref(), limit))
+        .await?;
+    Ok(HttpResponse::Ok().json(rows.into_iter().map(AuditDto::from).collect::<Vec<_>>()))
+}

@@ -1,0 +1,99 @@
+//! The `collections` and `collection_grants` tables: TAXII collections and who may use them.
+
+use diesel::prelude::*;
+
+use super::schema::{collection_grants, collections};
+use super::{DbConn, DbError, with_conn};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = collections)]
+pub struct CollectionRow {
+    pub id: String,
+    pub title: String,
+    pub alias: Option<String>,
+    pub description: Option<String>,
+    pub public_read: bool,
+    pub kind: String,
+    pub created_at: i64,
+    pub last_date_added: i64,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = collections)]
+pub struct NewCollection<'a> {
+    pub id: &'a str,
+    pub title: &'a str,
+    pub alias: Option<&'a str>,
+    pub description: Option<&'a str>,
+    pub public_read: bool,
+    pub kind: &'a str,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = collection_grants)]
+pub struct GrantRow {
+    pub user_id: i64,
+    pub collection_id: String,
+    pub can_read: bool,
+    pub can_write: bool,
+}
+
+/// Inserts a collection and its grants in one transaction.
+pub fn insert(
+    conn: &mut DbConn,
+    new: &NewCollection<'_>,
+    grants: &[GrantRow],
+) -> Result<CollectionRow, DbError> {
+    with_conn!(conn, c => c.transaction::<_, DbError, _>(|c| {
+        let row = diesel::insert_into(collections::table)
+            .values(new)
+            .returning(CollectionRow::as_returning())
+            .get_result(c)
+            .map_err(|e| match DbError::from(e) {
+                DbError::Conflict(_) => DbError::Conflict(format!("a collection titled or aliased '{}'", new.title)),
+                other => other,
+            })?;
+        if !grants.is_empty() {
+            diesel::insert_into(collection_grants::table).values(grants).execute(c)?;
+        }
+        Ok(row)
+    }))
+}
+
+pub fn list(conn: &mut DbConn) -> Result<Vec<CollectionRow>, DbError> {
+    Ok(with_conn!(conn, c => collections::table
+        .order((collections::created_at.asc(), collections::title.asc()))
+        .select(CollectionRow::as_select())
+        .load(c))?)
+}
+
+pub fn by_id_or_alias(conn: &mut DbConn, key: &str) -> Result<Option<CollectionRow>, DbError> {
+    Ok(with_conn!(conn, c => collections::table
+        .filter(collections::id.eq(key).or(collections::alias.eq(key)))
+        .select(CollectionRow::as_select())
+        .first(c)
+        .optional())?)
+}
+
+/// All grants of one user.
+pub fn grants_of(conn: &mut DbConn, user_id: i64) -> Result<Vec<GrantRow>, DbError> {
+    Ok(with_conn!(conn, c => collection_grants::table
+        .filter(collection_grants::user_id.eq(user_id))
+        .select(GrantRow::as_select())
+        .load(c))?)
+}
+
+/// Sets (insert or replace) one user's grant on one collection.
+pub fn set_grant(conn: &mut DbConn, grant: &GrantRow) -> Result<(), DbError> {
+    with_conn!(conn, c => diesel::insert_into(collection_grants::table)
+        .values(grant)
+        .on_conflict((collection_grants::user_id, collection_grants::collection_id))
+        .do_update()
+        .set((
+            collection_grants::can_read.eq(grant.can_read),
+            collection_grants::can_write.eq(grant.can_write),
+        ))
+        .execute(c))?;
+    Ok(())
+}

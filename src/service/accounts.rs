@@ -1,0 +1,300 @@
+//! Accounts and API tokens: creating users, hashing passwords (argon2id), issuing and revoking
+//! tokens. Token secrets are shown once and stored only as SHA-256.
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use rand::RngCore;
+use rand::rngs::OsRng;
+use sha2::{Digest, Sha256};
+
+use super::ServiceError;
+use crate::db::audit::{self, AuditEntry};
+use crate::db::tokens::{self, NewToken, TokenRow};
+use crate::db::users::{self, UserRow};
+use crate::db::{Db, DbConn, DbError};
+
+/// What a user may do. Admins administer; analysts triage; readers only read.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Reader,
+    Analyst,
+    Admin,
+}
+
+impl Role {
+    pub fn parse(s: &str) -> Result<Self, ServiceError> {
+        match s {
+            "admin" => Ok(Role::Admin),
+            "analyst" => Ok(Role::Analyst),
+            "reader" => Ok(Role::Reader),
+            other => Err(ServiceError::Invalid(format!(
+                "unknown role '{other}' (expected admin, analyst or reader)"
+            ))),
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Analyst => "analyst",
+            Role::Reader => "reader",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The prefix every API token starts with, so a token is recognisable (and scannable in leaks).
+pub const TOKEN_PREFIX: &str = "hpt_";
+const MIN_PASSWORD_LEN: usize = 10;
+
+/// A username: 1-64 characters of letters, digits and `._@-`.
+pub fn check_username(name: &str) -> Result<(), ServiceError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '@' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ServiceError::Invalid(format!(
+            "invalid username '{}': use 1-64 letters, digits or . _ @ -",
+            name.escape_debug()
+        )))
+    }
+}
+
+pub fn check_password(password: &str) -> Result<(), ServiceError> {
+    if password.chars().count() < MIN_PASSWORD_LEN {
+        return Err(ServiceError::Invalid(format!(
+            "password too short: at least {MIN_PASSWORD_LEN} characters"
+        )));
+    }
+    if password.len() > 1024 {
+        return Err(ServiceError::Invalid(
+            "password too long: at most 1024 bytes".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Hashes a password with argon2id (the crate's default, OWASP-recommended parameters).
+pub fn hash_password(password: &str) -> Result<String, ServiceError> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| ServiceError::Internal(format!("password hashing failed: {e}")))
+}
+
+/// Verifies a password against a stored PHC hash. Slow on purpose (tens of milliseconds).
+pub fn verify_password(password: &str, phc: &str) -> bool {
+    PasswordHash::new(phc)
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// A random password for generated accounts: 24 characters from an unambiguous alphabet.
+pub fn generate_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut bytes = [0u8; 24];
+    OsRng.fill_bytes(&mut bytes);
+    bytes
+        .iter()
+        .map(|b| {
+            char::from(
+                ALPHABET
+                    .get(usize::from(*b) % ALPHABET.len())
+                    .copied()
+                    .unwrap_or(b'x'),
+            )
+        })
+        .collect()
+}
+
+/// Creates a user (blocking: for the CLI and inside `Db::run`).
+pub fn create_user(
+    conn: &mut DbConn,
+    username: &str,
+    role: Role,
+    password: &str,
+    actor: Option<&str>,
+) -> Result<UserRow, ServiceError> {
+    check_username(username)?;
+    check_password(password)?;
+    let hash = hash_password(password)?;
+    let user = users::insert(conn, username, &hash, role.as_str()).map_err(|e| match e {
+        DbError::Conflict(_) => ServiceError::Conflict(format!("user '{username}'")),
+        other => other.into(),
+    })?;
+    let mut entry = AuditEntry::new("user.create")
+        .target(username)
+        .detail(format!("role={role}"));
+    if let Some(a) = actor {
+        entry = entry.actor(a);
+    }
+    audit::insert(conn, &entry)?;
+    Ok(user)
+}
+
+/// The outcome of the first start: the admin account created, with its password if generated.
+#[derive(Debug)]
+pub enum Bootstrap {
+    /// Accounts already existed: nothing was created and nothing secret is printed.
+    AlreadySetUp,
+    /// The `admin` account was created with this password (from the environment or generated).
+    CreatedAdmin { password: String, generated: bool },
+}
+
+/// On an empty database, creates the `admin` account. `preset` is `HARPOON_ADMIN_PASSWORD`.
+pub fn bootstrap_admin(db: &Db, preset: Option<String>) -> Result<Bootstrap, ServiceError> {
+    let mut conn = db.conn()?;
+    if users::count(&mut conn)? > 0 {
+        return Ok(Bootstrap::AlreadySetUp);
+    }
+    let (password, generated) = match preset.filter(|p| !p.is_empty()) {
+        Some(p) => (p, false),
+        None => (generate_password(), true),
+    };
+    match create_user(
+        &mut conn,
+        "admin",
+        Role::Admin,
+        &password,
+        Some("bootstrap"),
+    ) {
+        Ok(_) => Ok(Bootstrap::CreatedAdmin {
+            password,
+            generated,
+        }),
+        // Another instance created it between our count and insert.
+        Err(ServiceError::Conflict(_)) => Ok(Bootstrap::AlreadySetUp),
+        Err(e) => Err(e),
+    }
+}
+
+/// A freshly issued token: the secret is in `token` and is never stored or shown again.
+#[derive(Debug)]
+pub struct IssuedToken {
+    pub row: TokenRow,
+    pub token: String,
+}
+
+/// Issues an API token for a user.
+pub fn create_token(
+    conn: &mut DbConn,
+    user: &UserRow,
+    label: &str,
+    actor: &str,
+) -> Result<IssuedToken, ServiceError> {
+    if label.chars().count() > 200 {
+        return Err(ServiceError::Invalid(
+            "token label too long (200 characters at most)".into(),
+        ));
+    }
+    let mut public = [0u8; 6];
+    let mut secret = [0u8; 32];
+    OsRng.fill_bytes(&mut public);
+    OsRng.fill_bytes(&mut secret);
+    let public_id = hex::encode(public);
+    let secret = hex::encode(secret);
+    let row = tokens::insert(
+        conn,
+        &NewToken {
+            user_id: user.id,
+            public_id: &public_id,
+            secret_sha256: &sha256_hex(&secret),
+            label,
+            scopes: "all",
+            created_at: crate::db::now_micros(),
+        },
+    )?;
+    audit::insert(
+        conn,
+        &AuditEntry::new("token.create")
+            .actor(actor)
+            .target(format!("token {} of {}", row.id, user.username)),
+    )?;
+    Ok(IssuedToken {
+        token: format!("{TOKEN_PREFIX}{public_id}_{secret}"),
+        row,
+    })
+}
+
+/// Revokes a token by id.
+pub fn revoke_token(conn: &mut DbConn, id: i64, actor: &str) -> Result<(), ServiceError> {
+    tokens::revoke(conn, id).map_err(|e| match e {
+        DbError::NotFound => ServiceError::NotFound(format!("live token {id}")),
+        other => other.into(),
+    })?;
+    audit::insert(
+        conn,
+        &AuditEntry::new("token.revoke")
+            .actor(actor)
+            .target(format!("token {id}")),
+    )?;
+    Ok(())
+}
+
+/// Splits `hpt_<public>_<secret>` into its parts.
+pub fn split_token(token: &str) -> Option<(&str, &str)> {
+    let rest = token.strip_prefix(TOKEN_PREFIX)?;
+    let (public, secret) = rest.split_once('_')?;
+    (public.len() == 12 && secret.len() == 64).then_some((public, secret))
+}
+
+pub fn sha256_hex(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_hash_and_verify() {
+        let h = hash_password("correct horse battery").expect("hash");
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse battery", &h));
+        assert!(!verify_password("correct horse batterx", &h));
+        assert!(!verify_password("anything", "not a phc string"));
+    }
+
+    #[test]
+    fn usernames_are_checked() {
+        assert!(check_username("alice.smith@corp").is_ok());
+        assert!(check_username("").is_err());
+        assert!(check_username("a b").is_err());
+        assert!(check_username(&"x".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn tokens_split_only_when_well_formed() {
+        let t = format!("hpt_{}_{}", "a".repeat(12), "b".repeat(64));
+        assert_eq!(
+            split_token(&t),
+            Some(("aaaaaaaaaaaa", "b".repeat(64).as_str()))
+        );
+        assert_eq!(split_token("hpt_short_x"), None);
+        assert_eq!(split_token("password123"), None);
+    }
+
+    #[test]
+    fn generated_passwords_are_long_and_distinct() {
+        let a = generate_password();
+        assert_eq!(a.len(), 24);
+        assert_ne!(a, generate_password());
+        assert!(check_password(&a).is_ok());
+    }
+}
