@@ -46,7 +46,10 @@ const SCO_ID_PROPERTIES: &[(&str, &[&str])] = &[
     ("process", &[]),
     ("software", &["name", "cpe", "swid", "vendor", "version"]),
     ("url", &["value"]),
-    ("user-account", &["account_type", "user_id", "account_login"]),
+    (
+        "user-account",
+        &["account_type", "user_id", "account_login"],
+    ),
     ("windows-registry-key", &["key", "values"]),
     ("x509-certificate", &["hashes", "serial_number"]),
 ];
@@ -272,9 +275,9 @@ fn normalise_hash_name(name: &str, value: &Value) -> Result<String, StixError> {
     })?;
     let shaped = if key == "SSDEEP" {
         (1..=128).contains(&text.len())
-            && text.bytes().all(|b| {
-                b.is_ascii_alphanumeric() || matches!(b, b'/' | b'+' | b':' | b'.')
-            })
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'+' | b':' | b'.'))
     } else {
         lengths.is_empty()
             || (lengths.contains(&text.len()) && text.bytes().all(|b| b.is_ascii_hexdigit()))

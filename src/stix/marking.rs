@@ -243,7 +243,11 @@ mod tests {
             ("clear", "TLP:CLEAR", "94868c89-83c2-464b-929b-a1a8aa3c8487"),
             ("green", "TLP:GREEN", "bab4a63c-aed9-4cf5-a766-dfca5abac2bb"),
             ("amber", "TLP:AMBER", "55d920b0-5e8b-4f79-9ee9-91f868d9b421"),
-            ("amber+strict", "TLP:AMBER+STRICT", "939a9414-2ddd-4d32-a0cd-375ea402b003"),
+            (
+                "amber+strict",
+                "TLP:AMBER+STRICT",
+                "939a9414-2ddd-4d32-a0cd-375ea402b003",
+            ),
             ("red", "TLP:RED", "e828b379-4e03-4974-9ac4-e53a884c97c1"),
         ];
         for (level, (tlp_2_0, name, uuid)) in Tlp2::ALL.iter().zip(expected) {
@@ -270,6 +274,9 @@ mod tests {
             assert_eq!(Tlp::from_marking_ref(&definition.id), Some(tlp));
         }
         assert_eq!(Tlp::all().count(), 9);
-        assert_eq!(Tlp::from_marking_ref(&StixId::new_v4("marking-definition").unwrap()), None);
+        assert_eq!(
+            Tlp::from_marking_ref(&StixId::new_v4("marking-definition").unwrap()),
+            None
+        );
     }
 }

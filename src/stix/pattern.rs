@@ -91,7 +91,8 @@ impl PatternTerm {
 
     /// `[ipv4-addr:value = '…']` for an address, `ISSUBSET '…/n'` for a CIDR block.
     pub fn ipv4(value: &str) -> Result<Self, StixError> {
-        let (address, _) = split_cidr(value, 32).map_err(|e| StixError::property("ipv4-addr", e))?;
+        let (address, _) =
+            split_cidr(value, 32).map_err(|e| StixError::property("ipv4-addr", e))?;
         address.parse::<Ipv4Addr>().map_err(|_| {
             StixError::property("ipv4-addr", format!("{value:?} is not an IPv4 address"))
         })?;
@@ -310,7 +311,10 @@ mod tests {
     #[test]
     fn cidr_blocks_use_issubset() {
         let p = Pattern::new(PatternTerm::ipv4("198.51.100.0/24").unwrap());
-        assert_eq!(p.to_string(), "[ipv4-addr:value ISSUBSET '198.51.100.0/24']");
+        assert_eq!(
+            p.to_string(),
+            "[ipv4-addr:value ISSUBSET '198.51.100.0/24']"
+        );
         let p = Pattern::new(PatternTerm::ipv6("2001:db8::/32").unwrap());
         assert_eq!(p.to_string(), "[ipv6-addr:value ISSUBSET '2001:db8::/32']");
         assert!(PatternTerm::ipv4("198.51.100.0/33").is_err());
@@ -325,7 +329,11 @@ mod tests {
     #[test]
     fn hash_keys_are_quoted_and_values_lowercased() {
         for (algorithm, key, value) in [
-            (HashAlgorithm::Md5, "MD5", "d41d8cd98f00b204e9800998ecf8427e".to_owned()),
+            (
+                HashAlgorithm::Md5,
+                "MD5",
+                "d41d8cd98f00b204e9800998ecf8427e".to_owned(),
+            ),
             (
                 HashAlgorithm::Sha1,
                 "SHA-1",
@@ -344,7 +352,10 @@ mod tests {
     #[test]
     fn quotes_and_backslashes_are_escaped() {
         let p = Pattern::new(PatternTerm::url(r"http://x.example/it's\here").unwrap());
-        assert_eq!(p.to_string(), r"[url:value = 'http://x.example/it\'s\\here']");
+        assert_eq!(
+            p.to_string(),
+            r"[url:value = 'http://x.example/it\'s\\here']"
+        );
         let p = Pattern::new(PatternTerm::file_name(r"C:\invoice 'final'.pdf.exe").unwrap());
         assert_eq!(
             p.to_string(),

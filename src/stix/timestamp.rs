@@ -19,9 +19,7 @@ fn parse_rfc3339(text: &str) -> Result<DateTime<Utc>, StixError> {
     let err = |why| StixError::InvalidTimestamp(text.to_owned(), why);
     let b = text.as_bytes();
     let digits = |from: usize, len: usize| -> Result<u32, StixError> {
-        let part = b
-            .get(from..from + len)
-            .ok_or_else(|| err("too short"))?;
+        let part = b.get(from..from + len).ok_or_else(|| err("too short"))?;
         part.iter().try_fold(0u32, |acc, d| {
             if d.is_ascii_digit() {
                 Ok(acc * 10 + u32::from(d - b'0'))
@@ -294,8 +292,14 @@ mod tests {
             stix("2023-12-31T22:15:00.250-05:45"),
             "2024-01-01T04:00:00.250Z"
         );
-        assert_eq!(stix("2024-03-01T00:00:00-00:00"), "2024-03-01T00:00:00.000Z");
-        assert_eq!(stix("2024-03-01T00:00:00+23:59"), "2024-02-29T00:01:00.000Z");
+        assert_eq!(
+            stix("2024-03-01T00:00:00-00:00"),
+            "2024-03-01T00:00:00.000Z"
+        );
+        assert_eq!(
+            stix("2024-03-01T00:00:00+23:59"),
+            "2024-02-29T00:01:00.000Z"
+        );
     }
 
     #[test]
@@ -326,16 +330,16 @@ mod tests {
         assert!(StixTimestamp::parse("1900-02-29T00:00:00Z").is_err());
         assert_eq!(stix("2000-02-29T23:59:59Z"), "2000-02-29T23:59:59.000Z");
         // Leap second: kept in order, folded into the last microsecond of the minute.
-        assert_eq!(
-            stix("2016-12-31T23:59:60Z"),
-            "2016-12-31T23:59:59.999999Z"
-        );
+        assert_eq!(stix("2016-12-31T23:59:60Z"), "2016-12-31T23:59:59.999999Z");
         assert!(
             StixTimestamp::parse("2016-12-31T23:59:60Z").unwrap()
                 < StixTimestamp::parse("2017-01-01T00:00:00Z").unwrap()
         );
         assert_eq!(stix("0000-01-01T00:00:00Z"), "0000-01-01T00:00:00.000Z");
-        assert_eq!(stix("9999-12-31T23:59:59.999999Z"), "9999-12-31T23:59:59.999999Z");
+        assert_eq!(
+            stix("9999-12-31T23:59:59.999999Z"),
+            "9999-12-31T23:59:59.999999Z"
+        );
         assert!(StixTimestamp::parse("0000-01-01T00:00:00+01:00").is_err());
         assert!(StixTimestamp::parse("9999-12-31T23:00:00-01:00").is_err());
     }
@@ -397,7 +401,10 @@ mod tests {
         let now = TaxiiTimestamp::now();
         assert_eq!(now.to_datetime().timestamp_subsec_nanos() % 1000, 0);
         let stix_now = StixTimestamp::now();
-        assert_eq!(StixTimestamp::parse(&stix_now.to_string()).unwrap(), stix_now);
+        assert_eq!(
+            StixTimestamp::parse(&stix_now.to_string()).unwrap(),
+            stix_now
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::sco::{Hashes, check_uri};
 use crate::stix::marking::Tlp;
 use crate::stix::{StixError, StixId, StixTimestamp};
 
@@ -79,10 +80,9 @@ pub(crate) fn check_order(
     later: Option<&StixTimestamp>,
 ) -> Result<(), StixError> {
     match (earlier, later) {
-        (Some(e), Some(l)) if l < e => Err(StixError::property(
-            property,
-            format!("{l} is before {e}"),
-        )),
+        (Some(e), Some(l)) if l < e => {
+            Err(StixError::property(property, format!("{l} is before {e}")))
+        }
         _ => Ok(()),
     }
 }
@@ -105,17 +105,23 @@ pub struct ExternalReference {
     pub url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
+    /// Hashes of what `url` points to; the strict validator wants them whenever `url` is set.
+    #[serde(default, skip_serializing_if = "Hashes::is_empty")]
+    pub hashes: Hashes,
 }
 
 impl ExternalReference {
-    /// A reference to a web page.
-    pub fn url(source_name: &str, url: &str) -> Self {
-        Self {
+    /// A reference to a document at `url`, with its hashes (at least one).
+    pub fn url(source_name: &str, url: &str, hashes: Hashes) -> Result<Self, StixError> {
+        let reference = Self {
             source_name: source_name.to_owned(),
             description: None,
             url: Some(url.to_owned()),
             external_id: None,
-        }
+            hashes,
+        };
+        reference.validate()?;
+        Ok(reference)
     }
 
     /// A reference by identifier in some source (`cve`, `capec`, …).
@@ -125,6 +131,7 @@ impl ExternalReference {
             description: None,
             url: None,
             external_id: Some(external_id.to_owned()),
+            hashes: Hashes::new(),
         }
     }
 
@@ -136,6 +143,15 @@ impl ExternalReference {
                 "external_references",
                 "needs a description, url or external_id",
             ));
+        }
+        if let Some(url) = &self.url {
+            check_uri("external_references.url", url)?;
+            if self.hashes.is_empty() {
+                return Err(StixError::property(
+                    "external_references",
+                    "a url needs the hashes of what it points to",
+                ));
+            }
         }
         Ok(())
     }

@@ -12,8 +12,8 @@ mod sdo;
 
 pub use common::{ExternalReference, KillChainPhase, Sdo, SdoCommon, SpecVersion, StixData};
 pub use sco::{
-    Artifact, DomainName, EmailAddr, EmailMessage, File, HashAlgorithm, Hashes, Ipv4Addr,
-    Ipv6Addr, MimePart, Sco, ScoCommon, Url,
+    Artifact, DomainName, EmailAddr, EmailMessage, File, HashAlgorithm, Hashes, Ipv4Addr, Ipv6Addr,
+    MimePart, Sco, ScoCommon, Url,
 };
 pub use sdo::{
     Grouping, Identity, Indicator, IntrusionSet, MarkingDefinition, Note, ObservedData,

@@ -273,10 +273,150 @@ macro_rules! sco_impls {
     };
 }
 
+/// The address shape the OASIS validator accepts (its `EMAIL_RE`, stricter than RFC 5322):
+/// ASCII `local@label.rest`. An IDN domain must be given in punycode; a non-ASCII local part
+/// cannot be emitted as a valid `email-addr`.
 fn check_email(property: &'static str, value: &str) -> Result<(), StixError> {
-    PatternTerm::email_addr(value)
-        .map(drop)
-        .map_err(|_| StixError::property(property, format!("{value:?} is not an email address")))
+    let local_ok = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'+' | b'-');
+    let label_ok = |b: u8| b.is_ascii_alphanumeric() || b == b'-';
+    let ok = value.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty()
+            && local.bytes().all(local_ok)
+            && domain.split_once('.').is_some_and(|(first, rest)| {
+                !first.is_empty()
+                    && first.bytes().all(label_ok)
+                    && !rest.is_empty()
+                    && rest.bytes().all(|b| label_ok(b) || b == b'.')
+            })
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(StixError::property(
+            property,
+            format!("{value:?} is not an ASCII address (punycode an IDN domain)"),
+        ))
+    }
+}
+
+/// Characters a URI may hold outside percent-escapes (RFC 3986 unreserved, sub-delims and
+/// gen-delims).
+fn uri_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:/?#[]@".contains(&b)
+}
+
+/// The length of a valid `scheme:` prefix (RFC 3986 §3.1), colon included.
+fn scheme_len(value: &str) -> Option<usize> {
+    let (scheme, _) = value.split_once(':')?;
+    let mut bytes = scheme.bytes();
+    let first_ok = bytes.next().is_some_and(|b| b.is_ascii_alphabetic());
+    let rest_ok = bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+    (first_ok && rest_ok).then_some(scheme.len() + 1)
+}
+
+/// An absolute URI as the validator's `uri` format wants it: a scheme, then only URI
+/// characters, well-formed percent-escapes and at most one `#`.
+pub(crate) fn check_uri(property: &'static str, value: &str) -> Result<(), StixError> {
+    let bad = |why: &str| StixError::property(property, format!("{value:?} is not a URI: {why}"));
+    let start = scheme_len(value).ok_or_else(|| bad("no scheme"))?;
+    let rest = value.get(start..).unwrap_or_default().as_bytes();
+    let mut i = 0;
+    let mut hashes = 0;
+    while let Some(&b) = rest.get(i) {
+        if b == b'%' {
+            let escaped = rest
+                .get(i + 1..i + 3)
+                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit));
+            if !escaped {
+                return Err(bad("a % that starts no escape"));
+            }
+            i += 3;
+            continue;
+        }
+        if !uri_char(b) {
+            return Err(bad("a character that must be percent-encoded"));
+        }
+        if b == b'#' {
+            hashes += 1;
+            if hashes > 1 {
+                return Err(bad("a second #"));
+            }
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+/// Maps an IRI (or a sloppy URL from an email) to a URI, RFC 3987 §3.1 style: a non-ASCII host
+/// becomes punycode, every other character a URI cannot hold is percent-encoded as UTF-8, and
+/// existing escapes are kept.
+pub(crate) fn iri_to_uri(value: &str) -> Result<String, StixError> {
+    let start = scheme_len(value)
+        .ok_or_else(|| StixError::property("url", format!("{value:?} has no scheme")))?;
+    let (scheme, rest) = value.split_at(start);
+    let mut out = String::with_capacity(value.len() + 16);
+    out.push_str(scheme);
+    let mut rest = rest;
+    if let Some(after) = rest.strip_prefix("//") {
+        let end = after.find(['/', '?', '#']).unwrap_or(after.len());
+        let (authority, tail) = after.split_at(end);
+        let (userinfo, hostport) = match authority.rsplit_once('@') {
+            Some((u, h)) => (Some(u), h),
+            None => (None, authority),
+        };
+        // A port is digits after the last colon, unless the host is an IPv6 literal.
+        let (host, port) = match hostport.rsplit_once(':') {
+            Some((h, p)) if !hostport.ends_with(']') && p.bytes().all(|b| b.is_ascii_digit()) => {
+                (h, Some(p))
+            }
+            _ => (hostport, None),
+        };
+        out.push_str("//");
+        if let Some(userinfo) = userinfo {
+            percent_encode_into(&mut out, userinfo, false);
+            out.push('@');
+        }
+        if host.is_ascii() {
+            percent_encode_into(&mut out, host, false);
+        } else {
+            let ascii = idna::domain_to_ascii(host).map_err(|_| {
+                StixError::property("url", format!("{host:?} is not a valid IDN host"))
+            })?;
+            out.push_str(&ascii);
+        }
+        if let Some(port) = port {
+            out.push(':');
+            out.push_str(port);
+        }
+        rest = tail;
+    }
+    percent_encode_into(&mut out, rest, true);
+    Ok(out)
+}
+
+fn percent_encode_into(out: &mut String, text: &str, allow_one_hash: bool) {
+    let bytes = text.as_bytes();
+    let mut seen_hash = !allow_one_hash;
+    for (i, &b) in bytes.iter().enumerate() {
+        let keeps_escape = b == b'%'
+            && bytes
+                .get(i + 1..i + 3)
+                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit));
+        let keep = match b {
+            b'#' if !seen_hash => {
+                seen_hash = true;
+                true
+            }
+            b'#' => false,
+            b'%' => keeps_escape,
+            _ => uri_char(b),
+        };
+        if keep {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -333,12 +473,19 @@ pub struct Url {
 }
 
 impl Url {
+    /// A URL that is already a valid URI (RFC 3986), as the validator requires.
     pub fn new(value: &str) -> Result<Self, StixError> {
-        check_non_empty("url value", value)?;
+        check_uri("url value", value)?;
         Ok(Self {
             value: value.to_owned(),
             common: ScoCommon::default(),
         })
+    }
+
+    /// A URL from an IRI or a sloppy URL: punycode host, percent-encoded everything else a
+    /// URI cannot hold. (The original text belongs in the extraction's provenance.)
+    pub fn from_iri(text: &str) -> Result<Self, StixError> {
+        Self::new(&iri_to_uri(text)?)
     }
 }
 
@@ -351,7 +498,7 @@ impl Sco for Url {
         &self.common
     }
     fn check(&self) -> Result<(), StixError> {
-        check_non_empty("url value", &self.value)
+        check_uri("url value", &self.value)
     }
 }
 sco_impls!(Url);
@@ -622,10 +769,7 @@ impl Sco for Artifact {
                 "artifact",
                 "an artifact by url needs hashes",
             )),
-            (None, None) => Err(StixError::property(
-                "artifact",
-                "needs payload_bin or url",
-            )),
+            (None, None) => Err(StixError::property("artifact", "needs payload_bin or url")),
             _ => self.mime_type.as_deref().map_or(Ok(()), check_mime_type),
         }
     }
@@ -738,10 +882,22 @@ impl EmailMessage {
 impl Sco for EmailMessage {
     const TYPE: &'static str = "email-message";
     fn properties(&self) -> Result<Map<String, Value>, StixError> {
-        let headers = if self.additional_header_fields.is_empty() {
+        // The schema wants a string, or a list of two or more strings.
+        let headers: Option<Map<String, Value>> = if self.additional_header_fields.is_empty() {
             None
         } else {
-            Some(&self.additional_header_fields)
+            Some(
+                self.additional_header_fields
+                    .iter()
+                    .map(|(name, values)| {
+                        let value = match values.as_slice() {
+                            [one] => Value::from(one.as_str()),
+                            many => Value::from(many.to_vec()),
+                        };
+                        (name.clone(), value)
+                    })
+                    .collect(),
+            )
         };
         Ok(Props::default()
             .put("is_multipart", &self.is_multipart)?
@@ -755,7 +911,7 @@ impl Sco for EmailMessage {
             .opt("message_id", self.message_id.as_ref())?
             .opt("subject", self.subject.as_ref())?
             .list("received_lines", &self.received_lines)?
-            .opt("additional_header_fields", headers)?
+            .opt("additional_header_fields", headers.as_ref())?
             .opt("body", self.body.as_ref())?
             .list("body_multipart", &self.body_multipart)?
             .opt("raw_email_ref", self.raw_email_ref.as_ref())?
@@ -765,7 +921,10 @@ impl Sco for EmailMessage {
         &self.common
     }
     fn check(&self) -> Result<(), StixError> {
-        for (property, id) in [("from_ref", &self.from_ref), ("sender_ref", &self.sender_ref)] {
+        for (property, id) in [
+            ("from_ref", &self.from_ref),
+            ("sender_ref", &self.sender_ref),
+        ] {
             if let Some(id) = id {
                 check_ref(property, id, EMAIL_ADDR)?;
             }
@@ -818,7 +977,11 @@ mod tests {
         let b = EmailAddr::new("ceo@x.example")
             .unwrap()
             .with_display_name("The CEO");
-        assert_eq!(a.id().unwrap(), b.id().unwrap(), "display_name does not contribute");
+        assert_eq!(
+            a.id().unwrap(),
+            b.id().unwrap(),
+            "display_name does not contribute"
+        );
         let json = serde_json::to_value(&b).unwrap();
         assert_eq!(json["id"], a.id().unwrap().as_str());
         assert_eq!(json["type"], "email-addr");
@@ -843,7 +1006,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(file.id().unwrap(), only.id().unwrap());
-        assert_ne!(attachment.id().unwrap(), only.id().unwrap(), "name contributes");
+        assert_ne!(
+            attachment.id().unwrap(),
+            only.id().unwrap(),
+            "name contributes"
+        );
         assert!(File::with_hashes(Hashes::new()).is_err());
         assert!(Hashes::new().with(HashAlgorithm::Sha1, "abc").is_err());
         let json = serde_json::to_value(&attachment).unwrap();
@@ -885,6 +1052,65 @@ mod tests {
     }
 
     #[test]
+    fn urls_must_be_uris() {
+        assert!(Url::new("https://x.example/a?b=c&d=%C3%A4#frag").is_ok());
+        assert!(Url::new("https://x.example/it's").is_ok());
+        for bad in [
+            "x.example/a",
+            "https://x.example/a b",
+            "https://x.example/\"q\"",
+            "https://例え.テスト/",
+            "https://x.example/%zz",
+            "https://x.example/#a#b",
+            "1http://x.example/",
+        ] {
+            assert!(Url::new(bad).is_err(), "{bad}");
+        }
+        let url = Url::from_iri("https://例え.テスト:8443/パス?q=a b&x=\"y\"#frag#2").unwrap();
+        assert_eq!(
+            url.value,
+            "https://xn--r8jz45g.xn--zckzah:8443/%E3%83%91%E3%82%B9?q=a%20b&x=%22y%22#frag%232"
+        );
+        let url = Url::from_iri("http://user@[2001:db8::1]:80/%41%zz").unwrap();
+        assert_eq!(url.value, "http://user@[2001:db8::1]:80/%41%25zz");
+    }
+
+    #[test]
+    fn email_addresses_use_the_validator_shape() {
+        for good in [
+            "a@x.example",
+            "first.last+tag@sub-1.x.example",
+            "A_B@X.EXAMPLE",
+        ] {
+            assert!(EmailAddr::new(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "jürgen@x.example",
+            "a@localhost",
+            "o'brien@x.example",
+            "a@.x",
+            "@x.example",
+            "a@x.",
+        ] {
+            assert!(EmailAddr::new(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn one_header_value_is_a_string() {
+        let msg = EmailMessage::new(false)
+            .with_header("X-Mailer", "Evil 1.0")
+            .with_header("Received", "a")
+            .with_header("Received", "b");
+        let json = serde_json::to_value(&msg).unwrap();
+        assert_eq!(json["additional_header_fields"]["X-Mailer"], "Evil 1.0");
+        assert_eq!(
+            json["additional_header_fields"]["Received"],
+            serde_json::json!(["a", "b"])
+        );
+    }
+
+    #[test]
     fn values_are_checked() {
         assert!(Ipv4Addr::new("10.0.0.0/8").is_ok());
         assert!(Ipv4Addr::new("10.0.0.256").is_err());
@@ -894,6 +1120,9 @@ mod tests {
         let ip = Ipv4Addr::new("192.0.2.1").unwrap();
         let d = DomainName::new("x.example").unwrap();
         assert!(d.clone().resolves_to(&ip.id().unwrap()).is_ok());
-        assert!(d.resolves_to(&StixId::new_v4("indicator").unwrap()).is_err());
+        assert!(
+            d.resolves_to(&StixId::new_v4("indicator").unwrap())
+                .is_err()
+        );
     }
 }

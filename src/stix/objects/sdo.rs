@@ -63,7 +63,8 @@ fn check_refs(
     refs: &[StixId],
     expected: &'static [&'static str],
 ) -> Result<(), StixError> {
-    refs.iter().try_for_each(|r| check_ref(property, r, expected))
+    refs.iter()
+        .try_for_each(|r| check_ref(property, r, expected))
 }
 
 fn check_count(property: &'static str, count: u32, min: u32) -> Result<(), StixError> {
@@ -79,7 +80,10 @@ fn check_count(property: &'static str, count: u32, min: u32) -> Result<(), StixE
 
 fn non_empty_refs(property: &'static str, refs: &[StixId]) -> Result<(), StixError> {
     if refs.is_empty() {
-        Err(StixError::property(property, "needs at least one reference"))
+        Err(StixError::property(
+            property,
+            "needs at least one reference",
+        ))
     } else {
         Ok(())
     }
@@ -275,21 +279,51 @@ const COMMON_RELATIONSHIPS: &[&str] = &["derived-from", "duplicate-of", "related
 /// rejects anything else between STIX types, so the builder does too.
 const SPEC_RELATIONSHIPS: &[(&str, &str, &[&str])] = &[
     ("attack-pattern", "delivers", &["malware"]),
-    ("attack-pattern", "targets", &["location", "vulnerability", "identity"]),
+    (
+        "attack-pattern",
+        "targets",
+        &["location", "vulnerability", "identity"],
+    ),
     ("attack-pattern", "uses", &["malware", "tool"]),
-    ("campaign", "attributed-to", &["intrusion-set", "threat-actor"]),
+    (
+        "campaign",
+        "attributed-to",
+        &["intrusion-set", "threat-actor"],
+    ),
     ("campaign", "compromises", &["infrastructure"]),
     ("campaign", "originates-from", &["location"]),
-    ("campaign", "targets", &["location", "identity", "vulnerability"]),
-    ("campaign", "uses", &["attack-pattern", "infrastructure", "malware", "tool"]),
+    (
+        "campaign",
+        "targets",
+        &["location", "identity", "vulnerability"],
+    ),
+    (
+        "campaign",
+        "uses",
+        &["attack-pattern", "infrastructure", "malware", "tool"],
+    ),
     ("course-of-action", "investigates", &["indicator"]),
     (
         "course-of-action",
         "mitigates",
-        &["attack-pattern", "indicator", "malware", "tool", "vulnerability"],
+        &[
+            "attack-pattern",
+            "indicator",
+            "malware",
+            "tool",
+            "vulnerability",
+        ],
     ),
-    ("course-of-action", "remediates", &["malware", "vulnerability"]),
-    ("domain-name", "resolves-to", &["domain-name", "ipv4-addr", "ipv6-addr"]),
+    (
+        "course-of-action",
+        "remediates",
+        &["malware", "vulnerability"],
+    ),
+    (
+        "domain-name",
+        "resolves-to",
+        &["domain-name", "ipv4-addr", "ipv6-addr"],
+    ),
     ("identity", "located-at", &["location"]),
     (
         "indicator",
@@ -308,7 +342,13 @@ const SPEC_RELATIONSHIPS: &[(&str, &str, &[&str])] = &[
     (
         "infrastructure",
         "communicates-with",
-        &["infrastructure", "ipv4-addr", "ipv6-addr", "domain-name", "url"],
+        &[
+            "infrastructure",
+            "ipv4-addr",
+            "ipv6-addr",
+            "domain-name",
+            "url",
+        ],
     ),
     ("infrastructure", "controls", &["infrastructure", "malware"]),
     ("infrastructure", "delivers", &["malware"]),
@@ -321,7 +361,11 @@ const SPEC_RELATIONSHIPS: &[(&str, &str, &[&str])] = &[
     ("intrusion-set", "hosts", &["infrastructure"]),
     ("intrusion-set", "originates-from", &["location"]),
     ("intrusion-set", "owns", &["infrastructure"]),
-    ("intrusion-set", "targets", &["identity", "location", "vulnerability"]),
+    (
+        "intrusion-set",
+        "targets",
+        &["identity", "location", "vulnerability"],
+    ),
     (
         "intrusion-set",
         "uses",
@@ -344,7 +388,11 @@ const SPEC_RELATIONSHIPS: &[(&str, &str, &[&str])] = &[
     ("malware", "drops", &["malware", "file", "tool"]),
     ("malware", "exploits", &["vulnerability"]),
     ("malware", "originates-from", &["location"]),
-    ("malware", "targets", &["identity", "infrastructure", "location"]),
+    (
+        "malware",
+        "targets",
+        &["identity", "infrastructure", "location"],
+    ),
     (
         "malware",
         "uses",
@@ -361,7 +409,11 @@ const SPEC_RELATIONSHIPS: &[(&str, &str, &[&str])] = &[
     ("threat-actor", "owns", &["infrastructure"]),
     ("threat-actor", "impersonates", &["identity"]),
     ("threat-actor", "located-at", &["location"]),
-    ("threat-actor", "targets", &["identity", "location", "vulnerability"]),
+    (
+        "threat-actor",
+        "targets",
+        &["identity", "location", "vulnerability"],
+    ),
     (
         "threat-actor",
         "uses",
@@ -468,7 +520,11 @@ pub struct Relationship {
 
 impl Relationship {
     /// `source relationship_type target`, checked against the specification's table.
-    pub fn new(relationship_type: &str, source: &StixId, target: &StixId) -> Result<Self, StixError> {
+    pub fn new(
+        relationship_type: &str,
+        source: &StixId,
+        target: &StixId,
+    ) -> Result<Self, StixError> {
         check_relationship(relationship_type, source, target)?;
         Ok(Self {
             object_type: RelationshipType,
@@ -606,7 +662,11 @@ impl Sighting {
             self.first_seen.as_ref(),
             self.last_seen.as_ref(),
         )?;
-        check_refs("observed_data_refs", &self.observed_data_refs, &["observed-data"])?;
+        check_refs(
+            "observed_data_refs",
+            &self.observed_data_refs,
+            &["observed-data"],
+        )?;
         check_refs(
             "where_sighted_refs",
             &self.where_sighted_refs,
@@ -1072,9 +1132,21 @@ mod tests {
 
     #[test]
     fn indicator_valid_until_must_follow_valid_from() {
-        assert!(indicator().with_valid_until(ts("2023-12-31T00:00:00Z")).is_err());
-        assert!(indicator().with_valid_until(ts("2024-01-01T00:00:00Z")).is_err());
-        assert!(indicator().with_valid_until(ts("2024-01-01T00:00:00.001Z")).is_ok());
+        assert!(
+            indicator()
+                .with_valid_until(ts("2023-12-31T00:00:00Z"))
+                .is_err()
+        );
+        assert!(
+            indicator()
+                .with_valid_until(ts("2024-01-01T00:00:00Z"))
+                .is_err()
+        );
+        assert!(
+            indicator()
+                .with_valid_until(ts("2024-01-01T00:00:00.001Z"))
+                .is_ok()
+        );
     }
 
     #[test]
@@ -1121,8 +1193,18 @@ mod tests {
         let ind = StixId::new_v4("indicator").unwrap();
         let first = ts("2024-01-01T00:00:00Z");
         let last = ts("2024-01-02T00:00:00Z");
-        assert!(Sighting::new(&ind).unwrap().seen(999_999_999, first, last).is_ok());
-        assert!(Sighting::new(&ind).unwrap().seen(1_000_000_000, first, last).is_err());
+        assert!(
+            Sighting::new(&ind)
+                .unwrap()
+                .seen(999_999_999, first, last)
+                .is_ok()
+        );
+        assert!(
+            Sighting::new(&ind)
+                .unwrap()
+                .seen(1_000_000_000, first, last)
+                .is_err()
+        );
         assert!(Sighting::new(&ind).unwrap().seen(0, last, first).is_err());
         let url = StixId::parse("url--c1477287-23ac-5971-a010-5c287877fa60").unwrap();
         assert!(Sighting::new(&url).is_err());
