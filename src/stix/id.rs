@@ -324,6 +324,7 @@ impl<'de> Deserialize<'de> for StixId {
 }
 
 #[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "a failing test should panic")]
 mod tests {
     use super::*;
     use serde_json::json;

@@ -220,7 +220,7 @@ utc_micros_type!(TaxiiTimestamp);
 
 impl fmt::Display for StixTimestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.timestamp_subsec_micros() % 1000 == 0 {
+        if self.0.timestamp_subsec_micros().is_multiple_of(1000) {
             write!(f, "{}", self.0.format("%Y-%m-%dT%H:%M:%S%.3fZ"))
         } else {
             write!(f, "{}", self.0.format("%Y-%m-%dT%H:%M:%S%.6fZ"))
@@ -247,6 +247,7 @@ impl From<StixTimestamp> for TaxiiTimestamp {
 }
 
 #[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "a failing test should panic")]
 mod tests {
     use super::*;
 

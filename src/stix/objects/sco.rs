@@ -968,6 +968,11 @@ impl Sco for EmailMessage {
 sco_impls!(EmailMessage);
 
 #[cfg(test)]
+#[expect(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "a failing test should panic"
+)]
 mod tests {
     use super::*;
 

@@ -246,13 +246,13 @@ impl Indicator {
     fn check(&self) -> Result<(), StixError> {
         check_non_empty("pattern", &self.pattern)?;
         check_non_empty("pattern_type", &self.pattern_type)?;
-        if let Some(until) = &self.valid_until {
-            if *until <= self.valid_from {
-                return Err(StixError::property(
-                    "valid_until",
-                    format!("{until} is not after valid_from {}", self.valid_from),
-                ));
-            }
+        if let Some(until) = &self.valid_until
+            && *until <= self.valid_from
+        {
+            return Err(StixError::property(
+                "valid_until",
+                format!("{until} is not after valid_from {}", self.valid_from),
+            ));
         }
         Ok(())
     }
@@ -561,10 +561,10 @@ impl Relationship {
     fn check(&self) -> Result<(), StixError> {
         check_relationship(&self.relationship_type, &self.source_ref, &self.target_ref)?;
         // The specification wants stop_time strictly later than start_time.
-        if let (Some(start), Some(stop)) = (&self.start_time, &self.stop_time) {
-            if stop <= start {
-                return Err(StixError::property("stop_time", "must be after start_time"));
-            }
+        if let (Some(start), Some(stop)) = (&self.start_time, &self.stop_time)
+            && stop <= start
+        {
+            return Err(StixError::property("stop_time", "must be after start_time"));
         }
         Ok(())
     }
@@ -1095,6 +1095,11 @@ impl StixData for MarkingDefinition {
 }
 
 #[cfg(test)]
+#[expect(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "a failing test should panic"
+)]
 mod tests {
     use super::*;
     use crate::stix::pattern::PatternTerm;
