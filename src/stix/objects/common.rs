@@ -243,6 +243,43 @@ pub trait Sdo: Sized {
         &self.common().id
     }
 
+    /// The next version: same id and `created`, `modified` set to `modified`, which must be
+    /// later than the current one. A revoked object has no further versions.
+    fn new_version(&self, modified: StixTimestamp) -> Result<Self, StixError>
+    where
+        Self: Clone,
+    {
+        let common = self.common();
+        if common.revoked {
+            return Err(StixError::property(
+                "revoked",
+                "a revoked object cannot be versioned",
+            ));
+        }
+        if modified <= common.modified {
+            return Err(StixError::property(
+                "modified",
+                format!(
+                    "a new version needs modified after {}, not {modified}",
+                    common.modified
+                ),
+            ));
+        }
+        let mut next = self.clone();
+        next.common_mut().modified = modified;
+        Ok(next)
+    }
+
+    /// The revoked version (`revoked: true`), modified at `at`.
+    fn revoke(&self, at: StixTimestamp) -> Result<Self, StixError>
+    where
+        Self: Clone,
+    {
+        let mut next = self.new_version(at)?;
+        next.common_mut().revoked = true;
+        Ok(next)
+    }
+
     /// Sets `created_by_ref` (an `identity`).
     fn created_by(mut self, identity: &StixId) -> Result<Self, StixError> {
         check_ref("created_by_ref", identity, &["identity"])?;

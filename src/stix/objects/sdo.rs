@@ -143,7 +143,7 @@ sdo_impls!(Identity, IdentityType);
 // ---------------------------------------------------------------------------------------------
 
 /// `indicator` with a STIX pattern. A status change is a new version: see
-/// [`Indicator::new_version`], [`Indicator::revoke`] and [`Indicator::expire`].
+/// [`Sdo::new_version`], [`Sdo::revoke`] and [`Indicator::expire`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Indicator {
     #[serde(rename = "type")]
@@ -206,36 +206,6 @@ impl Indicator {
         self.valid_until = Some(valid_until);
         self.check()?;
         Ok(self)
-    }
-
-    /// The next version: same id and `created`, `modified` set to `modified`, which must be
-    /// later than the current one. A revoked indicator has no further versions.
-    pub fn new_version(&self, modified: StixTimestamp) -> Result<Self, StixError> {
-        if self.common.revoked {
-            return Err(StixError::property(
-                "revoked",
-                "a revoked object cannot be versioned",
-            ));
-        }
-        if modified <= self.common.modified {
-            return Err(StixError::property(
-                "modified",
-                format!(
-                    "a new version needs modified after {}, not {modified}",
-                    self.common.modified
-                ),
-            ));
-        }
-        let mut next = self.clone();
-        next.common.modified = modified;
-        Ok(next)
-    }
-
-    /// The revoked version (`revoked: true`), modified at `at`.
-    pub fn revoke(&self, at: StixTimestamp) -> Result<Self, StixError> {
-        let mut next = self.new_version(at)?;
-        next.common.revoked = true;
-        Ok(next)
     }
 
     /// The version that stops being valid at `at` (`valid_until`), modified at `at`.
@@ -1240,6 +1210,20 @@ mod tests {
         for bad in ["CVE-24-1234", "CVE-2024-123", "2024-1234", "CVE-2024-12a4"] {
             assert!(Vulnerability::cve(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn any_sdo_can_be_versioned() {
+        let t = ts("2024-01-01T00:00:00Z");
+        let ind = StixId::new_v4("indicator").unwrap();
+        let report = Report::spearphish("Invoice 4711", t, vec![ind.clone()])
+            .unwrap()
+            .created_at(t);
+        let mut next = report.new_version(ts("2024-01-02T00:00:00Z")).unwrap();
+        next.object_refs.push(StixId::new_v4("indicator").unwrap());
+        assert_eq!(next.common.id, report.common.id);
+        assert!(next.validate().is_ok());
+        assert!(next.revoke(ts("2024-01-02T00:00:00Z")).is_err());
     }
 
     #[test]
