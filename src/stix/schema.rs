@@ -365,6 +365,14 @@ fn to_violation(error: &ValidationError<'_>, id: &str) -> SchemaViolation {
                 format!("property name not allowed: {inner}"),
             )
         }
+        ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
+            (at, format!("must satisfy one of: {}", alternatives(context)))
+        }
+        ValidationErrorKind::OneOfMultipleValid { .. } => (
+            at,
+            "must satisfy exactly one of its alternatives, but satisfies several".to_owned(),
+        ),
+        ValidationErrorKind::Not { schema } => (at, format!("must not match {schema}")),
         kind => (at, format!("{}: {error}", kind.keyword())),
     };
     SchemaViolation {
@@ -372,6 +380,24 @@ fn to_violation(error: &ValidationError<'_>, id: &str) -> SchemaViolation {
         pointer,
         rule: truncate(rule),
     }
+}
+
+/// Says what each branch of an `anyOf`/`oneOf` wanted, instead of echoing the whole object.
+fn alternatives(context: &[Vec<ValidationError<'static>>]) -> String {
+    context
+        .iter()
+        .map(|branch| {
+            branch
+                .iter()
+                .map(|error| {
+                    let v = to_violation(error, "");
+                    format!("{}: {}", display_pointer(&v.pointer), v.rule)
+                })
+                .collect::<Vec<_>>()
+                .join(" and ")
+        })
+        .collect::<Vec<_>>()
+        .join("; or ")
 }
 
 /// Appends one reference token, escaped as RFC 6901 requires.
@@ -623,6 +649,49 @@ mod tests {
         object["created_by_ref"] = json!("x".repeat(100_000));
         let errors = errors_of(&object);
         assert!(errors.iter().all(|e| e.rule.chars().count() <= MAX_RULE_CHARS + 1));
+    }
+
+    #[test]
+    fn alternatives_are_spelled_out_not_echoed() {
+        let file = json!({
+            "type": "file",
+            "spec_version": "2.1",
+            "id": "file--74bbcd81-a8f0-5123-8a72-69005732d34f",
+            "size": 48213
+        });
+        let errors = errors_of(&file);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(
+            errors[0].rule,
+            "must satisfy one of: /hashes: required property missing; or /name: required property missing"
+        );
+    }
+
+    #[test]
+    fn sco_and_tlp_marking_rules() {
+        let tlp_amber = json!({
+            "type": "marking-definition",
+            "spec_version": "2.1",
+            "id": "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82",
+            "created": "2017-01-20T00:00:00.000Z",
+            "definition_type": "tlp",
+            "name": "TLP:AMBER",
+            "definition": {"tlp": "amber"}
+        });
+        assert_eq!(validator().validate(&tlp_amber), Ok(()));
+        let mut relabelled = tlp_amber;
+        relabelled["definition"] = json!({"tlp": "red"});
+        assert!(validator().validate(&relabelled).is_err());
+
+        let ip = json!({
+            "type": "ipv6-addr",
+            "id": "ipv6-addr--715da5f6-9289-58f3-bb4b-b9b56097768f",
+            "value": "2001:db8:4f2a::25"
+        });
+        assert_eq!(validator().validate(&ip), Ok(()));
+        let mut bad = ip;
+        bad["value"] = json!("2001:db8:::25");
+        assert_eq!(errors_of(&bad)[0].pointer, "/value");
     }
 
     #[test]
