@@ -147,8 +147,18 @@ const MAX_RULE_CHARS: usize = 300;
 const TIMESTAMP_ORDER: &[(&str, &str, Ordering, &str)] = &[
     ("*", "modified", Ordering::LaterOrEqual, "created"),
     ("indicator", "valid_until", Ordering::Later, "valid_from"),
-    ("intrusion-set", "last_seen", Ordering::LaterOrEqual, "first_seen"),
-    ("sighting", "last_seen", Ordering::LaterOrEqual, "first_seen"),
+    (
+        "intrusion-set",
+        "last_seen",
+        Ordering::LaterOrEqual,
+        "first_seen",
+    ),
+    (
+        "sighting",
+        "last_seen",
+        Ordering::LaterOrEqual,
+        "first_seen",
+    ),
     (
         "observed-data",
         "last_observed",
@@ -238,8 +248,8 @@ impl StixValidator {
     pub fn new() -> Result<Self, SchemaLoadError> {
         let mut resources = Vec::with_capacity(DOCUMENTS.len());
         for (path, text) in DOCUMENTS {
-            let value: Value =
-                serde_json::from_str(text).map_err(|source| SchemaLoadError::Json { path, source })?;
+            let value: Value = serde_json::from_str(text)
+                .map_err(|source| SchemaLoadError::Json { path, source })?;
             resources.push((format!("{SCHEMA_BASE_URI}{path}"), value));
         }
         let registry = Registry::new()
@@ -366,11 +376,19 @@ fn to_violation(error: &ValidationError<'_>, id: &str) -> SchemaViolation {
             )
         }
         ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
-            (at, format!("must satisfy one of: {}", alternatives(context)))
+            (
+                at,
+                format!("must satisfy one of: {}", alternatives(context)),
+            )
         }
         ValidationErrorKind::OneOfMultipleValid { .. } => (
             at,
             "must satisfy exactly one of its alternatives, but satisfies several".to_owned(),
+        ),
+        // `false` appears only for the property names STIX 2.1 reserves.
+        ValidationErrorKind::FalseSchema => (
+            at,
+            "reserved property name: STIX 2.1 objects must not use it".to_owned(),
         ),
         ValidationErrorKind::Not { schema } => (at, format!("must not match {schema}")),
         kind => (at, format!("{}: {error}", kind.keyword())),
@@ -486,6 +504,12 @@ fn looks_like_timestamp(text: &str) -> bool {
 }
 
 #[cfg(test)]
+#[expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "tests fail loudly on the first surprise"
+)]
 mod tests {
     use super::*;
     use serde_json::json;
@@ -513,7 +537,9 @@ mod tests {
     }
 
     fn errors_of(object: &Value) -> Vec<SchemaViolation> {
-        validator().validate(object).expect_err("object must be invalid")
+        validator()
+            .validate(object)
+            .expect_err("object must be invalid")
     }
 
     #[test]
@@ -648,7 +674,11 @@ mod tests {
         let mut object = indicator();
         object["created_by_ref"] = json!("x".repeat(100_000));
         let errors = errors_of(&object);
-        assert!(errors.iter().all(|e| e.rule.chars().count() <= MAX_RULE_CHARS + 1));
+        assert!(
+            errors
+                .iter()
+                .all(|e| e.rule.chars().count() <= MAX_RULE_CHARS + 1)
+        );
     }
 
     #[test]
@@ -692,6 +722,16 @@ mod tests {
         let mut bad = ip;
         bad["value"] = json!("2001:db8:::25");
         assert_eq!(errors_of(&bad)[0].pointer, "/value");
+    }
+
+    #[test]
+    fn reserved_property_names_are_rejected() {
+        let mut object = indicator();
+        object["severity"] = json!("high");
+        let errors = errors_of(&object);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].pointer, "/severity");
+        assert!(errors[0].rule.starts_with("reserved property name"));
     }
 
     #[test]

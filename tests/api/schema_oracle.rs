@@ -2,6 +2,11 @@
 //! strict mode on the corpus in `tests/fixtures/stix/{valid,invalid}/`: every valid file must
 //! pass both, every invalid file must fail both. Invalid files are named after the rule they
 //! break.
+#![expect(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "a test fails loudly on the first surprise"
+)]
 
 use std::fs;
 use std::path::Path;
@@ -44,7 +49,9 @@ struct Case {
 }
 
 fn load(kind: &str, expect_valid: bool) -> Vec<Case> {
-    let dir = crate::oracle::repo_root().join("tests/fixtures/stix").join(kind);
+    let dir = crate::oracle::repo_root()
+        .join("tests/fixtures/stix")
+        .join(kind);
     let mut cases: Vec<Case> = fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|entry| entry.expect("directory entry").path())
@@ -90,9 +97,7 @@ fn schema_oracle_corpus_agrees_with_oasis_validator() {
             "no valid corpus object of type {stix_type}"
         );
         assert!(
-            invalid
-                .iter()
-                .any(|c| c.object["type"] == json!(stix_type)),
+            invalid.iter().any(|c| c.object["type"] == json!(stix_type)),
             "no invalid corpus object of type {stix_type}"
         );
     }
