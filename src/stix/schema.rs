@@ -142,6 +142,10 @@ const BUNDLE: &str = "common/bundle.json";
 /// violation ends up in a TAXII status resource.
 const MAX_RULE_CHARS: usize = 300;
 
+/// Violations reported per object: enough to fix an object, bounded for one carrying thousands
+/// of bad properties.
+pub const MAX_VIOLATIONS_PER_OBJECT: usize = 50;
+
 /// Timestamp orderings the specification requires (later, comparison, earlier) per type
 /// (STIX 2.1 sections 3.2, 4.7, 4.8, 4.13, 5.1, 5.2): JSON Schema cannot compare two values.
 const TIMESTAMP_ORDER: &[(&str, &str, Ordering, &str)] = &[
@@ -353,12 +357,24 @@ fn object_id(object: &Value) -> &str {
 }
 
 fn collect(schema: &Validator, object: &Value, id: &str, out: &mut Vec<SchemaViolation>) {
+    let mut found = Vec::new();
     for error in schema.iter_errors(object) {
+        if found.len() == MAX_VIOLATIONS_PER_OBJECT {
+            found.push(SchemaViolation {
+                object_id: id.to_owned(),
+                pointer: String::new(),
+                rule: format!(
+                    "more than {MAX_VIOLATIONS_PER_OBJECT} violations; the rest are not listed"
+                ),
+            });
+            break;
+        }
         let violation = to_violation(&error, id);
-        if !out.contains(&violation) {
-            out.push(violation);
+        if !found.contains(&violation) {
+            found.push(violation);
         }
     }
+    out.append(&mut found);
 }
 
 fn to_violation(error: &ValidationError<'_>, id: &str) -> SchemaViolation {
@@ -732,6 +748,21 @@ mod tests {
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert_eq!(errors[0].pointer, "/severity");
         assert!(errors[0].rule.starts_with("reserved property name"));
+    }
+
+    #[test]
+    fn violations_per_object_are_bounded() {
+        let mut object = indicator();
+        for i in 0..500 {
+            object[format!("Bad-{i}")] = json!(i);
+        }
+        let errors = errors_of(&object);
+        assert_eq!(errors.len(), MAX_VIOLATIONS_PER_OBJECT + 1);
+        assert!(
+            errors[MAX_VIOLATIONS_PER_OBJECT]
+                .rule
+                .starts_with("more than")
+        );
     }
 
     #[test]
