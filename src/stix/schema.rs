@@ -628,6 +628,13 @@ mod tests {
     }
 
     #[test]
+    fn leap_second_is_a_real_time() {
+        let mut object = indicator();
+        object["valid_from"] = json!("2016-12-31T23:59:60Z");
+        assert_eq!(validator().validate(&object), Ok(()));
+    }
+
+    #[test]
     fn custom_property_names_follow_the_naming_rule() {
         let mut object = indicator();
         object["x_harpoon_event"] = json!("ev-1");
