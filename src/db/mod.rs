@@ -234,12 +234,12 @@ impl Db {
     /// Opens the pool. One connection is established first so that a wrong URL or an unreachable
     /// server is reported with the driver's own message, before anything is created.
     pub fn connect(url: &DatabaseUrl, options: &PoolOptions) -> Result<Self, DbError> {
-        if let Some(path) = url.sqlite_path() {
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|e| {
-                    DbError::Connect(format!("cannot create directory {}: {e}", dir.display()))
-                })?;
-            }
+        if let Some(path) = url.sqlite_path()
+            && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                DbError::Connect(format!("cannot create directory {}: {e}", dir.display()))
+            })?;
         }
         let target = match url.backend {
             Backend::Sqlite => url.target.clone(),

@@ -263,10 +263,10 @@ impl Authenticator {
         if cache.len() >= self.options.capacity {
             cache.retain(|_, c| c.expires > now);
         }
-        if cache.len() >= self.options.capacity {
-            if let Some(oldest) = cache.iter().min_by_key(|(_, c)| c.expires).map(|(k, _)| *k) {
-                cache.remove(&oldest);
-            }
+        if cache.len() >= self.options.capacity
+            && let Some(oldest) = cache.iter().min_by_key(|(_, c)| c.expires).map(|(k, _)| *k)
+        {
+            cache.remove(&oldest);
         }
         cache.insert(
             key,

@@ -324,7 +324,6 @@ impl<'de> Deserialize<'de> for StixId {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "a failing test should panic")]
 mod tests {
     use super::*;
     use serde_json::json;

@@ -185,11 +185,6 @@ impl Tlp {
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    reason = "a failing test should panic"
-)]
 mod tests {
     use super::*;
     use serde_json::json;

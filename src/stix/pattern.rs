@@ -289,7 +289,6 @@ impl fmt::Display for Pattern {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "a failing test should panic")]
 mod tests {
     use super::*;
 

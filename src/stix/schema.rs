@@ -520,12 +520,6 @@ fn looks_like_timestamp(text: &str) -> bool {
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    reason = "tests fail loudly on the first surprise"
-)]
 mod tests {
     use super::*;
     use serde_json::json;

@@ -247,7 +247,6 @@ impl From<StixTimestamp> for TaxiiTimestamp {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "a failing test should panic")]
 mod tests {
     use super::*;
 

@@ -2,11 +2,6 @@
 //! strict mode on the corpus in `tests/fixtures/stix/{valid,invalid}/`: every valid file must
 //! pass both, every invalid file must fail both. Invalid files are named after the rule they
 //! break.
-#![expect(
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    reason = "a test fails loudly on the first surprise"
-)]
 
 use std::fs;
 use std::path::Path;

@@ -1,12 +1,6 @@
 //! `stix/` held against the OASIS tools: SCO ids against python `stix2` 3.0.2
 //! (`tests/oracle/sco_ids.py`), and one object of every type we build against
 //! `stix2-validator` 3.2.0 in strict mode (`tests/oracle/validate.py`).
-#![expect(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    reason = "a failing test should panic"
-)]
 
 use harpoon::stix::objects::{
     Artifact, Bundle, DomainName, EmailAddr, EmailMessage, ExternalReference, File, Grouping,

@@ -968,11 +968,6 @@ impl Sco for EmailMessage {
 sco_impls!(EmailMessage);
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    reason = "a failing test should panic"
-)]
 mod tests {
     use super::*;
 

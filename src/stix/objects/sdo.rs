@@ -1065,11 +1065,6 @@ impl StixData for MarkingDefinition {
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    reason = "a failing test should panic"
-)]
 mod tests {
     use super::*;
     use crate::stix::pattern::PatternTerm;
