@@ -388,11 +388,11 @@ pub fn migrate(conn: &mut DbConn) -> Result<Vec<String>, DbError> {
             .map(|v| v.iter().map(ToString::to_string).collect::<Vec<_>>()),
         DbConn::Postgres(c) => {
             // Several instances may start at once: serialise their migrations.
-            c.batch_execute("SELECT pg_advisory_lock(726_301_170)")?;
+            c.batch_execute("SELECT pg_advisory_lock(726301170)")?;
             let result = c
                 .run_pending_migrations(POSTGRES_MIGRATIONS)
                 .map(|v| v.iter().map(ToString::to_string).collect::<Vec<_>>());
-            c.batch_execute("SELECT pg_advisory_unlock(726_301_170)")?;
+            c.batch_execute("SELECT pg_advisory_unlock(726301170)")?;
             result
         }
     };

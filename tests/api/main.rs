@@ -4,8 +4,13 @@
 // A failing test should panic loudly; these lints guard the server, not its tests.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+mod accounts;
+mod cli;
+mod db;
 mod extract_corpus;
 mod extract_golden;
+mod helpers;
 mod oracle;
 mod schema_oracle;
 mod stix_oracle;
+mod tls;

@@ -1,0 +1,94 @@
+//! Storage: paired migrations, up/down/up, backend selection, constraints on both backends.
+
+use harpoon::db::{self, DbError, collections::GrantRow};
+
+use crate::helpers::TestDb;
+
+#[test]
+fn both_backends_list_the_same_migrations_each_with_up_and_down() {
+    let (sqlite, postgres) = db::migration_names();
+    assert!(!sqlite.is_empty());
+    assert_eq!(sqlite, postgres);
+    let root = crate::oracle::repo_root().join("migrations");
+    for backend in ["sqlite", "postgres"] {
+        let mut dirs: Vec<_> = std::fs::read_dir(root.join(backend))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_dir())
+            .collect();
+        dirs.sort();
+        assert_eq!(dirs.len(), sqlite.len(), "{backend}");
+        for dir in dirs {
+            assert!(
+                dir.join("up.sql").is_file() && dir.join("down.sql").is_file(),
+                "{}",
+                dir.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn up_down_up_leaves_the_schema_as_it_was() {
+    let test_db = TestDb::fresh();
+    let db = test_db.connect();
+    assert_eq!(db.backend(), TestDb::expected_backend());
+    let mut conn = db.conn().unwrap();
+    let applied = db::migrate(&mut conn).unwrap();
+    assert!(!applied.is_empty());
+    let before = db::schema_fingerprint(&mut conn).unwrap();
+    assert!(
+        before.iter().any(|l| l.contains("collection_objects")),
+        "{before:?}"
+    );
+    let reverted = db::revert_all(&mut conn).unwrap();
+    assert_eq!(reverted, applied.len());
+    assert!(
+        db::schema_fingerprint(&mut conn).unwrap().is_empty(),
+        "down.sql drops everything"
+    );
+    db::migrate(&mut conn).unwrap();
+    assert_eq!(db::schema_fingerprint(&mut conn).unwrap(), before);
+    assert!(
+        db::migrate(&mut conn).unwrap().is_empty(),
+        "migrating twice is a no-op"
+    );
+}
+
+#[test]
+fn foreign_keys_and_unique_constraints_hold() {
+    let test_db = TestDb::fresh();
+    let db = test_db.connect();
+    let mut conn = db.conn().unwrap();
+    db::migrate(&mut conn).unwrap();
+    let orphan = GrantRow {
+        user_id: 4242,
+        collection_id: "missing".into(),
+        can_read: true,
+        can_write: false,
+    };
+    assert!(
+        db::collections::set_grant(&mut conn, &orphan).is_err(),
+        "foreign keys are enforced"
+    );
+    db::users::insert(&mut conn, "dup", "hash", "reader").unwrap();
+    assert!(matches!(
+        db::users::insert(&mut conn, "dup", "hash", "reader"),
+        Err(DbError::Conflict(_))
+    ));
+    assert!(
+        db::users::insert(&mut conn, "bad-role", "hash", "superuser").is_err(),
+        "role is checked"
+    );
+}
+
+#[test]
+fn server_secrets_are_created_once_and_shared() {
+    let test_db = TestDb::fresh();
+    let db = test_db.connect();
+    let mut conn = db.conn().unwrap();
+    db::migrate(&mut conn).unwrap();
+    let first = db::secrets::get_or_create(&mut conn, "cursor-key", || "one".into()).unwrap();
+    let second = db::secrets::get_or_create(&mut conn, "cursor-key", || "two".into()).unwrap();
+    assert_eq!((first.as_str(), second.as_str()), ("one", "one"));
+}

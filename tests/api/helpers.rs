@@ -1,0 +1,182 @@
+//! The `TestApp` harness: the same app as `harpoon serve`, on port 0, with a fresh database per
+//! test. `TEST_DATABASE_URL=postgres://…` switches every test to PostgreSQL with a schema of its
+//! own; otherwise each test gets a SQLite file in a temporary directory.
+
+use harpoon::db::{Backend, DatabaseUrl, Db};
+use harpoon::service::accounts;
+use harpoon::settings::Settings;
+use harpoon::startup::{self, Application};
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde_json::Value;
+
+pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+
+/// A database that exists for one test only.
+pub struct TestDb {
+    pub url: String,
+    pg_schema: Option<(String, String)>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestDb {
+    pub fn fresh() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        match std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        {
+            Some(base) if base.starts_with("postgres") => {
+                let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+                let url = harpoon::db::testing::create_pg_schema(&base, &schema)
+                    .unwrap_or_else(|e| panic!("TEST_DATABASE_URL={base} must be reachable: {e}"));
+                Self {
+                    url,
+                    pg_schema: Some((base, schema)),
+                    _dir: dir,
+                }
+            }
+            Some(other) => panic!("TEST_DATABASE_URL must be a postgres:// URL, got {other}"),
+            None => {
+                let url = format!("sqlite://{}", dir.path().join("harpoon.db").display());
+                Self {
+                    url,
+                    pg_schema: None,
+                    _dir: dir,
+                }
+            }
+        }
+    }
+
+    /// The backend every test in this run is expected to use.
+    pub fn expected_backend() -> Backend {
+        match std::env::var("TEST_DATABASE_URL") {
+            Ok(u) if !u.is_empty() => Backend::Postgres,
+            _ => Backend::Sqlite,
+        }
+    }
+
+    pub fn connect(&self) -> Db {
+        let url = DatabaseUrl::parse(&self.url).expect("test URL parses");
+        Db::connect(&url, &harpoon::db::PoolOptions::default()).expect("test database connects")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((base, schema)) = self.pg_schema.take() {
+            // Best effort: a leftover schema only costs disk space in the test database.
+            let _ = harpoon::db::testing::drop_pg_schema(&base, &schema);
+        }
+    }
+}
+
+/// A running Harpoon on a free port.
+pub struct TestApp {
+    pub url: String,
+    pub client: reqwest::Client,
+    pub db: Db,
+    /// Dropped with the app: the test's database disappears with it.
+    _test_db: TestDb,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Spawns with settings adjusted by `adjust` (after the test defaults are applied).
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> Self {
+        let test_db = TestDb::fresh();
+        let mut settings = Settings::default();
+        settings.database.url = Some(test_db.url.clone());
+        settings.database.pool_size = 4;
+        settings.server.listen = "127.0.0.1:0".into();
+        settings.server.workers = 1;
+        settings.data_dir = test_db._dir.path().to_path_buf();
+        adjust(&mut settings);
+        let (db, app) = {
+            tokio::task::spawn_blocking(move || {
+                let db = startup::open_database(&settings).expect("database opens and migrates");
+                accounts::bootstrap_admin(&db, Some(ADMIN_PASSWORD.into()))
+                    .expect("admin bootstrap");
+                (db.clone(), (db, settings))
+            })
+            .await
+            .expect("setup task")
+        };
+        let app = Application::build(app.1, app.0).expect("server binds");
+        let url = app.url();
+        tokio::spawn(app.run_until_stopped());
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        Self {
+            url,
+            client,
+            db,
+            _test_db: test_db,
+        }
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, format!("{}{}", self.url, path))
+    }
+
+    pub fn get(&self, path: &str) -> RequestBuilder {
+        self.request(Method::GET, path)
+    }
+
+    pub fn post(&self, path: &str) -> RequestBuilder {
+        self.request(Method::POST, path)
+    }
+
+    pub fn as_admin(&self, rb: RequestBuilder) -> RequestBuilder {
+        rb.basic_auth("admin", Some(ADMIN_PASSWORD))
+    }
+
+    /// Creates a user through the REST API as the admin; returns its password.
+    pub async fn add_user(&self, name: &str, role: &str) -> String {
+        let password = format!("{name}-password-123");
+        let resp = self
+            .as_admin(self.post("/api/v1/users"))
+            .json(&serde_json::json!({ "username": name, "role": role, "password": password }))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(
+            resp.status(),
+            StatusCode::CREATED,
+            "{}",
+            resp.text().await.unwrap_or_default()
+        );
+        password
+    }
+
+    /// Issues an API token for `name` (authenticating as that user with `password`).
+    pub async fn token_for(&self, name: &str, password: &str) -> (i64, String) {
+        let body = self
+            .post("/api/v1/tokens")
+            .basic_auth(name, Some(password))
+            .json(&serde_json::json!({ "label": "test" }))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(body.status(), StatusCode::CREATED);
+        let v: Value = body.json().await.expect("json");
+        (
+            v["id"].as_i64().expect("id"),
+            v["token"].as_str().expect("token").to_string(),
+        )
+    }
+}
+
+/// Status and JSON body of a response.
+pub async fn status_json(resp: reqwest::Response) -> (StatusCode, Value) {
+    let status = resp.status();
+    let text = resp.text().await.expect("body");
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
