@@ -16,11 +16,7 @@ use crate::settings::Settings;
 use crate::startup::{self, Application};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "harpoon",
-    version,
-    about = "Spear-phish emails in, STIX 2.1 over TAXII 2.1 out"
-)]
+#[command(name = "harpoon", version, about = "Spear-phish emails in, STIX 2.1 over TAXII 2.1 out")]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -35,13 +31,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "HARPOON_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Database URL: postgres://… or sqlite://PATH [default: sqlite in the data directory].
-    #[arg(
-        long,
-        global = true,
-        env = "HARPOON_DATABASE_URL",
-        value_name = "URL",
-        hide_env_values = true
-    )]
+    #[arg(long, global = true, env = "HARPOON_DATABASE_URL", value_name = "URL", hide_env_values = true)]
     pub database_url: Option<String>,
     /// Directory for local state [default: ./harpoon-data].
     #[arg(long, global = true, env = "HARPOON_DATA_DIR", value_name = "DIR")]
@@ -130,6 +120,9 @@ pub enum CollectionCommand {
         /// Users who may read and write it (comma-separated).
         #[arg(long, value_delimiter = ',')]
         write: Vec<String>,
+        /// The TAXII API root it belongs to.
+        #[arg(long, default_value = crate::service::collections::DEFAULT_API_ROOT)]
+        api_root: String,
     },
     /// List collections.
     List,
@@ -151,10 +144,7 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let message = format!("{e:#}");
-            eprintln!(
-                "error: {}",
-                message.split_whitespace().collect::<Vec<_>>().join(" ")
-            );
+            eprintln!("error: {}", message.split_whitespace().collect::<Vec<_>>().join(" "));
             ExitCode::FAILURE
         }
     }
@@ -163,10 +153,7 @@ pub fn main() -> ExitCode {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("HARPOON_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,harpoon=info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
 /// Resolves settings: defaults, then the config file, then environment and flags.
@@ -203,10 +190,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Config(ConfigCommand::Example) => Ok(()),
         Command::Config(ConfigCommand::Show) => {
-            print!(
-                "{}",
-                toml::to_string_pretty(&settings).context("cannot render settings")?
-            );
+            print!("{}", toml::to_string_pretty(&settings).context("cannot render settings")?);
             Ok(())
         }
         Command::Serve => serve(settings),
@@ -236,7 +220,10 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
                 writeln!(out, "Created the first account: user 'admin', password: {password}")?;
                 writeln!(out, "This password is shown once. Change it or keep it somewhere safe.")?;
             } else {
-                writeln!(out, "Created the first account: user 'admin' with the password from HARPOON_ADMIN_PASSWORD.")?;
+                writeln!(
+                    out,
+                    "Created the first account: user 'admin' with the password from HARPOON_ADMIN_PASSWORD."
+                )?;
             }
         }
         writeln!(out, "Harpoon is listening on {url}/  (TAXII: {url}/taxii2/, REST: {url}/api/v1/)")?;
@@ -248,10 +235,7 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
 
 fn read_password_stdin() -> anyhow::Result<String> {
     let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .context("cannot read the password from stdin")?;
+    std::io::stdin().lock().read_line(&mut line).context("cannot read the password from stdin")?;
     let password = line.trim_end_matches(['\r', '\n']).to_string();
     if password.is_empty() {
         bail!("no password on standard input");
@@ -262,12 +246,7 @@ fn read_password_stdin() -> anyhow::Result<String> {
 fn user(cmd: UserCommand, db: &Db) -> anyhow::Result<()> {
     let mut conn = db.conn()?;
     match cmd {
-        UserCommand::Add {
-            name,
-            role,
-            password,
-            password_stdin,
-        } => {
+        UserCommand::Add { name, role, password, password_stdin } => {
             let role = Role::parse(&role)?;
             let (password, generated) = match (password, password_stdin) {
                 (Some(p), _) => (p, false),
@@ -275,10 +254,7 @@ fn user(cmd: UserCommand, db: &Db) -> anyhow::Result<()> {
                 (None, false) => (accounts::generate_password(), true),
             };
             let user = accounts::create_user(&mut conn, &name, role, &password, Some("cli"))?;
-            println!(
-                "created user '{}' (id {}, role {role})",
-                user.username, user.id
-            );
+            println!("created user '{}' (id {}, role {role})", user.username, user.id);
             if generated {
                 println!("password: {password}");
             }
@@ -286,18 +262,10 @@ fn user(cmd: UserCommand, db: &Db) -> anyhow::Result<()> {
         UserCommand::List => {
             let rows = users::list(&mut conn)?;
             let mut out = std::io::stdout().lock();
-            writeln!(
-                out,
-                "{:<6} {:<32} {:<8} {:<8}",
-                "ID", "USERNAME", "ROLE", "STATUS"
-            )?;
+            writeln!(out, "{:<6} {:<32} {:<8} {:<8}", "ID", "USERNAME", "ROLE", "STATUS")?;
             for u in rows {
                 let status = if u.disabled { "disabled" } else { "active" };
-                writeln!(
-                    out,
-                    "{:<6} {:<32} {:<8} {:<8}",
-                    u.id, u.username, u.role, status
-                )?;
+                writeln!(out, "{:<6} {:<32} {:<8} {:<8}", u.id, u.username, u.role, status)?;
             }
         }
     }
@@ -308,15 +276,12 @@ fn token(cmd: TokenCommand, db: &Db) -> anyhow::Result<()> {
     let mut conn = db.conn()?;
     match cmd {
         TokenCommand::Create { user, label } => {
-            let owner = users::by_name(&mut conn, &user)?
-                .with_context(|| format!("no user named '{user}'"))?;
+            let owner =
+                users::by_name(&mut conn, &user)?.with_context(|| format!("no user named '{user}'"))?;
             let issued = accounts::create_token(&mut conn, &owner, &label, "cli")?;
             // The token alone on stdout, so scripts can capture it; the advice on stderr.
             println!("{}", issued.token);
-            eprintln!(
-                "token {} for '{}' created; it is not shown again",
-                issued.row.id, owner.username
-            );
+            eprintln!("token {} for '{}' created; it is not shown again", issued.row.id, owner.username);
         }
         TokenCommand::Revoke { id } => {
             accounts::revoke_token(&mut conn, id, "cli")?;
@@ -325,29 +290,15 @@ fn token(cmd: TokenCommand, db: &Db) -> anyhow::Result<()> {
         TokenCommand::List { user } => {
             let uid = match user {
                 Some(name) => Some(
-                    users::by_name(&mut conn, &name)?
-                        .with_context(|| format!("no user named '{name}'"))?
-                        .id,
+                    users::by_name(&mut conn, &name)?.with_context(|| format!("no user named '{name}'"))?.id,
                 ),
                 None => None,
             };
             let mut out = std::io::stdout().lock();
-            writeln!(
-                out,
-                "{:<6} {:<8} {:<24} {:<8}",
-                "ID", "USER_ID", "LABEL", "STATUS"
-            )?;
+            writeln!(out, "{:<6} {:<8} {:<24} {:<8}", "ID", "USER_ID", "LABEL", "STATUS")?;
             for t in tokens::list(&mut conn, uid)? {
-                let status = if t.revoked_at.is_some() {
-                    "revoked"
-                } else {
-                    "live"
-                };
-                writeln!(
-                    out,
-                    "{:<6} {:<8} {:<24} {:<8}",
-                    t.id, t.user_id, t.label, status
-                )?;
+                let status = if t.revoked_at.is_some() { "revoked" } else { "live" };
+                writeln!(out, "{:<6} {:<8} {:<24} {:<8}", t.id, t.user_id, t.label, status)?;
             }
         }
     }
@@ -357,14 +308,7 @@ fn token(cmd: TokenCommand, db: &Db) -> anyhow::Result<()> {
 fn collection(cmd: CollectionCommand, db: &Db) -> anyhow::Result<()> {
     let mut conn = db.conn()?;
     match cmd {
-        CollectionCommand::Add {
-            title,
-            alias,
-            description,
-            public_read,
-            read,
-            write,
-        } => {
+        CollectionCommand::Add { title, alias, description, public_read, read, write, api_root } => {
             let spec = CollectionSpec {
                 title,
                 alias,
@@ -372,6 +316,7 @@ fn collection(cmd: CollectionCommand, db: &Db) -> anyhow::Result<()> {
                 public_read,
                 readers: read,
                 writers: write,
+                api_root,
             };
             let row = crate::service::collections::create(&mut conn, &spec)?;
             println!("{}", row.id);
@@ -381,14 +326,7 @@ fn collection(cmd: CollectionCommand, db: &Db) -> anyhow::Result<()> {
             writeln!(out, "{:<36}  {:<16} {:<6} TITLE", "ID", "ALIAS", "PUBLIC")?;
             for c in collections::list(&mut conn)? {
                 let public = if c.public_read { "yes" } else { "no" };
-                writeln!(
-                    out,
-                    "{:<36}  {:<16} {:<6} {}",
-                    c.id,
-                    c.alias.unwrap_or_default(),
-                    public,
-                    c.title
-                )?;
+                writeln!(out, "{:<36}  {:<16} {:<6} {}", c.id, c.alias.unwrap_or_default(), public, c.title)?;
             }
         }
     }

@@ -12,4 +12,5 @@ pub mod service;
 pub mod settings;
 pub mod startup;
 pub mod stix;
+pub mod taxii;
 pub mod tls;

@@ -80,6 +80,27 @@ pub struct TaxiiSettings {
     pub max_content_length: u64,
     /// Hours a status resource is kept after its request.
     pub status_retention_hours: u64,
+    /// Title of the discovery resource.
+    pub title: String,
+    /// Description of the discovery resource.
+    pub description: String,
+    /// Contact information shown in the discovery resource (empty: none).
+    pub contact: String,
+    /// The API roots, each served at `/taxii2/{name}/`; the first is the default.
+    pub api_roots: Vec<ApiRootSettings>,
+}
+
+/// One TAXII API root.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApiRootSettings {
+    /// The path segment under `/taxii2/` (letters, digits, `-`, `_`).
+    pub name: String,
+    /// Human-readable title.
+    pub title: String,
+    /// Human-readable description.
+    #[serde(default)]
+    pub description: String,
 }
 
 /// The organisation Harpoon works for.
@@ -107,33 +128,19 @@ impl Default for Settings {
 
 impl Default for ServerSettings {
     fn default() -> Self {
-        Self {
-            listen: "127.0.0.1:8080".into(),
-            tls_cert: None,
-            tls_key: None,
-            workers: 0,
-            public_url: None,
-        }
+        Self { listen: "127.0.0.1:8080".into(), tls_cert: None, tls_key: None, workers: 0, public_url: None }
     }
 }
 
 impl Default for DatabaseSettings {
     fn default() -> Self {
-        Self {
-            url: None,
-            pool_size: 16,
-            connect_timeout_secs: 5,
-            sqlite_busy_timeout_ms: 5000,
-        }
+        Self { url: None, pool_size: 16, connect_timeout_secs: 5, sqlite_busy_timeout_ms: 5000 }
     }
 }
 
 impl Default for AuthSettings {
     fn default() -> Self {
-        Self {
-            password_cache_ttl_secs: 60,
-            password_cache_capacity: 1024,
-        }
+        Self { password_cache_ttl_secs: 60, password_cache_capacity: 1024 }
     }
 }
 
@@ -144,16 +151,21 @@ impl Default for TaxiiSettings {
             max_page_size: 1000,
             max_content_length: 100 * 1024 * 1024,
             status_retention_hours: 24,
+            title: "Harpoon TAXII 2.1".into(),
+            description: "Indicators from reported spear-phish emails".into(),
+            contact: String::new(),
+            api_roots: vec![ApiRootSettings {
+                name: "root".into(),
+                title: "Harpoon".into(),
+                description: "Harpoon's collections".into(),
+            }],
         }
     }
 }
 
 impl Default for OrganisationSettings {
     fn default() -> Self {
-        Self {
-            name: "Harpoon".into(),
-            domains: Vec::new(),
-        }
+        Self { name: "Harpoon".into(), domains: Vec::new() }
     }
 }
 
@@ -161,10 +173,7 @@ impl Default for OrganisationSettings {
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
     #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("config file {path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("invalid configuration: {0}")]
@@ -174,14 +183,9 @@ pub enum SettingsError {
 impl Settings {
     /// Reads a TOML file over the defaults.
     pub fn from_file(path: &Path) -> Result<Self, SettingsError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Self::from_toml(&text).map_err(|message| SettingsError::Parse {
-            path: path.to_path_buf(),
-            message,
-        })
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| SettingsError::Read { path: path.to_path_buf(), source })?;
+        Self::from_toml(&text).map_err(|message| SettingsError::Parse { path: path.to_path_buf(), message })
     }
 
     /// Parses TOML over the defaults; the error is one line.
@@ -190,10 +194,7 @@ impl Settings {
             let msg = e.message().to_string();
             match e.span() {
                 Some(span) => {
-                    let line = text
-                        .get(..span.start)
-                        .map_or(0, |t| t.matches('\n').count())
-                        + 1;
+                    let line = text.get(..span.start).map_or(0, |t| t.matches('\n').count()) + 1;
                     format!("line {line}: {msg}")
                 }
                 None => msg,
@@ -204,21 +205,30 @@ impl Settings {
     /// Cross-field checks that serde cannot express.
     pub fn validate(&self) -> Result<(), SettingsError> {
         if self.server.tls_cert.is_some() != self.server.tls_key.is_some() {
-            return Err(SettingsError::Invalid(
-                "tls_cert and tls_key must be given together".into(),
-            ));
+            return Err(SettingsError::Invalid("tls_cert and tls_key must be given together".into()));
         }
         let t = &self.taxii;
-        if t.default_page_size == 0 || t.max_page_size == 0 || t.default_page_size > t.max_page_size
-        {
+        if t.default_page_size == 0 || t.max_page_size == 0 || t.default_page_size > t.max_page_size {
             return Err(SettingsError::Invalid(
                 "taxii page sizes must be positive and default_page_size <= max_page_size".into(),
             ));
         }
+        if t.api_roots.is_empty() {
+            return Err(SettingsError::Invalid("taxii.api_roots needs at least one API root".into()));
+        }
+        for root in &t.api_roots {
+            let ok = !root.name.is_empty()
+                && root.name.len() <= 64
+                && root.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !ok {
+                return Err(SettingsError::Invalid(format!(
+                    "taxii API root name '{}' must be 1-64 letters, digits, - or _",
+                    root.name
+                )));
+            }
+        }
         if self.database.pool_size == 0 {
-            return Err(SettingsError::Invalid(
-                "database.pool_size must be at least 1".into(),
-            ));
+            return Err(SettingsError::Invalid("database.pool_size must be at least 1".into()));
         }
         Ok(())
     }
@@ -244,10 +254,7 @@ impl Settings {
         let props = schema.get("properties").and_then(|p| p.as_object());
         for (key, prop) in props.into_iter().flatten() {
             let value = defaults.get(key).unwrap_or(&serde_json::Value::Null);
-            match resolve(&schema, prop)
-                .and_then(|s| s.get("properties"))
-                .and_then(|p| p.as_object())
-            {
+            match resolve(&schema, prop).and_then(|s| s.get("properties")).and_then(|p| p.as_object()) {
                 Some(sub) => {
                     sections.push_str(&format!("\n{}[{key}]\n", comment(prop)));
                     for (k, p) in sub {
@@ -263,17 +270,10 @@ impl Settings {
     }
 }
 
-fn resolve<'a>(
-    root: &'a serde_json::Value,
-    prop: &'a serde_json::Value,
-) -> Option<&'a serde_json::Value> {
+fn resolve<'a>(root: &'a serde_json::Value, prop: &'a serde_json::Value) -> Option<&'a serde_json::Value> {
     let reference = prop
         .get("$ref")
-        .or_else(|| {
-            prop.get("allOf")
-                .and_then(|a| a.get(0))
-                .and_then(|a| a.get("$ref"))
-        })
+        .or_else(|| prop.get("allOf").and_then(|a| a.get(0)).and_then(|a| a.get("$ref")))
         .and_then(|r| r.as_str())?;
     let name = reference.rsplit('/').next()?;
     root.get("$defs").and_then(|d| d.get(name))
@@ -291,9 +291,7 @@ fn entry(key: &str, prop: &serde_json::Value, value: &serde_json::Value) -> Stri
     if value.is_null() {
         return format!("{doc}# {key} = (not set)\n");
     }
-    let rendered = toml::Value::try_from(value)
-        .map(|v| v.to_string())
-        .unwrap_or_else(|_| value.to_string());
+    let rendered = toml::Value::try_from(value).map(|v| v.to_string()).unwrap_or_else(|_| value.to_string());
     format!("{doc}{key} = {rendered}\n")
 }
 
@@ -329,8 +327,8 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_rejected_with_a_line_number() {
-        let err = Settings::from_toml("[server]\nlisten = \"0.0.0.0:1\"\nlistne = 3\n")
-            .expect_err("unknown key");
+        let err =
+            Settings::from_toml("[server]\nlisten = \"0.0.0.0:1\"\nlistne = 3\n").expect_err("unknown key");
         assert!(err.starts_with("line 3:"), "{err}");
         assert!(err.contains("listne"), "{err}");
         assert!(!err.contains('\n'));

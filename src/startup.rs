@@ -15,6 +15,9 @@ use anyhow::Context;
 use crate::db::{DatabaseUrl, Db, PoolOptions};
 use crate::service::auth::{Authenticator, CacheOptions};
 use crate::settings::Settings;
+use crate::stix::schema::StixValidator;
+use crate::taxii::TaxiiState;
+use crate::taxii::cursor::CursorKey;
 
 /// Everything a request handler may need, shared by all workers.
 #[derive(Clone)]
@@ -22,10 +25,13 @@ pub struct AppState {
     pub db: Db,
     pub settings: Arc<Settings>,
     pub auth: web::Data<Authenticator>,
+    pub taxii: web::Data<TaxiiState>,
 }
 
 impl AppState {
-    pub fn new(db: Db, settings: Settings) -> Self {
+    /// Builds the shared state: loads (or creates) the server-wide keys from the database and
+    /// compiles the STIX schemas once.
+    pub fn new(db: Db, settings: Settings) -> anyhow::Result<Self> {
         let auth = Authenticator::new(
             db.clone(),
             CacheOptions {
@@ -33,11 +39,21 @@ impl AppState {
                 capacity: settings.auth.password_cache_capacity,
             },
         );
-        Self {
+        let mut conn = db.conn()?;
+        let key_hex = crate::db::secrets::get_or_create(&mut conn, "taxii-cursor-key", || {
+            let mut key = [0u8; 32];
+            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
+            hex::encode(key)
+        })?;
+        drop(conn);
+        let cursor_key = CursorKey::from_hex(&key_hex).context("the stored TAXII cursor key is corrupt")?;
+        let validator = Arc::new(StixValidator::new().context("the embedded STIX schemas do not compile")?);
+        Ok(Self {
             db,
             settings: Arc::new(settings),
             auth: web::Data::new(auth),
-        }
+            taxii: web::Data::new(TaxiiState { validator, cursor_key }),
+        })
     }
 }
 
@@ -65,8 +81,10 @@ pub fn build_app(
         .app_data(web::Data::new(state.db.clone()))
         .app_data(web::Data::from(state.settings.clone()))
         .app_data(state.auth.clone())
+        .app_data(state.taxii.clone())
         .configure(crate::api::routes)
-        .wrap(NormalizePath::new(TrailingSlash::MergeOnly))
+        .configure(crate::taxii::routes)
+        .wrap(NormalizePath::new(TrailingSlash::Trim))
         .wrap(headers)
 }
 
@@ -103,12 +121,10 @@ impl Application {
             _ => None,
         };
         let workers = match settings.server.workers {
-            0 => std::thread::available_parallelism()
-                .map(usize::from)
-                .unwrap_or(2),
+            0 => std::thread::available_parallelism().map(usize::from).unwrap_or(2),
             n => n,
         };
-        let state = AppState::new(db, settings);
+        let state = AppState::new(db, settings)?;
         let server = HttpServer::new(move || build_app(state.clone())).workers(workers);
         let is_tls = tls.is_some();
         let server = match tls {
@@ -116,11 +132,7 @@ impl Application {
             None => server.listen(listener)?,
         }
         .run();
-        Ok(Self {
-            server,
-            addr,
-            tls: is_tls,
-        })
+        Ok(Self { server, addr, tls: is_tls })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -129,11 +141,7 @@ impl Application {
 
     /// The base URL the server answers at.
     pub fn url(&self) -> String {
-        format!(
-            "{}://{}",
-            if self.tls { "https" } else { "http" },
-            self.addr
-        )
+        format!("{}://{}", if self.tls { "https" } else { "http" }, self.addr)
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {

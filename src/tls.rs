@@ -9,16 +9,13 @@ use anyhow::Context;
 pub fn server_config(cert_path: &Path, key_path: &Path) -> anyhow::Result<rustls::ServerConfig> {
     let cert_pem = std::fs::read(cert_path)
         .with_context(|| format!("cannot read TLS certificate {}", cert_path.display()))?;
-    let key_pem = std::fs::read(key_path)
-        .with_context(|| format!("cannot read TLS key {}", key_path.display()))?;
+    let key_pem =
+        std::fs::read(key_path).with_context(|| format!("cannot read TLS key {}", key_path.display()))?;
     let certs = rustls_pemfile::certs(&mut cert_pem.as_slice())
         .collect::<Result<Vec<_>, _>>()
         .with_context(|| format!("TLS certificate {} is not valid PEM", cert_path.display()))?;
     if certs.is_empty() {
-        anyhow::bail!(
-            "TLS certificate {} holds no certificate",
-            cert_path.display()
-        );
+        anyhow::bail!("TLS certificate {} holds no certificate", cert_path.display());
     }
     let key = rustls_pemfile::private_key(&mut key_pem.as_slice())
         .with_context(|| format!("TLS key {} is not valid PEM", key_path.display()))?

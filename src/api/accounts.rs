@@ -66,11 +66,7 @@ fn micros_to_rfc3339(us: i64) -> String {
 }
 
 fn require_admin(caller: &Caller) -> Result<(), ApiError> {
-    if caller.is_admin() {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden("administrators only".into()))
-    }
+    if caller.is_admin() { Ok(()) } else { Err(ApiError::Forbidden("administrators only".into())) }
 }
 
 pub async fn me(caller: Caller) -> HttpResponse {
@@ -110,15 +106,7 @@ pub async fn create_user(
     let role = Role::parse(&req.role)?;
     let actor = caller.username.clone();
     let user = db
-        .run(move |conn| {
-            Ok(accounts::create_user(
-                conn,
-                &req.username,
-                role,
-                &req.password,
-                Some(&actor),
-            ))
-        })
+        .run(move |conn| Ok(accounts::create_user(conn, &req.username, role, &req.password, Some(&actor))))
         .await??;
     Ok(HttpResponse::Created().json(UserDto::from(&user)))
 }
@@ -159,11 +147,7 @@ pub async fn create_token(
     body: web::Json<NewTokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let req = body.into_inner();
-    if req
-        .username
-        .as_deref()
-        .is_some_and(|u| u != caller.username)
-    {
+    if req.username.as_deref().is_some_and(|u| u != caller.username) {
         require_admin(&caller)?;
     }
     let owner = req.username.unwrap_or_else(|| caller.username.clone());
@@ -186,9 +170,7 @@ pub async fn revoke_token(
     db: web::Data<Db>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id: i64 = path
-        .parse()
-        .map_err(|_| ApiError::BadRequest("token id must be a number".into()))?;
+    let id: i64 = path.parse().map_err(|_| ApiError::BadRequest("token id must be a number".into()))?;
     let is_admin = caller.is_admin();
     let (uid, actor) = (caller.user_id, caller.username.clone());
     db.run(move |conn| {
@@ -197,9 +179,7 @@ pub async fn revoke_token(
             Some(t) if t.user_id == uid || is_admin => {
                 Ok(accounts::revoke_token(conn, id, &actor).map_err(ApiError::from))
             }
-            _ => Ok(Err(ApiError::NotFound(format!(
-                "live token {id} not found"
-            )))),
+            _ => Ok(Err(ApiError::NotFound(format!("live token {id} not found")))),
         }
     })
     .await??;
@@ -245,8 +225,6 @@ pub async fn audit_log(
     require_admin(&caller)?;
     let q = q.into_inner();
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-    let rows = db
-        .run(move |conn| audit::recent(conn, q.action.as_deref(), limit))
-        .await?;
+    let rows = db.run(move |conn| audit::recent(conn, q.action.as_deref(), limit)).await?;
     Ok(HttpResponse::Ok().json(rows.into_iter().map(AuditDto::from).collect::<Vec<_>>()))
 }

@@ -109,9 +109,5 @@ pub fn json_error(err: actix_web::error::JsonPayloadError, _req: &HttpRequest) -
 }
 
 pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::NotFound(format!(
-        "no such endpoint: {} {}",
-        req.method(),
-        req.path()
-    )))
+    Err(ApiError::NotFound(format!("no such endpoint: {} {}", req.method(), req.path())))
 }

@@ -14,21 +14,16 @@ pub type Caller = crate::http::Authenticated<ApiError>;
 
 /// Registers every REST route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(health::healthz))
-        .service(
-            web::scope("/api/v1")
-                .app_data(
-                    web::JsonConfig::default()
-                        .limit(1 << 20)
-                        .error_handler(error::json_error),
-                )
-                .route("/me", web::get().to(accounts::me))
-                .route("/users", web::get().to(accounts::list_users))
-                .route("/users", web::post().to(accounts::create_user))
-                .route("/tokens", web::get().to(accounts::list_tokens))
-                .route("/tokens", web::post().to(accounts::create_token))
-                .route("/tokens/{id}", web::delete().to(accounts::revoke_token))
-                .route("/audit", web::get().to(accounts::audit_log))
-                .default_service(web::to(error::not_found)),
-        );
+    cfg.route("/healthz", web::get().to(health::healthz)).service(
+        web::scope("/api/v1")
+            .app_data(web::JsonConfig::default().limit(1 << 20).error_handler(error::json_error))
+            .route("/me", web::get().to(accounts::me))
+            .route("/users", web::get().to(accounts::list_users))
+            .route("/users", web::post().to(accounts::create_user))
+            .route("/tokens", web::get().to(accounts::list_tokens))
+            .route("/tokens", web::post().to(accounts::create_token))
+            .route("/tokens/{id}", web::delete().to(accounts::revoke_token))
+            .route("/audit", web::get().to(accounts::audit_log))
+            .default_service(web::to(error::not_found)),
+    );
 }

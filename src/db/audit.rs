@@ -31,11 +31,7 @@ pub struct AuditEntry {
 
 impl AuditEntry {
     pub fn new(action: &str) -> Self {
-        Self {
-            at: now_micros(),
-            action: action.to_string(),
-            ..Self::default()
-        }
+        Self { at: now_micros(), action: action.to_string(), ..Self::default() }
     }
     pub fn actor(mut self, actor: impl Into<String>) -> Self {
         self.actor = Some(actor.into());
@@ -61,11 +57,7 @@ pub fn insert(conn: &mut DbConn, entry: &AuditEntry) -> Result<(), DbError> {
 }
 
 /// The newest entries, optionally only of one action.
-pub fn recent(
-    conn: &mut DbConn,
-    action: Option<&str>,
-    limit: i64,
-) -> Result<Vec<AuditRow>, DbError> {
+pub fn recent(conn: &mut DbConn, action: Option<&str>, limit: i64) -> Result<Vec<AuditRow>, DbError> {
     Ok(with_conn!(conn, c => {
         let mut q = audit_log::table.select(AuditRow::as_select()).order(audit_log::id.desc()).limit(limit).into_boxed();
         if let Some(a) = action {

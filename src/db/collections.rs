@@ -16,6 +16,7 @@ pub struct CollectionRow {
     pub kind: String,
     pub created_at: i64,
     pub last_date_added: i64,
+    pub api_root: String,
 }
 
 #[derive(Debug, Insertable)]
@@ -28,6 +29,7 @@ pub struct NewCollection<'a> {
     pub public_read: bool,
     pub kind: &'a str,
     pub created_at: i64,
+    pub api_root: &'a str,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -66,6 +68,25 @@ pub fn list(conn: &mut DbConn) -> Result<Vec<CollectionRow>, DbError> {
         .order((collections::created_at.asc(), collections::title.asc()))
         .select(CollectionRow::as_select())
         .load(c))?)
+}
+
+/// Collections of one API root, oldest first.
+pub fn list_in_root(conn: &mut DbConn, api_root: &str) -> Result<Vec<CollectionRow>, DbError> {
+    Ok(with_conn!(conn, c => collections::table
+        .filter(collections::api_root.eq(api_root))
+        .order((collections::created_at.asc(), collections::title.asc()))
+        .select(CollectionRow::as_select())
+        .load(c))?)
+}
+
+/// Whether any collection of an API root may be read anonymously.
+pub fn any_public(conn: &mut DbConn, api_root: &str) -> Result<bool, DbError> {
+    let n: i64 = with_conn!(conn, c => collections::table
+        .filter(collections::api_root.eq(api_root))
+        .filter(collections::public_read.eq(true))
+        .count()
+        .get_result(c))?;
+    Ok(n > 0)
 }
 
 pub fn by_id_or_alias(conn: &mut DbConn, key: &str) -> Result<Option<CollectionRow>, DbError> {

@@ -6,8 +6,10 @@
 
 pub mod audit;
 pub mod collections;
+pub mod objects;
 mod schema;
 pub mod secrets;
+pub mod status;
 pub mod tokens;
 pub mod users;
 
@@ -99,10 +101,7 @@ impl DatabaseUrl {
             return Err(DbError::BadUrl("the database URL is empty".into()));
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Ok(Self {
-                backend: Backend::Postgres,
-                target: url.to_string(),
-            });
+            return Ok(Self { backend: Backend::Postgres, target: url.to_string() });
         }
         let path = if let Some(rest) = url.strip_prefix("sqlite://") {
             rest
@@ -120,18 +119,12 @@ impl DatabaseUrl {
         if path.is_empty() {
             return Err(DbError::BadUrl("the SQLite database path is empty".into()));
         }
-        Ok(Self {
-            backend: Backend::Sqlite,
-            target: path.to_string(),
-        })
+        Ok(Self { backend: Backend::Sqlite, target: path.to_string() })
     }
 
     /// A SQLite URL for a file in `dir`.
     pub fn sqlite_file(path: &Path) -> Self {
-        Self {
-            backend: Backend::Sqlite,
-            target: path.to_string_lossy().into_owned(),
-        }
+        Self { backend: Backend::Sqlite, target: path.to_string_lossy().into_owned() }
     }
 
     pub fn backend(&self) -> Backend {
@@ -224,9 +217,7 @@ pub struct Db {
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Db")
-            .field("backend", &self.backend)
-            .finish_non_exhaustive()
+        f.debug_struct("Db").field("backend", &self.backend).finish_non_exhaustive()
     }
 }
 
@@ -237,9 +228,8 @@ impl Db {
         if let Some(path) = url.sqlite_path()
             && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
         {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                DbError::Connect(format!("cannot create directory {}: {e}", dir.display()))
-            })?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| DbError::Connect(format!("cannot create directory {}: {e}", dir.display())))?;
         }
         let target = match url.backend {
             Backend::Sqlite => url.target.clone(),
@@ -268,10 +258,7 @@ impl Db {
             }))
             .build(manager)
             .map_err(|e| DbError::Connect(format!("{}: {e}", url.redacted())))?;
-        Ok(Self {
-            pool,
-            backend: url.backend,
-        })
+        Ok(Self { pool, backend: url.backend })
     }
 
     pub fn backend(&self) -> Backend {
@@ -320,25 +307,14 @@ mod tests {
     #[test]
     fn urls_choose_the_backend() {
         assert_eq!(
-            DatabaseUrl::parse("postgres://u@h/db")
-                .map(|u| u.backend())
-                .ok(),
+            DatabaseUrl::parse("postgres://u@h/db").map(|u| u.backend()).ok(),
             Some(Backend::Postgres)
         );
         assert_eq!(
-            DatabaseUrl::parse("postgresql://u@h/db")
-                .map(|u| u.backend())
-                .ok(),
+            DatabaseUrl::parse("postgresql://u@h/db").map(|u| u.backend()).ok(),
             Some(Backend::Postgres)
         );
-        for sqlite in [
-            "sqlite:///tmp/x.db",
-            "sqlite:x.db",
-            "file:x.db",
-            "./x.db",
-            "/abs/x.db",
-            "C:/x.db",
-        ] {
+        for sqlite in ["sqlite:///tmp/x.db", "sqlite:x.db", "file:x.db", "./x.db", "/abs/x.db", "C:/x.db"] {
             assert_eq!(
                 DatabaseUrl::parse(sqlite).map(|u| u.backend()).ok(),
                 Some(Backend::Sqlite),
@@ -346,26 +322,15 @@ mod tests {
             );
         }
         assert_eq!(
-            DatabaseUrl::parse("sqlite:///tmp/x.db")
-                .ok()
-                .and_then(|u| u.sqlite_path()),
+            DatabaseUrl::parse("sqlite:///tmp/x.db").ok().and_then(|u| u.sqlite_path()),
             Some(PathBuf::from("/tmp/x.db"))
         );
     }
 
     #[test]
     fn mistyped_urls_never_become_sqlite_files() {
-        for bad in [
-            "postgress://u@h/db",
-            "postgres:/u@h/db",
-            "mysql://h/db",
-            "pg:db",
-            "",
-        ] {
-            assert!(
-                matches!(DatabaseUrl::parse(bad), Err(DbError::BadUrl(_))),
-                "{bad}"
-            );
+        for bad in ["postgress://u@h/db", "postgres:/u@h/db", "mysql://h/db", "pg:db", ""] {
+            assert!(matches!(DatabaseUrl::parse(bad), Err(DbError::BadUrl(_))), "{bad}");
         }
     }
 
@@ -419,14 +384,11 @@ where
     B: diesel::backend::Backend,
     C: MigrationHarness<B>,
 {
-    let applied = c
-        .applied_migrations()
-        .map_err(|e| DbError::Migration(e.to_string()))?;
+    let applied = c.applied_migrations().map_err(|e| DbError::Migration(e.to_string()))?;
     if applied.is_empty() {
         return Ok(false);
     }
-    c.revert_last_migration(source)
-        .map_err(|e| DbError::Migration(e.to_string()))?;
+    c.revert_last_migration(source).map_err(|e| DbError::Migration(e.to_string()))?;
     Ok(true)
 }
 
@@ -475,8 +437,7 @@ pub mod testing {
 
     /// Creates schema `name` and returns a URL whose connections use it as their search path.
     pub fn create_pg_schema(base_url: &str, name: &str) -> Result<String, DbError> {
-        let mut c =
-            PgConnection::establish(base_url).map_err(|e| DbError::Connect(e.to_string()))?;
+        let mut c = PgConnection::establish(base_url).map_err(|e| DbError::Connect(e.to_string()))?;
         c.batch_execute(&format!("CREATE SCHEMA \"{name}\""))?;
         let sep = if base_url.contains('?') { '&' } else { '?' };
         Ok(format!("{base_url}{sep}options=-c%20search_path%3D{name}"))
@@ -484,8 +445,7 @@ pub mod testing {
 
     /// Drops schema `name` and everything in it.
     pub fn drop_pg_schema(base_url: &str, name: &str) -> Result<(), DbError> {
-        let mut c =
-            PgConnection::establish(base_url).map_err(|e| DbError::Connect(e.to_string()))?;
+        let mut c = PgConnection::establish(base_url).map_err(|e| DbError::Connect(e.to_string()))?;
         c.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE"))?;
         Ok(())
     }

@@ -36,6 +36,7 @@ diesel::table! {
         kind -> Text,
         created_at -> BigInt,
         last_date_added -> BigInt,
+        api_root -> Text,
     }
 }
 
@@ -68,6 +69,9 @@ diesel::table! {
         collection_id -> Text,
         object_pk -> BigInt,
         date_added -> BigInt,
+        is_first -> Bool,
+        is_latest -> Bool,
+        stix_id -> Text,
     }
 }
 

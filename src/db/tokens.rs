@@ -39,10 +39,7 @@ pub fn insert(conn: &mut DbConn, new: &NewToken<'_>) -> Result<TokenRow, DbError
 }
 
 /// The live (not revoked) token with this public id, and its owner.
-pub fn live_by_public_id(
-    conn: &mut DbConn,
-    public_id: &str,
-) -> Result<Option<(TokenRow, UserRow)>, DbError> {
+pub fn live_by_public_id(conn: &mut DbConn, public_id: &str) -> Result<Option<(TokenRow, UserRow)>, DbError> {
     Ok(with_conn!(conn, c => api_tokens::table
         .inner_join(users::table)
         .filter(api_tokens::public_id.eq(public_id))
@@ -76,11 +73,7 @@ pub fn revoke(conn: &mut DbConn, id: i64) -> Result<(), DbError> {
     let n = with_conn!(conn, c => diesel::update(api_tokens::table.find(id).filter(api_tokens::revoked_at.is_null()))
         .set(api_tokens::revoked_at.eq(now_micros()))
         .execute(c))?;
-    if n == 0 {
-        Err(DbError::NotFound)
-    } else {
-        Ok(())
-    }
+    if n == 0 { Err(DbError::NotFound) } else { Ok(()) }
 }
 
 /// Records use, at most about once a minute per token so polling does not write on every request.

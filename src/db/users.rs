@@ -36,14 +36,8 @@ pub fn insert(
     role: &str,
 ) -> Result<UserRow, DbError> {
     let now = now_micros();
-    let new = NewUser {
-        username,
-        password_hash,
-        role,
-        disabled: false,
-        created_at: now,
-        password_changed_at: now,
-    };
+    let new =
+        NewUser { username, password_hash, role, disabled: false, created_at: now, password_changed_at: now };
     with_conn!(conn, c => diesel::insert_into(users::table)
         .values(&new)
         .returning(UserRow::as_returning())
@@ -85,20 +79,12 @@ pub fn set_password(conn: &mut DbConn, id: i64, password_hash: &str) -> Result<(
     let n = with_conn!(conn, c => diesel::update(users::table.find(id))
         .set((users::password_hash.eq(password_hash), users::password_changed_at.eq(now_micros())))
         .execute(c))?;
-    if n == 0 {
-        Err(DbError::NotFound)
-    } else {
-        Ok(())
-    }
+    if n == 0 { Err(DbError::NotFound) } else { Ok(()) }
 }
 
 pub fn set_disabled(conn: &mut DbConn, id: i64, disabled: bool) -> Result<(), DbError> {
     let n = with_conn!(conn, c => diesel::update(users::table.find(id))
         .set(users::disabled.eq(disabled))
         .execute(c))?;
-    if n == 0 {
-        Err(DbError::NotFound)
-    } else {
-        Ok(())
-    }
+    if n == 0 { Err(DbError::NotFound) } else { Ok(()) }
 }

@@ -14,16 +14,12 @@ use futures_util::future::LocalBoxFuture;
 use crate::service::auth::{AuthError, Authenticator, Credentials, Principal};
 
 /// The challenges sent with every 401.
-pub const WWW_AUTHENTICATE: [&str; 2] = [
-    "Basic realm=\"harpoon\", charset=\"UTF-8\"",
-    "Bearer realm=\"harpoon\"",
-];
+pub const WWW_AUTHENTICATE: [&str; 2] =
+    ["Basic realm=\"harpoon\", charset=\"UTF-8\"", "Bearer realm=\"harpoon\""];
 
 /// Parses an `Authorization` header value.
 pub fn parse_authorization(value: &HeaderValue) -> Result<Credentials, AuthError> {
-    let text = value
-        .to_str()
-        .map_err(|_| AuthError::Malformed("not visible ASCII".into()))?;
+    let text = value.to_str().map_err(|_| AuthError::Malformed("not visible ASCII".into()))?;
     let (scheme, rest) = text.trim().split_once(' ').unwrap_or((text.trim(), ""));
     let rest = rest.trim();
     match scheme.to_ascii_lowercase().as_str() {
@@ -36,17 +32,11 @@ pub fn parse_authorization(value: &HeaderValue) -> Result<Credentials, AuthError
             let (username, password) = decoded
                 .split_once(':')
                 .ok_or_else(|| AuthError::Malformed("Basic credentials lack a ':'".into()))?;
-            Ok(Credentials::Basic {
-                username: username.to_string(),
-                password: password.to_string(),
-            })
+            Ok(Credentials::Basic { username: username.to_string(), password: password.to_string() })
         }
         "bearer" | "token" if !rest.is_empty() => Ok(Credentials::Token(rest.to_string())),
         "bearer" | "token" => Err(AuthError::Malformed("empty token".into())),
-        other => Err(AuthError::Malformed(format!(
-            "unsupported scheme '{}'",
-            other.escape_debug()
-        ))),
+        other => Err(AuthError::Malformed(format!("unsupported scheme '{}'", other.escape_debug()))),
     }
 }
 
@@ -65,11 +55,7 @@ async fn authenticate(
 
 fn request_parts(
     req: &HttpRequest,
-) -> (
-    Option<web::Data<Authenticator>>,
-    Option<HeaderValue>,
-    Option<String>,
-) {
+) -> (Option<web::Data<Authenticator>>, Option<HeaderValue>, Option<String>) {
     (
         req.app_data::<web::Data<Authenticator>>().cloned(),
         req.headers().get(AUTHORIZATION).cloned(),
@@ -102,10 +88,7 @@ where
         let (auth, header, remote) = request_parts(req);
         Box::pin(async move {
             match authenticate(auth, header, remote).await? {
-                Some(principal) => Ok(Self {
-                    principal,
-                    edge: PhantomData,
-                }),
+                Some(principal) => Ok(Self { principal, edge: PhantomData }),
                 None => Err(E::from(AuthError::Missing)),
             }
         })
@@ -130,10 +113,7 @@ where
         let (auth, header, remote) = request_parts(req);
         Box::pin(async move {
             let principal = authenticate(auth, header, remote).await?;
-            Ok(Self {
-                principal,
-                edge: PhantomData,
-            })
+            Ok(Self { principal, edge: PhantomData })
         })
     }
 }
@@ -156,28 +136,15 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(
-            matches!(parse_authorization(&hv("Bearer abc")), Ok(Credentials::Token(t)) if t == "abc")
-        );
-        assert!(
-            matches!(parse_authorization(&hv("token abc")), Ok(Credentials::Token(t)) if t == "abc")
-        );
+        assert!(matches!(parse_authorization(&hv("Bearer abc")), Ok(Credentials::Token(t)) if t == "abc"));
+        assert!(matches!(parse_authorization(&hv("token abc")), Ok(Credentials::Token(t)) if t == "abc"));
     }
 
     #[test]
     fn rejects_malformed_headers() {
-        assert!(matches!(
-            parse_authorization(&hv("Basic !!!")),
-            Err(AuthError::Malformed(_))
-        ));
-        assert!(matches!(
-            parse_authorization(&hv("Bearer")),
-            Err(AuthError::Malformed(_))
-        ));
-        assert!(matches!(
-            parse_authorization(&hv("Digest x")),
-            Err(AuthError::Malformed(_))
-        ));
+        assert!(matches!(parse_authorization(&hv("Basic !!!")), Err(AuthError::Malformed(_))));
+        assert!(matches!(parse_authorization(&hv("Bearer")), Err(AuthError::Malformed(_))));
+        assert!(matches!(parse_authorization(&hv("Digest x")), Err(AuthError::Malformed(_))));
         let no_colon = base64::engine::general_purpose::STANDARD.encode("alice");
         assert!(matches!(
             parse_authorization(&hv(&format!("Basic {no_colon}"))),

@@ -14,9 +14,7 @@ use crate::db::users::{self, UserRow};
 use crate::db::{Db, DbConn, DbError};
 
 /// What a user may do. Admins administer; analysts triage; readers only read.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Reader,
@@ -58,9 +56,7 @@ const MIN_PASSWORD_LEN: usize = 10;
 pub fn check_username(name: &str) -> Result<(), ServiceError> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '@' | '-'));
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '@' | '-'));
     if ok {
         Ok(())
     } else {
@@ -78,9 +74,7 @@ pub fn check_password(password: &str) -> Result<(), ServiceError> {
         )));
     }
     if password.len() > 1024 {
-        return Err(ServiceError::Invalid(
-            "password too long: at most 1024 bytes".into(),
-        ));
+        return Err(ServiceError::Invalid("password too long: at most 1024 bytes".into()));
     }
     Ok(())
 }
@@ -97,11 +91,7 @@ pub fn hash_password(password: &str) -> Result<String, ServiceError> {
 /// Verifies a password against a stored PHC hash. Slow on purpose (tens of milliseconds).
 pub fn verify_password(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc)
-        .map(|h| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &h)
-                .is_ok()
-        })
+        .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
         .unwrap_or(false)
 }
 
@@ -112,14 +102,7 @@ pub fn generate_password() -> String {
     OsRng.fill_bytes(&mut bytes);
     bytes
         .iter()
-        .map(|b| {
-            char::from(
-                ALPHABET
-                    .get(usize::from(*b) % ALPHABET.len())
-                    .copied()
-                    .unwrap_or(b'x'),
-            )
-        })
+        .map(|b| char::from(ALPHABET.get(usize::from(*b) % ALPHABET.len()).copied().unwrap_or(b'x')))
         .collect()
 }
 
@@ -138,9 +121,7 @@ pub fn create_user(
         DbError::Conflict(_) => ServiceError::Conflict(format!("user '{username}'")),
         other => other.into(),
     })?;
-    let mut entry = AuditEntry::new("user.create")
-        .target(username)
-        .detail(format!("role={role}"));
+    let mut entry = AuditEntry::new("user.create").target(username).detail(format!("role={role}"));
     if let Some(a) = actor {
         entry = entry.actor(a);
     }
@@ -167,17 +148,8 @@ pub fn bootstrap_admin(db: &Db, preset: Option<String>) -> Result<Bootstrap, Ser
         Some(p) => (p, false),
         None => (generate_password(), true),
     };
-    match create_user(
-        &mut conn,
-        "admin",
-        Role::Admin,
-        &password,
-        Some("bootstrap"),
-    ) {
-        Ok(_) => Ok(Bootstrap::CreatedAdmin {
-            password,
-            generated,
-        }),
+    match create_user(&mut conn, "admin", Role::Admin, &password, Some("bootstrap")) {
+        Ok(_) => Ok(Bootstrap::CreatedAdmin { password, generated }),
         // Another instance created it between our count and insert.
         Err(ServiceError::Conflict(_)) => Ok(Bootstrap::AlreadySetUp),
         Err(e) => Err(e),
@@ -199,9 +171,7 @@ pub fn create_token(
     actor: &str,
 ) -> Result<IssuedToken, ServiceError> {
     if label.chars().count() > 200 {
-        return Err(ServiceError::Invalid(
-            "token label too long (200 characters at most)".into(),
-        ));
+        return Err(ServiceError::Invalid("token label too long (200 characters at most)".into()));
     }
     let mut public = [0u8; 6];
     let mut secret = [0u8; 32];
@@ -226,10 +196,7 @@ pub fn create_token(
             .actor(actor)
             .target(format!("token {} of {}", row.id, user.username)),
     )?;
-    Ok(IssuedToken {
-        token: format!("{TOKEN_PREFIX}{public_id}_{secret}"),
-        row,
-    })
+    Ok(IssuedToken { token: format!("{TOKEN_PREFIX}{public_id}_{secret}"), row })
 }
 
 /// Revokes a token by id.
@@ -238,12 +205,7 @@ pub fn revoke_token(conn: &mut DbConn, id: i64, actor: &str) -> Result<(), Servi
         DbError::NotFound => ServiceError::NotFound(format!("live token {id}")),
         other => other.into(),
     })?;
-    audit::insert(
-        conn,
-        &AuditEntry::new("token.revoke")
-            .actor(actor)
-            .target(format!("token {id}")),
-    )?;
+    audit::insert(conn, &AuditEntry::new("token.revoke").actor(actor).target(format!("token {id}")))?;
     Ok(())
 }
 
@@ -282,10 +244,7 @@ mod tests {
     #[test]
     fn tokens_split_only_when_well_formed() {
         let t = format!("hpt_{}_{}", "a".repeat(12), "b".repeat(64));
-        assert_eq!(
-            split_token(&t),
-            Some(("aaaaaaaaaaaa", "b".repeat(64).as_str()))
-        );
+        assert_eq!(split_token(&t), Some(("aaaaaaaaaaaa", "b".repeat(64).as_str())));
         assert_eq!(split_token("hpt_short_x"), None);
         assert_eq!(split_token("password123"), None);
     }

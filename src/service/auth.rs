@@ -92,9 +92,7 @@ pub struct Authenticator {
 
 impl std::fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Authenticator")
-            .field("options", &self.options)
-            .finish_non_exhaustive()
+        f.debug_struct("Authenticator").field("options", &self.options).finish_non_exhaustive()
     }
 }
 
@@ -102,12 +100,7 @@ impl Authenticator {
     pub fn new(db: Db, options: CacheOptions) -> Self {
         let mut key = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut key);
-        Self {
-            db,
-            key,
-            options,
-            cache: Mutex::new(HashMap::new()),
-        }
+        Self { db, key, options, cache: Mutex::new(HashMap::new()) }
     }
 
     /// Verifies `credentials`; `remote` is the peer address, for the audit log.
@@ -119,9 +112,7 @@ impl Authenticator {
         match credentials {
             Credentials::Token(token) => self.verify_token(token, None, remote).await,
             // Clients that only speak Basic send a token as the password, with any user name.
-            Credentials::Basic { username, password }
-                if accounts::split_token(&password).is_some() =>
-            {
+            Credentials::Basic { username, password } if accounts::split_token(&password).is_some() => {
                 self.verify_token(password, Some(username), remote).await
             }
             Credentials::Basic { username, password } => {
@@ -164,9 +155,7 @@ impl Authenticator {
                 self.remember(key, principal.clone());
                 Ok(principal)
             }
-            Ok(_) => Err(self
-                .failed(user_for_audit, "account disabled", remote)
-                .await),
+            Ok(_) => Err(self.failed(user_for_audit, "account disabled", remote).await),
             Err(reason) => Err(self.failed(user_for_audit, reason, remote).await),
         }
     }
@@ -178,9 +167,7 @@ impl Authenticator {
         remote: Option<String>,
     ) -> Result<Principal, AuthError> {
         let Some((public_id, secret)) = accounts::split_token(&token) else {
-            return Err(self
-                .failed(claimed_user.unwrap_or_default(), "malformed token", remote)
-                .await);
+            return Err(self.failed(claimed_user.unwrap_or_default(), "malformed token", remote).await);
         };
         let public_id = public_id.to_string();
         let presented = accounts::sha256_hex(secret);
@@ -191,18 +178,10 @@ impl Authenticator {
             .await
             .map_err(|e| AuthError::Unavailable(e.to_string()))?;
         let Some((row, user)) = found else {
-            return Err(self
-                .failed(
-                    format!("token {public_id}"),
-                    "unknown or revoked token",
-                    remote,
-                )
-                .await);
+            return Err(self.failed(format!("token {public_id}"), "unknown or revoked token", remote).await);
         };
         if !bool::from(presented.as_bytes().ct_eq(row.secret_sha256.as_bytes())) {
-            return Err(self
-                .failed(format!("token {public_id}"), "wrong token secret", remote)
-                .await);
+            return Err(self.failed(format!("token {public_id}"), "wrong token secret", remote).await);
         }
         if user.disabled {
             return Err(self.failed(user.username, "account disabled", remote).await);
@@ -210,19 +189,13 @@ impl Authenticator {
         let token_id = row.id;
         let now = crate::db::now_micros();
         // Best effort: a failed "last used" write must not fail the request.
-        let _ = self
-            .db
-            .run(move |conn| tokens::touch(conn, token_id, now))
-            .await;
+        let _ = self.db.run(move |conn| tokens::touch(conn, token_id, now)).await;
         principal(&user, AuthMethod::Token { token_id })
     }
 
     async fn failed(&self, who: String, reason: &'static str, remote: Option<String>) -> AuthError {
         tracing::warn!(user = %who, reason, remote = remote.as_deref().unwrap_or("-"), "authentication failed");
-        let entry = AuditEntry::new("auth.failure")
-            .target(who)
-            .detail(reason)
-            .remote(remote);
+        let entry = AuditEntry::new("auth.failure").target(who).detail(reason).remote(remote);
         if let Err(e) = self.db.run(move |conn| audit::insert(conn, &entry)).await {
             tracing::error!("cannot write the audit log: {e}");
         }
@@ -246,10 +219,7 @@ impl Authenticator {
             return None;
         }
         let cache = self.cache.lock().ok()?;
-        cache
-            .get(key)
-            .filter(|c| c.expires > Instant::now())
-            .map(|c| c.principal.clone())
+        cache.get(key).filter(|c| c.expires > Instant::now()).map(|c| c.principal.clone())
     }
 
     fn remember(&self, key: [u8; 32], principal: Principal) {
@@ -268,13 +238,7 @@ impl Authenticator {
         {
             cache.remove(&oldest);
         }
-        cache.insert(
-            key,
-            Cached {
-                principal,
-                expires: now + self.options.ttl,
-            },
-        );
+        cache.insert(key, Cached { principal, expires: now + self.options.ttl });
     }
 
     /// Forgets cached credentials of a user (after a password change or disabling).
@@ -292,13 +256,9 @@ impl Authenticator {
 
 fn principal(user: &UserRow, method: AuthMethod) -> Result<Principal, AuthError> {
     let role = Role::parse(&user.role).map_err(|e| AuthError::Unavailable(e.to_string()))?;
-    Ok(Principal {
-        user_id: user.id,
-        username: user.username.clone(),
-        role,
-        method,
-    })
+    Ok(Principal { user_id: user.id, username: user.username.clone(), role, method })
 }
 
 /// An argon2id hash of a random string, verified against when the user does not exist.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3ZJt7mcT4XjN4Sd6q3FRYtKJ8fS7pT4r3CjYbQW7d1M";
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3ZJt7mcT4XjN4Sd6q3FRYtKJ8fS7pT4r3CjYbQW7d1M";

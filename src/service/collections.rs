@@ -14,16 +14,9 @@ pub struct Access {
 
 /// Admins read and write everything; others by grant; anyone reads a public-read collection.
 /// Computed (server-built) collections are never writable.
-pub fn access(
-    collection: &CollectionRow,
-    principal: Option<&Principal>,
-    grants: &[GrantRow],
-) -> Access {
-    let grant = principal.and_then(|p| {
-        grants
-            .iter()
-            .find(|g| g.user_id == p.user_id && g.collection_id == collection.id)
-    });
+pub fn access(collection: &CollectionRow, principal: Option<&Principal>, grants: &[GrantRow]) -> Access {
+    let grant = principal
+        .and_then(|p| grants.iter().find(|g| g.user_id == p.user_id && g.collection_id == collection.id));
     let admin = principal.is_some_and(Principal::is_admin);
     let computed = collection.kind == "computed";
     Access {
@@ -33,7 +26,7 @@ pub fn access(
 }
 
 /// A new collection as asked for by the CLI or the REST API.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct CollectionSpec {
     pub title: String,
     pub alias: Option<String>,
@@ -41,38 +34,47 @@ pub struct CollectionSpec {
     pub public_read: bool,
     pub readers: Vec<String>,
     pub writers: Vec<String>,
+    /// The TAXII API root it belongs to (`root` by default).
+    pub api_root: String,
 }
+
+impl Default for CollectionSpec {
+    fn default() -> Self {
+        Self {
+            title: String::new(),
+            alias: None,
+            description: None,
+            public_read: false,
+            readers: Vec::new(),
+            writers: Vec::new(),
+            api_root: DEFAULT_API_ROOT.into(),
+        }
+    }
+}
+
+/// The API root collections belong to unless told otherwise.
+pub const DEFAULT_API_ROOT: &str = "root";
 
 /// Creates a stored collection; titles and aliases are unique (clients pick collections by title).
 pub fn create(conn: &mut DbConn, spec: &CollectionSpec) -> Result<CollectionRow, ServiceError> {
     let title = spec.title.trim();
     if title.is_empty() || title.chars().count() > 200 {
-        return Err(ServiceError::Invalid(
-            "a collection title needs 1-200 characters".into(),
-        ));
+        return Err(ServiceError::Invalid("a collection title needs 1-200 characters".into()));
     }
     if let Some(alias) = &spec.alias {
         let ok = !alias.is_empty()
             && alias.len() <= 64
-            && alias
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            && alias.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         if !ok {
-            return Err(ServiceError::Invalid(format!(
-                "invalid alias '{alias}': use 1-64 of a-z 0-9 - _"
-            )));
+            return Err(ServiceError::Invalid(format!("invalid alias '{alias}': use 1-64 of a-z 0-9 - _")));
         }
     }
     let id = uuid::Uuid::new_v4().to_string();
     let mut grants: Vec<GrantRow> = Vec::new();
-    for (name, write) in spec
-        .readers
-        .iter()
-        .map(|n| (n, false))
-        .chain(spec.writers.iter().map(|n| (n, true)))
+    for (name, write) in spec.readers.iter().map(|n| (n, false)).chain(spec.writers.iter().map(|n| (n, true)))
     {
-        let user = users::by_name(conn, name)?
-            .ok_or_else(|| ServiceError::NotFound(format!("user '{name}'")))?;
+        let user =
+            users::by_name(conn, name)?.ok_or_else(|| ServiceError::NotFound(format!("user '{name}'")))?;
         match grants.iter_mut().find(|g| g.user_id == user.id) {
             Some(g) => {
                 g.can_write |= write;
@@ -93,6 +95,7 @@ pub fn create(conn: &mut DbConn, spec: &CollectionSpec) -> Result<CollectionRow,
         public_read: spec.public_read,
         kind: "stored",
         created_at: crate::db::now_micros(),
+        api_root: &spec.api_root,
     };
     collections::insert(conn, &new, &grants).map_err(|e| match e {
         DbError::Conflict(_) => {
@@ -118,58 +121,32 @@ mod tests {
             kind: kind.into(),
             created_at: 0,
             last_date_added: 0,
+            api_root: "root".into(),
         }
     }
     fn who(id: i64, role: Role) -> Principal {
-        Principal {
-            user_id: id,
-            username: format!("u{id}"),
-            role,
-            method: AuthMethod::Password,
-        }
+        Principal { user_id: id, username: format!("u{id}"), role, method: AuthMethod::Password }
     }
 
     #[test]
     fn access_table() {
-        let grants = vec![GrantRow {
-            user_id: 2,
-            collection_id: "c1".into(),
-            can_read: true,
-            can_write: true,
-        }];
+        let grants =
+            vec![GrantRow { user_id: 2, collection_id: "c1".into(), can_read: true, can_write: true }];
         let stored = coll("stored", false);
         assert_eq!(
             access(&stored, Some(&who(1, Role::Admin)), &[]),
-            Access {
-                can_read: true,
-                can_write: true
-            }
+            Access { can_read: true, can_write: true }
         );
         assert_eq!(
             access(&stored, Some(&who(2, Role::Analyst)), &grants),
-            Access {
-                can_read: true,
-                can_write: true
-            }
+            Access { can_read: true, can_write: true }
         );
-        assert_eq!(
-            access(&stored, Some(&who(3, Role::Analyst)), &grants),
-            Access::default()
-        );
-        assert_eq!(
-            access(&coll("stored", true), None, &[]),
-            Access {
-                can_read: true,
-                can_write: false
-            }
-        );
+        assert_eq!(access(&stored, Some(&who(3, Role::Analyst)), &grants), Access::default());
+        assert_eq!(access(&coll("stored", true), None, &[]), Access { can_read: true, can_write: false });
         let computed = coll("computed", false);
         assert_eq!(
             access(&computed, Some(&who(1, Role::Admin)), &[]),
-            Access {
-                can_read: true,
-                can_write: false
-            }
+            Access { can_read: true, can_write: false }
         );
     }
 }

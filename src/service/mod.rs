@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod collections;
+pub mod ingest;
 
 use crate::db::DbError;
 

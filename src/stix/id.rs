@@ -22,34 +22,19 @@ const SCO_ID_PROPERTIES: &[(&str, &[&str])] = &[
     ("domain-name", &["value"]),
     ("email-addr", &["value"]),
     ("email-message", &["from_ref", "subject", "body"]),
-    (
-        "file",
-        &["hashes", "name", "parent_directory_ref", "extensions"],
-    ),
+    ("file", &["hashes", "name", "parent_directory_ref", "extensions"]),
     ("ipv4-addr", &["value"]),
     ("ipv6-addr", &["value"]),
     ("mac-addr", &["value"]),
     ("mutex", &["name"]),
     (
         "network-traffic",
-        &[
-            "start",
-            "end",
-            "src_ref",
-            "dst_ref",
-            "src_port",
-            "dst_port",
-            "protocols",
-            "extensions",
-        ],
+        &["start", "end", "src_ref", "dst_ref", "src_port", "dst_port", "protocols", "extensions"],
     ),
     ("process", &[]),
     ("software", &["name", "cpe", "swid", "vendor", "version"]),
     ("url", &["value"]),
-    (
-        "user-account",
-        &["account_type", "user_id", "account_login"],
-    ),
+    ("user-account", &["account_type", "user_id", "account_login"]),
     ("windows-registry-key", &["key", "values"]),
     ("x509-certificate", &["hashes", "serial_number"]),
 ];
@@ -120,11 +105,7 @@ impl StixId {
             if value.is_null() {
                 return Err(StixError::property("properties", format!("{key} is null")));
             }
-            let value = if *key == "hashes" {
-                choose_one_hash(value)?
-            } else {
-                value.clone()
-            };
+            let value = if *key == "hashes" { choose_one_hash(value)? } else { value.clone() };
             selected.insert((*key).to_owned(), value);
         }
         if selected.is_empty() {
@@ -132,10 +113,7 @@ impl StixId {
         }
         let canonical = serde_json_canonicalizer::to_vec(&Value::Object(selected))
             .map_err(|e| StixError::Canonicalization(e.to_string()))?;
-        Self::from_parts(
-            object_type,
-            Uuid::new_v5(&SCO_ID_NAMESPACE, canonical.as_slice()),
-        )
+        Self::from_parts(object_type, Uuid::new_v5(&SCO_ID_NAMESPACE, canonical.as_slice()))
     }
 
     /// The type name before `--`.
@@ -146,10 +124,7 @@ impl StixId {
     /// The UUID after `--`.
     pub fn uuid(&self) -> Uuid {
         // Checked by every constructor, so the nil fallback is unreachable.
-        self.0
-            .split_once("--")
-            .and_then(|(_, u)| Uuid::parse_str(u).ok())
-            .unwrap_or_else(Uuid::nil)
+        self.0.split_once("--").and_then(|(_, u)| Uuid::parse_str(u).ok()).unwrap_or_else(Uuid::nil)
     }
 
     /// Whether the type is one of the STIX 2.1 cyber-observable types.
@@ -177,10 +152,7 @@ pub fn check_type_name(name: &str) -> Result<(), StixError> {
     if name.len() > 250 {
         return err("longer than 250 characters");
     }
-    if !name
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-    {
+    if !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
         return err("only a-z, 0-9 and - are allowed");
     }
     if name.starts_with('-') || name.ends_with('-') {
@@ -239,9 +211,7 @@ const KNOWN_HASHES: &[(&str, Option<&str>, &[usize])] = &[
 
 /// The single hash that contributes to an id, as python `stix2` chooses it.
 fn choose_one_hash(hashes: &Value) -> Result<Value, StixError> {
-    let map = hashes
-        .as_object()
-        .ok_or_else(|| StixError::property("hashes", "must be a JSON object"))?;
+    let map = hashes.as_object().ok_or_else(|| StixError::property("hashes", "must be a JSON object"))?;
     // Normalised names; like a python dict, a repeated key keeps its first position and its
     // last value.
     let mut normalised: Vec<(String, &Value)> = Vec::with_capacity(map.len());
@@ -269,24 +239,17 @@ fn normalise_hash_name(name: &str, value: &Value) -> Result<String, StixError> {
     let Some((_, spec_name, lengths)) = KNOWN_HASHES.iter().find(|(k, _, _)| *k == key) else {
         return Ok(name.to_owned());
     };
-    let text = value.as_str().ok_or_else(|| StixError::InvalidHash {
-        algorithm: name.to_owned(),
-        value: value.to_string(),
-    })?;
+    let text = value
+        .as_str()
+        .ok_or_else(|| StixError::InvalidHash { algorithm: name.to_owned(), value: value.to_string() })?;
     let shaped = if key == "SSDEEP" {
         (1..=128).contains(&text.len())
-            && text
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'+' | b':' | b'.'))
+            && text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'+' | b':' | b'.'))
     } else {
-        lengths.is_empty()
-            || (lengths.contains(&text.len()) && text.bytes().all(|b| b.is_ascii_hexdigit()))
+        lengths.is_empty() || (lengths.contains(&text.len()) && text.bytes().all(|b| b.is_ascii_hexdigit()))
     };
     if !shaped {
-        return Err(StixError::InvalidHash {
-            algorithm: name.to_owned(),
-            value: text.to_owned(),
-        });
+        return Err(StixError::InvalidHash { algorithm: name.to_owned(), value: text.to_owned() });
     }
     Ok(spec_name.map_or_else(|| name.to_owned(), str::to_owned))
 }
@@ -332,21 +295,11 @@ mod tests {
     fn parses_valid_ids() {
         let id = StixId::parse("indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f").unwrap();
         assert_eq!(id.object_type(), "indicator");
-        assert_eq!(
-            id.uuid().to_string(),
-            "8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"
-        );
+        assert_eq!(id.uuid().to_string(), "8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f");
         assert!(!id.is_sco());
         let custom = StixId::parse("x-acme-thing--8E2E2D2B-17D4-4CBF-938F-98EE46B3CD3F").unwrap();
-        assert_eq!(
-            custom.as_str(),
-            "x-acme-thing--8E2E2D2B-17D4-4CBF-938F-98EE46B3CD3F"
-        );
-        assert!(
-            StixId::parse("url--c1477287-23ac-5971-a010-5c287877fa60")
-                .unwrap()
-                .is_sco()
-        );
+        assert_eq!(custom.as_str(), "x-acme-thing--8E2E2D2B-17D4-4CBF-938F-98EE46B3CD3F");
+        assert!(StixId::parse("url--c1477287-23ac-5971-a010-5c287877fa60").unwrap().is_sco());
     }
 
     #[test]
@@ -391,11 +344,7 @@ mod tests {
     fn sco_ids_are_pinned_to_python_stix2() {
         // Computed by python stix2 3.0.2 (the oracle tests compare many more live).
         for (object_type, object, expected) in [
-            (
-                "url",
-                json!({"value": "https://example.com/"}),
-                "url--be22e93a-5e33-5678-b19f-8b4ea06df0bd",
-            ),
+            ("url", json!({"value": "https://example.com/"}), "url--be22e93a-5e33-5678-b19f-8b4ea06df0bd"),
             (
                 "file",
                 json!({"hashes": {
@@ -415,17 +364,12 @@ mod tests {
                 "domain-name--dbf3aff2-b3cd-57d2-9616-0ddfde9d01ad",
             ),
         ] {
-            assert_eq!(
-                StixId::sco(object_type, &object).unwrap().as_str(),
-                expected
-            );
+            assert_eq!(StixId::sco(object_type, &object).unwrap().as_str(), expected);
         }
         let url = StixId::sco("url", &json!({"value": "https://example.com/"})).unwrap();
-        let again = StixId::sco(
-            "url",
-            &json!({"type": "url", "value": "https://example.com/", "defanged": false}),
-        )
-        .unwrap();
+        let again =
+            StixId::sco("url", &json!({"type": "url", "value": "https://example.com/", "defanged": false}))
+                .unwrap();
         assert_eq!(url, again, "non-contributing properties must not matter");
     }
 

@@ -61,13 +61,7 @@ impl Tlp1 {
 }
 
 impl Tlp2 {
-    pub const ALL: [Self; 5] = [
-        Self::Clear,
-        Self::Green,
-        Self::Amber,
-        Self::AmberStrict,
-        Self::Red,
-    ];
+    pub const ALL: [Self; 5] = [Self::Clear, Self::Green, Self::Amber, Self::AmberStrict, Self::Red];
 
     /// The lowercase level, as in the extension's `tlp_2_0`.
     pub fn level(self) -> &'static str {
@@ -111,10 +105,7 @@ fn fixed_id(uuid: &'static str) -> StixId {
 impl Tlp {
     /// Every level of both versions.
     pub fn all() -> impl Iterator<Item = Self> {
-        Tlp1::ALL
-            .into_iter()
-            .map(Self::V1)
-            .chain(Tlp2::ALL.into_iter().map(Self::V2))
+        Tlp1::ALL.into_iter().map(Self::V1).chain(Tlp2::ALL.into_iter().map(Self::V2))
     }
 
     /// The `marking-definition--…` id to put in `object_marking_refs`.
@@ -204,10 +195,7 @@ mod tests {
                 "definition": {"tlp": "white"}
             })
         );
-        let ids: Vec<String> = Tlp1::ALL
-            .iter()
-            .map(|l| Tlp::V1(*l).marking_ref().to_string())
-            .collect();
+        let ids: Vec<String> = Tlp1::ALL.iter().map(|l| Tlp::V1(*l).marking_ref().to_string()).collect();
         assert_eq!(
             ids,
             [
@@ -243,11 +231,7 @@ mod tests {
             ("clear", "TLP:CLEAR", "94868c89-83c2-464b-929b-a1a8aa3c8487"),
             ("green", "TLP:GREEN", "bab4a63c-aed9-4cf5-a766-dfca5abac2bb"),
             ("amber", "TLP:AMBER", "55d920b0-5e8b-4f79-9ee9-91f868d9b421"),
-            (
-                "amber+strict",
-                "TLP:AMBER+STRICT",
-                "939a9414-2ddd-4d32-a0cd-375ea402b003",
-            ),
+            ("amber+strict", "TLP:AMBER+STRICT", "939a9414-2ddd-4d32-a0cd-375ea402b003"),
             ("red", "TLP:RED", "e828b379-4e03-4974-9ac4-e53a884c97c1"),
         ];
         for (level, (tlp_2_0, name, uuid)) in Tlp2::ALL.iter().zip(expected) {
@@ -274,9 +258,6 @@ mod tests {
             assert_eq!(Tlp::from_marking_ref(&definition.id), Some(tlp));
         }
         assert_eq!(Tlp::all().count(), 9);
-        assert_eq!(
-            Tlp::from_marking_ref(&StixId::new_v4("marking-definition").unwrap()),
-            None
-        );
+        assert_eq!(Tlp::from_marking_ref(&StixId::new_v4("marking-definition").unwrap()), None);
     }
 }

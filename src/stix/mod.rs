@@ -28,16 +28,9 @@ pub enum StixError {
     #[error("invalid {algorithm} hash {value:?}")]
     InvalidHash { algorithm: String, value: String },
     #[error("invalid value for {property}: {reason}")]
-    InvalidProperty {
-        property: &'static str,
-        reason: String,
-    },
+    InvalidProperty { property: &'static str, reason: String },
     #[error("{property} must reference {expected}, not {found}")]
-    WrongReferenceType {
-        property: &'static str,
-        expected: &'static str,
-        found: String,
-    },
+    WrongReferenceType { property: &'static str, expected: &'static str, found: String },
     #[error("canonical JSON failed: {0}")]
     Canonicalization(String),
 }
@@ -45,9 +38,6 @@ pub enum StixError {
 impl StixError {
     /// Shorthand for the most common validation failure.
     pub(crate) fn property(property: &'static str, reason: impl Into<String>) -> Self {
-        Self::InvalidProperty {
-            property,
-            reason: reason.into(),
-        }
+        Self::InvalidProperty { property, reason: reason.into() }
     }
 }

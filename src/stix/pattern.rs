@@ -57,11 +57,7 @@ fn split_cidr(value: &str, max_prefix: u8) -> Result<(&str, bool), String> {
             let ok = !prefix.is_empty()
                 && prefix.bytes().all(|b| b.is_ascii_digit())
                 && prefix.parse::<u8>().is_ok_and(|p| p <= max_prefix);
-            if ok {
-                Ok((address, true))
-            } else {
-                Err(format!("bad prefix length in {value:?}"))
-            }
+            if ok { Ok((address, true)) } else { Err(format!("bad prefix length in {value:?}")) }
         }
     }
 }
@@ -69,88 +65,56 @@ fn split_cidr(value: &str, max_prefix: u8) -> Result<(&str, bool), String> {
 impl PatternTerm {
     /// `[url:value = '…']`
     pub fn url(value: &str) -> Result<Self, StixError> {
-        Ok(Self {
-            kind: Kind::Url,
-            value: non_empty("url", value)?,
-        })
+        Ok(Self { kind: Kind::Url, value: non_empty("url", value)? })
     }
 
     /// `[domain-name:value = '…']`
     pub fn domain_name(value: &str) -> Result<Self, StixError> {
         if value.is_empty() || value.chars().any(char::is_whitespace) {
-            return Err(StixError::property(
-                "domain-name",
-                format!("{value:?} is not a domain name"),
-            ));
+            return Err(StixError::property("domain-name", format!("{value:?} is not a domain name")));
         }
-        Ok(Self {
-            kind: Kind::DomainName,
-            value: value.to_owned(),
-        })
+        Ok(Self { kind: Kind::DomainName, value: value.to_owned() })
     }
 
     /// `[ipv4-addr:value = '…']` for an address, `ISSUBSET '…/n'` for a CIDR block.
     pub fn ipv4(value: &str) -> Result<Self, StixError> {
-        let (address, _) =
-            split_cidr(value, 32).map_err(|e| StixError::property("ipv4-addr", e))?;
-        address.parse::<Ipv4Addr>().map_err(|_| {
-            StixError::property("ipv4-addr", format!("{value:?} is not an IPv4 address"))
-        })?;
-        Ok(Self {
-            kind: Kind::Ipv4Addr,
-            value: value.to_owned(),
-        })
+        let (address, _) = split_cidr(value, 32).map_err(|e| StixError::property("ipv4-addr", e))?;
+        address
+            .parse::<Ipv4Addr>()
+            .map_err(|_| StixError::property("ipv4-addr", format!("{value:?} is not an IPv4 address")))?;
+        Ok(Self { kind: Kind::Ipv4Addr, value: value.to_owned() })
     }
 
     /// `[ipv6-addr:value = '…']` for an address, `ISSUBSET '…/n'` for a CIDR block.
     pub fn ipv6(value: &str) -> Result<Self, StixError> {
-        let (address, _) =
-            split_cidr(value, 128).map_err(|e| StixError::property("ipv6-addr", e))?;
-        address.parse::<Ipv6Addr>().map_err(|_| {
-            StixError::property("ipv6-addr", format!("{value:?} is not an IPv6 address"))
-        })?;
-        Ok(Self {
-            kind: Kind::Ipv6Addr,
-            value: value.to_owned(),
-        })
+        let (address, _) = split_cidr(value, 128).map_err(|e| StixError::property("ipv6-addr", e))?;
+        address
+            .parse::<Ipv6Addr>()
+            .map_err(|_| StixError::property("ipv6-addr", format!("{value:?} is not an IPv6 address")))?;
+        Ok(Self { kind: Kind::Ipv6Addr, value: value.to_owned() })
     }
 
     /// `[email-addr:value = '…']`
     pub fn email_addr(value: &str) -> Result<Self, StixError> {
         if !value.contains('@') {
-            return Err(StixError::property(
-                "email-addr",
-                format!("{value:?} is not an email address"),
-            ));
+            return Err(StixError::property("email-addr", format!("{value:?} is not an email address")));
         }
-        Ok(Self {
-            kind: Kind::EmailAddr,
-            value: value.to_owned(),
-        })
+        Ok(Self { kind: Kind::EmailAddr, value: value.to_owned() })
     }
 
     /// `[file:hashes.'SHA-256' = '…']` (value checked and lowercased).
     pub fn file_hash(algorithm: HashAlgorithm, value: &str) -> Result<Self, StixError> {
-        Ok(Self {
-            kind: Kind::FileHash(algorithm),
-            value: algorithm.check(value)?,
-        })
+        Ok(Self { kind: Kind::FileHash(algorithm), value: algorithm.check(value)? })
     }
 
     /// `[file:name = '…']`
     pub fn file_name(value: &str) -> Result<Self, StixError> {
-        Ok(Self {
-            kind: Kind::FileName,
-            value: non_empty("file name", value)?,
-        })
+        Ok(Self { kind: Kind::FileName, value: non_empty("file name", value)? })
     }
 
     /// `[email-message:subject = '…']`
     pub fn email_subject(value: &str) -> Result<Self, StixError> {
-        Ok(Self {
-            kind: Kind::EmailSubject,
-            value: non_empty("email subject", value)?,
-        })
+        Ok(Self { kind: Kind::EmailSubject, value: non_empty("email subject", value)? })
     }
 
     /// `[email-message:from_ref.value = '…']`
@@ -161,10 +125,7 @@ impl PatternTerm {
                 format!("{value:?} is not an email address"),
             ));
         }
-        Ok(Self {
-            kind: Kind::EmailFrom,
-            value: value.to_owned(),
-        })
+        Ok(Self { kind: Kind::EmailFrom, value: value.to_owned() })
     }
 
     /// The SCO type the comparison is about.
@@ -222,18 +183,13 @@ pub struct Pattern {
 impl Pattern {
     /// A pattern of one comparison.
     pub fn new(term: PatternTerm) -> Self {
-        Self {
-            first: term,
-            rest: Vec::new(),
-        }
+        Self { first: term, rest: Vec::new() }
     }
 
     /// Any of the terms (joined by OR); at least one is needed.
     pub fn any(terms: impl IntoIterator<Item = PatternTerm>) -> Result<Self, StixError> {
         let mut terms = terms.into_iter();
-        let first = terms
-            .next()
-            .ok_or_else(|| StixError::property("pattern", "no comparison given"))?;
+        let first = terms.next().ok_or_else(|| StixError::property("pattern", "no comparison given"))?;
         Ok(terms.fold(Self::new(first), Self::or))
     }
 
@@ -311,10 +267,7 @@ mod tests {
     #[test]
     fn cidr_blocks_use_issubset() {
         let p = Pattern::new(PatternTerm::ipv4("198.51.100.0/24").unwrap());
-        assert_eq!(
-            p.to_string(),
-            "[ipv4-addr:value ISSUBSET '198.51.100.0/24']"
-        );
+        assert_eq!(p.to_string(), "[ipv4-addr:value ISSUBSET '198.51.100.0/24']");
         let p = Pattern::new(PatternTerm::ipv6("2001:db8::/32").unwrap());
         assert_eq!(p.to_string(), "[ipv6-addr:value ISSUBSET '2001:db8::/32']");
         assert!(PatternTerm::ipv4("198.51.100.0/33").is_err());
@@ -329,16 +282,8 @@ mod tests {
     #[test]
     fn hash_keys_are_quoted_and_values_lowercased() {
         for (algorithm, key, value) in [
-            (
-                HashAlgorithm::Md5,
-                "MD5",
-                "d41d8cd98f00b204e9800998ecf8427e".to_owned(),
-            ),
-            (
-                HashAlgorithm::Sha1,
-                "SHA-1",
-                "da39a3ee5e6b4b0d3255bfef95601890afd80709".to_owned(),
-            ),
+            (HashAlgorithm::Md5, "MD5", "d41d8cd98f00b204e9800998ecf8427e".to_owned()),
+            (HashAlgorithm::Sha1, "SHA-1", "da39a3ee5e6b4b0d3255bfef95601890afd80709".to_owned()),
             (HashAlgorithm::Sha256, "SHA-256", SHA256.to_lowercase()),
             (HashAlgorithm::Sha512, "SHA-512", "ab".repeat(64)),
         ] {
@@ -352,15 +297,9 @@ mod tests {
     #[test]
     fn quotes_and_backslashes_are_escaped() {
         let p = Pattern::new(PatternTerm::url(r"http://x.example/it's\here").unwrap());
-        assert_eq!(
-            p.to_string(),
-            r"[url:value = 'http://x.example/it\'s\\here']"
-        );
+        assert_eq!(p.to_string(), r"[url:value = 'http://x.example/it\'s\\here']");
         let p = Pattern::new(PatternTerm::file_name(r"C:\invoice 'final'.pdf.exe").unwrap());
-        assert_eq!(
-            p.to_string(),
-            r"[file:name = 'C:\\invoice \'final\'.pdf.exe']"
-        );
+        assert_eq!(p.to_string(), r"[file:name = 'C:\\invoice \'final\'.pdf.exe']");
         assert_eq!(quote(r"\'"), r"'\\\''");
     }
 

@@ -17,98 +17,32 @@ pub const SCHEMA_BASE_URI: &str = "https://harpoon.invalid/stix-schemas/";
 
 /// The embedded schema documents: (path under `stix-schemas/`, text).
 const DOCUMENTS: &[(&str, &str)] = &[
-    (
-        "common/types.json",
-        include_str!("../../stix-schemas/common/types.json"),
-    ),
-    (
-        "common/core.json",
-        include_str!("../../stix-schemas/common/core.json"),
-    ),
+    ("common/types.json", include_str!("../../stix-schemas/common/types.json")),
+    ("common/core.json", include_str!("../../stix-schemas/common/core.json")),
     (
         "common/cyber-observable-core.json",
         include_str!("../../stix-schemas/common/cyber-observable-core.json"),
     ),
-    (
-        "common/marking-definition.json",
-        include_str!("../../stix-schemas/common/marking-definition.json"),
-    ),
-    (
-        "common/bundle.json",
-        include_str!("../../stix-schemas/common/bundle.json"),
-    ),
-    (
-        "sdos/indicator.json",
-        include_str!("../../stix-schemas/sdos/indicator.json"),
-    ),
-    (
-        "sdos/report.json",
-        include_str!("../../stix-schemas/sdos/report.json"),
-    ),
-    (
-        "sdos/grouping.json",
-        include_str!("../../stix-schemas/sdos/grouping.json"),
-    ),
-    (
-        "sdos/identity.json",
-        include_str!("../../stix-schemas/sdos/identity.json"),
-    ),
-    (
-        "sdos/intrusion-set.json",
-        include_str!("../../stix-schemas/sdos/intrusion-set.json"),
-    ),
-    (
-        "sdos/vulnerability.json",
-        include_str!("../../stix-schemas/sdos/vulnerability.json"),
-    ),
-    (
-        "sdos/note.json",
-        include_str!("../../stix-schemas/sdos/note.json"),
-    ),
-    (
-        "sdos/observed-data.json",
-        include_str!("../../stix-schemas/sdos/observed-data.json"),
-    ),
-    (
-        "sros/relationship.json",
-        include_str!("../../stix-schemas/sros/relationship.json"),
-    ),
-    (
-        "sros/sighting.json",
-        include_str!("../../stix-schemas/sros/sighting.json"),
-    ),
-    (
-        "observables/email-message.json",
-        include_str!("../../stix-schemas/observables/email-message.json"),
-    ),
-    (
-        "observables/email-addr.json",
-        include_str!("../../stix-schemas/observables/email-addr.json"),
-    ),
-    (
-        "observables/url.json",
-        include_str!("../../stix-schemas/observables/url.json"),
-    ),
-    (
-        "observables/domain-name.json",
-        include_str!("../../stix-schemas/observables/domain-name.json"),
-    ),
-    (
-        "observables/ipv4-addr.json",
-        include_str!("../../stix-schemas/observables/ipv4-addr.json"),
-    ),
-    (
-        "observables/ipv6-addr.json",
-        include_str!("../../stix-schemas/observables/ipv6-addr.json"),
-    ),
-    (
-        "observables/file.json",
-        include_str!("../../stix-schemas/observables/file.json"),
-    ),
-    (
-        "observables/artifact.json",
-        include_str!("../../stix-schemas/observables/artifact.json"),
-    ),
+    ("common/marking-definition.json", include_str!("../../stix-schemas/common/marking-definition.json")),
+    ("common/bundle.json", include_str!("../../stix-schemas/common/bundle.json")),
+    ("sdos/indicator.json", include_str!("../../stix-schemas/sdos/indicator.json")),
+    ("sdos/report.json", include_str!("../../stix-schemas/sdos/report.json")),
+    ("sdos/grouping.json", include_str!("../../stix-schemas/sdos/grouping.json")),
+    ("sdos/identity.json", include_str!("../../stix-schemas/sdos/identity.json")),
+    ("sdos/intrusion-set.json", include_str!("../../stix-schemas/sdos/intrusion-set.json")),
+    ("sdos/vulnerability.json", include_str!("../../stix-schemas/sdos/vulnerability.json")),
+    ("sdos/note.json", include_str!("../../stix-schemas/sdos/note.json")),
+    ("sdos/observed-data.json", include_str!("../../stix-schemas/sdos/observed-data.json")),
+    ("sros/relationship.json", include_str!("../../stix-schemas/sros/relationship.json")),
+    ("sros/sighting.json", include_str!("../../stix-schemas/sros/sighting.json")),
+    ("observables/email-message.json", include_str!("../../stix-schemas/observables/email-message.json")),
+    ("observables/email-addr.json", include_str!("../../stix-schemas/observables/email-addr.json")),
+    ("observables/url.json", include_str!("../../stix-schemas/observables/url.json")),
+    ("observables/domain-name.json", include_str!("../../stix-schemas/observables/domain-name.json")),
+    ("observables/ipv4-addr.json", include_str!("../../stix-schemas/observables/ipv4-addr.json")),
+    ("observables/ipv6-addr.json", include_str!("../../stix-schemas/observables/ipv6-addr.json")),
+    ("observables/file.json", include_str!("../../stix-schemas/observables/file.json")),
+    ("observables/artifact.json", include_str!("../../stix-schemas/observables/artifact.json")),
 ];
 
 /// The STIX types with a schema of their own: (type, document path).
@@ -151,24 +85,9 @@ pub const MAX_VIOLATIONS_PER_OBJECT: usize = 50;
 const TIMESTAMP_ORDER: &[(&str, &str, Ordering, &str)] = &[
     ("*", "modified", Ordering::LaterOrEqual, "created"),
     ("indicator", "valid_until", Ordering::Later, "valid_from"),
-    (
-        "intrusion-set",
-        "last_seen",
-        Ordering::LaterOrEqual,
-        "first_seen",
-    ),
-    (
-        "sighting",
-        "last_seen",
-        Ordering::LaterOrEqual,
-        "first_seen",
-    ),
-    (
-        "observed-data",
-        "last_observed",
-        Ordering::LaterOrEqual,
-        "first_observed",
-    ),
+    ("intrusion-set", "last_seen", Ordering::LaterOrEqual, "first_seen"),
+    ("sighting", "last_seen", Ordering::LaterOrEqual, "first_seen"),
+    ("observed-data", "last_observed", Ordering::LaterOrEqual, "first_observed"),
     ("relationship", "stop_time", Ordering::Later, "start_time"),
 ];
 
@@ -219,10 +138,7 @@ fn display_pointer(pointer: &str) -> &str {
 #[derive(Debug, thiserror::Error)]
 pub enum SchemaLoadError {
     #[error("embedded schema {path} is not JSON: {source}")]
-    Json {
-        path: &'static str,
-        source: serde_json::Error,
-    },
+    Json { path: &'static str, source: serde_json::Error },
     #[error("embedded schemas do not form a registry: {0}")]
     Registry(String),
     #[error("embedded schema {path} does not compile: {message}")]
@@ -240,9 +156,7 @@ pub struct StixValidator {
 
 impl fmt::Debug for StixValidator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StixValidator")
-            .field("types", &self.by_type.len())
-            .finish_non_exhaustive()
+        f.debug_struct("StixValidator").field("types", &self.by_type.len()).finish_non_exhaustive()
     }
 }
 
@@ -252,8 +166,8 @@ impl StixValidator {
     pub fn new() -> Result<Self, SchemaLoadError> {
         let mut resources = Vec::with_capacity(DOCUMENTS.len());
         for (path, text) in DOCUMENTS {
-            let value: Value = serde_json::from_str(text)
-                .map_err(|source| SchemaLoadError::Json { path, source })?;
+            let value: Value =
+                serde_json::from_str(text).map_err(|source| SchemaLoadError::Json { path, source })?;
             resources.push((format!("{SCHEMA_BASE_URI}{path}"), value));
         }
         let registry = Registry::new()
@@ -271,10 +185,7 @@ impl StixValidator {
                 // need no look-around.
                 .with_pattern_options(PatternOptions::regex())
                 .build(&root)
-                .map_err(|e| SchemaLoadError::Compile {
-                    path,
-                    message: e.to_string(),
-                })
+                .map_err(|e| SchemaLoadError::Compile { path, message: e.to_string() })
         };
         let mut by_type = HashMap::with_capacity(TYPED_SCHEMAS.len());
         for (stix_type, path) in TYPED_SCHEMAS {
@@ -301,11 +212,7 @@ impl StixValidator {
             return self.validate_bundle(object);
         }
         let violations = self.object_violations(object);
-        if violations.is_empty() {
-            Ok(())
-        } else {
-            Err(violations)
-        }
+        if violations.is_empty() { Ok(()) } else { Err(violations) }
     }
 
     /// Validates a bundle envelope and then every object in it on its own, so each violation
@@ -318,11 +225,7 @@ impl StixValidator {
                 violations.extend(self.object_violations(object));
             }
         }
-        if violations.is_empty() {
-            Ok(())
-        } else {
-            Err(violations)
-        }
+        if violations.is_empty() { Ok(()) } else { Err(violations) }
     }
 
     fn object_violations(&self, object: &Value) -> Vec<SchemaViolation> {
@@ -350,10 +253,7 @@ fn looks_like_sdo(object: &Value) -> bool {
 }
 
 fn object_id(object: &Value) -> &str {
-    object
-        .get("id")
-        .and_then(Value::as_str)
-        .unwrap_or("(no id)")
+    object.get("id").and_then(Value::as_str).unwrap_or("(no id)")
 }
 
 fn collect(schema: &Validator, object: &Value, id: &str, out: &mut Vec<SchemaViolation>) {
@@ -363,9 +263,7 @@ fn collect(schema: &Validator, object: &Value, id: &str, out: &mut Vec<SchemaVio
             found.push(SchemaViolation {
                 object_id: id.to_owned(),
                 pointer: String::new(),
-                rule: format!(
-                    "more than {MAX_VIOLATIONS_PER_OBJECT} violations; the rest are not listed"
-                ),
+                rule: format!("more than {MAX_VIOLATIONS_PER_OBJECT} violations; the rest are not listed"),
             });
             break;
         }
@@ -386,34 +284,22 @@ fn to_violation(error: &ValidationError<'_>, id: &str) -> SchemaViolation {
         ),
         ValidationErrorKind::PropertyNames { error: inner } => {
             let name = inner.instance().as_str().unwrap_or_default().to_owned();
-            (
-                child_pointer(&at, &name),
-                format!("property name not allowed: {inner}"),
-            )
+            (child_pointer(&at, &name), format!("property name not allowed: {inner}"))
         }
         ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
-            (
-                at,
-                format!("must satisfy one of: {}", alternatives(context)),
-            )
+            (at, format!("must satisfy one of: {}", alternatives(context)))
         }
-        ValidationErrorKind::OneOfMultipleValid { .. } => (
-            at,
-            "must satisfy exactly one of its alternatives, but satisfies several".to_owned(),
-        ),
+        ValidationErrorKind::OneOfMultipleValid { .. } => {
+            (at, "must satisfy exactly one of its alternatives, but satisfies several".to_owned())
+        }
         // `false` appears only for the property names STIX 2.1 reserves.
-        ValidationErrorKind::FalseSchema => (
-            at,
-            "reserved property name: STIX 2.1 objects must not use it".to_owned(),
-        ),
+        ValidationErrorKind::FalseSchema => {
+            (at, "reserved property name: STIX 2.1 objects must not use it".to_owned())
+        }
         ValidationErrorKind::Not { schema } => (at, format!("must not match {schema}")),
         kind => (at, format!("{}: {error}", kind.keyword())),
     };
-    SchemaViolation {
-        object_id: id.to_owned(),
-        pointer,
-        rule: truncate(rule),
-    }
+    SchemaViolation { object_id: id.to_owned(), pointer, rule: truncate(rule) }
 }
 
 /// Says what each branch of an `anyOf`/`oneOf` wanted, instead of echoing the whole object.
@@ -449,15 +335,12 @@ fn truncate(mut rule: String) -> String {
 
 /// For types without their own schema: section 2.9 says the id's prefix is the object's type.
 fn check_id_prefix(object: &Value, id: &str, out: &mut Vec<SchemaViolation>) {
-    let (Some(stix_type), Some(object_id)) = (
-        object.get("type").and_then(Value::as_str),
-        object.get("id").and_then(Value::as_str),
-    ) else {
+    let (Some(stix_type), Some(object_id)) =
+        (object.get("type").and_then(Value::as_str), object.get("id").and_then(Value::as_str))
+    else {
         return;
     };
-    let matches = object_id
-        .strip_prefix(stix_type)
-        .is_some_and(|rest| rest.starts_with("--"));
+    let matches = object_id.strip_prefix(stix_type).is_some_and(|rest| rest.starts_with("--"));
     if !matches {
         out.push(SchemaViolation {
             object_id: id.to_owned(),
@@ -547,9 +430,7 @@ mod tests {
     }
 
     fn errors_of(object: &Value) -> Vec<SchemaViolation> {
-        validator()
-            .validate(object)
-            .expect_err("object must be invalid")
+        validator().validate(object).expect_err("object must be invalid")
     }
 
     #[test]
@@ -558,24 +439,15 @@ mod tests {
         assert_send_sync::<StixValidator>();
         let shared = Arc::new(StixValidator::new().expect("compiles"));
         let clone = Arc::clone(&shared);
-        std::thread::spawn(move || assert!(clone.validate(&indicator()).is_ok()))
-            .join()
-            .expect("thread");
+        std::thread::spawn(move || assert!(clone.validate(&indicator()).is_ok())).join().expect("thread");
     }
 
     #[test]
     fn every_embedded_document_has_the_id_of_its_path() {
         for (path, text) in DOCUMENTS {
             let value: Value = serde_json::from_str(text).expect("json");
-            assert_eq!(
-                value["$id"],
-                json!(format!("{SCHEMA_BASE_URI}{path}")),
-                "{path}"
-            );
-            assert_eq!(
-                value["$schema"],
-                json!("https://json-schema.org/draft/2020-12/schema")
-            );
+            assert_eq!(value["$id"], json!(format!("{SCHEMA_BASE_URI}{path}")), "{path}");
+            assert_eq!(value["$schema"], json!("https://json-schema.org/draft/2020-12/schema"));
         }
     }
 
@@ -677,12 +549,10 @@ mod tests {
         });
         let errors = validator().validate(&bundle).expect_err("one bad object");
         assert_eq!(errors.len(), 1, "{errors:?}");
-        assert_eq!(
-            errors[0].object_id,
-            "indicator--4b1ffef4-0d1c-4c7e-9a0a-8b9f3e3c2f10"
-        );
+        assert_eq!(errors[0].object_id, "indicator--4b1ffef4-0d1c-4c7e-9a0a-8b9f3e3c2f10");
         assert_eq!(errors[0].pointer, "/valid_from");
-        let empty = json!({"type": "bundle", "id": "bundle--5d0092c5-5f74-4287-9642-33f4c354e56d", "objects": []});
+        let empty =
+            json!({"type": "bundle", "id": "bundle--5d0092c5-5f74-4287-9642-33f4c354e56d", "objects": []});
         assert!(validator().validate_bundle(&empty).is_err());
     }
 
@@ -691,11 +561,7 @@ mod tests {
         let mut object = indicator();
         object["created_by_ref"] = json!("x".repeat(100_000));
         let errors = errors_of(&object);
-        assert!(
-            errors
-                .iter()
-                .all(|e| e.rule.chars().count() <= MAX_RULE_CHARS + 1)
-        );
+        assert!(errors.iter().all(|e| e.rule.chars().count() <= MAX_RULE_CHARS + 1));
     }
 
     #[test]
@@ -759,11 +625,7 @@ mod tests {
         }
         let errors = errors_of(&object);
         assert_eq!(errors.len(), MAX_VIOLATIONS_PER_OBJECT + 1);
-        assert!(
-            errors[MAX_VIOLATIONS_PER_OBJECT]
-                .rule
-                .starts_with("more than")
-        );
+        assert!(errors[MAX_VIOLATIONS_PER_OBJECT].rule.starts_with("more than"));
     }
 
     #[test]

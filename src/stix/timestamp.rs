@@ -89,12 +89,9 @@ fn parse_rfc3339(text: &str) -> Result<DateTime<Utc>, StixError> {
         return Err(err("unexpected characters after the time zone"));
     }
 
-    let date = NaiveDate::from_ymd_opt(
-        i32::try_from(year).map_err(|_| err("year out of range"))?,
-        month,
-        day,
-    )
-    .ok_or_else(|| err("no such date"))?;
+    let date =
+        NaiveDate::from_ymd_opt(i32::try_from(year).map_err(|_| err("year out of range"))?, month, day)
+            .ok_or_else(|| err("no such date"))?;
     let (second, micros) = match second {
         60 => (59, 999_999),
         s => (s, micros),
@@ -111,11 +108,7 @@ fn parse_rfc3339(text: &str) -> Result<DateTime<Utc>, StixError> {
 
 /// STIX and TAXII timestamps have four-digit years.
 fn check_range(dt: DateTime<Utc>) -> Result<DateTime<Utc>, ()> {
-    if (0..=9999).contains(&dt.year()) {
-        Ok(dt)
-    } else {
-        Err(())
-    }
+    if (0..=9999).contains(&dt.year()) { Ok(dt) } else { Err(()) }
 }
 
 /// Drops anything finer than a microsecond.
@@ -158,9 +151,9 @@ macro_rules! utc_micros_type {
 
             /// From a chrono UTC instant, truncated to microseconds.
             pub fn from_datetime(dt: DateTime<Utc>) -> Result<Self, StixError> {
-                check_range(truncate_to_micros(dt)).map(Self).map_err(|()| {
-                    StixError::InvalidTimestamp(dt.to_rfc3339(), "outside years 0000-9999")
-                })
+                check_range(truncate_to_micros(dt))
+                    .map(Self)
+                    .map_err(|()| StixError::InvalidTimestamp(dt.to_rfc3339(), "outside years 0000-9999"))
             }
 
             /// The chrono UTC instant.
@@ -170,9 +163,7 @@ macro_rules! utc_micros_type {
 
             /// This instant moved by `delta` (truncated to microseconds), if still in range.
             pub fn checked_add(&self, delta: TimeDelta) -> Option<Self> {
-                self.0
-                    .checked_add_signed(delta)
-                    .and_then(|dt| Self::from_datetime(dt).ok())
+                self.0.checked_add_signed(delta).and_then(|dt| Self::from_datetime(dt).ok())
             }
         }
 
@@ -263,43 +254,22 @@ mod tests {
         assert_eq!(stix("2024-03-01T12:00:00Z"), "2024-03-01T12:00:00.000Z");
         assert_eq!(stix("2024-03-01T12:00:00.5Z"), "2024-03-01T12:00:00.500Z");
         assert_eq!(stix("2024-03-01T12:00:00.123Z"), "2024-03-01T12:00:00.123Z");
-        assert_eq!(
-            stix("2024-03-01T12:00:00.1234Z"),
-            "2024-03-01T12:00:00.123400Z"
-        );
-        assert_eq!(
-            stix("2024-03-01T12:00:00.123456Z"),
-            "2024-03-01T12:00:00.123456Z"
-        );
+        assert_eq!(stix("2024-03-01T12:00:00.1234Z"), "2024-03-01T12:00:00.123400Z");
+        assert_eq!(stix("2024-03-01T12:00:00.123456Z"), "2024-03-01T12:00:00.123456Z");
     }
 
     #[test]
     fn taxii_display_has_exactly_six_digits() {
         assert_eq!(taxii("2024-03-01T12:00:00Z"), "2024-03-01T12:00:00.000000Z");
-        assert_eq!(
-            taxii("2024-03-01T12:00:00.1Z"),
-            "2024-03-01T12:00:00.100000Z"
-        );
+        assert_eq!(taxii("2024-03-01T12:00:00.1Z"), "2024-03-01T12:00:00.100000Z");
     }
 
     #[test]
     fn offsets_are_converted_to_utc() {
-        assert_eq!(
-            stix("2024-03-01T01:30:00+02:00"),
-            "2024-02-29T23:30:00.000Z"
-        );
-        assert_eq!(
-            stix("2023-12-31T22:15:00.250-05:45"),
-            "2024-01-01T04:00:00.250Z"
-        );
-        assert_eq!(
-            stix("2024-03-01T00:00:00-00:00"),
-            "2024-03-01T00:00:00.000Z"
-        );
-        assert_eq!(
-            stix("2024-03-01T00:00:00+23:59"),
-            "2024-02-29T00:01:00.000Z"
-        );
+        assert_eq!(stix("2024-03-01T01:30:00+02:00"), "2024-02-29T23:30:00.000Z");
+        assert_eq!(stix("2023-12-31T22:15:00.250-05:45"), "2024-01-01T04:00:00.250Z");
+        assert_eq!(stix("2024-03-01T00:00:00-00:00"), "2024-03-01T00:00:00.000Z");
+        assert_eq!(stix("2024-03-01T00:00:00+23:59"), "2024-02-29T00:01:00.000Z");
     }
 
     #[test]
@@ -309,18 +279,9 @@ mod tests {
 
     #[test]
     fn nanoseconds_are_truncated_not_rounded() {
-        assert_eq!(
-            taxii("2024-03-01T12:00:00.123456789Z"),
-            "2024-03-01T12:00:00.123456Z"
-        );
-        assert_eq!(
-            stix("2024-03-01T12:00:00.999999999Z"),
-            "2024-03-01T12:00:00.999999Z"
-        );
-        assert_eq!(
-            stix("2024-03-01T12:00:00.000000999Z"),
-            "2024-03-01T12:00:00.000Z"
-        );
+        assert_eq!(taxii("2024-03-01T12:00:00.123456789Z"), "2024-03-01T12:00:00.123456Z");
+        assert_eq!(stix("2024-03-01T12:00:00.999999999Z"), "2024-03-01T12:00:00.999999Z");
+        assert_eq!(stix("2024-03-01T12:00:00.000000999Z"), "2024-03-01T12:00:00.000Z");
     }
 
     #[test]
@@ -336,10 +297,7 @@ mod tests {
                 < StixTimestamp::parse("2017-01-01T00:00:00Z").unwrap()
         );
         assert_eq!(stix("0000-01-01T00:00:00Z"), "0000-01-01T00:00:00.000Z");
-        assert_eq!(
-            stix("9999-12-31T23:59:59.999999Z"),
-            "9999-12-31T23:59:59.999999Z"
-        );
+        assert_eq!(stix("9999-12-31T23:59:59.999999Z"), "9999-12-31T23:59:59.999999Z");
         assert!(StixTimestamp::parse("0000-01-01T00:00:00+01:00").is_err());
         assert!(StixTimestamp::parse("9999-12-31T23:00:00-01:00").is_err());
     }
@@ -381,14 +339,8 @@ mod tests {
         let t = StixTimestamp::parse("2024-03-01T12:00:00.123456Z").unwrap();
         assert_eq!(t.as_micros(), 1_709_294_400_123_456);
         assert_eq!(StixTimestamp::from_micros(t.as_micros()).unwrap(), t);
-        assert_eq!(
-            TaxiiTimestamp::from_micros(0).unwrap().to_string(),
-            "1970-01-01T00:00:00.000000Z"
-        );
-        assert_eq!(
-            StixTimestamp::from_micros(-1).unwrap().to_string(),
-            "1969-12-31T23:59:59.999999Z"
-        );
+        assert_eq!(TaxiiTimestamp::from_micros(0).unwrap().to_string(), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(StixTimestamp::from_micros(-1).unwrap().to_string(), "1969-12-31T23:59:59.999999Z");
         assert!(StixTimestamp::from_micros(i64::MAX).is_err());
         let later = t.checked_add(TimeDelta::microseconds(1)).unwrap();
         assert!(later > t);
@@ -401,19 +353,13 @@ mod tests {
         let now = TaxiiTimestamp::now();
         assert_eq!(now.to_datetime().timestamp_subsec_nanos() % 1000, 0);
         let stix_now = StixTimestamp::now();
-        assert_eq!(
-            StixTimestamp::parse(&stix_now.to_string()).unwrap(),
-            stix_now
-        );
+        assert_eq!(StixTimestamp::parse(&stix_now.to_string()).unwrap(), stix_now);
     }
 
     #[test]
     fn serde_uses_the_display_form() {
         let t = StixTimestamp::parse("2024-03-01T12:00:00+01:00").unwrap();
-        assert_eq!(
-            serde_json::to_string(&t).unwrap(),
-            "\"2024-03-01T11:00:00.000Z\""
-        );
+        assert_eq!(serde_json::to_string(&t).unwrap(), "\"2024-03-01T11:00:00.000Z\"");
         let back: TaxiiTimestamp = serde_json::from_str("\"2024-03-01T11:00:00Z\"").unwrap();
         assert_eq!(back.as_micros(), t.as_micros());
         assert!(serde_json::from_str::<StixTimestamp>("\"nope\"").is_err());

@@ -17,20 +17,10 @@ async fn health_is_public_and_everything_else_needs_credentials() {
 
     let resp = app.get("/api/v1/me").send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
-    let challenges: Vec<_> = resp
-        .headers()
-        .get_all("www-authenticate")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_string())
-        .collect();
-    assert!(
-        challenges.iter().any(|c| c.starts_with("Basic realm=")),
-        "{challenges:?}"
-    );
-    assert!(
-        challenges.iter().any(|c| c.starts_with("Bearer realm=")),
-        "{challenges:?}"
-    );
+    let challenges: Vec<_> =
+        resp.headers().get_all("www-authenticate").iter().map(|v| v.to_str().unwrap().to_string()).collect();
+    assert!(challenges.iter().any(|c| c.starts_with("Basic realm=")), "{challenges:?}");
+    assert!(challenges.iter().any(|c| c.starts_with("Bearer realm=")), "{challenges:?}");
     assert_eq!(resp.headers()["content-type"], "application/problem+json");
     assert_eq!(resp.headers()["x-content-type-options"], "nosniff");
     let (_, body) = status_json(resp).await;
@@ -47,44 +37,20 @@ async fn basic_password_login_and_wrong_password_is_audited_without_the_secret()
     assert_eq!(me["authenticated_by"], "password");
 
     let wrong = "Sup3r-Secret-Guess!";
-    let resp = app
-        .get("/api/v1/me")
-        .basic_auth("admin", Some(wrong))
-        .send()
-        .await
-        .unwrap();
+    let resp = app.get("/api/v1/me").basic_auth("admin", Some(wrong)).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
-    let resp = app
-        .get("/api/v1/me")
-        .basic_auth("nobody", Some(wrong))
-        .send()
-        .await
-        .unwrap();
+    let resp = app.get("/api/v1/me").basic_auth("nobody", Some(wrong)).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
 
-    let (status, audit) = status_json(
-        app.as_admin(app.get("/api/v1/audit?action=auth.failure"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, audit) =
+        status_json(app.as_admin(app.get("/api/v1/audit?action=auth.failure")).send().await.unwrap()).await;
     assert_eq!(status, StatusCode::OK);
     let rows = audit.as_array().unwrap();
     assert_eq!(rows.len(), 2, "{audit}");
     let text = audit.to_string();
-    assert!(
-        !text.contains(wrong),
-        "the audit log must not hold the secret: {text}"
-    );
-    assert!(
-        rows.iter()
-            .any(|r| r["target"] == "admin" && r["detail"] == "wrong password")
-    );
-    assert!(
-        rows.iter()
-            .any(|r| r["target"] == "nobody" && r["detail"] == "unknown user")
-    );
+    assert!(!text.contains(wrong), "the audit log must not hold the secret: {text}");
+    assert!(rows.iter().any(|r| r["target"] == "admin" && r["detail"] == "wrong password"));
+    assert!(rows.iter().any(|r| r["target"] == "nobody" && r["detail"] == "unknown user"));
     assert!(rows.iter().all(|r| r["remote_addr"] == "127.0.0.1"));
 }
 
@@ -97,8 +63,7 @@ async fn tokens_work_as_bearer_token_and_basic_password_until_revoked() {
 
     for rb in [
         app.get("/api/v1/me").bearer_auth(&token),
-        app.get("/api/v1/me")
-            .header("Authorization", format!("Token {token}")),
+        app.get("/api/v1/me").header("Authorization", format!("Token {token}")),
         app.get("/api/v1/me").basic_auth("anything", Some(&token)),
     ] {
         let (status, me) = status_json(rb.send().await.unwrap()).await;
@@ -111,29 +76,14 @@ async fn tokens_work_as_bearer_token_and_basic_password_until_revoked() {
     let mut tampered = token.clone();
     let last = tampered.pop().unwrap();
     tampered.push(if last == '0' { '1' } else { '0' });
-    let resp = app
-        .get("/api/v1/me")
-        .bearer_auth(&tampered)
-        .send()
-        .await
-        .unwrap();
+    let resp = app.get("/api/v1/me").bearer_auth(&tampered).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
 
     // The token list never shows the secret.
-    let (_, list) = status_json(
-        app.get("/api/v1/tokens")
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, list) = status_json(app.get("/api/v1/tokens").bearer_auth(&token).send().await.unwrap()).await;
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert!(list[0].get("token").is_none());
-    assert!(
-        list[0]["last_used_at"].is_string(),
-        "use is recorded: {list}"
-    );
+    assert!(list[0]["last_used_at"].is_string(), "use is recorded: {list}");
 
     let resp = app
         .request(Method::DELETE, &format!("/api/v1/tokens/{id}"))
@@ -142,19 +92,11 @@ async fn tokens_work_as_bearer_token_and_basic_password_until_revoked() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
-    let resp = app
-        .get("/api/v1/me")
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let resp = app.get("/api/v1/me").bearer_auth(&token).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     // Revoking twice is a clear 404, not a silent success.
-    let resp = app
-        .as_admin(app.request(Method::DELETE, &format!("/api/v1/tokens/{id}")))
-        .send()
-        .await
-        .unwrap();
+    let resp =
+        app.as_admin(app.request(Method::DELETE, &format!("/api/v1/tokens/{id}"))).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
 }
 
@@ -165,19 +107,9 @@ async fn roles_limit_what_users_may_do() {
     let analyst_pw = app.add_user("andy", "analyst").await;
     let (andy_token_id, _) = app.token_for("andy", &analyst_pw).await;
 
-    let resp = app
-        .get("/api/v1/users")
-        .basic_auth("rita", Some(&reader_pw))
-        .send()
-        .await
-        .unwrap();
+    let resp = app.get("/api/v1/users").basic_auth("rita", Some(&reader_pw)).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
-    let resp = app
-        .get("/api/v1/audit")
-        .basic_auth("andy", Some(&analyst_pw))
-        .send()
-        .await
-        .unwrap();
+    let resp = app.get("/api/v1/audit").basic_auth("andy", Some(&analyst_pw)).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     // Someone else's token: 404, so ids do not reveal what exists.
     let resp = app
@@ -197,20 +129,11 @@ async fn roles_limit_what_users_may_do() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
 
-    let (status, users) =
-        status_json(app.as_admin(app.get("/api/v1/users")).send().await.unwrap()).await;
+    let (status, users) = status_json(app.as_admin(app.get("/api/v1/users")).send().await.unwrap()).await;
     assert_eq!(status, StatusCode::OK);
-    let names: Vec<_> = users
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["username"].as_str().unwrap())
-        .collect();
+    let names: Vec<_> = users.as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap()).collect();
     assert_eq!(names, ["admin", "andy", "rita"]);
-    assert!(
-        users.to_string().find("argon2").is_none(),
-        "hashes never leave the server"
-    );
+    assert!(users.to_string().find("argon2").is_none(), "hashes never leave the server");
 }
 
 #[tokio::test]
@@ -237,26 +160,13 @@ async fn bad_requests_get_clear_errors_and_change_nothing() {
             StatusCode::CONFLICT,
             "already exists",
         ),
-        (
-            serde_json::json!({ "username": "bob", "role": "reader" }),
-            StatusCode::BAD_REQUEST,
-            "invalid JSON",
-        ),
+        (serde_json::json!({ "username": "bob", "role": "reader" }), StatusCode::BAD_REQUEST, "invalid JSON"),
     ];
     for (body, status, needle) in cases {
-        let (got, problem) = status_json(
-            app.as_admin(app.post("/api/v1/users"))
-                .json(&body)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (got, problem) =
+            status_json(app.as_admin(app.post("/api/v1/users")).json(&body).send().await.unwrap()).await;
         assert_eq!(got, status, "{body} -> {problem}");
-        assert!(
-            problem["detail"].as_str().unwrap().contains(needle),
-            "{problem}"
-        );
+        assert!(problem["detail"].as_str().unwrap().contains(needle), "{problem}");
     }
     let resp = app
         .as_admin(app.post("/api/v1/users"))
@@ -266,25 +176,14 @@ async fn bad_requests_get_clear_errors_and_change_nothing() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
-    let resp = app
-        .get("/api/v1/me")
-        .header("Authorization", "Digest abc")
-        .send()
-        .await
-        .unwrap();
+    let resp = app.get("/api/v1/me").header("Authorization", "Digest abc").send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
-    let (status, problem) =
-        status_json(app.as_admin(app.get("/api/v1/nope")).send().await.unwrap()).await;
+    let (status, problem) = status_json(app.as_admin(app.get("/api/v1/nope")).send().await.unwrap()).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(problem["detail"].as_str().unwrap().contains("/api/v1/nope"));
 
-    let (_, users) =
-        status_json(app.as_admin(app.get("/api/v1/users")).send().await.unwrap()).await;
-    assert_eq!(
-        users.as_array().unwrap().len(),
-        1,
-        "nothing was created: {users}"
-    );
+    let (_, users) = status_json(app.as_admin(app.get("/api/v1/users")).send().await.unwrap()).await;
+    assert_eq!(users.as_array().unwrap().len(), 1, "nothing was created: {users}");
 }
 
 #[tokio::test]
@@ -299,17 +198,9 @@ async fn paths_are_normalised() {
 #[tokio::test]
 async fn verified_passwords_are_cached_briefly_bounded_and_forgettable() {
     let app = TestApp::spawn().await;
-    let auth = Authenticator::new(
-        app.db.clone(),
-        CacheOptions {
-            ttl: Duration::from_millis(400),
-            capacity: 2,
-        },
-    );
-    let creds = |u: &str, p: &str| Credentials::Basic {
-        username: u.into(),
-        password: p.into(),
-    };
+    let auth =
+        Authenticator::new(app.db.clone(), CacheOptions { ttl: Duration::from_millis(400), capacity: 2 });
+    let creds = |u: &str, p: &str| Credentials::Basic { username: u.into(), password: p.into() };
     let set_password = |name: &'static str, pw: &'static str| {
         let db = app.db.clone();
         async move {
@@ -325,35 +216,18 @@ async fn verified_passwords_are_cached_briefly_bounded_and_forgettable() {
 
     let pw_a = app.add_user("a1", "reader").await;
     let pw_b = app.add_user("b1", "reader").await;
-    assert_eq!(
-        auth.authenticate(creds("admin", "wrong-password"), None)
-            .await,
-        Err(AuthError::Invalid)
-    );
+    assert_eq!(auth.authenticate(creds("admin", "wrong-password"), None).await, Err(AuthError::Invalid));
     assert_eq!(auth.cached_len(), 0, "failures are never cached");
-    let admin = auth
-        .authenticate(creds("admin", ADMIN_PASSWORD), None)
-        .await
-        .unwrap();
+    let admin = auth.authenticate(creds("admin", ADMIN_PASSWORD), None).await.unwrap();
     assert_eq!(auth.cached_len(), 1);
 
     // Change the password behind the cache's back: the cached pair is still served...
     set_password("admin", "a-brand-new-password").await;
-    assert_eq!(
-        auth.authenticate(creds("admin", ADMIN_PASSWORD), None)
-            .await,
-        Ok(admin.clone())
-    );
+    assert_eq!(auth.authenticate(creds("admin", ADMIN_PASSWORD), None).await, Ok(admin.clone()));
     // ...until the user is forgotten (what a password change through Harpoon does).
     auth.forget_user(admin.user_id);
-    assert_eq!(
-        auth.authenticate(creds("admin", ADMIN_PASSWORD), None)
-            .await,
-        Err(AuthError::Invalid)
-    );
-    auth.authenticate(creds("admin", "a-brand-new-password"), None)
-        .await
-        .unwrap();
+    assert_eq!(auth.authenticate(creds("admin", ADMIN_PASSWORD), None).await, Err(AuthError::Invalid));
+    auth.authenticate(creds("admin", "a-brand-new-password"), None).await.unwrap();
 
     // Bounded: more distinct pairs than the capacity evict rather than grow.
     auth.authenticate(creds("a1", &pw_a), None).await.unwrap();
@@ -363,8 +237,5 @@ async fn verified_passwords_are_cached_briefly_bounded_and_forgettable() {
     // Entries expire: after the TTL a changed password is seen.
     set_password("b1", "b1-changed-password").await;
     tokio::time::sleep(Duration::from_millis(450)).await;
-    assert_eq!(
-        auth.authenticate(creds("b1", &pw_b), None).await,
-        Err(AuthError::Invalid)
-    );
+    assert_eq!(auth.authenticate(creds("b1", &pw_b), None).await, Err(AuthError::Invalid));
 }

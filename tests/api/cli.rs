@@ -36,62 +36,29 @@ fn bad_database_urls_config_files_and_flags_fail_with_one_line_and_leave_nothing
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
 
-    let out = harpoon(&data, "postgress://postgres@127.0.0.1/test")
-        .arg("migrate")
-        .output()
-        .unwrap();
+    let out = harpoon(&data, "postgress://postgres@127.0.0.1/test").arg("migrate").output().unwrap();
     assert_one_clear_error(&out, "unsupported database URL scheme");
-    let out = harpoon(&data, "postgres:/postgres@127.0.0.1/test")
-        .arg("migrate")
-        .output()
-        .unwrap();
+    let out = harpoon(&data, "postgres:/postgres@127.0.0.1/test").arg("migrate").output().unwrap();
     assert_one_clear_error(&out, "unsupported database URL scheme");
 
     let start = std::time::Instant::now();
-    let out = harpoon(&data, "postgres://postgres@127.0.0.1:9/test")
+    let out = harpoon(&data, "postgres://postgres@127.0.0.1:9/test").arg("migrate").output().unwrap();
+    assert_one_clear_error(&out, "cannot connect to the database");
+    assert!(start.elapsed() < Duration::from_secs(20), "fails fast: {:?}", start.elapsed());
+
+    let out = harpoon(&data, "postgres://nobody:pw@127.0.0.1/no_such_database_here")
         .arg("migrate")
         .output()
         .unwrap();
     assert_one_clear_error(&out, "cannot connect to the database");
-    assert!(
-        start.elapsed() < Duration::from_secs(20),
-        "fails fast: {:?}",
-        start.elapsed()
-    );
-
-    let out = harpoon(
-        &data,
-        "postgres://nobody:pw@127.0.0.1/no_such_database_here",
-    )
-    .arg("migrate")
-    .output()
-    .unwrap();
-    assert_one_clear_error(&out, "cannot connect to the database");
-    assert!(
-        !stderr_line(&out).contains(":pw@"),
-        "the password is redacted"
-    );
+    assert!(!stderr_line(&out).contains(":pw@"), "the password is redacted");
 
     let config = dir.path().join("broken.toml");
-    std::fs::write(
-        &config,
-        "[server]\nlisten = \"127.0.0.1:1\"\nlisten_typo = 3\n",
-    )
-    .unwrap();
-    let out = harpoon(&data, "sqlite://x.db")
-        .arg("--config")
-        .arg(&config)
-        .arg("migrate")
-        .output()
-        .unwrap();
+    std::fs::write(&config, "[server]\nlisten = \"127.0.0.1:1\"\nlisten_typo = 3\n").unwrap();
+    let out = harpoon(&data, "sqlite://x.db").arg("--config").arg(&config).arg("migrate").output().unwrap();
     assert_one_clear_error(&out, "line 3");
     std::fs::write(&config, "this is = = not toml").unwrap();
-    let out = harpoon(&data, "sqlite://x.db")
-        .arg("--config")
-        .arg(&config)
-        .arg("migrate")
-        .output()
-        .unwrap();
+    let out = harpoon(&data, "sqlite://x.db").arg("--config").arg(&config).arg("migrate").output().unwrap();
     assert_one_clear_error(&out, "broken.toml");
     let out = harpoon(&data, "sqlite://x.db")
         .args(["--config", "/nonexistent/harpoon.toml", "migrate"])
@@ -99,10 +66,8 @@ fn bad_database_urls_config_files_and_flags_fail_with_one_line_and_leave_nothing
         .unwrap();
     assert_one_clear_error(&out, "cannot read config file");
 
-    let out = harpoon(&data, "sqlite://x.db")
-        .args(["--tls-cert", "/nonexistent.pem", "migrate"])
-        .output()
-        .unwrap();
+    let out =
+        harpoon(&data, "sqlite://x.db").args(["--tls-cert", "/nonexistent.pem", "migrate"]).output().unwrap();
     assert_one_clear_error(&out, "tls_cert and tls_key must be given together");
 
     assert!(!data.exists(), "no partial state was created");
@@ -113,98 +78,43 @@ fn bad_database_urls_config_files_and_flags_fail_with_one_line_and_leave_nothing
 fn user_and_token_commands_manage_accounts() {
     let test_db = TestDb::fresh();
     let dir = tempfile::tempdir().unwrap();
-    let run = |args: &[&str]| {
-        harpoon(dir.path(), &test_db.url)
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| harpoon(dir.path(), &test_db.url).args(args).output().unwrap();
 
     let out = run(&["user", "add", "carol", "--role", "analyst"]);
     assert!(out.status.success(), "{}", stderr_line(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.contains("created user 'carol'") && stdout.contains("password: "),
-        "{stdout}"
-    );
+    assert!(stdout.contains("created user 'carol'") && stdout.contains("password: "), "{stdout}");
 
     let mut child = harpoon(dir.path(), &test_db.url)
-        .args([
-            "user",
-            "add",
-            "dave",
-            "--role",
-            "reader",
-            "--password-stdin",
-        ])
+        .args(["user", "add", "dave", "--role", "reader", "--password-stdin"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"dave-long-password\n")
-        .unwrap();
+    child.stdin.take().unwrap().write_all(b"dave-long-password\n").unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
-    assert!(
-        !String::from_utf8_lossy(&out.stdout).contains("password:"),
-        "a given password is not echoed"
-    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("password:"), "a given password is not echoed");
 
-    let out = run(&[
-        "user",
-        "add",
-        "carol",
-        "--role",
-        "analyst",
-        "--password",
-        "another-long-one",
-    ]);
+    let out = run(&["user", "add", "carol", "--role", "analyst", "--password", "another-long-one"]);
     assert_one_clear_error(&out, "already exists");
-    let out = run(&[
-        "user",
-        "add",
-        "eve",
-        "--role",
-        "analyst",
-        "--password",
-        "short",
-    ]);
+    let out = run(&["user", "add", "eve", "--role", "analyst", "--password", "short"]);
     assert_one_clear_error(&out, "too short");
 
     let out = run(&["user", "list"]);
     let listing = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        listing.contains("carol") && listing.contains("dave") && listing.contains("reader"),
-        "{listing}"
-    );
+    assert!(listing.contains("carol") && listing.contains("dave") && listing.contains("reader"), "{listing}");
 
     let out = run(&["token", "create", "dave", "--label", "firewall"]);
     assert!(out.status.success(), "{}", stderr_line(&out));
     let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    assert!(
-        harpoon::service::accounts::split_token(&token).is_some(),
-        "stdout is the token alone: {token}"
-    );
+    assert!(harpoon::service::accounts::split_token(&token).is_some(), "stdout is the token alone: {token}");
     let out = run(&["token", "list", "--user", "dave"]);
     let listing = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        listing.contains("firewall") && listing.contains("live"),
-        "{listing}"
-    );
+    assert!(listing.contains("firewall") && listing.contains("live"), "{listing}");
     assert!(!listing.contains(&token));
-    let id = listing
-        .lines()
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string();
+    let id = listing.lines().nth(1).unwrap().split_whitespace().next().unwrap().to_string();
 
     let out = run(&["token", "revoke", &id]);
     assert!(out.status.success(), "{}", stderr_line(&out));
@@ -213,15 +123,7 @@ fn user_and_token_commands_manage_accounts() {
     let out = run(&["token", "create", "nobody"]);
     assert_one_clear_error(&out, "no user named 'nobody'");
 
-    let out = run(&[
-        "collection",
-        "add",
-        "Partner feed",
-        "--alias",
-        "partner",
-        "--read",
-        "dave",
-    ]);
+    let out = run(&["collection", "add", "Partner feed", "--alias", "partner", "--read", "dave"]);
     assert!(out.status.success(), "{}", stderr_line(&out));
     let out = run(&["collection", "add", "Partner feed"]);
     assert_one_clear_error(&out, "already exists");
@@ -242,9 +144,7 @@ impl Drop for Server {
 /// the "listening" line.
 fn serve(dir: &std::path::Path, url: &str, admin_password: Option<&str>) -> (Server, Vec<String>) {
     let mut cmd = harpoon(dir, url);
-    cmd.args(["--listen", "127.0.0.1:0", "serve"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+    cmd.args(["--listen", "127.0.0.1:0", "serve"]).stdout(Stdio::piped()).stderr(Stdio::null());
     if let Some(pw) = admin_password {
         cmd.env("HARPOON_ADMIN_PASSWORD", pw);
     }
@@ -274,12 +174,7 @@ fn serve(dir: &std::path::Path, url: &str, admin_password: Option<&str>) -> (Ser
 fn base_url(lines: &[String]) -> String {
     let line = lines.iter().find(|l| l.contains("listening on")).unwrap();
     let start = line.find("http://").unwrap();
-    line[start..]
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .trim_end_matches('/')
-        .to_string()
+    line[start..].split_whitespace().next().unwrap().trim_end_matches('/').to_string()
 }
 
 #[test]
@@ -301,14 +196,8 @@ fn first_start_creates_the_admin_once_and_prints_its_password_once() {
 
     let (server, lines) = serve(dir.path(), &test_db.url, None);
     let banner = lines.join("\n");
-    assert!(
-        !banner.contains("password"),
-        "a second start prints nothing secret: {banner}"
-    );
-    assert_eq!(
-        reqwest::blocking_get_me(&base_url(&lines), "admin", &password),
-        200
-    );
+    assert!(!banner.contains("password"), "a second start prints nothing secret: {banner}");
+    assert_eq!(reqwest::blocking_get_me(&base_url(&lines), "admin", &password), 200);
     drop(server);
 }
 
@@ -322,22 +211,15 @@ fn first_start_uses_the_preset_admin_password() {
         banner.contains("HARPOON_ADMIN_PASSWORD") && !banner.contains("preset-admin-password"),
         "{banner}"
     );
-    assert_eq!(
-        reqwest::blocking_get_me(&base_url(&lines), "admin", "preset-admin-password"),
-        200
-    );
+    assert_eq!(reqwest::blocking_get_me(&base_url(&lines), "admin", "preset-admin-password"), 200);
 }
 
 #[test]
 fn the_example_config_is_generated_from_the_defaults() {
-    let out = Command::new(env!("CARGO_BIN_EXE_harpoon"))
-        .args(["config", "example"])
-        .output()
-        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_harpoon")).args(["config", "example"]).output().unwrap();
     assert!(out.status.success());
     let committed =
-        std::fs::read_to_string(crate::oracle::repo_root().join("docs/harpoon.example.toml"))
-            .unwrap();
+        std::fs::read_to_string(crate::oracle::repo_root().join("docs/harpoon.example.toml")).unwrap();
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         committed,
@@ -348,10 +230,7 @@ fn the_example_config_is_generated_from_the_defaults() {
 /// A tiny synchronous GET for the CLI tests, which run without an async runtime.
 mod reqwest {
     pub fn blocking_get_me(base: &str, user: &str, password: &str) -> u16 {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async {
             ::reqwest::Client::new()
                 .get(format!("{base}/api/v1/me"))

@@ -19,11 +19,7 @@ fn both_backends_list_the_same_migrations_each_with_up_and_down() {
         dirs.sort();
         assert_eq!(dirs.len(), sqlite.len(), "{backend}");
         for dir in dirs {
-            assert!(
-                dir.join("up.sql").is_file() && dir.join("down.sql").is_file(),
-                "{}",
-                dir.display()
-            );
+            assert!(dir.join("up.sql").is_file() && dir.join("down.sql").is_file(), "{}", dir.display());
         }
     }
 }
@@ -37,22 +33,13 @@ fn up_down_up_leaves_the_schema_as_it_was() {
     let applied = db::migrate(&mut conn).unwrap();
     assert!(!applied.is_empty());
     let before = db::schema_fingerprint(&mut conn).unwrap();
-    assert!(
-        before.iter().any(|l| l.contains("collection_objects")),
-        "{before:?}"
-    );
+    assert!(before.iter().any(|l| l.contains("collection_objects")), "{before:?}");
     let reverted = db::revert_all(&mut conn).unwrap();
     assert_eq!(reverted, applied.len());
-    assert!(
-        db::schema_fingerprint(&mut conn).unwrap().is_empty(),
-        "down.sql drops everything"
-    );
+    assert!(db::schema_fingerprint(&mut conn).unwrap().is_empty(), "down.sql drops everything");
     db::migrate(&mut conn).unwrap();
     assert_eq!(db::schema_fingerprint(&mut conn).unwrap(), before);
-    assert!(
-        db::migrate(&mut conn).unwrap().is_empty(),
-        "migrating twice is a no-op"
-    );
+    assert!(db::migrate(&mut conn).unwrap().is_empty(), "migrating twice is a no-op");
 }
 
 #[test]
@@ -61,25 +48,12 @@ fn foreign_keys_and_unique_constraints_hold() {
     let db = test_db.connect();
     let mut conn = db.conn().unwrap();
     db::migrate(&mut conn).unwrap();
-    let orphan = GrantRow {
-        user_id: 4242,
-        collection_id: "missing".into(),
-        can_read: true,
-        can_write: false,
-    };
-    assert!(
-        db::collections::set_grant(&mut conn, &orphan).is_err(),
-        "foreign keys are enforced"
-    );
+    let orphan =
+        GrantRow { user_id: 4242, collection_id: "missing".into(), can_read: true, can_write: false };
+    assert!(db::collections::set_grant(&mut conn, &orphan).is_err(), "foreign keys are enforced");
     db::users::insert(&mut conn, "dup", "hash", "reader").unwrap();
-    assert!(matches!(
-        db::users::insert(&mut conn, "dup", "hash", "reader"),
-        Err(DbError::Conflict(_))
-    ));
-    assert!(
-        db::users::insert(&mut conn, "bad-role", "hash", "superuser").is_err(),
-        "role is checked"
-    );
+    assert!(matches!(db::users::insert(&mut conn, "dup", "hash", "reader"), Err(DbError::Conflict(_))));
+    assert!(db::users::insert(&mut conn, "bad-role", "hash", "superuser").is_err(), "role is checked");
 }
 
 #[test]

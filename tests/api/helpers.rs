@@ -21,28 +21,17 @@ pub struct TestDb {
 impl TestDb {
     pub fn fresh() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        match std::env::var("TEST_DATABASE_URL")
-            .ok()
-            .filter(|u| !u.is_empty())
-        {
+        match std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
             Some(base) if base.starts_with("postgres") => {
                 let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
                 let url = harpoon::db::testing::create_pg_schema(&base, &schema)
                     .unwrap_or_else(|e| panic!("TEST_DATABASE_URL={base} must be reachable: {e}"));
-                Self {
-                    url,
-                    pg_schema: Some((base, schema)),
-                    _dir: dir,
-                }
+                Self { url, pg_schema: Some((base, schema)), _dir: dir }
             }
             Some(other) => panic!("TEST_DATABASE_URL must be a postgres:// URL, got {other}"),
             None => {
                 let url = format!("sqlite://{}", dir.path().join("harpoon.db").display());
-                Self {
-                    url,
-                    pg_schema: None,
-                    _dir: dir,
-                }
+                Self { url, pg_schema: None, _dir: dir }
             }
         }
     }
@@ -97,8 +86,7 @@ impl TestApp {
         let (db, app) = {
             tokio::task::spawn_blocking(move || {
                 let db = startup::open_database(&settings).expect("database opens and migrates");
-                accounts::bootstrap_admin(&db, Some(ADMIN_PASSWORD.into()))
-                    .expect("admin bootstrap");
+                accounts::bootstrap_admin(&db, Some(ADMIN_PASSWORD.into())).expect("admin bootstrap");
                 (db.clone(), (db, settings))
             })
             .await
@@ -107,16 +95,9 @@ impl TestApp {
         let app = Application::build(app.1, app.0).expect("server binds");
         let url = app.url();
         tokio::spawn(app.run_until_stopped());
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client");
-        Self {
-            url,
-            client,
-            db,
-            _test_db: test_db,
-        }
+        let client =
+            reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        Self { url, client, db, _test_db: test_db }
     }
 
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
@@ -144,12 +125,7 @@ impl TestApp {
             .send()
             .await
             .expect("request");
-        assert_eq!(
-            resp.status(),
-            StatusCode::CREATED,
-            "{}",
-            resp.text().await.unwrap_or_default()
-        );
+        assert_eq!(resp.status(), StatusCode::CREATED, "{}", resp.text().await.unwrap_or_default());
         password
     }
 
@@ -164,10 +140,7 @@ impl TestApp {
             .expect("request");
         assert_eq!(body.status(), StatusCode::CREATED);
         let v: Value = body.json().await.expect("json");
-        (
-            v["id"].as_i64().expect("id"),
-            v["token"].as_str().expect("token").to_string(),
-        )
+        (v["id"].as_i64().expect("id"), v["token"].as_str().expect("token").to_string())
     }
 }
 
@@ -175,8 +148,5 @@ impl TestApp {
 pub async fn status_json(resp: reqwest::Response) -> (StatusCode, Value) {
     let status = resp.status();
     let text = resp.text().await.expect("body");
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
 }

@@ -22,11 +22,7 @@ pub fn python() -> PathBuf {
     let out = Command::new(repo_root().join("scripts/python-env"))
         .output()
         .expect("scripts/python-env must run: the oracle tests need the pinned Python tools");
-    assert!(
-        out.status.success(),
-        "scripts/python-env failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "scripts/python-env failed: {}", String::from_utf8_lossy(&out.stderr));
     PathBuf::from(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
@@ -40,22 +36,10 @@ pub fn run(script: &str, input: &serde_json::Value) -> serde_json::Value {
         .spawn()
         .expect("python oracle must start");
     let body = serde_json::to_vec(input).expect("oracle input serialises");
-    child
-        .stdin
-        .take()
-        .expect("stdin is piped")
-        .write_all(&body)
-        .expect("oracle stdin accepts input");
+    child.stdin.take().expect("stdin is piped").write_all(&body).expect("oracle stdin accepts input");
     let out = child.wait_with_output().expect("oracle finishes");
-    assert!(
-        out.status.success(),
-        "oracle {script} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "oracle {script} failed: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "oracle {script} printed no JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
+        panic!("oracle {script} printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout))
     })
 }

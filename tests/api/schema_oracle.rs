@@ -44,9 +44,7 @@ struct Case {
 }
 
 fn load(kind: &str, expect_valid: bool) -> Vec<Case> {
-    let dir = crate::oracle::repo_root()
-        .join("tests/fixtures/stix")
-        .join(kind);
+    let dir = crate::oracle::repo_root().join("tests/fixtures/stix").join(kind);
     let mut cases: Vec<Case> = fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|entry| entry.expect("directory entry").path())
@@ -63,9 +61,7 @@ fn load(kind: &str, expect_valid: bool) -> Vec<Case> {
 }
 
 fn file_name(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 fn verdict(valid: bool) -> &'static str {
@@ -76,16 +72,8 @@ fn verdict(valid: bool) -> &'static str {
 fn schema_oracle_corpus_agrees_with_oasis_validator() {
     let valid = load("valid", true);
     let invalid = load("invalid", false);
-    assert!(
-        valid.len() >= MIN_VALID,
-        "only {} valid corpus files",
-        valid.len()
-    );
-    assert!(
-        invalid.len() >= MIN_INVALID,
-        "only {} invalid corpus files",
-        invalid.len()
-    );
+    assert!(valid.len() >= MIN_VALID, "only {} valid corpus files", valid.len());
+    assert!(invalid.len() >= MIN_INVALID, "only {} invalid corpus files", invalid.len());
     for stix_type in TYPES_COVERED {
         assert!(
             valid.iter().any(|c| c.object["type"] == json!(stix_type)),
@@ -115,21 +103,11 @@ fn schema_oracle_corpus_agrees_with_oasis_validator() {
         }
         let ours_detail = match &ours_result {
             Ok(()) => String::new(),
-            Err(violations) => violations
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(" | "),
+            Err(violations) => violations.iter().map(ToString::to_string).collect::<Vec<_>>().join(" | "),
         };
         let oasis_detail = oasis["errors"]
             .as_array()
-            .map(|errors| {
-                errors
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .collect::<Vec<_>>()
-                    .join(" | ")
-            })
+            .map(|errors| errors.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" | "))
             .unwrap_or_default();
         disagreements.push(format!(
             "{:<62} {:<8} {:<8} {:<8}\n    ours:  {ours_detail}\n    oasis: {oasis_detail}",
@@ -168,9 +146,5 @@ fn schema_oracle_invalid_files_fail_for_one_reason() {
             }
         }
     }
-    assert!(
-        noisy.is_empty(),
-        "invalid files breaking more than one property:\n{}",
-        noisy.join("\n")
-    );
+    assert!(noisy.is_empty(), "invalid files breaking more than one property:\n{}", noisy.join("\n"));
 }

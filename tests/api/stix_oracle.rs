@@ -3,10 +3,9 @@
 //! `stix2-validator` 3.2.0 in strict mode (`tests/oracle/validate.py`).
 
 use harpoon::stix::objects::{
-    Artifact, Bundle, DomainName, EmailAddr, EmailMessage, ExternalReference, File, Grouping,
-    HashAlgorithm, Hashes, Identity, Indicator, IntrusionSet, Ipv4Addr, Ipv6Addr, KillChainPhase,
-    MarkingDefinition, MimePart, Note, ObservedData, Relationship, Report, Sdo, Sighting,
-    StixObject, Url, Vulnerability,
+    Artifact, Bundle, DomainName, EmailAddr, EmailMessage, ExternalReference, File, Grouping, HashAlgorithm,
+    Hashes, Identity, Indicator, IntrusionSet, Ipv4Addr, Ipv6Addr, KillChainPhase, MarkingDefinition,
+    MimePart, Note, ObservedData, Relationship, Report, Sdo, Sighting, StixObject, Url, Vulnerability,
 };
 use harpoon::stix::{Pattern, PatternTerm, StixId, StixTimestamp, Tlp, Tlp1, Tlp2};
 use serde_json::{Value, json};
@@ -114,11 +113,9 @@ fn stix_oracle_sco_ids_match_python_stix2() {
     let mut compared = 0;
     for (object, theirs) in table.iter().zip(&python) {
         let object_type = object["type"].as_str().unwrap();
-        let ours = StixId::sco(object_type, object)
-            .unwrap_or_else(|e| panic!("ours failed on {object}: {e}"));
-        let theirs = theirs
-            .as_ref()
-            .unwrap_or_else(|e| panic!("python refused {object}: {e}"));
+        let ours =
+            StixId::sco(object_type, object).unwrap_or_else(|e| panic!("ours failed on {object}: {e}"));
+        let theirs = theirs.as_ref().unwrap_or_else(|e| panic!("python refused {object}: {e}"));
         assert_eq!(ours.as_str(), theirs, "id of {object}");
         assert_eq!(ours.uuid().get_version_num(), 5, "{object}");
         compared += 1;
@@ -139,8 +136,7 @@ fn stix_oracle_sco_id_refusals_and_fallbacks_match_python_stix2() {
         assert!(StixId::sco("file", object).is_err(), "we accepted {object}");
     }
     // No contributing property: both fall back to a random UUIDv4 (STIX 2.1 §2.9).
-    let object =
-        json!({"type": "email-message", "is_multipart": false, "date": "2024-03-01T10:00:00Z"});
+    let object = json!({"type": "email-message", "is_multipart": false, "date": "2024-03-01T10:00:00Z"});
     let theirs = python_ids(std::slice::from_ref(&object)).remove(0).unwrap();
     let theirs = StixId::parse(&theirs).unwrap();
     let ours = StixId::sco("email-message", &object).unwrap();
@@ -167,9 +163,7 @@ struct Phish {
 }
 
 fn phish() -> Phish {
-    let from = EmailAddr::new("ceo@evil-example.com")
-        .unwrap()
-        .with_display_name("Jane \"CEO\" Doe");
+    let from = EmailAddr::new("ceo@evil-example.com").unwrap().with_display_name("Jane \"CEO\" Doe");
     let to = EmailAddr::new("accounts@acme.example").unwrap();
     let cc = EmailAddr::new("juergen.mueller@acme.example").unwrap();
     let raw = Artifact::from_bytes(
@@ -177,8 +171,7 @@ fn phish() -> Phish {
         Some("message/rfc822"),
     )
     .unwrap();
-    let attachment =
-        File::attachment("Invoice_4711.pdf.exe", "application/pdf", b"MZ\x90\x00fake").unwrap();
+    let attachment = File::attachment("Invoice_4711.pdf.exe", "application/pdf", b"MZ\x90\x00fake").unwrap();
     let mut message = EmailMessage::new(true)
         .from(&from)
         .unwrap()
@@ -194,8 +187,7 @@ fn phish() -> Phish {
     message.date = Some(StixTimestamp::parse("2024-03-01T09:15:00+01:00").unwrap());
     message.message_id = Some("<4711@evil-example.com>".to_owned());
     message.content_type = Some("multipart/mixed; boundary=\"b1\"".to_owned());
-    message.received_lines =
-        vec!["from mail.evil-example.com (203.0.113.9) by mx.acme.example".to_owned()];
+    message.received_lines = vec!["from mail.evil-example.com (203.0.113.9) by mx.acme.example".to_owned()];
     message.body_multipart = vec![
         MimePart {
             body: Some("Please pay the attached invoice today.".to_owned()),
@@ -263,11 +255,7 @@ impl Phish {
 
 #[test]
 fn stix_oracle_builder_sco_ids_match_python_stix2() {
-    let objects: Vec<Value> = phish()
-        .objects()
-        .iter()
-        .map(|o| o.to_value().unwrap())
-        .collect();
+    let objects: Vec<Value> = phish().objects().iter().map(|o| o.to_value().unwrap()).collect();
     let python = python_ids(&objects);
     for (object, theirs) in objects.iter().zip(python) {
         let theirs = theirs.unwrap_or_else(|e| panic!("python refused {object}: {e}"));
@@ -286,9 +274,7 @@ fn every_object() -> Vec<StixObject> {
     let created = ts("2024-03-01T10:00:00.123Z");
     let mut objects = p.objects();
 
-    let org = Identity::organization("ACME Corp")
-        .unwrap()
-        .created_at(created);
+    let org = Identity::organization("ACME Corp").unwrap().created_at(created);
     let org = Identity {
         description: Some("The organisation running Harpoon".to_owned()),
         sectors: vec!["financial-services".to_owned()],
@@ -309,12 +295,7 @@ fn every_object() -> Vec<StixObject> {
             .into(),
     );
 
-    let sha256 = p
-        .attachment
-        .hashes
-        .get(HashAlgorithm::Sha256)
-        .unwrap()
-        .to_owned();
+    let sha256 = p.attachment.hashes.get(HashAlgorithm::Sha256).unwrap().to_owned();
     let patterns = [
         Pattern::new(PatternTerm::domain_name("evil-example.com").unwrap()),
         Pattern::new(PatternTerm::url(&p.url.value).unwrap()),
@@ -340,10 +321,7 @@ fn every_object() -> Vec<StixObject> {
         let indicator = Indicator::new(pattern, created)
             .unwrap()
             .created_at(created)
-            .described(
-                &format!("Spear-phish indicator {i}"),
-                "Extracted from a reported spear-phish",
-            )
+            .described(&format!("Spear-phish indicator {i}"), "Extracted from a reported spear-phish")
             .with_type("malicious-activity")
             .with_valid_until(ts("2024-06-01T00:00:00Z"))
             .unwrap()
@@ -381,9 +359,7 @@ fn every_object() -> Vec<StixObject> {
     let observed_id = observed.id().clone();
     objects.push(observed.into());
 
-    let intrusion_set = IntrusionSet::new("Invoice Phishers")
-        .unwrap()
-        .created_at(created);
+    let intrusion_set = IntrusionSet::new("Invoice Phishers").unwrap().created_at(created);
     let intrusion_set = IntrusionSet {
         description: Some("Financially motivated invoice fraud crew".to_owned()),
         aliases: vec!["TA-4711".to_owned()],
@@ -430,14 +406,11 @@ fn every_object() -> Vec<StixObject> {
         Some("index=proxy dest=\"evil-example.com\" earliest=-30d | stats count by src".to_owned());
     objects.push(sighting.into());
 
-    let mut note = Note::new(
-        "splunk-search found no hits in the last 30 days",
-        vec![first.id().clone()],
-    )
-    .unwrap()
-    .created_at(created)
-    .created_by(&org_id)
-    .unwrap();
+    let mut note = Note::new("splunk-search found no hits in the last 30 days", vec![first.id().clone()])
+        .unwrap()
+        .created_at(created)
+        .created_by(&org_id)
+        .unwrap();
     note.abstract_ = Some("No SIEM hits".to_owned());
     note.authors = vec!["Harpoon".to_owned()];
     objects.push(note.into());
@@ -454,23 +427,16 @@ fn every_object() -> Vec<StixObject> {
             .unwrap(),
         )
         .unwrap();
-    let cve = Vulnerability {
-        description: Some("Outlook elevation of privilege".to_owned()),
-        ..cve
-    };
+    let cve = Vulnerability { description: Some("Outlook elevation of privilege".to_owned()), ..cve };
     objects.push(cve.into());
 
     let refs: Vec<StixId> = objects.iter().map(|o| o.id().unwrap()).collect();
-    let mut report = Report::spearphish(
-        "Spear-phish 2024-03-01: Invoice 4711",
-        created,
-        refs.clone(),
-    )
-    .unwrap()
-    .created_at(created)
-    .created_by(&org_id)
-    .unwrap()
-    .with_tlp(Tlp::V2(Tlp2::AmberStrict));
+    let mut report = Report::spearphish("Spear-phish 2024-03-01: Invoice 4711", created, refs.clone())
+        .unwrap()
+        .created_at(created)
+        .created_by(&org_id)
+        .unwrap()
+        .with_tlp(Tlp::V2(Tlp2::AmberStrict));
     report.description = Some("Reported by 3 employees".to_owned());
     let grouping = Grouping::suspicious_activity("Triage: Invoice 4711", refs)
         .unwrap()
@@ -527,16 +493,8 @@ fn stix_oracle_every_object_type_passes_the_strict_validator() {
         })
         .map(|(v, r)| format!("{v}\n  => {r}"))
         .collect();
-    assert!(
-        failures.is_empty(),
-        "strict validation failed:\n{}",
-        failures.join("\n")
-    );
-    eprintln!(
-        "{} objects of {} types passed strict validation",
-        values.len(),
-        types.len()
-    );
+    assert!(failures.is_empty(), "strict validation failed:\n{}", failures.join("\n"));
+    eprintln!("{} objects of {} types passed strict validation", values.len(), types.len());
 
     let mut bundle = Bundle::new().unwrap();
     bundle.extend(objects).unwrap();
@@ -569,10 +527,7 @@ fn stix_oracle_invalid_objects_are_refused_by_both() {
         "id": "email-addr--cf611764-ea34-545b-a962-475af5138a9c", "value": "jürgen@acme.example"});
     let iri = json!({"type": "url", "spec_version": "2.1",
         "id": "url--92630788-ab4f-551a-9fd0-52700c1a7a53", "value": "https://bücher.example/"});
-    let out = oracle::run(
-        "validate.py",
-        &json!({ "objects": [based_on_sco, unicode_email, iri] }),
-    );
+    let out = oracle::run("validate.py", &json!({ "objects": [based_on_sco, unicode_email, iri] }));
     for result in out["results"].as_array().unwrap() {
         assert_eq!(result["valid"], false, "{out}");
     }

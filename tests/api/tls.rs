@@ -6,11 +6,8 @@ use harpoon::startup::Application;
 
 use crate::helpers::{TestApp, TestDb};
 
-fn self_signed(
-    dir: &std::path::Path,
-) -> (std::path::PathBuf, std::path::PathBuf, reqwest::Certificate) {
-    let cert =
-        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+fn self_signed(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf, reqwest::Certificate) {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
     let cert_path = dir.join("cert.pem");
     let key_path = dir.join("key.pem");
     std::fs::write(&cert_path, cert.cert.pem()).unwrap();
@@ -30,10 +27,7 @@ async fn https_serves_tls_12_and_13() {
     .await;
     assert!(app.url.starts_with("https://"));
     let url = app.url.replace("127.0.0.1", "localhost");
-    for version in [
-        reqwest::tls::Version::TLS_1_2,
-        reqwest::tls::Version::TLS_1_3,
-    ] {
+    for version in [reqwest::tls::Version::TLS_1_2, reqwest::tls::Version::TLS_1_3] {
         let client = reqwest::Client::builder()
             .use_rustls_tls()
             .add_root_certificate(root.clone())
@@ -68,20 +62,14 @@ async fn broken_tls_material_is_a_clear_startup_error() {
         (cert.clone(), garbage.clone(), "holds no private key"),
         (garbage.clone(), key.clone(), "holds no certificate"),
         (cert.clone(), other_key.clone(), "do not match"),
-        (
-            cert.clone(),
-            dir.path().join("missing.pem"),
-            "cannot read TLS key",
-        ),
+        (cert.clone(), dir.path().join("missing.pem"), "cannot read TLS key"),
     ];
     for (c, k, needle) in cases {
         let mut settings = Settings::default();
         settings.server.listen = "127.0.0.1:0".into();
         settings.server.tls_cert = Some(c);
         settings.server.tls_key = Some(k);
-        let err = Application::build(settings, db.clone())
-            .err()
-            .expect("must fail");
+        let err = Application::build(settings, db.clone()).err().expect("must fail");
         assert!(format!("{err:#}").contains(needle), "{err:#}");
     }
 }

@@ -31,10 +31,7 @@ macro_rules! type_tag {
                 if text == $name {
                     Ok($tag)
                 } else {
-                    Err(::serde::de::Error::custom(format!(
-                        "expected {:?}, found {text:?}",
-                        $name
-                    )))
+                    Err(::serde::de::Error::custom(format!("expected {:?}, found {text:?}", $name)))
                 }
             }
         }
@@ -80,19 +77,13 @@ pub(crate) fn check_order(
     later: Option<&StixTimestamp>,
 ) -> Result<(), StixError> {
     match (earlier, later) {
-        (Some(e), Some(l)) if l < e => {
-            Err(StixError::property(property, format!("{l} is before {e}")))
-        }
+        (Some(e), Some(l)) if l < e => Err(StixError::property(property, format!("{l} is before {e}"))),
         _ => Ok(()),
     }
 }
 
 pub(crate) fn check_non_empty(property: &'static str, value: &str) -> Result<(), StixError> {
-    if value.is_empty() {
-        Err(StixError::property(property, "must not be empty"))
-    } else {
-        Ok(())
-    }
+    if value.is_empty() { Err(StixError::property(property, "must not be empty")) } else { Ok(()) }
 }
 
 /// An `external_reference`: a pointer to non-STIX information (a CVE entry, a web page).
@@ -209,10 +200,7 @@ impl SdoCommon {
     /// Checks the common properties of an object of `object_type`.
     pub fn validate(&self, object_type: &str) -> Result<(), StixError> {
         if self.id.object_type() != object_type {
-            return Err(StixError::property(
-                "id",
-                format!("{} is not a {object_type} id", self.id),
-            ));
+            return Err(StixError::property("id", format!("{} is not a {object_type} id", self.id)));
         }
         check_order("modified", Some(&self.created), Some(&self.modified))?;
         if let Some(creator) = &self.created_by_ref {
@@ -227,9 +215,7 @@ impl SdoCommon {
         for marking in &self.object_marking_refs {
             check_ref("object_marking_refs", marking, &["marking-definition"])?;
         }
-        self.external_references
-            .iter()
-            .try_for_each(ExternalReference::validate)
+        self.external_references.iter().try_for_each(ExternalReference::validate)
     }
 }
 
@@ -251,18 +237,12 @@ pub trait Sdo: Sized {
     {
         let common = self.common();
         if common.revoked {
-            return Err(StixError::property(
-                "revoked",
-                "a revoked object cannot be versioned",
-            ));
+            return Err(StixError::property("revoked", "a revoked object cannot be versioned"));
         }
         if modified <= common.modified {
             return Err(StixError::property(
                 "modified",
-                format!(
-                    "a new version needs modified after {}, not {modified}",
-                    common.modified
-                ),
+                format!("a new version needs modified after {}, not {modified}", common.modified),
             ));
         }
         let mut next = self.clone();

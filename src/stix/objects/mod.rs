@@ -12,12 +12,12 @@ mod sdo;
 
 pub use common::{ExternalReference, KillChainPhase, Sdo, SdoCommon, SpecVersion, StixData};
 pub use sco::{
-    Artifact, DomainName, EmailAddr, EmailMessage, File, HashAlgorithm, Hashes, Ipv4Addr, Ipv6Addr,
-    MimePart, Sco, ScoCommon, Url,
+    Artifact, DomainName, EmailAddr, EmailMessage, File, HashAlgorithm, Hashes, Ipv4Addr, Ipv6Addr, MimePart,
+    Sco, ScoCommon, Url,
 };
 pub use sdo::{
-    Grouping, Identity, Indicator, IntrusionSet, MarkingDefinition, Note, ObservedData,
-    Relationship, Report, Sighting, Vulnerability,
+    Grouping, Identity, Indicator, IntrusionSet, MarkingDefinition, Note, ObservedData, Relationship, Report,
+    Sighting, Vulnerability,
 };
 
 use serde::{Serialize, Serializer};
@@ -146,11 +146,7 @@ pub struct Bundle {
 impl Bundle {
     /// An empty bundle with a fresh id.
     pub fn new() -> Result<Self, StixError> {
-        Ok(Self {
-            object_type: BundleType,
-            id: StixId::new_v4("bundle")?,
-            objects: Vec::new(),
-        })
+        Ok(Self { object_type: BundleType, id: StixId::new_v4("bundle")?, objects: Vec::new() })
     }
 
     /// Validates and appends an object.
@@ -162,10 +158,7 @@ impl Bundle {
     }
 
     /// Validates and appends objects, stopping at the first invalid one.
-    pub fn extend(
-        &mut self,
-        objects: impl IntoIterator<Item = StixObject>,
-    ) -> Result<(), StixError> {
+    pub fn extend(&mut self, objects: impl IntoIterator<Item = StixObject>) -> Result<(), StixError> {
         objects.into_iter().try_for_each(|o| self.push(o))
     }
 }

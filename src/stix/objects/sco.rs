@@ -65,10 +65,7 @@ impl HashAlgorithm {
         if value.len() == self.hex_len() && value.bytes().all(|b| b.is_ascii_hexdigit()) {
             Ok(value.to_ascii_lowercase())
         } else {
-            Err(StixError::InvalidHash {
-                algorithm: self.as_str().to_owned(),
-                value: value.to_owned(),
-            })
+            Err(StixError::InvalidHash { algorithm: self.as_str().to_owned(), value: value.to_owned() })
         }
     }
 }
@@ -128,12 +125,9 @@ impl<'de> Deserialize<'de> for Hashes {
         let raw = BTreeMap::<String, String>::deserialize(deserializer)?;
         let mut hashes = Self::new();
         for (name, value) in raw {
-            let algorithm = HashAlgorithm::from_name(&name).ok_or_else(|| {
-                serde::de::Error::custom(format!("unsupported hash algorithm {name:?}"))
-            })?;
-            hashes
-                .insert(algorithm, &value)
-                .map_err(serde::de::Error::custom)?;
+            let algorithm = HashAlgorithm::from_name(&name)
+                .ok_or_else(|| serde::de::Error::custom(format!("unsupported hash algorithm {name:?}")))?;
+            hashes.insert(algorithm, &value).map_err(serde::de::Error::custom)?;
         }
         Ok(hashes)
     }
@@ -176,10 +170,7 @@ pub trait Sco {
         object.extend(properties);
         let common = self.sco_common();
         if !common.object_marking_refs.is_empty() {
-            object.insert(
-                "object_marking_refs".to_owned(),
-                to_json(&common.object_marking_refs)?,
-            );
+            object.insert("object_marking_refs".to_owned(), to_json(&common.object_marking_refs)?);
         }
         if common.defanged {
             object.insert("defanged".to_owned(), Value::Bool(true));
@@ -210,19 +201,11 @@ impl Props {
     }
 
     fn list<T: Serialize>(self, key: &str, values: &[T]) -> Result<Self, StixError> {
-        if values.is_empty() {
-            Ok(self)
-        } else {
-            self.put(key, &values)
-        }
+        if values.is_empty() { Ok(self) } else { self.put(key, &values) }
     }
 
     fn hashes(self, hashes: &Hashes) -> Result<Self, StixError> {
-        if hashes.is_empty() {
-            Ok(self)
-        } else {
-            self.put("hashes", hashes)
-        }
+        if hashes.is_empty() { Ok(self) } else { self.put("hashes", hashes) }
     }
 }
 
@@ -265,9 +248,7 @@ macro_rules! sco_impls {
 
         impl Serialize for $name {
             fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                self.to_value()
-                    .map_err(serde::ser::Error::custom)?
-                    .serialize(serializer)
+                self.to_value().map_err(serde::ser::Error::custom)?.serialize(serializer)
             }
         }
     };
@@ -324,9 +305,7 @@ pub(crate) fn check_uri(property: &'static str, value: &str) -> Result<(), StixE
     let mut hashes = 0;
     while let Some(&b) = rest.get(i) {
         if b == b'%' {
-            let escaped = rest
-                .get(i + 1..i + 3)
-                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit));
+            let escaped = rest.get(i + 1..i + 3).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit));
             if !escaped {
                 return Err(bad("a % that starts no escape"));
             }
@@ -351,8 +330,8 @@ pub(crate) fn check_uri(property: &'static str, value: &str) -> Result<(), StixE
 /// becomes punycode, every other character a URI cannot hold is percent-encoded as UTF-8, and
 /// existing escapes are kept.
 pub(crate) fn iri_to_uri(value: &str) -> Result<String, StixError> {
-    let start = scheme_len(value)
-        .ok_or_else(|| StixError::property("url", format!("{value:?} has no scheme")))?;
+    let start =
+        scheme_len(value).ok_or_else(|| StixError::property("url", format!("{value:?} has no scheme")))?;
     let (scheme, rest) = value.split_at(start);
     let mut out = String::with_capacity(value.len() + 16);
     out.push_str(scheme);
@@ -366,9 +345,7 @@ pub(crate) fn iri_to_uri(value: &str) -> Result<String, StixError> {
         };
         // A port is digits after the last colon, unless the host is an IPv6 literal.
         let (host, port) = match hostport.rsplit_once(':') {
-            Some((h, p)) if !hostport.ends_with(']') && p.bytes().all(|b| b.is_ascii_digit()) => {
-                (h, Some(p))
-            }
+            Some((h, p)) if !hostport.ends_with(']') && p.bytes().all(|b| b.is_ascii_digit()) => (h, Some(p)),
             _ => (hostport, None),
         };
         out.push_str("//");
@@ -379,9 +356,8 @@ pub(crate) fn iri_to_uri(value: &str) -> Result<String, StixError> {
         if host.is_ascii() {
             percent_encode_into(&mut out, host, false);
         } else {
-            let ascii = idna::domain_to_ascii(host).map_err(|_| {
-                StixError::property("url", format!("{host:?} is not a valid IDN host"))
-            })?;
+            let ascii = idna::domain_to_ascii(host)
+                .map_err(|_| StixError::property("url", format!("{host:?} is not a valid IDN host")))?;
             out.push_str(&ascii);
         }
         if let Some(port) = port {
@@ -398,10 +374,8 @@ fn percent_encode_into(out: &mut String, text: &str, allow_one_hash: bool) {
     let bytes = text.as_bytes();
     let mut seen_hash = !allow_one_hash;
     for (i, &b) in bytes.iter().enumerate() {
-        let keeps_escape = b == b'%'
-            && bytes
-                .get(i + 1..i + 3)
-                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit));
+        let keeps_escape =
+            b == b'%' && bytes.get(i + 1..i + 3).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit));
         let keep = match b {
             b'#' if !seen_hash => {
                 seen_hash = true;
@@ -432,11 +406,7 @@ pub struct EmailAddr {
 impl EmailAddr {
     pub fn new(value: &str) -> Result<Self, StixError> {
         check_email("email-addr value", value)?;
-        Ok(Self {
-            value: value.to_owned(),
-            display_name: None,
-            common: ScoCommon::default(),
-        })
+        Ok(Self { value: value.to_owned(), display_name: None, common: ScoCommon::default() })
     }
 
     #[must_use]
@@ -449,10 +419,7 @@ impl EmailAddr {
 impl Sco for EmailAddr {
     const TYPE: &'static str = "email-addr";
     fn properties(&self) -> Result<Map<String, Value>, StixError> {
-        Ok(Props::default()
-            .put("value", &self.value)?
-            .opt("display_name", self.display_name.as_ref())?
-            .0)
+        Ok(Props::default().put("value", &self.value)?.opt("display_name", self.display_name.as_ref())?.0)
     }
     fn sco_common(&self) -> &ScoCommon {
         &self.common
@@ -476,10 +443,7 @@ impl Url {
     /// A URL that is already a valid URI (RFC 3986), as the validator requires.
     pub fn new(value: &str) -> Result<Self, StixError> {
         check_uri("url value", value)?;
-        Ok(Self {
-            value: value.to_owned(),
-            common: ScoCommon::default(),
-        })
+        Ok(Self { value: value.to_owned(), common: ScoCommon::default() })
     }
 
     /// A URL from an IRI or a sloppy URL: punycode host, percent-encoded everything else a
@@ -518,11 +482,7 @@ const RESOLVES_TO: &[&str] = &["ipv4-addr", "ipv6-addr", "domain-name"];
 impl DomainName {
     pub fn new(value: &str) -> Result<Self, StixError> {
         PatternTerm::domain_name(value)?;
-        Ok(Self {
-            value: value.to_owned(),
-            resolves_to_refs: Vec::new(),
-            common: ScoCommon::default(),
-        })
+        Ok(Self { value: value.to_owned(), resolves_to_refs: Vec::new(), common: ScoCommon::default() })
     }
 
     /// Adds an address (or domain) this name resolves to.
@@ -536,19 +496,14 @@ impl DomainName {
 impl Sco for DomainName {
     const TYPE: &'static str = "domain-name";
     fn properties(&self) -> Result<Map<String, Value>, StixError> {
-        Ok(Props::default()
-            .put("value", &self.value)?
-            .list("resolves_to_refs", &self.resolves_to_refs)?
-            .0)
+        Ok(Props::default().put("value", &self.value)?.list("resolves_to_refs", &self.resolves_to_refs)?.0)
     }
     fn sco_common(&self) -> &ScoCommon {
         &self.common
     }
     fn check(&self) -> Result<(), StixError> {
         PatternTerm::domain_name(&self.value)?;
-        self.resolves_to_refs
-            .iter()
-            .try_for_each(|r| check_ref("resolves_to_refs", r, RESOLVES_TO))
+        self.resolves_to_refs.iter().try_for_each(|r| check_ref("resolves_to_refs", r, RESOLVES_TO))
     }
 }
 sco_impls!(DomainName);
@@ -565,10 +520,7 @@ pub struct Ipv4Addr {
 impl Ipv4Addr {
     pub fn new(value: &str) -> Result<Self, StixError> {
         PatternTerm::ipv4(value)?;
-        Ok(Self {
-            value: value.to_owned(),
-            common: ScoCommon::default(),
-        })
+        Ok(Self { value: value.to_owned(), common: ScoCommon::default() })
     }
 }
 
@@ -596,10 +548,7 @@ pub struct Ipv6Addr {
 impl Ipv6Addr {
     pub fn new(value: &str) -> Result<Self, StixError> {
         PatternTerm::ipv6(value)?;
-        Ok(Self {
-            value: value.to_owned(),
-            common: ScoCommon::default(),
-        })
+        Ok(Self { value: value.to_owned(), common: ScoCommon::default() })
     }
 }
 
@@ -633,18 +582,12 @@ impl File {
     /// A file known by name only.
     pub fn named(name: &str) -> Result<Self, StixError> {
         check_non_empty("file name", name)?;
-        Ok(Self {
-            name: Some(name.to_owned()),
-            ..Self::default()
-        })
+        Ok(Self { name: Some(name.to_owned()), ..Self::default() })
     }
 
     /// A file known by its hashes (at least one).
     pub fn with_hashes(hashes: Hashes) -> Result<Self, StixError> {
-        let file = Self {
-            hashes,
-            ..Self::default()
-        };
+        let file = Self { hashes, ..Self::default() };
         file.check()?;
         Ok(file)
     }
@@ -691,15 +634,11 @@ sco_impls!(File);
 fn check_mime_type(mime: &str) -> Result<(), StixError> {
     let token = |s: &str| {
         !s.is_empty()
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'+' | b'_' | b'-'))
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'+' | b'_' | b'-'))
     };
     match mime.split_once('/') {
         Some((kind, sub)) if token(kind) && token(sub) => Ok(()),
-        _ => Err(StixError::property(
-            "mime_type",
-            format!("{mime:?} is not type/subtype"),
-        )),
+        _ => Err(StixError::property("mime_type", format!("{mime:?} is not type/subtype"))),
     }
 }
 
@@ -732,11 +671,7 @@ impl Artifact {
 
     /// Bytes kept elsewhere.
     pub fn from_url(url: &str, hashes: Hashes) -> Result<Self, StixError> {
-        let artifact = Self {
-            url: Some(url.to_owned()),
-            hashes,
-            ..Self::default()
-        };
+        let artifact = Self { url: Some(url.to_owned()), hashes, ..Self::default() };
         artifact.check()?;
         Ok(artifact)
     }
@@ -745,10 +680,7 @@ impl Artifact {
 impl Sco for Artifact {
     const TYPE: &'static str = "artifact";
     fn properties(&self) -> Result<Map<String, Value>, StixError> {
-        let payload = self
-            .payload
-            .as_ref()
-            .map(|p| base64::engine::general_purpose::STANDARD.encode(p));
+        let payload = self.payload.as_ref().map(|p| base64::engine::general_purpose::STANDARD.encode(p));
         Ok(Props::default()
             .opt("mime_type", self.mime_type.as_ref())?
             .opt("payload_bin", payload.as_ref())?
@@ -761,14 +693,12 @@ impl Sco for Artifact {
     }
     fn check(&self) -> Result<(), StixError> {
         match (&self.payload, &self.url) {
-            (Some(_), Some(_)) => Err(StixError::property(
-                "artifact",
-                "payload_bin and url are mutually exclusive",
-            )),
-            (None, Some(_)) if self.hashes.is_empty() => Err(StixError::property(
-                "artifact",
-                "an artifact by url needs hashes",
-            )),
+            (Some(_), Some(_)) => {
+                Err(StixError::property("artifact", "payload_bin and url are mutually exclusive"))
+            }
+            (None, Some(_)) if self.hashes.is_empty() => {
+                Err(StixError::property("artifact", "an artifact by url needs hashes"))
+            }
             (None, None) => Err(StixError::property("artifact", "needs payload_bin or url")),
             _ => self.mime_type.as_deref().map_or(Ok(()), check_mime_type),
         }
@@ -797,10 +727,7 @@ impl MimePart {
             check_ref("body_raw_ref", raw, &["artifact", "file"])?;
         }
         if self.body.is_some() == self.body_raw_ref.is_some() {
-            return Err(StixError::property(
-                "body_multipart",
-                "a part has either body or body_raw_ref",
-            ));
+            return Err(StixError::property("body_multipart", "a part has either body or body_raw_ref"));
         }
         Ok(())
     }
@@ -835,10 +762,7 @@ const EMAIL_ADDR: &[&str] = &["email-addr"];
 impl EmailMessage {
     /// An email; everything else is set through the public fields or the methods below.
     pub fn new(is_multipart: bool) -> Self {
-        Self {
-            is_multipart,
-            ..Self::default()
-        }
+        Self { is_multipart, ..Self::default() }
     }
 
     pub fn from(mut self, from: &EmailAddr) -> Result<Self, StixError> {
@@ -871,10 +795,7 @@ impl EmailMessage {
     /// Adds a header value under `additional_header_fields`.
     #[must_use]
     pub fn with_header(mut self, name: &str, value: &str) -> Self {
-        self.additional_header_fields
-            .entry(name.to_owned())
-            .or_default()
-            .push(value.to_owned());
+        self.additional_header_fields.entry(name.to_owned()).or_default().push(value.to_owned());
         self
     }
 }
@@ -921,46 +842,27 @@ impl Sco for EmailMessage {
         &self.common
     }
     fn check(&self) -> Result<(), StixError> {
-        for (property, id) in [
-            ("from_ref", &self.from_ref),
-            ("sender_ref", &self.sender_ref),
-        ] {
+        for (property, id) in [("from_ref", &self.from_ref), ("sender_ref", &self.sender_ref)] {
             if let Some(id) = id {
                 check_ref(property, id, EMAIL_ADDR)?;
             }
         }
-        for (property, refs) in [
-            ("to_refs", &self.to_refs),
-            ("cc_refs", &self.cc_refs),
-            ("bcc_refs", &self.bcc_refs),
-        ] {
-            refs.iter()
-                .try_for_each(|r| check_ref(property, r, EMAIL_ADDR))?;
+        for (property, refs) in
+            [("to_refs", &self.to_refs), ("cc_refs", &self.cc_refs), ("bcc_refs", &self.bcc_refs)]
+        {
+            refs.iter().try_for_each(|r| check_ref(property, r, EMAIL_ADDR))?;
         }
         if let Some(raw) = &self.raw_email_ref {
             check_ref("raw_email_ref", raw, &["artifact"])?;
         }
         if self.is_multipart && self.body.is_some() {
-            return Err(StixError::property(
-                "body",
-                "a multipart email uses body_multipart",
-            ));
+            return Err(StixError::property("body", "a multipart email uses body_multipart"));
         }
         if !self.is_multipart && !self.body_multipart.is_empty() {
-            return Err(StixError::property(
-                "body_multipart",
-                "only a multipart email has parts",
-            ));
+            return Err(StixError::property("body_multipart", "only a multipart email has parts"));
         }
-        if self
-            .additional_header_fields
-            .iter()
-            .any(|(name, values)| name.is_empty() || values.is_empty())
-        {
-            return Err(StixError::property(
-                "additional_header_fields",
-                "empty header name or no value",
-            ));
+        if self.additional_header_fields.iter().any(|(name, values)| name.is_empty() || values.is_empty()) {
+            return Err(StixError::property("additional_header_fields", "empty header name or no value"));
         }
         self.body_multipart.iter().try_for_each(MimePart::check)
     }
@@ -974,14 +876,8 @@ mod tests {
     #[test]
     fn ids_follow_the_contributing_properties() {
         let a = EmailAddr::new("ceo@x.example").unwrap();
-        let b = EmailAddr::new("ceo@x.example")
-            .unwrap()
-            .with_display_name("The CEO");
-        assert_eq!(
-            a.id().unwrap(),
-            b.id().unwrap(),
-            "display_name does not contribute"
-        );
+        let b = EmailAddr::new("ceo@x.example").unwrap().with_display_name("The CEO");
+        assert_eq!(a.id().unwrap(), b.id().unwrap(), "display_name does not contribute");
         let json = serde_json::to_value(&b).unwrap();
         assert_eq!(json["id"], a.id().unwrap().as_str());
         assert_eq!(json["type"], "email-addr");
@@ -990,27 +886,16 @@ mod tests {
 
     #[test]
     fn file_hashes_are_canonical() {
-        let upper = Hashes::new()
-            .with(HashAlgorithm::Md5, "D41D8CD98F00B204E9800998ECF8427E")
-            .unwrap();
+        let upper = Hashes::new().with(HashAlgorithm::Md5, "D41D8CD98F00B204E9800998ECF8427E").unwrap();
         let file = File::with_hashes(upper).unwrap();
         let attachment = File::attachment("empty.txt", "text/plain", b"").unwrap();
-        assert_eq!(
-            attachment.hashes.get(HashAlgorithm::Md5),
-            Some("d41d8cd98f00b204e9800998ecf8427e")
-        );
+        assert_eq!(attachment.hashes.get(HashAlgorithm::Md5), Some("d41d8cd98f00b204e9800998ecf8427e"));
         let only = File::with_hashes(
-            Hashes::new()
-                .with(HashAlgorithm::Md5, "d41d8cd98f00b204e9800998ecf8427e")
-                .unwrap(),
+            Hashes::new().with(HashAlgorithm::Md5, "d41d8cd98f00b204e9800998ecf8427e").unwrap(),
         )
         .unwrap();
         assert_eq!(file.id().unwrap(), only.id().unwrap());
-        assert_ne!(
-            attachment.id().unwrap(),
-            only.id().unwrap(),
-            "name contributes"
-        );
+        assert_ne!(attachment.id().unwrap(), only.id().unwrap(), "name contributes");
         assert!(File::with_hashes(Hashes::new()).is_err());
         assert!(Hashes::new().with(HashAlgorithm::Sha1, "abc").is_err());
         let json = serde_json::to_value(&attachment).unwrap();
@@ -1044,10 +929,7 @@ mod tests {
         bad.to_refs.push(StixId::new_v4("identity").unwrap());
         assert!(bad.validate().is_err());
         let mut bad = msg;
-        bad.body_multipart.push(MimePart {
-            body: Some("x".to_owned()),
-            ..MimePart::default()
-        });
+        bad.body_multipart.push(MimePart { body: Some("x".to_owned()), ..MimePart::default() });
         assert!(bad.validate().is_err());
     }
 
@@ -1077,21 +959,10 @@ mod tests {
 
     #[test]
     fn email_addresses_use_the_validator_shape() {
-        for good in [
-            "a@x.example",
-            "first.last+tag@sub-1.x.example",
-            "A_B@X.EXAMPLE",
-        ] {
+        for good in ["a@x.example", "first.last+tag@sub-1.x.example", "A_B@X.EXAMPLE"] {
             assert!(EmailAddr::new(good).is_ok(), "{good}");
         }
-        for bad in [
-            "jürgen@x.example",
-            "a@localhost",
-            "o'brien@x.example",
-            "a@.x",
-            "@x.example",
-            "a@x.",
-        ] {
+        for bad in ["jürgen@x.example", "a@localhost", "o'brien@x.example", "a@.x", "@x.example", "a@x."] {
             assert!(EmailAddr::new(bad).is_err(), "{bad}");
         }
     }
@@ -1104,10 +975,7 @@ mod tests {
             .with_header("Received", "b");
         let json = serde_json::to_value(&msg).unwrap();
         assert_eq!(json["additional_header_fields"]["X-Mailer"], "Evil 1.0");
-        assert_eq!(
-            json["additional_header_fields"]["Received"],
-            serde_json::json!(["a", "b"])
-        );
+        assert_eq!(json["additional_header_fields"]["Received"], serde_json::json!(["a", "b"]));
     }
 
     #[test]
@@ -1120,9 +988,6 @@ mod tests {
         let ip = Ipv4Addr::new("192.0.2.1").unwrap();
         let d = DomainName::new("x.example").unwrap();
         assert!(d.clone().resolves_to(&ip.id().unwrap()).is_ok());
-        assert!(
-            d.resolves_to(&StixId::new_v4("indicator").unwrap())
-                .is_err()
-        );
+        assert!(d.resolves_to(&StixId::new_v4("indicator").unwrap()).is_err());
     }
 }

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::common::{
-    ExternalReference, KillChainPhase, Sdo, SdoCommon, SpecVersion, StixData, check_non_empty,
-    check_order, check_ref, is_false, type_tag,
+    ExternalReference, KillChainPhase, Sdo, SdoCommon, SpecVersion, StixData, check_non_empty, check_order,
+    check_ref, is_false, type_tag,
 };
 use crate::stix::id::{check_type_name, is_sco_type};
 use crate::stix::pattern::Pattern;
@@ -63,30 +63,19 @@ fn check_refs(
     refs: &[StixId],
     expected: &'static [&'static str],
 ) -> Result<(), StixError> {
-    refs.iter()
-        .try_for_each(|r| check_ref(property, r, expected))
+    refs.iter().try_for_each(|r| check_ref(property, r, expected))
 }
 
 fn check_count(property: &'static str, count: u32, min: u32) -> Result<(), StixError> {
     if (min..=MAX_COUNT).contains(&count) {
         Ok(())
     } else {
-        Err(StixError::property(
-            property,
-            format!("{count} is outside {min}..={MAX_COUNT}"),
-        ))
+        Err(StixError::property(property, format!("{count} is outside {min}..={MAX_COUNT}")))
     }
 }
 
 fn non_empty_refs(property: &'static str, refs: &[StixId]) -> Result<(), StixError> {
-    if refs.is_empty() {
-        Err(StixError::property(
-            property,
-            "needs at least one reference",
-        ))
-    } else {
-        Ok(())
-    }
+    if refs.is_empty() { Err(StixError::property(property, "needs at least one reference")) } else { Ok(()) }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -232,14 +221,8 @@ sdo_impls!(Indicator, IndicatorType);
 // ---------------------------------------------------------------------------------------------
 
 /// Types that may not be the source or target of a relationship (not SDOs or SCOs).
-const NOT_RELATABLE: &[&str] = &[
-    "bundle",
-    "language-content",
-    "marking-definition",
-    "sighting",
-    "relationship",
-    "extension-definition",
-];
+const NOT_RELATABLE: &[&str] =
+    &["bundle", "language-content", "marking-definition", "sighting", "relationship", "extension-definition"];
 
 /// Relationship types any two objects may have.
 const COMMON_RELATIONSHIPS: &[&str] = &["derived-from", "duplicate-of", "related-to"];
@@ -249,76 +232,28 @@ const COMMON_RELATIONSHIPS: &[&str] = &["derived-from", "duplicate-of", "related
 /// rejects anything else between STIX types, so the builder does too.
 const SPEC_RELATIONSHIPS: &[(&str, &str, &[&str])] = &[
     ("attack-pattern", "delivers", &["malware"]),
-    (
-        "attack-pattern",
-        "targets",
-        &["location", "vulnerability", "identity"],
-    ),
+    ("attack-pattern", "targets", &["location", "vulnerability", "identity"]),
     ("attack-pattern", "uses", &["malware", "tool"]),
-    (
-        "campaign",
-        "attributed-to",
-        &["intrusion-set", "threat-actor"],
-    ),
+    ("campaign", "attributed-to", &["intrusion-set", "threat-actor"]),
     ("campaign", "compromises", &["infrastructure"]),
     ("campaign", "originates-from", &["location"]),
-    (
-        "campaign",
-        "targets",
-        &["location", "identity", "vulnerability"],
-    ),
-    (
-        "campaign",
-        "uses",
-        &["attack-pattern", "infrastructure", "malware", "tool"],
-    ),
+    ("campaign", "targets", &["location", "identity", "vulnerability"]),
+    ("campaign", "uses", &["attack-pattern", "infrastructure", "malware", "tool"]),
     ("course-of-action", "investigates", &["indicator"]),
-    (
-        "course-of-action",
-        "mitigates",
-        &[
-            "attack-pattern",
-            "indicator",
-            "malware",
-            "tool",
-            "vulnerability",
-        ],
-    ),
-    (
-        "course-of-action",
-        "remediates",
-        &["malware", "vulnerability"],
-    ),
-    (
-        "domain-name",
-        "resolves-to",
-        &["domain-name", "ipv4-addr", "ipv6-addr"],
-    ),
+    ("course-of-action", "mitigates", &["attack-pattern", "indicator", "malware", "tool", "vulnerability"]),
+    ("course-of-action", "remediates", &["malware", "vulnerability"]),
+    ("domain-name", "resolves-to", &["domain-name", "ipv4-addr", "ipv6-addr"]),
     ("identity", "located-at", &["location"]),
     (
         "indicator",
         "indicates",
-        &[
-            "attack-pattern",
-            "campaign",
-            "infrastructure",
-            "intrusion-set",
-            "malware",
-            "threat-actor",
-            "tool",
-        ],
+        &["attack-pattern", "campaign", "infrastructure", "intrusion-set", "malware", "threat-actor", "tool"],
     ),
     ("indicator", "based-on", &["observed-data"]),
     (
         "infrastructure",
         "communicates-with",
-        &[
-            "infrastructure",
-            "ipv4-addr",
-            "ipv6-addr",
-            "domain-name",
-            "url",
-        ],
+        &["infrastructure", "ipv4-addr", "ipv6-addr", "domain-name", "url"],
     ),
     ("infrastructure", "controls", &["infrastructure", "malware"]),
     ("infrastructure", "delivers", &["malware"]),
@@ -331,16 +266,8 @@ const SPEC_RELATIONSHIPS: &[(&str, &str, &[&str])] = &[
     ("intrusion-set", "hosts", &["infrastructure"]),
     ("intrusion-set", "originates-from", &["location"]),
     ("intrusion-set", "owns", &["infrastructure"]),
-    (
-        "intrusion-set",
-        "targets",
-        &["identity", "location", "vulnerability"],
-    ),
-    (
-        "intrusion-set",
-        "uses",
-        &["attack-pattern", "infrastructure", "malware", "tool"],
-    ),
+    ("intrusion-set", "targets", &["identity", "location", "vulnerability"]),
+    ("intrusion-set", "uses", &["attack-pattern", "infrastructure", "malware", "tool"]),
     ("ipv4-addr", "resolves-to", &["mac-addr"]),
     ("ipv4-addr", "belongs-to", &["autonomous-system"]),
     ("ipv6-addr", "resolves-to", &["mac-addr"]),
@@ -348,26 +275,14 @@ const SPEC_RELATIONSHIPS: &[(&str, &str, &[&str])] = &[
     ("malware", "authored-by", &["threat-actor", "intrusion-set"]),
     ("malware", "beacons-to", &["infrastructure"]),
     ("malware", "exfiltrates-to", &["infrastructure"]),
-    (
-        "malware",
-        "communicates-with",
-        &["ipv4-addr", "ipv6-addr", "domain-name", "url"],
-    ),
+    ("malware", "communicates-with", &["ipv4-addr", "ipv6-addr", "domain-name", "url"]),
     ("malware", "controls", &["malware"]),
     ("malware", "downloads", &["malware", "file", "tool"]),
     ("malware", "drops", &["malware", "file", "tool"]),
     ("malware", "exploits", &["vulnerability"]),
     ("malware", "originates-from", &["location"]),
-    (
-        "malware",
-        "targets",
-        &["identity", "infrastructure", "location"],
-    ),
-    (
-        "malware",
-        "uses",
-        &["attack-pattern", "infrastructure", "malware", "tool"],
-    ),
+    ("malware", "targets", &["identity", "infrastructure", "location"]),
+    ("malware", "uses", &["attack-pattern", "infrastructure", "malware", "tool"]),
     ("malware", "variant-of", &["malware"]),
     ("malware-analysis", "characterizes", &["malware"]),
     ("malware-analysis", "analysis-of", &["malware"]),
@@ -379,25 +294,13 @@ const SPEC_RELATIONSHIPS: &[(&str, &str, &[&str])] = &[
     ("threat-actor", "owns", &["infrastructure"]),
     ("threat-actor", "impersonates", &["identity"]),
     ("threat-actor", "located-at", &["location"]),
-    (
-        "threat-actor",
-        "targets",
-        &["identity", "location", "vulnerability"],
-    ),
-    (
-        "threat-actor",
-        "uses",
-        &["attack-pattern", "infrastructure", "malware", "tool"],
-    ),
+    ("threat-actor", "targets", &["identity", "location", "vulnerability"]),
+    ("threat-actor", "uses", &["attack-pattern", "infrastructure", "malware", "tool"]),
     ("tool", "delivers", &["malware"]),
     ("tool", "drops", &["malware"]),
     ("tool", "uses", &["infrastructure"]),
     ("tool", "has", &["vulnerability"]),
-    (
-        "tool",
-        "targets",
-        &["identity", "infrastructure", "location", "vulnerability"],
-    ),
+    ("tool", "targets", &["identity", "infrastructure", "location", "vulnerability"]),
     ("vulnerability", "impacts", &["infrastructure"]),
 ];
 
@@ -424,10 +327,7 @@ fn check_relationship(kind: &str, source: &StixId, target: &StixId) -> Result<()
         return Ok(());
     }
     let (source_type, target_type) = (source.object_type(), target.object_type());
-    let from_source: Vec<_> = SPEC_RELATIONSHIPS
-        .iter()
-        .filter(|(s, _, _)| *s == source_type)
-        .collect();
+    let from_source: Vec<_> = SPEC_RELATIONSHIPS.iter().filter(|(s, _, _)| *s == source_type).collect();
     let is_custom = |t: &str| t.starts_with("x-") || !(is_sco_type(t) || SDO_TYPES.contains(&t));
     if from_source.is_empty() && is_custom(source_type) {
         return Ok(());
@@ -490,11 +390,7 @@ pub struct Relationship {
 
 impl Relationship {
     /// `source relationship_type target`, checked against the specification's table.
-    pub fn new(
-        relationship_type: &str,
-        source: &StixId,
-        target: &StixId,
-    ) -> Result<Self, StixError> {
+    pub fn new(relationship_type: &str, source: &StixId, target: &StixId) -> Result<Self, StixError> {
         check_relationship(relationship_type, source, target)?;
         Ok(Self {
             object_type: RelationshipType,
@@ -627,21 +523,9 @@ impl Sighting {
         if let Some(count) = self.count {
             check_count("count", count, 0)?;
         }
-        check_order(
-            "last_seen",
-            self.first_seen.as_ref(),
-            self.last_seen.as_ref(),
-        )?;
-        check_refs(
-            "observed_data_refs",
-            &self.observed_data_refs,
-            &["observed-data"],
-        )?;
-        check_refs(
-            "where_sighted_refs",
-            &self.where_sighted_refs,
-            &["identity", "location"],
-        )
+        check_order("last_seen", self.first_seen.as_ref(), self.last_seen.as_ref())?;
+        check_refs("observed_data_refs", &self.observed_data_refs, &["observed-data"])?;
+        check_refs("where_sighted_refs", &self.where_sighted_refs, &["identity", "location"])
     }
 }
 sdo_impls!(Sighting, SightingType);
@@ -683,11 +567,7 @@ impl ObservedData {
 
     fn check(&self) -> Result<(), StixError> {
         check_count("number_observed", self.number_observed, 1)?;
-        check_order(
-            "last_observed",
-            Some(&self.first_observed),
-            Some(&self.last_observed),
-        )?;
+        check_order("last_observed", Some(&self.first_observed), Some(&self.last_observed))?;
         non_empty_refs("object_refs", &self.object_refs)?;
         for r in &self.object_refs {
             if !(r.is_sco() || r.object_type() == "relationship") {
@@ -724,11 +604,7 @@ pub struct Report {
 
 impl Report {
     /// A report of the given objects.
-    pub fn new(
-        name: &str,
-        published: StixTimestamp,
-        object_refs: Vec<StixId>,
-    ) -> Result<Self, StixError> {
+    pub fn new(name: &str, published: StixTimestamp, object_refs: Vec<StixId>) -> Result<Self, StixError> {
         let report = Self {
             object_type: ReportType,
             common: SdoCommon::new(ReportType::NAME)?,
@@ -898,11 +774,7 @@ impl IntrusionSet {
 
     fn check(&self) -> Result<(), StixError> {
         check_non_empty("name", &self.name)?;
-        check_order(
-            "last_seen",
-            self.first_seen.as_ref(),
-            self.last_seen.as_ref(),
-        )
+        check_order("last_seen", self.first_seen.as_ref(), self.last_seen.as_ref())
     }
 }
 sdo_impls!(IntrusionSet, IntrusionSetType);
@@ -927,11 +799,7 @@ fn check_cve(cve: &str) -> Result<(), StixError> {
     let rest = cve.strip_prefix("CVE-").ok_or_else(bad)?;
     let (year, number) = rest.split_once('-').ok_or_else(bad)?;
     let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if year.len() == 4 && digits(year) && number.len() >= 4 && digits(number) {
-        Ok(())
-    } else {
-        Err(bad())
-    }
+    if year.len() == 4 && digits(year) && number.len() >= 4 && digits(number) { Ok(()) } else { Err(bad()) }
 }
 
 impl Vulnerability {
@@ -951,10 +819,7 @@ impl Vulnerability {
         let cve = cve.to_ascii_uppercase();
         check_cve(&cve)?;
         let mut vulnerability = Self::new(&cve)?;
-        vulnerability
-            .common
-            .external_references
-            .push(ExternalReference::external_id("cve", &cve));
+        vulnerability.common.external_references.push(ExternalReference::external_id("cve", &cve));
         Ok(vulnerability)
     }
 
@@ -1053,14 +918,8 @@ impl StixData for MarkingDefinition {
                 ));
             }
         }
-        check_refs(
-            "object_marking_refs",
-            &self.object_marking_refs,
-            &["marking-definition"],
-        )?;
-        self.external_references
-            .iter()
-            .try_for_each(ExternalReference::validate)
+        check_refs("object_marking_refs", &self.object_marking_refs, &["marking-definition"])?;
+        self.external_references.iter().try_for_each(ExternalReference::validate)
     }
 }
 
@@ -1075,9 +934,7 @@ mod tests {
 
     fn indicator() -> Indicator {
         let pattern = Pattern::new(PatternTerm::domain_name("x.example").unwrap());
-        Indicator::new(&pattern, ts("2024-01-01T00:00:00Z"))
-            .unwrap()
-            .created_at(ts("2024-01-01T00:00:00Z"))
+        Indicator::new(&pattern, ts("2024-01-01T00:00:00Z")).unwrap().created_at(ts("2024-01-01T00:00:00Z"))
     }
 
     #[test]
@@ -1102,21 +959,9 @@ mod tests {
 
     #[test]
     fn indicator_valid_until_must_follow_valid_from() {
-        assert!(
-            indicator()
-                .with_valid_until(ts("2023-12-31T00:00:00Z"))
-                .is_err()
-        );
-        assert!(
-            indicator()
-                .with_valid_until(ts("2024-01-01T00:00:00Z"))
-                .is_err()
-        );
-        assert!(
-            indicator()
-                .with_valid_until(ts("2024-01-01T00:00:00.001Z"))
-                .is_ok()
-        );
+        assert!(indicator().with_valid_until(ts("2023-12-31T00:00:00Z")).is_err());
+        assert!(indicator().with_valid_until(ts("2024-01-01T00:00:00Z")).is_err());
+        assert!(indicator().with_valid_until(ts("2024-01-01T00:00:00.001Z")).is_ok());
     }
 
     #[test]
@@ -1163,18 +1008,8 @@ mod tests {
         let ind = StixId::new_v4("indicator").unwrap();
         let first = ts("2024-01-01T00:00:00Z");
         let last = ts("2024-01-02T00:00:00Z");
-        assert!(
-            Sighting::new(&ind)
-                .unwrap()
-                .seen(999_999_999, first, last)
-                .is_ok()
-        );
-        assert!(
-            Sighting::new(&ind)
-                .unwrap()
-                .seen(1_000_000_000, first, last)
-                .is_err()
-        );
+        assert!(Sighting::new(&ind).unwrap().seen(999_999_999, first, last).is_ok());
+        assert!(Sighting::new(&ind).unwrap().seen(1_000_000_000, first, last).is_err());
         assert!(Sighting::new(&ind).unwrap().seen(0, last, first).is_err());
         let url = StixId::parse("url--c1477287-23ac-5971-a010-5c287877fa60").unwrap();
         assert!(Sighting::new(&url).is_err());
@@ -1211,9 +1046,7 @@ mod tests {
     fn any_sdo_can_be_versioned() {
         let t = ts("2024-01-01T00:00:00Z");
         let ind = StixId::new_v4("indicator").unwrap();
-        let report = Report::spearphish("Invoice 4711", t, vec![ind.clone()])
-            .unwrap()
-            .created_at(t);
+        let report = Report::spearphish("Invoice 4711", t, vec![ind.clone()]).unwrap().created_at(t);
         let mut next = report.new_version(ts("2024-01-02T00:00:00Z")).unwrap();
         next.object_refs.push(StixId::new_v4("indicator").unwrap());
         assert_eq!(next.common.id, report.common.id);

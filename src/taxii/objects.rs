@@ -1,0 +1,212 @@
+//! §5.4 Get objects, §5.5 add objects, §5.6 get an object, §5.7 delete an object.
+
+use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::collections::visible;
+use super::pages::{self, Endpoint, Page};
+use super::{Caller, TaxiiError, TaxiiState, filters, media, status};
+use crate::db::status::{DetailRow, StatusRow};
+use crate::db::{Db, now_micros, objects};
+use crate::service::ingest;
+use crate::settings::Settings;
+use crate::stix::StixId;
+
+fn envelope(page: &Page) -> HttpResponse {
+    let size: usize = page.rows.iter().map(|r| r.json.len() + 1).sum();
+    let mut body = pages::open_envelope(page, size);
+    if !page.rows.is_empty() {
+        body.push_str(",\"objects\":[");
+        for (i, r) in page.rows.iter().enumerate() {
+            if i > 0 {
+                body.push(',');
+            }
+            // Stored as received: served without re-serialising.
+            body.push_str(&r.json);
+        }
+        body.push(']');
+    }
+    body.push('}');
+    let mut resp = HttpResponse::Ok();
+    page.headers(&mut resp);
+    resp.content_type(media::TAXII_MEDIA).body(body)
+}
+
+pub async fn get_objects(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    caller: Caller,
+    settings: web::Data<Settings>,
+    state: web::Data<TaxiiState>,
+    db: web::Data<Db>,
+) -> Result<HttpResponse, TaxiiError> {
+    let (root, key) = path.into_inner();
+    let query = filters::parse(req.query_string())?;
+    let v = visible(&db, &settings, &root, &key, caller.principal.as_ref()).await?;
+    v.require_read()?;
+    let page =
+        pages::fetch(&db, &state, &settings, &v.row.id, caller.principal.as_ref(), Endpoint::Objects, query)
+            .await?;
+    Ok(envelope(&page))
+}
+
+pub async fn get_object(
+    req: HttpRequest,
+    path: web::Path<(String, String, String)>,
+    caller: Caller,
+    settings: web::Data<Settings>,
+    state: web::Data<TaxiiState>,
+    db: web::Data<Db>,
+) -> Result<HttpResponse, TaxiiError> {
+    let (root, key, object) = path.into_inner();
+    let object = StixId::parse(&object).map_err(|e| TaxiiError::BadRequest(e.to_string()))?.to_string();
+    let query = filters::parse(req.query_string())?;
+    let v = visible(&db, &settings, &root, &key, caller.principal.as_ref()).await?;
+    v.require_read()?;
+    let (cid, oid) = (v.row.id.clone(), object.clone());
+    if !db.run(move |conn| objects::contains(conn, &cid, &oid)).await? {
+        return Err(TaxiiError::NotFound(format!("{object} is not in this collection")));
+    }
+    let page = pages::fetch(
+        &db,
+        &state,
+        &settings,
+        &v.row.id,
+        caller.principal.as_ref(),
+        Endpoint::Object(object),
+        query,
+    )
+    .await?;
+    Ok(envelope(&page))
+}
+
+pub async fn delete_object(
+    req: HttpRequest,
+    path: web::Path<(String, String, String)>,
+    caller: Caller,
+    settings: web::Data<Settings>,
+    db: web::Data<Db>,
+) -> Result<HttpResponse, TaxiiError> {
+    let (root, key, object) = path.into_inner();
+    let object = StixId::parse(&object).map_err(|e| TaxiiError::BadRequest(e.to_string()))?.to_string();
+    let query = filters::parse(req.query_string())?;
+    let v = visible(&db, &settings, &root, &key, caller.principal.as_ref()).await?;
+    // Spec §5.7: deleting needs both read and write access.
+    v.require_read()?;
+    v.require_write()?;
+    let versions = pages::version_filter(&query.filters);
+    let spec_versions = query.filters.spec_versions.clone();
+    let cid = v.row.id.clone();
+    let oid = object.clone();
+    let deleted = db
+        .run(move |conn| {
+            if !objects::contains(conn, &cid, &oid)? {
+                return Ok(None);
+            }
+            objects::delete_versions(conn, &cid, &oid, &versions, &spec_versions).map(Some)
+        })
+        .await?;
+    match deleted {
+        None => Err(TaxiiError::NotFound(format!("{object} is not in this collection"))),
+        Some(_) => Ok(HttpResponse::Ok().content_type(media::TAXII_MEDIA).finish()),
+    }
+}
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow)]
+    objects: Vec<&'a RawValue>,
+}
+
+pub async fn add_objects(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    caller: Caller,
+    mut payload: web::Payload,
+    settings: web::Data<Settings>,
+    state: web::Data<TaxiiState>,
+    db: web::Data<Db>,
+) -> Result<HttpResponse, TaxiiError> {
+    let (root, key) = path.into_inner();
+    let Some(who) = caller.principal.clone() else {
+        return Err(TaxiiError::Unauthorized("authentication required to add objects".into()));
+    };
+    let v = visible(&db, &settings, &root, &key, Some(&who)).await?;
+    v.require_write()?;
+    let content_type = req.headers().get(CONTENT_TYPE).and_then(|h| h.to_str().ok());
+    if !media::is_taxii21_body(content_type) {
+        return Err(TaxiiError::UnsupportedMediaType(format!(
+            "send {} (got {})",
+            media::TAXII_MEDIA,
+            content_type.unwrap_or("no Content-Type")
+        )));
+    }
+    let max = settings.taxii.max_content_length;
+    let declared =
+        req.headers().get(CONTENT_LENGTH).and_then(|h| h.to_str().ok()).and_then(|s| s.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max) {
+        return Err(TaxiiError::PayloadTooLarge(max));
+    }
+    // Enforced while streaming too: a chunked body cannot slip past the limit.
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| TaxiiError::BadRequest(format!("cannot read the body: {e}")))?;
+        if (body.len() + chunk.len()) as u64 > max {
+            return Err(TaxiiError::PayloadTooLarge(max));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let body = body.freeze();
+    let validator = state.validator.clone();
+    let prepared = tokio::task::spawn_blocking(move || -> Result<Vec<ingest::Prepared>, TaxiiError> {
+        let envelope: Envelope<'_> = serde_json::from_slice(&body).map_err(|e| match e.classify() {
+            serde_json::error::Category::Data => TaxiiError::Unprocessable(format!(
+                "not a TAXII envelope (an object with an \"objects\" list): {e}"
+            )),
+            _ => TaxiiError::BadRequest(format!("the body is not JSON: {e}")),
+        })?;
+        Ok(envelope.objects.iter().map(|raw| ingest::prepare(&validator, raw.get())).collect())
+    })
+    .await
+    .map_err(|e| TaxiiError::Internal(e.to_string()))??;
+
+    let now = now_micros();
+    let retention =
+        i64::try_from(settings.taxii.status_retention_hours).unwrap_or(24).saturating_mul(3_600_000_000);
+    let status_id = uuid::Uuid::new_v4().to_string();
+    let collection_id = v.row.id.clone();
+    let (row, details) = db
+        .run(move |conn| {
+            let details = ingest::store(conn, &collection_id, prepared)?;
+            let row = StatusRow {
+                id: status_id.clone(),
+                collection_id,
+                user_id: Some(who.user_id),
+                status: "complete".into(),
+                request_timestamp: now,
+                total_count: details.len() as i64,
+                expires_at: now.saturating_add(retention),
+            };
+            let rows: Vec<DetailRow> = details
+                .into_iter()
+                .enumerate()
+                .map(|(i, d)| DetailRow {
+                    status_id: status_id.clone(),
+                    position: i as i64,
+                    stix_id: d.id,
+                    version: d.version,
+                    outcome: d.outcome.as_str().into(),
+                    message: d.message,
+                })
+                .collect();
+            crate::db::status::insert(conn, &row, &rows)?;
+            Ok((row, rows))
+        })
+        .await?;
+    Ok(HttpResponse::Accepted()
+        .content_type(media::TAXII_MEDIA)
+        .body(status::render(&row, &details).to_string()))
+}
