@@ -2,6 +2,8 @@
 //! (monotonic `date_added`, first/latest flags), keyset pages over (date_added, seq) with the
 //! TAXII filters, and deleting versions.
 
+use std::collections::HashMap;
+
 use diesel::prelude::*;
 use diesel::sql_types::Bool;
 
@@ -57,105 +59,194 @@ struct MemberInsert<'a> {
 }
 
 /// The body of [`add_to_collection`], written once for both backends. `$c` is the concrete
-/// connection inside a transaction that already holds the collection's write lock.
+/// connection inside a transaction that already holds the collection's write lock. It is
+/// set-based: a handful of statements per call, whatever the number of objects, so that
+/// PostgreSQL round trips and SQLite statement overhead do not grow per object.
 macro_rules! add_body {
     ($c:ident, $collection_id:expr, $objects:expr, $last:expr) => {{
+        let objects: &[NewObject] = $objects;
+        let collection_id: &str = $collection_id;
         let mut next = now_micros().max($last + 1);
-        let mut outcomes = Vec::with_capacity($objects.len());
-        for o in $objects {
-            let unversioned = o.created.is_none() && o.modified.is_none();
-            // An object without created/modified (an SCO) has one version: the first one stored.
-            let known: Option<(i64, i64)> = if unversioned {
-                so::table
-                    .filter(so::stix_id.eq(&o.stix_id))
-                    .select((so::pk, so::version))
-                    .order(so::pk.asc())
-                    .first($c)
-                    .optional()?
-            } else {
-                None
-            };
-            let (pk, version) = match known {
-                Some(found) => found,
-                None => {
-                    let version = if unversioned { next } else { o.version };
-                    let inserted: Option<i64> = diesel::insert_into(so::table)
-                        .values(&ObjectInsert {
-                            stix_id: &o.stix_id,
-                            stix_type: &o.stix_type,
-                            spec_version: &o.spec_version,
-                            created: o.created,
-                            modified: o.modified,
-                            version,
-                            revoked: o.revoked,
-                            json: &o.json,
-                        })
-                        .on_conflict_do_nothing()
-                        .returning(so::pk)
-                        .get_result($c)
-                        .optional()?;
-                    match inserted {
-                        Some(pk) => (pk, version),
-                        // Same id and version: the same object (TAXII identifies a version by both).
-                        None => (
-                            so::table
-                                .filter(so::stix_id.eq(&o.stix_id))
-                                .filter(so::version.eq(version))
-                                .select(so::pk)
-                                .first($c)?,
-                            version,
-                        ),
-                    }
-                }
-            };
-            let existing: Vec<(i64, i64)> = co::table
-                .inner_join(so::table)
-                .filter(co::collection_id.eq($collection_id))
-                .filter(co::stix_id.eq(&o.stix_id))
-                .select((co::object_pk, so::version))
+        let mut ids: Vec<&str> = objects.iter().map(|o| o.stix_id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+
+        // 1. Which versions the store already holds, by id.
+        let mut stored: HashMap<String, Vec<(i64, i64, bool)>> = HashMap::new();
+        for chunk in ids.chunks(ID_CHUNK) {
+            let rows: Vec<(i64, String, i64, Option<i64>, Option<i64>)> = so::table
+                .filter(so::stix_id.eq_any(chunk))
+                .select((so::pk, so::stix_id, so::version, so::created, so::modified))
+                .order(so::pk.asc())
                 .load($c)?;
-            if existing.iter().any(|(p, _)| *p == pk) {
+            for (pk, id, version, created, modified) in rows {
+                stored.entry(id).or_default().push((pk, version, created.is_none() && modified.is_none()));
+            }
+        }
+
+        // 2. Resolve each object to a stored version or a new one (pk unknown until inserted).
+        //    An object without created/modified (an SCO) has one version: the first stored.
+        let mut resolved: Vec<(Option<i64>, i64)> = Vec::with_capacity(objects.len());
+        let mut fresh: Vec<(usize, i64)> = Vec::new();
+        let mut pending: HashMap<(&str, i64), usize> = HashMap::new();
+        let mut unversioned_new: HashMap<&str, i64> = HashMap::new();
+        for (i, o) in objects.iter().enumerate() {
+            let unversioned = o.created.is_none() && o.modified.is_none();
+            let known = stored.get(&o.stix_id).and_then(|versions| {
+                versions
+                    .iter()
+                    .find(|(_, v, u)| if unversioned { *u } else { *v == o.version })
+                    .map(|(pk, v, _)| (*pk, *v))
+            });
+            match known {
+                Some((pk, v)) => resolved.push((Some(pk), v)),
+                None => {
+                    let version = if unversioned {
+                        *unversioned_new.entry(o.stix_id.as_str()).or_insert(next + i as i64)
+                    } else {
+                        o.version
+                    };
+                    if !pending.contains_key(&(o.stix_id.as_str(), version)) {
+                        pending.insert((o.stix_id.as_str(), version), i);
+                        fresh.push((i, version));
+                    }
+                    resolved.push((None, version));
+                }
+            }
+        }
+        let mut new_pks: HashMap<(String, i64), i64> = HashMap::new();
+        for chunk in fresh.chunks(INSERT_CHUNK) {
+            let rows: Vec<ObjectInsert<'_>> = chunk
+                .iter()
+                .filter_map(|(i, version)| objects.get(*i).map(|o| (o, *version)))
+                .map(|(o, version)| ObjectInsert {
+                    stix_id: &o.stix_id,
+                    stix_type: &o.stix_type,
+                    spec_version: &o.spec_version,
+                    created: o.created,
+                    modified: o.modified,
+                    version,
+                    revoked: o.revoked,
+                    json: &o.json,
+                })
+                .collect();
+            let inserted: Vec<(i64, String, i64)> = diesel::insert_into(so::table)
+                .values(&rows)
+                .on_conflict_do_nothing()
+                .returning((so::pk, so::stix_id, so::version))
+                .get_results($c)?;
+            for (pk, id, version) in inserted {
+                new_pks.insert((id, version), pk);
+            }
+        }
+        // A concurrent writer (another collection, PostgreSQL) may have stored some first.
+        for (i, version) in &fresh {
+            let Some(o) = objects.get(*i) else { continue };
+            if !new_pks.contains_key(&(o.stix_id.clone(), *version)) {
+                let pk: i64 = so::table
+                    .filter(so::stix_id.eq(&o.stix_id))
+                    .filter(so::version.eq(*version))
+                    .select(so::pk)
+                    .first($c)?;
+                new_pks.insert((o.stix_id.clone(), *version), pk);
+            }
+        }
+
+        // 3. Membership: what the collection already has of these ids, with its flags.
+        let mut members: HashMap<String, Vec<(Option<i64>, i64, i64, bool, bool)>> = HashMap::new();
+        for chunk in ids.chunks(ID_CHUNK) {
+            let rows: Vec<(i64, String, i64, i64, bool, bool)> = co::table
+                .inner_join(so::table)
+                .filter(co::collection_id.eq(collection_id))
+                .filter(co::stix_id.eq_any(chunk))
+                .select((co::seq, co::stix_id, co::object_pk, so::version, co::is_first, co::is_latest))
+                .load($c)?;
+            for (seq, id, pk, version, first, latest) in rows {
+                members.entry(id).or_default().push((Some(seq), pk, version, first, latest));
+            }
+        }
+        let mut outcomes = Vec::with_capacity(objects.len());
+        let mut new_members: Vec<(usize, i64, i64, i64)> = Vec::new();
+        for (i, (o, (pk, version))) in objects.iter().zip(resolved).enumerate() {
+            let pk = match pk {
+                Some(pk) => pk,
+                None => *new_pks.get(&(o.stix_id.clone(), version)).ok_or(DbError::NotFound)?,
+            };
+            let entry = members.entry(o.stix_id.clone()).or_default();
+            if entry.iter().any(|(_, p, ..)| *p == pk) {
                 outcomes.push(Added::Duplicate { version });
                 continue;
             }
-            let is_latest = existing.iter().all(|(_, v)| version > *v);
-            let is_first = existing.iter().all(|(_, v)| version < *v);
-            if is_latest && !existing.is_empty() {
-                diesel::update(co::table)
-                    .filter(co::collection_id.eq($collection_id))
-                    .filter(co::stix_id.eq(&o.stix_id))
-                    .filter(co::is_latest.eq(true))
-                    .set(co::is_latest.eq(false))
-                    .execute($c)?;
-            }
-            if is_first && !existing.is_empty() {
-                diesel::update(co::table)
-                    .filter(co::collection_id.eq($collection_id))
-                    .filter(co::stix_id.eq(&o.stix_id))
-                    .filter(co::is_first.eq(true))
-                    .set(co::is_first.eq(false))
-                    .execute($c)?;
-            }
-            diesel::insert_into(co::table)
-                .values(&MemberInsert {
-                    collection_id: $collection_id,
-                    object_pk: pk,
-                    date_added: next,
-                    is_first,
-                    is_latest,
-                    stix_id: &o.stix_id,
-                })
-                .execute($c)?;
+            entry.push((None, pk, version, false, false));
+            new_members.push((i, pk, version, next));
             outcomes.push(Added::New { date_added: next, version });
             next += 1;
         }
-        diesel::update(collections::table.find($collection_id))
-            .set(collections::last_date_added.eq(next - 1))
-            .filter(collections::last_date_added.lt(next - 1))
-            .execute($c)?;
+
+        // 4. First/latest flags: adding only moves the extremes outward, so existing rows can
+        //    only lose a flag; new rows get theirs computed here.
+        let mut clear_first: Vec<i64> = Vec::new();
+        let mut clear_latest: Vec<i64> = Vec::new();
+        let mut extremes: HashMap<&str, (i64, i64)> = HashMap::new();
+        for (id, rows) in &members {
+            if rows.iter().all(|(seq, ..)| seq.is_some()) {
+                continue;
+            }
+            let min = rows.iter().map(|r| r.2).min().unwrap_or_default();
+            let max = rows.iter().map(|r| r.2).max().unwrap_or_default();
+            for (seq, _, version, first, latest) in rows {
+                if let Some(seq) = seq {
+                    if *first && *version != min {
+                        clear_first.push(*seq);
+                    }
+                    if *latest && *version != max {
+                        clear_latest.push(*seq);
+                    }
+                }
+            }
+            extremes.insert(id.as_str(), (min, max));
+        }
+        for chunk in clear_first.chunks(ID_CHUNK) {
+            diesel::update(co::table.filter(co::seq.eq_any(chunk)))
+                .set(co::is_first.eq(false))
+                .execute($c)?;
+        }
+        for chunk in clear_latest.chunks(ID_CHUNK) {
+            diesel::update(co::table.filter(co::seq.eq_any(chunk)))
+                .set(co::is_latest.eq(false))
+                .execute($c)?;
+        }
+        let rows: Vec<MemberInsert<'_>> = new_members
+            .iter()
+            .filter_map(|(i, pk, version, date_added)| {
+                let o = objects.get(*i)?;
+                let (min, max) = extremes.get(o.stix_id.as_str()).copied().unwrap_or((*version, *version));
+                Some(MemberInsert {
+                    collection_id,
+                    object_pk: *pk,
+                    date_added: *date_added,
+                    is_first: *version == min,
+                    is_latest: *version == max,
+                    stix_id: &o.stix_id,
+                })
+            })
+            .collect();
+        for chunk in rows.chunks(INSERT_CHUNK) {
+            diesel::insert_into(co::table).values(chunk).execute($c)?;
+        }
+        if !new_members.is_empty() {
+            diesel::update(collections::table.find(collection_id))
+                .set(collections::last_date_added.eq(next - 1))
+                .filter(collections::last_date_added.lt(next - 1))
+                .execute($c)?;
+        }
         Ok(outcomes)
     }};
 }
+
+/// Ids per `IN (…)` list and rows per multi-row INSERT: well under SQLite's bound-variable limit.
+const ID_CHUNK: usize = 900;
+const INSERT_CHUNK: usize = 400;
 
 /// Adds object versions to a collection in one transaction. `date_added` is strictly increasing
 /// per collection and never in the future: writers to one collection are serialised (SQLite's

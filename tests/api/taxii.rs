@@ -509,3 +509,29 @@ async fn delete_removes_versions_and_keeps_flags_right() {
     let resp = admin(&app, Method::DELETE, &obj).send().await.unwrap();
     assert_taxii_error(&resp, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn one_envelope_with_several_versions_and_duplicates() {
+    let app = TestApp::spawn().await;
+    simple_collection(&app, "e").await;
+    let id = "indicator--77777777-7777-4777-8777-777777777777";
+    let v1 = indicator(id, "2024-01-01T06:00:00.000Z", "v1");
+    let v2 = indicator(id, "2024-01-02T00:00:00.000Z", "v2");
+    let v0 = indicator(id, "2024-01-01T00:00:00.000Z", "v0");
+    let (_, st) = post(&app, "e", vec![v1.clone(), v2.clone(), v1.clone(), url_sco(3), url_sco(3), v0]).await;
+    assert_eq!((st["success_count"].as_u64(), st["failure_count"].as_u64()), (Some(6), Some(0)), "{st}");
+    let base = format!("{ROOT}/collections/e/objects/");
+    let (_, vs, _) = get(&app, &format!("{base}{id}/versions/")).await;
+    assert_eq!(vs["versions"].as_array().unwrap().len(), 3);
+    let (_, last, _) = get(&app, &format!("{base}{id}/")).await;
+    assert_eq!(last["objects"][0]["name"], "v2");
+    let (_, first, _) = get(&app, &format!("{base}{id}/?match[version]=first")).await;
+    assert_eq!(first["objects"][0]["name"], "v0");
+    let (_, all, _) = get(&app, &format!("{base}?match[version]=all")).await;
+    assert_eq!(ids(&all).len(), 4, "three versions and one URL: {all}");
+    // The same envelope again changes nothing.
+    let (_, st) = post(&app, "e", vec![v1, v2, url_sco(3)]).await;
+    assert_eq!(st["success_count"], 3);
+    let (_, again, _) = get(&app, &format!("{base}?match[version]=all")).await;
+    assert_eq!(ids(&again), ids(&all));
+}
