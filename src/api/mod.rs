@@ -2,6 +2,7 @@
 //! Handlers parse, call `service/`, and map results to the DTOs defined here.
 
 mod accounts;
+mod collections;
 pub mod error;
 mod health;
 
@@ -24,6 +25,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/tokens", web::post().to(accounts::create_token))
             .route("/tokens/{id}", web::delete().to(accounts::revoke_token))
             .route("/audit", web::get().to(accounts::audit_log))
+            .route("/collections", web::get().to(collections::list))
+            .route("/collections", web::post().to(collections::create))
+            .route("/collections/{collection}/grants/{username}", web::put().to(collections::set_grant))
             .default_service(web::to(error::not_found)),
     );
 }

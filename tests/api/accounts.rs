@@ -239,3 +239,48 @@ async fn verified_passwords_are_cached_briefly_bounded_and_forgettable() {
     tokio::time::sleep(Duration::from_millis(450)).await;
     assert_eq!(auth.authenticate(creds("b1", &pw_b), None).await, Err(AuthError::Invalid));
 }
+
+#[tokio::test]
+async fn admins_manage_collections_over_rest() {
+    let app = TestApp::spawn().await;
+    let pw = app.add_user("bea", "analyst").await;
+    let body = serde_json::json!({ "title": "Partners", "alias": "partners", "readers": ["bea"] });
+    let resp = app.post("/api/v1/collections").basic_auth("bea", Some(&pw)).json(&body).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let (status, created) =
+        status_json(app.as_admin(app.post("/api/v1/collections")).json(&body).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["api_root"], "root");
+    let (status, dup) =
+        status_json(app.as_admin(app.post("/api/v1/collections")).json(&body).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::CONFLICT, "titles are unique: {dup}");
+    let bad = serde_json::json!({ "title": "X", "readers": ["ghost"] });
+    let (status, _) =
+        status_json(app.as_admin(app.post("/api/v1/collections")).json(&bad).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let (_, mine) =
+        status_json(app.get("/api/v1/collections").basic_auth("bea", Some(&pw)).send().await.unwrap()).await;
+    assert_eq!(mine[0]["can_read"], true);
+    assert_eq!(mine[0]["can_write"], false);
+    let resp = app
+        .as_admin(app.request(Method::PUT, "/api/v1/collections/partners/grants/bea"))
+        .json(&serde_json::json!({ "can_read": true, "can_write": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let (_, mine) =
+        status_json(app.get("/api/v1/collections").basic_auth("bea", Some(&pw)).send().await.unwrap()).await;
+    assert_eq!(mine[0]["can_write"], true);
+    // The TAXII view agrees with the REST one.
+    let (_, taxii) = status_json(
+        app.get(&format!("/taxii2/root/collections/{}/", created["id"].as_str().unwrap()))
+            .basic_auth("bea", Some(&pw))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((taxii["can_read"].as_bool(), taxii["can_write"].as_bool()), (Some(true), Some(true)));
+}

@@ -1,0 +1,127 @@
+//! `/api/v1/collections`: TAXII collections over REST. Admins create them and set grants; every
+//! user lists the collections they may use, with their own `can_read`/`can_write`.
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, Caller};
+use crate::db::collections::{self as store, CollectionRow, GrantRow};
+use crate::db::{Db, users};
+use crate::service::collections::{self, Access, CollectionSpec, DEFAULT_API_ROOT, access};
+
+#[derive(Debug, Serialize)]
+pub struct CollectionDto {
+    pub id: String,
+    pub title: String,
+    pub alias: Option<String>,
+    pub description: Option<String>,
+    pub api_root: String,
+    pub public_read: bool,
+    pub computed: bool,
+    pub can_read: bool,
+    pub can_write: bool,
+}
+
+fn dto(row: &CollectionRow, a: Access) -> CollectionDto {
+    CollectionDto {
+        id: row.id.clone(),
+        title: row.title.clone(),
+        alias: row.alias.clone(),
+        description: row.description.clone(),
+        api_root: row.api_root.clone(),
+        public_read: row.public_read,
+        computed: row.kind == "computed",
+        can_read: a.can_read,
+        can_write: a.can_write,
+    }
+}
+
+pub async fn list(caller: Caller, db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
+    let uid = caller.user_id;
+    let (rows, grants) = db.run(move |conn| Ok((store::list(conn)?, store::grants_of(conn, uid)?))).await?;
+    let visible: Vec<CollectionDto> = rows
+        .iter()
+        .filter_map(|row| {
+            let a = access(row, Some(&caller.principal), &grants);
+            (a.can_read || a.can_write).then(|| dto(row, a))
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(visible))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewCollectionRequest {
+    pub title: String,
+    pub alias: Option<String>,
+    pub description: Option<String>,
+    #[serde(default)]
+    pub public_read: bool,
+    #[serde(default)]
+    pub readers: Vec<String>,
+    #[serde(default)]
+    pub writers: Vec<String>,
+    pub api_root: Option<String>,
+}
+
+pub async fn create(
+    caller: Caller,
+    db: web::Data<Db>,
+    body: web::Json<NewCollectionRequest>,
+) -> Result<HttpResponse, ApiError> {
+    if !caller.is_admin() {
+        return Err(ApiError::Forbidden("administrators only".into()));
+    }
+    let req = body.into_inner();
+    let spec = CollectionSpec {
+        title: req.title,
+        alias: req.alias,
+        description: req.description,
+        public_read: req.public_read,
+        readers: req.readers,
+        writers: req.writers,
+        api_root: req.api_root.unwrap_or_else(|| DEFAULT_API_ROOT.into()),
+    };
+    let row = db.run(move |conn| Ok(collections::create(conn, &spec))).await??;
+    Ok(HttpResponse::Created().json(dto(&row, Access { can_read: true, can_write: row.kind != "computed" })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantRequest {
+    pub can_read: bool,
+    pub can_write: bool,
+}
+
+pub async fn set_grant(
+    caller: Caller,
+    db: web::Data<Db>,
+    path: web::Path<(String, String)>,
+    body: web::Json<GrantRequest>,
+) -> Result<HttpResponse, ApiError> {
+    if !caller.is_admin() {
+        return Err(ApiError::Forbidden("administrators only".into()));
+    }
+    let (key, username) = path.into_inner();
+    let req = body.into_inner();
+    db.run(move |conn| {
+        let Some(collection) = store::by_id_or_alias(conn, &key)? else {
+            return Ok(Err(ApiError::NotFound(format!("collection '{key}' not found"))));
+        };
+        let Some(user) = users::by_name(conn, &username)? else {
+            return Ok(Err(ApiError::NotFound(format!("user '{username}' not found"))));
+        };
+        store::set_grant(
+            conn,
+            &GrantRow {
+                user_id: user.id,
+                collection_id: collection.id,
+                can_read: req.can_read,
+                can_write: req.can_write,
+            },
+        )?;
+        Ok(Ok(()))
+    })
+    .await??;
+    Ok(HttpResponse::NoContent().finish())
+}
