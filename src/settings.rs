@@ -80,6 +80,9 @@ pub struct TaxiiSettings {
     pub max_content_length: u64,
     /// Hours a status resource is kept after its request.
     pub status_retention_hours: u64,
+    /// A POST with more valid objects than this answers at once with a `pending` status and
+    /// stores them in the background (durably: a restart resumes the work).
+    pub background_threshold: usize,
     /// Title of the discovery resource.
     pub title: String,
     /// Description of the discovery resource.
@@ -151,6 +154,7 @@ impl Default for TaxiiSettings {
             max_page_size: 1000,
             max_content_length: 100 * 1024 * 1024,
             status_retention_hours: 24,
+            background_threshold: 5000,
             title: "Harpoon TAXII 2.1".into(),
             description: "Indicators from reported spear-phish emails".into(),
             contact: String::new(),

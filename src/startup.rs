@@ -124,7 +124,9 @@ impl Application {
             0 => std::thread::available_parallelism().map(usize::from).unwrap_or(2),
             n => n,
         };
-        let state = AppState::new(db, settings)?;
+        let state = AppState::new(db.clone(), settings)?;
+        // Finish TAXII uploads a previous run accepted but had not stored yet.
+        tokio::spawn(crate::service::ingest::resume_all(db));
         let server = HttpServer::new(move || build_app(state.clone())).workers(workers);
         let is_tls = tls.is_some();
         let server = match tls {

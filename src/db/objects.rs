@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use diesel::prelude::*;
 use diesel::sql_types::Bool;
 
-use super::schema::{collection_objects as co, collections, stix_objects as so};
+use super::schema::{
+    collection_objects as co, collections, stix_objects as so, taxii_pending, taxii_status_details as details,
+};
 use super::{DbConn, DbError, now_micros};
 
 /// One object version to store, with the columns TAXII filters on extracted from its JSON.
@@ -270,6 +272,80 @@ pub fn add_to_collection(
                 .for_update()
                 .first(c)?;
             add_body!(c, collection_id, objects, last)
+        }),
+    }
+}
+
+/// Stores a chunk of a background TAXII POST and settles its status in the same transaction:
+/// the objects are added, their status details become `success` (or `failure` for `failed`),
+/// and their pending rows are deleted. A crash leaves either all of it or none of it.
+pub fn add_and_settle(
+    conn: &mut DbConn,
+    collection_id: &str,
+    status_id: &str,
+    items: &[(i64, NewObject)],
+    failed: &[(i64, String)],
+) -> Result<(), DbError> {
+    let objects: Vec<NewObject> = items.iter().map(|(_, o)| o.clone()).collect();
+    macro_rules! settle {
+        ($c:ident, $outcomes:expr) => {{
+            let outcomes: Vec<Added> = $outcomes;
+            let positions: Vec<i64> = items.iter().map(|(p, _)| *p).collect();
+            for chunk in positions.chunks(ID_CHUNK) {
+                diesel::update(
+                    details::table
+                        .filter(details::status_id.eq(status_id))
+                        .filter(details::position.eq_any(chunk)),
+                )
+                .set(details::outcome.eq("success"))
+                .execute($c)?;
+            }
+            // Objects without created/modified get their version only when stored.
+            for ((position, o), outcome) in items.iter().zip(&outcomes) {
+                if o.created.is_none() && o.modified.is_none() {
+                    let (Added::New { version, .. } | Added::Duplicate { version }) = *outcome;
+                    let text = crate::stix::StixTimestamp::from_micros(version)
+                        .map(|t| t.to_string())
+                        .unwrap_or_default();
+                    diesel::update(details::table.find((status_id, *position)))
+                        .set(details::version.eq(text))
+                        .execute($c)?;
+                }
+            }
+            for (position, message) in failed {
+                diesel::update(details::table.find((status_id, *position)))
+                    .set((details::outcome.eq("failure"), details::message.eq(message)))
+                    .execute($c)?;
+            }
+            let all: Vec<i64> = positions.iter().copied().chain(failed.iter().map(|(p, _)| *p)).collect();
+            for chunk in all.chunks(ID_CHUNK) {
+                diesel::delete(
+                    taxii_pending::table
+                        .filter(taxii_pending::status_id.eq(status_id))
+                        .filter(taxii_pending::position.eq_any(chunk)),
+                )
+                .execute($c)?;
+            }
+            Ok(())
+        }};
+    }
+    match conn {
+        DbConn::Sqlite(c) => c.immediate_transaction(|c| {
+            let last: i64 =
+                collections::table.find(collection_id).select(collections::last_date_added).first(c)?;
+            let outcomes =
+                (|| -> Result<Vec<Added>, DbError> { add_body!(c, collection_id, &objects, last) })()?;
+            settle!(c, outcomes)
+        }),
+        DbConn::Postgres(c) => c.transaction(|c| {
+            let last: i64 = collections::table
+                .find(collection_id)
+                .select(collections::last_date_added)
+                .for_update()
+                .first(c)?;
+            let outcomes =
+                (|| -> Result<Vec<Added>, DbError> { add_body!(c, collection_id, &objects, last) })()?;
+            settle!(c, outcomes)
         }),
     }
 }

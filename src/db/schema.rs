@@ -99,6 +99,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    taxii_pending (status_id, position) {
+        status_id -> Text,
+        position -> BigInt,
+        collection_id -> Text,
+        json -> Text,
+    }
+}
+
+diesel::table! {
     audit_log (id) {
         id -> BigInt,
         at -> BigInt,
@@ -124,6 +133,7 @@ diesel::joinable!(collection_grants -> collections (collection_id));
 diesel::joinable!(collection_objects -> collections (collection_id));
 diesel::joinable!(collection_objects -> stix_objects (object_pk));
 diesel::joinable!(taxii_status_details -> taxii_status (status_id));
+diesel::joinable!(taxii_pending -> taxii_status (status_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -134,6 +144,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     collection_objects,
     taxii_status,
     taxii_status_details,
+    taxii_pending,
     audit_log,
     server_secrets,
 );

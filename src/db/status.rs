@@ -3,7 +3,7 @@
 
 use diesel::prelude::*;
 
-use super::schema::{taxii_status, taxii_status_details};
+use super::schema::{taxii_pending, taxii_status, taxii_status_details};
 use super::{DbConn, DbError, with_conn};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -29,8 +29,24 @@ pub struct DetailRow {
     pub message: Option<String>,
 }
 
-/// Stores a status resource and its details in one transaction; removes expired ones first.
-pub fn insert(conn: &mut DbConn, status: &StatusRow, details: &[DetailRow]) -> Result<(), DbError> {
+/// An object waiting to be stored by the background worker.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = taxii_pending)]
+pub struct PendingRow {
+    pub status_id: String,
+    pub position: i64,
+    pub collection_id: String,
+    pub json: String,
+}
+
+/// Stores a status resource, its details and any pending objects in one transaction; removes
+/// expired statuses first.
+pub fn insert(
+    conn: &mut DbConn,
+    status: &StatusRow,
+    details: &[DetailRow],
+    pending: &[PendingRow],
+) -> Result<(), DbError> {
     with_conn!(conn, c => c.transaction::<_, DbError, _>(|c| {
         diesel::delete(taxii_status::table.filter(taxii_status::expires_at.lt(status.request_timestamp)))
             .execute(c)?;
@@ -38,8 +54,37 @@ pub fn insert(conn: &mut DbConn, status: &StatusRow, details: &[DetailRow]) -> R
         for chunk in details.chunks(500) {
             diesel::insert_into(taxii_status_details::table).values(chunk).execute(c)?;
         }
+        for chunk in pending.chunks(500) {
+            diesel::insert_into(taxii_pending::table).values(chunk).execute(c)?;
+        }
         Ok(())
     }))
+}
+
+/// The next pending objects of a status, in request order.
+pub fn pending(conn: &mut DbConn, status_id: &str, limit: i64) -> Result<Vec<PendingRow>, DbError> {
+    Ok(with_conn!(conn, c => taxii_pending::table
+        .filter(taxii_pending::status_id.eq(status_id))
+        .order(taxii_pending::position.asc())
+        .limit(limit)
+        .select(PendingRow::as_select())
+        .load(c))?)
+}
+
+/// Statuses that still have pending objects (to resume after a restart).
+pub fn unfinished(conn: &mut DbConn) -> Result<Vec<String>, DbError> {
+    Ok(with_conn!(conn, c => taxii_pending::table
+        .select(taxii_pending::status_id)
+        .distinct()
+        .load(c))?)
+}
+
+/// Marks a status complete once nothing is pending.
+pub fn finish(conn: &mut DbConn, status_id: &str) -> Result<(), DbError> {
+    with_conn!(conn, c => diesel::update(taxii_status::table.find(status_id))
+        .set(taxii_status::status.eq("complete"))
+        .execute(c))?;
+    Ok(())
 }
 
 /// A status resource with its details in position order, unless expired.

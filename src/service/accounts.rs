@@ -156,6 +156,13 @@ pub fn bootstrap_admin(db: &Db, preset: Option<String>) -> Result<Bootstrap, Ser
     }
 }
 
+/// Creates the `admin` account with `password` on a connection (tests and tools that set up a
+/// database without a running server).
+pub fn bootstrap_admin_conn(conn: &mut DbConn, password: &str) -> Result<UserRow, DbError> {
+    let hash = hash_password(password).map_err(|e| DbError::Task(e.to_string()))?;
+    users::insert(conn, "admin", &hash, Role::Admin.as_str())
+}
+
 /// A freshly issued token: the secret is in `token` and is never stored or shown again.
 #[derive(Debug)]
 pub struct IssuedToken {

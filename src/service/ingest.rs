@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use crate::db::objects::{self, Added, NewObject};
-use crate::db::{DbConn, DbError};
+use crate::db::{Db, DbConn, DbError, status};
 use crate::stix::StixTimestamp;
 use crate::stix::schema::StixValidator;
 
@@ -77,6 +77,12 @@ pub fn prepare(validator: &StixValidator, raw: &str) -> Prepared {
     Prepared { id, version, object }
 }
 
+/// The indexed columns of an already validated object, from its stored text.
+fn columns_of_text(raw: &str) -> Result<NewObject, String> {
+    let value: Value = serde_json::from_str(raw).map_err(|e| format!("not JSON: {e}"))?;
+    columns(&value, raw)
+}
+
 fn columns(value: &Value, raw: &str) -> Result<NewObject, String> {
     let text = |k: &str| value.get(k).and_then(Value::as_str);
     let micros = |k: &str| -> Result<Option<i64>, String> {
@@ -138,4 +144,124 @@ pub fn store(
         }
     }
     Ok(details.into_iter().flatten().collect())
+}
+
+/// Where a request's objects go, and how long its status is kept.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub collection_id: String,
+    pub user_id: Option<i64>,
+    pub now: i64,
+    pub retention_micros: i64,
+    /// More valid objects than this are stored in the background.
+    pub background_threshold: usize,
+}
+
+/// What became of a request: its status id, and whether objects wait for [`drain`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Accepted {
+    Complete(String),
+    Background(String),
+}
+
+/// Accepts a request: small ones are stored now; large ones are recorded as pending (objects
+/// and status in one transaction, so nothing accepted can be lost) for [`drain`] to store.
+pub fn accept(conn: &mut DbConn, req: &Request, prepared: Vec<Prepared>) -> Result<Accepted, DbError> {
+    let status_id = uuid::Uuid::new_v4().to_string();
+    let valid = prepared.iter().filter(|p| p.object.is_ok()).count();
+    let background = valid > req.background_threshold;
+    let mut pending_rows = Vec::new();
+    let details: Vec<Detail> = if background {
+        prepared
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| match p.object {
+                Ok(o) => {
+                    pending_rows.push(status::PendingRow {
+                        status_id: status_id.clone(),
+                        position: i as i64,
+                        collection_id: req.collection_id.clone(),
+                        json: o.json,
+                    });
+                    Detail { id: p.id, version: p.version, outcome: Outcome::Pending, message: None }
+                }
+                Err(message) => {
+                    Detail { id: p.id, version: p.version, outcome: Outcome::Failure, message: Some(message) }
+                }
+            })
+            .collect()
+    } else {
+        store(conn, &req.collection_id, prepared)?
+    };
+    let row = status::StatusRow {
+        id: status_id.clone(),
+        collection_id: req.collection_id.clone(),
+        user_id: req.user_id,
+        status: if background { "pending" } else { "complete" }.into(),
+        request_timestamp: req.now,
+        total_count: details.len() as i64,
+        expires_at: req.now.saturating_add(req.retention_micros),
+    };
+    let detail_rows: Vec<status::DetailRow> = details
+        .into_iter()
+        .enumerate()
+        .map(|(i, d)| status::DetailRow {
+            status_id: status_id.clone(),
+            position: i as i64,
+            stix_id: d.id,
+            version: d.version,
+            outcome: d.outcome.as_str().into(),
+            message: d.message,
+        })
+        .collect();
+    status::insert(conn, &row, &detail_rows, &pending_rows)?;
+    Ok(if background { Accepted::Background(status_id) } else { Accepted::Complete(status_id) })
+}
+
+/// Stores the pending objects of a background POST, one chunk per transaction, until none is
+/// left; then marks the status complete. Safe to run twice at once (another instance resuming
+/// the same status): adding is idempotent and settling a settled row changes nothing.
+pub async fn drain(db: Db, status_id: String) -> Result<(), DbError> {
+    loop {
+        let sid = status_id.clone();
+        let finished = db
+            .run(move |conn| {
+                let rows = status::pending(conn, &sid, CHUNK as i64)?;
+                let Some(collection_id) = rows.first().map(|r| r.collection_id.clone()) else {
+                    status::finish(conn, &sid)?;
+                    return Ok(true);
+                };
+                let mut items = Vec::with_capacity(rows.len());
+                let mut failed = Vec::new();
+                for r in rows {
+                    match columns_of_text(&r.json) {
+                        Ok(o) => items.push((r.position, o)),
+                        Err(m) => failed.push((r.position, m)),
+                    }
+                }
+                objects::add_and_settle(conn, &collection_id, &sid, &items, &failed)?;
+                Ok(false)
+            })
+            .await?;
+        if finished {
+            return Ok(());
+        }
+    }
+}
+
+/// Resumes every status a previous run left pending (called at start).
+pub async fn resume_all(db: Db) {
+    let unfinished = match db.run(status::unfinished).await {
+        Ok(ids) => ids,
+        Err(e) => {
+            tracing::error!("cannot look for unfinished TAXII uploads: {e}");
+            return;
+        }
+    };
+    for id in unfinished {
+        tracing::info!(status = %id, "resuming an unfinished TAXII upload");
+        if let Err(e) = drain(db.clone(), id.clone()).await {
+            tracing::error!(status = %id, "resuming failed: {e}");
+        }
+    }
 }

@@ -9,7 +9,6 @@ use serde_json::value::RawValue;
 use super::collections::visible;
 use super::pages::{self, Endpoint, Page};
 use super::{Caller, TaxiiError, TaxiiState, filters, media, status};
-use crate::db::status::{DetailRow, StatusRow};
 use crate::db::{Db, now_micros, objects};
 use crate::service::ingest;
 use crate::settings::Settings;
@@ -173,39 +172,33 @@ pub async fn add_objects(
     .await
     .map_err(|e| TaxiiError::Internal(e.to_string()))??;
 
-    let now = now_micros();
-    let retention =
-        i64::try_from(settings.taxii.status_retention_hours).unwrap_or(24).saturating_mul(3_600_000_000);
-    let status_id = uuid::Uuid::new_v4().to_string();
-    let collection_id = v.row.id.clone();
+    let request = ingest::Request {
+        collection_id: v.row.id.clone(),
+        user_id: Some(who.user_id),
+        now: now_micros(),
+        retention_micros: i64::try_from(settings.taxii.status_retention_hours)
+            .unwrap_or(24)
+            .saturating_mul(3_600_000_000),
+        background_threshold: settings.taxii.background_threshold,
+    };
+    let accepted = db.run(move |conn| ingest::accept(conn, &request, prepared)).await?;
+    let status_id = match &accepted {
+        ingest::Accepted::Complete(id) => id.clone(),
+        ingest::Accepted::Background(id) => {
+            let (db, task_id) = (db.get_ref().clone(), id.clone());
+            tokio::spawn(async move {
+                if let Err(e) = ingest::drain(db, task_id.clone()).await {
+                    tracing::error!(status = %task_id, "background TAXII upload failed (resumed at next start): {e}");
+                }
+            });
+            id.clone()
+        }
+    };
+    let sid = status_id.clone();
     let (row, details) = db
-        .run(move |conn| {
-            let details = ingest::store(conn, &collection_id, prepared)?;
-            let row = StatusRow {
-                id: status_id.clone(),
-                collection_id,
-                user_id: Some(who.user_id),
-                status: "complete".into(),
-                request_timestamp: now,
-                total_count: details.len() as i64,
-                expires_at: now.saturating_add(retention),
-            };
-            let rows: Vec<DetailRow> = details
-                .into_iter()
-                .enumerate()
-                .map(|(i, d)| DetailRow {
-                    status_id: status_id.clone(),
-                    position: i as i64,
-                    stix_id: d.id,
-                    version: d.version,
-                    outcome: d.outcome.as_str().into(),
-                    message: d.message,
-                })
-                .collect();
-            crate::db::status::insert(conn, &row, &rows)?;
-            Ok((row, rows))
-        })
-        .await?;
+        .run(move |conn| crate::db::status::get(conn, &sid, 0))
+        .await?
+        .ok_or_else(|| TaxiiError::Internal(format!("status {status_id} vanished")))?;
     Ok(HttpResponse::Accepted()
         .content_type(media::TAXII_MEDIA)
         .body(status::render(&row, &details).to_string()))

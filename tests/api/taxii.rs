@@ -535,3 +535,89 @@ async fn one_envelope_with_several_versions_and_duplicates() {
     let (_, again, _) = get(&app, &format!("{base}?match[version]=all")).await;
     assert_eq!(ids(&again), ids(&all));
 }
+
+async fn wait_complete(app: &TestApp, status_id: &str) -> Value {
+    for _ in 0..200 {
+        let (status, st, _) = get(app, &format!("{ROOT}/status/{status_id}/")).await;
+        assert_eq!(status, StatusCode::OK);
+        if st["status"] == "complete" {
+            return st;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("status {status_id} never completed");
+}
+
+#[tokio::test]
+async fn large_posts_are_stored_in_the_background_with_a_truthful_status() {
+    let app = TestApp::spawn_with(|s| s.taxii.background_threshold = 10).await;
+    simple_collection(&app, "bg").await;
+    let mut objects: Vec<Value> = (0..60).map(url_sco).collect();
+    objects.push(json!({ "type": "url", "id": "url--bad" }));
+    let (status, st) = post(&app, "bg", objects).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(st["total_count"], 61);
+    assert_eq!(st["failure_count"], 1, "invalid objects fail at once: {st}");
+    let counts = |s: &Value| {
+        s["success_count"].as_u64().unwrap()
+            + s["failure_count"].as_u64().unwrap()
+            + s["pending_count"].as_u64().unwrap()
+    };
+    assert_eq!(counts(&st), 61);
+    let done = wait_complete(&app, st["id"].as_str().unwrap()).await;
+    assert_eq!((done["success_count"].as_u64(), done["pending_count"].as_u64()), (Some(60), Some(0)));
+    assert!(
+        done["successes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["version"].as_str().is_some_and(|v| !v.is_empty()))
+    );
+    let (_, env, _) = get(&app, &format!("{ROOT}/collections/bg/objects/?limit=1000")).await;
+    assert_eq!(ids(&env).len(), 60);
+}
+
+#[tokio::test]
+async fn an_upload_interrupted_by_a_stop_is_finished_at_the_next_start() {
+    // What a server that stopped right after answering 202 leaves behind: a pending status.
+    let test_db = crate::helpers::TestDb::fresh();
+    let db = test_db.connect();
+    db.migrate().unwrap();
+    let coll = db
+        .run(|conn| {
+            harpoon::service::accounts::bootstrap_admin_conn(conn, ADMIN_PASSWORD)?;
+            Ok(collections::create(
+                conn,
+                &CollectionSpec {
+                    title: "Resume".into(),
+                    alias: Some("resume".into()),
+                    ..CollectionSpec::default()
+                },
+            ))
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    let validator = harpoon::stix::schema::StixValidator::new().unwrap();
+    let prepared: Vec<_> =
+        (0..30).map(|n| harpoon::service::ingest::prepare(&validator, &url_sco(n).to_string())).collect();
+    let request = harpoon::service::ingest::Request {
+        collection_id: coll.id.clone(),
+        user_id: Some(1),
+        now: harpoon::db::now_micros(),
+        retention_micros: 3_600_000_000,
+        background_threshold: 0,
+    };
+    let accepted =
+        db.run(move |conn| harpoon::service::ingest::accept(conn, &request, prepared)).await.unwrap();
+    let harpoon::service::ingest::Accepted::Background(status_id) = accepted else { panic!("{accepted:?}") };
+    let pending = db.run(harpoon::db::status::unfinished).await.unwrap();
+    assert_eq!(pending, std::slice::from_ref(&status_id), "nothing stored yet");
+
+    let url = test_db.url.clone();
+    let app = TestApp::spawn_with(move |s| s.database.url = Some(url)).await;
+    let done = wait_complete(&app, &status_id).await;
+    assert_eq!(done["success_count"], 30);
+    let (_, env, _) = get(&app, &format!("{ROOT}/collections/resume/objects/?limit=1000")).await;
+    assert_eq!(ids(&env).len(), 30);
+}
