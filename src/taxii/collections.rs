@@ -68,6 +68,23 @@ pub async fn visible(
     Ok(Visible { row, access })
 }
 
+/// An object id from a path, checked.
+pub fn object_id(text: &str) -> Result<String, TaxiiError> {
+    crate::stix::StixId::parse(text)
+        .map(|id| id.to_string())
+        .map_err(|e| TaxiiError::BadRequest(e.to_string()))
+}
+
+/// 404 unless some version of `object` is in the collection.
+pub async fn require_member(db: &Db, collection_id: &str, object: &str) -> Result<(), TaxiiError> {
+    let (cid, oid) = (collection_id.to_string(), object.to_string());
+    if db.run(move |conn| crate::db::objects::contains(conn, &cid, &oid)).await? {
+        Ok(())
+    } else {
+        Err(TaxiiError::NotFound(format!("{object} is not in this collection")))
+    }
+}
+
 fn resource(row: &CollectionRow, access: Access) -> Value {
     let mut v = json!({
         "id": row.id,

@@ -6,13 +6,12 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::collections::visible;
+use super::collections::{object_id, require_member, visible};
 use super::pages::{self, Endpoint, Page};
 use super::{Caller, TaxiiError, TaxiiState, filters, media, status};
 use crate::db::{Db, now_micros, objects};
 use crate::service::ingest;
 use crate::settings::Settings;
-use crate::stix::StixId;
 
 fn envelope(page: &Page) -> HttpResponse {
     let size: usize = page.rows.iter().map(|r| r.json.len() + 1).sum();
@@ -61,14 +60,11 @@ pub async fn get_object(
     db: web::Data<Db>,
 ) -> Result<HttpResponse, TaxiiError> {
     let (root, key, object) = path.into_inner();
-    let object = StixId::parse(&object).map_err(|e| TaxiiError::BadRequest(e.to_string()))?.to_string();
+    let object = object_id(&object)?;
     let query = filters::parse(req.query_string())?;
     let v = visible(&db, &settings, &root, &key, caller.principal.as_ref()).await?;
     v.require_read()?;
-    let (cid, oid) = (v.row.id.clone(), object.clone());
-    if !db.run(move |conn| objects::contains(conn, &cid, &oid)).await? {
-        return Err(TaxiiError::NotFound(format!("{object} is not in this collection")));
-    }
+    require_member(&db, &v.row.id, &object).await?;
     let page = pages::fetch(
         &db,
         &state,
@@ -90,7 +86,7 @@ pub async fn delete_object(
     db: web::Data<Db>,
 ) -> Result<HttpResponse, TaxiiError> {
     let (root, key, object) = path.into_inner();
-    let object = StixId::parse(&object).map_err(|e| TaxiiError::BadRequest(e.to_string()))?.to_string();
+    let object = object_id(&object)?;
     let query = filters::parse(req.query_string())?;
     let v = visible(&db, &settings, &root, &key, caller.principal.as_ref()).await?;
     // Spec §5.7: deleting needs both read and write access.

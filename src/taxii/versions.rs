@@ -2,12 +2,12 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::collections::visible;
+use super::collections::{object_id, require_member, visible};
 use super::pages::{self, Endpoint};
 use super::{Caller, TaxiiError, TaxiiState, filters, media};
-use crate::db::{Db, objects};
+use crate::db::Db;
 use crate::settings::Settings;
-use crate::stix::{StixId, StixTimestamp};
+use crate::stix::StixTimestamp;
 
 pub async fn get(
     req: HttpRequest,
@@ -18,14 +18,11 @@ pub async fn get(
     db: web::Data<Db>,
 ) -> Result<HttpResponse, TaxiiError> {
     let (root, key, object) = path.into_inner();
-    let object = StixId::parse(&object).map_err(|e| TaxiiError::BadRequest(e.to_string()))?.to_string();
+    let object = object_id(&object)?;
     let query = filters::parse(req.query_string())?;
     let v = visible(&db, &settings, &root, &key, caller.principal.as_ref()).await?;
     v.require_read()?;
-    let (cid, oid) = (v.row.id.clone(), object.clone());
-    if !db.run(move |conn| objects::contains(conn, &cid, &oid)).await? {
-        return Err(TaxiiError::NotFound(format!("{object} is not in this collection")));
-    }
+    require_member(&db, &v.row.id, &object).await?;
     let page = pages::fetch(
         &db,
         &state,
