@@ -88,6 +88,9 @@ pub struct Authenticator {
     key: [u8; 32],
     options: CacheOptions,
     cache: Mutex<HashMap<[u8; 32], Cached>>,
+    /// When this process last recorded each token's use: "last used" is written at most once a
+    /// minute per token, so a polling client does not turn every read into a write.
+    touched: Mutex<HashMap<i64, Instant>>,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -100,7 +103,7 @@ impl Authenticator {
     pub fn new(db: Db, options: CacheOptions) -> Self {
         let mut key = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut key);
-        Self { db, key, options, cache: Mutex::new(HashMap::new()) }
+        Self { db, key, options, cache: Mutex::new(HashMap::new()), touched: Mutex::new(HashMap::new()) }
     }
 
     /// Verifies `credentials`; `remote` is the peer address, for the audit log.
@@ -187,9 +190,11 @@ impl Authenticator {
             return Err(self.failed(user.username, "account disabled", remote).await);
         }
         let token_id = row.id;
-        let now = crate::db::now_micros();
-        // Best effort: a failed "last used" write must not fail the request.
-        let _ = self.db.run(move |conn| tokens::touch(conn, token_id, now)).await;
+        if self.should_touch(token_id) {
+            let now = crate::db::now_micros();
+            // Best effort: a failed "last used" write must not fail the request.
+            let _ = self.db.run(move |conn| tokens::touch(conn, token_id, now)).await;
+        }
         principal(&user, AuthMethod::Token { token_id })
     }
 
@@ -200,6 +205,21 @@ impl Authenticator {
             tracing::error!("cannot write the audit log: {e}");
         }
         AuthError::Invalid
+    }
+
+    fn should_touch(&self, token_id: i64) -> bool {
+        let Ok(mut touched) = self.touched.lock() else { return false };
+        let now = Instant::now();
+        match touched.get(&token_id) {
+            Some(at) if now.duration_since(*at) < Duration::from_secs(60) => false,
+            _ => {
+                if touched.len() >= 10_000 {
+                    touched.retain(|_, at| now.duration_since(*at) < Duration::from_secs(60));
+                }
+                touched.insert(token_id, now);
+                true
+            }
+        }
     }
 
     fn cache_key(&self, username: &str, password: &str) -> [u8; 32] {
