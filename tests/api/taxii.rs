@@ -621,3 +621,50 @@ async fn an_upload_interrupted_by_a_stop_is_finished_at_the_next_start() {
     let (_, env, _) = get(&app, &format!("{ROOT}/collections/resume/objects/?limit=1000")).await;
     assert_eq!(ids(&env).len(), 30);
 }
+
+#[tokio::test]
+async fn api_roots_keep_their_collections_apart() {
+    let app = TestApp::spawn_with(|s| {
+        s.taxii.api_roots.push(harpoon::settings::ApiRootSettings {
+            name: "partners".into(),
+            title: "Partner sharing".into(),
+            description: String::new(),
+        })
+    })
+    .await;
+    collection(
+        &app,
+        CollectionSpec {
+            title: "Shared".into(),
+            alias: Some("shared".into()),
+            api_root: "partners".into(),
+            ..CollectionSpec::default()
+        },
+    )
+    .await;
+    simple_collection(&app, "internal").await;
+    let (_, disc, _) = get(&app, "/taxii2/").await;
+    assert_eq!(disc["api_roots"].as_array().unwrap().len(), 2);
+    let (_, root, _) = get(&app, "/taxii2/partners/").await;
+    assert_eq!(root["title"], "Partner sharing");
+    let titles = |v: &Value| -> Vec<String> {
+        v["collections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["title"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (_, p, _) = get(&app, "/taxii2/partners/collections/").await;
+    assert_eq!(titles(&p), ["Shared"]);
+    let (_, r, _) = get(&app, "/taxii2/root/collections/").await;
+    assert_eq!(titles(&r), ["Collection internal"]);
+    // A collection is reachable under its own root only.
+    let (status, _, _) = get(&app, "/taxii2/root/collections/shared/objects/").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = get(&app, "/taxii2/partners/collections/shared/objects/").await;
+    assert_eq!(status, StatusCode::OK);
+    // Status resources need credentials.
+    let resp = app.get("/taxii2/root/status/00000000-0000-4000-8000-000000000000/").send().await.unwrap();
+    assert_taxii_error(&resp, StatusCode::UNAUTHORIZED);
+}
