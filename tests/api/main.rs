@@ -13,4 +13,5 @@ mod helpers;
 mod oracle;
 mod schema_oracle;
 mod stix_oracle;
+mod taxii_client;
 mod tls;
