@@ -119,7 +119,7 @@ def sweep(step, base, auth):
     coll = collection(step, base, auth)
     per_request = step.get("per_request", 0)
     filters = step.get("filters", {})
-    keep = step.get("keep_pages", 0)
+    keep = set(step.get("keep_pages", []))  # indices of the object pages returned whole
     pages = []
     kept = []
     for envelope in as_pages(coll.get_objects, per_request=per_request, **filters):
@@ -130,7 +130,7 @@ def sweep(step, base, auth):
             "ids": [o["id"] for o in objects],
             "versions": [o.get("modified", o.get("created", "")) for o in objects],
         })
-        if len(kept) < keep:
+        if len(pages) - 1 in keep:
             kept.append(envelope)
     manifest = []
     manifest_pages = 0
