@@ -414,6 +414,32 @@ async fn taxii_client_add_objects_status_manifest_versions_get_and_delete() {
     let status_id = status["id"].as_str().unwrap().to_string();
 
     let v = |o: &Indicator| o.common().modified.to_string();
+
+    // Paging on the object and versions endpoints too: `more` and `next` on each page.
+    let paged = |endpoint: &str, filters: Value| json!({ "scenario": "pages", "collection": cid, "endpoint": endpoint, "object": id, "per_request": 1, "filters": filters });
+    let r = driver(
+        &app,
+        auth.clone(),
+        vec![paged("versions", json!({})), paged("object", json!({ "version": "all" }))],
+    )
+    .await;
+    let versions_pages = ok(&r[0])["envelopes"].as_array().unwrap().clone();
+    let object_pages = ok(&r[1])["envelopes"].as_array().unwrap().clone();
+    // taxii2-client counts `objects` to size later pages: on versions it finds none and drops
+    // `limit`, so the second page is the server default (both remaining versions).
+    assert_eq!(versions_pages.len(), 2, "{versions_pages:?}");
+    assert_eq!(versions_pages[0]["versions"], json!([v(&v1)]));
+    assert_eq!(versions_pages[0]["more"], true);
+    assert!(versions_pages[0]["next"].is_string(), "next when more on versions: {versions_pages:?}");
+    assert_eq!(versions_pages[1]["versions"], json!([v(&v2), v(&v3)]));
+    assert_eq!(versions_pages[1]["more"], false);
+    assert_eq!(object_pages.len(), 3, "{object_pages:?}");
+    for (page, (expected, more)) in object_pages.iter().zip([(&v1, true), (&v2, true), (&v3, false)]) {
+        assert_eq!(page["objects"].as_array().unwrap().len(), 1, "{page}");
+        assert_eq!(page["objects"][0]["modified"], v(expected), "{page}");
+        assert_eq!(page["more"], more, "{page}");
+        assert_eq!(page["next"].is_string(), more, "next exactly when more: {page}");
+    }
     let step = |scenario: &str, filters: Value| json!({ "scenario": scenario, "collection": cid, "object": id, "filters": filters });
     let r = driver(
         &app,
@@ -435,6 +461,10 @@ async fn taxii_client_add_objects_status_manifest_versions_get_and_delete() {
             json!({ "scenario": "manifest", "collection": cid, "filters": { "version": "all" } }),
             json!({ "scenario": "status", "status_id": "1b2a9c36-0d3e-4d1c-9a53-0f6f5a0c3e11" }),
             json!({ "scenario": "delete_object", "collection": cid, "object": single }),
+            json!({ "scenario": "get_object", "collection": cid, "object": single }),
+            json!({ "scenario": "manifest", "collection": cid, "filters": { "version": "all" } }),
+            // Deleted, then pushed again by a partner: it is back, as a new addition.
+            json!({ "scenario": "add_objects", "collection": cid, "envelope": { "objects": [others[0]] } }),
             json!({ "scenario": "get_object", "collection": cid, "object": single }),
             json!({ "scenario": "manifest", "collection": cid, "filters": { "version": "all" } }),
         ],
@@ -506,6 +536,11 @@ async fn taxii_client_add_objects_status_manifest_versions_get_and_delete() {
     let after = ok(&r[17])["objects"].as_array().unwrap().clone();
     assert_eq!(after.len(), 4, "{after:?}");
     assert!(after.iter().all(|m| m["id"] != single.as_str()), "{after:?}");
+    assert_eq!(ok(&r[18])["success_count"], 1, "{}", r[18]);
+    assert_eq!(ok(&r[19])["objects"][0], others[0], "served again after re-adding");
+    let again = ok(&r[20])["objects"].as_array().unwrap().clone();
+    assert_eq!(again.len(), 5, "{again:?}");
+    assert_eq!(again.last().unwrap()["id"], single.as_str(), "re-added last, by date_added: {again:?}");
 }
 
 /// Issue 3: "DELETE per spec §5.7 …, the object then 404s and leaves the manifest;
@@ -943,7 +978,13 @@ async fn taxii_client_concurrent_writers_and_an_added_after_poller_see_every_obj
             let resp = get(&app, &As::admin(), &path, &q).await;
             assert_eq!(resp.status, StatusCode::OK, "{}", resp.body);
             let objects = resp.objects();
-            if !objects.is_empty() {
+            if objects.is_empty() {
+                // An empty page: the headers are omitted or echo added_after, never invalid.
+                for h in ["x-taxii-date-added-first", "x-taxii-date-added-last"] {
+                    let value = resp.header(h);
+                    assert!(value.is_none() || value == last_added, "{h} on an empty page: {value:?}");
+                }
+            } else {
                 let first = resp.header("x-taxii-date-added-first").unwrap();
                 let last = resp.header("x-taxii-date-added-last").unwrap();
                 let first_us = TaxiiTimestamp::parse(&first).unwrap().as_micros();

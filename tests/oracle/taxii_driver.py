@@ -140,6 +140,19 @@ def sweep(step, base, auth):
     return {"pages": pages, "kept": kept, "manifest": manifest, "manifest_pages": manifest_pages}
 
 
+def pages(step, base, auth):
+    """as_pages over one endpoint (objects, manifest, object, versions); every envelope whole."""
+    coll = collection(step, base, auth)
+    func = {
+        "objects": coll.get_objects,
+        "manifest": coll.get_manifest,
+        "object": coll.get_object,
+        "versions": coll.object_versions,
+    }[step["endpoint"]]
+    args = [step["object"]] if "object" in step else []
+    return {"envelopes": list(as_pages(func, step.get("per_request", 0), *args, **step.get("filters", {})))}
+
+
 def manifest(step, base, auth):
     coll = collection(step, base, auth)
     return coll.get_manifest(**step.get("filters", {}))
@@ -174,6 +187,7 @@ SCENARIOS = {
     "add_objects": add_objects,
     "add_many": add_many,
     "sweep": sweep,
+    "pages": pages,
     "manifest": manifest,
     "versions": versions,
     "get_object": get_object,
