@@ -611,7 +611,7 @@ async fn taxii_client_as_pages_sweeps_5000_objects_once_in_date_added_order() {
             auth,
             vec![
                 json!({ "scenario": "sweep", "collection": cid, "per_request": 0, "keep_pages": [0, 24, 49] }),
-                json!({ "scenario": "sweep", "collection": cid, "per_request": 1000 }),
+                json!({ "scenario": "sweep", "collection": cid, "per_request": 2000 }),
             ],
         )
         .await,
@@ -623,6 +623,8 @@ async fn taxii_client_as_pages_sweeps_5000_objects_once_in_date_added_order() {
         assert_eq!(s["success_count"], 1_000, "{s}");
     }
 
+    // per_request 0: no limit sent, the server default (100). per_request 2000: above the server
+    // maximum, so the server serves 1000 and the client adapts (as_pages warns and follows).
     for (sweep, page_size) in [(ok(&r[1]), 100), (ok(&r[2]), 1000)] {
         let pages = sweep["pages"].as_array().unwrap();
         assert_eq!(pages.len(), 5_000 / page_size, "pages of {page_size}");
@@ -933,12 +935,14 @@ async fn taxii_client_cursor_from_one_instance_continues_on_another_and_foreign_
 // 5. Concurrent writers and an added_after poller
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn taxii_client_concurrent_writers_and_an_added_after_poller_see_every_object_once() {
+async fn taxii_client_concurrent_writers_on_two_instances_and_an_added_after_poller_see_every_object_once() {
     const WRITERS: usize = 4;
     const POSTS: usize = 25;
     const PER_POST: usize = 20;
     let started = Instant::now();
     let app = std::sync::Arc::new(TestApp::spawn().await);
+    // Half the writers and every other poll go through a second instance on the same database.
+    let app2 = std::sync::Arc::new(app.spawn_sharing().await);
     let cid = app.add_collection("Busy", &[], &[], false).await;
     let org_id = org().id().clone();
 
@@ -949,7 +953,8 @@ async fn taxii_client_concurrent_writers_and_an_added_after_poller_see_every_obj
         let batches: Vec<Vec<Value>> =
             (0..POSTS).map(|p| indicators(100_000 + (w * POSTS + p) * PER_POST, PER_POST, &org_id)).collect();
         expected.extend(batches.iter().flat_map(|b| ids_of(b)));
-        let (app, cid, done) = (app.clone(), cid.clone(), done.clone());
+        let app = if w % 2 == 0 { app.clone() } else { app2.clone() };
+        let (cid, done) = (cid.clone(), done.clone());
         writers.push(tokio::spawn(async move {
             for batch in batches {
                 post_all(&app, &As::admin(), &cid, &batch).await;
@@ -975,7 +980,8 @@ async fn taxii_client_concurrent_writers_and_an_added_after_poller_see_every_obj
             q.push(("added_after", a.clone()));
         }
         loop {
-            let resp = get(&app, &As::admin(), &path, &q).await;
+            let instance = if polls % 2 == 0 { &app } else { &app2 };
+            let resp = get(instance, &As::admin(), &path, &q).await;
             assert_eq!(resp.status, StatusCode::OK, "{}", resp.body);
             let objects = resp.objects();
             if objects.is_empty() {
@@ -1009,6 +1015,7 @@ async fn taxii_client_concurrent_writers_and_an_added_after_poller_see_every_obj
     for w in writers {
         w.await.unwrap();
     }
+    drop(app2);
     let total = WRITERS * POSTS * PER_POST;
     let unique: HashSet<&String> = seen.iter().collect();
     assert_eq!(unique.len(), seen.len(), "an object was served twice");
