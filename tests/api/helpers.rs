@@ -182,6 +182,49 @@ impl TestApp {
         TestApp { url: server_url, client, db, _test_db: test_db }
     }
 
+    /// Two instances started at the same moment on one fresh database: they race the
+    /// migrations, the admin bootstrap and the creation of the shared cursor key. The first
+    /// owns the database; drop the second before it.
+    pub async fn spawn_pair() -> (TestApp, TestApp) {
+        let test_db = TestDb::fresh();
+        let other_dir = tempfile::tempdir().expect("temp dir");
+        let settings_for = |dir: &std::path::Path| {
+            let mut settings = Settings::default();
+            settings.database.url = Some(test_db.url.clone());
+            settings.database.pool_size = 4;
+            settings.server.listen = "127.0.0.1:0".into();
+            settings.server.workers = 1;
+            settings.data_dir = dir.to_path_buf();
+            settings
+        };
+        let open = |settings: Settings| {
+            tokio::task::spawn_blocking(move || {
+                let db = startup::open_database(&settings).expect("database opens and migrates");
+                accounts::bootstrap_admin(&db, Some(ADMIN_PASSWORD.into())).expect("admin bootstrap");
+                (db, settings)
+            })
+        };
+        let (a, b) =
+            tokio::join!(open(settings_for(test_db._dir.path())), open(settings_for(other_dir.path())));
+        let (a, b) = (a.expect("setup task"), b.expect("setup task"));
+        let client = || {
+            reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
+        };
+        let start = |(db, settings): (Db, Settings)| {
+            let app = Application::build(settings, db.clone()).expect("server binds");
+            let url = app.url();
+            tokio::spawn(app.run_until_stopped());
+            (db, url)
+        };
+        let (db_b, url_b) = start(b);
+        let (db_a, url_a) = start(a);
+        let second = TestDb { url: test_db.url.clone(), pg_schema: None, _dir: other_dir };
+        (
+            TestApp { url: url_a, client: client(), db: db_a, _test_db: test_db },
+            TestApp { url: url_b, client: client(), db: db_b, _test_db: second },
+        )
+    }
+
     /// Creates a stored TAXII collection in the `root` API root with read and write grants;
     /// returns its id.
     pub async fn add_collection(

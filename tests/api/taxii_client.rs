@@ -848,8 +848,8 @@ async fn taxii_client_elastic_and_opencti_style_paging_return_every_object_once(
 
 #[tokio::test]
 async fn taxii_client_cursor_from_one_instance_continues_on_another_and_foreign_cursors_get_400() {
-    let one = TestApp::spawn().await;
-    let two = one.spawn_sharing().await;
+    // Started together on a fresh database: both must end up with the same cursor key.
+    let (one, two) = TestApp::spawn_pair().await;
     let alice_pw = one.add_user("alice", "analyst").await;
     let bob_pw = one.add_user("bob", "reader").await;
     let (alice, bob) = (As::new("alice", &alice_pw), As::new("bob", &bob_pw));
