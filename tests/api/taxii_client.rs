@@ -655,6 +655,34 @@ async fn taxii_client_as_pages_sweeps_5000_objects_once_in_date_added_order() {
         assert!(added.windows(2).all(|w| w[0] < w[1]), "manifest date_added strictly increasing");
     }
 
+    // The client's own filters on every follow-up (as_pages re-sends them with `next`):
+    // added_after = the date_added of object 2,500 (exclusive) and match[type].
+    let cut = ok(&r[1])["manifest"][2_499]["date_added"].as_str().unwrap().to_string();
+    let filtered = driver(
+        &app,
+        json!({ "mode": "basic", "user": "alice", "password": alice }),
+        vec![json!({
+            "scenario": "sweep", "collection": cid, "per_request": 500,
+            "filters": { "added_after": cut, "type": "indicator" },
+        })],
+    )
+    .await;
+    let filtered_at = started.elapsed();
+    let sweep = ok(&filtered[0]);
+    let seen: Vec<String> = sweep["pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(sweep["pages"].as_array().unwrap().len(), 5);
+    assert_exactly_once_in_order(&seen, &expected[2_500..], "as_pages with added_after and match[type]");
+    assert_exactly_once_in_order(
+        &ids_of(sweep["manifest"].as_array().unwrap()),
+        &expected[2_500..],
+        "manifest as_pages with added_after and match[type]",
+    );
+
     // 2. What the server served, page by page, passes stix2-validator strict.
     let kept = ok(&r[1])["kept"].as_array().unwrap().clone();
     assert_eq!(kept.len(), 3);
@@ -664,10 +692,12 @@ async fn taxii_client_as_pages_sweeps_5000_objects_once_in_date_added_order() {
         .await
         .unwrap();
     eprintln!(
-        "5,000 objects: setup + 5 POSTs through taxii2-client {posted:?}; + 2 as_pages sweeps \
-         (objects and manifest, pages of 100 and 1000) {:?}; + strict validation of 3 pages {:?}",
+        "5,000 objects: setup + 5 POSTs through taxii2-client {posted:?}; 2 as_pages sweeps \
+         (objects and manifest, pages of 100 and 1000) {:?}; a filtered sweep {:?}; strict \
+         validation of 3 pages {:?}",
         swept - posted,
-        started.elapsed() - swept
+        filtered_at - swept,
+        started.elapsed() - filtered_at
     );
 }
 
