@@ -804,6 +804,27 @@ async fn taxii_client_elastic_and_opencti_style_paging_return_every_object_once(
     let ids = fill(&app, &admin, &cid, 3_000).await;
     let manifest = date_added(&app, &admin, &cid).await;
     assert_eq!(manifest.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>(), ids);
+    // X-TAXII-Date-Added-First/Last on manifest, object and versions too.
+    let m = get(&app, &admin, &format!("collections/{cid}/manifest/"), &[("limit", "5".to_string())]).await;
+    assert_eq!(m.header("x-taxii-date-added-first"), Some(manifest[0].1.clone()), "manifest");
+    assert_eq!(m.header("x-taxii-date-added-last"), Some(manifest[4].1.clone()), "manifest");
+    for endpoint in ["", "versions/"] {
+        let r = get(&app, &admin, &format!("collections/{cid}/objects/{}/{endpoint}", ids[10]), &[]).await;
+        assert_eq!(r.status, StatusCode::OK, "{endpoint}: {}", r.body);
+        assert_eq!(r.header("x-taxii-date-added-first"), Some(manifest[10].1.clone()), "object {endpoint}");
+        assert_eq!(r.header("x-taxii-date-added-last"), Some(manifest[10].1.clone()), "object {endpoint}");
+    }
+    // Nothing after the last object: an empty 200, headers omitted or echoing added_after.
+    let last = manifest.last().unwrap().1.clone();
+    let empty =
+        get(&app, &admin, &format!("collections/{cid}/objects/"), &[("added_after", last.clone())]).await;
+    assert_eq!(empty.status, StatusCode::OK);
+    assert!(empty.objects().is_empty() && !empty.more() && empty.next().is_none(), "{}", empty.body);
+    for h in ["x-taxii-date-added-first", "x-taxii-date-added-last"] {
+        let v = empty.header(h);
+        assert!(v.is_none() || v.as_deref() == Some(last.as_str()), "{h} on an empty page: {v:?}");
+    }
+
     // Start after the 500th object: added_after is exclusive.
     let cut = manifest[499].1.clone();
     let expected: Vec<String> = ids[500..].to_vec();
