@@ -266,6 +266,8 @@ async fn taxii_client_discovery_api_root_collections_and_every_auth_method() {
     let public = app.add_collection("Public feed", &[], &[], true).await;
     let hidden = app.add_collection("Internal only", &[], &[], false).await;
     let (_, token) = app.token_for("alice", &alice).await;
+    let public_objects = indicators(0, 25, org().id());
+    post_all(&app, &As::admin(), &public, &public_objects).await;
 
     let basic = |u: &str, p: &str| json!({ "mode": "basic", "user": u, "password": p });
     let list = |auth: Value| json!({ "scenario": "collections", "auth": auth });
@@ -283,6 +285,10 @@ async fn taxii_client_discovery_api_root_collections_and_every_auth_method() {
         json!({ "scenario": "discovery", "auth": basic("alice", "not-alices-password") }),
         list(json!({ "mode": "token", "token": format!("{token}x") })),
         list(basic("nobody", "whatever-password")),
+        // Anonymous: only the public-read collection, readable page by page with cursors.
+        list(json!({ "mode": "none" })),
+        json!({ "scenario": "pages", "auth": { "mode": "none" }, "collection": public, "endpoint": "objects", "per_request": 10 }),
+        json!({ "scenario": "pages", "auth": { "mode": "none" }, "collection": shared, "endpoint": "objects" }),
     ];
     let r = driver(&app, basic("alice", &alice), steps).await;
 
@@ -348,6 +354,16 @@ async fn taxii_client_discovery_api_root_collections_and_every_auth_method() {
         assert!(error["www_authenticate"].as_str().unwrap_or("").contains("Basic"), "{how}: {}", r[i]);
         assert_eq!(error["body"]["http_status"], "401", "{how}: a TAXII error resource: {}", r[i]);
     }
+
+    let anonymous_sees = seen(&r[13]);
+    assert_eq!(anonymous_sees.len(), 1, "{anonymous_sees:?}");
+    assert_eq!(anonymous_sees[&public], ("Public feed".into(), true, false));
+    let envelopes = ok(&r[14])["envelopes"].as_array().unwrap().clone();
+    assert_eq!(envelopes.len(), 3);
+    let anonymous_ids: Vec<String> =
+        envelopes.iter().flat_map(|e| ids_of(e["objects"].as_array().unwrap())).collect();
+    assert_exactly_once_in_order(&anonymous_ids, &ids_of(&public_objects), "anonymous as_pages");
+    assert_eq!(r[15]["error"]["status"], 401, "a private collection, anonymously: {}", r[15]);
 }
 
 // ---------------------------------------------------------------------------------------------
