@@ -992,6 +992,35 @@ async fn taxii_client_cursor_from_one_instance_continues_on_another_and_foreign_
         assert_eq!(resp.header("content-type").as_deref(), Some(TAXII), "{what}");
         assert_eq!(resp.body["http_status"], "400", "{what}: {}", resp.body);
     }
+    // The same collection addressed by its alias: the cursor continues (it names the collection,
+    // not the URL the client used).
+    let alias = "partner-feed";
+    let spec = harpoon::service::collections::CollectionSpec {
+        title: "Aliased".into(),
+        alias: Some(alias.into()),
+        writers: vec!["alice".into()],
+        ..Default::default()
+    };
+    let aliased = one
+        .db
+        .run(move |conn| Ok(harpoon::service::collections::create(conn, &spec)))
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let aliased_ids = ids_of(
+        &post_all(&one, &alice, &aliased, &indicators(60_000, 30, org().id())).await["successes"]
+            .as_array()
+            .unwrap()
+            .clone(),
+    );
+    let by_id =
+        get(&one, &alice, &format!("collections/{aliased}/objects/"), &[("limit", "10".to_string())]).await;
+    let by_alias =
+        get(&two, &alice, &format!("collections/{alias}/objects/"), &[("next", by_id.next().unwrap())]).await;
+    assert_eq!(by_alias.status, StatusCode::OK, "{}", by_alias.body);
+    assert_eq!(ids_of(&by_alias.objects()), aliased_ids[10..].to_vec(), "continued through the alias");
+
     // Bob may read the collection: his own first page works, only alice's cursor is refused.
     let own = get(&two, &bob, &path, &[("limit", "10".to_string())]).await;
     assert_eq!(own.status, StatusCode::OK);
