@@ -374,6 +374,7 @@ async fn taxii_client_add_objects_status_manifest_versions_get_and_delete() {
     let app = TestApp::spawn().await;
     let alice = app.add_user("alice", "analyst").await;
     let cid = app.add_collection("Inbound", &[], &["alice"], false).await;
+    let bundled_cid = app.add_collection("Inbound bundles", &[], &["alice"], false).await;
     let org = org();
     let org_id = org.id().clone();
 
@@ -400,9 +401,17 @@ async fn taxii_client_add_objects_status_manifest_versions_get_and_delete() {
         vec![
             json!({ "scenario": "add_objects", "collection": cid, "envelope": { "objects": first_envelope } }),
             json!({ "scenario": "add_objects", "collection": cid, "envelope": { "objects": second_envelope } }),
+            // Some producers POST a STIX bundle rather than a TAXII envelope.
+            json!({ "scenario": "add_objects", "collection": bundled_cid, "envelope": bundle(&indicators(20, 3, &org_id)) }),
         ],
     )
     .await;
+    let bundled = ok(&r[2]);
+    assert_eq!(
+        (bundled["total_count"].as_u64(), bundled["success_count"].as_u64()),
+        (Some(3), Some(3)),
+        "{bundled}"
+    );
     let status = ok(&r[0]);
     assert_eq!(status["status"], "complete", "{status}");
     assert_eq!(status["total_count"], 8, "{status}");
