@@ -150,3 +150,103 @@ pub async fn status_json(resp: reqwest::Response) -> (StatusCode, Value) {
     let text = resp.text().await.expect("body");
     (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
 }
+
+/// Helpers added for the TAXII client tests (`taxii_client.rs`).
+impl TestApp {
+    /// A second server instance on this app's database (same cursor key, same users and
+    /// collections): what two `harpoon serve` processes behind a load balancer are. The returned
+    /// app does not own the database; drop it before `self`.
+    pub async fn spawn_sharing(&self) -> TestApp {
+        let url = self._test_db.url.clone();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut settings = Settings::default();
+        settings.database.url = Some(url.clone());
+        settings.database.pool_size = 4;
+        settings.server.listen = "127.0.0.1:0".into();
+        settings.server.workers = 1;
+        settings.data_dir = dir.path().to_path_buf();
+        let (db, settings) = tokio::task::spawn_blocking(move || {
+            let db = startup::open_database(&settings).expect("database opens and migrates");
+            accounts::bootstrap_admin(&db, Some(ADMIN_PASSWORD.into())).expect("admin bootstrap");
+            (db, settings)
+        })
+        .await
+        .expect("setup task");
+        let app = Application::build(settings, db.clone()).expect("server binds");
+        let server_url = app.url();
+        tokio::spawn(app.run_until_stopped());
+        let client =
+            reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        // Not the owner: `pg_schema: None` so dropping it leaves the shared database alone.
+        let test_db = TestDb { url, pg_schema: None, _dir: dir };
+        TestApp { url: server_url, client, db, _test_db: test_db }
+    }
+
+    /// Two instances started at the same moment on one fresh database: they race the
+    /// migrations, the admin bootstrap and the creation of the shared cursor key. The first
+    /// owns the database; drop the second before it.
+    pub async fn spawn_pair() -> (TestApp, TestApp) {
+        let test_db = TestDb::fresh();
+        let other_dir = tempfile::tempdir().expect("temp dir");
+        let settings_for = |dir: &std::path::Path| {
+            let mut settings = Settings::default();
+            settings.database.url = Some(test_db.url.clone());
+            settings.database.pool_size = 4;
+            settings.server.listen = "127.0.0.1:0".into();
+            settings.server.workers = 1;
+            settings.data_dir = dir.to_path_buf();
+            settings
+        };
+        let open = |settings: Settings| {
+            tokio::task::spawn_blocking(move || {
+                let db = startup::open_database(&settings).expect("database opens and migrates");
+                accounts::bootstrap_admin(&db, Some(ADMIN_PASSWORD.into())).expect("admin bootstrap");
+                (db, settings)
+            })
+        };
+        let (a, b) =
+            tokio::join!(open(settings_for(test_db._dir.path())), open(settings_for(other_dir.path())));
+        let (a, b) = (a.expect("setup task"), b.expect("setup task"));
+        let client = || {
+            reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
+        };
+        let start = |(db, settings): (Db, Settings)| {
+            let app = Application::build(settings, db.clone()).expect("server binds");
+            let url = app.url();
+            tokio::spawn(app.run_until_stopped());
+            (db, url)
+        };
+        let (db_b, url_b) = start(b);
+        let (db_a, url_a) = start(a);
+        let second = TestDb { url: test_db.url.clone(), pg_schema: None, _dir: other_dir };
+        (
+            TestApp { url: url_a, client: client(), db: db_a, _test_db: test_db },
+            TestApp { url: url_b, client: client(), db: db_b, _test_db: second },
+        )
+    }
+
+    /// Creates a stored TAXII collection in the `root` API root with read and write grants;
+    /// returns its id.
+    pub async fn add_collection(
+        &self,
+        title: &str,
+        readers: &[&str],
+        writers: &[&str],
+        public_read: bool,
+    ) -> String {
+        let spec = harpoon::service::collections::CollectionSpec {
+            title: title.to_string(),
+            readers: readers.iter().map(|s| s.to_string()).collect(),
+            writers: writers.iter().map(|s| s.to_string()).collect(),
+            public_read,
+            ..Default::default()
+        };
+        let row = self
+            .db
+            .run(move |conn| Ok(harpoon::service::collections::create(conn, &spec)))
+            .await
+            .expect("database reachable")
+            .expect("collection created");
+        row.id
+    }
+}

@@ -14,4 +14,5 @@ mod oracle;
 mod schema_oracle;
 mod stix_oracle;
 mod taxii;
+mod taxii_client;
 mod tls;
