@@ -348,9 +348,15 @@ fn one_line(s: &str) -> String {
 /// Applies pending migrations on one connection; returns the names applied.
 pub fn migrate(conn: &mut DbConn) -> Result<Vec<String>, DbError> {
     let applied = match conn {
+        // Several instances may start at once on one file: the write lock, taken first, makes
+        // the others wait (busy_timeout) and then find everything applied.
         DbConn::Sqlite(c) => c
-            .run_pending_migrations(SQLITE_MIGRATIONS)
-            .map(|v| v.iter().map(ToString::to_string).collect::<Vec<_>>()),
+            .immediate_transaction(|c| {
+                c.run_pending_migrations(SQLITE_MIGRATIONS)
+                    .map(|v| v.iter().map(ToString::to_string).collect::<Vec<_>>())
+                    .map_err(|e| DbError::Migration(e.to_string()))
+            })
+            .map_err(|e: DbError| e.to_string().into()),
         DbConn::Postgres(c) => {
             // Several instances may start at once: serialise their migrations.
             c.batch_execute("SELECT pg_advisory_lock(726301170)")?;

@@ -92,7 +92,12 @@ pub async fn delete_object(
     // Spec §5.7: deleting needs both read and write access.
     v.require_read()?;
     v.require_write()?;
-    let versions = pages::version_filter(&query.filters);
+    // Without match[version], DELETE removes every version: the object then 404s and leaves
+    // the manifest (GET's default of `last` would leave older versions behind).
+    let versions = match query.filters.versions {
+        Some(_) => pages::version_filter(&query.filters),
+        None => crate::db::objects::VersionFilter::all(),
+    };
     let spec_versions = query.filters.spec_versions.clone();
     let cid = v.row.id.clone();
     let oid = object.clone();

@@ -574,7 +574,6 @@ async fn taxii_client_add_objects_status_manifest_versions_get_and_delete() {
 /// default (`last`) and deletes only the newest version, so the object stays (as its previous
 /// version) in the manifest.
 #[tokio::test]
-#[ignore = "server bug: DELETE without match[version] removes only the last version (src/taxii/objects.rs delete_object uses pages::version_filter, which defaults to last)"]
 async fn taxii_client_delete_without_a_version_filter_removes_every_version() {
     let app = TestApp::spawn().await;
     let alice = app.add_user("alice", "analyst").await;
@@ -1062,15 +1061,13 @@ async fn started_together_agree_on_the_cursor_key(rounds: usize) {
 #[tokio::test]
 async fn taxii_client_two_instances_started_together_agree_on_the_cursor_key() {
     if TestDb::expected_backend() == Backend::Sqlite {
-        eprintln!("SQLite: see the ignored taxii_client_two_instances_started_together_on_one_sqlite_file");
+        eprintln!("SQLite: see taxii_client_two_instances_started_together_on_one_sqlite_file");
         return;
     }
     started_together_agree_on_the_cursor_key(3).await;
 }
 
 #[tokio::test]
-#[ignore = "server bug: SQLite migrations are not serialised between instances (src/db/mod.rs migrate): \
-            the second fails with 'table users already exists'"]
 async fn taxii_client_two_instances_started_together_on_one_sqlite_file() {
     if TestDb::expected_backend() != Backend::Sqlite {
         return; // PostgreSQL: taxii_client_two_instances_started_together_agree_on_the_cursor_key
