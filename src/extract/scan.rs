@@ -1,0 +1,543 @@
+//! The text scanner: finds URLs, domains, IPs, email addresses, hashes and CVE ids in one decoded
+//! text, refanging defanged forms first, with the false-positive rules that regexes alone miss.
+//! Linear time: every regex runs once over the text (the `regex` crate never backtracks), with
+//! ASCII word boundaries only.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::mapped::{Mapped, SegKind};
+use super::value::{self, IndicatorValue, ObservableKind};
+
+/// What to look for in a text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Human text: everything.
+    Prose,
+    /// Script, style, comments, attribute values: only URLs with a scheme and email addresses,
+    /// because `e.style` and `t.target` are code, not domains.
+    Code,
+}
+
+/// One value found, with its span in the scanned text.
+#[derive(Debug, Clone)]
+pub(crate) struct Found {
+    pub value: IndicatorValue,
+    pub start: usize,
+    pub end: usize,
+    pub defanged: bool,
+}
+
+fn re(pattern: &str) -> Option<Regex> {
+    Regex::new(pattern).ok()
+}
+
+static DEFANG: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    re(
+        r"(?i)hxxp|h\[tt\]p|\[\s?\.\s?\]|\(\s?\.\s?\)|\{\.\}|\[\s?dot\s?\]|\(\s?dot\s?\)|\s\[\s?at\s?\]\s|\[\s?at\s?\]|\(\s?at\s?\)|\[:\]|\[://\]|\[/\]",
+    )
+});
+static URL: LazyLock<Option<Regex>> =
+    LazyLock::new(|| re(r#"(?i)(?:https?|ftp)://[^\s<>"'`{}|\\^\x00-\x1f\x7f“”‘’«»]+"#));
+/// The domain after an `@`, anchored; the local part is walked back by hand (a regex for it
+/// made the lazy DFA thrash: 3 s per MB).
+static EMAIL_DOMAIN: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    re(r"\A(?:[\p{L}\p{N}][\p{L}\p{N}\-]*\.)+(?:xn--[A-Za-z0-9\-]{1,59}|\p{L}{2,63})")
+});
+static DOMAIN: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    re(r"(?:[\p{L}\p{N}][\p{L}\p{N}\-]*\.)+(?:xn--[A-Za-z0-9\-]{1,59}|\p{L}{2,63})")
+});
+static IPV4: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    re(
+        r"(?-u:\b)(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?-u:\b)",
+    )
+});
+static IPV6: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    re(r"(?i)[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}(?::(?:[0-9]{1,3}\.){3}[0-9]{1,3})?")
+});
+static HEX: LazyLock<Option<Regex>> = LazyLock::new(|| re(r"(?-u:\b)[0-9A-Fa-f]{32,128}(?-u:\b)"));
+static CVE: LazyLock<Option<Regex>> =
+    LazyLock::new(|| re(r"(?i)(?-u:\b)CVE-[0-9]{4}-[0-9]{4,7}(?-u:\b)"));
+
+/// Whether every scanner regex compiled (checked by a unit test; at run time a missing regex only
+/// means that kind is not found).
+#[cfg(test)]
+pub(crate) fn regexes_ok() -> bool {
+    [
+        &DEFANG,
+        &URL,
+        &EMAIL_DOMAIN,
+        &DOMAIN,
+        &IPV4,
+        &IPV6,
+        &HEX,
+        &CVE,
+    ]
+    .iter()
+    .all(|r| r.is_some())
+}
+
+/// Replaces defanged tokens, remembering where; `None` when the text has none.
+fn refang(text: &str) -> Option<Mapped> {
+    let re = DEFANG.as_ref()?;
+    let mut out: Option<Mapped> = None;
+    let mut last = 0;
+    for m in re.find_iter(text) {
+        let tok = m.as_str().to_ascii_lowercase();
+        let t = tok.trim();
+        let rep = if t.starts_with("hxxp") || t.starts_with("h[tt]p") {
+            "http"
+        } else if t.contains("://") {
+            "://"
+        } else if t.contains("dot") || t.contains('.') {
+            "."
+        } else if t.contains("at") {
+            "@"
+        } else if t.contains(':') {
+            ":"
+        } else {
+            "/"
+        };
+        let mapped = out.get_or_insert_with(|| Mapped::with_capacity(text.len()));
+        mapped.copy(text.get(last..m.start()).unwrap_or_default(), last);
+        mapped.replace(rep, m.start(), m.end(), SegKind::Refanged);
+        last = m.end();
+    }
+    if let Some(mapped) = out.as_mut() {
+        mapped.copy(text.get(last..).unwrap_or_default(), last);
+    }
+    out
+}
+
+/// Spans already claimed by a URL or an address, sorted by start.
+#[derive(Default)]
+struct Covered(Vec<(usize, usize)>);
+
+impl Covered {
+    fn add(&mut self, s: usize, e: usize) {
+        self.0.push((s, e));
+    }
+    fn sort(&mut self) {
+        self.0.sort_unstable();
+    }
+    /// Overlap test; requires `sort` after the last `add`.
+    fn overlaps(&self, s: usize, e: usize) -> bool {
+        let i = self.0.partition_point(|&(_, ce)| ce <= s);
+        self.0.get(i).is_some_and(|&(cs, _)| cs < e)
+    }
+}
+
+fn byte_before(t: &str, i: usize) -> Option<u8> {
+    i.checked_sub(1).and_then(|j| t.as_bytes().get(j).copied())
+}
+
+fn byte_at(t: &str, i: usize) -> Option<u8> {
+    t.as_bytes().get(i).copied()
+}
+
+/// TLDs that are far more often file extensions than domains when written without a scheme.
+const FILE_TLDS: &[&str] = &[
+    "zip", "mov", "md", "py", "sh", "one", "pub", "cab", "rs", "so", "ps", "pl", "cs", "mp", "bat",
+    "exe", "doc", "pdf", "js", "css", "php", "asp", "htm", "html", "json", "xml", "txt", "csv",
+    "jpg", "png", "gif", "rar", "img", "iso", "dll", "ai", "gz", "tar", "bin",
+];
+
+/// Trims trailing punctuation that prose puts after a URL, and unbalanced closing brackets.
+fn trim_url(s: &str) -> &str {
+    let mut t = s;
+    loop {
+        let Some(c) = t.chars().last() else { return t };
+        let drop = match c {
+            '.' | ',' | ';' | ':' | '!' | '?' | '*' | '\'' | '"' | '>' => true,
+            ')' => t.matches('(').count() < t.matches(')').count(),
+            ']' => t.matches('[').count() < t.matches(']').count(),
+            _ => false,
+        };
+        if !drop {
+            return t;
+        }
+        t = t.get(..t.len() - c.len_utf8()).unwrap_or_default();
+    }
+}
+
+/// Scans `text` and returns what it finds (at most `limit` values; the flag says it stopped).
+/// `file_names` are the message's attachment names: a domain equal to one is a file name.
+pub(crate) fn scan(
+    text: &str,
+    mode: Mode,
+    file_names: &[String],
+    limit: usize,
+) -> (Vec<Found>, bool) {
+    let refanged = refang(text);
+    let t = refanged.as_ref().map_or(text, |m| m.text.as_str());
+    let mut found: Vec<Found> = Vec::new();
+    let mut covered = Covered::default();
+    let push = |found: &mut Vec<Found>, value: IndicatorValue, s: usize, e: usize| {
+        let (start, end, defanged) = match &refanged {
+            Some(m) => {
+                let (a, b) = m.to_src(s, e);
+                (a, b, m.refanged_in(s, e))
+            }
+            None => (s, e, false),
+        };
+        found.push(Found {
+            value,
+            start,
+            end,
+            defanged,
+        });
+    };
+
+    if let Some(re) = URL.as_ref() {
+        for m in re.find_iter(t) {
+            if found.len() >= limit {
+                return (found, true);
+            }
+            let s = trim_url(m.as_str());
+            let Some(u) = value::parse_url(s) else {
+                continue;
+            };
+            let (hs, he) = u.host_range;
+            push(&mut found, u.url, m.start(), m.start() + s.len());
+            push(&mut found, u.host, m.start() + hs, m.start() + he);
+            covered.add(m.start(), m.start() + s.len());
+        }
+    }
+    covered.sort();
+
+    let mut addr_covered = Vec::new();
+    if let Some(re) = EMAIL_DOMAIN.as_ref() {
+        let bytes = t.as_bytes();
+        let mut prev_end = 0;
+        for (at, _) in t.match_indices('@') {
+            if found.len() >= limit {
+                return (found, true);
+            }
+            let mut s = at;
+            while s > prev_end
+                && at - s < 64
+                && byte_before(t, s)
+                    .is_some_and(|b| b.is_ascii_alphanumeric() || b"._%+-".contains(&b))
+            {
+                s -= 1;
+            }
+            // A local part never starts with a dot.
+            while s < at && bytes.get(s) == Some(&b'.') {
+                s += 1;
+            }
+            let Some(m) = t.get(at + 1..).and_then(|rest| re.find(rest)) else {
+                continue;
+            };
+            let e = at + 1 + m.end();
+            if s == at || covered.overlaps(s, e) {
+                continue;
+            }
+            // `cid:` names are MIME content ids, not addresses.
+            if t.get(s.saturating_sub(4)..s)
+                .is_some_and(|p| p.eq_ignore_ascii_case("cid:"))
+            {
+                continue;
+            }
+            let Some(addr) = t.get(s..e) else { continue };
+            let Some(v) = value::parse_email(addr) else {
+                continue;
+            };
+            if let Some(d) = value::parse_domain(m.as_str()) {
+                push(&mut found, v, s, e);
+                push(&mut found, d.into_value(), at + 1, e);
+                addr_covered.push((s, e));
+                prev_end = e;
+            }
+        }
+    }
+    covered.0.extend(addr_covered);
+    covered.sort();
+
+    if mode == Mode::Prose
+        && let Some(re) = DOMAIN.as_ref()
+    {
+        {
+            for m in re.find_iter(t) {
+                if found.len() >= limit {
+                    return (found, true);
+                }
+                let (mut s, e) = (m.start(), m.end());
+                if covered.overlaps(s, e) {
+                    continue;
+                }
+                let before = byte_before(t, s);
+                // `%2Fcdn.example.com`: the `2F` belongs to the escape, not the host.
+                if before == Some(b'%')
+                    && t.get(s..s + 2)
+                        .is_some_and(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
+                {
+                    s += 2;
+                }
+                if matches!(before, Some(b'_' | b'@' | b'$' | b'\\'))
+                    || matches!(byte_at(t, e), Some(b'(' | b'_' | b'@' | b'='))
+                {
+                    continue;
+                }
+                let Some(raw) = t.get(s..e) else { continue };
+                if !plausible_bare_domain(raw, file_names) {
+                    continue;
+                }
+                if let Some(d) = value::parse_domain(raw) {
+                    push(&mut found, d.into_value(), s, e);
+                }
+            }
+        }
+    }
+
+    if let Some(re) = IPV4.as_ref() {
+        for m in re.find_iter(t) {
+            if found.len() >= limit {
+                return (found, true);
+            }
+            let (s, e) = (m.start(), m.end());
+            if covered.overlaps(s, e) || !plausible_ipv4(t, s, e) {
+                continue;
+            }
+            if let Ok(ip) = m.as_str().parse::<Ipv4Addr>() {
+                push(&mut found, value::ip_value(IpAddr::V4(ip)), s, e);
+            }
+        }
+    }
+
+    if let Some(re) = IPV6.as_ref() {
+        for m in re.find_iter(t) {
+            if found.len() >= limit {
+                return (found, true);
+            }
+            let (s, e) = (m.start(), m.end());
+            if covered.overlaps(s, e) {
+                continue;
+            }
+            let ok_edges = !byte_before(t, s)
+                .is_some_and(|b| b.is_ascii_alphanumeric() || b == b':')
+                && !byte_at(t, e).is_some_and(|b| b.is_ascii_alphanumeric() || b == b':');
+            let txt = m.as_str();
+            let groups = txt.split(':').filter(|g| !g.is_empty()).count();
+            if !ok_edges || groups < 3 {
+                continue;
+            }
+            if let Ok(ip) = txt.parse::<Ipv6Addr>() {
+                push(&mut found, value::ip_value(IpAddr::V6(ip)), s, e);
+            }
+        }
+    }
+
+    if mode == Mode::Prose {
+        if let Some(re) = HEX.as_ref() {
+            for m in re.find_iter(t) {
+                let (s, e) = (m.start(), m.end());
+                let Some(kind) = value::hash_kind(e - s) else {
+                    continue;
+                };
+                let txt = m.as_str();
+                // Random-looking hex has both digits and letters; all-digit runs are numbers.
+                let mixed = txt.bytes().any(|b| b.is_ascii_digit())
+                    && txt.bytes().any(|b| b.is_ascii_alphabetic());
+                if !mixed || covered.overlaps(s, e) || found.len() >= limit {
+                    continue;
+                }
+                if let Ok(v) = IndicatorValue::parse(kind, txt) {
+                    push(&mut found, v, s, e);
+                }
+            }
+        }
+        if let Some(re) = CVE.as_ref() {
+            for m in re.find_iter(t) {
+                if found.len() >= limit {
+                    return (found, true);
+                }
+                if let Ok(v) = IndicatorValue::parse(ObservableKind::Cve, m.as_str()) {
+                    push(&mut found, v, m.start(), m.end());
+                }
+            }
+        }
+    }
+    (found, false)
+}
+
+/// Rules for a domain written without a scheme, where prose, code and file names look alike.
+fn plausible_bare_domain(raw: &str, file_names: &[String]) -> bool {
+    let labels: Vec<&str> = raw.split('.').collect();
+    let Some(tld) = labels.last() else {
+        return false;
+    };
+    // `Thanks.Regards`: a TLD in mixed case is a sentence without a space.
+    let has_upper = tld.chars().any(char::is_uppercase);
+    let has_lower = tld.chars().any(char::is_lowercase);
+    if has_upper && has_lower {
+        return false;
+    }
+    let tld_l = tld.to_ascii_lowercase();
+    if labels.len() == 2 && FILE_TLDS.contains(&tld_l.as_str()) {
+        return false;
+    }
+    // `e.style`, `t.target`: a one-letter name before a generic TLD is a code token.
+    if labels.first().is_some_and(|l| l.chars().count() == 1) && tld_l.len() > 2 {
+        return false;
+    }
+    !file_names.iter().any(|f| f.eq_ignore_ascii_case(raw))
+}
+
+/// Rejects version strings, OIDs and date-like dotted runs around an IPv4-looking match.
+fn plausible_ipv4(t: &str, s: usize, e: usize) -> bool {
+    let before = byte_before(t, s);
+    let before2 = s.checked_sub(2).and_then(|i| byte_at(t, i));
+    if before == Some(b'.') && before2.is_some_and(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    if byte_at(t, e) == Some(b'.') && byte_at(t, e + 1).is_some_and(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    let ctx = t
+        .get(s.saturating_sub(16)..s)
+        .or_else(|| t.get(..s))
+        .unwrap_or_default();
+    let ctx = ctx.to_ascii_lowercase();
+    let tail = ctx.trim_end_matches([' ', ':', '=', '\t', '(']);
+    !(ctx.contains("version")
+        || tail.ends_with(" v")
+        || tail.ends_with("ver")
+        || tail.ends_with("build")
+        || tail.ends_with("release"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vals(text: &str) -> Vec<String> {
+        let (f, _) = scan(text, Mode::Prose, &[], 1000);
+        f.into_iter()
+            .map(|f| format!("{}:{}", f.value.kind.as_str(), f.value.value))
+            .collect()
+    }
+
+    #[test]
+    fn regexes_compile() {
+        assert!(regexes_ok());
+    }
+
+    #[test]
+    fn urls_domains_and_spans() {
+        let text = "Go to https://Evil.Example.com/login?a=1. Now";
+        let (f, _) = scan(text, Mode::Prose, &[], 100);
+        let url = f.iter().find(|f| f.value.kind == ObservableKind::Url);
+        assert_eq!(
+            url.map(|u| u.value.value.as_str()),
+            Some("https://evil.example.com/login?a=1")
+        );
+        assert_eq!(
+            url.map(|u| &text[u.start..u.end]),
+            Some("https://Evil.Example.com/login?a=1")
+        );
+        let dom = f.iter().find(|f| f.value.kind == ObservableKind::Domain);
+        assert_eq!(dom.map(|d| &text[d.start..d.end]), Some("Evil.Example.com"));
+    }
+
+    #[test]
+    fn refanged_values_keep_source_spans() {
+        let text = "bad: hxxps://evil[.]example[.]com/x and 185[.]23[.]4[.]9 or bob[at]evil.com";
+        let (f, _) = scan(text, Mode::Prose, &[], 100);
+        let url = f.iter().find(|f| f.value.kind == ObservableKind::Url);
+        assert_eq!(
+            url.map(|u| u.value.value.as_str()),
+            Some("https://evil.example.com/x")
+        );
+        assert_eq!(
+            url.map(|u| &text[u.start..u.end]),
+            Some("hxxps://evil[.]example[.]com/x")
+        );
+        assert!(url.is_some_and(|u| u.defanged));
+        let v = vals(text);
+        assert!(v.contains(&"ipv4:185.23.4.9".into()), "{v:?}");
+        assert!(v.contains(&"email:bob@evil.com".into()), "{v:?}");
+    }
+
+    #[test]
+    fn false_positives() {
+        let v = vals(
+            "e.style.color t.target invoice.pdf backup.zip Version 2.1.3.4 \
+             1.2.3.4.5 2016.11.29.06.59.12 Thanks.Regards cid:image001.png@01D9A1B2.C3D4E5F0 10:30:00",
+        );
+        assert!(v.is_empty(), "{v:?}");
+    }
+
+    #[test]
+    fn user_at_host_and_percent_leftovers() {
+        let v = vals("http://paypal.com@evil.example.net/x  u=https%3A%2F%2Fcdn.badhost.org%2Fp");
+        assert!(v.contains(&"domain:evil.example.net".into()), "{v:?}");
+        assert!(!v.contains(&"domain:paypal.com".into()), "{v:?}");
+        assert!(v.contains(&"domain:cdn.badhost.org".into()), "{v:?}");
+        assert!(!v.iter().any(|x| x.contains("2fcdn")), "{v:?}");
+    }
+
+    #[test]
+    fn hashes_ips_cves() {
+        let v = vals(
+            "md5 d41d8cd98f00b204e9800998ecf8427e ip 8.8.8.8 v6 2a00:1450:4001:82b::200e CVE-2023-23397",
+        );
+        assert!(
+            v.contains(&"md5:d41d8cd98f00b204e9800998ecf8427e".into()),
+            "{v:?}"
+        );
+        assert!(v.contains(&"ipv4:8.8.8.8".into()), "{v:?}");
+        assert!(v.contains(&"ipv6:2a00:1450:4001:82b::200e".into()), "{v:?}");
+        assert!(v.contains(&"cve:CVE-2023-23397".into()), "{v:?}");
+    }
+
+    #[test]
+    fn hostile_inputs_are_linear() {
+        let dots = "a.".repeat(10_000);
+        let long = "x".repeat(1_000_000);
+        let t0 = std::time::Instant::now();
+        for (name, input) in [
+            ("dots", dots),
+            ("long", long),
+            ("long100k", "x".repeat(100_000)),
+            ("words", "hello world ".repeat(80_000)),
+            ("only dots", ".".repeat(100_000)),
+            ("1.", "1.".repeat(100_000)),
+            ("a@", "a@".repeat(100_000)),
+            ("hex", "ab".repeat(100_000)),
+            ("colons", "a:".repeat(100_000)),
+            ("defang", "[.]".repeat(100_000)),
+            ("urls", "http://a.com/ ".repeat(50_000)),
+        ] {
+            let t = std::time::Instant::now();
+            let _ = scan(&input, Mode::Prose, &[], 1000);
+            eprintln!("{name}: {:?}", t.elapsed());
+        }
+        assert!(t0.elapsed().as_secs() < 5);
+    }
+}
+
+#[cfg(test)]
+mod perf_probe {
+    use super::*;
+
+    #[test]
+    fn per_regex() {
+        let long = "x".repeat(1_000_000);
+        for (n, r) in [
+            ("defang", &DEFANG),
+            ("url", &URL),
+            ("email", &EMAIL_DOMAIN),
+            ("domain", &DOMAIN),
+            ("ipv4", &IPV4),
+            ("ipv6", &IPV6),
+            ("hex", &HEX),
+            ("cve", &CVE),
+        ] {
+            let t = std::time::Instant::now();
+            let c = r.as_ref().map_or(0, |r| r.find_iter(&long).count());
+            eprintln!("{n}: {c} {:?}", t.elapsed());
+        }
+    }
+}
