@@ -32,6 +32,7 @@ const LINK_ATTRS: &[&str] = &[
     "data",
     "content",
     "cite",
+    "style",
 ];
 const BLOCK_TAGS: &[&str] = &[
     "p",
@@ -325,10 +326,34 @@ fn decode_entity(s: &str) -> (Option<String>, usize) {
             Some(h) => u32::from_str_radix(h, 16).ok(),
             None => num.parse::<u32>().ok(),
         };
-        match n.and_then(char::from_u32) {
+        let Some(n) = n else { return (None, 0) };
+        if (0xD800..0xDC00).contains(&n) {
+            // A surrogate pair written as two entities (`&#55349;&#57308;`): browsers show the
+            // character, so the text a victim reads has it.
+            let (low, low_len) = match s.get(len..).filter(|r| r.starts_with("&#")) {
+                Some(r) => {
+                    let end = r.find(';').filter(|&e| e < 12);
+                    let num = end.and_then(|e| r.get(2..e));
+                    let v = num.and_then(|d| match d.strip_prefix(['x', 'X']) {
+                        Some(h) => u32::from_str_radix(h, 16).ok(),
+                        None => d.parse::<u32>().ok(),
+                    });
+                    (v, end.map_or(0, |e| e + 1))
+                }
+                None => (None, 0),
+            };
+            return match low.filter(|l| (0xDC00..0xE000).contains(l)) {
+                Some(l) => {
+                    let c = char::from_u32(0x10000 + ((n - 0xD800) << 10) + (l - 0xDC00));
+                    (c.map(|c| c.to_string()), len + low_len)
+                }
+                None => (Some('\u{FFFD}'.to_string()), len),
+            };
+        }
+        match char::from_u32(n) {
             Some(c) if is_invisible(c) => return (Some(String::new()), len),
             Some(c) => c,
-            None => return (None, 0),
+            None => return (Some('\u{FFFD}'.to_string()), len),
         }
     } else {
         let c = match body.to_ascii_lowercase().as_str() {

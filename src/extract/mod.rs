@@ -265,3 +265,24 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod html_tests {
+    use super::*;
+
+    #[test]
+    fn style_and_obfuscated_href() {
+        let raw = "From: a@b.com\r\nContent-Type: text/html\r\n\r\n<form action=\"\"><A   HREF  =   \"   &#104;&#116;&#116;&#112;&#58;&#47;&#47;&#55349;&#57308;.webrentals.eu.com/r754e.php?32=1o\" style=\"text-d\">\r\n<h4 style=\"color:#FF0000; font-size=25pt;\">C-ad</h4><BR>\r\n<div style=\"display: block; max-width: 100% ;  background: url('https://imgur.com/LLybuij.png') no-repeat;\"> </div></form >";
+        let x = extract(raw.as_bytes(), &ExtractOptions::default());
+        let vals: Vec<String> = x
+            .observables
+            .iter()
+            .map(|o| o.indicator.value.clone())
+            .collect();
+        assert!(
+            vals.contains(&"https://imgur.com/LLybuij.png".to_owned()),
+            "{vals:?}"
+        );
+        assert!(vals.contains(&"4.webrentals.eu.com".to_owned()), "{vals:?}");
+    }
+}

@@ -346,14 +346,26 @@ pub(crate) fn parse_url(text: &str) -> Option<ParsedUrl> {
         }
     }
     let bracketed = host_port.starts_with('[');
+    let mut host_off_fix = 0;
     let host = if bracketed {
         ip_value(IpAddr::V6(host_raw.parse().ok()?))
     } else if let Ok(ip) = host_raw.parse::<Ipv4Addr>() {
         ip_value(ip.into())
     } else if let Some(dom) = parse_domain(host_raw) {
         dom.into_value()
+    } else if let Some(ip) = parse_ipv4_loose(host_raw) {
+        ip_value(ip.into())
     } else {
-        ip_value(parse_ipv4_loose(host_raw)?.into())
+        // Obfuscated hosts (`&#55349;&#57308;.evil.eu.com`, control characters): the labels a
+        // resolver would still see on the right are the indicator.
+        let cut = host_raw.match_indices('.').map(|(p, _)| p).find(|&p| {
+            host_raw
+                .get(p + 1..)
+                .is_some_and(|rest| parse_domain(rest).is_some())
+        })?;
+        let dom = parse_domain(host_raw.get(cut + 1..)?)?;
+        host_off_fix = cut + 1;
+        dom.into_value()
     };
     let host_text = if bracketed {
         format!("[{}]", host.value)
@@ -376,7 +388,7 @@ pub(crate) fn parse_url(text: &str) -> Option<ParsedUrl> {
         s.push_str(rest);
         s
     });
-    let host_start = host_off + usize::from(bracketed);
+    let host_start = host_off + usize::from(bracketed) + host_off_fix;
     Some(ParsedUrl {
         url: IndicatorValue {
             kind: ObservableKind::Url,
@@ -386,7 +398,10 @@ pub(crate) fn parse_url(text: &str) -> Option<ParsedUrl> {
             ip_scope: host.ip_scope,
         },
         host,
-        host_range: (host_start, host_start + host_raw.len()),
+        host_range: (
+            host_start,
+            host_off + usize::from(bracketed) + host_raw.len(),
+        ),
     })
 }
 
@@ -528,6 +543,8 @@ mod tests {
         let u = parse_url("http://0xC0A80101/x");
         assert_eq!(u.map(|u| u.url.value), Some("http://192.168.1.1/x".into()));
         assert!(parse_url("http://intranet/").is_none());
+        let u = parse_url("http://\u{9f}x.evil.eu.com/p");
+        assert_eq!(u.map(|u| u.host.value), Some("evil.eu.com".into()));
         let u = parse_url("https://[2001:4860::8888]:443/");
         assert_eq!(u.map(|u| u.host.value), Some("2001:4860::8888".into()));
     }

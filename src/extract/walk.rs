@@ -529,7 +529,17 @@ impl<'o> Collector<'o> {
             from: mailbox_list(m.from()),
             sender: mailbox_list(m.sender()),
             reply_to: mailbox_list(m.reply_to()),
-            return_path: m.return_address().map(str::to_owned),
+            // Only the Return-Path field itself (`return_address` falls back to Sender/From).
+            return_path: m
+                .header_raw("Return-Path")
+                .map(|r| {
+                    r.trim()
+                        .trim_start_matches('<')
+                        .trim_end_matches('>')
+                        .trim()
+                        .to_owned()
+                })
+                .filter(|r| !r.is_empty()),
             to: mailbox_list(m.to()),
             cc: mailbox_list(m.cc()),
             bcc: mailbox_list(m.bcc()),
@@ -678,7 +688,11 @@ impl<'o> Collector<'o> {
             Some(s) => (s, s + addr.len()),
             None => (0, text.len()),
         };
-        let at = addr.rfind('@').map_or(s, |a| s + a + 1);
+        let found_at = lower.find(&addr.to_ascii_lowercase()).is_some();
+        let (ds, de) = match addr.rfind('@') {
+            Some(a) if found_at => (s + a + 1, e),
+            _ => (s, e),
+        };
         let dom = addr
             .rsplit_once('@')
             .and_then(|(_, d)| value::parse_domain(d));
@@ -693,13 +707,12 @@ impl<'o> Collector<'o> {
             },
         );
         if let Some(d) = dom {
-            let de = if e > at { e } else { at };
             self.add(
                 d.into_value(),
                 Provenance {
                     text: id,
                     message: mi,
-                    start: at.min(de),
+                    start: ds,
                     end: de,
                     defanged: false,
                 },
@@ -708,8 +721,16 @@ impl<'o> Collector<'o> {
     }
 
     /// A hop yields the sending server's IP and names, taken from the parsed fields (never from
-    /// the `id` clause or the date).
+    /// the `id` clause or the date), and only where mail crossed from one organisation to
+    /// another: hops inside one provider (`*.prod.outlook.com` to `*.prod.outlook.com`) are
+    /// plumbing, not indicators.
     fn received_observables(&mut self, id: usize, mi: usize, hop: &ReceivedHop) {
+        let reg = |h: Option<&str>| h.and_then(value::parse_domain).map(|d| d.registered);
+        let from_reg = reg(hop.from_rdns.as_deref()).or_else(|| reg(hop.from_host.as_deref()));
+        let by_reg = reg(hop.by_host.as_deref());
+        if from_reg.is_some() && from_reg == by_reg {
+            return;
+        }
         let text = self.text_of(id).to_owned();
         let span = |needle: &str| -> (usize, usize) {
             text.to_ascii_lowercase()
