@@ -82,6 +82,8 @@ pub enum MessageSource {
     AttachedEml,
     AttachedMsg,
     InlineForward,
+    /// The MIME content of an S/MIME-signed Outlook message: the same message, not a forward.
+    SignedContent,
 }
 
 /// An address as written: the address is never taken from the display name.

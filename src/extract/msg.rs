@@ -81,6 +81,65 @@ fn codepage_encoding(cp: u32) -> Option<&'static Encoding> {
     Encoding::for_label(label.as_bytes())
 }
 
+/// ANSI code page of a Windows locale id (the primary language is enough).
+fn lcid_codepage(lcid: u32) -> Option<u32> {
+    Some(match lcid & 0x3ff {
+        0x11 => 932,
+        0x04 if lcid == 0x0404 || lcid == 0x0c04 || lcid == 0x1404 => 950,
+        0x04 => 936,
+        0x12 => 949,
+        0x19 | 0x22 | 0x23 | 0x02 | 0x2f => 1251,
+        0x05 | 0x15 | 0x0e | 0x1b | 0x24 | 0x18 | 0x1a => 1250,
+        0x08 => 1253,
+        0x1f => 1254,
+        0x0d => 1255,
+        0x01 | 0x29 | 0x20 => 1256,
+        0x25..=0x27 => 1257,
+        0x2a => 1258,
+        0x1e => 874,
+        _ => 1252,
+    })
+}
+
+/// The ANSI code page matching an internet (MIME) code page.
+fn ansi_for_internet(cp: u32) -> u32 {
+    match cp {
+        50220..=50222 | 51932 => 932,
+        20866 | 21866 | 28595 => 1251,
+        51949 => 949,
+        52936 | 54936 => 936,
+        28592 => 1250,
+        28597 => 1253,
+        28599 => 1254,
+        other => other,
+    }
+}
+
+fn rtf_codepage(rtf: &[u8]) -> Option<u32> {
+    let head = rtf.get(..rtf.len().min(1024))?;
+    let p = head.windows(8).position(|w| w == b"\\ansicpg")? + 8;
+    let digits: Vec<u8> = head
+        .get(p..)?
+        .iter()
+        .take_while(|c| c.is_ascii_digit())
+        .copied()
+        .collect();
+    std::str::from_utf8(&digits).ok()?.parse().ok()
+}
+
+/// A `charset=` declared in the first bytes of an HTML body.
+fn html_charset(b: &[u8]) -> Option<&'static Encoding> {
+    let head = b.get(..b.len().min(4096))?;
+    let lower: Vec<u8> = head.iter().map(u8::to_ascii_lowercase).collect();
+    let p = lower.windows(8).position(|w| w == b"charset=")? + 8;
+    let rest = lower.get(p..)?;
+    let rest = rest.strip_prefix(b"\"").unwrap_or(rest);
+    let end = rest
+        .iter()
+        .position(|c| !(c.is_ascii_alphanumeric() || *c == b'-' || *c == b'_'))?;
+    Encoding::for_label(rest.get(..end)?)
+}
+
 fn utf16le(b: &[u8]) -> String {
     let units: Vec<u16> = b
         .chunks_exact(2)
@@ -160,15 +219,24 @@ impl Reader<'_> {
 
     fn message(&mut self, storage: &str, depth: usize, header: usize) -> MsgMessage {
         let props = self.int_props(storage, header);
+        // 8-bit strings are in the sender's ANSI code page: the message code page if stored,
+        // else the one of the message locale, else the internet code page's ANSI counterpart.
         let enc = props
             .get(&0x3FFD)
-            .or_else(|| props.get(&0x3FDE))
             .and_then(|&cp| codepage_encoding(cp))
+            .or_else(|| {
+                props
+                    .get(&0x3FF1)
+                    .and_then(|&lcid| lcid_codepage(lcid))
+                    .and_then(codepage_encoding)
+            })
+            .or_else(|| {
+                props
+                    .get(&0x3FDE)
+                    .map(|&cp| ansi_for_internet(cp))
+                    .and_then(codepage_encoding)
+            })
             .unwrap_or(encoding_rs::WINDOWS_1252);
-        let html_enc = props
-            .get(&0x3FDE)
-            .and_then(|&cp| codepage_encoding(cp))
-            .unwrap_or(enc);
         let mut m = MsgMessage {
             transport_headers: self.string(storage, 0x007D, enc),
             subject: self.string(storage, 0x0037, enc),
@@ -184,7 +252,29 @@ impl Reader<'_> {
             ..MsgMessage::default()
         };
         m.body_html = match self.binary(storage, 0x1013) {
-            Some(b) => Some(html_enc.decode(&b).0.into_owned()),
+            Some(b) => {
+                // The HTML's own declaration first; then every code page the message names,
+                // keeping the first that decodes without errors.
+                let candidates = [
+                    html_charset(&b),
+                    Some(enc),
+                    props
+                        .get(&0x3FF1)
+                        .and_then(|&l| lcid_codepage(l))
+                        .and_then(codepage_encoding),
+                    props.get(&0x3FDE).and_then(|&cp| codepage_encoding(cp)),
+                    Some(encoding_rs::UTF_8),
+                ];
+                let mut chosen = None;
+                for e in candidates.into_iter().flatten() {
+                    let (text, _, errors) = e.decode(&b);
+                    if !errors {
+                        chosen = Some(text.into_owned());
+                        break;
+                    }
+                }
+                Some(chosen.unwrap_or_else(|| enc.decode(&b).0.into_owned()))
+            }
             None => self.string(storage, 0x1013, enc),
         };
         if m.body_html.is_none()
@@ -192,7 +282,11 @@ impl Reader<'_> {
         {
             match rtf::decompress(&c, usize::try_from(self.max_stream).unwrap_or(usize::MAX)) {
                 Some(raw) => {
-                    let dec = |b: &[u8]| enc.decode(b).0.into_owned();
+                    // `\ansicpgN` in the RTF header names the code page of its `\'hh` bytes.
+                    let renc = rtf_codepage(&raw)
+                        .and_then(codepage_encoding)
+                        .unwrap_or(enc);
+                    let dec = |b: &[u8]| renc.decode(b).0.into_owned();
                     match rtf::convert(&raw, &dec) {
                         rtf::RtfBody::Html(h) => m.body_html = Some(h),
                         rtf::RtfBody::Text(t) if m.body_text.is_none() => m.body_text = Some(t),

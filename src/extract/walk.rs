@@ -97,6 +97,11 @@ impl<'o> Collector<'o> {
     fn new_message(&mut self, parent: Option<usize>, source: MessageSource, path: String) -> usize {
         let index = self.out.messages.len();
         let role = match parent {
+            Some(p) if source == MessageSource::SignedContent => self
+                .out
+                .messages
+                .get(p)
+                .map_or(MessageRole::Single, |m| m.role),
             Some(p) => {
                 // The outermost message wrapping a forward is the reporter's envelope.
                 if let Some(pm) = self.out.messages.get_mut(p)
@@ -857,6 +862,17 @@ impl<'o> Collector<'o> {
                     self.link_attachment(att, child);
                 }
                 Err(e) => self.warn(WarningKind::Malformed, format!("{path}: {e}")),
+            }
+        } else if mime_l == "multipart/signed" {
+            // Outlook keeps an S/MIME-signed message's whole MIME body as its one attachment.
+            if let Some(child) = self.walk_raw_eml(
+                data,
+                Some(mi),
+                MessageSource::SignedContent,
+                format!("{path}/signed"),
+                nesting + 1,
+            ) {
+                self.link_attachment(att, child);
             }
         } else if lname.ends_with(".eml") || mime_l == "message/rfc822" {
             if nesting + 1 > self.opts.max_nesting {
