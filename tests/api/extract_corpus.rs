@@ -237,3 +237,155 @@ fn extract_dump() -> Result<(), String> {
     );
     Ok(())
 }
+
+/// Mutation fuzzing of parse + extract, seeded from the golden fixtures and (if present) the
+/// corpus: byte flips, truncations, splices and inserted MIME/HTML/RTF/CFB tokens. Properties: no
+/// panic (a caught one shows as an `internal` warning), valid spans, bounded output, and no
+/// input slower than a generous bound. Crashing inputs are written to
+/// `tests/fixtures/mail/fuzz-crash-N.eml` (keep them as regression fixtures).
+/// Quick by default; `HARPOON_FUZZ_SECONDS=600` for a long run.
+#[test]
+fn extract_fuzz_mutations_hold_properties() -> Result<(), String> {
+    let secs: u64 = std::env::var("HARPOON_FUZZ_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mail");
+    let mut seeds: Vec<Vec<u8>> = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(&fixtures) {
+        let mut paths: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        paths.sort();
+        for p in paths {
+            let wanted = p
+                .extension()
+                .is_some_and(|e| e == "eml" || e == "msg" || e == "mbox" || e == "txt");
+            if wanted && let Ok(b) = std::fs::read(&p) {
+                seeds.push(b);
+            }
+        }
+    }
+    if let Some(dir) = corpus_dir() {
+        let mut files = Vec::new();
+        files_under(&dir, &mut files);
+        // Every 7th corpus file, small ones only: variety without slowing the loop.
+        for p in files.iter().step_by(7) {
+            if let Ok(b) = std::fs::read(p)
+                && b.len() < 200_000
+            {
+                seeds.push(b);
+            }
+        }
+    }
+    assert!(!seeds.is_empty(), "no fuzz seeds");
+    const TOKENS: &[&[u8]] = &[
+        b"\r\n\r\n",
+        b"Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n",
+        b"Content-Type: message/rfc822\r\n\r\n",
+        b"Content-Transfer-Encoding: base64\r\n",
+        b"Content-Transfer-Encoding: quoted-printable\r\n",
+        b"=?utf-8?b?",
+        b"=?iso-2022-jp?q?",
+        b"=\r\n",
+        b"&#",
+        b"&#55349;",
+        b"<a href=\"",
+        b"<!--",
+        b"<script>",
+        b"[.]",
+        b"hxxp://",
+        b"http://",
+        b"@",
+        b"xn--",
+        b"\\'e9",
+        b"{\\*\\htmltag",
+        b"PK\x03\x04",
+        b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1",
+        b"\xff\xfe\x00",
+        b"---------- Forwarded message ---------\nFrom: a <b@c.com>\n",
+    ];
+    let mut rng: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let opts = ExtractOptions::default();
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let mut runs = 0u64;
+    let mut slowest = Duration::ZERO;
+    let mut crashes = Vec::new();
+    while Instant::now() < deadline {
+        let seed = seeds
+            .get((next() as usize) % seeds.len())
+            .cloned()
+            .unwrap_or_default();
+        let mut input = seed;
+        for _ in 0..1 + next() % 8 {
+            let len = input.len().max(1);
+            let at = (next() as usize) % len;
+            match next() % 6 {
+                0 => {
+                    if let Some(b) = input.get_mut(at) {
+                        *b ^= 1 << (next() % 8);
+                    }
+                }
+                1 => input.truncate(at),
+                2 => {
+                    let tok = TOKENS
+                        .get((next() as usize) % TOKENS.len())
+                        .copied()
+                        .unwrap_or(b"");
+                    let at = at.min(input.len());
+                    input.splice(at..at, tok.iter().copied());
+                }
+                3 => {
+                    let end = (at + (next() as usize) % 4096).min(input.len());
+                    let chunk: Vec<u8> = input.get(at..end).unwrap_or_default().to_vec();
+                    let to = ((next() as usize) % len).min(input.len());
+                    input.splice(to..to, chunk);
+                }
+                4 => {
+                    let end = (at + (next() as usize) % 256).min(input.len());
+                    input.drain(at.min(end)..end);
+                }
+                _ => {
+                    let other = seeds
+                        .get((next() as usize) % seeds.len())
+                        .cloned()
+                        .unwrap_or_default();
+                    let from = (next() as usize) % other.len().max(1);
+                    input.truncate(at);
+                    input.extend_from_slice(other.get(from..).unwrap_or_default());
+                }
+            }
+            input.truncate(4 << 20);
+        }
+        let t0 = Instant::now();
+        let x = extract::extract(&input, &opts);
+        let dt = t0.elapsed();
+        slowest = slowest.max(dt);
+        runs += 1;
+        let problem = check(&x, "fuzz", &opts).err().or_else(|| {
+            (dt > Duration::from_secs(5)).then(|| format!("slow: {dt:?} for {} bytes", input.len()))
+        });
+        if let Some(p) = problem {
+            let path = fixtures.join(format!("fuzz-crash-{}.eml", crashes.len()));
+            let _ = std::fs::write(&path, &input);
+            crashes.push(format!("{p} -> {}", path.display()));
+            if crashes.len() >= 5 {
+                break;
+            }
+        }
+    }
+    eprintln!(
+        "fuzz: {runs} inputs in {secs} s from {} seeds, slowest {slowest:?}",
+        seeds.len()
+    );
+    assert!(
+        crashes.is_empty(),
+        "fuzz found problems:\n{}",
+        crashes.join("\n")
+    );
+    Ok(())
+}
