@@ -201,6 +201,8 @@ pub enum WhitelistReason {
     NonPublicIp,
     /// The reporter's own envelope (their address, their mail servers).
     Reporter,
+    /// A mail provider's relay in the Received chain (not the origin hop).
+    MailRelay,
     /// XML namespace and schema hosts (`w3.org`, `schemas.microsoft.com`).
     WellKnown,
 }

@@ -46,6 +46,8 @@ pub(crate) struct Collector<'o> {
     obs_warned: bool,
     /// Addresses of the reporter's envelope (From, Sender, To, Cc): context wherever they appear.
     context_addrs: HashSet<String>,
+    /// Received header texts of relay hops (not the origin): their values are `mail_relay`.
+    relay_texts: HashSet<usize>,
 }
 
 fn mailbox_list(v: Option<&mail_parser::Address<'_>>) -> Vec<Mailbox> {
@@ -82,6 +84,7 @@ impl<'o> Collector<'o> {
             parts_warned: false,
             obs_warned: false,
             context_addrs: HashSet::new(),
+            relay_texts: HashSet::new(),
         }
     }
 
@@ -632,6 +635,7 @@ impl<'o> Collector<'o> {
         }
         let mut auth = AuthResults::default();
         let mut hops = Vec::new();
+        let mut hop_texts: Vec<(usize, usize)> = Vec::new();
         for h in m.headers().iter().take(500) {
             match (&h.name, &h.value) {
                 (HeaderName::Received, HeaderValue::Received(r)) => {
@@ -645,7 +649,7 @@ impl<'o> Collector<'o> {
                         raw,
                         limit,
                     );
-                    self.received_observables(id, mi, &hop);
+                    hop_texts.push((id, hops.len()));
                     hops.push(hop);
                 }
                 (HeaderName::Received, _) => hops.push(ReceivedHop::default()),
@@ -675,6 +679,33 @@ impl<'o> Collector<'o> {
                         .map(|w| w.to_ascii_lowercase());
                 }
                 _ => {}
+            }
+        }
+        // Only hops where mail crossed between organisations say anything; of those, the
+        // oldest with a public sender is the origin and is proposed. The rest are the
+        // providers' relays: kept, whitelisted `mail_relay`.
+        let crossing: Vec<(usize, usize)> = hop_texts
+            .into_iter()
+            .filter(|&(_, h)| hops.get(h).is_some_and(crosses_organisations))
+            .collect();
+        let public = |h: usize| {
+            hops.get(h)
+                .and_then(|x| x.from_ip.as_deref())
+                .and_then(|ip| ip.parse::<IpAddr>().ok())
+                .is_some_and(|ip| IpScope::of(ip) == IpScope::Public)
+        };
+        let origin = crossing
+            .iter()
+            .rev()
+            .find(|&&(_, h)| public(h))
+            .or(crossing.last())
+            .map(|&(id, _)| id);
+        for &(id, h) in &crossing {
+            if let Some(hop) = hops.get(h).cloned() {
+                self.received_observables(id, mi, &hop);
+                if Some(id) != origin {
+                    self.relay_texts.insert(id);
+                }
             }
         }
         if let Some(msg) = self.message_mut(mi) {
@@ -730,17 +761,11 @@ impl<'o> Collector<'o> {
     /// another: hops inside one provider (`*.prod.outlook.com` to `*.prod.outlook.com`) are
     /// plumbing, not indicators.
     fn received_observables(&mut self, id: usize, mi: usize, hop: &ReceivedHop) {
-        let reg = |h: Option<&str>| h.and_then(value::parse_domain).map(|d| d.registered);
-        let from_reg = reg(hop.from_rdns.as_deref()).or_else(|| reg(hop.from_host.as_deref()));
-        let by_reg = reg(hop.by_host.as_deref());
-        if from_reg.is_some() && from_reg == by_reg {
-            return;
-        }
         let text = self.text_of(id).to_owned();
         let span = |needle: &str| -> (usize, usize) {
             text.to_ascii_lowercase()
                 .find(&needle.to_ascii_lowercase())
-                .map_or((0, 0), |s| (s, s + needle.len()))
+                .map_or((0, text.len()), |s| (s, s + needle.len()))
         };
         if let Some(ip) = hop
             .from_ip
@@ -1139,9 +1164,24 @@ impl<'o> Collector<'o> {
                 &self.context_addrs,
                 only_envelope_headers,
             );
+            if o.whitelisted.is_none()
+                && o.provenance
+                    .iter()
+                    .all(|p| self.relay_texts.contains(&p.text))
+            {
+                o.whitelisted = Some(WhitelistReason::MailRelay);
+            }
         }
         self.out
     }
+}
+
+/// Did this hop carry mail from one organisation to another (registered domains differ)?
+fn crosses_organisations(hop: &ReceivedHop) -> bool {
+    let reg = |h: Option<&str>| h.and_then(value::parse_domain).map(|d| d.registered);
+    let from_reg = reg(hop.from_rdns.as_deref()).or_else(|| reg(hop.from_host.as_deref()));
+    let by_reg = reg(hop.by_host.as_deref());
+    from_reg.is_none() || from_reg != by_reg
 }
 
 fn empty_info(index: usize) -> MessageInfo {

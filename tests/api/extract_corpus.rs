@@ -43,6 +43,8 @@ struct Stats {
     http_but_no_url: Vec<String>,
     proposed_per_file: Vec<usize>,
     warnings: BTreeMap<String, usize>,
+    /// Proposed registered domains, for spotting systematic false positives.
+    registered: BTreeMap<String, usize>,
 }
 
 /// A link other than the XML namespace and DTD addresses every HTML/Office body carries.
@@ -104,6 +106,9 @@ fn run_folder(dir: &Path, opts: &ExtractOptions) -> Result<Stats, String> {
             if o.whitelisted.is_none() {
                 *s.proposed.entry(k).or_default() += 1;
                 n += 1;
+                if let Some(r) = &o.indicator.registered_domain {
+                    *s.registered.entry(r.clone()).or_default() += 1;
+                }
             } else {
                 *s.whitelisted.entry(k).or_default() += 1;
             }
@@ -165,6 +170,14 @@ fn report(label: &str, s: &Stats) {
         s.http_in_text
     );
     eprintln!("   warnings: {:?}", s.warnings);
+    let mut top: Vec<(&String, &usize)> = s.registered.iter().collect();
+    top.sort_by(|a, b| b.1.cmp(a.1));
+    let top: Vec<String> = top
+        .iter()
+        .take(15)
+        .map(|(d, n)| format!("{d} {n}"))
+        .collect();
+    eprintln!("   top proposed registered domains: {}", top.join(", "));
     for n in s.http_but_no_url.iter().take(5) {
         eprintln!("   no URL: {n}");
     }
