@@ -223,6 +223,15 @@ pub(crate) fn scan(
             {
                 s -= 1;
             }
+            // `mailto:?body=REMOVE%20bob@x.com`: an escape ends the local part before it.
+            if let Some(local) = t.get(s..at) {
+                let esc = local.as_bytes().windows(3).rposition(|w| {
+                    w.first() == Some(&b'%') && w.iter().skip(1).all(u8::is_ascii_hexdigit)
+                });
+                if let Some(p) = esc {
+                    s += p + 3;
+                }
+            }
             // A local part never starts with a dot.
             while s < at && bytes.get(s) == Some(&b'.') {
                 s += 1;
@@ -471,6 +480,11 @@ mod tests {
 
     #[test]
     fn user_at_host_and_percent_leftovers() {
+        let v = vals("mailto:x?subject=REMOVE%202157%20bob+list@lists.example.org");
+        assert!(
+            v.contains(&"email:bob+list@lists.example.org".into()),
+            "{v:?}"
+        );
         let v = vals("http://paypal.com@evil.example.net/x  u=https%3A%2F%2Fcdn.badhost.org%2Fp");
         assert!(v.contains(&"domain:evil.example.net".into()), "{v:?}");
         assert!(!v.contains(&"domain:paypal.com".into()), "{v:?}");

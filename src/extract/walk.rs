@@ -538,10 +538,15 @@ impl<'o> Collector<'o> {
             sender: mailbox_list(m.sender()),
             reply_to: mailbox_list(m.reply_to()),
             // Only the Return-Path field itself (`return_address` falls back to Sender/From).
+            // The topmost Return-Path (written at final delivery); `return_address` would fall
+            // back to Sender/From and `header_raw` picks the last one.
             return_path: m
-                .header_raw("Return-Path")
-                .map(|r| {
-                    r.trim()
+                .headers()
+                .iter()
+                .find(|h| h.name().eq_ignore_ascii_case("Return-Path"))
+                .map(|h| {
+                    raw_of(h)
+                        .trim()
                         .trim_start_matches('<')
                         .trim_end_matches('>')
                         .trim()
@@ -586,11 +591,23 @@ impl<'o> Collector<'o> {
             if addrs.is_empty() {
                 continue;
             }
-            let raw = m
+            // The field the addresses were parsed from: with repeated fields, the one that
+            // holds the first address.
+            let first = addrs
+                .first()
+                .map(|a| a.to_ascii_lowercase())
+                .unwrap_or_default();
+            let fields: Vec<String> = m
                 .headers()
                 .iter()
-                .find(|h| h.name().eq_ignore_ascii_case(&name))
+                .filter(|h| h.name().eq_ignore_ascii_case(&name))
                 .map(raw_of)
+                .collect();
+            let raw = fields
+                .iter()
+                .find(|r| r.to_ascii_lowercase().contains(&first))
+                .or(fields.last())
+                .cloned()
                 .unwrap_or_else(|| addrs.join(", "));
             let id = self.add_text(mi, Location::Header { name: name.clone() }, raw, limit);
             for a in addrs {
