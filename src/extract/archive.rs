@@ -64,14 +64,26 @@ pub(crate) struct ArchiveLimits {
     pub max_bytes: u64,
 }
 
-/// Lists a zip archive; returns the members and warnings about what was cut.
-pub(crate) fn zip_members(data: &[u8], lim: &ArchiveLimits) -> (Vec<ArchiveMember>, Vec<String>) {
+/// What one archive yields: members, the contents of those worth reading, warnings.
+pub(crate) type ZipListing = (Vec<ArchiveMember>, Vec<(String, Vec<u8>)>, Vec<String>);
+
+/// Members read whole for scanning are at most this big.
+const MAX_READ_MEMBER: u64 = 10 * 1024 * 1024;
+
+/// Lists a zip archive: every member hashed within the limits, and the bytes of members
+/// `keep(name)` wants (up to 10 MB each) for the caller to scan.
+pub(crate) fn zip_members(
+    data: &[u8],
+    lim: &ArchiveLimits,
+    keep: &dyn Fn(&str) -> bool,
+) -> ZipListing {
+    let mut contents = Vec::new();
     let mut warnings = Vec::new();
     let mut zip = match zip::ZipArchive::new(Cursor::new(data)) {
         Ok(z) => z,
         Err(e) => {
             warnings.push(format!("unreadable zip archive: {e}"));
-            return (Vec::new(), warnings);
+            return (Vec::new(), contents, warnings);
         }
     };
     let budget_cap = (data.len() as u64)
@@ -122,6 +134,8 @@ pub(crate) fn zip_members(data: &[u8], lim: &ArchiveLimits) -> (Vec<ArchiveMembe
                 // Read at most the declared size + 1: a member that inflates past its header lies.
                 let mut r = f.take(size.saturating_add(1));
                 let mut h = Hasher::default();
+                let mut kept: Option<Vec<u8>> =
+                    (size <= MAX_READ_MEMBER && keep(&member.name)).then(Vec::new);
                 let mut total: u64 = 0;
                 let mut ok = true;
                 loop {
@@ -129,7 +143,11 @@ pub(crate) fn zip_members(data: &[u8], lim: &ArchiveLimits) -> (Vec<ArchiveMembe
                         Ok(0) => break,
                         Ok(k) => {
                             total += k as u64;
-                            h.update(buf.get(..k).unwrap_or_default());
+                            let chunk = buf.get(..k).unwrap_or_default();
+                            h.update(chunk);
+                            if let Some(v) = kept.as_mut() {
+                                v.extend_from_slice(chunk);
+                            }
                         }
                         Err(_) => {
                             ok = false;
@@ -140,6 +158,9 @@ pub(crate) fn zip_members(data: &[u8], lim: &ArchiveLimits) -> (Vec<ArchiveMembe
                 budget = budget.saturating_sub(total);
                 if ok && total == size {
                     member.hashes = Some(h.finish());
+                    if let Some(v) = kept {
+                        contents.push((member.name.clone(), v));
+                    }
                 } else {
                     warnings.push(format!(
                         "zip member {} damaged or size mismatch",
@@ -150,7 +171,7 @@ pub(crate) fn zip_members(data: &[u8], lim: &ArchiveLimits) -> (Vec<ArchiveMembe
         }
         members.push(member);
     }
-    (members, warnings)
+    (members, contents, warnings)
 }
 
 #[cfg(test)]
@@ -176,7 +197,11 @@ mod tests {
             max_ratio: 100,
             max_bytes: 1 << 30,
         };
-        let (m, w) = zip_members(&data, &lim);
+        let (m, kept, w) = zip_members(&data, &lim, &|n| n.ends_with(".txt"));
+        assert_eq!(
+            kept.first().map(|(n, b)| (n.as_str(), b.as_slice())),
+            Some(("a.txt", &b"hello"[..]))
+        );
         assert_eq!(m.len(), 2);
         assert_eq!(
             m.first()

@@ -44,10 +44,13 @@ static URL: LazyLock<Option<Regex>> =
 /// The domain after an `@`, anchored; the local part is walked back by hand (a regex for it
 /// made the lazy DFA thrash: 3 s per MB).
 static EMAIL_DOMAIN: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    re(r"\A(?:[\p{L}\p{N}][\p{L}\p{N}\-]*\.)+(?:xn--[A-Za-z0-9\-]{1,59}|\p{L}{2,63})")
+    re(
+        r"\A(?:[\p{L}\p{N}][\p{L}\p{N}\-]*\.)+(?:xn--[A-Za-z0-9\-]{1,59}|[A-Za-z]{2,63}|\p{L}{2,63})",
+    )
 });
 static DOMAIN: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    re(r"(?:[\p{L}\p{N}][\p{L}\p{N}\-]*\.)+(?:xn--[A-Za-z0-9\-]{1,59}|\p{L}{2,63})")
+    // An ASCII TLD is preferred (leftmost-first) so `example.com获取` ends at `com`.
+    re(r"(?:[\p{L}\p{N}][\p{L}\p{N}\-]*\.)+(?:xn--[A-Za-z0-9\-]{1,59}|[A-Za-z]{2,63}|\p{L}{2,63})")
 });
 static IPV4: LazyLock<Option<Regex>> = LazyLock::new(|| {
     re(
@@ -289,6 +292,21 @@ pub(crate) fn scan(
                 {
                     continue;
                 }
+                // CJK text has no spaces: `访问example.com` starts at `example`.
+                if let Some(lead) = t.get(s..e) {
+                    let skip: usize = lead
+                        .chars()
+                        .take_while(|&c| is_cjk(c))
+                        .map(char::len_utf8)
+                        .sum();
+                    if skip > 0
+                        && lead
+                            .get(skip..)
+                            .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_alphanumeric()))
+                    {
+                        s += skip;
+                    }
+                }
                 let Some(raw) = t.get(s..e) else { continue };
                 if !plausible_bare_domain(raw, file_names) {
                     continue;
@@ -369,6 +387,10 @@ pub(crate) fn scan(
         }
     }
     (found, false)
+}
+
+fn is_cjk(c: char) -> bool {
+    matches!(c, '\u{3040}'..='\u{30ff}' | '\u{3400}'..='\u{4dbf}' | '\u{4e00}'..='\u{9fff}' | '\u{ac00}'..='\u{d7af}' | '\u{f900}'..='\u{faff}')
 }
 
 /// Rules for a domain written without a scheme, where prose, code and file names look alike.
@@ -490,6 +512,15 @@ mod tests {
         assert!(!v.contains(&"domain:paypal.com".into()), "{v:?}");
         assert!(v.contains(&"domain:cdn.badhost.org".into()), "{v:?}");
         assert!(!v.iter().any(|x| x.contains("2fcdn")), "{v:?}");
+    }
+
+    #[test]
+    fn cjk_text_without_spaces() {
+        let v = vals("请访问example-shop.com获取优惠 お支払いはpay-check.topへ");
+        assert!(v.contains(&"domain:example-shop.com".into()), "{v:?}");
+        assert!(v.contains(&"domain:pay-check.top".into()), "{v:?}");
+        let v = vals("аpple.com");
+        assert!(v.contains(&"domain:xn--pple-43d.com".into()), "{v:?}");
     }
 
     #[test]

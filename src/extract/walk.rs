@@ -865,20 +865,65 @@ impl<'o> Collector<'o> {
         nesting: usize,
     ) {
         let att = self.add_attachment(mi, path, name.clone(), mime.clone(), data);
+        let file = FileRef {
+            path,
+            name,
+            mime,
+            data,
+        };
+        self.read_file(mi, Some(att), file, files, nesting);
+    }
+
+    /// Reads what a file holds: archive members, a message, HTML, text or PDF links.
+    /// `att` is the attachment record (archive members have none of their own).
+    fn read_file(
+        &mut self,
+        mi: usize,
+        att: Option<usize>,
+        f: FileRef<'_>,
+        files: &[String],
+        nesting: usize,
+    ) {
+        let FileRef {
+            path,
+            name,
+            mime,
+            data,
+        } = f;
         let lname = lower_name(&name);
         let mime_l = mime.unwrap_or_default();
+        let link = |this: &mut Self, child: usize| {
+            if let Some(a) = att {
+                this.link_attachment(a, child);
+            }
+        };
         if data.starts_with(b"PK\x03\x04") {
+            let Some(att) = att else {
+                // An archive inside an archive is listed by name only.
+                return;
+            };
             let lim = ArchiveLimits {
                 max_members: self.opts.max_archive_members,
                 max_ratio: self.opts.max_archive_ratio,
                 max_bytes: self.opts.max_archive_bytes,
             };
-            let (members, warns) = archive::zip_members(data, &lim);
+            let (members, contents, warns) =
+                archive::zip_members(data, &lim, &member_worth_reading);
             for w in warns {
                 self.warn(WarningKind::ArchiveLimit, format!("{path}: {w}"));
             }
             if let Some(a) = self.out.attachments.get_mut(att) {
                 a.members = members;
+            }
+            for (mname, bytes) in contents {
+                let mpath = format!("{path}/{mname}");
+                let f = FileRef {
+                    path: &mpath,
+                    name: Some(mname.clone()),
+                    mime: None,
+                    data: &bytes,
+                };
+                self.read_file(mi, None, f, files, nesting);
             }
         } else if data.starts_with(msg::CFB_MAGIC) {
             if nesting + 1 > self.opts.max_nesting {
@@ -901,7 +946,7 @@ impl<'o> Collector<'o> {
                         format!("{path}/msg"),
                         nesting + 1,
                     );
-                    self.link_attachment(att, child);
+                    link(self, child);
                 }
                 Err(e) => self.warn(WarningKind::Malformed, format!("{path}: {e}")),
             }
@@ -914,7 +959,7 @@ impl<'o> Collector<'o> {
                 format!("{path}/signed"),
                 nesting + 1,
             ) {
-                self.link_attachment(att, child);
+                link(self, child);
             }
         } else if lname.ends_with(".eml") || mime_l == "message/rfc822" {
             if nesting + 1 > self.opts.max_nesting {
@@ -931,13 +976,9 @@ impl<'o> Collector<'o> {
                 format!("{path}/eml"),
                 nesting + 1,
             ) {
-                self.link_attachment(att, child);
+                link(self, child);
             }
-        } else if mime_l == "text/html"
-            || [".htm", ".html", ".shtml", ".xhtml", ".svg"]
-                .iter()
-                .any(|x| lname.ends_with(x))
-        {
+        } else if mime_l == "text/html" || HTML_EXT.iter().any(|x| lname.ends_with(x)) {
             let text = String::from_utf8_lossy(data).into_owned();
             let loc = Location::Attachment {
                 name: name.unwrap_or_default(),
@@ -945,15 +986,30 @@ impl<'o> Collector<'o> {
             };
             let id = self.add_text(mi, loc, text, usize::MAX);
             self.scan_html(id, mi, files);
-        } else if mime_l.starts_with("text/") || lname.ends_with(".txt") || lname.ends_with(".url")
-        {
+        } else if mime_l.starts_with("text/") || TEXT_EXT.iter().any(|x| lname.ends_with(x)) {
             let text = String::from_utf8_lossy(data).into_owned();
+            let mode = if lname.ends_with(".txt") || mime_l == "text/plain" {
+                Mode::Prose
+            } else {
+                Mode::Code
+            };
             let loc = Location::Attachment {
                 name: name.unwrap_or_default(),
                 content_type: mime_l,
             };
             let id = self.add_text(mi, loc, text, usize::MAX);
-            self.scan_text(id, mi, Mode::Prose, files, None);
+            self.scan_text(id, mi, mode, files, None);
+        } else if data.starts_with(b"%PDF") {
+            // Links in a PDF are `/URI (…)` actions; uncompressed objects only.
+            let uris = pdf_uris(data);
+            if !uris.is_empty() {
+                let loc = Location::Attachment {
+                    name: name.unwrap_or_default(),
+                    content_type: "application/pdf".into(),
+                };
+                let id = self.add_text(mi, loc, uris, usize::MAX);
+                self.scan_text(id, mi, Mode::Code, files, None);
+            }
         }
     }
 
@@ -1199,6 +1255,46 @@ fn crosses_organisations(hop: &ReceivedHop) -> bool {
     let from_reg = reg(hop.from_rdns.as_deref()).or_else(|| reg(hop.from_host.as_deref()));
     let by_reg = reg(hop.by_host.as_deref());
     from_reg.is_none() || from_reg != by_reg
+}
+
+/// A file to read: an attachment or an archive member.
+struct FileRef<'a> {
+    path: &'a str,
+    name: Option<String>,
+    mime: Option<String>,
+    data: &'a [u8],
+}
+
+const HTML_EXT: &[&str] = &[".htm", ".html", ".shtml", ".xhtml", ".svg", ".hta"];
+const TEXT_EXT: &[&str] = &[
+    ".txt", ".url", ".js", ".vbs", ".ps1", ".bat", ".cmd", ".csv", ".lnk.txt",
+];
+
+/// Archive members whose content is read (bounded by the archive limits): links and messages
+/// hide in them.
+fn member_worth_reading(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n.ends_with(".eml")
+        || n.ends_with(".msg")
+        || n.ends_with(".pdf")
+        || HTML_EXT.iter().chain(TEXT_EXT).any(|x| n.ends_with(x))
+}
+
+/// The `/URI (…)` strings of a PDF, one per line.
+fn pdf_uris(data: &[u8]) -> String {
+    static URI: LazyLock<Option<regex::bytes::Regex>> =
+        LazyLock::new(|| regex::bytes::Regex::new(r"/URI\s*\(([^)]{1,4096})\)").ok());
+    let Some(re) = URI.as_ref() else {
+        return String::new();
+    };
+    let mut out = String::new();
+    for c in re.captures_iter(data).take(1000) {
+        if let Some(m) = c.get(1) {
+            out.push_str(&String::from_utf8_lossy(m.as_bytes()).replace('\\', ""));
+            out.push('\n');
+        }
+    }
+    out
 }
 
 fn empty_info(index: usize) -> MessageInfo {

@@ -66,6 +66,15 @@ fn options(exp: &Value) -> ExtractOptions {
     if let Some(n) = num("max_observables") {
         o.max_observables = n as usize;
     }
+    if let Some(n) = num("max_header_line") {
+        o.max_header_line = n as usize;
+    }
+    if let Some(n) = num("max_message_bytes") {
+        o.max_message_bytes = n as usize;
+    }
+    if let Some(n) = num("max_mime_depth") {
+        o.max_mime_depth = n as usize;
+    }
     o
 }
 
