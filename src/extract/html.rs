@@ -3,6 +3,11 @@
 //! values (`href`, `src`, `action`, …). Everything keeps spans into the HTML source.
 //! Never renders or executes anything; linear in the input.
 
+use std::sync::LazyLock;
+
+use base64::Engine;
+use regex::Regex;
+
 use super::mapped::{Mapped, SegKind};
 
 pub(crate) struct Rendered {
@@ -284,6 +289,96 @@ fn collect_attrs(src: &str, from: usize, to: usize, attrs: &mut Vec<AttrValue>) 
     }
 }
 
+/// A string literal decoded out of script code.
+pub(crate) struct DecodedLiteral {
+    pub text: String,
+    /// Span of the call in the script text.
+    pub start: usize,
+    pub end: usize,
+    pub how: &'static str,
+}
+
+static SCRIPT_LITERAL: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(r#"(?-u:\b)(unescape|decodeURIComponent|decodeURI|atob)\s*\(\s*(?:"([^"]{16,})"|'([^']{16,})')"#).ok()
+});
+
+/// Finds `unescape("%3C..")`, `decodeURIComponent(..)` and `atob("..")` calls with a literal
+/// argument and decodes them (percent-decoding or base64; output never longer than input).
+pub(crate) fn decode_script_literals(code: &str) -> Vec<DecodedLiteral> {
+    let Some(re) = SCRIPT_LITERAL.as_ref() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for c in re.captures_iter(code) {
+        let (Some(all), Some(func)) = (c.get(0), c.get(1)) else {
+            continue;
+        };
+        let Some(arg) = c.get(2).or_else(|| c.get(3)) else {
+            continue;
+        };
+        let (text, how) = if func.as_str() == "atob" {
+            let cleaned: String = arg
+                .as_str()
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect();
+            match base64::engine::general_purpose::STANDARD.decode(cleaned.as_bytes()) {
+                Ok(b) => (String::from_utf8_lossy(&b).into_owned(), "atob"),
+                Err(_) => continue,
+            }
+        } else {
+            (percent_decode(arg.as_str()), "unescape")
+        };
+        out.push(DecodedLiteral {
+            text,
+            start: all.start(),
+            end: all.end(),
+            how,
+        });
+    }
+    out
+}
+
+/// `%XX` and `%uXXXX` (JavaScript `unescape`) decoding; invalid escapes are kept.
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut bytes = Vec::with_capacity(b.len());
+    let mut out = String::with_capacity(b.len());
+    let hex = |x: &[u8]| {
+        std::str::from_utf8(x)
+            .ok()
+            .and_then(|h| u32::from_str_radix(h, 16).ok())
+    };
+    let mut i = 0;
+    while i < b.len() {
+        let c = b.get(i).copied().unwrap_or(0);
+        if c == b'%' {
+            if b.get(i + 1) == Some(&b'u')
+                && let Some(ch) = b.get(i + 2..i + 6).and_then(hex).and_then(char::from_u32)
+            {
+                out.push_str(&String::from_utf8_lossy(&bytes));
+                bytes.clear();
+                out.push(ch);
+                i += 6;
+                continue;
+            }
+            if let Some(v) = b
+                .get(i + 1..i + 3)
+                .and_then(hex)
+                .and_then(|v| u8::try_from(v).ok())
+            {
+                bytes.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        bytes.push(c);
+        i += 1;
+    }
+    out.push_str(&String::from_utf8_lossy(&bytes));
+    out
+}
+
 /// Decodes all entities of an attribute value.
 pub(crate) fn decode_entities(s: &str) -> String {
     if !s.contains('&') {
@@ -427,6 +522,20 @@ mod tests {
         let p = r.visible.text.find("evil.example.com").unwrap_or(0);
         let (s, e) = r.visible.to_src(p, p + "evil.example.com".len());
         assert_eq!(&src[s..e], "evil&#46;example.com");
+    }
+
+    #[test]
+    fn decodes_script_literals() {
+        let code = r#"document.write(unescape("%3Ca%20href%3D%22https%3A//x.example.com/%22%3E")); var p = atob('PGEgaHJlZj0iaHR0cHM6Ly95LmV4YW1wbGUuY29tLyI+');"#;
+        let d = decode_script_literals(code);
+        assert_eq!(
+            d.first().map(|d| d.text.as_str()),
+            Some("<a href=\"https://x.example.com/\">")
+        );
+        assert_eq!(
+            d.get(1).map(|d| d.text.as_str()),
+            Some("<a href=\"https://y.example.com/\">")
+        );
     }
 
     #[test]

@@ -168,6 +168,14 @@ pub enum Location {
     Body { part: String, content_type: String },
     /// A text or HTML attachment.
     Attachment { name: String, content_type: String },
+    /// A string decoded out of a script (`unescape`, `atob`, `decodeURIComponent`) found at
+    /// `start..end` of text `text`.
+    Decoded {
+        text: usize,
+        start: usize,
+        end: usize,
+        how: String,
+    },
 }
 
 /// A decoded text that spans point into.

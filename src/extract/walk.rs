@@ -273,6 +273,11 @@ impl<'o> Collector<'o> {
     }
 
     fn scan_html(&mut self, id: usize, mi: usize, files: &[String]) {
+        self.scan_html_at(id, mi, files, 0);
+    }
+
+    /// `depth` counts script-decoding rounds (`document.write(unescape(..))` inside another).
+    fn scan_html_at(&mut self, id: usize, mi: usize, files: &[String], depth: usize) {
         let r = html::render(self.text_of(id));
         let mut results: Vec<Found> = Vec::new();
         for (mapped, mode) in [(&r.visible, Mode::Prose), (&r.code, Mode::Code)] {
@@ -315,6 +320,24 @@ impl<'o> Collector<'o> {
                 _ => mi,
             };
             self.add_found(id, m, f);
+        }
+        // HTML attachments hide their page in `unescape("%3C..")` / `atob("PGh0..")`: decode
+        // the literal into a text of its own and read it as HTML.
+        if depth < 2 {
+            for d in html::decode_script_literals(&r.code.text)
+                .into_iter()
+                .take(16)
+            {
+                let (s, e) = r.code.to_src(d.start, d.end);
+                let loc = Location::Decoded {
+                    text: id,
+                    start: s,
+                    end: e,
+                    how: d.how.into(),
+                };
+                let nid = self.add_text(mi, loc, d.text, usize::MAX);
+                self.scan_html_at(nid, mi, files, depth + 1);
+            }
         }
     }
 
