@@ -5,7 +5,8 @@
 //! attributes, attachments with hashes, and observables with the span where each was found.
 //! It never panics on any input and never allocates without bound.
 //!
-//! Code map: `walk` drives the walk; `scan` finds values in one text; `value` decides canonical
+//! Code map: `walk` drives the walk (`walk/headers` reads header fields by their grammar,
+//! `walk/outlook` Outlook messages); `scan` finds values in one text; `value` decides canonical
 //! forms; `html`, `rtf`, `msg`, `archive`, `forward` read one format each; `mapped` keeps spans
 //! pointing at the source through HTML rendering and refanging; `model` is the result type.
 
@@ -267,7 +268,7 @@ mod tests {
 }
 
 #[cfg(test)]
-mod html_tests {
+mod evasion_tests {
     use super::*;
 
     #[test]

@@ -562,27 +562,3 @@ mod tests {
         assert!(t0.elapsed().as_secs() < 5);
     }
 }
-
-#[cfg(test)]
-mod perf_probe {
-    use super::*;
-
-    #[test]
-    fn per_regex() {
-        let long = "x".repeat(1_000_000);
-        for (n, r) in [
-            ("defang", &DEFANG),
-            ("url", &URL),
-            ("email", &EMAIL_DOMAIN),
-            ("domain", &DOMAIN),
-            ("ipv4", &IPV4),
-            ("ipv6", &IPV6),
-            ("hex", &HEX),
-            ("cve", &CVE),
-        ] {
-            let t = std::time::Instant::now();
-            let c = r.as_ref().map_or(0, |r| r.find_iter(&long).count());
-            eprintln!("{n}: {c} {:?}", t.elapsed());
-        }
-    }
-}
