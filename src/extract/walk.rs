@@ -367,9 +367,16 @@ impl<'o> Collector<'o> {
         nesting: usize,
     ) -> Option<usize> {
         let raw = strip_mbox_from_line(raw);
-        match MessageParser::default().parse(raw) {
-            Some(m) => Some(self.walk_eml(&m, parent, source, path, nesting)),
-            None => {
+        match parse_mime(raw) {
+            Ok(Some(m)) => Some(self.walk_eml(&m, parent, source, path, nesting)),
+            Err(()) => {
+                self.warn(
+                    WarningKind::Malformed,
+                    format!("{path}: MIME parser failed on this message; read as text"),
+                );
+                Some(self.walk_pasted_text(raw, parent, path))
+            }
+            Ok(None) => {
                 self.warn(
                     WarningKind::Malformed,
                     format!("{path}: no message headers; read as text"),
@@ -784,6 +791,18 @@ impl<'o> Collector<'o> {
         }
         self.out
     }
+}
+
+/// `mail-parser` promises never to panic but does on some damaged multiparts (found by our
+/// fuzzing: "Invalid part ID, could not find multipart"). Contain it here, so the message is still
+/// read as text instead of the whole input being lost.
+pub(super) fn parse_mime(raw: &[u8]) -> Result<Option<mail_parser::Message<'_>>, ()> {
+    std::panic::catch_unwind(|| MessageParser::default().parse(raw)).map_err(|_| ())
+}
+
+/// `parse_mime` for a header block only.
+pub(super) fn parse_mime_headers(raw: &[u8]) -> Result<Option<mail_parser::Message<'_>>, ()> {
+    std::panic::catch_unwind(|| MessageParser::default().parse_headers(raw)).map_err(|_| ())
 }
 
 /// A file to read: an attachment or an archive member.

@@ -1,8 +1,6 @@
 //! Outlook messages: attributes from transport headers and MAPI properties, bodies, recipients,
 //! attachments and embedded messages.
 
-use mail_parser::MessageParser;
-
 use super::super::model::*;
 use super::super::msg::{self, MsgMessage};
 use super::super::scan::Mode;
@@ -23,7 +21,7 @@ impl Collector<'_> {
             Some(h) => {
                 let mut raw = h.trim_end().as_bytes().to_vec();
                 raw.extend_from_slice(b"\r\n\r\n");
-                match MessageParser::default().parse_headers(&raw[..]) {
+                match super::parse_mime_headers(&raw[..]).ok().flatten() {
                     Some(parsed) => {
                         let mi = self.new_message(parent, source, path.clone());
                         self.read_headers(mi, &parsed);
