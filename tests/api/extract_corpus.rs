@@ -328,6 +328,7 @@ fn extract_fuzz_mutations_hold_properties() -> Result<(), String> {
     let mut runs = 0u64;
     let mut slowest = Duration::ZERO;
     let mut crashes = Vec::new();
+    let mut contained = 0usize;
     while Instant::now() < deadline {
         let seed = seeds
             .get((next() as usize) % seeds.len())
@@ -379,6 +380,11 @@ fn extract_fuzz_mutations_hold_properties() -> Result<(), String> {
         let dt = t0.elapsed();
         slowest = slowest.max(dt);
         runs += 1;
+        contained += usize::from(
+            x.warnings
+                .iter()
+                .any(|w| w.detail.contains("MIME parser failed")),
+        );
         let problem = check(&x, "fuzz", &opts).err().or_else(|| {
             (dt > Duration::from_secs(5)).then(|| format!("slow: {dt:?} for {} bytes", input.len()))
         });
