@@ -545,6 +545,7 @@ mod tests {
         let _ = render(&"<".repeat(1_000_000));
         let _ = render(&"&".repeat(1_000_000));
         let _ = render(&"<b>".repeat(300_000));
-        assert!(t0.elapsed().as_secs() < 5);
+        // Generous: this catches quadratic blow-ups (minutes), not speed (see the benchmark).
+        assert!(t0.elapsed().as_secs() < 60);
     }
 }
