@@ -398,7 +398,8 @@ fn extract_fuzz_mutations_hold_properties() -> Result<(), String> {
         }
     }
     eprintln!(
-        "fuzz: {runs} inputs in {secs} s from {} seeds, slowest {slowest:?}",
+        "fuzz: {runs} inputs in {secs} s from {} seeds, slowest {slowest:?}, \
+         mail-parser panics contained: {contained}",
         seeds.len()
     );
     assert!(
