@@ -256,10 +256,11 @@ pub(crate) fn scan(
     if mode == Mode::Prose {
         {
             let mut next_free = 0;
-            for (dot, _) in t.match_indices('.') {
-                if dot < next_free {
-                    continue;
-                }
+            while let Some(dot) = t
+                .get(next_free..)
+                .and_then(|r| r.find('.'))
+                .map(|p| p + next_free)
+            {
                 let (run_end, host) = host_run_scan(t, dot, next_free);
                 next_free = run_end;
                 let Some((s, e)) = host else {
@@ -316,10 +317,12 @@ pub(crate) fn scan(
     {
         let b = t.as_bytes();
         let mut next_free = 0;
-        for (dot, _) in t.match_indices('.') {
-            if dot < next_free {
-                continue;
-            }
+        // Jump from run to run (`find` is memchr) instead of visiting every dot of a long run.
+        while let Some(dot) = t
+            .get(next_free..)
+            .and_then(|r| r.find('.'))
+            .map(|p| p + next_free)
+        {
             let is_dd = |c: &u8| c.is_ascii_digit() || *c == b'.';
             let mut s = dot;
             while s > next_free && b.get(s - 1).is_some_and(is_dd) {
