@@ -24,10 +24,12 @@ mod walk;
 pub use model::*;
 pub use value::{IndicatorValue, IpScope, ObservableKind, ValueError};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-/// Limits (design §6) and the organisation's own names. `Default` gives the documented limits.
-#[derive(Debug, Clone, Serialize)]
+/// Limits (design §6) and the organisation's own names. `Default` gives the documented limits;
+/// deserialising fills missing fields from it and rejects unknown ones (for `Settings`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ExtractOptions {
     /// Input beyond this is cut (50 MB).
     pub max_message_bytes: usize,
@@ -241,6 +243,16 @@ mod tests {
             InputKind::Mbox
         );
         assert_eq!(detect_input(msg::CFB_MAGIC), InputKind::Msg);
+    }
+
+    #[test]
+    fn options_deserialise_with_defaults() {
+        let o: Result<ExtractOptions, _> =
+            serde_json::from_str(r#"{"own_domains": ["corp.example"], "max_nesting": 4}"#);
+        let o = o.ok();
+        assert_eq!(o.as_ref().map(|o| o.max_nesting), Some(4));
+        assert_eq!(o.as_ref().map(|o| o.max_parts), Some(2_000));
+        assert!(serde_json::from_str::<ExtractOptions>(r#"{"nope": 1}"#).is_err());
     }
 
     #[test]
