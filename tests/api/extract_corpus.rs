@@ -229,6 +229,20 @@ fn extract_corpus_parses_within_limits_and_finds_indicators() -> Result<(), Stri
         "{:?}",
         msg.warnings
     );
+    // Benign mail: real links are proposed (pruning them is the analyst's and the whitelist's
+    // job), but junk must not be: no hashes out of tracking ids, few IPs, a modest median.
+    let hashes: usize = ["md5", "sha1", "sha256", "sha512"]
+        .iter()
+        .map(|k| benign.proposed.get(k).copied().unwrap_or(0))
+        .sum();
+    assert!(hashes <= 5, "benign mail proposed {hashes} hashes");
+    let mut per = benign.proposed_per_file.clone();
+    per.sort_unstable();
+    let median = per.get(per.len() / 2).copied().unwrap_or(0);
+    assert!(median <= 20, "benign median proposed per email {median}");
+    // Provider-internal IPv6 hops (Exchange Online) are relays, not proposals.
+    let v6 = phish.proposed.get("ipv6").copied().unwrap_or(0);
+    assert!(v6 <= 300, "phishing proposed {v6} IPv6 addresses");
     let benign_total: usize = benign.proposed_per_file.iter().sum();
     eprintln!("benign proposed total: {benign_total}");
     Ok(())
