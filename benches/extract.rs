@@ -1,0 +1,182 @@
+//! Throughput benchmark for `extract` (not a timed test): end-to-end parse + extract on the
+//! shared corpus (`HARPOON_CORPUS`, default `../shared/corpus`) and on hostile inputs, one core.
+//! Run: `cargo bench --bench extract`. Prints MB/s of raw email, emails/s and the worst email.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use harpoon::extract::{ExtractOptions, extract};
+
+fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut v: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    v.sort();
+    for p in v {
+        if p.is_dir() {
+            files_under(&p, out);
+        } else if p.extension().is_some_and(|e| e == "eml" || e == "msg") {
+            out.push(p);
+        }
+    }
+}
+
+struct Row {
+    label: String,
+    files: usize,
+    bytes: usize,
+    best_total: Duration,
+    worst: Duration,
+    worst_name: String,
+    p99: Duration,
+}
+
+fn bench(label: &str, inputs: &[(String, Vec<u8>)], rounds: usize) -> Row {
+    let opts = ExtractOptions::default();
+    let bytes = inputs.iter().map(|(_, b)| b.len()).sum();
+    let mut best_total = Duration::MAX;
+    let mut per_file = vec![Duration::MAX; inputs.len()];
+    let mut sink = 0usize;
+    for _ in 0..rounds {
+        let t0 = Instant::now();
+        for (i, (_, raw)) in inputs.iter().enumerate() {
+            let t = Instant::now();
+            let x = extract(raw, &opts);
+            let dt = t.elapsed();
+            sink += x.observables.len();
+            if let Some(slot) = per_file.get_mut(i) {
+                *slot = (*slot).min(dt);
+            }
+        }
+        best_total = best_total.min(t0.elapsed());
+    }
+    std::hint::black_box(sink);
+    let (wi, worst) = per_file
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, d)| **d)
+        .map_or((0, Duration::ZERO), |(i, d)| (i, *d));
+    let mut sorted = per_file.clone();
+    sorted.sort();
+    let p99 = sorted
+        .get((sorted.len() * 99 / 100).min(sorted.len().saturating_sub(1)))
+        .copied()
+        .unwrap_or_default();
+    Row {
+        label: label.to_owned(),
+        files: inputs.len(),
+        bytes,
+        best_total,
+        worst,
+        worst_name: inputs.get(wi).map(|(n, _)| n.clone()).unwrap_or_default(),
+        p99,
+    }
+}
+
+fn main() {
+    let dir = std::env::var_os("HARPOON_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"));
+    let rounds: usize = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(3);
+    let mut rows = Vec::new();
+    let mut all = Vec::new();
+    for folder in ["phishing", "msg", "benign"] {
+        let mut files = Vec::new();
+        files_under(&dir.join(folder), &mut files);
+        let inputs: Vec<(String, Vec<u8>)> = files
+            .iter()
+            .filter_map(|p| {
+                let name = p.strip_prefix(&dir).unwrap_or(p).display().to_string();
+                std::fs::read(p).ok().map(|b| (name, b))
+            })
+            .collect();
+        if inputs.is_empty() {
+            eprintln!(
+                "no corpus at {}/{folder}; set HARPOON_CORPUS",
+                dir.display()
+            );
+            continue;
+        }
+        rows.push(bench(folder, &inputs, rounds));
+        all.extend(inputs);
+    }
+    if !all.is_empty() {
+        rows.push(bench("all corpus", &all, rounds));
+    }
+    let hostile: Vec<(String, Vec<u8>)> = vec![
+        (
+            "1 MB single line".into(),
+            format!("Subject: x\r\n\r\n{}", "abcdefgh".repeat(131_072)).into_bytes(),
+        ),
+        (
+            "10,000 dots".into(),
+            format!("Subject: x\r\n\r\n{}", "a.".repeat(10_000)).into_bytes(),
+        ),
+        (
+            "1 MB of dots".into(),
+            format!("Subject: x\r\n\r\n{}", ".".repeat(1 << 20)).into_bytes(),
+        ),
+        (
+            "1 MB dotted digits".into(),
+            format!("Subject: x\r\n\r\n{}", "1.".repeat(1 << 19)).into_bytes(),
+        ),
+        (
+            "1 MB of @".into(),
+            format!("Subject: x\r\n\r\n{}", "a@".repeat(1 << 19)).into_bytes(),
+        ),
+        (
+            "1 MB hex".into(),
+            format!("Subject: x\r\n\r\n{}", "0123456789abcdef".repeat(1 << 16)).into_bytes(),
+        ),
+        (
+            "1 MB URLs".into(),
+            format!("Subject: x\r\n\r\n{}", "http://a.com/ ".repeat(75_000)).into_bytes(),
+        ),
+        (
+            "1 MB defanged".into(),
+            format!("Subject: x\r\n\r\n{}", "x[.]y ".repeat(175_000)).into_bytes(),
+        ),
+        (
+            "1 MB unclosed tags".into(),
+            format!(
+                "Content-Type: text/html\r\n\r\n{}",
+                "<a href=\"x ".repeat(95_000)
+            )
+            .into_bytes(),
+        ),
+        (
+            "1 MB header line".into(),
+            format!("Subject: {}\r\n\r\nx", "a.b ".repeat(1 << 18)).into_bytes(),
+        ),
+    ];
+    for (name, raw) in &hostile {
+        rows.push(bench(
+            &format!("hostile: {name}"),
+            std::slice::from_ref(&(name.clone(), raw.clone())),
+            rounds,
+        ));
+    }
+    println!(
+        "\n{:<28} {:>6} {:>9} {:>9} {:>10} {:>10} {:>10}  worst email",
+        "input", "files", "MB", "MB/s", "emails/s", "p99 ms", "worst ms"
+    );
+    for r in &rows {
+        let mb = r.bytes as f64 / 1e6;
+        let s = r.best_total.as_secs_f64().max(1e-9);
+        println!(
+            "{:<28} {:>6} {:>9.2} {:>9.1} {:>10.0} {:>10.2} {:>10.2}  {}",
+            r.label,
+            r.files,
+            mb,
+            mb / s,
+            r.files as f64 / s,
+            r.p99.as_secs_f64() * 1e3,
+            r.worst.as_secs_f64() * 1e3,
+            r.worst_name
+        );
+    }
+}

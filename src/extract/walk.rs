@@ -1,0 +1,953 @@
+//! The walk over one input: MIME tree, `.msg` properties, forwarded and attached messages, with
+//! the §6 limits enforced as it goes. Collects attributes, attachments, texts and observables
+//! into an [`Extraction`], then marks what is whitelisted.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
+
+use mail_parser::{MessageParser, MimeHeaders, PartType};
+
+use super::ExtractOptions;
+
+mod headers;
+mod outlook;
+use super::archive::{self, ArchiveLimits};
+use super::forward;
+use super::html;
+use super::model::*;
+use super::msg;
+use super::scan::{self, Found, Mode};
+use super::value::{self, IndicatorValue, IpScope, ObservableKind};
+
+/// Occurrences kept per observable; the count goes on.
+const MAX_PROVENANCE: usize = 32;
+/// Values one text may yield before it is cut.
+const MAX_FOUND_PER_TEXT: usize = 5_000;
+
+/// Hosts of XML namespaces and schemas that HTML and Office bodies cite everywhere.
+const WELL_KNOWN: &[&str] = &[
+    "w3.org",
+    "schemas.microsoft.com",
+    "openxmlformats.org",
+    "purl.org",
+    "ns.adobe.com",
+    "schema.org",
+    "xmlsoap.org",
+];
+
+pub(crate) struct Collector<'o> {
+    opts: &'o ExtractOptions,
+    out: Extraction,
+    index: HashMap<(ObservableKind, String), usize>,
+    parts: usize,
+    parts_warned: bool,
+    obs_warned: bool,
+    /// Addresses of the reporter's envelope (From, Sender, To, Cc): context wherever they appear.
+    context_addrs: HashSet<String>,
+    /// Received header texts of relay hops (not the origin): their values are `mail_relay`.
+    relay_texts: HashSet<usize>,
+}
+
+fn mailbox_list(v: Option<&mail_parser::Address<'_>>) -> Vec<Mailbox> {
+    v.map(|a| {
+        a.iter()
+            .take(1000)
+            .map(|x| Mailbox {
+                name: x.name().map(str::to_owned),
+                address: x.address().map(str::to_owned),
+            })
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+fn lower_name(name: &Option<String>) -> String {
+    name.as_deref().unwrap_or_default().to_ascii_lowercase()
+}
+
+impl<'o> Collector<'o> {
+    pub(crate) fn new(opts: &'o ExtractOptions, input: InputKind) -> Self {
+        Self {
+            opts,
+            out: Extraction {
+                input,
+                messages: Vec::new(),
+                attachments: Vec::new(),
+                observables: Vec::new(),
+                texts: Vec::new(),
+                warnings: Vec::new(),
+            },
+            index: HashMap::new(),
+            parts: 0,
+            parts_warned: false,
+            obs_warned: false,
+            context_addrs: HashSet::new(),
+            relay_texts: HashSet::new(),
+        }
+    }
+
+    pub(crate) fn warn(&mut self, kind: WarningKind, detail: impl Into<String>) {
+        if self.out.warnings.len() < 1000 {
+            self.out.warnings.push(Warning {
+                kind,
+                detail: detail.into(),
+            });
+        }
+    }
+
+    fn new_message(&mut self, parent: Option<usize>, source: MessageSource, path: String) -> usize {
+        let index = self.out.messages.len();
+        let role = match parent {
+            Some(p) if source == MessageSource::SignedContent => self
+                .out
+                .messages
+                .get(p)
+                .map_or(MessageRole::Single, |m| m.role),
+            Some(p) => {
+                // The outermost message wrapping a forward is the reporter's envelope.
+                if let Some(pm) = self.out.messages.get_mut(p)
+                    && pm.role == MessageRole::Single
+                {
+                    pm.role = MessageRole::ReporterEnvelope;
+                }
+                MessageRole::Reported
+            }
+            None => MessageRole::Single,
+        };
+        self.out.messages.push(MessageInfo {
+            index,
+            parent,
+            path,
+            role,
+            source,
+            subject: None,
+            from: Vec::new(),
+            sender: Vec::new(),
+            reply_to: Vec::new(),
+            return_path: None,
+            to: Vec::new(),
+            cc: Vec::new(),
+            bcc: Vec::new(),
+            date: None,
+            message_id: None,
+            x_mailer: None,
+            user_agent: None,
+            x_originating_ip: None,
+            received: Vec::new(),
+            auth: AuthResults::default(),
+        });
+        index
+    }
+
+    fn message_mut(&mut self, mi: usize) -> Option<&mut MessageInfo> {
+        self.out.messages.get_mut(mi)
+    }
+
+    fn add_text(
+        &mut self,
+        message: usize,
+        location: Location,
+        mut text: String,
+        limit: usize,
+    ) -> usize {
+        if text.len() > limit {
+            let mut cut = limit;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            text.truncate(cut);
+            self.warn(
+                WarningKind::HeaderTooLong,
+                format!("{location:?} cut to {limit} bytes"),
+            );
+        }
+        self.out.texts.push(PartText {
+            message,
+            location,
+            text,
+        });
+        self.out.texts.len() - 1
+    }
+
+    fn add(&mut self, v: IndicatorValue, prov: Provenance) {
+        let key = (v.kind, v.value.clone());
+        if let Some(&i) = self.index.get(&key) {
+            if let Some(o) = self.out.observables.get_mut(i) {
+                o.occurrences += 1;
+                o.defanged |= prov.defanged;
+                if o.provenance.len() < MAX_PROVENANCE && !o.provenance.contains(&prov) {
+                    o.provenance.push(prov);
+                }
+            }
+            return;
+        }
+        if self.out.observables.len() >= self.opts.max_observables {
+            if !self.obs_warned {
+                self.obs_warned = true;
+                let n = self.opts.max_observables;
+                self.warn(
+                    WarningKind::ObservableLimit,
+                    format!("more than {n} distinct values; the rest dropped"),
+                );
+            }
+            return;
+        }
+        self.index.insert(key, self.out.observables.len());
+        self.out.observables.push(Observable {
+            indicator: v,
+            defanged: prov.defanged,
+            whitelisted: None,
+            role: MessageRole::Single,
+            occurrences: 1,
+            provenance: vec![prov],
+        });
+    }
+
+    fn add_found(&mut self, text: usize, message: usize, f: Found) {
+        let prov = Provenance {
+            text,
+            message,
+            start: f.start,
+            end: f.end,
+            defanged: f.defanged,
+        };
+        self.add(f.value, prov);
+    }
+
+    fn text_of(&self, id: usize) -> &str {
+        self.out.texts.get(id).map_or("", |t| t.text.as_str())
+    }
+
+    /// Scans a stored text; spans from `split.0` on belong to message `split.1`.
+    fn scan_text(
+        &mut self,
+        id: usize,
+        mi: usize,
+        mode: Mode,
+        files: &[String],
+        split: Option<(usize, usize)>,
+    ) {
+        let (found, cut) = scan::scan(self.text_of(id), mode, files, MAX_FOUND_PER_TEXT);
+        if cut {
+            self.warn(
+                WarningKind::ObservableLimit,
+                format!("text {id}: more than {MAX_FOUND_PER_TEXT} values; rest not scanned"),
+            );
+        }
+        for f in found {
+            let m = match split {
+                Some((at, child)) if f.start >= at => child,
+                _ => mi,
+            };
+            self.add_found(id, m, f);
+        }
+    }
+
+    /// Scans a plain-text body, splitting off an inline forward into its own message.
+    fn scan_body_text(&mut self, id: usize, mi: usize, files: &[String], nesting: usize) {
+        let split = if nesting < self.opts.max_nesting {
+            forward::find(self.text_of(id)).map(|fw| {
+                let path = format!(
+                    "{}/inline",
+                    self.out.messages.get(mi).map_or("", |m| m.path.as_str())
+                );
+                let child = self.new_message(Some(mi), MessageSource::InlineForward, path);
+                let from = fw.from.as_deref().map(parse_mailbox).into_iter().collect();
+                let to = fw.to.as_deref().map(parse_mailbox_list).unwrap_or_default();
+                let cc = fw.cc.as_deref().map(parse_mailbox_list).unwrap_or_default();
+                if let Some(m) = self.message_mut(child) {
+                    m.from = from;
+                    m.to = to;
+                    m.cc = cc;
+                    m.subject = fw.subject;
+                    m.date = fw.date;
+                }
+                (fw.start, child)
+            })
+        } else {
+            None
+        };
+        self.scan_text(id, mi, Mode::Prose, files, split);
+    }
+
+    fn scan_html(&mut self, id: usize, mi: usize, files: &[String]) {
+        self.scan_html_at(id, mi, files, 0);
+    }
+
+    /// `depth` counts script-decoding rounds (`document.write(unescape(..))` inside another).
+    fn scan_html_at(&mut self, id: usize, mi: usize, files: &[String], depth: usize) {
+        let r = html::render(self.text_of(id));
+        let mut results: Vec<Found> = Vec::new();
+        for (mapped, mode) in [(&r.visible, Mode::Prose), (&r.code, Mode::Code)] {
+            let (found, _) = scan::scan(&mapped.text, mode, files, MAX_FOUND_PER_TEXT);
+            for mut f in found {
+                let (s, e) = mapped.to_src(f.start, f.end);
+                f.start = s;
+                f.end = e;
+                results.push(f);
+            }
+        }
+        for a in &r.attrs {
+            let (found, _) = scan::scan(&a.value, Mode::Code, files, 64);
+            for mut f in found {
+                if a.verbatim {
+                    f.start += a.start;
+                    f.end += a.start;
+                } else {
+                    f.start = a.start;
+                    f.end = a.end;
+                }
+                results.push(f);
+            }
+        }
+        // An inline forward in an HTML body: split on the rendered text's marker.
+        let split = forward::find(&r.visible.text).map(|fw| r.visible.to_src(fw.start, fw.start).0);
+        let split = split.map(|at| {
+            let path = format!(
+                "{}/inline",
+                self.out.messages.get(mi).map_or("", |m| m.path.as_str())
+            );
+            (
+                at,
+                self.new_message(Some(mi), MessageSource::InlineForward, path),
+            )
+        });
+        for f in results {
+            let m = match split {
+                Some((at, child)) if f.start >= at => child,
+                _ => mi,
+            };
+            self.add_found(id, m, f);
+        }
+        // HTML attachments hide their page in `unescape("%3C..")` / `atob("PGh0..")`: decode
+        // the literal into a text of its own and read it as HTML.
+        if depth < 2 {
+            for d in html::decode_script_literals(&r.code.text)
+                .into_iter()
+                .take(16)
+            {
+                let (s, e) = r.code.to_src(d.start, d.end);
+                let loc = Location::Decoded {
+                    text: id,
+                    start: s,
+                    end: e,
+                    how: d.how.into(),
+                };
+                let nid = self.add_text(mi, loc, d.text, usize::MAX);
+                self.scan_html_at(nid, mi, files, depth + 1);
+            }
+        }
+    }
+
+    fn count_part(&mut self) -> bool {
+        self.parts += 1;
+        if self.parts > self.opts.max_parts {
+            if !self.parts_warned {
+                self.parts_warned = true;
+                let n = self.opts.max_parts;
+                self.warn(
+                    WarningKind::TooManyParts,
+                    format!("more than {n} MIME parts; the rest skipped"),
+                );
+            }
+            return false;
+        }
+        true
+    }
+
+    // ---- RFC 5322 messages ----
+
+    /// Parses and walks raw RFC 5322 bytes.
+    pub(crate) fn walk_raw_eml(
+        &mut self,
+        raw: &[u8],
+        parent: Option<usize>,
+        source: MessageSource,
+        path: String,
+        nesting: usize,
+    ) -> Option<usize> {
+        let raw = strip_mbox_from_line(raw);
+        match parse_mime(raw) {
+            Ok(Some(m)) => Some(self.walk_eml(&m, parent, source, path, nesting)),
+            Err(()) => {
+                self.warn(
+                    WarningKind::Malformed,
+                    format!("{path}: MIME parser failed on this message; read as text"),
+                );
+                Some(self.walk_pasted_text(raw, parent, path))
+            }
+            Ok(None) => {
+                self.warn(
+                    WarningKind::Malformed,
+                    format!("{path}: no message headers; read as text"),
+                );
+                Some(self.walk_pasted_text(raw, parent, path))
+            }
+        }
+    }
+
+    /// Text with no header block: scanned as a body.
+    pub(crate) fn walk_pasted_text(
+        &mut self,
+        raw: &[u8],
+        parent: Option<usize>,
+        path: String,
+    ) -> usize {
+        let mi = self.new_message(parent, MessageSource::Pasted, path);
+        let text = String::from_utf8_lossy(raw).into_owned();
+        let is_html = text
+            .get(..text.len().min(2048))
+            .is_some_and(|h| h.to_ascii_lowercase().contains("<html"));
+        let ct = if is_html { "text/html" } else { "text/plain" };
+        let id = self.add_text(
+            mi,
+            Location::Body {
+                part: "1".into(),
+                content_type: ct.into(),
+            },
+            text,
+            usize::MAX,
+        );
+        if is_html {
+            self.scan_html(id, mi, &[]);
+        } else {
+            self.scan_body_text(id, mi, &[], 0);
+        }
+        mi
+    }
+
+    fn walk_eml(
+        &mut self,
+        m: &mail_parser::Message<'_>,
+        parent: Option<usize>,
+        source: MessageSource,
+        path: String,
+        nesting: usize,
+    ) -> usize {
+        let mi = self.new_message(parent, source, path.clone());
+        self.read_headers(mi, m);
+        let files: Vec<String> = m
+            .parts
+            .iter()
+            .filter_map(|p| p.attachment_name().map(str::to_owned))
+            .take(1000)
+            .collect();
+        // Walk the tree from the root so MIME depth is known; parts are a flat arena.
+        let mut stack: Vec<(u32, usize)> = vec![(0, 0)];
+        let mut visited = HashSet::new();
+        while let Some((id, depth)) = stack.pop() {
+            if !visited.insert(id) {
+                continue;
+            }
+            let Some(part) = m.parts.get(id as usize) else {
+                continue;
+            };
+            if !self.count_part() {
+                break;
+            }
+            if depth > self.opts.max_mime_depth {
+                self.warn(
+                    WarningKind::MimeDepth,
+                    format!(
+                        "{path}: part {id} deeper than {} levels; skipped",
+                        self.opts.max_mime_depth
+                    ),
+                );
+                continue;
+            }
+            let ppath = format!("{path}/part{id}");
+            let name = part.attachment_name().map(str::to_owned);
+            let ct = part
+                .content_type()
+                .map(|c| {
+                    format!("{}/{}", c.c_type, c.c_subtype.as_deref().unwrap_or(""))
+                        .to_ascii_lowercase()
+                })
+                .unwrap_or_else(|| "text/plain".into());
+            let is_attachment = name.is_some()
+                || part
+                    .content_disposition()
+                    .is_some_and(|d| d.c_type.eq_ignore_ascii_case("attachment"));
+            match &part.body {
+                PartType::Multipart(children) => {
+                    for c in children.iter().rev() {
+                        stack.push((*c, depth + 1));
+                    }
+                }
+                PartType::Text(t) if !is_attachment => {
+                    let id = self.add_text(
+                        mi,
+                        Location::Body {
+                            part: id.to_string(),
+                            content_type: ct,
+                        },
+                        t.to_string(),
+                        usize::MAX,
+                    );
+                    self.scan_body_text(id, mi, &files, nesting);
+                }
+                PartType::Html(h) if !is_attachment => {
+                    let id = self.add_text(
+                        mi,
+                        Location::Body {
+                            part: id.to_string(),
+                            content_type: ct,
+                        },
+                        h.to_string(),
+                        usize::MAX,
+                    );
+                    self.scan_html(id, mi, &files);
+                }
+                PartType::Message(inner) => {
+                    let att = self.add_attachment(
+                        mi,
+                        &ppath,
+                        name.or_else(|| Some("message.eml".into())),
+                        Some(ct),
+                        inner.raw_message(),
+                    );
+                    if nesting + 1 > self.opts.max_nesting {
+                        self.warn(
+                            WarningKind::NestingDepth,
+                            format!(
+                                "{ppath}: message nested deeper than {}; not read",
+                                self.opts.max_nesting
+                            ),
+                        );
+                    } else {
+                        let child = self.walk_eml(
+                            inner,
+                            Some(mi),
+                            MessageSource::AttachedEml,
+                            format!("{ppath}/eml"),
+                            nesting + 1,
+                        );
+                        self.link_attachment(att, child);
+                    }
+                }
+                PartType::Text(_)
+                | PartType::Html(_)
+                | PartType::Binary(_)
+                | PartType::InlineBinary(_) => {
+                    self.handle_attachment(
+                        mi,
+                        &ppath,
+                        name,
+                        Some(ct),
+                        part.contents(),
+                        &files,
+                        nesting,
+                    );
+                }
+            }
+        }
+        mi
+    }
+
+    // ---- attachments ----
+
+    fn add_attachment(
+        &mut self,
+        mi: usize,
+        path: &str,
+        name: Option<String>,
+        mime: Option<String>,
+        data: &[u8],
+    ) -> usize {
+        self.out.attachments.push(AttachmentInfo {
+            message: mi,
+            path: path.to_owned(),
+            name,
+            mime_type: mime,
+            size: data.len() as u64,
+            hashes: archive::hashes(data),
+            members: Vec::new(),
+            nested_message: None,
+        });
+        self.out.attachments.len() - 1
+    }
+
+    fn link_attachment(&mut self, att: usize, child: usize) {
+        if let Some(a) = self.out.attachments.get_mut(att) {
+            a.nested_message = Some(child);
+        }
+    }
+
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one attachment's context; a struct would only rename it"
+    )]
+    fn handle_attachment(
+        &mut self,
+        mi: usize,
+        path: &str,
+        name: Option<String>,
+        mime: Option<String>,
+        data: &[u8],
+        files: &[String],
+        nesting: usize,
+    ) {
+        let att = self.add_attachment(mi, path, name.clone(), mime.clone(), data);
+        let file = FileRef {
+            path,
+            name,
+            mime,
+            data,
+        };
+        self.read_file(mi, Some(att), file, files, nesting);
+    }
+
+    /// Reads what a file holds: archive members, a message, HTML, text or PDF links.
+    /// `att` is the attachment record (archive members have none of their own).
+    fn read_file(
+        &mut self,
+        mi: usize,
+        att: Option<usize>,
+        f: FileRef<'_>,
+        files: &[String],
+        nesting: usize,
+    ) {
+        let FileRef {
+            path,
+            name,
+            mime,
+            data,
+        } = f;
+        let lname = lower_name(&name);
+        let mime_l = mime.unwrap_or_default();
+        let link = |this: &mut Self, child: usize| {
+            if let Some(a) = att {
+                this.link_attachment(a, child);
+            }
+        };
+        if data.starts_with(b"PK\x03\x04") {
+            let Some(att) = att else {
+                // An archive inside an archive is listed by name only.
+                return;
+            };
+            let lim = ArchiveLimits {
+                max_members: self.opts.max_archive_members,
+                max_ratio: self.opts.max_archive_ratio,
+                max_bytes: self.opts.max_archive_bytes,
+            };
+            let (members, contents, warns) =
+                archive::zip_members(data, &lim, &member_worth_reading);
+            for w in warns {
+                self.warn(WarningKind::ArchiveLimit, format!("{path}: {w}"));
+            }
+            if let Some(a) = self.out.attachments.get_mut(att) {
+                a.members = members;
+            }
+            for (mname, bytes) in contents {
+                let mpath = format!("{path}/{mname}");
+                let f = FileRef {
+                    path: &mpath,
+                    name: Some(mname.clone()),
+                    mime: None,
+                    data: &bytes,
+                };
+                self.read_file(mi, None, f, files, nesting);
+            }
+        } else if data.starts_with(msg::CFB_MAGIC) {
+            if nesting + 1 > self.opts.max_nesting {
+                self.warn(
+                    WarningKind::NestingDepth,
+                    format!("{path}: .msg nested too deep; not read"),
+                );
+                return;
+            }
+            match msg::parse(
+                data,
+                self.opts.max_nesting.saturating_sub(nesting + 1),
+                self.opts.max_message_bytes as u64,
+            ) {
+                Ok(m) => {
+                    let child = self.walk_msg(
+                        &m,
+                        Some(mi),
+                        MessageSource::AttachedMsg,
+                        format!("{path}/msg"),
+                        nesting + 1,
+                    );
+                    link(self, child);
+                }
+                Err(e) => self.warn(WarningKind::Malformed, format!("{path}: {e}")),
+            }
+        } else if mime_l == "multipart/signed" {
+            // Outlook keeps an S/MIME-signed message's whole MIME body as its one attachment.
+            if let Some(child) = self.walk_raw_eml(
+                data,
+                Some(mi),
+                MessageSource::SignedContent,
+                format!("{path}/signed"),
+                nesting + 1,
+            ) {
+                link(self, child);
+            }
+        } else if lname.ends_with(".eml") || mime_l == "message/rfc822" {
+            if nesting + 1 > self.opts.max_nesting {
+                self.warn(
+                    WarningKind::NestingDepth,
+                    format!("{path}: message nested too deep; not read"),
+                );
+                return;
+            }
+            if let Some(child) = self.walk_raw_eml(
+                data,
+                Some(mi),
+                MessageSource::AttachedEml,
+                format!("{path}/eml"),
+                nesting + 1,
+            ) {
+                link(self, child);
+            }
+        } else if mime_l == "text/html" || HTML_EXT.iter().any(|x| lname.ends_with(x)) {
+            let text = String::from_utf8_lossy(data).into_owned();
+            let loc = Location::Attachment {
+                name: name.unwrap_or_default(),
+                content_type: mime_l,
+            };
+            let id = self.add_text(mi, loc, text, usize::MAX);
+            self.scan_html(id, mi, files);
+        } else if mime_l.starts_with("text/") || TEXT_EXT.iter().any(|x| lname.ends_with(x)) {
+            let text = String::from_utf8_lossy(data).into_owned();
+            let mode = if lname.ends_with(".txt") || mime_l == "text/plain" {
+                Mode::Prose
+            } else {
+                Mode::Code
+            };
+            let loc = Location::Attachment {
+                name: name.unwrap_or_default(),
+                content_type: mime_l,
+            };
+            let id = self.add_text(mi, loc, text, usize::MAX);
+            self.scan_text(id, mi, mode, files, None);
+        } else if data.starts_with(b"%PDF") {
+            // Links in a PDF are `/URI (…)` actions; uncompressed objects only.
+            let uris = pdf_uris(data);
+            if !uris.is_empty() {
+                let loc = Location::Attachment {
+                    name: name.unwrap_or_default(),
+                    content_type: "application/pdf".into(),
+                };
+                let id = self.add_text(mi, loc, uris, usize::MAX);
+                self.scan_text(id, mi, Mode::Code, files, None);
+            }
+        }
+    }
+
+    // ---- whitelisting ----
+
+    pub(crate) fn finish(mut self) -> Extraction {
+        // Context addresses: everyone on the reporter's envelope.
+        for m in self
+            .out
+            .messages
+            .iter()
+            .filter(|m| m.role == MessageRole::ReporterEnvelope)
+        {
+            for b in m.from.iter().chain(&m.sender).chain(&m.to).chain(&m.cc) {
+                if let Some(a) = &b.address {
+                    self.context_addrs.insert(a.to_ascii_lowercase());
+                }
+            }
+        }
+        let roles: Vec<MessageRole> = self.out.messages.iter().map(|m| m.role).collect();
+        let header_text: Vec<bool> = self
+            .out
+            .texts
+            .iter()
+            .map(|t| matches!(t.location, Location::Header { .. }))
+            .collect();
+        let opts = self.opts;
+        for o in &mut self.out.observables {
+            let prov_roles: Vec<MessageRole> = o
+                .provenance
+                .iter()
+                .map(|p| roles.get(p.message).copied().unwrap_or(MessageRole::Single))
+                .collect();
+            o.role = if prov_roles.contains(&MessageRole::Reported) {
+                MessageRole::Reported
+            } else {
+                prov_roles.first().copied().unwrap_or(MessageRole::Single)
+            };
+            let only_envelope_headers = o.provenance.iter().all(|p| {
+                roles.get(p.message) == Some(&MessageRole::ReporterEnvelope)
+                    && header_text.get(p.text).copied().unwrap_or(false)
+            });
+            o.whitelisted = whitelist(
+                &o.indicator,
+                opts,
+                &self.context_addrs,
+                only_envelope_headers,
+            );
+            if o.whitelisted.is_none()
+                && o.provenance
+                    .iter()
+                    .all(|p| self.relay_texts.contains(&p.text))
+            {
+                o.whitelisted = Some(WhitelistReason::MailRelay);
+            }
+        }
+        self.out
+    }
+}
+
+/// `mail-parser` promises never to panic but does on some damaged multiparts (found by our
+/// fuzzing: "Invalid part ID, could not find multipart"). Contain it here, so the message is still
+/// read as text instead of the whole input being lost.
+pub(super) fn parse_mime(raw: &[u8]) -> Result<Option<mail_parser::Message<'_>>, ()> {
+    std::panic::catch_unwind(|| MessageParser::default().parse(raw)).map_err(|_| ())
+}
+
+/// `parse_mime` for a header block only.
+pub(super) fn parse_mime_headers(raw: &[u8]) -> Result<Option<mail_parser::Message<'_>>, ()> {
+    std::panic::catch_unwind(|| MessageParser::default().parse_headers(raw)).map_err(|_| ())
+}
+
+/// A file to read: an attachment or an archive member.
+struct FileRef<'a> {
+    path: &'a str,
+    name: Option<String>,
+    mime: Option<String>,
+    data: &'a [u8],
+}
+
+const HTML_EXT: &[&str] = &[".htm", ".html", ".shtml", ".xhtml", ".svg", ".hta"];
+const TEXT_EXT: &[&str] = &[
+    ".txt", ".url", ".js", ".vbs", ".ps1", ".bat", ".cmd", ".csv", ".lnk.txt",
+];
+
+/// Archive members whose content is read (bounded by the archive limits): links and messages
+/// hide in them.
+fn member_worth_reading(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n.ends_with(".eml")
+        || n.ends_with(".msg")
+        || n.ends_with(".pdf")
+        || HTML_EXT.iter().chain(TEXT_EXT).any(|x| n.ends_with(x))
+}
+
+/// The `/URI (…)` strings of a PDF, one per line.
+fn pdf_uris(data: &[u8]) -> String {
+    static URI: LazyLock<Option<regex::bytes::Regex>> =
+        LazyLock::new(|| regex::bytes::Regex::new(r"/URI\s*\(([^)]{1,4096})\)").ok());
+    let Some(re) = URI.as_ref() else {
+        return String::new();
+    };
+    let mut out = String::new();
+    for c in re.captures_iter(data).take(1000) {
+        if let Some(m) = c.get(1) {
+            out.push_str(&String::from_utf8_lossy(m.as_bytes()).replace('\\', ""));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn empty_info(index: usize) -> MessageInfo {
+    MessageInfo {
+        index,
+        parent: None,
+        path: String::new(),
+        role: MessageRole::Single,
+        source: MessageSource::Eml,
+        subject: None,
+        from: Vec::new(),
+        sender: Vec::new(),
+        reply_to: Vec::new(),
+        return_path: None,
+        to: Vec::new(),
+        cc: Vec::new(),
+        bcc: Vec::new(),
+        date: None,
+        message_id: None,
+        x_mailer: None,
+        user_agent: None,
+        x_originating_ip: None,
+        received: Vec::new(),
+        auth: AuthResults::default(),
+    }
+}
+
+/// `Name <addr>`, `"Name" [mailto:addr]`, or a bare address, as written in a forwarded block.
+fn parse_mailbox(s: &str) -> Mailbox {
+    let s = s.trim();
+    let addr_start = s.rfind(['<', '[']);
+    let (name, addr) = match addr_start {
+        Some(p) => {
+            let inner = s.get(p + 1..).unwrap_or_default();
+            let inner = inner.trim_end_matches(['>', ']']).trim();
+            let inner = inner.strip_prefix("mailto:").unwrap_or(inner);
+            (
+                s.get(..p)
+                    .map(|n| n.trim().trim_matches('"').trim().to_owned()),
+                inner.to_owned(),
+            )
+        }
+        None => (None, s.to_owned()),
+    };
+    Mailbox {
+        name: name.filter(|n| !n.is_empty()),
+        address: value::parse_email(&addr).map(|_| addr),
+    }
+}
+
+fn parse_mailbox_list(s: &str) -> Vec<Mailbox> {
+    s.split([';', ','])
+        .map(parse_mailbox)
+        .filter(|m| m.address.is_some() || m.name.is_some())
+        .take(1000)
+        .collect()
+}
+
+fn strip_mbox_from_line(raw: &[u8]) -> &[u8] {
+    if raw.starts_with(b"From ") {
+        match raw.iter().position(|&b| b == b'\n') {
+            Some(p) => raw.get(p + 1..).unwrap_or_default(),
+            None => raw,
+        }
+    } else {
+        raw
+    }
+}
+
+fn whitelist(
+    v: &IndicatorValue,
+    opts: &ExtractOptions,
+    context: &HashSet<String>,
+    only_envelope_headers: bool,
+) -> Option<WhitelistReason> {
+    if v.ip_scope.is_some_and(|s| s != IpScope::Public) {
+        return Some(WhitelistReason::NonPublicIp);
+    }
+    let host: Option<String> = match v.kind {
+        ObservableKind::Domain => Some(v.value.clone()),
+        ObservableKind::Email => v.value.rsplit_once('@').map(|(_, d)| d.to_owned()),
+        ObservableKind::Url => value::parse_url(&v.value).map(|u| u.host.value),
+        ObservableKind::Ipv4 | ObservableKind::Ipv6 => Some(v.value.clone()),
+        _ => None,
+    };
+    if let Some(h) = &host {
+        if value::host_under(h, &opts.own_domains) {
+            return Some(WhitelistReason::OwnDomain);
+        }
+        if value::host_under(h, &opts.own_mail_hosts) {
+            return Some(WhitelistReason::OwnMailHost);
+        }
+        if opts.whitelist_well_known
+            && WELL_KNOWN
+                .iter()
+                .any(|w| value::host_under(h, &[(*w).to_owned()]))
+        {
+            return Some(WhitelistReason::WellKnown);
+        }
+    }
+    if v.kind == ObservableKind::Email && context.contains(&v.value) {
+        return Some(WhitelistReason::Reporter);
+    }
+    if only_envelope_headers {
+        return Some(WhitelistReason::Reporter);
+    }
+    None
+}

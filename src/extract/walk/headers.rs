@@ -1,0 +1,352 @@
+//! Header fields read by their grammar: addresses, Received hops (origin vs relays),
+//! X-Originating-IP, Authentication-Results and Received-SPF. Never a regex over raw headers.
+
+use std::net::IpAddr;
+use std::sync::LazyLock;
+
+use mail_parser::{HeaderName, HeaderValue, Host};
+use regex::Regex;
+
+use super::super::model::*;
+use super::super::scan::Mode;
+use super::super::value::{self, IpScope};
+use super::{Collector, empty_info, mailbox_list};
+
+static AUTH: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"(?i)(?-u:\b)(spf|dkim|dmarc)\s*=\s*([a-z]+)").ok());
+
+impl Collector<'_> {
+    pub(super) fn read_headers(&mut self, mi: usize, m: &mail_parser::Message<'_>) {
+        let raw_of = |h: &mail_parser::Header<'_>| -> String {
+            let s = h.offset_start as usize;
+            let e = h.offset_end as usize;
+            String::from_utf8_lossy(m.raw_message.get(s..e).unwrap_or_default())
+                .trim()
+                .to_owned()
+        };
+        let date = m.date().map(|d| d.to_rfc3339());
+        let subject = m.subject().map(str::to_owned);
+        let text_hdr = |n: &str| m.header_raw(n).map(|s| s.trim().to_owned());
+        let (x_mailer, user_agent, xoip) = (
+            text_hdr("X-Mailer"),
+            text_hdr("User-Agent"),
+            text_hdr("X-Originating-IP"),
+        );
+        let info = MessageInfo {
+            subject: subject.clone(),
+            from: mailbox_list(m.from()),
+            sender: mailbox_list(m.sender()),
+            reply_to: mailbox_list(m.reply_to()),
+            // Only the Return-Path field itself (`return_address` falls back to Sender/From).
+            // The topmost Return-Path (written at final delivery); `return_address` would fall
+            // back to Sender/From and `header_raw` picks the last one.
+            return_path: m
+                .headers()
+                .iter()
+                .find(|h| h.name().eq_ignore_ascii_case("Return-Path"))
+                .map(|h| {
+                    raw_of(h)
+                        .trim()
+                        .trim_start_matches('<')
+                        .trim_end_matches('>')
+                        .trim()
+                        .to_owned()
+                })
+                .filter(|r| !r.is_empty()),
+            to: mailbox_list(m.to()),
+            cc: mailbox_list(m.cc()),
+            bcc: mailbox_list(m.bcc()),
+            date,
+            message_id: m.message_id().map(str::to_owned),
+            x_mailer,
+            user_agent,
+            x_originating_ip: xoip.clone(),
+            ..self
+                .out
+                .messages
+                .get(mi)
+                .cloned()
+                .unwrap_or_else(|| empty_info(mi))
+        };
+        let limit = self.opts.max_header_line;
+        // Addresses: by the address grammar, each found in its raw header for the span.
+        let mut addr_fields: Vec<(String, Vec<String>)> = Vec::new();
+        for (n, list) in [
+            ("From", &info.from),
+            ("Sender", &info.sender),
+            ("Reply-To", &info.reply_to),
+        ] {
+            addr_fields.push((
+                n.to_owned(),
+                list.iter().filter_map(|b| b.address.clone()).collect(),
+            ));
+        }
+        if let Some(rp) = &info.return_path {
+            addr_fields.push(("Return-Path".into(), vec![rp.clone()]));
+        }
+        if let Some(msg) = self.message_mut(mi) {
+            *msg = info;
+        }
+        for (name, addrs) in addr_fields {
+            if addrs.is_empty() {
+                continue;
+            }
+            // The field the addresses were parsed from: with repeated fields, the one that
+            // holds the first address.
+            let first = addrs
+                .first()
+                .map(|a| a.to_ascii_lowercase())
+                .unwrap_or_default();
+            let fields: Vec<String> = m
+                .headers()
+                .iter()
+                .filter(|h| h.name().eq_ignore_ascii_case(&name))
+                .map(raw_of)
+                .collect();
+            let raw = fields
+                .iter()
+                .find(|r| r.to_ascii_lowercase().contains(&first))
+                .or(fields.last())
+                .cloned()
+                .unwrap_or_else(|| addrs.join(", "));
+            let id = self.add_text(mi, Location::Header { name: name.clone() }, raw, limit);
+            for a in addrs {
+                self.add_address(id, mi, &a);
+            }
+        }
+        if let Some(s) = subject {
+            let id = self.add_text(
+                mi,
+                Location::Header {
+                    name: "Subject".into(),
+                },
+                s,
+                limit,
+            );
+            self.scan_text(id, mi, Mode::Prose, &[], None);
+        }
+        if let Some(x) = xoip {
+            let id = self.add_text(
+                mi,
+                Location::Header {
+                    name: "X-Originating-IP".into(),
+                },
+                x,
+                limit,
+            );
+            let t = self.text_of(id).to_owned();
+            let inner = t.trim().trim_start_matches('[').trim_end_matches(']');
+            if let Ok(ip) = inner.parse::<IpAddr>() {
+                let s = t.find(inner).unwrap_or(0);
+                self.add(
+                    value::ip_value(ip),
+                    Provenance {
+                        text: id,
+                        message: mi,
+                        start: s,
+                        end: s + inner.len(),
+                        defanged: false,
+                    },
+                );
+            }
+        }
+        let mut auth = AuthResults::default();
+        let mut hops = Vec::new();
+        let mut hop_texts: Vec<(usize, usize)> = Vec::new();
+        for h in m.headers().iter().take(500) {
+            match (&h.name, &h.value) {
+                (HeaderName::Received, HeaderValue::Received(r)) => {
+                    let raw = raw_of(h);
+                    let hop = received_hop(r);
+                    let id = self.add_text(
+                        mi,
+                        Location::Header {
+                            name: "Received".into(),
+                        },
+                        raw,
+                        limit,
+                    );
+                    hop_texts.push((id, hops.len()));
+                    hops.push(hop);
+                }
+                (HeaderName::Received, _) => hops.push(ReceivedHop::default()),
+                (HeaderName::AuthenticationResults, _) => {
+                    let raw = raw_of(h);
+                    if let Some(re) = AUTH.as_ref() {
+                        for c in re.captures_iter(&raw).take(20) {
+                            let method = c
+                                .get(1)
+                                .map_or(String::new(), |x| x.as_str().to_ascii_lowercase());
+                            let res = c.get(2).map(|x| x.as_str().to_ascii_lowercase());
+                            let slot = match method.as_str() {
+                                "spf" => &mut auth.spf,
+                                "dkim" => &mut auth.dkim,
+                                _ => &mut auth.dmarc,
+                            };
+                            if slot.is_none() {
+                                *slot = res;
+                            }
+                        }
+                    }
+                }
+                (HeaderName::ReceivedSpf, _) if auth.spf.is_none() => {
+                    auth.spf = raw_of(h)
+                        .split_whitespace()
+                        .next()
+                        .map(|w| w.to_ascii_lowercase());
+                }
+                _ => {}
+            }
+        }
+        // Only hops where mail crossed between organisations say anything; of those, the
+        // oldest with a public sender is the origin and is proposed. The rest are the
+        // providers' relays: kept, whitelisted `mail_relay`.
+        let crossing: Vec<(usize, usize)> = hop_texts
+            .into_iter()
+            .filter(|&(_, h)| hops.get(h).is_some_and(crosses_organisations))
+            .collect();
+        let public = |h: usize| {
+            hops.get(h)
+                .and_then(|x| x.from_ip.as_deref())
+                .and_then(|ip| ip.parse::<IpAddr>().ok())
+                .is_some_and(|ip| IpScope::of(ip) == IpScope::Public)
+        };
+        let origin = crossing
+            .iter()
+            .rev()
+            .find(|&&(_, h)| public(h))
+            .or(crossing.last())
+            .map(|&(id, _)| id);
+        for &(id, h) in &crossing {
+            if let Some(hop) = hops.get(h).cloned() {
+                self.received_observables(id, mi, &hop);
+                if Some(id) != origin {
+                    self.relay_texts.insert(id);
+                }
+            }
+        }
+        if let Some(msg) = self.message_mut(mi) {
+            msg.received = hops;
+            msg.auth = auth;
+        }
+    }
+
+    pub(super) fn add_address(&mut self, id: usize, mi: usize, addr: &str) {
+        let Some(v) = value::parse_email(addr) else {
+            return;
+        };
+        let text = self.text_of(id);
+        let lower = text.to_ascii_lowercase();
+        let (s, e) = match lower.find(&addr.to_ascii_lowercase()) {
+            Some(s) => (s, s + addr.len()),
+            None => (0, text.len()),
+        };
+        let found_at = lower.find(&addr.to_ascii_lowercase()).is_some();
+        let (ds, de) = match addr.rfind('@') {
+            Some(a) if found_at => (s + a + 1, e),
+            _ => (s, e),
+        };
+        let dom = addr
+            .rsplit_once('@')
+            .and_then(|(_, d)| value::parse_domain(d));
+        self.add(
+            v,
+            Provenance {
+                text: id,
+                message: mi,
+                start: s,
+                end: e,
+                defanged: false,
+            },
+        );
+        if let Some(d) = dom {
+            self.add(
+                d.into_value(),
+                Provenance {
+                    text: id,
+                    message: mi,
+                    start: ds,
+                    end: de,
+                    defanged: false,
+                },
+            );
+        }
+    }
+
+    /// A hop yields the sending server's IP and names, taken from the parsed fields (never from
+    /// the `id` clause or the date), and only where mail crossed from one organisation to
+    /// another: hops inside one provider (`*.prod.outlook.com` to `*.prod.outlook.com`) are
+    /// plumbing, not indicators.
+    fn received_observables(&mut self, id: usize, mi: usize, hop: &ReceivedHop) {
+        let text = self.text_of(id).to_owned();
+        let span = |needle: &str| -> (usize, usize) {
+            text.to_ascii_lowercase()
+                .find(&needle.to_ascii_lowercase())
+                .map_or((0, text.len()), |s| (s, s + needle.len()))
+        };
+        if let Some(ip) = hop
+            .from_ip
+            .as_deref()
+            .and_then(|i| i.parse::<IpAddr>().ok())
+        {
+            let (s, e) = span(&ip.to_string());
+            self.add(
+                value::ip_value(ip),
+                Provenance {
+                    text: id,
+                    message: mi,
+                    start: s,
+                    end: e,
+                    defanged: false,
+                },
+            );
+        }
+        for host in [hop.from_rdns.as_deref(), hop.from_host.as_deref()]
+            .into_iter()
+            .flatten()
+        {
+            if let Some(d) = value::parse_domain(host) {
+                let (s, e) = span(host);
+                self.add(
+                    d.into_value(),
+                    Provenance {
+                        text: id,
+                        message: mi,
+                        start: s,
+                        end: e,
+                        defanged: false,
+                    },
+                );
+            }
+        }
+    }
+}
+
+/// Did this hop carry mail from one organisation to another (registered domains differ)?
+fn crosses_organisations(hop: &ReceivedHop) -> bool {
+    let reg = |h: Option<&str>| h.and_then(value::parse_domain).map(|d| d.registered);
+    let from_reg = reg(hop.from_rdns.as_deref()).or_else(|| reg(hop.from_host.as_deref()));
+    let by_reg = reg(hop.by_host.as_deref());
+    from_reg.is_none() || from_reg != by_reg
+}
+fn received_hop(r: &mail_parser::Received<'_>) -> ReceivedHop {
+    let host = |h: &Option<Host<'_>>| match h {
+        Some(Host::Name(n)) => Some(n.to_string()),
+        Some(Host::IpAddr(ip)) => Some(ip.to_string()),
+        None => None,
+    };
+    ReceivedHop {
+        from_host: host(&r.from),
+        from_ip: r
+            .from_ip
+            .map(|ip| ip.to_string())
+            .or_else(|| match &r.from {
+                Some(Host::IpAddr(ip)) => Some(ip.to_string()),
+                _ => None,
+            }),
+        from_rdns: r.from_iprev.as_ref().map(|s| s.to_string()),
+        by_host: host(&r.by),
+        protocol: r.with.map(|w| format!("{w:?}").to_ascii_uppercase()),
+        time: r.date.map(|d| d.to_rfc3339()),
+    }
+}
