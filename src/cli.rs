@@ -53,6 +53,18 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Parse emails (.eml, .msg, mbox, pasted text) and print what was found. Never touches the
+    /// database; exits non-zero only for unreadable input.
+    Extract {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// stix: a STIX 2.1 bundle; table: for people; json: the full extraction with spans.
+        #[arg(long, default_value = "stix", value_parser = ["stix", "table", "json"])]
+        format: String,
+        /// The organisation's own domains (context, never proposed); adds to the configured ones.
+        #[arg(long = "own-domain", value_name = "DOMAIN")]
+        own_domains: Vec<String>,
+    },
     /// Manage user accounts.
     #[command(subcommand)]
     User(UserCommand),
@@ -194,6 +206,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve => serve(settings),
+        Command::Extract { files, format, own_domains } => extract(&settings, &files, &format, &own_domains),
         Command::Migrate => {
             let db = startup::open_database(&settings)?;
             drop(db);
@@ -231,6 +244,108 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
         drop(out);
         app.run_until_stopped().await.context("server stopped with an error")
     })
+}
+
+fn extract(
+    settings: &Settings,
+    files: &[PathBuf],
+    format: &str,
+    own_domains: &[String],
+) -> anyhow::Result<()> {
+    use crate::extract::{self, ExtractOptions, InputKind};
+    let domains: Vec<&str> =
+        settings.organisation.domains.iter().chain(own_domains).map(String::as_str).collect();
+    let options = ExtractOptions::for_organisation(&domains, &[]);
+    let mut unreadable = Vec::new();
+    let mut inputs: Vec<(String, Vec<u8>)> = Vec::new();
+    for path in files {
+        match std::fs::read(path) {
+            Ok(bytes) => inputs.push((path.display().to_string(), bytes)),
+            Err(e) => {
+                eprintln!("error: cannot read {}: {e}", path.display());
+                unreadable.push(path.display().to_string());
+            }
+        }
+    }
+    // An mbox holds many messages: each is its own extraction.
+    let mut messages: Vec<(String, &[u8])> = Vec::new();
+    for (name, bytes) in &inputs {
+        if extract::detect_input(bytes) == InputKind::Mbox {
+            for (i, m) in extract::split_mbox(bytes).into_iter().enumerate() {
+                messages.push((format!("{name}#{}", i + 1), m));
+            }
+        } else {
+            messages.push((name.clone(), bytes));
+        }
+    }
+    let extractions: Vec<(String, &[u8], extract::Extraction)> =
+        messages.into_iter().map(|(name, raw)| (name, raw, extract::extract(raw, &options))).collect();
+    let mut out = std::io::stdout().lock();
+    match format {
+        "json" => {
+            let all: Vec<serde_json::Value> = extractions
+                .iter()
+                .map(|(name, _, x)| serde_json::json!({ "input": name, "extraction": x }))
+                .collect();
+            serde_json::to_writer_pretty(&mut out, &all)?;
+            writeln!(out)?;
+        }
+        "table" => {
+            for (name, _, x) in &extractions {
+                print_table(&mut out, name, x)?;
+            }
+        }
+        _ => {
+            let pairs: Vec<(&[u8], &extract::Extraction)> =
+                extractions.iter().map(|(_, raw, x)| (*raw, x)).collect();
+            let (bundle, skipped) = extract::bundle::to_bundle(&pairs)?;
+            for s in skipped {
+                eprintln!("note: {} left out of the bundle: {}", s.what, s.why);
+            }
+            serde_json::to_writer_pretty(&mut out, &bundle)?;
+            writeln!(out)?;
+        }
+    }
+    if !unreadable.is_empty() {
+        bail!("{} input(s) could not be read: {}", unreadable.len(), unreadable.join(", "));
+    }
+    Ok(())
+}
+
+fn print_table(out: &mut impl Write, name: &str, x: &crate::extract::Extraction) -> anyhow::Result<()> {
+    writeln!(out, "== {name} ({:?})", x.input)?;
+    if let Some(m) = x.reported() {
+        let from = m.from.first().and_then(|f| f.address.clone()).unwrap_or_default();
+        writeln!(out, "subject: {}", m.subject.as_deref().unwrap_or("(none)"))?;
+        writeln!(out, "from:    {from}")?;
+    }
+    writeln!(out, "{:<8} {:<64} {:<6} STATUS", "TYPE", "VALUE", "SEEN")?;
+    for o in &x.observables {
+        let status = match &o.whitelisted {
+            Some(reason) => format!("whitelisted ({reason:?})"),
+            None => "proposed".to_string(),
+        };
+        let mut value = o.indicator.value.clone();
+        if o.defanged {
+            value.push_str(" [defanged]");
+        }
+        writeln!(out, "{:<8} {:<64} {:<6} {status}", o.indicator.kind.as_str(), value, o.occurrences)?;
+    }
+    for a in &x.attachments {
+        writeln!(
+            out,
+            "attachment: {} ({}, {} bytes) sha256 {}",
+            a.name.as_deref().unwrap_or("(unnamed)"),
+            a.mime_type.as_deref().unwrap_or("?"),
+            a.size,
+            a.hashes.sha256
+        )?;
+    }
+    for w in &x.warnings {
+        writeln!(out, "warning: {:?}: {}", w.kind, w.detail)?;
+    }
+    writeln!(out)?;
+    Ok(())
 }
 
 fn read_password_stdin() -> anyhow::Result<String> {

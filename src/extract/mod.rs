@@ -11,6 +11,7 @@
 //! pointing at the source through HTML rendering and refanging; `model` is the result type.
 
 mod archive;
+pub mod bundle;
 mod forward;
 mod html;
 mod mapped;
@@ -99,28 +100,19 @@ pub fn detect_input(raw: &[u8]) -> InputKind {
     if body.starts_with(b"From ") {
         return InputKind::Mbox;
     }
-    let first = body
-        .split(|&b| b == b'\n')
-        .find(|l| !l.iter().all(u8::is_ascii_whitespace))
-        .unwrap_or_default();
+    let first =
+        body.split(|&b| b == b'\n').find(|l| !l.iter().all(u8::is_ascii_whitespace)).unwrap_or_default();
     let is_header = |l: &[u8]| {
         let colon = l.iter().position(|&b| b == b':');
         colon.is_some_and(|c| {
-            c > 0
-                && l.get(..c)
-                    .is_some_and(|n| n.iter().all(|&b| b.is_ascii_graphic() && b != b':'))
+            c > 0 && l.get(..c).is_some_and(|n| n.iter().all(|&b| b.is_ascii_graphic() && b != b':'))
         })
     };
     if !is_header(first) {
         return InputKind::PastedText;
     }
-    let has_body =
-        body.windows(2).any(|w| w == b"\n\n") || body.windows(4).any(|w| w == b"\r\n\r\n");
-    if has_body {
-        InputKind::Eml
-    } else {
-        InputKind::PastedHeaders
-    }
+    let has_body = body.windows(2).any(|w| w == b"\n\n") || body.windows(4).any(|w| w == b"\r\n\r\n");
+    if has_body { InputKind::Eml } else { InputKind::PastedHeaders }
 }
 
 /// Splits an mbox into its messages (at `From ` lines that start a line after a blank line or
@@ -158,35 +150,25 @@ pub fn extract(raw: &[u8], options: &ExtractOptions) -> Extraction {
             Some(cut) if cut.len() < raw.len() => {
                 c.warn(
                     WarningKind::MessageTooLarge,
-                    format!(
-                        "input of {} bytes cut to {}",
-                        raw.len(),
-                        options.max_message_bytes
-                    ),
+                    format!("input of {} bytes cut to {}", raw.len(), options.max_message_bytes),
                 );
                 cut
             }
             _ => raw,
         };
         match kind {
-            InputKind::Msg => {
-                match msg::parse(raw, options.max_nesting, options.max_message_bytes as u64) {
-                    Ok(m) => {
-                        c.walk_msg(&m, None, MessageSource::Msg, "msg".into(), 0);
-                    }
-                    Err(e) => c.warn(WarningKind::Malformed, e),
+            InputKind::Msg => match msg::parse(raw, options.max_nesting, options.max_message_bytes as u64) {
+                Ok(m) => {
+                    c.walk_msg(&m, None, MessageSource::Msg, "msg".into(), 0);
                 }
-            }
+                Err(e) => c.warn(WarningKind::Malformed, e),
+            },
             InputKind::Mbox => {
                 let msgs = split_mbox(raw);
                 if msgs.len() > options.max_mbox_messages {
                     c.warn(
                         WarningKind::TooManyParts,
-                        format!(
-                            "mbox has {} messages; first {} read",
-                            msgs.len(),
-                            options.max_mbox_messages
-                        ),
+                        format!("mbox has {} messages; first {} read", msgs.len(), options.max_mbox_messages),
                     );
                 }
                 for (i, m) in msgs.into_iter().take(options.max_mbox_messages).enumerate() {
@@ -226,22 +208,10 @@ mod tests {
 
     #[test]
     fn detects_inputs() {
-        assert_eq!(
-            detect_input(b"From: a@b.com\r\nSubject: x\r\n\r\nhi"),
-            InputKind::Eml
-        );
-        assert_eq!(
-            detect_input(b"From: a@b.com\nReceived: x\n"),
-            InputKind::PastedHeaders
-        );
-        assert_eq!(
-            detect_input(b"please check hxxp://x[.]com"),
-            InputKind::PastedText
-        );
-        assert_eq!(
-            detect_input(b"From MAILER-DAEMON Mon\nFrom: a\n\nx"),
-            InputKind::Mbox
-        );
+        assert_eq!(detect_input(b"From: a@b.com\r\nSubject: x\r\n\r\nhi"), InputKind::Eml);
+        assert_eq!(detect_input(b"From: a@b.com\nReceived: x\n"), InputKind::PastedHeaders);
+        assert_eq!(detect_input(b"please check hxxp://x[.]com"), InputKind::PastedText);
+        assert_eq!(detect_input(b"From MAILER-DAEMON Mon\nFrom: a\n\nx"), InputKind::Mbox);
         assert_eq!(detect_input(msg::CFB_MAGIC), InputKind::Msg);
     }
 
@@ -266,14 +236,7 @@ mod tests {
     #[test]
     fn never_panics_on_junk() {
         let o = ExtractOptions::default();
-        for junk in [
-            &b""[..],
-            b"\xff\xfe",
-            b":",
-            b"From ",
-            b"a: b\n\n<html><a href=",
-            msg::CFB_MAGIC,
-        ] {
+        for junk in [&b""[..], b"\xff\xfe", b":", b"From ", b"a: b\n\n<html><a href=", msg::CFB_MAGIC] {
             let _ = extract(junk, &o);
         }
     }
@@ -287,15 +250,8 @@ mod evasion_tests {
     fn style_and_obfuscated_href() {
         let raw = "From: a@b.com\r\nContent-Type: text/html\r\n\r\n<form action=\"\"><A   HREF  =   \"   &#104;&#116;&#116;&#112;&#58;&#47;&#47;&#55349;&#57308;.webrentals.eu.com/r754e.php?32=1o\" style=\"text-d\">\r\n<h4 style=\"color:#FF0000; font-size=25pt;\">C-ad</h4><BR>\r\n<div style=\"display: block; max-width: 100% ;  background: url('https://imgur.com/LLybuij.png') no-repeat;\"> </div></form >";
         let x = extract(raw.as_bytes(), &ExtractOptions::default());
-        let vals: Vec<String> = x
-            .observables
-            .iter()
-            .map(|o| o.indicator.value.clone())
-            .collect();
-        assert!(
-            vals.contains(&"https://imgur.com/LLybuij.png".to_owned()),
-            "{vals:?}"
-        );
+        let vals: Vec<String> = x.observables.iter().map(|o| o.indicator.value.clone()).collect();
+        assert!(vals.contains(&"https://imgur.com/LLybuij.png".to_owned()), "{vals:?}");
         assert!(vals.contains(&"4.webrentals.eu.com".to_owned()), "{vals:?}");
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod id;
 pub mod marking;
+pub mod media_types;
 pub mod objects;
 pub mod pattern;
 pub mod schema;

@@ -7,6 +7,7 @@
 mod accounts;
 mod cli;
 mod db;
+mod extract_cli;
 mod extract_corpus;
 mod extract_golden;
 mod helpers;

@@ -1,0 +1,113 @@
+//! `harpoon extract`: every golden email, a sample of the real phishing corpus and every `.msg`
+//! become STIX bundles that the OASIS validator accepts in strict mode; bad input is a clear
+//! error that does not stop the batch.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::oracle::repo_root;
+
+fn harpoon_extract(args: &[&str], files: &[PathBuf]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_harpoon"))
+        .env("HARPOON_LOG", "error")
+        .env("HARPOON_DATA_DIR", "/nonexistent/harpoon-extract-must-not-touch-this")
+        .arg("extract")
+        .args(args)
+        .args(files)
+        .output()
+        .unwrap()
+}
+
+fn files_in(dir: PathBuf, ext: &str, take: usize) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == ext))
+        .collect();
+    files.sort();
+    files.truncate(take);
+    files
+}
+
+fn bundle_of(files: &[PathBuf]) -> Value {
+    let out = harpoon_extract(&[], files);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("a JSON bundle")
+}
+
+fn assert_strictly_valid(bundle: &Value, label: &str) {
+    let result = crate::oracle::run("validate.py", &serde_json::json!({ "bundle": bundle }));
+    let r = &result["results"][0];
+    assert_eq!(r["valid"], true, "{label}: {}", r["errors"]);
+}
+
+#[test]
+fn golden_emails_become_strictly_valid_bundles() {
+    let files = files_in(repo_root().join("tests/fixtures/mail"), "eml", usize::MAX);
+    assert!(files.len() >= 60, "{} golden emails", files.len());
+    let bundle = bundle_of(&files);
+    assert_eq!(bundle["type"], "bundle");
+    let objects = bundle["objects"].as_array().unwrap();
+    let count = |t: &str| objects.iter().filter(|o| o["type"] == t).count();
+    // One raw artifact per input that holds a message (a pasted body alone has none); messages
+    // that share From and Subject share an email-message id.
+    assert!(
+        count("artifact") + 2 >= files.len(),
+        "{} artifacts for {} inputs",
+        count("artifact"),
+        files.len()
+    );
+    assert!(count("email-message") >= 15, "{}", count("email-message"));
+    for t in ["url", "domain-name", "ipv4-addr", "email-addr", "file", "relationship", "vulnerability"] {
+        assert!(count(t) > 0, "no {t} in the golden bundle");
+    }
+    // Every email-message keeps its raw bytes.
+    let ids: std::collections::HashSet<&str> = objects.iter().filter_map(|o| o["id"].as_str()).collect();
+    for m in objects.iter().filter(|o| o["type"] == "email-message") {
+        assert!(ids.contains(m["raw_email_ref"].as_str().unwrap()), "{m}");
+    }
+    assert_strictly_valid(&bundle, "golden");
+}
+
+#[test]
+fn real_phishing_and_msg_corpus_samples_become_strictly_valid_bundles() {
+    let corpus = repo_root().join("../shared/corpus");
+    let mut files = files_in(corpus.join("phishing"), "eml", 150);
+    files.extend(files_in(corpus.join("msg"), "msg", 40));
+    assert!(files.len() >= 150, "the shared corpus is missing: {}", corpus.display());
+    let bundle = bundle_of(&files);
+    assert!(bundle["objects"].as_array().unwrap().len() > 300);
+    assert_strictly_valid(&bundle, "corpus sample");
+}
+
+#[test]
+fn table_and_json_formats_and_unreadable_input() {
+    let esmtp = repo_root().join("tests/fixtures/mail/esmtp_id_received.eml");
+    let out = harpoon_extract(&["--format", "table"], std::slice::from_ref(&esmtp));
+    assert!(out.status.success());
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("TYPE") && table.contains("proposed"), "{table}");
+
+    let out = harpoon_extract(&["--format", "json"], std::slice::from_ref(&esmtp));
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let x = &json[0]["extraction"];
+    assert!(x["observables"].as_array().is_some_and(|o| !o.is_empty()));
+    assert!(x["observables"][0]["provenance"][0]["start"].is_u64(), "spans are printed");
+
+    // An unreadable file fails the run, after the readable ones were printed.
+    let missing = PathBuf::from("/nonexistent/nothing.eml");
+    let out = harpoon_extract(&[], &[esmtp, missing]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot read /nonexistent/nothing.eml"), "{stderr}");
+    let bundle: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(bundle["objects"].as_array().is_some_and(|o| !o.is_empty()));
+    // Garbage is not unreadable: it parses as pasted text and yields what it holds.
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = dir.path().join("garbage.bin");
+    std::fs::write(&garbage, b"\x00\xff\xfe garbage http://evil.example/x \x01").unwrap();
+    let out = harpoon_extract(&[], &[garbage]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
