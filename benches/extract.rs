@@ -69,11 +69,8 @@ fn bench(label: &str, inputs: &[(String, Vec<u8>)], rounds: usize) -> Row {
         let secs = (b.saturating_sub(a)) as f64 / 100.0;
         (secs >= 0.2).then(|| bytes as f64 * rounds as f64 / 1e6 / secs)
     });
-    let (wi, worst) = per_file
-        .iter()
-        .enumerate()
-        .max_by_key(|(_, d)| **d)
-        .map_or((0, Duration::ZERO), |(i, d)| (i, *d));
+    let (wi, worst) =
+        per_file.iter().enumerate().max_by_key(|(_, d)| **d).map_or((0, Duration::ZERO), |(i, d)| (i, *d));
     let mut sorted = per_file.clone();
     sorted.sort();
     let p99 = sorted
@@ -96,10 +93,7 @@ fn main() {
     let dir = std::env::var_os("HARPOON_CORPUS")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"));
-    let rounds: usize = std::env::var("BENCH_ROUNDS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(3);
+    let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(3);
     let mut rows = Vec::new();
     let mut all = Vec::new();
     for folder in ["phishing", "msg", "benign"] {
@@ -113,10 +107,7 @@ fn main() {
             })
             .collect();
         if inputs.is_empty() {
-            eprintln!(
-                "no corpus at {}/{folder}; set HARPOON_CORPUS",
-                dir.display()
-            );
+            eprintln!("no corpus at {}/{folder}; set HARPOON_CORPUS", dir.display());
             continue;
         }
         rows.push(bench(folder, &inputs, rounds));
@@ -126,50 +117,19 @@ fn main() {
         rows.push(bench("all corpus", &all, rounds));
     }
     let hostile: Vec<(String, Vec<u8>)> = vec![
-        (
-            "1 MB single line".into(),
-            format!("Subject: x\r\n\r\n{}", "abcdefgh".repeat(131_072)).into_bytes(),
-        ),
-        (
-            "10,000 dots".into(),
-            format!("Subject: x\r\n\r\n{}", "a.".repeat(10_000)).into_bytes(),
-        ),
-        (
-            "1 MB of dots".into(),
-            format!("Subject: x\r\n\r\n{}", ".".repeat(1 << 20)).into_bytes(),
-        ),
-        (
-            "1 MB dotted digits".into(),
-            format!("Subject: x\r\n\r\n{}", "1.".repeat(1 << 19)).into_bytes(),
-        ),
-        (
-            "1 MB of @".into(),
-            format!("Subject: x\r\n\r\n{}", "a@".repeat(1 << 19)).into_bytes(),
-        ),
-        (
-            "1 MB hex".into(),
-            format!("Subject: x\r\n\r\n{}", "0123456789abcdef".repeat(1 << 16)).into_bytes(),
-        ),
-        (
-            "1 MB URLs".into(),
-            format!("Subject: x\r\n\r\n{}", "http://a.com/ ".repeat(75_000)).into_bytes(),
-        ),
-        (
-            "1 MB defanged".into(),
-            format!("Subject: x\r\n\r\n{}", "x[.]y ".repeat(175_000)).into_bytes(),
-        ),
+        ("1 MB single line".into(), format!("Subject: x\r\n\r\n{}", "abcdefgh".repeat(131_072)).into_bytes()),
+        ("10,000 dots".into(), format!("Subject: x\r\n\r\n{}", "a.".repeat(10_000)).into_bytes()),
+        ("1 MB of dots".into(), format!("Subject: x\r\n\r\n{}", ".".repeat(1 << 20)).into_bytes()),
+        ("1 MB dotted digits".into(), format!("Subject: x\r\n\r\n{}", "1.".repeat(1 << 19)).into_bytes()),
+        ("1 MB of @".into(), format!("Subject: x\r\n\r\n{}", "a@".repeat(1 << 19)).into_bytes()),
+        ("1 MB hex".into(), format!("Subject: x\r\n\r\n{}", "0123456789abcdef".repeat(1 << 16)).into_bytes()),
+        ("1 MB URLs".into(), format!("Subject: x\r\n\r\n{}", "http://a.com/ ".repeat(75_000)).into_bytes()),
+        ("1 MB defanged".into(), format!("Subject: x\r\n\r\n{}", "x[.]y ".repeat(175_000)).into_bytes()),
         (
             "1 MB unclosed tags".into(),
-            format!(
-                "Content-Type: text/html\r\n\r\n{}",
-                "<a href=\"x ".repeat(95_000)
-            )
-            .into_bytes(),
+            format!("Content-Type: text/html\r\n\r\n{}", "<a href=\"x ".repeat(95_000)).into_bytes(),
         ),
-        (
-            "1 MB header line".into(),
-            format!("Subject: {}\r\n\r\nx", "a.b ".repeat(1 << 18)).into_bytes(),
-        ),
+        ("1 MB header line".into(), format!("Subject: {}\r\n\r\nx", "a.b ".repeat(1 << 18)).into_bytes()),
     ];
     for (name, raw) in &hostile {
         rows.push(bench(

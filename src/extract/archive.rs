@@ -72,11 +72,7 @@ const MAX_READ_MEMBER: u64 = 10 * 1024 * 1024;
 
 /// Lists a zip archive: every member hashed within the limits, and the bytes of members
 /// `keep(name)` wants (up to 10 MB each) for the caller to scan.
-pub(crate) fn zip_members(
-    data: &[u8],
-    lim: &ArchiveLimits,
-    keep: &dyn Fn(&str) -> bool,
-) -> ZipListing {
+pub(crate) fn zip_members(data: &[u8], lim: &ArchiveLimits, keep: &dyn Fn(&str) -> bool) -> ZipListing {
     let mut contents = Vec::new();
     let mut warnings = Vec::new();
     let mut zip = match zip::ZipArchive::new(Cursor::new(data)) {
@@ -86,28 +82,17 @@ pub(crate) fn zip_members(
             return (Vec::new(), contents, warnings);
         }
     };
-    let budget_cap = (data.len() as u64)
-        .saturating_mul(lim.max_ratio)
-        .min(lim.max_bytes);
+    let budget_cap = (data.len() as u64).saturating_mul(lim.max_ratio).min(lim.max_bytes);
     let mut budget = budget_cap;
     let n = zip.len();
     if n > lim.max_members {
-        warnings.push(format!(
-            "zip has {n} members; only the first {} listed",
-            lim.max_members
-        ));
+        warnings.push(format!("zip has {n} members; only the first {} listed", lim.max_members));
     }
     let mut members = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
     for i in 0..n.min(lim.max_members) {
         let meta = match zip.by_index_raw(i) {
-            Ok(f) => (
-                f.name().to_owned(),
-                f.size(),
-                f.compressed_size(),
-                f.encrypted(),
-                f.is_dir(),
-            ),
+            Ok(f) => (f.name().to_owned(), f.size(), f.compressed_size(), f.encrypted(), f.is_dir()),
             Err(e) => {
                 warnings.push(format!("zip member {i} unreadable: {e}"));
                 continue;
@@ -117,13 +102,7 @@ pub(crate) fn zip_members(
         if is_dir {
             continue;
         }
-        let mut member = ArchiveMember {
-            name,
-            size,
-            compressed_size: csize,
-            encrypted,
-            hashes: None,
-        };
+        let mut member = ArchiveMember { name, size, compressed_size: csize, encrypted, hashes: None };
         if !encrypted {
             if size > budget {
                 warnings.push(format!(
@@ -162,10 +141,7 @@ pub(crate) fn zip_members(
                         contents.push((member.name.clone(), v));
                     }
                 } else {
-                    warnings.push(format!(
-                        "zip member {} damaged or size mismatch",
-                        member.name
-                    ));
+                    warnings.push(format!("zip member {} damaged or size mismatch", member.name));
                 }
             }
         }
@@ -192,21 +168,12 @@ mod tests {
             let _ = w.finish();
         }
         let data = buf.into_inner();
-        let lim = ArchiveLimits {
-            max_members: 10,
-            max_ratio: 100,
-            max_bytes: 1 << 30,
-        };
+        let lim = ArchiveLimits { max_members: 10, max_ratio: 100, max_bytes: 1 << 30 };
         let (m, kept, w) = zip_members(&data, &lim, &|n| n.ends_with(".txt"));
-        assert_eq!(
-            kept.first().map(|(n, b)| (n.as_str(), b.as_slice())),
-            Some(("a.txt", &b"hello"[..]))
-        );
+        assert_eq!(kept.first().map(|(n, b)| (n.as_str(), b.as_slice())), Some(("a.txt", &b"hello"[..])));
         assert_eq!(m.len(), 2);
         assert_eq!(
-            m.first()
-                .and_then(|m| m.hashes.as_ref())
-                .map(|h| h.md5.as_str()),
+            m.first().and_then(|m| m.hashes.as_ref()).map(|h| h.md5.as_str()),
             Some("5d41402abc4b2a76b9719d911017c592")
         );
         // 1 MB of zeros compresses ~1000x: over the 100x limit, listed but not hashed.

@@ -29,15 +29,9 @@ pub(crate) struct InlineForward {
 pub(crate) fn find(text: &str) -> Option<InlineForward> {
     let re = MARKER.as_ref()?;
     for m in re.find_iter(text).take(20) {
-        let marker_is_from = m
-            .as_str()
-            .trim_start_matches([' ', '\t', '>', '*'])
-            .starts_with("From:");
+        let marker_is_from = m.as_str().trim_start_matches([' ', '\t', '>', '*']).starts_with("From:");
         let block_start = if marker_is_from { m.start() } else { m.end() };
-        let mut fwd = InlineForward {
-            start: m.start(),
-            ..InlineForward::default()
-        };
+        let mut fwd = InlineForward { start: m.start(), ..InlineForward::default() };
         let mut seen = 0;
         let mut last_key: Option<&str> = None;
         for line in text.get(block_start..).unwrap_or_default().lines().take(40) {
@@ -104,17 +98,11 @@ mod tests {
         let t = "FYI, looks fake.\n\n---------- Forwarded message ---------\nFrom: IT Desk <it@evil.example.com>\nDate: Mon, 1 Jan 2024\nSubject: Password expiry\nTo: <bob@corp.example>\n\nClick here\n";
         let f = find(t);
         assert_eq!(f.as_ref().map(|f| f.start), t.find("----------"));
-        assert_eq!(
-            f.as_ref().and_then(|f| f.from.as_deref()),
-            Some("IT Desk <it@evil.example.com>")
-        );
+        assert_eq!(f.as_ref().and_then(|f| f.from.as_deref()), Some("IT Desk <it@evil.example.com>"));
         assert_eq!(f.and_then(|f| f.subject), Some("Password expiry".into()));
         let t = "see below\r\n\r\n________________________________\r\nFrom: Payroll <pay@evil.example.net>\r\nSent: Monday\r\nTo: Bob\r\nSubject: Bonus\r\n\r\nbody";
-        assert!(
-            find(t).is_some_and(|f| f.from.as_deref() == Some("Payroll <pay@evil.example.net>"))
-        );
-        let t =
-            "Hi\n\nFrom: Mallory <m@evil.example.org>\nSent: Tuesday\nTo: Bob\nSubject: x\n\nbody";
+        assert!(find(t).is_some_and(|f| f.from.as_deref() == Some("Payroll <pay@evil.example.net>")));
+        let t = "Hi\n\nFrom: Mallory <m@evil.example.org>\nSent: Tuesday\nTo: Bob\nSubject: x\n\nbody";
         assert!(find(t).is_some_and(|f| f.subject.as_deref() == Some("x")));
         assert!(find("just a note\nFrom: me\n").is_none());
     }

@@ -27,18 +27,8 @@ pub(crate) struct AttrValue {
     pub verbatim: bool,
 }
 
-const LINK_ATTRS: &[&str] = &[
-    "href",
-    "src",
-    "action",
-    "formaction",
-    "background",
-    "poster",
-    "data",
-    "content",
-    "cite",
-    "style",
-];
+const LINK_ATTRS: &[&str] =
+    &["href", "src", "action", "formaction", "background", "poster", "data", "content", "cite", "style"];
 const BLOCK_TAGS: &[&str] = &[
     "p",
     "div",
@@ -86,8 +76,7 @@ fn find_ci(hay: &str, from: usize, needle: &str) -> Option<usize> {
     while i + n.len() <= h.len() {
         // memchr-free but linear: compare only where the first byte matches.
         if h.get(i).map(u8::to_ascii_lowercase) == Some(first)
-            && h.get(i..i + n.len())
-                .is_some_and(|w| w.eq_ignore_ascii_case(n))
+            && h.get(i..i + n.len()).is_some_and(|w| w.eq_ignore_ascii_case(n))
         {
             return Some(i);
         }
@@ -135,12 +124,8 @@ pub(crate) fn render(src: &str) -> Rendered {
         }
         flush_text(&mut out.visible, src, text_start, i);
         if src.get(i..i + 4) == Some("<!--") {
-            let end = src
-                .get(i + 4..)
-                .and_then(|r| r.find("-->"))
-                .map_or(b.len(), |p| i + 4 + p);
-            out.code
-                .copy(src.get(i + 4..end).unwrap_or_default(), i + 4);
+            let end = src.get(i + 4..).and_then(|r| r.find("-->")).map_or(b.len(), |p| i + 4 + p);
+            out.code.copy(src.get(i + 4..end).unwrap_or_default(), i + 4);
             out.code.replace("\n", end, end, SegKind::Decoded);
             i = (end + 3).min(b.len());
             text_start = i;
@@ -154,11 +139,9 @@ pub(crate) fn render(src: &str) -> Rendered {
             break;
         };
         let tag = src.get(i + 1..close).unwrap_or_default();
-        let name_end = tag
-            .find(|ch: char| ch.is_ascii_whitespace() || ch == '>' || ch == '/')
-            .map_or(tag.len(), |p| {
-                if p == 0 && tag.starts_with('/') { 1 } else { p }
-            });
+        let name_end =
+            tag.find(|ch: char| ch.is_ascii_whitespace() || ch == '>' || ch == '/')
+                .map_or(tag.len(), |p| if p == 0 && tag.starts_with('/') { 1 } else { p });
         let name_end = if tag.starts_with('/') {
             tag.get(1..)
                 .and_then(|t| t.find(|ch: char| ch.is_ascii_whitespace() || ch == '>'))
@@ -166,11 +149,7 @@ pub(crate) fn render(src: &str) -> Rendered {
         } else {
             name_end
         };
-        let name = tag
-            .get(..name_end)
-            .unwrap_or_default()
-            .trim_start_matches('/')
-            .to_ascii_lowercase();
+        let name = tag.get(..name_end).unwrap_or_default().trim_start_matches('/').to_ascii_lowercase();
         if !tag.starts_with('/') {
             collect_attrs(src, i + 1 + name_end, close, &mut out.attrs);
         }
@@ -186,12 +165,7 @@ pub(crate) fn render(src: &str) -> Rendered {
         }
         text_start = i;
     }
-    flush_text(
-        &mut out.visible,
-        src,
-        text_start,
-        b.len().min(i.max(text_start)),
-    );
+    flush_text(&mut out.visible, src, text_start, b.len().min(i.max(text_start)));
     out
 }
 
@@ -211,10 +185,7 @@ fn flush_text(m: &mut Mapped, src: &str, start: usize, end: usize) {
 }
 
 fn is_invisible(ch: char) -> bool {
-    matches!(
-        ch,
-        '\u{200b}' | '\u{200c}' | '\u{200d}' | '\u{2060}' | '\u{feff}' | '\u{00ad}'
-    )
+    matches!(ch, '\u{200b}' | '\u{200c}' | '\u{200d}' | '\u{2060}' | '\u{feff}' | '\u{00ad}')
 }
 
 /// Index of the `>` closing the tag that starts at `from`, skipping quoted attribute values.
@@ -242,10 +213,7 @@ fn collect_attrs(src: &str, from: usize, to: usize, attrs: &mut Vec<AttrValue>) 
             i += 1;
         }
         let ns = i;
-        while i < to
-            && b.get(i)
-                .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'-' || *c == b':')
-        {
+        while i < to && b.get(i).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'-' || *c == b':') {
             i += 1;
         }
         let name = src.get(ns..i).unwrap_or_default().to_ascii_lowercase();
@@ -299,7 +267,10 @@ pub(crate) struct DecodedLiteral {
 }
 
 static SCRIPT_LITERAL: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    Regex::new(r#"(?-u:\b)(unescape|decodeURIComponent|decodeURI|atob)\s*\(\s*(?:"([^"]{16,})"|'([^']{16,})')"#).ok()
+    Regex::new(
+        r#"(?-u:\b)(unescape|decodeURIComponent|decodeURI|atob)\s*\(\s*(?:"([^"]{16,})"|'([^']{16,})')"#,
+    )
+    .ok()
 });
 
 /// Finds `unescape("%3C..")`, `decodeURIComponent(..)` and `atob("..")` calls with a literal
@@ -317,11 +288,7 @@ pub(crate) fn decode_script_literals(code: &str) -> Vec<DecodedLiteral> {
             continue;
         };
         let (text, how) = if func.as_str() == "atob" {
-            let cleaned: String = arg
-                .as_str()
-                .chars()
-                .filter(|c| !c.is_whitespace())
-                .collect();
+            let cleaned: String = arg.as_str().chars().filter(|c| !c.is_whitespace()).collect();
             match base64::engine::general_purpose::STANDARD.decode(cleaned.as_bytes()) {
                 Ok(b) => (String::from_utf8_lossy(&b).into_owned(), "atob"),
                 Err(_) => continue,
@@ -329,12 +296,7 @@ pub(crate) fn decode_script_literals(code: &str) -> Vec<DecodedLiteral> {
         } else {
             (percent_decode(arg.as_str()), "unescape")
         };
-        out.push(DecodedLiteral {
-            text,
-            start: all.start(),
-            end: all.end(),
-            how,
-        });
+        out.push(DecodedLiteral { text, start: all.start(), end: all.end(), how });
     }
     out
 }
@@ -344,11 +306,7 @@ fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut bytes = Vec::with_capacity(b.len());
     let mut out = String::with_capacity(b.len());
-    let hex = |x: &[u8]| {
-        std::str::from_utf8(x)
-            .ok()
-            .and_then(|h| u32::from_str_radix(h, 16).ok())
-    };
+    let hex = |x: &[u8]| std::str::from_utf8(x).ok().and_then(|h| u32::from_str_radix(h, 16).ok());
     let mut i = 0;
     while i < b.len() {
         let c = b.get(i).copied().unwrap_or(0);
@@ -362,11 +320,7 @@ fn percent_decode(s: &str) -> String {
                 i += 6;
                 continue;
             }
-            if let Some(v) = b
-                .get(i + 1..i + 3)
-                .and_then(hex)
-                .and_then(|v| u8::try_from(v).ok())
-            {
+            if let Some(v) = b.get(i + 1..i + 3).and_then(hex).and_then(|v| u8::try_from(v).ok()) {
                 bytes.push(v);
                 i += 3;
                 continue;
@@ -501,23 +455,12 @@ mod tests {
                    <a href=\"https://x.example.com/?a=1&amp;b=2\">here</a><!-- c.example.org -->\
                    <script>t.target='http://js.example.net/'</script>ev<span>il.ex</span>ample.org";
         let r = render(src);
-        assert!(
-            r.visible.text.contains("Go to evil.example.com"),
-            "{}",
-            r.visible.text
-        );
-        assert!(
-            r.visible.text.contains("evil.example.org"),
-            "{}",
-            r.visible.text
-        );
+        assert!(r.visible.text.contains("Go to evil.example.com"), "{}", r.visible.text);
+        assert!(r.visible.text.contains("evil.example.org"), "{}", r.visible.text);
         assert!(!r.visible.text.contains("e.style"));
         assert!(r.code.text.contains("e.style") && r.code.text.contains("js.example.net"));
         let a = r.attrs.first();
-        assert_eq!(
-            a.map(|a| a.value.as_str()),
-            Some("https://x.example.com/?a=1&b=2")
-        );
+        assert_eq!(a.map(|a| a.value.as_str()), Some("https://x.example.com/?a=1&b=2"));
         assert!(a.is_some_and(|a| &src[a.start..a.end] == "https://x.example.com/?a=1&amp;b=2"));
         let p = r.visible.text.find("evil.example.com").unwrap_or(0);
         let (s, e) = r.visible.to_src(p, p + "evil.example.com".len());
@@ -528,14 +471,8 @@ mod tests {
     fn decodes_script_literals() {
         let code = r#"document.write(unescape("%3Ca%20href%3D%22https%3A//x.example.com/%22%3E")); var p = atob('PGEgaHJlZj0iaHR0cHM6Ly95LmV4YW1wbGUuY29tLyI+');"#;
         let d = decode_script_literals(code);
-        assert_eq!(
-            d.first().map(|d| d.text.as_str()),
-            Some("<a href=\"https://x.example.com/\">")
-        );
-        assert_eq!(
-            d.get(1).map(|d| d.text.as_str()),
-            Some("<a href=\"https://y.example.com/\">")
-        );
+        assert_eq!(d.first().map(|d| d.text.as_str()), Some("<a href=\"https://x.example.com/\">"));
+        assert_eq!(d.get(1).map(|d| d.text.as_str()), Some("<a href=\"https://y.example.com/\">"));
     }
 
     #[test]

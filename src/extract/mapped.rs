@@ -28,10 +28,7 @@ pub(crate) struct Mapped {
 
 impl Mapped {
     pub(crate) fn with_capacity(n: usize) -> Self {
-        Self {
-            text: String::with_capacity(n),
-            segs: Vec::new(),
-        }
+        Self { text: String::with_capacity(n), segs: Vec::new() }
     }
 
     /// Appends `s`, which is the source range starting at `src` unchanged.
@@ -50,13 +47,7 @@ impl Mapped {
             last.src_len += s.len();
             return;
         }
-        self.segs.push(Seg {
-            out,
-            out_len: s.len(),
-            src,
-            src_len: s.len(),
-            kind: SegKind::Copy,
-        });
+        self.segs.push(Seg { out, out_len: s.len(), src, src_len: s.len(), kind: SegKind::Copy });
     }
 
     /// Appends `s` standing for the source range `src..src_end`.
@@ -66,13 +57,7 @@ impl Mapped {
         }
         let out = self.text.len();
         self.text.push_str(s);
-        self.segs.push(Seg {
-            out,
-            out_len: s.len(),
-            src,
-            src_len: src_end.saturating_sub(src),
-            kind,
-        });
+        self.segs.push(Seg { out, out_len: s.len(), src, src_len: src_end.saturating_sub(src), kind });
     }
 
     fn seg_at(&self, pos: usize) -> Option<&Seg> {
@@ -98,11 +83,7 @@ impl Mapped {
     /// Does the span contain a refanged token?
     pub(crate) fn refanged_in(&self, start: usize, end: usize) -> bool {
         let i = self.segs.partition_point(|s| s.out + s.out_len <= start);
-        self.segs
-            .iter()
-            .skip(i)
-            .take_while(|s| s.out < end)
-            .any(|s| s.kind == SegKind::Refanged)
+        self.segs.iter().skip(i).take_while(|s| s.out < end).any(|s| s.kind == SegKind::Refanged)
     }
 }
 

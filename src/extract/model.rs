@@ -22,10 +22,7 @@ impl Extraction {
     /// The message that was reported: the first forwarded one if there is an envelope,
     /// otherwise the outermost.
     pub fn reported(&self) -> Option<&MessageInfo> {
-        self.messages
-            .iter()
-            .find(|m| m.role == MessageRole::Reported)
-            .or_else(|| self.messages.first())
+        self.messages.iter().find(|m| m.role == MessageRole::Reported).or_else(|| self.messages.first())
     }
 
     /// Observables proposed as indicators (not whitelisted).
@@ -35,9 +32,7 @@ impl Extraction {
 
     /// The observable of this kind and canonical value, if found.
     pub fn find(&self, kind: ObservableKind, value: &str) -> Option<&Observable> {
-        self.observables
-            .iter()
-            .find(|o| o.indicator.kind == kind && o.indicator.value == value)
+        self.observables.iter().find(|o| o.indicator.kind == kind && o.indicator.value == value)
     }
 
     /// The source text a provenance points into, and the highlighted slice.
@@ -170,12 +165,7 @@ pub enum Location {
     Attachment { name: String, content_type: String },
     /// A string decoded out of a script (`unescape`, `atob`, `decodeURIComponent`) found at
     /// `start..end` of text `text`.
-    Decoded {
-        text: usize,
-        start: usize,
-        end: usize,
-        how: String,
-    },
+    Decoded { text: usize, start: usize, end: usize, how: String },
 }
 
 /// A decoded text that spans point into.

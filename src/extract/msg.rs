@@ -51,8 +51,7 @@ struct Reader<'a> {
 
 /// Parses an Outlook message. `max_depth` bounds embedded messages; `max_stream` each stream.
 pub(crate) fn parse(data: &[u8], max_depth: usize, max_stream: u64) -> Result<MsgMessage, String> {
-    let cf = cfb::CompoundFile::open(Cursor::new(data))
-        .map_err(|e| format!("not a readable .msg: {e}"))?;
+    let cf = cfb::CompoundFile::open(Cursor::new(data)).map_err(|e| format!("not a readable .msg: {e}"))?;
     let mut r = Reader { cf, max_stream };
     Ok(r.message("", max_depth, 32))
 }
@@ -118,12 +117,7 @@ fn ansi_for_internet(cp: u32) -> u32 {
 fn rtf_codepage(rtf: &[u8]) -> Option<u32> {
     let head = rtf.get(..rtf.len().min(1024))?;
     let p = head.windows(8).position(|w| w == b"\\ansicpg")? + 8;
-    let digits: Vec<u8> = head
-        .get(p..)?
-        .iter()
-        .take_while(|c| c.is_ascii_digit())
-        .copied()
-        .collect();
+    let digits: Vec<u8> = head.get(p..)?.iter().take_while(|c| c.is_ascii_digit()).copied().collect();
     std::str::from_utf8(&digits).ok()?.parse().ok()
 }
 
@@ -134,25 +128,16 @@ fn html_charset(b: &[u8]) -> Option<&'static Encoding> {
     let p = lower.windows(8).position(|w| w == b"charset=")? + 8;
     let rest = lower.get(p..)?;
     let rest = rest.strip_prefix(b"\"").unwrap_or(rest);
-    let end = rest
-        .iter()
-        .position(|c| !(c.is_ascii_alphanumeric() || *c == b'-' || *c == b'_'))?;
+    let end = rest.iter().position(|c| !(c.is_ascii_alphanumeric() || *c == b'-' || *c == b'_'))?;
     Encoding::for_label(rest.get(..end)?)
 }
 
 fn utf16le(b: &[u8]) -> String {
     let units: Vec<u16> = b
         .chunks_exact(2)
-        .map(|c| {
-            u16::from_le_bytes([
-                c.first().copied().unwrap_or(0),
-                c.get(1).copied().unwrap_or(0),
-            ])
-        })
+        .map(|c| u16::from_le_bytes([c.first().copied().unwrap_or(0), c.get(1).copied().unwrap_or(0)]))
         .collect();
-    String::from_utf16_lossy(&units)
-        .trim_end_matches('\0')
-        .to_owned()
+    String::from_utf16_lossy(&units).trim_end_matches('\0').to_owned()
 }
 
 impl Reader<'_> {
@@ -224,25 +209,13 @@ impl Reader<'_> {
         let enc = props
             .get(&0x3FFD)
             .and_then(|&cp| codepage_encoding(cp))
-            .or_else(|| {
-                props
-                    .get(&0x3FF1)
-                    .and_then(|&lcid| lcid_codepage(lcid))
-                    .and_then(codepage_encoding)
-            })
-            .or_else(|| {
-                props
-                    .get(&0x3FDE)
-                    .map(|&cp| ansi_for_internet(cp))
-                    .and_then(codepage_encoding)
-            })
+            .or_else(|| props.get(&0x3FF1).and_then(|&lcid| lcid_codepage(lcid)).and_then(codepage_encoding))
+            .or_else(|| props.get(&0x3FDE).map(|&cp| ansi_for_internet(cp)).and_then(codepage_encoding))
             .unwrap_or(encoding_rs::WINDOWS_1252);
         let mut m = MsgMessage {
             transport_headers: self.string(storage, 0x007D, enc),
             subject: self.string(storage, 0x0037, enc),
-            sender_name: self
-                .string(storage, 0x0C1A, enc)
-                .or_else(|| self.string(storage, 0x0042, enc)),
+            sender_name: self.string(storage, 0x0C1A, enc).or_else(|| self.string(storage, 0x0042, enc)),
             sender_email: self
                 .string(storage, 0x5D01, enc)
                 .or_else(|| self.string(storage, 0x0C1F, enc))
@@ -258,10 +231,7 @@ impl Reader<'_> {
                 let candidates = [
                     html_charset(&b),
                     Some(enc),
-                    props
-                        .get(&0x3FF1)
-                        .and_then(|&l| lcid_codepage(l))
-                        .and_then(codepage_encoding),
+                    props.get(&0x3FF1).and_then(|&l| lcid_codepage(l)).and_then(codepage_encoding),
                     props.get(&0x3FDE).and_then(|&cp| codepage_encoding(cp)),
                     Some(encoding_rs::UTF_8),
                 ];
@@ -283,9 +253,7 @@ impl Reader<'_> {
             match rtf::decompress(&c, usize::try_from(self.max_stream).unwrap_or(usize::MAX)) {
                 Some(raw) => {
                     // `\ansicpgN` in the RTF header names the code page of its `\'hh` bytes.
-                    let renc = rtf_codepage(&raw)
-                        .and_then(codepage_encoding)
-                        .unwrap_or(enc);
+                    let renc = rtf_codepage(&raw).and_then(codepage_encoding).unwrap_or(enc);
                     let dec = |b: &[u8]| renc.decode(b).0.into_owned();
                     match rtf::convert(&raw, &dec) {
                         rtf::RtfBody::Html(h) => m.body_html = Some(h),
@@ -300,9 +268,7 @@ impl Reader<'_> {
             let p = self.int_props(&r, 8);
             m.recipients.push(MsgRecipient {
                 name: self.string(&r, 0x3001, enc),
-                email: self
-                    .string(&r, 0x39FE, enc)
-                    .or_else(|| self.string(&r, 0x3003, enc)),
+                email: self.string(&r, 0x39FE, enc).or_else(|| self.string(&r, 0x3003, enc)),
                 kind: p.get(&0x0C15).copied().unwrap_or(1),
             });
         }
@@ -319,8 +285,7 @@ impl Reader<'_> {
             let sub = format!("{a}/__substg1.0_3701000D");
             if self.cf.is_storage(&sub) {
                 if depth == 0 {
-                    m.warnings
-                        .push("embedded message over the nesting limit; not read".into());
+                    m.warnings.push("embedded message over the nesting limit; not read".into());
                 } else {
                     att.embedded = Some(Box::new(self.message(&sub, depth - 1, 24)));
                 }
@@ -345,14 +310,8 @@ mod tests {
 
     #[test]
     fn codepages() {
-        assert_eq!(
-            codepage_encoding(1251).map(|e| e.name()),
-            Some("windows-1251")
-        );
+        assert_eq!(codepage_encoding(1251).map(|e| e.name()), Some("windows-1251"));
         assert_eq!(codepage_encoding(932).map(|e| e.name()), Some("Shift_JIS"));
-        assert_eq!(
-            codepage_encoding(28595).map(|e| e.name()),
-            Some("ISO-8859-5")
-        );
+        assert_eq!(codepage_encoding(28595).map(|e| e.name()), Some("ISO-8859-5"));
     }
 }

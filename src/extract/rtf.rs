@@ -7,12 +7,7 @@ const PREBUF: &[u8] = b"{\\rtf1\\ansi\\mac\\deff0\\deftab720{\\fonttbl;}{\\f0\\f
 pub(crate) fn decompress(data: &[u8], max_out: usize) -> Option<Vec<u8>> {
     let u32_at = |i: usize| -> Option<u32> {
         let b = data.get(i..i + 4)?;
-        Some(u32::from_le_bytes([
-            *b.first()?,
-            *b.get(1)?,
-            *b.get(2)?,
-            *b.get(3)?,
-        ]))
+        Some(u32::from_le_bytes([*b.first()?, *b.get(1)?, *b.get(2)?, *b.get(3)?]))
     };
     let raw_size = usize::try_from(u32_at(4)?).ok()?;
     let magic = u32_at(8)?;
@@ -116,12 +111,7 @@ pub(crate) fn convert(rtf: &[u8], decode: &dyn Fn(&[u8]) -> String) -> RtfBody {
     let mut out = String::new();
     let mut pending: Vec<u8> = Vec::new();
     let mut stack: Vec<Group> = Vec::new();
-    let mut g = Group {
-        skip: false,
-        htmlrtf: false,
-        htmltag: false,
-        uc: 1,
-    };
+    let mut g = Group { skip: false, htmlrtf: false, htmltag: false, uc: 1 };
     let mut skip_chars = 0usize;
     let mut i = 0;
     let visible = |g: &Group| !g.skip && (!from_html || g.htmltag || !g.htmlrtf);
@@ -142,12 +132,8 @@ pub(crate) fn convert(rtf: &[u8], decode: &dyn Fn(&[u8]) -> String) -> RtfBody {
                 // `{\*\dest` groups are optional destinations: skip unless we know them.
                 if rtf.get(i..i + 2) == Some(b"\\*") {
                     let rest = rtf.get(i + 2..).unwrap_or_default();
-                    let word: Vec<u8> = rest
-                        .iter()
-                        .skip(1)
-                        .take_while(|b| b.is_ascii_alphabetic())
-                        .copied()
-                        .collect();
+                    let word: Vec<u8> =
+                        rest.iter().skip(1).take_while(|b| b.is_ascii_alphabetic()).copied().collect();
                     if word == b"htmltag" {
                         g.htmltag = true;
                     } else if word != b"mhtmltag" || !from_html {
@@ -203,9 +189,8 @@ pub(crate) fn convert(rtf: &[u8], decode: &dyn Fn(&[u8]) -> String) -> RtfBody {
                 while rtf.get(j).is_some_and(u8::is_ascii_digit) && j - ns < 12 {
                     j += 1;
                 }
-                let param: Option<i64> = std::str::from_utf8(rtf.get(ns..j).unwrap_or_default())
-                    .ok()
-                    .and_then(|s| s.parse().ok());
+                let param: Option<i64> =
+                    std::str::from_utf8(rtf.get(ns..j).unwrap_or_default()).ok().and_then(|s| s.parse().ok());
                 if rtf.get(j) == Some(&b' ') {
                     j += 1;
                 }
@@ -255,11 +240,7 @@ pub(crate) fn convert(rtf: &[u8], decode: &dyn Fn(&[u8]) -> String) -> RtfBody {
         }
     }
     flush(&mut pending, &mut out);
-    if from_html {
-        RtfBody::Html(out)
-    } else {
-        RtfBody::Text(out)
-    }
+    if from_html { RtfBody::Html(out) } else { RtfBody::Text(out) }
 }
 
 #[cfg(test)]
@@ -270,17 +251,13 @@ mod tests {
     fn decompresses_spec_example() {
         // MS-OXRTFCP 3.1.1: "{\rtf1\ansi\ansicpg1252\pard hello world}\r\n"
         let data: [u8; 61] = [
-            0x2d, 0x00, 0x00, 0x00, 0x2b, 0x00, 0x00, 0x00, 0x4c, 0x5a, 0x46, 0x75, 0xf1, 0xc5,
-            0xc7, 0xa7, 0x03, 0x00, 0x0a, 0x00, 0x72, 0x63, 0x70, 0x67, 0x31, 0x32, 0x35, 0x42,
-            0x32, 0x0a, 0xf3, 0x20, 0x68, 0x65, 0x6c, 0x09, 0x00, 0x20, 0x62, 0x77, 0x05, 0xb0,
-            0x6c, 0x64, 0x7d, 0x0a, 0x80, 0x0f, 0xa0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-            0x00, 0x00, 0x00, 0x00, 0x00,
+            0x2d, 0x00, 0x00, 0x00, 0x2b, 0x00, 0x00, 0x00, 0x4c, 0x5a, 0x46, 0x75, 0xf1, 0xc5, 0xc7, 0xa7,
+            0x03, 0x00, 0x0a, 0x00, 0x72, 0x63, 0x70, 0x67, 0x31, 0x32, 0x35, 0x42, 0x32, 0x0a, 0xf3, 0x20,
+            0x68, 0x65, 0x6c, 0x09, 0x00, 0x20, 0x62, 0x77, 0x05, 0xb0, 0x6c, 0x64, 0x7d, 0x0a, 0x80, 0x0f,
+            0xa0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
         ];
         let out = decompress(&data, 1 << 20).unwrap_or_default();
-        assert_eq!(
-            String::from_utf8_lossy(&out),
-            "{\\rtf1\\ansi\\ansicpg1252\\pard hello world}\r\n"
-        );
+        assert_eq!(String::from_utf8_lossy(&out), "{\\rtf1\\ansi\\ansicpg1252\\pard hello world}\r\n");
     }
 
     #[test]

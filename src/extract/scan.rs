@@ -43,11 +43,9 @@ static DEFANG: LazyLock<Option<Regex>> = LazyLock::new(|| {
 });
 static URL: LazyLock<Option<Regex>> =
     LazyLock::new(|| re(r#"(?i)(?:https?|ftp)://[^\s<>"'`{}|\\^\x00-\x1f\x7f“”‘’«»]+"#));
-static IPV6: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    re(r"(?i)[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}(?::(?:[0-9]{1,3}\.){3}[0-9]{1,3})?")
-});
-static CVE: LazyLock<Option<Regex>> =
-    LazyLock::new(|| re(r"(?i)(?-u:\b)CVE-[0-9]{4}-[0-9]{4,7}(?-u:\b)"));
+static IPV6: LazyLock<Option<Regex>> =
+    LazyLock::new(|| re(r"(?i)[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}(?::(?:[0-9]{1,3}\.){3}[0-9]{1,3})?"));
+static CVE: LazyLock<Option<Regex>> = LazyLock::new(|| re(r"(?i)(?-u:\b)CVE-[0-9]{4}-[0-9]{4,7}(?-u:\b)"));
 
 /// Whether every scanner regex compiled (checked by a unit test; at run time a missing regex only
 /// means that kind is not found).
@@ -126,9 +124,9 @@ fn byte_at(t: &str, i: usize) -> Option<u8> {
 
 /// TLDs that are far more often file extensions than domains when written without a scheme.
 const FILE_TLDS: &[&str] = &[
-    "zip", "mov", "md", "py", "sh", "one", "pub", "cab", "rs", "so", "ps", "pl", "cs", "mp", "bat",
-    "exe", "doc", "pdf", "js", "css", "php", "asp", "htm", "html", "json", "xml", "txt", "csv",
-    "jpg", "png", "gif", "rar", "img", "iso", "dll", "ai", "gz", "tar", "bin",
+    "zip", "mov", "md", "py", "sh", "one", "pub", "cab", "rs", "so", "ps", "pl", "cs", "mp", "bat", "exe",
+    "doc", "pdf", "js", "css", "php", "asp", "htm", "html", "json", "xml", "txt", "csv", "jpg", "png", "gif",
+    "rar", "img", "iso", "dll", "ai", "gz", "tar", "bin",
 ];
 
 /// Trims trailing punctuation that prose puts after a URL, and unbalanced closing brackets.
@@ -151,12 +149,7 @@ fn trim_url(s: &str) -> &str {
 
 /// Scans `text` and returns what it finds (at most `limit` values; the flag says it stopped).
 /// `file_names` are the message's attachment names: a domain equal to one is a file name.
-pub(crate) fn scan(
-    text: &str,
-    mode: Mode,
-    file_names: &[String],
-    limit: usize,
-) -> (Vec<Found>, bool) {
+pub(crate) fn scan(text: &str, mode: Mode, file_names: &[String], limit: usize) -> (Vec<Found>, bool) {
     let refanged = refang(text);
     let t = refanged.as_ref().map_or(text, |m| m.text.as_str());
     let mut found: Vec<Found> = Vec::new();
@@ -169,12 +162,7 @@ pub(crate) fn scan(
             }
             None => (s, e, false),
         };
-        found.push(Found {
-            value,
-            start,
-            end,
-            defanged,
-        });
+        found.push(Found { value, start, end, defanged });
     };
 
     if let Some(re) = URL.as_ref() {
@@ -205,16 +193,16 @@ pub(crate) fn scan(
             let mut s = at;
             while s > prev_end
                 && at - s < 64
-                && byte_before(t, s)
-                    .is_some_and(|b| b.is_ascii_alphanumeric() || b"._%+-".contains(&b))
+                && byte_before(t, s).is_some_and(|b| b.is_ascii_alphanumeric() || b"._%+-".contains(&b))
             {
                 s -= 1;
             }
             // `mailto:?body=REMOVE%20bob@x.com`: an escape ends the local part before it.
             if let Some(local) = t.get(s..at) {
-                let esc = local.as_bytes().windows(3).rposition(|w| {
-                    w.first() == Some(&b'%') && w.iter().skip(1).all(u8::is_ascii_hexdigit)
-                });
+                let esc = local
+                    .as_bytes()
+                    .windows(3)
+                    .rposition(|w| w.first() == Some(&b'%') && w.iter().skip(1).all(u8::is_ascii_hexdigit));
                 if let Some(p) = esc {
                     s += p + 3;
                 }
@@ -233,9 +221,7 @@ pub(crate) fn scan(
                 continue;
             }
             // `cid:` names are MIME content ids, not addresses.
-            if t.get(s.saturating_sub(4)..s)
-                .is_some_and(|p| p.eq_ignore_ascii_case("cid:"))
-            {
+            if t.get(s.saturating_sub(4)..s).is_some_and(|p| p.eq_ignore_ascii_case("cid:")) {
                 continue;
             }
             let Some(addr) = t.get(s..e) else { continue };
@@ -256,11 +242,7 @@ pub(crate) fn scan(
     if mode == Mode::Prose {
         {
             let mut next_free = 0;
-            while let Some(dot) = t
-                .get(next_free..)
-                .and_then(|r| r.find('.'))
-                .map(|p| p + next_free)
-            {
+            while let Some(dot) = t.get(next_free..).and_then(|r| r.find('.')).map(|p| p + next_free) {
                 let (run_end, host) = host_run_scan(t, dot, next_free);
                 next_free = run_end;
                 let Some((s, e)) = host else {
@@ -276,8 +258,7 @@ pub(crate) fn scan(
                 let before = byte_before(t, s);
                 // `%2Fcdn.example.com`: the `2F` belongs to the escape, not the host.
                 if before == Some(b'%')
-                    && t.get(s..s + 2)
-                        .is_some_and(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
+                    && t.get(s..s + 2).is_some_and(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
                 {
                     s += 2;
                 }
@@ -288,11 +269,7 @@ pub(crate) fn scan(
                 }
                 // CJK text has no spaces: `访问example.com` starts at `example`.
                 if let Some(lead) = t.get(s..e) {
-                    let skip: usize = lead
-                        .chars()
-                        .take_while(|&c| is_cjk(c))
-                        .map(char::len_utf8)
-                        .sum();
+                    let skip: usize = lead.chars().take_while(|&c| is_cjk(c)).map(char::len_utf8).sum();
                     if skip > 0
                         && lead
                             .get(skip..)
@@ -318,11 +295,7 @@ pub(crate) fn scan(
         let b = t.as_bytes();
         let mut next_free = 0;
         // Jump from run to run (`find` is memchr) instead of visiting every dot of a long run.
-        while let Some(dot) = t
-            .get(next_free..)
-            .and_then(|r| r.find('.'))
-            .map(|p| p + next_free)
-        {
+        while let Some(dot) = t.get(next_free..).and_then(|r| r.find('.')).map(|p| p + next_free) {
             let is_dd = |c: &u8| c.is_ascii_digit() || *c == b'.';
             let mut s = dot;
             while s > next_free && b.get(s - 1).is_some_and(is_dd) {
@@ -365,8 +338,7 @@ pub(crate) fn scan(
             if covered.overlaps(s, e) {
                 continue;
             }
-            let ok_edges = !byte_before(t, s)
-                .is_some_and(|b| b.is_ascii_alphanumeric() || b == b':')
+            let ok_edges = !byte_before(t, s).is_some_and(|b| b.is_ascii_alphanumeric() || b == b':')
                 && !byte_at(t, e).is_some_and(|b| b.is_ascii_alphanumeric() || b == b':');
             let txt = m.as_str();
             let groups = txt.split(':').filter(|g| !g.is_empty()).count();
@@ -386,8 +358,8 @@ pub(crate) fn scan(
             };
             let Some(txt) = t.get(s..e) else { continue };
             // Random-looking hex has both digits and letters; all-digit runs are numbers.
-            let mixed = txt.bytes().any(|b| b.is_ascii_digit())
-                && txt.bytes().any(|b| b.is_ascii_alphabetic());
+            let mixed =
+                txt.bytes().any(|b| b.is_ascii_digit()) && txt.bytes().any(|b| b.is_ascii_alphabetic());
             if !mixed || covered.overlaps(s, e) || found.len() >= limit {
                 continue;
             }
@@ -429,10 +401,7 @@ fn hex_runs(t: &str) -> Vec<(usize, usize)> {
             out.push((s, i));
         }
         // A word continuing past the run (`…abcdefg`) is skipped whole.
-        while b
-            .get(i)
-            .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
-        {
+        while b.get(i).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_') {
             i += 1;
         }
     }
@@ -480,9 +449,7 @@ fn host_run_inner(t: &str, at: usize, floor: usize, run_end: &mut usize) -> Opti
     *run_end = e.max(at + 1);
     let run = t.get(s..e)?;
     let lead = run.len() - run.trim_start_matches(['.', '-']).len();
-    let run = run
-        .trim_start_matches(['.', '-'])
-        .trim_end_matches(['.', '-']);
+    let run = run.trim_start_matches(['.', '-']).trim_end_matches(['.', '-']);
     let s = s + lead;
     let mut end = s + run.len();
     // Cut back to a label that can be a TLD.
@@ -498,18 +465,12 @@ fn host_run_inner(t: &str, at: usize, floor: usize, run_end: &mut usize) -> Opti
         }
         if ascii_alpha >= 2 {
             // `com获取`: an ASCII TLD ends at the first non-ASCII character.
-            let tld_end = if tld
-                .get(ascii_alpha..)
-                .is_some_and(|r| r.starts_with(|c: char| !c.is_ascii()))
-            {
+            let tld_end = if tld.get(ascii_alpha..).is_some_and(|r| r.starts_with(|c: char| !c.is_ascii())) {
                 ascii_alpha
             } else {
                 tld.len()
             };
-            if tld
-                .get(..tld_end)
-                .is_some_and(|x| x.bytes().all(|b| b.is_ascii_alphabetic()))
-            {
+            if tld.get(..tld_end).is_some_and(|x| x.bytes().all(|b| b.is_ascii_alphabetic())) {
                 return Some((s, end - (tld.len() - tld_end)));
             }
         } else if tld.chars().count() >= 2 && tld.chars().all(char::is_alphabetic) {
@@ -556,10 +517,7 @@ fn plausible_ipv4(t: &str, s: usize, e: usize) -> bool {
     if byte_at(t, e) == Some(b'.') && byte_at(t, e + 1).is_some_and(|b| b.is_ascii_digit()) {
         return false;
     }
-    let ctx = t
-        .get(s.saturating_sub(16)..s)
-        .or_else(|| t.get(..s))
-        .unwrap_or_default();
+    let ctx = t.get(s.saturating_sub(16)..s).or_else(|| t.get(..s)).unwrap_or_default();
     let ctx = ctx.to_ascii_lowercase();
     let tail = ctx.trim_end_matches([' ', ':', '=', '\t', '(']);
     !(ctx.contains("version")
@@ -575,9 +533,7 @@ mod tests {
 
     fn vals(text: &str) -> Vec<String> {
         let (f, _) = scan(text, Mode::Prose, &[], 1000);
-        f.into_iter()
-            .map(|f| format!("{}:{}", f.value.kind.as_str(), f.value.value))
-            .collect()
+        f.into_iter().map(|f| format!("{}:{}", f.value.kind.as_str(), f.value.value)).collect()
     }
 
     #[test]
@@ -590,14 +546,8 @@ mod tests {
         let text = "Go to https://Evil.Example.com/login?a=1. Now";
         let (f, _) = scan(text, Mode::Prose, &[], 100);
         let url = f.iter().find(|f| f.value.kind == ObservableKind::Url);
-        assert_eq!(
-            url.map(|u| u.value.value.as_str()),
-            Some("https://evil.example.com/login?a=1")
-        );
-        assert_eq!(
-            url.map(|u| &text[u.start..u.end]),
-            Some("https://Evil.Example.com/login?a=1")
-        );
+        assert_eq!(url.map(|u| u.value.value.as_str()), Some("https://evil.example.com/login?a=1"));
+        assert_eq!(url.map(|u| &text[u.start..u.end]), Some("https://Evil.Example.com/login?a=1"));
         let dom = f.iter().find(|f| f.value.kind == ObservableKind::Domain);
         assert_eq!(dom.map(|d| &text[d.start..d.end]), Some("Evil.Example.com"));
     }
@@ -607,14 +557,8 @@ mod tests {
         let text = "bad: hxxps://evil[.]example[.]com/x and 185[.]23[.]4[.]9 or bob[at]evil.com";
         let (f, _) = scan(text, Mode::Prose, &[], 100);
         let url = f.iter().find(|f| f.value.kind == ObservableKind::Url);
-        assert_eq!(
-            url.map(|u| u.value.value.as_str()),
-            Some("https://evil.example.com/x")
-        );
-        assert_eq!(
-            url.map(|u| &text[u.start..u.end]),
-            Some("hxxps://evil[.]example[.]com/x")
-        );
+        assert_eq!(url.map(|u| u.value.value.as_str()), Some("https://evil.example.com/x"));
+        assert_eq!(url.map(|u| &text[u.start..u.end]), Some("hxxps://evil[.]example[.]com/x"));
         assert!(url.is_some_and(|u| u.defanged));
         let v = vals(text);
         assert!(v.contains(&"ipv4:185.23.4.9".into()), "{v:?}");
@@ -633,10 +577,7 @@ mod tests {
     #[test]
     fn user_at_host_and_percent_leftovers() {
         let v = vals("mailto:x?subject=REMOVE%202157%20bob+list@lists.example.org");
-        assert!(
-            v.contains(&"email:bob+list@lists.example.org".into()),
-            "{v:?}"
-        );
+        assert!(v.contains(&"email:bob+list@lists.example.org".into()), "{v:?}");
         let v = vals("http://paypal.com@evil.example.net/x  u=https%3A%2F%2Fcdn.badhost.org%2Fp");
         assert!(v.contains(&"domain:evil.example.net".into()), "{v:?}");
         assert!(!v.contains(&"domain:paypal.com".into()), "{v:?}");
@@ -658,10 +599,7 @@ mod tests {
         let v = vals(
             "md5 d41d8cd98f00b204e9800998ecf8427e ip 8.8.8.8 v6 2a00:1450:4001:82b::200e CVE-2023-23397",
         );
-        assert!(
-            v.contains(&"md5:d41d8cd98f00b204e9800998ecf8427e".into()),
-            "{v:?}"
-        );
+        assert!(v.contains(&"md5:d41d8cd98f00b204e9800998ecf8427e".into()), "{v:?}");
         assert!(v.contains(&"ipv4:8.8.8.8".into()), "{v:?}");
         assert!(v.contains(&"ipv6:2a00:1450:4001:82b::200e".into()), "{v:?}");
         assert!(v.contains(&"cve:CVE-2023-23397".into()), "{v:?}");
@@ -710,12 +648,7 @@ mod perf_probe {
             "[.]".repeat(1 << 18),
             "a:".repeat(1 << 19),
         ] {
-            for (n, r) in [
-                ("defang", &DEFANG),
-                ("url", &URL),
-                ("ipv6", &IPV6),
-                ("cve", &CVE),
-            ] {
+            for (n, r) in [("defang", &DEFANG), ("url", &URL), ("ipv6", &IPV6), ("cve", &CVE)] {
                 let t = std::time::Instant::now();
                 let c = r.as_ref().map_or(0, |r| r.find_iter(&input).count());
                 eprintln!("{n}: {c} {:?}", t.elapsed());

@@ -217,11 +217,7 @@ pub(crate) fn parse_domain(text: &str) -> Option<DomainParts> {
     if t.is_empty() || t.len() > 1024 {
         return None;
     }
-    let ascii = if t.is_ascii() {
-        t.to_ascii_lowercase()
-    } else {
-        idna::domain_to_ascii(t).ok()?
-    };
+    let ascii = if t.is_ascii() { t.to_ascii_lowercase() } else { idna::domain_to_ascii(t).ok()? };
     if ascii.is_empty() || ascii.len() > 253 {
         return None;
     }
@@ -230,9 +226,7 @@ pub(crate) fn parse_domain(text: &str) -> Option<DomainParts> {
             && label.len() <= 63
             && !label.starts_with('-')
             && !label.ends_with('-')
-            && label
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
         if !ok {
             return None;
         }
@@ -241,20 +235,14 @@ pub(crate) fn parse_domain(text: &str) -> Option<DomainParts> {
     if !suffix.is_known() {
         return None;
     }
-    let registered = std::str::from_utf8(psl::domain(ascii.as_bytes())?.as_bytes())
-        .ok()?
-        .to_owned();
+    let registered = std::str::from_utf8(psl::domain(ascii.as_bytes())?.as_bytes()).ok()?.to_owned();
     let unicode = if ascii.contains("xn--") {
         let (u, res) = idna::domain_to_unicode(&ascii);
         res.ok().filter(|()| u != ascii).map(|()| u)
     } else {
         None
     };
-    Some(DomainParts {
-        ascii,
-        unicode,
-        registered,
-    })
+    Some(DomainParts { ascii, unicode, registered })
 }
 
 /// WHATWG-style IPv4 host parsing: `0x7f000001`, `2130706433`, `0177.0.0.1`, `127.1`.
@@ -270,11 +258,7 @@ pub(crate) fn parse_ipv4_loose(host: &str) -> Option<Ipv4Addr> {
     let mut nums = Vec::with_capacity(4);
     for p in &parts {
         let n = if let Some(hex) = p.strip_prefix("0x").or_else(|| p.strip_prefix("0X")) {
-            if hex.is_empty() {
-                0
-            } else {
-                u64::from_str_radix(hex, 16).ok()?
-            }
+            if hex.is_empty() { 0 } else { u64::from_str_radix(hex, 16).ok()? }
         } else if p.len() > 1 && p.starts_with('0') {
             u64::from_str_radix(p, 8).ok()?
         } else {
@@ -323,11 +307,7 @@ pub(crate) fn parse_url(text: &str) -> Option<ParsedUrl> {
     let authority = after.get(..auth_len)?;
     let rest = after.get(auth_len..)?;
     let (userinfo, host_port, host_off) = match authority.rfind('@') {
-        Some(at) => (
-            Some(authority.get(..at)?),
-            authority.get(at + 1..)?,
-            auth_start + at + 1,
-        ),
+        Some(at) => (Some(authority.get(..at)?), authority.get(at + 1..)?, auth_start + at + 1),
         None => (None, authority, auth_start),
     };
     let (host_raw, port) = if let Some(inner) = host_port.strip_prefix('[') {
@@ -358,20 +338,15 @@ pub(crate) fn parse_url(text: &str) -> Option<ParsedUrl> {
     } else {
         // Obfuscated hosts (`&#55349;&#57308;.evil.eu.com`, control characters): the labels a
         // resolver would still see on the right are the indicator.
-        let cut = host_raw.match_indices('.').map(|(p, _)| p).find(|&p| {
-            host_raw
-                .get(p + 1..)
-                .is_some_and(|rest| parse_domain(rest).is_some())
-        })?;
+        let cut = host_raw
+            .match_indices('.')
+            .map(|(p, _)| p)
+            .find(|&p| host_raw.get(p + 1..).is_some_and(|rest| parse_domain(rest).is_some()))?;
         let dom = parse_domain(host_raw.get(cut + 1..)?)?;
         host_off_fix = cut + 1;
         dom.into_value()
     };
-    let host_text = if bracketed {
-        format!("[{}]", host.value)
-    } else {
-        host.value.clone()
-    };
+    let host_text = if bracketed { format!("[{}]", host.value) } else { host.value.clone() };
     let mut value = format!("{scheme}://");
     if let Some(u) = userinfo {
         value.push_str(u);
@@ -398,10 +373,7 @@ pub(crate) fn parse_url(text: &str) -> Option<ParsedUrl> {
             ip_scope: host.ip_scope,
         },
         host,
-        host_range: (
-            host_start,
-            host_off + usize::from(bracketed) + host_raw.len(),
-        ),
+        host_range: (host_start, host_off + usize::from(bracketed) + host_raw.len()),
     })
 }
 
@@ -412,9 +384,7 @@ pub(crate) fn parse_email(text: &str) -> Option<IndicatorValue> {
         && local.len() <= 64
         && !local.starts_with('.')
         && !local.ends_with('.')
-        && local
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._%+-=!#$&'*/?^`{|}~".contains(&b));
+        && local.bytes().all(|b| b.is_ascii_alphanumeric() || b"._%+-=!#$&'*/?^`{|}~".contains(&b));
     if !local_ok {
         return None;
     }
@@ -473,14 +443,9 @@ pub(crate) fn host_under(host: &str, roots: &[String]) -> bool {
         let r = r.trim_end_matches('.');
         !r.is_empty()
             && (host.eq_ignore_ascii_case(r)
-                || host
-                    .len()
-                    .checked_sub(r.len() + 1)
-                    .and_then(|cut| host.get(cut..))
-                    .is_some_and(|tail| {
-                        tail.starts_with('.')
-                            && tail.get(1..).is_some_and(|t| t.eq_ignore_ascii_case(r))
-                    }))
+                || host.len().checked_sub(r.len() + 1).and_then(|cut| host.get(cut..)).is_some_and(|tail| {
+                    tail.starts_with('.') && tail.get(1..).is_some_and(|t| t.eq_ignore_ascii_case(r))
+                }))
     })
 }
 
@@ -494,10 +459,7 @@ mod tests {
 
     #[test]
     fn domains_are_lowercase_psl_checked_and_punycoded() {
-        assert_eq!(
-            v(ObservableKind::Domain, "Evil.Example.COM."),
-            Some("evil.example.com".into())
-        );
+        assert_eq!(v(ObservableKind::Domain, "Evil.Example.COM."), Some("evil.example.com".into()));
         assert_eq!(v(ObservableKind::Domain, "invoice.pdf"), None);
         assert_eq!(v(ObservableKind::Domain, "com"), None);
         let d = IndicatorValue::parse(ObservableKind::Domain, "аpple.com").ok();
@@ -505,26 +467,14 @@ mod tests {
         assert_eq!(d.map(|d| d.value.as_str()), Some("xn--pple-43d.com"));
         assert_eq!(d.and_then(|d| d.unicode.as_deref()), Some("аpple.com"));
         let d = IndicatorValue::parse(ObservableKind::Domain, "a.b.evil.co.uk").ok();
-        assert_eq!(
-            d.and_then(|d| d.registered_domain),
-            Some("evil.co.uk".into())
-        );
+        assert_eq!(d.and_then(|d| d.registered_domain), Some("evil.co.uk".into()));
     }
 
     #[test]
     fn loose_ipv4_hosts_are_normalised() {
-        assert_eq!(
-            parse_ipv4_loose("0x7f000001"),
-            Some(Ipv4Addr::new(127, 0, 0, 1))
-        );
-        assert_eq!(
-            parse_ipv4_loose("3232235777"),
-            Some(Ipv4Addr::new(192, 168, 1, 1))
-        );
-        assert_eq!(
-            parse_ipv4_loose("0300.0250.1.1"),
-            Some(Ipv4Addr::new(192, 168, 1, 1))
-        );
+        assert_eq!(parse_ipv4_loose("0x7f000001"), Some(Ipv4Addr::new(127, 0, 0, 1)));
+        assert_eq!(parse_ipv4_loose("3232235777"), Some(Ipv4Addr::new(192, 168, 1, 1)));
+        assert_eq!(parse_ipv4_loose("0300.0250.1.1"), Some(Ipv4Addr::new(192, 168, 1, 1)));
         assert_eq!(parse_ipv4_loose("127.1"), Some(Ipv4Addr::new(127, 0, 0, 1)));
         assert_eq!(parse_ipv4_loose("1.2.3.4.5"), None);
         assert_eq!(parse_ipv4_loose("99999999999"), None);
@@ -534,10 +484,7 @@ mod tests {
     fn urls_keep_path_and_lowercase_host() {
         let u = parse_url("HTTP://User@Evil.EXAMPLE.com:8080/A%2Fb?x=Y");
         let u = u.as_ref();
-        assert_eq!(
-            u.map(|u| u.url.value.as_str()),
-            Some("http://User@evil.example.com:8080/A%2Fb?x=Y")
-        );
+        assert_eq!(u.map(|u| u.url.value.as_str()), Some("http://User@evil.example.com:8080/A%2Fb?x=Y"));
         assert_eq!(u.map(|u| u.host.value.as_str()), Some("evil.example.com"));
         assert_eq!(u.map(|u| u.host_range), Some((12, 28)));
         let u = parse_url("http://0xC0A80101/x");
@@ -563,25 +510,13 @@ mod tests {
 
     #[test]
     fn other_kinds() {
-        assert_eq!(
-            v(ObservableKind::Email, "Bob@Evil.COM"),
-            Some("bob@evil.com".into())
-        );
-        assert_eq!(
-            v(ObservableKind::Cve, "cve-2021-44228"),
-            Some("CVE-2021-44228".into())
-        );
+        assert_eq!(v(ObservableKind::Email, "Bob@Evil.COM"), Some("bob@evil.com".into()));
+        assert_eq!(v(ObservableKind::Cve, "cve-2021-44228"), Some("CVE-2021-44228".into()));
         assert_eq!(
             v(ObservableKind::Md5, "D41D8CD98F00B204E9800998ECF8427E"),
             Some("d41d8cd98f00b204e9800998ecf8427e".into())
         );
-        assert!(host_under(
-            "mail.corp.example.com",
-            &["corp.example.com".into()]
-        ));
-        assert!(!host_under(
-            "evilcorp.example.com",
-            &["corp.example.com".into()]
-        ));
+        assert!(host_under("mail.corp.example.com", &["corp.example.com".into()]));
+        assert!(!host_under("evilcorp.example.com", &["corp.example.com".into()]));
     }
 }

@@ -52,10 +52,7 @@ fn mailbox_list(v: Option<&mail_parser::Address<'_>>) -> Vec<Mailbox> {
     v.map(|a| {
         a.iter()
             .take(1000)
-            .map(|x| Mailbox {
-                name: x.name().map(str::to_owned),
-                address: x.address().map(str::to_owned),
-            })
+            .map(|x| Mailbox { name: x.name().map(str::to_owned), address: x.address().map(str::to_owned) })
             .collect()
     })
     .unwrap_or_default()
@@ -88,21 +85,16 @@ impl<'o> Collector<'o> {
 
     pub(crate) fn warn(&mut self, kind: WarningKind, detail: impl Into<String>) {
         if self.out.warnings.len() < 1000 {
-            self.out.warnings.push(Warning {
-                kind,
-                detail: detail.into(),
-            });
+            self.out.warnings.push(Warning { kind, detail: detail.into() });
         }
     }
 
     fn new_message(&mut self, parent: Option<usize>, source: MessageSource, path: String) -> usize {
         let index = self.out.messages.len();
         let role = match parent {
-            Some(p) if source == MessageSource::SignedContent => self
-                .out
-                .messages
-                .get(p)
-                .map_or(MessageRole::Single, |m| m.role),
+            Some(p) if source == MessageSource::SignedContent => {
+                self.out.messages.get(p).map_or(MessageRole::Single, |m| m.role)
+            }
             Some(p) => {
                 // The outermost message wrapping a forward is the reporter's envelope.
                 if let Some(pm) = self.out.messages.get_mut(p)
@@ -143,29 +135,16 @@ impl<'o> Collector<'o> {
         self.out.messages.get_mut(mi)
     }
 
-    fn add_text(
-        &mut self,
-        message: usize,
-        location: Location,
-        mut text: String,
-        limit: usize,
-    ) -> usize {
+    fn add_text(&mut self, message: usize, location: Location, mut text: String, limit: usize) -> usize {
         if text.len() > limit {
             let mut cut = limit;
             while !text.is_char_boundary(cut) {
                 cut -= 1;
             }
             text.truncate(cut);
-            self.warn(
-                WarningKind::HeaderTooLong,
-                format!("{location:?} cut to {limit} bytes"),
-            );
+            self.warn(WarningKind::HeaderTooLong, format!("{location:?} cut to {limit} bytes"));
         }
-        self.out.texts.push(PartText {
-            message,
-            location,
-            text,
-        });
+        self.out.texts.push(PartText { message, location, text });
         self.out.texts.len() - 1
     }
 
@@ -204,13 +183,7 @@ impl<'o> Collector<'o> {
     }
 
     fn add_found(&mut self, text: usize, message: usize, f: Found) {
-        let prov = Provenance {
-            text,
-            message,
-            start: f.start,
-            end: f.end,
-            defanged: f.defanged,
-        };
+        let prov = Provenance { text, message, start: f.start, end: f.end, defanged: f.defanged };
         self.add(f.value, prov);
     }
 
@@ -247,10 +220,7 @@ impl<'o> Collector<'o> {
     fn scan_body_text(&mut self, id: usize, mi: usize, files: &[String], nesting: usize) {
         let split = if nesting < self.opts.max_nesting {
             forward::find(self.text_of(id)).map(|fw| {
-                let path = format!(
-                    "{}/inline",
-                    self.out.messages.get(mi).map_or("", |m| m.path.as_str())
-                );
+                let path = format!("{}/inline", self.out.messages.get(mi).map_or("", |m| m.path.as_str()));
                 let child = self.new_message(Some(mi), MessageSource::InlineForward, path);
                 let from = fw.from.as_deref().map(parse_mailbox).into_iter().collect();
                 let to = fw.to.as_deref().map(parse_mailbox_list).unwrap_or_default();
@@ -303,14 +273,8 @@ impl<'o> Collector<'o> {
         // An inline forward in an HTML body: split on the rendered text's marker.
         let split = forward::find(&r.visible.text).map(|fw| r.visible.to_src(fw.start, fw.start).0);
         let split = split.map(|at| {
-            let path = format!(
-                "{}/inline",
-                self.out.messages.get(mi).map_or("", |m| m.path.as_str())
-            );
-            (
-                at,
-                self.new_message(Some(mi), MessageSource::InlineForward, path),
-            )
+            let path = format!("{}/inline", self.out.messages.get(mi).map_or("", |m| m.path.as_str()));
+            (at, self.new_message(Some(mi), MessageSource::InlineForward, path))
         });
         for f in results {
             let m = match split {
@@ -322,17 +286,9 @@ impl<'o> Collector<'o> {
         // HTML attachments hide their page in `unescape("%3C..")` / `atob("PGh0..")`: decode
         // the literal into a text of its own and read it as HTML.
         if depth < 2 {
-            for d in html::decode_script_literals(&r.code.text)
-                .into_iter()
-                .take(16)
-            {
+            for d in html::decode_script_literals(&r.code.text).into_iter().take(16) {
                 let (s, e) = r.code.to_src(d.start, d.end);
-                let loc = Location::Decoded {
-                    text: id,
-                    start: s,
-                    end: e,
-                    how: d.how.into(),
-                };
+                let loc = Location::Decoded { text: id, start: s, end: e, how: d.how.into() };
                 let nid = self.add_text(mi, loc, d.text, usize::MAX);
                 self.scan_html_at(nid, mi, files, depth + 1);
             }
@@ -345,10 +301,7 @@ impl<'o> Collector<'o> {
             if !self.parts_warned {
                 self.parts_warned = true;
                 let n = self.opts.max_parts;
-                self.warn(
-                    WarningKind::TooManyParts,
-                    format!("more than {n} MIME parts; the rest skipped"),
-                );
+                self.warn(WarningKind::TooManyParts, format!("more than {n} MIME parts; the rest skipped"));
             }
             return false;
         }
@@ -377,37 +330,21 @@ impl<'o> Collector<'o> {
                 Some(self.walk_pasted_text(raw, parent, path))
             }
             Ok(None) => {
-                self.warn(
-                    WarningKind::Malformed,
-                    format!("{path}: no message headers; read as text"),
-                );
+                self.warn(WarningKind::Malformed, format!("{path}: no message headers; read as text"));
                 Some(self.walk_pasted_text(raw, parent, path))
             }
         }
     }
 
     /// Text with no header block: scanned as a body.
-    pub(crate) fn walk_pasted_text(
-        &mut self,
-        raw: &[u8],
-        parent: Option<usize>,
-        path: String,
-    ) -> usize {
+    pub(crate) fn walk_pasted_text(&mut self, raw: &[u8], parent: Option<usize>, path: String) -> usize {
         let mi = self.new_message(parent, MessageSource::Pasted, path);
         let text = String::from_utf8_lossy(raw).into_owned();
-        let is_html = text
-            .get(..text.len().min(2048))
-            .is_some_and(|h| h.to_ascii_lowercase().contains("<html"));
+        let is_html =
+            text.get(..text.len().min(2048)).is_some_and(|h| h.to_ascii_lowercase().contains("<html"));
         let ct = if is_html { "text/html" } else { "text/plain" };
-        let id = self.add_text(
-            mi,
-            Location::Body {
-                part: "1".into(),
-                content_type: ct.into(),
-            },
-            text,
-            usize::MAX,
-        );
+        let id =
+            self.add_text(mi, Location::Body { part: "1".into(), content_type: ct.into() }, text, usize::MAX);
         if is_html {
             self.scan_html(id, mi, &[]);
         } else {
@@ -426,12 +363,8 @@ impl<'o> Collector<'o> {
     ) -> usize {
         let mi = self.new_message(parent, source, path.clone());
         self.read_headers(mi, m);
-        let files: Vec<String> = m
-            .parts
-            .iter()
-            .filter_map(|p| p.attachment_name().map(str::to_owned))
-            .take(1000)
-            .collect();
+        let files: Vec<String> =
+            m.parts.iter().filter_map(|p| p.attachment_name().map(str::to_owned)).take(1000).collect();
         // Walk the tree from the root so MIME depth is known; parts are a flat arena.
         let mut stack: Vec<(u32, usize)> = vec![(0, 0)];
         let mut visited = HashSet::new();
@@ -448,10 +381,7 @@ impl<'o> Collector<'o> {
             if depth > self.opts.max_mime_depth {
                 self.warn(
                     WarningKind::MimeDepth,
-                    format!(
-                        "{path}: part {id} deeper than {} levels; skipped",
-                        self.opts.max_mime_depth
-                    ),
+                    format!("{path}: part {id} deeper than {} levels; skipped", self.opts.max_mime_depth),
                 );
                 continue;
             }
@@ -460,14 +390,11 @@ impl<'o> Collector<'o> {
             let ct = part
                 .content_type()
                 .map(|c| {
-                    format!("{}/{}", c.c_type, c.c_subtype.as_deref().unwrap_or(""))
-                        .to_ascii_lowercase()
+                    format!("{}/{}", c.c_type, c.c_subtype.as_deref().unwrap_or("")).to_ascii_lowercase()
                 })
                 .unwrap_or_else(|| "text/plain".into());
             let is_attachment = name.is_some()
-                || part
-                    .content_disposition()
-                    .is_some_and(|d| d.c_type.eq_ignore_ascii_case("attachment"));
+                || part.content_disposition().is_some_and(|d| d.c_type.eq_ignore_ascii_case("attachment"));
             match &part.body {
                 PartType::Multipart(children) => {
                     for c in children.iter().rev() {
@@ -477,10 +404,7 @@ impl<'o> Collector<'o> {
                 PartType::Text(t) if !is_attachment => {
                     let id = self.add_text(
                         mi,
-                        Location::Body {
-                            part: id.to_string(),
-                            content_type: ct,
-                        },
+                        Location::Body { part: id.to_string(), content_type: ct },
                         t.to_string(),
                         usize::MAX,
                     );
@@ -489,10 +413,7 @@ impl<'o> Collector<'o> {
                 PartType::Html(h) if !is_attachment => {
                     let id = self.add_text(
                         mi,
-                        Location::Body {
-                            part: id.to_string(),
-                            content_type: ct,
-                        },
+                        Location::Body { part: id.to_string(), content_type: ct },
                         h.to_string(),
                         usize::MAX,
                     );
@@ -525,19 +446,8 @@ impl<'o> Collector<'o> {
                         self.link_attachment(att, child);
                     }
                 }
-                PartType::Text(_)
-                | PartType::Html(_)
-                | PartType::Binary(_)
-                | PartType::InlineBinary(_) => {
-                    self.handle_attachment(
-                        mi,
-                        &ppath,
-                        name,
-                        Some(ct),
-                        part.contents(),
-                        &files,
-                        nesting,
-                    );
+                PartType::Text(_) | PartType::Html(_) | PartType::Binary(_) | PartType::InlineBinary(_) => {
+                    self.handle_attachment(mi, &ppath, name, Some(ct), part.contents(), &files, nesting);
                 }
             }
         }
@@ -573,10 +483,7 @@ impl<'o> Collector<'o> {
         }
     }
 
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "one attachment's context; a struct would only rename it"
-    )]
+    #[expect(clippy::too_many_arguments, reason = "one attachment's context; a struct would only rename it")]
     fn handle_attachment(
         &mut self,
         mi: usize,
@@ -588,31 +495,14 @@ impl<'o> Collector<'o> {
         nesting: usize,
     ) {
         let att = self.add_attachment(mi, path, name.clone(), mime.clone(), data);
-        let file = FileRef {
-            path,
-            name,
-            mime,
-            data,
-        };
+        let file = FileRef { path, name, mime, data };
         self.read_file(mi, Some(att), file, files, nesting);
     }
 
     /// Reads what a file holds: archive members, a message, HTML, text or PDF links.
     /// `att` is the attachment record (archive members have none of their own).
-    fn read_file(
-        &mut self,
-        mi: usize,
-        att: Option<usize>,
-        f: FileRef<'_>,
-        files: &[String],
-        nesting: usize,
-    ) {
-        let FileRef {
-            path,
-            name,
-            mime,
-            data,
-        } = f;
+    fn read_file(&mut self, mi: usize, att: Option<usize>, f: FileRef<'_>, files: &[String], nesting: usize) {
+        let FileRef { path, name, mime, data } = f;
         let lname = lower_name(&name);
         let mime_l = mime.unwrap_or_default();
         let link = |this: &mut Self, child: usize| {
@@ -630,8 +520,7 @@ impl<'o> Collector<'o> {
                 max_ratio: self.opts.max_archive_ratio,
                 max_bytes: self.opts.max_archive_bytes,
             };
-            let (members, contents, warns) =
-                archive::zip_members(data, &lim, &member_worth_reading);
+            let (members, contents, warns) = archive::zip_members(data, &lim, &member_worth_reading);
             for w in warns {
                 self.warn(WarningKind::ArchiveLimit, format!("{path}: {w}"));
             }
@@ -640,20 +529,12 @@ impl<'o> Collector<'o> {
             }
             for (mname, bytes) in contents {
                 let mpath = format!("{path}/{mname}");
-                let f = FileRef {
-                    path: &mpath,
-                    name: Some(mname.clone()),
-                    mime: None,
-                    data: &bytes,
-                };
+                let f = FileRef { path: &mpath, name: Some(mname.clone()), mime: None, data: &bytes };
                 self.read_file(mi, None, f, files, nesting);
             }
         } else if data.starts_with(msg::CFB_MAGIC) {
             if nesting + 1 > self.opts.max_nesting {
-                self.warn(
-                    WarningKind::NestingDepth,
-                    format!("{path}: .msg nested too deep; not read"),
-                );
+                self.warn(WarningKind::NestingDepth, format!("{path}: .msg nested too deep; not read"));
                 return;
             }
             match msg::parse(
@@ -686,10 +567,7 @@ impl<'o> Collector<'o> {
             }
         } else if lname.ends_with(".eml") || mime_l == "message/rfc822" {
             if nesting + 1 > self.opts.max_nesting {
-                self.warn(
-                    WarningKind::NestingDepth,
-                    format!("{path}: message nested too deep; not read"),
-                );
+                self.warn(WarningKind::NestingDepth, format!("{path}: message nested too deep; not read"));
                 return;
             }
             if let Some(child) = self.walk_raw_eml(
@@ -703,23 +581,14 @@ impl<'o> Collector<'o> {
             }
         } else if mime_l == "text/html" || HTML_EXT.iter().any(|x| lname.ends_with(x)) {
             let text = String::from_utf8_lossy(data).into_owned();
-            let loc = Location::Attachment {
-                name: name.unwrap_or_default(),
-                content_type: mime_l,
-            };
+            let loc = Location::Attachment { name: name.unwrap_or_default(), content_type: mime_l };
             let id = self.add_text(mi, loc, text, usize::MAX);
             self.scan_html(id, mi, files);
         } else if mime_l.starts_with("text/") || TEXT_EXT.iter().any(|x| lname.ends_with(x)) {
             let text = String::from_utf8_lossy(data).into_owned();
-            let mode = if lname.ends_with(".txt") || mime_l == "text/plain" {
-                Mode::Prose
-            } else {
-                Mode::Code
-            };
-            let loc = Location::Attachment {
-                name: name.unwrap_or_default(),
-                content_type: mime_l,
-            };
+            let mode =
+                if lname.ends_with(".txt") || mime_l == "text/plain" { Mode::Prose } else { Mode::Code };
+            let loc = Location::Attachment { name: name.unwrap_or_default(), content_type: mime_l };
             let id = self.add_text(mi, loc, text, usize::MAX);
             self.scan_text(id, mi, mode, files, None);
         } else if data.starts_with(b"%PDF") {
@@ -740,12 +609,7 @@ impl<'o> Collector<'o> {
 
     pub(crate) fn finish(mut self) -> Extraction {
         // Context addresses: everyone on the reporter's envelope.
-        for m in self
-            .out
-            .messages
-            .iter()
-            .filter(|m| m.role == MessageRole::ReporterEnvelope)
-        {
+        for m in self.out.messages.iter().filter(|m| m.role == MessageRole::ReporterEnvelope) {
             for b in m.from.iter().chain(&m.sender).chain(&m.to).chain(&m.cc) {
                 if let Some(a) = &b.address {
                     self.context_addrs.insert(a.to_ascii_lowercase());
@@ -753,12 +617,8 @@ impl<'o> Collector<'o> {
             }
         }
         let roles: Vec<MessageRole> = self.out.messages.iter().map(|m| m.role).collect();
-        let header_text: Vec<bool> = self
-            .out
-            .texts
-            .iter()
-            .map(|t| matches!(t.location, Location::Header { .. }))
-            .collect();
+        let header_text: Vec<bool> =
+            self.out.texts.iter().map(|t| matches!(t.location, Location::Header { .. })).collect();
         let opts = self.opts;
         for o in &mut self.out.observables {
             let prov_roles: Vec<MessageRole> = o
@@ -775,17 +635,8 @@ impl<'o> Collector<'o> {
                 roles.get(p.message) == Some(&MessageRole::ReporterEnvelope)
                     && header_text.get(p.text).copied().unwrap_or(false)
             });
-            o.whitelisted = whitelist(
-                &o.indicator,
-                opts,
-                &self.context_addrs,
-                only_envelope_headers,
-            );
-            if o.whitelisted.is_none()
-                && o.provenance
-                    .iter()
-                    .all(|p| self.relay_texts.contains(&p.text))
-            {
+            o.whitelisted = whitelist(&o.indicator, opts, &self.context_addrs, only_envelope_headers);
+            if o.whitelisted.is_none() && o.provenance.iter().all(|p| self.relay_texts.contains(&p.text)) {
                 o.whitelisted = Some(WhitelistReason::MailRelay);
             }
         }
@@ -814,9 +665,7 @@ struct FileRef<'a> {
 }
 
 const HTML_EXT: &[&str] = &[".htm", ".html", ".shtml", ".xhtml", ".svg", ".hta"];
-const TEXT_EXT: &[&str] = &[
-    ".txt", ".url", ".js", ".vbs", ".ps1", ".bat", ".cmd", ".csv", ".lnk.txt",
-];
+const TEXT_EXT: &[&str] = &[".txt", ".url", ".js", ".vbs", ".ps1", ".bat", ".cmd", ".csv", ".lnk.txt"];
 
 /// Archive members whose content is read (bounded by the archive limits): links and messages
 /// hide in them.
@@ -879,18 +728,11 @@ fn parse_mailbox(s: &str) -> Mailbox {
             let inner = s.get(p + 1..).unwrap_or_default();
             let inner = inner.trim_end_matches(['>', ']']).trim();
             let inner = inner.strip_prefix("mailto:").unwrap_or(inner);
-            (
-                s.get(..p)
-                    .map(|n| n.trim().trim_matches('"').trim().to_owned()),
-                inner.to_owned(),
-            )
+            (s.get(..p).map(|n| n.trim().trim_matches('"').trim().to_owned()), inner.to_owned())
         }
         None => (None, s.to_owned()),
     };
-    Mailbox {
-        name: name.filter(|n| !n.is_empty()),
-        address: value::parse_email(&addr).map(|_| addr),
-    }
+    Mailbox { name: name.filter(|n| !n.is_empty()), address: value::parse_email(&addr).map(|_| addr) }
 }
 
 fn parse_mailbox_list(s: &str) -> Vec<Mailbox> {
@@ -935,11 +777,7 @@ fn whitelist(
         if value::host_under(h, &opts.own_mail_hosts) {
             return Some(WhitelistReason::OwnMailHost);
         }
-        if opts.whitelist_well_known
-            && WELL_KNOWN
-                .iter()
-                .any(|w| value::host_under(h, &[(*w).to_owned()]))
-        {
+        if opts.whitelist_well_known && WELL_KNOWN.iter().any(|w| value::host_under(h, &[(*w).to_owned()])) {
             return Some(WhitelistReason::WellKnown);
         }
     }

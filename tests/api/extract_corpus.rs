@@ -49,12 +49,7 @@ struct Stats {
 
 /// A link other than the XML namespace and DTD addresses every HTML/Office body carries.
 fn has_real_link(text: &str) -> bool {
-    const NAMESPACES: [&str; 4] = [
-        "w3.org",
-        "schemas.microsoft.com",
-        "openxmlformats.org",
-        "purl.org",
-    ];
+    const NAMESPACES: [&str; 4] = ["w3.org", "schemas.microsoft.com", "openxmlformats.org", "purl.org"];
     text.match_indices("http").any(|(i, _)| {
         let after = text.get(i..).unwrap_or_default();
         let tail: String = after.chars().take(48).collect();
@@ -68,10 +63,7 @@ fn check(x: &Extraction, name: &str, opts: &ExtractOptions) -> Result<(), String
         return Err(format!("{name}: internal error"));
     }
     if x.observables.len() > opts.max_observables {
-        return Err(format!(
-            "{name}: {} observables over the limit",
-            x.observables.len()
-        ));
+        return Err(format!("{name}: {} observables over the limit", x.observables.len()));
     }
     for o in &x.observables {
         for p in &o.provenance {
@@ -117,14 +109,12 @@ fn run_folder(dir: &Path, opts: &ExtractOptions) -> Result<Stats, String> {
         for w in &x.warnings {
             *s.warnings.entry(format!("{:?}", w.kind)).or_default() += 1;
         }
-        let has_url = x
-            .observables
-            .iter()
-            .any(|o| o.indicator.kind == ObservableKind::Url);
+        let has_url = x.observables.iter().any(|o| o.indicator.kind == ObservableKind::Url);
         s.with_url += usize::from(has_url);
-        let http = x.texts.iter().any(|t| {
-            !matches!(t.location, extract::Location::Header { .. }) && has_real_link(&t.text)
-        });
+        let http = x
+            .texts
+            .iter()
+            .any(|t| !matches!(t.location, extract::Location::Header { .. }) && has_real_link(&t.text));
         if http {
             s.http_in_text += 1;
             if !has_url {
@@ -172,11 +162,7 @@ fn report(label: &str, s: &Stats) {
     eprintln!("   warnings: {:?}", s.warnings);
     let mut top: Vec<(&String, &usize)> = s.registered.iter().collect();
     top.sort_by(|a, b| b.1.cmp(a.1));
-    let top: Vec<String> = top
-        .iter()
-        .take(15)
-        .map(|(d, n)| format!("{d} {n}"))
-        .collect();
+    let top: Vec<String> = top.iter().take(15).map(|(d, n)| format!("{d} {n}")).collect();
     eprintln!("   top proposed registered domains: {}", top.join(", "));
     for n in s.http_but_no_url.iter().take(5) {
         eprintln!("   no URL: {n}");
@@ -198,17 +184,9 @@ fn extract_corpus_parses_within_limits_and_finds_indicators() -> Result<(), Stri
     let benign = run_folder(&dir.join("benign"), &opts)?;
     report("benign", &benign);
 
-    assert!(
-        phish.files >= 1000,
-        "phishing corpus incomplete: {}",
-        phish.files
-    );
+    assert!(phish.files >= 1000, "phishing corpus incomplete: {}", phish.files);
     assert!(msg.files >= 80, "msg corpus incomplete: {}", msg.files);
-    assert!(
-        benign.files >= 650,
-        "benign corpus incomplete: {}",
-        benign.files
-    );
+    assert!(benign.files >= 650, "benign corpus incomplete: {}", benign.files);
     // A phish whose decoded text has a link must yield a URL (allow a handful whose only links
     // point at hosts without a public suffix).
     assert!(
@@ -218,17 +196,9 @@ fn extract_corpus_parses_within_limits_and_finds_indicators() -> Result<(), Stri
         phish.http_in_text,
         phish.http_but_no_url.iter().take(10).collect::<Vec<_>>()
     );
-    assert!(
-        phish.with_url * 100 >= phish.files * 85,
-        "phishing with a URL: {}",
-        phish.with_url
-    );
+    assert!(phish.with_url * 100 >= phish.files * 85, "phishing with a URL: {}", phish.with_url);
     // Every .msg but the 11-byte garbage file yields a message with a subject or a body text.
-    assert!(
-        msg.warnings.get("Malformed").copied().unwrap_or(0) <= 3,
-        "{:?}",
-        msg.warnings
-    );
+    assert!(msg.warnings.get("Malformed").copied().unwrap_or(0) <= 3, "{:?}", msg.warnings);
     // Benign mail: real links are proposed (pruning them is the analyst's and the whitelist's
     // job), but junk must not be: no hashes out of tracking ids, few IPs, a modest median.
     let hashes: usize = ["md5", "sha1", "sha256", "sha512"]
@@ -258,10 +228,7 @@ fn extract_dump() -> Result<(), String> {
     };
     let raw = std::fs::read(&path).map_err(|e| e.to_string())?;
     let x = extract::extract(&raw, &ExtractOptions::default());
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&x).map_err(|e| e.to_string())?
-    );
+    println!("{}", serde_json::to_string_pretty(&x).map_err(|e| e.to_string())?);
     Ok(())
 }
 
@@ -273,19 +240,14 @@ fn extract_dump() -> Result<(), String> {
 /// Quick by default; `HARPOON_FUZZ_SECONDS=600` for a long run.
 #[test]
 fn extract_fuzz_mutations_hold_properties() -> Result<(), String> {
-    let secs: u64 = std::env::var("HARPOON_FUZZ_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3);
+    let secs: u64 = std::env::var("HARPOON_FUZZ_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mail");
     let mut seeds: Vec<Vec<u8>> = Vec::new();
     if let Ok(rd) = std::fs::read_dir(&fixtures) {
         let mut paths: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
         paths.sort();
         for p in paths {
-            let wanted = p
-                .extension()
-                .is_some_and(|e| e == "eml" || e == "msg" || e == "mbox" || e == "txt");
+            let wanted = p.extension().is_some_and(|e| e == "eml" || e == "msg" || e == "mbox" || e == "txt");
             if wanted && let Ok(b) = std::fs::read(&p) {
                 seeds.push(b);
             }
@@ -344,10 +306,7 @@ fn extract_fuzz_mutations_hold_properties() -> Result<(), String> {
     let mut crashes = Vec::new();
     let mut contained = 0usize;
     while Instant::now() < deadline {
-        let seed = seeds
-            .get((next() as usize) % seeds.len())
-            .cloned()
-            .unwrap_or_default();
+        let seed = seeds.get((next() as usize) % seeds.len()).cloned().unwrap_or_default();
         let mut input = seed;
         for _ in 0..1 + next() % 8 {
             let len = input.len().max(1);
@@ -360,10 +319,7 @@ fn extract_fuzz_mutations_hold_properties() -> Result<(), String> {
                 }
                 1 => input.truncate(at),
                 2 => {
-                    let tok = TOKENS
-                        .get((next() as usize) % TOKENS.len())
-                        .copied()
-                        .unwrap_or(b"");
+                    let tok = TOKENS.get((next() as usize) % TOKENS.len()).copied().unwrap_or(b"");
                     let at = at.min(input.len());
                     input.splice(at..at, tok.iter().copied());
                 }
@@ -378,10 +334,7 @@ fn extract_fuzz_mutations_hold_properties() -> Result<(), String> {
                     input.drain(at.min(end)..end);
                 }
                 _ => {
-                    let other = seeds
-                        .get((next() as usize) % seeds.len())
-                        .cloned()
-                        .unwrap_or_default();
+                    let other = seeds.get((next() as usize) % seeds.len()).cloned().unwrap_or_default();
                     let from = (next() as usize) % other.len().max(1);
                     input.truncate(at);
                     input.extend_from_slice(other.get(from..).unwrap_or_default());
@@ -394,11 +347,7 @@ fn extract_fuzz_mutations_hold_properties() -> Result<(), String> {
         let dt = t0.elapsed();
         slowest = slowest.max(dt);
         runs += 1;
-        contained += usize::from(
-            x.warnings
-                .iter()
-                .any(|w| w.detail.contains("MIME parser failed")),
-        );
+        contained += usize::from(x.warnings.iter().any(|w| w.detail.contains("MIME parser failed")));
         let problem = check(&x, "fuzz", &opts).err().or_else(|| {
             (dt > Duration::from_secs(5)).then(|| format!("slow: {dt:?} for {} bytes", input.len()))
         });
@@ -416,10 +365,6 @@ fn extract_fuzz_mutations_hold_properties() -> Result<(), String> {
          mail-parser panics contained: {contained}",
         seeds.len()
     );
-    assert!(
-        crashes.is_empty(),
-        "fuzz found problems:\n{}",
-        crashes.join("\n")
-    );
+    assert!(crashes.is_empty(), "fuzz found problems:\n{}", crashes.join("\n"));
     Ok(())
 }

@@ -30,10 +30,7 @@ fn key(o: &extract::Observable) -> String {
 }
 
 fn enum_str<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
 fn options(exp: &Value) -> ExtractOptions {
@@ -41,19 +38,12 @@ fn options(exp: &Value) -> ExtractOptions {
     let strs = |k: &str| -> Vec<String> {
         exp.pointer(&format!("/options/{k}"))
             .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect()
-            })
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
             .unwrap_or_default()
     };
     o.own_domains = strs("own_domains");
     o.own_mail_hosts = strs("own_mail_hosts");
-    let num = |k: &str| {
-        exp.pointer(&format!("/options/{k}"))
-            .and_then(Value::as_u64)
-    };
+    let num = |k: &str| exp.pointer(&format!("/options/{k}")).and_then(Value::as_u64);
     if let Some(n) = num("max_nesting") {
         o.max_nesting = n as usize;
     }
@@ -81,17 +71,9 @@ fn options(exp: &Value) -> ExtractOptions {
 /// The compact form of an extraction (also what `NAME.actual.json` holds).
 fn compact(x: &Extraction) -> Value {
     let found: BTreeSet<String> = x.proposed().map(key).collect();
-    let whitelisted: BTreeMap<String, String> = x
-        .observables
-        .iter()
-        .filter_map(|o| o.whitelisted.map(|w| (key(o), enum_str(&w))))
-        .collect();
-    let defanged: BTreeSet<String> = x
-        .observables
-        .iter()
-        .filter(|o| o.defanged)
-        .map(key)
-        .collect();
+    let whitelisted: BTreeMap<String, String> =
+        x.observables.iter().filter_map(|o| o.whitelisted.map(|w| (key(o), enum_str(&w)))).collect();
+    let defanged: BTreeSet<String> = x.observables.iter().filter(|o| o.defanged).map(key).collect();
     let mut attrs = BTreeMap::new();
     if let Some(m) = x.reported() {
         let mut put = |k: &str, v: Option<String>| {
@@ -103,10 +85,7 @@ fn compact(x: &Extraction) -> Value {
         put("from", m.from.first().and_then(|b| b.address.clone()));
         put("from_name", m.from.first().and_then(|b| b.name.clone()));
         put("to", m.to.first().and_then(|b| b.address.clone()));
-        put(
-            "reply_to",
-            m.reply_to.first().and_then(|b| b.address.clone()),
-        );
+        put("reply_to", m.reply_to.first().and_then(|b| b.address.clone()));
         put("return_path", m.return_path.clone());
         put("date", m.date.clone());
         put("message_id", m.message_id.clone());
@@ -117,19 +96,10 @@ fn compact(x: &Extraction) -> Value {
         put("dkim", m.auth.dkim.clone());
         put("dmarc", m.auth.dmarc.clone());
         put("hops", Some(m.received.len().to_string()));
-        put(
-            "hop0_ip",
-            m.received.first().and_then(|h| h.from_ip.clone()),
-        );
+        put("hop0_ip", m.received.first().and_then(|h| h.from_ip.clone()));
     }
-    let envelope = x
-        .messages
-        .iter()
-        .find(|m| m.role == MessageRole::ReporterEnvelope);
-    if let Some(a) = envelope
-        .and_then(|e| e.from.first())
-        .and_then(|b| b.address.clone())
-    {
+    let envelope = x.messages.iter().find(|m| m.role == MessageRole::ReporterEnvelope);
+    if let Some(a) = envelope.and_then(|e| e.from.first()).and_then(|b| b.address.clone()) {
         attrs.insert("envelope_from".into(), a);
     }
     let mut attachments = Vec::new();
@@ -137,10 +107,7 @@ fn compact(x: &Extraction) -> Value {
         let name = a.name.clone().unwrap_or_default();
         attachments.push(format!("{name}|{}", a.hashes.sha256));
         for m in &a.members {
-            let h = m
-                .hashes
-                .as_ref()
-                .map_or("-".to_owned(), |h| h.sha256.clone());
+            let h = m.hashes.as_ref().map_or("-".to_owned(), |h| h.sha256.clone());
             attachments.push(format!("member:{}|{h}", m.name));
         }
     }
@@ -160,11 +127,7 @@ fn compact(x: &Extraction) -> Value {
 fn str_list(v: &Value, k: &str) -> Vec<String> {
     v.get(k)
         .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|s| s.as_str().map(str::to_owned))
-                .collect()
-        })
+        .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
         .unwrap_or_default()
 }
 
@@ -177,9 +140,7 @@ fn compare(exp: &Value, act: &Value, x: &Extraction) -> Vec<String> {
     let exp_found = str_list(exp, "found");
     for f in &exp_found {
         if !found.contains(f) {
-            let why = wl
-                .get(f)
-                .map_or("missing".to_owned(), |r| format!("whitelisted {r}"));
+            let why = wl.get(f).map_or("missing".to_owned(), |r| format!("whitelisted {r}"));
             errs.push(format!("expected {f}: {why}"));
         }
     }
@@ -199,10 +160,7 @@ fn compare(exp: &Value, act: &Value, x: &Extraction) -> Vec<String> {
     if let Some(m) = exp.get("whitelisted").and_then(Value::as_object) {
         for (k, reason) in m {
             if wl.get(k) != Some(reason) {
-                errs.push(format!(
-                    "expected {k} whitelisted {reason}, got {:?}",
-                    wl.get(k)
-                ));
+                errs.push(format!("expected {k} whitelisted {reason}, got {:?}", wl.get(k)));
             }
         }
     }
@@ -221,10 +179,7 @@ fn compare(exp: &Value, act: &Value, x: &Extraction) -> Vec<String> {
     }
     let atts = str_list(act, "attachments");
     for a in str_list(exp, "attachments") {
-        if !atts
-            .iter()
-            .any(|x| *x == a || x.starts_with(&format!("{a}|")))
-        {
+        if !atts.iter().any(|x| *x == a || x.starts_with(&format!("{a}|"))) {
             errs.push(format!("attachment {a} not found"));
         }
     }
@@ -256,10 +211,7 @@ fn extract_golden_fixtures() -> Result<(), String> {
     let mut inputs: Vec<PathBuf> = std::fs::read_dir(&dir)
         .map_err(|e| format!("{}: {e}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.extension()
-                .is_some_and(|e| e == "eml" || e == "msg" || e == "mbox" || e == "txt")
-        })
+        .filter(|p| p.extension().is_some_and(|e| e == "eml" || e == "msg" || e == "mbox" || e == "txt"))
         .collect();
     inputs.sort();
     let mut failures = Vec::new();
@@ -267,10 +219,7 @@ fn extract_golden_fixtures() -> Result<(), String> {
     for input in &inputs {
         let exp_path = input.with_extension("expected.json");
         let act_path = input.with_extension("actual.json");
-        let name = input
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let name = input.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let raw = std::fs::read(input).map_err(|e| format!("{name}: {e}"))?;
         let exp: Value = match std::fs::read_to_string(&exp_path) {
             Ok(s) => serde_json::from_str(&s).map_err(|e| format!("{name}: expected.json: {e}"))?,
@@ -300,11 +249,7 @@ fn extract_golden_fixtures() -> Result<(), String> {
     if failures.is_empty() {
         Ok(())
     } else {
-        Err(format!(
-            "{} golden mismatches (see *.actual.json):\n{}",
-            failures.len(),
-            failures.join("\n")
-        ))
+        Err(format!("{} golden mismatches (see *.actual.json):\n{}", failures.len(), failures.join("\n")))
     }
 }
 
@@ -351,10 +296,7 @@ mod msg_writer {
         if header >= 24 {
             // next recipient id, next attachment id, recipient count, attachment count
             let counts = [o.recipients.len() as u32, o.attachments.len() as u32];
-            for (i, c) in [counts[0], counts[1], counts[0], counts[1]]
-                .iter()
-                .enumerate()
-            {
+            for (i, c) in [counts[0], counts[1], counts[0], counts[1]].iter().enumerate() {
                 props.splice(8 + i * 4..12 + i * 4, c.to_le_bytes());
             }
         }
@@ -388,11 +330,8 @@ mod msg_writer {
         let mut cf = cfb::CompoundFile::create(Cursor::new(Vec::new()))?;
         write_obj(&mut cf, "", o, 32)?;
         // Fixed timestamps so the bytes are reproducible.
-        let paths: Vec<std::path::PathBuf> = cf
-            .walk()
-            .filter(|e| !e.is_stream())
-            .map(|e| e.path().to_path_buf())
-            .collect();
+        let paths: Vec<std::path::PathBuf> =
+            cf.walk().filter(|e| !e.is_stream()).map(|e| e.path().to_path_buf()).collect();
         let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_709_542_800);
         for p in paths {
             cf.set_created_time(&p, t)?;
@@ -458,15 +397,9 @@ fn extract_golden_write_msg_fixtures() -> Result<(), String> {
             (0x0C1A, "Invoice Desk".into()),
             (0x5D01, "billing@invoice-desk.top".into()),
             (0x007D, headers.into()),
-            (
-                0x1000,
-                "Pay at https://invoice-desk.top/pay/7781 or call.\r\n".into(),
-            ),
+            (0x1000, "Pay at https://invoice-desk.top/pay/7781 or call.\r\n".into()),
         ],
-        recipients: vec![
-            rcpt("Bob", "bob@harpoon-corp.com", 1),
-            rcpt("Ann", "ann@harpoon-corp.com", 2),
-        ],
+        recipients: vec![rcpt("Bob", "bob@harpoon-corp.com", 1), rcpt("Ann", "ann@harpoon-corp.com", 2)],
         ..Obj::default()
     };
     let plain_bytes = write(&plain).map_err(e)?;
@@ -479,7 +412,11 @@ fn extract_golden_write_msg_fixtures() -> Result<(), String> {
 
     let html = Obj {
         strings: vec![(0x0037, "Shared document".into()), (0x5D01, "share@docs-share.top".into())],
-        binaries: vec![(0x1013, br#"<html><body><a href="https://docs-share.top/view?id=1&amp;u=2">Open</a></body></html>"#.to_vec())],
+        binaries: vec![(
+            0x1013,
+            br#"<html><body><a href="https://docs-share.top/view?id=1&amp;u=2">Open</a></body></html>"#
+                .to_vec(),
+        )],
         ..Obj::default()
     };
     fixtures.push((
@@ -522,8 +459,7 @@ fn extract_golden_write_msg_fixtures() -> Result<(), String> {
     ));
 
     let (subj, _, _) = encoding_rs::WINDOWS_1251.encode("Срочно: проверка счёта");
-    let (body, _, _) =
-        encoding_rs::WINDOWS_1251.encode("Подтвердите: https://bank-check.ru/confirm\r\n");
+    let (body, _, _) = encoding_rs::WINDOWS_1251.encode("Подтвердите: https://bank-check.ru/confirm\r\n");
     let cp1251 = Obj {
         strings8: vec![
             (0x0037, subj.into_owned()),
@@ -544,10 +480,7 @@ fn extract_golden_write_msg_fixtures() -> Result<(), String> {
 
     let (subj, _, _) = encoding_rs::SHIFT_JIS.encode("お支払い確認");
     let cp932 = Obj {
-        strings8: vec![
-            (0x0037, subj.into_owned()),
-            (0x1000, b"https://jp-shop-check.top/a\r\n".to_vec()),
-        ],
+        strings8: vec![(0x0037, subj.into_owned()), (0x1000, b"https://jp-shop-check.top/a\r\n".to_vec())],
         ints: vec![(0x3FF1, 1041)],
         ..Obj::default()
     };
@@ -597,8 +530,7 @@ fn extract_golden_write_msg_fixtures() -> Result<(), String> {
         let mut buf = Cursor::new(Vec::new());
         {
             let mut w = zip::ZipWriter::new(&mut buf);
-            let opts = zip::write::SimpleFileOptions::default()
-                .last_modified_time(zip::DateTime::default());
+            let opts = zip::write::SimpleFileOptions::default().last_modified_time(zip::DateTime::default());
             w.start_file("scan.exe", opts).map_err(|e| e.to_string())?;
             w.write_all(b"MZ fake").map_err(e)?;
             w.finish().map_err(|e| e.to_string())?;
@@ -608,10 +540,7 @@ fn extract_golden_write_msg_fixtures() -> Result<(), String> {
     let with_zip = Obj {
         strings: vec![(0x0037, "Scan".into()), (0x1000, "See scan.zip\r\n".into())],
         attachments: vec![Obj {
-            strings: vec![
-                (0x3707, "scan.zip".into()),
-                (0x370E, "application/zip".into()),
-            ],
+            strings: vec![(0x3707, "scan.zip".into()), (0x370E, "application/zip".into())],
             binaries: vec![(0x3701, zip)],
             ints: vec![(0x3705, 1)],
             ..Obj::default()

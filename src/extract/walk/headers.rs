@@ -20,18 +20,13 @@ impl Collector<'_> {
         let raw_of = |h: &mail_parser::Header<'_>| -> String {
             let s = h.offset_start as usize;
             let e = h.offset_end as usize;
-            String::from_utf8_lossy(m.raw_message.get(s..e).unwrap_or_default())
-                .trim()
-                .to_owned()
+            String::from_utf8_lossy(m.raw_message.get(s..e).unwrap_or_default()).trim().to_owned()
         };
         let date = m.date().map(|d| d.to_rfc3339());
         let subject = m.subject().map(str::to_owned);
         let text_hdr = |n: &str| m.header_raw(n).map(|s| s.trim().to_owned());
-        let (x_mailer, user_agent, xoip) = (
-            text_hdr("X-Mailer"),
-            text_hdr("User-Agent"),
-            text_hdr("X-Originating-IP"),
-        );
+        let (x_mailer, user_agent, xoip) =
+            (text_hdr("X-Mailer"), text_hdr("User-Agent"), text_hdr("X-Originating-IP"));
         let info = MessageInfo {
             subject: subject.clone(),
             from: mailbox_list(m.from()),
@@ -44,14 +39,7 @@ impl Collector<'_> {
                 .headers()
                 .iter()
                 .find(|h| h.name().eq_ignore_ascii_case("Return-Path"))
-                .map(|h| {
-                    raw_of(h)
-                        .trim()
-                        .trim_start_matches('<')
-                        .trim_end_matches('>')
-                        .trim()
-                        .to_owned()
-                })
+                .map(|h| raw_of(h).trim().trim_start_matches('<').trim_end_matches('>').trim().to_owned())
                 .filter(|r| !r.is_empty()),
             to: mailbox_list(m.to()),
             cc: mailbox_list(m.cc()),
@@ -61,25 +49,13 @@ impl Collector<'_> {
             x_mailer,
             user_agent,
             x_originating_ip: xoip.clone(),
-            ..self
-                .out
-                .messages
-                .get(mi)
-                .cloned()
-                .unwrap_or_else(|| empty_info(mi))
+            ..self.out.messages.get(mi).cloned().unwrap_or_else(|| empty_info(mi))
         };
         let limit = self.opts.max_header_line;
         // Addresses: by the address grammar, each found in its raw header for the span.
         let mut addr_fields: Vec<(String, Vec<String>)> = Vec::new();
-        for (n, list) in [
-            ("From", &info.from),
-            ("Sender", &info.sender),
-            ("Reply-To", &info.reply_to),
-        ] {
-            addr_fields.push((
-                n.to_owned(),
-                list.iter().filter_map(|b| b.address.clone()).collect(),
-            ));
+        for (n, list) in [("From", &info.from), ("Sender", &info.sender), ("Reply-To", &info.reply_to)] {
+            addr_fields.push((n.to_owned(), list.iter().filter_map(|b| b.address.clone()).collect()));
         }
         if let Some(rp) = &info.return_path {
             addr_fields.push(("Return-Path".into(), vec![rp.clone()]));
@@ -93,16 +69,9 @@ impl Collector<'_> {
             }
             // The field the addresses were parsed from: with repeated fields, the one that
             // holds the first address.
-            let first = addrs
-                .first()
-                .map(|a| a.to_ascii_lowercase())
-                .unwrap_or_default();
-            let fields: Vec<String> = m
-                .headers()
-                .iter()
-                .filter(|h| h.name().eq_ignore_ascii_case(&name))
-                .map(raw_of)
-                .collect();
+            let first = addrs.first().map(|a| a.to_ascii_lowercase()).unwrap_or_default();
+            let fields: Vec<String> =
+                m.headers().iter().filter(|h| h.name().eq_ignore_ascii_case(&name)).map(raw_of).collect();
             let raw = fields
                 .iter()
                 .find(|r| r.to_ascii_lowercase().contains(&first))
@@ -115,38 +84,18 @@ impl Collector<'_> {
             }
         }
         if let Some(s) = subject {
-            let id = self.add_text(
-                mi,
-                Location::Header {
-                    name: "Subject".into(),
-                },
-                s,
-                limit,
-            );
+            let id = self.add_text(mi, Location::Header { name: "Subject".into() }, s, limit);
             self.scan_text(id, mi, Mode::Prose, &[], None);
         }
         if let Some(x) = xoip {
-            let id = self.add_text(
-                mi,
-                Location::Header {
-                    name: "X-Originating-IP".into(),
-                },
-                x,
-                limit,
-            );
+            let id = self.add_text(mi, Location::Header { name: "X-Originating-IP".into() }, x, limit);
             let t = self.text_of(id).to_owned();
             let inner = t.trim().trim_start_matches('[').trim_end_matches(']');
             if let Ok(ip) = inner.parse::<IpAddr>() {
                 let s = t.find(inner).unwrap_or(0);
                 self.add(
                     value::ip_value(ip),
-                    Provenance {
-                        text: id,
-                        message: mi,
-                        start: s,
-                        end: s + inner.len(),
-                        defanged: false,
-                    },
+                    Provenance { text: id, message: mi, start: s, end: s + inner.len(), defanged: false },
                 );
             }
         }
@@ -158,14 +107,7 @@ impl Collector<'_> {
                 (HeaderName::Received, HeaderValue::Received(r)) => {
                     let raw = raw_of(h);
                     let hop = received_hop(r);
-                    let id = self.add_text(
-                        mi,
-                        Location::Header {
-                            name: "Received".into(),
-                        },
-                        raw,
-                        limit,
-                    );
+                    let id = self.add_text(mi, Location::Header { name: "Received".into() }, raw, limit);
                     hop_texts.push((id, hops.len()));
                     hops.push(hop);
                 }
@@ -174,9 +116,7 @@ impl Collector<'_> {
                     let raw = raw_of(h);
                     if let Some(re) = AUTH.as_ref() {
                         for c in re.captures_iter(&raw).take(20) {
-                            let method = c
-                                .get(1)
-                                .map_or(String::new(), |x| x.as_str().to_ascii_lowercase());
+                            let method = c.get(1).map_or(String::new(), |x| x.as_str().to_ascii_lowercase());
                             let res = c.get(2).map(|x| x.as_str().to_ascii_lowercase());
                             let slot = match method.as_str() {
                                 "spf" => &mut auth.spf,
@@ -190,10 +130,7 @@ impl Collector<'_> {
                     }
                 }
                 (HeaderName::ReceivedSpf, _) if auth.spf.is_none() => {
-                    auth.spf = raw_of(h)
-                        .split_whitespace()
-                        .next()
-                        .map(|w| w.to_ascii_lowercase());
+                    auth.spf = raw_of(h).split_whitespace().next().map(|w| w.to_ascii_lowercase());
                 }
                 _ => {}
             }
@@ -201,22 +138,15 @@ impl Collector<'_> {
         // Only hops where mail crossed between organisations say anything; of those, the
         // oldest with a public sender is the origin and is proposed. The rest are the
         // providers' relays: kept, whitelisted `mail_relay`.
-        let crossing: Vec<(usize, usize)> = hop_texts
-            .into_iter()
-            .filter(|&(_, h)| hops.get(h).is_some_and(crosses_organisations))
-            .collect();
+        let crossing: Vec<(usize, usize)> =
+            hop_texts.into_iter().filter(|&(_, h)| hops.get(h).is_some_and(crosses_organisations)).collect();
         let public = |h: usize| {
             hops.get(h)
                 .and_then(|x| x.from_ip.as_deref())
                 .and_then(|ip| ip.parse::<IpAddr>().ok())
                 .is_some_and(|ip| IpScope::of(ip) == IpScope::Public)
         };
-        let origin = crossing
-            .iter()
-            .rev()
-            .find(|&&(_, h)| public(h))
-            .or(crossing.last())
-            .map(|&(id, _)| id);
+        let origin = crossing.iter().rev().find(|&&(_, h)| public(h)).or(crossing.last()).map(|&(id, _)| id);
         for &(id, h) in &crossing {
             if let Some(hop) = hops.get(h).cloned() {
                 self.received_observables(id, mi, &hop);
@@ -246,29 +176,12 @@ impl Collector<'_> {
             Some(a) if found_at => (s + a + 1, e),
             _ => (s, e),
         };
-        let dom = addr
-            .rsplit_once('@')
-            .and_then(|(_, d)| value::parse_domain(d));
-        self.add(
-            v,
-            Provenance {
-                text: id,
-                message: mi,
-                start: s,
-                end: e,
-                defanged: false,
-            },
-        );
+        let dom = addr.rsplit_once('@').and_then(|(_, d)| value::parse_domain(d));
+        self.add(v, Provenance { text: id, message: mi, start: s, end: e, defanged: false });
         if let Some(d) = dom {
             self.add(
                 d.into_value(),
-                Provenance {
-                    text: id,
-                    message: mi,
-                    start: ds,
-                    end: de,
-                    defanged: false,
-                },
+                Provenance { text: id, message: mi, start: ds, end: de, defanged: false },
             );
         }
     }
@@ -284,38 +197,19 @@ impl Collector<'_> {
                 .find(&needle.to_ascii_lowercase())
                 .map_or((0, text.len()), |s| (s, s + needle.len()))
         };
-        if let Some(ip) = hop
-            .from_ip
-            .as_deref()
-            .and_then(|i| i.parse::<IpAddr>().ok())
-        {
+        if let Some(ip) = hop.from_ip.as_deref().and_then(|i| i.parse::<IpAddr>().ok()) {
             let (s, e) = span(&ip.to_string());
             self.add(
                 value::ip_value(ip),
-                Provenance {
-                    text: id,
-                    message: mi,
-                    start: s,
-                    end: e,
-                    defanged: false,
-                },
+                Provenance { text: id, message: mi, start: s, end: e, defanged: false },
             );
         }
-        for host in [hop.from_rdns.as_deref(), hop.from_host.as_deref()]
-            .into_iter()
-            .flatten()
-        {
+        for host in [hop.from_rdns.as_deref(), hop.from_host.as_deref()].into_iter().flatten() {
             if let Some(d) = value::parse_domain(host) {
                 let (s, e) = span(host);
                 self.add(
                     d.into_value(),
-                    Provenance {
-                        text: id,
-                        message: mi,
-                        start: s,
-                        end: e,
-                        defanged: false,
-                    },
+                    Provenance { text: id, message: mi, start: s, end: e, defanged: false },
                 );
             }
         }
@@ -337,13 +231,10 @@ fn received_hop(r: &mail_parser::Received<'_>) -> ReceivedHop {
     };
     ReceivedHop {
         from_host: host(&r.from),
-        from_ip: r
-            .from_ip
-            .map(|ip| ip.to_string())
-            .or_else(|| match &r.from {
-                Some(Host::IpAddr(ip)) => Some(ip.to_string()),
-                _ => None,
-            }),
+        from_ip: r.from_ip.map(|ip| ip.to_string()).or_else(|| match &r.from {
+            Some(Host::IpAddr(ip)) => Some(ip.to_string()),
+            _ => None,
+        }),
         from_rdns: r.from_iprev.as_ref().map(|s| s.to_string()),
         by_host: host(&r.by),
         protocol: r.with.map(|w| format!("{w:?}").to_ascii_uppercase()),

@@ -36,44 +36,19 @@ impl Collector<'_> {
             self.warn(WarningKind::Malformed, format!("{path}: {w}"));
         }
         let sender = m.sender_email.clone().filter(|e| e.contains('@'));
-        let mapi_to: Vec<Mailbox> = m
-            .recipients
-            .iter()
-            .filter(|r| r.kind == 1)
-            .map(rcpt)
-            .collect();
-        let mapi_cc: Vec<Mailbox> = m
-            .recipients
-            .iter()
-            .filter(|r| r.kind == 2)
-            .map(rcpt)
-            .collect();
-        let mapi_bcc: Vec<Mailbox> = m
-            .recipients
-            .iter()
-            .filter(|r| r.kind == 3)
-            .map(rcpt)
-            .collect();
-        let had_from = self
-            .out
-            .messages
-            .get(mi)
-            .is_some_and(|x| !x.from.is_empty());
+        let mapi_to: Vec<Mailbox> = m.recipients.iter().filter(|r| r.kind == 1).map(rcpt).collect();
+        let mapi_cc: Vec<Mailbox> = m.recipients.iter().filter(|r| r.kind == 2).map(rcpt).collect();
+        let mapi_bcc: Vec<Mailbox> = m.recipients.iter().filter(|r| r.kind == 3).map(rcpt).collect();
+        let had_from = self.out.messages.get(mi).is_some_and(|x| !x.from.is_empty());
         if let Some(info) = self.message_mut(mi) {
             if info.subject.is_none() {
                 info.subject = m.subject.clone();
             }
             if info.message_id.is_none() {
-                info.message_id = m
-                    .message_id
-                    .clone()
-                    .map(|s| s.trim_matches(['<', '>']).to_owned());
+                info.message_id = m.message_id.clone().map(|s| s.trim_matches(['<', '>']).to_owned());
             }
             if info.from.is_empty() {
-                info.from = vec![Mailbox {
-                    name: m.sender_name.clone(),
-                    address: sender.clone(),
-                }];
+                info.from = vec![Mailbox { name: m.sender_name.clone(), address: sender.clone() }];
             }
             if info.to.is_empty() {
                 info.to = mapi_to;
@@ -88,9 +63,7 @@ impl Collector<'_> {
         if !had_from && let Some(s) = sender {
             let id = self.add_text(
                 mi,
-                Location::Header {
-                    name: "From".into(),
-                },
+                Location::Header { name: "From".into() },
                 s.clone(),
                 self.opts.max_header_line,
             );
@@ -100,27 +73,18 @@ impl Collector<'_> {
             {
                 let id = self.add_text(
                     mi,
-                    Location::Header {
-                        name: "Subject".into(),
-                    },
+                    Location::Header { name: "Subject".into() },
                     subj,
                     self.opts.max_header_line,
                 );
                 self.scan_text(id, mi, Mode::Prose, &[], None);
             }
         }
-        let files: Vec<String> = m
-            .attachments
-            .iter()
-            .filter_map(|a| a.name.clone())
-            .collect();
+        let files: Vec<String> = m.attachments.iter().filter_map(|a| a.name.clone()).collect();
         if let Some(t) = &m.body_text {
             let id = self.add_text(
                 mi,
-                Location::Body {
-                    part: "body".into(),
-                    content_type: "text/plain".into(),
-                },
+                Location::Body { part: "body".into(), content_type: "text/plain".into() },
                 t.clone(),
                 usize::MAX,
             );
@@ -129,10 +93,7 @@ impl Collector<'_> {
         if let Some(h) = &m.body_html {
             let id = self.add_text(
                 mi,
-                Location::Body {
-                    part: "html".into(),
-                    content_type: "text/html".into(),
-                },
+                Location::Body { part: "html".into(), content_type: "text/html".into() },
                 h.clone(),
                 usize::MAX,
             );
@@ -145,10 +106,7 @@ impl Collector<'_> {
             let apath = format!("{path}/attach{i}");
             match &a.embedded {
                 Some(inner) => {
-                    let name = a
-                        .name
-                        .clone()
-                        .or_else(|| inner.subject.clone().map(|s| format!("{s}.msg")));
+                    let name = a.name.clone().or_else(|| inner.subject.clone().map(|s| format!("{s}.msg")));
                     let att = self.add_attachment(
                         mi,
                         &apath,
@@ -188,8 +146,5 @@ impl Collector<'_> {
 }
 
 fn rcpt(r: &msg::MsgRecipient) -> Mailbox {
-    Mailbox {
-        name: r.name.clone(),
-        address: r.email.clone().filter(|e| e.contains('@')),
-    }
+    Mailbox { name: r.name.clone(), address: r.email.clone().filter(|e| e.contains('@')) }
 }
