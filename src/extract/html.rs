@@ -139,9 +139,9 @@ pub(crate) fn render(src: &str) -> Rendered {
             break;
         };
         let tag = src.get(i + 1..close).unwrap_or_default();
-        let name_end =
-            tag.find(|ch: char| ch.is_ascii_whitespace() || ch == '>' || ch == '/')
-                .map_or(tag.len(), |p| if p == 0 && tag.starts_with('/') { 1 } else { p });
+        let name_end = tag
+            .find(|ch: char| ch.is_ascii_whitespace() || ch == '>' || ch == '/')
+            .map_or(tag.len(), |p| if p == 0 && tag.starts_with('/') { 1 } else { p });
         let name_end = if tag.starts_with('/') {
             tag.get(1..)
                 .and_then(|t| t.find(|ch: char| ch.is_ascii_whitespace() || ch == '>'))
