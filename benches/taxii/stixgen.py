@@ -74,11 +74,14 @@ class Generator:
         }
         return sco, ind
 
-    def batch(self, count):
+    def batch(self, count, scos=True):
+        """`count` objects: SCO, indicator, SCO, ... or, with scos=False, indicators only (for
+        servers that cannot store objects without `modified`)."""
         out = []
         while len(out) < count:
             sco, ind = self.pair()
-            out.append(sco)
+            if scos:
+                out.append(sco)
             if len(out) < count:
                 out.append(ind)
         return out
