@@ -397,9 +397,11 @@ def wrk(url, auth, conc, duration, paths_file=None, timeout_s=30):
     return res
 
 
-def slow_series(url, auth, count, timeout):
-    """For servers too slow for wrk: `count` sequential requests, c=1."""
-    lat = []
+def slow_series(url, auth, count, timeout, first=None):
+    """For servers too slow for wrk: `count` sequential requests, c=1 (`first`: a latency in
+    seconds already measured, counted as one of them)."""
+    lat = [first * 1000] if first is not None else []
+    count -= len(lat)
     errors = 0
     for _ in range(count):
         sec, status = probe(url, auth, timeout)
@@ -414,21 +416,21 @@ def slow_series(url, auth, count, timeout):
             "errors": errors, "n": len(lat), "note": "seq"}
 
 
-def load_test(url, auth, concs, duration, paths_file, slow_cap):
+def load_test(url, auth, concs, duration, paths_file, slow_cap, probe_cap=300):
     """wrk at each concurrency, unless one request already takes longer than `slow_cap`s: then a
     few sequential requests at c=1 only (wrk would complete none in its window)."""
     probe_url = url
     if paths_file:
         with open(paths_file) as f:
             probe_url = url.split("/", 3)[0] + "//" + url.split("/", 3)[2] + f.readline().strip()
-    sec, status = probe(probe_url, auth, timeout=slow_cap * 20)
+    sec, status = probe(probe_url, auth, timeout=probe_cap)
     if sec is None:
         return {c: {"rps": 0.0, "p50": None, "p99": None, "errors": 1, "n": 0,
-                    "note": f"> {slow_cap * 20:.0f}s"} for c in concs[:1]}
+                    "note": f"> {probe_cap:.0f}s"} for c in concs[:1]}
     if status != 200:
         log(f"    probe {probe_url} answered {status}")
     if sec > slow_cap:
-        return {concs[0]: slow_series(probe_url, auth, 2, timeout=slow_cap * 20)}
+        return {concs[0]: slow_series(probe_url, auth, 2, timeout=max(60, sec * 3), first=sec)}
     return {c: wrk(url, auth, c, duration, paths_file) for c in concs}
 
 
@@ -549,7 +551,7 @@ def cell(res, conc):
         return f"none ({r.get('note', '')})".replace(" ()", "")
     err = f" ⚠{r['errors']} err" if r["errors"] else ""
     note = " (seq)" if r.get("note") == "seq" else ""
-    return f"{fmt_rps(r['rps'])} / {fmt_ms(r['p50'])} / {fmt_ms(r['p99'])}{err}{note}"
+    return f"{fmt_rps(r['rps'])} · {fmt_ms(r['p50'])} · {fmt_ms(r['p99'])}{err}{note}"
 
 
 def mib(k):
@@ -557,29 +559,39 @@ def mib(k):
 
 
 def table(rows, cfg):
-    out = []
-    ops = [("first_token", "first page, token"), ("first_basic", "first page, Basic"),
-           ("by_id", "get by id"), ("poll", "added_after poll")]
-    hdr = ["target", "N", "ingest obj/s"]
-    for key, label in ops:
-        for c in cfg.concs:
-            hdr.append(f"{label} c={c}")
-    hdr += [f"sweep (limit={cfg.sweep_limit}) s", "sweep obj/s", "RSS loaded MiB", "RSS swept MiB",
-            "peak MiB"]
-    out.append("| " + " | ".join(hdr) + " |")
-    out.append("|" + "---|" * len(hdr))
+    """One table, one line per target, N and operation; load-test cells per concurrency.
+    Single-client operations (ingest, sweep) and RSS sit in the first column."""
+    c0 = cfg.concs[0]
+    out = ["| target | N | operation | " + " | ".join(f"c={c}" for c in cfg.concs) + " |",
+           "|---|---|---|" + "---|" * len(cfg.concs)]
+    ops = [("first_token", "first page (limit=100), token: req/s · p50 · p99 ms"),
+           ("first_basic", "first page (limit=100), Basic: req/s · p50 · p99 ms"),
+           ("by_id", "get by id: req/s · p50 · p99 ms"),
+           ("poll", "added_after poll: req/s · p50 · p99 ms")]
+
+    def line(r, op, first, rest=None):
+        cells = [first] + [(rest or {}).get(c, "—") for c in cfg.concs[1:]]
+        n = fmt_n(r["n"]) + ("" if r["loaded"] == r["n"] else f" ({r['loaded']} loaded)")
+        out.append(f"| {r['target']} | {n} | {op} | " + " | ".join(cells) + " |")
+
     for r in rows:
-        line = [r["target"], fmt_n(r["n"]) + ("" if r["loaded"] == r["n"] else f" ({r['loaded']} loaded)"),
-                fmt_rps(r["ingest_ops"])]
-        for key, _ in ops:
-            for c in cfg.concs:
-                line.append(cell(r.get(key), c))
+        line(r, "POST ingest, single client: obj/s", fmt_rps(r["ingest_ops"])
+             + (f" ⚠{r['failures']} failed" if r.get("failures") else ""))
+        for key, label in ops:
+            res = r.get(key)
+            if res is None:
+                continue
+            if key == "poll" and r.get("poll_matches") is not None:
+                label = label.replace("poll:", f"poll ({r['poll_matches']} new objects):")
+            line(r, label, cell(res, c0), {c: cell(res, c) for c in cfg.concs[1:]})
         if r.get("complete"):
-            line += [f"{r['sweep_s']:.2f}", fmt_rps(r["sweep_objs"] / r["sweep_s"])]
+            sweep = (f"{r['sweep_s']:.2f} s, {fmt_rps(r['sweep_objs'] / r['sweep_s'])} obj/s, "
+                     f"{r['sweep_pages']} pages")
         else:
-            line += [f"> {cfg.sweep_cap:.0f} (cap; {r.get('sweep_objs', 0)} objs)", "—"]
-        line += [mib(r.get("rss_loaded")), mib(r.get("rss_swept")), mib(r.get("rss_peak"))]
-        out.append("| " + " | ".join(line) + " |")
+            sweep = f"not done in {cfg.sweep_cap:.0f} s ({r.get('sweep_objs', 0)} objects)"
+        line(r, f"full sweep (limit={cfg.sweep_limit}, follow next), single client", sweep)
+        line(r, "server RSS MiB: loaded / after sweep / peak",
+             f"{mib(r.get('rss_loaded'))} / {mib(r.get('rss_swept'))} / {mib(r.get('rss_peak'))}")
     return "\n".join(out)
 
 
@@ -741,9 +753,9 @@ def main():
         f"Machine: {cores} cores; load average before {' '.join(load_before)}, after {' '.join(load_after)} "
         f"(`{uptime}`). Load generator: wrk, {cfg.duration}s per run, concurrency {cfg.concurrency}; "
         f"objects POSTed in envelopes of {cfg.batch} (half indicators, half SCOs).",
-        f"Command: `scripts/bench-taxii {' '.join(sys.argv[1:])}`",
+        f"Command: `scripts/bench-taxii {os.environ.get('BENCH_TAXII_ARGS', ' '.join(sys.argv[1:]))}`",
         "",
-        "Cells: req/s / p50 ms / p99 ms. `(seq)`: one request took longer than "
+        "Load cells: req/s · p50 ms · p99 ms (wrk). `(seq)`: one request took longer than "
         f"{cfg.slow_cap:g}s, so two sequential requests at c=1 were timed instead of running wrk. "
         "Token = `Authorization: Bearer`; Basic = user+password on every request. "
         "Peers run the servers they ship (Flask/Werkzeug threaded); medallion has no token auth "
