@@ -154,6 +154,8 @@ class Target:
 
 
 class Harpoon(Target):
+    drop = None
+
     def __init__(self, backend, binary, pg_base, workdir):
         self.name = "harpoon"
         self.backend = backend
@@ -166,8 +168,9 @@ class Harpoon(Target):
             host = re.sub(r"^postgres(ql)?://([^@]+@)?([^:/]+).*$", r"\3", pg_base)
             user = re.sub(r"^postgres(ql)?://([^@:]+).*$", r"\2", pg_base) if "@" in pg_base else "postgres"
             subprocess.run(["createdb", "-h", host, "-U", user, dbname], check=True)
-            CLEANUPS.append(lambda: subprocess.run(
-                ["dropdb", "--if-exists", "--force", "-h", host, "-U", user, dbname], check=False))
+            self.drop = lambda: subprocess.run(
+                ["dropdb", "--if-exists", "--force", "-h", host, "-U", user, dbname], check=False)
+            CLEANUPS.append(self.drop)
             self.db_url = pg_base.rsplit("/", 1)[0] + "/" + dbname
         self.password = "bench-" + secrets.token_hex(8)
         self.port = free_port()
@@ -192,6 +195,12 @@ class Harpoon(Target):
 
     def stop(self):
         stop(self.proc)
+        # Free the space now (a 1M-object database is a few GB), not at the end of the run.
+        if self.drop is not None:
+            self.drop()
+            CLEANUPS.remove(self.drop)
+            self.drop = None
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class Medallion(Target):
