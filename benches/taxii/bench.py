@@ -120,7 +120,7 @@ def rss_kib(pid):
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith(("VmRSS:", "VmHWM:")):
+                if line.startswith(("VmRSS:", "VmHWM:", "RssAnon:", "RssFile:")):
                     k, v = line.split(":", 1)
                     out[k] = int(v.split()[0])
     except FileNotFoundError:
@@ -519,6 +519,7 @@ def run_target(t, n, cfg):
     row.update(sw)
     hw = rss_kib(t.pid)
     row["rss_swept"], row["rss_peak"] = hw.get("VmRSS"), hw.get("VmHWM")
+    row["rss_swept_anon"] = hw.get("RssAnon")
     if sw["complete"]:
         log(f"  sweep {sw['sweep_objs']} objects in {sw['sweep_s']:.2f}s ({sw['sweep_pages']} pages)")
         if sw["sweep_objs"] != ing["loaded"]:
@@ -601,8 +602,9 @@ def table(rows, cfg):
         else:
             sweep = f"not done in {cfg.sweep_cap:.0f} s ({r.get('sweep_objs', 0)} objects)"
         line(r, f"full sweep (limit={cfg.sweep_limit}, follow next), single client", sweep)
-        line(r, "server RSS MiB: loaded / after sweep / peak",
-             f"{mib(r.get('rss_loaded'))} / {mib(r.get('rss_swept'))} / {mib(r.get('rss_peak'))}")
+        line(r, "server RSS MiB: loaded / after sweep (of which anonymous) / peak",
+             f"{mib(r.get('rss_loaded'))} / {mib(r.get('rss_swept'))} ({mib(r.get('rss_swept_anon'))}) / "
+             f"{mib(r.get('rss_peak'))}")
     return "\n".join(out)
 
 
@@ -637,7 +639,7 @@ def ratios(rows, cfg):
             lat("by_id", "get by id")
             lat("poll", "added_after poll")
             if h.get("ingest_ops") and p.get("ingest_ops"):
-                parts.append(f"ingest: {h['ingest_ops'] / p['ingest_ops']:,.1f}×")
+                parts.append(f"ingest obj/s: {h['ingest_ops'] / p['ingest_ops']:,.1f}×")
             if h.get("complete") and p.get("complete"):
                 parts.append(f"full sweep: {p['sweep_s'] / h['sweep_s']:,.0f}× faster")
             elif h.get("complete"):
