@@ -215,9 +215,9 @@ mod tests {
 
     #[test]
     fn a_phish_becomes_a_bundle_with_related_urls() {
-        let raw = b"From: \"Pay Pal\" <service@paypa1-secure.example>\r\nTo: victim@corp.example\r\n\
-Subject: Verify your account\r\nMessage-ID: <1@paypa1-secure.example>\r\nDate: Tue, 29 Nov 2016 06:59:12 -0800\r\n\r\n\
-Log in at http://login.paypa1-secure.example/verify?id=1 now.\r\n";
+        let raw = b"From: \"Pay Pal\" <service@paypa1-secure.com>\r\nTo: victim@corp.com\r\n\
+Subject: Verify your account\r\nMessage-ID: <1@paypa1-secure.com>\r\nDate: Tue, 29 Nov 2016 06:59:12 -0800\r\n\r\n\
+Log in at http://login.paypa1-secure.com/verify?id=1 now.\r\n";
         let x = super::super::extract(raw, &super::super::ExtractOptions::default());
         let (bundle, _) = to_bundle(&[(raw.as_slice(), &x)]).expect("bundle");
         let json = serde_json::to_value(&bundle).expect("json");
