@@ -100,6 +100,8 @@ pub fn open_database(settings: &Settings) -> anyhow::Result<Db> {
         },
     )?;
     db.migrate()?;
+    // Plans after a restart must not depend on what autovacuum happened to do.
+    crate::db::analyze(&mut *db.conn()?)?;
     Ok(db)
 }
 
@@ -127,7 +129,12 @@ impl Application {
         let state = AppState::new(db.clone(), settings)?;
         // Finish TAXII uploads a previous run accepted but had not stored yet.
         tokio::spawn(crate::service::ingest::resume_all(db));
-        let server = HttpServer::new(move || build_app(state.clone())).workers(workers);
+        // Blocking work is bounded by the database pool anyway: more blocking threads per worker
+        // only add memory (tokio's default allows 512).
+        let blocking = usize::try_from(state.settings.database.pool_size).unwrap_or(16).max(4);
+        let server = HttpServer::new(move || build_app(state.clone()))
+            .workers(workers)
+            .worker_max_blocking_threads(blocking);
         let is_tls = tls.is_some();
         let server = match tls {
             Some(config) => server.listen_rustls_0_23(listener, config)?,

@@ -409,6 +409,20 @@ pub fn migration_names() -> (Vec<String>, Vec<String>) {
     (names(SQLITE_MIGRATIONS), names(POSTGRES_MIGRATIONS))
 }
 
+/// Refreshes the query planner's statistics for the tables TAXII pages over. Without them, after
+/// a bulk load SQLite scans a whole collection for an id lookup (it prefers the index that avoids
+/// a sort) and PostgreSQL sorts every row after a cursor. Cheap: SQLite samples at most 1,000
+/// rows per index (`analysis_limit`); PostgreSQL samples a fixed number of rows.
+pub fn analyze(conn: &mut DbConn) -> Result<(), DbError> {
+    match conn {
+        DbConn::Sqlite(c) => c.batch_execute(
+            "PRAGMA analysis_limit = 1000; ANALYZE collection_objects; ANALYZE stix_objects;",
+        )?,
+        DbConn::Postgres(c) => c.batch_execute("ANALYZE collection_objects; ANALYZE stix_objects;")?,
+    }
+    Ok(())
+}
+
 /// A description of the schema (tables, columns, indexes) for the up/down/up test.
 pub fn schema_fingerprint(conn: &mut DbConn) -> Result<Vec<String>, DbError> {
     #[derive(QueryableByName)]

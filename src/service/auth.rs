@@ -91,6 +91,8 @@ pub struct Authenticator {
     /// When this process last recorded each token's use: "last used" is written at most once a
     /// minute per token, so a polling client does not turn every read into a write.
     touched: Mutex<HashMap<i64, Instant>>,
+    /// Password checks running at once (one per core).
+    hash_slots: tokio::sync::Semaphore,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -103,7 +105,15 @@ impl Authenticator {
     pub fn new(db: Db, options: CacheOptions) -> Self {
         let mut key = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut key);
-        Self { db, key, options, cache: Mutex::new(HashMap::new()), touched: Mutex::new(HashMap::new()) }
+        let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
+        Self {
+            db,
+            key,
+            options,
+            cache: Mutex::new(HashMap::new()),
+            touched: Mutex::new(HashMap::new()),
+            hash_slots: tokio::sync::Semaphore::new(cores),
+        }
     }
 
     /// Verifies `credentials`; `remote` is the peer address, for the audit log.
@@ -135,23 +145,27 @@ impl Authenticator {
             return Ok(p);
         }
         let user_for_audit = username.clone();
-        let outcome = self
+        let lookup = username.clone();
+        let user = self
             .db
-            .run(move |conn| {
-                let user = users::by_name(conn, &username)?;
-                Ok(match user {
-                    Some(u) if accounts::verify_password(&password, &u.password_hash) => Ok(u),
-                    Some(_) => Err("wrong password"),
-                    None => {
-                        // Spend the same time as for a real user, so timing does not tell
-                        // which user names exist.
-                        accounts::verify_password(&password, DUMMY_HASH);
-                        Err("unknown user")
-                    }
-                })
-            })
+            .run(move |conn| users::by_name(conn, &lookup))
             .await
             .map_err(|e| AuthError::Unavailable(e.to_string()))?;
+        // argon2 costs ~19 MiB and tens of ms: at most one check per core at a time, and never
+        // while holding a database connection, so a burst of logins cannot exhaust either.
+        let _slot = self.hash_slots.acquire().await.map_err(|e| AuthError::Unavailable(e.to_string()))?;
+        let outcome = tokio::task::spawn_blocking(move || match user {
+            Some(u) if accounts::verify_password(&password, &u.password_hash) => Ok(u),
+            Some(_) => Err("wrong password"),
+            None => {
+                // Spend the same time as for a real user, so timing does not tell which user
+                // names exist.
+                accounts::verify_password(&password, DUMMY_HASH);
+                Err("unknown user")
+            }
+        })
+        .await
+        .map_err(|e| AuthError::Unavailable(e.to_string()))?;
         match outcome {
             Ok(user) if !user.disabled => {
                 let principal = principal(&user, AuthMethod::Password)?;

@@ -108,6 +108,21 @@ fn columns(value: &Value, raw: &str) -> Result<NewObject, String> {
 /// chunk's work and never leaves a half-written chunk.
 const CHUNK: usize = 2000;
 
+/// Objects stored (by this process) since the planner statistics were last refreshed.
+static SINCE_ANALYZE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Refreshes planner statistics once enough has been stored for the plans to go stale.
+fn maybe_analyze(conn: &mut DbConn, stored: usize) {
+    use std::sync::atomic::Ordering;
+    const EVERY: usize = 20_000;
+    let before = SINCE_ANALYZE.fetch_add(stored, Ordering::Relaxed);
+    if before / EVERY != (before + stored) / EVERY
+        && let Err(e) = crate::db::analyze(conn)
+    {
+        tracing::warn!("refreshing planner statistics failed: {e}");
+    }
+}
+
 /// Stores the valid objects; returns one detail per object, in request order.
 pub fn store(
     conn: &mut DbConn,
@@ -143,6 +158,7 @@ pub fn store(
             }
         }
     }
+    maybe_analyze(conn, valid.len());
     Ok(details.into_iter().flatten().collect())
 }
 
@@ -240,6 +256,7 @@ pub async fn drain(db: Db, status_id: String) -> Result<(), DbError> {
                     }
                 }
                 objects::add_and_settle(conn, &collection_id, &sid, &items, &failed)?;
+                maybe_analyze(conn, items.len());
                 Ok(false)
             })
             .await?;
