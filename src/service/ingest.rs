@@ -111,12 +111,17 @@ const CHUNK: usize = 2000;
 /// Objects stored (by this process) since the planner statistics were last refreshed.
 static SINCE_ANALYZE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
-/// Refreshes planner statistics once enough has been stored for the plans to go stale.
+/// Refreshes planner statistics whenever this process's stored total doubles (1k, 2k, 4k, …;
+/// every 100k past a million), so plans follow a collection's growth within a factor of two.
 fn maybe_analyze(conn: &mut DbConn, stored: usize) {
     use std::sync::atomic::Ordering;
-    const EVERY: usize = 20_000;
     let before = SINCE_ANALYZE.fetch_add(stored, Ordering::Relaxed);
-    if before / EVERY != (before + stored) / EVERY
+    let after = before.saturating_add(stored);
+    let bits = |n: usize| usize::BITS - n.leading_zeros();
+    let crossed =
+        if after <= 1 << 20 { bits(before) != bits(after) } else { before / 100_000 != after / 100_000 };
+    if stored > 0
+        && crossed
         && let Err(e) = crate::db::analyze(conn)
     {
         tracing::warn!("refreshing planner statistics failed: {e}");
