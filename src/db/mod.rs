@@ -242,8 +242,19 @@ impl Db {
                     .map_err(|e| DbError::Connect(format!("{}: {e}", url.redacted())))?;
                 // WAL lets readers run beside the one writer; it is a property of the file, so
                 // one connection sets it before the pool opens its connections in parallel.
-                c.batch_execute("PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL;")
-                    .map_err(|e| DbError::Connect(format!("{}: {e}", url.redacted())))?;
+                // Switching the journal mode needs an exclusive lock, for which SQLite may answer
+                // "locked" at once (no busy wait) while another instance migrates: retry briefly.
+                let mut attempt = 0;
+                loop {
+                    match c.batch_execute("PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL;") {
+                        Ok(()) => break,
+                        Err(e) if attempt < 50 && e.to_string().contains("locked") => {
+                            attempt += 1;
+                            std::thread::sleep(Duration::from_millis(100));
+                        }
+                        Err(e) => return Err(DbError::Connect(format!("{}: {e}", url.redacted()))),
+                    }
+                }
             }
             Backend::Postgres => drop(diesel::PgConnection::establish(&target).map_err(|e| {
                 DbError::Connect(format!("{}: {}", url.redacted(), one_line(&e.to_string())))
