@@ -4,9 +4,8 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
-use super::collections::visible;
 use super::pages::{self, Endpoint};
-use super::{Caller, TaxiiError, TaxiiState, filters, media};
+use super::{Caller, TaxiiError, TaxiiState, media};
 use crate::db::Db;
 use crate::settings::Settings;
 use crate::stix::{StixTimestamp, TaxiiTimestamp};
@@ -20,12 +19,16 @@ pub async fn get(
     db: web::Data<Db>,
 ) -> Result<HttpResponse, TaxiiError> {
     let (root, key) = path.into_inner();
-    let query = filters::parse(req.query_string())?;
-    let v = visible(&db, &settings, &root, &key, caller.principal.as_ref()).await?;
-    v.require_read()?;
-    let page =
-        pages::fetch(&db, &state, &settings, &v.row.id, caller.principal.as_ref(), Endpoint::Manifest, query)
-            .await?;
+    let page = pages::read(
+        &req,
+        &db,
+        &state,
+        &settings,
+        (&root, &key),
+        caller.principal.as_ref(),
+        Endpoint::Manifest,
+    )
+    .await?;
     let mut body = pages::open_envelope(&page, page.rows.len() * 160);
     if !page.rows.is_empty() {
         let records: Vec<_> = page

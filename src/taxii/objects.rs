@@ -6,7 +6,7 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::collections::{object_id, require_member, visible};
+use super::collections::{object_id, visible};
 use super::pages::{self, Endpoint, Page};
 use super::{Caller, TaxiiError, TaxiiState, filters, media, status};
 use crate::db::{Db, now_micros, objects};
@@ -42,12 +42,16 @@ pub async fn get_objects(
     db: web::Data<Db>,
 ) -> Result<HttpResponse, TaxiiError> {
     let (root, key) = path.into_inner();
-    let query = filters::parse(req.query_string())?;
-    let v = visible(&db, &settings, &root, &key, caller.principal.as_ref()).await?;
-    v.require_read()?;
-    let page =
-        pages::fetch(&db, &state, &settings, &v.row.id, caller.principal.as_ref(), Endpoint::Objects, query)
-            .await?;
+    let page = pages::read(
+        &req,
+        &db,
+        &state,
+        &settings,
+        (&root, &key),
+        caller.principal.as_ref(),
+        Endpoint::Objects,
+    )
+    .await?;
     Ok(envelope(&page))
 }
 
@@ -60,21 +64,9 @@ pub async fn get_object(
     db: web::Data<Db>,
 ) -> Result<HttpResponse, TaxiiError> {
     let (root, key, object) = path.into_inner();
-    let object = object_id(&object)?;
-    let query = filters::parse(req.query_string())?;
-    let v = visible(&db, &settings, &root, &key, caller.principal.as_ref()).await?;
-    v.require_read()?;
-    require_member(&db, &v.row.id, &object).await?;
-    let page = pages::fetch(
-        &db,
-        &state,
-        &settings,
-        &v.row.id,
-        caller.principal.as_ref(),
-        Endpoint::Object(object),
-        query,
-    )
-    .await?;
+    let endpoint = Endpoint::Object(object_id(&object)?);
+    let page =
+        pages::read(&req, &db, &state, &settings, (&root, &key), caller.principal.as_ref(), endpoint).await?;
     Ok(envelope(&page))
 }
 

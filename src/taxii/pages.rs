@@ -121,6 +121,26 @@ pub async fn fetch(
     Ok(Page { rows, more, next })
 }
 
+/// What every paged read shares: the query parsed, the collection visible and readable to the
+/// caller, the object (for object endpoints) in it, then one page fetched.
+pub async fn read(
+    req: &actix_web::HttpRequest,
+    db: &Db,
+    state: &TaxiiState,
+    settings: &Settings,
+    (root, key): (&str, &str),
+    principal: Option<&Principal>,
+    endpoint: Endpoint,
+) -> Result<Page, TaxiiError> {
+    let query = super::filters::parse(req.query_string())?;
+    let v = super::collections::visible(db, settings, root, key, principal).await?;
+    v.require_read()?;
+    if let Some(object) = endpoint.object() {
+        super::collections::require_member(db, &v.row.id, object).await?;
+    }
+    fetch(db, state, settings, &v.row.id, principal, endpoint, query).await
+}
+
 /// `{"more":…,"next":…` — the opening of every paged envelope.
 pub fn open_envelope(page: &Page, capacity: usize) -> String {
     let mut body = String::with_capacity(capacity + 64);

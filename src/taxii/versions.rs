@@ -2,9 +2,9 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::collections::{object_id, require_member, visible};
+use super::collections::object_id;
 use super::pages::{self, Endpoint};
-use super::{Caller, TaxiiError, TaxiiState, filters, media};
+use super::{Caller, TaxiiError, TaxiiState, media};
 use crate::db::Db;
 use crate::settings::Settings;
 use crate::stix::StixTimestamp;
@@ -18,21 +18,9 @@ pub async fn get(
     db: web::Data<Db>,
 ) -> Result<HttpResponse, TaxiiError> {
     let (root, key, object) = path.into_inner();
-    let object = object_id(&object)?;
-    let query = filters::parse(req.query_string())?;
-    let v = visible(&db, &settings, &root, &key, caller.principal.as_ref()).await?;
-    v.require_read()?;
-    require_member(&db, &v.row.id, &object).await?;
-    let page = pages::fetch(
-        &db,
-        &state,
-        &settings,
-        &v.row.id,
-        caller.principal.as_ref(),
-        Endpoint::Versions(object),
-        query,
-    )
-    .await?;
+    let endpoint = Endpoint::Versions(object_id(&object)?);
+    let page =
+        pages::read(&req, &db, &state, &settings, (&root, &key), caller.principal.as_ref(), endpoint).await?;
     let mut body = pages::open_envelope(&page, page.rows.len() * 32);
     if !page.rows.is_empty() {
         let versions: Vec<String> = page
