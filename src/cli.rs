@@ -65,6 +65,21 @@ pub enum Command {
         #[arg(long = "own-domain", value_name = "DOMAIN")]
         own_domains: Vec<String>,
     },
+    /// Import emails (.eml, .msg, mbox; files or directories, recursively) as drafts, or
+    /// commit them into events at once with --commit. One bad message never stops the batch.
+    Import {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Commit each draft into a spear-phish event (the same phish joins its event).
+        #[arg(long)]
+        commit: bool,
+        /// Where the emails came from, recorded on each import and as the indicators' source.
+        #[arg(long, default_value = "cli")]
+        source: String,
+        /// Parallel workers (0: one per CPU core).
+        #[arg(long, default_value_t = 0)]
+        jobs: usize,
+    },
     /// Manage user accounts.
     #[command(subcommand)]
     User(UserCommand),
@@ -213,6 +228,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             println!("database is up to date");
             Ok(())
         }
+        Command::Import { files, commit, source, jobs } => {
+            import(&settings, &startup::open_database(&settings)?, &files, commit, &source, jobs)
+        }
         Command::User(cmd) => user(cmd, &startup::open_database(&settings)?),
         Command::Token(cmd) => token(cmd, &startup::open_database(&settings)?),
         Command::Collection(cmd) => collection(cmd, &startup::open_database(&settings)?),
@@ -244,6 +262,180 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
         drop(out);
         app.run_until_stopped().await.context("server stopped with an error")
     })
+}
+
+/// Every regular file under the given paths, directories walked recursively in name order.
+fn files_under(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<(String, String)>) {
+    let mut files = Vec::new();
+    let mut failed = Vec::new();
+    let mut stack: Vec<PathBuf> = paths.iter().rev().cloned().collect();
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            match std::fs::read_dir(&path) {
+                Ok(entries) => {
+                    let mut children: Vec<PathBuf> =
+                        entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+                    children.sort();
+                    stack.extend(children.into_iter().rev());
+                }
+                Err(e) => failed.push((path.display().to_string(), format!("cannot read directory: {e}"))),
+            }
+        } else if path.is_file() {
+            files.push(path);
+        } else {
+            failed.push((path.display().to_string(), "no such file".into()));
+        }
+    }
+    (files, failed)
+}
+
+fn import(
+    settings: &Settings,
+    db: &crate::db::Db,
+    paths: &[PathBuf],
+    commit: bool,
+    source: &str,
+    jobs: usize,
+) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use crate::service::imports::{self, EventMeta, ImportRequest};
+
+    let ctx = startup::triage_context(db, settings)?;
+    let (files, mut failed) = files_under(paths);
+    let jobs =
+        if jobs == 0 { std::thread::available_parallelism().map(usize::from).unwrap_or(2) } else { jobs };
+    let terminal = std::io::stderr().is_terminal();
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let counts = Mutex::new((0usize, 0usize, 0usize, 0usize)); // imported, duplicates, committed, merged
+    let failures = Mutex::new(Vec::<(String, String)>::new());
+    let started = std::time::Instant::now();
+    let total = files.len();
+    let report = |name: &str, outcome: &str| {
+        let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+        if terminal {
+            let width = 30;
+            let filled = (n * width).checked_div(total).unwrap_or(width).min(width);
+            eprint!("\r[{}{}] {n}/{total} files", "#".repeat(filled), " ".repeat(width - filled));
+        } else {
+            eprintln!("{n}/{total} {name}: {outcome}");
+        }
+    };
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.max(1) {
+            scope.spawn(|| {
+                let mut conn = match db.conn() {
+                    Ok(c) => c,
+                    Err(e) => {
+                        failures.lock().map(|mut f| f.push(("(worker)".into(), e.to_string()))).ok();
+                        return;
+                    }
+                };
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(path) = files.get(i) else { break };
+                    let name = path.display().to_string();
+                    let bytes = match std::fs::read(path) {
+                        Ok(b) => b,
+                        Err(e) => {
+                            failures
+                                .lock()
+                                .map(|mut f| f.push((name.clone(), format!("cannot read: {e}"))))
+                                .ok();
+                            report(&name, "unreadable");
+                            continue;
+                        }
+                    };
+                    let messages: Vec<Vec<u8>> =
+                        if crate::extract::detect_input(&bytes) == crate::extract::InputKind::Mbox {
+                            crate::extract::split_mbox(&bytes).into_iter().map(<[u8]>::to_vec).collect()
+                        } else {
+                            vec![bytes]
+                        };
+                    let many = messages.len() > 1;
+                    let mut outcome = String::new();
+                    for (k, raw) in messages.into_iter().enumerate() {
+                        let label = if many { format!("{name}#{}", k + 1) } else { name.clone() };
+                        let request = ImportRequest {
+                            raw,
+                            source: source.to_string(),
+                            source_metadata: Some(serde_json::json!({ "file": label })),
+                            actor: Some("cli".into()),
+                            meta: EventMeta::default(),
+                        };
+                        let result = imports::import(&mut conn, &ctx, request).and_then(|imported| {
+                            let mut merged = None;
+                            if commit && imported.row.state == "draft" {
+                                let c = imports::commit(
+                                    &mut conn,
+                                    &ctx,
+                                    imported.row.id,
+                                    "cli",
+                                    EventMeta::default(),
+                                )?;
+                                merged = Some(c.merged);
+                            }
+                            Ok((imported, merged))
+                        });
+                        match result {
+                            Ok((imported, merged)) => {
+                                if let Ok(mut c) = counts.lock() {
+                                    if imported.created {
+                                        c.0 += 1
+                                    } else {
+                                        c.1 += 1
+                                    }
+                                    if let Some(m) = merged {
+                                        c.2 += 1;
+                                        if m {
+                                            c.3 += 1
+                                        }
+                                    }
+                                }
+                                if imported.row.state == "failed" {
+                                    let why = imported.row.error.clone().unwrap_or_default();
+                                    failures.lock().map(|mut f| f.push((label.clone(), why))).ok();
+                                }
+                                outcome = if imported.created {
+                                    format!("import {}", imported.row.id)
+                                } else {
+                                    format!("duplicate of import {}", imported.row.id)
+                                };
+                            }
+                            Err(e) => {
+                                outcome = format!("failed: {e}");
+                                failures.lock().map(|mut f| f.push((label, e.to_string()))).ok();
+                            }
+                        }
+                    }
+                    report(&name, &outcome);
+                }
+            });
+        }
+    });
+    if terminal {
+        eprintln!();
+    }
+    failed.extend(failures.into_inner().unwrap_or_default());
+    let (imported, duplicates, committed, merged) = counts.into_inner().unwrap_or_default();
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "imported {imported}, duplicates {duplicates}{}, failed {} ({} files in {secs:.1} s)",
+        if commit {
+            format!(", committed {committed} ({merged} joined an existing event)")
+        } else {
+            String::new()
+        },
+        failed.len(),
+        total
+    );
+    for (name, why) in &failed {
+        println!("  failed: {name}: {why}");
+    }
+    if failed.is_empty() { Ok(()) } else { anyhow::bail!("{} of the inputs failed", failed.len()) }
 }
 
 fn extract(
@@ -393,7 +585,7 @@ fn token(cmd: TokenCommand, db: &Db) -> anyhow::Result<()> {
         TokenCommand::Create { user, label } => {
             let owner =
                 users::by_name(&mut conn, &user)?.with_context(|| format!("no user named '{user}'"))?;
-            let issued = accounts::create_token(&mut conn, &owner, &label, "cli")?;
+            let issued = accounts::create_token(&mut conn, &owner, &label, accounts::TokenScope::All, "cli")?;
             // The token alone on stdout, so scripts can capture it; the advice on stderr.
             println!("{}", issued.token);
             eprintln!("token {} for '{}' created; it is not shown again", issued.row.id, owner.username);
@@ -432,6 +624,7 @@ fn collection(cmd: CollectionCommand, db: &Db) -> anyhow::Result<()> {
                 readers: read,
                 writers: write,
                 api_root,
+                ..CollectionSpec::default()
             };
             let row = crate::service::collections::create(&mut conn, &spec)?;
             println!("{}", row.id);

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod connectors;
 pub mod db;
 pub mod extract;
 pub mod http;

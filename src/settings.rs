@@ -24,6 +24,192 @@ pub struct Settings {
     pub taxii: TaxiiSettings,
     /// The organisation Harpoon works for.
     pub organisation: OrganisationSettings,
+    /// Triage: indicator defaults, expiry policy, publication.
+    pub triage: TriageSettings,
+    /// Mailbox connectors (IMAP, POP3) that pull reported emails on their own.
+    pub connectors: ConnectorSettings,
+}
+
+/// Mailbox connectors (IMAP, POP3). Connectors are defined here (read-only over REST) or by an
+/// administrator over `/api/v1/connectors`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConnectorSettings {
+    /// Run the connectors in this instance (false: configure them here, run them elsewhere).
+    pub enabled: bool,
+    /// Seconds between two polls of a mailbox that is not watched with IDLE (and of POP3).
+    pub poll_interval_secs: u64,
+    /// Seconds an IMAP IDLE lasts before it is renewed (servers drop idle clients after 30 min).
+    pub idle_renew_secs: u64,
+    /// Seconds one network step (connect, TLS, a command, a message) may take.
+    pub timeout_secs: u64,
+    /// Milliseconds before the first retry of a mailbox that is down; doubled per failure.
+    pub backoff_initial_ms: u64,
+    /// Longest wait between retries of a mailbox that is down, in seconds.
+    pub backoff_max_secs: u64,
+    /// The connectors defined in this file, e.g.
+    /// `{ name = "reports", protocol = "imap", host = "mail.example.org", username = "phish",
+    /// password_env = "HARPOON_IMAP_PASSWORD" }`; see README for every key.
+    pub mailboxes: Vec<MailboxSettings>,
+}
+
+impl Default for ConnectorSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            poll_interval_secs: 60,
+            idle_renew_secs: 25 * 60,
+            timeout_secs: 60,
+            backoff_initial_ms: 1000,
+            backoff_max_secs: 300,
+            mailboxes: Vec::new(),
+        }
+    }
+}
+
+/// Which protocol a connector speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MailProtocol {
+    Imap,
+    Pop3,
+}
+
+impl MailProtocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailProtocol::Imap => "imap",
+            MailProtocol::Pop3 => "pop3",
+        }
+    }
+}
+
+/// How a connector's TLS starts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTls {
+    /// TLS from the first byte (IMAPS 993, POP3S 995).
+    #[default]
+    Implicit,
+    /// Plain connection upgraded with STARTTLS / STLS (143, 110); refused if the server cannot.
+    Starttls,
+}
+
+/// What happens to a message on the server once it is stored in Harpoon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AfterImport {
+    /// IMAP: set `flag` on it (messages with the flag are not taken again).
+    Flag,
+    /// IMAP: move it to `move_to`.
+    Move,
+    /// IMAP and POP3: delete it.
+    Delete,
+    /// POP3: leave it (UIDL remembers what was taken).
+    Leave,
+}
+
+/// One mailbox connector.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MailboxSettings {
+    /// Unique name (letters, digits, `-`, `_`); imports are labelled `imap:NAME` / `pop3:NAME`.
+    pub name: String,
+    /// `imap` or `pop3`.
+    pub protocol: MailProtocol,
+    /// Server host name (checked against its certificate).
+    pub host: String,
+    /// Server port; unset means 993/143 (IMAP) or 995/110 (POP3) by `tls`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// `implicit` or `starttls`; plain text is never used.
+    #[serde(default)]
+    pub tls: MailTls,
+    /// PEM file of the CA certificates to trust instead of the built-in web roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    /// Login name.
+    pub username: String,
+    /// Name of the environment variable that holds the password (the configuration file never
+    /// holds one; over REST a password may instead be given, and is stored encrypted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_env: Option<String>,
+    /// IMAP folder to watch.
+    #[serde(default = "default_folder")]
+    pub folder: String,
+    /// After storing: `flag` or `move` or `delete` (IMAP), `delete` or `leave` (POP3). Unset:
+    /// `flag` for IMAP, `leave` for POP3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<AfterImport>,
+    /// IMAP flag or keyword marking a processed message.
+    #[serde(default = "default_flag")]
+    pub flag: String,
+    /// IMAP folder processed messages move to (`after = "move"`); created if missing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub move_to: Option<String>,
+    /// Watch with IDLE when the server offers it (otherwise poll).
+    #[serde(default = "default_true")]
+    pub idle: bool,
+    /// Seconds between polls for this connector (overrides `poll_interval_secs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll_interval_secs: Option<u64>,
+    /// Commit each new draft into an event at once, with `meta`, instead of leaving it for QA.
+    #[serde(default)]
+    pub commit: bool,
+    /// Default event metadata of the drafts (and events) this connector creates.
+    #[serde(default)]
+    pub meta: crate::service::imports::EventMeta,
+    /// False: configured but not running.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+}
+
+fn default_folder() -> String {
+    "INBOX".into()
+}
+
+fn default_flag() -> String {
+    "$HarpoonImported".into()
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// Triage: indicator defaults, expiry policy, publication.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct TriageSettings {
+    /// Days an Active indicator stays Active after it was activated or last seen, per type
+    /// (url, domain, ipv4, ipv6, email, md5, sha1, sha256, sha512, cve); a type not listed never
+    /// expires.
+    pub expiry_days: std::collections::BTreeMap<String, u32>,
+    /// Score (0-100) of a new indicator; published as the STIX `confidence`.
+    pub default_score: u8,
+    /// TLP of a new event and its new indicators: clear, green, amber, amber+strict or red.
+    pub default_tlp: String,
+    /// TLP marking definitions emitted: 2 (TLP 2.0) or 1 (TLP 1.0, the STIX spec's own).
+    pub tlp_version: u8,
+    /// Seconds between checks for Active indicators past their expiry.
+    pub expiry_check_secs: u64,
+    /// Seconds between reads of what partners POSTed to intake collections.
+    pub intake_interval_secs: u64,
+}
+
+impl Default for TriageSettings {
+    fn default() -> Self {
+        Self {
+            expiry_days: [("ipv4", 30), ("ipv6", 30), ("domain", 90), ("url", 90), ("email", 180)]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+            default_score: 50,
+            default_tlp: "amber".into(),
+            tlp_version: 2,
+            expiry_check_secs: 300,
+            intake_interval_secs: 2,
+        }
+    }
 }
 
 /// The HTTP(S) listener.
@@ -125,6 +311,8 @@ impl Default for Settings {
             auth: AuthSettings::default(),
             taxii: TaxiiSettings::default(),
             organisation: OrganisationSettings::default(),
+            triage: TriageSettings::default(),
+            connectors: ConnectorSettings::default(),
         }
     }
 }
@@ -229,6 +417,18 @@ impl Settings {
                     "taxii API root name '{}' must be 1-64 letters, digits, - or _",
                     root.name
                 )));
+            }
+        }
+        let mut names = std::collections::HashSet::new();
+        for m in &self.connectors.mailboxes {
+            if !names.insert(m.name.as_str()) {
+                return Err(SettingsError::Invalid(format!(
+                    "connectors.mailboxes: '{}' is defined twice",
+                    m.name
+                )));
+            }
+            if let Err(e) = crate::connectors::validate(m) {
+                return Err(SettingsError::Invalid(format!("connectors.mailboxes '{}': {e}", m.name)));
             }
         }
         if self.database.pool_size == 0 {

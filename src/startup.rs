@@ -12,8 +12,13 @@ use actix_web::middleware::{DefaultHeaders, NormalizePath, TrailingSlash};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 
+use crate::connectors::Supervisor;
+use crate::connectors::secret::SealKey;
 use crate::db::{DatabaseUrl, Db, PoolOptions};
+use crate::extract::{ExtractOptions, ObservableKind};
 use crate::service::auth::{Authenticator, CacheOptions};
+use crate::service::indicators::{Policy, TriageContext};
+use crate::service::publish::{Publisher, TlpVersion, parse_tlp};
 use crate::settings::Settings;
 use crate::stix::schema::StixValidator;
 use crate::taxii::TaxiiState;
@@ -26,6 +31,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub auth: web::Data<Authenticator>,
     pub taxii: web::Data<TaxiiState>,
+    pub triage: web::Data<TriageContext>,
+    pub connectors: web::Data<Supervisor>,
 }
 
 impl AppState {
@@ -45,16 +52,58 @@ impl AppState {
             rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
             hex::encode(key)
         })?;
+        let seal_key = SealKey::load(&mut conn)?;
         drop(conn);
         let cursor_key = CursorKey::from_hex(&key_hex).context("the stored TAXII cursor key is corrupt")?;
+        let triage = triage_context(&db, &settings)?;
         let validator = Arc::new(StixValidator::new().context("the embedded STIX schemas do not compile")?);
+        let triage = web::Data::new(triage);
+        let connectors =
+            Supervisor::new(db.clone(), triage.clone().into_inner(), &settings.connectors, seal_key)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(Self {
             db,
             settings: Arc::new(settings),
             auth: web::Data::new(auth),
             taxii: web::Data::new(TaxiiState { validator, cursor_key }),
+            triage,
+            connectors: web::Data::new(connectors),
         })
     }
+}
+
+/// Builds the triage context: the expiry policy from the settings, the shipped whitelist rules,
+/// and the publisher (the `active-indicators` collection and our identity, created if missing).
+pub fn triage_context(db: &Db, settings: &Settings) -> anyhow::Result<TriageContext> {
+    let t = &settings.triage;
+    let mut expiry_days = std::collections::HashMap::new();
+    for (kind, days) in &t.expiry_days {
+        let k = ObservableKind::from_name(kind)
+            .with_context(|| format!("triage.expiry_days: unknown indicator type '{kind}'"))?;
+        expiry_days.insert(k, *days);
+    }
+    anyhow::ensure!(t.default_score <= 100, "triage.default_score must be 0-100");
+    let default_tlp = parse_tlp(&t.default_tlp).map_err(|e| anyhow::anyhow!("triage.default_tlp: {e}"))?;
+    let tlp_version = match t.tlp_version {
+        1 => TlpVersion::V1,
+        2 => TlpVersion::V2,
+        other => anyhow::bail!("triage.tlp_version must be 1 or 2, not {other}"),
+    };
+    let mut conn = db.conn()?;
+    crate::service::whitelist::ensure_defaults(&mut conn, &settings.organisation.domains)
+        .map_err(|e| anyhow::anyhow!("whitelist defaults: {e}"))?;
+    let publisher = Publisher::ensure(&mut conn, &settings.organisation.name, tlp_version)
+        .map_err(|e| anyhow::anyhow!("active-indicators collection: {e}"))?;
+    let domains: Vec<&str> = settings.organisation.domains.iter().map(String::as_str).collect();
+    Ok(TriageContext {
+        publisher,
+        policy: Policy {
+            expiry_days,
+            default_score: t.default_score,
+            default_tlp: default_tlp.level().to_string(),
+        },
+        extract: ExtractOptions::for_organisation(&domains, &[]),
+    })
 }
 
 /// The application: every route, shared state and the security headers.
@@ -82,6 +131,8 @@ pub fn build_app(
         .app_data(web::Data::from(state.settings.clone()))
         .app_data(state.auth.clone())
         .app_data(state.taxii.clone())
+        .app_data(state.triage.clone())
+        .app_data(state.connectors.clone())
         .configure(crate::api::routes)
         .configure(crate::taxii::routes)
         .wrap(NormalizePath::new(TrailingSlash::Trim))
@@ -128,7 +179,30 @@ impl Application {
         };
         let state = AppState::new(db.clone(), settings)?;
         // Finish TAXII uploads a previous run accepted but had not stored yet.
-        tokio::spawn(crate::service::ingest::resume_all(db));
+        tokio::spawn(crate::service::ingest::resume_all(db.clone()));
+        // Indicators partners POSTed to intake collections become Harpoon indicators.
+        tokio::spawn(crate::service::intake::intake_loop(
+            db.clone(),
+            state.triage.clone().into_inner(),
+            Duration::from_secs(state.settings.triage.intake_interval_secs.max(1)),
+        ));
+        let db_for_connectors = db.clone();
+        // Active indicators past their expiry policy become Expired (a new STIX version each).
+        tokio::spawn(crate::service::indicators::expiry_loop(
+            db,
+            state.triage.clone().into_inner(),
+            Duration::from_secs(state.settings.triage.expiry_check_secs.max(1)),
+        ));
+        // Mailbox connectors: the configuration file's are brought into the database, then every
+        // enabled one runs as a background task.
+        let supervisor = state.connectors.clone();
+        let rows = crate::connectors::manage::sync_config(
+            &mut *db_for_connectors.conn()?,
+            &state.settings.connectors.mailboxes,
+            &|enabled| supervisor.initial_status(enabled),
+        )
+        .map_err(|e| anyhow::anyhow!("connectors: {e}"))?;
+        state.connectors.start_all(&rows);
         // Blocking work is bounded by the database pool anyway: more blocking threads per worker
         // only add memory (tokio's default allows 512).
         let blocking = usize::try_from(state.settings.database.pool_size).unwrap_or(16).max(4);

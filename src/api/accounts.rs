@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, Caller};
+use super::{ApiError, Caller, micros_to_rfc3339, require_admin};
 use crate::db::audit::AuditRow;
 use crate::db::tokens::TokenRow;
 use crate::db::users::UserRow;
@@ -40,6 +40,8 @@ pub struct TokenDto {
     pub created_at: String,
     pub last_used_at: Option<String>,
     pub revoked_at: Option<String>,
+    /// `all`, or `intake` (may only `POST /api/v1/imports`).
+    pub scope: String,
     /// Present only in the response that created the token.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
@@ -54,19 +56,10 @@ impl From<&TokenRow> for TokenDto {
             created_at: micros_to_rfc3339(t.created_at),
             last_used_at: t.last_used_at.map(micros_to_rfc3339),
             revoked_at: t.revoked_at.map(micros_to_rfc3339),
+            scope: t.scopes.clone(),
             token: None,
         }
     }
-}
-
-fn micros_to_rfc3339(us: i64) -> String {
-    chrono::DateTime::from_timestamp_micros(us)
-        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
-        .unwrap_or_default()
-}
-
-fn require_admin(caller: &Caller) -> Result<(), ApiError> {
-    if caller.is_admin() { Ok(()) } else { Err(ApiError::Forbidden("administrators only".into())) }
 }
 
 pub async fn me(caller: Caller) -> HttpResponse {
@@ -139,6 +132,9 @@ pub struct NewTokenRequest {
     /// Admins may issue a token for another user.
     #[serde(default)]
     pub username: Option<String>,
+    /// `all` (the default) or `intake`: a token for a product that only pushes emails.
+    #[serde(default)]
+    pub scope: Option<String>,
 }
 
 pub async fn create_token(
@@ -150,6 +146,7 @@ pub async fn create_token(
     if req.username.as_deref().is_some_and(|u| u != caller.username) {
         require_admin(&caller)?;
     }
+    let scope = accounts::TokenScope::parse(req.scope.as_deref().unwrap_or("all"))?;
     let owner = req.username.unwrap_or_else(|| caller.username.clone());
     let actor = caller.username.clone();
     let issued = db
@@ -157,7 +154,7 @@ pub async fn create_token(
             let Some(user) = users::by_name(conn, &owner)? else {
                 return Ok(Err(ApiError::NotFound(format!("user '{owner}' not found"))));
             };
-            Ok(accounts::create_token(conn, &user, &req.label, &actor).map_err(ApiError::from))
+            Ok(accounts::create_token(conn, &user, &req.label, scope, &actor).map_err(ApiError::from))
         })
         .await??;
     let mut dto = TokenDto::from(&issued.row);

@@ -20,6 +20,8 @@ pub struct CollectionDto {
     pub computed: bool,
     pub can_read: bool,
     pub can_write: bool,
+    pub share_max_tlp: Option<String>,
+    pub intake: bool,
 }
 
 fn dto(row: &CollectionRow, a: Access) -> CollectionDto {
@@ -33,6 +35,8 @@ fn dto(row: &CollectionRow, a: Access) -> CollectionDto {
         computed: row.kind == "computed",
         can_read: a.can_read,
         can_write: a.can_write,
+        share_max_tlp: row.share_max_tlp.clone(),
+        intake: row.intake,
     }
 }
 
@@ -62,6 +66,9 @@ pub struct NewCollectionRequest {
     #[serde(default)]
     pub writers: Vec<String>,
     pub api_root: Option<String>,
+    pub share_max_tlp: Option<String>,
+    #[serde(default)]
+    pub intake: bool,
 }
 
 pub async fn create(
@@ -81,6 +88,8 @@ pub async fn create(
         readers: req.readers,
         writers: req.writers,
         api_root: req.api_root.unwrap_or_else(|| DEFAULT_API_ROOT.into()),
+        share_max_tlp: req.share_max_tlp,
+        intake: req.intake,
     };
     let row = db.run(move |conn| Ok(collections::create(conn, &spec))).await??;
     Ok(HttpResponse::Created().json(dto(&row, Access { can_read: true, can_write: row.kind != "computed" })))

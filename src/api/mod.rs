@@ -3,8 +3,13 @@
 
 mod accounts;
 mod collections;
+mod connectors;
 pub mod error;
+mod events;
 mod health;
+mod imports;
+mod indicators;
+mod whitelist;
 
 use actix_web::web;
 
@@ -12,6 +17,25 @@ pub use error::ApiError;
 
 /// The caller of a REST endpoint.
 pub type Caller = crate::http::Authenticated<ApiError>;
+
+/// Timestamps out: RFC 3339 with microseconds, UTC.
+pub(crate) fn micros_to_rfc3339(us: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(us)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+        .unwrap_or_default()
+}
+
+pub(crate) fn require_admin(caller: &Caller) -> Result<(), ApiError> {
+    if caller.is_admin() { Ok(()) } else { Err(ApiError::Forbidden("administrators only".into())) }
+}
+
+/// Analysts and administrators change intelligence; readers only read.
+pub(crate) fn require_analyst(caller: &Caller) -> Result<(), ApiError> {
+    match caller.role {
+        crate::service::accounts::Role::Admin | crate::service::accounts::Role::Analyst => Ok(()),
+        _ => Err(ApiError::Forbidden("analysts and administrators only".into())),
+    }
+}
 
 /// The OpenAPI document of this edge, embedded; a test keeps it in step with the routes.
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -37,6 +61,35 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/collections", web::get().to(collections::list))
             .route("/collections", web::post().to(collections::create))
             .route("/collections/{collection}/grants/{username}", web::put().to(collections::set_grant))
+            .route("/imports", web::post().to(imports::create))
+            .route("/imports", web::get().to(imports::list))
+            .route("/imports/{id}", web::get().to(imports::get))
+            .route("/imports/{id}", web::patch().to(imports::set_meta))
+            .route("/imports/{id}/raw", web::get().to(imports::raw))
+            .route("/imports/{id}/extraction", web::get().to(imports::extraction))
+            .route("/imports/{id}/items", web::post().to(imports::add_item))
+            .route("/imports/{id}/items/{item}", web::patch().to(imports::set_item))
+            .route("/imports/{id}/items/{item}/whitelist", web::post().to(imports::whitelist_item))
+            .route("/imports/{id}/abandon", web::post().to(imports::abandon))
+            .route("/imports/{id}/commit", web::post().to(imports::commit))
+            .route("/connectors", web::get().to(connectors::list))
+            .route("/connectors", web::post().to(connectors::create))
+            .route("/connectors/{name}", web::get().to(connectors::get))
+            .route("/connectors/{name}", web::patch().to(connectors::update))
+            .route("/connectors/{name}", web::delete().to(connectors::delete))
+            .route("/events", web::get().to(events::list))
+            .route("/events/{id}", web::get().to(events::get))
+            .route("/events/{id}", web::patch().to(events::update))
+            .route("/events/{id}/stix", web::get().to(events::stix))
+            .route("/events/{id}/share", web::post().to(events::share))
+            .route("/indicators", web::get().to(indicators::list))
+            .route("/indicators/{id}", web::get().to(indicators::get))
+            .route("/indicators/{id}", web::patch().to(indicators::update))
+            .route("/indicators/{id}/history", web::get().to(indicators::history))
+            .route("/whitelist", web::get().to(whitelist::list))
+            .route("/whitelist", web::post().to(whitelist::create))
+            .route("/whitelist/preview", web::post().to(whitelist::preview))
+            .route("/whitelist/{id}", web::delete().to(whitelist::delete))
             .default_service(web::to(error::not_found)),
     );
 }

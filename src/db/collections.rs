@@ -17,6 +17,10 @@ pub struct CollectionRow {
     pub created_at: i64,
     pub last_date_added: i64,
     pub api_root: String,
+    /// Not a sharing target when `None`; else the most permissive TLP it may receive.
+    pub share_max_tlp: Option<String>,
+    /// Objects partners POST here become Harpoon indicators.
+    pub intake: bool,
 }
 
 #[derive(Debug, Insertable)]
@@ -30,6 +34,8 @@ pub struct NewCollection<'a> {
     pub kind: &'a str,
     pub created_at: i64,
     pub api_root: &'a str,
+    pub share_max_tlp: Option<&'a str>,
+    pub intake: bool,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -115,6 +121,32 @@ pub fn set_grant(conn: &mut DbConn, grant: &GrantRow) -> Result<(), DbError> {
             collection_grants::can_read.eq(grant.can_read),
             collection_grants::can_write.eq(grant.can_write),
         ))
+        .execute(c))?;
+    Ok(())
+}
+
+/// Collections whose objects partners POST become Harpoon indicators.
+pub fn intake(conn: &mut DbConn) -> Result<Vec<CollectionRow>, DbError> {
+    Ok(with_conn!(conn, c => collections::table
+        .filter(collections::intake.eq(true))
+        .select(CollectionRow::as_select())
+        .load(c))?)
+}
+
+/// How far intake has read a collection.
+pub fn intake_cursor(conn: &mut DbConn, collection_id: &str) -> Result<i64, DbError> {
+    use super::schema::intake_cursors as ic;
+    Ok(with_conn!(conn, c => ic::table.find(collection_id).select(ic::last_seq).first(c).optional())?
+        .unwrap_or(0))
+}
+
+pub fn set_intake_cursor(conn: &mut DbConn, collection_id: &str, seq: i64) -> Result<(), DbError> {
+    use super::schema::intake_cursors as ic;
+    with_conn!(conn, c => diesel::insert_into(ic::table)
+        .values((ic::collection_id.eq(collection_id), ic::last_seq.eq(seq)))
+        .on_conflict(ic::collection_id)
+        .do_update()
+        .set(ic::last_seq.eq(seq))
         .execute(c))?;
     Ok(())
 }

@@ -6,12 +6,18 @@
 
 pub mod audit;
 pub mod collections;
+pub mod connectors;
+pub mod events;
+pub mod exports;
+pub mod imports;
+pub mod indicators;
 pub mod objects;
 mod schema;
 pub mod secrets;
 pub mod status;
 pub mod tokens;
 pub mod users;
+pub mod whitelist;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -42,6 +48,33 @@ macro_rules! with_conn {
     };
 }
 pub(crate) use with_conn;
+
+/// Runs `work` in one write transaction: `BEGIN IMMEDIATE` on SQLite (the write lock is taken
+/// first, so a transaction that reads before it writes can never fail to upgrade its lock), a
+/// plain transaction on PostgreSQL. Everything `work` does commits together or not at all.
+pub fn write_tx<T, E, F>(conn: &mut DbConn, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, E>,
+    E: From<DbError>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    match conn {
+        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE"),
+        DbConn::Postgres(c) => AnsiTransactionManager::begin_transaction(c),
+    }
+    .map_err(DbError::from)?;
+    match work(conn) {
+        Ok(value) => {
+            <DbConn as Connection>::TransactionManager::commit_transaction(conn).map_err(DbError::from)?;
+            Ok(value)
+        }
+        Err(e) => {
+            // The error that caused the rollback is the one worth reporting.
+            let _ = <DbConn as Connection>::TransactionManager::rollback_transaction(conn);
+            Err(e)
+        }
+    }
+}
 
 /// Errors of the storage layer.
 #[derive(Debug, thiserror::Error)]

@@ -276,6 +276,30 @@ pub fn add_to_collection(
     }
 }
 
+/// [`add_to_collection`] for a caller already inside a write transaction ([`super::write_tx`]),
+/// so that publishing commits or rolls back with the change that caused it.
+pub fn add_in_transaction(
+    conn: &mut DbConn,
+    collection_id: &str,
+    objects: &[NewObject],
+) -> Result<Vec<Added>, DbError> {
+    match conn {
+        DbConn::Sqlite(c) => {
+            let last: i64 =
+                collections::table.find(collection_id).select(collections::last_date_added).first(c)?;
+            add_body!(c, collection_id, objects, last)
+        }
+        DbConn::Postgres(c) => {
+            let last: i64 = collections::table
+                .find(collection_id)
+                .select(collections::last_date_added)
+                .for_update()
+                .first(c)?;
+            add_body!(c, collection_id, objects, last)
+        }
+    }
+}
+
 /// Stores a chunk of a background TAXII POST and settles its status in the same transaction:
 /// the objects are added, their status details become `success` (or `failure` for `failed`),
 /// and their pending rows are deleted. A crash leaves either all of it or none of it.
@@ -474,6 +498,45 @@ pub fn page(conn: &mut DbConn, q: &PageQuery, with_json: bool) -> Result<Vec<Pag
 }
 
 /// Whether `stix_id` has any version in the collection.
+/// Objects of one type added to a collection after membership `seq` (oldest first): what partner
+/// intake has not read yet. Returns (seq, json).
+pub fn added_since(
+    conn: &mut DbConn,
+    collection_id: &str,
+    stix_type: &str,
+    after_seq: i64,
+    limit: i64,
+) -> Result<Vec<(i64, String)>, DbError> {
+    Ok(super::with_conn!(conn, c => co::table
+        .inner_join(so::table)
+        .filter(co::collection_id.eq(collection_id))
+        .filter(co::seq.gt(after_seq))
+        .filter(so::stix_type.eq(stix_type))
+        .order(co::seq.asc())
+        .limit(limit)
+        .select((co::seq, so::json))
+        .load(c))?)
+}
+
+/// The highest membership `seq` of a collection (0 when empty).
+pub fn last_seq(conn: &mut DbConn, collection_id: &str) -> Result<i64, DbError> {
+    let max: Option<i64> = super::with_conn!(conn, c => co::table
+        .filter(co::collection_id.eq(collection_id))
+        .select(diesel::dsl::max(co::seq))
+        .first(c))?;
+    Ok(max.unwrap_or(0))
+}
+
+/// The JSON text of the latest stored version of an object, in any collection.
+pub fn latest_json(conn: &mut DbConn, stix_id: &str) -> Result<Option<String>, DbError> {
+    Ok(super::with_conn!(conn, c => so::table
+        .filter(so::stix_id.eq(stix_id))
+        .order(so::version.desc())
+        .select(so::json)
+        .first(c)
+        .optional())?)
+}
+
 pub fn contains(conn: &mut DbConn, collection_id: &str, stix_id: &str) -> Result<bool, DbError> {
     let n: i64 = super::with_conn!(conn, c => co::table
         .filter(co::collection_id.eq(collection_id))

@@ -37,6 +37,8 @@ diesel::table! {
         created_at -> BigInt,
         last_date_added -> BigInt,
         api_root -> Text,
+        share_max_tlp -> Nullable<Text>,
+        intake -> Bool,
     }
 }
 
@@ -127,6 +129,231 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    whitelist_rules (id) {
+        id -> BigInt,
+        match_kind -> Text,
+        pattern -> Text,
+        applies_to -> Text,
+        reason -> Text,
+        author -> Text,
+        builtin -> Bool,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    events (id) {
+        id -> BigInt,
+        stix_id -> Text,
+        title -> Text,
+        event_type -> Text,
+        happened_at -> Nullable<BigInt>,
+        description -> Nullable<Text>,
+        tlp -> Text,
+        tags -> Text,
+        adversary -> Nullable<Text>,
+        message_id -> Nullable<Text>,
+        fingerprint -> Nullable<Text>,
+        created_by -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    imports (id) {
+        id -> BigInt,
+        content_sha256 -> Text,
+        raw -> Binary,
+        raw_size -> BigInt,
+        source -> Text,
+        source_metadata -> Nullable<Text>,
+        input_kind -> Text,
+        state -> Text,
+        error -> Nullable<Text>,
+        extraction -> Nullable<Text>,
+        subject -> Nullable<Text>,
+        sender -> Nullable<Text>,
+        reporter -> Nullable<Text>,
+        message_id -> Nullable<Text>,
+        fingerprint -> Nullable<Text>,
+        meta -> Text,
+        event_id -> Nullable<BigInt>,
+        created_by -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    draft_items (id) {
+        id -> BigInt,
+        import_id -> BigInt,
+        section -> Text,
+        item_type -> Text,
+        value -> Text,
+        state -> Text,
+        origin -> Text,
+        whitelist_reason -> Nullable<Text>,
+        details -> Text,
+    }
+}
+
+diesel::table! {
+    event_recipients (event_id, address) {
+        event_id -> BigInt,
+        address -> Text,
+        role -> Text,
+        import_id -> Nullable<BigInt>,
+        added_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    indicators (id) {
+        id -> BigInt,
+        kind -> Text,
+        value -> Text,
+        status -> Text,
+        score -> Integer,
+        tlp -> Text,
+        description -> Nullable<Text>,
+        first_seen -> BigInt,
+        last_seen -> BigInt,
+        status_changed_at -> BigInt,
+        expires_at -> Nullable<BigInt>,
+        stix_id -> Text,
+        stix_created -> Nullable<BigInt>,
+        stix_modified -> Nullable<BigInt>,
+        stix_observed_id -> Nullable<Text>,
+        stix_based_on_id -> Nullable<Text>,
+        whitelist_rule_id -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    indicator_tags (indicator_id, tag) {
+        indicator_id -> BigInt,
+        tag -> Text,
+    }
+}
+
+diesel::table! {
+    indicator_sources (indicator_id, source) {
+        indicator_id -> BigInt,
+        source -> Text,
+        first_at -> BigInt,
+        last_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    indicator_events (indicator_id, event_id) {
+        indicator_id -> BigInt,
+        event_id -> BigInt,
+        linked_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    indicator_history (id) {
+        id -> BigInt,
+        indicator_id -> BigInt,
+        at -> BigInt,
+        actor -> Text,
+        field -> Text,
+        old_value -> Nullable<Text>,
+        new_value -> Nullable<Text>,
+        reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    indicator_relations (source_id, rel_type, target_id) {
+        source_id -> BigInt,
+        rel_type -> Text,
+        target_id -> BigInt,
+        stix_id -> Text,
+        origin -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    indicator_links (indicator_id, stix_id) {
+        indicator_id -> BigInt,
+        stix_id -> Text,
+        collection_id -> Text,
+        linked_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    exports (id) {
+        id -> BigInt,
+        name -> Text,
+        format -> Text,
+        filters -> Text,
+        options -> Text,
+        created_by -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    event_shares (event_id, collection_id) {
+        event_id -> BigInt,
+        collection_id -> Text,
+        report_stix_id -> Text,
+        shared_by -> Text,
+        shared_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    intake_cursors (collection_id) {
+        collection_id -> Text,
+        last_seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    connectors (id) {
+        id -> BigInt,
+        name -> Text,
+        origin -> Text,
+        protocol -> Text,
+        enabled -> Bool,
+        config -> Text,
+        password_sealed -> Nullable<Text>,
+        uid_validity -> Nullable<BigInt>,
+        last_uid -> Nullable<BigInt>,
+        status -> Text,
+        last_success_at -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+        last_error_at -> Nullable<BigInt>,
+        consecutive_failures -> BigInt,
+        next_attempt_at -> Nullable<BigInt>,
+        messages_taken -> BigInt,
+        messages_failed -> BigInt,
+        created_by -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    connector_seen (connector_id, message_key) {
+        connector_id -> BigInt,
+        message_key -> Text,
+        import_id -> Nullable<BigInt>,
+        taken_at -> BigInt,
+    }
+}
+
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(collection_grants -> users (user_id));
 diesel::joinable!(collection_grants -> collections (collection_id));
@@ -134,6 +361,18 @@ diesel::joinable!(collection_objects -> collections (collection_id));
 diesel::joinable!(collection_objects -> stix_objects (object_pk));
 diesel::joinable!(taxii_status_details -> taxii_status (status_id));
 diesel::joinable!(taxii_pending -> taxii_status (status_id));
+diesel::joinable!(imports -> events (event_id));
+diesel::joinable!(draft_items -> imports (import_id));
+diesel::joinable!(event_recipients -> events (event_id));
+diesel::joinable!(indicator_tags -> indicators (indicator_id));
+diesel::joinable!(indicator_sources -> indicators (indicator_id));
+diesel::joinable!(indicator_events -> indicators (indicator_id));
+diesel::joinable!(indicator_events -> events (event_id));
+diesel::joinable!(indicator_history -> indicators (indicator_id));
+diesel::joinable!(indicator_links -> indicators (indicator_id));
+diesel::joinable!(event_shares -> events (event_id));
+diesel::joinable!(event_shares -> collections (collection_id));
+diesel::joinable!(connector_seen -> connectors (connector_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -147,4 +386,21 @@ diesel::allow_tables_to_appear_in_same_query!(
     taxii_pending,
     audit_log,
     server_secrets,
+    whitelist_rules,
+    events,
+    imports,
+    draft_items,
+    event_recipients,
+    indicators,
+    indicator_tags,
+    indicator_sources,
+    indicator_events,
+    indicator_history,
+    indicator_relations,
+    indicator_links,
+    exports,
+    event_shares,
+    intake_cursors,
+    connectors,
+    connector_seen,
 );

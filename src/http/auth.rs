@@ -11,6 +11,7 @@ use actix_web::{FromRequest, HttpRequest, ResponseError, web};
 use base64::Engine;
 use futures_util::future::LocalBoxFuture;
 
+use crate::service::accounts::TokenScope;
 use crate::service::auth::{AuthError, Authenticator, Credentials, Principal};
 
 /// The challenges sent with every 401.
@@ -53,6 +54,20 @@ async fn authenticate(
     auth.authenticate(credentials, remote).await.map(Some)
 }
 
+/// The one rule of token scopes: an `intake` token may only push emails (`POST /api/v1/imports`).
+fn check_scope(principal: &Principal, req: &HttpRequest) -> Result<(), AuthError> {
+    match principal.scope {
+        TokenScope::All => Ok(()),
+        TokenScope::Intake
+            if req.method() == actix_web::http::Method::POST
+                && req.path().trim_end_matches('/') == "/api/v1/imports" =>
+        {
+            Ok(())
+        }
+        TokenScope::Intake => Err(AuthError::OutOfScope(format!("{} {}", req.method(), req.path()))),
+    }
+}
+
 fn request_parts(
     req: &HttpRequest,
 ) -> (Option<web::Data<Authenticator>>, Option<HeaderValue>, Option<String>) {
@@ -86,9 +101,13 @@ where
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let (auth, header, remote) = request_parts(req);
+        let req = req.clone();
         Box::pin(async move {
             match authenticate(auth, header, remote).await? {
-                Some(principal) => Ok(Self { principal, edge: PhantomData }),
+                Some(principal) => {
+                    check_scope(&principal, &req)?;
+                    Ok(Self { principal, edge: PhantomData })
+                }
                 None => Err(E::from(AuthError::Missing)),
             }
         })
@@ -111,8 +130,12 @@ where
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let (auth, header, remote) = request_parts(req);
+        let req = req.clone();
         Box::pin(async move {
             let principal = authenticate(auth, header, remote).await?;
+            if let Some(p) = &principal {
+                check_scope(p, &req)?;
+            }
             Ok(Self { principal, edge: PhantomData })
         })
     }

@@ -171,10 +171,39 @@ pub struct IssuedToken {
 }
 
 /// Issues an API token for a user.
+/// What a token may do: everything its owner may (`all`), or only push emails (`intake`:
+/// `POST /api/v1/imports` and nothing else), for products that report phish automatically.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenScope {
+    All,
+    Intake,
+}
+
+impl TokenScope {
+    pub fn parse(text: &str) -> Result<Self, ServiceError> {
+        match text {
+            "all" => Ok(Self::All),
+            "intake" => Ok(Self::Intake),
+            other => Err(ServiceError::Invalid(format!(
+                "unknown token scope '{}' (all or intake)",
+                other.escape_debug()
+            ))),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::All => "all",
+            Self::Intake => "intake",
+        }
+    }
+}
+
 pub fn create_token(
     conn: &mut DbConn,
     user: &UserRow,
     label: &str,
+    scope: TokenScope,
     actor: &str,
 ) -> Result<IssuedToken, ServiceError> {
     if label.chars().count() > 200 {
@@ -193,7 +222,7 @@ pub fn create_token(
             public_id: &public_id,
             secret_sha256: &sha256_hex(&secret),
             label,
-            scopes: "all",
+            scopes: scope.as_str(),
             created_at: crate::db::now_micros(),
         },
     )?;

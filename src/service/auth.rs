@@ -16,7 +16,7 @@ use rand::RngCore;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use super::accounts::{self, Role};
+use super::accounts::{self, Role, TokenScope};
 use crate::db::audit::{self, AuditEntry};
 use crate::db::users::UserRow;
 use crate::db::{Db, tokens, users};
@@ -28,6 +28,8 @@ pub struct Principal {
     pub username: String,
     pub role: Role,
     pub method: AuthMethod,
+    /// What the credentials allow: passwords everything, a token its scope.
+    pub scope: TokenScope,
 }
 
 impl Principal {
@@ -68,6 +70,8 @@ pub enum AuthError {
     Invalid,
     #[error("authentication is unavailable: {0}")]
     Unavailable(String),
+    #[error("this token's scope does not allow {0}")]
+    OutOfScope(String),
 }
 
 /// Cache settings.
@@ -168,7 +172,7 @@ impl Authenticator {
         .map_err(|e| AuthError::Unavailable(e.to_string()))?;
         match outcome {
             Ok(user) if !user.disabled => {
-                let principal = principal(&user, AuthMethod::Password)?;
+                let principal = principal(&user, AuthMethod::Password, TokenScope::All)?;
                 self.remember(key, principal.clone());
                 Ok(principal)
             }
@@ -209,7 +213,9 @@ impl Authenticator {
             // Best effort: a failed "last used" write must not fail the request.
             let _ = self.db.run(move |conn| tokens::touch(conn, token_id, now)).await;
         }
-        principal(&user, AuthMethod::Token { token_id })
+        // An unknown scope (a newer version's) allows nothing rather than everything.
+        let scope = TokenScope::parse(&row.scopes).map_err(|e| AuthError::Unavailable(e.to_string()))?;
+        principal(&user, AuthMethod::Token { token_id }, scope)
     }
 
     async fn failed(&self, who: String, reason: &'static str, remote: Option<String>) -> AuthError {
@@ -288,9 +294,9 @@ impl Authenticator {
     }
 }
 
-fn principal(user: &UserRow, method: AuthMethod) -> Result<Principal, AuthError> {
+fn principal(user: &UserRow, method: AuthMethod, scope: TokenScope) -> Result<Principal, AuthError> {
     let role = Role::parse(&user.role).map_err(|e| AuthError::Unavailable(e.to_string()))?;
-    Ok(Principal { user_id: user.id, username: user.username.clone(), role, method })
+    Ok(Principal { user_id: user.id, username: user.username.clone(), role, method, scope })
 }
 
 /// An argon2id hash of a random string, verified against when the user does not exist.

@@ -36,6 +36,10 @@ pub struct CollectionSpec {
     pub writers: Vec<String>,
     /// The TAXII API root it belongs to (`root` by default).
     pub api_root: String,
+    /// Events may be shared here up to this TLP (`None`: not a sharing target; RED never).
+    pub share_max_tlp: Option<String>,
+    /// Objects partners POST here become Harpoon indicators (status Review).
+    pub intake: bool,
 }
 
 impl Default for CollectionSpec {
@@ -48,6 +52,8 @@ impl Default for CollectionSpec {
             readers: Vec::new(),
             writers: Vec::new(),
             api_root: DEFAULT_API_ROOT.into(),
+            share_max_tlp: None,
+            intake: false,
         }
     }
 }
@@ -69,6 +75,18 @@ pub fn create(conn: &mut DbConn, spec: &CollectionSpec) -> Result<CollectionRow,
             return Err(ServiceError::Invalid(format!("invalid alias '{alias}': use 1-64 of a-z 0-9 - _")));
         }
     }
+    let share_max_tlp = match spec.share_max_tlp.as_deref() {
+        Some(t) => {
+            let level = super::publish::parse_tlp(t)?;
+            if level == crate::stix::Tlp2::Red {
+                return Err(ServiceError::Invalid(
+                    "TLP:RED is never shared; no collection may receive it".into(),
+                ));
+            }
+            Some(level.level())
+        }
+        None => None,
+    };
     let id = uuid::Uuid::new_v4().to_string();
     let mut grants: Vec<GrantRow> = Vec::new();
     for (name, write) in spec.readers.iter().map(|n| (n, false)).chain(spec.writers.iter().map(|n| (n, true)))
@@ -96,6 +114,8 @@ pub fn create(conn: &mut DbConn, spec: &CollectionSpec) -> Result<CollectionRow,
         kind: "stored",
         created_at: crate::db::now_micros(),
         api_root: &spec.api_root,
+        share_max_tlp,
+        intake: spec.intake,
     };
     collections::insert(conn, &new, &grants).map_err(|e| match e {
         DbError::Conflict(_) => {
@@ -122,10 +142,18 @@ mod tests {
             created_at: 0,
             last_date_added: 0,
             api_root: "root".into(),
+            share_max_tlp: None,
+            intake: false,
         }
     }
     fn who(id: i64, role: Role) -> Principal {
-        Principal { user_id: id, username: format!("u{id}"), role, method: AuthMethod::Password }
+        Principal {
+            user_id: id,
+            username: format!("u{id}"),
+            role,
+            method: AuthMethod::Password,
+            scope: crate::service::accounts::TokenScope::All,
+        }
     }
 
     #[test]

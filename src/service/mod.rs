@@ -4,7 +4,13 @@
 pub mod accounts;
 pub mod auth;
 pub mod collections;
+pub mod events;
+pub mod imports;
+pub mod indicators;
 pub mod ingest;
+pub mod intake;
+pub mod publish;
+pub mod whitelist;
 
 use crate::db::DbError;
 
@@ -32,5 +38,11 @@ impl From<DbError> for ServiceError {
             DbError::NotFound => ServiceError::NotFound("record".into()),
             other => ServiceError::Db(other),
         }
+    }
+}
+
+impl From<crate::stix::StixError> for ServiceError {
+    fn from(e: crate::stix::StixError) -> Self {
+        ServiceError::Invalid(format!("STIX: {e}"))
     }
 }

@@ -58,6 +58,7 @@ impl From<AuthError> for TaxiiError {
     fn from(e: AuthError) -> Self {
         match e {
             AuthError::Unavailable(m) => TaxiiError::Unavailable(m),
+            e @ AuthError::OutOfScope(_) => TaxiiError::Forbidden(e.to_string()),
             other => TaxiiError::Unauthorized(other.to_string()),
         }
     }

@@ -242,3 +242,61 @@ mod reqwest {
         })
     }
 }
+
+#[test]
+fn import_takes_files_directories_and_mbox_and_one_bad_message_never_stops_the_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::fresh();
+    let mail = dir.path().join("mail");
+    std::fs::create_dir_all(mail.join("nested")).unwrap();
+    let msg = |n: u32| {
+        format!(
+            "From: bad{n}@phisher-example.net\r\nTo: user{n}@acme-corp.com\r\nSubject: Parcel {n}\r\n\
+Message-ID: <parcel-{n}@phisher-example.net>\r\n\r\nTrack it at http://track{n}.parcel-phish.com/p\r\n"
+        )
+    };
+    std::fs::write(mail.join("one.eml"), msg(1)).unwrap();
+    std::fs::write(mail.join("nested/two.eml"), msg(2)).unwrap();
+    std::fs::write(mail.join("empty.eml"), "   \r\n").unwrap();
+    let mbox = format!(
+        "From a@b Thu Jan  1 00:00:00 2024\n{}\nFrom c@d Thu Jan  1 00:00:00 2024\n{}\n",
+        msg(3),
+        msg(4)
+    );
+    std::fs::write(mail.join("box.mbox"), mbox).unwrap();
+
+    let out = harpoon(dir.path(), &db.url).args(["import", "--commit"]).arg(&mail).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "a failed input makes the exit status non-zero: {stdout}");
+    assert!(
+        stdout.contains("imported 4, duplicates 0, committed 4 (0 joined an existing event), failed 1"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("empty.eml: the email is empty"), "{stdout}");
+    // Not a terminal: one plain line per file on stderr.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.lines().any(|l| l.starts_with("4/4 ") || l.contains("/4 ")), "{stderr}");
+
+    // Again: everything is a duplicate, nothing new.
+    std::fs::remove_file(mail.join("empty.eml")).unwrap();
+    let out = harpoon(dir.path(), &db.url).args(["import"]).arg(&mail).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("imported 0, duplicates 4, failed 0"), "{stdout}");
+
+    let conn_db = db.connect();
+    let mut conn = conn_db.conn().unwrap();
+    let found = harpoon::db::indicators::search(
+        &mut conn,
+        &harpoon::db::indicators::IndicatorQuery {
+            kinds: vec!["domain".into()],
+            limit: 100,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let values: Vec<&str> = found.iter().map(|r| r.value.as_str()).collect();
+    for n in 1..=4 {
+        assert!(values.contains(&format!("track{n}.parcel-phish.com").as_str()), "{values:?}");
+    }
+}

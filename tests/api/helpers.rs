@@ -75,6 +75,11 @@ impl TestApp {
 
     /// Spawns with settings adjusted by `adjust` (after the test defaults are applied).
     pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> Self {
+        // Server-side errors in a failing test's output (`cargo test` captures it otherwise).
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("warn,harpoon=warn"))
+            .with_test_writer()
+            .try_init();
         let test_db = TestDb::fresh();
         let mut settings = Settings::default();
         settings.database.url = Some(test_db.url.clone());
@@ -95,8 +100,13 @@ impl TestApp {
         let app = Application::build(app.1, app.0).expect("server binds");
         let url = app.url();
         tokio::spawn(app.run_until_stopped());
-        let client =
-            reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            // Under actix's 5 s keep-alive, so a pooled connection is never one the server
+            // has just closed (a test that waits on a Python oracle would see it).
+            .pool_idle_timeout(std::time::Duration::from_secs(2))
+            .build()
+            .expect("client");
         Self { url, client, db, _test_db: test_db }
     }
 
@@ -175,8 +185,13 @@ impl TestApp {
         let app = Application::build(settings, db.clone()).expect("server binds");
         let server_url = app.url();
         tokio::spawn(app.run_until_stopped());
-        let client =
-            reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            // Under actix's 5 s keep-alive, so a pooled connection is never one the server
+            // has just closed (a test that waits on a Python oracle would see it).
+            .pool_idle_timeout(std::time::Duration::from_secs(2))
+            .build()
+            .expect("client");
         // Not the owner: `pg_schema: None` so dropping it leaves the shared database alone.
         let test_db = TestDb { url, pg_schema: None, _dir: dir };
         TestApp { url: server_url, client, db, _test_db: test_db }

@@ -6,6 +6,7 @@
 
 mod accounts;
 mod cli;
+mod connectors;
 mod db;
 mod extract_cli;
 mod extract_corpus;
@@ -17,3 +18,4 @@ mod stix_oracle;
 mod taxii;
 mod taxii_client;
 mod tls;
+mod triage;

@@ -658,7 +658,8 @@ async fn api_roots_keep_their_collections_apart() {
     let (_, p, _) = get(&app, "/taxii2/partners/collections/").await;
     assert_eq!(titles(&p), ["Shared"]);
     let (_, r, _) = get(&app, "/taxii2/root/collections/").await;
-    assert_eq!(titles(&r), ["Collection internal"]);
+    // The default root also holds the built-in `active-indicators` feed.
+    assert_eq!(titles(&r), ["Active indicators", "Collection internal"]);
     // A collection is reachable under its own root only.
     let (status, _, _) = get(&app, "/taxii2/root/collections/shared/objects/").await;
     assert_eq!(status, StatusCode::NOT_FOUND);

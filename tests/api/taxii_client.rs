@@ -332,7 +332,9 @@ async fn taxii_client_discovery_api_root_collections_and_every_auth_method() {
     assert_eq!(carol_sees.len(), 1, "{carol_sees:?}");
     assert_eq!(carol_sees[&public], ("Public feed".into(), true, false));
     let admin_sees = seen(&r[5]);
-    assert_eq!(admin_sees.len(), 3, "{admin_sees:?}");
+    // Admins also see the built-in, read-only `active-indicators` feed.
+    assert_eq!(admin_sees.len(), 4, "{admin_sees:?}");
+    assert!(admin_sees.values().any(|c| c == &("Active indicators".to_string(), true, false)));
     assert_eq!(admin_sees[&hidden], ("Internal only".into(), true, true));
     assert!(admin_sees[&public].2, "admins write everywhere");
 

@@ -1,0 +1,17 @@
+DROP TABLE intake_cursors;
+ALTER TABLE collections DROP COLUMN intake;
+ALTER TABLE collections DROP COLUMN share_max_tlp;
+DROP TABLE event_shares;
+DROP TABLE exports;
+DROP TABLE indicator_links;
+DROP TABLE indicator_relations;
+DROP TABLE indicator_history;
+DROP TABLE indicator_events;
+DROP TABLE indicator_sources;
+DROP TABLE indicator_tags;
+DROP TABLE indicators;
+DROP TABLE event_recipients;
+DROP TABLE draft_items;
+DROP TABLE imports;
+DROP TABLE events;
+DROP TABLE whitelist_rules;

@@ -1,0 +1,2 @@
+DROP TABLE connector_seen;
+DROP TABLE connectors;

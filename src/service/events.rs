@@ -1,0 +1,224 @@
+//! Spear-phish events: what an event holds (reports, recipients, indicators, commonalities with
+//! other events), metadata changes, its STIX form (a `grouping` while internal) and sharing it
+//! with partners as a `report` under the TLP rule of the target collection.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::ServiceError;
+use super::imports::EventMeta;
+use super::indicators::{Status, TriageContext};
+use super::publish::{new_object, parse_tlp, term_and_sco};
+use crate::db::events::{self as store, EventChanges, EventRow};
+use crate::db::indicators::{self as ind, IndicatorRow};
+use crate::db::{DbConn, collections, now_micros, objects, write_tx};
+use crate::extract::ObservableKind;
+use crate::stix::objects::{Grouping, IntrusionSet, Relationship, Report, Sdo, StixObject};
+use crate::stix::{StixId, StixTimestamp, Tlp2};
+
+/// An event with what the event page shows.
+#[derive(Debug, Clone)]
+pub struct EventView {
+    pub row: EventRow,
+    pub recipients: Vec<crate::db::events::RecipientRow>,
+    pub reports: Vec<crate::db::imports::ImportRow>,
+    pub indicators: Vec<IndicatorRow>,
+    /// Indicator id → the other events that share it.
+    pub commonalities: BTreeMap<i64, Vec<i64>>,
+    pub shares: Vec<(String, String, i64)>,
+}
+
+pub fn get(conn: &mut DbConn, id: i64) -> Result<EventView, ServiceError> {
+    let row = store::get(conn, id)?.ok_or_else(|| ServiceError::NotFound(format!("event {id}")))?;
+    let mut commonalities: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    for (indicator, other) in ind::shared_with_other_events(conn, id)? {
+        commonalities.entry(indicator).or_default().push(other);
+    }
+    Ok(EventView {
+        recipients: store::recipients(conn, id)?,
+        reports: crate::db::imports::of_event(conn, id)?,
+        indicators: ind::of_event(conn, id)?,
+        commonalities,
+        shares: store::shares(conn, id)?,
+        row,
+    })
+}
+
+/// Changes an event's metadata.
+pub fn update(conn: &mut DbConn, id: i64, meta: EventMeta) -> Result<EventRow, ServiceError> {
+    let meta = meta.validated()?;
+    let tags = meta.tags.as_ref().map(|t| serde_json::to_string(t).unwrap_or_else(|_| "[]".into()));
+    let happened = meta.happened_at.as_deref().map(StixTimestamp::parse).transpose()?.map(|t| t.as_micros());
+    write_tx(conn, |conn| {
+        store::get(conn, id)?.ok_or_else(|| ServiceError::NotFound(format!("event {id}")))?;
+        let changes = EventChanges {
+            title: meta.title.as_deref(),
+            event_type: meta.event_type.as_deref(),
+            happened_at: happened.map(Some),
+            description: meta.description.as_deref().map(Some),
+            tlp: meta.tlp.as_deref(),
+            tags: tags.as_deref(),
+            adversary: meta.adversary.as_deref().map(Some),
+            updated_at: now_micros(),
+        };
+        store::update(conn, id, &changes)?;
+        store::get(conn, id)?.ok_or_else(|| ServiceError::NotFound(format!("event {id}")))
+    })
+}
+
+/// The STIX objects of an event's content: for every indicator that is not whitelisted its
+/// observable; for Active ones also the indicator (current version), its observed-data and
+/// `based-on`; `related-to` between observables; the adversary as `intrusion-set`.
+fn content(
+    conn: &mut DbConn,
+    ctx: &TriageContext,
+    event: &EventRow,
+) -> Result<(Vec<Value>, Vec<StixId>), ServiceError> {
+    let tlp = parse_tlp(&event.tlp)?;
+    let mut objects: Vec<Value> = ctx.publisher.base_objects(tlp)?;
+    let mut refs: Vec<StixId> = Vec::new();
+    let mut sco_of: BTreeMap<i64, StixId> = BTreeMap::new();
+    let rows = ind::of_event(conn, event.id)?;
+    let mut active_indicators: Vec<StixId> = Vec::new();
+    for row in rows.iter().filter(|r| r.status != Status::Whitelisted.as_str()) {
+        let Some(kind) = ObservableKind::from_name(&row.kind) else { continue };
+        let Some((_, sco)) = term_and_sco(kind, &row.value)? else { continue };
+        let sco_id = sco.id()?;
+        sco_of.insert(row.id, sco_id.clone());
+        objects.push(sco.to_value()?);
+        refs.push(sco_id);
+        if row.status == Status::Active.as_str() {
+            // The published version as it stands, with its observed-data and based-on.
+            for stored in [Some(&row.stix_id), row.stix_observed_id.as_ref(), row.stix_based_on_id.as_ref()]
+                .into_iter()
+                .flatten()
+            {
+                if let Some(json) = objects::latest_json(conn, stored)? {
+                    let v: Value =
+                        serde_json::from_str(&json).map_err(|e| ServiceError::Internal(e.to_string()))?;
+                    let sid = StixId::parse(stored)?;
+                    if sid.object_type() == "indicator" {
+                        active_indicators.push(sid.clone());
+                    }
+                    refs.push(sid);
+                    objects.push(v);
+                }
+            }
+        }
+    }
+    for row in &rows {
+        for rel in ind::relations(conn, row.id)?.into_iter().filter(|r| r.source_id == row.id) {
+            if let (Some(s), Some(t)) = (sco_of.get(&rel.source_id), sco_of.get(&rel.target_id))
+                && let Ok(r) = Relationship::new(&rel.rel_type, s, t)
+            {
+                let mut r = r.created_by(&ctx.publisher.identity_id)?.with_tlp(ctx.publisher.tlp(tlp));
+                r.common.id = StixId::parse(&rel.stix_id)?;
+                refs.push(r.id().clone());
+                objects.push(StixObject::from(r).to_value()?);
+            }
+        }
+    }
+    if let Some(adversary) = event.adversary.as_deref().filter(|a| !a.trim().is_empty()) {
+        let set = IntrusionSet::new(adversary)?
+            .created_by(&ctx.publisher.identity_id)?
+            .with_tlp(ctx.publisher.tlp(tlp));
+        let set_id = set.id().clone();
+        for indicator in &active_indicators {
+            let r = Relationship::indicates(indicator, &set_id)?
+                .created_by(&ctx.publisher.identity_id)?
+                .with_tlp(ctx.publisher.tlp(tlp));
+            refs.push(r.id().clone());
+            objects.push(StixObject::from(r).to_value()?);
+        }
+        refs.push(set_id);
+        objects.push(StixObject::from(set).to_value()?);
+    }
+    Ok((objects, refs))
+}
+
+/// The event as a STIX bundle around a `grouping` (`context: suspicious-activity`).
+pub fn grouping_bundle(conn: &mut DbConn, ctx: &TriageContext, id: i64) -> Result<Value, ServiceError> {
+    let event = store::get(conn, id)?.ok_or_else(|| ServiceError::NotFound(format!("event {id}")))?;
+    let (mut objects, refs) = content(conn, ctx, &event)?;
+    if refs.is_empty() {
+        return Err(ServiceError::Invalid(format!("event {id} has no indicators to express in STIX")));
+    }
+    let tlp = parse_tlp(&event.tlp)?;
+    let mut grouping = Grouping::suspicious_activity(&event.title, refs)?
+        .created_by(&ctx.publisher.identity_id)?
+        .with_tlp(ctx.publisher.tlp(tlp))
+        .created_at(StixTimestamp::from_micros(event.created_at)?);
+    grouping.common.modified = StixTimestamp::from_micros(event.updated_at.max(event.created_at))?;
+    grouping.common.id = StixId::parse(&event.stix_id)?;
+    grouping.description = event.description.clone();
+    objects.push(StixObject::from(grouping).to_value()?);
+    Ok(serde_json::json!({
+        "type": "bundle",
+        "id": StixId::new_v4("bundle")?.to_string(),
+        "objects": objects,
+    }))
+}
+
+/// Shares an event with partners: a `report` with everything it references, stored in a
+/// collection whose TLP rule allows the event's TLP (TLP:RED never leaves). Sharing again makes a
+/// new version of the same report. Returns the report id.
+pub fn share(
+    conn: &mut DbConn,
+    ctx: &TriageContext,
+    id: i64,
+    collection_key: &str,
+    actor: &str,
+) -> Result<String, ServiceError> {
+    write_tx(conn, |conn| {
+        let event = store::get(conn, id)?.ok_or_else(|| ServiceError::NotFound(format!("event {id}")))?;
+        let collection = collections::by_id_or_alias(conn, collection_key)?
+            .ok_or_else(|| ServiceError::NotFound(format!("collection '{collection_key}'")))?;
+        let tlp = parse_tlp(&event.tlp)?;
+        if tlp == Tlp2::Red {
+            return Err(ServiceError::Forbidden("TLP:RED events are never shared".into()));
+        }
+        let Some(max) = collection.share_max_tlp.as_deref() else {
+            return Err(ServiceError::Forbidden(format!(
+                "collection '{}' is not a sharing target (set its share_max_tlp)",
+                collection.title
+            )));
+        };
+        let max = parse_tlp(max)?;
+        if tlp > max {
+            return Err(ServiceError::Forbidden(format!(
+                "the event is TLP:{} and collection '{}' may receive up to TLP:{}",
+                tlp.level().to_uppercase(),
+                collection.title,
+                max.level().to_uppercase()
+            )));
+        }
+        let now = now_micros();
+        let (mut objs, refs) = content(conn, ctx, &event)?;
+        if refs.is_empty() {
+            return Err(ServiceError::Invalid(format!("event {id} has nothing to share")));
+        }
+        let published = StixTimestamp::from_micros(now)?;
+        let mut report =
+            Report::spearphish(&format!("Spear-phish #{}: {}", event.id, event.title), published, refs)?
+                .created_by(&ctx.publisher.identity_id)?
+                .with_tlp(ctx.publisher.tlp(tlp));
+        report.description = event.description.clone();
+        if let Some(previous) = store::share_of(conn, id, &collection.id)? {
+            report.common.id = StixId::parse(&previous)?;
+            if let Some(json) = objects::latest_json(conn, &previous)? {
+                let old: Value =
+                    serde_json::from_str(&json).map_err(|e| ServiceError::Internal(e.to_string()))?;
+                if let Some(created) = old.get("created").and_then(Value::as_str) {
+                    report.common.created = StixTimestamp::parse(created)?;
+                }
+            }
+        }
+        let report_id = report.id().to_string();
+        objs.push(StixObject::from(report).to_value()?);
+        let rows = objs.iter().map(new_object).collect::<Result<Vec<_>, _>>()?;
+        objects::add_in_transaction(conn, &collection.id, &rows)?;
+        store::record_share(conn, id, &collection.id, &report_id, actor, now)?;
+        Ok(report_id)
+    })
+}

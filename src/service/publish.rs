@@ -1,0 +1,300 @@
+//! Publication: the built-in `active-indicators` collection, our organisation's `identity`, and
+//! the STIX objects of an indicator's versions (design.md §2). Every status change that affects
+//! publication is a new version of the indicator SDO stored in the collection, so TAXII pollers
+//! using `added_after` see it; nothing published is ever deleted.
+
+use serde_json::Value;
+
+use super::ServiceError;
+use crate::db::indicators::{IndicatorChanges, IndicatorRow};
+use crate::db::objects::{self, NewObject};
+use crate::db::{DbConn, collections, secrets};
+use crate::extract::ObservableKind;
+use crate::stix::objects::{
+    DomainName, EmailAddr, File, HashAlgorithm, Hashes, Identity, Indicator, Ipv4Addr, Ipv6Addr,
+    ObservedData, Relationship, Sdo, StixObject, Url,
+};
+use crate::stix::{Pattern, PatternTerm, StixId, StixTimestamp, Tlp, Tlp1, Tlp2};
+
+/// The alias (and path segment) of the built-in collection of Active indicators.
+pub const ACTIVE_ALIAS: &str = "active-indicators";
+
+/// TLP levels as Harpoon stores them (TLP 2.0 names), least to most restrictive.
+pub const TLP_LEVELS: [&str; 5] = ["clear", "green", "amber", "amber+strict", "red"];
+
+/// Parses a TLP level (`white` is TLP 1.0 for `clear`).
+pub fn parse_tlp(text: &str) -> Result<Tlp2, ServiceError> {
+    match text.trim().to_ascii_lowercase().trim_start_matches("tlp:") {
+        "clear" | "white" => Ok(Tlp2::Clear),
+        "green" => Ok(Tlp2::Green),
+        "amber" => Ok(Tlp2::Amber),
+        "amber+strict" => Ok(Tlp2::AmberStrict),
+        "red" => Ok(Tlp2::Red),
+        other => Err(ServiceError::Invalid(format!(
+            "unknown TLP level '{other}' (use clear, green, amber, amber+strict or red)"
+        ))),
+    }
+}
+
+/// Which TLP marking definitions we emit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlpVersion {
+    V1,
+    V2,
+}
+
+/// What one indicator version says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionState {
+    /// Valid from this time on.
+    Active { valid_from: i64 },
+    /// Was valid from `valid_from` until `until` (left Active for a reason that may be undone).
+    Inactive { valid_from: i64, until: i64 },
+    /// Whitelisted: `revoked: true`; the indicator gets a new STIX id if it is ever re-activated.
+    Revoked { valid_from: i64 },
+}
+
+/// The objects of one version and the row changes that record it.
+#[derive(Debug, Clone)]
+pub struct Version {
+    pub objects: Vec<Value>,
+    pub changes: IndicatorChanges,
+}
+
+/// Publishing context, built at start: the collection and the identity that authors our objects.
+#[derive(Debug, Clone)]
+pub struct Publisher {
+    pub collection_id: String,
+    pub identity: Value,
+    pub identity_id: StixId,
+    pub tlp_version: TlpVersion,
+}
+
+impl Publisher {
+    /// Finds or creates the `active-indicators` collection and our identity, and makes sure the
+    /// collection holds the identity and the TLP marking definitions its objects refer to.
+    pub fn ensure(
+        conn: &mut DbConn,
+        organisation: &str,
+        tlp_version: TlpVersion,
+    ) -> Result<Self, ServiceError> {
+        let identity_text = secrets::get_or_create(conn, "organisation-identity", || {
+            Identity::organization(organisation)
+                .and_then(|i| StixObject::from(i).to_value())
+                .map(|v| v.to_string())
+                .unwrap_or_default()
+        })?;
+        let identity: Value = serde_json::from_str(&identity_text)
+            .map_err(|e| ServiceError::Internal(format!("stored organisation identity is corrupt: {e}")))?;
+        let identity_id = identity
+            .get("id")
+            .and_then(Value::as_str)
+            .and_then(|s| StixId::parse(s).ok())
+            .ok_or_else(|| ServiceError::Internal("stored organisation identity has no id".into()))?;
+        let collection_id = match collections::by_id_or_alias(conn, ACTIVE_ALIAS)? {
+            Some(row) => row.id,
+            None => {
+                let id = uuid::Uuid::new_v4().to_string();
+                let new = collections::NewCollection {
+                    id: &id,
+                    title: "Active indicators",
+                    alias: Some(ACTIVE_ALIAS),
+                    description: Some(
+                        "Every Active indicator with the observables and relationships it needs; \
+                         leaving Active is a new version (valid_until, or revoked when whitelisted)",
+                    ),
+                    public_read: false,
+                    kind: "computed",
+                    created_at: crate::db::now_micros(),
+                    api_root: super::collections::DEFAULT_API_ROOT,
+                    share_max_tlp: None,
+                    intake: false,
+                };
+                match collections::insert(conn, &new, &[]) {
+                    Ok(row) => row.id,
+                    // Another instance created it at the same moment.
+                    Err(crate::db::DbError::Conflict(_)) => {
+                        collections::by_id_or_alias(conn, ACTIVE_ALIAS)?
+                            .ok_or_else(|| ServiceError::Internal("active-indicators vanished".into()))?
+                            .id
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        };
+        let publisher = Self { collection_id, identity, identity_id, tlp_version };
+        let mut base = vec![publisher.identity.clone()];
+        for level in Tlp2::ALL {
+            let definition = StixObject::from(publisher.tlp(level).definition()).to_value()?;
+            if !base.contains(&definition) {
+                base.push(definition);
+            }
+        }
+        let rows = base.iter().map(new_object).collect::<Result<Vec<_>, _>>()?;
+        objects::add_to_collection(conn, &publisher.collection_id, &rows)?;
+        Ok(publisher)
+    }
+
+    /// The marking of a level in the TLP version this server emits.
+    pub fn tlp(&self, level: Tlp2) -> Tlp {
+        match self.tlp_version {
+            TlpVersion::V2 => Tlp::V2(level),
+            TlpVersion::V1 => Tlp::V1(match level {
+                Tlp2::Clear => Tlp1::White,
+                Tlp2::Green => Tlp1::Green,
+                Tlp2::Amber | Tlp2::AmberStrict => Tlp1::Amber,
+                Tlp2::Red => Tlp1::Red,
+            }),
+        }
+    }
+
+    /// The objects our objects refer to: the identity and the marking definition of `tlp`.
+    pub fn base_objects(&self, tlp: Tlp2) -> Result<Vec<Value>, ServiceError> {
+        Ok(vec![self.identity.clone(), StixObject::from(self.tlp(tlp).definition()).to_value()?])
+    }
+
+    /// Builds a version of an indicator, modified at `at` (moved past the previous version if
+    /// the clock has not). The observed-data and `based-on` relationship come with the first
+    /// version only. `None` for kinds STIX patterns cannot express (CVE ids).
+    pub fn version(
+        &self,
+        row: &IndicatorRow,
+        tags: &[String],
+        state: VersionState,
+        at: i64,
+    ) -> Result<Option<Version>, ServiceError> {
+        let Some(kind) = ObservableKind::from_name(&row.kind) else { return Ok(None) };
+        let Some((term, sco)) = term_and_sco(kind, &row.value)? else { return Ok(None) };
+        let tlp = parse_tlp(&row.tlp)?;
+        let modified_us = row.stix_modified.map_or(at, |m| at.max(m + 1));
+        let created_us = row.stix_created.unwrap_or(modified_us);
+        let ts = |us: i64| StixTimestamp::from_micros(us).map_err(ServiceError::from);
+        let id = StixId::parse(&row.stix_id)?;
+        let (valid_from, valid_until, revoked) = match state {
+            VersionState::Active { valid_from } => (valid_from, None, false),
+            VersionState::Inactive { valid_from, until } => {
+                (valid_from, Some(until.max(valid_from + 1)), false)
+            }
+            VersionState::Revoked { valid_from } => (valid_from, None, true),
+        };
+        let description = row.description.clone().unwrap_or_else(|| {
+            format!(
+                "{} reported in spear-phish email; first seen {}",
+                kind_label(kind),
+                ts(row.first_seen).map(|t| t.to_string()).unwrap_or_default()
+            )
+        });
+        let mut indicator = Indicator::new(&Pattern::new(term), ts(valid_from)?)?
+            .described(&row.value, &description)
+            .with_type("malicious-activity")
+            .created_by(&self.identity_id)?
+            .with_tlp(self.tlp(tlp))
+            .with_confidence(u8::try_from(row.score.clamp(0, 100)).unwrap_or(50))?;
+        for tag in tags.iter().filter(|t| !t.trim().is_empty()) {
+            indicator = indicator.with_label(tag);
+        }
+        indicator.common.id = id.clone();
+        indicator.common.created = ts(created_us)?;
+        indicator.common.modified = ts(modified_us)?;
+        indicator.common.revoked = revoked;
+        if let Some(until) = valid_until {
+            indicator = indicator.with_valid_until(ts(until)?)?;
+        }
+        let mut out = Vec::new();
+        let mut changes = IndicatorChanges {
+            stix_created: Some(Some(created_us)),
+            stix_modified: Some(Some(modified_us)),
+            ..IndicatorChanges::default()
+        };
+        if row.stix_observed_id.is_none() {
+            let sco_id = sco.id()?;
+            let first = ts(row.first_seen)?;
+            let last = ts(row.last_seen.max(row.first_seen))?;
+            let observed = ObservedData::new(first, last, 1, vec![sco_id])?
+                .created_at(ts(modified_us)?)
+                .created_by(&self.identity_id)?
+                .with_tlp(self.tlp(tlp));
+            let based_on = Relationship::based_on(&id, observed.id())?
+                .created_at(ts(modified_us)?)
+                .created_by(&self.identity_id)?
+                .with_tlp(self.tlp(tlp));
+            changes.stix_observed_id = Some(Some(observed.id().to_string()));
+            changes.stix_based_on_id = Some(Some(based_on.id().to_string()));
+            out.push(sco.to_value()?);
+            out.push(StixObject::from(observed).to_value()?);
+            out.push(StixObject::from(based_on).to_value()?);
+        }
+        out.push(StixObject::from(indicator).to_value()?);
+        Ok(Some(Version { objects: out, changes }))
+    }
+
+    /// Stores a version in the `active-indicators` collection (inside the caller's transaction).
+    pub fn publish(&self, conn: &mut DbConn, objects: &[Value]) -> Result<(), ServiceError> {
+        let rows = objects.iter().map(new_object).collect::<Result<Vec<_>, _>>()?;
+        objects::add_in_transaction(conn, &self.collection_id, &rows)?;
+        Ok(())
+    }
+}
+
+fn kind_label(kind: ObservableKind) -> &'static str {
+    match kind {
+        ObservableKind::Url => "URL",
+        ObservableKind::Domain => "Domain",
+        ObservableKind::Ipv4 | ObservableKind::Ipv6 => "IP address",
+        ObservableKind::Email => "Email address",
+        ObservableKind::Md5 | ObservableKind::Sha1 | ObservableKind::Sha256 | ObservableKind::Sha512 => {
+            "File hash"
+        }
+        ObservableKind::Cve => "Vulnerability",
+    }
+}
+
+/// The pattern term and the SCO of a value; `None` for CVE ids (no STIX pattern for them).
+pub fn term_and_sco(
+    kind: ObservableKind,
+    value: &str,
+) -> Result<Option<(PatternTerm, StixObject)>, ServiceError> {
+    let hash = |alg: HashAlgorithm| -> Result<(PatternTerm, StixObject), ServiceError> {
+        Ok((PatternTerm::file_hash(alg, value)?, File::with_hashes(Hashes::new().with(alg, value)?)?.into()))
+    };
+    Ok(Some(match kind {
+        ObservableKind::Url => {
+            let url = Url::from_iri(value)?;
+            (PatternTerm::url(&url.value)?, url.into())
+        }
+        ObservableKind::Domain => (PatternTerm::domain_name(value)?, DomainName::new(value)?.into()),
+        ObservableKind::Ipv4 => (PatternTerm::ipv4(value)?, Ipv4Addr::new(value)?.into()),
+        ObservableKind::Ipv6 => (PatternTerm::ipv6(value)?, Ipv6Addr::new(value)?.into()),
+        ObservableKind::Email => (PatternTerm::email_addr(value)?, EmailAddr::new(value)?.into()),
+        ObservableKind::Md5 => hash(HashAlgorithm::Md5)?,
+        ObservableKind::Sha1 => hash(HashAlgorithm::Sha1)?,
+        ObservableKind::Sha256 => hash(HashAlgorithm::Sha256)?,
+        ObservableKind::Sha512 => hash(HashAlgorithm::Sha512)?,
+        ObservableKind::Cve => return Ok(None),
+    }))
+}
+
+/// The store row of one of our own objects (the indexed columns read from its JSON).
+pub fn new_object(value: &Value) -> Result<NewObject, ServiceError> {
+    let text = |k: &str| value.get(k).and_then(Value::as_str);
+    let micros = |k: &str| -> Result<Option<i64>, ServiceError> {
+        text(k)
+            .map(|t| StixTimestamp::parse(t).map(|t| t.as_micros()))
+            .transpose()
+            .map_err(ServiceError::from)
+    };
+    let stix_id = text("id").ok_or_else(|| ServiceError::Internal("object without id".into()))?.to_string();
+    let stix_type = text("type").unwrap_or_default().to_string();
+    let created = micros("created")?;
+    let modified = micros("modified")?;
+    Ok(NewObject {
+        stix_id,
+        stix_type,
+        spec_version: text("spec_version").unwrap_or("2.1").to_string(),
+        created,
+        modified,
+        version: modified.or(created).unwrap_or(0),
+        revoked: value.get("revoked").and_then(Value::as_bool).unwrap_or(false),
+        json: value.to_string(),
+    })
+}

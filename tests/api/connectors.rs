@@ -1,0 +1,782 @@
+//! Mailbox connectors against a real Dovecot (Debian's `dovecot-imapd` and `dovecot-pop3d`,
+//! installed by `scripts/dovecot-env`). Each test starts its own Dovecot on free loopback ports
+//! with a throwaway configuration: its own directory, a passwd-file user, a self-signed
+//! certificate (rcgen) that the connector trusts through `ca_file`. Messages are delivered by
+//! writing Maildir files (tmp/ then rename into new/, as a delivery agent does); what happened to
+//! them on the server is read with `doveadm`.
+//!
+//! A missing Dovecot fails the tests (run `scripts/dovecot-env`); it is never a skip.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, status_json};
+
+const PASSWORD: &str = "mailbox-password-for-tests";
+
+/// A Dovecot of this test's own, stopped (and its directory removed) on drop.
+struct Dovecot {
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+    imaps: u16,
+    imap: u16,
+    pop3s: u16,
+    pop3: u16,
+    /// The server certificate (self-signed: it is its own CA).
+    ca_file: PathBuf,
+    /// A CA that did not sign the server's certificate.
+    other_ca_file: PathBuf,
+    owner: Option<(u32, u32)>,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// uid and gid of a system user, from /etc/passwd.
+fn system_user(name: &str) -> Option<(u32, u32)> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.first() == Some(&name)).then(|| Some((f.get(2)?.parse().ok()?, f.get(3)?.parse().ok()?))).flatten()
+    })
+}
+
+fn current_user() -> (String, u32, u32) {
+    let out = |args: &[&str]| {
+        String::from_utf8(Command::new("id").args(args).output().expect("id").stdout)
+            .expect("utf8")
+            .trim()
+            .to_string()
+    };
+    (out(&["-un"]), out(&["-u"]).parse().expect("uid"), out(&["-g"]).parse().expect("gid"))
+}
+
+impl Dovecot {
+    async fn start() -> Self {
+        let dovecot = Command::new("dovecot").arg("--version").output();
+        assert!(
+            dovecot.is_ok_and(|o| o.status.success()),
+            "Dovecot is not installed: run scripts/dovecot-env (the connector tests need a real server)"
+        );
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        let key = rcgen::KeyPair::generate().expect("key");
+        let mut params =
+            rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+                .expect("params");
+        params.is_ca = rcgen::IsCa::NoCa;
+        let cert = params.self_signed(&key).expect("cert");
+        std::fs::write(root.join("cert.pem"), cert.pem()).expect("write cert");
+        std::fs::write(root.join("key.pem"), key.serialize_pem()).expect("write key");
+        let other_key = rcgen::KeyPair::generate().expect("key");
+        let other = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+            .expect("params")
+            .self_signed(&other_key)
+            .expect("cert");
+        std::fs::write(root.join("other-ca.pem"), other.pem()).expect("write other CA");
+
+        let (me, my_uid, my_gid) = current_user();
+        // As root, Dovecot drops privileges: mail belongs to its own `dovecot` user. Otherwise
+        // everything runs as the current user.
+        let (internal, login, owner, (uid, gid)) = if my_uid == 0 {
+            let ids = system_user("dovecot").expect("the dovecot system user (from the package)");
+            ("dovecot".to_string(), "dovenull".to_string(), Some(ids), ids)
+        } else {
+            (me.clone(), me, None, (my_uid, my_gid))
+        };
+        let home = root.join("home");
+        std::fs::create_dir_all(&home).expect("home");
+        std::fs::write(
+            root.join("passwd"),
+            // bob's password is the value of HOME: a connector of the configuration file reads it
+            // with password_env (tests cannot set variables: `unsafe` is forbidden).
+            format!(
+                "alice:{{PLAIN}}{PASSWORD}:{uid}:{gid}::{h}::\nbob:{{PLAIN}}{bob}:{uid}:{gid}::{h}::\n",
+                h = home.display(),
+                bob = std::env::var("HOME").expect("HOME is set"),
+            ),
+        )
+        .expect("passwd");
+        let mut d = Dovecot {
+            child: None,
+            imaps: free_port(),
+            imap: free_port(),
+            pop3s: free_port(),
+            pop3: free_port(),
+            ca_file: root.join("cert.pem"),
+            other_ca_file: root.join("other-ca.pem"),
+            owner,
+            dir,
+        };
+        for sub in ["new", "cur", "tmp"] {
+            std::fs::create_dir_all(d.maildir().join(sub)).expect("maildir");
+        }
+        d.chown_tree(&home);
+        let r = d.dir.path().display().to_string();
+        let conf = format!(
+            r#"base_dir = {r}/run
+state_dir = {r}/state
+instance_name = harpoon-test-{imaps}
+log_path = {r}/dovecot.log
+protocols = imap pop3
+listen = 127.0.0.1
+ssl = required
+ssl_cert = <{r}/cert.pem
+ssl_key = <{r}/key.pem
+auth_mechanisms = plain login
+# Answer a wrong password at once, and never slow loopback clients down after failures (the
+# anvil penalty): the tests retry every 100 ms.
+auth_failure_delay = 0
+login_trusted_networks = 127.0.0.0/8
+default_internal_user = {internal}
+default_internal_group = {internal}
+default_login_user = {login}
+first_valid_uid = 1
+mail_location = maildir:~/Maildir
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN {r}/passwd
+}}
+userdb {{
+  driver = passwd-file
+  args = {r}/passwd
+}}
+service imap-login {{
+  inet_listener imap {{
+    port = {imap}
+  }}
+  inet_listener imaps {{
+    port = {imaps}
+    ssl = yes
+  }}
+}}
+service pop3-login {{
+  inet_listener pop3 {{
+    port = {pop3}
+  }}
+  inet_listener pop3s {{
+    port = {pop3s}
+    ssl = yes
+  }}
+}}
+service anvil {{
+  chroot =
+}}
+service stats {{
+  chroot =
+}}
+"#,
+            imaps = d.imaps,
+            imap = d.imap,
+            pop3 = d.pop3,
+            pop3s = d.pop3s,
+        );
+        std::fs::write(d.conf(), conf).expect("dovecot.conf");
+        d.run().await;
+        d
+    }
+
+    fn conf(&self) -> PathBuf {
+        self.dir.path().join("dovecot.conf")
+    }
+
+    fn maildir(&self) -> PathBuf {
+        self.dir.path().join("home/Maildir")
+    }
+
+    fn chown_tree(&self, path: &Path) {
+        let Some((uid, gid)) = self.owner else { return };
+        std::os::unix::fs::chown(path, Some(uid), Some(gid)).expect("chown");
+        if path.is_dir() {
+            for entry in std::fs::read_dir(path).expect("read dir") {
+                self.chown_tree(&entry.expect("entry").path());
+            }
+        }
+    }
+
+    /// Starts (or restarts) the server and waits until the IMAPS port answers.
+    async fn run(&mut self) {
+        let child = Command::new("dovecot")
+            .args(["-F", "-c"])
+            .arg(self.conf())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dovecot starts");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while std::net::TcpStream::connect(("127.0.0.1", self.imaps)).is_err() {
+            assert!(Instant::now() < deadline, "Dovecot did not start: {}", self.log());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Stops the server (SIGTERM, as an administrator would) and waits until it is gone.
+    async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill").arg(child.id().to_string()).status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        while std::net::TcpStream::connect(("127.0.0.1", self.imaps)).is_ok() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("dovecot.log")).unwrap_or_default()
+    }
+
+    /// Delivers a message into the inbox as a delivery agent does (tmp/, then rename to new/).
+    fn deliver(&self, bytes: &[u8]) {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let name = format!(
+            "{}.M{}P{}.harpoon-test",
+            1_700_000_000,
+            N.fetch_add(1, Ordering::Relaxed),
+            std::process::id()
+        );
+        let tmp = self.maildir().join("tmp").join(&name);
+        std::fs::write(&tmp, bytes).expect("write message");
+        self.chown_tree(&tmp);
+        std::fs::rename(&tmp, self.maildir().join("new").join(&name)).expect("deliver");
+    }
+
+    /// How many messages of `mailbox` match the doveadm search `query`.
+    fn count(&self, mailbox: &str, query: &str) -> usize {
+        let mut args = vec!["-c".to_string(), self.conf().display().to_string()];
+        args.extend(["search", "-u", "alice", "mailbox", mailbox].map(String::from));
+        args.extend(query.split_whitespace().map(String::from));
+        let out = Command::new("doveadm").args(&args).output().expect("doveadm");
+        if !out.status.success() {
+            // A mailbox that does not exist (yet) holds nothing.
+            return 0;
+        }
+        String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.trim().is_empty()).count()
+    }
+}
+
+impl Drop for Dovecot {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill").arg(child.id().to_string()).status();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A distinct phish-like message.
+fn phish(n: usize) -> Vec<u8> {
+    format!(
+        "From: \"IT Support\" <support@evil-{n}.example.net>\r\nTo: alice@corp.example\r\n\
+         Subject: Password expires today #{n}\r\nMessage-ID: <phish-{n}@evil.example.net>\r\n\
+         Date: Mon, 23 Nov 2026 10:00:00 +0000\r\nContent-Type: text/plain\r\n\r\n\
+         Reset it at http://login-{n}.evil.example.net/reset now.\r\n"
+    )
+    .into_bytes()
+}
+
+async fn spawn_app() -> TestApp {
+    TestApp::spawn_with(|s| {
+        s.connectors.poll_interval_secs = 1;
+        s.connectors.timeout_secs = 5;
+        s.connectors.backoff_initial_ms = 100;
+        s.connectors.backoff_max_secs = 1;
+    })
+    .await
+}
+
+impl TestApp {
+    async fn create_connector(&self, body: Value) -> Value {
+        let (status, v) = status_json(
+            self.as_admin(self.post("/api/v1/connectors")).json(&body).send().await.expect("request"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{v}");
+        v
+    }
+
+    async fn connector(&self, name: &str) -> Value {
+        let (status, v) = status_json(
+            self.as_admin(self.get(&format!("/api/v1/connectors/{name}"))).send().await.expect("request"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        v
+    }
+
+    async fn patch_connector(&self, name: &str, body: Value) -> Value {
+        let (status, v) = status_json(
+            self.as_admin(self.request(reqwest::Method::PATCH, &format!("/api/v1/connectors/{name}")))
+                .json(&body)
+                .send()
+                .await
+                .expect("request"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        v
+    }
+
+    async fn imports(&self) -> Vec<Value> {
+        let (status, v) =
+            status_json(self.as_admin(self.get("/api/v1/imports?limit=500")).send().await.expect("request"))
+                .await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        v["imports"].as_array().expect("imports").clone()
+    }
+
+    /// Polls the connector until `done` holds of it, or fails after `secs` with its last state.
+    async fn wait_connector(&self, name: &str, secs: u64, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let c = self.connector(name).await;
+            if done(&c) {
+                return c;
+            }
+            assert!(Instant::now() < deadline, "connector {name} did not get there: {c:#}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+fn taken(c: &Value) -> i64 {
+    c["health"]["messages_taken"].as_i64().unwrap_or(-1)
+}
+
+fn imap_connector(d: &Dovecot, extra: Value) -> Value {
+    let mut body = json!({
+        "name": "reports", "protocol": "imap", "host": "127.0.0.1", "port": d.imaps,
+        "ca_file": d.ca_file, "username": "alice", "password": PASSWORD,
+    });
+    for (k, v) in extra.as_object().expect("object") {
+        body[k] = v.clone();
+    }
+    body
+}
+
+fn pop3_connector(d: &Dovecot, extra: Value) -> Value {
+    let mut body = json!({
+        "name": "pop", "protocol": "pop3", "host": "127.0.0.1", "port": d.pop3s,
+        "ca_file": d.ca_file, "username": "alice", "password": PASSWORD,
+    });
+    for (k, v) in extra.as_object().expect("object") {
+        body[k] = v.clone();
+    }
+    body
+}
+
+/// Each import's SHA-256 appears once, and the set is `expected` messages' hashes.
+fn assert_once_each(imports: &[Value], messages: &[Vec<u8>]) {
+    use sha2::Digest;
+    let mut got: Vec<String> =
+        imports.iter().map(|i| i["sha256"].as_str().expect("sha").to_string()).collect();
+    got.sort();
+    let mut want: Vec<String> = messages.iter().map(|m| hex::encode(sha2::Sha256::digest(m))).collect();
+    want.sort();
+    assert_eq!(got, want, "every delivered message imported exactly once");
+}
+
+#[tokio::test]
+async fn imap_imports_each_message_once_and_picks_up_new_ones_with_idle() {
+    let d = Dovecot::start().await;
+    let app = spawn_app().await;
+    let mut sent: Vec<Vec<u8>> = (0..3).map(phish).collect();
+    for m in &sent {
+        d.deliver(m);
+    }
+    let created = app.create_connector(imap_connector(&d, json!({}))).await;
+    assert_eq!(created["password_set"], true);
+    assert!(created.get("password").is_none() && !created.to_string().contains(PASSWORD));
+    app.wait_connector("reports", 20, |c| taken(c) == 3).await;
+    // A message arriving while the connector waits in IDLE is taken at once.
+    let arriving = phish(99);
+    d.deliver(&arriving);
+    sent.push(arriving);
+    let c = app.wait_connector("reports", 20, |c| taken(c) == 4).await;
+    assert_eq!(c["health"]["status"], "ok", "{c}");
+    assert_eq!(c["health"]["messages_failed"], 0);
+    assert!(c["health"]["last_success_at"].is_string());
+    assert!(c["uid_validity"].is_i64(), "{c}");
+    app.wait_connector("reports", 5, |c| c["last_uid"] == 4).await;
+    let imports = app.imports().await;
+    assert_once_each(&imports, &sent);
+    assert!(imports.iter().all(|i| i["source"] == "imap:reports" && i["state"] == "draft"), "{imports:?}");
+    assert_eq!(imports[0]["source_metadata"]["connector"], "reports");
+    // Processed on the server: flagged with the keyword, nothing left to take.
+    assert_eq!(d.count("INBOX", "KEYWORD $HarpoonImported"), 4);
+    assert_eq!(d.count("INBOX", "UNKEYWORD $HarpoonImported"), 0);
+    // The same bytes delivered again are one more message on the server, not one more import.
+    d.deliver(&phish(1));
+    app.wait_connector("reports", 20, |c| taken(c) == 5).await;
+    assert_eq!(app.imports().await.len(), 4);
+}
+
+/// Aborts the connector's task (what a crash does) while it works through a batch, restarts it,
+/// and checks that every message is imported exactly once and moved exactly once.
+#[tokio::test]
+async fn imap_killed_mid_batch_and_restarted_loses_and_duplicates_nothing() {
+    let d = Dovecot::start().await;
+    let app = spawn_app().await;
+    let sent: Vec<Vec<u8>> = (0..40).map(phish).collect();
+    for m in &sent {
+        d.deliver(m);
+    }
+    app.create_connector(imap_connector(&d, json!({ "after": "move", "move_to": "Processed" }))).await;
+    app.wait_connector("reports", 20, |c| taken(c) >= 3).await;
+    app.patch_connector("reports", json!({ "enabled": false })).await;
+    let at_kill = app.imports().await.len();
+    assert!(at_kill < sent.len(), "the kill came after the batch ({at_kill} imported): not mid-batch");
+    let c = app.connector("reports").await;
+    assert_eq!(c["health"]["running"], false);
+    assert!(d.count("INBOX", "ALL") > 0, "messages wait in the inbox while the connector is down");
+    app.patch_connector("reports", json!({ "enabled": true })).await;
+    app.wait_connector("reports", 30, |c| taken(c) == 40 && c["health"]["status"] == "ok").await;
+    assert_once_each(&app.imports().await, &sent);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while d.count("INBOX", "ALL") > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(d.count("INBOX", "ALL"), 0);
+    assert_eq!(d.count("Processed", "ALL"), 40, "each message moved once");
+}
+
+#[tokio::test]
+async fn imap_starttls_polling_commits_and_keeps_a_malformed_message_as_failed() {
+    let d = Dovecot::start().await;
+    let app = spawn_app().await;
+    // An Outlook .msg (compound file) that is cut short: nothing in it can be read.
+    let mut malformed: Vec<u8> = vec![0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+    // (No NUL bytes: IMAP servers send them as 0x80 without the BINARY extension.)
+    malformed.extend_from_slice(b"\xff\xfe this compound file is cut short \x01\x02\x03");
+    d.deliver(&phish(1));
+    d.deliver(&malformed);
+    app.create_connector(imap_connector(
+        &d,
+        json!({ "port": d.imap, "tls": "starttls", "idle": false, "flag": "\\Seen", "commit": true,
+                "meta": { "tags": ["from-mailbox"], "tlp": "green" } }),
+    ))
+    .await;
+    let c = app.wait_connector("reports", 20, |c| taken(c) == 2).await;
+    assert_eq!(c["health"]["messages_failed"], 1, "{c}");
+    let imports = app.imports().await;
+    let good = imports.iter().find(|i| i["state"] != "failed").expect("the phish");
+    assert_eq!(good["state"], "committed", "{good}");
+    assert!(good["event_id"].is_i64());
+    let (status, event) = status_json(
+        app.as_admin(app.get(&format!("/api/v1/events/{}", good["event_id"]))).send().await.expect("request"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{event}");
+    assert!(event.to_string().contains("from-mailbox"), "default metadata applied: {event}");
+    let failed = imports.iter().find(|i| i["state"] == "failed").expect("the malformed message");
+    assert!(failed["error"].as_str().is_some_and(|e| !e.is_empty()), "{failed}");
+    let raw = app
+        .as_admin(app.get(&format!("/api/v1/imports/{}/raw", failed["id"])))
+        .send()
+        .await
+        .expect("request")
+        .bytes()
+        .await
+        .expect("body");
+    assert_eq!(raw.as_ref(), malformed.as_slice(), "the raw bytes are kept verbatim");
+    assert_eq!(d.count("INBOX", "SEEN"), 2, "both marked processed");
+    // Polling: a message delivered later is taken at the next poll.
+    d.deliver(&phish(2));
+    app.wait_connector("reports", 20, |c| taken(c) == 3).await;
+}
+
+#[tokio::test]
+async fn imap_wrong_password_and_untrusted_certificate_are_reported_and_retried() {
+    let d = Dovecot::start().await;
+    let app = spawn_app().await;
+    d.deliver(&phish(1));
+    app.create_connector(json!({
+        "name": "wrongpass", "protocol": "imap", "host": "127.0.0.1", "port": d.imaps,
+        "ca_file": d.ca_file, "username": "alice", "password": "not-the-password",
+    }))
+    .await;
+    app.create_connector(json!({
+        "name": "untrusted", "protocol": "imap", "host": "127.0.0.1", "port": d.imaps,
+        "ca_file": d.other_ca_file, "username": "alice", "password": PASSWORD,
+    }))
+    .await;
+    let bad = app
+        .wait_connector("wrongpass", 20, |c| c["health"]["consecutive_failures"].as_i64() >= Some(2))
+        .await;
+    assert_eq!(bad["health"]["status"], "error");
+    let err = bad["health"]["last_error"].as_str().expect("error");
+    assert!(err.starts_with("login refused:") && err.contains("Authentication failed"), "{err}");
+    assert!(!bad.to_string().contains("not-the-password"));
+    assert!(bad["health"]["next_attempt_at"].is_string());
+    let tls = app
+        .wait_connector("untrusted", 20, |c| c["health"]["consecutive_failures"].as_i64() >= Some(2))
+        .await;
+    let err = tls["health"]["last_error"].as_str().expect("error");
+    assert!(err.starts_with("TLS:") && err.contains("certificate"), "{err}");
+    assert!(app.imports().await.is_empty(), "nothing taken");
+    assert_eq!(d.count("INBOX", "ALL"), 1);
+    // Fixing the password over REST restarts the connector, which then takes the message.
+    app.patch_connector("wrongpass", json!({ "password": PASSWORD })).await;
+    app.wait_connector("wrongpass", 20, |c| taken(c) == 1 && c["health"]["status"] == "ok").await;
+    // The audit log names the change, never the password.
+    let (_, audit) = status_json(app.as_admin(app.get("/api/v1/audit")).send().await.expect("request")).await;
+    assert!(audit.to_string().contains("connector.update") && !audit.to_string().contains(PASSWORD));
+}
+
+#[tokio::test]
+async fn imap_server_that_goes_away_is_retried_until_it_is_back() {
+    let mut d = Dovecot::start().await;
+    let app = spawn_app().await;
+    d.deliver(&phish(1));
+    app.create_connector(imap_connector(&d, json!({}))).await;
+    app.wait_connector("reports", 20, |c| taken(c) == 1).await;
+    d.stop().await;
+    // (While Dovecot shuts down a handshake may be cut: "TLS: …"; once it is gone, this.)
+    app.wait_connector("reports", 20, |c| {
+        c["health"]["status"] == "error"
+            && c["health"]["last_error"].as_str().is_some_and(|e| e.starts_with("cannot connect:"))
+    })
+    .await;
+    d.deliver(&phish(2));
+    d.run().await;
+    // Taken first, then the pass ends and the health turns `ok`.
+    let up = app.wait_connector("reports", 20, |c| taken(c) == 2 && c["health"]["status"] == "ok").await;
+    assert!(up["health"]["last_success_at"].is_string());
+    assert_eq!(app.imports().await.len(), 2);
+}
+
+#[tokio::test]
+async fn pop3_leaves_messages_remembers_uidl_and_survives_a_restart() {
+    let d = Dovecot::start().await;
+    let app = spawn_app().await;
+    let mut sent: Vec<Vec<u8>> = (0..3).map(phish).collect();
+    for m in &sent {
+        d.deliver(m);
+    }
+    let created = app.create_connector(pop3_connector(&d, json!({}))).await;
+    assert_eq!(created["after"], Value::Null, "leave is the POP3 default");
+    app.wait_connector("pop", 20, |c| taken(c) == 3).await;
+    let late = phish(50);
+    d.deliver(&late);
+    sent.push(late);
+    app.wait_connector("pop", 20, |c| taken(c) == 4).await;
+    // Restarted: UIDL says what was taken; several polls later nothing is taken twice.
+    app.patch_connector("pop", json!({ "enabled": false })).await;
+    app.patch_connector("pop", json!({ "enabled": true })).await;
+    let first = app.wait_connector("pop", 20, |c| c["health"]["status"] == "ok").await;
+    let polls_from = first["health"]["last_success_at"].clone();
+    app.wait_connector("pop", 20, |c| c["health"]["last_success_at"] != polls_from).await;
+    assert_eq!(taken(&app.connector("pop").await), 4);
+    assert_once_each(&app.imports().await, &sent);
+    assert!(app.imports().await.iter().all(|i| i["source"] == "pop3:pop"));
+    assert_eq!(d.count("INBOX", "ALL"), 4, "left on the server");
+}
+
+#[tokio::test]
+async fn pop3_starttls_delete_killed_mid_batch_loses_and_duplicates_nothing() {
+    let d = Dovecot::start().await;
+    let app = spawn_app().await;
+    let sent: Vec<Vec<u8>> = (0..40).map(phish).collect();
+    for m in &sent {
+        d.deliver(m);
+    }
+    app.create_connector(pop3_connector(&d, json!({ "port": d.pop3, "tls": "starttls", "after": "delete" })))
+        .await;
+    app.wait_connector("pop", 20, |c| taken(c) >= 3).await;
+    app.patch_connector("pop", json!({ "enabled": false })).await;
+    let at_kill = app.imports().await.len();
+    assert!(at_kill < sent.len(), "the kill came after the batch ({at_kill} imported): not mid-batch");
+    // Deletions take effect at QUIT only: a session cut short deleted nothing.
+    assert_eq!(d.count("INBOX", "ALL"), 40);
+    app.patch_connector("pop", json!({ "enabled": true })).await;
+    app.wait_connector("pop", 30, |c| taken(c) == 40).await;
+    assert_once_each(&app.imports().await, &sent);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while d.count("INBOX", "ALL") > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(d.count("INBOX", "ALL"), 0, "deleted after they were stored");
+}
+
+#[tokio::test]
+async fn pop3_wrong_password_server_away_and_malformed_message() {
+    let mut d = Dovecot::start().await;
+    let app = spawn_app().await;
+    app.create_connector(pop3_connector(&d, json!({ "password": "wrong" }))).await;
+    let bad =
+        app.wait_connector("pop", 20, |c| c["health"]["consecutive_failures"].as_i64() >= Some(2)).await;
+    let err = bad["health"]["last_error"].as_str().expect("error");
+    assert!(err.starts_with("login refused:"), "{err}");
+    app.patch_connector("pop", json!({ "password": PASSWORD })).await;
+    let empty = b"\r\n\r\n".to_vec();
+    d.deliver(&empty);
+    let c = app.wait_connector("pop", 20, |c| taken(c) == 1).await;
+    assert_eq!(c["health"]["messages_failed"], 1);
+    let imports = app.imports().await;
+    assert_eq!(imports.len(), 1);
+    assert_eq!(imports[0]["state"], "failed");
+    assert!(imports[0]["error"].as_str().is_some_and(|e| e.contains("empty")), "{:?}", imports[0]);
+    d.stop().await;
+    app.wait_connector("pop", 20, |c| {
+        c["health"]["status"] == "error"
+            && c["health"]["last_error"].as_str().is_some_and(|e| e.starts_with("cannot connect:"))
+    })
+    .await;
+    d.deliver(&phish(7));
+    d.run().await;
+    app.wait_connector("pop", 20, |c| taken(c) == 2 && c["health"]["status"] == "ok").await;
+}
+
+#[tokio::test]
+async fn a_config_file_connector_runs_with_its_password_from_the_environment() {
+    let d = Dovecot::start().await;
+    d.deliver(&phish(1));
+    let mailbox = serde_json::from_value(json!({
+        "name": "fromfile", "protocol": "imap", "host": "127.0.0.1", "port": d.imaps, "ca_file": d.ca_file,
+        "username": "bob", "password_env": "HOME", "after": "delete"
+    }))
+    .expect("mailbox");
+    let app = TestApp::spawn_with(|s| {
+        s.connectors.backoff_initial_ms = 100;
+        s.connectors.backoff_max_secs = 1;
+        s.connectors.mailboxes = vec![mailbox];
+    })
+    .await;
+    let c = app.wait_connector("fromfile", 20, |c| taken(c) == 1).await;
+    assert_eq!((c["origin"].as_str(), c["password_set"].as_bool()), (Some("config"), Some(false)));
+    assert_eq!(app.imports().await.len(), 1);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while d.count("INBOX", "ALL") > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(d.count("INBOX", "ALL"), 0, "deleted once stored");
+}
+
+#[tokio::test]
+async fn connectors_are_for_administrators_and_the_config_file_ones_are_read_only() {
+    let app = TestApp::spawn_with(|s| {
+        s.connectors.enabled = false;
+        s.connectors.mailboxes = vec![
+            serde_json::from_value(json!({
+                "name": "fromfile", "protocol": "imap", "host": "127.0.0.1", "port": 1,
+                "username": "alice", "password_env": "HARPOON_TEST_CONNECTOR_PASSWORD"
+            }))
+            .expect("mailbox"),
+        ];
+    })
+    .await;
+    let c = app.connector("fromfile").await;
+    assert_eq!(c["origin"], "config");
+    assert_eq!(c["password_env"], "HARPOON_TEST_CONNECTOR_PASSWORD");
+    assert_eq!(c["health"]["status"], "not running in this instance");
+    let resp = app
+        .as_admin(app.request(reqwest::Method::PATCH, "/api/v1/connectors/fromfile"))
+        .json(&json!({ "enabled": false }))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let resp = app
+        .as_admin(app.request(reqwest::Method::DELETE, "/api/v1/connectors/fromfile"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    // Analysts do not see connectors.
+    let pw = app.add_user("ana", "analyst").await;
+    let resp = app.get("/api/v1/connectors").basic_auth("ana", Some(&pw)).send().await.expect("request");
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    // Validation: a POP3 connector cannot flag; a password or password_env is required.
+    for (body, why) in [
+        (
+            json!({ "name": "p", "protocol": "pop3", "host": "h", "username": "u", "password": "x", "after": "flag" }),
+            "flag",
+        ),
+        (json!({ "name": "p", "protocol": "imap", "host": "h", "username": "u" }), "password"),
+        (json!({ "name": "p q", "protocol": "imap", "host": "h", "username": "u", "password": "x" }), "name"),
+    ] {
+        let (status, v) = status_json(
+            app.as_admin(app.post("/api/v1/connectors")).json(&body).send().await.expect("request"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{why}: {v}");
+    }
+    // Create, list, delete over REST.
+    app.create_connector(json!({ "name": "api1", "protocol": "pop3", "host": "127.0.0.1", "port": 1,
+                                 "username": "u", "password": "x", "enabled": false }))
+        .await;
+    let (_, list) =
+        status_json(app.as_admin(app.get("/api/v1/connectors")).send().await.expect("request")).await;
+    assert_eq!(list.as_array().map(Vec::len), Some(2));
+    let resp = app
+        .as_admin(app.request(reqwest::Method::DELETE, "/api/v1/connectors/api1"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+}
+
+#[tokio::test]
+async fn an_intake_token_may_only_push_emails() {
+    let app = TestApp::spawn().await;
+    let pw = app.add_user("gateway", "analyst").await;
+    let (status, v) = status_json(
+        app.post("/api/v1/tokens")
+            .basic_auth("gateway", Some(&pw))
+            .json(&json!({ "label": "mail gateway", "scope": "intake" }))
+            .send()
+            .await
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    assert_eq!(v["scope"], "intake");
+    let token = v["token"].as_str().expect("token").to_string();
+    let resp = app
+        .post("/api/v1/imports")
+        .bearer_auth(&token)
+        .header("Content-Type", "message/rfc822")
+        .body(phish(1))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), StatusCode::CREATED, "{}", resp.text().await.unwrap_or_default());
+    let resp = app
+        .post("/api/v1/imports")
+        .bearer_auth(&token)
+        .json(&json!({ "raw": String::from_utf8(phish(2)).expect("utf8"), "source": "mail-gateway" }))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    for path in ["/api/v1/imports", "/api/v1/me", "/api/v1/events", "/taxii2/"] {
+        let resp = app.get(path).bearer_auth(&token).send().await.expect("request");
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    let resp = app.post("/api/v1/tokens").bearer_auth(&token).json(&json!({})).send().await.expect("request");
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN, "an intake token cannot mint a wider one");
+    let resp = app
+        .post("/api/v1/tokens")
+        .basic_auth("gateway", Some(&pw))
+        .json(&json!({ "scope": "everything" }))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+}

@@ -1,0 +1,744 @@
+//! The triage workflow through the REST API: import → QA (prune, whitelist, metadata) → commit
+//! into a spear-phish event → indicators Active → published in `active-indicators` (read with the
+//! OASIS taxii2-client) → whitelisting revokes → the same phish reported again joins the event.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, status_json};
+use crate::oracle;
+
+const PHISH_URL: &str = "http://secure-login.paypa1-verify.com/account/update.php";
+const PHISH_HOST: &str = "secure-login.paypa1-verify.com";
+const PHISH_IP: &str = "82.118.16.98";
+
+/// The phish as one employee received it.
+fn phish(recipient: &str, message_id: &str) -> String {
+    format!(
+        "Received: from mail.paypa1-verify.com (mail.paypa1-verify.com [{PHISH_IP}])\r\n\
+        \tby mx.google.com with ESMTPS id g63si2245633ita.104.2016.11.29.06.59.12\r\n\
+        \tfor <{recipient}>; Tue, 29 Nov 2016 06:59:12 -0800 (PST)\r\n\
+From: \"PayPal Security\" <security@paypa1-verify.com>\r\n\
+To: {recipient}\r\n\
+Subject: Your account has been limited\r\n\
+Date: Tue, 29 Nov 2016 06:59:10 -0800\r\n\
+Message-ID: <{message_id}@paypa1-verify.com>\r\n\
+X-Originating-IP: [{PHISH_IP}]\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\
+\r\n\
+Dear customer,\r\n\
+\r\n\
+we noticed unusual activity. Restore access at {PHISH_URL} within 24 hours.\r\n\
+Follow us: https://www.linkedin.com/company/paypal\r\n\
+Questions? Write to help@acme-corp.com.\r\n"
+    )
+}
+
+/// An employee's report: the phish forwarded as an attachment to the security mailbox.
+fn report(reporter: &str, phish: &str) -> String {
+    format!(
+        "From: {reporter}\r\n\
+To: security@acme-corp.com\r\n\
+Subject: Fwd: Your account has been limited\r\n\
+Date: Tue, 29 Nov 2016 07:10:00 -0800\r\n\
+Message-ID: <report-{reporter}>\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"b1\"\r\n\
+\r\n\
+--b1\r\n\
+Content-Type: text/plain\r\n\
+\r\n\
+This looks fishy.\r\n\
+--b1\r\n\
+Content-Type: message/rfc822\r\n\
+Content-Disposition: attachment; filename=\"phish.eml\"\r\n\
+\r\n\
+{phish}\r\n\
+--b1--\r\n"
+    )
+}
+
+async fn spawn() -> TestApp {
+    TestApp::spawn_with(|s| {
+        s.organisation.domains = vec!["acme-corp.com".into()];
+    })
+    .await
+}
+
+async fn import(app: &TestApp, raw: &str) -> (StatusCode, Value) {
+    status_json(
+        app.as_admin(app.post("/api/v1/imports"))
+            .header("Content-Type", "message/rfc822")
+            .body(raw.to_string())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+async fn import_id(app: &TestApp, raw: &str) -> i64 {
+    let (status, body) = import(app, raw).await;
+    assert!(status.is_success(), "{status} {body}");
+    body["imports"][0]["id"].as_i64().unwrap()
+}
+
+async fn draft(app: &TestApp, id: i64) -> Value {
+    let (status, body) =
+        status_json(app.as_admin(app.get(&format!("/api/v1/imports/{id}"))).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+fn item<'a>(draft: &'a Value, kind: &str, value: &str) -> Option<&'a Value> {
+    draft["items"].as_array().unwrap().iter().find(|i| i["type"] == kind && i["value"] == value)
+}
+
+async fn commit(app: &TestApp, id: i64, meta: Value) -> (StatusCode, Value) {
+    status_json(
+        app.as_admin(app.post(&format!("/api/v1/imports/{id}/commit"))).json(&meta).send().await.unwrap(),
+    )
+    .await
+}
+
+async fn indicator(app: &TestApp, kind: &str, value: &str) -> Value {
+    let (status, body) = status_json(
+        app.as_admin(app.get("/api/v1/indicators"))
+            .query(&[("type", kind), ("value", value)])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let list = body["indicators"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "one {kind} {value}: {body}");
+    list[0].clone()
+}
+
+async fn set_status(app: &TestApp, id: i64, status: &str) -> Value {
+    let (code, body) = status_json(
+        app.as_admin(app.request(reqwest::Method::PATCH, &format!("/api/v1/indicators/{id}")))
+            .json(&json!({ "status": status, "reason": "test" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    body
+}
+
+async fn taxii_driver(app: &TestApp, auth: Value, steps: Vec<Value>) -> Vec<Value> {
+    let input = json!({ "url": app.url, "auth": auth, "steps": steps });
+    let out = tokio::task::spawn_blocking(move || oracle::run("taxii_driver.py", &input)).await.unwrap();
+    out["results"].as_array().unwrap().clone()
+}
+
+/// The id of the built-in `active-indicators` collection (taxii2-client wants the real id in URLs).
+async fn active_id(app: &TestApp) -> String {
+    let (_, cols) = status_json(app.as_admin(app.get("/api/v1/collections")).send().await.unwrap()).await;
+    cols.as_array().unwrap().iter().find(|c| c["alias"] == "active-indicators").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Every object of every page of `active-indicators` (after `added_after`, if given), as the
+/// taxii2-client sees them.
+async fn poll_active(app: &TestApp, user: &str, password: &str, added_after: Option<&str>) -> Vec<Value> {
+    let mut filters = json!({});
+    if let Some(t) = added_after {
+        filters["added_after"] = json!(t);
+    }
+    let collection = active_id(app).await;
+    let results = taxii_driver(
+        app,
+        json!({ "mode": "basic", "user": user, "password": password }),
+        vec![json!({ "scenario": "pages", "collection": collection, "endpoint": "objects",
+                     "per_request": 2, "filters": filters })],
+    )
+    .await;
+    let r = &results[0];
+    assert!(r.get("error").is_none(), "taxii2-client failed: {r}");
+    r["envelopes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|e| e["objects"].as_array().cloned().unwrap_or_default())
+        .collect()
+}
+
+fn assert_strictly_valid(objects: &[Value]) {
+    let result = oracle::run("validate.py", &json!({ "objects": objects }));
+    for (o, r) in objects.iter().zip(result["results"].as_array().unwrap()) {
+        assert_eq!(r["valid"], true, "{}: {}", o["id"], r["errors"]);
+    }
+}
+
+fn indicator_for<'a>(objects: &'a [Value], pattern_value: &str) -> Vec<&'a Value> {
+    objects
+        .iter()
+        .filter(|o| {
+            o["type"] == "indicator"
+                && o["pattern"].as_str().unwrap_or("").contains(&format!("'{pattern_value}'"))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_seed_scenario_end_to_end() {
+    let app = spawn().await;
+    let first = report("alice@acme-corp.com", &phish("alice@acme-corp.com", "m-alice"));
+    let id = import_id(&app, &first).await;
+
+    // QA: what was extracted, with the ESMTPS id not taken for an IP.
+    let d = draft(&app, id).await;
+    assert_eq!(d["state"], "draft");
+    assert_eq!(d["reporter"], "alice@acme-corp.com");
+    assert!(item(&d, "url", PHISH_URL).is_some(), "{d}");
+    assert!(item(&d, "domain", PHISH_HOST).is_some(), "{d}");
+    assert_eq!(item(&d, "ipv4", PHISH_IP).unwrap()["state"], "proposed");
+    assert!(
+        !d["items"].as_array().unwrap().iter().any(|i| i["type"] == "ipv4" && i["value"] != PHISH_IP),
+        "only the sender's IP: {d}"
+    );
+    // The organisation's own domain is kept as context, never proposed.
+    let own = item(&d, "email", "help@acme-corp.com").expect("own address kept");
+    assert_eq!(own["state"], "whitelisted", "{own}");
+    // Provenance: a span into a decoded text.
+    let url_item = item(&d, "url", PHISH_URL).unwrap();
+    assert!(url_item["details"]["provenance"][0]["end"].as_u64().unwrap() > 0);
+
+    // Whitelist what is wrong (LinkedIn, a suffix rule), prune something.
+    let linkedin = item(&d, "url", "https://www.linkedin.com/company/paypal").expect("linkedin url").clone();
+    let (status, body) = status_json(
+        app.as_admin(app.post(&format!("/api/v1/imports/{id}/items/{}/whitelist", linkedin["id"])))
+            .json(&json!({ "match_kind": "suffix", "pattern": "linkedin.com", "reason": "social media footer" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let d = draft(&app, id).await;
+    assert_eq!(item(&d, "url", "https://www.linkedin.com/company/paypal").unwrap()["state"], "whitelisted");
+    assert_eq!(
+        item(&d, "domain", "www.linkedin.com").map(|i| i["state"].clone()),
+        Some(json!("whitelisted"))
+    );
+    let sender_addr = item(&d, "email", "security@paypa1-verify.com").map(|i| i["id"].clone());
+    if let Some(sender) = sender_addr {
+        let (status, body) = status_json(
+            app.as_admin(
+                app.request(reqwest::Method::PATCH, &format!("/api/v1/imports/{id}/items/{sender}")),
+            )
+            .json(&json!({ "state": "pruned" }))
+            .send()
+            .await
+            .unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["state"], "pruned");
+    }
+
+    // Commit → event; the raw email stays retrievable byte for byte.
+    let (status, c) = commit(
+        &app,
+        id,
+        json!({ "title": "PayPal limited-account phish", "tlp": "green", "tags": ["paypal"] }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{c}");
+    assert_eq!(c["merged"], false);
+    let event_id = c["event_id"].as_i64().unwrap();
+    let raw = app.as_admin(app.get(&format!("/api/v1/imports/{id}/raw"))).send().await.unwrap();
+    assert_eq!(raw.headers()["content-type"], "message/rfc822");
+    assert_eq!(raw.bytes().await.unwrap().as_ref(), first.as_bytes());
+    let (_, ev) =
+        status_json(app.as_admin(app.get(&format!("/api/v1/events/{event_id}"))).send().await.unwrap()).await;
+    assert_eq!(ev["title"], "PayPal limited-account phish");
+    assert_eq!(ev["tlp"], "green");
+    let values: Vec<&str> =
+        ev["indicators"].as_array().unwrap().iter().map(|i| i["value"].as_str().unwrap()).collect();
+    assert!(
+        values.contains(&PHISH_URL) && values.contains(&PHISH_HOST) && values.contains(&PHISH_IP),
+        "{values:?}"
+    );
+    assert!(
+        !values.iter().any(|v| v.contains("linkedin")),
+        "whitelisted values are not indicators: {values:?}"
+    );
+    assert!(!values.contains(&"security@paypa1-verify.com"), "pruned: {values:?}");
+
+    // Set the URL, FQDN and IP Active.
+    let url = indicator(&app, "url", PHISH_URL).await;
+    let host = indicator(&app, "domain", PHISH_HOST).await;
+    let ip = indicator(&app, "ipv4", PHISH_IP).await;
+    assert_eq!(url["status"], "review");
+    assert_eq!(url["tags"], json!(["paypal"]));
+    for i in [&url, &host, &ip] {
+        let after = set_status(&app, i["id"].as_i64().unwrap(), "active").await;
+        assert_eq!(after["status"], "active");
+        assert_eq!(after["published"], true);
+    }
+    let (_, rel) = status_json(
+        app.as_admin(app.get(&format!("/api/v1/indicators/{}", url["id"]))).send().await.unwrap(),
+    )
+    .await;
+    assert_eq!(rel["relationships"][0]["relationship_type"], "related-to", "{rel}");
+    assert_eq!(rel["relationships"][0]["indicator"]["value"], PHISH_HOST);
+
+    // A firewall account reads active-indicators with the OASIS client.
+    let password = app.add_user("firewall", "reader").await;
+    let grant = app
+        .as_admin(app.request(reqwest::Method::PUT, "/api/v1/collections/active-indicators/grants/firewall"))
+        .json(&json!({ "can_read": true, "can_write": false }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(grant.status(), StatusCode::NO_CONTENT);
+    let objects = poll_active(&app, "firewall", &password, None).await;
+    for v in [PHISH_URL, PHISH_HOST, PHISH_IP] {
+        let found = indicator_for(&objects, v);
+        assert_eq!(found.len(), 1, "one indicator for {v}");
+        assert_eq!(found[0]["revoked"], Value::Null);
+        assert!(found[0]["valid_until"].is_null());
+    }
+    assert!(objects.iter().any(|o| o["type"] == "identity"));
+    assert!(objects.iter().any(|o| o["type"] == "relationship" && o["relationship_type"] == "based-on"));
+    assert_strictly_valid(&objects);
+
+    // Whitelisting the IP revokes it downstream: a poller with added_after sees only that.
+    let page = app
+        .get("/taxii2/root/collections/active-indicators/objects/")
+        .basic_auth("firewall", Some(&password))
+        .header("Accept", "application/taxii+json;version=2.1")
+        .send()
+        .await
+        .unwrap();
+    let last = page.headers()["X-TAXII-Date-Added-Last"].to_str().unwrap().to_string();
+    let (status, body) = status_json(
+        app.as_admin(app.post("/api/v1/whitelist"))
+            .json(&json!({ "match_kind": "exact", "pattern": PHISH_IP, "applies_to": "ipv4", "reason": "shared hosting" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["whitelisted"], json!([ip["id"]]));
+    let changes = poll_active(&app, "firewall", &password, Some(&last)).await;
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0]["id"], ip["stix_id"]);
+    assert_eq!(changes[0]["revoked"], true);
+    assert_strictly_valid(&changes);
+    let ip_after = indicator(&app, "ipv4", PHISH_IP).await;
+    assert_eq!(ip_after["status"], "whitelisted");
+    let (_, history) = status_json(
+        app.as_admin(app.get(&format!("/api/v1/indicators/{}/history", ip["id"]))).send().await.unwrap(),
+    )
+    .await;
+    let steps: Vec<(&str, &str)> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["field"] == "status")
+        .map(|h| (h["from"].as_str().unwrap(), h["to"].as_str().unwrap()))
+        .collect();
+    assert_eq!(steps, vec![("review", "active"), ("active", "whitelisted")]);
+
+    // The same phish reported by a second employee joins the event: two recipients.
+    let second = report("bob@acme-corp.com", &phish("bob@acme-corp.com", "m-bob"));
+    let id2 = import_id(&app, &second).await;
+    let (status, c2) = commit(&app, id2, json!({})).await;
+    assert_eq!(status, StatusCode::CREATED, "{c2}");
+    assert_eq!(c2["merged"], true);
+    assert_eq!(c2["event_id"], event_id);
+    // Known values are merged, not duplicated (the sender's address, pruned in the first draft,
+    // is new in this one).
+    for known in [&url, &host] {
+        assert!(c2["updated"].as_array().unwrap().contains(&known["id"]), "{c2}");
+        assert!(!c2["created"].as_array().unwrap().contains(&known["id"]), "{c2}");
+    }
+    let (_, ev) =
+        status_json(app.as_admin(app.get(&format!("/api/v1/events/{event_id}"))).send().await.unwrap()).await;
+    assert_eq!(ev["recipient_count"], 2, "{ev}");
+    assert_eq!(ev["reports"].as_array().unwrap().len(), 2);
+
+    // The event as STIX passes the strict validator.
+    let (status, bundle) =
+        status_json(app.as_admin(app.get(&format!("/api/v1/events/{event_id}/stix"))).send().await.unwrap())
+            .await;
+    assert_eq!(status, StatusCode::OK, "{bundle}");
+    let result = oracle::run("validate.py", &json!({ "bundle": bundle }));
+    assert_eq!(result["results"][0]["valid"], true, "{}", result["results"][0]["errors"]);
+}
+
+#[tokio::test]
+async fn reimporting_the_same_bytes_returns_the_same_draft() {
+    let app = spawn().await;
+    let raw = report("carol@acme-corp.com", &phish("carol@acme-corp.com", "m-carol"));
+    let (s1, b1) = import(&app, &raw).await;
+    let (s2, b2) = import(&app, &raw).await;
+    assert_eq!(s1, StatusCode::CREATED);
+    assert_eq!(s2, StatusCode::OK);
+    assert_eq!(b1["imports"][0]["id"], b2["imports"][0]["id"]);
+    assert_eq!(b2["imports"][0]["created"], false);
+}
+
+#[tokio::test]
+async fn parallel_commits_sharing_indicators_create_each_once() {
+    let app = spawn().await;
+    let mut ids = Vec::new();
+    for n in 0..8 {
+        let raw = format!(
+            "From: attacker{n}@evil-sender.net\r\nTo: user{n}@acme-corp.com\r\nSubject: Invoice {n}\r\n\
+Message-ID: <inv-{n}@evil-sender.net>\r\n\r\nPay at http://pay.shared-phish.com/inv and http://only{n}.unique-phish.net/x\r\n"
+        );
+        ids.push(import_id(&app, &raw).await);
+    }
+    let commits = ids.iter().map(|id| commit(&app, *id, json!({})));
+    let results = futures_util::future::join_all(commits).await;
+    let mut events = std::collections::HashSet::new();
+    for (status, body) in &results {
+        assert_eq!(*status, StatusCode::CREATED, "{body}");
+        events.insert(body["event_id"].as_i64().unwrap());
+    }
+    assert_eq!(events.len(), 8, "eight different phishes, eight events");
+    let shared = indicator(&app, "url", "http://pay.shared-phish.com/inv").await;
+    let host = indicator(&app, "domain", "pay.shared-phish.com").await;
+    let created_by: usize =
+        results.iter().filter(|(_, b)| b["created"].as_array().unwrap().contains(&shared["id"])).count();
+    assert_eq!(created_by, 1, "exactly one commit created the shared indicator");
+    let (_, detail) = status_json(
+        app.as_admin(app.get(&format!("/api/v1/indicators/{}", host["id"]))).send().await.unwrap(),
+    )
+    .await;
+    assert_eq!(detail["events"].as_array().unwrap().len(), 8);
+    // Commonalities: every event lists the shared indicators as shared with the 7 others.
+    let any_event = *events.iter().next().unwrap();
+    let (_, ev) =
+        status_json(app.as_admin(app.get(&format!("/api/v1/events/{any_event}"))).send().await.unwrap())
+            .await;
+    let common = ev["commonalities"].as_array().unwrap();
+    assert!(
+        common.iter().any(|c| c["indicator"]["value"] == "http://pay.shared-phish.com/inv"
+            && c["other_events"].as_array().unwrap().len() == 7),
+        "{ev}"
+    );
+}
+
+#[tokio::test]
+async fn failures_are_clear_and_change_nothing() {
+    let app = spawn().await;
+    let id = import_id(&app, &phish("dave@acme-corp.com", "m-dave")).await;
+    let counts = |app: &TestApp| {
+        let rb = app.as_admin(app.get("/api/v1/indicators"));
+        async move { status_json(rb.send().await.unwrap()).await.1["indicators"].as_array().unwrap().len() }
+    };
+    // Unknown draft.
+    assert_eq!(commit(&app, 999_999, json!({})).await.0, StatusCode::NOT_FOUND);
+    // Bad items.
+    for (kind, value) in [("ipv4", "999.1.1.1"), ("domain", "not a domain"), ("flower", "rose")] {
+        let (status, body) = status_json(
+            app.as_admin(app.post(&format!("/api/v1/imports/{id}/items")))
+                .json(&json!({ "type": kind, "value": value }))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{kind} {value}: {body}");
+        assert!(
+            body["detail"].as_str().unwrap().contains(value)
+                || body["detail"].as_str().unwrap().contains(kind),
+            "{body}"
+        );
+    }
+    // A good item is added (canonical form), a duplicate is a conflict.
+    let (status, added) = status_json(
+        app.as_admin(app.post(&format!("/api/v1/imports/{id}/items")))
+            .json(&json!({ "type": "domain", "value": "Missed.Evil-Domain.com" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{added}");
+    assert_eq!(added["value"], "missed.evil-domain.com");
+    let (status, _) = status_json(
+        app.as_admin(app.post(&format!("/api/v1/imports/{id}/items")))
+            .json(&json!({ "type": "domain", "value": "missed.evil-domain.com" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    // Unauthorised users.
+    let password = app.add_user("viewer", "reader").await;
+    let resp = app
+        .post(&format!("/api/v1/imports/{id}/commit"))
+        .basic_auth("viewer", Some(&password))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let resp = app.post(&format!("/api/v1/imports/{id}/commit")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let resp = app
+        .post("/api/v1/imports")
+        .header("Content-Type", "message/rfc822")
+        .body("x")
+        .basic_auth("viewer", Some(&password))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    // Bad metadata and bad imports.
+    assert_eq!(commit(&app, id, json!({ "tlp": "purple" })).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(commit(&app, id, json!({ "colour": "red" })).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(import(&app, "   ").await.0, StatusCode::BAD_REQUEST);
+    let resp = app
+        .as_admin(app.post("/api/v1/imports"))
+        .header("Content-Type", "image/png")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(counts(&app).await, 0, "nothing was committed");
+    // Commit once, then twice.
+    let (status, body) = commit(&app, id, json!({})).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let n = counts(&app).await;
+    assert!(n >= 3, "{n}");
+    let (status, body) = commit(&app, id, json!({})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(counts(&app).await, n);
+    // A committed draft no longer changes; an abandoned one cannot be committed.
+    let resp = app.as_admin(app.post(&format!("/api/v1/imports/{id}/abandon"))).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::CONFLICT);
+    let other = import_id(&app, &phish("erin@acme-corp.com", "m-erin-unrelated")).await;
+    let resp = app.as_admin(app.post(&format!("/api/v1/imports/{other}/abandon"))).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(commit(&app, other, json!({})).await.0, StatusCode::CONFLICT);
+    // Indicator changes: bad status, bad score.
+    let any = indicator(&app, "ipv4", PHISH_IP).await;
+    for body in [json!({ "status": "deleted" }), json!({ "score": 101 }), json!({ "tlp": "purple" })] {
+        let resp = app
+            .as_admin(app.request(reqwest::Method::PATCH, &format!("/api/v1/indicators/{}", any["id"])))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{body}");
+    }
+    assert_eq!(indicator(&app, "ipv4", PHISH_IP).await, any, "failed changes changed nothing");
+}
+
+#[tokio::test]
+async fn whitelist_preview_then_save_and_defaults() {
+    let app = spawn().await;
+    let id = import_id(&app, &phish("frank@acme-corp.com", "m-frank")).await;
+    assert_eq!(commit(&app, id, json!({})).await.0, StatusCode::CREATED);
+    let rule = json!({ "match_kind": "suffix", "pattern": "*.paypa1-verify.com", "reason": "test" });
+    let (status, preview) =
+        status_json(app.as_admin(app.post("/api/v1/whitelist/preview")).json(&rule).send().await.unwrap())
+            .await;
+    assert_eq!(status, StatusCode::OK, "{preview}");
+    let previewed: Vec<&str> =
+        preview["indicators"].as_array().unwrap().iter().map(|i| i["value"].as_str().unwrap()).collect();
+    assert!(previewed.contains(&PHISH_URL) && previewed.contains(&PHISH_HOST), "{previewed:?}");
+    assert!(!previewed.contains(&PHISH_IP));
+    // A preview saves nothing.
+    assert_eq!(indicator(&app, "url", PHISH_URL).await["status"], "review");
+    let (status, saved) =
+        status_json(app.as_admin(app.post("/api/v1/whitelist")).json(&rule).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::CREATED, "{saved}");
+    assert_eq!(saved["whitelisted"].as_array().unwrap().len(), preview["total"].as_u64().unwrap() as usize);
+    assert_eq!(indicator(&app, "url", PHISH_URL).await["status"], "whitelisted");
+    // The same rule twice is a conflict; a bad regex is a 400.
+    assert_eq!(
+        app.as_admin(app.post("/api/v1/whitelist")).json(&rule).send().await.unwrap().status(),
+        StatusCode::CONFLICT
+    );
+    let bad = json!({ "match_kind": "regex", "pattern": "(", "reason": "x" });
+    assert_eq!(
+        app.as_admin(app.post("/api/v1/whitelist")).json(&bad).send().await.unwrap().status(),
+        StatusCode::BAD_REQUEST
+    );
+    // Shipped: private ranges and the organisation's domains.
+    let (_, rules) = status_json(app.as_admin(app.get("/api/v1/whitelist")).send().await.unwrap()).await;
+    let patterns: Vec<&str> =
+        rules.as_array().unwrap().iter().map(|r| r["pattern"].as_str().unwrap()).collect();
+    for p in ["10.0.0.0/8", "192.168.0.0/16", "2001:db8::/32", "acme-corp.com"] {
+        assert!(patterns.contains(&p), "{p} in {patterns:?}");
+    }
+    // Future extractions mark matches.
+    let later = import_id(&app, &phish("gina@acme-corp.com", "m-gina")).await;
+    let d = draft(&app, later).await;
+    assert_eq!(item(&d, "url", PHISH_URL).unwrap()["state"], "whitelisted");
+}
+
+#[tokio::test]
+async fn expiry_and_sharing_by_tlp() {
+    let app = spawn().await;
+    let id = import_id(&app, &phish("hank@acme-corp.com", "m-hank")).await;
+    let (_, c) = commit(&app, id, json!({ "tlp": "amber" })).await;
+    let event_id = c["event_id"].as_i64().unwrap();
+    let ip = indicator(&app, "ipv4", PHISH_IP).await;
+    let active = set_status(&app, ip["id"].as_i64().unwrap(), "active").await;
+    assert!(active["expires_at"].is_string(), "IPs expire by default: {active}");
+
+    // The expiry policy: past 30 days an Active IP becomes Expired, with a new STIX version.
+    let settings = {
+        let mut s = harpoon::settings::Settings::default();
+        s.organisation.domains = vec!["acme-corp.com".into()];
+        s
+    };
+    let db = app.db.clone();
+    let expired = tokio::task::spawn_blocking(move || {
+        let ctx = harpoon::startup::triage_context(&db, &settings).unwrap();
+        let in_31_days = harpoon::db::now_micros() + 31 * 86_400_000_000;
+        harpoon::service::indicators::expire_due(&mut db.conn().unwrap(), &ctx, in_31_days).unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(expired, 1);
+    let after = indicator(&app, "ipv4", PHISH_IP).await;
+    assert_eq!(after["status"], "expired");
+    let versions = app
+        .as_admin(app.get(&format!(
+            "/taxii2/root/collections/active-indicators/objects/{}/versions/",
+            ip["stix_id"].as_str().unwrap()
+        )))
+        .header("Accept", "application/taxii+json;version=2.1")
+        .send()
+        .await
+        .unwrap();
+    let (status, v) = status_json(versions).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["versions"].as_array().unwrap().len(), 2, "activation and expiry: {v}");
+
+    // Sharing: a GREEN-only collection refuses an AMBER event; an AMBER one takes it.
+    for (title, max) in [("Partners green", "green"), ("Partners amber", "amber")] {
+        let resp = app
+            .as_admin(app.post("/api/v1/collections"))
+            .json(&json!({ "title": title, "share_max_tlp": max }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::CREATED);
+    }
+    let (_, cols) = status_json(app.as_admin(app.get("/api/v1/collections")).send().await.unwrap()).await;
+    let col = |t: &str| {
+        cols.as_array().unwrap().iter().find(|c| c["title"] == t).unwrap()["id"].as_str().unwrap().to_string()
+    };
+    let share = |collection: String| {
+        app.as_admin(app.post(&format!("/api/v1/events/{event_id}/share")))
+            .json(&json!({ "collection": collection }))
+            .send()
+    };
+    assert_eq!(share(col("Partners green")).await.unwrap().status(), StatusCode::FORBIDDEN);
+    let url = indicator(&app, "url", PHISH_URL).await;
+    set_status(&app, url["id"].as_i64().unwrap(), "active").await;
+    let (status, shared) = status_json(share(col("Partners amber")).await.unwrap()).await;
+    assert_eq!(status, StatusCode::CREATED, "{shared}");
+    let objects = app
+        .as_admin(app.get(&format!("/taxii2/root/collections/{}/objects/", col("Partners amber"))))
+        .header("Accept", "application/taxii+json;version=2.1")
+        .send()
+        .await
+        .unwrap();
+    let (_, env) = status_json(objects).await;
+    let objs = env["objects"].as_array().unwrap();
+    let report = objs.iter().find(|o| o["type"] == "report").expect("a report");
+    assert_eq!(report["id"], shared["report_id"]);
+    assert_eq!(report["labels"], json!(["spearphish"]));
+    assert!(indicator_for(objs, PHISH_URL).len() == 1, "the Active URL indicator is shared");
+    assert_strictly_valid(objs);
+    // RED never leaves.
+    let resp = app
+        .as_admin(app.request(reqwest::Method::PATCH, &format!("/api/v1/events/{event_id}")))
+        .json(&json!({ "tlp": "red" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(share(col("Partners amber")).await.unwrap().status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn partner_indicators_posted_over_taxii_become_review_indicators() {
+    let app = spawn().await;
+    let password = app.add_user("partner", "reader").await;
+    let resp = app
+        .as_admin(app.post("/api/v1/collections"))
+        .json(&json!({ "title": "Inbound from CERT", "alias": "inbound", "writers": ["partner"], "intake": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let (_, col) = status_json(resp).await;
+    let org = json!({ "type": "identity", "spec_version": "2.1", "id": "identity--2d1c6ab3-5e4e-48ac-a32b-f0c01c2836a8",
+        "created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z", "name": "CERT", "identity_class": "organization" });
+    let partner_indicator = |id: &str, pattern: &str| {
+        json!({
+        "type": "indicator", "spec_version": "2.1", "id": id, "created": "2024-01-01T00:00:00.000Z",
+        "modified": "2024-01-01T00:00:00.000Z", "created_by_ref": org["id"], "name": "x", "description": "from the CERT",
+        "indicator_types": ["malicious-activity"], "pattern": pattern, "pattern_type": "stix",
+        "valid_from": "2024-01-01T00:00:00Z", "confidence": 80,
+        "object_marking_refs": ["marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"] })
+    };
+    let envelope = json!({ "objects": [
+        org,
+        partner_indicator("indicator--6b2a2f1e-1111-4a6e-9c55-1f0d6a3f2b01", "[domain-name:value = 'c2.partner-reported.net' OR ipv4-addr:value = '185.100.87.20']"),
+        partner_indicator("indicator--6b2a2f1e-2222-4a6e-9c55-1f0d6a3f2b02", "[ipv4-addr:value = '10.9.8.7']"),
+    ]});
+    let resp = app
+        .post(&format!("/taxii2/root/collections/{}/objects/", col["id"].as_str().unwrap()))
+        .basic_auth("partner", Some(&password))
+        .header("Accept", "application/taxii+json;version=2.1")
+        .header("Content-Type", "application/taxii+json;version=2.1")
+        .body(envelope.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    // The intake loop runs every 2 s.
+    let mut found = None;
+    for _ in 0..50 {
+        let (_, body) = status_json(
+            app.as_admin(app.get("/api/v1/indicators"))
+                .query(&[("value", "c2.partner-reported.net")])
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        if let Some(i) = body["indicators"].as_array().and_then(|l| l.first()) {
+            found = Some(i.clone());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let domain = found.expect("the partner's domain became an indicator");
+    assert_eq!(domain["status"], "review");
+    assert_eq!(domain["score"], 80);
+    assert_eq!(domain["tlp"], "green");
+    let (_, detail) = status_json(
+        app.as_admin(app.get(&format!("/api/v1/indicators/{}", domain["id"]))).send().await.unwrap(),
+    )
+    .await;
+    assert_eq!(detail["sources"][0]["source"], "partner:Inbound from CERT");
+    assert_eq!(detail["partner_objects"][0]["stix_id"], "indicator--6b2a2f1e-1111-4a6e-9c55-1f0d6a3f2b01");
+    let ip = indicator(&app, "ipv4", "185.100.87.20").await;
+    assert_eq!(ip["status"], "review");
+    // A value our whitelist covers (a private address) is kept, whitelisted.
+    let private = indicator(&app, "ipv4", "10.9.8.7").await;
+    assert_eq!(private["status"], "whitelisted");
+}
