@@ -6,6 +6,7 @@ mod collections;
 mod connectors;
 pub mod error;
 mod events;
+mod exports;
 mod health;
 mod imports;
 mod indicators;
@@ -90,6 +91,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/whitelist", web::post().to(whitelist::create))
             .route("/whitelist/preview", web::post().to(whitelist::preview))
             .route("/whitelist/{id}", web::delete().to(whitelist::delete))
+            // exports (named feeds for firewalls and IDSs)
+            .route("/exports", web::get().to(exports::list))
+            .route("/exports", web::post().to(exports::create))
+            .route("/exports/{name}", web::get().to(exports::get))
+            .route("/exports/{name}", web::delete().to(exports::delete))
+            .route("/exports/{name}/feed", web::get().to(exports::feed))
             .default_service(web::to(error::not_found)),
     );
 }

@@ -54,18 +54,41 @@ async fn authenticate(
     auth.authenticate(credentials, remote).await.map(Some)
 }
 
-/// The one rule of token scopes: an `intake` token may only push emails (`POST /api/v1/imports`).
+/// The one rule of token scopes: an `intake` token may only push emails (`POST /api/v1/imports`),
+/// an `export` token may only read export feeds (`GET /api/v1/exports/{name}/feed`).
 fn check_scope(principal: &Principal, req: &HttpRequest) -> Result<(), AuthError> {
-    match principal.scope {
-        TokenScope::All => Ok(()),
-        TokenScope::Intake
-            if req.method() == actix_web::http::Method::POST
-                && req.path().trim_end_matches('/') == "/api/v1/imports" =>
-        {
-            Ok(())
+    let path = req.path().trim_end_matches('/');
+    let allowed = match principal.scope {
+        TokenScope::All => true,
+        TokenScope::Intake => req.method() == actix_web::http::Method::POST && path == "/api/v1/imports",
+        TokenScope::Export => req.method() == actix_web::http::Method::GET && is_export_feed(path),
+    };
+    if allowed { Ok(()) } else { Err(AuthError::OutOfScope(format!("{} {}", req.method(), req.path()))) }
+}
+
+/// `/api/v1/exports/{name}/feed`, with one non-empty name segment.
+fn is_export_feed(path: &str) -> bool {
+    path.strip_prefix("/api/v1/exports/")
+        .and_then(|rest| rest.strip_suffix("/feed"))
+        .is_some_and(|name| !name.is_empty() && !name.contains('/'))
+}
+
+/// The `token` URL parameter, for devices that cannot send an `Authorization` header (firewall
+/// external dynamic lists). Only [`FeedAuthenticated`] reads it.
+fn query_token(req: &HttpRequest) -> Result<Option<String>, AuthError> {
+    let mut found = None;
+    for (key, value) in form_urlencoded::parse(req.query_string().as_bytes()) {
+        if key == "token" {
+            if found.is_some() {
+                return Err(AuthError::Malformed("more than one token parameter".into()));
+            }
+            if value.is_empty() {
+                return Err(AuthError::Malformed("empty token".into()));
+            }
+            found = Some(value.into_owned());
         }
-        TokenScope::Intake => Err(AuthError::OutOfScope(format!("{} {}", req.method(), req.path()))),
     }
+    Ok(found)
 }
 
 fn request_parts(
@@ -110,6 +133,52 @@ where
                 }
                 None => Err(E::from(AuthError::Missing)),
             }
+        })
+    }
+}
+
+/// An authenticated caller of an export feed: credentials in the `Authorization` header, or a
+/// token in the `token` URL parameter (checked by the same constant-time path as any token).
+/// Both at once is refused, so a request never carries two identities.
+#[derive(Debug, Clone)]
+pub struct FeedAuthenticated<E> {
+    pub principal: Principal,
+    edge: PhantomData<fn() -> E>,
+}
+
+impl<E> std::ops::Deref for FeedAuthenticated<E> {
+    type Target = Principal;
+    fn deref(&self) -> &Principal {
+        &self.principal
+    }
+}
+
+impl<E> FromRequest for FeedAuthenticated<E>
+where
+    E: From<AuthError> + ResponseError + 'static,
+{
+    type Error = E;
+    type Future = LocalBoxFuture<'static, Result<Self, E>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let (auth, header, remote) = request_parts(req);
+        let req = req.clone();
+        Box::pin(async move {
+            let principal = match (header, query_token(&req)?) {
+                (Some(_), Some(_)) => {
+                    return Err(E::from(AuthError::Malformed(
+                        "credentials both in the Authorization header and the token parameter".into(),
+                    )));
+                }
+                (None, Some(token)) => {
+                    let auth =
+                        auth.ok_or_else(|| AuthError::Unavailable("no authenticator configured".into()))?;
+                    auth.authenticate(Credentials::Token(token), remote).await?
+                }
+                (header, None) => authenticate(auth, header, remote).await?.ok_or(AuthError::Missing)?,
+            };
+            check_scope(&principal, &req)?;
+            Ok(Self { principal, edge: PhantomData })
         })
     }
 }
@@ -161,6 +230,15 @@ mod tests {
         }
         assert!(matches!(parse_authorization(&hv("Bearer abc")), Ok(Credentials::Token(t)) if t == "abc"));
         assert!(matches!(parse_authorization(&hv("token abc")), Ok(Credentials::Token(t)) if t == "abc"));
+    }
+
+    #[test]
+    fn export_feed_paths() {
+        assert!(is_export_feed("/api/v1/exports/edl/feed"));
+        assert!(!is_export_feed("/api/v1/exports/edl"));
+        assert!(!is_export_feed("/api/v1/exports//feed"));
+        assert!(!is_export_feed("/api/v1/exports/a/b/feed"));
+        assert!(!is_export_feed("/api/v1/exports"));
     }
 
     #[test]

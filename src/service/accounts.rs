@@ -171,12 +171,14 @@ pub struct IssuedToken {
 }
 
 /// Issues an API token for a user.
-/// What a token may do: everything its owner may (`all`), or only push emails (`intake`:
-/// `POST /api/v1/imports` and nothing else), for products that report phish automatically.
+/// What a token may do: everything its owner may (`all`), only push emails (`intake`:
+/// `POST /api/v1/imports` and nothing else), for products that report phish automatically, or
+/// only read export feeds (`export`: `GET /api/v1/exports/{name}/feed`), for firewalls and IDSs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenScope {
     All,
     Intake,
+    Export,
 }
 
 impl TokenScope {
@@ -184,8 +186,9 @@ impl TokenScope {
         match text {
             "all" => Ok(Self::All),
             "intake" => Ok(Self::Intake),
+            "export" => Ok(Self::Export),
             other => Err(ServiceError::Invalid(format!(
-                "unknown token scope '{}' (all or intake)",
+                "unknown token scope '{}' (all, intake or export)",
                 other.escape_debug()
             ))),
         }
@@ -195,6 +198,7 @@ impl TokenScope {
         match self {
             Self::All => "all",
             Self::Intake => "intake",
+            Self::Export => "export",
         }
     }
 }

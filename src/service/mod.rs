@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod auth;
 pub mod collections;
 pub mod events;
+pub mod exports;
 pub mod imports;
 pub mod indicators;
 pub mod ingest;
