@@ -40,7 +40,7 @@ pub struct TokenDto {
     pub created_at: String,
     pub last_used_at: Option<String>,
     pub revoked_at: Option<String>,
-    /// `all`, or `intake` (may only `POST /api/v1/imports`).
+    /// `all`, `intake` (may only `POST /api/v1/imports`) or `export` (may only read export feeds).
     pub scope: String,
     /// Present only in the response that created the token.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -132,7 +132,8 @@ pub struct NewTokenRequest {
     /// Admins may issue a token for another user.
     #[serde(default)]
     pub username: Option<String>,
-    /// `all` (the default) or `intake`: a token for a product that only pushes emails.
+    /// `all` (the default), `intake` (a product that only pushes emails) or `export` (a device
+    /// that only reads export feeds).
     #[serde(default)]
     pub scope: Option<String>,
 }

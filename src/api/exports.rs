@@ -71,7 +71,11 @@ pub async fn create(
     Ok(HttpResponse::Created().json(ExportDto::from(&export)))
 }
 
-pub async fn get(caller: Caller, path: web::Path<String>, db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
+pub async fn get(
+    caller: Caller,
+    path: web::Path<String>,
+    db: web::Data<Db>,
+) -> Result<HttpResponse, ApiError> {
     require_admin(&caller)?;
     let name = path.into_inner();
     let export = db.run(move |conn| Ok(exports::get(conn, &name))).await??;

@@ -8,6 +8,7 @@ mod accounts;
 mod cli;
 mod connectors;
 mod db;
+mod exports;
 mod extract_cli;
 mod extract_corpus;
 mod extract_golden;

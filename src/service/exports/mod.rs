@@ -186,8 +186,9 @@ impl ExportSpec {
             .iter()
             .flatten()
             .map(|k| {
-                ObservableKind::from_name(k)
-                    .ok_or_else(|| ServiceError::Invalid(format!("filters.type: unknown indicator type '{k}'")))
+                ObservableKind::from_name(k).ok_or_else(|| {
+                    ServiceError::Invalid(format!("filters.type: unknown indicator type '{k}'"))
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
         let min_score = f
@@ -280,10 +281,16 @@ impl ExportSpec {
 
     fn from_row(row: &ExportRow) -> Result<Self, ServiceError> {
         let parse = |what: &str, text: &str| {
-            serde_json::from_str::<Value>(text)
-                .map_err(|e| ServiceError::Internal(format!("export {}: stored {what} are corrupt: {e}", row.name)))
+            serde_json::from_str::<Value>(text).map_err(|e| {
+                ServiceError::Internal(format!("export {}: stored {what} are corrupt: {e}", row.name))
+            })
         };
-        Self::parse(&row.name, &row.format, &parse("filters", &row.filters)?, &parse("options", &row.options)?)
+        Self::parse(
+            &row.name,
+            &row.format,
+            &parse("filters", &row.filters)?,
+            &parse("options", &row.options)?,
+        )
     }
 }
 
@@ -297,7 +304,11 @@ pub struct Export {
 
 impl Export {
     fn from_row(row: &ExportRow) -> Result<Self, ServiceError> {
-        Ok(Self { spec: ExportSpec::from_row(row)?, created_by: row.created_by.clone(), created_at: row.created_at })
+        Ok(Self {
+            spec: ExportSpec::from_row(row)?,
+            created_by: row.created_by.clone(),
+            created_at: row.created_at,
+        })
     }
 }
 
@@ -326,7 +337,8 @@ pub fn list(conn: &mut DbConn) -> Result<Vec<Export>, ServiceError> {
 }
 
 pub fn get(conn: &mut DbConn, name: &str) -> Result<Export, ServiceError> {
-    let row = store::by_name(conn, name)?.ok_or_else(|| ServiceError::NotFound(format!("export '{name}'")))?;
+    let row =
+        store::by_name(conn, name)?.ok_or_else(|| ServiceError::NotFound(format!("export '{name}'")))?;
     Export::from_row(&row)
 }
 
@@ -448,11 +460,14 @@ impl Feed {
             Format::Suricata => render::suricata_header(out, &self.spec.name, self.generated_at),
             Format::Stix => {
                 let id = crate::stix::StixId::new_v4("bundle")?;
-                out.extend_from_slice(format!("{{\"type\":\"bundle\",\"id\":\"{id}\",\"objects\":[").as_bytes());
+                out.extend_from_slice(
+                    format!("{{\"type\":\"bundle\",\"id\":\"{id}\",\"objects\":[").as_bytes(),
+                );
                 let mut base = vec![self.publisher.identity.clone()];
                 for level in crate::stix::Tlp2::ALL {
                     let definition =
-                        crate::stix::objects::StixObject::from(self.publisher.tlp(level).definition()).to_value()?;
+                        crate::stix::objects::StixObject::from(self.publisher.tlp(level).definition())
+                            .to_value()?;
                     if !base.contains(&definition) {
                         base.push(definition);
                     }
@@ -500,7 +515,11 @@ impl Feed {
 /// The indicator SDO of a row as the export states it: the id and timestamps of its latest
 /// published version when it has one (an Active indicator's export matches what TAXII serves),
 /// otherwise modified at its last update; `valid_until` for an Expired one. `None` for CVE ids.
-fn stix_indicator(publisher: &Publisher, row: &IndicatorRow, tags: &[String]) -> Result<Option<String>, ServiceError> {
+fn stix_indicator(
+    publisher: &Publisher,
+    row: &IndicatorRow,
+    tags: &[String],
+) -> Result<Option<String>, ServiceError> {
     use super::publish::VersionState;
     let at = row.stix_modified.unwrap_or(row.updated_at);
     let mut as_published = row.clone();
