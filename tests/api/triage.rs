@@ -1,6 +1,7 @@
 //! The triage workflow through the REST API: import → QA (prune, whitelist, metadata) → commit
 //! into a spear-phish event → indicators Active → published in `active-indicators` (read with the
-//! OASIS taxii2-client) → whitelisting revokes → the same phish reported again joins the event.
+//! OASIS taxii2-client and in a plain-text export) → whitelisting revokes (and leaves the export)
+//! → the same phish reported again joins the event.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -311,6 +312,38 @@ async fn the_seed_scenario_end_to_end() {
     assert!(objects.iter().any(|o| o["type"] == "relationship" && o["relationship_type"] == "based-on"));
     assert_strictly_valid(&objects);
 
+    // A firewall that cannot speak TAXII reads a plain-text export with a token in the URL.
+    let (status, body) = status_json(
+        app.as_admin(app.post("/api/v1/exports"))
+            .json(&json!({ "name": "firewall-edl", "format": "text" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, issued) = status_json(
+        app.as_admin(app.post("/api/v1/tokens"))
+            .json(&json!({ "label": "edl", "scope": "export" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{issued}");
+    let export_token = issued["token"].as_str().unwrap().to_string();
+    let read_export = || async {
+        let resp = app.get("/api/v1/exports/firewall-edl/feed").query(&[("token", &export_token)]).send().await;
+        let resp = resp.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        resp.text().await.unwrap()
+    };
+    let edl = read_export().await;
+    let edl_lines: Vec<&str> = edl.lines().collect();
+    for v in [PHISH_URL, PHISH_HOST, PHISH_IP] {
+        assert!(edl_lines.contains(&v), "{v} in the export: {edl}");
+    }
+
     // Whitelisting the IP revokes it downstream: a poller with added_after sees only that.
     let page = app
         .get("/taxii2/root/collections/active-indicators/objects/")
@@ -337,6 +370,11 @@ async fn the_seed_scenario_end_to_end() {
     assert_strictly_valid(&changes);
     let ip_after = indicator(&app, "ipv4", PHISH_IP).await;
     assert_eq!(ip_after["status"], "whitelisted");
+    // ... and takes it out of the export; the URL and the FQDN stay.
+    let edl = read_export().await;
+    let edl_lines: Vec<&str> = edl.lines().collect();
+    assert!(!edl_lines.contains(&PHISH_IP), "{edl}");
+    assert!(edl_lines.contains(&PHISH_URL) && edl_lines.contains(&PHISH_HOST), "{edl}");
     let (_, history) = status_json(
         app.as_admin(app.get(&format!("/api/v1/indicators/{}/history", ip["id"]))).send().await.unwrap(),
     )
