@@ -94,7 +94,7 @@ pub async fn delete(
 }
 
 /// Streams the export: the definition is loaded (404 before anything is sent), then each chunk
-/// is one page read on the blocking pool while the previous one is on the wire. A failure after
+/// is one page read on the blocking pool when actix asks for more body. A failure after
 /// the first byte ends the response early (the client sees a truncated transfer, never a list
 /// that looks complete).
 pub async fn feed(
