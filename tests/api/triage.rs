@@ -333,7 +333,8 @@ async fn the_seed_scenario_end_to_end() {
     assert_eq!(status, StatusCode::CREATED, "{issued}");
     let export_token = issued["token"].as_str().unwrap().to_string();
     let read_export = || async {
-        let resp = app.get("/api/v1/exports/firewall-edl/feed").query(&[("token", &export_token)]).send().await;
+        let resp =
+            app.get("/api/v1/exports/firewall-edl/feed").query(&[("token", &export_token)]).send().await;
         let resp = resp.unwrap();
         assert_eq!(resp.status(), StatusCode::OK);
         resp.text().await.unwrap()
@@ -779,4 +780,99 @@ async fn partner_indicators_posted_over_taxii_become_review_indicators() {
     // A value our whitelist covers (a private address) is kept, whitelisted.
     let private = indicator(&app, "ipv4", "10.9.8.7").await;
     assert_eq!(private["status"], "whitelisted");
+}
+
+/// `GET /api/v1/indicators`: every filter of the issue (value, substring, type, status, event,
+/// tag, score) and keyset pagination; an indicator's related events.
+#[tokio::test]
+async fn indicator_search_filters_and_pages() {
+    let app = spawn().await;
+    let id = import_id(&app, &report("dave@acme-corp.com", &phish("dave@acme-corp.com", "m-dave"))).await;
+    let (status, c) = commit(&app, id, json!({ "title": "t", "tags": ["paypal"] })).await;
+    assert_eq!(status, StatusCode::CREATED, "{c}");
+    let event_id = c["event_id"].as_i64().unwrap();
+    let other = import_id(
+        &app,
+        "From: x@other-sender.net\r\nTo: y@acme-corp.com\r\nSubject: other\r\nMessage-ID: <o@other-sender.net>\r\n\r\nSee http://unrelated-phish.net/a\r\n",
+    )
+    .await;
+    let (status, c2) = commit(&app, other, json!({ "title": "other" })).await;
+    assert_eq!(status, StatusCode::CREATED, "{c2}");
+    let url = indicator(&app, "url", PHISH_URL).await;
+    set_status(&app, url["id"].as_i64().unwrap(), "active").await;
+    let (code, _) = status_json(
+        app.as_admin(app.request(reqwest::Method::PATCH, &format!("/api/v1/indicators/{}", url["id"])))
+            .json(&json!({ "score": 95 }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK);
+
+    let search = |query: Vec<(&'static str, String)>| {
+        let app = &app;
+        async move {
+            let (status, body) =
+                status_json(app.as_admin(app.get("/api/v1/indicators")).query(&query).send().await.unwrap())
+                    .await;
+            assert_eq!(status, StatusCode::OK, "{query:?}: {body}");
+            let values: Vec<String> = body["indicators"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["value"].as_str().unwrap().to_string())
+                .collect();
+            (values, body["next_after"].clone())
+        }
+    };
+    let (all, _) = search(vec![("limit", "1000".into())]).await;
+    assert!(all.iter().any(|v| v == "http://unrelated-phish.net/a"), "{all:?}");
+    let (of_event, _) = search(vec![("event", event_id.to_string())]).await;
+    assert!(of_event.contains(&PHISH_URL.to_string()) && of_event.contains(&PHISH_IP.to_string()));
+    assert!(!of_event.iter().any(|v| v.contains("unrelated")), "{of_event:?}");
+    let (tagged, _) = search(vec![("tag", "paypal".into())]).await;
+    assert_eq!(tagged, of_event, "the event's tags went to its indicators");
+    assert!(search(vec![("tag", "nope".into())]).await.0.is_empty());
+    assert_eq!(search(vec![("min_score", "90".into())]).await.0, vec![PHISH_URL.to_string()]);
+    assert!(!search(vec![("max_score", "90".into())]).await.0.contains(&PHISH_URL.to_string()));
+    assert_eq!(search(vec![("status", "active".into())]).await.0, vec![PHISH_URL.to_string()]);
+    assert_eq!(
+        search(vec![("type", "ipv4".into()), ("status", "review".into())]).await.0,
+        vec![PHISH_IP.to_string()]
+    );
+    assert_eq!(search(vec![("value", PHISH_HOST.into())]).await.0, vec![PHISH_HOST.to_string()]);
+    let (contains, _) = search(vec![("q", "unrelated".into())]).await;
+    assert!(!contains.is_empty() && contains.iter().all(|v| v.contains("unrelated")), "{contains:?}");
+
+    // Pages of two, following next_after: the same indicators, none twice.
+    let mut paged = Vec::new();
+    let mut after: Option<i64> = None;
+    loop {
+        let mut q = vec![("limit", "2".to_string())];
+        if let Some(a) = after {
+            q.push(("after", a.to_string()));
+        }
+        let (page, next) = search(q).await;
+        assert!(page.len() <= 2);
+        paged.extend(page);
+        match next.as_i64() {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    assert_eq!(paged, all);
+
+    // Bad filters are 400s.
+    for bad in [("status", "bogus"), ("type", "ufo"), ("min_score", "x"), ("colour", "red")] {
+        let r = app.as_admin(app.get("/api/v1/indicators")).query(&[bad]).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{bad:?}");
+    }
+
+    // An indicator names its related events.
+    let (_, detail) = status_json(
+        app.as_admin(app.get(&format!("/api/v1/indicators/{}", url["id"]))).send().await.unwrap(),
+    )
+    .await;
+    assert_eq!(detail["events"][0]["id"], event_id, "{detail}");
 }
