@@ -821,3 +821,30 @@ async fn script_operations_work_and_fail_clearly() {
     let runs = get_json(&app, &format!("/api/v1/indicators/{}/runs", id_of(&ip))).await;
     assert_eq!(runs.as_array().unwrap().len(), 7);
 }
+
+/// ARCHITECTURE.md: only `net.rs` builds an HTTP client (one TLS, timeout and redirect policy).
+#[test]
+fn only_net_rs_builds_an_http_client() {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap().map(Result::unwrap) {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    let src = crate::oracle::repo_root().join("src");
+    let mut files = Vec::new();
+    walk(&src, &mut files);
+    assert!(files.len() > 20);
+    for f in files.iter().filter(|f| !f.ends_with("net.rs")) {
+        let text = std::fs::read_to_string(f).unwrap();
+        assert!(
+            !text.contains("reqwest"),
+            "{} names reqwest: outbound HTTP goes through net.rs",
+            f.display()
+        );
+    }
+}

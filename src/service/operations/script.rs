@@ -445,12 +445,12 @@ mod tests {
 
     #[test]
     fn results_are_read_strictly() {
-        let ok = r#"{"version":1,"observables":[{"type":"domain","value":"Evil.Example"}],
-            "relationships":[{"source":"indicator","type":"related-to","target":{"type":"domain","value":"evil.example"}}],
+        let ok = r#"{"version":1,"observables":[{"type":"domain","value":"Evil-Domain-Test.com"}],
+            "relationships":[{"source":"indicator","type":"related-to","target":{"type":"domain","value":"evil-domain-test.com"}}],
             "sightings":[{"count":2,"first_seen":"2026-11-30T10:00:00Z","last_seen":"2026-11-30T11:00:00Z","hosts":["10.1.2.3"]}],
             "notes":["seen twice"]}"#;
         let f = parse_result(ok, &subject()).expect("valid");
-        assert_eq!(f.observables.first().map(|o| o.value.as_str()), Some("evil.example"));
+        assert_eq!(f.observables.first().map(|o| o.value.as_str()), Some("evil-domain-test.com"));
         assert_eq!(f.relationships.len(), 1);
         assert_eq!(f.sightings.first().map(|s| s.count), Some(2));
         for bad in [
