@@ -28,6 +28,155 @@ pub struct Settings {
     pub triage: TriageSettings,
     /// Mailbox connectors (IMAP, POP3) that pull reported emails on their own.
     pub connectors: ConnectorSettings,
+    /// Operations on indicators: nslookup, url-to-fqdn, splunk-search and script operations.
+    pub operations: OperationsSettings,
+}
+
+/// Operations on indicators (docs/operations.md). Runs go in the background, bounded in time
+/// and in how many of one operation run at once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct OperationsSettings {
+    /// Seconds a run may take when its operation sets no timeout of its own.
+    pub default_timeout_secs: u64,
+    /// Runs of one operation at the same time; more wait (status `queued`).
+    pub max_concurrent_runs: usize,
+    /// At commit, also keep each URL's host (and its registered domain) as indicators related to
+    /// the URL, as the url-to-fqdn operation does.
+    pub url_to_fqdn_at_commit: bool,
+    /// The nslookup operation.
+    pub nslookup: NslookupSettings,
+    /// The splunk-search operation (offered only when `url` is set).
+    pub splunk: SplunkSettings,
+    /// Script operations: executables with a manifest in a directory.
+    pub scripts: ScriptSettings,
+    /// Outbound HTTP (every operation's, through one client).
+    pub http: HttpClientSettings,
+}
+
+/// The nslookup operation (A, AAAA, CNAME, MX; PTR for IPs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct NslookupSettings {
+    /// DNS server to ask, `IP:port` (e.g. `10.0.0.53:53`); empty: the system resolver
+    /// (`/etc/resolv.conf`).
+    pub resolver: String,
+    /// Seconds one DNS query may take.
+    pub timeout_secs: u64,
+}
+
+/// The splunk-search operation: Splunk's REST API `search/jobs/export`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct SplunkSettings {
+    /// Base URL of the Splunk management port, e.g. `https://splunk.example.org:8089`; empty:
+    /// the operation is not offered.
+    pub url: String,
+    /// Environment variable holding a Splunk authentication token (`Authorization: Bearer`).
+    pub token_env: String,
+    /// File holding the token (read at each run), instead of `token_env`.
+    pub token_file: Option<PathBuf>,
+    /// User for Basic authentication when no token is configured.
+    pub username: String,
+    /// Environment variable holding that user's password.
+    pub password_env: String,
+    /// File holding that user's password, instead of `password_env`.
+    pub password_file: Option<PathBuf>,
+    /// PEM file of the CA that signed Splunk's certificate (added to the public roots).
+    pub ca_file: Option<PathBuf>,
+    /// The search; `{value}` becomes the indicator's value as a quoted, escaped term.
+    pub search_template: String,
+    /// Default window: the last N days (a run may ask for another).
+    pub window_days: u32,
+    /// Most events read per run (`| head N`).
+    pub max_rows: u32,
+    /// Events kept in a run's output as a sample.
+    pub sample_size: usize,
+    /// Seconds a run may take.
+    pub timeout_secs: u64,
+}
+
+/// Script operations (docs/operations.md): an executable `NAME` with a manifest `NAME.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScriptSettings {
+    /// Directory of the scripts and their manifests; absent: no script operations.
+    pub dir: Option<PathBuf>,
+    /// `PATH` given to scripts (their environment is otherwise empty).
+    pub path: String,
+    /// Most bytes read from a script's stdout (and, separately, its stderr).
+    pub max_output_bytes: usize,
+    /// Configuration per script operation, passed in its input's `config`: only the keys its
+    /// manifest declares, e.g. `{ "suricata-eve" = { eve_file = "/var/log/suricata/eve.json" } }`.
+    pub config: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+}
+
+/// The one outbound HTTP client (net.rs): rustls, timeouts, a body cap, no blind redirects.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpClientSettings {
+    /// Seconds to establish a connection.
+    pub connect_timeout_secs: u64,
+    /// Most bytes of a response body read.
+    pub max_body_bytes: usize,
+    /// Redirects followed (same host only); 0 refuses them.
+    pub max_redirects: usize,
+}
+
+impl Default for OperationsSettings {
+    fn default() -> Self {
+        Self {
+            default_timeout_secs: 60,
+            max_concurrent_runs: 2,
+            url_to_fqdn_at_commit: true,
+            nslookup: NslookupSettings::default(),
+            splunk: SplunkSettings::default(),
+            scripts: ScriptSettings::default(),
+            http: HttpClientSettings::default(),
+        }
+    }
+}
+
+impl Default for NslookupSettings {
+    fn default() -> Self {
+        Self { resolver: String::new(), timeout_secs: 5 }
+    }
+}
+
+impl Default for SplunkSettings {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            token_env: String::new(),
+            token_file: None,
+            username: String::new(),
+            password_env: String::new(),
+            password_file: None,
+            ca_file: None,
+            search_template: "search index=* {value}".into(),
+            window_days: 7,
+            max_rows: 1000,
+            sample_size: 5,
+            timeout_secs: 120,
+        }
+    }
+}
+
+impl Default for ScriptSettings {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            path: "/usr/local/bin:/usr/bin:/bin".into(),
+            max_output_bytes: 1 << 20,
+            config: std::collections::BTreeMap::new(),
+        }
+    }
+}
+
+impl Default for HttpClientSettings {
+    fn default() -> Self {
+        Self { connect_timeout_secs: 10, max_body_bytes: 16 << 20, max_redirects: 0 }
+    }
 }
 
 /// Mailbox connectors (IMAP, POP3). Connectors are defined here (read-only over REST) or by an
@@ -313,6 +462,7 @@ impl Default for Settings {
             organisation: OrganisationSettings::default(),
             triage: TriageSettings::default(),
             connectors: ConnectorSettings::default(),
+            operations: OperationsSettings::default(),
         }
     }
 }
@@ -459,13 +609,7 @@ impl Settings {
         for (key, prop) in props.into_iter().flatten() {
             let value = defaults.get(key).unwrap_or(&serde_json::Value::Null);
             match resolve(&schema, prop).and_then(|s| s.get("properties")).and_then(|p| p.as_object()) {
-                Some(sub) => {
-                    sections.push_str(&format!("\n{}[{key}]\n", comment(prop)));
-                    for (k, p) in sub {
-                        let v = value.get(k).unwrap_or(&serde_json::Value::Null);
-                        sections.push_str(&entry(k, p, v));
-                    }
-                }
+                Some(sub) => section(&schema, key, prop, sub, value, &mut sections),
                 None => out.push_str(&format!("\n{}", entry(key, prop, value))),
             }
         }
@@ -481,6 +625,29 @@ fn resolve<'a>(root: &'a serde_json::Value, prop: &'a serde_json::Value) -> Opti
         .and_then(|r| r.as_str())?;
     let name = reference.rsplit('/').next()?;
     root.get("$defs").and_then(|d| d.get(name))
+}
+
+/// A `[path]` table: its plain keys, then its sub-tables as `[path.key]`.
+fn section(
+    root: &serde_json::Value,
+    path: &str,
+    prop: &serde_json::Value,
+    sub: &serde_json::Map<String, serde_json::Value>,
+    value: &serde_json::Value,
+    out: &mut String,
+) {
+    out.push_str(&format!("\n{}[{path}]\n", comment(prop)));
+    let mut nested = Vec::new();
+    for (k, p) in sub {
+        let v = value.get(k).unwrap_or(&serde_json::Value::Null);
+        match resolve(root, p).and_then(|s| s.get("properties")).and_then(|p| p.as_object()) {
+            Some(inner) => nested.push((k, p, inner, v)),
+            None => out.push_str(&entry(k, p, v)),
+        }
+    }
+    for (k, p, inner, v) in nested {
+        section(root, &format!("{path}.{k}"), p, inner, v, out);
+    }
 }
 
 fn comment(prop: &serde_json::Value) -> String {

@@ -18,6 +18,7 @@ use crate::db::{DatabaseUrl, Db, PoolOptions};
 use crate::extract::{ExtractOptions, ObservableKind};
 use crate::service::auth::{Authenticator, CacheOptions};
 use crate::service::indicators::{Policy, TriageContext};
+use crate::service::operations::Registry;
 use crate::service::publish::{Publisher, TlpVersion, parse_tlp};
 use crate::settings::Settings;
 use crate::stix::schema::StixValidator;
@@ -33,6 +34,7 @@ pub struct AppState {
     pub taxii: web::Data<TaxiiState>,
     pub triage: web::Data<TriageContext>,
     pub connectors: web::Data<Supervisor>,
+    pub operations: web::Data<Registry>,
 }
 
 impl AppState {
@@ -61,8 +63,11 @@ impl AppState {
         let connectors =
             Supervisor::new(db.clone(), triage.clone().into_inner(), &settings.connectors, seal_key)
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let operations = Registry::new(db.clone(), triage.clone().into_inner(), &settings.operations)
+            .map_err(|e| anyhow::anyhow!("operations: {e}"))?;
         Ok(Self {
             db,
+            operations: web::Data::new(operations),
             settings: Arc::new(settings),
             auth: web::Data::new(auth),
             taxii: web::Data::new(TaxiiState { validator, cursor_key }),
@@ -103,6 +108,7 @@ pub fn triage_context(db: &Db, settings: &Settings) -> anyhow::Result<TriageCont
             default_tlp: default_tlp.level().to_string(),
         },
         extract: ExtractOptions::for_organisation(&domains, &[]),
+        url_to_fqdn_at_commit: settings.operations.url_to_fqdn_at_commit,
     })
 }
 
@@ -133,6 +139,7 @@ pub fn build_app(
         .app_data(state.taxii.clone())
         .app_data(state.triage.clone())
         .app_data(state.connectors.clone())
+        .app_data(state.operations.clone())
         .configure(crate::api::routes)
         .configure(crate::taxii::routes)
         .wrap(NormalizePath::new(TrailingSlash::Trim))

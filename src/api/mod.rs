@@ -10,6 +10,7 @@ mod exports;
 mod health;
 mod imports;
 mod indicators;
+mod operations;
 mod whitelist;
 
 use actix_web::web;
@@ -87,6 +88,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/indicators/{id}", web::get().to(indicators::get))
             .route("/indicators/{id}", web::patch().to(indicators::update))
             .route("/indicators/{id}/history", web::get().to(indicators::history))
+            .route("/indicators/{id}/operations", web::get().to(operations::list))
+            .route("/indicators/{id}/operations/{name}/runs", web::post().to(operations::start))
+            .route("/indicators/{id}/runs", web::get().to(operations::of_indicator))
+            .route("/indicators/{id}/sightings", web::get().to(operations::sightings))
+            .route("/runs", web::get().to(operations::recent))
+            .route("/runs/{run_id}", web::get().to(operations::get))
             .route("/whitelist", web::get().to(whitelist::list))
             .route("/whitelist", web::post().to(whitelist::create))
             .route("/whitelist/preview", web::post().to(whitelist::preview))

@@ -12,6 +12,7 @@ pub mod exports;
 pub mod imports;
 pub mod indicators;
 pub mod objects;
+pub mod operations;
 mod schema;
 pub mod secrets;
 pub mod status;

@@ -354,6 +354,41 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    operation_runs (id) {
+        id -> BigInt,
+        operation -> Text,
+        indicator_id -> BigInt,
+        status -> Text,
+        started_by -> Text,
+        parameters -> Text,
+        output -> Text,
+        created -> Text,
+        error -> Nullable<Text>,
+        created_at -> BigInt,
+        started_at -> Nullable<BigInt>,
+        finished_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    sightings (id) {
+        id -> BigInt,
+        indicator_id -> BigInt,
+        run_id -> Nullable<BigInt>,
+        stix_id -> Text,
+        sighting_of -> Text,
+        count -> BigInt,
+        first_seen -> BigInt,
+        last_seen -> BigInt,
+        hosts -> Text,
+        description -> Nullable<Text>,
+        objects -> Text,
+        published -> Bool,
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(collection_grants -> users (user_id));
 diesel::joinable!(collection_grants -> collections (collection_id));
@@ -373,6 +408,8 @@ diesel::joinable!(indicator_links -> indicators (indicator_id));
 diesel::joinable!(event_shares -> events (event_id));
 diesel::joinable!(event_shares -> collections (collection_id));
 diesel::joinable!(connector_seen -> connectors (connector_id));
+diesel::joinable!(operation_runs -> indicators (indicator_id));
+diesel::joinable!(sightings -> indicators (indicator_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -403,4 +440,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     intake_cursors,
     connectors,
     connector_seen,
+    operation_runs,
+    sightings,
 );

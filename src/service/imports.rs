@@ -9,11 +9,13 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::ServiceError;
-use super::indicators::{Status, TriageContext, normalise_tags};
+use super::indicators::{Observed, Status, TriageContext, create_or_merge, normalise_tags};
+use super::operations::findings::{Origin, apply_in};
+use super::operations::url_to_fqdn;
 use super::publish::parse_tlp;
 use super::whitelist::{self, RuleSpec, Whitelist};
 use crate::db::imports::{self as store, ImportRow, ItemRow, NewImport, NewItem};
-use crate::db::indicators::{self as ind, NewHistory, NewIndicator};
+use crate::db::indicators as ind;
 use crate::db::{DbConn, events, now_micros, write_tx};
 use crate::extract::{self, Extraction, IndicatorValue, Mailbox, MessageInfo, MessageRole, ObservableKind};
 use crate::stix::{StixId, StixTimestamp};
@@ -607,64 +609,39 @@ pub fn commit(
         proposed.sort_by(|a, b| (&a.item_type, &a.value).cmp(&(&b.item_type, &b.value)));
         proposed.dedup_by(|a, b| a.item_type == b.item_type && a.value == b.value);
         let tlp = meta.tlp.clone().unwrap_or_else(|| ctx.policy.default_tlp.clone());
-        let new: Vec<NewIndicator> = proposed
-            .iter()
-            .map(|i| {
-                Ok(NewIndicator {
-                    kind: i.item_type.clone(),
-                    value: i.value.clone(),
-                    status: Status::Review.as_str().into(),
-                    score: i32::from(ctx.policy.default_score),
-                    tlp: tlp.clone(),
-                    description: None,
-                    first_seen: now,
-                    last_seen: now,
-                    status_changed_at: now,
-                    stix_id: StixId::new_v4("indicator")?.to_string(),
-                    whitelist_rule_id: None,
-                    created_at: now,
-                    updated_at: now,
-                })
-            })
-            .collect::<Result<_, ServiceError>>()?;
-        let rows = ind::upsert(conn, &new)?;
+        let values: Vec<(String, String)> =
+            proposed.iter().map(|i| (i.item_type.clone(), i.value.clone())).collect();
+        let reason = format!("import {id} into event {event_id}");
+        let observed = Observed {
+            values: &values,
+            status: Status::Review,
+            tlp: &tlp,
+            source: &row.source,
+            actor,
+            reason: &reason,
+        };
+        let rows = create_or_merge(conn, ctx, &observed, now)?;
         let (created, updated): (Vec<_>, Vec<_>) = rows.iter().partition(|(_, is_new)| *is_new);
         let created: Vec<i64> = created.iter().map(|(r, _)| r.id).collect();
         let updated: Vec<i64> = updated.iter().map(|(r, _)| r.id).collect();
         let all: Vec<i64> = rows.iter().map(|(r, _)| r.id).collect();
-        ind::touch_seen(conn, &updated, now)?;
         ind::link_events(conn, &all, event_id, now)?;
-        ind::add_source(conn, &all, &row.source, now)?;
         if let Some(tags) = &meta.tags {
             ind::add_tags(conn, &all, tags)?;
         }
-        // Seen again while Active: the expiry clock restarts.
-        for (r, _) in rows.iter().filter(|(r, is_new)| !is_new && r.status == Status::Active.as_str()) {
-            let changes = crate::db::indicators::IndicatorChanges {
-                expires_at: Some(ctx.policy.expires_at(&r.kind, now)),
-                ..Default::default()
-            };
-            ind::update(conn, r.id, &changes)?;
-        }
-        let history: Vec<NewHistory> = created
-            .iter()
-            .map(|i| NewHistory {
-                indicator_id: *i,
-                at: now,
-                actor: actor.to_string(),
-                field: "created".into(),
-                old_value: None,
-                new_value: Some(Status::Review.as_str().into()),
-                reason: Some(format!("import {id} into event {event_id}")),
-            })
-            .collect();
-        ind::add_history(conn, &history)?;
         // url related-to the domain of its host, when both are indicators of this commit.
         for (url, _) in rows.iter().filter(|(r, _)| r.kind == "url") {
             let Some(host) = extract::bundle::url_host(&url.value) else { continue };
             if let Some((domain, _)) = rows.iter().find(|(r, _)| r.kind == "domain" && r.value == host) {
                 let rel = StixId::new_v4("relationship")?;
                 ind::relate(conn, url.id, "related-to", domain.id, rel.as_str(), "commit", now)?;
+            }
+        }
+        if ctx.url_to_fqdn_at_commit {
+            let provenance = format!("url-to-fqdn at the commit of import {id}");
+            let origin = Origin { provenance: &provenance, actor, run_id: None };
+            for (url, _) in rows.iter().filter(|(r, _)| r.kind == "url") {
+                apply_in(conn, ctx, &origin, url, &url_to_fqdn::pivots(&url.value))?;
             }
         }
         store::transition(conn, id, "committed", "committed", Some(event_id), now)?;

@@ -69,6 +69,8 @@ pub struct TriageContext {
     pub policy: Policy,
     /// Extraction limits and the organisation's own domains and mail hosts.
     pub extract: ExtractOptions,
+    /// At commit, also keep each URL's host and registered domain (the url-to-fqdn pivots).
+    pub url_to_fqdn_at_commit: bool,
 }
 
 fn tag_list(conn: &mut DbConn, id: i64) -> Result<Vec<String>, ServiceError> {
@@ -120,6 +122,10 @@ pub fn set_status(
         && let Some(version) = ctx.publisher.version(&row, &tags, state, now)?
     {
         ctx.publisher.publish(conn, &version.objects)?;
+        if matches!(state, VersionState::Active { .. }) {
+            // Sightings found while it was not Active are published with it.
+            super::operations::findings::publish_pending(conn, ctx, &row.stix_id)?;
+        }
         if matches!(state, VersionState::Revoked { .. }) {
             // A revoked object has no further versions: a re-activation starts a new indicator.
             changes.stix_id = Some(crate::stix::StixId::new_v4("indicator")?.to_string());
@@ -150,6 +156,80 @@ pub fn set_status(
         }],
     )?;
     store::get(conn, id)?.ok_or_else(|| ServiceError::NotFound(format!("indicator {id}")))
+}
+
+/// New values to keep as indicators (a commit's items, an operation's findings).
+#[derive(Debug, Clone)]
+pub struct Observed<'a> {
+    /// Canonical `(kind, value)` pairs.
+    pub values: &'a [(String, String)],
+    /// Status of the indicators this creates (existing ones keep theirs).
+    pub status: Status,
+    pub tlp: &'a str,
+    /// Provenance recorded for every value: `import 3`'s source, `operation nslookup run 7`.
+    pub source: &'a str,
+    pub actor: &'a str,
+    /// Why they were created (the history entry's reason).
+    pub reason: &'a str,
+}
+
+/// Creates the indicators that do not exist yet and merges the others (seen again: `last_seen`
+/// moves, an Active one's expiry restarts), records the source and a history entry per created
+/// indicator, inside the caller's write transaction. The one path by which commits and
+/// operations add indicators. Returns each row with whether it was created now.
+pub fn create_or_merge(
+    conn: &mut DbConn,
+    ctx: &TriageContext,
+    o: &Observed,
+    now: i64,
+) -> Result<Vec<(IndicatorRow, bool)>, ServiceError> {
+    let new: Vec<store::NewIndicator> = o
+        .values
+        .iter()
+        .map(|(kind, value)| {
+            Ok(store::NewIndicator {
+                kind: kind.clone(),
+                value: value.clone(),
+                status: o.status.as_str().into(),
+                score: i32::from(ctx.policy.default_score),
+                tlp: o.tlp.to_string(),
+                description: None,
+                first_seen: now,
+                last_seen: now,
+                status_changed_at: now,
+                stix_id: crate::stix::StixId::new_v4("indicator")?.to_string(),
+                whitelist_rule_id: None,
+                created_at: now,
+                updated_at: now,
+            })
+        })
+        .collect::<Result<_, ServiceError>>()?;
+    let rows = store::upsert(conn, &new)?;
+    let updated: Vec<i64> = rows.iter().filter(|(_, is_new)| !is_new).map(|(r, _)| r.id).collect();
+    let all: Vec<i64> = rows.iter().map(|(r, _)| r.id).collect();
+    store::touch_seen(conn, &updated, now)?;
+    store::add_source(conn, &all, o.source, now)?;
+    // Seen again while Active: the expiry clock restarts.
+    for (r, _) in rows.iter().filter(|(r, is_new)| !is_new && r.status == Status::Active.as_str()) {
+        let changes =
+            IndicatorChanges { expires_at: Some(ctx.policy.expires_at(&r.kind, now)), ..Default::default() };
+        store::update(conn, r.id, &changes)?;
+    }
+    let history: Vec<NewHistory> = rows
+        .iter()
+        .filter(|(_, is_new)| *is_new)
+        .map(|(r, _)| NewHistory {
+            indicator_id: r.id,
+            at: now,
+            actor: o.actor.to_string(),
+            field: "created".into(),
+            old_value: None,
+            new_value: Some(o.status.as_str().into()),
+            reason: Some(o.reason.to_string()),
+        })
+        .collect();
+    store::add_history(conn, &history)?;
+    Ok(rows)
 }
 
 /// What an analyst may change on an indicator.

@@ -10,6 +10,7 @@ pub mod imports;
 pub mod indicators;
 pub mod ingest;
 pub mod intake;
+pub mod operations;
 pub mod publish;
 pub mod whitelist;
 

@@ -9,12 +9,12 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, status_json};
 use crate::oracle;
 
-const PHISH_URL: &str = "http://secure-login.paypa1-verify.com/account/update.php";
-const PHISH_HOST: &str = "secure-login.paypa1-verify.com";
-const PHISH_IP: &str = "82.118.16.98";
+pub(crate) const PHISH_URL: &str = "http://secure-login.paypa1-verify.com/account/update.php";
+pub(crate) const PHISH_HOST: &str = "secure-login.paypa1-verify.com";
+pub(crate) const PHISH_IP: &str = "82.118.16.98";
 
 /// The phish as one employee received it.
-fn phish(recipient: &str, message_id: &str) -> String {
+pub(crate) fn phish(recipient: &str, message_id: &str) -> String {
     format!(
         "Received: from mail.paypa1-verify.com (mail.paypa1-verify.com [{PHISH_IP}])\r\n\
         \tby mx.google.com with ESMTPS id g63si2245633ita.104.2016.11.29.06.59.12\r\n\
@@ -37,7 +37,7 @@ Questions? Write to help@acme-corp.com.\r\n"
 }
 
 /// An employee's report: the phish forwarded as an attachment to the security mailbox.
-fn report(reporter: &str, phish: &str) -> String {
+pub(crate) fn report(reporter: &str, phish: &str) -> String {
     format!(
         "From: {reporter}\r\n\
 To: security@acme-corp.com\r\n\
@@ -60,7 +60,7 @@ Content-Disposition: attachment; filename=\"phish.eml\"\r\n\
     )
 }
 
-async fn spawn() -> TestApp {
+pub(crate) async fn spawn() -> TestApp {
     TestApp::spawn_with(|s| {
         s.organisation.domains = vec!["acme-corp.com".into()];
     })
@@ -79,7 +79,7 @@ async fn import(app: &TestApp, raw: &str) -> (StatusCode, Value) {
     .await
 }
 
-async fn import_id(app: &TestApp, raw: &str) -> i64 {
+pub(crate) async fn import_id(app: &TestApp, raw: &str) -> i64 {
     let (status, body) = import(app, raw).await;
     assert!(status.is_success(), "{status} {body}");
     body["imports"][0]["id"].as_i64().unwrap()
@@ -96,14 +96,14 @@ fn item<'a>(draft: &'a Value, kind: &str, value: &str) -> Option<&'a Value> {
     draft["items"].as_array().unwrap().iter().find(|i| i["type"] == kind && i["value"] == value)
 }
 
-async fn commit(app: &TestApp, id: i64, meta: Value) -> (StatusCode, Value) {
+pub(crate) async fn commit(app: &TestApp, id: i64, meta: Value) -> (StatusCode, Value) {
     status_json(
         app.as_admin(app.post(&format!("/api/v1/imports/{id}/commit"))).json(&meta).send().await.unwrap(),
     )
     .await
 }
 
-async fn indicator(app: &TestApp, kind: &str, value: &str) -> Value {
+pub(crate) async fn indicator(app: &TestApp, kind: &str, value: &str) -> Value {
     let (status, body) = status_json(
         app.as_admin(app.get("/api/v1/indicators"))
             .query(&[("type", kind), ("value", value)])
@@ -118,7 +118,7 @@ async fn indicator(app: &TestApp, kind: &str, value: &str) -> Value {
     list[0].clone()
 }
 
-async fn set_status(app: &TestApp, id: i64, status: &str) -> Value {
+pub(crate) async fn set_status(app: &TestApp, id: i64, status: &str) -> Value {
     let (code, body) = status_json(
         app.as_admin(app.request(reqwest::Method::PATCH, &format!("/api/v1/indicators/{id}")))
             .json(&json!({ "status": status, "reason": "test" }))
@@ -131,14 +131,14 @@ async fn set_status(app: &TestApp, id: i64, status: &str) -> Value {
     body
 }
 
-async fn taxii_driver(app: &TestApp, auth: Value, steps: Vec<Value>) -> Vec<Value> {
+pub(crate) async fn taxii_driver(app: &TestApp, auth: Value, steps: Vec<Value>) -> Vec<Value> {
     let input = json!({ "url": app.url, "auth": auth, "steps": steps });
     let out = tokio::task::spawn_blocking(move || oracle::run("taxii_driver.py", &input)).await.unwrap();
     out["results"].as_array().unwrap().clone()
 }
 
 /// The id of the built-in `active-indicators` collection (taxii2-client wants the real id in URLs).
-async fn active_id(app: &TestApp) -> String {
+pub(crate) async fn active_id(app: &TestApp) -> String {
     let (_, cols) = status_json(app.as_admin(app.get("/api/v1/collections")).send().await.unwrap()).await;
     cols.as_array().unwrap().iter().find(|c| c["alias"] == "active-indicators").unwrap()["id"]
         .as_str()
@@ -148,7 +148,12 @@ async fn active_id(app: &TestApp) -> String {
 
 /// Every object of every page of `active-indicators` (after `added_after`, if given), as the
 /// taxii2-client sees them.
-async fn poll_active(app: &TestApp, user: &str, password: &str, added_after: Option<&str>) -> Vec<Value> {
+pub(crate) async fn poll_active(
+    app: &TestApp,
+    user: &str,
+    password: &str,
+    added_after: Option<&str>,
+) -> Vec<Value> {
     let mut filters = json!({});
     if let Some(t) = added_after {
         filters["added_after"] = json!(t);
@@ -171,7 +176,7 @@ async fn poll_active(app: &TestApp, user: &str, password: &str, added_after: Opt
         .collect()
 }
 
-fn assert_strictly_valid(objects: &[Value]) {
+pub(crate) fn assert_strictly_valid(objects: &[Value]) {
     let result = oracle::run("validate.py", &json!({ "objects": objects }));
     for (o, r) in objects.iter().zip(result["results"].as_array().unwrap()) {
         assert_eq!(r["valid"], true, "{}: {}", o["id"], r["errors"]);

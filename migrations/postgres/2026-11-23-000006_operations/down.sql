@@ -1,0 +1,2 @@
+DROP TABLE sightings;
+DROP TABLE operation_runs;

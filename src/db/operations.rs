@@ -1,0 +1,162 @@
+//! The `operation_runs` and `sightings` tables: runs of operations on indicators and the
+//! sightings they found (with the STIX objects to publish).
+
+use diesel::prelude::*;
+
+use super::schema::{operation_runs as runs, sightings as sg};
+use super::{DbConn, DbError, with_conn};
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = runs)]
+pub struct RunRow {
+    pub id: i64,
+    pub operation: String,
+    pub indicator_id: i64,
+    pub status: String,
+    pub started_by: String,
+    pub parameters: String,
+    pub output: String,
+    pub created: String,
+    pub error: Option<String>,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = runs)]
+pub struct NewRun<'a> {
+    pub operation: &'a str,
+    pub indicator_id: i64,
+    pub status: &'a str,
+    pub started_by: &'a str,
+    pub parameters: &'a str,
+    pub created_at: i64,
+}
+
+/// The end of a run.
+#[derive(Debug, Clone, AsChangeset)]
+#[diesel(table_name = runs)]
+pub struct RunEnd<'a> {
+    pub status: &'a str,
+    pub output: &'a str,
+    pub created: &'a str,
+    pub error: Option<&'a str>,
+    pub finished_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = sg)]
+pub struct SightingRow {
+    pub id: i64,
+    pub indicator_id: i64,
+    pub run_id: Option<i64>,
+    pub stix_id: String,
+    pub sighting_of: String,
+    pub count: i64,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub hosts: String,
+    pub description: Option<String>,
+    pub objects: String,
+    pub published: bool,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = sg)]
+pub struct NewSighting {
+    pub indicator_id: i64,
+    pub run_id: Option<i64>,
+    pub stix_id: String,
+    pub sighting_of: String,
+    pub count: i64,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub hosts: String,
+    pub description: Option<String>,
+    pub objects: String,
+    pub published: bool,
+    pub created_at: i64,
+}
+
+pub fn insert_run(conn: &mut DbConn, new: &NewRun) -> Result<RunRow, DbError> {
+    Ok(with_conn!(conn, c => diesel::insert_into(runs::table)
+        .values(new)
+        .returning(RunRow::as_returning())
+        .get_result(c))?)
+}
+
+pub fn get_run(conn: &mut DbConn, id: i64) -> Result<Option<RunRow>, DbError> {
+    Ok(with_conn!(conn, c => runs::table.find(id).select(RunRow::as_select()).first(c).optional())?)
+}
+
+/// Marks a queued run running; false if it is not queued any more.
+pub fn mark_running(conn: &mut DbConn, id: i64, at: i64) -> Result<bool, DbError> {
+    let n = with_conn!(conn, c => diesel::update(runs::table.find(id).filter(runs::status.eq("queued")))
+        .set((runs::status.eq("running"), runs::started_at.eq(at)))
+        .execute(c))?;
+    Ok(n == 1)
+}
+
+pub fn finish_run(conn: &mut DbConn, id: i64, end: &RunEnd) -> Result<(), DbError> {
+    with_conn!(conn, c => diesel::update(runs::table.find(id)).set(end).execute(c))?;
+    Ok(())
+}
+
+/// Runs an earlier process left unfinished (it stopped): they can never finish now.
+pub fn fail_unfinished(conn: &mut DbConn, error: &str, at: i64) -> Result<usize, DbError> {
+    Ok(with_conn!(conn, c => diesel::update(runs::table.filter(runs::status.eq_any(["queued", "running"])))
+        .set((runs::status.eq("failed"), runs::error.eq(error), runs::finished_at.eq(at)))
+        .execute(c))?)
+}
+
+/// The runs on one indicator, newest first.
+pub fn runs_of(conn: &mut DbConn, indicator_id: i64, limit: i64) -> Result<Vec<RunRow>, DbError> {
+    Ok(with_conn!(conn, c => runs::table
+        .filter(runs::indicator_id.eq(indicator_id))
+        .order(runs::id.desc())
+        .limit(limit)
+        .select(RunRow::as_select())
+        .load(c))?)
+}
+
+/// The latest runs across indicators, newest first.
+pub fn recent_runs(conn: &mut DbConn, limit: i64) -> Result<Vec<RunRow>, DbError> {
+    Ok(with_conn!(conn, c => runs::table
+        .order(runs::id.desc())
+        .limit(limit)
+        .select(RunRow::as_select())
+        .load(c))?)
+}
+
+pub fn insert_sighting(conn: &mut DbConn, new: &NewSighting) -> Result<SightingRow, DbError> {
+    Ok(with_conn!(conn, c => diesel::insert_into(sg::table)
+        .values(new)
+        .returning(SightingRow::as_returning())
+        .get_result(c))?)
+}
+
+/// The sightings of one indicator, newest first.
+pub fn sightings_of(conn: &mut DbConn, indicator_id: i64) -> Result<Vec<SightingRow>, DbError> {
+    Ok(with_conn!(conn, c => sg::table
+        .filter(sg::indicator_id.eq(indicator_id))
+        .order(sg::id.desc())
+        .select(SightingRow::as_select())
+        .load(c))?)
+}
+
+/// Sightings of the given STIX indicator not yet published.
+pub fn unpublished_of(conn: &mut DbConn, sighting_of: &str) -> Result<Vec<SightingRow>, DbError> {
+    Ok(with_conn!(conn, c => sg::table
+        .filter(sg::sighting_of.eq(sighting_of))
+        .filter(sg::published.eq(false))
+        .order(sg::id.asc())
+        .select(SightingRow::as_select())
+        .load(c))?)
+}
+
+pub fn mark_published(conn: &mut DbConn, id: i64) -> Result<(), DbError> {
+    with_conn!(conn, c => diesel::update(sg::table.find(id)).set(sg::published.eq(true)).execute(c))?;
+    Ok(())
+}

@@ -1,0 +1,300 @@
+//! What an operation found, and how it is kept: new observables become indicators through
+//! `indicators::create_or_merge` (the commit's path) with the provenance "operation X run Y";
+//! relationships between indicators are stored like a commit's; a sighting becomes a STIX
+//! `sighting` of the indicator (where: our identity; observed-data naming the hosts) and a note
+//! a STIX `note`. Sightings and notes of an Active indicator go to `active-indicators` at once;
+//! a sighting of an indicator not yet Active is published when it becomes Active.
+
+use serde_json::{Value, json};
+
+use super::Subject;
+use crate::db::indicators as ind;
+use crate::db::operations::{self as store, NewSighting};
+use crate::db::{DbConn, now_micros, write_tx};
+use crate::extract::{IndicatorValue, ObservableKind};
+use crate::service::ServiceError;
+use crate::service::indicators::{Observed, Status, TriageContext, create_or_merge};
+use crate::service::publish::parse_tlp;
+use crate::service::whitelist;
+use crate::stix::objects::{DomainName, Ipv4Addr, Ipv6Addr, Note, ObservedData, Sdo, Sighting, StixObject};
+use crate::stix::{StixId, StixTimestamp};
+
+/// An observable found by an operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observable {
+    pub kind: ObservableKind,
+    pub value: String,
+    /// Status if it becomes a new indicator (existing indicators keep theirs).
+    pub status: Status,
+}
+
+/// One end of a relationship: the run's indicator or a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Node {
+    Subject,
+    Value(ObservableKind, String),
+}
+
+/// `source relationship_type target`, e.g. domain `resolves-to` ipv4.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Relation {
+    pub source: Node,
+    pub rel_type: String,
+    pub target: Node,
+}
+
+/// The run's indicator seen somewhere.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sighted {
+    pub count: u32,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    /// Internal hosts it was seen from (IP addresses or host names).
+    pub hosts: Vec<String>,
+    /// The search that found it, in words.
+    pub description: String,
+}
+
+/// Everything a run found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Findings {
+    pub observables: Vec<Observable>,
+    pub relationships: Vec<Relation>,
+    pub sightings: Vec<Sighted>,
+    /// Notes about the indicator (kept as STIX notes), e.g. "Splunk: no events in 7 days".
+    pub notes: Vec<String>,
+    /// Notes for the run only (what was asked, what answered).
+    pub log: Vec<String>,
+    pub hosts: Vec<String>,
+    pub sample: Vec<Value>,
+    /// Anything else the operation reports (scripts: exit status, stderr).
+    pub extra: serde_json::Map<String, Value>,
+}
+
+impl Findings {
+    /// The run's stored output.
+    pub fn output(&self) -> Value {
+        let mut notes: Vec<&str> = self.log.iter().map(String::as_str).collect();
+        notes.extend(self.notes.iter().map(String::as_str));
+        let mut out = self.extra.clone();
+        out.insert("notes".into(), json!(notes));
+        out.insert("hosts".into(), json!(self.hosts));
+        out.insert("sample".into(), Value::Array(self.sample.clone()));
+        Value::Object(out)
+    }
+
+    pub fn relate(&mut self, source: Node, rel_type: &str, target: Node) {
+        let r = Relation { source, rel_type: rel_type.to_string(), target };
+        if !self.relationships.contains(&r) {
+            self.relationships.push(r);
+        }
+    }
+
+    pub fn observe(&mut self, kind: ObservableKind, value: &str, status: Status) {
+        if !self.observables.iter().any(|o| o.kind == kind && o.value == value) {
+            self.observables.push(Observable { kind, value: value.to_string(), status });
+        }
+    }
+}
+
+/// Keeps the findings of `operation`'s run on `subject` in one write transaction; returns what
+/// was created (`indicators`, `relationships`, `sightings`, `notes`).
+pub fn apply(
+    conn: &mut DbConn,
+    ctx: &TriageContext,
+    operation: &str,
+    subject: &Subject,
+    f: &Findings,
+) -> Result<Value, ServiceError> {
+    let provenance = format!("operation {operation} run {}", subject.run_id);
+    write_tx(conn, |conn| {
+        let row = ind::get(conn, subject.indicator_id)?
+            .ok_or_else(|| ServiceError::NotFound(format!("indicator {}", subject.indicator_id)))?;
+        apply_in(
+            conn,
+            ctx,
+            &Origin { provenance: &provenance, actor: operation, run_id: Some(subject.run_id) },
+            &row,
+            f,
+        )
+    })
+}
+
+/// Who found the findings.
+pub struct Origin<'a> {
+    /// The indicators' source and the relationships' origin: "operation X run Y".
+    pub provenance: &'a str,
+    pub actor: &'a str,
+    pub run_id: Option<i64>,
+}
+
+/// [`apply`] inside the caller's write transaction (a commit's url-to-fqdn pivots).
+pub fn apply_in(
+    conn: &mut DbConn,
+    ctx: &TriageContext,
+    origin: &Origin,
+    row: &crate::db::indicators::IndicatorRow,
+    f: &Findings,
+) -> Result<Value, ServiceError> {
+    let provenance = origin.provenance;
+    let subject_kind = ObservableKind::from_name(&row.kind)
+        .ok_or_else(|| ServiceError::Internal(format!("indicator of unknown type '{}'", row.kind)))?;
+    {
+        let now = now_micros();
+        let rules = whitelist::load(conn)?;
+        let mut created: Vec<i64> = Vec::new();
+        let mut known: Vec<(ObservableKind, String, i64)> = vec![(subject_kind, row.value.clone(), row.id)];
+        for status in Status::ALL {
+            let values: Vec<(String, String)> = f
+                .observables
+                .iter()
+                .filter(|o| o.status == status)
+                .filter_map(|o| IndicatorValue::parse(o.kind, &o.value).ok())
+                // A whitelisted value never becomes an indicator, whoever finds it.
+                .filter(|v| rules.matches(v.kind, &v.value).is_none())
+                .filter(|v| !(v.kind == subject_kind && v.value == row.value))
+                .map(|v| (v.kind.as_str().to_string(), v.value))
+                .collect();
+            if values.is_empty() {
+                continue;
+            }
+            let observed = Observed {
+                values: &values,
+                status,
+                tlp: &row.tlp,
+                source: provenance,
+                actor: origin.actor,
+                reason: provenance,
+            };
+            for (r, is_new) in create_or_merge(conn, ctx, &observed, now)? {
+                if is_new {
+                    created.push(r.id);
+                }
+                if let Some(kind) = ObservableKind::from_name(&r.kind) {
+                    known.push((kind, r.value.clone(), r.id));
+                }
+            }
+        }
+        let id_of = |node: &Node| -> Option<i64> {
+            match node {
+                Node::Subject => Some(row.id),
+                Node::Value(kind, value) => {
+                    let canonical = IndicatorValue::parse(*kind, value).ok()?;
+                    known
+                        .iter()
+                        .find(|(k, v, _)| *k == canonical.kind && *v == canonical.value)
+                        .map(|(_, _, id)| *id)
+                }
+            }
+        };
+        let mut relationships = 0;
+        for r in &f.relationships {
+            if let (Some(s), Some(t)) = (id_of(&r.source), id_of(&r.target))
+                && s != t
+            {
+                let stix = StixId::new_v4("relationship")?;
+                if ind::relate(conn, s, &r.rel_type, t, stix.as_str(), provenance, now)? {
+                    relationships += 1;
+                }
+            }
+        }
+        let publishable = row.status == Status::Active.as_str() && row.stix_modified.is_some();
+        let tlp = ctx.publisher.tlp(parse_tlp(&row.tlp)?);
+        let indicator_id = StixId::parse(&row.stix_id)?;
+        let ts = |us: i64| StixTimestamp::from_micros(us).map_err(ServiceError::from);
+        for s in &f.sightings {
+            let mut objects: Vec<Value> = Vec::new();
+            let mut refs: Vec<StixId> = Vec::new();
+            for host in &s.hosts {
+                if let Some(sco) = host_sco(host) {
+                    let id = sco.id()?;
+                    if !refs.contains(&id) {
+                        refs.push(id);
+                        objects.push(sco.to_value()?);
+                    }
+                }
+            }
+            let (first, last) = (s.first_seen.min(s.last_seen), s.last_seen.max(s.first_seen));
+            let mut sighting = Sighting::new(&indicator_id)?
+                .seen(s.count, ts(first)?, ts(last)?)?
+                .where_sighted(&ctx.publisher.identity_id)?
+                .created_by(&ctx.publisher.identity_id)?
+                .with_tlp(tlp)
+                .created_at(ts(now)?);
+            if !refs.is_empty() {
+                let observed = ObservedData::new(ts(first)?, ts(last)?, s.count.max(1), refs)?
+                    .created_by(&ctx.publisher.identity_id)?
+                    .with_tlp(tlp)
+                    .created_at(ts(now)?);
+                sighting = sighting.observed(observed.id())?;
+                objects.push(StixObject::from(observed).to_value()?);
+            }
+            sighting.description = Some(s.description.clone());
+            let sighting_id = sighting.id().to_string();
+            objects.push(StixObject::from(sighting).to_value()?);
+            if publishable {
+                ctx.publisher.publish(conn, &objects)?;
+            }
+            store::insert_sighting(
+                conn,
+                &NewSighting {
+                    indicator_id: row.id,
+                    run_id: origin.run_id,
+                    stix_id: sighting_id,
+                    sighting_of: row.stix_id.clone(),
+                    count: i64::from(s.count),
+                    first_seen: first,
+                    last_seen: last,
+                    hosts: json!(s.hosts).to_string(),
+                    description: Some(s.description.clone()),
+                    objects: Value::Array(objects).to_string(),
+                    published: publishable,
+                    created_at: now,
+                },
+            )?;
+        }
+        if publishable {
+            for text in &f.notes {
+                let mut note = Note::new(text, vec![indicator_id.clone()])?
+                    .created_by(&ctx.publisher.identity_id)?
+                    .with_tlp(tlp)
+                    .created_at(ts(now)?);
+                note.authors = vec![format!("Harpoon {provenance}")];
+                ctx.publisher.publish(conn, &[StixObject::from(note).to_value()?])?;
+            }
+        }
+        if !f.sightings.is_empty() {
+            ind::add_source(conn, &[row.id], provenance, now)?;
+        }
+        Ok(json!({
+            "indicators": created,
+            "relationships": relationships,
+            "sightings": f.sightings.len(),
+            "notes": f.notes.len(),
+        }))
+    }
+}
+
+/// The SCO naming an internal host: its address, or its name when it is a domain name.
+fn host_sco(host: &str) -> Option<StixObject> {
+    if let Ok(v) = IndicatorValue::parse(ObservableKind::Ipv4, host) {
+        return Ipv4Addr::new(&v.value).ok().map(Into::into);
+    }
+    if let Ok(v) = IndicatorValue::parse(ObservableKind::Ipv6, host) {
+        return Ipv6Addr::new(&v.value).ok().map(Into::into);
+    }
+    let v = IndicatorValue::parse(ObservableKind::Domain, host).ok()?;
+    DomainName::new(&v.value).ok().map(Into::into)
+}
+
+/// Publishes the sightings kept for an indicator's current STIX id while it was not Active
+/// (called when it becomes Active, inside that transaction).
+pub fn publish_pending(conn: &mut DbConn, ctx: &TriageContext, stix_id: &str) -> Result<(), ServiceError> {
+    for s in store::unpublished_of(conn, stix_id)? {
+        let objects: Vec<Value> = serde_json::from_str(&s.objects)
+            .map_err(|e| ServiceError::Internal(format!("sighting {}: stored objects: {e}", s.id)))?;
+        ctx.publisher.publish(conn, &objects)?;
+        store::mark_published(conn, s.id)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,474 @@
+//! Operations: actions on an indicator that find more intelligence (docs/operations.md). This
+//! module owns the registry (the built-ins and the script operations of the configured
+//! directory, each with its description, the indicator types it applies to, its parameters, a
+//! timeout and a concurrency limit) and the runner: a run is stored `queued`, executes as a
+//! background tokio task (never on an HTTP worker; database work through `Db::run`), is bounded
+//! in time, and ends `succeeded`, `failed` or `timed_out` with its output, what it created and
+//! its error. A panicking operation fails its run and nothing else. Findings are applied by
+//! `findings::apply`, the same indicator code a commit uses.
+
+pub mod findings;
+pub mod nslookup;
+pub mod script;
+pub mod splunk;
+pub mod url_to_fqdn;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use tokio::sync::Semaphore;
+
+use super::ServiceError;
+use super::indicators::TriageContext;
+use crate::db::indicators::{self as ind, IndicatorRow};
+use crate::db::operations::{self as store, NewRun, RunEnd, RunRow, SightingRow};
+use crate::db::{Db, DbError, now_micros};
+use crate::extract::ObservableKind;
+use crate::settings::OperationsSettings;
+
+pub use findings::{Findings, Node, Observable, Relation, Sighted};
+
+/// The type of a run parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ParamType {
+    Integer,
+    String,
+    Boolean,
+}
+
+/// A parameter a run may set.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ParamSpec {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: ParamType,
+    pub default: Value,
+    pub description: String,
+}
+
+/// What the registry says about an operation (`GET /api/v1/indicators/{id}/operations`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OperationInfo {
+    pub name: String,
+    pub description: String,
+    /// Indicator types (`url`, `domain`, `ipv4`, …).
+    pub applies_to: Vec<String>,
+    pub parameters: Vec<ParamSpec>,
+}
+
+impl OperationInfo {
+    pub fn applies(&self, kind: &str) -> bool {
+        self.applies_to.iter().any(|k| k == kind)
+    }
+
+    /// The run's parameters: each known one checked against its type, defaults filled in;
+    /// unknown ones refused.
+    pub fn parameters_for(&self, given: &Map<String, Value>) -> Result<Map<String, Value>, ServiceError> {
+        if let Some(unknown) = given.keys().find(|k| !self.parameters.iter().any(|p| &p.name == *k)) {
+            let known: Vec<&str> = self.parameters.iter().map(|p| p.name.as_str()).collect();
+            return Err(ServiceError::Invalid(format!(
+                "{} has no parameter '{unknown}' (it has: {})",
+                self.name,
+                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+            )));
+        }
+        let mut out = Map::new();
+        for p in &self.parameters {
+            let value = given.get(&p.name).cloned().unwrap_or_else(|| p.default.clone());
+            let ok = match p.kind {
+                ParamType::Integer => value.is_i64() || value.is_u64(),
+                ParamType::String => value.is_string(),
+                ParamType::Boolean => value.is_boolean(),
+            };
+            if !ok {
+                return Err(ServiceError::Invalid(format!(
+                    "parameter '{}' of {} must be {}",
+                    p.name,
+                    self.name,
+                    match p.kind {
+                        ParamType::Integer => "an integer",
+                        ParamType::String => "a string",
+                        ParamType::Boolean => "true or false",
+                    }
+                )));
+            }
+            out.insert(p.name.clone(), value);
+        }
+        Ok(out)
+    }
+}
+
+/// The indicator an operation runs on.
+#[derive(Debug, Clone)]
+pub struct Subject {
+    pub indicator_id: i64,
+    pub kind: ObservableKind,
+    pub value: String,
+    pub run_id: i64,
+}
+
+/// Why an operation produced no findings.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OpError {
+    #[error("{0}")]
+    Failed(String),
+    #[error("{0}")]
+    TimedOut(String),
+}
+
+/// What runs: a built-in or a script.
+#[derive(Debug, Clone)]
+enum Runnable {
+    Nslookup(nslookup::Nslookup),
+    UrlToFqdn,
+    Splunk(splunk::Splunk),
+    Script(script::Script),
+}
+
+impl Runnable {
+    async fn run(&self, subject: Subject, params: Map<String, Value>) -> Result<Findings, OpError> {
+        match self {
+            Runnable::Nslookup(op) => op.run(&subject).await,
+            Runnable::UrlToFqdn => url_to_fqdn::run(&subject),
+            Runnable::Splunk(op) => op.run(&subject, &params).await,
+            Runnable::Script(op) => op.run(&subject, &params).await,
+        }
+    }
+}
+
+struct Entry {
+    info: OperationInfo,
+    runnable: Runnable,
+    timeout: Duration,
+    permits: Arc<Semaphore>,
+}
+
+/// A run as the edges show it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunView {
+    pub id: i64,
+    pub operation: String,
+    pub indicator_id: i64,
+    /// `queued`, `running`, `succeeded`, `failed` or `timed_out`.
+    pub status: String,
+    pub started_by: String,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub duration_ms: Option<i64>,
+    pub parameters: Value,
+    /// `notes`, `hosts`, `sample` (and for scripts `exit_status`, `stderr`).
+    pub output: Value,
+    /// `indicators` (ids), `relationships`, `sightings`, `notes` (counts).
+    pub created: Value,
+    pub error: Option<String>,
+}
+
+/// A sighting as the edges show it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SightingView {
+    pub id: i64,
+    pub stix_id: String,
+    pub count: i64,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub hosts: Vec<String>,
+    pub description: Option<String>,
+    pub run_id: Option<i64>,
+}
+
+pub(crate) fn rfc3339(us: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(us)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+        .unwrap_or_default()
+}
+
+fn json_of(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or(Value::Null)
+}
+
+impl RunView {
+    pub fn of(row: &RunRow) -> Self {
+        let created = match json_of(&row.created) {
+            Value::Object(o) if !o.is_empty() => Value::Object(o),
+            _ => empty_created(),
+        };
+        Self {
+            id: row.id,
+            operation: row.operation.clone(),
+            indicator_id: row.indicator_id,
+            status: row.status.clone(),
+            started_by: row.started_by.clone(),
+            created_at: rfc3339(row.created_at),
+            started_at: row.started_at.map(rfc3339),
+            finished_at: row.finished_at.map(rfc3339),
+            duration_ms: row.started_at.zip(row.finished_at).map(|(s, f)| (f - s).max(0) / 1000),
+            parameters: json_of(&row.parameters),
+            output: json_of(&row.output),
+            created,
+            error: row.error.clone(),
+        }
+    }
+}
+
+impl SightingView {
+    pub fn of(row: &SightingRow) -> Self {
+        Self {
+            id: row.id,
+            stix_id: row.stix_id.clone(),
+            count: row.count,
+            first_seen: rfc3339(row.first_seen),
+            last_seen: rfc3339(row.last_seen),
+            hosts: serde_json::from_str(&row.hosts).unwrap_or_default(),
+            description: row.description.clone(),
+            run_id: row.run_id,
+        }
+    }
+}
+
+fn empty_created() -> Value {
+    json!({ "indicators": [], "relationships": 0, "sightings": 0, "notes": 0 })
+}
+
+/// The operations this server offers, and the runner.
+#[derive(Clone)]
+pub struct Registry {
+    entries: Arc<Vec<Entry>>,
+    db: Db,
+    triage: Arc<TriageContext>,
+}
+
+impl Registry {
+    /// The built-ins (splunk-search only when configured) and the script operations of the
+    /// configured directory. A script whose manifest is broken is left out with a logged reason.
+    pub fn new(
+        db: Db,
+        triage: Arc<TriageContext>,
+        settings: &OperationsSettings,
+    ) -> Result<Self, ServiceError> {
+        let default_timeout = Duration::from_secs(settings.default_timeout_secs.max(1));
+        let limit = settings.max_concurrent_runs.max(1);
+        let mut entries = Vec::new();
+        let mut add = |info: OperationInfo, runnable: Runnable, timeout: Duration, concurrency: usize| {
+            entries.push(Entry {
+                info,
+                runnable,
+                timeout,
+                permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            });
+        };
+        let ns = nslookup::Nslookup::new(&settings.nslookup)?;
+        add(nslookup::info(), Runnable::Nslookup(ns), default_timeout, limit);
+        add(url_to_fqdn::info(), Runnable::UrlToFqdn, default_timeout, limit);
+        if !settings.splunk.url.trim().is_empty() {
+            let sp = splunk::Splunk::new(&settings.splunk, &settings.http)?;
+            let timeout = Duration::from_secs(settings.splunk.timeout_secs.max(1));
+            add(sp.info(), Runnable::Splunk(sp), timeout + Duration::from_secs(1), limit);
+        }
+        if let Some(dir) = &settings.scripts.dir {
+            for found in script::discover(dir, &settings.scripts) {
+                match found {
+                    Ok(mut s) => {
+                        s.set_default_timeout(default_timeout);
+                        // The script kills itself at its timeout; the runner's is a backstop.
+                        let timeout = s.timeout(default_timeout) + Duration::from_secs(2);
+                        let concurrency = s.max_concurrent().unwrap_or(limit);
+                        add(s.info(), Runnable::Script(s), timeout, concurrency);
+                    }
+                    Err(e) => tracing::warn!("script operation left out: {e}"),
+                }
+            }
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        if let Some(dup) = entries.iter().find(|e| !seen.insert(e.info.name.clone())) {
+            return Err(ServiceError::Invalid(format!("two operations are named '{}'", dup.info.name)));
+        }
+        Ok(Self { entries: Arc::new(entries), db, triage })
+    }
+
+    /// Every operation.
+    pub fn all(&self) -> Vec<OperationInfo> {
+        self.entries.iter().map(|e| e.info.clone()).collect()
+    }
+
+    /// The operations that apply to an indicator of `kind`.
+    pub fn applicable(&self, kind: &str) -> Vec<OperationInfo> {
+        self.entries.iter().filter(|e| e.info.applies(kind)).map(|e| e.info.clone()).collect()
+    }
+
+    /// The operations applicable to an indicator.
+    pub async fn for_indicator(&self, indicator_id: i64) -> Result<Vec<OperationInfo>, ServiceError> {
+        let row = self.indicator(indicator_id).await?;
+        Ok(self.applicable(&row.kind))
+    }
+
+    async fn indicator(&self, id: i64) -> Result<IndicatorRow, ServiceError> {
+        self.db
+            .run(move |conn| ind::get(conn, id))
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("indicator {id}")))
+    }
+
+    /// Starts a run in the background and returns it as stored (`queued`).
+    pub async fn start(
+        &self,
+        indicator_id: i64,
+        name: &str,
+        parameters: &Map<String, Value>,
+        actor: &str,
+    ) -> Result<RunView, ServiceError> {
+        let index = self
+            .entries
+            .iter()
+            .position(|e| e.info.name == name)
+            .ok_or_else(|| ServiceError::NotFound(format!("operation '{name}'")))?;
+        let entry =
+            self.entries.get(index).ok_or_else(|| ServiceError::NotFound(format!("operation '{name}'")))?;
+        let row = self.indicator(indicator_id).await?;
+        if !entry.info.applies(&row.kind) {
+            return Err(ServiceError::Invalid(format!(
+                "{name} applies to {}, not to a {} indicator",
+                entry.info.applies_to.join(", "),
+                row.kind
+            )));
+        }
+        let kind = ObservableKind::from_name(&row.kind)
+            .ok_or_else(|| ServiceError::Internal(format!("indicator of unknown type '{}'", row.kind)))?;
+        let params = entry.info.parameters_for(parameters)?;
+        let params_text = Value::Object(params.clone()).to_string();
+        let (operation, actor_name) = (name.to_string(), actor.to_string());
+        let run = self
+            .db
+            .run(move |conn| {
+                store::insert_run(
+                    conn,
+                    &NewRun {
+                        operation: &operation,
+                        indicator_id,
+                        status: "queued",
+                        started_by: &actor_name,
+                        parameters: &params_text,
+                        created_at: now_micros(),
+                    },
+                )
+            })
+            .await?;
+        let subject = Subject { indicator_id, kind, value: row.value.clone(), run_id: run.id };
+        let this = self.clone();
+        tokio::spawn(async move { this.execute(index, subject, params).await });
+        Ok(RunView::of(&run))
+    }
+
+    /// The background part of a run: wait for a permit, run bounded in time (a panic is caught
+    /// as the inner task's failure), apply the findings, store the end.
+    async fn execute(self, index: usize, subject: Subject, params: Map<String, Value>) {
+        let Some(entry) = self.entries.get(index) else { return };
+        let run_id = subject.run_id;
+        let _permit = match entry.permits.clone().acquire_owned().await {
+            Ok(p) => p,
+            Err(_) => return,
+        };
+        if let Err(e) = self.db.run(move |conn| store::mark_running(conn, run_id, now_micros())).await {
+            tracing::error!(run = run_id, "cannot mark the run running: {e}");
+        }
+        let runnable = entry.runnable.clone();
+        let inner_subject = subject.clone();
+        let mut task = tokio::spawn(async move { runnable.run(inner_subject, params).await });
+        let outcome = match tokio::time::timeout(entry.timeout, &mut task).await {
+            Err(_) => {
+                task.abort();
+                Err(OpError::TimedOut(format!(
+                    "the run took longer than {} s and was stopped",
+                    entry.timeout.as_secs()
+                )))
+            }
+            Ok(Err(join)) if join.is_panic() => Err(OpError::Failed("the operation crashed (panic)".into())),
+            Ok(Err(join)) => Err(OpError::Failed(format!("the operation was cancelled: {join}"))),
+            Ok(Ok(result)) => result,
+        };
+        let name = entry.info.name.clone();
+        let triage = self.triage.clone();
+        let stored = self
+            .db
+            .run(move |conn| {
+                let (status, output, created, error) = match outcome {
+                    Ok(findings) => {
+                        let output = findings.output();
+                        match findings::apply(conn, &triage, &name, &subject, &findings) {
+                            Ok(created) => ("succeeded", output, created, None),
+                            Err(e) => (
+                                "failed",
+                                output,
+                                empty_created(),
+                                Some(format!("storing the findings failed: {e}")),
+                            ),
+                        }
+                    }
+                    Err(OpError::Failed(e)) => ("failed", json!({}), empty_created(), Some(e)),
+                    Err(OpError::TimedOut(e)) => ("timed_out", json!({}), empty_created(), Some(e)),
+                };
+                let end_at = now_micros();
+                let output = output.to_string();
+                let created = created.to_string();
+                store::finish_run(
+                    conn,
+                    run_id,
+                    &RunEnd {
+                        status,
+                        output: &output,
+                        created: &created,
+                        error: error.as_deref(),
+                        finished_at: end_at,
+                    },
+                )
+            })
+            .await;
+        if let Err(e) = stored {
+            tracing::error!(run = run_id, "cannot store the end of the run: {e}");
+        }
+    }
+
+    /// One run.
+    pub async fn run(&self, run_id: i64) -> Result<RunView, ServiceError> {
+        let row = self
+            .db
+            .run(move |conn| store::get_run(conn, run_id))
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("run {run_id}")))?;
+        Ok(RunView::of(&row))
+    }
+
+    /// The runs on an indicator, newest first.
+    pub async fn runs_of(&self, indicator_id: i64) -> Result<Vec<RunView>, ServiceError> {
+        self.indicator(indicator_id).await?;
+        let rows = self.db.run(move |conn| store::runs_of(conn, indicator_id, 500)).await?;
+        Ok(rows.iter().map(RunView::of).collect())
+    }
+
+    /// The latest runs across indicators, newest first.
+    pub async fn recent(&self, limit: i64) -> Result<Vec<RunView>, ServiceError> {
+        let limit = limit.clamp(1, 500);
+        let rows = self.db.run(move |conn| store::recent_runs(conn, limit)).await?;
+        Ok(rows.iter().map(RunView::of).collect())
+    }
+
+    /// The sightings of an indicator, newest first.
+    pub async fn sightings_of(&self, indicator_id: i64) -> Result<Vec<SightingView>, ServiceError> {
+        self.indicator(indicator_id).await?;
+        let rows = self.db.run(move |conn| store::sightings_of(conn, indicator_id)).await?;
+        Ok(rows.iter().map(SightingView::of).collect())
+    }
+}
+
+impl From<DbError> for OpError {
+    fn from(e: DbError) -> Self {
+        OpError::Failed(e.to_string())
+    }
+}
+
+/// Per-operation configuration values as strings, from the settings (scripts' `config`).
+pub type ConfigValues = BTreeMap<String, String>;
