@@ -723,7 +723,21 @@ async fn script_operations_work_and_fail_clearly() {
         "#!/bin/sh\necho 'Traceback: something broke' >&2\nexit 3\n",
         manifest("crash", 10),
     );
-    write_script(&scripts, "hang", "#!/bin/sh\nsleep 300 &\nsleep 300\n", manifest("hang", 1));
+    write_script(
+        &scripts,
+        "hang",
+        "#!/bin/sh\nsleep 300 &\necho $! > hang.pid\nsleep 300\n",
+        manifest("hang", 1),
+    );
+    // Waits until the test opens the gate: shows the per-operation limit (max_concurrent 1).
+    let mut gate = manifest("gate", 60);
+    gate["max_concurrent"] = json!(1);
+    write_script(
+        &scripts,
+        "gate",
+        "#!/bin/sh\ncat > /dev/null\nwhile [ ! -f gate.open ]; do sleep 0.05; done\necho '{\"version\":1,\"notes\":[\"passed the gate\"]}'\n",
+        gate,
+    );
     write_script(
         &scripts,
         "garbage",
@@ -769,7 +783,7 @@ async fn script_operations_work_and_fail_clearly() {
     let ip = indicator(&app, "ipv4", PHISH_IP).await;
     let ops = get_json(&app, &format!("/api/v1/indicators/{}/operations", id_of(&ip))).await;
     let names: Vec<&str> = ops.as_array().unwrap().iter().map(|o| o["name"].as_str().unwrap()).collect();
-    for n in ["suricata-eve", "template", "crash", "hang", "garbage", "env-check", "nslookup"] {
+    for n in ["suricata-eve", "template", "crash", "hang", "garbage", "env-check", "gate", "nslookup"] {
         assert!(names.contains(&n), "{n} in {ops}");
     }
 
@@ -809,10 +823,46 @@ async fn script_operations_work_and_fail_clearly() {
     let run = run_to_end(&app, id_of(&ip), "hang", json!({})).await;
     assert_eq!(run["status"], "timed_out", "{run}");
     assert!(run["error"].as_str().unwrap().contains("killed"), "{run}");
+    // The child it left in the background died with it (its process group was killed).
+    let pid = std::fs::read_to_string(scripts.join("hang.pid")).unwrap().trim().to_string();
+    let alive = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|stat| stat.rsplit(')').next().is_some_and(|rest| !rest.trim_start().starts_with('Z')))
+    };
+    for _ in 0..50 {
+        if !alive() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!alive(), "the script's background child {pid} outlived the timeout");
     let run = run_to_end(&app, id_of(&ip), "garbage", json!({})).await;
     assert_eq!(run["status"], "failed", "{run}");
     assert!(run["error"].as_str().unwrap().contains("not a version 1 result"), "{run}");
     assert_eq!(run["created"]["indicators"], json!([]));
+
+    // One gate run at a time: the second waits `queued` while the first runs.
+    let first = start_run(&app, id_of(&host), "gate", json!({})).await;
+    let second = start_run(&app, id_of(&host), "gate", json!({})).await;
+    let mut running = false;
+    for _ in 0..100 {
+        let r = get_json(&app, &format!("/api/v1/runs/{}", first["id"])).await;
+        if r["status"] == "running" {
+            running = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(running, "the first gate run started");
+    let waiting = get_json(&app, &format!("/api/v1/runs/{}", second["id"])).await;
+    assert_eq!(waiting["status"], "queued", "{waiting}");
+    assert!(waiting["started_at"].is_null(), "{waiting}");
+    std::fs::write(scripts.join("gate.open"), "").unwrap();
+    for run in [&first, &second] {
+        let r = finished(&app, run).await;
+        assert_eq!(r["status"], "succeeded", "{r}");
+        assert!(notes(&r).contains("passed the gate"), "{r}");
+    }
 
     // The server is fine and runs go on.
     assert_eq!(app.get("/healthz").send().await.unwrap().status(), StatusCode::OK);
