@@ -426,7 +426,7 @@ pub fn set_meta(conn: &mut DbConn, id: i64, meta: EventMeta) -> Result<ImportRow
     let meta = meta.validated()?;
     write_tx(conn, |conn| {
         let row = open_draft(conn, id)?;
-        let merged = meta_of(&row).merged(meta);
+        let merged = meta_of(&row).merged(meta.clone());
         let text = serde_json::to_string(&merged).map_err(|e| ServiceError::Internal(e.to_string()))?;
         store::set_meta(conn, id, &text, now_micros())?;
         store::get(conn, id)?.ok_or_else(|| ServiceError::NotFound(format!("import {id}")))
@@ -577,7 +577,7 @@ pub fn commit(
         if !store::transition(conn, id, "draft", "committed", None, now)? {
             return Err(ServiceError::Conflict(format!("import {id} was committed or abandoned meanwhile")));
         }
-        let meta = meta_of(&row).merged(meta);
+        let meta = meta_of(&row).merged(meta.clone());
         let items = store::items(conn, id)?;
         let mut meta = meta;
         if meta.happened_at.is_none() {
