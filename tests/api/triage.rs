@@ -513,6 +513,23 @@ Message-ID: <cross-{n}@cross-sender.net>\r\n\r\nVisit {}\r\n",
         )
         .await;
         assert_eq!(detail["events"].as_array().unwrap().len(), 16, "{h}: {detail}");
+        // The commit's url-to-fqdn pivots: every URL on the host related to it, the host to its
+        // registered domain (created as context: Indirect).
+        let related = |dir: &str| {
+            detail["relationships"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|r| r["relationship_type"] == "related-to" && r["direction"] == dir)
+                .map(|r| r["indicator"]["value"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        };
+        let urls = related("incoming");
+        assert_eq!(urls.len(), 3, "{h}: {urls:?}");
+        assert!(urls.iter().all(|u| u.starts_with(&format!("http://{h}/p"))), "{urls:?}");
+        let registered = h.split_once('.').unwrap().1;
+        assert_eq!(related("outgoing"), vec![registered.to_string()], "{h}");
+        assert_eq!(indicator(&app, "domain", registered).await["status"], "indirect");
     }
     let (_, listed) = status_json(
         app.as_admin(app.get("/api/v1/indicators?type=domain&q=cross&limit=500")).send().await.unwrap(),
