@@ -99,8 +99,8 @@ where
 /// Serialises the transactions that create or lock many indicator rows (a commit, an operation's
 /// findings, partner intake, a whitelist rule) for the rest of the current transaction. On
 /// PostgreSQL two such transactions that share values lock rows in crossing orders and one is
-/// killed as a deadlock victim after `deadlock_timeout` (1 s): measured, 8 parallel importers fell
-/// from 58 to 9 emails/s. One transaction-scoped advisory lock, shared by every instance on the
+/// killed as a deadlock victim after `deadlock_timeout` (1 s): 8 parallel importers of the
+/// 1,000-email corpus took 106 s with the retries alone, 18.6 s with this lock. One transaction-scoped advisory lock, shared by every instance on the
 /// database, orders them instead; SQLite's `BEGIN IMMEDIATE` already does. Call it first in the
 /// transaction, before any row lock.
 pub fn lock_indicator_writers(conn: &mut DbConn) -> Result<(), DbError> {
