@@ -112,6 +112,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     let headers = DefaultHeaders::new()
         .add(("Content-Security-Policy", CSP))
         .add(("Cache-Control", "no-store"))
+        // Not `no-referrer` (the rest of the server's): with it browsers send `Origin: null` on
+        // same-origin form POSTs, and the CSRF check wants the real origin.
+        .add(("Referrer-Policy", "same-origin"))
         .add(("Cross-Origin-Opener-Policy", "same-origin"))
         .add(("Cross-Origin-Resource-Policy", "same-origin"))
         .add(("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()"));
