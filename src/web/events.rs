@@ -183,7 +183,8 @@ pub async fn show(s: Session, path: web::Path<i64>, db: web::Data<Db>) -> Result
         happened: e.happened_at.map(when).unwrap_or_default(),
         created: when(e.created_at),
         stix_id: e.stix_id.clone(),
-        recipient_count: v.recipients.iter().filter(|r| r.role == "recipient").count(),
+        // As the REST API counts: a reporter got the phish too.
+        recipient_count: v.recipients.len(),
         reporter_count: v.recipients.iter().filter(|r| r.role == "reporter").count(),
         recipients: v.recipients.iter().map(|r| Person { address: r.address.clone(), role: r.role.clone() }).collect(),
         indicators: v

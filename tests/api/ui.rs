@@ -385,7 +385,7 @@ async fn ui_qa_actions_and_commit_through_forms() {
     assert_eq!(item(&d, "domain", "acme-corp.com")["state"], "whitelisted");
     assert_eq!(item(&d, "domain", "missed.paypa1-verify.com")["origin"], "analyst");
     let page = s.get(&app, &to).await.text().await.unwrap();
-    assert!(page.contains(&format!("<mark class=\"hl whitelisted\" data-items=\"{}\">help@acme-corp.com</mark>", help["id"])), "{page}");
+    assert!(page.contains(&format!("<mark class=\"hl whitelisted\" data-items=\"{}\">help@</mark>", help["id"])), "{page}");
 
     // Commit → the event page, with the metadata given at import.
     let r = s.post(&app, &format!("/ui/drafts/{id}/commit"), &[("title", "Forms phish"), ("tlp", "amber")]).await;
@@ -397,7 +397,7 @@ async fn ui_qa_actions_and_commit_through_forms() {
     let (_, ev) = status_json(app.as_admin(app.get(&format!("/api/v1/events/{event}"))).send().await.unwrap()).await;
     assert_eq!(ev["tlp"], "amber");
     let values: Vec<&str> = ev["indicators"].as_array().unwrap().iter().map(|i| i["value"].as_str().unwrap()).collect();
-    assert!(!values.iter().any(|v| v.contains("linkedin") || v.contains("acme-corp")), "{values:?}");
+    assert!(!values.iter().any(|v| v.contains("linkedin.com/company") || v.contains("acme-corp")), "pruned and whitelisted: {values:?}");
     // Bulk status: two indicators Active at once.
     let ids: Vec<String> = ev["indicators"].as_array().unwrap().iter().take(2).map(|i| i["id"].to_string()).collect();
     let r = s.post(&app, &format!("/ui/events/{event}/status"), &[("status", "active"), ("ids", &ids[0]), ("ids", &ids[1])]).await;
