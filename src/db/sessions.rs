@@ -49,12 +49,16 @@ pub fn delete(conn: &mut DbConn, id_sha256: &str) -> Result<(), DbError> {
 
 /// Removes expired sessions (called at each login: the table stays small without a timer).
 pub fn delete_expired(conn: &mut DbConn, now: i64) -> Result<usize, DbError> {
-    Ok(with_conn!(conn, c => diesel::delete(web_sessions::table.filter(web_sessions::expires_at.le(now))).execute(c))?)
+    Ok(
+        with_conn!(conn, c => diesel::delete(web_sessions::table.filter(web_sessions::expires_at.le(now))).execute(c))?,
+    )
 }
 
 /// Ends every session of a user (password change, disabling).
 pub fn delete_of_user(conn: &mut DbConn, user_id: i64) -> Result<usize, DbError> {
-    Ok(with_conn!(conn, c => diesel::delete(web_sessions::table.filter(web_sessions::user_id.eq(user_id))).execute(c))?)
+    Ok(
+        with_conn!(conn, c => diesel::delete(web_sessions::table.filter(web_sessions::user_id.eq(user_id))).execute(c))?,
+    )
 }
 
 /// Creation times of imports and events since `since` (bucketed per day by the caller).

@@ -128,11 +128,18 @@ pub async fn show(s: Session, db: web::Data<Db>, ops: web::Data<Registry>) -> Re
         days,
         by_status,
         by_kind,
-        events: newest.iter().map(|e| EventLine { id: e.id, title: e.title.clone(), when: when(e.created_at) }).collect(),
+        events: newest
+            .iter()
+            .map(|e| EventLine { id: e.id, title: e.title.clone(), when: when(e.created_at) })
+            .collect(),
         runs: ops.recent(8).await?,
         connectors: conns
             .iter()
-            .map(|c| ConnectorLine { name: c.name.clone(), status: c.status.clone(), messages_taken: c.messages_taken })
+            .map(|c| ConnectorLine {
+                name: c.name.clone(),
+                status: c.status.clone(),
+                messages_taken: c.messages_taken,
+            })
             .collect(),
         taxii,
         pollers: toks.iter().filter(|t| t.last_used_at.is_some_and(|u| u > now - DAY_US)).count(),

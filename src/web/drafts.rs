@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::highlight::{self, Span};
 use super::session::Posted;
-use super::{Layout, Session, WebError, html, page, see_other, when};
+use super::{Layout, Session, WebError, at, html, page, see_other, when};
 use crate::db::imports::{self as store, ItemRow};
 use crate::db::{Db, DbError};
 use crate::extract::{self, InputKind};
@@ -131,7 +131,9 @@ pub async fn import(
             "files" if filename.as_deref().is_some_and(|f| !f.is_empty()) || !bytes.is_empty() => {
                 files.push((filename.unwrap_or_else(|| format!("file {}", files.len() + 1)), bytes));
             }
-            "raw" if !bytes.iter().all(u8::is_ascii_whitespace) => files.insert(0, ("pasted text".into(), bytes)),
+            "raw" if !bytes.iter().all(u8::is_ascii_whitespace) => {
+                files.insert(0, ("pasted text".into(), bytes))
+            }
             "csrf" => csrf = Some(String::from_utf8_lossy(&bytes).into_owned()),
             "source" => source = String::from_utf8_lossy(&bytes).trim().to_string(),
             other => meta.set(other, String::from_utf8_lossy(&bytes).into_owned()),
@@ -211,7 +213,11 @@ pub struct DraftsQuery {
 }
 
 /// `GET /ui/drafts?state=draft|committed|abandoned|failed`
-pub async fn list(s: Session, q: web::Query<DraftsQuery>, db: web::Data<Db>) -> Result<HttpResponse, WebError> {
+pub async fn list(
+    s: Session,
+    q: web::Query<DraftsQuery>,
+    db: web::Data<Db>,
+) -> Result<HttpResponse, WebError> {
     let state = q.into_inner().state.filter(|s| !s.is_empty()).unwrap_or_else(|| "draft".into());
     if !matches!(state.as_str(), "draft" | "committed" | "abandoned" | "failed" | "all") {
         return Err(WebError::BadRequest(format!("unknown state '{state}'")));
@@ -291,11 +297,11 @@ fn item_class(state: &str) -> &'static str {
 fn detail_of(i: &ItemRow, d: &Value) -> String {
     match i.section.as_str() {
         "attachment" => {
-            let h = &d["hashes"];
+            let h = at(d, "hashes");
             format!(
                 "{} · {} bytes · MD5 {} · SHA-1 {} · SHA-256 {}",
-                d["mime_type"].as_str().unwrap_or("?"),
-                d["size"].as_u64().unwrap_or(0),
+                at(d, "mime_type").as_str().unwrap_or("?"),
+                at(d, "size").as_u64().unwrap_or(0),
                 h["md5"].as_str().unwrap_or(""),
                 h["sha1"].as_str().unwrap_or(""),
                 h["sha256"].as_str().unwrap_or("")
@@ -303,19 +309,19 @@ fn detail_of(i: &ItemRow, d: &Value) -> String {
         }
         "indicator" => {
             let mut parts = Vec::new();
-            if let Some(n) = d["occurrences"].as_u64() {
+            if let Some(n) = at(d, "occurrences").as_u64() {
                 parts.push(format!("seen {n}×"));
             }
-            if let Some(u) = d["unicode"].as_str().filter(|u| *u != i.value) {
+            if let Some(u) = at(d, "unicode").as_str().filter(|u| *u != i.value) {
                 parts.push(format!("Unicode {u}"));
             }
-            if d["defanged"].as_bool() == Some(true) {
+            if at(d, "defanged").as_bool() == Some(true) {
                 parts.push("defanged in the source".into());
             }
-            if let Some(scope) = d["ip_scope"].as_str().filter(|s| *s != "public") {
+            if let Some(scope) = at(d, "ip_scope").as_str().filter(|s| *s != "public") {
                 parts.push(format!("{scope} address"));
             }
-            if let Some(a) = d["attachment"].as_str() {
+            if let Some(a) = at(d, "attachment").as_str() {
                 parts.push(format!("hash of attachment {a}"));
             }
             parts.join(" · ")
@@ -325,14 +331,22 @@ fn detail_of(i: &ItemRow, d: &Value) -> String {
 }
 
 fn text_label(t: &Value) -> String {
-    let loc = &t["location"];
-    match loc["kind"].as_str() {
-        Some("header") => format!("header {}", loc["name"].as_str().unwrap_or("")),
-        Some("body") => format!("body {} ({})", loc["part"].as_str().unwrap_or(""), loc["content_type"].as_str().unwrap_or("")),
+    let loc = at(t, "location");
+    match at(loc, "kind").as_str() {
+        Some("header") => format!("header {}", at(loc, "name").as_str().unwrap_or("")),
+        Some("body") => format!(
+            "body {} ({})",
+            at(loc, "part").as_str().unwrap_or(""),
+            at(loc, "content_type").as_str().unwrap_or("")
+        ),
         Some("attachment") => {
-            format!("attachment {} ({})", loc["name"].as_str().unwrap_or(""), loc["content_type"].as_str().unwrap_or(""))
+            format!(
+                "attachment {} ({})",
+                at(loc, "name").as_str().unwrap_or(""),
+                at(loc, "content_type").as_str().unwrap_or("")
+            )
         }
-        Some("decoded") => format!("decoded from a script ({})", loc["how"].as_str().unwrap_or("")),
+        Some("decoded") => format!("decoded from a script ({})", at(loc, "how").as_str().unwrap_or("")),
         _ => "text".into(),
     }
 }
@@ -351,7 +365,7 @@ pub async fn show(s: Session, path: web::Path<i64>, db: web::Data<Db>) -> Result
             other => other.into(),
         })?;
     let x: Value = extraction.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null);
-    let texts_json = x["texts"].as_array().cloned().unwrap_or_default();
+    let texts_json = at(&x, "texts").as_array().cloned().unwrap_or_default();
     let mut spans: Vec<Vec<Span>> = vec![Vec::new(); texts_json.len()];
     let mut attributes = Vec::new();
     let mut attachments = Vec::new();
@@ -359,8 +373,10 @@ pub async fn show(s: Session, path: web::Path<i64>, db: web::Data<Db>) -> Result
     for i in &items {
         let d: Value = serde_json::from_str(&i.details).unwrap_or(Value::Null);
         let mut located = false;
-        for p in d["provenance"].as_array().into_iter().flatten() {
-            let (Some(t), Some(start), Some(end)) = (p["text"].as_u64(), p["start"].as_u64(), p["end"].as_u64()) else {
+        for p in at(&d, "provenance").as_array().into_iter().flatten() {
+            let (Some(t), Some(start), Some(end)) =
+                (at(p, "text").as_u64(), at(p, "start").as_u64(), at(p, "end").as_u64())
+            else {
                 continue;
             };
             if let Some(list) = usize::try_from(t).ok().and_then(|t| spans.get_mut(t)) {
@@ -393,16 +409,28 @@ pub async fn show(s: Session, path: web::Path<i64>, db: web::Data<Db>) -> Result
         .iter()
         .zip(spans.iter())
         .map(|(t, sp)| {
-            let text = t["text"].as_str().unwrap_or("");
-            let is_html = t["location"]["content_type"].as_str().is_some_and(|c| c.eq_ignore_ascii_case("text/html"));
-            TextView { label: text_label(t), html: highlight::render(text, sp), preview: is_html.then(|| text.to_string()) }
+            let text = at(t, "text").as_str().unwrap_or("");
+            let is_html = at(at(t, "location"), "content_type")
+                .as_str()
+                .is_some_and(|c| c.eq_ignore_ascii_case("text/html"));
+            TextView {
+                label: text_label(t),
+                html: highlight::render(text, sp),
+                preview: is_html.then(|| text.to_string()),
+            }
         })
         .collect();
-    let warnings = x["warnings"]
+    let warnings = at(&x, "warnings")
         .as_array()
         .into_iter()
         .flatten()
-        .map(|w| format!("{}: {}", w["kind"].as_str().unwrap_or("warning"), w["detail"].as_str().unwrap_or("")))
+        .map(|w| {
+            format!(
+                "{}: {}",
+                at(w, "kind").as_str().unwrap_or("warning"),
+                at(w, "detail").as_str().unwrap_or("")
+            )
+        })
         .collect();
     let meta = imports::meta_of(&row);
     let subject = row.subject.clone().unwrap_or_default();
@@ -434,14 +462,19 @@ pub async fn show(s: Session, path: web::Path<i64>, db: web::Data<Db>) -> Result
 /// `GET /ui/drafts/{id}/raw`: the email verbatim, as a download (never rendered).
 pub async fn raw(_s: Session, path: web::Path<i64>, db: web::Data<Db>) -> Result<HttpResponse, WebError> {
     let id = path.into_inner();
-    let raw =
-        db.run(move |conn| store::raw(conn, id)).await?.ok_or_else(|| WebError::NotFound(format!("import {id} not found")))?;
+    let raw = db
+        .run(move |conn| store::raw(conn, id))
+        .await?
+        .ok_or_else(|| WebError::NotFound(format!("import {id} not found")))?;
     Ok(download(raw, "message/rfc822", &format!("import-{id}.eml")))
 }
 
 /// A download: `attachment`, `nosniff` and a sandbox CSP, so a browser never renders it.
 pub fn download(body: Vec<u8>, content_type: &str, filename: &str) -> HttpResponse {
-    let safe: String = filename.chars().map(|c| if c.is_ascii_alphanumeric() || ".-_".contains(c) { c } else { '_' }).collect();
+    let safe: String = filename
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || ".-_".contains(c) { c } else { '_' })
+        .collect();
     HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, content_type.to_string()))
         .insert_header((CONTENT_DISPOSITION, format!("attachment; filename=\"{safe}\"")))
@@ -458,7 +491,11 @@ pub struct NewItemForm {
 }
 
 /// `POST /ui/drafts/{id}/items`: adds an indicator the extraction missed.
-pub async fn add_item(p: Posted<NewItemForm>, path: web::Path<i64>, db: web::Data<Db>) -> Result<HttpResponse, WebError> {
+pub async fn add_item(
+    p: Posted<NewItemForm>,
+    path: web::Path<i64>,
+    db: web::Data<Db>,
+) -> Result<HttpResponse, WebError> {
     p.session.require_analyst()?;
     let id = path.into_inner();
     let f = p.form;
@@ -536,7 +573,11 @@ pub async fn commit(
 pub struct NoFields {}
 
 /// `POST /ui/drafts/{id}/abandon`
-pub async fn abandon(p: Posted<NoFields>, path: web::Path<i64>, db: web::Data<Db>) -> Result<HttpResponse, WebError> {
+pub async fn abandon(
+    p: Posted<NoFields>,
+    path: web::Path<i64>,
+    db: web::Data<Db>,
+) -> Result<HttpResponse, WebError> {
     p.session.require_analyst()?;
     let id = path.into_inner();
     db.run(move |conn| Ok(imports::abandon(conn, id))).await??;

@@ -88,7 +88,10 @@ impl ResponseError for WebError {
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
         if let WebError::LoginRequired { next } = self {
-            let target = format!("/ui/login?next={}", form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>());
+            let target = format!(
+                "/ui/login?next={}",
+                form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+            );
             return HttpResponse::SeeOther().insert_header((LOCATION, target)).finish();
         }
         if let WebError::Internal(m) = self {
@@ -99,7 +102,11 @@ impl ResponseError for WebError {
             WebError::Internal(_) => "something went wrong on the server; the error is logged".to_string(),
             other => other.to_string(),
         };
-        let page = ErrorPage { status: status.as_u16(), reason: status.canonical_reason().unwrap_or("Error"), message };
+        let page = ErrorPage {
+            status: status.as_u16(),
+            reason: status.canonical_reason().unwrap_or("Error"),
+            message,
+        };
         let body = page.render().unwrap_or_else(|_| "error".into());
         HttpResponse::build(status).insert_header((CONTENT_TYPE, "text/html; charset=utf-8")).body(body)
     }

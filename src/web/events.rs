@@ -8,10 +8,10 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::session::Posted;
-use super::{Layout, Session, WebError, page, see_other, when};
+use super::{Layout, Session, WebError, at, page, see_other, when};
 use crate::db::{Db, events as store, imports};
-use crate::service::indicators::{self, Patch, Status, TriageContext};
 use crate::service::events;
+use crate::service::indicators::{self, Patch, Status, TriageContext};
 
 pub struct EventLine {
     id: i64,
@@ -146,13 +146,13 @@ pub async fn show(s: Session, path: web::Path<i64>, db: web::Data<Db>) -> Result
         .iter()
         .map(|i| {
             let d: Value = serde_json::from_str(&i.details).unwrap_or(Value::Null);
-            let h = &d["hashes"];
+            let h = at(&d, "hashes");
             Attachment {
                 name: i.value.clone(),
                 detail: format!(
                     "{} · {} bytes · MD5 {} · SHA-1 {} · SHA-256 {}",
-                    d["mime_type"].as_str().unwrap_or("?"),
-                    d["size"].as_u64().unwrap_or(0),
+                    at(&d, "mime_type").as_str().unwrap_or("?"),
+                    at(&d, "size").as_u64().unwrap_or(0),
                     h["md5"].as_str().unwrap_or(""),
                     h["sha1"].as_str().unwrap_or(""),
                     h["sha256"].as_str().unwrap_or("")
@@ -186,7 +186,11 @@ pub async fn show(s: Session, path: web::Path<i64>, db: web::Data<Db>) -> Result
         // As the REST API counts: a reporter got the phish too.
         recipient_count: v.recipients.len(),
         reporter_count: v.recipients.iter().filter(|r| r.role == "reporter").count(),
-        recipients: v.recipients.iter().map(|r| Person { address: r.address.clone(), role: r.role.clone() }).collect(),
+        recipients: v
+            .recipients
+            .iter()
+            .map(|r| Person { address: r.address.clone(), role: r.role.clone() })
+            .collect(),
         indicators: v
             .indicators
             .iter()
@@ -241,7 +245,8 @@ pub async fn bulk_status(
     let id = path.into_inner();
     let status = p.form.iter().find(|(k, _)| k == "status").map(|(_, v)| v.clone()).unwrap_or_default();
     let status = Status::parse(&status)?;
-    let ids: Vec<i64> = p.form.iter().filter(|(k, _)| k == "ids").filter_map(|(_, v)| v.parse().ok()).collect();
+    let ids: Vec<i64> =
+        p.form.iter().filter(|(k, _)| k == "ids").filter_map(|(_, v)| v.parse().ok()).collect();
     if ids.is_empty() {
         return Err(WebError::BadRequest("select at least one indicator".into()));
     }
@@ -249,7 +254,11 @@ pub async fn bulk_status(
     let ctx = ctx.into_inner();
     db.run(move |conn| {
         for i in ids {
-            let patch = Patch { status: Some(status), reason: Some(format!("bulk change on event {id}")), ..Patch::default() };
+            let patch = Patch {
+                status: Some(status),
+                reason: Some(format!("bulk change on event {id}")),
+                ..Patch::default()
+            };
             if let Err(e) = indicators::patch(conn, &ctx, i, &patch, &actor) {
                 return Ok(Err(e));
             }

@@ -72,7 +72,8 @@ pub fn render(text: &str, spans: &[Span]) -> String {
         }
         let items: Vec<String> = covering.iter().map(|s| s.item.to_string()).collect();
         // The innermost (last-starting, then shortest) span decides the look.
-        let look = covering.iter().max_by_key(|s| (s.start, std::cmp::Reverse(s.end))).map_or("", |s| s.class);
+        let look =
+            covering.iter().max_by_key(|s| (s.start, std::cmp::Reverse(s.end))).map_or("", |s| s.class);
         out.push_str("<mark class=\"hl ");
         out.push_str(look);
         out.push_str("\" data-items=\"");

@@ -84,7 +84,12 @@ pub async fn list(s: Session, q: web::Query<ListQuery>, db: web::Data<Db>) -> Re
     let min_score = if q.min_score.trim().is_empty() {
         None
     } else {
-        Some(q.min_score.trim().parse::<i32>().map_err(|_| WebError::BadRequest("min score: a number".into()))?)
+        Some(
+            q.min_score
+                .trim()
+                .parse::<i32>()
+                .map_err(|_| WebError::BadRequest("min score: a number".into()))?,
+        )
     };
     let query = IndicatorQuery {
         kinds: if q.kind.is_empty() { vec![] } else { vec![q.kind.clone()] },
@@ -149,8 +154,11 @@ struct IndicatorPage {
     statuses: [&'static str; 5],
 }
 
+/// Relations of one indicator: the relationship type and the indicator at the other end.
+type Related = Vec<(String, IndicatorRow)>;
+
 /// Outgoing and incoming relations of one indicator, with the other ends.
-fn relations_of(conn: &mut DbConn, id: i64) -> Result<(Vec<(String, IndicatorRow)>, Vec<(String, IndicatorRow)>), DbError> {
+fn relations_of(conn: &mut DbConn, id: i64) -> Result<(Related, Related), DbError> {
     let mut out = Vec::new();
     let mut inc = Vec::new();
     for r in store::relations(conn, id)? {
@@ -178,7 +186,8 @@ pub async fn show(
             let mut tree = Vec::new();
             for (rel, child) in out {
                 let (grand, _) = relations_of(conn, child.id)?;
-                let children = grand.iter().filter(|(_, g)| g.id != id).map(|(r, g)| (r.clone(), Line::of(g))).collect();
+                let children =
+                    grand.iter().filter(|(_, g)| g.id != id).map(|(r, g)| (r.clone(), Line::of(g))).collect();
                 tree.push(Node { rel, line: Line::of(&child), children });
             }
             let parents = inc.iter().map(|(r, p)| (r.clone(), Line::of(p))).collect::<Vec<_>>();
@@ -281,13 +290,24 @@ pub async fn run(
     p.session.require_analyst()?;
     let (id, name) = path.into_inner();
     let run = ops.start(id, &name, &parameters(&p.form), &p.session.principal.username).await?;
-    let wants_json =
-        req.headers().get(ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("application/json"));
-    if wants_json { Ok(HttpResponse::Accepted().json(run)) } else { Ok(see_other(format!("/ui/indicators/{id}#runs"))) }
+    let wants_json = req
+        .headers()
+        .get(ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/json"));
+    if wants_json {
+        Ok(HttpResponse::Accepted().json(run))
+    } else {
+        Ok(see_other(format!("/ui/indicators/{id}#runs")))
+    }
 }
 
 /// `GET /ui/indicators/{id}/runs.json`: the runs, for the page's polling.
-pub async fn runs_json(_s: Session, path: web::Path<i64>, ops: web::Data<Registry>) -> Result<HttpResponse, WebError> {
+pub async fn runs_json(
+    _s: Session,
+    path: web::Path<i64>,
+    ops: web::Data<Registry>,
+) -> Result<HttpResponse, WebError> {
     Ok(HttpResponse::Ok().json(ops.runs_of(path.into_inner()).await?))
 }
 

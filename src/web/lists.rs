@@ -33,8 +33,11 @@ struct WhitelistPage {
     form_applies: String,
     form_reason: String,
     /// A preview was asked for: what the rule would whitelist, of how many.
-    preview: Option<(Vec<(i64, String, String)>, usize)>,
+    preview: Option<Preview>,
 }
+
+/// A rule's preview: (id, type, value) of the first matches, and how many match.
+type Preview = (Vec<(i64, String, String)>, usize);
 
 #[derive(Deserialize, Default)]
 pub struct RuleForm {
@@ -55,7 +58,10 @@ impl RuleForm {
     fn spec(&self) -> Result<RuleSpec, WebError> {
         let applies_to = match self.applies_to.as_str() {
             "" | "any" => None,
-            k => Some(ObservableKind::from_name(k).ok_or_else(|| WebError::BadRequest(format!("unknown type '{k}'")))?),
+            k => Some(
+                ObservableKind::from_name(k)
+                    .ok_or_else(|| WebError::BadRequest(format!("unknown type '{k}'")))?,
+            ),
         };
         Ok(RuleSpec {
             match_kind: if self.match_kind.is_empty() { "exact".into() } else { self.match_kind.clone() },
@@ -70,7 +76,7 @@ async fn whitelist_page(
     s: &Session,
     db: &Db,
     form: RuleForm,
-    preview: Option<(Vec<(i64, String, String)>, usize)>,
+    preview: Option<Preview>,
 ) -> Result<HttpResponse, WebError> {
     let rows = db.run(rules::list).await?;
     page(&WhitelistPage {
@@ -122,7 +128,11 @@ pub async fn whitelist_create(
 #[derive(Deserialize)]
 pub struct NoFields {}
 
-pub async fn whitelist_delete(p: Posted<NoFields>, path: web::Path<i64>, db: web::Data<Db>) -> Result<HttpResponse, WebError> {
+pub async fn whitelist_delete(
+    p: Posted<NoFields>,
+    path: web::Path<i64>,
+    db: web::Data<Db>,
+) -> Result<HttpResponse, WebError> {
     p.session.require_analyst()?;
     let id = path.into_inner();
     db.run(move |conn| Ok(whitelist::delete(conn, id))).await??;
@@ -228,7 +238,11 @@ pub async fn connectors(s: Session, db: web::Data<Db>) -> Result<HttpResponse, W
                 enabled: c.enabled,
                 status: c.status.clone(),
                 last_success: c.last_success_at.map(when).unwrap_or_else(|| "never".into()),
-                last_error: c.last_error.clone().map(|e| format!("{e} ({})", c.last_error_at.map(when).unwrap_or_default())).unwrap_or_default(),
+                last_error: c
+                    .last_error
+                    .clone()
+                    .map(|e| format!("{e} ({})", c.last_error_at.map(when).unwrap_or_default()))
+                    .unwrap_or_default(),
                 failures: c.consecutive_failures,
                 taken: c.messages_taken,
                 failed: c.messages_failed,
@@ -282,7 +296,12 @@ pub async fn admin(s: Session, db: web::Data<Db>) -> Result<HttpResponse, WebErr
             .collect(),
         users: us
             .iter()
-            .map(|u| UserLine { name: u.username.clone(), role: u.role.clone(), disabled: u.disabled, created: when(u.created_at) })
+            .map(|u| UserLine {
+                name: u.username.clone(),
+                role: u.role.clone(),
+                disabled: u.disabled,
+                created: when(u.created_at),
+            })
             .collect(),
     })
 }

@@ -67,11 +67,19 @@ impl Session {
     }
 
     pub fn require_analyst(&self) -> Result<(), WebError> {
-        if self.can_change() { Ok(()) } else { Err(WebError::Forbidden("analysts and administrators only".into())) }
+        if self.can_change() {
+            Ok(())
+        } else {
+            Err(WebError::Forbidden("analysts and administrators only".into()))
+        }
     }
 
     pub fn require_admin(&self) -> Result<(), WebError> {
-        if self.principal.is_admin() { Ok(()) } else { Err(WebError::Forbidden("administrators only".into())) }
+        if self.principal.is_admin() {
+            Ok(())
+        } else {
+            Err(WebError::Forbidden("administrators only".into()))
+        }
     }
 
     /// Checks a submitted CSRF token and where the request came from.
@@ -122,7 +130,9 @@ impl FromRequest for Session {
             let (Some(id), Some(db)) = (id, db) else { return Err(WebError::LoginRequired { next }) };
             let hash = sha256_hex(&id);
             let row = db.run(move |conn| sessions::live(conn, &hash, now_micros())).await?;
-            let Some(row) = row.filter(|r| !r.user.disabled) else { return Err(WebError::LoginRequired { next }) };
+            let Some(row) = row.filter(|r| !r.user.disabled) else {
+                return Err(WebError::LoginRequired { next });
+            };
             let role = Role::parse(&row.user.role).map_err(|e| WebError::Internal(e.to_string()))?;
             Ok(Session {
                 principal: Principal {
@@ -162,7 +172,8 @@ impl<T: serde::de::DeserializeOwned + 'static> FromRequest for Posted<T> {
             let body = body.await.map_err(|e| WebError::BadRequest(format!("reading the form: {e}")))?;
             let field: CsrfField = serde_urlencoded::from_bytes(&body).unwrap_or(CsrfField { csrf: None });
             session.verify(&req, field.csrf.as_deref())?;
-            let form = serde_urlencoded::from_bytes(&body).map_err(|e| WebError::BadRequest(format!("the form: {e}")))?;
+            let form = serde_urlencoded::from_bytes(&body)
+                .map_err(|e| WebError::BadRequest(format!("the form: {e}")))?;
             Ok(Posted { session, form })
         })
     }
@@ -189,7 +200,12 @@ fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-fn login_page(req: &HttpRequest, next: String, error: Option<String>, status: actix_web::http::StatusCode) -> Result<HttpResponse, WebError> {
+fn login_page(
+    req: &HttpRequest,
+    next: String,
+    error: Option<String>,
+    status: actix_web::http::StatusCode,
+) -> Result<HttpResponse, WebError> {
     let csrf = random_hex();
     let body = LoginPage { csrf: csrf.clone(), next, error }.render()?;
     let mut resp = html(status, body);
@@ -232,7 +248,12 @@ pub async fn login(
         // A token as the password is not a login.
         Ok(p) if p.method == AuthMethod::Password => p,
         Ok(_) | Err(AuthError::Invalid | AuthError::Missing | AuthError::Malformed(_)) => {
-            return login_page(&req, next, Some("Wrong user name or password.".into()), actix_web::http::StatusCode::UNAUTHORIZED);
+            return login_page(
+                &req,
+                next,
+                Some("Wrong user name or password.".into()),
+                actix_web::http::StatusCode::UNAUTHORIZED,
+            );
         }
         Err(AuthError::Unavailable(m)) => return Err(WebError::Unavailable(m)),
         Err(e) => return Err(WebError::Forbidden(e.to_string())),
@@ -254,7 +275,10 @@ pub async fn login(
                 expires_at: now + SESSION_HOURS * 3_600_000_000,
             },
         )?;
-        crate::db::audit::insert(conn, &crate::db::audit::AuditEntry::new("ui.login").actor(principal.username.clone()))
+        crate::db::audit::insert(
+            conn,
+            &crate::db::audit::AuditEntry::new("ui.login").actor(principal.username.clone()),
+        )
     })
     .await?;
     let mut resp = HttpResponse::SeeOther().insert_header((LOCATION, next)).finish();
@@ -269,7 +293,11 @@ pub async fn login(
 pub struct NoFields {}
 
 /// `POST /ui/logout`: the session row is deleted and the cookie cleared.
-pub async fn logout(req: HttpRequest, posted: Posted<NoFields>, db: web::Data<Db>) -> Result<HttpResponse, WebError> {
+pub async fn logout(
+    req: HttpRequest,
+    posted: Posted<NoFields>,
+    db: web::Data<Db>,
+) -> Result<HttpResponse, WebError> {
     let _ = posted.form;
     if let Some(id) = req.cookie(COOKIE).map(|c| c.value().to_string()) {
         let hash = sha256_hex(&id);

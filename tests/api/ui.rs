@@ -29,7 +29,11 @@ fn hidden(body: &str, name: &str) -> String {
     body[start..start + body[start..].find('"').unwrap()].to_string()
 }
 
-pub(crate) async fn login(app: &TestApp, user: &str, password: &str) -> (reqwest::Response, Option<UiSession>) {
+pub(crate) async fn login(
+    app: &TestApp,
+    user: &str,
+    password: &str,
+) -> (reqwest::Response, Option<UiSession>) {
     let form = app.get("/ui/login").send().await.unwrap();
     assert_eq!(form.status(), StatusCode::OK);
     let (login_cookie, _) = cookie_value(&form, "harpoon_login").expect("login cookie");
@@ -54,7 +58,9 @@ pub(crate) fn multipart(fields: &[(&str, &str)]) -> (String, String) {
     let boundary = "----harpoon-test-boundary-7d1a";
     let mut body = String::new();
     for (name, value) in fields {
-        body.push_str(&format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"));
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        ));
     }
     body.push_str(&format!("--{boundary}--\r\n"));
     (format!("multipart/form-data; boundary={boundary}"), body)
@@ -101,7 +107,10 @@ async fn ui_anonymous_callers_log_in_with_a_strict_cookie_and_log_out() {
     assert_eq!(resp.headers()[LOCATION], "/ui/events", "back where the user was going");
     let (_, set) = cookie_value(&resp, "harpoon_session").unwrap();
     let flags = set.to_ascii_lowercase();
-    assert!(flags.contains("httponly") && flags.contains("samesite=strict") && flags.contains("path=/"), "{set}");
+    assert!(
+        flags.contains("httponly") && flags.contains("samesite=strict") && flags.contains("path=/"),
+        "{set}"
+    );
     assert!(!flags.contains("secure"), "plain HTTP: no Secure flag: {set}");
     let session = session.unwrap();
     // Only the SHA-256 of the session id is stored.
@@ -117,7 +126,12 @@ async fn ui_anonymous_callers_log_in_with_a_strict_cookie_and_log_out() {
     let r = app
         .post("/ui/login")
         .header(COOKIE, format!("harpoon_login={lc}"))
-        .form(&[("username", "admin"), ("password", ADMIN_PASSWORD), ("csrf", &token), ("next", "//evil.example/")])
+        .form(&[
+            ("username", "admin"),
+            ("password", ADMIN_PASSWORD),
+            ("csrf", &token),
+            ("next", "//evil.example/"),
+        ])
         .send()
         .await
         .unwrap();
@@ -137,10 +151,15 @@ async fn ui_forms_without_the_token_or_from_another_site_are_refused() {
     let (_, s) = login(&app, "admin", ADMIN_PASSWORD).await;
     let s = s.unwrap();
     let path = format!("/ui/drafts/{id}/abandon");
-    let cases: Vec<(&str, Vec<(&str, &str)>, Vec<(&str, &str)>)> = vec![
+    type Fields<'a> = Vec<(&'a str, &'a str)>;
+    let cases: Vec<(&str, Fields, Fields)> = vec![
         ("no token", vec![], vec![]),
         ("a wrong token", vec![("csrf", "0000")], vec![]),
-        ("cross-site fetch metadata", vec![("csrf", s.csrf.as_str())], vec![("Sec-Fetch-Site", "cross-site")]),
+        (
+            "cross-site fetch metadata",
+            vec![("csrf", s.csrf.as_str())],
+            vec![("Sec-Fetch-Site", "cross-site")],
+        ),
         ("a foreign Origin", vec![("csrf", s.csrf.as_str())], vec![("Origin", "http://evil.example")]),
         ("a null Origin", vec![("csrf", s.csrf.as_str())], vec![("Origin", "null")]),
     ];
@@ -155,12 +174,25 @@ async fn ui_forms_without_the_token_or_from_another_site_are_refused() {
     }
     // The multipart import checks the token too.
     let (kind, body) = multipart(&[("raw", "Subject: x\r\n\r\nhttp://a.example/\r\n"), ("csrf", "bad")]);
-    let r = app.post("/ui/import").header(COOKIE, &s.cookie).header(CONTENT_TYPE, kind).body(body).send().await.unwrap();
+    let r = app
+        .post("/ui/import")
+        .header(COOKIE, &s.cookie)
+        .header(CONTENT_TYPE, kind)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     // Login without its double-submit cookie.
-    let r = app.post("/ui/login").form(&[("username", "admin"), ("password", ADMIN_PASSWORD), ("csrf", "x")]).send().await.unwrap();
+    let r = app
+        .post("/ui/login")
+        .form(&[("username", "admin"), ("password", ADMIN_PASSWORD), ("csrf", "x")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    let (_, d) = status_json(app.as_admin(app.get(&format!("/api/v1/imports/{id}"))).send().await.unwrap()).await;
+    let (_, d) =
+        status_json(app.as_admin(app.get(&format!("/api/v1/imports/{id}"))).send().await.unwrap()).await;
     assert_eq!(d["state"], "draft", "nothing was abandoned");
     // With the token, same-origin: it works.
     let r = app
@@ -173,7 +205,8 @@ async fn ui_forms_without_the_token_or_from_another_site_are_refused() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let (_, d) = status_json(app.as_admin(app.get(&format!("/api/v1/imports/{id}"))).send().await.unwrap()).await;
+    let (_, d) =
+        status_json(app.as_admin(app.get(&format!("/api/v1/imports/{id}"))).send().await.unwrap()).await;
     assert_eq!(d["state"], "abandoned");
 }
 
@@ -265,13 +298,24 @@ async fn ui_every_page_has_the_security_headers_and_escapes_hostile_email() {
     let (status, c) = commit(&app, drafts[0], json!({})).await;
     assert!(status.is_success(), "{c}");
     let event = c["event_id"].as_i64().unwrap();
-    let (_, ev) = status_json(app.as_admin(app.get(&format!("/api/v1/events/{event}"))).send().await.unwrap()).await;
+    let (_, ev) =
+        status_json(app.as_admin(app.get(&format!("/api/v1/events/{event}"))).send().await.unwrap()).await;
     let indicator = ev["indicators"][0]["id"].as_i64().unwrap();
     let (_, s) = login(&app, "admin", ADMIN_PASSWORD).await;
     let s = s.unwrap();
     let mut pages: Vec<String> = [
-        "/ui", "/ui/import", "/ui/drafts", "/ui/drafts?state=all", "/ui/events", "/ui/indicators",
-        "/ui/indicators?q=hostile", "/ui/whitelist", "/ui/exports", "/ui/collections", "/ui/connectors", "/ui/admin",
+        "/ui",
+        "/ui/import",
+        "/ui/drafts",
+        "/ui/drafts?state=all",
+        "/ui/events",
+        "/ui/indicators",
+        "/ui/indicators?q=hostile",
+        "/ui/whitelist",
+        "/ui/exports",
+        "/ui/collections",
+        "/ui/connectors",
+        "/ui/admin",
     ]
     .iter()
     .map(|p| p.to_string())
@@ -290,7 +334,12 @@ async fn ui_every_page_has_the_security_headers_and_escapes_hostile_email() {
     }
     // The hostile subject is there, as text.
     let qa = s.get(&app, &format!("/ui/drafts/{}", drafts[0])).await.text().await.unwrap();
-    assert!(qa.contains("&lt;script&gt;window.__pwned=1;document.title=&#39;pwned&#39;;alert(1)&lt;/script&gt; invoice"), "{qa}");
+    assert!(
+        qa.contains(
+            "&lt;script&gt;window.__pwned=1;document.title=&#39;pwned&#39;;alert(1)&lt;/script&gt; invoice"
+        ),
+        "{qa}"
+    );
     assert!(
         qa.contains("srcdoc=\"&lt;html&gt;") || qa.contains("srcdoc=\"&#60;html&#62;"),
         "the HTML body only as an escaped srcdoc"
@@ -324,7 +373,10 @@ async fn ui_raw_email_downloads_as_an_attachment_never_inline() {
     let s = s.unwrap();
     let r = s.get(&app, &format!("/ui/drafts/{id}/raw")).await;
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(r.headers()["content-disposition"], format!("attachment; filename=\"import-{id}.eml\"").as_str());
+    assert_eq!(
+        r.headers()["content-disposition"],
+        format!("attachment; filename=\"import-{id}.eml\"").as_str()
+    );
     assert_eq!(r.headers()["x-content-type-options"], "nosniff");
     assert_eq!(r.headers()[CONTENT_TYPE], "message/rfc822");
     assert!(r.headers()["content-security-policy"].to_str().unwrap().contains("sandbox"));
@@ -344,15 +396,29 @@ async fn ui_qa_actions_and_commit_through_forms() {
         ("tlp", "amber"),
         ("tags", "paypal, forms"),
     ]);
-    let r = app.post("/ui/import").header(COOKIE, &s.cookie).header(CONTENT_TYPE, kind).body(body).send().await.unwrap();
+    let r = app
+        .post("/ui/import")
+        .header(COOKIE, &s.cookie)
+        .header(CONTENT_TYPE, kind)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let to = r.headers()[LOCATION].to_str().unwrap().to_string();
     let id: i64 = to.trim_start_matches("/ui/drafts/").parse().unwrap();
-    let (_, d) = status_json(app.as_admin(app.get(&format!("/api/v1/imports/{id}"))).send().await.unwrap()).await;
+    let (_, d) =
+        status_json(app.as_admin(app.get(&format!("/api/v1/imports/{id}"))).send().await.unwrap()).await;
     assert_eq!(d["meta"]["title"], "Forms phish");
     assert_eq!(d["source"], "ui");
     let item = |d: &Value, kind: &str, value: &str| {
-        d["items"].as_array().unwrap().iter().find(|i| i["type"] == kind && i["value"] == value).cloned().unwrap()
+        d["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["type"] == kind && i["value"] == value)
+            .cloned()
+            .unwrap()
     };
     // The QA page highlights the URL where it was found.
     let url = item(&d, "url", crate::triage::PHISH_URL);
@@ -361,7 +427,9 @@ async fn ui_qa_actions_and_commit_through_forms() {
     // Prune, keep again, prune; whitelist the company domain by suffix; add a value.
     let linkedin = item(&d, "url", "https://www.linkedin.com/company/paypal");
     for state in ["pruned", "proposed", "pruned"] {
-        let r = s.post(&app, &format!("/ui/drafts/{id}/items/{}/state", linkedin["id"]), &[("state", state)]).await;
+        let r = s
+            .post(&app, &format!("/ui/drafts/{id}/items/{}/state", linkedin["id"]), &[("state", state)])
+            .await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
     }
     let help = item(&d, "email", "help@acme-corp.com");
@@ -374,48 +442,89 @@ async fn ui_qa_actions_and_commit_through_forms() {
         )
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let r = s.post(&app, &format!("/ui/drafts/{id}/items"), &[("type", "domain"), ("value", "missed.paypa1-verify.com")]).await;
+    let r = s
+        .post(
+            &app,
+            &format!("/ui/drafts/{id}/items"),
+            &[("type", "domain"), ("value", "missed.paypa1-verify.com")],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let bad = s.post(&app, &format!("/ui/drafts/{id}/items"), &[("type", "ipv4"), ("value", "not-an-ip")]).await;
+    let bad =
+        s.post(&app, &format!("/ui/drafts/{id}/items"), &[("type", "ipv4"), ("value", "not-an-ip")]).await;
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
     assert!(bad.text().await.unwrap().contains("not a valid ipv4"));
-    let (_, d) = status_json(app.as_admin(app.get(&format!("/api/v1/imports/{id}"))).send().await.unwrap()).await;
+    let (_, d) =
+        status_json(app.as_admin(app.get(&format!("/api/v1/imports/{id}"))).send().await.unwrap()).await;
     assert_eq!(item(&d, "url", "https://www.linkedin.com/company/paypal")["state"], "pruned");
     assert_eq!(item(&d, "email", "help@acme-corp.com")["state"], "whitelisted");
     assert_eq!(item(&d, "domain", "acme-corp.com")["state"], "whitelisted");
     assert_eq!(item(&d, "domain", "missed.paypa1-verify.com")["origin"], "analyst");
     let page = s.get(&app, &to).await.text().await.unwrap();
-    assert!(page.contains(&format!("<mark class=\"hl whitelisted\" data-items=\"{}\">help@</mark>", help["id"])), "{page}");
+    assert!(
+        page.contains(&format!("<mark class=\"hl whitelisted\" data-items=\"{}\">help@</mark>", help["id"])),
+        "{page}"
+    );
 
     // Commit → the event page, with the metadata given at import.
-    let r = s.post(&app, &format!("/ui/drafts/{id}/commit"), &[("title", "Forms phish"), ("tlp", "amber")]).await;
+    let r =
+        s.post(&app, &format!("/ui/drafts/{id}/commit"), &[("title", "Forms phish"), ("tlp", "amber")]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let event_path = r.headers()[LOCATION].to_str().unwrap().to_string();
     let event: i64 = event_path.trim_start_matches("/ui/events/").parse().unwrap();
     let page = s.get(&app, &event_path).await.text().await.unwrap();
     assert!(page.contains("<strong id=\"recipient-count\">1</strong>"), "{page}");
-    let (_, ev) = status_json(app.as_admin(app.get(&format!("/api/v1/events/{event}"))).send().await.unwrap()).await;
+    let (_, ev) =
+        status_json(app.as_admin(app.get(&format!("/api/v1/events/{event}"))).send().await.unwrap()).await;
     assert_eq!(ev["tlp"], "amber");
-    let values: Vec<&str> = ev["indicators"].as_array().unwrap().iter().map(|i| i["value"].as_str().unwrap()).collect();
-    assert!(!values.iter().any(|v| v.contains("linkedin.com/company") || v.contains("acme-corp")), "pruned and whitelisted: {values:?}");
+    let values: Vec<&str> =
+        ev["indicators"].as_array().unwrap().iter().map(|i| i["value"].as_str().unwrap()).collect();
+    assert!(
+        !values.iter().any(|v| v.contains("linkedin.com/company") || v.contains("acme-corp")),
+        "pruned and whitelisted: {values:?}"
+    );
     // Bulk status: two indicators Active at once.
-    let ids: Vec<String> = ev["indicators"].as_array().unwrap().iter().take(2).map(|i| i["id"].to_string()).collect();
-    let r = s.post(&app, &format!("/ui/events/{event}/status"), &[("status", "active"), ("ids", &ids[0]), ("ids", &ids[1])]).await;
+    let ids: Vec<String> =
+        ev["indicators"].as_array().unwrap().iter().take(2).map(|i| i["id"].to_string()).collect();
+    let r = s
+        .post(
+            &app,
+            &format!("/ui/events/{event}/status"),
+            &[("status", "active"), ("ids", &ids[0]), ("ids", &ids[1])],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let (_, ev) = status_json(app.as_admin(app.get(&format!("/api/v1/events/{event}"))).send().await.unwrap()).await;
+    let (_, ev) =
+        status_json(app.as_admin(app.get(&format!("/api/v1/events/{event}"))).send().await.unwrap()).await;
     let active = ev["indicators"].as_array().unwrap().iter().filter(|i| i["status"] == "active").count();
     assert_eq!(active, 2);
     // Whitelist preview lists what a rule would match, saving nothing.
-    let r = s.post(&app, "/ui/whitelist", &[("match_kind", "suffix"), ("pattern", "paypa1-verify.com"), ("applies_to", "any"), ("reason", "test"), ("action", "preview")]).await;
+    let r = s
+        .post(
+            &app,
+            "/ui/whitelist",
+            &[
+                ("match_kind", "suffix"),
+                ("pattern", "paypa1-verify.com"),
+                ("applies_to", "any"),
+                ("reason", "test"),
+                ("action", "preview"),
+            ],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     let body = r.text().await.unwrap();
-    assert!(body.contains("would become whitelisted") && body.contains("secure-login.paypa1-verify.com"), "{body}");
+    assert!(
+        body.contains("would become whitelisted") && body.contains("secure-login.paypa1-verify.com"),
+        "{body}"
+    );
     // A reader may look but not change.
     let reader = app.add_user("rita", "reader").await;
     let (_, rs) = login(&app, "rita", &reader).await;
     let rs = rs.unwrap();
     assert_eq!(rs.get(&app, &event_path).await.status(), StatusCode::OK);
     assert_eq!(rs.get(&app, "/ui/admin").await.status(), StatusCode::FORBIDDEN);
-    let r = rs.post(&app, &format!("/ui/events/{event}/status"), &[("status", "review"), ("ids", &ids[0])]).await;
+    let r =
+        rs.post(&app, &format!("/ui/events/{event}/status"), &[("status", "review"), ("ids", &ids[0])]).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }

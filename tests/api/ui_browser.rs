@@ -27,7 +27,10 @@ fn browser_available() -> bool {
     let there = std::path::Path::new(CHROMIUM).exists() && std::path::Path::new(CHROMEDRIVER).exists();
     if !there {
         let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-        assert!(!ci, "CI=true: {CHROMIUM} and {CHROMEDRIVER} are required (scripts/chromium-env installs them)");
+        assert!(
+            !ci,
+            "CI=true: {CHROMIUM} and {CHROMEDRIVER} are required (scripts/chromium-env installs them)"
+        );
         eprintln!("SKIPPED: no {CHROMIUM} / {CHROMEDRIVER}; run scripts/chromium-env");
     }
     there
@@ -91,8 +94,15 @@ impl Browser {
             },
             "unhandledPromptBehavior": "ignore"
         }}});
-        let v: Value =
-            http.post(format!("{}/session", driver.url)).json(&caps).send().await.unwrap().json().await.unwrap();
+        let v: Value = http
+            .post(format!("{}/session", driver.url))
+            .json(&caps)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         let id = v["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {v}")).to_string();
         let base = format!("{}/session/{id}", driver.url);
         Self { http, base, _driver: driver }
@@ -123,7 +133,8 @@ impl Browser {
     }
 
     async fn js(&self, script: &str, args: Vec<Value>) -> Value {
-        self.cmd(reqwest::Method::POST, "/execute/sync", Some(json!({ "script": script, "args": args }))).await
+        self.cmd(reqwest::Method::POST, "/execute/sync", Some(json!({ "script": script, "args": args })))
+            .await
     }
 
     async fn find(&self, css: &str) -> String {
@@ -159,7 +170,11 @@ impl Browser {
 
     async fn text(&self, css: &str) -> String {
         let el = self.find(css).await;
-        self.cmd(reqwest::Method::GET, &format!("/element/{el}/text"), None).await.as_str().unwrap_or("").to_string()
+        self.cmd(reqwest::Method::GET, &format!("/element/{el}/text"), None)
+            .await
+            .as_str()
+            .unwrap_or("")
+            .to_string()
     }
 
     /// Waits until `script` (a JS expression) is truthy.
@@ -170,7 +185,9 @@ impl Browser {
                 return;
             }
             if Instant::now() > deadline {
-                let page = self.js("return location.href + '\\n' + document.body.innerText.slice(0, 2000);", vec![]).await;
+                let page = self
+                    .js("return location.href + '\\n' + document.body.innerText.slice(0, 2000);", vec![])
+                    .await;
                 panic!("timed out waiting for {what} ({expr}) on {}", page.as_str().unwrap_or(""));
             }
             tokio::time::sleep(Duration::from_millis(150)).await;
@@ -189,7 +206,8 @@ impl Browser {
             return;
         }
         let png = self.cmd(reqwest::Method::GET, "/screenshot", None).await;
-        let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, png.as_str().unwrap()).unwrap();
+        let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, png.as_str().unwrap())
+            .unwrap();
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(format!("{name}.png")), bytes).unwrap();
@@ -227,8 +245,11 @@ async fn ui_browser_seed_story_end_to_end() {
     }
     let dns = dns_server(true).await;
     let splunk = splunk_stand_in().await;
-    let (ca, token, url) =
-        (splunk.ca_file.clone(), splunk.token_file.clone(), format!("https://127.0.0.1:{}", splunk.addr.port()));
+    let (ca, token, url) = (
+        splunk.ca_file.clone(),
+        splunk.token_file.clone(),
+        format!("https://127.0.0.1:{}", splunk.addr.port()),
+    );
     let app = TestApp::spawn_with(move |s| {
         // No organisation domain configured: the analyst whitelists it during QA.
         s.organisation.name = "ACME Corp".into();
@@ -272,16 +293,25 @@ async fn ui_browser_seed_story_end_to_end() {
     b.screenshot("qa").await;
 
     // Prune the social-media footer link (unticking "keep" submits).
-    b.click(&format!("{} input.autosubmit", selector_for_item("https://www.linkedin.com/company/paypal"))).await;
+    b.click(&format!("{} input.autosubmit", selector_for_item("https://www.linkedin.com/company/paypal")))
+        .await;
     b.wait_for("the pruning", "document.querySelector('li.item.pruned[data-value=\"https://www.linkedin.com/company/paypal\"]') !== null").await;
     // Whitelist the company domain (a suffix rule) from its address.
     let item = selector_for_item("help@acme-corp.com");
-    b.js(&format!("document.querySelector('{item} select[name=match_kind]').value = 'suffix';"), vec![]).await;
+    b.click(&format!("{item} details.wl summary")).await;
+    b.js(&format!("document.querySelector('{item} select[name=match_kind]').value = 'suffix';"), vec![])
+        .await;
     b.type_into(&format!("{item} input[name=pattern]"), "acme-corp.com").await;
     b.type_into(&format!("{item} input[name=reason]"), "our company").await;
     b.click(&format!("{item} button.whitelist-btn")).await;
-    b.wait_for("the whitelisting", "document.querySelector('li.item.whitelisted[data-value=\"help@acme-corp.com\"]') !== null").await;
-    let shown = b.js("return document.querySelector('li.item[data-value=\"acme-corp.com\"]').className;", vec![]).await;
+    b.wait_for(
+        "the whitelisting",
+        "document.querySelector('li.item.whitelisted[data-value=\"help@acme-corp.com\"]') !== null",
+    )
+    .await;
+    let shown = b
+        .js("return document.querySelector('li.item[data-value=\"acme-corp.com\"]').className;", vec![])
+        .await;
     assert!(shown.as_str().unwrap().contains("whitelisted"), "{shown}");
     assert_eq!(
         b.js("return document.querySelectorAll('mark.hl.whitelisted').length > 0;", vec![]).await,
@@ -290,7 +320,11 @@ async fn ui_browser_seed_story_end_to_end() {
     );
 
     // Create the event.
-    b.js("document.querySelector('#commit-form input[name=title]').value = 'PayPal limited-account phish';", vec![]).await;
+    b.js(
+        "document.querySelector('#commit-form input[name=title]').value = 'PayPal limited-account phish';",
+        vec![],
+    )
+    .await;
     b.click("#commit").await;
     b.wait_for("the event page", "location.pathname.startsWith('/ui/events/')").await;
     assert_eq!(b.text("#event-title").await, "PayPal limited-account phish");
@@ -306,7 +340,8 @@ async fn ui_browser_seed_story_end_to_end() {
     }
     b.js("document.getElementById('bulk-status').value = 'active';", vec![]).await;
     b.click("#bulk-apply").await;
-    b.wait_for("Active statuses", "document.querySelectorAll('#bulk-form .status.active').length === 3").await;
+    b.wait_for("Active statuses", "document.querySelectorAll('#bulk-form .status.active').length === 3")
+        .await;
     b.screenshot("event").await;
 
     // The URL's page: its FQDN in the pivot tree; click through to it.
@@ -326,11 +361,18 @@ async fn ui_browser_seed_story_end_to_end() {
     // The Splunk stand-in from the IP's page: a sighting naming the internal host.
     b.click("#run-splunk-search").await;
     b.wait_for("the splunk run", "document.querySelector('#runs .run.succeeded') !== null").await;
-    b.wait_for("the sighting", &format!("document.getElementById('sightings').textContent.includes('{INTERNAL_HOST}')")).await;
+    b.wait_for(
+        "the sighting",
+        &format!("document.getElementById('sightings').textContent.includes('{INTERNAL_HOST}')"),
+    )
+    .await;
 
     // Lists and the dashboard.
     b.goto(&format!("{}/ui/indicators?status=active", app.url)).await;
-    assert_eq!(b.js("return document.querySelectorAll('table.list tbody tr').length;", vec![]).await, json!(3));
+    assert_eq!(
+        b.js("return document.querySelectorAll('table.list tbody tr').length;", vec![]).await,
+        json!(3)
+    );
     b.screenshot("indicators").await;
     b.goto(&format!("{}/ui/whitelist", app.url)).await;
     b.screenshot("whitelist").await;
@@ -356,10 +398,14 @@ async fn ui_browser_hostile_corpus_runs_no_script() {
     }
     let (_, c) = crate::triage::commit(&app, drafts[0], json!({})).await;
     let event = c["event_id"].as_i64().unwrap();
-    let (_, ev) = crate::helpers::status_json(app.as_admin(app.get(&format!("/api/v1/events/{event}"))).send().await.unwrap()).await;
+    let (_, ev) = crate::helpers::status_json(
+        app.as_admin(app.get(&format!("/api/v1/events/{event}"))).send().await.unwrap(),
+    )
+    .await;
     let b = Browser::start().await;
     b.login(&app).await;
-    let mut pages: Vec<String> = vec!["/ui".into(), "/ui/drafts?state=all".into(), "/ui/events".into(), "/ui/indicators".into()];
+    let mut pages: Vec<String> =
+        vec!["/ui".into(), "/ui/drafts?state=all".into(), "/ui/events".into(), "/ui/indicators".into()];
     pages.extend(drafts.iter().map(|d| format!("/ui/drafts/{d}")));
     pages.push(format!("/ui/events/{event}"));
     pages.push(format!("/ui/events/{event}/stix"));
@@ -374,12 +420,17 @@ async fn ui_browser_hostile_corpus_runs_no_script() {
         b.js("document.querySelectorAll('mark.hl').forEach(m => m.dispatchEvent(new MouseEvent('mouseover', {bubbles: true})));", vec![]).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         b.assert_no_dialog(page).await;
-        assert_eq!(b.js("return window.__pwned === undefined;", vec![]).await, json!(true), "{page}: a script ran");
+        assert_eq!(
+            b.js("return window.__pwned === undefined;", vec![]).await,
+            json!(true),
+            "{page}: a script ran"
+        );
         assert_eq!(b.title().await, title, "{page}: the title changed");
         assert_ne!(title, "pwned", "{page}");
         assert!(title.ends_with(" · Harpoon"), "{page}: {title}");
         let frames = b.js("return document.querySelectorAll('iframe').length;", vec![]).await;
-        if page.starts_with("/ui/drafts/") && drafts.first().is_some_and(|d| page.ends_with(&format!("/{d}"))) {
+        if page.starts_with("/ui/drafts/") && drafts.first().is_some_and(|d| page.ends_with(&format!("/{d}")))
+        {
             assert_eq!(frames, json!(1), "{page}: the HTML body as a sandboxed preview");
             assert_eq!(
                 b.js("const f = document.querySelector('iframe'); return f.getAttribute('sandbox') === '' && f.hasAttribute('srcdoc') && !f.hasAttribute('src');", vec![]).await,
