@@ -483,6 +483,29 @@ pub fn download(body: Vec<u8>, content_type: &str, filename: &str) -> HttpRespon
         .body(body)
 }
 
+/// `GET /ui/drafts/{id}/attachments/{item}`: one attachment's bytes (found again in the raw
+/// email by the SHA-256 shown), always as a download.
+pub async fn attachment(
+    _s: Session,
+    path: web::Path<(i64, i64)>,
+    db: web::Data<Db>,
+) -> Result<HttpResponse, WebError> {
+    let (id, item_id) = path.into_inner();
+    let (item, raw) =
+        db.run(move |conn| Ok((store::item(conn, id, item_id)?, store::raw(conn, id)?))).await?;
+    let item = item
+        .filter(|i| i.section == "attachment")
+        .ok_or_else(|| WebError::NotFound(format!("attachment {item_id} of import {id} not found")))?;
+    let details: Value = serde_json::from_str(&item.details).unwrap_or(Value::Null);
+    let sha256 = at(at(&details, "hashes"), "sha256").as_str().unwrap_or("").to_string();
+    let raw = raw.unwrap_or_default();
+    let bytes = web::block(move || extract::fetch::attachment_by_sha256(&raw, &sha256))
+        .await
+        .map_err(|e| WebError::Internal(e.to_string()))?
+        .ok_or_else(|| WebError::NotFound("this attachment cannot be taken out of the email (an archive member or an Outlook attachment)".into()))?;
+    Ok(download(bytes, "application/octet-stream", &item.value))
+}
+
 #[derive(Deserialize)]
 pub struct NewItemForm {
     #[serde(rename = "type")]

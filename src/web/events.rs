@@ -74,6 +74,8 @@ pub struct IndicatorLine {
 }
 
 pub struct Attachment {
+    import_id: i64,
+    item_id: i64,
     name: String,
     detail: String,
 }
@@ -148,6 +150,8 @@ pub async fn show(s: Session, path: web::Path<i64>, db: web::Data<Db>) -> Result
             let d: Value = serde_json::from_str(&i.details).unwrap_or(Value::Null);
             let h = at(&d, "hashes");
             Attachment {
+                import_id: i.import_id,
+                item_id: i.id,
                 name: i.value.clone(),
                 detail: format!(
                     "{} · {} bytes · MD5 {} · SHA-1 {} · SHA-256 {}",

@@ -141,6 +141,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/drafts", web::get().to(drafts::list))
             .route("/drafts/{id}", web::get().to(drafts::show))
             .route("/drafts/{id}/raw", web::get().to(drafts::raw))
+            .route("/drafts/{id}/attachments/{item}", web::get().to(drafts::attachment))
             .route("/drafts/{id}/items", web::post().to(drafts::add_item))
             .route("/drafts/{id}/items/{item}/state", web::post().to(drafts::set_item_state))
             .route("/drafts/{id}/items/{item}/whitelist", web::post().to(drafts::whitelist_item))

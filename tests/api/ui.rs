@@ -381,6 +381,28 @@ async fn ui_raw_email_downloads_as_an_attachment_never_inline() {
     assert_eq!(r.headers()[CONTENT_TYPE], "message/rfc822");
     assert!(r.headers()["content-security-policy"].to_str().unwrap().contains("sandbox"));
     assert_eq!(r.bytes().await.unwrap().as_ref(), raw.as_bytes());
+    // The attachment named like markup: a download with a tame name, its bytes as they were.
+    let (_, d) =
+        status_json(app.as_admin(app.get(&format!("/api/v1/imports/{id}"))).send().await.unwrap()).await;
+    let att = d["items"].as_array().unwrap().iter().find(|i| i["section"] == "attachment").unwrap().clone();
+    let page = s.get(&app, &format!("/ui/drafts/{id}")).await.text().await.unwrap();
+    let link = format!("/ui/drafts/{id}/attachments/{}", att["id"]);
+    assert!(page.contains(&link), "{page}");
+    let r = s.get(&app, &link).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let disposition = r.headers()["content-disposition"].to_str().unwrap().to_string();
+    assert!(
+        disposition.starts_with("attachment; filename=\"") && !disposition.contains('<'),
+        "{disposition}"
+    );
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(r.headers()[CONTENT_TYPE], "application/octet-stream");
+    assert!(String::from_utf8_lossy(&r.bytes().await.unwrap()).contains("<script>alert(8)</script>"));
+    // Only attachments of that draft.
+    assert_eq!(
+        s.get(&app, &format!("/ui/drafts/{id}/attachments/999999")).await.status(),
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test]
