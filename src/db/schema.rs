@@ -423,6 +423,22 @@ diesel::table! {
 
 diesel::joinable!(web_sessions -> users (user_id));
 
+diesel::table! {
+    ui_jobs (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        kind -> Text,
+        total -> BigInt,
+        done -> BigInt,
+        failed -> BigInt,
+        result -> Text,
+        created_at -> BigInt,
+        finished_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::joinable!(ui_jobs -> users (user_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     api_tokens,
@@ -455,4 +471,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     operation_runs,
     sightings,
     web_sessions,
+    ui_jobs,
 );

@@ -1,9 +1,9 @@
-//! The `web_sessions` table (web UI logins, shared by every instance) and the few read-only
-//! aggregates the UI's dashboard shows.
+//! The `web_sessions` table (web UI logins, shared by every instance), `ui_jobs` (the progress of
+//! long work started from the UI) and the few read-only aggregates the UI's dashboard shows.
 
 use diesel::prelude::*;
 
-use super::schema::{collection_objects, events, imports, indicators, users, web_sessions};
+use super::schema::{collection_objects, events, imports, indicators, ui_jobs, users, web_sessions};
 use super::users::UserRow;
 use super::{DbConn, DbError, with_conn};
 
@@ -91,4 +91,59 @@ pub fn collection_additions_since(conn: &mut DbConn, since: i64) -> Result<Vec<(
         .select((collection_objects::collection_id, diesel::dsl::count_star()))
         .order(collection_objects::collection_id)
         .load(c))?)
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = ui_jobs)]
+pub struct JobRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub kind: String,
+    pub total: i64,
+    pub done: i64,
+    pub failed: i64,
+    pub result: String,
+    pub created_at: i64,
+    pub finished_at: Option<i64>,
+}
+
+pub fn insert_job(
+    conn: &mut DbConn,
+    user_id: i64,
+    kind: &str,
+    total: i64,
+    now: i64,
+) -> Result<JobRow, DbError> {
+    Ok(with_conn!(conn, c => diesel::insert_into(ui_jobs::table)
+        .values((
+            ui_jobs::user_id.eq(user_id),
+            ui_jobs::kind.eq(kind),
+            ui_jobs::total.eq(total),
+            ui_jobs::created_at.eq(now),
+        ))
+        .returning(JobRow::as_returning())
+        .get_result(c))?)
+}
+
+/// Records progress (and, with `finished_at`, the end).
+pub fn update_job(
+    conn: &mut DbConn,
+    id: i64,
+    (done, failed): (i64, i64),
+    result: &str,
+    finished_at: Option<i64>,
+) -> Result<(), DbError> {
+    with_conn!(conn, c => diesel::update(ui_jobs::table.find(id))
+        .set((
+            ui_jobs::done.eq(done),
+            ui_jobs::failed.eq(failed),
+            ui_jobs::result.eq(result),
+            ui_jobs::finished_at.eq(finished_at),
+        ))
+        .execute(c))?;
+    Ok(())
+}
+
+pub fn job(conn: &mut DbConn, id: i64) -> Result<Option<JobRow>, DbError> {
+    Ok(with_conn!(conn, c => ui_jobs::table.find(id).select(JobRow::as_select()).first(c).optional())?)
 }

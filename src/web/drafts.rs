@@ -8,14 +8,14 @@ use actix_web::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use futures_util::StreamExt;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::highlight::{self, Span};
 use super::session::Posted;
 use super::{Layout, Session, WebError, at, html, page, see_other, when};
 use crate::db::imports::{self as store, ItemRow};
-use crate::db::{Db, DbError};
+use crate::db::{Db, DbError, now_micros, sessions};
 use crate::extract::{self, InputKind};
 use crate::service::ServiceError;
 use crate::service::imports::{self, EventMeta, ImportRequest, ItemRule};
@@ -83,6 +83,8 @@ pub async fn import_form(s: Session) -> Result<HttpResponse, WebError> {
     page(&ImportPage { l: Layout::new(&s, "Import") })
 }
 
+/// A draft an upload made (also stored in a job's result).
+#[derive(Serialize, Deserialize)]
 pub struct Outcome {
     id: i64,
     subject: String,
@@ -145,40 +147,40 @@ pub async fn import(
     }
     let meta = meta.meta().validated()?;
     let source = if source.is_empty() { "ui".to_string() } else { source };
+    // Each mbox becomes its messages (cheap: a scan for "From " lines).
+    let mut messages: Vec<(String, Vec<u8>)> = Vec::new();
+    for (name, raw) in files {
+        if extract::detect_input(&raw) == InputKind::Mbox {
+            let parts: Vec<Vec<u8>> = extract::split_mbox(&raw).into_iter().map(<[u8]>::to_vec).collect();
+            let many = parts.len() > 1;
+            for (n, part) in parts.into_iter().enumerate() {
+                messages.push((if many { format!("{name} #{}", n + 1) } else { name.clone() }, part));
+            }
+        } else {
+            messages.push((name, raw));
+        }
+    }
     let actor = s.principal.username.clone();
     let ctx = ctx.into_inner();
+    let db = db.get_ref().clone();
+    if messages.len() > BACKGROUND_AT {
+        // Long work: stored as a job whose progress page polls it; the import goes on in the
+        // background, one message per blocking call, so the server and the page stay responsive.
+        let total = i64::try_from(messages.len()).unwrap_or(i64::MAX);
+        let user_id = s.principal.user_id;
+        let job =
+            db.run(move |conn| sessions::insert_job(conn, user_id, "import", total, now_micros())).await?;
+        let job_id = job.id;
+        tokio::spawn(run_import_job(db, ctx, job_id, messages, (source, actor, meta)));
+        return Ok(see_other(format!("/ui/jobs/{job_id}")));
+    }
     let (imported, failed) = db
         .run(move |conn| {
-            let mut imported = Vec::new();
-            let mut failed = Vec::new();
-            for (name, raw) in files {
-                let messages: Vec<Vec<u8>> = if extract::detect_input(&raw) == InputKind::Mbox {
-                    extract::split_mbox(&raw).into_iter().map(<[u8]>::to_vec).collect()
-                } else {
-                    vec![raw]
-                };
-                let many = messages.len() > 1;
-                for (n, raw) in messages.into_iter().enumerate() {
-                    let label = if many { format!("{name} #{}", n + 1) } else { name.clone() };
-                    let request = ImportRequest {
-                        raw,
-                        source: source.clone(),
-                        source_metadata: None,
-                        actor: Some(actor.clone()),
-                        meta: meta.clone(),
-                    };
-                    match imports::import(conn, &ctx, request) {
-                        Ok(i) => imported.push(Outcome {
-                            id: i.row.id,
-                            subject: i.row.subject.clone().unwrap_or_else(|| "(no subject)".into()),
-                            created: i.created,
-                        }),
-                        Err(ServiceError::Db(e)) => return Err(e),
-                        Err(e) => failed.push((label, e.to_string())),
-                    }
-                }
+            let mut progress = Progress::default();
+            for (label, raw) in messages {
+                import_one(conn, &ctx, (&source, &actor, &meta), label, raw, &mut progress)?;
             }
-            Ok((imported, failed))
+            Ok((progress.imported, progress.failed))
         })
         .await?;
     if let ([one], true) = (imported.as_slice(), failed.is_empty()) {
@@ -186,6 +188,122 @@ pub async fn import(
     }
     let status = if imported.is_empty() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     Ok(html(status, ImportResult { l: Layout::new(&s, "Import result"), imported, failed }.render()?))
+}
+
+/// More messages than this in one upload are imported in the background.
+const BACKGROUND_AT: usize = 10;
+
+#[derive(Default, Serialize, Deserialize)]
+struct Progress {
+    imported: Vec<Outcome>,
+    failed: Vec<(String, String)>,
+}
+
+fn import_one(
+    conn: &mut crate::db::DbConn,
+    ctx: &TriageContext,
+    (source, actor, meta): (&str, &str, &EventMeta),
+    label: String,
+    raw: Vec<u8>,
+    progress: &mut Progress,
+) -> Result<(), DbError> {
+    let request = ImportRequest {
+        raw,
+        source: source.to_string(),
+        source_metadata: None,
+        actor: Some(actor.to_string()),
+        meta: meta.clone(),
+    };
+    match imports::import(conn, ctx, request) {
+        Ok(i) => progress.imported.push(Outcome {
+            id: i.row.id,
+            subject: i.row.subject.clone().unwrap_or_else(|| "(no subject)".into()),
+            created: i.created,
+        }),
+        Err(ServiceError::Db(e)) => return Err(e),
+        Err(e) => progress.failed.push((label, e.to_string())),
+    }
+    Ok(())
+}
+
+async fn run_import_job(
+    db: Db,
+    ctx: std::sync::Arc<TriageContext>,
+    job_id: i64,
+    messages: Vec<(String, Vec<u8>)>,
+    (source, actor, meta): (String, String, EventMeta),
+) {
+    let mut progress = Progress::default();
+    let who = std::sync::Arc::new((source, actor, meta));
+    for (label, raw) in messages {
+        let (ctx, who) = (ctx.clone(), who.clone());
+        let step = db
+            .run(move |conn| {
+                let mut one = Progress::default();
+                import_one(conn, &ctx, (&who.0, &who.1, &who.2), label.clone(), raw, &mut one).map(|()| one)
+            })
+            .await;
+        match step {
+            Ok(one) => {
+                progress.imported.extend(one.imported);
+                progress.failed.extend(one.failed);
+            }
+            Err(e) => progress.failed.push(("(storage)".into(), e.to_string())),
+        }
+        if let Err(e) = store_progress(&db, job_id, &progress, None).await {
+            tracing::warn!("import job {job_id}: {e}");
+        }
+    }
+    if let Err(e) = store_progress(&db, job_id, &progress, Some(now_micros())).await {
+        tracing::warn!("import job {job_id}: {e}");
+    }
+}
+
+async fn store_progress(db: &Db, job_id: i64, p: &Progress, finished: Option<i64>) -> Result<(), DbError> {
+    let text = serde_json::to_string(p).unwrap_or_else(|_| "{}".into());
+    let counts = (i64::try_from(p.imported.len()).unwrap_or(0), i64::try_from(p.failed.len()).unwrap_or(0));
+    db.run(move |conn| sessions::update_job(conn, job_id, counts, &text, finished)).await
+}
+
+#[derive(Template)]
+#[template(path = "job.html")]
+struct JobPage {
+    l: Layout,
+    id: i64,
+    total: i64,
+    done: i64,
+    failed: i64,
+    finished: bool,
+    result: Progress,
+}
+
+async fn job_of(s: &Session, db: &Db, id: i64) -> Result<sessions::JobRow, WebError> {
+    let job = db.run(move |conn| sessions::job(conn, id)).await?;
+    job.filter(|j| j.user_id == s.principal.user_id || s.principal.is_admin())
+        .ok_or_else(|| WebError::NotFound(format!("job {id} not found")))
+}
+
+/// `GET /ui/jobs/{id}`: the progress of a background import (polled by the page's script).
+pub async fn job(s: Session, path: web::Path<i64>, db: web::Data<Db>) -> Result<HttpResponse, WebError> {
+    let j = job_of(&s, &db, path.into_inner()).await?;
+    let result: Progress = serde_json::from_str(&j.result).unwrap_or_default();
+    page(&JobPage {
+        l: Layout::new(&s, format!("Import job {}", j.id)),
+        id: j.id,
+        total: j.total,
+        done: j.done,
+        failed: j.failed,
+        finished: j.finished_at.is_some(),
+        result,
+    })
+}
+
+/// `GET /ui/jobs/{id}.json`
+pub async fn job_json(s: Session, path: web::Path<i64>, db: web::Data<Db>) -> Result<HttpResponse, WebError> {
+    let j = job_of(&s, &db, path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "id": j.id, "total": j.total, "done": j.done, "failed": j.failed, "finished": j.finished_at.is_some(),
+    })))
 }
 
 pub struct DraftLine {

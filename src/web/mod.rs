@@ -138,6 +138,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/logout", web::post().to(session::logout))
             .route("/import", web::get().to(drafts::import_form))
             .route("/import", web::post().to(drafts::import))
+            // The `.json` route first: `{id}` would match `7.json` too.
+            .route("/jobs/{id}.json", web::get().to(drafts::job_json))
+            .route("/jobs/{id}", web::get().to(drafts::job))
             .route("/drafts", web::get().to(drafts::list))
             .route("/drafts/{id}", web::get().to(drafts::show))
             .route("/drafts/{id}/raw", web::get().to(drafts::raw))

@@ -550,3 +550,63 @@ async fn ui_qa_actions_and_commit_through_forms() {
         rs.post(&app, &format!("/ui/events/{event}/status"), &[("status", "review"), ("ids", &ids[0])]).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn ui_a_big_mbox_imports_in_the_background_with_progress() {
+    let app = TestApp::spawn().await;
+    let (_, s) = login(&app, "admin", ADMIN_PASSWORD).await;
+    let s = s.unwrap();
+    let mut mbox = String::new();
+    for n in 0..14 {
+        mbox.push_str(&format!(
+            "From phisher@bulk.example Mon Jan  1 00:00:{n:02} 2024\n\
+From: phisher@bulk.example\nTo: user{n}@acme-corp.com\nSubject: Bulk phish {n}\n\
+Message-ID: <bulk-{n}@bulk.example>\n\nClick http://bulk-{n}.example/login now\n\n"
+        ));
+    }
+    // One message that is not an email at all: it fails, the others go on.
+    mbox.push_str("From x Mon Jan  1 00:01:00 2024\n\n\n");
+    let boundary = "----harpoon-test-boundary-mbox";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{}\r\n\
+--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"reports.mbox\"\r\nContent-Type: application/mbox\r\n\r\n{mbox}\r\n\
+--{boundary}--\r\n",
+        s.csrf
+    );
+    let r = app
+        .post("/ui/import")
+        .header(COOKIE, &s.cookie)
+        .header(CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let job_path = r.headers()[LOCATION].to_str().unwrap().to_string();
+    assert!(job_path.starts_with("/ui/jobs/"), "{job_path}");
+    let page = s.get(&app, &job_path).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("id=\"job-progress\""));
+    let mut last = Value::Null;
+    for _ in 0..200 {
+        let (status, j) = status_json(s.get(&app, &format!("{job_path}.json")).await).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(j["done"].as_i64().unwrap() + j["failed"].as_i64().unwrap() <= j["total"].as_i64().unwrap());
+        last = j;
+        if last["finished"] == true {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(last["finished"], true, "{last}");
+    assert_eq!(last["total"], 15);
+    assert_eq!(last["done"], 14, "{last}");
+    assert_eq!(last["failed"], 1, "{last}");
+    let page = s.get(&app, &job_path).await.text().await.unwrap();
+    assert_eq!(page.matches("href=\"/ui/drafts/").count(), 14, "{page}");
+    assert!(page.contains("Bulk phish 13") && page.contains("reports.mbox #15"), "{page}");
+    // Another user cannot see it.
+    let other = app.add_user("otto", "analyst").await;
+    let (_, os) = login(&app, "otto", &other).await;
+    assert_eq!(os.unwrap().get(&app, &job_path).await.status(), StatusCode::NOT_FOUND);
+}

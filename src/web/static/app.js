@@ -210,7 +210,33 @@ function setupCopy() {
   });
 }
 
+// A background import: follow its progress, then show the finished page.
+function setupJob() {
+  var box = document.getElementById("job");
+  if (!box || box.dataset.finished === "true") return;
+  var id = box.dataset.job;
+  function tick() {
+    fetch("/ui/jobs/" + encodeURIComponent(id) + ".json", { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) { return r.json(); })
+      .then(function (j) {
+        var bar = document.getElementById("job-progress");
+        bar.value = j.done + j.failed;
+        document.getElementById("job-count").textContent = String(j.done + j.failed);
+        document.getElementById("job-done").textContent = String(j.done);
+        document.getElementById("job-failed").textContent = String(j.failed);
+        if (j.finished) {
+          window.location.reload();
+        } else {
+          setTimeout(tick, 500);
+        }
+      })
+      .catch(function () { setTimeout(tick, 2000); });
+  }
+  setTimeout(tick, 300);
+}
+
 document.addEventListener("DOMContentLoaded", function () {
+  setupJob();
   setupQa();
   setupImport();
   setupEvent();
