@@ -272,16 +272,23 @@ pub struct TokenLine {
 #[template(path = "admin.html")]
 struct AdminPage {
     l: Layout,
+    /// A token just created: shown this once.
+    issued: Option<String>,
     users: Vec<UserLine>,
     tokens: Vec<TokenLine>,
 }
 
 pub async fn admin(s: Session, db: web::Data<Db>) -> Result<HttpResponse, WebError> {
+    admin_page(&s, &db, None).await
+}
+
+async fn admin_page(s: &Session, db: &Db, issued: Option<String>) -> Result<HttpResponse, WebError> {
     s.require_admin()?;
     let (us, ts) = db.run(|conn| Ok((users::list(conn)?, tokens::list(conn, None)?))).await?;
     let name_of = |id: i64| us.iter().find(|u| u.id == id).map(|u| u.username.clone()).unwrap_or_default();
     page(&AdminPage {
-        l: Layout::new(&s, "Users and tokens"),
+        l: Layout::new(s, "Users and tokens"),
+        issued,
         tokens: ts
             .iter()
             .map(|t| TokenLine {
@@ -304,4 +311,71 @@ pub async fn admin(s: Session, db: web::Data<Db>) -> Result<HttpResponse, WebErr
             })
             .collect(),
     })
+}
+
+#[derive(Deserialize)]
+pub struct NewUserForm {
+    username: String,
+    role: String,
+    password: String,
+}
+
+/// `POST /ui/admin/users` (administrators)
+pub async fn create_user(p: Posted<NewUserForm>, db: web::Data<Db>) -> Result<HttpResponse, WebError> {
+    p.session.require_admin()?;
+    let role = crate::service::accounts::Role::parse(&p.form.role)?;
+    let actor = p.session.principal.username.clone();
+    let f = p.form;
+    db.run(move |conn| {
+        Ok(crate::service::accounts::create_user(conn, &f.username, role, &f.password, Some(&actor)))
+    })
+    .await??;
+    Ok(see_other("/ui/admin"))
+}
+
+#[derive(Deserialize)]
+pub struct NewTokenForm {
+    #[serde(default)]
+    label: String,
+    #[serde(default)]
+    scope: String,
+}
+
+/// `POST /ui/admin/tokens`: a token for the administrator, shown once on the page.
+pub async fn create_token(p: Posted<NewTokenForm>, db: web::Data<Db>) -> Result<HttpResponse, WebError> {
+    p.session.require_admin()?;
+    let scope = crate::service::accounts::TokenScope::parse(if p.form.scope.is_empty() {
+        "all"
+    } else {
+        &p.form.scope
+    })?;
+    let user_id = p.session.principal.user_id;
+    let actor = p.session.principal.username.clone();
+    let label = p.form.label.clone();
+    let issued = db
+        .run(move |conn| {
+            let Some(user) = users::by_id(conn, user_id)? else {
+                return Ok(Err(WebError::NotFound("user".into())));
+            };
+            Ok(crate::service::accounts::create_token(conn, &user, &label, scope, &actor)
+                .map_err(WebError::from))
+        })
+        .await??;
+    admin_page(&p.session, &db, Some(issued.token)).await
+}
+
+#[derive(Deserialize)]
+pub struct NoFieldsAdmin {}
+
+/// `POST /ui/admin/tokens/{id}/revoke`
+pub async fn revoke_token(
+    p: Posted<NoFieldsAdmin>,
+    path: web::Path<i64>,
+    db: web::Data<Db>,
+) -> Result<HttpResponse, WebError> {
+    p.session.require_admin()?;
+    let id = path.into_inner();
+    let actor = p.session.principal.username.clone();
+    db.run(move |conn| Ok(crate::service::accounts::revoke_token(conn, id, &actor))).await??;
+    Ok(see_other("/ui/admin"))
 }

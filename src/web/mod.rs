@@ -166,6 +166,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/collections", web::get().to(lists::collections))
             .route("/connectors", web::get().to(lists::connectors))
             .route("/admin", web::get().to(lists::admin))
+            .route("/admin/users", web::post().to(lists::create_user))
+            .route("/admin/tokens", web::post().to(lists::create_token))
+            .route("/admin/tokens/{id}/revoke", web::post().to(lists::revoke_token))
             .default_service(web::to(not_found)),
     );
 }

@@ -610,3 +610,45 @@ Message-ID: <bulk-{n}@bulk.example>\n\nClick http://bulk-{n}.example/login now\n
     let (_, os) = login(&app, "otto", &other).await;
     assert_eq!(os.unwrap().get(&app, &job_path).await.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn ui_admin_creates_users_and_tokens_and_revokes_them() {
+    let app = TestApp::spawn().await;
+    let (_, s) = login(&app, "admin", ADMIN_PASSWORD).await;
+    let s = s.unwrap();
+    let r = s
+        .post(
+            &app,
+            "/ui/admin/users",
+            &[("username", "nina"), ("role", "analyst"), ("password", "nina-password-123")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (resp, nina) = login(&app, "nina", "nina-password-123").await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let nina = nina.unwrap();
+    assert_eq!(nina.get(&app, "/ui/admin").await.status(), StatusCode::FORBIDDEN, "analysts are not admins");
+    let r = nina
+        .post(
+            &app,
+            "/ui/admin/users",
+            &[("username", "x"), ("role", "admin"), ("password", "x-password-1234")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // A token, shown once, that works on the REST API; then revoked.
+    let r = s.post(&app, "/ui/admin/tokens", &[("label", "firewall"), ("scope", "export")]).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.unwrap();
+    let start = page.find("id=\"issued-token\">").unwrap() + "id=\"issued-token\">".len();
+    let token = page[start..start + page[start..].find('<').unwrap()].to_string();
+    assert!(token.starts_with("hpt_"), "{token}");
+    let (_, tokens) =
+        status_json(app.as_admin(app.get("/api/v1/tokens?all=true")).send().await.unwrap()).await;
+    let id = tokens.as_array().unwrap().iter().find(|t| t["label"] == "firewall").unwrap()["id"].to_string();
+    let r = s.post(&app, &format!("/ui/admin/tokens/{id}/revoke"), &[]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let page = s.get(&app, "/ui/admin").await.text().await.unwrap();
+    assert!(page.contains("firewall") && page.contains("revoked"), "{page}");
+    assert!(!page.contains(&token), "the secret is shown only once");
+}
