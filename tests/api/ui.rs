@@ -652,3 +652,50 @@ async fn ui_admin_creates_users_and_tokens_and_revokes_them() {
     assert!(page.contains("firewall") && page.contains("revoked"), "{page}");
     assert!(!page.contains(&token), "the secret is shown only once");
 }
+
+#[tokio::test]
+async fn ui_sessions_live_in_the_database_and_are_secure_under_tls() {
+    // Two instances on one database: a session made on one is served by the other, and a
+    // logout on the second ends it on the first.
+    let a = TestApp::spawn().await;
+    let b = a.spawn_sharing().await;
+    let (_, s) = login(&a, "admin", ADMIN_PASSWORD).await;
+    let s = s.unwrap();
+    assert_eq!(s.get(&b, "/ui").await.status(), StatusCode::OK);
+    assert_eq!(s.post(&b, "/ui/logout", &[]).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(s.get(&a, "/ui").await.status(), StatusCode::SEE_OTHER);
+    drop(b);
+
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key, root) = crate::tls::self_signed(dir.path());
+    let app = TestApp::spawn_with(|st| {
+        st.server.tls_cert = Some(cert.clone());
+        st.server.tls_key = Some(key.clone());
+    })
+    .await;
+    let url = app.url.replace("127.0.0.1", "localhost");
+    let client = reqwest::Client::builder()
+        .use_rustls_tls()
+        .add_root_certificate(root)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let form = client.get(format!("{url}/ui/login")).send().await.unwrap();
+    let (lc, set) = cookie_value(&form, "harpoon_login").unwrap();
+    assert!(set.to_ascii_lowercase().contains("secure"), "{set}");
+    let token = hidden(&form.text().await.unwrap(), "csrf");
+    let r = client
+        .post(format!("{url}/ui/login"))
+        .header(COOKIE, format!("harpoon_login={lc}"))
+        .form(&[("username", "admin"), ("password", ADMIN_PASSWORD), ("csrf", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, set) = cookie_value(&r, "harpoon_session").unwrap();
+    let flags = set.to_ascii_lowercase();
+    assert!(
+        flags.contains("secure") && flags.contains("httponly") && flags.contains("samesite=strict"),
+        "{set}"
+    );
+}
