@@ -404,6 +404,19 @@ async fn ui_browser_hostile_corpus_runs_no_script() {
     .await;
     let b = Browser::start().await;
     b.login(&app).await;
+    // One more through the file picker, named like markup.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("<svg onload=alert(15)>.eml");
+    let picked = "From: \"<script>alert(16)</script>\" <p@picked.example>\r\nSubject: <img src=x onerror=alert(17)> picked\r\n\
+Content-Type: text/html\r\n\r\n<p onclick=alert(18)>http://picked.example/x</p><script>alert(19)</script>\r\n";
+    std::fs::write(&file, picked).unwrap();
+    b.goto(&format!("{}/ui/import", app.url)).await;
+    b.type_into("#files", &file.display().to_string()).await;
+    b.wait_for("the chosen file listed", "document.querySelectorAll('#chosen li').length === 1").await;
+    b.click("#import-submit").await;
+    b.wait_for("the QA page", "location.pathname.startsWith('/ui/drafts/')").await;
+    let picked_draft: i64 = b.url().await.rsplit('/').next().unwrap().parse().unwrap();
+    drafts.push(picked_draft);
     let mut pages: Vec<String> =
         vec!["/ui".into(), "/ui/drafts?state=all".into(), "/ui/events".into(), "/ui/indicators".into()];
     pages.extend(drafts.iter().map(|d| format!("/ui/drafts/{d}")));
