@@ -699,3 +699,24 @@ async fn ui_sessions_live_in_the_database_and_are_secure_under_tls() {
         "{set}"
     );
 }
+
+#[tokio::test]
+async fn ui_qa_shows_the_limits_hit_during_extraction() {
+    let app = TestApp::spawn().await;
+    // MIME nested deeper than the limit (32).
+    let depth = 40;
+    let mut raw = "From: x@limits.example\r\nSubject: deep\r\nMIME-Version: 1.0\r\n".to_string();
+    for d in 0..depth {
+        raw.push_str(&format!("Content-Type: multipart/mixed; boundary=\"b{d}\"\r\n\r\n--b{d}\r\n"));
+    }
+    raw.push_str("Content-Type: text/plain\r\n\r\nhttp://limits.example/deep\r\n");
+    for d in (0..depth).rev() {
+        raw.push_str(&format!("--b{d}--\r\n"));
+    }
+    let id = import_id(&app, &raw).await;
+    let (_, s) = login(&app, "admin", ADMIN_PASSWORD).await;
+    let page = s.unwrap().get(&app, &format!("/ui/drafts/{id}")).await.text().await.unwrap();
+    let at = page.find("id=\"warnings\"").unwrap_or_else(|| panic!("no warnings shown: {page}"));
+    let shown = &page[at..];
+    assert!(shown.contains("Limits hit during extraction") && shown.contains("mime_depth: "), "{shown}");
+}
