@@ -404,8 +404,10 @@ struct DraftPage {
     kinds: Vec<&'static str>,
 }
 
-fn item_class(state: &str) -> &'static str {
+/// How an item looks: private and reserved addresses apart from other whitelisted values.
+fn item_class(state: &str, reason: Option<&str>) -> &'static str {
     match state {
+        "whitelisted" if reason == Some("non_public_ip") => "private",
         "whitelisted" => "whitelisted",
         "pruned" => "pruned",
         _ => "proposed",
@@ -502,7 +504,7 @@ pub async fn show(s: Session, path: web::Path<i64>, db: web::Data<Db>) -> Result
                     start: usize::try_from(start).unwrap_or(0),
                     end: usize::try_from(end).unwrap_or(0),
                     item: i.id,
-                    class: item_class(&i.state),
+                    class: item_class(&i.state, i.whitelist_reason.as_deref()),
                 });
                 located = true;
             }

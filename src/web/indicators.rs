@@ -238,10 +238,12 @@ pub async fn show(
 pub struct StatusForm {
     status: String,
     #[serde(default)]
+    score: String,
+    #[serde(default)]
     reason: String,
 }
 
-/// `POST /ui/indicators/{id}/status`
+/// `POST /ui/indicators/{id}/status`: status and score (each recorded in the history).
 pub async fn set_status(
     p: Posted<StatusForm>,
     path: web::Path<i64>,
@@ -250,8 +252,13 @@ pub async fn set_status(
 ) -> Result<HttpResponse, WebError> {
     p.session.require_analyst()?;
     let id = path.into_inner();
+    let score = match p.form.score.trim() {
+        "" => None,
+        s => Some(s.parse::<u8>().map_err(|_| WebError::BadRequest("score must be 0-100".into()))?),
+    };
     let patch = Patch {
         status: Some(Status::parse(&p.form.status)?),
+        score,
         reason: (!p.form.reason.trim().is_empty()).then(|| p.form.reason.trim().to_string()),
         ..Patch::default()
     };

@@ -520,6 +520,23 @@ async fn ui_qa_actions_and_commit_through_forms() {
         status_json(app.as_admin(app.get(&format!("/api/v1/events/{event}"))).send().await.unwrap()).await;
     let active = ev["indicators"].as_array().unwrap().iter().filter(|i| i["status"] == "active").count();
     assert_eq!(active, 2);
+    // Status and score from the indicator page's form.
+    let r = s
+        .post(
+            &app,
+            &format!("/ui/indicators/{}/status", ids[0]),
+            &[("status", "active"), ("score", "85"), ("reason", "confirmed")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, one) =
+        status_json(app.as_admin(app.get(&format!("/api/v1/indicators/{}", ids[0]))).send().await.unwrap())
+            .await;
+    assert_eq!(one["score"], 85);
+    let bad = s
+        .post(&app, &format!("/ui/indicators/{}/status", ids[0]), &[("status", "active"), ("score", "900")])
+        .await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
     // Whitelist preview lists what a rule would match, saving nothing.
     let r = s
         .post(

@@ -417,6 +417,20 @@ Content-Type: text/html\r\n\r\n<p onclick=alert(18)>http://picked.example/x</p><
     b.wait_for("the QA page", "location.pathname.startsWith('/ui/drafts/')").await;
     let picked_draft: i64 = b.url().await.rsplit('/').next().unwrap().parse().unwrap();
     drafts.push(picked_draft);
+    // And one dropped on the drop zone (a drop event carrying a file).
+    b.goto(&format!("{}/ui/import", app.url)).await;
+    let dropped = "From: <dropped@drop.example>\r\nSubject: \"><script>alert(20)</script> dropped\r\n\r\nhttp://drop.example/\"onmouseover=\"alert(21)\r\n";
+    b.js(
+        "const dt = new DataTransfer(); dt.items.add(new File([arguments[0]], '\"><img src=x onerror=alert(22)>.eml', {type: 'message/rfc822'})); \
+         document.getElementById('dropzone').dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true}));",
+        vec![json!(dropped)],
+    )
+    .await;
+    b.wait_for("the dropped file listed", "document.getElementById('files').files.length === 1").await;
+    assert!(b.text("#chosen").await.contains(".eml"), "the file's name shown as text");
+    b.click("#import-submit").await;
+    b.wait_for("the QA page", "location.pathname.startsWith('/ui/drafts/')").await;
+    drafts.push(b.url().await.rsplit('/').next().unwrap().parse().unwrap());
     let mut pages: Vec<String> =
         vec!["/ui".into(), "/ui/drafts?state=all".into(), "/ui/events".into(), "/ui/indicators".into()];
     pages.extend(drafts.iter().map(|d| format!("/ui/drafts/{d}")));
