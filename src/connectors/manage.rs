@@ -125,7 +125,7 @@ pub fn update(
         let row = editable(conn, name)?;
         let mut merged =
             object(serde_json::from_str(&row.config).map_err(|e| ServiceError::Internal(e.to_string()))?)?;
-        for (k, v) in patch {
+        for (k, v) in patch.clone() {
             if k == "name" && v.as_str() != Some(name) {
                 return Err(ServiceError::Invalid("a connector cannot be renamed".into()));
             }

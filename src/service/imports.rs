@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::ServiceError;
 use super::indicators::{Observed, Status, TriageContext, create_or_merge, normalise_tags};
-use super::operations::findings::{Origin, apply_in};
+use super::operations::findings::{Origin, apply_observations_in};
 use super::operations::url_to_fqdn;
 use super::publish::parse_tlp;
 use super::whitelist::{self, RuleSpec, Whitelist};
@@ -426,7 +426,7 @@ pub fn set_meta(conn: &mut DbConn, id: i64, meta: EventMeta) -> Result<ImportRow
     let meta = meta.validated()?;
     write_tx(conn, |conn| {
         let row = open_draft(conn, id)?;
-        let merged = meta_of(&row).merged(meta);
+        let merged = meta_of(&row).merged(meta.clone());
         let text = serde_json::to_string(&merged).map_err(|e| ServiceError::Internal(e.to_string()))?;
         store::set_meta(conn, id, &text, now_micros())?;
         store::get(conn, id)?.ok_or_else(|| ServiceError::NotFound(format!("import {id}")))
@@ -571,13 +571,14 @@ pub fn commit(
 ) -> Result<Committed, ServiceError> {
     let meta = meta.validated()?;
     write_tx(conn, |conn| {
+        crate::db::lock_indicator_writers(conn)?;
         let row = open_draft(conn, id)?;
         let now = now_micros();
         // Claims the draft first: a second commit (or an abandon) racing this one fails here.
         if !store::transition(conn, id, "draft", "committed", None, now)? {
             return Err(ServiceError::Conflict(format!("import {id} was committed or abandoned meanwhile")));
         }
-        let meta = meta_of(&row).merged(meta);
+        let meta = meta_of(&row).merged(meta.clone());
         let items = store::items(conn, id)?;
         let mut meta = meta;
         if meta.happened_at.is_none() {
@@ -640,9 +641,12 @@ pub fn commit(
         if ctx.url_to_fqdn_at_commit {
             let provenance = format!("url-to-fqdn at the commit of import {id}");
             let origin = Origin { provenance: &provenance, actor, run_id: None };
-            for (url, _) in rows.iter().filter(|(r, _)| r.kind == "url") {
-                apply_in(conn, ctx, &origin, url, &url_to_fqdn::pivots(&url.value))?;
-            }
+            let subjects: Vec<_> = rows
+                .iter()
+                .filter(|(r, _)| r.kind == "url")
+                .map(|(url, _)| (url, url_to_fqdn::pivots(&url.value)))
+                .collect();
+            apply_observations_in(conn, ctx, &origin, &subjects)?;
         }
         store::transition(conn, id, "committed", "committed", Some(event_id), now)?;
         Ok(Committed { event_id, merged, created, updated })

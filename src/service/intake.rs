@@ -136,6 +136,7 @@ pub fn run(conn: &mut DbConn, ctx: &TriageContext) -> Result<usize, ServiceError
             };
             read += batch.len();
             write_tx(conn, |conn| {
+                crate::db::lock_indicator_writers(conn)?;
                 for (_, json) in &batch {
                     take(conn, ctx, &collection.id, &collection.title, json)?;
                 }

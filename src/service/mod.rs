@@ -43,6 +43,12 @@ impl From<DbError> for ServiceError {
     }
 }
 
+impl crate::db::Transient for ServiceError {
+    fn is_transient(&self) -> bool {
+        matches!(self, ServiceError::Db(e) if e.is_transient())
+    }
+}
+
 impl From<crate::stix::StixError> for ServiceError {
     fn from(e: crate::stix::StixError) -> Self {
         ServiceError::Invalid(format!("STIX: {e}"))

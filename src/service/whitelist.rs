@@ -328,6 +328,7 @@ pub fn create(
     let pattern = compiled.pattern_text();
     let applies_to = spec.applies_to.map_or("any", ObservableKind::as_str);
     write_tx(conn, |conn| {
+        crate::db::lock_indicator_writers(conn)?;
         let row = store::insert(
             conn,
             &NewRule {

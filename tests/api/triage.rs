@@ -475,6 +475,74 @@ Message-ID: <inv-{n}@evil-sender.net>\r\n\r\nPay at http://pay.shared-phish.com/
     );
 }
 
+/// Commits whose values cross (each phish has the same hosts in another order, and each commit's
+/// URL-to-FQDN pivots create rows after its sorted batch) take row locks in crossing orders; on
+/// PostgreSQL some become deadlock victims, which the write transaction runs again. Every commit
+/// succeeds, every value exists once, linked to every event.
+#[tokio::test]
+async fn parallel_commits_with_crossing_values_all_succeed() {
+    let app = spawn().await;
+    let hosts: Vec<String> = (0..12).map(|h| format!("h{h}.cross{}-phish.net", h % 4)).collect();
+    let mut ids = Vec::new();
+    for n in 0..16usize {
+        let mut urls: Vec<String> =
+            hosts.iter().enumerate().map(|(k, h)| format!("http://{h}/p{}", (k + n) % 3)).collect();
+        urls.rotate_left(n % hosts.len());
+        if n % 2 == 1 {
+            urls.reverse();
+        }
+        let raw = format!(
+            "From: crosser{n}@cross-sender.net\r\nTo: victim{n}@acme-corp.com\r\nSubject: Cross {n}\r\n\
+Message-ID: <cross-{n}@cross-sender.net>\r\n\r\nVisit {}\r\n",
+            urls.join(" and ")
+        );
+        ids.push(import_id(&app, &raw).await);
+    }
+    for round in 0..2 {
+        let batch: Vec<i64> = ids.iter().copied().skip(round * 8).take(8).collect();
+        let results =
+            futures_util::future::join_all(batch.iter().map(|id| commit(&app, *id, json!({})))).await;
+        for (status, body) in &results {
+            assert_eq!(*status, StatusCode::CREATED, "{body}");
+        }
+    }
+    for h in &hosts {
+        let d = indicator(&app, "domain", h).await;
+        let (_, detail) = status_json(
+            app.as_admin(app.get(&format!("/api/v1/indicators/{}", d["id"]))).send().await.unwrap(),
+        )
+        .await;
+        assert_eq!(detail["events"].as_array().unwrap().len(), 16, "{h}: {detail}");
+        // The commit's url-to-fqdn pivots: every URL on the host related to it, the host to its
+        // registered domain (created as context: Indirect).
+        let related = |dir: &str| {
+            detail["relationships"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|r| r["relationship_type"] == "related-to" && r["direction"] == dir)
+                .map(|r| r["indicator"]["value"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        };
+        let urls = related("incoming");
+        assert_eq!(urls.len(), 3, "{h}: {urls:?}");
+        assert!(urls.iter().all(|u| u.starts_with(&format!("http://{h}/p"))), "{urls:?}");
+        let registered = h.split_once('.').unwrap().1;
+        assert_eq!(related("outgoing"), vec![registered.to_string()], "{h}");
+        assert_eq!(indicator(&app, "domain", registered).await["status"], "indirect");
+    }
+    let (_, listed) = status_json(
+        app.as_admin(app.get("/api/v1/indicators?type=domain&q=cross&limit=500")).send().await.unwrap(),
+    )
+    .await;
+    let mut values: Vec<&str> =
+        listed["indicators"].as_array().unwrap().iter().map(|i| i["value"].as_str().unwrap()).collect();
+    let before = values.len();
+    values.sort_unstable();
+    values.dedup();
+    assert_eq!(values.len(), before, "no domain twice: {values:?}");
+}
+
 #[tokio::test]
 async fn failures_are_clear_and_change_nothing() {
     let app = spawn().await;
