@@ -56,7 +56,7 @@ impl MetaForm {
         }
     }
 
-    fn meta(&self) -> EventMeta {
+    pub fn meta(&self) -> EventMeta {
         let tags: Vec<String> =
             self.tags.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect();
         EventMeta {

@@ -236,6 +236,19 @@ pub async fn stix(
     page(&StixPage { l: Layout::new(&s, format!("Event {id} as STIX")), id, json })
 }
 
+/// `POST /ui/events/{id}/meta`: title, type, TLP, tags, description, adversary (empty: unchanged).
+pub async fn update_meta(
+    p: Posted<super::drafts::MetaForm>,
+    path: web::Path<i64>,
+    db: web::Data<Db>,
+) -> Result<HttpResponse, WebError> {
+    p.session.require_analyst()?;
+    let id = path.into_inner();
+    let meta = p.form.meta();
+    db.run(move |conn| Ok(events::update(conn, id, meta))).await??;
+    Ok(see_other(format!("/ui/events/{id}")))
+}
+
 /// `POST /ui/events/{id}/status`: `status` and one `ids` field per selected indicator.
 pub async fn bulk_status(
     req: HttpRequest,

@@ -154,6 +154,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/events/{id}", web::get().to(events::show))
             .route("/events/{id}/stix", web::get().to(events::stix))
             .route("/events/{id}/status", web::post().to(events::bulk_status))
+            .route("/events/{id}/meta", web::post().to(events::update_meta))
             .route("/indicators", web::get().to(indicators::list))
             .route("/indicators/{id}", web::get().to(indicators::show))
             .route("/indicators/{id}/status", web::post().to(indicators::set_status))

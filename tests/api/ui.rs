@@ -520,6 +520,19 @@ async fn ui_qa_actions_and_commit_through_forms() {
         status_json(app.as_admin(app.get(&format!("/api/v1/events/{event}"))).send().await.unwrap()).await;
     let active = ev["indicators"].as_array().unwrap().iter().filter(|i| i["status"] == "active").count();
     assert_eq!(active, 2);
+    // Event metadata from the event page.
+    let r = s
+        .post(
+            &app,
+            &format!("/ui/events/{event}/meta"),
+            &[("title", "Renamed phish"), ("tags", "paypal, renamed"), ("adversary", "")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, ev2) =
+        status_json(app.as_admin(app.get(&format!("/api/v1/events/{event}"))).send().await.unwrap()).await;
+    assert_eq!(ev2["title"], "Renamed phish");
+    assert_eq!(ev2["tags"], json!(["paypal", "renamed"]));
     // Status and score from the indicator page's form.
     let r = s
         .post(
