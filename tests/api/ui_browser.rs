@@ -463,6 +463,21 @@ Content-Type: text/html\r\n\r\n<p onclick=alert(18)>http://picked.example/x</p><
                 b.js("const f = document.querySelector('iframe'); return f.getAttribute('sandbox') === '' && f.hasAttribute('srcdoc') && !f.hasAttribute('src');", vec![]).await,
                 json!(true)
             );
+            // Click the preview's `javascript:` link: the sandbox runs no script.
+            let frame = b.find("iframe.preview").await;
+            b.cmd(reqwest::Method::POST, "/frame", Some(json!({ "id": { ELEMENT: frame } }))).await;
+            let in_frame =
+                b.js("return document.querySelectorAll('a[href^=\"javascript:\"]').length;", vec![]).await;
+            assert_eq!(in_frame, json!(1), "the preview holds the hostile link, inert");
+            b.click("a[href^=\"javascript:\"]").await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            b.cmd(reqwest::Method::POST, "/frame/parent", Some(json!({}))).await;
+            b.assert_no_dialog(page).await;
+            assert_eq!(
+                b.js("return window.__pwned === undefined;", vec![]).await,
+                json!(true),
+                "{page}: the link ran"
+            );
         }
     }
 }
