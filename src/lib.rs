@@ -16,3 +16,4 @@ pub mod startup;
 pub mod stix;
 pub mod taxii;
 pub mod tls;
+pub mod web;

@@ -142,6 +142,7 @@ pub fn build_app(
         .app_data(state.operations.clone())
         .configure(crate::api::routes)
         .configure(crate::taxii::routes)
+        .configure(crate::web::routes)
         .wrap(NormalizePath::new(TrailingSlash::Trim))
         .wrap(headers)
 }

@@ -411,6 +411,34 @@ diesel::joinable!(connector_seen -> connectors (connector_id));
 diesel::joinable!(operation_runs -> indicators (indicator_id));
 diesel::joinable!(sightings -> indicators (indicator_id));
 
+diesel::table! {
+    web_sessions (id_sha256) {
+        id_sha256 -> Text,
+        user_id -> BigInt,
+        csrf_token -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::joinable!(web_sessions -> users (user_id));
+
+diesel::table! {
+    ui_jobs (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        kind -> Text,
+        total -> BigInt,
+        done -> BigInt,
+        failed -> BigInt,
+        result -> Text,
+        created_at -> BigInt,
+        finished_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::joinable!(ui_jobs -> users (user_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     api_tokens,
@@ -442,4 +470,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     connector_seen,
     operation_runs,
     sightings,
+    web_sessions,
+    ui_jobs,
 );

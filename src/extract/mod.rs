@@ -12,6 +12,7 @@
 
 mod archive;
 pub mod bundle;
+pub mod fetch;
 mod forward;
 mod html;
 mod mapped;

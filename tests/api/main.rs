@@ -21,3 +21,5 @@ mod taxii;
 mod taxii_client;
 mod tls;
 mod triage;
+mod ui;
+mod ui_browser;

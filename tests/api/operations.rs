@@ -24,7 +24,7 @@ use crate::triage::{
 
 const PHISH_IPV6: &str = "2a01:4f8:c17:98::1";
 const SPLUNK_TOKEN: &str = "splunk-token-for-tests";
-const INTERNAL_HOST: &str = "10.20.30.40";
+pub(crate) const INTERNAL_HOST: &str = "10.20.30.40";
 
 // ---- a DNS server on 127.0.0.1 ----------------------------------------------------------
 
@@ -67,7 +67,7 @@ fn zone(qname: &str, qtype: RecordType) -> (ResponseCode, Vec<Record>) {
 }
 
 /// Answers every UDP query from [`zone`]; `answer: false` never answers (a dead resolver).
-async fn dns_server(answer: bool) -> SocketAddr {
+pub(crate) async fn dns_server(answer: bool) -> SocketAddr {
     let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let addr = socket.local_addr().unwrap();
     tokio::spawn(async move {
@@ -115,10 +115,10 @@ impl Seen {
     }
 }
 
-struct Splunk {
-    addr: SocketAddr,
-    ca_file: std::path::PathBuf,
-    token_file: std::path::PathBuf,
+pub(crate) struct Splunk {
+    pub(crate) addr: SocketAddr,
+    pub(crate) ca_file: std::path::PathBuf,
+    pub(crate) token_file: std::path::PathBuf,
     seen: Arc<Mutex<Vec<Seen>>>,
     _dir: tempfile::TempDir,
 }
@@ -221,7 +221,7 @@ async fn read_request(stream: &mut (impl AsyncReadExt + Unpin)) -> Option<Seen> 
     })
 }
 
-async fn splunk_stand_in() -> Splunk {
+pub(crate) async fn splunk_stand_in() -> Splunk {
     let dir = tempfile::tempdir().unwrap();
     let key = rcgen::KeyPair::generate().unwrap();
     let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])

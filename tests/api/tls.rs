@@ -6,7 +6,9 @@ use harpoon::startup::Application;
 
 use crate::helpers::{TestApp, TestDb};
 
-fn self_signed(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf, reqwest::Certificate) {
+pub(crate) fn self_signed(
+    dir: &std::path::Path,
+) -> (std::path::PathBuf, std::path::PathBuf, reqwest::Certificate) {
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
     let cert_path = dir.join("cert.pem");
     let key_path = dir.join("key.pem");

@@ -1,0 +1,175 @@
+//! The analyst's web UI under `/ui`: server-rendered HTML (askama templates in `templates/`,
+//! auto-escaped), a little plain JavaScript and CSS embedded in the binary (`static/`), sessions
+//! in the database (`session.rs`), CSRF on every form, and a strict Content-Security-Policy on
+//! every page: no inline script, no inline style, email HTML never rendered live.
+//! Handlers call the same `service::` and `db::` named functions as the REST handlers.
+
+mod dashboard;
+mod drafts;
+pub mod error;
+mod events;
+pub mod highlight;
+mod indicators;
+mod lists;
+pub mod session;
+
+use std::sync::LazyLock;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{HttpResponse, web};
+use sha2::{Digest, Sha256};
+
+pub use error::WebError;
+pub use session::Session;
+
+/// The policy of every `/ui` response. `frame-src 'self'` admits only the `srcdoc` preview
+/// iframe, which is sandboxed without scripts and inherits this policy (so it loads nothing).
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; frame-src 'self'";
+
+const APP_JS: &str = include_str!("static/app.js");
+const APP_CSS: &str = include_str!("static/app.css");
+
+/// A content hash in the asset URLs, so they can be cached for a year.
+static ASSET_VERSION: LazyLock<String> = LazyLock::new(|| {
+    let mut h = Sha256::new();
+    h.update(APP_JS);
+    h.update(APP_CSS);
+    hex::encode(h.finalize()).chars().take(12).collect()
+});
+
+pub fn asset_version() -> &'static str {
+    ASSET_VERSION.as_str()
+}
+
+/// What every page's layout needs: who is logged in, their CSRF token, the asset version.
+pub struct Layout {
+    pub user: String,
+    pub role: String,
+    pub admin: bool,
+    pub csrf: String,
+    pub v: &'static str,
+    pub title: String,
+}
+
+impl Layout {
+    pub fn new(s: &Session, title: impl Into<String>) -> Self {
+        Self {
+            user: s.principal.username.clone(),
+            role: s.principal.role.as_str().to_string(),
+            admin: s.principal.is_admin(),
+            csrf: s.csrf.clone(),
+            v: asset_version(),
+            title: title.into(),
+        }
+    }
+}
+
+/// An HTML response.
+pub fn html(status: StatusCode, body: String) -> HttpResponse {
+    HttpResponse::build(status).insert_header((CONTENT_TYPE, "text/html; charset=utf-8")).body(body)
+}
+
+/// Renders a page template as a 200.
+pub fn page(t: &impl askama::Template) -> Result<HttpResponse, WebError> {
+    Ok(html(StatusCode::OK, t.render()?))
+}
+
+/// After a POST: back to a page (303, so a reload does not resubmit).
+pub fn see_other(to: impl Into<String>) -> HttpResponse {
+    HttpResponse::SeeOther().insert_header((LOCATION, to.into())).finish()
+}
+
+/// A field of a JSON object, `null` when absent (stored JSON is read leniently: a missing field
+/// shows as empty, never panics).
+pub fn at<'a>(v: &'a serde_json::Value, key: &str) -> &'a serde_json::Value {
+    static NULL: serde_json::Value = serde_json::Value::Null;
+    v.get(key).unwrap_or(&NULL)
+}
+
+/// Timestamps shown to people: UTC, to the second.
+pub fn when(us: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(us)
+        .map(|d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_default()
+}
+
+async fn asset(path: web::Path<String>) -> HttpResponse {
+    let (body, kind) = match path.as_str() {
+        "app.js" => (APP_JS, "text/javascript; charset=utf-8"),
+        "app.css" => (APP_CSS, "text/css; charset=utf-8"),
+        _ => return HttpResponse::NotFound().finish(),
+    };
+    HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, kind))
+        .insert_header((CACHE_CONTROL, "public, max-age=31536000, immutable"))
+        .body(body)
+}
+
+async fn root() -> HttpResponse {
+    see_other("/ui")
+}
+
+async fn not_found(_s: Session) -> Result<HttpResponse, WebError> {
+    Err(WebError::NotFound("no such page".into()))
+}
+
+/// Registers every UI route (and `/` → `/ui`).
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    let headers = DefaultHeaders::new()
+        .add(("Content-Security-Policy", CSP))
+        .add(("Cache-Control", "no-store"))
+        // Not `no-referrer` (the rest of the server's): with it browsers send `Origin: null` on
+        // same-origin form POSTs, and the CSRF check wants the real origin.
+        .add(("Referrer-Policy", "same-origin"))
+        .add(("Cross-Origin-Opener-Policy", "same-origin"))
+        .add(("Cross-Origin-Resource-Policy", "same-origin"))
+        .add(("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()"));
+    cfg.route("/", web::get().to(root)).service(
+        web::scope("/ui")
+            .wrap(headers)
+            .app_data(web::FormConfig::default().limit(1 << 20))
+            .route("", web::get().to(dashboard::show))
+            .route("/static/{name}", web::get().to(asset))
+            .route("/login", web::get().to(session::login_form))
+            .route("/login", web::post().to(session::login))
+            .route("/logout", web::post().to(session::logout))
+            .route("/import", web::get().to(drafts::import_form))
+            .route("/import", web::post().to(drafts::import))
+            // The `.json` route first: `{id}` would match `7.json` too.
+            .route("/jobs/{id}.json", web::get().to(drafts::job_json))
+            .route("/jobs/{id}", web::get().to(drafts::job))
+            .route("/drafts", web::get().to(drafts::list))
+            .route("/drafts/{id}", web::get().to(drafts::show))
+            .route("/drafts/{id}/raw", web::get().to(drafts::raw))
+            .route("/drafts/{id}/attachments/{item}", web::get().to(drafts::attachment))
+            .route("/drafts/{id}/items", web::post().to(drafts::add_item))
+            .route("/drafts/{id}/items/{item}/state", web::post().to(drafts::set_item_state))
+            .route("/drafts/{id}/items/{item}/whitelist", web::post().to(drafts::whitelist_item))
+            .route("/drafts/{id}/commit", web::post().to(drafts::commit))
+            .route("/drafts/{id}/abandon", web::post().to(drafts::abandon))
+            .route("/events", web::get().to(events::list))
+            .route("/events/{id}", web::get().to(events::show))
+            .route("/events/{id}/stix", web::get().to(events::stix))
+            .route("/events/{id}/status", web::post().to(events::bulk_status))
+            .route("/events/{id}/meta", web::post().to(events::update_meta))
+            .route("/indicators", web::get().to(indicators::list))
+            .route("/indicators/{id}", web::get().to(indicators::show))
+            .route("/indicators/{id}/status", web::post().to(indicators::set_status))
+            .route("/indicators/{id}/operations/{name}", web::post().to(indicators::run))
+            .route("/indicators/{id}/runs.json", web::get().to(indicators::runs_json))
+            .route("/whitelist", web::get().to(lists::whitelist))
+            .route("/whitelist", web::post().to(lists::whitelist_create))
+            .route("/whitelist/{id}/delete", web::post().to(lists::whitelist_delete))
+            .route("/exports", web::get().to(lists::exports))
+            .route("/collections", web::get().to(lists::collections))
+            .route("/connectors", web::get().to(lists::connectors))
+            .route("/admin", web::get().to(lists::admin))
+            .route("/admin/users", web::post().to(lists::create_user))
+            .route("/admin/tokens", web::post().to(lists::create_token))
+            .route("/admin/tokens/{id}/revoke", web::post().to(lists::revoke_token))
+            .default_service(web::to(not_found)),
+    );
+}
