@@ -166,6 +166,7 @@ pub async fn create_token(
 pub async fn revoke_token(
     caller: Caller,
     db: web::Data<Db>,
+    auth: web::Data<crate::service::auth::Authenticator>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id: i64 = path.parse().map_err(|_| ApiError::BadRequest("token id must be a number".into()))?;
@@ -181,6 +182,7 @@ pub async fn revoke_token(
         }
     })
     .await??;
+    auth.forget_token(id);
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -74,6 +74,12 @@ pub enum AuthError {
     OutOfScope(String),
 }
 
+/// How long a verified API token is taken on trust (at most the password cache's TTL): a TAXII
+/// poller's every request otherwise pays a database round trip (measured: 4,988 against 6,896
+/// first pages/s with a cached Basic password, c=32). A revoked token is forgotten at once by the
+/// instance that revoked it, and by every other instance within this time.
+pub const TOKEN_TTL: Duration = Duration::from_secs(5);
+
 /// Cache settings.
 #[derive(Debug, Clone, Copy)]
 pub struct CacheOptions {
@@ -190,6 +196,11 @@ impl Authenticator {
         let Some((public_id, secret)) = accounts::split_token(&token) else {
             return Err(self.failed(claimed_user.unwrap_or_default(), "malformed token", remote).await);
         };
+        // NUL cannot start a user name: token entries never collide with password entries.
+        let key = self.cache_key("\0token", &token);
+        if let Some(p) = self.cached(&key) {
+            return Ok(p);
+        }
         let public_id = public_id.to_string();
         let presented = accounts::sha256_hex(secret);
         let lookup_id = public_id.clone();
@@ -215,7 +226,9 @@ impl Authenticator {
         }
         // An unknown scope (a newer version's) allows nothing rather than everything.
         let scope = TokenScope::parse(&row.scopes).map_err(|e| AuthError::Unavailable(e.to_string()))?;
-        principal(&user, AuthMethod::Token { token_id }, scope)
+        let p = principal(&user, AuthMethod::Token { token_id }, scope)?;
+        self.remember_for(key, p.clone(), self.options.ttl.min(TOKEN_TTL));
+        Ok(p)
     }
 
     async fn failed(&self, who: String, reason: &'static str, remote: Option<String>) -> AuthError {
@@ -263,7 +276,11 @@ impl Authenticator {
     }
 
     fn remember(&self, key: [u8; 32], principal: Principal) {
-        if self.options.ttl.is_zero() || self.options.capacity == 0 {
+        self.remember_for(key, principal, self.options.ttl);
+    }
+
+    fn remember_for(&self, key: [u8; 32], principal: Principal, ttl: Duration) {
+        if ttl.is_zero() || self.options.capacity == 0 {
             return;
         }
         let Ok(mut cache) = self.cache.lock() else {
@@ -278,7 +295,15 @@ impl Authenticator {
         {
             cache.remove(&oldest);
         }
-        cache.insert(key, Cached { principal, expires: now + self.options.ttl });
+        cache.insert(key, Cached { principal, expires: now + ttl });
+    }
+
+    /// Forgets a token at once in this process (after its revocation); other instances stop
+    /// accepting it within [`TOKEN_TTL`].
+    pub fn forget_token(&self, token_id: i64) {
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.retain(|_, c| c.principal.method != AuthMethod::Token { token_id });
+        }
     }
 
     /// Forgets cached credentials of a user (after a password change or disabling).

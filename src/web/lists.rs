@@ -372,10 +372,12 @@ pub async fn revoke_token(
     p: Posted<NoFieldsAdmin>,
     path: web::Path<i64>,
     db: web::Data<Db>,
+    auth: web::Data<crate::service::auth::Authenticator>,
 ) -> Result<HttpResponse, WebError> {
     p.session.require_admin()?;
     let id = path.into_inner();
     let actor = p.session.principal.username.clone();
     db.run(move |conn| Ok(crate::service::accounts::revoke_token(conn, id, &actor))).await??;
+    auth.forget_token(id);
     Ok(see_other("/ui/admin"))
 }

@@ -100,6 +100,38 @@ async fn tokens_work_as_bearer_token_and_basic_password_until_revoked() {
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
 }
 
+/// Another instance (or `harpoon token revoke`) revokes a token behind this server's back: the
+/// verified token is taken on trust for at most `TOKEN_TTL`, then refused.
+#[tokio::test]
+async fn a_token_revoked_elsewhere_stops_working_within_the_token_ttl() {
+    let app = TestApp::spawn().await;
+    let password = app.add_user("tess", "analyst").await;
+    let (id, token) = app.token_for("tess", &password).await;
+    let me = || app.get("/api/v1/me").bearer_auth(&token).send();
+    assert_eq!(me().await.unwrap().status(), StatusCode::OK);
+    let revoked_at = std::time::Instant::now();
+    app.db
+        .run(move |conn| {
+            harpoon::service::accounts::revoke_token(conn, id, "elsewhere")
+                .map_err(|e| harpoon::db::DbError::Task(e.to_string()))
+        })
+        .await
+        .unwrap();
+    let ttl = harpoon::service::auth::TOKEN_TTL;
+    loop {
+        let status = me().await.unwrap().status();
+        if status == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            revoked_at.elapsed() < ttl + std::time::Duration::from_secs(1),
+            "still accepted after {ttl:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
 #[tokio::test]
 async fn roles_limit_what_users_may_do() {
     let app = TestApp::spawn().await;
