@@ -284,8 +284,14 @@ impl CustomizeConnection<DbConn, diesel::r2d2::Error> for Pragmas {
         if let DbConn::Sqlite(c) = conn {
             // busy_timeout first, so writers queue instead of failing with SQLITE_BUSY; foreign
             // keys are off by default in SQLite. (WAL is persistent: set once in `connect`.)
+            // Checkpoints every 16,384 pages (64 MiB of WAL) rather than 1,000: TAXII ingest
+            // rewrites random index pages (STIX ids are random) in every transaction, and a
+            // rarer checkpoint copies each page once for many transactions. Measured with 100k
+            // objects stored: 50k more ingested at 12,714 obj/s instead of 7,231 (strace: 20
+            // pwrite calls per object before).
             c.batch_execute(&format!(
-                "PRAGMA busy_timeout = {}; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                "PRAGMA busy_timeout = {}; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+                 PRAGMA wal_autocheckpoint = 16384;",
                 self.busy_timeout_ms
             ))
             .map_err(diesel::r2d2::Error::QueryError)?;
