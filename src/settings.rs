@@ -426,6 +426,9 @@ pub struct TaxiiSettings {
     pub contact: String,
     /// The API roots, each served at `/taxii2/{name}/`; the first is the default.
     pub api_roots: Vec<ApiRootSettings>,
+    /// Seconds between two additions of the TAXII traffic counts (the dashboard's "served in
+    /// the last day") to the database.
+    pub served_flush_secs: u64,
 }
 
 /// One TAXII API root.
@@ -501,6 +504,7 @@ impl Default for TaxiiSettings {
                 title: "Harpoon".into(),
                 description: "Harpoon's collections".into(),
             }],
+            served_flush_secs: 10,
         }
     }
 }

@@ -70,7 +70,7 @@ impl AppState {
             operations: web::Data::new(operations),
             settings: Arc::new(settings),
             auth: web::Data::new(auth),
-            taxii: web::Data::new(TaxiiState { validator, cursor_key }),
+            taxii: web::Data::new(TaxiiState { validator, cursor_key, served: Arc::default() }),
             triage,
             connectors: web::Data::new(connectors),
         })
@@ -194,6 +194,14 @@ impl Application {
             state.triage.clone().into_inner(),
             Duration::from_secs(state.settings.triage.intake_interval_secs.max(1)),
         ));
+        // What the TAXII feeds served, counted in memory, added to the database every few seconds.
+        tokio::spawn(
+            state
+                .taxii
+                .served
+                .clone()
+                .flush_loop(db.clone(), Duration::from_secs(state.settings.taxii.served_flush_secs.max(1))),
+        );
         let db_for_connectors = db.clone();
         // Active indicators past their expiry policy become Expired (a new STIX version each).
         tokio::spawn(crate::service::indicators::expiry_loop(

@@ -15,6 +15,7 @@ pub mod objects;
 pub mod operations;
 mod schema;
 pub mod secrets;
+pub mod served;
 pub mod sessions;
 pub mod status;
 pub mod tokens;

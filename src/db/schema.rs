@@ -473,3 +473,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     web_sessions,
     ui_jobs,
 );
+
+diesel::table! {
+    taxii_served (collection_id, hour) {
+        collection_id -> Text,
+        hour -> BigInt,
+        requests -> BigInt,
+        objects -> BigInt,
+    }
+}

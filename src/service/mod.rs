@@ -12,6 +12,7 @@ pub mod ingest;
 pub mod intake;
 pub mod operations;
 pub mod publish;
+pub mod served;
 pub mod whitelist;
 
 use crate::db::DbError;

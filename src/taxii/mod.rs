@@ -37,6 +37,8 @@ pub type Caller = crate::http::MaybeAuthenticated<TaxiiError>;
 pub struct TaxiiState {
     pub validator: Arc<StixValidator>,
     pub cursor_key: cursor::CursorKey,
+    /// What the feeds served (counted here, flushed to the database in the background).
+    pub served: Arc<crate::service::served::Served>,
 }
 
 /// Registers every TAXII route under `/taxii2`. Paths arrive with trailing slashes trimmed and

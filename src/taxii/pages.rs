@@ -138,7 +138,9 @@ pub async fn read(
     if let Some(object) = endpoint.object() {
         super::collections::require_member(db, &v.row.id, object).await?;
     }
-    fetch(db, state, settings, &v.row.id, principal, endpoint, query).await
+    let page = fetch(db, state, settings, &v.row.id, principal, endpoint, query).await?;
+    state.served.record(&v.row.id, page.rows.len());
+    Ok(page)
 }
 
 /// `{"more":…,"next":…` — the opening of every paged envelope.

@@ -48,7 +48,8 @@ struct Dashboard {
     events: Vec<EventLine>,
     runs: Vec<RunView>,
     connectors: Vec<ConnectorLine>,
-    taxii: Vec<(String, i64)>,
+    /// Per collection: title, requests served, objects served, objects added (last 24 hours).
+    taxii: Vec<(String, i64, i64, i64)>,
     pollers: usize,
 }
 
@@ -76,6 +77,7 @@ pub async fn show(s: Session, db: web::Data<Db>, ops: web::Data<Registry>) -> Re
             ))
         })
         .await?;
+    let served = crate::service::served::last_day(&db).await?;
     let (imports_at, events_at) = created;
     let bucket = |at: &i64| usize::try_from((at - since) / DAY_US).ok();
     let mut per_day = vec![(0i64, 0i64); usize::try_from(DAYS).unwrap_or(14)];
@@ -117,7 +119,12 @@ pub async fn show(s: Session, db: web::Data<Db>, ops: web::Data<Registry>) -> Re
     }
     let taxii = collections
         .iter()
-        .map(|c| (c.title.clone(), additions.iter().find(|(id, _)| *id == c.id).map_or(0, |(_, n)| *n)))
+        .map(|c| {
+            let (requests, objects) =
+                served.iter().find(|(id, _, _)| *id == c.id).map_or((0, 0), |(_, r, o)| (*r, *o));
+            let added = additions.iter().find(|(id, _)| *id == c.id).map_or(0, |(_, n)| *n);
+            (c.title.clone(), requests, objects, added)
+        })
         .collect();
     let page_data = Dashboard {
         l: Layout::new(&s, "Dashboard"),

@@ -669,3 +669,32 @@ async fn api_roots_keep_their_collections_apart() {
     let resp = app.get("/taxii2/root/status/00000000-0000-4000-8000-000000000000/").send().await.unwrap();
     assert_taxii_error(&resp, StatusCode::UNAUTHORIZED);
 }
+
+/// Every paged read is counted per collection (requests, objects or manifest records) and the
+/// counts reach the database within the flush interval: the dashboard's "served in the last day".
+#[tokio::test]
+async fn reads_are_counted_for_the_dashboard() {
+    let app = TestApp::spawn_with(|s| s.taxii.served_flush_secs = 1).await;
+    let row = simple_collection(&app, "counted").await;
+    let quiet = simple_collection(&app, "quiet").await;
+    let objects: Vec<Value> = (0..5).map(url_sco).collect();
+    assert_eq!(post(&app, "counted", objects).await.0, StatusCode::ACCEPTED);
+    for path in ["objects/", "objects/?limit=2", "manifest/"] {
+        let (status, _, _) = get(&app, &format!("{ROOT}/collections/counted/{path}")).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+    }
+    // A refused read is not traffic served.
+    let refused = app.get(&format!("{ROOT}/collections/counted/objects/")).header("Accept", TAXII).send();
+    assert_eq!(refused.await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let counted = loop {
+        let served = harpoon::service::served::last_day(&app.db).await.unwrap();
+        if let Some(found) = served.iter().find(|(id, _, _)| *id == row.id).filter(|(_, r, _)| *r >= 3) {
+            assert!(!served.iter().any(|(id, _, _)| *id == quiet.id), "{served:?}");
+            break found.clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "not flushed: {served:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert_eq!((counted.1, counted.2), (3, 5 + 2 + 5), "3 requests; 5 objects, 2 objects, 5 records");
+}
