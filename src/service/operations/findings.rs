@@ -176,18 +176,7 @@ pub fn apply_in(
                 }
             }
         }
-        let id_of = |node: &Node| -> Option<i64> {
-            match node {
-                Node::Subject => Some(row.id),
-                Node::Value(kind, value) => {
-                    let canonical = IndicatorValue::parse(*kind, value).ok()?;
-                    known
-                        .iter()
-                        .find(|(k, v, _)| *k == canonical.kind && *v == canonical.value)
-                        .map(|(_, _, id)| *id)
-                }
-            }
-        };
+        let id_of = |node: &Node| node_id(node, row.id, &known);
         let mut relationships = 0;
         for r in &f.relationships {
             if let (Some(s), Some(t)) = (id_of(&r.source), id_of(&r.target))
@@ -341,18 +330,7 @@ pub fn apply_observations_in(
         }
     }
     for (row, f) in simple {
-        let id_of = |node: &Node| -> Option<i64> {
-            match node {
-                Node::Subject => Some(row.id),
-                Node::Value(kind, value) => {
-                    let canonical = IndicatorValue::parse(*kind, value).ok()?;
-                    known
-                        .iter()
-                        .find(|(k, v, _)| *k == canonical.kind && *v == canonical.value)
-                        .map(|(_, _, id)| *id)
-                }
-            }
-        };
+        let id_of = |node: &Node| node_id(node, row.id, &known);
         for r in &f.relationships {
             if let (Some(s), Some(t)) = (id_of(&r.source), id_of(&r.target))
                 && s != t
@@ -363,6 +341,18 @@ pub fn apply_observations_in(
         }
     }
     Ok(())
+}
+
+/// The indicator id of a relationship's end: the subject, or a value among those `known`
+/// (compared in canonical form).
+fn node_id(node: &Node, subject_id: i64, known: &[(ObservableKind, String, i64)]) -> Option<i64> {
+    match node {
+        Node::Subject => Some(subject_id),
+        Node::Value(kind, value) => {
+            let canonical = IndicatorValue::parse(*kind, value).ok()?;
+            known.iter().find(|(k, v, _)| *k == canonical.kind && *v == canonical.value).map(|(_, _, id)| *id)
+        }
+    }
 }
 
 /// The SCO naming an internal host: its address, or its name when it is a domain name.
