@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::highlight::{self, Span};
-use super::session::Posted;
+use super::session::{NoFields, Posted};
 use super::{Layout, Session, WebError, at, html, page, see_other, when};
 use crate::db::imports::{self as store, ItemRow};
 use crate::db::{Db, DbError, now_micros, sessions};
@@ -711,9 +711,6 @@ pub async fn commit(
     let done = db.run(move |conn| Ok(imports::commit(conn, &ctx, id, &actor, meta))).await??;
     Ok(see_other(format!("/ui/events/{}", done.event_id)))
 }
-
-#[derive(Deserialize)]
-pub struct NoFields {}
 
 /// `POST /ui/drafts/{id}/abandon`
 pub async fn abandon(

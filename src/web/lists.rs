@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::session::Posted;
+use super::session::{NoFields, Posted};
 use super::{Layout, Session, WebError, page, see_other, when};
 use crate::db::{Db, collections, connectors, tokens, users, whitelist as rules};
 use crate::extract::ObservableKind;
@@ -124,9 +124,6 @@ pub async fn whitelist_create(
     db.run(move |conn| Ok(whitelist::create(conn, &ctx, &spec, &author))).await??;
     Ok(see_other("/ui/whitelist"))
 }
-
-#[derive(Deserialize)]
-pub struct NoFields {}
 
 pub async fn whitelist_delete(
     p: Posted<NoFields>,
@@ -364,12 +361,9 @@ pub async fn create_token(p: Posted<NewTokenForm>, db: web::Data<Db>) -> Result<
     admin_page(&p.session, &db, Some(issued.token)).await
 }
 
-#[derive(Deserialize)]
-pub struct NoFieldsAdmin {}
-
 /// `POST /ui/admin/tokens/{id}/revoke`
 pub async fn revoke_token(
-    p: Posted<NoFieldsAdmin>,
+    p: Posted<NoFields>,
     path: web::Path<i64>,
     db: web::Data<Db>,
     auth: web::Data<crate::service::auth::Authenticator>,

@@ -289,6 +289,8 @@ pub async fn login(
     Ok(resp)
 }
 
+/// The form of a POST that is only a button (logout, abandon, delete, revoke): nothing but the
+/// CSRF token, which `Posted` checks.
 #[derive(Deserialize)]
 pub struct NoFields {}
 
