@@ -57,7 +57,6 @@ struct MemberInsert<'a> {
     date_added: i64,
     is_first: bool,
     is_latest: bool,
-    stix_id: &'a str,
 }
 
 /// The body of [`add_to_collection`], written once for both backends. `$c` is the concrete
@@ -142,6 +141,7 @@ macro_rules! add_body {
             }
         }
         // A concurrent writer (another collection, PostgreSQL) may have stored some first.
+        let mut adopted: Vec<i64> = Vec::new();
         for (i, version) in &fresh {
             let Some(o) = objects.get(*i) else { continue };
             if !new_pks.contains_key(&(o.stix_id.clone(), *version)) {
@@ -150,18 +150,28 @@ macro_rules! add_body {
                     .filter(so::version.eq(*version))
                     .select(so::pk)
                     .first($c)?;
+                adopted.push(pk);
                 new_pks.insert((o.stix_id.clone(), *version), pk);
             }
         }
 
-        // 3. Membership: what the collection already has of these ids, with its flags.
+        // 3. Membership: what the collection already has of these ids, with its flags. Only
+        //    versions stored before this transaction can be members (rows inserted above are
+        //    invisible to other writers until commit), so their pks are the whole question; it
+        //    goes through the (collection_id, object_pk) index, not a second random-id index.
+        let mut old_pks: Vec<i64> = stored.values().flatten().map(|(pk, ..)| *pk).collect();
+        old_pks.extend(fresh.iter().filter_map(|(i, version)| {
+            let o = objects.get(*i)?;
+            let pk = new_pks.get(&(o.stix_id.clone(), *version))?;
+            adopted.contains(pk).then_some(*pk)
+        }));
         let mut members: HashMap<String, Vec<(Option<i64>, i64, i64, bool, bool)>> = HashMap::new();
-        for chunk in ids.chunks(ID_CHUNK) {
+        for chunk in old_pks.chunks(ID_CHUNK) {
             let rows: Vec<(i64, String, i64, i64, bool, bool)> = co::table
                 .inner_join(so::table)
                 .filter(co::collection_id.eq(collection_id))
-                .filter(co::stix_id.eq_any(chunk))
-                .select((co::seq, co::stix_id, co::object_pk, so::version, co::is_first, co::is_latest))
+                .filter(co::object_pk.eq_any(chunk))
+                .select((co::seq, so::stix_id, co::object_pk, so::version, co::is_first, co::is_latest))
                 .load($c)?;
             for (seq, id, pk, version, first, latest) in rows {
                 members.entry(id).or_default().push((Some(seq), pk, version, first, latest));
@@ -229,7 +239,6 @@ macro_rules! add_body {
                     date_added: *date_added,
                     is_first: *version == min,
                     is_latest: *version == max,
-                    stix_id: &o.stix_id,
                 })
             })
             .collect();
@@ -459,7 +468,7 @@ macro_rules! page_query {
             query = query.filter(co::date_added.gt(t));
         }
         if !q.ids.is_empty() {
-            query = query.filter(co::stix_id.eq_any(&q.ids));
+            query = query.filter(so::stix_id.eq_any(&q.ids));
         }
         if !q.types.is_empty() {
             query = query.filter(so::stix_type.eq_any(&q.types));
@@ -472,14 +481,14 @@ macro_rules! page_query {
         }
         if $json {
             query
-                .select((co::seq, co::date_added, co::stix_id, so::version, so::spec_version, so::json))
+                .select((co::seq, co::date_added, so::stix_id, so::version, so::spec_version, so::json))
                 .load::<PageRow>($c)
         } else {
             query
                 .select((
                     co::seq,
                     co::date_added,
-                    co::stix_id,
+                    so::stix_id,
                     so::version,
                     so::spec_version,
                     diesel::dsl::sql::<diesel::sql_types::Text>("''"),
@@ -539,8 +548,9 @@ pub fn latest_json(conn: &mut DbConn, stix_id: &str) -> Result<Option<String>, D
 
 pub fn contains(conn: &mut DbConn, collection_id: &str, stix_id: &str) -> Result<bool, DbError> {
     let n: i64 = super::with_conn!(conn, c => co::table
+        .inner_join(so::table)
         .filter(co::collection_id.eq(collection_id))
-        .filter(co::stix_id.eq(stix_id))
+        .filter(so::stix_id.eq(stix_id))
         .count()
         .get_result(c))?;
     Ok(n > 0)
@@ -562,7 +572,7 @@ macro_rules! delete_body {
         let remaining: Vec<(i64, i64)> = co::table
             .inner_join(so::table)
             .filter(co::collection_id.eq($collection_id))
-            .filter(co::stix_id.eq($stix_id))
+            .filter(so::stix_id.eq($stix_id))
             .select((co::seq, so::version))
             .load($c)?;
         let first = remaining.iter().min_by_key(|(_, v)| *v).map(|(s, _)| *s);

@@ -73,7 +73,6 @@ diesel::table! {
         date_added -> BigInt,
         is_first -> Bool,
         is_latest -> Bool,
-        stix_id -> Text,
     }
 }
 

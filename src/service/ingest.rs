@@ -77,6 +77,29 @@ pub fn prepare(validator: &StixValidator, raw: &str) -> Prepared {
     Prepared { id, version, object }
 }
 
+/// Objects per validation thread below which one thread does it all (spawning costs more).
+const PARALLEL_MIN: usize = 256;
+
+/// [`prepare`] for every object of a request, in request order, on all cores: schema and
+/// pattern checks are a sixth of a large POST's time, and the write that follows is serial.
+pub fn prepare_all(validator: &StixValidator, raws: &[&str]) -> Vec<Prepared> {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from).min(raws.len() / PARALLEL_MIN);
+    if threads < 2 {
+        return raws.iter().map(|raw| prepare(validator, raw)).collect();
+    }
+    let per = raws.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = raws
+            .chunks(per)
+            .map(|part| {
+                scope.spawn(move || part.iter().map(|raw| prepare(validator, raw)).collect::<Vec<_>>())
+            })
+            .collect();
+        // A panicking validator thread is a bug: re-raise it here, as a single thread would.
+        parts.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+    })
+}
+
 /// The indexed columns of an already validated object, from its stored text.
 fn columns_of_text(raw: &str) -> Result<NewObject, String> {
     let value: Value = serde_json::from_str(raw).map_err(|e| format!("not JSON: {e}"))?;
@@ -284,6 +307,45 @@ pub async fn resume_all(db: Db) {
         tracing::info!(status = %id, "resuming an unfinished TAXII upload");
         if let Err(e) = drain(db.clone(), id.clone()).await {
             tracing::error!(status = %id, "resuming failed: {e}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every fifth object is broken in a different way; the rest are valid indicators.
+    fn raws(n: usize) -> Vec<String> {
+        (0..n)
+            .map(|i| {
+                let id = format!("indicator--00000000-0000-4000-8000-{i:012}");
+                match i % 5 {
+                    0 => format!("{{\"type\": \"indicator\", \"id\": \"{id}\"}}"),
+                    1 => "{not json".to_string(),
+                    _ => format!(
+                        "{{\"type\":\"indicator\",\"spec_version\":\"2.1\",\"id\":\"{id}\",\
+                         \"created\":\"2026-03-02T09:14:07.120Z\",\"modified\":\"2026-03-02T09:14:07.120Z\",\
+                         \"pattern\":\"[domain-name:value = 'a{i}.example']\",\"pattern_type\":\"stix\",\
+                         \"valid_from\":\"2026-03-02T09:14:07Z\"}}"
+                    ),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn parallel_preparation_keeps_request_order_and_outcomes() {
+        let validator = StixValidator::new().expect("embedded schemas compile");
+        let texts = raws(1_001);
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let sequential: Vec<Prepared> = refs.iter().map(|r| prepare(&validator, r)).collect();
+        let parallel = prepare_all(&validator, &refs);
+        assert_eq!(parallel.len(), refs.len());
+        for (i, (p, s)) in parallel.iter().zip(&sequential).enumerate() {
+            assert_eq!((&p.id, &p.version), (&s.id, &s.version), "object {i}");
+            assert_eq!(p.object, s.object, "object {i}");
+            assert_eq!(p.object.is_ok(), i % 5 >= 2, "object {i}: {:?}", p.object);
         }
     }
 }

@@ -160,7 +160,8 @@ pub async fn add_objects(
             )),
             _ => TaxiiError::BadRequest(format!("the body is not JSON: {e}")),
         })?;
-        Ok(envelope.objects.iter().map(|raw| ingest::prepare(&validator, raw.get())).collect())
+        let raws: Vec<&str> = envelope.objects.iter().map(|raw| raw.get()).collect();
+        Ok(ingest::prepare_all(&validator, &raws))
     })
     .await
     .map_err(|e| TaxiiError::Internal(e.to_string()))??;
