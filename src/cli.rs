@@ -99,7 +99,8 @@ pub enum UserCommand {
     /// Create an account. Without a password option, one is generated and printed once.
     Add {
         name: String,
-        #[arg(long, value_parser = ["admin", "analyst", "reader"])]
+        /// `partner`: another organisation, reaching its granted TAXII collections only.
+        #[arg(long, value_parser = ["admin", "analyst", "reader", "partner"])]
         role: String,
         /// The password (visible in the process list: prefer --password-stdin).
         #[arg(long, conflicts_with = "password_stdin", hide_env_values = true)]
@@ -119,6 +120,16 @@ pub enum TokenCommand {
         user: String,
         #[arg(long, default_value = "")]
         label: String,
+        /// `all` (what the user's role allows), `intake` (only push emails) or `export` (only
+        /// read the feeds named by --exports).
+        #[arg(long, default_value = "all", value_parser = ["all", "intake", "export"])]
+        scope: String,
+        /// The exports an `export` token may read (comma-separated names).
+        #[arg(long, value_delimiter = ',')]
+        exports: Vec<String>,
+        /// Expiry from now: a number with a unit, `30m`, `12h`, `90d` (default: none).
+        #[arg(long, value_parser = parse_expires_in)]
+        expires_in: Option<i64>,
     },
     /// Revoke the token with this id.
     Revoke { id: i64 },
@@ -180,7 +191,12 @@ pub fn main() -> ExitCode {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("HARPOON_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,harpoon=info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    // ANSI colours off: the writer escapes control characters, so colour codes would show raw.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(crate::logging::EscapingStderr)
+        .try_init();
 }
 
 /// Resolves settings: defaults, then the config file, then environment and flags.
@@ -582,10 +598,16 @@ fn user(cmd: UserCommand, db: &Db) -> anyhow::Result<()> {
 fn token(cmd: TokenCommand, db: &Db) -> anyhow::Result<()> {
     let mut conn = db.conn()?;
     match cmd {
-        TokenCommand::Create { user, label } => {
+        TokenCommand::Create { user, label, scope, exports, expires_in } => {
             let owner =
                 users::by_name(&mut conn, &user)?.with_context(|| format!("no user named '{user}'"))?;
-            let issued = accounts::create_token(&mut conn, &owner, &label, accounts::TokenScope::All, "cli")?;
+            let request = accounts::TokenRequest {
+                label,
+                scope: accounts::TokenScope::parse(&scope)?,
+                exports,
+                expires_at: expires_in.map(|micros| crate::db::now_micros().saturating_add(micros)),
+            };
+            let issued = accounts::issue_token(&mut conn, &accounts::Issuer::cli(), &owner, &request)?;
             // The token alone on stdout, so scripts can capture it; the advice on stderr.
             println!("{}", issued.token);
             eprintln!("token {} for '{}' created; it is not shown again", issued.row.id, owner.username);
@@ -602,10 +624,31 @@ fn token(cmd: TokenCommand, db: &Db) -> anyhow::Result<()> {
                 None => None,
             };
             let mut out = std::io::stdout().lock();
-            writeln!(out, "{:<6} {:<8} {:<24} {:<8}", "ID", "USER_ID", "LABEL", "STATUS")?;
+            writeln!(
+                out,
+                "{:<6} {:<8} {:<24} {:<8} {:<28} {:<28} SCOPE",
+                "ID", "USER_ID", "LABEL", "STATUS", "EXPIRES", "LAST_USED"
+            )?;
+            let now = crate::db::now_micros();
+            let at = |t: Option<i64>| t.map(crate::api::micros_to_rfc3339).unwrap_or_else(|| "-".into());
             for t in tokens::list(&mut conn, uid)? {
-                let status = if t.revoked_at.is_some() { "revoked" } else { "live" };
-                writeln!(out, "{:<6} {:<8} {:<24} {:<8}", t.id, t.user_id, t.label, status)?;
+                let status = match (t.revoked_at, t.expires_at) {
+                    (Some(_), _) => "revoked",
+                    (None, Some(e)) if e <= now => "expired",
+                    _ => "live",
+                };
+                let names = accounts::token_exports(&t).unwrap_or_default();
+                let scope = if names.is_empty() { t.scopes.clone() } else { format!("{}:{}", t.scopes, names.join(",")) };
+                writeln!(
+                    out,
+                    "{:<6} {:<8} {:<24} {:<8} {:<28} {:<28} {scope}",
+                    t.id,
+                    t.user_id,
+                    t.label,
+                    status,
+                    at(t.expires_at),
+                    at(t.last_used_at)
+                )?;
             }
         }
     }
@@ -649,4 +692,23 @@ mod tests {
     fn the_command_line_is_consistent() {
         super::Cli::command().debug_assert();
     }
+}
+
+/// `--expires-in`: `30m`, `12h`, `90d`, `2w` → microseconds.
+fn parse_expires_in(text: &str) -> Result<i64, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: i64 = number.parse().map_err(|_| format!("'{text}': expected a number and a unit (m, h, d, w)"))?;
+    let unit_secs = match unit {
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return Err(format!("'{text}': the unit is m, h, d or w")),
+    };
+    n.checked_mul(unit_secs)
+        .and_then(|s| s.checked_mul(1_000_000))
+        .filter(|m| *m > 0)
+        .ok_or_else(|| format!("'{text}': out of range"))
 }

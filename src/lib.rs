@@ -9,6 +9,7 @@ pub mod connectors;
 pub mod db;
 pub mod extract;
 pub mod http;
+pub mod logging;
 pub mod net;
 pub mod service;
 pub mod settings;

@@ -375,6 +375,11 @@ pub struct ServerSettings {
     pub workers: usize,
     /// The URL users reach Harpoon at, if it differs from the listen address (behind a proxy).
     pub public_url: Option<String>,
+    /// Reverse proxies (addresses or CIDR blocks, e.g. `10.0.0.5`, `10.0.0.0/8`, `::1`) whose
+    /// `X-Forwarded-For`, `X-Forwarded-Proto` and `Forwarded` headers are believed: the client's
+    /// address (audit, throttling) and whether it spoke HTTPS (then Secure `__Host-` cookies and
+    /// HSTS). Headers from any other peer are ignored.
+    pub trusted_proxies: Vec<String>,
 }
 
 /// Where the data is stored.
@@ -472,7 +477,14 @@ impl Default for Settings {
 
 impl Default for ServerSettings {
     fn default() -> Self {
-        Self { listen: "127.0.0.1:8080".into(), tls_cert: None, tls_key: None, workers: 0, public_url: None }
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            tls_cert: None,
+            tls_key: None,
+            workers: 0,
+            public_url: None,
+            trusted_proxies: Vec::new(),
+        }
     }
 }
 

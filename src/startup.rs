@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::body::MessageBody;
-use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::dev::{Server, Service, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{DefaultHeaders, NormalizePath, TrailingSlash};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
@@ -16,6 +16,7 @@ use crate::connectors::Supervisor;
 use crate::connectors::secret::SealKey;
 use crate::db::{DatabaseUrl, Db, PoolOptions};
 use crate::extract::{ExtractOptions, ObservableKind};
+use crate::http::browser::Proxies;
 use crate::service::auth::{Authenticator, CacheOptions};
 use crate::service::indicators::{Policy, TriageContext};
 use crate::service::operations::Registry;
@@ -35,6 +36,7 @@ pub struct AppState {
     pub triage: web::Data<TriageContext>,
     pub connectors: web::Data<Supervisor>,
     pub operations: web::Data<Registry>,
+    pub proxies: web::Data<Proxies>,
 }
 
 impl AppState {
@@ -57,6 +59,8 @@ impl AppState {
         let seal_key = SealKey::load(&mut conn)?;
         drop(conn);
         let cursor_key = CursorKey::from_hex(&key_hex).context("the stored TAXII cursor key is corrupt")?;
+        let proxies = Proxies::parse(&settings.server.trusted_proxies, settings.server.tls_cert.is_some())
+            .map_err(|e| anyhow::anyhow!("server.{e}"))?;
         let triage = triage_context(&db, &settings)?;
         let validator = Arc::new(StixValidator::new().context("the embedded STIX schemas do not compile")?);
         let triage = web::Data::new(triage);
@@ -73,6 +77,7 @@ impl AppState {
             taxii: web::Data::new(TaxiiState { validator, cursor_key, served: Arc::default() }),
             triage,
             connectors: web::Data::new(connectors),
+            proxies: web::Data::new(proxies),
         })
     }
 }
@@ -124,14 +129,10 @@ pub fn build_app(
         InitError = (),
     >,
 > {
-    let hsts = state.settings.server.tls_cert.is_some();
-    let mut headers = DefaultHeaders::new()
+    let headers = DefaultHeaders::new()
         .add(("X-Content-Type-Options", "nosniff"))
         .add(("X-Frame-Options", "DENY"))
         .add(("Referrer-Policy", "no-referrer"));
-    if hsts {
-        headers = headers.add(("Strict-Transport-Security", "max-age=31536000"));
-    }
     App::new()
         .app_data(web::Data::new(state.db.clone()))
         .app_data(web::Data::from(state.settings.clone()))
@@ -140,11 +141,27 @@ pub fn build_app(
         .app_data(state.triage.clone())
         .app_data(state.connectors.clone())
         .app_data(state.operations.clone())
+        .app_data(state.proxies.clone())
         .configure(crate::api::routes)
         .configure(crate::taxii::routes)
         .configure(crate::web::routes)
         .wrap(NormalizePath::new(TrailingSlash::Trim))
         .wrap(headers)
+        // HSTS whenever the client spoke HTTPS: TLS here, or at a trusted proxy that says so.
+        .wrap_fn(|req, srv| {
+            let https = crate::http::browser::is_https(req.request());
+            let fut = srv.call(req);
+            async move {
+                let mut res = fut.await?;
+                if https {
+                    res.headers_mut().insert(
+                        actix_web::http::header::STRICT_TRANSPORT_SECURITY,
+                        actix_web::http::header::HeaderValue::from_static("max-age=31536000"),
+                    );
+                }
+                Ok(res)
+            }
+        })
 }
 
 /// Opens the database named by the settings (creating nothing for a bad URL) and migrates it.

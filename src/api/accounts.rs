@@ -40,8 +40,15 @@ pub struct TokenDto {
     pub created_at: String,
     pub last_used_at: Option<String>,
     pub revoked_at: Option<String>,
-    /// `all`, `intake` (may only `POST /api/v1/imports`) or `export` (may only read export feeds).
+    /// Refused from this instant on (absent: no expiry).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    /// `all`, `intake` (may only `POST /api/v1/imports`) or `export` (may only read the feeds of
+    /// `exports`).
     pub scope: String,
+    /// The exports an `export` token may read.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exports: Vec<String>,
     /// Present only in the response that created the token.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
@@ -56,7 +63,10 @@ impl From<&TokenRow> for TokenDto {
             created_at: micros_to_rfc3339(t.created_at),
             last_used_at: t.last_used_at.map(micros_to_rfc3339),
             revoked_at: t.revoked_at.map(micros_to_rfc3339),
+            expires_at: t.expires_at.map(micros_to_rfc3339),
             scope: t.scopes.clone(),
+            // A corrupt list shows as none; the token itself then allows nothing (auth refuses it).
+            exports: accounts::token_exports(t).unwrap_or_default(),
             token: None,
         }
     }
@@ -133,9 +143,23 @@ pub struct NewTokenRequest {
     #[serde(default)]
     pub username: Option<String>,
     /// `all` (the default), `intake` (a product that only pushes emails) or `export` (a device
-    /// that only reads export feeds).
+    /// that only reads the feeds of `exports`). Only admins issue a scope other than their own
+    /// credentials'.
     #[serde(default)]
     pub scope: Option<String>,
+    /// The exports an `export` token may read.
+    #[serde(default)]
+    pub exports: Vec<String>,
+    /// RFC 3339; the token is refused from then on.
+    #[serde(default)]
+    pub expires_at: Option<String>,
+}
+
+/// Parses an RFC 3339 instant into microseconds since the epoch.
+pub(crate) fn parse_instant(field: &str, text: &str) -> Result<i64, ApiError> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.timestamp_micros())
+        .map_err(|e| ApiError::BadRequest(format!("{field}: not an RFC 3339 timestamp: {e}")))
 }
 
 pub async fn create_token(
@@ -144,18 +168,25 @@ pub async fn create_token(
     body: web::Json<NewTokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let req = body.into_inner();
-    if req.username.as_deref().is_some_and(|u| u != caller.username) {
-        require_admin(&caller)?;
-    }
-    let scope = accounts::TokenScope::parse(req.scope.as_deref().unwrap_or("all"))?;
+    let request = accounts::TokenRequest {
+        label: req.label,
+        scope: accounts::TokenScope::parse(req.scope.as_deref().unwrap_or("all"))?,
+        exports: req.exports,
+        expires_at: req.expires_at.as_deref().map(|t| parse_instant("expires_at", t)).transpose()?,
+    };
     let owner = req.username.unwrap_or_else(|| caller.username.clone());
-    let actor = caller.username.clone();
+    let issuer = caller.issuer();
     let issued = db
         .run(move |conn| {
+            // Naming another user is an administrator's act: a non-admin learns nothing about
+            // which names exist.
+            if owner != issuer.username && issuer.role != Role::Admin {
+                return Ok(Err(ApiError::Forbidden("only administrators issue tokens for other users".into())));
+            }
             let Some(user) = users::by_name(conn, &owner)? else {
                 return Ok(Err(ApiError::NotFound(format!("user '{owner}' not found"))));
             };
-            Ok(accounts::create_token(conn, &user, &req.label, scope, &actor).map_err(ApiError::from))
+            Ok(accounts::issue_token(conn, &issuer, &user, &request).map_err(ApiError::from))
         })
         .await??;
     let mut dto = TokenDto::from(&issued.row);

@@ -37,6 +37,9 @@ impl From<AuthError> for ApiError {
         match e {
             AuthError::Unavailable(m) => ApiError::Unavailable(m),
             e @ AuthError::OutOfScope(_) => ApiError::Forbidden(e.to_string()),
+            AuthError::Forbidden(m) => ApiError::Forbidden(m),
+            AuthError::CrossSite(m) => ApiError::Forbidden(m),
+            AuthError::SimpleBody(m) => ApiError::UnsupportedMediaType(m),
             other => ApiError::Unauthorized(other.to_string()),
         }
     }

@@ -201,6 +201,7 @@ pub async fn create(
     ctx: web::Data<TriageContext>,
 ) -> Result<HttpResponse, ApiError> {
     require_analyst(&caller)?;
+    let intake = caller.scope == crate::service::accounts::TokenScope::Intake;
     let limit = ctx.extract.max_message_bytes;
     let content_type = req
         .headers()
@@ -286,6 +287,12 @@ pub async fn create(
         && let Some(f) = response.failed.first()
     {
         return Err(ApiError::BadRequest(format!("{}: {}", f.name, f.error)));
+    }
+    if intake {
+        // A product pushing email learns nothing about what is stored: the same receipt whether
+        // the bytes were new or reported before, no id to probe, no state, no subject.
+        return Ok(HttpResponse::Accepted()
+            .json(serde_json::json!({ "accepted": response.imports.len(), "failed": response.failed })));
     }
     let created = response.imports.iter().any(|i| i.created);
     Ok(if created { HttpResponse::Created() } else { HttpResponse::Ok() }.json(response))

@@ -47,63 +47,68 @@ async fn openapi() -> actix_web::HttpResponse {
     actix_web::HttpResponse::Ok().content_type("application/json").body(OPENAPI)
 }
 
-/// Registers every REST route.
+crate::route_table! {
+    pub const ROUTES; fn register;
+    get "/openapi.json" => openapi,
+    get "/me" => accounts::me,
+    get "/users" => accounts::list_users,
+    post "/users" => accounts::create_user,
+    get "/tokens" => accounts::list_tokens,
+    post "/tokens" => accounts::create_token,
+    delete "/tokens/{id}" => accounts::revoke_token,
+    get "/audit" => accounts::audit_log,
+    get "/collections" => collections::list,
+    post "/collections" => collections::create,
+    put "/collections/{collection}/grants/{username}" => collections::set_grant,
+    post "/imports" => imports::create,
+    get "/imports" => imports::list,
+    get "/imports/{id}" => imports::get,
+    patch "/imports/{id}" => imports::set_meta,
+    get "/imports/{id}/raw" => imports::raw,
+    get "/imports/{id}/extraction" => imports::extraction,
+    post "/imports/{id}/items" => imports::add_item,
+    patch "/imports/{id}/items/{item}" => imports::set_item,
+    post "/imports/{id}/items/{item}/whitelist" => imports::whitelist_item,
+    post "/imports/{id}/abandon" => imports::abandon,
+    post "/imports/{id}/commit" => imports::commit,
+    get "/connectors" => connectors::list,
+    post "/connectors" => connectors::create,
+    get "/connectors/{name}" => connectors::get,
+    patch "/connectors/{name}" => connectors::update,
+    delete "/connectors/{name}" => connectors::delete,
+    get "/events" => events::list,
+    get "/events/{id}" => events::get,
+    patch "/events/{id}" => events::update,
+    get "/events/{id}/stix" => events::stix,
+    post "/events/{id}/share" => events::share,
+    get "/indicators" => indicators::list,
+    get "/indicators/{id}" => indicators::get,
+    patch "/indicators/{id}" => indicators::update,
+    get "/indicators/{id}/history" => indicators::history,
+    get "/indicators/{id}/operations" => operations::list,
+    post "/indicators/{id}/operations/{name}/runs" => operations::start,
+    get "/indicators/{id}/runs" => operations::of_indicator,
+    get "/indicators/{id}/sightings" => operations::sightings,
+    get "/runs" => operations::recent,
+    get "/runs/{run_id}" => operations::get,
+    get "/whitelist" => whitelist::list,
+    post "/whitelist" => whitelist::create,
+    post "/whitelist/preview" => whitelist::preview,
+    delete "/whitelist/{id}" => whitelist::delete,
+    get "/exports" => exports::list,
+    post "/exports" => exports::create,
+    get "/exports/{name}" => exports::get,
+    delete "/exports/{name}" => exports::delete,
+    get "/exports/{name}/feed" => exports::feed,
+}
+
+/// Registers every REST route: `/healthz` and the table above under `/api/v1`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health::healthz)).service(
-        web::scope("/api/v1")
-            .app_data(web::JsonConfig::default().limit(1 << 20).error_handler(error::json_error))
-            .route("/openapi.json", web::get().to(openapi))
-            .route("/me", web::get().to(accounts::me))
-            .route("/users", web::get().to(accounts::list_users))
-            .route("/users", web::post().to(accounts::create_user))
-            .route("/tokens", web::get().to(accounts::list_tokens))
-            .route("/tokens", web::post().to(accounts::create_token))
-            .route("/tokens/{id}", web::delete().to(accounts::revoke_token))
-            .route("/audit", web::get().to(accounts::audit_log))
-            .route("/collections", web::get().to(collections::list))
-            .route("/collections", web::post().to(collections::create))
-            .route("/collections/{collection}/grants/{username}", web::put().to(collections::set_grant))
-            .route("/imports", web::post().to(imports::create))
-            .route("/imports", web::get().to(imports::list))
-            .route("/imports/{id}", web::get().to(imports::get))
-            .route("/imports/{id}", web::patch().to(imports::set_meta))
-            .route("/imports/{id}/raw", web::get().to(imports::raw))
-            .route("/imports/{id}/extraction", web::get().to(imports::extraction))
-            .route("/imports/{id}/items", web::post().to(imports::add_item))
-            .route("/imports/{id}/items/{item}", web::patch().to(imports::set_item))
-            .route("/imports/{id}/items/{item}/whitelist", web::post().to(imports::whitelist_item))
-            .route("/imports/{id}/abandon", web::post().to(imports::abandon))
-            .route("/imports/{id}/commit", web::post().to(imports::commit))
-            .route("/connectors", web::get().to(connectors::list))
-            .route("/connectors", web::post().to(connectors::create))
-            .route("/connectors/{name}", web::get().to(connectors::get))
-            .route("/connectors/{name}", web::patch().to(connectors::update))
-            .route("/connectors/{name}", web::delete().to(connectors::delete))
-            .route("/events", web::get().to(events::list))
-            .route("/events/{id}", web::get().to(events::get))
-            .route("/events/{id}", web::patch().to(events::update))
-            .route("/events/{id}/stix", web::get().to(events::stix))
-            .route("/events/{id}/share", web::post().to(events::share))
-            .route("/indicators", web::get().to(indicators::list))
-            .route("/indicators/{id}", web::get().to(indicators::get))
-            .route("/indicators/{id}", web::patch().to(indicators::update))
-            .route("/indicators/{id}/history", web::get().to(indicators::history))
-            .route("/indicators/{id}/operations", web::get().to(operations::list))
-            .route("/indicators/{id}/operations/{name}/runs", web::post().to(operations::start))
-            .route("/indicators/{id}/runs", web::get().to(operations::of_indicator))
-            .route("/indicators/{id}/sightings", web::get().to(operations::sightings))
-            .route("/runs", web::get().to(operations::recent))
-            .route("/runs/{run_id}", web::get().to(operations::get))
-            .route("/whitelist", web::get().to(whitelist::list))
-            .route("/whitelist", web::post().to(whitelist::create))
-            .route("/whitelist/preview", web::post().to(whitelist::preview))
-            .route("/whitelist/{id}", web::delete().to(whitelist::delete))
-            // exports (named feeds for firewalls and IDSs)
-            .route("/exports", web::get().to(exports::list))
-            .route("/exports", web::post().to(exports::create))
-            .route("/exports/{name}", web::get().to(exports::get))
-            .route("/exports/{name}", web::delete().to(exports::delete))
-            .route("/exports/{name}/feed", web::get().to(exports::feed))
-            .default_service(web::to(error::not_found)),
+        register(
+            web::scope("/api/v1")
+                .app_data(web::JsonConfig::default().limit(1 << 20).error_handler(error::json_error)),
+        )
+        .default_service(web::to(error::not_found)),
     );
 }

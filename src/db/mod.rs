@@ -457,13 +457,17 @@ pub fn migrate(conn: &mut DbConn) -> Result<Vec<String>, DbError> {
     let applied = match conn {
         // Several instances may start at once on one file: the write lock, taken first, makes
         // the others wait (busy_timeout) and then find everything applied.
-        DbConn::Sqlite(c) => c
-            .immediate_transaction(|c| {
-                c.run_pending_migrations(SQLITE_MIGRATIONS)
+        DbConn::Sqlite(c) => without_foreign_keys(c, |c| {
+            c.immediate_transaction(|c| {
+                let applied = c
+                    .run_pending_migrations(SQLITE_MIGRATIONS)
                     .map(|v| v.iter().map(ToString::to_string).collect::<Vec<_>>())
-                    .map_err(|e| DbError::Migration(e.to_string()))
+                    .map_err(|e| DbError::Migration(e.to_string()))?;
+                check_foreign_keys(c)?;
+                Ok(applied)
             })
-            .map_err(|e: DbError| e.to_string().into()),
+        })
+        .map_err(|e: DbError| e.to_string().into()),
         DbConn::Postgres(c) => {
             // Several instances may start at once: serialise their migrations.
             c.batch_execute("SELECT pg_advisory_lock(726301170)")?;
@@ -482,13 +486,43 @@ pub fn revert_all(conn: &mut DbConn) -> Result<usize, DbError> {
     let mut n = 0;
     loop {
         let reverted = match conn {
-            DbConn::Sqlite(c) => revert_one(c, SQLITE_MIGRATIONS)?,
+            DbConn::Sqlite(c) => without_foreign_keys(c, |c| revert_one(c, SQLITE_MIGRATIONS))?,
             DbConn::Postgres(c) => revert_one(c, POSTGRES_MIGRATIONS)?,
         };
         if !reverted {
             return Ok(n);
         }
         n += 1;
+    }
+}
+
+/// Runs SQLite migrations with foreign key enforcement off, as SQLite's documented procedure for
+/// schema changes asks (it cannot change inside a transaction): a table rebuilt to change a
+/// constraint is renamed and dropped, and with enforcement on, renaming rewrites the children's
+/// references to the old table and dropping it cascades into them. Enforcement is back on
+/// afterwards whatever happened; [`check_foreign_keys`] verifies the result before commit.
+fn without_foreign_keys<T>(
+    c: &mut diesel::SqliteConnection,
+    f: impl FnOnce(&mut diesel::SqliteConnection) -> Result<T, DbError>,
+) -> Result<T, DbError> {
+    c.batch_execute("PRAGMA foreign_keys = OFF")?;
+    let result = f(c);
+    c.batch_execute("PRAGMA foreign_keys = ON")?;
+    result
+}
+
+/// Fails (so the migration's transaction rolls back) if any row references a missing parent.
+fn check_foreign_keys(c: &mut diesel::SqliteConnection) -> Result<(), DbError> {
+    #[derive(QueryableByName)]
+    struct Violations {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let v: Violations = diesel::sql_query("SELECT COUNT(*) AS n FROM pragma_foreign_key_check").get_result(c)?;
+    if v.n == 0 {
+        Ok(())
+    } else {
+        Err(DbError::Migration(format!("{} rows would reference missing rows", v.n)))
     }
 }
 

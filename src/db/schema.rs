@@ -23,6 +23,8 @@ diesel::table! {
         created_at -> BigInt,
         last_used_at -> Nullable<BigInt>,
         revoked_at -> Nullable<BigInt>,
+        expires_at -> Nullable<BigInt>,
+        exports -> Nullable<Text>,
     }
 }
 

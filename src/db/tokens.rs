@@ -18,6 +18,10 @@ pub struct TokenRow {
     pub created_at: i64,
     pub last_used_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// Past this instant the token is refused (no expiry when `None`).
+    pub expires_at: Option<i64>,
+    /// An `export` token's exports, a JSON array of names (`None` for other scopes).
+    pub exports: Option<String>,
 }
 
 #[derive(Debug, Insertable)]
@@ -29,6 +33,8 @@ pub struct NewToken<'a> {
     pub label: &'a str,
     pub scopes: &'a str,
     pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub exports: Option<&'a str>,
 }
 
 pub fn insert(conn: &mut DbConn, new: &NewToken<'_>) -> Result<TokenRow, DbError> {
@@ -38,12 +44,17 @@ pub fn insert(conn: &mut DbConn, new: &NewToken<'_>) -> Result<TokenRow, DbError
         .get_result(c))?)
 }
 
-/// The live (not revoked) token with this public id, and its owner.
-pub fn live_by_public_id(conn: &mut DbConn, public_id: &str) -> Result<Option<(TokenRow, UserRow)>, DbError> {
+/// The live (neither revoked nor expired at `now`) token with this public id, and its owner.
+pub fn live_by_public_id(
+    conn: &mut DbConn,
+    public_id: &str,
+    now: i64,
+) -> Result<Option<(TokenRow, UserRow)>, DbError> {
     Ok(with_conn!(conn, c => api_tokens::table
         .inner_join(users::table)
         .filter(api_tokens::public_id.eq(public_id))
         .filter(api_tokens::revoked_at.is_null())
+        .filter(api_tokens::expires_at.is_null().or(api_tokens::expires_at.gt(now)))
         .select((TokenRow::as_select(), UserRow::as_select()))
         .first(c)
         .optional())?)

@@ -6,11 +6,13 @@
 use std::marker::PhantomData;
 
 use actix_web::dev::Payload;
+use actix_web::http::Method;
 use actix_web::http::header::{AUTHORIZATION, HeaderValue};
 use actix_web::{FromRequest, HttpRequest, ResponseError, web};
 use base64::Engine;
 use futures_util::future::LocalBoxFuture;
 
+use super::browser;
 use crate::service::accounts::TokenScope;
 use crate::service::auth::{AuthError, Authenticator, Credentials, Principal};
 
@@ -54,23 +56,44 @@ async fn authenticate(
     auth.authenticate(credentials, remote).await.map(Some)
 }
 
-/// The one rule of token scopes: an `intake` token may only push emails (`POST /api/v1/imports`),
-/// an `export` token may only read export feeds (`GET /api/v1/exports/{name}/feed`).
-fn check_scope(principal: &Principal, req: &HttpRequest) -> Result<(), AuthError> {
-    let path = req.path().trim_end_matches('/');
-    let allowed = match principal.scope {
+/// The one rule of what credentials reach, by path (design.md §7), applied by every extractor
+/// before a handler runs: a partner reaches TAXII and `GET /api/v1/me` only; an `intake` token may
+/// only push emails (`POST /api/v1/imports`); an `export` token may only read the feeds of the
+/// exports it names (`GET /api/v1/exports/{name}/feed`). Finer rules (admin only, analysts only,
+/// a collection's grants) are the handlers'.
+pub fn check_reach(principal: &Principal, method: &Method, path: &str) -> Result<(), AuthError> {
+    let path = path.trim_end_matches('/');
+    let scope_allows = match principal.scope {
         TokenScope::All => true,
-        TokenScope::Intake => req.method() == actix_web::http::Method::POST && path == "/api/v1/imports",
-        TokenScope::Export => req.method() == actix_web::http::Method::GET && is_export_feed(path),
+        TokenScope::Intake => method == Method::POST && path == "/api/v1/imports",
+        TokenScope::Export => {
+            method == Method::GET
+                && export_feed_name(path).is_some_and(|name| principal.exports.iter().any(|e| e == name))
+        }
     };
-    if allowed { Ok(()) } else { Err(AuthError::OutOfScope(format!("{} {}", req.method(), req.path()))) }
+    let role_allows = principal.role.is_internal()
+        || path == "/taxii2"
+        || path.starts_with("/taxii2/")
+        || (method == Method::GET && path == "/api/v1/me");
+    match (scope_allows, role_allows) {
+        (true, true) => Ok(()),
+        (false, _) => Err(AuthError::OutOfScope(format!("{method} {}", path.escape_debug()))),
+        (true, false) => Err(AuthError::Forbidden(format!(
+            "a partner account reaches its TAXII collections only, not {method} {}",
+            path.escape_debug()
+        ))),
+    }
 }
 
-/// `/api/v1/exports/{name}/feed`, with one non-empty name segment.
-fn is_export_feed(path: &str) -> bool {
+fn check_scope(principal: &Principal, req: &HttpRequest) -> Result<(), AuthError> {
+    check_reach(principal, req.method(), req.path())
+}
+
+/// The export name of `/api/v1/exports/{name}/feed`, one non-empty segment.
+fn export_feed_name(path: &str) -> Option<&str> {
     path.strip_prefix("/api/v1/exports/")
         .and_then(|rest| rest.strip_suffix("/feed"))
-        .is_some_and(|name| !name.is_empty() && !name.contains('/'))
+        .filter(|name| !name.is_empty() && !name.contains('/'))
 }
 
 /// The `token` URL parameter, for devices that cannot send an `Authorization` header (firewall
@@ -97,7 +120,7 @@ fn request_parts(
     (
         req.app_data::<web::Data<Authenticator>>().cloned(),
         req.headers().get(AUTHORIZATION).cloned(),
-        req.peer_addr().map(|a| a.ip().to_string()),
+        super::browser::client_ip(req).map(|ip| ip.to_string()),
     )
 }
 
@@ -126,9 +149,11 @@ where
         let (auth, header, remote) = request_parts(req);
         let req = req.clone();
         Box::pin(async move {
+            browser::refuse_cross_site(&req)?;
             match authenticate(auth, header, remote).await? {
                 Some(principal) => {
                     check_scope(&principal, &req)?;
+                    browser::refuse_simple_body(&req, &principal)?;
                     Ok(Self { principal, edge: PhantomData })
                 }
                 None => Err(E::from(AuthError::Missing)),
@@ -164,6 +189,7 @@ where
         let (auth, header, remote) = request_parts(req);
         let req = req.clone();
         Box::pin(async move {
+            browser::refuse_cross_site(&req)?;
             let principal = match (header, query_token(&req)?) {
                 (Some(_), Some(_)) => {
                     return Err(E::from(AuthError::Malformed(
@@ -201,9 +227,11 @@ where
         let (auth, header, remote) = request_parts(req);
         let req = req.clone();
         Box::pin(async move {
+            browser::refuse_cross_site(&req)?;
             let principal = authenticate(auth, header, remote).await?;
             if let Some(p) = &principal {
                 check_scope(p, &req)?;
+                browser::refuse_simple_body(&req, p)?;
             }
             Ok(Self { principal, edge: PhantomData })
         })
@@ -213,6 +241,8 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::service::accounts::Role;
+    use crate::service::auth::AuthMethod;
 
     fn hv(s: &str) -> HeaderValue {
         HeaderValue::from_str(s).expect("header")
@@ -234,11 +264,40 @@ mod tests {
 
     #[test]
     fn export_feed_paths() {
-        assert!(is_export_feed("/api/v1/exports/edl/feed"));
-        assert!(!is_export_feed("/api/v1/exports/edl"));
-        assert!(!is_export_feed("/api/v1/exports//feed"));
-        assert!(!is_export_feed("/api/v1/exports/a/b/feed"));
-        assert!(!is_export_feed("/api/v1/exports"));
+        assert_eq!(export_feed_name("/api/v1/exports/edl/feed"), Some("edl"));
+        assert_eq!(export_feed_name("/api/v1/exports/edl"), None);
+        assert_eq!(export_feed_name("/api/v1/exports//feed"), None);
+        assert_eq!(export_feed_name("/api/v1/exports/a/b/feed"), None);
+        assert_eq!(export_feed_name("/api/v1/exports"), None);
+    }
+
+    fn who(role: Role, scope: TokenScope, exports: &[&str]) -> Principal {
+        Principal {
+            user_id: 1,
+            username: "u".into(),
+            role,
+            method: AuthMethod::Token { token_id: 1 },
+            scope,
+            exports: exports.iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn reach_by_role_and_scope() {
+        let partner = who(Role::Partner, TokenScope::All, &[]);
+        assert!(check_reach(&partner, &Method::GET, "/taxii2/root/collections/").is_ok());
+        assert!(check_reach(&partner, &Method::POST, "/taxii2/root/collections/x/objects/").is_ok());
+        assert!(check_reach(&partner, &Method::GET, "/api/v1/me").is_ok());
+        assert!(matches!(check_reach(&partner, &Method::GET, "/api/v1/events"), Err(AuthError::Forbidden(_))));
+        assert!(check_reach(&partner, &Method::GET, "/api/v1/imports/1/raw").is_err());
+        assert!(check_reach(&partner, &Method::GET, "/taxii2x").is_err());
+        let feed = who(Role::Reader, TokenScope::Export, &["edl"]);
+        assert!(check_reach(&feed, &Method::GET, "/api/v1/exports/edl/feed").is_ok());
+        assert!(check_reach(&feed, &Method::GET, "/api/v1/exports/other/feed").is_err());
+        assert!(check_reach(&feed, &Method::GET, "/api/v1/me").is_err());
+        let intake = who(Role::Analyst, TokenScope::Intake, &[]);
+        assert!(check_reach(&intake, &Method::POST, "/api/v1/imports/").is_ok());
+        assert!(check_reach(&intake, &Method::GET, "/api/v1/imports").is_err());
     }
 
     #[test]

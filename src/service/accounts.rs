@@ -13,10 +13,12 @@ use crate::db::tokens::{self, NewToken, TokenRow};
 use crate::db::users::{self, UserRow};
 use crate::db::{Db, DbConn, DbError};
 
-/// What a user may do. Admins administer; analysts triage; readers only read.
+/// What a user may do. Admins administer; analysts triage; readers only read; partners (another
+/// organisation) reach their granted TAXII collections and nothing else (design.md §7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
+    Partner,
     Reader,
     Analyst,
     Admin,
@@ -28,8 +30,10 @@ impl Role {
             "admin" => Ok(Role::Admin),
             "analyst" => Ok(Role::Analyst),
             "reader" => Ok(Role::Reader),
+            "partner" => Ok(Role::Partner),
             other => Err(ServiceError::Invalid(format!(
-                "unknown role '{other}' (expected admin, analyst or reader)"
+                "unknown role '{}' (expected admin, analyst, reader or partner)",
+                other.escape_debug()
             ))),
         }
     }
@@ -38,7 +42,18 @@ impl Role {
             Role::Admin => "admin",
             Role::Analyst => "analyst",
             Role::Reader => "reader",
+            Role::Partner => "partner",
         }
+    }
+
+    /// Internal users (not partners) reach the REST API beyond `/me` and the web UI.
+    pub fn is_internal(self) -> bool {
+        self != Role::Partner
+    }
+
+    /// Analysts and administrators change intelligence.
+    pub fn is_analyst(self) -> bool {
+        matches!(self, Role::Admin | Role::Analyst)
     }
 }
 
@@ -170,10 +185,11 @@ pub struct IssuedToken {
     pub token: String,
 }
 
-/// Issues an API token for a user.
-/// What a token may do: everything its owner may (`all`), only push emails (`intake`:
+/// What a token may do: everything its owner's role may (`all`), only push emails (`intake`:
 /// `POST /api/v1/imports` and nothing else), for products that report phish automatically, or
-/// only read export feeds (`export`: `GET /api/v1/exports/{name}/feed`), for firewalls and IDSs.
+/// only read the export feeds it names (`export`: `GET /api/v1/exports/{name}/feed`), for
+/// firewalls and IDSs. A token never carries more than its owner's role: the role is read from
+/// the user at every verification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenScope {
     All,
@@ -203,14 +219,131 @@ impl TokenScope {
     }
 }
 
-pub fn create_token(
+/// Who asks for a token: the authenticated caller (REST, UI) or the CLI (a local administrator).
+#[derive(Debug, Clone)]
+pub struct Issuer {
+    pub username: String,
+    pub role: Role,
+    /// The scope of the credentials the request came with (`All` for a password or the CLI).
+    pub scope: TokenScope,
+}
+
+impl Issuer {
+    /// The local operator of `harpoon token create`: an administrator.
+    pub fn cli() -> Self {
+        Self { username: "cli".into(), role: Role::Admin, scope: TokenScope::All }
+    }
+}
+
+/// What a token is asked for.
+#[derive(Debug, Clone)]
+pub struct TokenRequest {
+    pub label: String,
+    pub scope: TokenScope,
+    /// The exports an `export` token may read (required for that scope, refused for others).
+    pub exports: Vec<String>,
+    /// Microseconds since the epoch; must lie in the future.
+    pub expires_at: Option<i64>,
+}
+
+/// The longest life a token may be given (ten years): beyond that "expiry" means nothing.
+const MAX_TOKEN_LIFETIME_MICROS: i64 = 10 * 366 * 86_400 * 1_000_000;
+
+/// Issues an API token for `owner`, checking that the issuer may (design.md §7): only
+/// administrators issue tokens for others or with a scope other than their own credentials'; a
+/// partner's token is TAXII-only (`all`); an `intake` token needs an owner who may import, an
+/// `export` token names existing exports.
+pub fn issue_token(
     conn: &mut DbConn,
-    user: &UserRow,
-    label: &str,
-    scope: TokenScope,
-    actor: &str,
+    issuer: &Issuer,
+    owner: &UserRow,
+    request: &TokenRequest,
 ) -> Result<IssuedToken, ServiceError> {
-    if label.chars().count() > 200 {
+    let for_other = owner.username != issuer.username;
+    if (for_other || request.scope != issuer.scope) && issuer.role != Role::Admin {
+        return Err(ServiceError::Forbidden(if for_other {
+            "only administrators issue tokens for other users".into()
+        } else {
+            format!(
+                "only administrators issue '{}' tokens: your credentials are '{}'",
+                request.scope.as_str(),
+                issuer.scope.as_str()
+            )
+        }));
+    }
+    let owner_role = Role::parse(&owner.role)?;
+    if owner.disabled {
+        return Err(ServiceError::Invalid(format!("user '{}' is disabled", owner.username)));
+    }
+    match request.scope {
+        TokenScope::Intake if !owner_role.is_analyst() => {
+            return Err(ServiceError::Invalid(format!(
+                "an intake token must belong to an analyst or administrator ('{}' is a {owner_role})",
+                owner.username
+            )));
+        }
+        TokenScope::Export if !owner_role.is_internal() => {
+            return Err(ServiceError::Invalid("a partner reaches TAXII only: no export token".into()));
+        }
+        _ => {}
+    }
+    let exports = match request.scope {
+        TokenScope::Export => {
+            if request.exports.is_empty() {
+                return Err(ServiceError::Invalid(
+                    "an export token names the exports it may read (`exports`)".into(),
+                ));
+            }
+            let mut names = request.exports.clone();
+            names.sort();
+            names.dedup();
+            for name in &names {
+                if crate::db::exports::by_name(conn, name)?.is_none() {
+                    return Err(ServiceError::NotFound(format!("export '{}'", name.escape_debug())));
+                }
+            }
+            Some(serde_json::to_string(&names).map_err(|e| ServiceError::Internal(e.to_string()))?)
+        }
+        _ if !request.exports.is_empty() => {
+            return Err(ServiceError::Invalid("only an export token names exports".into()));
+        }
+        _ => None,
+    };
+    let now = crate::db::now_micros();
+    if let Some(at) = request.expires_at {
+        if at <= now {
+            return Err(ServiceError::Invalid("a token's expiry must lie in the future".into()));
+        }
+        if at - now > MAX_TOKEN_LIFETIME_MICROS {
+            return Err(ServiceError::Invalid("a token's expiry is at most ten years away".into()));
+        }
+    }
+    let issued = mint_token(conn, owner, request, exports.as_deref(), now)?;
+    let mut detail = format!("scope={}", request.scope.as_str());
+    if let Some(names) = &exports {
+        detail.push_str(&format!(" exports={names}"));
+    }
+    if let Some(at) = request.expires_at {
+        detail.push_str(&format!(" expires_at={at}"));
+    }
+    audit::insert(
+        conn,
+        &AuditEntry::new("token.create")
+            .actor(&issuer.username)
+            .target(format!("token {} of {}", issued.row.id, owner.username))
+            .detail(detail),
+    )?;
+    Ok(issued)
+}
+
+fn mint_token(
+    conn: &mut DbConn,
+    owner: &UserRow,
+    request: &TokenRequest,
+    exports: Option<&str>,
+    now: i64,
+) -> Result<IssuedToken, ServiceError> {
+    if request.label.chars().count() > 200 {
         return Err(ServiceError::Invalid("token label too long (200 characters at most)".into()));
     }
     let mut public = [0u8; 6];
@@ -222,21 +355,26 @@ pub fn create_token(
     let row = tokens::insert(
         conn,
         &NewToken {
-            user_id: user.id,
+            user_id: owner.id,
             public_id: &public_id,
             secret_sha256: &sha256_hex(&secret),
-            label,
-            scopes: scope.as_str(),
-            created_at: crate::db::now_micros(),
+            label: &request.label,
+            scopes: request.scope.as_str(),
+            created_at: now,
+            expires_at: request.expires_at,
+            exports,
         },
     )?;
-    audit::insert(
-        conn,
-        &AuditEntry::new("token.create")
-            .actor(actor)
-            .target(format!("token {} of {}", row.id, user.username)),
-    )?;
     Ok(IssuedToken { token: format!("{TOKEN_PREFIX}{public_id}_{secret}"), row })
+}
+
+/// The names an `export` token may read, from its stored JSON array.
+pub fn token_exports(row: &TokenRow) -> Result<Vec<String>, ServiceError> {
+    match &row.exports {
+        None => Ok(Vec::new()),
+        Some(text) => serde_json::from_str(text)
+            .map_err(|e| ServiceError::Internal(format!("token {}: corrupt export list: {e}", row.id))),
+    }
 }
 
 /// Revokes a token by id.

@@ -30,11 +30,18 @@ pub struct Principal {
     pub method: AuthMethod,
     /// What the credentials allow: passwords everything, a token its scope.
     pub scope: TokenScope,
+    /// The exports an `export` token may read (empty otherwise).
+    pub exports: Vec<String>,
 }
 
 impl Principal {
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
+    }
+
+    /// What these credentials may issue tokens as.
+    pub fn issuer(&self) -> accounts::Issuer {
+        accounts::Issuer { username: self.username.clone(), role: self.role, scope: self.scope }
     }
 }
 
@@ -72,6 +79,14 @@ pub enum AuthError {
     Unavailable(String),
     #[error("this token's scope does not allow {0}")]
     OutOfScope(String),
+    #[error("{0}")]
+    Forbidden(String),
+    /// A browser request another site made (CSRF riding cached credentials).
+    #[error("{0}")]
+    CrossSite(String),
+    /// A state-changing body of a type a cross-site form can send.
+    #[error("{0}")]
+    SimpleBody(String),
 }
 
 /// How long a verified API token is taken on trust (at most the password cache's TTL): a TAXII
@@ -204,9 +219,10 @@ impl Authenticator {
         let public_id = public_id.to_string();
         let presented = accounts::sha256_hex(secret);
         let lookup_id = public_id.clone();
+        let now = crate::db::now_micros();
         let found = self
             .db
-            .run(move |conn| tokens::live_by_public_id(conn, &lookup_id))
+            .run(move |conn| tokens::live_by_public_id(conn, &lookup_id, now))
             .await
             .map_err(|e| AuthError::Unavailable(e.to_string()))?;
         let Some((row, user)) = found else {
@@ -226,8 +242,15 @@ impl Authenticator {
         }
         // An unknown scope (a newer version's) allows nothing rather than everything.
         let scope = TokenScope::parse(&row.scopes).map_err(|e| AuthError::Unavailable(e.to_string()))?;
-        let p = principal(&user, AuthMethod::Token { token_id }, scope)?;
-        self.remember_for(key, p.clone(), self.options.ttl.min(TOKEN_TTL));
+        let mut p = principal(&user, AuthMethod::Token { token_id }, scope)?;
+        p.exports = accounts::token_exports(&row).map_err(|e| AuthError::Unavailable(e.to_string()))?;
+        // An expiring token is never trusted past its expiry, whatever the cache's TTL.
+        let mut ttl = self.options.ttl.min(TOKEN_TTL);
+        if let Some(expires) = row.expires_at {
+            let left = u64::try_from(expires.saturating_sub(now)).unwrap_or(0);
+            ttl = ttl.min(Duration::from_micros(left));
+        }
+        self.remember_for(key, p.clone(), ttl);
         Ok(p)
     }
 
@@ -321,7 +344,14 @@ impl Authenticator {
 
 fn principal(user: &UserRow, method: AuthMethod, scope: TokenScope) -> Result<Principal, AuthError> {
     let role = Role::parse(&user.role).map_err(|e| AuthError::Unavailable(e.to_string()))?;
-    Ok(Principal { user_id: user.id, username: user.username.clone(), role, method, scope })
+    Ok(Principal {
+        user_id: user.id,
+        username: user.username.clone(),
+        role,
+        method,
+        scope,
+        exports: Vec::new(),
+    })
 }
 
 /// An argon2id hash of a random string, verified against when the user does not exist.

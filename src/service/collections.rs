@@ -153,6 +153,7 @@ mod tests {
             role,
             method: AuthMethod::Password,
             scope: crate::service::accounts::TokenScope::All,
+            exports: Vec::new(),
         }
     }
 

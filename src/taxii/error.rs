@@ -59,6 +59,9 @@ impl From<AuthError> for TaxiiError {
         match e {
             AuthError::Unavailable(m) => TaxiiError::Unavailable(m),
             e @ AuthError::OutOfScope(_) => TaxiiError::Forbidden(e.to_string()),
+            AuthError::Forbidden(m) => TaxiiError::Forbidden(m),
+            AuthError::CrossSite(m) => TaxiiError::Forbidden(m),
+            AuthError::SimpleBody(m) => TaxiiError::UnsupportedMediaType(m),
             other => TaxiiError::Unauthorized(other.to_string()),
         }
     }

@@ -44,9 +44,8 @@ pub struct TaxiiState {
 /// Registers every TAXII route under `/taxii2`. Paths arrive with trailing slashes trimmed and
 /// `//` collapsed (`NormalizePath` in `startup.rs`), so `/collections/` and `/collections` match.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    let resource = |path: &str| web::resource(path.to_string()).default_service(web::to(method_not_allowed));
     cfg.service(
-        web::scope("/taxii2")
+        register(web::scope("/taxii2"))
             .wrap_fn(|req, srv| {
                 let accept = req.headers().get(ACCEPT).and_then(|v| v.to_str().ok());
                 if !media::accepts_taxii21(accept) {
@@ -61,30 +60,39 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     Ok(res)
                 })
             })
-            .service(resource("").route(web::get().to(discovery::get)))
-            .service(resource("/{root}").route(web::get().to(api_root::get)))
-            .service(resource("/{root}/status/{status_id}").route(web::get().to(status::get)))
-            .service(resource("/{root}/collections").route(web::get().to(collections::list)))
-            .service(resource("/{root}/collections/{collection}").route(web::get().to(collections::get)))
-            .service(
-                resource("/{root}/collections/{collection}/manifest").route(web::get().to(manifest::get)),
-            )
-            .service(
-                resource("/{root}/collections/{collection}/objects")
-                    .route(web::get().to(objects::get_objects))
-                    .route(web::post().to(objects::add_objects)),
-            )
-            .service(
-                resource("/{root}/collections/{collection}/objects/{object}")
-                    .route(web::get().to(objects::get_object))
-                    .route(web::delete().to(objects::delete_object)),
-            )
-            .service(
-                resource("/{root}/collections/{collection}/objects/{object}/versions")
-                    .route(web::get().to(versions::get)),
-            )
             .default_service(web::to(not_found)),
     );
+}
+
+/// Declares the TAXII resources once: `ROUTES` lists every (method, path) for the access test,
+/// `register` adds each resource with its methods (any other method: 405 as a TAXII error).
+macro_rules! taxii_table {
+    ($( $path:literal => [ $( $method:ident $handler:path ),+ ] ),* $(,)?) => {
+        pub const ROUTES: &[crate::http::RouteSpec] = &[
+            $( $( crate::http::RouteSpec { method: crate::route_table!(@upper $method), path: $path } ),+ ),*
+        ];
+        fn register(scope: actix_web::Scope) -> actix_web::Scope {
+            scope $(
+                .service(
+                    web::resource($path)
+                        .default_service(web::to(method_not_allowed))
+                        $( .route(web::$method().to($handler)) )+
+                )
+            )*
+        }
+    };
+}
+
+taxii_table! {
+    "" => [get discovery::get],
+    "/{root}" => [get api_root::get],
+    "/{root}/status/{status_id}" => [get status::get],
+    "/{root}/collections" => [get collections::list],
+    "/{root}/collections/{collection}" => [get collections::get],
+    "/{root}/collections/{collection}/manifest" => [get manifest::get],
+    "/{root}/collections/{collection}/objects" => [get objects::get_objects, post objects::add_objects],
+    "/{root}/collections/{collection}/objects/{object}" => [get objects::get_object, delete objects::delete_object],
+    "/{root}/collections/{collection}/objects/{object}/versions" => [get versions::get],
 }
 
 async fn method_not_allowed() -> Result<HttpResponse, TaxiiError> {

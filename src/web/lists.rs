@@ -262,6 +262,7 @@ pub struct TokenLine {
     scopes: String,
     created: String,
     last_used: String,
+    expires: String,
     revoked: bool,
 }
 
@@ -292,9 +293,13 @@ async fn admin_page(s: &Session, db: &Db, issued: Option<String>) -> Result<Http
                 id: t.id,
                 user: name_of(t.user_id),
                 label: t.label.clone(),
-                scopes: t.scopes.clone(),
+                scopes: match crate::service::accounts::token_exports(t) {
+                    Ok(names) if !names.is_empty() => format!("{}: {}", t.scopes, names.join(", ")),
+                    _ => t.scopes.clone(),
+                },
                 created: when(t.created_at),
                 last_used: t.last_used_at.map(when).unwrap_or_else(|| "never".into()),
+                expires: t.expires_at.map(when).unwrap_or_else(|| "never".into()),
                 revoked: t.revoked_at.is_some(),
             })
             .collect(),
@@ -336,26 +341,48 @@ pub struct NewTokenForm {
     label: String,
     #[serde(default)]
     scope: String,
+    /// The owner (empty: the administrator).
+    #[serde(default)]
+    user: String,
+    /// An export token's exports, comma-separated.
+    #[serde(default)]
+    exports: String,
+    /// Days until expiry (empty: none).
+    #[serde(default)]
+    expires_in_days: String,
 }
 
-/// `POST /ui/admin/tokens`: a token for the administrator, shown once on the page.
+/// `POST /ui/admin/tokens`: a token (for the administrator or another user), shown once.
 pub async fn create_token(p: Posted<NewTokenForm>, db: web::Data<Db>) -> Result<HttpResponse, WebError> {
+    use crate::service::accounts::{self, TokenRequest, TokenScope};
     p.session.require_admin()?;
-    let scope = crate::service::accounts::TokenScope::parse(if p.form.scope.is_empty() {
-        "all"
-    } else {
-        &p.form.scope
-    })?;
-    let user_id = p.session.principal.user_id;
-    let actor = p.session.principal.username.clone();
-    let label = p.form.label.clone();
+    let f = &p.form;
+    let scope = TokenScope::parse(if f.scope.is_empty() { "all" } else { &f.scope })?;
+    let expires_at = match f.expires_in_days.trim() {
+        "" => None,
+        days => {
+            let days: i64 = days
+                .parse()
+                .ok()
+                .filter(|d| (1..=3660).contains(d))
+                .ok_or_else(|| WebError::BadRequest("expiry: a number of days from 1 to 3660".into()))?;
+            Some(crate::db::now_micros() + days * 86_400_000_000)
+        }
+    };
+    let request = TokenRequest {
+        label: f.label.clone(),
+        scope,
+        exports: f.exports.split(',').map(str::trim).filter(|e| !e.is_empty()).map(String::from).collect(),
+        expires_at,
+    };
+    let owner = if f.user.trim().is_empty() { p.session.principal.username.clone() } else { f.user.trim().to_string() };
+    let issuer = p.session.principal.issuer();
     let issued = db
         .run(move |conn| {
-            let Some(user) = users::by_id(conn, user_id)? else {
-                return Ok(Err(WebError::NotFound("user".into())));
+            let Some(user) = users::by_name(conn, &owner)? else {
+                return Ok(Err(WebError::NotFound(format!("user '{owner}'"))));
             };
-            Ok(crate::service::accounts::create_token(conn, &user, &label, scope, &actor)
-                .map_err(WebError::from))
+            Ok(accounts::issue_token(conn, &issuer, &user, &request).map_err(WebError::from))
         })
         .await??;
     admin_page(&p.session, &db, Some(issued.token)).await

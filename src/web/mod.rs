@@ -128,48 +128,52 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .add(("Cross-Origin-Resource-Policy", "same-origin"))
         .add(("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()"));
     cfg.route("/", web::get().to(root)).service(
-        web::scope("/ui")
+        register(web::scope("/ui"))
             .wrap(headers)
             .app_data(web::FormConfig::default().limit(1 << 20))
-            .route("", web::get().to(dashboard::show))
-            .route("/static/{name}", web::get().to(asset))
-            .route("/login", web::get().to(session::login_form))
-            .route("/login", web::post().to(session::login))
-            .route("/logout", web::post().to(session::logout))
-            .route("/import", web::get().to(drafts::import_form))
-            .route("/import", web::post().to(drafts::import))
-            // The `.json` route first: `{id}` would match `7.json` too.
-            .route("/jobs/{id}.json", web::get().to(drafts::job_json))
-            .route("/jobs/{id}", web::get().to(drafts::job))
-            .route("/drafts", web::get().to(drafts::list))
-            .route("/drafts/{id}", web::get().to(drafts::show))
-            .route("/drafts/{id}/raw", web::get().to(drafts::raw))
-            .route("/drafts/{id}/attachments/{item}", web::get().to(drafts::attachment))
-            .route("/drafts/{id}/items", web::post().to(drafts::add_item))
-            .route("/drafts/{id}/items/{item}/state", web::post().to(drafts::set_item_state))
-            .route("/drafts/{id}/items/{item}/whitelist", web::post().to(drafts::whitelist_item))
-            .route("/drafts/{id}/commit", web::post().to(drafts::commit))
-            .route("/drafts/{id}/abandon", web::post().to(drafts::abandon))
-            .route("/events", web::get().to(events::list))
-            .route("/events/{id}", web::get().to(events::show))
-            .route("/events/{id}/stix", web::get().to(events::stix))
-            .route("/events/{id}/status", web::post().to(events::bulk_status))
-            .route("/events/{id}/meta", web::post().to(events::update_meta))
-            .route("/indicators", web::get().to(indicators::list))
-            .route("/indicators/{id}", web::get().to(indicators::show))
-            .route("/indicators/{id}/status", web::post().to(indicators::set_status))
-            .route("/indicators/{id}/operations/{name}", web::post().to(indicators::run))
-            .route("/indicators/{id}/runs.json", web::get().to(indicators::runs_json))
-            .route("/whitelist", web::get().to(lists::whitelist))
-            .route("/whitelist", web::post().to(lists::whitelist_create))
-            .route("/whitelist/{id}/delete", web::post().to(lists::whitelist_delete))
-            .route("/exports", web::get().to(lists::exports))
-            .route("/collections", web::get().to(lists::collections))
-            .route("/connectors", web::get().to(lists::connectors))
-            .route("/admin", web::get().to(lists::admin))
-            .route("/admin/users", web::post().to(lists::create_user))
-            .route("/admin/tokens", web::post().to(lists::create_token))
-            .route("/admin/tokens/{id}/revoke", web::post().to(lists::revoke_token))
             .default_service(web::to(not_found)),
     );
+}
+
+crate::route_table! {
+    pub const ROUTES; fn register;
+    get "" => dashboard::show,
+    get "/static/{name}" => asset,
+    get "/login" => session::login_form,
+    post "/login" => session::login,
+    post "/logout" => session::logout,
+    get "/import" => drafts::import_form,
+    post "/import" => drafts::import,
+    // The `.json` route first: `{id}` would match `7.json` too.
+    get "/jobs/{id}.json" => drafts::job_json,
+    get "/jobs/{id}" => drafts::job,
+    get "/drafts" => drafts::list,
+    get "/drafts/{id}" => drafts::show,
+    get "/drafts/{id}/raw" => drafts::raw,
+    get "/drafts/{id}/attachments/{item}" => drafts::attachment,
+    post "/drafts/{id}/items" => drafts::add_item,
+    post "/drafts/{id}/items/{item}/state" => drafts::set_item_state,
+    post "/drafts/{id}/items/{item}/whitelist" => drafts::whitelist_item,
+    post "/drafts/{id}/commit" => drafts::commit,
+    post "/drafts/{id}/abandon" => drafts::abandon,
+    get "/events" => events::list,
+    get "/events/{id}" => events::show,
+    get "/events/{id}/stix" => events::stix,
+    post "/events/{id}/status" => events::bulk_status,
+    post "/events/{id}/meta" => events::update_meta,
+    get "/indicators" => indicators::list,
+    get "/indicators/{id}" => indicators::show,
+    post "/indicators/{id}/status" => indicators::set_status,
+    post "/indicators/{id}/operations/{name}" => indicators::run,
+    get "/indicators/{id}/runs.json" => indicators::runs_json,
+    get "/whitelist" => lists::whitelist,
+    post "/whitelist" => lists::whitelist_create,
+    post "/whitelist/{id}/delete" => lists::whitelist_delete,
+    get "/exports" => lists::exports,
+    get "/collections" => lists::collections,
+    get "/connectors" => lists::connectors,
+    get "/admin" => lists::admin,
+    post "/admin/users" => lists::create_user,
+    post "/admin/tokens" => lists::create_token,
+    post "/admin/tokens/{id}/revoke" => lists::revoke_token,
 }

@@ -23,7 +23,6 @@ use super::{WebError, html};
 use crate::db::{Db, now_micros, sessions};
 use crate::service::accounts::{Role, TokenScope};
 use crate::service::auth::{AuthError, AuthMethod, Authenticator, Credentials, Principal};
-use crate::settings::Settings;
 
 pub const COOKIE: &str = "harpoon_session";
 /// The double-submit token of the login form (there is no session to hold one yet).
@@ -40,16 +39,23 @@ fn sha256_hex(s: &str) -> String {
     hex::encode(Sha256::digest(s.as_bytes()))
 }
 
-fn secure(req: &HttpRequest) -> bool {
-    req.app_data::<web::Data<Settings>>().is_some_and(|s| s.server.tls_cert.is_some())
+/// A cookie's name as sent to this client: over HTTPS (TLS here, or at a trusted proxy) with the
+/// `__Host-` prefix, which browsers accept only with `Secure`, `Path=/` and no `Domain`, so a
+/// sibling subdomain or a plain-HTTP man in the middle cannot plant or shadow it.
+fn cookie_name(req: &HttpRequest, base: &str) -> String {
+    if crate::http::browser::is_https(req) { format!("__Host-{base}") } else { base.to_string() }
 }
 
-fn cookie<'a>(req: &HttpRequest, name: &'a str, value: String, max_age: CookieDuration) -> Cookie<'a> {
-    Cookie::build(name, value)
+fn read_cookie(req: &HttpRequest, base: &str) -> Option<String> {
+    req.cookie(&cookie_name(req, base)).map(|c| c.value().to_string())
+}
+
+fn cookie(req: &HttpRequest, base: &str, value: String, max_age: CookieDuration) -> Cookie<'static> {
+    Cookie::build(cookie_name(req, base), value)
         .http_only(true)
         .same_site(SameSite::Strict)
         .path("/")
-        .secure(secure(req))
+        .secure(crate::http::browser::is_https(req))
         .max_age(max_age)
         .finish()
 }
@@ -123,7 +129,7 @@ impl FromRequest for Session {
     type Future = LocalBoxFuture<'static, Result<Self, WebError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let id = req.cookie(COOKIE).map(|c| c.value().to_string());
+        let id = read_cookie(req, COOKIE);
         let db = req.app_data::<web::Data<Db>>().cloned();
         let next = next_of(req);
         Box::pin(async move {
@@ -134,6 +140,10 @@ impl FromRequest for Session {
                 return Err(WebError::LoginRequired { next });
             };
             let role = Role::parse(&row.user.role).map_err(|e| WebError::Internal(e.to_string()))?;
+            // A user made a partner after logging in loses the UI at the next request.
+            if !role.is_internal() {
+                return Err(WebError::LoginRequired { next });
+            }
             Ok(Session {
                 principal: Principal {
                     user_id: row.user.id,
@@ -141,6 +151,7 @@ impl FromRequest for Session {
                     role,
                     method: AuthMethod::Password,
                     scope: TokenScope::All,
+                    exports: Vec::new(),
                 },
                 csrf: row.csrf_token,
             })
@@ -237,7 +248,7 @@ pub async fn login(
 ) -> Result<HttpResponse, WebError> {
     check_origin(&req)?;
     let form = form.into_inner();
-    let expected = req.cookie(LOGIN_COOKIE).map(|c| c.value().to_string()).unwrap_or_default();
+    let expected = read_cookie(&req, LOGIN_COOKIE).unwrap_or_default();
     if expected.is_empty() || !bool::from(expected.as_bytes().ct_eq(form.csrf.as_bytes())) {
         return Err(WebError::Csrf);
     }
@@ -258,6 +269,9 @@ pub async fn login(
         Err(AuthError::Unavailable(m)) => return Err(WebError::Unavailable(m)),
         Err(e) => return Err(WebError::Forbidden(e.to_string())),
     };
+    if !principal.role.is_internal() {
+        return Err(WebError::Forbidden("partner accounts reach TAXII only, not the web UI".into()));
+    }
     let id = random_hex();
     let hash = sha256_hex(&id);
     let csrf = random_hex();
@@ -301,7 +315,7 @@ pub async fn logout(
     db: web::Data<Db>,
 ) -> Result<HttpResponse, WebError> {
     let _ = posted.form;
-    if let Some(id) = req.cookie(COOKIE).map(|c| c.value().to_string()) {
+    if let Some(id) = read_cookie(&req, COOKIE) {
         let hash = sha256_hex(&id);
         db.run(move |conn| sessions::delete(conn, &hash)).await?;
     }

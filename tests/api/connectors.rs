@@ -736,10 +736,20 @@ async fn connectors_are_for_administrators_and_the_config_file_ones_are_read_onl
 async fn an_intake_token_may_only_push_emails() {
     let app = TestApp::spawn().await;
     let pw = app.add_user("gateway", "analyst").await;
-    let (status, v) = status_json(
+    // Only an administrator issues a scope other than the caller's own credentials'.
+    let (status, _) = status_json(
         app.post("/api/v1/tokens")
             .basic_auth("gateway", Some(&pw))
             .json(&json!({ "label": "mail gateway", "scope": "intake" }))
+            .send()
+            .await
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, v) = status_json(
+        app.as_admin(app.post("/api/v1/tokens"))
+            .json(&json!({ "label": "mail gateway", "scope": "intake", "username": "gateway" }))
             .send()
             .await
             .expect("request"),
@@ -756,7 +766,19 @@ async fn an_intake_token_may_only_push_emails() {
         .send()
         .await
         .expect("request");
-    assert_eq!(resp.status(), StatusCode::CREATED, "{}", resp.text().await.unwrap_or_default());
+    let (status, first) = status_json(resp).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{first}");
+    assert_eq!(first, json!({ "accepted": 1, "failed": [] }), "a receipt, nothing about what is stored");
+    // Pushing the same email again learns nothing: the same receipt, byte for byte.
+    let again = app
+        .post("/api/v1/imports")
+        .bearer_auth(&token)
+        .header("Content-Type", "message/rfc822")
+        .body(phish(1))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(status_json(again).await, (StatusCode::ACCEPTED, first));
     let resp = app
         .post("/api/v1/imports")
         .bearer_auth(&token)
@@ -764,7 +786,7 @@ async fn an_intake_token_may_only_push_emails() {
         .send()
         .await
         .expect("request");
-    assert_eq!(resp.status(), StatusCode::CREATED);
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
     for path in ["/api/v1/imports", "/api/v1/me", "/api/v1/events", "/taxii2/"] {
         let resp = app.get(path).bearer_auth(&token).send().await.expect("request");
         assert_eq!(resp.status(), StatusCode::FORBIDDEN, "{path}");

@@ -108,11 +108,11 @@ fn lines(text: &str) -> BTreeSet<String> {
     text.lines().map(str::to_string).collect()
 }
 
-/// An API token of the admin with `scope`.
-async fn token(app: &TestApp, scope: &str) -> String {
+/// An API token of the admin with `scope` (an export token bound to `exports`).
+async fn token(app: &TestApp, scope: &str, exports: &[&str]) -> String {
     let (status, body) = status_json(
         app.as_admin(app.post("/api/v1/tokens"))
-            .json(&json!({ "label": "firewall", "scope": scope }))
+            .json(&json!({ "label": "firewall", "scope": scope, "exports": exports }))
             .send()
             .await
             .unwrap(),
@@ -307,7 +307,7 @@ async fn a_feed_takes_the_token_in_the_header_or_the_url() {
     let app = TestApp::spawn().await;
     seed(&app, the_usual()).await;
     make_export(&app, json!({ "name": "edl", "format": "text", "filters": { "type": ["ipv4"] } })).await;
-    let export_token = token(&app, "export").await;
+    let export_token = token(&app, "export", &["edl"]).await;
     let url = "/api/v1/exports/edl/feed";
 
     let header = app.get(url).bearer_auth(&export_token).send().await.unwrap();
@@ -354,7 +354,7 @@ async fn a_feed_takes_the_token_in_the_header_or_the_url() {
     let r = app.get("/api/v1/indicators").query(&[("token", &export_token)]).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     // An intake token is not an export token.
-    let intake = token(&app, "intake").await;
+    let intake = token(&app, "intake", &[]).await;
     let r = app.get(url).query(&[("token", &intake)]).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     // A revoked export token stops working.

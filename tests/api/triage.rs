@@ -329,7 +329,7 @@ async fn the_seed_scenario_end_to_end() {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let (status, issued) = status_json(
         app.as_admin(app.post("/api/v1/tokens"))
-            .json(&json!({ "label": "edl", "scope": "export" }))
+            .json(&json!({ "label": "edl", "scope": "export", "exports": ["firewall-edl"] }))
             .send()
             .await
             .unwrap(),

@@ -667,7 +667,7 @@ async fn ui_admin_creates_users_and_tokens_and_revokes_them() {
         .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     // A token, shown once, that works on the REST API; then revoked.
-    let r = s.post(&app, "/ui/admin/tokens", &[("label", "firewall"), ("scope", "export")]).await;
+    let r = s.post(&app, "/ui/admin/tokens", &[("label", "firewall"), ("scope", "intake")]).await;
     assert_eq!(r.status(), StatusCode::OK);
     let page = r.text().await.unwrap();
     let start = page.find("id=\"issued-token\">").unwrap() + "id=\"issued-token\">".len();
@@ -711,18 +711,18 @@ async fn ui_sessions_live_in_the_database_and_are_secure_under_tls() {
         .build()
         .unwrap();
     let form = client.get(format!("{url}/ui/login")).send().await.unwrap();
-    let (lc, set) = cookie_value(&form, "harpoon_login").unwrap();
+    let (lc, set) = cookie_value(&form, "__Host-harpoon_login").unwrap();
     assert!(set.to_ascii_lowercase().contains("secure"), "{set}");
     let token = hidden(&form.text().await.unwrap(), "csrf");
     let r = client
         .post(format!("{url}/ui/login"))
-        .header(COOKIE, format!("harpoon_login={lc}"))
+        .header(COOKIE, format!("__Host-harpoon_login={lc}"))
         .form(&[("username", "admin"), ("password", ADMIN_PASSWORD), ("csrf", token.as_str())])
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let (_, set) = cookie_value(&r, "harpoon_session").unwrap();
+    let (_, set) = cookie_value(&r, "__Host-harpoon_session").unwrap();
     let flags = set.to_ascii_lowercase();
     assert!(
         flags.contains("secure") && flags.contains("httponly") && flags.contains("samesite=strict"),

@@ -83,12 +83,13 @@ pub fn text_lines(out: &mut Vec<u8>, kind: ObservableKind, value: &str, options:
 pub const CSV_HEADER: &str = "type,value,status,score,tlp,first_seen,last_seen,tags\r\n";
 
 /// CSV (RFC 4180): CRLF records, a field quoted when it holds a comma, quote, CR or LF (quotes
-/// doubled). Tags are one field joined by `|`; a tag that a spreadsheet would run as a formula
-/// (`=`, `+`, `-`, `@` first) is written with a leading `'` (OWASP's CSV injection advice).
+/// doubled). Tags are one field joined by `|`. Any field — and any tag — that a spreadsheet would
+/// run as a formula (`=`, `+`, `-`, `@`, tab or CR first) is written with a leading `'` (OWASP's
+/// CSV injection advice): values come from hostile email, so every field is guarded.
 pub fn csv_record(out: &mut Vec<u8>, row: &IndicatorRow, tags: &[String]) {
     let tags: Vec<String> = tags
         .iter()
-        .map(|t| if t.starts_with(['=', '+', '-', '@']) { format!("'{t}") } else { t.clone() })
+        .map(|t| if is_formula(t) { format!("'{t}") } else { t.clone() })
         .collect();
     let fields = [
         row.kind.as_str(),
@@ -109,7 +110,19 @@ pub fn csv_record(out: &mut Vec<u8>, row: &IndicatorRow, tags: &[String]) {
     out.extend_from_slice(b"\r\n");
 }
 
+/// Whether a spreadsheet would evaluate a cell starting like this.
+fn is_formula(field: &str) -> bool {
+    field.starts_with(['=', '+', '-', '@', '\t', '\r'])
+}
+
 fn csv_field(out: &mut Vec<u8>, field: &str) {
+    let guarded;
+    let field = if is_formula(field) {
+        guarded = format!("'{field}");
+        guarded.as_str()
+    } else {
+        field
+    };
     if field.contains([',', '"', '\r', '\n']) {
         out.push(b'"');
         out.extend_from_slice(field.replace('"', "\"\"").as_bytes());
@@ -292,6 +305,19 @@ mod tests {
         out.push(b' ');
         csv_field(&mut out, "plain");
         assert_eq!(String::from_utf8_lossy(&out), "\"a,b\" \"say \"\"hi\"\"\" plain");
+    }
+
+    #[test]
+    fn csv_guards_every_field_against_formulas() {
+        for hostile in ["=HYPERLINK(\"http://x\")", "+1", "-2+3", "@SUM(A1)", "\tx", "\r=1"] {
+            let mut out = Vec::new();
+            csv_field(&mut out, hostile);
+            let text = String::from_utf8_lossy(&out).trim_start_matches('"').to_string();
+            assert!(text.starts_with('\''), "{hostile:?} -> {text:?}");
+        }
+        let mut out = Vec::new();
+        csv_field(&mut out, "evil.example");
+        assert_eq!(out, b"evil.example");
     }
 
     #[test]
