@@ -638,7 +638,11 @@ fn token(cmd: TokenCommand, db: &Db) -> anyhow::Result<()> {
                     _ => "live",
                 };
                 let names = accounts::token_exports(&t).unwrap_or_default();
-                let scope = if names.is_empty() { t.scopes.clone() } else { format!("{}:{}", t.scopes, names.join(",")) };
+                let scope = if names.is_empty() {
+                    t.scopes.clone()
+                } else {
+                    format!("{}:{}", t.scopes, names.join(","))
+                };
                 writeln!(
                     out,
                     "{:<6} {:<8} {:<24} {:<8} {:<28} {:<28} {scope}",
@@ -684,22 +688,13 @@ fn collection(cmd: CollectionCommand, db: &Db) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use clap::CommandFactory;
-
-    #[test]
-    fn the_command_line_is_consistent() {
-        super::Cli::command().debug_assert();
-    }
-}
-
 /// `--expires-in`: `30m`, `12h`, `90d`, `2w` → microseconds.
 fn parse_expires_in(text: &str) -> Result<i64, String> {
     let text = text.trim();
     let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let n: i64 = number.parse().map_err(|_| format!("'{text}': expected a number and a unit (m, h, d, w)"))?;
+    let n: i64 =
+        number.parse().map_err(|_| format!("'{text}': expected a number and a unit (m, h, d, w)"))?;
     let unit_secs = match unit {
         "m" => 60,
         "h" => 3_600,
@@ -711,4 +706,24 @@ fn parse_expires_in(text: &str) -> Result<i64, String> {
         .and_then(|s| s.checked_mul(1_000_000))
         .filter(|m| *m > 0)
         .ok_or_else(|| format!("'{text}': out of range"))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn expires_in_takes_a_number_and_a_unit() {
+        assert_eq!(super::parse_expires_in("30m"), Ok(30 * 60 * 1_000_000));
+        assert_eq!(super::parse_expires_in("90d"), Ok(90 * 86_400 * 1_000_000));
+        assert!(super::parse_expires_in("0d").is_err());
+        assert!(super::parse_expires_in("12").is_err());
+        assert!(super::parse_expires_in("d").is_err());
+        assert!(super::parse_expires_in("9999999999999w").is_err());
+    }
 }

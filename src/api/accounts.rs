@@ -181,7 +181,9 @@ pub async fn create_token(
             // Naming another user is an administrator's act: a non-admin learns nothing about
             // which names exist.
             if owner != issuer.username && issuer.role != Role::Admin {
-                return Ok(Err(ApiError::Forbidden("only administrators issue tokens for other users".into())));
+                return Ok(Err(ApiError::Forbidden(
+                    "only administrators issue tokens for other users".into(),
+                )));
             }
             let Some(user) = users::by_name(conn, &owner)? else {
                 return Ok(Err(ApiError::NotFound(format!("user '{owner}' not found"))));

@@ -518,7 +518,8 @@ fn check_foreign_keys(c: &mut diesel::SqliteConnection) -> Result<(), DbError> {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         n: i64,
     }
-    let v: Violations = diesel::sql_query("SELECT COUNT(*) AS n FROM pragma_foreign_key_check").get_result(c)?;
+    let v: Violations =
+        diesel::sql_query("SELECT COUNT(*) AS n FROM pragma_foreign_key_check").get_result(c)?;
     if v.n == 0 {
         Ok(())
     } else {

@@ -5,14 +5,17 @@
 
 use std::marker::PhantomData;
 
-use actix_web::dev::Payload;
+use actix_web::HttpMessage;
+use actix_web::body::BoxBody;
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::http::header::{AUTHORIZATION, HeaderValue};
+use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpRequest, ResponseError, web};
 use base64::Engine;
 use futures_util::future::LocalBoxFuture;
 
-use super::browser;
+use super::{Access, browser};
 use crate::service::accounts::TokenScope;
 use crate::service::auth::{AuthError, Authenticator, Credentials, Principal};
 
@@ -146,6 +149,10 @@ where
     type Future = LocalBoxFuture<'static, Result<Self, E>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        // The edge's gate authenticated this request already: the same principal, no second check.
+        if let Some(principal) = req.extensions().get::<Principal>().cloned() {
+            return Box::pin(async move { Ok(Self { principal, edge: PhantomData }) });
+        }
         let (auth, header, remote) = request_parts(req);
         let req = req.clone();
         Box::pin(async move {
@@ -207,6 +214,33 @@ where
             Ok(Self { principal, edge: PhantomData })
         })
     }
+}
+
+/// The gate of the REST edge's routes (see `route_table!`): authenticates the caller and checks
+/// the route's access level before any handler or extractor runs; the principal is kept in the
+/// request's extensions for the handler's `Authenticated` extractor.
+pub async fn gate<E>(
+    access: Access,
+    req: ServiceRequest,
+    next: Next<BoxBody>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error>
+where
+    E: From<AuthError> + ResponseError + 'static,
+{
+    if !matches!(access, Access::Public | Access::Feed) {
+        // Refusals become responses here, not errors, so that the outer middleware (security
+        // headers, TAXII media type) still sees and decorates them.
+        let caller = match Authenticated::<E>::extract(req.request()).await {
+            Ok(caller) => caller,
+            Err(e) => return Ok(req.into_response(e.error_response())),
+        };
+        if !access.admits(caller.principal.role) {
+            let e = E::from(AuthError::Forbidden(access.refusal().into()));
+            return Ok(req.into_response(e.error_response()));
+        }
+        req.extensions_mut().insert(caller.principal);
+    }
+    next.call(req).await
 }
 
 /// A caller who may be anonymous (for public-read resources); wrong credentials still fail.
@@ -288,7 +322,10 @@ mod tests {
         assert!(check_reach(&partner, &Method::GET, "/taxii2/root/collections/").is_ok());
         assert!(check_reach(&partner, &Method::POST, "/taxii2/root/collections/x/objects/").is_ok());
         assert!(check_reach(&partner, &Method::GET, "/api/v1/me").is_ok());
-        assert!(matches!(check_reach(&partner, &Method::GET, "/api/v1/events"), Err(AuthError::Forbidden(_))));
+        assert!(matches!(
+            check_reach(&partner, &Method::GET, "/api/v1/events"),
+            Err(AuthError::Forbidden(_))
+        ));
         assert!(check_reach(&partner, &Method::GET, "/api/v1/imports/1/raw").is_err());
         assert!(check_reach(&partner, &Method::GET, "/taxii2x").is_err());
         let feed = who(Role::Reader, TokenScope::Export, &["edl"]);

@@ -165,7 +165,8 @@ pub fn is_https(req: &HttpRequest) -> bool {
         f.rsplit(',').next().is_some_and(|hop| {
             hop.split(';').any(|kv| {
                 kv.trim().split_once('=').is_some_and(|(k, v)| {
-                    k.trim().eq_ignore_ascii_case("proto") && v.trim().trim_matches('"').eq_ignore_ascii_case("https")
+                    k.trim().eq_ignore_ascii_case("proto")
+                        && v.trim().trim_matches('"').eq_ignore_ascii_case("https")
                 })
             })
         })
@@ -177,7 +178,8 @@ pub fn is_https(req: &HttpRequest) -> bool {
 pub fn client_ip(req: &HttpRequest) -> Option<IpAddr> {
     let peer = req.peer_addr().map(|a| canonical(a.ip()))?;
     let Some(p) = proxies(req).filter(|p| p.trusts(peer)) else { return Some(peer) };
-    let forwarded = req.headers().get_all("x-forwarded-for").filter_map(|v| v.to_str().ok()).collect::<Vec<_>>();
+    let forwarded =
+        req.headers().get_all("x-forwarded-for").filter_map(|v| v.to_str().ok()).collect::<Vec<_>>();
     let hops = forwarded.iter().flat_map(|v| v.split(',')).map(str::trim).collect::<Vec<_>>();
     for hop in hops.iter().rev() {
         match hop.parse::<IpAddr>() {
@@ -202,7 +204,8 @@ mod tests {
 
     #[test]
     fn proxy_entries_parse_and_match() {
-        let p = Proxies::parse(&["10.0.0.0/8".into(), "::1".into(), "192.0.2.7".into()], false).expect("parse");
+        let p =
+            Proxies::parse(&["10.0.0.0/8".into(), "::1".into(), "192.0.2.7".into()], false).expect("parse");
         assert!(p.trusts("10.1.2.3".parse().expect("ip")));
         assert!(p.trusts("::ffff:10.1.2.3".parse().expect("ip")));
         assert!(p.trusts("::1".parse().expect("ip")));

@@ -13,7 +13,8 @@ pub struct Access {
 }
 
 /// Admins read and write everything; others by grant; anyone reads a public-read collection.
-/// Computed (server-built) collections are never writable.
+/// Computed (server-built) collections are never writable, and a reader (internal, read-only)
+/// never writes, whatever a grant says.
 pub fn access(collection: &CollectionRow, principal: Option<&Principal>, grants: &[GrantRow]) -> Access {
     let grant = principal
         .and_then(|p| grants.iter().find(|g| g.user_id == p.user_id && g.collection_id == collection.id));
@@ -21,7 +22,10 @@ pub fn access(collection: &CollectionRow, principal: Option<&Principal>, grants:
     let computed = collection.kind == "computed";
     Access {
         can_read: admin || collection.public_read || grant.is_some_and(|g| g.can_read),
-        can_write: !computed && (admin || grant.is_some_and(|g| g.can_write)),
+        can_write: !computed
+            && (admin
+                || grant.is_some_and(|g| g.can_write)
+                    && principal.is_some_and(|p| p.role != crate::service::accounts::Role::Reader)),
     }
 }
 

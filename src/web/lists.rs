@@ -375,7 +375,11 @@ pub async fn create_token(p: Posted<NewTokenForm>, db: web::Data<Db>) -> Result<
         exports: f.exports.split(',').map(str::trim).filter(|e| !e.is_empty()).map(String::from).collect(),
         expires_at,
     };
-    let owner = if f.user.trim().is_empty() { p.session.principal.username.clone() } else { f.user.trim().to_string() };
+    let owner = if f.user.trim().is_empty() {
+        p.session.principal.username.clone()
+    } else {
+        f.user.trim().to_string()
+    };
     let issuer = p.session.principal.issuer();
     let issued = db
         .run(move |conn| {

@@ -8,9 +8,12 @@
 //! field (or an `X-CSRF-Token` header from the page's script); besides, a cross-site
 //! `Sec-Fetch-Site` or a foreign `Origin` is refused.
 
+use actix_web::HttpMessage;
+use actix_web::body::BoxBody;
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
-use actix_web::dev::Payload;
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header::LOCATION;
+use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use askama::Template;
 use futures_util::future::LocalBoxFuture;
@@ -21,6 +24,7 @@ use subtle::ConstantTimeEq;
 
 use super::{WebError, html};
 use crate::db::{Db, now_micros, sessions};
+use crate::http::Access;
 use crate::service::accounts::{Role, TokenScope};
 use crate::service::auth::{AuthError, AuthMethod, Authenticator, Credentials, Principal};
 
@@ -129,6 +133,10 @@ impl FromRequest for Session {
     type Future = LocalBoxFuture<'static, Result<Self, WebError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        // The UI's gate looked the session up already: the same one, no second query.
+        if let Some(session) = req.extensions().get::<Session>().cloned() {
+            return Box::pin(async move { Ok(session) });
+        }
         let id = read_cookie(req, COOKIE);
         let db = req.app_data::<web::Data<Db>>().cloned();
         let next = next_of(req);
@@ -301,6 +309,31 @@ pub async fn login(
     resp.add_removal_cookie(&cookie(&req, LOGIN_COOKIE, String::new(), CookieDuration::ZERO))
         .map_err(|e| WebError::Internal(e.to_string()))?;
     Ok(resp)
+}
+
+/// The gate of the UI's routes (see `route_table!`): finds the session and checks the route's
+/// access level before any handler or form extractor runs, so a page or form a user may not use
+/// answers 403 (or the login page) whatever was posted; the session is kept in the request's
+/// extensions for the handler.
+pub async fn gate(
+    access: Access,
+    req: ServiceRequest,
+    next: Next<BoxBody>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    if !matches!(access, Access::Public | Access::Feed) {
+        // Refusals become responses here, not errors, so the scope's security headers (CSP)
+        // still decorate them.
+        let session = match Session::extract(req.request()).await {
+            Ok(session) => session,
+            Err(e) => return Ok(req.into_response(actix_web::ResponseError::error_response(&e))),
+        };
+        if !access.admits(session.principal.role) {
+            let e = WebError::Forbidden(access.refusal().into());
+            return Ok(req.into_response(actix_web::ResponseError::error_response(&e)));
+        }
+        req.extensions_mut().insert(session);
+    }
+    next.call(req).await
 }
 
 /// The form of a POST that is only a button (logout, abandon, delete, revoke): nothing but the

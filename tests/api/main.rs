@@ -4,6 +4,7 @@
 // A failing test should panic loudly; these lints guard the server, not its tests.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+mod access;
 mod accounts;
 mod cli;
 mod connectors;

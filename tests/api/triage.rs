@@ -787,7 +787,7 @@ async fn expiry_and_sharing_by_tlp() {
 #[tokio::test]
 async fn partner_indicators_posted_over_taxii_become_review_indicators() {
     let app = spawn().await;
-    let password = app.add_user("partner", "reader").await;
+    let password = app.add_user("partner", "partner").await;
     let resp = app
         .as_admin(app.post("/api/v1/collections"))
         .json(&json!({ "title": "Inbound from CERT", "alias": "inbound", "writers": ["partner"], "intake": true }))

@@ -87,10 +87,8 @@ pub const CSV_HEADER: &str = "type,value,status,score,tlp,first_seen,last_seen,t
 /// run as a formula (`=`, `+`, `-`, `@`, tab or CR first) is written with a leading `'` (OWASP's
 /// CSV injection advice): values come from hostile email, so every field is guarded.
 pub fn csv_record(out: &mut Vec<u8>, row: &IndicatorRow, tags: &[String]) {
-    let tags: Vec<String> = tags
-        .iter()
-        .map(|t| if is_formula(t) { format!("'{t}") } else { t.clone() })
-        .collect();
+    let tags: Vec<String> =
+        tags.iter().map(|t| if is_formula(t) { format!("'{t}") } else { t.clone() }).collect();
     let fields = [
         row.kind.as_str(),
         row.value.as_str(),
