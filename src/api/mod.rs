@@ -62,6 +62,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/audit", web::get().to(accounts::audit_log))
             .route("/collections", web::get().to(collections::list))
             .route("/collections", web::post().to(collections::create))
+            .route("/collections/{collection}", web::patch().to(collections::update))
             .route("/collections/{collection}/grants/{username}", web::put().to(collections::set_grant))
             .route("/imports", web::post().to(imports::create))
             .route("/imports", web::get().to(imports::list))

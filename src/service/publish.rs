@@ -1,7 +1,9 @@
 //! Publication: the built-in `active-indicators` collection, our organisation's `identity`, and
 //! the STIX objects of an indicator's versions (design.md §2). Every status change that affects
 //! publication is a new version of the indicator SDO stored in the collection, so TAXII pollers
-//! using `added_after` see it; nothing published is ever deleted.
+//! using `added_after` see it; nothing published is ever deleted. Nothing above the collection's
+//! TLP ceiling (AMBER unless an administrator changes it) is published: each object is judged by
+//! its own markings and by the TLP of the indicator it belongs to.
 
 use serde_json::Value;
 
@@ -107,8 +109,9 @@ impl Publisher {
                     kind: "computed",
                     created_at: crate::db::now_micros(),
                     api_root: super::collections::DEFAULT_API_ROOT,
-                    share_max_tlp: None,
                     intake: false,
+                    tlp_ceiling: super::tlp::DEFAULT_CEILING.rank(),
+                    share_target: false,
                 };
                 match collections::insert(conn, &new, &[]) {
                     Ok(row) => row.id,
@@ -228,10 +231,50 @@ impl Publisher {
         Ok(Some(Version { objects: out, changes }))
     }
 
-    /// Stores a version in the `active-indicators` collection (inside the caller's transaction).
-    pub fn publish(&self, conn: &mut DbConn, objects: &[Value]) -> Result<(), ServiceError> {
+    /// The TLP ceiling of `active-indicators` as it stands (administrators may change it).
+    pub fn ceiling(&self, conn: &mut DbConn) -> Result<Tlp2, ServiceError> {
+        let row = collections::by_id_or_alias(conn, &self.collection_id)?
+            .ok_or_else(|| ServiceError::Internal("active-indicators vanished".into()))?;
+        Ok(super::tlp::ceiling(&row))
+    }
+
+    /// Stores objects about one indicator of TLP `tlp` (a version, its sightings, its notes) in
+    /// the `active-indicators` collection, inside the caller's transaction. Each is judged by
+    /// the indicator's TLP and its own markings; anything above the ceiling makes the whole set
+    /// unpublished (a sighting or relationship never goes without its indicator). Returns
+    /// whether it was published.
+    pub fn publish(&self, conn: &mut DbConn, objects: &[Value], tlp: Tlp2) -> Result<bool, ServiceError> {
+        let ceiling = self.ceiling(conn)?;
+        let levels: Vec<Tlp2> = objects
+            .iter()
+            .map(|o| crate::stix::marking::carried(o).map_or(tlp, |own| own.max(tlp)))
+            .collect();
+        if levels.iter().any(|level| *level > ceiling) {
+            return Ok(false);
+        }
         let rows = objects.iter().map(new_object).collect::<Result<Vec<_>, _>>()?;
-        objects::add_in_transaction(conn, &self.collection_id, &rows)?;
+        let ranks: Vec<i32> = levels.iter().map(|l| l.rank()).collect();
+        objects::add_in_transaction(conn, &self.collection_id, &rows, &ranks)?;
+        Ok(true)
+    }
+
+    /// Stops serving what was published of an indicator whose own TLP is now above the
+    /// collection's ceiling: its versions, observed-data, `based-on` and sightings. Objects
+    /// shared with other indicators (SCOs) stay.
+    pub fn withhold(
+        &self,
+        conn: &mut DbConn,
+        row: &IndicatorRow,
+        sighting_ids: Vec<String>,
+    ) -> Result<(), ServiceError> {
+        let tlp = parse_tlp(&row.tlp)?;
+        if tlp <= self.ceiling(conn)? {
+            return Ok(());
+        }
+        let mut ids = sighting_ids;
+        ids.push(row.stix_id.clone());
+        ids.extend(row.stix_observed_id.iter().chain(&row.stix_based_on_id).cloned());
+        objects::withhold(conn, &self.collection_id, &ids, tlp.rank())?;
         Ok(())
     }
 }
