@@ -330,24 +330,47 @@ pub fn add_in_transaction(
     }
 }
 
-/// Stops serving every version of these objects from a collection unless its ceiling is at
-/// least `rank` (their memberships' rank is raised to it): an indicator whose own TLP was raised
-/// above the ceiling after it was published. Returns how many memberships changed.
+/// Stops serving from a collection, unless its ceiling is at least `rank`, every version of the
+/// objects `stix_ids` and of every object there that refers to the first of them (its sightings,
+/// notes, relationships): an indicator whose own TLP was raised above the ceiling after it was
+/// published. Their memberships' rank is raised to `rank`. Finding the referrers reads the
+/// store's text (a scan, for a rare administrative change). Returns how many changed.
 pub fn withhold(
     conn: &mut DbConn,
     collection_id: &str,
     stix_ids: &[String],
     rank: i32,
 ) -> Result<usize, DbError> {
-    Ok(super::with_conn!(conn, c => diesel::update(
+    let Some(subject) = stix_ids.first() else { return Ok(0) };
+    // A STIX id has no LIKE wildcard (`%`, `_`) in it; anything else is not matched at all.
+    let mention = if subject.contains(['%', '_', '\\']) { None } else { Some(format!("%\"{subject}\"%")) };
+    let by_id = super::with_conn!(conn, c => diesel::update(
         co::table
             .filter(co::collection_id.eq(collection_id))
             .filter(co::tlp_rank.lt(rank))
             .filter(co::object_pk.eq_any(so::table.filter(so::stix_id.eq_any(stix_ids)).select(so::pk))),
     )
     .set(co::tlp_rank.eq(rank))
-    .execute(c))?)
+    .execute(c))?;
+    let Some(mention) = mention else { return Ok(by_id) };
+    let referring = super::with_conn!(conn, c => diesel::update(
+        co::table
+            .filter(co::collection_id.eq(collection_id))
+            .filter(co::tlp_rank.lt(rank))
+            .filter(co::object_pk.eq_any(
+                so::table
+                    .filter(so::stix_type.eq_any(REFERRING_TYPES))
+                    .filter(so::json.like(&mention))
+                    .select(so::pk),
+            )),
+    )
+    .set(co::tlp_rank.eq(rank))
+    .execute(c))?;
+    Ok(by_id + referring)
 }
+
+/// The types that name another object by reference and say something about it.
+const REFERRING_TYPES: [&str; 6] = ["sighting", "note", "opinion", "relationship", "report", "grouping"];
 
 /// Stores a chunk of a background TAXII POST and settles its status in the same transaction:
 /// the objects are added, their status details become `success` (or `failure` for `failed`),

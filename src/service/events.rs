@@ -110,6 +110,14 @@ fn content(
                     stored_objects.push((StixId::parse(stored)?, v));
                 }
             }
+            // Never published (its TLP was above the ceiling of `active-indicators`): the
+            // indicator as it stands, on its own.
+            if stored_objects.is_empty() {
+                let tags: Vec<String> = ind::tags(conn, &[row.id])?.into_iter().map(|(_, t)| t).collect();
+                if let Some(v) = ctx.publisher.standalone(row, &tags)? {
+                    stored_objects.push((StixId::parse(&row.stix_id)?, v));
+                }
+            }
         }
         if !within(level) {
             continue;

@@ -325,8 +325,7 @@ pub fn patch(
         }
         if tlp.is_some() && row.stix_modified.is_some() {
             // Its own TLP now above the ceiling: what was published of it is no longer served.
-            let sightings = super::operations::findings::published_ids(conn, id)?;
-            ctx.publisher.withhold(conn, &row, sightings)?;
+            ctx.publisher.withhold(conn, &row)?;
         }
         match p.status {
             Some(status) => set_status(conn, ctx, id, status, actor, p.reason.as_deref(), None),

@@ -156,6 +156,30 @@ impl Publisher {
         Ok(vec![self.identity.clone(), StixObject::from(self.tlp(tlp).definition()).to_value()?])
     }
 
+    /// The indicator SDO of a row as it stands, on its own (no observed-data or relationship,
+    /// whose ids belong to the TAXII collection): the id and timestamps of its latest published
+    /// version when it has one, otherwise modified at its last update; `valid_until` for an
+    /// Expired one. For exports, and for sharing an indicator `active-indicators` could not
+    /// publish (its TLP above that ceiling). `None` for CVE ids.
+    pub fn standalone(&self, row: &IndicatorRow, tags: &[String]) -> Result<Option<Value>, ServiceError> {
+        let at = row.stix_modified.unwrap_or(row.updated_at);
+        let mut as_published = row.clone();
+        // `version` moves `modified` past the stored one; this restates it instead.
+        as_published.stix_modified = None;
+        as_published.stix_created = Some(row.stix_created.unwrap_or(at).min(at));
+        as_published.stix_observed_id = Some(String::new());
+        use super::indicators::Status;
+        let state = if row.status == Status::Expired.as_str() {
+            VersionState::Inactive { valid_from: row.first_seen, until: row.status_changed_at }
+        } else if row.status == Status::Active.as_str() {
+            VersionState::Active { valid_from: row.status_changed_at }
+        } else {
+            VersionState::Active { valid_from: row.first_seen }
+        };
+        let Some(version) = self.version(&as_published, tags, state, at)? else { return Ok(None) };
+        Ok(version.objects.last().cloned())
+    }
+
     /// Builds a version of an indicator, modified at `at` (moved past the previous version if
     /// the clock has not). The observed-data and `based-on` relationship come with the first
     /// version only. `None` for kinds STIX patterns cannot express (CVE ids).
@@ -259,20 +283,14 @@ impl Publisher {
     }
 
     /// Stops serving what was published of an indicator whose own TLP is now above the
-    /// collection's ceiling: its versions, observed-data, `based-on` and sightings. Objects
-    /// shared with other indicators (SCOs) stay.
-    pub fn withhold(
-        &self,
-        conn: &mut DbConn,
-        row: &IndicatorRow,
-        sighting_ids: Vec<String>,
-    ) -> Result<(), ServiceError> {
+    /// collection's ceiling: its versions, observed-data, and whatever refers to it (`based-on`,
+    /// sightings, notes). Objects shared with other indicators (SCOs) stay.
+    pub fn withhold(&self, conn: &mut DbConn, row: &IndicatorRow) -> Result<(), ServiceError> {
         let tlp = parse_tlp(&row.tlp)?;
         if tlp <= self.ceiling(conn)? {
             return Ok(());
         }
-        let mut ids = sighting_ids;
-        ids.push(row.stix_id.clone());
+        let mut ids = vec![row.stix_id.clone()];
         ids.extend(row.stix_observed_id.iter().chain(&row.stix_based_on_id).cloned());
         objects::withhold(conn, &self.collection_id, &ids, tlp.rank())?;
         Ok(())

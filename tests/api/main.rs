@@ -19,6 +19,7 @@ mod schema_oracle;
 mod stix_oracle;
 mod taxii;
 mod taxii_client;
+mod tlp;
 mod tls;
 mod triage;
 mod ui;

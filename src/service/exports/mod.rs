@@ -537,29 +537,12 @@ impl Feed {
     }
 }
 
-/// The indicator SDO of a row as the export states it: the id and timestamps of its latest
-/// published version when it has one (an Active indicator's export matches what TAXII serves),
-/// otherwise modified at its last update; `valid_until` for an Expired one. `None` for CVE ids.
+/// The indicator SDO of a row as the export states it (an Active indicator's matches what TAXII
+/// serves).
 fn stix_indicator(
     publisher: &Publisher,
     row: &IndicatorRow,
     tags: &[String],
 ) -> Result<Option<String>, ServiceError> {
-    use super::publish::VersionState;
-    let at = row.stix_modified.unwrap_or(row.updated_at);
-    let mut as_published = row.clone();
-    // `version` moves `modified` past the stored one; the export restates it instead.
-    as_published.stix_modified = None;
-    as_published.stix_created = Some(row.stix_created.unwrap_or(at).min(at));
-    // Only the indicator: the observed-data and relationship ids belong to the TAXII collection.
-    as_published.stix_observed_id = Some(String::new());
-    let state = if row.status == Status::Expired.as_str() {
-        VersionState::Inactive { valid_from: row.first_seen, until: row.status_changed_at }
-    } else if row.status == Status::Active.as_str() {
-        VersionState::Active { valid_from: row.status_changed_at }
-    } else {
-        VersionState::Active { valid_from: row.first_seen }
-    };
-    let Some(version) = publisher.version(&as_published, tags, state, at)? else { return Ok(None) };
-    Ok(version.objects.last().map(Value::to_string))
+    Ok(publisher.standalone(row, tags)?.as_ref().map(Value::to_string))
 }

@@ -384,20 +384,3 @@ pub fn publish_pending(
     }
     Ok(())
 }
-
-/// The ids of the published sightings of an indicator and of their observed-data (not the SCOs
-/// of the hosts, which other objects may share): what stops being served with the indicator.
-pub fn published_ids(conn: &mut DbConn, indicator_id: i64) -> Result<Vec<String>, ServiceError> {
-    let mut ids = Vec::new();
-    for s in store::sightings_of(conn, indicator_id)?.into_iter().filter(|s| s.published) {
-        let objects: Vec<Value> = serde_json::from_str(&s.objects).unwrap_or_default();
-        ids.extend(
-            objects
-                .iter()
-                .filter(|o| o.get("created").is_some())
-                .filter_map(|o| o.get("id").and_then(Value::as_str).map(str::to_string)),
-        );
-        ids.push(s.stix_id);
-    }
-    Ok(ids)
-}
