@@ -415,3 +415,45 @@ async fn every_export_format_keeps_under_its_ceiling() {
         }
     }
 }
+
+/// The command line: a ceiling at creation, changed later, shown in the listing.
+#[test]
+fn the_cli_sets_changes_and_lists_a_ceiling() {
+    let db = crate::helpers::TestDb::fresh();
+    let dir = tempfile::tempdir().unwrap();
+    let harpoon = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_harpoon"))
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HARPOON_LOG", "error")
+            .arg("--data-dir")
+            .arg(dir.path())
+            .arg("--database-url")
+            .arg(&db.url)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = harpoon(&[
+        "collection",
+        "add",
+        "Partners",
+        "--alias",
+        "partners",
+        "--max-tlp",
+        "green",
+        "--share-target",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let out = harpoon(&["collection", "add", "Nope", "--max-tlp", "purple"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown TLP level 'purple'"), "{out:?}");
+    let listed = |out: std::process::Output| {
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        text.lines().find(|l| l.contains("partners")).unwrap_or_default().to_string()
+    };
+    assert!(listed(harpoon(&["collection", "list"])).contains(" green "));
+    let out = harpoon(&["collection", "set-tlp", "partners", "red"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(listed(harpoon(&["collection", "list"])).contains(" red "));
+}
