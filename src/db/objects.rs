@@ -267,11 +267,14 @@ const INSERT_CHUNK: usize = 400;
 /// The TLP rank of each object a writer sends: the most restrictive TLP it carries, else the
 /// collection's ceiling (an unmarked object takes the terms of the collection it was sent to,
 /// and stops being served if that ceiling is lowered below them).
-fn ranks_of(objects: &[NewObject], ceiling: i32) -> Vec<i32> {
-    objects
-        .iter()
-        .map(|o| crate::stix::marking::carried_in_text(&o.json).map_or(ceiling, crate::stix::Tlp2::rank))
-        .collect()
+/// What each object carries is read before the write lock is taken (it parses marked objects);
+/// only the ceiling, read under the lock, completes it.
+fn ranks_of(carried: &[Option<crate::stix::Tlp2>], ceiling: i32) -> Vec<i32> {
+    carried.iter().map(|c| c.map_or(ceiling, crate::stix::Tlp2::rank)).collect()
+}
+
+fn carried_by(objects: &[NewObject]) -> Vec<Option<crate::stix::Tlp2>> {
+    objects.iter().map(|o| crate::stix::marking::carried_in_text(&o.json)).collect()
 }
 
 /// Adds object versions to a collection in one transaction, each ranked by [`ranks_of`].
@@ -284,13 +287,14 @@ pub fn add_to_collection(
     collection_id: &str,
     objects: &[NewObject],
 ) -> Result<Vec<Added>, DbError> {
+    let carried = carried_by(objects);
     match conn {
         DbConn::Sqlite(c) => c.immediate_transaction(|c| {
             let (last, ceiling): (i64, i32) = collections::table
                 .find(collection_id)
                 .select((collections::last_date_added, collections::tlp_ceiling))
                 .first(c)?;
-            add_body!(c, collection_id, objects, last, &ranks_of(objects, ceiling))
+            add_body!(c, collection_id, objects, last, &ranks_of(&carried, ceiling))
         }),
         DbConn::Postgres(c) => c.transaction(|c| {
             let (last, ceiling): (i64, i32) = collections::table
@@ -298,7 +302,7 @@ pub fn add_to_collection(
                 .select((collections::last_date_added, collections::tlp_ceiling))
                 .for_update()
                 .first(c)?;
-            add_body!(c, collection_id, objects, last, &ranks_of(objects, ceiling))
+            add_body!(c, collection_id, objects, last, &ranks_of(&carried, ceiling))
         }),
     }
 }
@@ -383,6 +387,7 @@ pub fn add_and_settle(
     failed: &[(i64, String)],
 ) -> Result<(), DbError> {
     let objects: Vec<NewObject> = items.iter().map(|(_, o)| o.clone()).collect();
+    let carried = carried_by(&objects);
     macro_rules! settle {
         ($c:ident, $outcomes:expr) => {{
             let outcomes: Vec<Added> = $outcomes;
@@ -431,7 +436,7 @@ pub fn add_and_settle(
                 .find(collection_id)
                 .select((collections::last_date_added, collections::tlp_ceiling))
                 .first(c)?;
-            let ranks = ranks_of(&objects, ceiling);
+            let ranks = ranks_of(&carried, ceiling);
             let outcomes =
                 (|| -> Result<Vec<Added>, DbError> { add_body!(c, collection_id, &objects, last, &ranks) })(
                 )?;
@@ -443,7 +448,7 @@ pub fn add_and_settle(
                 .select((collections::last_date_added, collections::tlp_ceiling))
                 .for_update()
                 .first(c)?;
-            let ranks = ranks_of(&objects, ceiling);
+            let ranks = ranks_of(&carried, ceiling);
             let outcomes =
                 (|| -> Result<Vec<Added>, DbError> { add_body!(c, collection_id, &objects, last, &ranks) })(
                 )?;

@@ -307,10 +307,11 @@ fn marked_indicator(n: usize, marking: Option<&str>) -> Value {
 /// A partner writer POSTs objects of every TLP (2.0 and 1.0) and an unmarked one into its
 /// collection of every ceiling: what is above it is a failure naming the rule, the rest is
 /// stored and served; lowering the ceiling stops serving what is above it, the unmarked object
-/// (taken at the terms it was sent under) included.
+/// (taken at the terms it was sent under) included. Stored in the background (more objects
+/// than the threshold), as a large upload is.
 #[tokio::test]
 async fn a_partner_post_stores_and_serves_only_what_is_within_the_ceiling() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(|s| s.taxii.background_threshold = 2).await;
     let password = app.add_user("partner", "analyst").await;
     let mut objects: Vec<Value> =
         TLP2_IDS.iter().enumerate().map(|(i, id)| marked_indicator(i, Some(id))).collect();
@@ -338,8 +339,24 @@ async fn a_partner_post_stores_and_serves_only_what_is_within_the_ceiling() {
             .send()
             .await
             .unwrap();
-        let (status, st) = status_json(resp).await;
+        let (status, mut st) = status_json(resp).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{st}");
+        for _ in 0..100 {
+            if st["status"] == "complete" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            let path = format!("/taxii2/root/status/{}/", st["id"].as_str().unwrap());
+            let resp = app
+                .get(&path)
+                .basic_auth("partner", Some(&password))
+                .header("Accept", "application/taxii+json;version=2.1")
+                .send()
+                .await
+                .unwrap();
+            st = status_json(resp).await.1;
+        }
+        assert_eq!(st["status"], "complete", "{st}");
         let failures = st["failures"].as_array().cloned().unwrap_or_default();
         let stored = served(&app, &cid).await;
         for (i, o) in objects.iter().enumerate() {
