@@ -161,6 +161,23 @@ pub enum CollectionCommand {
         /// The TAXII API root it belongs to.
         #[arg(long, default_value = crate::service::collections::DEFAULT_API_ROOT)]
         api_root: String,
+        /// Its TLP ceiling: nothing above it is stored, published or served
+        /// (clear, green, amber, amber+strict, red).
+        #[arg(long, default_value = "amber")]
+        max_tlp: String,
+        /// Events may be shared to it (within the ceiling).
+        #[arg(long)]
+        share_target: bool,
+    },
+    /// Change a collection's TLP ceiling (lowering it stops serving what is above it at once).
+    SetTlp {
+        /// The collection's id or alias.
+        collection: String,
+        /// clear, green, amber, amber+strict or red.
+        max_tlp: String,
+        /// Whether events may be shared to it (unchanged when not given).
+        #[arg(long)]
+        share_target: Option<bool>,
     },
     /// List collections.
     List,
@@ -662,7 +679,17 @@ fn token(cmd: TokenCommand, db: &Db) -> anyhow::Result<()> {
 fn collection(cmd: CollectionCommand, db: &Db) -> anyhow::Result<()> {
     let mut conn = db.conn()?;
     match cmd {
-        CollectionCommand::Add { title, alias, description, public_read, read, write, api_root } => {
+        CollectionCommand::Add {
+            title,
+            alias,
+            description,
+            public_read,
+            read,
+            write,
+            api_root,
+            max_tlp,
+            share_target,
+        } => {
             let spec = CollectionSpec {
                 title,
                 alias,
@@ -671,17 +698,31 @@ fn collection(cmd: CollectionCommand, db: &Db) -> anyhow::Result<()> {
                 readers: read,
                 writers: write,
                 api_root,
+                max_tlp: Some(max_tlp),
+                share_target,
                 ..CollectionSpec::default()
             };
             let row = crate::service::collections::create(&mut conn, &spec)?;
             println!("{}", row.id);
         }
+        CollectionCommand::SetTlp { collection, max_tlp, share_target } => {
+            let row = crate::service::collections::set_tlp(
+                &mut conn,
+                &collection,
+                Some(&max_tlp),
+                share_target,
+                "cli",
+            )?;
+            println!("{}: max TLP {}", row.id, crate::service::tlp::ceiling(&row).level());
+        }
         CollectionCommand::List => {
             let mut out = std::io::stdout().lock();
-            writeln!(out, "{:<36}  {:<16} {:<6} TITLE", "ID", "ALIAS", "PUBLIC")?;
+            writeln!(out, "{:<36}  {:<16} {:<6} {:<12} TITLE", "ID", "ALIAS", "PUBLIC", "MAX TLP")?;
             for c in collections::list(&mut conn)? {
                 let public = if c.public_read { "yes" } else { "no" };
-                writeln!(out, "{:<36}  {:<16} {:<6} {}", c.id, c.alias.unwrap_or_default(), public, c.title)?;
+                let tlp = crate::service::tlp::ceiling(&c).level();
+                let alias = c.alias.unwrap_or_default();
+                writeln!(out, "{:<36}  {:<16} {:<6} {:<12} {}", c.id, alias, public, tlp, c.title)?;
             }
         }
     }

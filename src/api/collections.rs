@@ -1,5 +1,6 @@
 //! `/api/v1/collections`: TAXII collections over REST. Admins create them and set grants; every
-//! user lists the collections they may use, with their own `can_read`/`can_write`.
+//! user lists the collections they may use, with their own `can_read`/`can_write` and each
+//! collection's TLP ceiling; admins change the ceiling.
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -20,7 +21,10 @@ pub struct CollectionDto {
     pub computed: bool,
     pub can_read: bool,
     pub can_write: bool,
-    pub share_max_tlp: Option<String>,
+    /// The most restrictive TLP the collection holds and serves.
+    pub max_tlp: &'static str,
+    /// Events may be shared here.
+    pub share_target: bool,
     pub intake: bool,
 }
 
@@ -35,7 +39,8 @@ fn dto(row: &CollectionRow, a: Access) -> CollectionDto {
         computed: row.kind == "computed",
         can_read: a.can_read,
         can_write: a.can_write,
-        share_max_tlp: row.share_max_tlp.clone(),
+        max_tlp: crate::service::tlp::ceiling(row).level(),
+        share_target: row.share_target,
         intake: row.intake,
     }
 }
@@ -66,6 +71,11 @@ pub struct NewCollectionRequest {
     #[serde(default)]
     pub writers: Vec<String>,
     pub api_root: Option<String>,
+    /// The TLP ceiling (default amber).
+    pub max_tlp: Option<String>,
+    #[serde(default)]
+    pub share_target: bool,
+    /// Before ceilings: a sharing target with this ceiling (kept for existing clients).
     pub share_max_tlp: Option<String>,
     #[serde(default)]
     pub intake: bool,
@@ -80,6 +90,9 @@ pub async fn create(
         return Err(ApiError::Forbidden("administrators only".into()));
     }
     let req = body.into_inner();
+    if req.max_tlp.is_some() && req.share_max_tlp.is_some() {
+        return Err(ApiError::BadRequest("give max_tlp (and share_target), not share_max_tlp".into()));
+    }
     let spec = CollectionSpec {
         title: req.title,
         alias: req.alias,
@@ -88,7 +101,8 @@ pub async fn create(
         readers: req.readers,
         writers: req.writers,
         api_root: req.api_root.unwrap_or_else(|| DEFAULT_API_ROOT.into()),
-        share_max_tlp: req.share_max_tlp,
+        share_target: req.share_target || req.share_max_tlp.is_some(),
+        max_tlp: req.max_tlp.or(req.share_max_tlp),
         intake: req.intake,
     };
     let row = db.run(move |conn| Ok(collections::create(conn, &spec))).await??;
@@ -133,4 +147,33 @@ pub async fn set_grant(
     })
     .await??;
     Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectionPatch {
+    pub max_tlp: Option<String>,
+    pub share_target: Option<bool>,
+}
+
+/// `PATCH /api/v1/collections/{collection}`: an administrator changes the TLP ceiling (lowering
+/// it stops serving what is stored above it at once) or whether events may be shared there.
+pub async fn update(
+    caller: Caller,
+    db: web::Data<Db>,
+    path: web::Path<String>,
+    body: web::Json<CollectionPatch>,
+) -> Result<HttpResponse, ApiError> {
+    if !caller.is_admin() {
+        return Err(ApiError::Forbidden("administrators only".into()));
+    }
+    let key = path.into_inner();
+    let patch = body.into_inner();
+    let actor = caller.username.clone();
+    let row = db
+        .run(move |conn| {
+            Ok(collections::set_tlp(conn, &key, patch.max_tlp.as_deref(), patch.share_target, &actor))
+        })
+        .await??;
+    Ok(HttpResponse::Ok().json(dto(&row, Access { can_read: true, can_write: row.kind != "computed" })))
 }

@@ -59,6 +59,7 @@ crate::route_table! {
     get "/audit" => accounts::audit_log [Admin],
     get "/collections" => collections::list [User],
     post "/collections" => collections::create [Admin],
+    patch "/collections/{collection}" => collections::update [Admin],
     put "/collections/{collection}/grants/{username}" => collections::set_grant [Admin],
     post "/imports" => imports::create [Analyst],
     get "/imports" => imports::list [User],

@@ -17,10 +17,12 @@ pub struct CollectionRow {
     pub created_at: i64,
     pub last_date_added: i64,
     pub api_root: String,
-    /// Not a sharing target when `None`; else the most permissive TLP it may receive.
-    pub share_max_tlp: Option<String>,
     /// Objects partners POST here become Harpoon indicators.
     pub intake: bool,
+    /// The most restrictive TLP rank (`Tlp2::rank`) the collection may hold and serve.
+    pub tlp_ceiling: i32,
+    /// Events may be shared here (as reports), within the ceiling.
+    pub share_target: bool,
 }
 
 #[derive(Debug, Insertable)]
@@ -34,8 +36,9 @@ pub struct NewCollection<'a> {
     pub kind: &'a str,
     pub created_at: i64,
     pub api_root: &'a str,
-    pub share_max_tlp: Option<&'a str>,
     pub intake: bool,
+    pub tlp_ceiling: i32,
+    pub share_target: bool,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -101,6 +104,15 @@ pub fn by_id_or_alias(conn: &mut DbConn, key: &str) -> Result<Option<CollectionR
         .select(CollectionRow::as_select())
         .first(c)
         .optional())?)
+}
+
+/// Changes a collection's TLP ceiling and whether events may be shared to it. A lower ceiling
+/// takes effect at once: pages serve only memberships whose rank is within it.
+pub fn set_tlp(conn: &mut DbConn, id: &str, tlp_ceiling: i32, share_target: bool) -> Result<(), DbError> {
+    with_conn!(conn, c => diesel::update(collections::table.find(id))
+        .set((collections::tlp_ceiling.eq(tlp_ceiling), collections::share_target.eq(share_target)))
+        .execute(c))?;
+    Ok(())
 }
 
 /// All grants of one user.

@@ -1,6 +1,8 @@
 //! The STIX object store and collection membership: adding object versions to a collection
 //! (monotonic `date_added`, first/latest flags), keyset pages over (date_added, seq) with the
-//! TAXII filters, and deleting versions.
+//! TAXII filters, and deleting versions. Each membership has a TLP rank (what its object
+//! carries, or what its writer judged it worth); pages serve only rows within the collection's
+//! ceiling, so lowering a ceiling takes effect on what is already stored.
 
 use std::collections::HashMap;
 
@@ -57,6 +59,7 @@ struct MemberInsert<'a> {
     date_added: i64,
     is_first: bool,
     is_latest: bool,
+    tlp_rank: i32,
 }
 
 /// The body of [`add_to_collection`], written once for both backends. `$c` is the concrete
@@ -64,8 +67,9 @@ struct MemberInsert<'a> {
 /// set-based: a handful of statements per call, whatever the number of objects, so that
 /// PostgreSQL round trips and SQLite statement overhead do not grow per object.
 macro_rules! add_body {
-    ($c:ident, $collection_id:expr, $objects:expr, $last:expr) => {{
+    ($c:ident, $collection_id:expr, $objects:expr, $last:expr, $ranks:expr) => {{
         let objects: &[NewObject] = $objects;
+        let ranks: &[i32] = $ranks;
         let collection_id: &str = $collection_id;
         let mut next = now_micros().max($last + 1);
         let mut ids: Vec<&str> = objects.iter().map(|o| o.stix_id.as_str()).collect();
@@ -239,6 +243,7 @@ macro_rules! add_body {
                     date_added: *date_added,
                     is_first: *version == min,
                     is_latest: *version == max,
+                    tlp_rank: ranks.get(*i).copied().unwrap_or(crate::stix::Tlp2::Red.rank()),
                 })
             })
             .collect();
@@ -259,44 +264,64 @@ macro_rules! add_body {
 const ID_CHUNK: usize = 900;
 const INSERT_CHUNK: usize = 400;
 
-/// Adds object versions to a collection in one transaction. `date_added` is strictly increasing
-/// per collection and never in the future: writers to one collection are serialised (SQLite's
-/// write lock, PostgreSQL's row lock on the collection), so a poller using `added_after` or a
-/// cursor can never miss a row committed later with an earlier `date_added`.
+/// The TLP rank of each object a writer sends: the most restrictive TLP it carries, else the
+/// collection's ceiling (an unmarked object takes the terms of the collection it was sent to,
+/// and stops being served if that ceiling is lowered below them).
+/// What each object carries is read before the write lock is taken (it parses marked objects);
+/// only the ceiling, read under the lock, completes it.
+fn ranks_of(carried: &[Option<crate::stix::Tlp2>], ceiling: i32) -> Vec<i32> {
+    carried.iter().map(|c| c.map_or(ceiling, crate::stix::Tlp2::rank)).collect()
+}
+
+fn carried_by(objects: &[NewObject]) -> Vec<Option<crate::stix::Tlp2>> {
+    objects.iter().map(|o| crate::stix::marking::carried_in_text(&o.json)).collect()
+}
+
+/// Adds object versions to a collection in one transaction, each ranked by [`ranks_of`].
+/// `date_added` is strictly increasing per collection and never in the future: writers to one
+/// collection are serialised (SQLite's write lock, PostgreSQL's row lock on the collection), so
+/// a poller using `added_after` or a cursor can never miss a row committed later with an earlier
+/// `date_added`.
 pub fn add_to_collection(
     conn: &mut DbConn,
     collection_id: &str,
     objects: &[NewObject],
 ) -> Result<Vec<Added>, DbError> {
+    let carried = carried_by(objects);
     match conn {
         DbConn::Sqlite(c) => c.immediate_transaction(|c| {
-            let last: i64 =
-                collections::table.find(collection_id).select(collections::last_date_added).first(c)?;
-            add_body!(c, collection_id, objects, last)
+            let (last, ceiling): (i64, i32) = collections::table
+                .find(collection_id)
+                .select((collections::last_date_added, collections::tlp_ceiling))
+                .first(c)?;
+            add_body!(c, collection_id, objects, last, &ranks_of(&carried, ceiling))
         }),
         DbConn::Postgres(c) => c.transaction(|c| {
-            let last: i64 = collections::table
+            let (last, ceiling): (i64, i32) = collections::table
                 .find(collection_id)
-                .select(collections::last_date_added)
+                .select((collections::last_date_added, collections::tlp_ceiling))
                 .for_update()
                 .first(c)?;
-            add_body!(c, collection_id, objects, last)
+            add_body!(c, collection_id, objects, last, &ranks_of(&carried, ceiling))
         }),
     }
 }
 
-/// [`add_to_collection`] for a caller already inside a write transaction ([`super::write_tx`]),
-/// so that publishing commits or rolls back with the change that caused it.
+/// Harpoon's own objects for a collection, inside the caller's write transaction
+/// ([`super::write_tx`]) so that publishing commits or rolls back with the change that caused
+/// it. `ranks` (one per object; a missing one is RED) are the TLP ranks the publisher judged
+/// them at: an SCO carries no marking but is as sensitive as the indicator it belongs to.
 pub fn add_in_transaction(
     conn: &mut DbConn,
     collection_id: &str,
     objects: &[NewObject],
+    ranks: &[i32],
 ) -> Result<Vec<Added>, DbError> {
     match conn {
         DbConn::Sqlite(c) => {
             let last: i64 =
                 collections::table.find(collection_id).select(collections::last_date_added).first(c)?;
-            add_body!(c, collection_id, objects, last)
+            add_body!(c, collection_id, objects, last, ranks)
         }
         DbConn::Postgres(c) => {
             let last: i64 = collections::table
@@ -304,10 +329,52 @@ pub fn add_in_transaction(
                 .select(collections::last_date_added)
                 .for_update()
                 .first(c)?;
-            add_body!(c, collection_id, objects, last)
+            add_body!(c, collection_id, objects, last, ranks)
         }
     }
 }
+
+/// Stops serving from a collection, unless its ceiling is at least `rank`, every version of the
+/// objects `stix_ids` and of every object there that refers to the first of them (its sightings,
+/// notes, relationships): an indicator whose own TLP was raised above the ceiling after it was
+/// published. Their memberships' rank is raised to `rank`. Finding the referrers reads the
+/// store's text (a scan, for a rare administrative change). Returns how many changed.
+pub fn withhold(
+    conn: &mut DbConn,
+    collection_id: &str,
+    stix_ids: &[String],
+    rank: i32,
+) -> Result<usize, DbError> {
+    let Some(subject) = stix_ids.first() else { return Ok(0) };
+    // A STIX id has no LIKE wildcard (`%`, `_`) in it; anything else is not matched at all.
+    let mention = if subject.contains(['%', '_', '\\']) { None } else { Some(format!("%\"{subject}\"%")) };
+    let by_id = super::with_conn!(conn, c => diesel::update(
+        co::table
+            .filter(co::collection_id.eq(collection_id))
+            .filter(co::tlp_rank.lt(rank))
+            .filter(co::object_pk.eq_any(so::table.filter(so::stix_id.eq_any(stix_ids)).select(so::pk))),
+    )
+    .set(co::tlp_rank.eq(rank))
+    .execute(c))?;
+    let Some(mention) = mention else { return Ok(by_id) };
+    let referring = super::with_conn!(conn, c => diesel::update(
+        co::table
+            .filter(co::collection_id.eq(collection_id))
+            .filter(co::tlp_rank.lt(rank))
+            .filter(co::object_pk.eq_any(
+                so::table
+                    .filter(so::stix_type.eq_any(REFERRING_TYPES))
+                    .filter(so::json.like(&mention))
+                    .select(so::pk),
+            )),
+    )
+    .set(co::tlp_rank.eq(rank))
+    .execute(c))?;
+    Ok(by_id + referring)
+}
+
+/// The types that name another object by reference and say something about it.
+const REFERRING_TYPES: [&str; 6] = ["sighting", "note", "opinion", "relationship", "report", "grouping"];
 
 /// Stores a chunk of a background TAXII POST and settles its status in the same transaction:
 /// the objects are added, their status details become `success` (or `failure` for `failed`),
@@ -320,6 +387,7 @@ pub fn add_and_settle(
     failed: &[(i64, String)],
 ) -> Result<(), DbError> {
     let objects: Vec<NewObject> = items.iter().map(|(_, o)| o.clone()).collect();
+    let carried = carried_by(&objects);
     macro_rules! settle {
         ($c:ident, $outcomes:expr) => {{
             let outcomes: Vec<Added> = $outcomes;
@@ -364,20 +432,26 @@ pub fn add_and_settle(
     }
     match conn {
         DbConn::Sqlite(c) => c.immediate_transaction(|c| {
-            let last: i64 =
-                collections::table.find(collection_id).select(collections::last_date_added).first(c)?;
+            let (last, ceiling): (i64, i32) = collections::table
+                .find(collection_id)
+                .select((collections::last_date_added, collections::tlp_ceiling))
+                .first(c)?;
+            let ranks = ranks_of(&carried, ceiling);
             let outcomes =
-                (|| -> Result<Vec<Added>, DbError> { add_body!(c, collection_id, &objects, last) })()?;
+                (|| -> Result<Vec<Added>, DbError> { add_body!(c, collection_id, &objects, last, &ranks) })(
+                )?;
             settle!(c, outcomes)
         }),
         DbConn::Postgres(c) => c.transaction(|c| {
-            let last: i64 = collections::table
+            let (last, ceiling): (i64, i32) = collections::table
                 .find(collection_id)
-                .select(collections::last_date_added)
+                .select((collections::last_date_added, collections::tlp_ceiling))
                 .for_update()
                 .first(c)?;
+            let ranks = ranks_of(&carried, ceiling);
             let outcomes =
-                (|| -> Result<Vec<Added>, DbError> { add_body!(c, collection_id, &objects, last) })()?;
+                (|| -> Result<Vec<Added>, DbError> { add_body!(c, collection_id, &objects, last, &ranks) })(
+                )?;
             settle!(c, outcomes)
         }),
     }
@@ -458,6 +532,8 @@ macro_rules! page_query {
         let mut query = co::table
             .inner_join(so::table)
             .filter(co::collection_id.eq(&q.collection_id))
+            // Nothing above the collection's TLP ceiling, whenever it was stored.
+            .filter(co::tlp_rank.nullable().le(within_ceiling(&q.collection_id)))
             .order((co::date_added.asc(), co::seq.asc()))
             .limit(q.limit.saturating_add(1))
             .into_boxed();
@@ -496,6 +572,20 @@ macro_rules! page_query {
                 .load::<PageRow>($c)
         }
     }};
+}
+
+/// `SELECT tlp_ceiling FROM collections WHERE id = ?`.
+type CeilingOf<'a> = diesel::dsl::Select<
+    diesel::dsl::Filter<collections::table, diesel::dsl::Eq<collections::id, &'a str>>,
+    collections::tlp_ceiling,
+>;
+
+/// The collection's TLP ceiling, as a scalar subquery (evaluated once per statement).
+fn within_ceiling(collection_id: &str) -> diesel::dsl::SingleValue<CeilingOf<'_>> {
+    collections::table
+        .filter(collections::id.eq(collection_id))
+        .select(collections::tlp_ceiling)
+        .single_value()
 }
 
 /// Up to `limit + 1` rows matching `q`; `with_json` loads the stored object text.
@@ -550,6 +640,7 @@ pub fn contains(conn: &mut DbConn, collection_id: &str, stix_id: &str) -> Result
     let n: i64 = super::with_conn!(conn, c => co::table
         .inner_join(so::table)
         .filter(co::collection_id.eq(collection_id))
+        .filter(co::tlp_rank.nullable().le(within_ceiling(collection_id)))
         .filter(so::stix_id.eq(stix_id))
         .count()
         .get_result(c))?;

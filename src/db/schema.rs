@@ -39,8 +39,9 @@ diesel::table! {
         created_at -> BigInt,
         last_date_added -> BigInt,
         api_root -> Text,
-        share_max_tlp -> Nullable<Text>,
         intake -> Bool,
+        tlp_ceiling -> Integer,
+        share_target -> Bool,
     }
 }
 
@@ -75,6 +76,7 @@ diesel::table! {
         date_added -> BigInt,
         is_first -> Bool,
         is_latest -> Bool,
+        tlp_rank -> Integer,
     }
 }
 

@@ -1,9 +1,11 @@
-//! TAXII collections: creating them with grants, and what a given user may do with each.
+//! TAXII collections: creating them with grants and a TLP ceiling, changing the ceiling, and
+//! what a given user may do with each.
 
 use super::ServiceError;
 use super::auth::Principal;
+use crate::db::audit::{self, AuditEntry};
 use crate::db::collections::{self, CollectionRow, GrantRow, NewCollection};
-use crate::db::{DbConn, DbError, users};
+use crate::db::{DbConn, DbError, users, write_tx};
 
 /// What one user may do with one collection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -40,8 +42,10 @@ pub struct CollectionSpec {
     pub writers: Vec<String>,
     /// The TAXII API root it belongs to (`root` by default).
     pub api_root: String,
-    /// Events may be shared here up to this TLP (`None`: not a sharing target; RED never).
-    pub share_max_tlp: Option<String>,
+    /// The most restrictive TLP it may hold and serve (`None`: AMBER). RED only when asked.
+    pub max_tlp: Option<String>,
+    /// Events may be shared here (within the ceiling).
+    pub share_target: bool,
     /// Objects partners POST here become Harpoon indicators (status Review).
     pub intake: bool,
 }
@@ -56,7 +60,8 @@ impl Default for CollectionSpec {
             readers: Vec::new(),
             writers: Vec::new(),
             api_root: DEFAULT_API_ROOT.into(),
-            share_max_tlp: None,
+            max_tlp: None,
+            share_target: false,
             intake: false,
         }
     }
@@ -79,18 +84,7 @@ pub fn create(conn: &mut DbConn, spec: &CollectionSpec) -> Result<CollectionRow,
             return Err(ServiceError::Invalid(format!("invalid alias '{alias}': use 1-64 of a-z 0-9 - _")));
         }
     }
-    let share_max_tlp = match spec.share_max_tlp.as_deref() {
-        Some(t) => {
-            let level = super::publish::parse_tlp(t)?;
-            if level == crate::stix::Tlp2::Red {
-                return Err(ServiceError::Invalid(
-                    "TLP:RED is never shared; no collection may receive it".into(),
-                ));
-            }
-            Some(level.level())
-        }
-        None => None,
-    };
+    let ceiling = super::tlp::parse_ceiling(spec.max_tlp.as_deref())?;
     let id = uuid::Uuid::new_v4().to_string();
     let mut grants: Vec<GrantRow> = Vec::new();
     for (name, write) in spec.readers.iter().map(|n| (n, false)).chain(spec.writers.iter().map(|n| (n, true)))
@@ -118,14 +112,48 @@ pub fn create(conn: &mut DbConn, spec: &CollectionSpec) -> Result<CollectionRow,
         kind: "stored",
         created_at: crate::db::now_micros(),
         api_root: &spec.api_root,
-        share_max_tlp,
         intake: spec.intake,
+        tlp_ceiling: ceiling.rank(),
+        share_target: spec.share_target,
     };
     collections::insert(conn, &new, &grants).map_err(|e| match e {
         DbError::Conflict(_) => {
             ServiceError::Conflict(format!("a collection with title '{title}' or that alias"))
         }
         other => other.into(),
+    })
+}
+
+/// Changes a collection's TLP ceiling and/or whether events may be shared to it (audited).
+/// Lowering the ceiling stops serving what is stored above it at once; raising it serves it
+/// again (with its original `date_added`: pollers using `added_after` do not see it as new).
+pub fn set_tlp(
+    conn: &mut DbConn,
+    key: &str,
+    max_tlp: Option<&str>,
+    share_target: Option<bool>,
+    actor: &str,
+) -> Result<CollectionRow, ServiceError> {
+    let level = max_tlp.map(super::publish::parse_tlp).transpose()?;
+    write_tx(conn, |conn| {
+        let row = collections::by_id_or_alias(conn, key)?
+            .ok_or_else(|| ServiceError::NotFound(format!("collection '{key}'")))?;
+        let old = super::tlp::ceiling(&row);
+        let ceiling = level.unwrap_or(old);
+        let share = share_target.unwrap_or(row.share_target);
+        collections::set_tlp(conn, &row.id, ceiling.rank(), share)?;
+        let detail = format!(
+            "max_tlp {} -> {}, share_target {} -> {share}",
+            old.level(),
+            ceiling.level(),
+            row.share_target
+        );
+        let entry = AuditEntry::new("collection.tlp")
+            .actor(actor)
+            .target(format!("collection {}", row.id))
+            .detail(detail);
+        audit::insert(conn, &entry)?;
+        Ok(CollectionRow { tlp_ceiling: ceiling.rank(), share_target: share, ..row })
     })
 }
 
@@ -146,8 +174,9 @@ mod tests {
             created_at: 0,
             last_date_added: 0,
             api_root: "root".into(),
-            share_max_tlp: None,
             intake: false,
+            tlp_ceiling: 2,
+            share_target: false,
         }
     }
     fn who(id: i64, role: Role) -> Principal {

@@ -1,6 +1,7 @@
 //! Spear-phish events: what an event holds (reports, recipients, indicators, commonalities with
 //! other events), metadata changes, its STIX form (a `grouping` while internal) and sharing it
-//! with partners as a `report` under the TLP rule of the target collection.
+//! with partners as a `report` under the TLP ceiling of the target collection: every object of
+//! the report is judged by its own TLP (an indicator by its own), not only by the event's.
 
 use std::collections::BTreeMap;
 
@@ -67,27 +68,35 @@ pub fn update(conn: &mut DbConn, id: i64, meta: EventMeta) -> Result<EventRow, S
     })
 }
 
-/// The STIX objects of an event's content: for every indicator that is not whitelisted its
-/// observable; for Active ones also the indicator (current version), its observed-data and
-/// `based-on`; `related-to` between observables; the adversary as `intrusion-set`.
+/// An object with the TLP it is judged at.
+type Judged = (Value, Tlp2);
+
+/// The STIX objects of an event's content, each with the TLP it is judged at: for every
+/// indicator that is not whitelisted its observable; for Active ones also the indicator (current
+/// version), its observed-data and `based-on`; `related-to` between observables; the adversary
+/// as `intrusion-set`. With a `ceiling` (sharing), an indicator whose own TLP (or whose stored
+/// objects' markings) are above it is left out with its observable, and so is every
+/// relationship with a left-out end.
 fn content(
     conn: &mut DbConn,
     ctx: &TriageContext,
     event: &EventRow,
-) -> Result<(Vec<Value>, Vec<StixId>), ServiceError> {
+    ceiling: Option<Tlp2>,
+) -> Result<(Vec<Judged>, Vec<StixId>), ServiceError> {
     let tlp = parse_tlp(&event.tlp)?;
-    let mut objects: Vec<Value> = ctx.publisher.base_objects(tlp)?;
+    let within = |level: Tlp2| ceiling.is_none_or(|c| level <= c);
+    let mut objects: Vec<(Value, Tlp2)> =
+        ctx.publisher.base_objects(tlp)?.into_iter().map(|o| (o, tlp)).collect();
     let mut refs: Vec<StixId> = Vec::new();
-    let mut sco_of: BTreeMap<i64, StixId> = BTreeMap::new();
+    let mut sco_of: BTreeMap<i64, (StixId, Tlp2)> = BTreeMap::new();
     let rows = ind::of_event(conn, event.id)?;
-    let mut active_indicators: Vec<StixId> = Vec::new();
+    let mut active_indicators: Vec<(StixId, Tlp2)> = Vec::new();
     for row in rows.iter().filter(|r| r.status != Status::Whitelisted.as_str()) {
         let Some(kind) = ObservableKind::from_name(&row.kind) else { continue };
         let Some((_, sco)) = term_and_sco(kind, &row.value)? else { continue };
-        let sco_id = sco.id()?;
-        sco_of.insert(row.id, sco_id.clone());
-        objects.push(sco.to_value()?);
-        refs.push(sco_id);
+        // Its own TLP, and never less than the event's.
+        let mut level = parse_tlp(&row.tlp)?.max(tlp);
+        let mut stored_objects = Vec::new();
         if row.status == Status::Active.as_str() {
             // The published version as it stands, with its observed-data and based-on.
             for stored in [Some(&row.stix_id), row.stix_observed_id.as_ref(), row.stix_based_on_id.as_ref()]
@@ -97,25 +106,45 @@ fn content(
                 if let Some(json) = objects::latest_json(conn, stored)? {
                     let v: Value =
                         serde_json::from_str(&json).map_err(|e| ServiceError::Internal(e.to_string()))?;
-                    let sid = StixId::parse(stored)?;
-                    if sid.object_type() == "indicator" {
-                        active_indicators.push(sid.clone());
-                    }
-                    refs.push(sid);
-                    objects.push(v);
+                    level = level.max(crate::stix::marking::carried(&v).unwrap_or(level));
+                    stored_objects.push((StixId::parse(stored)?, v));
                 }
             }
+            // Never published (its TLP was above the ceiling of `active-indicators`): the
+            // indicator as it stands, on its own.
+            if stored_objects.is_empty() {
+                let tags: Vec<String> = ind::tags(conn, &[row.id])?.into_iter().map(|(_, t)| t).collect();
+                if let Some(v) = ctx.publisher.standalone(row, &tags)? {
+                    stored_objects.push((StixId::parse(&row.stix_id)?, v));
+                }
+            }
+        }
+        if !within(level) {
+            continue;
+        }
+        let sco_id = sco.id()?;
+        sco_of.insert(row.id, (sco_id.clone(), level));
+        objects.push((sco.to_value()?, level));
+        refs.push(sco_id);
+        for (sid, v) in stored_objects {
+            if sid.object_type() == "indicator" {
+                active_indicators.push((sid.clone(), level));
+            }
+            refs.push(sid);
+            objects.push((v, level));
         }
     }
     for row in &rows {
         for rel in ind::relations(conn, row.id)?.into_iter().filter(|r| r.source_id == row.id) {
-            if let (Some(s), Some(t)) = (sco_of.get(&rel.source_id), sco_of.get(&rel.target_id))
+            // Both ends must have been kept (a relationship to a left-out object goes with it).
+            if let (Some((s, s_level)), Some((t, t_level))) =
+                (sco_of.get(&rel.source_id), sco_of.get(&rel.target_id))
                 && let Ok(r) = Relationship::new(&rel.rel_type, s, t)
             {
                 let mut r = r.created_by(&ctx.publisher.identity_id)?.with_tlp(ctx.publisher.tlp(tlp));
                 r.common.id = StixId::parse(&rel.stix_id)?;
                 refs.push(r.id().clone());
-                objects.push(StixObject::from(r).to_value()?);
+                objects.push((StixObject::from(r).to_value()?, (*s_level).max(*t_level)));
             }
         }
     }
@@ -124,15 +153,15 @@ fn content(
             .created_by(&ctx.publisher.identity_id)?
             .with_tlp(ctx.publisher.tlp(tlp));
         let set_id = set.id().clone();
-        for indicator in &active_indicators {
+        for (indicator, level) in &active_indicators {
             let r = Relationship::indicates(indicator, &set_id)?
                 .created_by(&ctx.publisher.identity_id)?
                 .with_tlp(ctx.publisher.tlp(tlp));
             refs.push(r.id().clone());
-            objects.push(StixObject::from(r).to_value()?);
+            objects.push((StixObject::from(r).to_value()?, *level));
         }
         refs.push(set_id);
-        objects.push(StixObject::from(set).to_value()?);
+        objects.push((StixObject::from(set).to_value()?, tlp));
     }
     Ok((objects, refs))
 }
@@ -140,7 +169,9 @@ fn content(
 /// The event as a STIX bundle around a `grouping` (`context: suspicious-activity`).
 pub fn grouping_bundle(conn: &mut DbConn, ctx: &TriageContext, id: i64) -> Result<Value, ServiceError> {
     let event = store::get(conn, id)?.ok_or_else(|| ServiceError::NotFound(format!("event {id}")))?;
-    let (mut objects, refs) = content(conn, ctx, &event)?;
+    // For analysts (not a way out): every TLP, each object marked with its own.
+    let (content, refs) = content(conn, ctx, &event, None)?;
+    let mut objects: Vec<Value> = content.into_iter().map(|(o, _)| o).collect();
     if refs.is_empty() {
         return Err(ServiceError::Invalid(format!("event {id} has no indicators to express in STIX")));
     }
@@ -160,9 +191,11 @@ pub fn grouping_bundle(conn: &mut DbConn, ctx: &TriageContext, id: i64) -> Resul
     }))
 }
 
-/// Shares an event with partners: a `report` with everything it references, stored in a
-/// collection whose TLP rule allows the event's TLP (TLP:RED never leaves). Sharing again makes a
-/// new version of the same report. Returns the report id.
+/// Shares an event with partners: a `report` with what it references, stored in a sharing-target
+/// collection whose TLP ceiling allows the event's TLP (TLP:RED only to a collection marked red).
+/// What is above the ceiling in the event (an indicator of its own higher TLP) is left out of
+/// the report with its observable and relationships. Sharing again makes a new version of the
+/// same report. Returns the report id.
 pub fn share(
     conn: &mut DbConn,
     ctx: &TriageContext,
@@ -175,26 +208,24 @@ pub fn share(
         let collection = collections::by_id_or_alias(conn, collection_key)?
             .ok_or_else(|| ServiceError::NotFound(format!("collection '{collection_key}'")))?;
         let tlp = parse_tlp(&event.tlp)?;
-        if tlp == Tlp2::Red {
-            return Err(ServiceError::Forbidden("TLP:RED events are never shared".into()));
-        }
-        let Some(max) = collection.share_max_tlp.as_deref() else {
+        if !collection.share_target {
             return Err(ServiceError::Forbidden(format!(
-                "collection '{}' is not a sharing target (set its share_max_tlp)",
+                "collection '{}' is not a sharing target (set its share_target)",
                 collection.title
             )));
-        };
-        let max = parse_tlp(max)?;
+        }
+        let max = super::tlp::ceiling(&collection);
         if tlp > max {
             return Err(ServiceError::Forbidden(format!(
-                "the event is TLP:{} and collection '{}' may receive up to TLP:{}",
-                tlp.level().to_uppercase(),
+                "the event is {} and collection '{}' may receive up to {}",
+                tlp.label(),
                 collection.title,
-                max.level().to_uppercase()
+                max.label()
             )));
         }
         let now = now_micros();
-        let (mut objs, refs) = content(conn, ctx, &event)?;
+        let (content, refs) = content(conn, ctx, &event, Some(max))?;
+        let (mut objs, mut levels): (Vec<Value>, Vec<Tlp2>) = content.into_iter().unzip();
         if refs.is_empty() {
             return Err(ServiceError::Invalid(format!("event {id} has nothing to share")));
         }
@@ -216,8 +247,10 @@ pub fn share(
         }
         let report_id = report.id().to_string();
         objs.push(StixObject::from(report).to_value()?);
+        levels.push(tlp);
         let rows = objs.iter().map(new_object).collect::<Result<Vec<_>, _>>()?;
-        objects::add_in_transaction(conn, &collection.id, &rows)?;
+        let ranks: Vec<i32> = levels.iter().map(|l| l.rank()).collect();
+        objects::add_in_transaction(conn, &collection.id, &rows, &ranks)?;
         store::record_share(conn, id, &collection.id, &report_id, actor, now)?;
         Ok(report_id)
     })

@@ -118,13 +118,16 @@ pub fn set_status(
     } else {
         None
     };
+    let tlp = parse_tlp(&row.tlp)?;
+    // A version above the collection's TLP ceiling is not published, and the row does not
+    // record it as if it were (`published` stays false, a later lower TLP publishes it whole).
     if let Some(state) = state
         && let Some(version) = ctx.publisher.version(&row, &tags, state, now)?
+        && ctx.publisher.publish(conn, &version.objects, tlp)?
     {
-        ctx.publisher.publish(conn, &version.objects)?;
         if matches!(state, VersionState::Active { .. }) {
             // Sightings found while it was not Active are published with it.
-            super::operations::findings::publish_pending(conn, ctx, &row.stix_id)?;
+            super::operations::findings::publish_pending(conn, ctx, &row.stix_id, tlp)?;
         }
         if matches!(state, VersionState::Revoked { .. }) {
             // A revoked object has no further versions: a re-activation starts a new indicator.
@@ -314,10 +317,15 @@ pub fn patch(
         {
             let tags = tag_list(conn, id)?;
             let state = VersionState::Active { valid_from: row.status_changed_at };
-            if let Some(version) = ctx.publisher.version(&row, &tags, state, now)? {
-                ctx.publisher.publish(conn, &version.objects)?;
+            if let Some(version) = ctx.publisher.version(&row, &tags, state, now)?
+                && ctx.publisher.publish(conn, &version.objects, parse_tlp(&row.tlp)?)?
+            {
                 store::update(conn, id, &version.changes)?;
             }
+        }
+        if tlp.is_some() && row.stix_modified.is_some() {
+            // Its own TLP now above the ceiling: what was published of it is no longer served.
+            ctx.publisher.withhold(conn, &row)?;
         }
         match p.status {
             Some(status) => set_status(conn, ctx, id, status, actor, p.reason.as_deref(), None),

@@ -1,7 +1,9 @@
 //! Publication: the built-in `active-indicators` collection, our organisation's `identity`, and
 //! the STIX objects of an indicator's versions (design.md §2). Every status change that affects
 //! publication is a new version of the indicator SDO stored in the collection, so TAXII pollers
-//! using `added_after` see it; nothing published is ever deleted.
+//! using `added_after` see it; nothing published is ever deleted. Nothing above the collection's
+//! TLP ceiling (AMBER unless an administrator changes it) is published: each object is judged by
+//! its own markings and by the TLP of the indicator it belongs to.
 
 use serde_json::Value;
 
@@ -107,8 +109,9 @@ impl Publisher {
                     kind: "computed",
                     created_at: crate::db::now_micros(),
                     api_root: super::collections::DEFAULT_API_ROOT,
-                    share_max_tlp: None,
                     intake: false,
+                    tlp_ceiling: super::tlp::DEFAULT_CEILING.rank(),
+                    share_target: false,
                 };
                 match collections::insert(conn, &new, &[]) {
                     Ok(row) => row.id,
@@ -151,6 +154,30 @@ impl Publisher {
     /// The objects our objects refer to: the identity and the marking definition of `tlp`.
     pub fn base_objects(&self, tlp: Tlp2) -> Result<Vec<Value>, ServiceError> {
         Ok(vec![self.identity.clone(), StixObject::from(self.tlp(tlp).definition()).to_value()?])
+    }
+
+    /// The indicator SDO of a row as it stands, on its own (no observed-data or relationship,
+    /// whose ids belong to the TAXII collection): the id and timestamps of its latest published
+    /// version when it has one, otherwise modified at its last update; `valid_until` for an
+    /// Expired one. For exports, and for sharing an indicator `active-indicators` could not
+    /// publish (its TLP above that ceiling). `None` for CVE ids.
+    pub fn standalone(&self, row: &IndicatorRow, tags: &[String]) -> Result<Option<Value>, ServiceError> {
+        let at = row.stix_modified.unwrap_or(row.updated_at);
+        let mut as_published = row.clone();
+        // `version` moves `modified` past the stored one; this restates it instead.
+        as_published.stix_modified = None;
+        as_published.stix_created = Some(row.stix_created.unwrap_or(at).min(at));
+        as_published.stix_observed_id = Some(String::new());
+        use super::indicators::Status;
+        let state = if row.status == Status::Expired.as_str() {
+            VersionState::Inactive { valid_from: row.first_seen, until: row.status_changed_at }
+        } else if row.status == Status::Active.as_str() {
+            VersionState::Active { valid_from: row.status_changed_at }
+        } else {
+            VersionState::Active { valid_from: row.first_seen }
+        };
+        let Some(version) = self.version(&as_published, tags, state, at)? else { return Ok(None) };
+        Ok(version.objects.last().cloned())
     }
 
     /// Builds a version of an indicator, modified at `at` (moved past the previous version if
@@ -228,10 +255,44 @@ impl Publisher {
         Ok(Some(Version { objects: out, changes }))
     }
 
-    /// Stores a version in the `active-indicators` collection (inside the caller's transaction).
-    pub fn publish(&self, conn: &mut DbConn, objects: &[Value]) -> Result<(), ServiceError> {
+    /// The TLP ceiling of `active-indicators` as it stands (administrators may change it).
+    pub fn ceiling(&self, conn: &mut DbConn) -> Result<Tlp2, ServiceError> {
+        let row = collections::by_id_or_alias(conn, &self.collection_id)?
+            .ok_or_else(|| ServiceError::Internal("active-indicators vanished".into()))?;
+        Ok(super::tlp::ceiling(&row))
+    }
+
+    /// Stores objects about one indicator of TLP `tlp` (a version, its sightings, its notes) in
+    /// the `active-indicators` collection, inside the caller's transaction. Each is judged by
+    /// the indicator's TLP and its own markings; anything above the ceiling makes the whole set
+    /// unpublished (a sighting or relationship never goes without its indicator). Returns
+    /// whether it was published.
+    pub fn publish(&self, conn: &mut DbConn, objects: &[Value], tlp: Tlp2) -> Result<bool, ServiceError> {
+        let ceiling = self.ceiling(conn)?;
+        let levels: Vec<Tlp2> = objects
+            .iter()
+            .map(|o| crate::stix::marking::carried(o).map_or(tlp, |own| own.max(tlp)))
+            .collect();
+        if levels.iter().any(|level| *level > ceiling) {
+            return Ok(false);
+        }
         let rows = objects.iter().map(new_object).collect::<Result<Vec<_>, _>>()?;
-        objects::add_in_transaction(conn, &self.collection_id, &rows)?;
+        let ranks: Vec<i32> = levels.iter().map(|l| l.rank()).collect();
+        objects::add_in_transaction(conn, &self.collection_id, &rows, &ranks)?;
+        Ok(true)
+    }
+
+    /// Stops serving what was published of an indicator whose own TLP is now above the
+    /// collection's ceiling: its versions, observed-data, and whatever refers to it (`based-on`,
+    /// sightings, notes). Objects shared with other indicators (SCOs) stay.
+    pub fn withhold(&self, conn: &mut DbConn, row: &IndicatorRow) -> Result<(), ServiceError> {
+        let tlp = parse_tlp(&row.tlp)?;
+        if tlp <= self.ceiling(conn)? {
+            return Ok(());
+        }
+        let mut ids = vec![row.stix_id.clone()];
+        ids.extend(row.stix_observed_id.iter().chain(&row.stix_based_on_id).cloned());
+        objects::withhold(conn, &self.collection_id, &ids, tlp.rank())?;
         Ok(())
     }
 }

@@ -1,8 +1,10 @@
 //! The Traffic Light Protocol marking definitions: TLP 1.0 as STIX 2.1 predefines them
 //! (§7.2.1.4) and TLP 2.0 as FIRST/OASIS publish them in cti-stix-common-objects (an extension,
 //! `extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d`). Their ids are fixed: consumers
-//! recognise a TLP marking by id, so these are never generated.
+//! recognise a TLP marking by id, so these are never generated. [`carried`] reads which TLP an
+//! object carries: Harpoon judges every object leaving it by that (design.md §7).
 
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::objects::MarkingDefinition;
@@ -74,6 +76,28 @@ impl Tlp2 {
         }
     }
 
+    /// The position in the order of restriction (clear 0 … red 4): what the database stores as
+    /// a collection's ceiling and a membership's rank, so that "above the ceiling" is `>`.
+    pub fn rank(self) -> i32 {
+        match self {
+            Self::Clear => 0,
+            Self::Green => 1,
+            Self::Amber => 2,
+            Self::AmberStrict => 3,
+            Self::Red => 4,
+        }
+    }
+
+    /// The level of a rank; `None` outside 0-4.
+    pub fn from_rank(rank: i32) -> Option<Self> {
+        Self::ALL.into_iter().find(|l| l.rank() == rank)
+    }
+
+    /// `TLP:AMBER+STRICT`.
+    pub fn label(self) -> String {
+        format!("TLP:{}", self.level().to_uppercase())
+    }
+
     fn uuid(self) -> &'static str {
         match self {
             Self::Clear => "94868c89-83c2-464b-929b-a1a8aa3c8487",
@@ -125,6 +149,17 @@ impl Tlp {
         format!("TLP:{}", level.to_uppercase())
     }
 
+    /// The TLP 2.0 level of the same restriction (TLP 1.0 WHITE is CLEAR; its AMBER is AMBER).
+    pub fn as_v2(self) -> Tlp2 {
+        match self {
+            Self::V2(level) => level,
+            Self::V1(Tlp1::White) => Tlp2::Clear,
+            Self::V1(Tlp1::Green) => Tlp2::Green,
+            Self::V1(Tlp1::Amber) => Tlp2::Amber,
+            Self::V1(Tlp1::Red) => Tlp2::Red,
+        }
+    }
+
     /// The level whose marking definition has this id, if any.
     pub fn from_marking_ref(id: &StixId) -> Option<Self> {
         Self::all().find(|tlp| tlp.marking_ref() == *id)
@@ -173,6 +208,65 @@ impl Tlp {
             }
         }
     }
+}
+
+/// The level of a marking-definition id given as text, if it is a TLP one.
+fn level_of_ref(id: &str) -> Option<Tlp2> {
+    Tlp::all().find(|tlp| tlp.marking_ref().as_str() == id).map(Tlp::as_v2)
+}
+
+/// The marking properties of an object; everything else is ignored. Duplicate keys are an error
+/// (serde refuses them), so an object cannot show one list to us and another to a consumer.
+#[derive(Deserialize)]
+struct Marked {
+    #[serde(default, rename = "type")]
+    object_type: Option<String>,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    object_marking_refs: Option<Vec<String>>,
+    #[serde(default)]
+    granular_markings: Option<Vec<Granular>>,
+}
+
+#[derive(Deserialize)]
+struct Granular {
+    #[serde(default)]
+    marking_ref: Option<String>,
+}
+
+/// The most restrictive TLP level an object carries: its `object_marking_refs` and the
+/// `marking_ref` of its `granular_markings` (a marking of any part counts for the whole object,
+/// which is served whole), TLP 1.0 and 2.0 alike. `None` when it carries no TLP marking: other
+/// markings (statements, PAP) do not say who may receive it; the caller decides what an unmarked
+/// object is worth. A TLP marking definition is itself public: `Some(Clear)`. An object whose
+/// markings cannot be read is `Some(Red)`: fail closed.
+pub fn carried(object: &Value) -> Option<Tlp2> {
+    match Marked::deserialize(object) {
+        Ok(m) => judge(&m),
+        Err(_) => Some(Tlp2::Red),
+    }
+}
+
+/// [`carried`] from an object's JSON text, without building it: text that mentions no marking
+/// (and escapes nothing, since `\u006d…` could spell one) is unmarked.
+pub fn carried_in_text(text: &str) -> Option<Tlp2> {
+    if !text.contains("marking") && !text.contains("\\u") {
+        return None;
+    }
+    match serde_json::from_str::<Marked>(text) {
+        Ok(m) => judge(&m),
+        Err(_) => Some(Tlp2::Red),
+    }
+}
+
+fn judge(m: &Marked) -> Option<Tlp2> {
+    let refs = m.object_marking_refs.iter().flatten().map(String::as_str);
+    let granular = m.granular_markings.iter().flatten().filter_map(|g| g.marking_ref.as_deref());
+    let carried = refs.chain(granular).filter_map(level_of_ref).max();
+    let definition = m.object_type.as_deref() == Some("marking-definition")
+        && m.id.as_deref().and_then(level_of_ref).is_some();
+    carried.or(definition.then_some(Tlp2::Clear))
 }
 
 #[cfg(test)]
@@ -240,6 +334,43 @@ mod tests {
             assert_eq!(md["name"], name);
             assert_eq!(md["extensions"][TLP2_EXTENSION_ID]["tlp_2_0"], tlp_2_0);
         }
+    }
+
+    #[test]
+    fn an_object_carries_its_most_restrictive_tlp() {
+        let red1 = Tlp::V1(Tlp1::Red).marking_ref().to_string();
+        let green2 = Tlp::V2(Tlp2::Green).marking_ref().to_string();
+        let strict = Tlp::V2(Tlp2::AmberStrict).marking_ref().to_string();
+        let statement = "marking-definition--a6f25e46-0b8d-4c3b-9ac8-9d8a5e0d1b1a";
+        let cases = [
+            (json!({"type": "domain-name", "value": "a.example"}), None),
+            (json!({"type": "indicator", "object_marking_refs": [statement]}), None),
+            (json!({"type": "indicator", "object_marking_refs": [green2]}), Some(Tlp2::Green)),
+            (json!({"type": "indicator", "object_marking_refs": [green2, red1]}), Some(Tlp2::Red)),
+            (
+                json!({"type": "indicator", "object_marking_refs": [green2],
+                       "granular_markings": [{"marking_ref": strict, "selectors": ["description"]},
+                                             {"lang": "en", "selectors": ["name"]}]}),
+                Some(Tlp2::AmberStrict),
+            ),
+            (json!({"type": "indicator", "object_marking_refs": "not a list"}), Some(Tlp2::Red)),
+            (serde_json::to_value(Tlp::V2(Tlp2::Red).definition()).unwrap(), Some(Tlp2::Clear)),
+        ];
+        for (object, expected) in cases {
+            assert_eq!(carried(&object), expected, "{object}");
+            assert_eq!(carried_in_text(&object.to_string()), expected, "{object}");
+        }
+        // An escaped key or id is read as the consumer will read it.
+        let escaped = format!(r#"{{"type":"indicator","object_\u006darking_refs":["{red1}"]}}"#);
+        assert_eq!(carried_in_text(&escaped), Some(Tlp2::Red));
+        // One list for us and another for a consumer is refused.
+        let twice = format!(r#"{{"object_marking_refs":["{red1}"],"object_marking_refs":[]}}"#);
+        assert_eq!(carried_in_text(&twice), Some(Tlp2::Red));
+        for level in Tlp2::ALL {
+            assert_eq!(Tlp2::from_rank(level.rank()), Some(level));
+        }
+        assert_eq!(Tlp2::from_rank(5), None);
+        assert_eq!(Tlp::V1(Tlp1::White).as_v2(), Tlp2::Clear);
     }
 
     #[test]

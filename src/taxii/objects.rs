@@ -153,6 +153,7 @@ pub async fn add_objects(
     }
     let body = body.freeze();
     let validator = state.validator.clone();
+    let ceiling = crate::service::tlp::ceiling(&v.row);
     let prepared = tokio::task::spawn_blocking(move || -> Result<Vec<ingest::Prepared>, TaxiiError> {
         let envelope: Envelope<'_> = serde_json::from_slice(&body).map_err(|e| match e.classify() {
             serde_json::error::Category::Data => TaxiiError::Unprocessable(format!(
@@ -161,7 +162,10 @@ pub async fn add_objects(
             _ => TaxiiError::BadRequest(format!("the body is not JSON: {e}")),
         })?;
         let raws: Vec<&str> = envelope.objects.iter().map(|raw| raw.get()).collect();
-        Ok(ingest::prepare_all(&validator, &raws))
+        let mut prepared = ingest::prepare_all(&validator, &raws);
+        // Nothing above the collection's TLP ceiling is stored in it (a per-object failure).
+        crate::service::tlp::screen(&mut prepared, ceiling);
+        Ok(prepared)
     })
     .await
     .map_err(|e| TaxiiError::Internal(e.to_string()))??;

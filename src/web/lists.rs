@@ -172,6 +172,9 @@ pub struct CollectionLine {
     url: String,
     public_read: bool,
     intake: bool,
+    /// Its TLP ceiling, upper case (`AMBER+STRICT`).
+    max_tlp: String,
+    share_target: bool,
     last_added: String,
 }
 
@@ -198,6 +201,8 @@ pub async fn collections(s: Session, req: HttpRequest, db: web::Data<Db>) -> Res
                 url: format!("{base}/taxii2/{}/collections/{}/", c.api_root, c.id),
                 public_read: c.public_read,
                 intake: c.intake,
+                max_tlp: crate::service::tlp::ceiling(c).level().to_uppercase(),
+                share_target: c.share_target,
                 last_added: if c.last_date_added > 0 { when(c.last_date_added) } else { "never".into() },
             })
             .collect(),

@@ -142,7 +142,8 @@ async fn the_text_export_is_one_value_per_line_with_wildcards_on_request() {
     let (status, ct, all) = feed(&app, "edl-all").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(ct, "text/plain; charset=utf-8");
-    // Active only by default, in id order, every type.
+    // Active only by default, in id order, every type; not the TLP:RED email address (the
+    // default ceiling is AMBER).
     assert_eq!(
         all.lines().collect::<Vec<_>>(),
         vec![
@@ -151,7 +152,6 @@ async fn the_text_export_is_one_value_per_line_with_wildcards_on_request() {
             "82.118.16.98",
             "2a00:1450:4001:82a::200e",
             "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
-            "security@paypa1-verify.com",
         ]
     );
     assert_eq!(feed_ok(&app, "edl-domains").await, "paypa1-verify.com\n*.paypa1-verify.com\n");
@@ -287,8 +287,8 @@ async fn the_stix_export_is_a_strictly_valid_bundle() {
     assert_eq!(bundle["type"], "bundle");
     let objects = bundle["objects"].as_array().unwrap();
     let indicators: Vec<&Value> = objects.iter().filter(|o| o["type"] == "indicator").collect();
-    // Six active (the email address too) and the expired one.
-    assert_eq!(indicators.len(), 7, "{body}");
+    // Five active (not the TLP:RED email address: the default ceiling is AMBER) and the expired one.
+    assert_eq!(indicators.len(), 6, "{body}");
     assert!(objects.iter().any(|o| o["type"] == "identity"));
     let expired = indicators.iter().find(|o| o["name"] == "expired-one.example.org").unwrap();
     assert!(expired["valid_until"].is_string(), "{expired}");
@@ -430,7 +430,7 @@ async fn filters_select_by_status_type_score_tags_tlp_and_age() {
     let (status, one) =
         status_json(app.as_admin(app.get("/api/v1/exports/case-2")).send().await.unwrap()).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(one["filters"], json!({ "status": ["active"], "min_score": 80 }));
+    assert_eq!(one["filters"], json!({ "status": ["active"], "min_score": 80, "max_tlp": "amber" }));
     assert_eq!(one["url"], "/api/v1/exports/case-2/feed");
     assert_eq!(one["options"]["sid_base"], 1_000_000_000);
 }

@@ -3,7 +3,9 @@
 //! chunks, one keyset page of indicators at a time, so an export of any size is generated in
 //! bounded memory. Whitelisted values never appear in any export: the status filter refuses
 //! `whitelisted`, and every value is checked against the whitelist rules in force when the
-//! generation starts. How each format writes an indicator is in `render` (pure).
+//! generation starts. Nothing above an export's TLP ceiling (`max_tlp`, AMBER unless its
+//! definition says otherwise) appears in any format, whatever its `tlp` filter says. How each
+//! format writes an indicator is in `render` (pure).
 
 mod render;
 
@@ -20,6 +22,7 @@ use crate::db::exports::{self as store, ExportRow, NewExport};
 use crate::db::indicators::{self as indicators_store, IndicatorQuery, IndicatorRow};
 use crate::db::{DbConn, now_micros};
 use crate::extract::ObservableKind;
+use crate::stix::Tlp2;
 
 pub use render::{DomainProtocol, sid_for};
 
@@ -76,8 +79,10 @@ pub struct Filters {
     pub min_score: Option<u8>,
     /// Every tag must be present.
     pub tags: Vec<String>,
-    /// TLP levels (clear, green, amber, amber+strict, red); empty: any.
+    /// TLP levels (clear, green, amber, amber+strict, red); empty: any within `max_tlp`.
     pub tlps: Vec<String>,
+    /// The ceiling: no indicator of a more restrictive TLP is ever exported.
+    pub max_tlp: Tlp2,
     /// Only indicators last seen within this many days of the generation.
     pub max_age_days: Option<u32>,
 }
@@ -129,6 +134,8 @@ struct FiltersDoc {
     tags: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     tlp: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    max_tlp: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     max_age_days: Option<i64>,
 }
@@ -207,6 +214,8 @@ impl ExportSpec {
             .flatten()
             .map(|t| parse_tlp(t).map(|l| l.level().to_string()))
             .collect::<Result<Vec<_>, _>>()?;
+        // Definitions stored before ceilings existed get the default (AMBER).
+        let max_tlp = super::tlp::parse_ceiling(f.max_tlp.as_deref())?;
         let max_age_days = f
             .max_age_days
             .map(|d| {
@@ -243,7 +252,7 @@ impl ExportSpec {
         Ok(Self {
             name: name.to_string(),
             format,
-            filters: Filters { statuses, kinds, min_score, tags, tlps, max_age_days },
+            filters: Filters { statuses, kinds, min_score, tags, tlps, max_tlp, max_age_days },
             options: Options {
                 domain_wildcards: o.domain_wildcards.unwrap_or(false),
                 strip_url_scheme: o.strip_url_scheme.unwrap_or(false),
@@ -262,6 +271,7 @@ impl ExportSpec {
             min_score: f.min_score.map(i64::from),
             tags: (!f.tags.is_empty()).then(|| f.tags.clone()),
             tlp: (!f.tlps.is_empty()).then(|| f.tlps.clone()),
+            max_tlp: Some(f.max_tlp.level().to_string()),
             max_age_days: f.max_age_days.map(i64::from),
         };
         serde_json::to_value(d).unwrap_or_default()
@@ -346,6 +356,19 @@ pub fn delete(conn: &mut DbConn, name: &str) -> Result<(), ServiceError> {
     if store::delete(conn, name)? { Ok(()) } else { Err(ServiceError::NotFound(format!("export '{name}'"))) }
 }
 
+/// The TLP levels an export's query asks for: those of its `tlp` filter (all when empty) within
+/// the ceiling. Never empty, since an empty list means any: a filter naming only levels above
+/// the ceiling asks for a level no indicator has.
+fn within_ceiling(tlps: &[String], max: Tlp2) -> Vec<String> {
+    let wanted: Vec<String> = Tlp2::ALL
+        .into_iter()
+        .filter(|l| *l <= max)
+        .map(|l| l.level().to_string())
+        .filter(|l| tlps.is_empty() || tlps.contains(l))
+        .collect();
+    if wanted.is_empty() { vec![String::new()] } else { wanted }
+}
+
 /// Indicators read per keyset page (and per chunk of the response).
 pub const PAGE_SIZE: i64 = 2_000;
 
@@ -382,7 +405,7 @@ impl Feed {
             statuses: f.statuses.iter().map(|s| s.as_str().to_string()).collect(),
             tags: f.tags.clone(),
             min_score: f.min_score.map(i32::from),
-            tlps: f.tlps.clone(),
+            tlps: within_ceiling(&f.tlps, f.max_tlp),
             seen_since: f
                 .max_age_days
                 .map(|d| generated_at.saturating_sub(i64::from(d).saturating_mul(86_400_000_000))),
@@ -446,9 +469,11 @@ impl Feed {
         Ok(Some(out))
     }
 
-    /// Never a whitelisted value, whatever the filters say and whenever the rule was made.
+    /// Never a whitelisted value, whatever the filters say and whenever the rule was made;
+    /// never a TLP above the ceiling (checked again here, whatever the query returned).
     fn exportable(&self, kind: ObservableKind, row: &IndicatorRow) -> bool {
-        row.status != Status::Whitelisted.as_str()
+        parse_tlp(&row.tlp).is_ok_and(|t| t <= self.spec.filters.max_tlp)
+            && row.status != Status::Whitelisted.as_str()
             && row.whitelist_rule_id.is_none()
             && self.whitelist.matches(kind, &row.value).is_none()
     }
@@ -464,7 +489,7 @@ impl Feed {
                     format!("{{\"type\":\"bundle\",\"id\":\"{id}\",\"objects\":[").as_bytes(),
                 );
                 let mut base = vec![self.publisher.identity.clone()];
-                for level in crate::stix::Tlp2::ALL {
+                for level in Tlp2::ALL.into_iter().filter(|l| *l <= self.spec.filters.max_tlp) {
                     let definition =
                         crate::stix::objects::StixObject::from(self.publisher.tlp(level).definition())
                             .to_value()?;
@@ -512,29 +537,12 @@ impl Feed {
     }
 }
 
-/// The indicator SDO of a row as the export states it: the id and timestamps of its latest
-/// published version when it has one (an Active indicator's export matches what TAXII serves),
-/// otherwise modified at its last update; `valid_until` for an Expired one. `None` for CVE ids.
+/// The indicator SDO of a row as the export states it (an Active indicator's matches what TAXII
+/// serves).
 fn stix_indicator(
     publisher: &Publisher,
     row: &IndicatorRow,
     tags: &[String],
 ) -> Result<Option<String>, ServiceError> {
-    use super::publish::VersionState;
-    let at = row.stix_modified.unwrap_or(row.updated_at);
-    let mut as_published = row.clone();
-    // `version` moves `modified` past the stored one; the export restates it instead.
-    as_published.stix_modified = None;
-    as_published.stix_created = Some(row.stix_created.unwrap_or(at).min(at));
-    // Only the indicator: the observed-data and relationship ids belong to the TAXII collection.
-    as_published.stix_observed_id = Some(String::new());
-    let state = if row.status == Status::Expired.as_str() {
-        VersionState::Inactive { valid_from: row.first_seen, until: row.status_changed_at }
-    } else if row.status == Status::Active.as_str() {
-        VersionState::Active { valid_from: row.status_changed_at }
-    } else {
-        VersionState::Active { valid_from: row.first_seen }
-    };
-    let Some(version) = publisher.version(&as_published, tags, state, at)? else { return Ok(None) };
-    Ok(version.objects.last().map(Value::to_string))
+    Ok(publisher.standalone(row, tags)?.as_ref().map(Value::to_string))
 }

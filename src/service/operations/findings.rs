@@ -189,7 +189,8 @@ pub fn apply_in(
             }
         }
         let publishable = row.status == Status::Active.as_str() && row.stix_modified.is_some();
-        let tlp = ctx.publisher.tlp(parse_tlp(&row.tlp)?);
+        let tlp_level = parse_tlp(&row.tlp)?;
+        let tlp = ctx.publisher.tlp(tlp_level);
         let indicator_id = StixId::parse(&row.stix_id)?;
         let ts = |us: i64| StixTimestamp::from_micros(us).map_err(ServiceError::from);
         for s in &f.sightings {
@@ -222,9 +223,8 @@ pub fn apply_in(
             sighting.description = Some(s.description.clone());
             let sighting_id = sighting.id().to_string();
             objects.push(StixObject::from(sighting).to_value()?);
-            if publishable {
-                ctx.publisher.publish(conn, &objects)?;
-            }
+            // Above the TLP ceiling (the indicator's own TLP): kept here, never published.
+            let published = publishable && ctx.publisher.publish(conn, &objects, tlp_level)?;
             store::insert_sighting(
                 conn,
                 &NewSighting {
@@ -238,7 +238,7 @@ pub fn apply_in(
                     hosts: json!(s.hosts).to_string(),
                     description: Some(s.description.clone()),
                     objects: Value::Array(objects).to_string(),
-                    published: publishable,
+                    published,
                     created_at: now,
                 },
             )?;
@@ -250,7 +250,7 @@ pub fn apply_in(
                     .with_tlp(tlp)
                     .created_at(ts(now)?);
                 note.authors = vec![format!("Harpoon {provenance}")];
-                ctx.publisher.publish(conn, &[StixObject::from(note).to_value()?])?;
+                ctx.publisher.publish(conn, &[StixObject::from(note).to_value()?], tlp_level)?;
             }
         }
         if !f.sightings.is_empty() {
@@ -368,13 +368,19 @@ fn host_sco(host: &str) -> Option<StixObject> {
 }
 
 /// Publishes the sightings kept for an indicator's current STIX id while it was not Active
-/// (called when it becomes Active, inside that transaction).
-pub fn publish_pending(conn: &mut DbConn, ctx: &TriageContext, stix_id: &str) -> Result<(), ServiceError> {
+/// (called when it becomes Active, inside that transaction), within the TLP ceiling.
+pub fn publish_pending(
+    conn: &mut DbConn,
+    ctx: &TriageContext,
+    stix_id: &str,
+    tlp: crate::stix::Tlp2,
+) -> Result<(), ServiceError> {
     for s in store::unpublished_of(conn, stix_id)? {
         let objects: Vec<Value> = serde_json::from_str(&s.objects)
             .map_err(|e| ServiceError::Internal(format!("sighting {}: stored objects: {e}", s.id)))?;
-        ctx.publisher.publish(conn, &objects)?;
-        store::mark_published(conn, s.id)?;
+        if ctx.publisher.publish(conn, &objects, tlp)? {
+            store::mark_published(conn, s.id)?;
+        }
     }
     Ok(())
 }
