@@ -62,6 +62,7 @@ diesel::table! {
         version -> BigInt,
         revoked -> Bool,
         json -> Text,
+        content_sha256 -> Nullable<Text>,
     }
 }
 

@@ -94,7 +94,7 @@ fn content(
                 .into_iter()
                 .flatten()
             {
-                if let Some(json) = objects::latest_json(conn, stored)? {
+                if let Some(json) = objects::latest_json(conn, &ctx.publisher.collection_id, stored)? {
                     let v: Value =
                         serde_json::from_str(&json).map_err(|e| ServiceError::Internal(e.to_string()))?;
                     let sid = StixId::parse(stored)?;
@@ -206,7 +206,7 @@ pub fn share(
         report.description = event.description.clone();
         if let Some(previous) = store::share_of(conn, id, &collection.id)? {
             report.common.id = StixId::parse(&previous)?;
-            if let Some(json) = objects::latest_json(conn, &previous)? {
+            if let Some(json) = objects::latest_json(conn, &collection.id, &previous)? {
                 let old: Value =
                     serde_json::from_str(&json).map_err(|e| ServiceError::Internal(e.to_string()))?;
                 if let Some(created) = old.get("created").and_then(Value::as_str) {
@@ -217,7 +217,7 @@ pub fn share(
         let report_id = report.id().to_string();
         objs.push(StixObject::from(report).to_value()?);
         let rows = objs.iter().map(new_object).collect::<Result<Vec<_>, _>>()?;
-        objects::add_in_transaction(conn, &collection.id, &rows)?;
+        objects::add_in_transaction(conn, &collection.id, &rows, objects::Writer::Sharing)?;
         store::record_share(conn, id, &collection.id, &report_id, actor, now)?;
         Ok(report_id)
     })

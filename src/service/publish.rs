@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::ServiceError;
 use crate::db::indicators::{IndicatorChanges, IndicatorRow};
-use crate::db::objects::{self, NewObject};
+use crate::db::objects::{self, NewObject, Writer};
 use crate::db::{DbConn, collections, secrets};
 use crate::extract::ObservableKind;
 use crate::stix::objects::{
@@ -131,7 +131,7 @@ impl Publisher {
             }
         }
         let rows = base.iter().map(new_object).collect::<Result<Vec<_>, _>>()?;
-        objects::add_to_collection(conn, &publisher.collection_id, &rows)?;
+        objects::add_to_collection(conn, &publisher.collection_id, &rows, Writer::Publisher)?;
         Ok(publisher)
     }
 
@@ -231,7 +231,7 @@ impl Publisher {
     /// Stores a version in the `active-indicators` collection (inside the caller's transaction).
     pub fn publish(&self, conn: &mut DbConn, objects: &[Value]) -> Result<(), ServiceError> {
         let rows = objects.iter().map(new_object).collect::<Result<Vec<_>, _>>()?;
-        objects::add_in_transaction(conn, &self.collection_id, &rows)?;
+        objects::add_in_transaction(conn, &self.collection_id, &rows, Writer::Publisher)?;
         Ok(())
     }
 }
@@ -296,5 +296,6 @@ pub fn new_object(value: &Value) -> Result<NewObject, ServiceError> {
         version: modified.or(created).unwrap_or(0),
         revoked: value.get("revoked").and_then(Value::as_bool).unwrap_or(false),
         json: value.to_string(),
+        content_sha256: crate::stix::canonical::content_sha256(value)?,
     })
 }

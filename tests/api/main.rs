@@ -19,6 +19,7 @@ mod schema_oracle;
 mod stix_oracle;
 mod taxii;
 mod taxii_client;
+mod taxii_trust;
 mod tls;
 mod triage;
 mod ui;
