@@ -430,6 +430,32 @@ mod tests {
     }
 
     #[test]
+    fn received_sco_ids_must_be_their_uuid_v5() {
+        let right = StixId::sco("domain-name", &json!({"value": "a.example"})).unwrap().to_string();
+        let ok = json!({"type": "domain-name", "id": right, "value": "a.example"});
+        assert_eq!(check_sco_id(&ok), Ok(()));
+        let forged = json!({"type": "domain-name", "id": right, "value": "b.example"});
+        let expected = StixId::sco("domain-name", &json!({"value": "b.example"})).unwrap();
+        assert_eq!(
+            check_sco_id(&forged).unwrap_err().to_string(),
+            format!("id is not the UUIDv5 of its id-contributing properties (value): expected {expected}")
+        );
+        let upper = json!({"type": "domain-name", "id": right.to_uppercase().replace("DOMAIN-NAME", "domain-name"), "value": "a.example"});
+        assert!(check_sco_id(&upper).is_err(), "the exact (lowercase) id");
+        let file = json!({"type": "file", "id": "file--00000000-0000-4000-8000-000000000000", "name": "x", "hashes": {"MD5": "d41d8cd98f00b204e9800998ecf8427e"}});
+        assert!(check_sco_id(&file).unwrap_err().to_string().contains("(hashes, name)"));
+        // Any UUID where nothing contributes; SDOs and custom SCOs are not ours to judge.
+        for pass in [
+            json!({"type": "process", "id": "process--00000000-0000-4000-8000-000000000000", "pid": 4}),
+            json!({"type": "email-message", "id": "email-message--00000000-0000-4000-8000-000000000000", "is_multipart": true}),
+            json!({"type": "indicator", "id": "indicator--00000000-0000-4000-8000-000000000000"}),
+            json!({"type": "x-acme-thing", "id": "x-acme-thing--00000000-0000-4000-8000-000000000000", "value": "v"}),
+        ] {
+            assert_eq!(check_sco_id(&pass), Ok(()), "{pass}");
+        }
+    }
+
+    #[test]
     fn no_contributing_property_means_v4() {
         let id = StixId::sco("email-message", &json!({"is_multipart": false})).unwrap();
         assert_eq!(id.uuid().get_version_num(), 4);
