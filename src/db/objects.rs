@@ -383,9 +383,9 @@ macro_rules! add_body {
 const ID_CHUNK: usize = 900;
 const INSERT_CHUNK: usize = 400;
 
-/// Reads a collection's last `date_added` (locking its row on PostgreSQL, where `$lock` is
-/// `for_update`) and refuses a writer the collection does not take: a computed collection is
-/// filled by Harpoon's publisher only, whoever asks (admins and `can_write` grants included).
+/// Reads a collection's last `date_added` (locking its row on PostgreSQL) and refuses a writer
+/// the collection does not take: a computed collection is filled by Harpoon's publisher only,
+/// whoever asks (admins and `can_write` grants included).
 macro_rules! open_collection {
     ($c:ident, $collection_id:expr, $writer:expr, sqlite) => {{
         let (last, kind): (i64, String) = collections::table

@@ -484,7 +484,14 @@ async fn taxii_trust_conflicts_in_one_envelope_and_in_the_background() {
 
 #[tokio::test]
 async fn taxii_trust_status_versions_and_manifest_reveal_nothing_of_other_collections() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(|s| {
+        s.taxii.api_roots.push(harpoon::settings::ApiRootSettings {
+            name: "partners".into(),
+            title: "Partner sharing".into(),
+            description: String::new(),
+        })
+    })
+    .await;
     let alice = User::new(&app, "alice").await;
     let bob = User::new(&app, "bob").await;
     own_collection(&app, "a", "alice").await;
@@ -514,6 +521,8 @@ async fn taxii_trust_status_versions_and_manifest_reveal_nothing_of_other_collec
     assert_eq!(resp.status(), StatusCode::OK);
     let resp = app.get(&a_status).header("Accept", TAXII).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let (status, _) = alice.get(&app, &a_status.replace("/root/", "/partners/")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "a status lives under its collection's API root");
 
     // Versions, manifest and objects of B: only what B holds.
     let base = format!("{ROOT}/collections/b");
