@@ -296,6 +296,21 @@ async fn taxii_trust_forged_sco_ids_fail_naming_the_rule_for_every_sco_type() {
         failures.iter().map(|(id, ..)| id.split("--").next().unwrap()).collect();
     assert_eq!(failing_types.len(), 17, "every type with contributing properties: {failing_types:?}");
 
+    // Python's verdict on the very objects posted agrees with Harpoon's, object by object.
+    let verdicts = |objects: &[Value]| -> Vec<Option<bool>> {
+        let out = oracle::run("sco_ids.py", &json!({ "objects": objects }));
+        out["results"].as_array().unwrap().iter().map(|r| r["matches"].as_bool()).collect()
+    };
+    assert!(verdicts(&right).iter().all(|v| *v != Some(false)), "python accepts every right id");
+    let python_refuses: Vec<String> = forged
+        .iter()
+        .zip(verdicts(&forged))
+        .filter(|(_, v)| *v == Some(false))
+        .map(|(o, _)| o["id"].as_str().unwrap().to_string())
+        .collect();
+    let harpoon_refuses: Vec<String> = failures.iter().map(|f| f.0.clone()).collect();
+    assert_eq!(harpoon_refuses, python_refuses);
+
     // The message names the properties, in specification order.
     let mut d = domain("forged.example");
     d["id"] = domain("victim.example")["id"].clone();
