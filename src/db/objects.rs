@@ -278,7 +278,7 @@ macro_rules! add_body {
                     co::seq,
                     so::stix_id,
                     co::object_pk,
-                    so::version,
+                    diesel::dsl::sql::<diesel::sql_types::BigInt>(VERSION_SQL),
                     co::is_first,
                     co::is_latest,
                     co::date_added,
@@ -307,15 +307,18 @@ macro_rules! add_body {
             };
             // An SCO's TAXII version is its date_added in *this* collection (spec §3.1.1),
             // never when another collection first stored it.
+            // Members carry that TAXII version (`VERSION_SQL`), so the first/latest flags follow
+            // what the collection serves.
             let unversioned = o.created.is_none() && o.modified.is_none();
             let entry = members.entry(o.stix_id.clone()).or_default();
             if let Some(m) = entry.iter().find(|m| m.1 == pk) {
-                outcomes.push(Added::Duplicate { version: if unversioned { m.5 } else { version } });
+                outcomes.push(Added::Duplicate { version: m.2 });
                 continue;
             }
+            let version = if unversioned { next } else { version };
             entry.push((None, pk, version, false, false, next));
             new_members.push((i, pk, version, next));
-            outcomes.push(Added::New { date_added: next, version: if unversioned { next } else { version } });
+            outcomes.push(Added::New { date_added: next, version });
             next += 1;
         }
 
@@ -745,7 +748,7 @@ macro_rules! delete_body {
             .inner_join(so::table)
             .filter(co::collection_id.eq($collection_id))
             .filter(so::stix_id.eq($stix_id))
-            .select((co::seq, so::version))
+            .select((co::seq, diesel::dsl::sql::<diesel::sql_types::BigInt>(VERSION_SQL)))
             .load($c)?;
         let first = remaining.iter().min_by_key(|(_, v)| *v).map(|(s, _)| *s);
         let latest = remaining.iter().max_by_key(|(_, v)| *v).map(|(s, _)| *s);

@@ -657,8 +657,29 @@ async fn taxii_trust_harpoon_publishes_its_own_observable_whatever_a_partner_sto
         .unwrap();
     assert!(matches!(added[..], [Added::New { .. }]), "{added:?}");
     let in_active = served(&app, ACTIVE_ALIAS, "domain-name").await;
-    assert_eq!(in_active, [ours], "active-indicators serves Harpoon's observable, not the partner's");
-    assert_eq!(served(&app, "inbound", "domain-name").await, [theirs]);
+    assert_eq!(
+        in_active,
+        std::slice::from_ref(&ours),
+        "active-indicators serves Harpoon's observable, not the partner's"
+    );
+    assert_eq!(served(&app, "inbound", "domain-name").await, [theirs.clone()]);
+
+    // A collection both sides write holds both texts as two versions, ordered (and flagged
+    // first/latest) by when each arrived there, which is what its versions say.
+    let shared = own_collection(&app, "shared", "partner").await;
+    let row = new_object(&ours).unwrap();
+    app.db.run(move |conn| objects::add_to_collection(conn, &shared, &[row], Writer::Sharing)).await.unwrap();
+    let st = partner.post(&app, "shared", std::slice::from_ref(&theirs)).await;
+    assert_eq!(st["success_count"], 1, "{st}");
+    let sco_id = ours["id"].as_str().unwrap();
+    let (_, last) = partner.get(&app, &format!("{ROOT}/collections/shared/objects/{sco_id}/")).await;
+    assert_eq!(last["objects"], json!([theirs]), "the latest arrival is the latest version");
+    let (_, first) =
+        partner.get(&app, &format!("{ROOT}/collections/shared/objects/{sco_id}/?match[version]=first")).await;
+    assert_eq!(first["objects"], json!([ours]));
+    let (_, versions) =
+        partner.get(&app, &format!("{ROOT}/collections/shared/objects/{sco_id}/versions/")).await;
+    assert_eq!(versions["versions"].as_array().unwrap().len(), 2, "{versions}");
 
     // A versioned object of Harpoon's whose id and version a partner took with other content
     // is refused loudly, never published as the partner's.
