@@ -145,6 +145,9 @@ pub enum DbError {
     NotFound,
     #[error("already exists: {0}")]
     Conflict(String),
+    /// A write the store refuses whoever asks (e.g. a client adding to a computed collection).
+    #[error("{0}")]
+    Refused(String),
     #[error("database query failed: {0}")]
     Query(diesel::result::Error),
     #[error("database task failed: {0}")]

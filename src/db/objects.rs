@@ -27,6 +27,24 @@ pub struct NewObject {
     pub version: i64,
     pub revoked: bool,
     pub json: String,
+    /// [`crate::stix::canonical::content_sha256`] of the object: what "same content" means.
+    pub content_sha256: String,
+}
+
+/// The failure of an object whose id and version are stored with other content. It says
+/// neither what the stored content is nor where it is.
+pub const CONFLICT: &str = "conflicts with a stored object";
+
+/// Who adds objects: decides where it may add and what a conflict means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Writer {
+    /// A TAXII client: a conflicting object is that object's failure ([`Added::Conflict`]);
+    /// never into a computed collection.
+    Client,
+    /// Harpoon sharing an event into a stored collection.
+    Sharing,
+    /// Harpoon's publisher filling a computed collection (the only writer allowed there).
+    Publisher,
 }
 
 /// What adding one object did.
@@ -36,6 +54,8 @@ pub enum Added {
     New { date_added: i64, version: i64 },
     /// That version was already in the collection: nothing changed.
     Duplicate { version: i64 },
+    /// Its id and version are stored with other content: nothing changed ([`CONFLICT`]).
+    Conflict,
 }
 
 #[derive(Insertable)]
@@ -49,6 +69,7 @@ struct ObjectInsert<'a> {
     version: i64,
     revoked: bool,
     json: &'a str,
+    content_sha256: &'a str,
 }
 
 #[derive(Insertable)]
@@ -62,62 +83,138 @@ struct MemberInsert<'a> {
     tlp_rank: i32,
 }
 
+/// A stored version of an object, as [`add_body!`] compares it with one being added.
+struct StoredVersion {
+    pk: i64,
+    version: i64,
+    /// Neither `created` nor `modified` (an SCO): its TAXII version is its `date_added`.
+    unversioned: bool,
+    digest: String,
+}
+
+/// The digest of a row stored before digests were (NULL column): computed from its text. An
+/// unreadable text gets a digest nothing equals, so it can only ever conflict.
+fn digest_of_text(json: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(json)
+        .ok()
+        .and_then(|v| crate::stix::canonical::content_sha256(&v).ok())
+        .unwrap_or_else(|| "unreadable".into())
+}
+
+/// How one object of a call was resolved against the store.
+#[derive(Clone, Copy)]
+enum Resolved {
+    /// An identical stored row (pk), with its stored version.
+    Stored(i64, i64),
+    /// A row this call inserts, with its version.
+    Fresh(i64),
+    /// Same id and version as a stored object (or an earlier one of this call), other content.
+    Conflict,
+}
+
 /// The body of [`add_to_collection`], written once for both backends. `$c` is the concrete
 /// connection inside a transaction that already holds the collection's write lock. It is
 /// set-based: a handful of statements per call, whatever the number of objects, so that
 /// PostgreSQL round trips and SQLite statement overhead do not grow per object.
+///
+/// An object is matched to a stored row by id, version *and content digest*: the membership
+/// added to this collection is always a row with exactly the content the writer sent, so
+/// nothing a writer sends makes its collection serve another collection's object, and nothing
+/// in another collection (its rows, flags or `date_added`) is touched.
 macro_rules! add_body {
-    ($c:ident, $collection_id:expr, $objects:expr, $last:expr, $ranks:expr) => {{
+    ($c:ident, $collection_id:expr, $objects:expr, $last:expr, $ranks:expr, $writer:expr) => {{
         let objects: &[NewObject] = $objects;
         let ranks: &[i32] = $ranks;
         let collection_id: &str = $collection_id;
+        let writer: Writer = $writer;
         let mut next = now_micros().max($last + 1);
         let mut ids: Vec<&str> = objects.iter().map(|o| o.stix_id.as_str()).collect();
         ids.sort_unstable();
         ids.dedup();
 
-        // 1. Which versions the store already holds, by id.
-        let mut stored: HashMap<String, Vec<(i64, i64, bool)>> = HashMap::new();
+        // 1. Which versions the store already holds, by id, with their content digests.
+        let mut stored: HashMap<String, Vec<StoredVersion>> = HashMap::new();
+        let mut undigested: Vec<i64> = Vec::new();
         for chunk in ids.chunks(ID_CHUNK) {
-            let rows: Vec<(i64, String, i64, Option<i64>, Option<i64>)> = so::table
+            let rows: Vec<(i64, String, i64, Option<i64>, Option<i64>, Option<String>)> = so::table
                 .filter(so::stix_id.eq_any(chunk))
-                .select((so::pk, so::stix_id, so::version, so::created, so::modified))
+                .select((so::pk, so::stix_id, so::version, so::created, so::modified, so::content_sha256))
                 .order(so::pk.asc())
                 .load($c)?;
-            for (pk, id, version, created, modified) in rows {
-                stored.entry(id).or_default().push((pk, version, created.is_none() && modified.is_none()));
+            for (pk, id, version, created, modified, digest) in rows {
+                if digest.is_none() {
+                    undigested.push(pk);
+                }
+                let unversioned = created.is_none() && modified.is_none();
+                let digest = digest.unwrap_or_default();
+                stored.entry(id).or_default().push(StoredVersion { pk, version, unversioned, digest });
+            }
+        }
+        // Rows stored before the digest column: their digest from their text (once per call).
+        let mut late: HashMap<i64, String> = HashMap::new();
+        for chunk in undigested.chunks(ID_CHUNK) {
+            let rows: Vec<(i64, String)> =
+                so::table.filter(so::pk.eq_any(chunk)).select((so::pk, so::json)).load($c)?;
+            late.extend(rows.into_iter().map(|(pk, json)| (pk, digest_of_text(&json))));
+        }
+        for s in stored.values_mut().flatten() {
+            if let Some(d) = late.remove(&s.pk) {
+                s.digest = d;
             }
         }
 
-        // 2. Resolve each object to a stored version or a new one (pk unknown until inserted).
-        //    An object without created/modified (an SCO) has one version: the first stored.
-        let mut resolved: Vec<(Option<i64>, i64)> = Vec::with_capacity(objects.len());
+        // 2. Resolve each object: an identical stored row, a new row (pk unknown until
+        //    inserted), or a conflict. An object without created/modified (an SCO) has no
+        //    version of its own: any stored row with its id and content is it.
+        let mut resolved: Vec<Resolved> = Vec::with_capacity(objects.len());
         let mut fresh: Vec<(usize, i64)> = Vec::new();
-        let mut pending: HashMap<(&str, i64), usize> = HashMap::new();
-        let mut unversioned_new: HashMap<&str, i64> = HashMap::new();
+        // (id, version) → digest of the object of this call that inserts it.
+        let mut pending: HashMap<(&str, i64), &str> = HashMap::new();
+        let mut unversioned_new: HashMap<&str, Vec<(i64, &str)>> = HashMap::new();
         for (i, o) in objects.iter().enumerate() {
             let unversioned = o.created.is_none() && o.modified.is_none();
-            let known = stored.get(&o.stix_id).and_then(|versions| {
-                versions
-                    .iter()
-                    .find(|(_, v, u)| if unversioned { *u } else { *v == o.version })
-                    .map(|(pk, v, _)| (*pk, *v))
-            });
-            match known {
-                Some((pk, v)) => resolved.push((Some(pk), v)),
-                None => {
-                    let version = if unversioned {
-                        *unversioned_new.entry(o.stix_id.as_str()).or_insert(next + i as i64)
-                    } else {
-                        o.version
-                    };
-                    if !pending.contains_key(&(o.stix_id.as_str(), version)) {
-                        pending.insert((o.stix_id.as_str(), version), i);
-                        fresh.push((i, version));
+            let versions: &[StoredVersion] = stored.get(&o.stix_id).map_or(&[], Vec::as_slice);
+            let same_key =
+                |s: &&StoredVersion| if unversioned { s.unversioned } else { s.version == o.version };
+            let identical = versions.iter().filter(same_key).find(|s| s.digest == o.content_sha256);
+            let taken = versions.iter().any(|s| same_key(&s));
+            let r = match identical {
+                Some(s) => Resolved::Stored(s.pk, s.version),
+                None if unversioned => {
+                    let earlier = unversioned_new.entry(o.stix_id.as_str()).or_default();
+                    match earlier.iter().find(|(_, d)| *d == o.content_sha256) {
+                        Some((version, _)) => Resolved::Fresh(*version),
+                        // Harpoon's own observable keeps its own content (a row of its own)
+                        // even where a partner stored another text under the same id first.
+                        None if (taken || !earlier.is_empty()) && writer == Writer::Client => {
+                            Resolved::Conflict
+                        }
+                        None => {
+                            let version = next + i as i64;
+                            earlier.push((version, o.content_sha256.as_str()));
+                            fresh.push((i, version));
+                            Resolved::Fresh(version)
+                        }
                     }
-                    resolved.push((None, version));
                 }
+                None => match pending.get(&(o.stix_id.as_str(), o.version)) {
+                    Some(d) if *d == o.content_sha256 => Resolved::Fresh(o.version),
+                    Some(_) => Resolved::Conflict,
+                    None if taken => Resolved::Conflict,
+                    None => {
+                        pending.insert((o.stix_id.as_str(), o.version), o.content_sha256.as_str());
+                        fresh.push((i, o.version));
+                        Resolved::Fresh(o.version)
+                    }
+                },
+            };
+            if matches!(r, Resolved::Conflict) && writer != Writer::Client {
+                return Err(DbError::Refused(format!(
+                    "{} (version {}) {CONFLICT}: Harpoon will not publish it under that id",
+                    o.stix_id, o.version
+                )));
             }
+            resolved.push(r);
         }
         let mut new_pks: HashMap<(String, i64), i64> = HashMap::new();
         for chunk in fresh.chunks(INSERT_CHUNK) {
@@ -133,6 +230,7 @@ macro_rules! add_body {
                     version,
                     revoked: o.revoked,
                     json: &o.json,
+                    content_sha256: &o.content_sha256,
                 })
                 .collect();
             let inserted: Vec<(i64, String, i64)> = diesel::insert_into(so::table)
@@ -144,18 +242,26 @@ macro_rules! add_body {
                 new_pks.insert((id, version), pk);
             }
         }
-        // A concurrent writer (another collection, PostgreSQL) may have stored some first.
+        // A concurrent writer (another collection, PostgreSQL) may have stored some first:
+        // adopted when identical, else a conflict like any other.
         let mut adopted: Vec<i64> = Vec::new();
+        let mut lost: Vec<(String, i64)> = Vec::new();
         for (i, version) in &fresh {
             let Some(o) = objects.get(*i) else { continue };
             if !new_pks.contains_key(&(o.stix_id.clone(), *version)) {
-                let pk: i64 = so::table
+                let (pk, digest, json): (i64, Option<String>, String) = so::table
                     .filter(so::stix_id.eq(&o.stix_id))
                     .filter(so::version.eq(*version))
-                    .select(so::pk)
+                    .select((so::pk, so::content_sha256, so::json))
                     .first($c)?;
-                adopted.push(pk);
-                new_pks.insert((o.stix_id.clone(), *version), pk);
+                if digest.unwrap_or_else(|| digest_of_text(&json)) == o.content_sha256 {
+                    adopted.push(pk);
+                    new_pks.insert((o.stix_id.clone(), *version), pk);
+                } else if writer == Writer::Client {
+                    lost.push((o.stix_id.clone(), *version));
+                } else {
+                    return Err(DbError::Refused(format!("{} (version {version}) {CONFLICT}", o.stix_id)));
+                }
             }
         }
 
@@ -163,37 +269,58 @@ macro_rules! add_body {
         //    versions stored before this transaction can be members (rows inserted above are
         //    invisible to other writers until commit), so their pks are the whole question; it
         //    goes through the (collection_id, object_pk) index, not a second random-id index.
-        let mut old_pks: Vec<i64> = stored.values().flatten().map(|(pk, ..)| *pk).collect();
-        old_pks.extend(fresh.iter().filter_map(|(i, version)| {
-            let o = objects.get(*i)?;
-            let pk = new_pks.get(&(o.stix_id.clone(), *version))?;
-            adopted.contains(pk).then_some(*pk)
-        }));
-        let mut members: HashMap<String, Vec<(Option<i64>, i64, i64, bool, bool)>> = HashMap::new();
+        let mut old_pks: Vec<i64> = stored.values().flatten().map(|s| s.pk).collect();
+        old_pks.extend(adopted.iter().copied());
+        // id → (seq, pk, version, is_first, is_latest, date_added); seq None for new rows.
+        let mut members: HashMap<String, Vec<(Option<i64>, i64, i64, bool, bool, i64)>> = HashMap::new();
         for chunk in old_pks.chunks(ID_CHUNK) {
-            let rows: Vec<(i64, String, i64, i64, bool, bool)> = co::table
+            let rows: Vec<(i64, String, i64, i64, bool, bool, i64)> = co::table
                 .inner_join(so::table)
                 .filter(co::collection_id.eq(collection_id))
                 .filter(co::object_pk.eq_any(chunk))
-                .select((co::seq, so::stix_id, co::object_pk, so::version, co::is_first, co::is_latest))
+                .select((
+                    co::seq,
+                    so::stix_id,
+                    co::object_pk,
+                    diesel::dsl::sql::<diesel::sql_types::BigInt>(VERSION_SQL),
+                    co::is_first,
+                    co::is_latest,
+                    co::date_added,
+                ))
                 .load($c)?;
-            for (seq, id, pk, version, first, latest) in rows {
-                members.entry(id).or_default().push((Some(seq), pk, version, first, latest));
+            for (seq, id, pk, version, first, latest, date_added) in rows {
+                members.entry(id).or_default().push((Some(seq), pk, version, first, latest, date_added));
             }
         }
         let mut outcomes = Vec::with_capacity(objects.len());
         let mut new_members: Vec<(usize, i64, i64, i64)> = Vec::new();
-        for (i, (o, (pk, version))) in objects.iter().zip(resolved).enumerate() {
-            let pk = match pk {
-                Some(pk) => pk,
-                None => *new_pks.get(&(o.stix_id.clone(), version)).ok_or(DbError::NotFound)?,
+        for (i, (o, r)) in objects.iter().zip(resolved).enumerate() {
+            let (pk, version) = match r {
+                Resolved::Conflict => {
+                    outcomes.push(Added::Conflict);
+                    continue;
+                }
+                Resolved::Stored(pk, version) => (pk, version),
+                Resolved::Fresh(version) => {
+                    if lost.contains(&(o.stix_id.clone(), version)) {
+                        outcomes.push(Added::Conflict);
+                        continue;
+                    }
+                    (*new_pks.get(&(o.stix_id.clone(), version)).ok_or(DbError::NotFound)?, version)
+                }
             };
+            // An SCO's TAXII version is its date_added in *this* collection (spec §3.1.1),
+            // never when another collection first stored it.
+            // Members carry that TAXII version (`VERSION_SQL`), so the first/latest flags follow
+            // what the collection serves.
+            let unversioned = o.created.is_none() && o.modified.is_none();
             let entry = members.entry(o.stix_id.clone()).or_default();
-            if entry.iter().any(|(_, p, ..)| *p == pk) {
-                outcomes.push(Added::Duplicate { version });
+            if let Some(m) = entry.iter().find(|m| m.1 == pk) {
+                outcomes.push(Added::Duplicate { version: m.2 });
                 continue;
             }
-            entry.push((None, pk, version, false, false));
+            let version = if unversioned { next } else { version };
+            entry.push((None, pk, version, false, false, next));
             new_members.push((i, pk, version, next));
             outcomes.push(Added::New { date_added: next, version });
             next += 1;
@@ -205,12 +332,12 @@ macro_rules! add_body {
         let mut clear_latest: Vec<i64> = Vec::new();
         let mut extremes: HashMap<&str, (i64, i64)> = HashMap::new();
         for (id, rows) in &members {
-            if rows.iter().all(|(seq, ..)| seq.is_some()) {
+            if rows.iter().all(|r| r.0.is_some()) {
                 continue;
             }
             let min = rows.iter().map(|r| r.2).min().unwrap_or_default();
             let max = rows.iter().map(|r| r.2).max().unwrap_or_default();
-            for (seq, _, version, first, latest) in rows {
+            for (seq, _, version, first, latest, _) in rows {
                 if let Some(seq) = seq {
                     if *first && *version != min {
                         clear_first.push(*seq);
@@ -277,32 +404,55 @@ fn carried_by(objects: &[NewObject]) -> Vec<Option<crate::stix::Tlp2>> {
     objects.iter().map(|o| crate::stix::marking::carried_in_text(&o.json)).collect()
 }
 
-/// Adds object versions to a collection in one transaction, each ranked by [`ranks_of`].
-/// `date_added` is strictly increasing per collection and never in the future: writers to one
-/// collection are serialised (SQLite's write lock, PostgreSQL's row lock on the collection), so
-/// a poller using `added_after` or a cursor can never miss a row committed later with an earlier
-/// `date_added`.
+/// Reads a collection's last `date_added` and TLP ceiling (locking its row on PostgreSQL) and refuses a writer
+/// the collection does not take: a computed collection is filled by Harpoon's publisher only,
+/// whoever asks (admins and `can_write` grants included).
+macro_rules! open_collection {
+    ($c:ident, $collection_id:expr, $writer:expr, sqlite) => {{
+        let (last, kind, ceiling): (i64, String, i32) = collections::table
+            .find($collection_id)
+            .select((collections::last_date_added, collections::kind, collections::tlp_ceiling))
+            .first($c)?;
+        check_writer(&kind, $writer).map(|()| (last, ceiling))
+    }};
+    ($c:ident, $collection_id:expr, $writer:expr, postgres) => {{
+        let (last, kind, ceiling): (i64, String, i32) = collections::table
+            .find($collection_id)
+            .select((collections::last_date_added, collections::kind, collections::tlp_ceiling))
+            .for_update()
+            .first($c)?;
+        check_writer(&kind, $writer).map(|()| (last, ceiling))
+    }};
+}
+
+fn check_writer(kind: &str, writer: Writer) -> Result<(), DbError> {
+    if kind == "computed" && writer != Writer::Publisher {
+        return Err(DbError::Refused(
+            "this collection is computed: only Harpoon's publisher adds objects to it".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Adds object versions to a collection in one transaction, each ranked by [`ranks_of`]. `date_added` is strictly increasing
+/// per collection and never in the future: writers to one collection are serialised (SQLite's
+/// write lock, PostgreSQL's row lock on the collection), so a poller using `added_after` or a
+/// cursor can never miss a row committed later with an earlier `date_added`.
 pub fn add_to_collection(
     conn: &mut DbConn,
     collection_id: &str,
     objects: &[NewObject],
+    writer: Writer,
 ) -> Result<Vec<Added>, DbError> {
     let carried = carried_by(objects);
     match conn {
         DbConn::Sqlite(c) => c.immediate_transaction(|c| {
-            let (last, ceiling): (i64, i32) = collections::table
-                .find(collection_id)
-                .select((collections::last_date_added, collections::tlp_ceiling))
-                .first(c)?;
-            add_body!(c, collection_id, objects, last, &ranks_of(&carried, ceiling))
+            let (last, ceiling) = open_collection!(c, collection_id, writer, sqlite)?;
+            add_body!(c, collection_id, objects, last, &ranks_of(&carried, ceiling), writer)
         }),
         DbConn::Postgres(c) => c.transaction(|c| {
-            let (last, ceiling): (i64, i32) = collections::table
-                .find(collection_id)
-                .select((collections::last_date_added, collections::tlp_ceiling))
-                .for_update()
-                .first(c)?;
-            add_body!(c, collection_id, objects, last, &ranks_of(&carried, ceiling))
+            let (last, ceiling) = open_collection!(c, collection_id, writer, postgres)?;
+            add_body!(c, collection_id, objects, last, &ranks_of(&carried, ceiling), writer)
         }),
     }
 }
@@ -316,20 +466,16 @@ pub fn add_in_transaction(
     collection_id: &str,
     objects: &[NewObject],
     ranks: &[i32],
+    writer: Writer,
 ) -> Result<Vec<Added>, DbError> {
     match conn {
         DbConn::Sqlite(c) => {
-            let last: i64 =
-                collections::table.find(collection_id).select(collections::last_date_added).first(c)?;
-            add_body!(c, collection_id, objects, last, ranks)
+            let (last, _) = open_collection!(c, collection_id, writer, sqlite)?;
+            add_body!(c, collection_id, objects, last, ranks, writer)
         }
         DbConn::Postgres(c) => {
-            let last: i64 = collections::table
-                .find(collection_id)
-                .select(collections::last_date_added)
-                .for_update()
-                .first(c)?;
-            add_body!(c, collection_id, objects, last, ranks)
+            let (last, _) = open_collection!(c, collection_id, writer, postgres)?;
+            add_body!(c, collection_id, objects, last, ranks, writer)
         }
     }
 }
@@ -377,8 +523,9 @@ pub fn withhold(
 const REFERRING_TYPES: [&str; 6] = ["sighting", "note", "opinion", "relationship", "report", "grouping"];
 
 /// Stores a chunk of a background TAXII POST and settles its status in the same transaction:
-/// the objects are added, their status details become `success` (or `failure` for `failed`),
-/// and their pending rows are deleted. A crash leaves either all of it or none of it.
+/// the objects are added, their status details become `success` (or `failure` for `failed`
+/// and for conflicts), and their pending rows are deleted. A crash leaves either all of it or
+/// none of it.
 pub fn add_and_settle(
     conn: &mut DbConn,
     collection_id: &str,
@@ -391,8 +538,15 @@ pub fn add_and_settle(
     macro_rules! settle {
         ($c:ident, $outcomes:expr) => {{
             let outcomes: Vec<Added> = $outcomes;
-            let positions: Vec<i64> = items.iter().map(|(p, _)| *p).collect();
-            for chunk in positions.chunks(ID_CHUNK) {
+            let mut failed: Vec<(i64, String)> = failed.to_vec();
+            let mut stored: Vec<i64> = Vec::with_capacity(items.len());
+            for ((position, _), outcome) in items.iter().zip(&outcomes) {
+                match outcome {
+                    Added::Conflict => failed.push((*position, CONFLICT.to_string())),
+                    Added::New { .. } | Added::Duplicate { .. } => stored.push(*position),
+                }
+            }
+            for chunk in stored.chunks(ID_CHUNK) {
                 diesel::update(
                     details::table
                         .filter(details::status_id.eq(status_id))
@@ -403,8 +557,11 @@ pub fn add_and_settle(
             }
             // Objects without created/modified get their version only when stored.
             for ((position, o), outcome) in items.iter().zip(&outcomes) {
+                let version = match *outcome {
+                    Added::New { version, .. } | Added::Duplicate { version } => version,
+                    Added::Conflict => continue,
+                };
                 if o.created.is_none() && o.modified.is_none() {
-                    let (Added::New { version, .. } | Added::Duplicate { version }) = *outcome;
                     let text = crate::stix::StixTimestamp::from_micros(version)
                         .map(|t| t.to_string())
                         .unwrap_or_default();
@@ -413,12 +570,12 @@ pub fn add_and_settle(
                         .execute($c)?;
                 }
             }
-            for (position, message) in failed {
+            for (position, message) in &failed {
                 diesel::update(details::table.find((status_id, *position)))
                     .set((details::outcome.eq("failure"), details::message.eq(message)))
                     .execute($c)?;
             }
-            let all: Vec<i64> = positions.iter().copied().chain(failed.iter().map(|(p, _)| *p)).collect();
+            let all: Vec<i64> = stored.iter().copied().chain(failed.iter().map(|(p, _)| *p)).collect();
             for chunk in all.chunks(ID_CHUNK) {
                 diesel::delete(
                     taxii_pending::table
@@ -430,32 +587,32 @@ pub fn add_and_settle(
             Ok(())
         }};
     }
+    let writer = Writer::Client;
     match conn {
         DbConn::Sqlite(c) => c.immediate_transaction(|c| {
-            let (last, ceiling): (i64, i32) = collections::table
-                .find(collection_id)
-                .select((collections::last_date_added, collections::tlp_ceiling))
-                .first(c)?;
+            let (last, ceiling) = open_collection!(c, collection_id, writer, sqlite)?;
             let ranks = ranks_of(&carried, ceiling);
-            let outcomes =
-                (|| -> Result<Vec<Added>, DbError> { add_body!(c, collection_id, &objects, last, &ranks) })(
-                )?;
+            let outcomes = (|| -> Result<Vec<Added>, DbError> {
+                add_body!(c, collection_id, &objects, last, &ranks, writer)
+            })()?;
             settle!(c, outcomes)
         }),
         DbConn::Postgres(c) => c.transaction(|c| {
-            let (last, ceiling): (i64, i32) = collections::table
-                .find(collection_id)
-                .select((collections::last_date_added, collections::tlp_ceiling))
-                .for_update()
-                .first(c)?;
+            let (last, ceiling) = open_collection!(c, collection_id, writer, postgres)?;
             let ranks = ranks_of(&carried, ceiling);
-            let outcomes =
-                (|| -> Result<Vec<Added>, DbError> { add_body!(c, collection_id, &objects, last, &ranks) })(
-                )?;
+            let outcomes = (|| -> Result<Vec<Added>, DbError> {
+                add_body!(c, collection_id, &objects, last, &ranks, writer)
+            })()?;
             settle!(c, outcomes)
         }),
     }
 }
+
+/// The TAXII version of a membership: `modified`, else `created`, else (an SCO) its
+/// `date_added` in that collection (spec §3.1.1), so that no collection's versions tell when
+/// or whether another collection held the same observable.
+const VERSION_SQL: &str = "(CASE WHEN stix_objects.created IS NULL AND stix_objects.modified IS NULL \
+     THEN collection_objects.date_added ELSE stix_objects.version END)";
 
 /// `match[version]`: which versions of each object.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -489,7 +646,7 @@ impl VersionFilter {
         }
         if !self.exact.is_empty() {
             let list: Vec<String> = self.exact.iter().map(i64::to_string).collect();
-            parts.push(format!("stix_objects.version IN ({})", list.join(",")));
+            parts.push(format!("{VERSION_SQL} IN ({})", list.join(",")));
         }
         if parts.is_empty() {
             return Some("1 = 0".into());
@@ -557,7 +714,14 @@ macro_rules! page_query {
         }
         if $json {
             query
-                .select((co::seq, co::date_added, so::stix_id, so::version, so::spec_version, so::json))
+                .select((
+                    co::seq,
+                    co::date_added,
+                    so::stix_id,
+                    diesel::dsl::sql::<diesel::sql_types::BigInt>(VERSION_SQL),
+                    so::spec_version,
+                    so::json,
+                ))
                 .load::<PageRow>($c)
         } else {
             query
@@ -565,7 +729,7 @@ macro_rules! page_query {
                     co::seq,
                     co::date_added,
                     so::stix_id,
-                    so::version,
+                    diesel::dsl::sql::<diesel::sql_types::BigInt>(VERSION_SQL),
                     so::spec_version,
                     diesel::dsl::sql::<diesel::sql_types::Text>("''"),
                 ))
@@ -596,7 +760,6 @@ pub fn page(conn: &mut DbConn, q: &PageQuery, with_json: bool) -> Result<Vec<Pag
     })
 }
 
-/// Whether `stix_id` has any version in the collection.
 /// Objects of one type added to a collection after membership `seq` (oldest first): what partner
 /// intake has not read yet. Returns (seq, json).
 pub fn added_since(
@@ -626,16 +789,21 @@ pub fn last_seq(conn: &mut DbConn, collection_id: &str) -> Result<i64, DbError> 
     Ok(max.unwrap_or(0))
 }
 
-/// The JSON text of the latest stored version of an object, in any collection.
-pub fn latest_json(conn: &mut DbConn, stix_id: &str) -> Result<Option<String>, DbError> {
-    Ok(super::with_conn!(conn, c => so::table
+/// The JSON text of the latest version of an object in one collection. Never "in any
+/// collection": a partner may store a later version of one of our ids in its own collection,
+/// and that must not become what Harpoon shares elsewhere.
+pub fn latest_json(conn: &mut DbConn, collection_id: &str, stix_id: &str) -> Result<Option<String>, DbError> {
+    Ok(super::with_conn!(conn, c => co::table
+        .inner_join(so::table)
+        .filter(co::collection_id.eq(collection_id))
         .filter(so::stix_id.eq(stix_id))
-        .order(so::version.desc())
+        .order((so::version.desc(), co::seq.desc()))
         .select(so::json)
         .first(c)
         .optional())?)
 }
 
+/// Whether `stix_id` has any version in the collection.
 pub fn contains(conn: &mut DbConn, collection_id: &str, stix_id: &str) -> Result<bool, DbError> {
     let n: i64 = super::with_conn!(conn, c => co::table
         .inner_join(so::table)
@@ -664,7 +832,7 @@ macro_rules! delete_body {
             .inner_join(so::table)
             .filter(co::collection_id.eq($collection_id))
             .filter(so::stix_id.eq($stix_id))
-            .select((co::seq, so::version))
+            .select((co::seq, diesel::dsl::sql::<diesel::sql_types::BigInt>(VERSION_SQL)))
             .load($c)?;
         let first = remaining.iter().min_by_key(|(_, v)| *v).map(|(s, _)| *s);
         let latest = remaining.iter().max_by_key(|(_, v)| *v).map(|(s, _)| *s);

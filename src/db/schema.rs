@@ -65,6 +65,7 @@ diesel::table! {
         version -> BigInt,
         revoked -> Bool,
         json -> Text,
+        content_sha256 -> Nullable<Text>,
     }
 }
 

@@ -103,7 +103,7 @@ fn content(
                 .into_iter()
                 .flatten()
             {
-                if let Some(json) = objects::latest_json(conn, stored)? {
+                if let Some(json) = objects::latest_json(conn, &ctx.publisher.collection_id, stored)? {
                     let v: Value =
                         serde_json::from_str(&json).map_err(|e| ServiceError::Internal(e.to_string()))?;
                     level = level.max(crate::stix::marking::carried(&v).unwrap_or(level));
@@ -237,7 +237,7 @@ pub fn share(
         report.description = event.description.clone();
         if let Some(previous) = store::share_of(conn, id, &collection.id)? {
             report.common.id = StixId::parse(&previous)?;
-            if let Some(json) = objects::latest_json(conn, &previous)? {
+            if let Some(json) = objects::latest_json(conn, &collection.id, &previous)? {
                 let old: Value =
                     serde_json::from_str(&json).map_err(|e| ServiceError::Internal(e.to_string()))?;
                 if let Some(created) = old.get("created").and_then(Value::as_str) {
@@ -250,7 +250,7 @@ pub fn share(
         levels.push(tlp);
         let rows = objs.iter().map(new_object).collect::<Result<Vec<_>, _>>()?;
         let ranks: Vec<i32> = levels.iter().map(|l| l.rank()).collect();
-        objects::add_in_transaction(conn, &collection.id, &rows, &ranks)?;
+        objects::add_in_transaction(conn, &collection.id, &rows, &ranks, objects::Writer::Sharing)?;
         store::record_share(conn, id, &collection.id, &report_id, actor, now)?;
         Ok(report_id)
     })

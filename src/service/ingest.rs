@@ -4,10 +4,13 @@
 
 use serde_json::Value;
 
-use crate::db::objects::{self, Added, NewObject};
+use crate::db::objects::{self, Added, NewObject, Writer};
 use crate::db::{Db, DbConn, DbError, status};
-use crate::stix::StixTimestamp;
+use crate::stix::canonical::content_sha256;
+use crate::stix::id::check_sco_id;
+use crate::stix::objects::StixObject;
 use crate::stix::schema::StixValidator;
+use crate::stix::{StixId, StixTimestamp, Tlp};
 
 /// One object of a request after validation.
 #[derive(Debug, Clone)]
@@ -72,9 +75,29 @@ pub fn prepare(validator: &StixValidator, raw: &str) -> Prepared {
             }
             Err(message)
         }
-        Ok(()) => columns(&value, raw),
+        Ok(()) => trust_checks(&value).and_then(|()| columns(&value, raw)),
     };
     Prepared { id, version, object }
+}
+
+/// What a schema cannot say about a received object's identity (design.md §7): an SCO's id is
+/// the UUIDv5 §2.9 prescribes (else anyone could file an observable under another value's
+/// id), and the TLP marking definitions, whose ids the specification fixes, are exactly the
+/// published objects (else a forged "TLP:CLEAR" could sit under the real id).
+fn trust_checks(value: &Value) -> Result<(), String> {
+    check_sco_id(value).map_err(|e| e.to_string())?;
+    let id = value.get("id").and_then(Value::as_str).and_then(|t| StixId::parse(t).ok());
+    if let Some(tlp) = id.as_ref().and_then(Tlp::from_marking_ref) {
+        let published = StixObject::from(tlp.definition()).to_value().map_err(|e| e.to_string())?;
+        if content_sha256(value).ok() != content_sha256(&published).ok() {
+            return Err(format!(
+                "{} is the {} marking definition: it must be exactly the published object",
+                tlp.marking_ref(),
+                tlp.name()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Objects per validation thread below which one thread does it all (spawning costs more).
@@ -124,6 +147,7 @@ fn columns(value: &Value, raw: &str) -> Result<NewObject, String> {
         version: modified.or(created).unwrap_or(0),
         revoked: value.get("revoked").and_then(Value::as_bool).unwrap_or(false),
         json: raw.trim().to_string(),
+        content_sha256: content_sha256(value).map_err(|e| e.to_string())?,
     })
 }
 
@@ -158,11 +182,11 @@ pub fn store(
     prepared: Vec<Prepared>,
 ) -> Result<Vec<Detail>, DbError> {
     let mut details: Vec<Option<Detail>> = Vec::with_capacity(prepared.len());
-    let mut valid: Vec<(usize, String, NewObject)> = Vec::new();
+    let mut valid: Vec<(usize, String, String, NewObject)> = Vec::new();
     for (i, p) in prepared.into_iter().enumerate() {
         match p.object {
             Ok(o) => {
-                valid.push((i, p.id, o));
+                valid.push((i, p.id, p.version, o));
                 details.push(None);
             }
             Err(message) => details.push(Some(Detail {
@@ -174,15 +198,26 @@ pub fn store(
         }
     }
     for chunk in valid.chunks(CHUNK) {
-        let objects: Vec<NewObject> = chunk.iter().map(|(_, _, o)| o.clone()).collect();
-        let outcomes = objects::add_to_collection(conn, collection_id, &objects)?;
-        for ((i, id, _), outcome) in chunk.iter().zip(outcomes) {
-            let version = match outcome {
-                Added::New { version, .. } | Added::Duplicate { version } => version,
+        let objects: Vec<NewObject> = chunk.iter().map(|(.., o)| o.clone()).collect();
+        let outcomes = objects::add_to_collection(conn, collection_id, &objects, Writer::Client)?;
+        for ((i, id, sent_version, _), outcome) in chunk.iter().zip(outcomes) {
+            let detail = match outcome {
+                Added::New { version, .. } | Added::Duplicate { version } => Detail {
+                    id: id.clone(),
+                    version: StixTimestamp::from_micros(version).map(|t| t.to_string()).unwrap_or_default(),
+                    outcome: Outcome::Success,
+                    message: None,
+                },
+                // The version as sent: nothing about the stored object is told.
+                Added::Conflict => Detail {
+                    id: id.clone(),
+                    version: sent_version.clone(),
+                    outcome: Outcome::Failure,
+                    message: Some(objects::CONFLICT.into()),
+                },
             };
-            let version = StixTimestamp::from_micros(version).map(|t| t.to_string()).unwrap_or_default();
             if let Some(slot) = details.get_mut(*i) {
-                *slot = Some(Detail { id: id.clone(), version, outcome: Outcome::Success, message: None });
+                *slot = Some(detail);
             }
         }
     }

@@ -39,6 +39,7 @@ impl From<DbError> for ServiceError {
     fn from(e: DbError) -> Self {
         match e {
             DbError::Conflict(what) => ServiceError::Conflict(what),
+            DbError::Refused(why) => ServiceError::Forbidden(why),
             DbError::NotFound => ServiceError::NotFound("record".into()),
             other => ServiceError::Db(other),
         }

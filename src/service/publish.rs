@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::ServiceError;
 use crate::db::indicators::{IndicatorChanges, IndicatorRow};
-use crate::db::objects::{self, NewObject};
+use crate::db::objects::{self, NewObject, Writer};
 use crate::db::{DbConn, collections, secrets};
 use crate::extract::ObservableKind;
 use crate::stix::objects::{
@@ -134,7 +134,7 @@ impl Publisher {
             }
         }
         let rows = base.iter().map(new_object).collect::<Result<Vec<_>, _>>()?;
-        objects::add_to_collection(conn, &publisher.collection_id, &rows)?;
+        objects::add_to_collection(conn, &publisher.collection_id, &rows, Writer::Publisher)?;
         Ok(publisher)
     }
 
@@ -278,7 +278,7 @@ impl Publisher {
         }
         let rows = objects.iter().map(new_object).collect::<Result<Vec<_>, _>>()?;
         let ranks: Vec<i32> = levels.iter().map(|l| l.rank()).collect();
-        objects::add_in_transaction(conn, &self.collection_id, &rows, &ranks)?;
+        objects::add_in_transaction(conn, &self.collection_id, &rows, &ranks, Writer::Publisher)?;
         Ok(true)
     }
 
@@ -357,5 +357,6 @@ pub fn new_object(value: &Value) -> Result<NewObject, ServiceError> {
         version: modified.or(created).unwrap_or(0),
         revoked: value.get("revoked").and_then(Value::as_bool).unwrap_or(false),
         json: value.to_string(),
+        content_sha256: crate::stix::canonical::content_sha256(value)?,
     })
 }

@@ -70,6 +70,7 @@ mod tests {
                 version: 0,
                 revoked: false,
                 json: json.into(),
+                content_sha256: String::new(),
             }),
         }
     }

@@ -89,6 +89,17 @@ impl StixId {
     /// algorithms must look like hashes. When no contributing property is present the
     /// specification asks for a UUIDv4, which is what this returns.
     pub fn sco(object_type: &str, properties: &Value) -> Result<Self, StixError> {
+        match Self::sco_rule(object_type, properties)? {
+            ScoIdRule::V5 { expected, .. } => Ok(expected),
+            ScoIdRule::AnyUuid => Self::new_v4(object_type),
+        }
+    }
+
+    /// What the id of a cyber-observable of `object_type` with these `properties` must be
+    /// (STIX 2.1 §2.9): the UUIDv5 of the ID-contributing properties present, or, when none is
+    /// present (or the type has none, like `process`), any UUID (the specification asks for a
+    /// UUIDv4 then). Errors as [`Self::sco`] does (not an SCO type, a null or malformed hash).
+    pub fn sco_rule(object_type: &str, properties: &Value) -> Result<ScoIdRule, StixError> {
         let contributing = SCO_ID_PROPERTIES
             .iter()
             .find(|(t, _)| *t == object_type)
@@ -98,6 +109,7 @@ impl StixId {
             .as_object()
             .ok_or_else(|| StixError::property("properties", "must be a JSON object"))?;
         let mut selected = Map::new();
+        let mut used = Vec::new();
         for key in contributing {
             let Some(value) = object.get(*key) else {
                 continue;
@@ -107,13 +119,15 @@ impl StixId {
             }
             let value = if *key == "hashes" { choose_one_hash(value)? } else { value.clone() };
             selected.insert((*key).to_owned(), value);
+            used.push(*key);
         }
         if selected.is_empty() {
-            return Self::new_v4(object_type);
+            return Ok(ScoIdRule::AnyUuid);
         }
         let canonical = serde_json_canonicalizer::to_vec(&Value::Object(selected))
             .map_err(|e| StixError::Canonicalization(e.to_string()))?;
-        Self::from_parts(object_type, Uuid::new_v5(&SCO_ID_NAMESPACE, canonical.as_slice()))
+        let expected = Self::from_parts(object_type, Uuid::new_v5(&SCO_ID_NAMESPACE, canonical.as_slice()))?;
+        Ok(ScoIdRule::V5 { expected, properties: used })
     }
 
     /// The type name before `--`.
@@ -141,6 +155,34 @@ impl StixId {
 /// Whether `object_type` is one of the eighteen STIX 2.1 cyber-observable types.
 pub fn is_sco_type(object_type: &str) -> bool {
     SCO_ID_PROPERTIES.iter().any(|(t, _)| *t == object_type)
+}
+
+/// What a cyber-observable's id must be, from [`StixId::sco_rule`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScoIdRule {
+    /// The UUIDv5 of these ID-contributing properties (in specification order).
+    V5 { expected: StixId, properties: Vec<&'static str> },
+    /// No ID-contributing property is present: any UUID is allowed.
+    AnyUuid,
+}
+
+/// Checks the `id` of a received object against §2.9: for the eighteen STIX 2.1 SCO types it
+/// must be exactly (lowercase hex included) the UUIDv5 of the ID-contributing properties, so
+/// that nobody can file an observable under another value's id. Other types (SDOs, SROs,
+/// custom SCOs, whose contributing properties we cannot know) pass.
+pub fn check_sco_id(object: &Value) -> Result<(), StixError> {
+    let Some(object_type) = object.get("type").and_then(Value::as_str).filter(|t| is_sco_type(t)) else {
+        return Ok(());
+    };
+    let id = object.get("id").and_then(Value::as_str).unwrap_or_default();
+    match StixId::sco_rule(object_type, object)? {
+        ScoIdRule::AnyUuid => Ok(()),
+        ScoIdRule::V5 { expected, .. } if expected.as_str() == id => Ok(()),
+        ScoIdRule::V5 { expected, properties } => Err(StixError::ScoIdMismatch {
+            properties: properties.join(", "),
+            expected: expected.to_string(),
+        }),
+    }
 }
 
 /// Checks a STIX type name (the pattern of the OASIS schema's `identifier.json`/`core.json`).
@@ -385,6 +427,32 @@ mod tests {
         assert_eq!(lower, spec, "hash names are normalised like python stix2");
         assert!(StixId::sco("file", &json!({"hashes": {"MD5": "xyz"}})).is_err());
         assert!(StixId::sco("file", &json!({"hashes": {}})).is_err());
+    }
+
+    #[test]
+    fn received_sco_ids_must_be_their_uuid_v5() {
+        let right = StixId::sco("domain-name", &json!({"value": "a.example"})).unwrap().to_string();
+        let ok = json!({"type": "domain-name", "id": right, "value": "a.example"});
+        assert_eq!(check_sco_id(&ok), Ok(()));
+        let forged = json!({"type": "domain-name", "id": right, "value": "b.example"});
+        let expected = StixId::sco("domain-name", &json!({"value": "b.example"})).unwrap();
+        assert_eq!(
+            check_sco_id(&forged).unwrap_err().to_string(),
+            format!("id is not the UUIDv5 of its id-contributing properties (value): expected {expected}")
+        );
+        let upper = json!({"type": "domain-name", "id": right.to_uppercase().replace("DOMAIN-NAME", "domain-name"), "value": "a.example"});
+        assert!(check_sco_id(&upper).is_err(), "the exact (lowercase) id");
+        let file = json!({"type": "file", "id": "file--00000000-0000-4000-8000-000000000000", "name": "x", "hashes": {"MD5": "d41d8cd98f00b204e9800998ecf8427e"}});
+        assert!(check_sco_id(&file).unwrap_err().to_string().contains("(hashes, name)"));
+        // Any UUID where nothing contributes; SDOs and custom SCOs are not ours to judge.
+        for pass in [
+            json!({"type": "process", "id": "process--00000000-0000-4000-8000-000000000000", "pid": 4}),
+            json!({"type": "email-message", "id": "email-message--00000000-0000-4000-8000-000000000000", "is_multipart": true}),
+            json!({"type": "indicator", "id": "indicator--00000000-0000-4000-8000-000000000000"}),
+            json!({"type": "x-acme-thing", "id": "x-acme-thing--00000000-0000-4000-8000-000000000000", "value": "v"}),
+        ] {
+            assert_eq!(check_sco_id(&pass), Ok(()), "{pass}");
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! STIX 2.1 as pure data: identifiers, timestamps, objects, patterns, markings and validation.
 //! This module does no I/O (schemas are embedded at compile time).
 
+pub mod canonical;
 pub mod id;
 pub mod marking;
 pub mod media_types;
@@ -32,6 +33,8 @@ pub enum StixError {
     InvalidProperty { property: &'static str, reason: String },
     #[error("{property} must reference {expected}, not {found}")]
     WrongReferenceType { property: &'static str, expected: &'static str, found: String },
+    #[error("id is not the UUIDv5 of its id-contributing properties ({properties}): expected {expected}")]
+    ScoIdMismatch { properties: String, expected: String },
     #[error("canonical JSON failed: {0}")]
     Canonicalization(String),
 }

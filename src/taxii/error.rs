@@ -71,6 +71,7 @@ impl From<DbError> for TaxiiError {
     fn from(e: DbError) -> Self {
         match e {
             DbError::NotFound => TaxiiError::NotFound("not found".into()),
+            DbError::Refused(m) => TaxiiError::Forbidden(m),
             DbError::Pool(m) | DbError::Connect(m) => TaxiiError::Unavailable(m),
             other => TaxiiError::Internal(other.to_string()),
         }

@@ -50,9 +50,20 @@ pub async fn get(
     let Some(who) = caller.principal.clone() else {
         return Err(TaxiiError::Unauthorized("authentication required".into()));
     };
-    let found = db.run(move |conn| status::get(conn, &id, now_micros())).await?;
+    let found = db
+        .run(move |conn| {
+            let Some((row, details)) = status::get(conn, &id, now_micros())? else { return Ok(None) };
+            let root_of =
+                crate::db::collections::by_id_or_alias(conn, &row.collection_id)?.map(|c| c.api_root);
+            Ok(Some((row, details, root_of)))
+        })
+        .await?;
     match found {
-        Some((row, details)) if row.user_id == Some(who.user_id) || who.is_admin() => {
+        // Under the API root of the collection it was posted to only, like the collection.
+        Some((row, details, root_of))
+            if (row.user_id == Some(who.user_id) || who.is_admin())
+                && root_of.as_deref() == Some(root.as_str()) =>
+        {
             Ok(ok_json(render(&row, &details).to_string()))
         }
         _ => Err(TaxiiError::NotFound("no such status".into())),

@@ -20,6 +20,7 @@ mod schema_oracle;
 mod stix_oracle;
 mod taxii;
 mod taxii_client;
+mod taxii_trust;
 mod tlp;
 mod tls;
 mod triage;

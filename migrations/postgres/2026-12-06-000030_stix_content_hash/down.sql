@@ -1,0 +1,1 @@
+ALTER TABLE stix_objects DROP COLUMN content_sha256;
