@@ -4,6 +4,7 @@
 //! every page: no inline script, no inline style, email HTML never rendered live.
 //! Handlers call the same `service::` and `db::` named functions as the REST handlers.
 
+mod account;
 mod dashboard;
 mod drafts;
 pub mod error;
@@ -168,6 +169,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/connectors", web::get().to(lists::connectors))
             .route("/admin", web::get().to(lists::admin))
             .route("/admin/users", web::post().to(lists::create_user))
+            .route("/admin/users/{name}", web::post().to(account::user_action))
+            .route("/account", web::get().to(account::show))
+            .route("/account/password", web::post().to(account::change_password))
             .route("/admin/tokens", web::post().to(lists::create_token))
             .route("/admin/tokens/{id}/revoke", web::post().to(lists::revoke_token))
             .default_service(web::to(not_found)),
