@@ -317,7 +317,7 @@ pub struct ConnectorSettings {
     pub backoff_max_secs: u64,
     /// The connectors defined in this file, e.g.
     /// `{ name = "reports", protocol = "imap", host = "mail.example.org", username = "phish",
-    /// password_env = "HARPOON_IMAP_PASSWORD" }`; see README for every key.
+    /// password_env = "HARPOON_SECRET_IMAP" }`; see README for every key.
     pub mailboxes: Vec<MailboxSettings>,
 }
 
