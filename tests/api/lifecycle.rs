@@ -581,3 +581,53 @@ async fn old_audit_entries_are_pruned() {
     assert!(!audit.contains("ancient") && audit.contains("recent"), "{audit}");
     drop(other);
 }
+
+/// A flood of wrong passwords from many addresses (no throttling applies: a few per address)
+/// fills the argon2 queue; beyond it the flood gets 503 with `Retry-After`, while a user who
+/// logged in before from its address keeps its own argon2 slot. The cache is off, so every one of
+/// the user's requests pays a real password check.
+#[tokio::test]
+async fn a_flood_of_bad_passwords_does_not_starve_a_known_user() {
+    let app = TestApp::spawn_with(|s| s.auth.password_cache_ttl_secs = 0).await;
+    // The admin logs in once from 127.0.0.1: that pair is now known good.
+    assert_eq!(app.me_as("admin", ADMIN_PASSWORD).await, StatusCode::OK);
+    let started = Instant::now();
+    assert_eq!(app.me_as("admin", ADMIN_PASSWORD).await, StatusCode::OK);
+    let quiet = started.elapsed();
+
+    let mut flood = tokio::task::JoinSet::new();
+    for i in 0..96u32 {
+        let source = format!("127.0.1.{}", 10 + i / 3);
+        let client = reqwest::Client::builder().local_address(source.parse().ok()).build().unwrap();
+        let url = format!("{}/api/v1/me", app.url);
+        flood.spawn(async move {
+            let resp =
+                client.get(url).basic_auth(format!("spray{i}"), Some("Winter2026!x")).send().await.unwrap();
+            (resp.status(), resp.headers().contains_key(RETRY_AFTER))
+        });
+    }
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let mut during = Vec::new();
+    for _ in 0..3 {
+        let started = Instant::now();
+        assert_eq!(app.me_as("admin", ADMIN_PASSWORD).await, StatusCode::OK);
+        during.push(started.elapsed());
+    }
+    let mut busy = 0;
+    let mut refused = 0;
+    while let Some(result) = flood.join_next().await {
+        match result.unwrap() {
+            (StatusCode::SERVICE_UNAVAILABLE, true) => busy += 1,
+            (StatusCode::UNAUTHORIZED, _) => refused += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    let flood_time = started.elapsed();
+    eprintln!(
+        "known user alone: {quiet:?}; during a flood of 96 bad logins: {during:?}; \
+         flood: {refused} checked (401), {busy} turned away (503) in {flood_time:?}"
+    );
+    assert!(busy > 0, "the queue is bounded: {refused} checked");
+    let worst = during.iter().max().copied().unwrap_or_default();
+    assert!(worst < quiet * 4 + Duration::from_millis(500), "known user starved: {during:?} vs {quiet:?}");
+}
