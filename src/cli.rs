@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 
 use crate::db::{Db, collections, tokens, users};
-use crate::service::accounts::{self, Bootstrap, Role};
+use crate::service::accounts::{self, Bootstrap, PasswordPolicy, Role};
 use crate::service::collections::CollectionSpec;
 use crate::settings::Settings;
 use crate::startup::{self, Application};
@@ -111,6 +111,31 @@ pub enum UserCommand {
     },
     /// List accounts.
     List,
+    /// Disable an account: its logins, tokens and UI sessions stop (other running instances:
+    /// within 5 seconds).
+    Disable { name: String },
+    /// Enable a disabled account.
+    Enable { name: String },
+    /// Set a new password for an account (an administrator's reset). Without
+    /// --password-stdin, one is generated and printed once.
+    ResetPassword {
+        name: String,
+        /// Read the new password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Change an account's role.
+    SetRole {
+        name: String,
+        /// The new role (admin, analyst, reader, …).
+        role: String,
+    },
+    /// Delete an account: its tokens, grants and sessions go; imports, events and the audit log
+    /// keep its name.
+    Delete { name: String },
+    /// Change one's own password: reads the current password, then the new one, one a line, from
+    /// standard input.
+    Passwd { name: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -264,7 +289,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import { files, commit, source, jobs } => {
             import(&settings, &startup::open_database(&settings)?, &files, commit, &source, jobs)
         }
-        Command::User(cmd) => user(cmd, &startup::open_database(&settings)?),
+        Command::User(cmd) => user(cmd, &startup::open_database(&settings)?, &settings),
         Command::Token(cmd) => token(cmd, &startup::open_database(&settings)?),
         Command::Collection(cmd) => collection(cmd, &startup::open_database(&settings)?),
     }
@@ -274,7 +299,7 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
     actix_web::rt::System::new().block_on(async move {
         let db = startup::open_database(&settings)?;
         let preset = std::env::var("HARPOON_ADMIN_PASSWORD").ok();
-        let bootstrap = accounts::bootstrap_admin(&db, preset)?;
+        let bootstrap = accounts::bootstrap_admin_with(&db, preset, &settings.password_policy())?;
         let public_url = settings.server.public_url.clone();
         let app = Application::build(settings, db)?;
         let url = public_url.unwrap_or_else(|| app.url());
@@ -574,8 +599,12 @@ fn print_table(out: &mut impl Write, name: &str, x: &crate::extract::Extraction)
 }
 
 fn read_password_stdin() -> anyhow::Result<String> {
+    read_password_line(&mut std::io::stdin().lock())
+}
+
+fn read_password_line(input: &mut impl BufRead) -> anyhow::Result<String> {
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).context("cannot read the password from stdin")?;
+    input.read_line(&mut line).context("cannot read the password from stdin")?;
     let password = line.trim_end_matches(['\r', '\n']).to_string();
     if password.is_empty() {
         bail!("no password on standard input");
@@ -583,8 +612,27 @@ fn read_password_stdin() -> anyhow::Result<String> {
     Ok(password)
 }
 
-fn user(cmd: UserCommand, db: &Db) -> anyhow::Result<()> {
+/// One administrator's change of an account (from the CLI, audited as `cli`).
+fn change(
+    conn: &mut crate::db::DbConn,
+    name: &str,
+    change: accounts::AccountChange,
+    policy: &PasswordPolicy,
+) -> anyhow::Result<()> {
+    let changed = accounts::change_account(conn, name, &change, policy, "cli")?;
+    println!(
+        "user '{}' updated ({}, role {}); {} UI session(s) ended; running servers stop accepting its old credentials within 5 seconds",
+        changed.user.username,
+        if changed.user.disabled { "disabled" } else { "active" },
+        changed.user.role,
+        changed.sessions_ended
+    );
+    Ok(())
+}
+
+fn user(cmd: UserCommand, db: &Db, settings: &Settings) -> anyhow::Result<()> {
     let mut conn = db.conn()?;
+    let policy = settings.password_policy();
     match cmd {
         UserCommand::Add { name, role, password, password_stdin } => {
             let role = Role::parse(&role)?;
@@ -593,7 +641,7 @@ fn user(cmd: UserCommand, db: &Db) -> anyhow::Result<()> {
                 (None, true) => (read_password_stdin()?, false),
                 (None, false) => (accounts::generate_password(), true),
             };
-            let user = accounts::create_user(&mut conn, &name, role, &password, Some("cli"))?;
+            let user = accounts::create_user(&mut conn, &name, role, &password, &policy, Some("cli"))?;
             println!("created user '{}' (id {}, role {role})", user.username, user.id);
             if generated {
                 println!("password: {password}");
@@ -607,6 +655,66 @@ fn user(cmd: UserCommand, db: &Db) -> anyhow::Result<()> {
                 let status = if u.disabled { "disabled" } else { "active" };
                 writeln!(out, "{:<6} {:<32} {:<8} {:<8}", u.id, u.username, u.role, status)?;
             }
+        }
+        UserCommand::Disable { name } => {
+            change(
+                &mut conn,
+                &name,
+                accounts::AccountChange { disabled: Some(true), ..Default::default() },
+                &policy,
+            )?;
+        }
+        UserCommand::Enable { name } => {
+            change(
+                &mut conn,
+                &name,
+                accounts::AccountChange { disabled: Some(false), ..Default::default() },
+                &policy,
+            )?;
+        }
+        UserCommand::SetRole { name, role } => {
+            let role = Role::parse(&role)?;
+            change(
+                &mut conn,
+                &name,
+                accounts::AccountChange { role: Some(role), ..Default::default() },
+                &policy,
+            )?;
+        }
+        UserCommand::ResetPassword { name, password_stdin } => {
+            let (password, generated) = if password_stdin {
+                (read_password_stdin()?, false)
+            } else {
+                (accounts::generate_password(), true)
+            };
+            let reset = accounts::AccountChange { password: Some(password.clone()), ..Default::default() };
+            change(&mut conn, &name, reset, &policy)?;
+            if generated {
+                println!("password: {password}");
+            }
+        }
+        UserCommand::Delete { name } => {
+            let user = accounts::delete_user(&mut conn, &name, "cli")?;
+            println!("user '{}' deleted (its tokens, grants and sessions with it)", user.username);
+        }
+        UserCommand::Passwd { name } => {
+            let mut input = std::io::stdin().lock();
+            let current = read_password_line(&mut input)?;
+            let new = read_password_line(&mut input)?;
+            let user =
+                users::by_name(&mut conn, &name)?.with_context(|| format!("no user named '{name}'"))?;
+            if !accounts::verify_password(&current, &user.password_hash) {
+                crate::db::audit::insert(
+                    &mut conn,
+                    &crate::db::audit::AuditEntry::new("auth.failure")
+                        .actor("cli")
+                        .target(&user.username)
+                        .detail("wrong current password (user passwd)"),
+                )?;
+                bail!("the current password is wrong");
+            }
+            accounts::change_own_password(&mut conn, user.id, &current, &new, &policy)?;
+            println!("password of '{}' changed", user.username);
         }
     }
     Ok(())

@@ -30,6 +30,103 @@ pub struct Settings {
     pub connectors: ConnectorSettings,
     /// Operations on indicators: nslookup, url-to-fqdn, splunk-search and script operations.
     pub operations: OperationsSettings,
+    /// The audit log.
+    pub audit: AuditSettings,
+    /// Where secrets and trust anchors may come from.
+    pub security: SecuritySettings,
+}
+
+/// The audit log (who did what; failed logins).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditSettings {
+    /// Days an entry is kept; older ones are deleted every hour. 0 keeps every entry.
+    pub retention_days: u32,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        Self { retention_days: 365 }
+    }
+}
+
+/// Where secrets and trust anchors may come from, so that whoever can edit a connector or the
+/// configuration cannot make Harpoon read any environment variable or file it can reach.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecuritySettings {
+    /// Directory of the CA files (`ca_file` of connectors and of Splunk): a relative `ca_file` is
+    /// taken inside it, and a path outside it (or leaving it with `..` or a symbolic link) is
+    /// refused. Unset: `ca` in `data_dir`.
+    pub ca_dir: Option<PathBuf>,
+    /// Prefix every environment variable named as a secret (`password_env` of connectors,
+    /// `token_env` and `password_env` of Splunk) must start with.
+    pub secret_env_prefix: String,
+}
+
+impl Default for SecuritySettings {
+    fn default() -> Self {
+        Self { ca_dir: None, secret_env_prefix: "HARPOON_SECRET_".into() }
+    }
+}
+
+/// The rules of [`SecuritySettings`], resolved (the CA directory made absolute).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretRules {
+    pub ca_dir: PathBuf,
+    pub env_prefix: String,
+}
+
+impl SecretRules {
+    /// `what` (e.g. `password_env`) may name the variable `var`.
+    pub fn check_env(&self, what: &str, var: &str) -> Result<(), String> {
+        if var.is_empty() || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(format!("{what} '{}' is not an environment variable name", var.escape_debug()));
+        }
+        if !var.starts_with(&self.env_prefix) {
+            return Err(format!(
+                "{what} '{var}' must start with '{}' (security.secret_env_prefix)",
+                self.env_prefix
+            ));
+        }
+        Ok(())
+    }
+
+    /// The path `ca_file` stands for, checked without touching the disk: inside the CA directory
+    /// (relative paths are taken there) and without `..`.
+    pub fn ca_path(&self, ca_file: &Path) -> Result<PathBuf, String> {
+        if ca_file.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+            return Err(format!("ca_file {}: '..' is not allowed", ca_file.display()));
+        }
+        let path = if ca_file.is_absolute() { ca_file.to_path_buf() } else { self.ca_dir.join(ca_file) };
+        if !path.starts_with(&self.ca_dir) {
+            return Err(format!(
+                "ca_file {} is outside the CA directory {} (security.ca_dir)",
+                ca_file.display(),
+                self.ca_dir.display()
+            ));
+        }
+        Ok(path)
+    }
+
+    /// [`Self::ca_path`], then resolved on disk: the file must exist and stay inside the CA
+    /// directory once symbolic links are followed. Called where the file is read.
+    pub fn ca_file(&self, ca_file: &Path) -> Result<PathBuf, String> {
+        let path = self.ca_path(ca_file)?;
+        let dir = self
+            .ca_dir
+            .canonicalize()
+            .map_err(|e| format!("the CA directory {} (security.ca_dir): {e}", self.ca_dir.display()))?;
+        let real = path.canonicalize().map_err(|e| format!("cannot read ca_file {}: {e}", path.display()))?;
+        if !real.starts_with(&dir) {
+            return Err(format!(
+                "ca_file {} leads outside the CA directory {} (a symbolic link)",
+                ca_file.display(),
+                self.ca_dir.display()
+            ));
+        }
+        Ok(real)
+    }
 }
 
 /// Operations on indicators (docs/operations.md). Runs go in the background, bounded in time
@@ -162,6 +259,28 @@ impl Default for SplunkSettings {
     }
 }
 
+impl SplunkSettings {
+    /// The rules every Splunk setting must follow: an HTTPS URL (the token or password crosses
+    /// it), secrets only from variables with the configured prefix, the CA file from the CA
+    /// directory.
+    pub fn check(&self, rules: &SecretRules) -> Result<(), String> {
+        let url = self.url.trim();
+        if !url.is_empty() && !url.to_ascii_lowercase().starts_with("https://") {
+            return Err(format!("operations.splunk.url '{url}' must be an https:// URL"));
+        }
+        if !self.token_env.is_empty() {
+            rules.check_env("operations.splunk.token_env", &self.token_env)?;
+        }
+        if !self.password_env.is_empty() {
+            rules.check_env("operations.splunk.password_env", &self.password_env)?;
+        }
+        if let Some(ca) = &self.ca_file {
+            rules.ca_path(ca).map_err(|e| format!("operations.splunk.{e}"))?;
+        }
+        Ok(())
+    }
+}
+
 impl Default for ScriptSettings {
     fn default() -> Self {
         Self {
@@ -198,7 +317,7 @@ pub struct ConnectorSettings {
     pub backoff_max_secs: u64,
     /// The connectors defined in this file, e.g.
     /// `{ name = "reports", protocol = "imap", host = "mail.example.org", username = "phish",
-    /// password_env = "HARPOON_IMAP_PASSWORD" }`; see README for every key.
+    /// password_env = "HARPOON_SECRET_IMAP" }`; see README for every key.
     pub mailboxes: Vec<MailboxSettings>,
 }
 
@@ -406,6 +525,9 @@ pub struct AuthSettings {
     pub password_cache_ttl_secs: u64,
     /// Most user+password pairs remembered at once.
     pub password_cache_capacity: usize,
+    /// Shortest password accepted (at least 10), not counting the user name where the password
+    /// contains it; well-known passwords are refused whatever their length.
+    pub password_min_length: usize,
 }
 
 /// TAXII 2.1 server limits.
@@ -471,6 +593,8 @@ impl Default for Settings {
             triage: TriageSettings::default(),
             connectors: ConnectorSettings::default(),
             operations: OperationsSettings::default(),
+            audit: AuditSettings::default(),
+            security: SecuritySettings::default(),
         }
     }
 }
@@ -496,7 +620,7 @@ impl Default for DatabaseSettings {
 
 impl Default for AuthSettings {
     fn default() -> Self {
-        Self { password_cache_ttl_secs: 60, password_cache_capacity: 1024 }
+        Self { password_cache_ttl_secs: 60, password_cache_capacity: 1024, password_min_length: 12 }
     }
 }
 
@@ -585,6 +709,7 @@ impl Settings {
                 )));
             }
         }
+        let rules = self.secret_rules();
         let mut names = std::collections::HashSet::new();
         for m in &self.connectors.mailboxes {
             if !names.insert(m.name.as_str()) {
@@ -593,14 +718,35 @@ impl Settings {
                     m.name
                 )));
             }
-            if let Err(e) = crate::connectors::validate(m) {
+            if let Err(e) =
+                crate::connectors::validate(m).and_then(|()| crate::connectors::check_secrets(m, &rules))
+            {
                 return Err(SettingsError::Invalid(format!("connectors.mailboxes '{}': {e}", m.name)));
             }
         }
+        if self.auth.password_min_length < crate::service::accounts::MIN_PASSWORD_FLOOR {
+            return Err(SettingsError::Invalid(format!(
+                "auth.password_min_length must be at least {}",
+                crate::service::accounts::MIN_PASSWORD_FLOOR
+            )));
+        }
+        self.operations.splunk.check(&rules).map_err(SettingsError::Invalid)?;
         if self.database.pool_size == 0 {
             return Err(SettingsError::Invalid("database.pool_size must be at least 1".into()));
         }
         Ok(())
+    }
+
+    /// The secret rules in force (the CA directory defaults to `ca` in the data directory).
+    pub fn secret_rules(&self) -> SecretRules {
+        let dir = self.security.ca_dir.clone().unwrap_or_else(|| self.data_dir.join("ca"));
+        let ca_dir = std::path::absolute(&dir).unwrap_or(dir);
+        SecretRules { ca_dir, env_prefix: self.security.secret_env_prefix.clone() }
+    }
+
+    /// The password policy in force.
+    pub fn password_policy(&self) -> crate::service::accounts::PasswordPolicy {
+        crate::service::accounts::PasswordPolicy { min_length: self.auth.password_min_length }
     }
 
     /// The database URL in force: the configured one, or `harpoon.db` in the data directory.
@@ -719,6 +865,49 @@ mod tests {
         assert!(err.starts_with("line 3:"), "{err}");
         assert!(err.contains("listne"), "{err}");
         assert!(!err.contains('\n'));
+    }
+
+    #[test]
+    fn secrets_come_from_where_they_are_allowed() {
+        let mut s = Settings { data_dir: "/srv/harpoon".into(), ..Settings::default() };
+        let rules = s.secret_rules();
+        assert_eq!(rules.ca_dir, PathBuf::from("/srv/harpoon/ca"));
+        assert_eq!(rules.ca_path(Path::new("corp.pem")), Ok(PathBuf::from("/srv/harpoon/ca/corp.pem")));
+        assert!(rules.ca_path(Path::new("/srv/harpoon/ca/sub/corp.pem")).is_ok());
+        assert!(rules.ca_path(Path::new("/etc/ssl/private/key.pem")).unwrap_err().contains("outside"));
+        assert!(rules.ca_path(Path::new("../harpoon.db")).unwrap_err().contains("'..'"));
+        assert!(rules.ca_path(Path::new("/srv/harpoon/ca/../harpoon.db")).is_err());
+        assert!(rules.check_env("password_env", "HARPOON_SECRET_IMAP").is_ok());
+        assert!(
+            rules.check_env("password_env", "AWS_SECRET_ACCESS_KEY").unwrap_err().contains("HARPOON_SECRET_")
+        );
+        assert!(rules.check_env("password_env", "A B").is_err());
+        s.operations.splunk.url = "http://splunk.example.org:8089".into();
+        assert!(s.validate().unwrap_err().to_string().contains("https://"));
+        s.operations.splunk.url = "https://splunk.example.org:8089".into();
+        s.operations.splunk.token_env = "HOME".into();
+        assert!(s.validate().is_err());
+        s.operations.splunk.token_env = "HARPOON_SECRET_SPLUNK".into();
+        assert!(s.validate().is_ok());
+        s.auth.password_min_length = 8;
+        assert!(s.validate().is_err());
+    }
+
+    #[test]
+    fn ca_files_cannot_leave_their_directory_through_a_link() {
+        let dir = tempfile::tempdir().expect("dir");
+        let ca = dir.path().join("ca");
+        std::fs::create_dir(&ca).expect("mkdir");
+        std::fs::write(ca.join("good.pem"), "x").expect("write");
+        std::fs::write(dir.path().join("secret.pem"), "x").expect("write");
+        let rules = SecretRules { ca_dir: ca.clone(), env_prefix: "P_".into() };
+        assert!(rules.ca_file(Path::new("good.pem")).is_ok());
+        assert!(rules.ca_file(Path::new("missing.pem")).unwrap_err().contains("cannot read"));
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(dir.path().join("secret.pem"), ca.join("link.pem")).expect("link");
+            assert!(rules.ca_file(Path::new("link.pem")).unwrap_err().contains("symbolic link"));
+        }
     }
 
     #[test]

@@ -64,11 +64,21 @@ impl AppState {
         let triage = triage_context(&db, &settings)?;
         let validator = Arc::new(StixValidator::new().context("the embedded STIX schemas do not compile")?);
         let triage = web::Data::new(triage);
-        let connectors =
-            Supervisor::new(db.clone(), triage.clone().into_inner(), &settings.connectors, seal_key)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let operations = Registry::new(db.clone(), triage.clone().into_inner(), &settings.operations)
-            .map_err(|e| anyhow::anyhow!("operations: {e}"))?;
+        let connectors = Supervisor::new(
+            db.clone(),
+            triage.clone().into_inner(),
+            &settings.connectors,
+            settings.secret_rules(),
+            seal_key,
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let operations = Registry::new(
+            db.clone(),
+            triage.clone().into_inner(),
+            &settings.operations,
+            &settings.secret_rules(),
+        )
+        .map_err(|e| anyhow::anyhow!("operations: {e}"))?;
         Ok(Self {
             db,
             operations: web::Data::new(operations),
@@ -220,6 +230,11 @@ impl Application {
                 .flush_loop(db.clone(), Duration::from_secs(state.settings.taxii.served_flush_secs.max(1))),
         );
         let db_for_connectors = db.clone();
+        // The audit log keeps `audit.retention_days` (every instance prunes; it is idempotent).
+        tokio::spawn(crate::service::accounts::audit_retention_loop(
+            db.clone(),
+            state.settings.audit.retention_days,
+        ));
         // Active indicators past their expiry policy become Expired (a new STIX version each).
         tokio::spawn(crate::service::indicators::expiry_loop(
             db,
@@ -232,6 +247,7 @@ impl Application {
         let rows = crate::connectors::manage::sync_config(
             &mut *db_for_connectors.conn()?,
             &state.settings.connectors.mailboxes,
+            &state.settings.secret_rules(),
             &|enabled| supervisor.initial_status(enabled),
         )
         .map_err(|e| anyhow::anyhow!("connectors: {e}"))?;

@@ -1,6 +1,6 @@
 //! `/api/v1/me`, `/users`, `/tokens`, `/audit`: accounts and API tokens over REST.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, Caller, micros_to_rfc3339, require_admin};
@@ -9,7 +9,8 @@ use crate::db::tokens::TokenRow;
 use crate::db::users::UserRow;
 use crate::db::{Db, audit, tokens, users};
 use crate::service::accounts::{self, Role};
-use crate::service::auth::AuthMethod;
+use crate::service::auth::{AuthError, AuthMethod, Authenticator, Credentials, Principal};
+use crate::settings::Settings;
 
 #[derive(Debug, Serialize)]
 pub struct UserDto {
@@ -102,16 +103,115 @@ pub struct NewUserRequest {
 pub async fn create_user(
     caller: Caller,
     db: web::Data<Db>,
+    settings: web::Data<Settings>,
     body: web::Json<NewUserRequest>,
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&caller)?;
     let req = body.into_inner();
     let role = Role::parse(&req.role)?;
     let actor = caller.username.clone();
+    let policy = settings.password_policy();
     let user = db
-        .run(move |conn| Ok(accounts::create_user(conn, &req.username, role, &req.password, Some(&actor))))
+        .run(move |conn| {
+            Ok(accounts::create_user(conn, &req.username, role, &req.password, &policy, Some(&actor)))
+        })
         .await??;
     Ok(HttpResponse::Created().json(UserDto::from(&user)))
+}
+
+/// `PATCH /users/{name}`: what the body names changes; the rest stays.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserPatch {
+    pub role: Option<String>,
+    pub disabled: Option<bool>,
+    /// A new password (an administrator's reset).
+    pub password: Option<String>,
+}
+
+/// `PATCH /users/{name}` (administrators): role, disabled, password reset. Ends the user's UI
+/// sessions and forgets its cached credentials (other instances: within the token TTL).
+pub async fn update_user(
+    caller: Caller,
+    db: web::Data<Db>,
+    auth: web::Data<Authenticator>,
+    settings: web::Data<Settings>,
+    path: web::Path<String>,
+    body: web::Json<UserPatch>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&caller)?;
+    let req = body.into_inner();
+    let change = accounts::AccountChange {
+        role: req.role.as_deref().map(Role::parse).transpose()?,
+        disabled: req.disabled,
+        password: req.password,
+    };
+    let (name, actor, policy) = (path.into_inner(), caller.username.clone(), settings.password_policy());
+    let changed =
+        db.run(move |conn| Ok(accounts::change_account(conn, &name, &change, &policy, &actor))).await??;
+    auth.account_changed(changed.user.id, &changed.user.username);
+    Ok(HttpResponse::Ok().json(UserDto::from(&changed.user)))
+}
+
+/// `DELETE /users/{name}` (administrators): the account, its tokens, grants and sessions go;
+/// what it created (imports, events) and the audit log keep its name.
+pub async fn delete_user(
+    caller: Caller,
+    db: web::Data<Db>,
+    auth: web::Data<Authenticator>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&caller)?;
+    let (name, actor) = (path.into_inner(), caller.username.clone());
+    let user = db.run(move |conn| Ok(accounts::delete_user(conn, &name, &actor))).await??;
+    auth.account_changed(user.id, &user.username);
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    pub current: String,
+    pub new: String,
+}
+
+/// `POST /me/password`: the caller changes its own password, giving the current one (checked
+/// like a login: throttled, audited). Its UI sessions end; its tokens stay.
+pub async fn change_password(
+    req: HttpRequest,
+    caller: Caller,
+    db: web::Data<Db>,
+    auth: web::Data<Authenticator>,
+    settings: web::Data<Settings>,
+    body: web::Json<PasswordChange>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let remote = req.peer_addr().map(|a| a.ip().to_string());
+    verify_current(&auth, &caller, &body.current, remote).await?;
+    let (uid, policy) = (caller.user_id, settings.password_policy());
+    let changed = db
+        .run(move |conn| Ok(accounts::change_own_password(conn, uid, &body.current, &body.new, &policy)))
+        .await??;
+    auth.account_changed(changed.user.id, &changed.user.username);
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The caller's current password, verified like a login (a token as the "current password"
+/// does not count).
+async fn verify_current(
+    auth: &Authenticator,
+    caller: &Principal,
+    current: &str,
+    remote: Option<String>,
+) -> Result<(), ApiError> {
+    let credentials = Credentials::Basic { username: caller.username.clone(), password: current.to_string() };
+    match auth.authenticate(credentials, remote).await {
+        Ok(p) if p.user_id == caller.user_id && p.method == AuthMethod::Password => Ok(()),
+        Ok(_) | Err(AuthError::Invalid | AuthError::Malformed(_) | AuthError::Missing) => {
+            Err(ApiError::Forbidden("the current password is wrong".into()))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -107,11 +107,11 @@ pub async fn create(
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&caller)?;
-    let (key, actor) = (sup.key().clone(), caller.username.clone());
+    let (key, rules, actor) = (sup.key().clone(), sup.rules().clone(), caller.username.clone());
     let body = body.into_inner();
     let sup2 = sup.clone();
     let status = move |enabled| sup2.initial_status(enabled);
-    let row = db.run(move |conn| Ok(manage::create(conn, &key, body, &actor, &status))).await??;
+    let row = db.run(move |conn| Ok(manage::create(conn, &key, &rules, body, &actor, &status))).await??;
     sup.apply(&row);
     Ok(HttpResponse::Created().json(dto(&row, &sup)?))
 }
@@ -125,11 +125,13 @@ pub async fn update(
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&caller)?;
-    let (key, actor, name) = (sup.key().clone(), caller.username.clone(), path.into_inner());
+    let (key, rules) = (sup.key().clone(), sup.rules().clone());
+    let (actor, name) = (caller.username.clone(), path.into_inner());
     let body = body.into_inner();
     let sup2 = sup.clone();
     let status = move |enabled| sup2.initial_status(enabled);
-    let row = db.run(move |conn| Ok(manage::update(conn, &key, &name, body, &actor, &status))).await??;
+    let row =
+        db.run(move |conn| Ok(manage::update(conn, &key, &rules, &name, body, &actor, &status))).await??;
     sup.apply(&row);
     Ok(HttpResponse::Ok().json(dto(&row, &sup)?))
 }

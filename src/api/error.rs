@@ -3,7 +3,7 @@
 //! `ResponseError` impl of `/api/`.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
+use actix_web::http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 
 use crate::db::DbError;
@@ -28,6 +28,9 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("{0}")]
     Unavailable(String),
+    /// 429 (or 503 when the server, not the caller, is the reason) with `Retry-After` seconds.
+    #[error("{message}")]
+    RetryLater { message: String, retry_after_secs: u64, busy: bool },
     #[error("internal error")]
     Internal(String),
 }
@@ -40,6 +43,12 @@ impl From<AuthError> for ApiError {
             AuthError::Forbidden(m) => ApiError::Forbidden(m),
             AuthError::CrossSite(m) => ApiError::Forbidden(m),
             AuthError::SimpleBody(m) => ApiError::UnsupportedMediaType(m),
+            e @ AuthError::Throttled(secs) => {
+                ApiError::RetryLater { message: e.to_string(), retry_after_secs: secs, busy: false }
+            }
+            e @ AuthError::Busy => {
+                ApiError::RetryLater { message: e.to_string(), retry_after_secs: 1, busy: true }
+            }
             other => ApiError::Unauthorized(other.to_string()),
         }
     }
@@ -80,6 +89,8 @@ impl ResponseError for ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::RetryLater { busy: false, .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::RetryLater { busy: true, .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -96,6 +107,9 @@ impl ResponseError for ApiError {
         };
         let mut resp = HttpResponse::build(status);
         resp.insert_header((CONTENT_TYPE, "application/problem+json"));
+        if let ApiError::RetryLater { retry_after_secs, .. } = self {
+            resp.insert_header((RETRY_AFTER, retry_after_secs.to_string()));
+        }
         if status == StatusCode::UNAUTHORIZED {
             for challenge in crate::http::auth::WWW_AUTHENTICATE {
                 resp.append_header((WWW_AUTHENTICATE, challenge));

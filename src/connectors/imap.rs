@@ -112,7 +112,7 @@ where
 async fn open(w: &Worker) -> Result<Session<Stream>, ConnectorError> {
     let cfg = &w.cfg;
     let t = w.opts.timeout;
-    let tls_config = tls::client_config(cfg.ca_file.as_deref())?;
+    let tls_config = w.tls_config()?;
     let tcp = tls::connect_tcp(&cfg.host, port_of(cfg), t).await?;
     let client = match cfg.tls {
         MailTls::Implicit => {

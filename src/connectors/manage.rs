@@ -4,13 +4,13 @@
 
 use serde_json::{Map, Value};
 
-use super::secret::SealKey;
-use super::validate;
+use super::secret::{Binding, SealKey};
+use super::{check_secrets, validate};
 use crate::db::audit::{self, AuditEntry};
 use crate::db::connectors::{self as store, ConfigChange, ConnectorRow, NewConnector};
 use crate::db::{DbConn, now_micros, write_tx};
 use crate::service::ServiceError;
-use crate::settings::MailboxSettings;
+use crate::settings::{MailboxSettings, SecretRules};
 
 /// The settings of a stored connector (its name from the row).
 pub fn config_of(row: &ConnectorRow) -> Result<MailboxSettings, ServiceError> {
@@ -26,7 +26,7 @@ struct Input {
     password: Option<Option<String>>,
 }
 
-fn parse_input(mut object: Map<String, Value>) -> Result<Input, ServiceError> {
+fn parse_input(mut object: Map<String, Value>, rules: &SecretRules) -> Result<Input, ServiceError> {
     let password = match object.remove("password") {
         None => None,
         Some(Value::Null) => Some(None),
@@ -36,6 +36,11 @@ fn parse_input(mut object: Map<String, Value>) -> Result<Input, ServiceError> {
     let settings: MailboxSettings = serde_json::from_value(Value::Object(object))
         .map_err(|e| ServiceError::Invalid(format!("connector: {e}")))?;
     validate(&settings).map_err(ServiceError::Invalid)?;
+    check_secrets(&settings, rules).map_err(ServiceError::Invalid)?;
+    // Over REST the CA file must be there now: the administrator learns of a wrong path at once.
+    if let Some(ca) = &settings.ca_file {
+        rules.ca_file(ca).map_err(ServiceError::Invalid)?;
+    }
     Ok(Input { settings, password })
 }
 
@@ -61,14 +66,15 @@ fn needs_password(settings: &MailboxSettings, sealed: Option<&str>) -> Result<()
 pub fn create(
     conn: &mut DbConn,
     key: &SealKey,
+    rules: &SecretRules,
     body: Value,
     actor: &str,
     status: &dyn Fn(bool) -> &'static str,
 ) -> Result<ConnectorRow, ServiceError> {
-    let input = parse_input(object(body)?)?;
+    let input = parse_input(object(body)?, rules)?;
     let s = &input.settings;
     let sealed = match input.password.flatten() {
-        Some(p) => Some(key.seal(&s.name, &p).map_err(|e| ServiceError::Internal(e.to_string()))?),
+        Some(p) => Some(key.seal(&Binding::of(s), &p).map_err(|e| ServiceError::Internal(e.to_string()))?),
         None => None,
     };
     needs_password(s, sealed.as_deref())?;
@@ -111,10 +117,13 @@ fn editable(conn: &mut DbConn, name: &str) -> Result<ConnectorRow, ServiceError>
 }
 
 /// `PATCH /connectors/{name}`: the keys given replace the stored ones (null removes an optional
-/// one); `password` sets (or with null removes) the sealed password.
+/// one); `password` sets (or with null removes) the sealed password. A stored password belongs
+/// to its host and user: changing either without giving the password again is refused, so
+/// whoever may edit a connector cannot send its password to a server of their choosing.
 pub fn update(
     conn: &mut DbConn,
     key: &SealKey,
+    rules: &SecretRules,
     name: &str,
     patch: Value,
     actor: &str,
@@ -136,11 +145,24 @@ pub fn update(
             }
         }
         merged.insert("name".into(), Value::String(name.to_string()));
-        let input = parse_input(merged)?;
+        let input = parse_input(merged, rules)?;
+        let before = config_of(&row)?;
+        let moved = !before.host.eq_ignore_ascii_case(&input.settings.host)
+            || before.username != input.settings.username;
         let sealed = match input.password {
+            None if moved && row.password_sealed.is_some() => {
+                return Err(ServiceError::Invalid(
+                    "the stored password belongs to the current host and username: give \"password\" \
+                     again to change either (or \"password\": null to remove it)"
+                        .into(),
+                ));
+            }
             None => row.password_sealed.clone(),
             Some(None) => None,
-            Some(Some(p)) => Some(key.seal(name, &p).map_err(|e| ServiceError::Internal(e.to_string()))?),
+            Some(Some(p)) => Some(
+                key.seal(&Binding::of(&input.settings), &p)
+                    .map_err(|e| ServiceError::Internal(e.to_string()))?,
+            ),
         };
         needs_password(&input.settings, sealed.as_deref())?;
         let config = config_json(&input.settings)?;
@@ -177,6 +199,7 @@ pub fn delete(conn: &mut DbConn, name: &str, actor: &str) -> Result<ConnectorRow
 pub fn sync_config(
     conn: &mut DbConn,
     mailboxes: &[MailboxSettings],
+    rules: &SecretRules,
     status: &dyn Fn(bool) -> &'static str,
 ) -> Result<Vec<ConnectorRow>, ServiceError> {
     write_tx(conn, |conn| {
@@ -185,7 +208,9 @@ pub fn sync_config(
             tracing::info!(connector = %gone, "connector removed from the configuration file");
         }
         for m in mailboxes {
-            validate(m).map_err(|e| ServiceError::Invalid(format!("connector '{}': {e}", m.name)))?;
+            validate(m)
+                .and_then(|()| check_secrets(m, rules))
+                .map_err(|e| ServiceError::Invalid(format!("connector '{}': {e}", m.name)))?;
             needs_password(m, None).map_err(|_| {
                 ServiceError::Invalid(format!(
                     "connector '{}': the configuration file needs password_env",

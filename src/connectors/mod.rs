@@ -27,7 +27,7 @@ use crate::db::{Db, DbError, now_micros};
 use crate::service::ServiceError;
 use crate::service::imports::{self, ImportRequest};
 use crate::service::indicators::TriageContext;
-use crate::settings::{AfterImport, ConnectorSettings, MailProtocol, MailTls, MailboxSettings};
+use crate::settings::{AfterImport, ConnectorSettings, MailProtocol, MailTls, MailboxSettings, SecretRules};
 use secret::SealKey;
 
 /// Why a connector session failed. The texts become the connector's `last_error`: they never
@@ -102,6 +102,19 @@ pub fn validate(m: &MailboxSettings) -> Result<(), String> {
     Ok(())
 }
 
+/// Where a connector's secrets come from: `password_env` only with the configured prefix, a
+/// `ca_file` only inside the CA directory (checked here without the disk; again, symbolic links
+/// followed, when the file is read).
+pub fn check_secrets(m: &MailboxSettings, rules: &SecretRules) -> Result<(), String> {
+    if let Some(var) = &m.password_env {
+        rules.check_env("password_env", var)?;
+    }
+    if let Some(ca) = &m.ca_file {
+        rules.ca_path(ca)?;
+    }
+    Ok(())
+}
+
 /// What happens after storing, with the protocol's default.
 pub fn after_of(m: &MailboxSettings) -> AfterImport {
     m.after.unwrap_or(match m.protocol {
@@ -128,16 +141,18 @@ pub struct RunOptions {
     pub timeout: Duration,
     pub backoff_initial: Duration,
     pub backoff_max: Duration,
+    pub rules: SecretRules,
 }
 
 impl RunOptions {
-    pub fn from_settings(s: &ConnectorSettings) -> Self {
+    pub fn from_settings(s: &ConnectorSettings, rules: SecretRules) -> Self {
         Self {
             poll_interval: Duration::from_secs(s.poll_interval_secs.max(1)),
             idle_renew: Duration::from_secs(s.idle_renew_secs.max(1)),
             timeout: Duration::from_secs(s.timeout_secs.max(1)),
             backoff_initial: Duration::from_millis(s.backoff_initial_ms.max(10)),
             backoff_max: Duration::from_secs(s.backoff_max_secs.max(1)),
+            rules,
         }
     }
 
@@ -182,14 +197,27 @@ impl Worker {
         Ok(Self { db, ctx, opts, key, id: row.id, cfg, sealed: row.password_sealed.clone() })
     }
 
-    /// The password: opened from its sealed form, or read from the named environment variable.
+    /// The password: opened from its sealed form (bound to this connector, host and user), or
+    /// read from the named environment variable (only one with the configured prefix).
     fn password(&self) -> Result<String, ConnectorError> {
         match (&self.sealed, &self.cfg.password_env) {
-            (Some(sealed), _) => self.key.open(&self.cfg.name, sealed),
-            (None, Some(var)) => std::env::var(var)
-                .map_err(|_| ConnectorError::Config(format!("the environment variable {var} is not set"))),
+            (Some(sealed), _) => self.key.open(&secret::Binding::of(&self.cfg), sealed),
+            (None, Some(var)) => {
+                self.opts.rules.check_env("password_env", var).map_err(ConnectorError::Config)?;
+                std::env::var(var)
+                    .map_err(|_| ConnectorError::Config(format!("the environment variable {var} is not set")))
+            }
             (None, None) => Err(ConnectorError::Config("no password: set password or password_env".into())),
         }
+    }
+
+    /// The TLS client configuration: the CA file from the CA directory, or the web roots.
+    fn tls_config(&self) -> Result<Arc<rustls::ClientConfig>, ConnectorError> {
+        let ca = match &self.cfg.ca_file {
+            Some(f) => Some(self.opts.rules.ca_file(f).map_err(ConnectorError::Config)?),
+            None => None,
+        };
+        tls::client_config(ca.as_deref())
     }
 
     fn source(&self) -> String {
@@ -309,7 +337,7 @@ impl Worker {
 async fn pop3_session(w: &Worker) -> Result<(), ConnectorError> {
     let cfg = &w.cfg;
     let t = w.opts.timeout;
-    let tls_config = tls::client_config(cfg.ca_file.as_deref())?;
+    let tls_config = w.tls_config()?;
     let tcp = tls::connect_tcp(&cfg.host, port_of(cfg), t).await?;
     let mut pop = match cfg.tls {
         MailTls::Implicit => {
@@ -373,6 +401,7 @@ impl Supervisor {
         db: Db,
         ctx: Arc<TriageContext>,
         settings: &ConnectorSettings,
+        rules: SecretRules,
         key: SealKey,
     ) -> Result<Self, ConnectorError> {
         let runtime = tokio::runtime::Handle::try_current()
@@ -380,7 +409,7 @@ impl Supervisor {
         Ok(Self {
             db,
             ctx,
-            opts: RunOptions::from_settings(settings),
+            opts: RunOptions::from_settings(settings, rules),
             key,
             run: settings.enabled,
             runtime,
@@ -390,6 +419,11 @@ impl Supervisor {
 
     pub fn key(&self) -> &SealKey {
         &self.key
+    }
+
+    /// Where connectors' secrets may come from.
+    pub fn rules(&self) -> &SecretRules {
+        &self.opts.rules
     }
 
     /// Starts every enabled connector (at server start).
@@ -500,11 +534,14 @@ mod tests {
 
     #[test]
     fn backoff_doubles_up_to_the_maximum() {
-        let opts = RunOptions::from_settings(&ConnectorSettings {
-            backoff_initial_ms: 100,
-            backoff_max_secs: 1,
-            ..ConnectorSettings::default()
-        });
+        let opts = RunOptions::from_settings(
+            &ConnectorSettings {
+                backoff_initial_ms: 100,
+                backoff_max_secs: 1,
+                ..ConnectorSettings::default()
+            },
+            crate::settings::Settings::default().secret_rules(),
+        );
         let ms = |n| opts.backoff(n).as_millis();
         assert!((100..=110).contains(&ms(1)));
         assert!((200..=220).contains(&ms(2)));

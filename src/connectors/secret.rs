@@ -1,7 +1,9 @@
 //! Connector passwords at rest: sealed with XChaCha20-Poly1305 under a server-wide key kept in
-//! `server_secrets` (so every instance sharing the database can open them), the connector's name
-//! as associated data (a sealed password cannot be moved to another connector). Stored as
-//! base64 of the 24-byte nonce followed by the ciphertext.
+//! `server_secrets` (so every instance sharing the database can open them), the connector's
+//! name, host and user name as associated data: a sealed password cannot be moved to another
+//! connector, nor sent to another server or for another account (an administrator changing the
+//! host must give the password again). Stored as base64 of the 24-byte nonce followed by the
+//! ciphertext. Passwords sealed before the binding (name only) still open until next changed.
 
 use base64::Engine;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
@@ -42,10 +44,10 @@ impl SealKey {
         XChaCha20Poly1305::new_from_slice(&self.0).map_err(|e| ConnectorError::Config(format!("key: {e}")))
     }
 
-    pub fn seal(&self, connector: &str, password: &str) -> Result<String, ConnectorError> {
+    pub fn seal(&self, to: &Binding<'_>, password: &str) -> Result<String, ConnectorError> {
         let mut nonce = [0u8; NONCE_LEN];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
-        let aad = aad(connector);
+        let aad = to.aad();
         let ct = self
             .cipher()?
             .encrypt(&XNonce::from(nonce), Payload { msg: password.as_bytes(), aad: &aad })
@@ -55,23 +57,51 @@ impl SealKey {
         Ok(base64::engine::general_purpose::STANDARD.encode(out))
     }
 
-    pub fn open(&self, connector: &str, sealed: &str) -> Result<String, ConnectorError> {
+    pub fn open(&self, to: &Binding<'_>, sealed: &str) -> Result<String, ConnectorError> {
         let bad =
             || ConnectorError::Config("the stored password cannot be opened (wrong key or corrupt)".into());
         let bytes = base64::engine::general_purpose::STANDARD.decode(sealed.trim()).map_err(|_| bad())?;
         let (nonce, ct) = bytes.split_at_checked(NONCE_LEN).ok_or_else(bad)?;
         let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| bad())?;
-        let aad = aad(connector);
-        let clear = self
-            .cipher()?
-            .decrypt(&XNonce::from(nonce), Payload { msg: ct, aad: &aad })
+        let cipher = self.cipher()?;
+        let clear = cipher
+            .decrypt(&XNonce::from(nonce), Payload { msg: ct, aad: &to.aad() })
+            .or_else(|_| cipher.decrypt(&XNonce::from(nonce), Payload { msg: ct, aad: &to.legacy_aad() }))
             .map_err(|_| bad())?;
         String::from_utf8(clear).map_err(|_| bad())
     }
 }
 
-fn aad(connector: &str) -> Vec<u8> {
-    format!("harpoon connector password\0{connector}").into_bytes()
+/// What a sealed password belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Binding<'a> {
+    pub connector: &'a str,
+    pub host: &'a str,
+    pub username: &'a str,
+}
+
+impl<'a> Binding<'a> {
+    pub fn of(cfg: &'a crate::settings::MailboxSettings) -> Self {
+        Self { connector: &cfg.name, host: &cfg.host, username: &cfg.username }
+    }
+
+    fn aad(&self) -> Vec<u8> {
+        // NUL cannot occur in a name, a host or a (one-line) user name given over JSON... and if
+        // it did, the lengths make the encoding unambiguous anyway.
+        format!(
+            "harpoon connector password v2\0{}\0{}:{}\0{}:{}",
+            self.connector,
+            self.host.len(),
+            self.host.to_ascii_lowercase(),
+            self.username.len(),
+            self.username
+        )
+        .into_bytes()
+    }
+
+    fn legacy_aad(&self) -> Vec<u8> {
+        format!("harpoon connector password\0{}", self.connector).into_bytes()
+    }
 }
 
 #[cfg(test)]
@@ -81,11 +111,22 @@ mod tests {
     #[test]
     fn seals_and_opens_only_for_the_same_connector() {
         let key = SealKey([7u8; 32]);
-        let sealed = key.seal("reports", "s3cret").expect("seal");
+        let to = Binding { connector: "reports", host: "mail.example.org", username: "phish" };
+        let sealed = key.seal(&to, "s3cret").expect("seal");
         assert!(!sealed.contains("s3cret"));
-        assert_eq!(key.open("reports", &sealed).expect("open"), "s3cret");
-        assert!(key.open("other", &sealed).is_err());
-        assert!(SealKey([8u8; 32]).open("reports", &sealed).is_err());
-        assert_ne!(sealed, key.seal("reports", "s3cret").expect("seal"), "fresh nonce each time");
+        assert_eq!(key.open(&to, &sealed).expect("open"), "s3cret");
+        assert!(key.open(&Binding { connector: "other", ..to }, &sealed).is_err());
+        assert!(key.open(&Binding { host: "evil.example.net", ..to }, &sealed).is_err());
+        assert!(key.open(&Binding { username: "admin", ..to }, &sealed).is_err());
+        assert!(SealKey([8u8; 32]).open(&to, &sealed).is_err());
+        assert_ne!(sealed, key.seal(&to, "s3cret").expect("seal"), "fresh nonce each time");
+        // A password sealed before the binding (name only) still opens.
+        let cipher = key.cipher().expect("cipher");
+        let nonce = [1u8; NONCE_LEN];
+        let ct = cipher
+            .encrypt(&XNonce::from(nonce), Payload { msg: b"old", aad: &to.legacy_aad() })
+            .expect("seal");
+        let legacy = base64::engine::general_purpose::STANDARD.encode([nonce.to_vec(), ct].concat());
+        assert_eq!(key.open(&to, &legacy).expect("open"), "old");
     }
 }

@@ -66,3 +66,8 @@ pub fn recent(conn: &mut DbConn, action: Option<&str>, limit: i64) -> Result<Vec
         q.load(c)
     })?)
 }
+
+/// Deletes entries older than `before` (the retention policy); returns how many.
+pub fn delete_before(conn: &mut DbConn, before: i64) -> Result<usize, DbError> {
+    Ok(with_conn!(conn, c => diesel::delete(audit_log::table.filter(audit_log::at.lt(before))).execute(c))?)
+}

@@ -88,3 +88,36 @@ pub fn set_disabled(conn: &mut DbConn, id: i64, disabled: bool) -> Result<(), Db
         .execute(c))?;
     if n == 0 { Err(DbError::NotFound) } else { Ok(()) }
 }
+
+pub fn set_role(conn: &mut DbConn, id: i64, role: &str) -> Result<(), DbError> {
+    let n = with_conn!(conn, c => diesel::update(users::table.find(id))
+        .set(users::role.eq(role))
+        .execute(c))?;
+    if n == 0 { Err(DbError::NotFound) } else { Ok(()) }
+}
+
+/// Deletes an account; its tokens, grants, UI sessions and UI jobs cascade.
+pub fn delete(conn: &mut DbConn, id: i64) -> Result<(), DbError> {
+    let n = with_conn!(conn, c => diesel::delete(users::table.find(id)).execute(c))?;
+    if n == 0 { Err(DbError::NotFound) } else { Ok(()) }
+}
+
+/// Ids of the active administrators, their rows locked until the transaction ends
+/// (PostgreSQL `FOR UPDATE`; a SQLite write transaction holds the whole database already).
+pub fn lock_active_admins(conn: &mut DbConn) -> Result<Vec<i64>, DbError> {
+    let q = users::table.filter(users::role.eq("admin")).filter(users::disabled.eq(false)).select(users::id);
+    Ok(match conn {
+        DbConn::Sqlite(c) => q.load(c)?,
+        DbConn::Postgres(c) => q.for_update().load(c)?,
+    })
+}
+
+/// What a cached password check depends on: the account still exists, is enabled, has this role
+/// and has not changed its password since (checked every few seconds per cached account).
+pub fn stamp(conn: &mut DbConn, id: i64) -> Result<Option<(String, bool, i64)>, DbError> {
+    Ok(with_conn!(conn, c => users::table
+        .find(id)
+        .select((users::role, users::disabled, users::password_changed_at))
+        .first(c)
+        .optional())?)
+}

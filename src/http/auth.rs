@@ -60,7 +60,8 @@ async fn authenticate(
 }
 
 /// The one rule of what credentials reach, by path (design.md §7), applied by every extractor
-/// before a handler runs: a partner reaches TAXII and `GET /api/v1/me` only; an `intake` token may
+/// before a handler runs: a partner reaches TAXII, `GET /api/v1/me` and its own password change
+/// (`POST /api/v1/me/password`) only; an `intake` token may
 /// only push emails (`POST /api/v1/imports`); an `export` token may only read the feeds of the
 /// exports it names (`GET /api/v1/exports/{name}/feed`). Finer rules (admin only, analysts only,
 /// a collection's grants) are the handlers'.
@@ -77,7 +78,9 @@ pub fn check_reach(principal: &Principal, method: &Method, path: &str) -> Result
     let role_allows = principal.role.is_internal()
         || path == "/taxii2"
         || path.starts_with("/taxii2/")
-        || (method == Method::GET && path == "/api/v1/me");
+        || (method == Method::GET && path == "/api/v1/me")
+        // A partner cannot log in to the UI: its password is changed here.
+        || (method == Method::POST && path == "/api/v1/me/password");
     match (scope_allows, role_allows) {
         (true, true) => Ok(()),
         (false, _) => Err(AuthError::OutOfScope(format!("{method} {}", path.escape_debug()))),

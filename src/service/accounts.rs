@@ -11,7 +11,7 @@ use super::ServiceError;
 use crate::db::audit::{self, AuditEntry};
 use crate::db::tokens::{self, NewToken, TokenRow};
 use crate::db::users::{self, UserRow};
-use crate::db::{Db, DbConn, DbError};
+use crate::db::{Db, DbConn, DbError, sessions, write_tx};
 
 /// What a user may do. Admins administer; analysts triage; readers only read; partners (another
 /// organisation) reach their granted TAXII collections and nothing else (design.md §7).
@@ -25,6 +25,9 @@ pub enum Role {
 }
 
 impl Role {
+    /// Every role, most powerful first (for selectors).
+    pub const ALL: &[Role] = &[Role::Admin, Role::Analyst, Role::Reader, Role::Partner];
+
     pub fn parse(s: &str) -> Result<Self, ServiceError> {
         match s {
             "admin" => Ok(Role::Admin),
@@ -65,7 +68,6 @@ impl std::fmt::Display for Role {
 
 /// The prefix every API token starts with, so a token is recognisable (and scannable in leaks).
 pub const TOKEN_PREFIX: &str = "hpt_";
-const MIN_PASSWORD_LEN: usize = 10;
 
 /// A username: 1-64 characters of letters, digits and `._@-`.
 pub fn check_username(name: &str) -> Result<(), ServiceError> {
@@ -82,16 +84,52 @@ pub fn check_username(name: &str) -> Result<(), ServiceError> {
     }
 }
 
-pub fn check_password(password: &str) -> Result<(), ServiceError> {
-    if password.chars().count() < MIN_PASSWORD_LEN {
-        return Err(ServiceError::Invalid(format!(
-            "password too short: at least {MIN_PASSWORD_LEN} characters"
-        )));
+/// Well-known weak passwords (lower case, one a line), refused whatever their length.
+const COMMON_PASSWORDS: &str = include_str!("common-passwords.txt");
+
+/// The password rules, applied on every way a password is set (create, reset, change, the first
+/// admin's from `HARPOON_ADMIN_PASSWORD`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordPolicy {
+    /// Characters at least, not counting the user name where it appears in the password.
+    pub min_length: usize,
+}
+
+/// Below this no configuration may go.
+pub const MIN_PASSWORD_FLOOR: usize = 10;
+
+impl Default for PasswordPolicy {
+    fn default() -> Self {
+        Self { min_length: 12 }
     }
-    if password.len() > 1024 {
-        return Err(ServiceError::Invalid("password too long: at most 1024 bytes".into()));
+}
+
+impl PasswordPolicy {
+    /// Checks `password` for the account `username`. The message names the rule, never the
+    /// password.
+    pub fn check(&self, username: &str, password: &str) -> Result<(), ServiceError> {
+        if password.len() > 1024 {
+            return Err(ServiceError::Invalid("password too long: at most 1024 bytes".into()));
+        }
+        let min = self.min_length.max(MIN_PASSWORD_FLOOR);
+        let lower = password.to_lowercase();
+        let name = username.to_lowercase();
+        // "alice2024!!" is a user name plus a short suffix: the name does not count.
+        let without_name = if name.is_empty() { lower.clone() } else { lower.replace(&name, "") };
+        if without_name.chars().count() < min {
+            return Err(ServiceError::Invalid(if without_name.len() < lower.len() {
+                format!("password too weak: at least {min} characters besides the user name")
+            } else {
+                format!("password too short: at least {min} characters")
+            }));
+        }
+        if COMMON_PASSWORDS.lines().any(|common| common == lower) {
+            return Err(ServiceError::Invalid(
+                "password too common: it is on Harpoon's list of well-known passwords".into(),
+            ));
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Hashes a password with argon2id (the crate's default, OWASP-recommended parameters).
@@ -127,10 +165,11 @@ pub fn create_user(
     username: &str,
     role: Role,
     password: &str,
+    policy: &PasswordPolicy,
     actor: Option<&str>,
 ) -> Result<UserRow, ServiceError> {
     check_username(username)?;
-    check_password(password)?;
+    policy.check(username, password)?;
     let hash = hash_password(password)?;
     let user = users::insert(conn, username, &hash, role.as_str()).map_err(|e| match e {
         DbError::Conflict(_) => ServiceError::Conflict(format!("user '{username}'")),
@@ -144,6 +183,159 @@ pub fn create_user(
     Ok(user)
 }
 
+/// One change to an account by an administrator (or by the CLI, which is one).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountChange {
+    pub role: Option<Role>,
+    pub disabled: Option<bool>,
+    /// A new password (a reset: the current one is not asked for).
+    pub password: Option<String>,
+}
+
+/// What an account change did, for the caller to act on in its process (forget cached
+/// credentials of `user_id`; other instances notice within the token TTL on their own).
+#[derive(Debug, Clone)]
+pub struct Changed {
+    pub user: UserRow,
+    /// UI sessions ended.
+    pub sessions_ended: usize,
+}
+
+fn user_named(conn: &mut DbConn, username: &str) -> Result<UserRow, ServiceError> {
+    users::by_name(conn, username)?.ok_or_else(|| ServiceError::NotFound(format!("user '{username}'")))
+}
+
+fn is_active_admin(role: &str, disabled: bool) -> bool {
+    role == Role::Admin.as_str() && !disabled
+}
+
+/// Refuses a change that would leave no active administrator: `user` stops being one.
+/// The active administrators' rows are locked first (PostgreSQL; SQLite's write transaction is
+/// exclusive already), so two administrators disabling each other at once cannot both succeed.
+fn keep_an_admin(conn: &mut DbConn, user: &UserRow, what: &str) -> Result<(), ServiceError> {
+    if !is_active_admin(&user.role, user.disabled) {
+        return Ok(());
+    }
+    let others = users::lock_active_admins(conn)?.into_iter().filter(|id| *id != user.id).count();
+    if others == 0 {
+        return Err(ServiceError::Forbidden(format!(
+            "'{}' is the last active administrator: cannot {what} it (make another administrator first)",
+            user.username
+        )));
+    }
+    Ok(())
+}
+
+/// Changes role, disabled state and/or password of `username`; ends its UI sessions everywhere
+/// (the rows are deleted) and audits what changed, never the password.
+pub fn change_account(
+    conn: &mut DbConn,
+    username: &str,
+    change: &AccountChange,
+    policy: &PasswordPolicy,
+    actor: &str,
+) -> Result<Changed, ServiceError> {
+    if change == &AccountChange::default() {
+        return Err(ServiceError::Invalid("nothing to change: give role, disabled or password".into()));
+    }
+    let hash = match &change.password {
+        Some(p) => {
+            policy.check(username, p)?;
+            Some(hash_password(p)?)
+        }
+        None => None,
+    };
+    write_tx(conn, |conn| {
+        let user = user_named(conn, username)?;
+        let new_role = change.role.map_or(user.role.clone(), |r| r.as_str().to_string());
+        let new_disabled = change.disabled.unwrap_or(user.disabled);
+        if !is_active_admin(&new_role, new_disabled) {
+            let what = if new_disabled && !user.disabled { "disable" } else { "demote" };
+            keep_an_admin(conn, &user, what)?;
+        }
+        let mut done = Vec::new();
+        if let Some(role) = change.role
+            && role.as_str() != user.role
+        {
+            users::set_role(conn, user.id, role.as_str())?;
+            done.push(format!("role {} -> {role}", user.role));
+        }
+        if let Some(disabled) = change.disabled
+            && disabled != user.disabled
+        {
+            users::set_disabled(conn, user.id, disabled)?;
+            done.push(if disabled { "disabled".to_string() } else { "enabled".to_string() });
+        }
+        if let Some(hash) = &hash {
+            users::set_password(conn, user.id, hash)?;
+            done.push("password reset".to_string());
+        }
+        let sessions_ended = sessions::delete_of_user(conn, user.id)?;
+        let detail = if done.is_empty() { "no change".to_string() } else { done.join(", ") };
+        audit::insert(
+            conn,
+            &AuditEntry::new("user.update")
+                .actor(actor)
+                .target(&user.username)
+                .detail(format!("{detail}; {sessions_ended} UI session(s) ended")),
+        )?;
+        let user = users::by_id(conn, user.id)?
+            .ok_or_else(|| ServiceError::NotFound(format!("user '{username}'")))?;
+        Ok(Changed { user, sessions_ended })
+    })
+}
+
+/// A user changes its own password. `current` must have been verified by the caller through
+/// `Authenticator::authenticate` (throttled, on the argon2 slots, never while holding a database
+/// connection); it is used here only to refuse an unchanged password. Ends its UI sessions.
+pub fn change_own_password(
+    conn: &mut DbConn,
+    user_id: i64,
+    current: &str,
+    new: &str,
+    policy: &PasswordPolicy,
+) -> Result<Changed, ServiceError> {
+    let user = users::by_id(conn, user_id)?.ok_or_else(|| ServiceError::NotFound("user".into()))?;
+    if current == new {
+        return Err(ServiceError::Invalid("the new password must differ from the current one".into()));
+    }
+    policy.check(&user.username, new)?;
+    let hash = hash_password(new)?;
+    write_tx(conn, |conn| {
+        users::set_password(conn, user.id, &hash)?;
+        let sessions_ended = sessions::delete_of_user(conn, user.id)?;
+        audit::insert(
+            conn,
+            &AuditEntry::new("user.password_change")
+                .actor(&user.username)
+                .target(&user.username)
+                .detail(format!("{sessions_ended} UI session(s) ended")),
+        )?;
+        let user = users::by_id(conn, user.id)?.ok_or_else(|| ServiceError::NotFound("user".into()))?;
+        Ok(Changed { user, sessions_ended })
+    })
+}
+
+/// Deletes an account. Its tokens, collection grants, UI sessions and UI jobs go with it (the
+/// foreign keys cascade); imports, events and audit entries keep its name as text.
+pub fn delete_user(conn: &mut DbConn, username: &str, actor: &str) -> Result<UserRow, ServiceError> {
+    write_tx(conn, |conn| {
+        let user = user_named(conn, username)?;
+        keep_an_admin(conn, &user, "delete")?;
+        let live_tokens =
+            tokens::list(conn, Some(user.id))?.iter().filter(|t| t.revoked_at.is_none()).count();
+        users::delete(conn, user.id)?;
+        audit::insert(
+            conn,
+            &AuditEntry::new("user.delete")
+                .actor(actor)
+                .target(&user.username)
+                .detail(format!("role={}; {live_tokens} live token(s) deleted", user.role)),
+        )?;
+        Ok(user)
+    })
+}
+
 /// The outcome of the first start: the admin account created, with its password if generated.
 #[derive(Debug)]
 pub enum Bootstrap {
@@ -155,6 +347,16 @@ pub enum Bootstrap {
 
 /// On an empty database, creates the `admin` account. `preset` is `HARPOON_ADMIN_PASSWORD`.
 pub fn bootstrap_admin(db: &Db, preset: Option<String>) -> Result<Bootstrap, ServiceError> {
+    bootstrap_admin_with(db, preset, &PasswordPolicy::default())
+}
+
+/// [`bootstrap_admin`] under the configured password policy (a preset password is checked like
+/// any other; a generated one always passes).
+pub fn bootstrap_admin_with(
+    db: &Db,
+    preset: Option<String>,
+    policy: &PasswordPolicy,
+) -> Result<Bootstrap, ServiceError> {
     let mut conn = db.conn()?;
     if users::count(&mut conn)? > 0 {
         return Ok(Bootstrap::AlreadySetUp);
@@ -163,10 +365,13 @@ pub fn bootstrap_admin(db: &Db, preset: Option<String>) -> Result<Bootstrap, Ser
         Some(p) => (p, false),
         None => (generate_password(), true),
     };
-    match create_user(&mut conn, "admin", Role::Admin, &password, Some("bootstrap")) {
+    match create_user(&mut conn, "admin", Role::Admin, &password, policy, Some("bootstrap")) {
         Ok(_) => Ok(Bootstrap::CreatedAdmin { password, generated }),
         // Another instance created it between our count and insert.
         Err(ServiceError::Conflict(_)) => Ok(Bootstrap::AlreadySetUp),
+        Err(ServiceError::Invalid(m)) if !generated => {
+            Err(ServiceError::Invalid(format!("HARPOON_ADMIN_PASSWORD: {m}")))
+        }
         Err(e) => Err(e),
     }
 }
@@ -176,6 +381,23 @@ pub fn bootstrap_admin(db: &Db, preset: Option<String>) -> Result<Bootstrap, Ser
 pub fn bootstrap_admin_conn(conn: &mut DbConn, password: &str) -> Result<UserRow, DbError> {
     let hash = hash_password(password).map_err(|e| DbError::Task(e.to_string()))?;
     users::insert(conn, "admin", &hash, Role::Admin.as_str())
+}
+
+/// Deletes audit entries older than `retention_days` (0: keeps them all), now and every hour.
+pub async fn audit_retention_loop(db: Db, retention_days: u32) {
+    if retention_days == 0 {
+        return;
+    }
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        let before = crate::db::now_micros() - i64::from(retention_days) * 86_400_000_000;
+        match db.run(move |conn| audit::delete_before(conn, before)).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, retention_days, "audit log pruned"),
+            Err(e) => tracing::warn!("cannot prune the audit log: {e}"),
+        }
+    }
 }
 
 /// A freshly issued token: the secret is in `token` and is never stored or shown again.
@@ -432,6 +654,27 @@ mod tests {
         let a = generate_password();
         assert_eq!(a.len(), 24);
         assert_ne!(a, generate_password());
-        assert!(check_password(&a).is_ok());
+        assert!(PasswordPolicy::default().check("admin", &a).is_ok());
+    }
+
+    #[test]
+    fn the_password_policy() {
+        let p = PasswordPolicy::default();
+        assert!(p.check("alice", "correct horse battery").is_ok());
+        assert!(p.check("alice", "alice-password-123").is_ok(), "the name does not count, the rest is long");
+        let err = |u: &str, pw: &str| p.check(u, pw).expect_err(pw).to_string();
+        assert!(err("alice", "short-pw").contains("at least 12"));
+        assert!(err("alice", "alice").contains("besides the user name"));
+        assert!(err("alice", "Alice2024!!!").contains("besides the user name"));
+        assert!(err("alice", "alicealicealice").contains("besides the user name"));
+        assert!(err("bob", "Password1234").contains("too common"));
+        assert!(err("bob", "qwertyuiop123").contains("too common"));
+        assert!(err("bob", "1234567890").contains("at least"));
+        assert!(err("bob", &"x".repeat(1025)).contains("too long"));
+        // A configured minimum below the floor does not lower it.
+        let lax = PasswordPolicy { min_length: 4 };
+        assert!(lax.check("bob", "abcdefghi").is_err());
+        assert!(lax.check("bob", "zebra-lamp-9").is_ok());
+        assert!(COMMON_PASSWORDS.lines().count() > 1000);
     }
 }

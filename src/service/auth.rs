@@ -5,7 +5,15 @@
 //! Why the cache: TAXII clients send Basic credentials on every request, and an argon2 check
 //! costs tens of milliseconds of CPU; without it a server does a few requests per second per core.
 //! The cache is keyed by an HMAC (process-local random key) of user and password, so it never
-//! holds a password, and an entry lives `password_cache_ttl_secs` at most.
+//! holds a password, and an entry lives `password_cache_ttl_secs` at most. Every [`TOKEN_TTL`]
+//! a cached password entry is checked against its account row (one indexed read, no argon2): an
+//! account disabled, deleted, demoted or given a new password by another instance (or the CLI)
+//! stops being accepted here within that time, like a revoked token.
+//!
+//! Failed password logins are throttled (`throttle.rs`); credentials found in the cache are
+//! answered before any throttling or argon2 slot. Unknown credentials wait for one of a few
+//! argon2 slots in a bounded queue (full: 503 with `Retry-After`), and (user, address) pairs
+//! that logged in before have a slot of their own, so a flood of bad passwords cannot starve them.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -87,6 +95,13 @@ pub enum AuthError {
     /// A state-changing body of a type a cross-site form can send.
     #[error("{0}")]
     SimpleBody(String),
+    /// Too many failed logins for this user name from this address (or from this address):
+    /// retry after this many seconds.
+    #[error("too many failed logins: retry in {0} s")]
+    Throttled(u64),
+    /// Too many password checks are waiting already.
+    #[error("too many logins at once: retry in a moment")]
+    Busy,
 }
 
 /// How long a verified API token is taken on trust (at most the password cache's TTL): a TAXII
@@ -105,6 +120,16 @@ pub struct CacheOptions {
 struct Cached {
     principal: Principal,
     expires: Instant,
+    /// Password entries: the account's `password_changed_at` when verified, and when the row was
+    /// last seen unchanged.
+    stamp: Option<(i64, Instant)>,
+}
+
+/// What a cache lookup found.
+enum Hit {
+    Fresh(Principal),
+    /// A password entry whose account must be looked at again (its password-change stamp).
+    Recheck(Principal, i64),
 }
 
 /// Verifies credentials. One per server process, shared by every request.
@@ -118,6 +143,11 @@ pub struct Authenticator {
     touched: Mutex<HashMap<i64, Instant>>,
     /// Password checks running at once (one per core).
     hash_slots: tokio::sync::Semaphore,
+    /// The argon2 lane of (user, address) pairs that logged in before.
+    known_slots: tokio::sync::Semaphore,
+    /// Password checks waiting or running on `hash_slots`; beyond, refused with `Busy`.
+    queue: tokio::sync::Semaphore,
+    throttle: super::throttle::Throttle,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -138,6 +168,9 @@ impl Authenticator {
             cache: Mutex::new(HashMap::new()),
             touched: Mutex::new(HashMap::new()),
             hash_slots: tokio::sync::Semaphore::new(cores),
+            known_slots: tokio::sync::Semaphore::new(1),
+            queue: tokio::sync::Semaphore::new(cores * QUEUE_PER_CORE),
+            throttle: super::throttle::Throttle::default(),
         }
     }
 
@@ -166,9 +199,40 @@ impl Authenticator {
         remote: Option<String>,
     ) -> Result<Principal, AuthError> {
         let key = self.cache_key(&username, &password);
-        if let Some(p) = self.cached(&key) {
-            return Ok(p);
+        match self.cached(&key) {
+            Some(Hit::Fresh(p)) => return Ok(p),
+            Some(Hit::Recheck(p, changed_at)) => {
+                let id = p.user_id;
+                let row = self
+                    .db
+                    .run(move |conn| users::stamp(conn, id))
+                    .await
+                    .map_err(|e| AuthError::Unavailable(e.to_string()))?;
+                if row.is_some_and(|(role, disabled, at)| {
+                    !disabled && at == changed_at && role == p.role.as_str()
+                }) {
+                    self.rechecked(&key);
+                    return Ok(p);
+                }
+                self.forget_user(id);
+            }
+            None => {}
         }
+        let address = super::throttle::address_key(remote.as_deref());
+        let known_good = match self.throttle.check(&username, &address) {
+            super::throttle::Verdict::Wait(wait) => {
+                return Err(AuthError::Throttled(wait.as_secs().max(1)));
+            }
+            super::throttle::Verdict::Go { delay, known_good } => {
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
+                }
+                known_good
+            }
+        };
+        // Admitted to the queue before anything slow: a flood is refused, not queued forever.
+        let _queued =
+            if known_good { None } else { Some(self.queue.try_acquire().map_err(|_| AuthError::Busy)?) };
         let user_for_audit = username.clone();
         let lookup = username.clone();
         let user = self
@@ -178,7 +242,8 @@ impl Authenticator {
             .map_err(|e| AuthError::Unavailable(e.to_string()))?;
         // argon2 costs ~19 MiB and tens of ms: at most one check per core at a time, and never
         // while holding a database connection, so a burst of logins cannot exhaust either.
-        let _slot = self.hash_slots.acquire().await.map_err(|e| AuthError::Unavailable(e.to_string()))?;
+        let slots = if known_good { &self.known_slots } else { &self.hash_slots };
+        let _slot = slots.acquire().await.map_err(|e| AuthError::Unavailable(e.to_string()))?;
         let outcome = tokio::task::spawn_blocking(move || match user {
             Some(u) if accounts::verify_password(&password, &u.password_hash) => Ok(u),
             Some(_) => Err("wrong password"),
@@ -194,11 +259,15 @@ impl Authenticator {
         match outcome {
             Ok(user) if !user.disabled => {
                 let principal = principal(&user, AuthMethod::Password, TokenScope::All)?;
-                self.remember(key, principal.clone());
+                self.throttle.succeeded(&username, &address);
+                self.remember(key, principal.clone(), Some(user.password_changed_at));
                 Ok(principal)
             }
             Ok(_) => Err(self.failed(user_for_audit, "account disabled", remote).await),
-            Err(reason) => Err(self.failed(user_for_audit, reason, remote).await),
+            Err(reason) => {
+                self.throttle.failed(&username, &address);
+                Err(self.failed(user_for_audit, reason, remote).await)
+            }
         }
     }
 
@@ -213,7 +282,7 @@ impl Authenticator {
         };
         // NUL cannot start a user name: token entries never collide with password entries.
         let key = self.cache_key("\0token", &token);
-        if let Some(p) = self.cached(&key) {
+        if let Some(Hit::Fresh(p) | Hit::Recheck(p, _)) = self.cached(&key) {
             return Ok(p);
         }
         let public_id = public_id.to_string();
@@ -250,7 +319,7 @@ impl Authenticator {
             let left = u64::try_from(expires.saturating_sub(now)).unwrap_or(0);
             ttl = ttl.min(Duration::from_micros(left));
         }
-        self.remember_for(key, p.clone(), ttl);
+        self.remember_for(key, p.clone(), ttl, None);
         Ok(p)
     }
 
@@ -290,19 +359,36 @@ impl Authenticator {
         mac.finalize().into_bytes().into()
     }
 
-    fn cached(&self, key: &[u8; 32]) -> Option<Principal> {
+    fn cached(&self, key: &[u8; 32]) -> Option<Hit> {
         if self.options.ttl.is_zero() {
             return None;
         }
         let cache = self.cache.lock().ok()?;
-        cache.get(key).filter(|c| c.expires > Instant::now()).map(|c| c.principal.clone())
+        let now = Instant::now();
+        let c = cache.get(key).filter(|c| c.expires > now)?;
+        Some(match c.stamp {
+            Some((changed_at, checked)) if now.saturating_duration_since(checked) >= TOKEN_TTL => {
+                Hit::Recheck(c.principal.clone(), changed_at)
+            }
+            _ => Hit::Fresh(c.principal.clone()),
+        })
     }
 
-    fn remember(&self, key: [u8; 32], principal: Principal) {
-        self.remember_for(key, principal, self.options.ttl);
+    /// The account behind a cached password was found unchanged just now.
+    fn rechecked(&self, key: &[u8; 32]) {
+        if let Ok(mut cache) = self.cache.lock()
+            && let Some(c) = cache.get_mut(key)
+            && let Some((_, checked)) = c.stamp.as_mut()
+        {
+            *checked = Instant::now();
+        }
     }
 
-    fn remember_for(&self, key: [u8; 32], principal: Principal, ttl: Duration) {
+    fn remember(&self, key: [u8; 32], principal: Principal, changed_at: Option<i64>) {
+        self.remember_for(key, principal, self.options.ttl, changed_at);
+    }
+
+    fn remember_for(&self, key: [u8; 32], principal: Principal, ttl: Duration, changed_at: Option<i64>) {
         if ttl.is_zero() || self.options.capacity == 0 {
             return;
         }
@@ -318,7 +404,7 @@ impl Authenticator {
         {
             cache.remove(&oldest);
         }
-        cache.insert(key, Cached { principal, expires: now + ttl });
+        cache.insert(key, Cached { principal, expires: now + ttl, stamp: changed_at.map(|at| (at, now)) });
     }
 
     /// Forgets a token at once in this process (after its revocation); other instances stop
@@ -334,6 +420,13 @@ impl Authenticator {
         if let Ok(mut cache) = self.cache.lock() {
             cache.retain(|_, c| c.principal.user_id != user_id);
         }
+    }
+
+    /// After an account change made here: its cached credentials (passwords and tokens) are
+    /// forgotten at once, and its failed-login counters too (a reset password starts afresh).
+    pub fn account_changed(&self, user_id: i64, username: &str) {
+        self.forget_user(user_id);
+        self.throttle.forget_user(username);
     }
 
     /// Number of cached credentials (for tests and metrics).
@@ -353,6 +446,9 @@ fn principal(user: &UserRow, method: AuthMethod, scope: TokenScope) -> Result<Pr
         exports: Vec::new(),
     })
 }
+
+/// Password checks that may wait for an argon2 slot, per core, before new ones are refused.
+const QUEUE_PER_CORE: usize = 8;
 
 /// An argon2id hash of a random string, verified against when the user does not exist.
 const DUMMY_HASH: &str =

@@ -13,6 +13,7 @@ pub mod intake;
 pub mod operations;
 pub mod publish;
 pub mod served;
+pub mod throttle;
 pub mod tlp;
 pub mod whitelist;
 

@@ -2,7 +2,7 @@
 //! `description`, `http_status` as a string) with the TAXII media type, 4xx and 5xx alike.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
+use actix_web::http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use actix_web::{HttpResponse, ResponseError};
 
 use super::media::TAXII_MEDIA;
@@ -32,6 +32,9 @@ pub enum TaxiiError {
     Unprocessable(String),
     #[error("{0}")]
     Unavailable(String),
+    /// 429 (or 503 when the server is the reason) with `Retry-After` seconds.
+    #[error("{message}")]
+    RetryLater { message: String, retry_after_secs: u64, busy: bool },
     #[error("internal error")]
     Internal(String),
 }
@@ -48,7 +51,8 @@ impl TaxiiError {
             TaxiiError::PayloadTooLarge(_) => "Request entity too large",
             TaxiiError::UnsupportedMediaType(_) => "Unsupported media type",
             TaxiiError::Unprocessable(_) => "Unprocessable entity",
-            TaxiiError::Unavailable(_) => "Service unavailable",
+            TaxiiError::Unavailable(_) | TaxiiError::RetryLater { busy: true, .. } => "Service unavailable",
+            TaxiiError::RetryLater { busy: false, .. } => "Too many requests",
             TaxiiError::Internal(_) => "Internal server error",
         }
     }
@@ -62,6 +66,12 @@ impl From<AuthError> for TaxiiError {
             AuthError::Forbidden(m) => TaxiiError::Forbidden(m),
             AuthError::CrossSite(m) => TaxiiError::Forbidden(m),
             AuthError::SimpleBody(m) => TaxiiError::UnsupportedMediaType(m),
+            e @ AuthError::Throttled(secs) => {
+                TaxiiError::RetryLater { message: e.to_string(), retry_after_secs: secs, busy: false }
+            }
+            e @ AuthError::Busy => {
+                TaxiiError::RetryLater { message: e.to_string(), retry_after_secs: 1, busy: true }
+            }
             other => TaxiiError::Unauthorized(other.to_string()),
         }
     }
@@ -104,6 +114,8 @@ impl ResponseError for TaxiiError {
             TaxiiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             TaxiiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             TaxiiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            TaxiiError::RetryLater { busy: false, .. } => StatusCode::TOO_MANY_REQUESTS,
+            TaxiiError::RetryLater { busy: true, .. } => StatusCode::SERVICE_UNAVAILABLE,
             TaxiiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -119,6 +131,9 @@ impl ResponseError for TaxiiError {
         };
         let mut resp = HttpResponse::build(status);
         resp.insert_header((CONTENT_TYPE, TAXII_MEDIA));
+        if let TaxiiError::RetryLater { retry_after_secs, .. } = self {
+            resp.insert_header((RETRY_AFTER, retry_after_secs.to_string()));
+        }
         if status == StatusCode::UNAUTHORIZED {
             for challenge in crate::http::auth::WWW_AUTHENTICATE {
                 resp.append_header((WWW_AUTHENTICATE, challenge));

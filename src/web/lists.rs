@@ -226,12 +226,18 @@ pub struct ConnectorLine {
 struct ConnectorsPage {
     l: Layout,
     connectors: Vec<ConnectorLine>,
+    /// Administrators see the last error of each connector.
+    details: bool,
 }
 
+/// Health for everyone; the last error (it may name hosts, accounts and server replies) only for
+/// administrators.
 pub async fn connectors(s: Session, db: web::Data<Db>) -> Result<HttpResponse, WebError> {
     let rows = db.run(connectors::list).await?;
+    let admin = s.principal.is_admin();
     page(&ConnectorsPage {
         l: Layout::new(&s, "Connectors"),
+        details: admin,
         connectors: rows
             .iter()
             .map(|c| ConnectorLine {
@@ -243,6 +249,7 @@ pub async fn connectors(s: Session, db: web::Data<Db>) -> Result<HttpResponse, W
                 last_error: c
                     .last_error
                     .clone()
+                    .filter(|_| admin)
                     .map(|e| format!("{e} ({})", c.last_error_at.map(when).unwrap_or_default()))
                     .unwrap_or_default(),
                 failures: c.consecutive_failures,
@@ -279,6 +286,8 @@ struct AdminPage {
     issued: Option<String>,
     users: Vec<UserLine>,
     tokens: Vec<TokenLine>,
+    /// Every role, for the role selectors.
+    roles: Vec<&'static str>,
 }
 
 pub async fn admin(s: Session, db: web::Data<Db>) -> Result<HttpResponse, WebError> {
@@ -292,6 +301,7 @@ async fn admin_page(s: &Session, db: &Db, issued: Option<String>) -> Result<Http
     page(&AdminPage {
         l: Layout::new(s, "Users and tokens"),
         issued,
+        roles: crate::service::accounts::Role::ALL.iter().map(|r| r.as_str()).collect(),
         tokens: ts
             .iter()
             .map(|t| TokenLine {
@@ -328,13 +338,18 @@ pub struct NewUserForm {
 }
 
 /// `POST /ui/admin/users` (administrators)
-pub async fn create_user(p: Posted<NewUserForm>, db: web::Data<Db>) -> Result<HttpResponse, WebError> {
+pub async fn create_user(
+    p: Posted<NewUserForm>,
+    db: web::Data<Db>,
+    settings: web::Data<crate::settings::Settings>,
+) -> Result<HttpResponse, WebError> {
     p.session.require_admin()?;
     let role = crate::service::accounts::Role::parse(&p.form.role)?;
     let actor = p.session.principal.username.clone();
     let f = p.form;
+    let policy = settings.password_policy();
     db.run(move |conn| {
-        Ok(crate::service::accounts::create_user(conn, &f.username, role, &f.password, Some(&actor)))
+        Ok(crate::service::accounts::create_user(conn, &f.username, role, &f.password, &policy, Some(&actor)))
     })
     .await??;
     Ok(see_other("/ui/admin"))

@@ -4,6 +4,7 @@
 //! every page: no inline script, no inline style, email HTML never rendered live.
 //! Handlers call the same `service::` and `db::` named functions as the REST handlers.
 
+mod account;
 mod dashboard;
 mod drafts;
 pub mod error;
@@ -174,6 +175,9 @@ crate::route_table! {
     get "/connectors" => lists::connectors [User],
     get "/admin" => lists::admin [Admin],
     post "/admin/users" => lists::create_user [Admin],
+    post "/admin/users/{name}" => account::user_action [Admin],
+    get "/account" => account::show [User],
+    post "/account/password" => account::change_password [User],
     post "/admin/tokens" => lists::create_token [Admin],
     post "/admin/tokens/{id}/revoke" => lists::revoke_token [Admin],
 }

@@ -274,6 +274,18 @@ pub async fn login(
                 actix_web::http::StatusCode::UNAUTHORIZED,
             );
         }
+        Err(e @ (AuthError::Throttled(_) | AuthError::Busy)) => {
+            let (status, secs) = match e {
+                AuthError::Throttled(secs) => (actix_web::http::StatusCode::TOO_MANY_REQUESTS, secs),
+                _ => (actix_web::http::StatusCode::SERVICE_UNAVAILABLE, 1),
+            };
+            let mut resp = login_page(&req, next, Some(format!("{}.", capitalised(&e.to_string()))), status)?;
+            resp.headers_mut().insert(
+                actix_web::http::header::RETRY_AFTER,
+                actix_web::http::header::HeaderValue::from(secs),
+            );
+            return Ok(resp);
+        }
         Err(AuthError::Unavailable(m)) => return Err(WebError::Unavailable(m)),
         Err(e) => return Err(WebError::Forbidden(e.to_string())),
     };
@@ -334,6 +346,11 @@ pub async fn gate(
         req.extensions_mut().insert(session);
     }
     next.call(req).await
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 /// The form of a POST that is only a button (logout, abandon, delete, revoke): nothing but the

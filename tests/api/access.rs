@@ -214,7 +214,7 @@ fn concrete(path: &str, w: &World) -> String {
             ("{name}", "connectors") => "nowhere".into(),
             ("{name}", "operations") => "url-to-fqdn".into(),
             ("{name}", "static") => "app.css".into(),
-            ("{username}", _) => "vic".into(),
+            ("{username}", _) | ("{name}", "users") => "vic".into(),
             ("{collection}", _) => w.collection.clone(),
             ("{root}", _) => "root".into(),
             ("{object}", _) => w.object.clone(),

@@ -291,8 +291,12 @@ fn phish(n: usize) -> Vec<u8> {
     .into_bytes()
 }
 
-async fn spawn_app() -> TestApp {
+/// An app whose CA directory (`security.ca_dir`) is the Dovecot stand-in's directory, where its
+/// CA files are.
+async fn spawn_app(d: &Dovecot) -> TestApp {
+    let ca_dir = d.ca_dir();
     TestApp::spawn_with(|s| {
+        s.security.ca_dir = Some(ca_dir);
         s.connectors.poll_interval_secs = 1;
         s.connectors.timeout_secs = 5;
         s.connectors.backoff_initial_ms = 100;
@@ -355,6 +359,12 @@ impl TestApp {
     }
 }
 
+impl Dovecot {
+    pub(crate) fn ca_dir(&self) -> PathBuf {
+        self.ca_file.parent().expect("the CA file is in a directory").to_path_buf()
+    }
+}
+
 fn taken(c: &Value) -> i64 {
     c["health"]["messages_taken"].as_i64().unwrap_or(-1)
 }
@@ -395,7 +405,7 @@ fn assert_once_each(imports: &[Value], messages: &[Vec<u8>]) {
 #[tokio::test]
 async fn imap_imports_each_message_once_and_picks_up_new_ones_with_idle() {
     let d = Dovecot::start().await;
-    let app = spawn_app().await;
+    let app = spawn_app(&d).await;
     let mut sent: Vec<Vec<u8>> = (0..3).map(phish).collect();
     for m in &sent {
         d.deliver(m);
@@ -432,7 +442,7 @@ async fn imap_imports_each_message_once_and_picks_up_new_ones_with_idle() {
 #[tokio::test]
 async fn imap_killed_mid_batch_and_restarted_loses_and_duplicates_nothing() {
     let d = Dovecot::start().await;
-    let app = spawn_app().await;
+    let app = spawn_app(&d).await;
     let sent: Vec<Vec<u8>> = (0..40).map(phish).collect();
     for m in &sent {
         d.deliver(m);
@@ -459,7 +469,7 @@ async fn imap_killed_mid_batch_and_restarted_loses_and_duplicates_nothing() {
 #[tokio::test]
 async fn imap_starttls_polling_commits_and_keeps_a_malformed_message_as_failed() {
     let d = Dovecot::start().await;
-    let app = spawn_app().await;
+    let app = spawn_app(&d).await;
     // An Outlook .msg (compound file) that is cut short: nothing in it can be read.
     let mut malformed: Vec<u8> = vec![0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
     // (No NUL bytes: IMAP servers send them as 0x80 without the BINARY extension.)
@@ -504,7 +514,7 @@ async fn imap_starttls_polling_commits_and_keeps_a_malformed_message_as_failed()
 #[tokio::test]
 async fn imap_wrong_password_and_untrusted_certificate_are_reported_and_retried() {
     let d = Dovecot::start().await;
-    let app = spawn_app().await;
+    let app = spawn_app(&d).await;
     d.deliver(&phish(1));
     app.create_connector(json!({
         "name": "wrongpass", "protocol": "imap", "host": "127.0.0.1", "port": d.imaps,
@@ -542,7 +552,7 @@ async fn imap_wrong_password_and_untrusted_certificate_are_reported_and_retried(
 #[tokio::test]
 async fn imap_server_that_goes_away_is_retried_until_it_is_back() {
     let mut d = Dovecot::start().await;
-    let app = spawn_app().await;
+    let app = spawn_app(&d).await;
     d.deliver(&phish(1));
     app.create_connector(imap_connector(&d, json!({}))).await;
     app.wait_connector("reports", 20, |c| taken(c) == 1).await;
@@ -564,7 +574,7 @@ async fn imap_server_that_goes_away_is_retried_until_it_is_back() {
 #[tokio::test]
 async fn pop3_leaves_messages_remembers_uidl_and_survives_a_restart() {
     let d = Dovecot::start().await;
-    let app = spawn_app().await;
+    let app = spawn_app(&d).await;
     let mut sent: Vec<Vec<u8>> = (0..3).map(phish).collect();
     for m in &sent {
         d.deliver(m);
@@ -591,7 +601,7 @@ async fn pop3_leaves_messages_remembers_uidl_and_survives_a_restart() {
 #[tokio::test]
 async fn pop3_starttls_delete_killed_mid_batch_loses_and_duplicates_nothing() {
     let d = Dovecot::start().await;
-    let app = spawn_app().await;
+    let app = spawn_app(&d).await;
     let sent: Vec<Vec<u8>> = (0..40).map(phish).collect();
     for m in &sent {
         d.deliver(m);
@@ -617,7 +627,7 @@ async fn pop3_starttls_delete_killed_mid_batch_loses_and_duplicates_nothing() {
 #[tokio::test]
 async fn pop3_wrong_password_server_away_and_malformed_message() {
     let mut d = Dovecot::start().await;
-    let app = spawn_app().await;
+    let app = spawn_app(&d).await;
     app.create_connector(pop3_connector(&d, json!({ "password": "wrong" }))).await;
     let bad =
         app.wait_connector("pop", 20, |c| c["health"]["consecutive_failures"].as_i64() >= Some(2)).await;
@@ -652,7 +662,11 @@ async fn a_config_file_connector_runs_with_its_password_from_the_environment() {
         "username": "bob", "password_env": "HOME", "after": "delete"
     }))
     .expect("mailbox");
+    let ca_dir = d.ca_dir();
     let app = TestApp::spawn_with(|s| {
+        s.security.ca_dir = Some(ca_dir);
+        // The one variable a test can count on (tests cannot set any: `unsafe` is forbidden).
+        s.security.secret_env_prefix = "HOME".into();
         s.connectors.backoff_initial_ms = 100;
         s.connectors.backoff_max_secs = 1;
         s.connectors.mailboxes = vec![mailbox];
@@ -675,7 +689,7 @@ async fn connectors_are_for_administrators_and_the_config_file_ones_are_read_onl
         s.connectors.mailboxes = vec![
             serde_json::from_value(json!({
                 "name": "fromfile", "protocol": "imap", "host": "127.0.0.1", "port": 1,
-                "username": "alice", "password_env": "HARPOON_TEST_CONNECTOR_PASSWORD"
+                "username": "alice", "password_env": "HARPOON_SECRET_TEST_CONNECTOR"
             }))
             .expect("mailbox"),
         ];
@@ -683,7 +697,7 @@ async fn connectors_are_for_administrators_and_the_config_file_ones_are_read_onl
     .await;
     let c = app.connector("fromfile").await;
     assert_eq!(c["origin"], "config");
-    assert_eq!(c["password_env"], "HARPOON_TEST_CONNECTOR_PASSWORD");
+    assert_eq!(c["password_env"], "HARPOON_SECRET_TEST_CONNECTOR");
     assert_eq!(c["health"]["status"], "not running in this instance");
     let resp = app
         .as_admin(app.request(reqwest::Method::PATCH, "/api/v1/connectors/fromfile"))

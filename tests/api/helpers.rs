@@ -110,6 +110,11 @@ impl TestApp {
         Self { url, client, db, _test_db: test_db }
     }
 
+    /// The URL of this app's database (for the CLI run against it).
+    pub fn database_url(&self) -> String {
+        self._test_db.url.clone()
+    }
+
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
         self.client.request(method, format!("{}{}", self.url, path))
     }

@@ -377,6 +377,7 @@ async fn the_seed_investigation_end_to_end() {
         s.operations.url_to_fqdn_at_commit = false;
         s.operations.nslookup.resolver = dns.to_string();
         s.operations.splunk.url = url;
+        s.security.ca_dir = ca.parent().map(|d| d.to_path_buf());
         s.operations.splunk.ca_file = Some(ca);
         s.operations.splunk.token_file = Some(token);
     })
@@ -595,6 +596,7 @@ async fn dns_and_splunk_failures_are_clear_results() {
         s.operations.nslookup.resolver = dns.to_string();
         s.operations.nslookup.timeout_secs = 1;
         s.operations.splunk.url = url;
+        s.security.ca_dir = ca.parent().map(|d| d.to_path_buf());
         s.operations.splunk.ca_file = Some(ca);
         s.operations.splunk.token_file = Some(token);
         s.operations.splunk.timeout_secs = 1;
@@ -649,6 +651,7 @@ async fn dns_and_splunk_failures_are_clear_results() {
         s.operations.nslookup.resolver = silent.to_string();
         s.operations.nslookup.timeout_secs = 1;
         s.operations.splunk.url = url;
+        s.security.ca_dir = ca.parent().map(|d| d.to_path_buf());
         s.operations.splunk.ca_file = Some(ca);
         s.operations.splunk.token_file = Some(wrong_token);
     })
@@ -680,6 +683,7 @@ async fn dns_and_splunk_failures_are_clear_results() {
         let app = TestApp::spawn_with(move |s| {
             s.organisation.domains = vec!["acme-corp.com".into()];
             s.operations.splunk.url = url;
+            s.security.ca_dir = ca.as_deref().and_then(|c| c.parent()).map(|d| d.to_path_buf());
             s.operations.splunk.ca_file = ca;
             s.operations.splunk.token_file = Some(token);
         })

@@ -255,6 +255,7 @@ async fn ui_browser_seed_story_end_to_end() {
         s.organisation.name = "ACME Corp".into();
         s.operations.nslookup.resolver = dns.to_string();
         s.operations.splunk.url = url;
+        s.security.ca_dir = ca.parent().map(|d| d.to_path_buf());
         s.operations.splunk.ca_file = Some(ca);
         s.operations.splunk.token_file = Some(token);
     })

@@ -249,6 +249,7 @@ impl Registry {
         db: Db,
         triage: Arc<TriageContext>,
         settings: &OperationsSettings,
+        rules: &crate::settings::SecretRules,
     ) -> Result<Self, ServiceError> {
         let default_timeout = Duration::from_secs(settings.default_timeout_secs.max(1));
         let limit = settings.max_concurrent_runs.max(1);
@@ -265,7 +266,7 @@ impl Registry {
         add(nslookup::info(), Runnable::Nslookup(ns), default_timeout, limit);
         add(url_to_fqdn::info(), Runnable::UrlToFqdn, default_timeout, limit);
         if !settings.splunk.url.trim().is_empty() {
-            let sp = splunk::Splunk::new(&settings.splunk, &settings.http)?;
+            let sp = splunk::Splunk::new(&settings.splunk, &settings.http, rules)?;
             let timeout = Duration::from_secs(settings.splunk.timeout_secs.max(1));
             add(sp.info(), Runnable::Splunk(sp), timeout + Duration::from_secs(1), limit);
         }

@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 use super::{Findings, OpError, OperationInfo, ParamSpec, ParamType, Sighted, Subject};
 use crate::net::{Auth, ClientOptions, HttpClient};
 use crate::service::ServiceError;
-use crate::settings::{HttpClientSettings, SplunkSettings};
+use crate::settings::{HttpClientSettings, SecretRules, SplunkSettings};
 
 pub const NAME: &str = "splunk-search";
 const EXPORT_PATH: &str = "/services/search/jobs/export";
@@ -58,13 +58,21 @@ pub fn quoted_term(value: &str) -> String {
 }
 
 impl Splunk {
-    pub fn new(s: &SplunkSettings, http: &HttpClientSettings) -> Result<Self, ServiceError> {
+    /// The operation as configured; refused unless the URL is HTTPS (the token or password
+    /// crosses it), its secrets come from allowed variables and its CA file from the CA directory.
+    pub fn new(
+        s: &SplunkSettings,
+        http: &HttpClientSettings,
+        rules: &SecretRules,
+    ) -> Result<Self, ServiceError> {
         let base = s.url.trim().trim_end_matches('/');
-        if !(base.starts_with("https://") || base.starts_with("http://")) {
-            return Err(ServiceError::Invalid(format!(
-                "operations.splunk.url '{base}' must be an http(s) URL"
-            )));
-        }
+        s.check(rules).map_err(ServiceError::Invalid)?;
+        let ca_file = match &s.ca_file {
+            Some(f) => {
+                Some(rules.ca_file(f).map_err(|e| ServiceError::Invalid(format!("operations.splunk.{e}")))?)
+            }
+            None => None,
+        };
         if !s.search_template.contains("{value}") {
             return Err(ServiceError::Invalid(
                 "operations.splunk.search_template must contain {value}".into(),
@@ -73,7 +81,7 @@ impl Splunk {
         let client = HttpClient::new(
             http,
             &ClientOptions {
-                ca_file: s.ca_file.as_deref(),
+                ca_file: ca_file.as_deref(),
                 timeout: std::time::Duration::from_secs(s.timeout_secs.max(1)),
             },
         )

@@ -243,3 +243,9 @@ document.addEventListener("DOMContentLoaded", function () {
   setupOperations();
   setupCopy();
 });
+
+// Forms that destroy something ask first (`data-confirm` holds the question).
+document.addEventListener('submit', (e) => {
+  const question = e.target.dataset ? e.target.dataset.confirm : undefined;
+  if (question && !window.confirm(question)) e.preventDefault();
+});
