@@ -186,7 +186,7 @@ pub async fn change_password(
     body: web::Json<PasswordChange>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let remote = req.peer_addr().map(|a| a.ip().to_string());
+    let remote = crate::http::browser::client_ip(&req).map(|ip| ip.to_string());
     verify_current(&auth, &caller, &body.current, remote).await?;
     let (uid, policy) = (caller.user_id, settings.password_policy());
     let changed = db

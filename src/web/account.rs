@@ -52,7 +52,7 @@ pub async fn change_password(
     if f.new != f.confirm {
         return account_page(&s, Some("The two new passwords differ.".into()), StatusCode::BAD_REQUEST);
     }
-    let remote = req.peer_addr().map(|a| a.ip().to_string());
+    let remote = crate::http::browser::client_ip(&req).map(|ip| ip.to_string());
     let credentials =
         Credentials::Basic { username: s.principal.username.clone(), password: f.current.clone() };
     match auth.authenticate(credentials, remote).await {

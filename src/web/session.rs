@@ -261,7 +261,7 @@ pub async fn login(
         return Err(WebError::Csrf);
     }
     let next = safe_next(form.next.as_deref());
-    let remote = req.peer_addr().map(|a| a.ip().to_string());
+    let remote = crate::http::browser::client_ip(&req).map(|ip| ip.to_string());
     let credentials = Credentials::Basic { username: form.username.clone(), password: form.password };
     let principal = match auth.authenticate(credentials, remote).await {
         // A token as the password is not a login.

@@ -342,36 +342,42 @@ async fn every_route_answers_every_caller_as_documented() {
     assert!(wrong.is_empty(), "{} answers differ from docs/security.md:\n{}", wrong.len(), wrong.join("\n"));
 }
 
-/// The README's partner onboarding, step by step: an account with the `partner` role, a token,
-/// grants on one collection. The partner then reaches that collection over TAXII (read and write)
-/// and nothing else: no other collection, no REST beyond `/me`, no raw email, no UI.
+/// The README's partner onboarding, run as written (the `harpoon` commands of "Onboarding a
+/// partner organisation", on the server's database): the partner then reaches its collection over
+/// TAXII (read and write) and nothing else: no other collection, no REST beyond `/me`, no raw
+/// email, no UI.
 #[tokio::test]
 async fn a_partner_onboarded_as_documented_reaches_its_collections_only() {
     let app = crate::triage::spawn().await;
     // Internal data a partner must never see.
     let draft = import_id(&app, &phish("ceo@acme-corp.com", "<secret@x>")).await;
-    let password = app.add_user("cert-example", "partner").await;
-    let (s, issued) = status_json(
-        app.as_admin(app.post("/api/v1/tokens"))
-            .json(&json!({ "username": "cert-example", "label": "CERT Example", "expires_at": "2030-01-01T00:00:00Z" }))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(s, StatusCode::CREATED, "{issued}");
-    assert_eq!(issued["expires_at"], "2030-01-01T00:00:00.000000Z");
-    let token = issued["token"].as_str().unwrap().to_string();
-    let (s, c) = status_json(
-        app.as_admin(app.post("/api/v1/collections"))
-            .json(&json!({ "title": "CERT Example exchange", "alias": "cert-example",
-                           "readers": ["cert-example"], "writers": ["cert-example"] }))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(s, StatusCode::CREATED, "{c}");
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme.split("### Onboarding a partner organisation").nth(1).expect("the README section");
+    let block = section.split("```sh").nth(1).and_then(|b| b.split("```").next()).expect("its commands");
+    let commands: Vec<String> = block
+        .replace("\\\n", " ")
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("harpoon "))
+        .map(String::from)
+        .collect();
+    assert_eq!(commands.len(), 3, "{commands:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let mut outputs = Vec::new();
+    for command in &commands {
+        let args = shell_words(command.trim_start_matches("harpoon "));
+        let out = crate::cli::harpoon(dir.path(), &app.database_url()).args(&args).output().unwrap();
+        assert!(out.status.success(), "{command}: {}", String::from_utf8_lossy(&out.stderr));
+        outputs.push(String::from_utf8(out.stdout).unwrap());
+    }
+    let password = outputs[0]
+        .lines()
+        .find_map(|l| l.strip_prefix("password: "))
+        .unwrap_or_else(|| panic!("a generated password in {:?}", outputs[0]))
+        .trim()
+        .to_string();
+    let token = outputs[1].trim().to_string();
+    assert!(token.starts_with("hpt_"), "{token}");
     let (s, _) = status_json(
         app.as_admin(app.post("/api/v1/collections"))
             .json(&json!({ "title": "Internal only", "alias": "internal" }))
@@ -629,4 +635,27 @@ async fn behind_a_trusted_proxy_cookies_are_host_only_and_hsts_is_sent() {
     };
     let err = harpoon::http::browser::Proxies::parse(&settings.server.trusted_proxies, false).unwrap_err();
     assert!(err.contains("proxy.example"), "{err}");
+}
+
+/// Splits a README command line into arguments (double quotes group words; `#` starts a comment).
+fn shell_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    for c in line.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            '#' if !quoted && current.is_empty() => break,
+            c if c.is_whitespace() && !quoted => {
+                if !current.is_empty() {
+                    words.push(std::mem::take(&mut current));
+                }
+            }
+            c => current.push(c),
+        }
+    }
+    if !current.is_empty() {
+        words.push(current);
+    }
+    words
 }

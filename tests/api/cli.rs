@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::helpers::TestDb;
 
-fn harpoon(data_dir: &std::path::Path, url: &str) -> Command {
+pub(crate) fn harpoon(data_dir: &std::path::Path, url: &str) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_harpoon"));
     cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
