@@ -119,7 +119,8 @@ pub fn set_status(
         None
     };
     if let Some(state) = state
-        && let Some(version) = ctx.publisher.version(&row, &tags, state, now)?
+        && let Some(version) =
+            ctx.publisher.version(&ctx.publisher.with_current_observation(conn, &row)?, &tags, state, now)?
     {
         ctx.publisher.publish(conn, &version.objects)?;
         if matches!(state, VersionState::Active { .. }) {
@@ -314,6 +315,7 @@ pub fn patch(
         {
             let tags = tag_list(conn, id)?;
             let state = VersionState::Active { valid_from: row.status_changed_at };
+            let row = ctx.publisher.with_current_observation(conn, &row)?;
             if let Some(version) = ctx.publisher.version(&row, &tags, state, now)? {
                 ctx.publisher.publish(conn, &version.objects)?;
                 store::update(conn, id, &version.changes)?;

@@ -228,6 +228,35 @@ impl Publisher {
         Ok(Some(Version { objects: out, changes }))
     }
 
+    /// The row as [`Self::version`] should see it. When the observed-data published with an
+    /// indicator's first version names another SCO than the one its value is emitted as today
+    /// (a URL published before `stix::uri` encoded what RFC 3986 forbids, e.g. `[` in a path),
+    /// the observation counts as not yet published: the next version then brings the valid SCO,
+    /// a new observed-data and a new `based-on`, so its pattern and its observation agree.
+    /// Stored objects are never rewritten; the old observation stays a true statement.
+    pub fn with_current_observation(
+        &self,
+        conn: &mut DbConn,
+        row: &IndicatorRow,
+    ) -> Result<IndicatorRow, ServiceError> {
+        let mut row = row.clone();
+        let (Some(observed_id), Some(ObservableKind::Url)) =
+            (row.stix_observed_id.as_deref(), ObservableKind::from_name(&row.kind))
+        else {
+            return Ok(row);
+        };
+        let Some((_, sco)) = term_and_sco(ObservableKind::Url, &row.value)? else { return Ok(row) };
+        let sco_id = sco.id()?.to_string();
+        let names_it = objects::latest_json(conn, observed_id)?
+            .and_then(|json| serde_json::from_str::<Value>(&json).ok())
+            .and_then(|o| o.get("object_refs").and_then(Value::as_array).cloned())
+            .is_some_and(|refs| refs.iter().any(|r| r.as_str() == Some(sco_id.as_str())));
+        if !names_it {
+            row.stix_observed_id = None;
+        }
+        Ok(row)
+    }
+
     /// Stores a version in the `active-indicators` collection (inside the caller's transaction).
     pub fn publish(&self, conn: &mut DbConn, objects: &[Value]) -> Result<(), ServiceError> {
         let rows = objects.iter().map(new_object).collect::<Result<Vec<_>, _>>()?;
@@ -258,10 +287,9 @@ pub fn term_and_sco(
         Ok((PatternTerm::file_hash(alg, value)?, File::with_hashes(Hashes::new().with(alg, value)?)?.into()))
     };
     Ok(Some(match kind {
-        ObservableKind::Url => {
-            let url = Url::from_iri(value)?;
-            (PatternTerm::url(&url.value)?, url.into())
-        }
+        // Both in the emitted URI form (`stix::uri`); the as-found value stays the indicator's
+        // identity in the database and its `name`.
+        ObservableKind::Url => (PatternTerm::url(value)?, Url::from_iri(value)?.into()),
         ObservableKind::Domain => (PatternTerm::domain_name(value)?, DomainName::new(value)?.into()),
         ObservableKind::Ipv4 => (PatternTerm::ipv4(value)?, Ipv4Addr::new(value)?.into()),
         ObservableKind::Ipv6 => (PatternTerm::ipv6(value)?, Ipv6Addr::new(value)?.into()),

@@ -63,9 +63,10 @@ fn split_cidr(value: &str, max_prefix: u8) -> Result<(&str, bool), String> {
 }
 
 impl PatternTerm {
-    /// `[url:value = '…']`
+    /// `[url:value = '…']` for a URL as found: the value compared is the URI STIX emits for it
+    /// ([`super::uri::to_uri`]), the same as the `url` SCO's, so the pattern matches that SCO.
     pub fn url(value: &str) -> Result<Self, StixError> {
-        Ok(Self { kind: Kind::Url, value: non_empty("url", value)? })
+        Ok(Self { kind: Kind::Url, value: super::uri::to_uri(&non_empty("url", value)?)? })
     }
 
     /// `[domain-name:value = '…']`
@@ -297,7 +298,7 @@ mod tests {
     #[test]
     fn quotes_and_backslashes_are_escaped() {
         let p = Pattern::new(PatternTerm::url(r"http://x.example/it's\here").unwrap());
-        assert_eq!(p.to_string(), r"[url:value = 'http://x.example/it\'s\\here']");
+        assert_eq!(p.to_string(), r"[url:value = 'http://x.example/it\'s%5Chere']");
         let p = Pattern::new(PatternTerm::file_name(r"C:\invoice 'final'.pdf.exe").unwrap());
         assert_eq!(p.to_string(), r"[file:name = 'C:\\invoice \'final\'.pdf.exe']");
         assert_eq!(quote(r"\'"), r"'\\\''");
@@ -338,6 +339,9 @@ mod tests {
     #[test]
     fn empty_and_malformed_values_are_rejected() {
         assert!(PatternTerm::url("").is_err());
+        assert!(PatternTerm::url("x.example/a").is_err());
+        let p = PatternTerm::url("http://x.example/track/[open]").unwrap();
+        assert_eq!(p.value(), "http://x.example/track/%5Bopen%5D");
         assert!(PatternTerm::domain_name("a b.example").is_err());
         assert!(PatternTerm::email_addr("nobody").is_err());
         assert!(PatternTerm::file_name("").is_err());
