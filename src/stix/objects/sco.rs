@@ -472,9 +472,9 @@ pub struct Ipv6Addr {
 }
 
 impl Ipv6Addr {
+    /// The address in the text its pattern compares (an embedded IPv4 quad in hex).
     pub fn new(value: &str) -> Result<Self, StixError> {
-        PatternTerm::ipv6(value)?;
-        Ok(Self { value: value.to_owned(), common: ScoCommon::default() })
+        Ok(Self { value: PatternTerm::ipv6(value)?.value().to_owned(), common: ScoCommon::default() })
     }
 }
 
@@ -487,7 +487,14 @@ impl Sco for Ipv6Addr {
         &self.common
     }
     fn check(&self) -> Result<(), StixError> {
-        PatternTerm::ipv6(&self.value).map(drop)
+        PatternTerm::ipv6(&self.value)?;
+        if self.value.contains('.') {
+            return Err(StixError::property(
+                "ipv6-addr value",
+                "an embedded IPv4 address must be written in hex",
+            ));
+        }
+        Ok(())
     }
 }
 sco_impls!(Ipv6Addr);
@@ -626,6 +633,10 @@ impl Sco for Artifact {
                 Err(StixError::property("artifact", "an artifact by url needs hashes"))
             }
             (None, None) => Err(StixError::property("artifact", "needs payload_bin or url")),
+            (Some(payload), None) if payload.is_empty() => Err(StixError::property(
+                "artifact",
+                "an empty payload_bin is no base64 the validator accepts",
+            )),
             (_, url) => {
                 url.as_deref().map_or(Ok(()), |u| uri::check("artifact url", u))?;
                 self.mime_type.as_deref().map_or(Ok(()), check_mime_type)
@@ -885,6 +896,33 @@ mod tests {
         );
         let url = Url::from_iri("http://user@[2001:db8::1]:80/%41%zz").unwrap();
         assert_eq!(url.value, "http://user@[2001:db8::1]:80/%41%25zz");
+    }
+
+    #[test]
+    fn values_take_the_shape_the_validator_checks() {
+        // Host names: python idna's rules (IDNA2008) for the ASCII form.
+        for good in ["x.example", "EVIL.Example.", "xn--bcher-kva.example", "a-b.example", &"a".repeat(63)] {
+            assert!(DomainName::new(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "_dmarc.x.example",
+            "r3--sn-x.example",
+            "-a.example",
+            "a..example",
+            "xn--zz.example",
+            &"a".repeat(64),
+        ] {
+            assert!(DomainName::new(bad).is_err(), "{bad}");
+        }
+        assert!(DomainName::new(&format!("{}.example", "a.".repeat(124))).is_err(), "over 253");
+        // IPv6 with an embedded IPv4 quad is emitted in hex; an empty payload is no artifact.
+        assert_eq!(Ipv6Addr::new("::ffff:8.41.221.48").unwrap().value, "::ffff:829:dd30");
+        let mut dotted = Ipv6Addr::new("::1").unwrap();
+        dotted.value = "::ffff:8.41.221.48".into();
+        assert!(dotted.validate().is_err());
+        assert!(Artifact::from_bytes(b"", None).is_err());
+        assert!(Artifact::from_bytes(b"x", None).is_ok());
+        assert!(Artifact::from_url("http://x.example/[a]", Hashes::of_bytes(b"x")).is_err());
     }
 
     #[test]
