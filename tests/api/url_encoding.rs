@@ -14,8 +14,11 @@ use crate::triage::{assert_strictly_valid, commit, import_id, indicator, poll_ac
 /// As found in a tracking pixel (cf. the shared corpus: `…/track/[open]`, `ord=[timestamp]`).
 const PIXEL: &str = "http://dignity-gambling-phish.com/track/[open]";
 const PIXEL_URI: &str = "http://dignity-gambling-phish.com/track/%5Bopen%5D";
-const AD: &str = "http://ad.dignity-gambling-phish.com/ad/N1090;sz=160x600;ord=[timestamp]?";
-const AD_URI: &str = "http://ad.dignity-gambling-phish.com/ad/N1090;sz=160x600;ord=%5Btimestamp%5D?";
+const AD: &str = "http://ad.dignity-gambling-phish.com/ad/N1090;sz=160x600;ord=[timestamp]";
+const AD_URI: &str = "http://ad.dignity-gambling-phish.com/ad/N1090;sz=160x600;ord=%5Btimestamp%5D";
+/// Non-ASCII path and query.
+const PRIZE: &str = "http://dignity-gambling-phish.com/prämie/gewinn?name=jürgen";
+const PRIZE_URI: &str = "http://dignity-gambling-phish.com/pr%C3%A4mie/gewinn?name=j%C3%BCrgen";
 
 fn phish(recipient: &str, message_id: &str) -> String {
     format!(
@@ -30,6 +33,7 @@ Content-Type: text/html; charset=utf-8\r\n\
 <html><body><p>Claim your prize!</p>\r\n\
 <img src=\"{PIXEL}\" width=\"0\">\r\n\
 <img src=\"{AD}\" width=\"160\">\r\n\
+<a href=\"{PRIZE}\">Claim</a>\r\n\
 </body></html>\r\n"
     )
 }
@@ -88,14 +92,15 @@ async fn urls_with_forbidden_characters_are_published_encoded_and_strictly_valid
     let app = spawn().await;
     let import = import_id(&app, &phish("alice@acme-corp.com", "m-1")).await;
     let urls = url_items(&app, import).await;
-    for as_found in [PIXEL, AD] {
+    for as_found in [PIXEL, AD, PRIZE] {
         assert!(urls.iter().any(|u| u == as_found), "{as_found} extracted as found: {urls:?}");
     }
     let (status, c) = commit(&app, import, json!({ "title": "Prize phish", "tlp": "green" })).await;
     assert_eq!(status, StatusCode::CREATED, "{c}");
     let pixel = indicator(&app, "url", PIXEL).await;
     let ad = indicator(&app, "url", AD).await;
-    for i in [&pixel, &ad] {
+    let prize = indicator(&app, "url", PRIZE).await;
+    for i in [&pixel, &ad, &prize] {
         assert_eq!(set_status(&app, i["id"].as_i64().unwrap(), "active").await["published"], true);
     }
 
@@ -109,7 +114,7 @@ async fn urls_with_forbidden_characters_are_published_encoded_and_strictly_valid
     assert_eq!(grant.status(), StatusCode::NO_CONTENT);
     let objects = poll_active(&app, "firewall", &password, None).await;
     assert_strictly_valid(&objects);
-    for (as_found, uri) in [(PIXEL, PIXEL_URI), (AD, AD_URI)] {
+    for (as_found, uri) in [(PIXEL, PIXEL_URI), (AD, AD_URI), (PRIZE, PRIZE_URI)] {
         let sco: Vec<&Value> = objects.iter().filter(|o| o["type"] == "url" && o["value"] == uri).collect();
         assert_eq!(sco.len(), 1, "one url SCO {uri}");
         assert!(!objects.iter().any(|o| o["value"] == as_found), "{as_found} never leaves as found");
@@ -153,6 +158,9 @@ async fn urls_with_forbidden_characters_are_published_encoded_and_strictly_valid
             .unwrap();
     assert_eq!(result["results"][0]["valid"], true, "{}", result["results"][0]["errors"]);
 
+    let first_version =
+        objects.iter().find(|o| o["type"] == "indicator" && o["name"] == PIXEL).unwrap().clone();
+
     // Reported again: the same indicator, not one per form; its next version keeps the pattern.
     let again = import_id(&app, &phish("bob@acme-corp.com", "m-2")).await;
     let (status, c) = commit(&app, again, json!({ "title": "Prize phish again", "tlp": "green" })).await;
@@ -169,11 +177,13 @@ async fn urls_with_forbidden_characters_are_published_encoded_and_strictly_valid
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let objects = poll_active(&app, "firewall", &password, None).await;
-    let versions: Vec<&Value> =
+    let latest: Vec<&Value> =
         objects.iter().filter(|o| o["type"] == "indicator" && o["name"] == PIXEL).collect();
-    assert_eq!(versions.len(), 2, "two versions of one indicator");
-    assert_eq!(versions[0]["id"], versions[1]["id"]);
-    assert_eq!(versions[0]["pattern"], versions[1]["pattern"]);
+    assert_eq!(latest.len(), 1, "one indicator");
+    assert_eq!(latest[0]["id"], first_version["id"]);
+    assert_ne!(latest[0]["modified"], first_version["modified"], "a new version");
+    assert_eq!(latest[0]["description"], "tracking pixel");
+    assert_eq!(latest[0]["pattern"], first_version["pattern"], "the same pattern before and after");
     assert_eq!(objects.iter().filter(|o| o["type"] == "url" && o["value"] == PIXEL_URI).count(), 1);
     assert_strictly_valid(&objects);
 }
