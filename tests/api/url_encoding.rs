@@ -184,6 +184,14 @@ async fn urls_with_forbidden_characters_are_published_encoded_and_strictly_valid
     assert_ne!(latest[0]["modified"], first_version["modified"], "a new version");
     assert_eq!(latest[0]["description"], "tracking pixel");
     assert_eq!(latest[0]["pattern"], first_version["pattern"], "the same pattern before and after");
+    // Its observation was already valid: no second one.
+    assert_eq!(
+        objects
+            .iter()
+            .filter(|o| o["type"] == "observed-data" && o["object_refs"] == json!([pixel_sco["id"]]))
+            .count(),
+        1
+    );
     assert_eq!(objects.iter().filter(|o| o["type"] == "url" && o["value"] == PIXEL_URI).count(), 1);
     assert_strictly_valid(&objects);
 }
@@ -258,4 +266,97 @@ fn hostile_values_the_builders_accept_pass_the_oasis_validator() {
     for (o, r) in raw.iter().zip(results).skip(1) {
         assert_eq!(r["valid"], false, "the OASIS validator accepts {o}");
     }
+}
+
+/// The observed-data the indicator row points at, and the SCO ids it names.
+async fn observation(app: &crate::helpers::TestApp, indicator_id: i64) -> (String, Value) {
+    app.db
+        .run(move |conn| {
+            let row = harpoon::db::indicators::get(conn, indicator_id)?.unwrap();
+            let observed = row.stix_observed_id.unwrap();
+            let json = harpoon::db::objects::latest_json(conn, &observed)?.unwrap();
+            let refs = serde_json::from_str::<Value>(&json).unwrap()["object_refs"].clone();
+            Ok((observed, refs))
+        })
+        .await
+        .unwrap()
+}
+
+/// An indicator published before the rule (its observed-data names the SCO of the URL as found,
+/// `…/[open]`): stored objects stay as they are, and its next version brings the valid SCO, a
+/// new observed-data and a `based-on` to it, all strictly valid, with the encoded pattern.
+#[tokio::test]
+async fn a_url_published_before_the_rule_gets_a_valid_observation_with_its_next_version() {
+    use harpoon::stix::StixTimestamp;
+    use harpoon::stix::objects::{ObservedData, Sco, ScoCommon, StixObject, Url};
+
+    let app = spawn().await;
+    let import = import_id(&app, &phish("alice@acme-corp.com", "m-1")).await;
+    let (status, c) = commit(&app, import, json!({ "title": "Prize phish", "tlp": "green" })).await;
+    assert_eq!(status, StatusCode::CREATED, "{c}");
+    let id = indicator(&app, "url", PIXEL).await["id"].as_i64().unwrap();
+    set_status(&app, id, "active").await;
+    let (current, refs) = observation(&app, id).await;
+    let encoded_sco = refs[0].as_str().unwrap().to_string();
+
+    // What the code before `stix::uri` published: the SCO of the value as found.
+    let legacy_sco = Sco::to_value(&Url { value: PIXEL.to_string(), common: ScoCommon::default() }).unwrap();
+    let at = StixTimestamp::parse("2026-01-01T00:00:00.000Z").unwrap();
+    let legacy_id = harpoon::stix::StixId::parse(legacy_sco["id"].as_str().unwrap()).unwrap();
+    let legacy_observed =
+        StixObject::from(ObservedData::new(at, at, 1, vec![legacy_id]).unwrap()).to_value().unwrap();
+    let legacy_observed_id = legacy_observed["id"].as_str().unwrap().to_string();
+    let collection = crate::triage::active_id(&app).await;
+    let stored = legacy_observed_id.clone();
+    app.db
+        .run(move |conn| {
+            let rows: Vec<_> = [legacy_sco, legacy_observed]
+                .iter()
+                .map(|o| harpoon::service::publish::new_object(o).unwrap())
+                .collect();
+            harpoon::db::objects::add_to_collection(conn, &collection, &rows)?;
+            let changes = harpoon::db::indicators::IndicatorChanges {
+                stix_observed_id: Some(Some(stored)),
+                ..Default::default()
+            };
+            harpoon::db::indicators::update(conn, id, &changes)
+        })
+        .await
+        .unwrap();
+
+    let (status, body) = status_json(
+        app.as_admin(app.request(reqwest::Method::PATCH, &format!("/api/v1/indicators/{id}")))
+            .json(&json!({ "description": "tracking pixel" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (now, refs) = observation(&app, id).await;
+    assert_ne!(now, legacy_observed_id, "a new observation");
+    assert_ne!(now, current);
+    assert_eq!(refs, json!([encoded_sco]));
+
+    let password = app.add_user("firewall", "reader").await;
+    let grant = app
+        .as_admin(app.request(reqwest::Method::PUT, "/api/v1/collections/active-indicators/grants/firewall"))
+        .json(&json!({ "can_read": true, "can_write": false }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(grant.status(), StatusCode::NO_CONTENT);
+    let objects = poll_active(&app, "firewall", &password, None).await;
+    // The legacy objects are still served as stored (immutable).
+    assert!(objects.iter().any(|o| o["id"] == legacy_observed_id));
+    assert!(objects.iter().any(|o| o["value"] == PIXEL));
+    let indicator = objects.iter().find(|o| o["type"] == "indicator" && o["name"] == PIXEL).unwrap();
+    assert_eq!(pattern_value(indicator["pattern"].as_str().unwrap()), PIXEL_URI);
+    assert!(objects.iter().any(|o| o["type"] == "relationship"
+        && o["relationship_type"] == "based-on"
+        && o["source_ref"] == indicator["id"]
+        && o["target_ref"] == now));
+    let fresh: Vec<Value> =
+        objects.iter().filter(|o| o["id"] != legacy_observed_id && o["value"] != PIXEL).cloned().collect();
+    assert_strictly_valid(&fresh);
 }
