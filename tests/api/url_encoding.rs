@@ -234,7 +234,14 @@ fn hostile_values_the_builders_accept_pass_the_oasis_validator() {
         identity.common.external_references.push(ExternalReference::url("src", &emitted, hashes()).unwrap());
         objects.push(identity.into());
     }
-    for d in ["x.example", "xn--bcher-kva.example", "EVIL.Example.", "a-b.c-d.example", &"a".repeat(63)] {
+    for d in [
+        "x.example",
+        "xn--bcher-kva.example",
+        "EVIL.Example.",
+        "a-b.c-d.example",
+        &"a".repeat(63),
+        "bücher.example",
+    ] {
         objects.push(DomainName::new(d).unwrap().into());
     }
     for e in ["a.b+c@x-y.example", "A_B@X.EXAMPLE"] {
@@ -250,8 +257,16 @@ fn hostile_values_the_builders_accept_pass_the_oasis_validator() {
     }
 
     // Host names our builder refuses: the OASIS validator refuses them as well.
-    let refused =
-        ["_dmarc.x.example", "r3--sn-x.example", "-a.example", "a..example", "xn--zz.example", "a b.example"];
+    let refused = [
+        "_dmarc.x.example",
+        "r3--sn-x.example",
+        "-a.example",
+        "a..example",
+        "xn--zz.example",
+        "a b.example",
+        "Bücher.example",
+        "😀.example",
+    ];
     let control = StixObject::from(DomainName::new("x.example").unwrap()).to_value().unwrap();
     let mut raw = vec![control.clone()];
     for d in refused {

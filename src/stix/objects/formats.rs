@@ -59,13 +59,22 @@ fn oasis_email(value: &str) -> bool {
         .is_match(value)
 }
 
-/// python `idna.encode` on an ASCII name (what jsonschema's `idn-hostname` runs).
+/// python `idna.encode` (what jsonschema's `idn-hostname` runs), roughly: ASCII labels of
+/// letters, digits and hyphens; Unicode labels of lower-case letters and digits (its PVALID
+/// classes in short).
 fn oasis_hostname(value: &str) -> bool {
     let name = value.strip_suffix('.').unwrap_or(value);
+    let a_len = |l: &str| idna::domain_to_ascii(l).map_or(usize::MAX, |a| a.len());
     name.len() <= 253
         && name.split('.').all(|l| {
-            (1..=63).contains(&l.len())
-                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            let chars_ok = if l.is_ascii() {
+                l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            } else {
+                l.chars().all(|c| c == '-' || (c.is_alphanumeric() && !c.is_uppercase()))
+            };
+            !l.is_empty()
+                && a_len(l) <= 63
+                && chars_ok
                 && !l.starts_with('-')
                 && !l.ends_with('-')
                 && (l.get(2..4) != Some("--") || l.to_ascii_lowercase().starts_with("xn--"))
@@ -332,5 +341,6 @@ fn the_oracles_here_agree_with_known_cases() {
     }
     assert!(oasis_hostname("xn--bcher-kva.example") && !oasis_hostname("_dmarc.x.example"));
     assert!(!oasis_hostname("r3--sn-x.example") && !oasis_hostname("a..b"));
+    assert!(oasis_hostname("bücher.example") && !oasis_hostname("Bücher.example") && !oasis_hostname("😀.x"));
     assert!(oasis_email("a.b+c@x-y.example") && !oasis_email("a@localhost"));
 }

@@ -368,36 +368,47 @@ pub struct DomainName {
 const RESOLVES_TO: &[&str] = &["ipv4-addr", "ipv6-addr", "domain-name"];
 
 /// The name shape the OASIS validator's `idn-hostname` format accepts (IDNA2008 through python
-/// `idna`), for the ASCII form Harpoon emits: labels of 1-63 letters, digits and hyphens, none
-/// at either end nor in the 3rd and 4th place unless it is a valid A-label (`xn--…`), at most 253
-/// characters, one trailing dot allowed. An IDN is emitted in punycode; `_dmarc.x.example` or
-/// `r3--sn-x.example` cannot be emitted as a `domain-name`.
+/// `idna`): labels of 1-63 characters (ASCII form), no hyphen at either end nor in the 3rd and
+/// 4th place unless it is a valid A-label (`xn--…`), at most 253 characters, one trailing dot
+/// allowed. An ASCII label holds letters, digits and hyphens (`_dmarc`, `r3--sn-x` cannot be
+/// emitted); a Unicode label lower-case letters, digits and hyphens already in their IDNA
+/// form (`bücher`, not `Bücher`, no emoji, no zero-width characters).
 fn check_domain(property: &'static str, value: &str) -> Result<(), StixError> {
     PatternTerm::domain_name(value)?;
     let bad = |why: &str| StixError::property(property, format!("{value:?} is not a host name: {why}"));
     let name = value.strip_suffix('.').unwrap_or(value);
-    if name.len() > 253 {
+    let ascii = idna::domain_to_ascii(name).map_err(|_| bad("IDNA refuses it"))?;
+    if ascii.len() > 253 {
         return Err(bad("longer than 253 characters"));
     }
     for label in name.split('.') {
-        if label.is_empty() || label.len() > 63 {
+        let a_label = if label.is_ascii() {
+            label.to_owned()
+        } else {
+            let unicode_ok = label.chars().all(|c| c == '-' || (c.is_alphanumeric() && !c.is_uppercase()));
+            match idna::domain_to_ascii_strict(label) {
+                Ok(a) if unicode_ok && idna::domain_to_unicode(&a).0 == label => a,
+                _ => return Err(bad("a Unicode label IDNA2008 does not allow as written")),
+            }
+        };
+        if label.is_empty() || a_label.len() > 63 {
             return Err(bad("a label is empty or longer than 63 characters"));
         }
-        if !label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-            return Err(bad("a label holds other than ASCII letters, digits and hyphens"));
+        if !a_label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return Err(bad("a label holds other than letters, digits and hyphens"));
         }
         if label.starts_with('-') || label.ends_with('-') {
             return Err(bad("a label starts or ends with a hyphen"));
         }
-        if label.get(2..4) == Some("--") {
+        if label.is_ascii() && label.get(2..4) == Some("--") {
             let lower = label.to_ascii_lowercase();
-            let a_label = lower.starts_with("xn--") && {
+            let valid_a_label = lower.starts_with("xn--") && {
                 let (unicode, decoded) = idna::domain_to_unicode(&lower);
                 decoded.is_ok()
                     && unicode != lower
                     && idna::domain_to_ascii_strict(&unicode).is_ok_and(|again| again == lower)
             };
-            if !a_label {
+            if !valid_a_label {
                 return Err(bad("hyphens in the 3rd and 4th place of a label that is no A-label"));
             }
         }
@@ -901,7 +912,15 @@ mod tests {
     #[test]
     fn values_take_the_shape_the_validator_checks() {
         // Host names: python idna's rules (IDNA2008) for the ASCII form.
-        for good in ["x.example", "EVIL.Example.", "xn--bcher-kva.example", "a-b.example", &"a".repeat(63)] {
+        for good in [
+            "x.example",
+            "EVIL.Example.",
+            "xn--bcher-kva.example",
+            "a-b.example",
+            &"a".repeat(63),
+            "bücher.example",
+            "пример.рф",
+        ] {
             assert!(DomainName::new(good).is_ok(), "{good}");
         }
         for bad in [
