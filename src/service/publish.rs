@@ -278,7 +278,8 @@ fn kind_label(kind: ObservableKind) -> &'static str {
     }
 }
 
-/// The pattern term and the SCO of a value; `None` for CVE ids (no STIX pattern for them).
+/// The pattern term and the SCO of a value; `None` for CVE ids (no STIX pattern for them) and
+/// for host names that cannot be a valid `domain-name`.
 pub fn term_and_sco(
     kind: ObservableKind,
     value: &str,
@@ -290,7 +291,12 @@ pub fn term_and_sco(
         // Both in the emitted URI form (`stix::uri`); the as-found value stays the indicator's
         // identity in the database and its `name`.
         ObservableKind::Url => (PatternTerm::url(value)?, Url::from_iri(value)?.into()),
-        ObservableKind::Domain => (PatternTerm::domain_name(value)?, DomainName::new(value)?.into()),
+        ObservableKind::Domain => match DomainName::new(value) {
+            Ok(sco) => (PatternTerm::domain_name(value)?, sco.into()),
+            // A name IDNA2008 refuses (`r3--sn-x.example`) has no valid `domain-name`: it
+            // stays usable in the text exports and rules, and is not published as STIX.
+            Err(_) => return Ok(None),
+        },
         ObservableKind::Ipv4 => (PatternTerm::ipv4(value)?, Ipv4Addr::new(value)?.into()),
         ObservableKind::Ipv6 => (PatternTerm::ipv6(value)?, Ipv6Addr::new(value)?.into()),
         ObservableKind::Email => (PatternTerm::email_addr(value)?, EmailAddr::new(value)?.into()),
@@ -325,4 +331,31 @@ pub fn new_object(value: &Value) -> Result<NewObject, ServiceError> {
         revoked: value.get("revoked").and_then(Value::as_bool).unwrap_or(false),
         json: value.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_pattern_compares_exactly_its_scos_value() {
+        for found in ["http://x.example/track/[open]", "https://例え.テスト/パス?q=a b", "http://[::1]/a%41"]
+        {
+            let (term, sco) = term_and_sco(ObservableKind::Url, found).unwrap().unwrap();
+            let json = sco.to_value().unwrap();
+            assert_eq!(term.value(), json["value"], "{found}");
+            assert!(crate::stix::uri::is_uri(term.value()), "{found}");
+        }
+    }
+
+    #[test]
+    fn host_names_without_a_valid_domain_name_are_not_published() {
+        assert!(term_and_sco(ObservableKind::Domain, "r3--sn-x.example").unwrap().is_none());
+        assert!(term_and_sco(ObservableKind::Domain, "x.example").unwrap().is_some());
+        let (term, sco) = term_and_sco(ObservableKind::Ipv6, "::ffff:192.0.2.1").unwrap().unwrap();
+        assert_eq!(
+            (term.value(), sco.to_value().unwrap()["value"].clone()),
+            ("::ffff:c000:201", "::ffff:c000:201".into())
+        );
+    }
 }
