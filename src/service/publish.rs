@@ -230,22 +230,24 @@ impl Publisher {
 
     /// The row as [`Self::version`] should see it. When the observed-data published with an
     /// indicator's first version names another SCO than the one its value is emitted as today
-    /// (a URL published before `stix::uri` encoded what RFC 3986 forbids, e.g. `[` in a path),
-    /// the observation counts as not yet published: the next version then brings the valid SCO,
-    /// a new observed-data and a new `based-on`, so its pattern and its observation agree.
-    /// Stored objects are never rewritten; the old observation stays a true statement.
+    /// (a URL published before `stix::uri` encoded what RFC 3986 forbids, e.g. `[` in a path;
+    /// an IPv6 address published with an embedded IPv4 quad), the observation counts as not yet
+    /// published: the next version then brings the valid SCO, a new observed-data and a new
+    /// `based-on`, so its pattern and its observation agree. Stored objects are never
+    /// rewritten; the old observation stays a true statement.
     pub fn with_current_observation(
         &self,
         conn: &mut DbConn,
         row: &IndicatorRow,
     ) -> Result<IndicatorRow, ServiceError> {
         let mut row = row.clone();
-        let (Some(observed_id), Some(ObservableKind::Url)) =
+        // Only these kinds have changed their emitted form (`stix::uri`, hex IPv6).
+        let (Some(observed_id), Some(kind @ (ObservableKind::Url | ObservableKind::Ipv6))) =
             (row.stix_observed_id.as_deref(), ObservableKind::from_name(&row.kind))
         else {
             return Ok(row);
         };
-        let Some((_, sco)) = term_and_sco(ObservableKind::Url, &row.value)? else { return Ok(row) };
+        let Some((_, sco)) = term_and_sco(kind, &row.value)? else { return Ok(row) };
         let sco_id = sco.id()?.to_string();
         let names_it = objects::latest_json(conn, observed_id)?
             .and_then(|json| serde_json::from_str::<Value>(&json).ok())
