@@ -119,9 +119,16 @@ impl Builder {
                     email = email.with_header(name, v);
                 }
             }
-            let artifact = Artifact::from_bytes(raw, Some("message/rfc822"))?;
-            self.add(artifact.clone())?;
-            email = email.raw(&artifact)?;
+            match Artifact::from_bytes(raw, Some("message/rfc822")) {
+                Ok(artifact) => {
+                    self.add(artifact.clone())?;
+                    email = email.raw(&artifact)?;
+                }
+                // An empty message (seen in an Outlook file) gets no artifact: STIX wants bytes.
+                Err(e) => {
+                    self.skip("raw email artifact", e)?;
+                }
+            }
             // With neither From nor Subject STIX gives no deterministic (v5) id, which the strict
             // validator requires of an SCO: the raw artifact alone stands for the message then.
             if email.id()?.uuid().get_version_num() == 5 {

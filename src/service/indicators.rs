@@ -122,7 +122,8 @@ pub fn set_status(
     // A version above the collection's TLP ceiling is not published, and the row does not
     // record it as if it were (`published` stays false, a later lower TLP publishes it whole).
     if let Some(state) = state
-        && let Some(version) = ctx.publisher.version(&row, &tags, state, now)?
+        && let Some(version) =
+            ctx.publisher.version(&ctx.publisher.with_current_observation(conn, &row)?, &tags, state, now)?
         && ctx.publisher.publish(conn, &version.objects, tlp)?
     {
         if matches!(state, VersionState::Active { .. }) {
@@ -317,6 +318,7 @@ pub fn patch(
         {
             let tags = tag_list(conn, id)?;
             let state = VersionState::Active { valid_from: row.status_changed_at };
+            let row = ctx.publisher.with_current_observation(conn, &row)?;
             if let Some(version) = ctx.publisher.version(&row, &tags, state, now)?
                 && ctx.publisher.publish(conn, &version.objects, parse_tlp(&row.tlp)?)?
             {

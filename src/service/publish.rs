@@ -255,6 +255,37 @@ impl Publisher {
         Ok(Some(Version { objects: out, changes }))
     }
 
+    /// The row as [`Self::version`] should see it. When the observed-data published with an
+    /// indicator's first version names another SCO than the one its value is emitted as today
+    /// (a URL published before `stix::uri` encoded what RFC 3986 forbids, e.g. `[` in a path;
+    /// an IPv6 address published with an embedded IPv4 quad), the observation counts as not yet
+    /// published: the next version then brings the valid SCO, a new observed-data and a new
+    /// `based-on`, so its pattern and its observation agree. Stored objects are never
+    /// rewritten; the old observation stays a true statement.
+    pub fn with_current_observation(
+        &self,
+        conn: &mut DbConn,
+        row: &IndicatorRow,
+    ) -> Result<IndicatorRow, ServiceError> {
+        let mut row = row.clone();
+        // Only these kinds have changed their emitted form (`stix::uri`, hex IPv6).
+        let (Some(observed_id), Some(kind @ (ObservableKind::Url | ObservableKind::Ipv6))) =
+            (row.stix_observed_id.as_deref(), ObservableKind::from_name(&row.kind))
+        else {
+            return Ok(row);
+        };
+        let Some((_, sco)) = term_and_sco(kind, &row.value)? else { return Ok(row) };
+        let sco_id = sco.id()?.to_string();
+        let names_it = objects::latest_json(conn, &self.collection_id, observed_id)?
+            .and_then(|json| serde_json::from_str::<Value>(&json).ok())
+            .and_then(|o| o.get("object_refs").and_then(Value::as_array).cloned())
+            .is_some_and(|refs| refs.iter().any(|r| r.as_str() == Some(sco_id.as_str())));
+        if !names_it {
+            row.stix_observed_id = None;
+        }
+        Ok(row)
+    }
+
     /// The TLP ceiling of `active-indicators` as it stands (administrators may change it).
     pub fn ceiling(&self, conn: &mut DbConn) -> Result<Tlp2, ServiceError> {
         let row = collections::by_id_or_alias(conn, &self.collection_id)?
@@ -310,7 +341,8 @@ fn kind_label(kind: ObservableKind) -> &'static str {
     }
 }
 
-/// The pattern term and the SCO of a value; `None` for CVE ids (no STIX pattern for them).
+/// The pattern term and the SCO of a value; `None` for CVE ids (no STIX pattern for them) and
+/// for host names that cannot be a valid `domain-name`.
 pub fn term_and_sco(
     kind: ObservableKind,
     value: &str,
@@ -319,11 +351,15 @@ pub fn term_and_sco(
         Ok((PatternTerm::file_hash(alg, value)?, File::with_hashes(Hashes::new().with(alg, value)?)?.into()))
     };
     Ok(Some(match kind {
-        ObservableKind::Url => {
-            let url = Url::from_iri(value)?;
-            (PatternTerm::url(&url.value)?, url.into())
-        }
-        ObservableKind::Domain => (PatternTerm::domain_name(value)?, DomainName::new(value)?.into()),
+        // Both in the emitted URI form (`stix::uri`); the as-found value stays the indicator's
+        // identity in the database and its `name`.
+        ObservableKind::Url => (PatternTerm::url(value)?, Url::from_iri(value)?.into()),
+        ObservableKind::Domain => match DomainName::new(value) {
+            Ok(sco) => (PatternTerm::domain_name(value)?, sco.into()),
+            // A name IDNA2008 refuses (`r3--sn-x.example`) has no valid `domain-name`: it
+            // stays usable in the text exports and rules, and is not published as STIX.
+            Err(_) => return Ok(None),
+        },
         ObservableKind::Ipv4 => (PatternTerm::ipv4(value)?, Ipv4Addr::new(value)?.into()),
         ObservableKind::Ipv6 => (PatternTerm::ipv6(value)?, Ipv6Addr::new(value)?.into()),
         ObservableKind::Email => (PatternTerm::email_addr(value)?, EmailAddr::new(value)?.into()),
@@ -359,4 +395,31 @@ pub fn new_object(value: &Value) -> Result<NewObject, ServiceError> {
         json: value.to_string(),
         content_sha256: crate::stix::canonical::content_sha256(value)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_pattern_compares_exactly_its_scos_value() {
+        for found in ["http://x.example/track/[open]", "https://例え.テスト/パス?q=a b", "http://[::1]/a%41"]
+        {
+            let (term, sco) = term_and_sco(ObservableKind::Url, found).unwrap().unwrap();
+            let json = sco.to_value().unwrap();
+            assert_eq!(term.value(), json["value"], "{found}");
+            assert!(crate::stix::uri::is_uri(term.value()), "{found}");
+        }
+    }
+
+    #[test]
+    fn host_names_without_a_valid_domain_name_are_not_published() {
+        assert!(term_and_sco(ObservableKind::Domain, "r3--sn-x.example").unwrap().is_none());
+        assert!(term_and_sco(ObservableKind::Domain, "x.example").unwrap().is_some());
+        let (term, sco) = term_and_sco(ObservableKind::Ipv6, "::ffff:192.0.2.1").unwrap().unwrap();
+        assert_eq!(
+            (term.value(), sco.to_value().unwrap()["value"].clone()),
+            ("::ffff:c000:201", "::ffff:c000:201".into())
+        );
+    }
 }

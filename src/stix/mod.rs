@@ -9,6 +9,7 @@ pub mod objects;
 pub mod pattern;
 pub mod schema;
 pub mod timestamp;
+pub mod uri;
 
 pub use id::StixId;
 pub use marking::{Tlp, Tlp1, Tlp2};

@@ -49,6 +49,33 @@ fn non_empty(property: &'static str, value: &str) -> Result<String, StixError> {
     }
 }
 
+/// RFC 5952 text without its dotted-quad exception: hex groups, the longest run of two or more
+/// zero groups (the first of equals) as `::`.
+fn hex_ipv6(address: Ipv6Addr) -> String {
+    let groups = address.segments();
+    let (mut best, mut run) = ((0, 0), (0, 0));
+    for (i, g) in groups.iter().enumerate() {
+        if *g == 0 {
+            run = if run.1 == 0 { (i, 1) } else { (run.0, run.1 + 1) };
+            if run.1 > best.1 {
+                best = run;
+            }
+        } else {
+            run = (0, 0);
+        }
+    }
+    let hex = |gs: &[u16]| gs.iter().map(|g| format!("{g:x}")).collect::<Vec<_>>().join(":");
+    if best.1 < 2 {
+        return hex(&groups);
+    }
+    let (start, end) = (best.0, best.0 + best.1);
+    format!(
+        "{}::{}",
+        hex(groups.get(..start).unwrap_or_default()),
+        hex(groups.get(end..).unwrap_or_default())
+    )
+}
+
 /// Splits `address/prefix` and checks the prefix length.
 fn split_cidr(value: &str, max_prefix: u8) -> Result<(&str, bool), String> {
     match value.split_once('/') {
@@ -63,9 +90,10 @@ fn split_cidr(value: &str, max_prefix: u8) -> Result<(&str, bool), String> {
 }
 
 impl PatternTerm {
-    /// `[url:value = '…']`
+    /// `[url:value = '…']` for a URL as found: the value compared is the URI STIX emits for it
+    /// ([`super::uri::to_uri`]), the same as the `url` SCO's, so the pattern matches that SCO.
     pub fn url(value: &str) -> Result<Self, StixError> {
-        Ok(Self { kind: Kind::Url, value: non_empty("url", value)? })
+        Ok(Self { kind: Kind::Url, value: super::uri::to_uri(&non_empty("url", value)?)? })
     }
 
     /// `[domain-name:value = '…']`
@@ -85,13 +113,22 @@ impl PatternTerm {
         Ok(Self { kind: Kind::Ipv4Addr, value: value.to_owned() })
     }
 
-    /// `[ipv6-addr:value = '…']` for an address, `ISSUBSET '…/n'` for a CIDR block.
+    /// `[ipv6-addr:value = '…']` for an address, `ISSUBSET '…/n'` for a CIDR block. An address
+    /// written with an embedded IPv4 quad (`::ffff:192.0.2.1`, as `std` prints a mapped one) is
+    /// compared, and emitted by the `ipv6-addr` SCO, in hex (`::ffff:c000:201`): the OASIS
+    /// validator's `ipv6-addr` pattern refuses the dotted form.
     pub fn ipv6(value: &str) -> Result<Self, StixError> {
         let (address, _) = split_cidr(value, 128).map_err(|e| StixError::property("ipv6-addr", e))?;
-        address
+        let parsed = address
             .parse::<Ipv6Addr>()
             .map_err(|_| StixError::property("ipv6-addr", format!("{value:?} is not an IPv6 address")))?;
-        Ok(Self { kind: Kind::Ipv6Addr, value: value.to_owned() })
+        let value = if address.contains('.') {
+            let hex = hex_ipv6(parsed);
+            value.split_once('/').map_or_else(|| hex.clone(), |(_, prefix)| format!("{hex}/{prefix}"))
+        } else {
+            value.to_owned()
+        };
+        Ok(Self { kind: Kind::Ipv6Addr, value })
     }
 
     /// `[email-addr:value = '…']`
@@ -277,6 +314,12 @@ mod tests {
         assert!(PatternTerm::ipv4("999.1.1.1").is_err());
         assert!(PatternTerm::ipv4("2001:db8::1").is_err());
         assert!(PatternTerm::ipv6("198.51.100.7").is_err());
+        // An embedded IPv4 quad is compared in hex.
+        assert_eq!(PatternTerm::ipv6("::ffff:8.41.221.48").unwrap().value(), "::ffff:829:dd30");
+        assert_eq!(PatternTerm::ipv6("64:ff9b::192.0.2.1/120").unwrap().value(), "64:ff9b::c000:201/120");
+        assert_eq!(PatternTerm::ipv6("1:0:0:2:0:0:0.0.0.3").unwrap().value(), "1:0:0:2::3");
+        assert_eq!(PatternTerm::ipv6("::0.0.0.0").unwrap().value(), "::");
+        assert_eq!(PatternTerm::ipv6("2001:DB8::1").unwrap().value(), "2001:DB8::1");
     }
 
     #[test]
@@ -297,7 +340,7 @@ mod tests {
     #[test]
     fn quotes_and_backslashes_are_escaped() {
         let p = Pattern::new(PatternTerm::url(r"http://x.example/it's\here").unwrap());
-        assert_eq!(p.to_string(), r"[url:value = 'http://x.example/it\'s\\here']");
+        assert_eq!(p.to_string(), r"[url:value = 'http://x.example/it\'s%5Chere']");
         let p = Pattern::new(PatternTerm::file_name(r"C:\invoice 'final'.pdf.exe").unwrap());
         assert_eq!(p.to_string(), r"[file:name = 'C:\\invoice \'final\'.pdf.exe']");
         assert_eq!(quote(r"\'"), r"'\\\''");
@@ -338,6 +381,9 @@ mod tests {
     #[test]
     fn empty_and_malformed_values_are_rejected() {
         assert!(PatternTerm::url("").is_err());
+        assert!(PatternTerm::url("x.example/a").is_err());
+        let p = PatternTerm::url("http://x.example/track/[open]").unwrap();
+        assert_eq!(p.value(), "http://x.example/track/%5Bopen%5D");
         assert!(PatternTerm::domain_name("a b.example").is_err());
         assert!(PatternTerm::email_addr("nobody").is_err());
         assert!(PatternTerm::file_name("").is_err());

@@ -27,3 +27,4 @@ mod tls;
 mod triage;
 mod ui;
 mod ui_browser;
+mod url_encoding;

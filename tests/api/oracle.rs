@@ -43,3 +43,31 @@ pub fn run(script: &str, input: &serde_json::Value) -> serde_json::Value {
         panic!("oracle {script} printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout))
     })
 }
+
+/// Runs `tests/oracle/<script> --lines`: each of `lines` (one JSON document, no newline inside)
+/// becomes one stdin line, written from a thread so a large input never deadlocks the pipes.
+pub fn run_lines(script: &str, lines: Vec<Vec<u8>>) -> serde_json::Value {
+    let mut child = Command::new(python())
+        .arg(repo_root().join("tests/oracle").join(script))
+        .arg("--lines")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python oracle must start");
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    let writer = std::thread::spawn(move || -> std::io::Result<()> {
+        let mut stdin = std::io::BufWriter::new(&mut stdin);
+        for line in lines {
+            stdin.write_all(&line)?;
+            stdin.write_all(b"\n")?;
+        }
+        stdin.flush()
+    });
+    let out = child.wait_with_output().expect("oracle finishes");
+    writer.join().expect("writer thread").expect("oracle stdin accepts input");
+    assert!(out.status.success(), "oracle {script} failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("oracle {script} printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout))
+    })
+}

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::sco::{Hashes, check_uri};
+use super::sco::Hashes;
 use crate::stix::marking::Tlp;
 use crate::stix::{StixError, StixId, StixTimestamp};
 
@@ -136,7 +136,7 @@ impl ExternalReference {
             ));
         }
         if let Some(url) = &self.url {
-            check_uri("external_references.url", url)?;
+            crate::stix::uri::check("external_references.url", url)?;
             if self.hashes.is_empty() {
                 return Err(StixError::property(
                     "external_references",

@@ -7,6 +7,8 @@
 //! the OASIS validator in strict mode) requires beyond the types; `Bundle::push` calls it.
 
 mod common;
+#[cfg(test)]
+mod formats;
 mod sco;
 mod sdo;
 

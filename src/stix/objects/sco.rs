@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::common::{StixData, check_non_empty, check_ref};
 use crate::stix::pattern::PatternTerm;
-use crate::stix::{StixError, StixId, StixTimestamp};
+use crate::stix::{StixError, StixId, StixTimestamp, uri};
 
 /// The hash algorithms Harpoon computes and indicates, ordered by the preference STIX gives
 /// them when one hash must identify a file (MD5 > SHA-1 > SHA-256 > SHA-512).
@@ -280,119 +280,6 @@ fn check_email(property: &'static str, value: &str) -> Result<(), StixError> {
     }
 }
 
-/// Characters a URI may hold outside percent-escapes (RFC 3986 unreserved, sub-delims and
-/// gen-delims).
-fn uri_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:/?#[]@".contains(&b)
-}
-
-/// The length of a valid `scheme:` prefix (RFC 3986 §3.1), colon included.
-fn scheme_len(value: &str) -> Option<usize> {
-    let (scheme, _) = value.split_once(':')?;
-    let mut bytes = scheme.bytes();
-    let first_ok = bytes.next().is_some_and(|b| b.is_ascii_alphabetic());
-    let rest_ok = bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
-    (first_ok && rest_ok).then_some(scheme.len() + 1)
-}
-
-/// An absolute URI as the validator's `uri` format wants it: a scheme, then only URI
-/// characters, well-formed percent-escapes and at most one `#`.
-pub(crate) fn check_uri(property: &'static str, value: &str) -> Result<(), StixError> {
-    let bad = |why: &str| StixError::property(property, format!("{value:?} is not a URI: {why}"));
-    let start = scheme_len(value).ok_or_else(|| bad("no scheme"))?;
-    let rest = value.get(start..).unwrap_or_default().as_bytes();
-    let mut i = 0;
-    let mut hashes = 0;
-    while let Some(&b) = rest.get(i) {
-        if b == b'%' {
-            let escaped = rest.get(i + 1..i + 3).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit));
-            if !escaped {
-                return Err(bad("a % that starts no escape"));
-            }
-            i += 3;
-            continue;
-        }
-        if !uri_char(b) {
-            return Err(bad("a character that must be percent-encoded"));
-        }
-        if b == b'#' {
-            hashes += 1;
-            if hashes > 1 {
-                return Err(bad("a second #"));
-            }
-        }
-        i += 1;
-    }
-    Ok(())
-}
-
-/// Maps an IRI (or a sloppy URL from an email) to a URI, RFC 3987 §3.1 style: a non-ASCII host
-/// becomes punycode, every other character a URI cannot hold is percent-encoded as UTF-8, and
-/// existing escapes are kept.
-pub(crate) fn iri_to_uri(value: &str) -> Result<String, StixError> {
-    let start =
-        scheme_len(value).ok_or_else(|| StixError::property("url", format!("{value:?} has no scheme")))?;
-    let (scheme, rest) = value.split_at(start);
-    let mut out = String::with_capacity(value.len() + 16);
-    out.push_str(scheme);
-    let mut rest = rest;
-    if let Some(after) = rest.strip_prefix("//") {
-        let end = after.find(['/', '?', '#']).unwrap_or(after.len());
-        let (authority, tail) = after.split_at(end);
-        let (userinfo, hostport) = match authority.rsplit_once('@') {
-            Some((u, h)) => (Some(u), h),
-            None => (None, authority),
-        };
-        // A port is digits after the last colon, unless the host is an IPv6 literal.
-        let (host, port) = match hostport.rsplit_once(':') {
-            Some((h, p)) if !hostport.ends_with(']') && p.bytes().all(|b| b.is_ascii_digit()) => (h, Some(p)),
-            _ => (hostport, None),
-        };
-        out.push_str("//");
-        if let Some(userinfo) = userinfo {
-            percent_encode_into(&mut out, userinfo, false);
-            out.push('@');
-        }
-        if host.is_ascii() {
-            percent_encode_into(&mut out, host, false);
-        } else {
-            let ascii = idna::domain_to_ascii(host)
-                .map_err(|_| StixError::property("url", format!("{host:?} is not a valid IDN host")))?;
-            out.push_str(&ascii);
-        }
-        if let Some(port) = port {
-            out.push(':');
-            out.push_str(port);
-        }
-        rest = tail;
-    }
-    percent_encode_into(&mut out, rest, true);
-    Ok(out)
-}
-
-fn percent_encode_into(out: &mut String, text: &str, allow_one_hash: bool) {
-    let bytes = text.as_bytes();
-    let mut seen_hash = !allow_one_hash;
-    for (i, &b) in bytes.iter().enumerate() {
-        let keeps_escape =
-            b == b'%' && bytes.get(i + 1..i + 3).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit));
-        let keep = match b {
-            b'#' if !seen_hash => {
-                seen_hash = true;
-                true
-            }
-            b'#' => false,
-            b'%' => keeps_escape,
-            _ => uri_char(b),
-        };
-        if keep {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 
 /// `email-addr`.
@@ -442,14 +329,15 @@ pub struct Url {
 impl Url {
     /// A URL that is already a valid URI (RFC 3986), as the validator requires.
     pub fn new(value: &str) -> Result<Self, StixError> {
-        check_uri("url value", value)?;
+        uri::check("url value", value)?;
         Ok(Self { value: value.to_owned(), common: ScoCommon::default() })
     }
 
-    /// A URL from an IRI or a sloppy URL: punycode host, percent-encoded everything else a
-    /// URI cannot hold. (The original text belongs in the extraction's provenance.)
+    /// A URL as found (an IRI, a sloppy URL from an email) in the form STIX emits, by the one
+    /// rule of [`uri::to_uri`]. The text as found stays with whoever found it (the indicator's
+    /// value and name, the extraction's provenance); the SCO id follows the emitted value.
     pub fn from_iri(text: &str) -> Result<Self, StixError> {
-        Self::new(&iri_to_uri(text)?)
+        Self::new(&uri::to_uri(text)?)
     }
 }
 
@@ -462,7 +350,7 @@ impl Sco for Url {
         &self.common
     }
     fn check(&self) -> Result<(), StixError> {
-        check_uri("url value", &self.value)
+        uri::check("url value", &self.value)
     }
 }
 sco_impls!(Url);
@@ -479,9 +367,58 @@ pub struct DomainName {
 
 const RESOLVES_TO: &[&str] = &["ipv4-addr", "ipv6-addr", "domain-name"];
 
+/// The name shape the OASIS validator's `idn-hostname` format accepts (IDNA2008 through python
+/// `idna`): labels of 1-63 characters (ASCII form), no hyphen at either end nor in the 3rd and
+/// 4th place unless it is a valid A-label (`xn--…`), at most 253 characters, one trailing dot
+/// allowed. An ASCII label holds letters, digits and hyphens (`_dmarc`, `r3--sn-x` cannot be
+/// emitted); a Unicode label lower-case letters, digits and hyphens already in their IDNA
+/// form (`bücher`, not `Bücher`, no emoji, no zero-width characters).
+fn check_domain(property: &'static str, value: &str) -> Result<(), StixError> {
+    PatternTerm::domain_name(value)?;
+    let bad = |why: &str| StixError::property(property, format!("{value:?} is not a host name: {why}"));
+    let name = value.strip_suffix('.').unwrap_or(value);
+    let ascii = idna::domain_to_ascii(name).map_err(|_| bad("IDNA refuses it"))?;
+    if ascii.len() > 253 {
+        return Err(bad("longer than 253 characters"));
+    }
+    for label in name.split('.') {
+        let a_label = if label.is_ascii() {
+            label.to_owned()
+        } else {
+            let unicode_ok = label.chars().all(|c| c == '-' || (c.is_alphanumeric() && !c.is_uppercase()));
+            match idna::domain_to_ascii_strict(label) {
+                Ok(a) if unicode_ok && idna::domain_to_unicode(&a).0 == label => a,
+                _ => return Err(bad("a Unicode label IDNA2008 does not allow as written")),
+            }
+        };
+        if label.is_empty() || a_label.len() > 63 {
+            return Err(bad("a label is empty or longer than 63 characters"));
+        }
+        if !a_label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return Err(bad("a label holds other than letters, digits and hyphens"));
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err(bad("a label starts or ends with a hyphen"));
+        }
+        if label.is_ascii() && label.get(2..4) == Some("--") {
+            let lower = label.to_ascii_lowercase();
+            let valid_a_label = lower.starts_with("xn--") && {
+                let (unicode, decoded) = idna::domain_to_unicode(&lower);
+                decoded.is_ok()
+                    && unicode != lower
+                    && idna::domain_to_ascii_strict(&unicode).is_ok_and(|again| again == lower)
+            };
+            if !valid_a_label {
+                return Err(bad("hyphens in the 3rd and 4th place of a label that is no A-label"));
+            }
+        }
+    }
+    Ok(())
+}
+
 impl DomainName {
     pub fn new(value: &str) -> Result<Self, StixError> {
-        PatternTerm::domain_name(value)?;
+        check_domain("domain-name value", value)?;
         Ok(Self { value: value.to_owned(), resolves_to_refs: Vec::new(), common: ScoCommon::default() })
     }
 
@@ -502,7 +439,7 @@ impl Sco for DomainName {
         &self.common
     }
     fn check(&self) -> Result<(), StixError> {
-        PatternTerm::domain_name(&self.value)?;
+        check_domain("domain-name value", &self.value)?;
         self.resolves_to_refs.iter().try_for_each(|r| check_ref("resolves_to_refs", r, RESOLVES_TO))
     }
 }
@@ -546,9 +483,9 @@ pub struct Ipv6Addr {
 }
 
 impl Ipv6Addr {
+    /// The address in the text its pattern compares (an embedded IPv4 quad in hex).
     pub fn new(value: &str) -> Result<Self, StixError> {
-        PatternTerm::ipv6(value)?;
-        Ok(Self { value: value.to_owned(), common: ScoCommon::default() })
+        Ok(Self { value: PatternTerm::ipv6(value)?.value().to_owned(), common: ScoCommon::default() })
     }
 }
 
@@ -561,7 +498,14 @@ impl Sco for Ipv6Addr {
         &self.common
     }
     fn check(&self) -> Result<(), StixError> {
-        PatternTerm::ipv6(&self.value).map(drop)
+        PatternTerm::ipv6(&self.value)?;
+        if self.value.contains('.') {
+            return Err(StixError::property(
+                "ipv6-addr value",
+                "an embedded IPv4 address must be written in hex",
+            ));
+        }
+        Ok(())
     }
 }
 sco_impls!(Ipv6Addr);
@@ -700,7 +644,14 @@ impl Sco for Artifact {
                 Err(StixError::property("artifact", "an artifact by url needs hashes"))
             }
             (None, None) => Err(StixError::property("artifact", "needs payload_bin or url")),
-            _ => self.mime_type.as_deref().map_or(Ok(()), check_mime_type),
+            (Some(payload), None) if payload.is_empty() => Err(StixError::property(
+                "artifact",
+                "an empty payload_bin is no base64 the validator accepts",
+            )),
+            (_, url) => {
+                url.as_deref().map_or(Ok(()), |u| uri::check("artifact url", u))?;
+                self.mime_type.as_deref().map_or(Ok(()), check_mime_type)
+            }
         }
     }
 }
@@ -944,6 +895,7 @@ mod tests {
             "https://例え.テスト/",
             "https://x.example/%zz",
             "https://x.example/#a#b",
+            "https://x.example/track/[open]",
             "1http://x.example/",
         ] {
             assert!(Url::new(bad).is_err(), "{bad}");
@@ -955,6 +907,41 @@ mod tests {
         );
         let url = Url::from_iri("http://user@[2001:db8::1]:80/%41%zz").unwrap();
         assert_eq!(url.value, "http://user@[2001:db8::1]:80/%41%25zz");
+    }
+
+    #[test]
+    fn values_take_the_shape_the_validator_checks() {
+        // Host names: python idna's rules (IDNA2008) for the ASCII form.
+        for good in [
+            "x.example",
+            "EVIL.Example.",
+            "xn--bcher-kva.example",
+            "a-b.example",
+            &"a".repeat(63),
+            "bücher.example",
+            "пример.рф",
+        ] {
+            assert!(DomainName::new(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "_dmarc.x.example",
+            "r3--sn-x.example",
+            "-a.example",
+            "a..example",
+            "xn--zz.example",
+            &"a".repeat(64),
+        ] {
+            assert!(DomainName::new(bad).is_err(), "{bad}");
+        }
+        assert!(DomainName::new(&format!("{}.example", "a.".repeat(124))).is_err(), "over 253");
+        // IPv6 with an embedded IPv4 quad is emitted in hex; an empty payload is no artifact.
+        assert_eq!(Ipv6Addr::new("::ffff:8.41.221.48").unwrap().value, "::ffff:829:dd30");
+        let mut dotted = Ipv6Addr::new("::1").unwrap();
+        dotted.value = "::ffff:8.41.221.48".into();
+        assert!(dotted.validate().is_err());
+        assert!(Artifact::from_bytes(b"", None).is_err());
+        assert!(Artifact::from_bytes(b"x", None).is_ok());
+        assert!(Artifact::from_url("http://x.example/[a]", Hashes::of_bytes(b"x")).is_err());
     }
 
     #[test]
