@@ -146,8 +146,8 @@ pub enum TokenCommand {
         #[arg(long, default_value = "")]
         label: String,
         /// `all` (what the user's role allows), `intake` (only push emails) or `export` (only
-        /// read the feeds named by --exports).
-        #[arg(long, default_value = "all", value_parser = ["all", "intake", "export"])]
+        /// read the feeds named by --exports) or `metrics` (only `GET /metrics`).
+        #[arg(long, default_value = "all", value_parser = ["all", "intake", "export", "metrics"])]
         scope: String,
         /// The exports an `export` token may read (comma-separated names).
         #[arg(long, value_delimiter = ',')]
@@ -231,14 +231,26 @@ pub fn main() -> ExitCode {
 }
 
 fn init_tracing() {
+    // Per-request access events (`harpoon::access`) only when the filter names them.
     let filter = tracing_subscriber::EnvFilter::try_from_env("HARPOON_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,harpoon=info"));
-    // ANSI colours off: the writer escapes control characters, so colour codes would show raw.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(false)
-        .with_writer(crate::logging::EscapingStderr)
-        .try_init();
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,harpoon=info,harpoon::access=off"));
+    if std::env::var("HARPOON_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        // One JSON object per line, the request's span (with its request id) included.
+        let _ = tracing_subscriber::fmt()
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_env_filter(filter)
+            .with_writer(crate::logging::EscapingStderr)
+            .try_init();
+    } else {
+        // ANSI colours off: the writer escapes control characters, so colour codes would show raw.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(false)
+            .with_writer(crate::logging::EscapingStderr)
+            .try_init();
+    }
 }
 
 /// Resolves settings: defaults, then the config file, then environment and flags.

@@ -10,6 +10,7 @@ pub mod db;
 pub mod extract;
 pub mod http;
 pub mod logging;
+pub mod metrics;
 pub mod net;
 pub mod service;
 pub mod settings;

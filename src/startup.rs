@@ -172,6 +172,43 @@ pub fn build_app(
                 Ok(res)
             }
         })
+        .wrap(actix_web::middleware::from_fn(observe))
+}
+
+/// Outermost: every request gets a request id (the caller's `X-Request-Id` when plain, else a new
+/// one), echoed in the response and carried by the request's log span; its route group, status
+/// and latency go to `/metrics`; one `harpoon::access` event per request (off unless the log
+/// filter asks for it: `HARPOON_LOG=…,harpoon::access=info`).
+async fn observe(
+    req: ServiceRequest,
+    next: actix_web::middleware::Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    use tracing::Instrument;
+    let started = std::time::Instant::now();
+    let id = crate::metrics::request_id(req.headers().get("x-request-id").and_then(|v| v.to_str().ok()));
+    let group = crate::metrics::route_group(req.match_pattern().as_deref());
+    let method = req.method().to_string();
+    let span = tracing::info_span!("request", request_id = %id);
+    async move {
+        let mut res = next.call(req).await?;
+        let status = res.status().as_u16();
+        let elapsed = started.elapsed();
+        crate::metrics::global().request(&group, &method, status, elapsed);
+        tracing::info!(
+            target: "harpoon::access",
+            method = %method,
+            group = %group,
+            status,
+            micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+            "request"
+        );
+        if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&id) {
+            res.headers_mut().insert(actix_web::http::header::HeaderName::from_static("x-request-id"), v);
+        }
+        Ok(res)
+    }
+    .instrument(span)
+    .await
 }
 
 /// Opens the database named by the settings (creating nothing for a bad URL) and migrates it.

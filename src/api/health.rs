@@ -9,3 +9,36 @@ pub async fn healthz(db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
     db.run(|conn| crate::db::users::count(conn).map(|_| ())).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ok", "database": "ok" })))
 }
+
+/// `GET /metrics`: the Prometheus text exposition, for an administrator or a `metrics` token.
+/// What lives in the database (connector health, open runs) and the pool is read now; a
+/// database that does not answer leaves those out rather than failing the scrape.
+pub async fn metrics(caller: super::Caller, db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
+    if !(caller.is_admin() || caller.scope == crate::service::accounts::TokenScope::Metrics) {
+        return Err(ApiError::Forbidden("administrators or a metrics token only".into()));
+    }
+    let mut live = crate::metrics::Live { pool: db.pool_state(), ..Default::default() };
+    let now = crate::db::now_micros();
+    let read = db
+        .run(move |conn| {
+            let connectors = crate::db::connectors::list(conn)?;
+            let runs = crate::db::operations::open_run_counts(conn)?;
+            Ok((connectors, runs))
+        })
+        .await;
+    if let Ok((connectors, runs)) = read {
+        live.connectors = connectors
+            .into_iter()
+            .filter(|c| c.enabled)
+            .map(|c| {
+                let since = c.last_success_at.map_or(-1, |t| now.saturating_sub(t) / 1_000_000);
+                (c.name, c.status == "ok", c.consecutive_failures, since, c.messages_taken, c.messages_failed)
+            })
+            .collect();
+        live.runs = runs;
+    }
+    let body = crate::metrics::global().render(&live).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(body))
+}

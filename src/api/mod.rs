@@ -108,11 +108,13 @@ crate::route_table! {
 
 /// Registers every REST route: `/healthz` and the table above under `/api/v1`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(health::healthz)).service(
-        register(
-            web::scope("/api/v1")
-                .app_data(web::JsonConfig::default().limit(1 << 20).error_handler(error::json_error)),
-        )
-        .default_service(web::to(error::not_found)),
-    );
+    cfg.route("/healthz", web::get().to(health::healthz))
+        .route("/metrics", web::get().to(health::metrics))
+        .service(
+            register(
+                web::scope("/api/v1")
+                    .app_data(web::JsonConfig::default().limit(1 << 20).error_handler(error::json_error)),
+            )
+            .default_service(web::to(error::not_found)),
+        );
 }

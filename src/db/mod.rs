@@ -375,6 +375,12 @@ impl Db {
         self.backend
     }
 
+    /// Pool usage: (open connections, idle ones, the maximum), for `/metrics`.
+    pub fn pool_state(&self) -> (u32, u32, u32) {
+        let state = self.pool.state();
+        (state.connections, state.idle_connections, self.pool.max_size())
+    }
+
     /// A pooled connection, for blocking code (the CLI, or inside [`Db::run`]).
     pub fn conn(&self) -> Result<PooledConnection<ConnectionManager<DbConn>>, DbError> {
         self.pool.get().map_err(|e| DbError::Pool(e.to_string()))

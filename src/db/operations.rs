@@ -160,3 +160,12 @@ pub fn mark_published(conn: &mut DbConn, id: i64) -> Result<(), DbError> {
     with_conn!(conn, c => diesel::update(sg::table.find(id)).set(sg::published.eq(true)).execute(c))?;
     Ok(())
 }
+
+/// Runs not ended, counted by status (`queued`, `running`), for `/metrics`.
+pub fn open_run_counts(conn: &mut DbConn) -> Result<Vec<(String, i64)>, DbError> {
+    Ok(with_conn!(conn, c => runs::table
+        .filter(runs::status.eq_any(["queued", "running"]))
+        .group_by(runs::status)
+        .select((runs::status, diesel::dsl::count_star()))
+        .load::<(String, i64)>(c))?)
+}

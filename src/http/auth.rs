@@ -74,6 +74,7 @@ pub fn check_reach(principal: &Principal, method: &Method, path: &str) -> Result
             method == Method::GET
                 && export_feed_name(path).is_some_and(|name| principal.exports.iter().any(|e| e == name))
         }
+        TokenScope::Metrics => method == Method::GET && path == "/metrics",
     };
     let role_allows = principal.role.is_internal()
         || path == "/taxii2"

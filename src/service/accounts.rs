@@ -417,6 +417,8 @@ pub enum TokenScope {
     All,
     Intake,
     Export,
+    /// Only `GET /metrics` (a Prometheus scraper).
+    Metrics,
 }
 
 impl TokenScope {
@@ -425,8 +427,9 @@ impl TokenScope {
             "all" => Ok(Self::All),
             "intake" => Ok(Self::Intake),
             "export" => Ok(Self::Export),
+            "metrics" => Ok(Self::Metrics),
             other => Err(ServiceError::Invalid(format!(
-                "unknown token scope '{}' (all, intake or export)",
+                "unknown token scope '{}' (all, intake, export or metrics)",
                 other.escape_debug()
             ))),
         }
@@ -437,6 +440,7 @@ impl TokenScope {
             Self::All => "all",
             Self::Intake => "intake",
             Self::Export => "export",
+            Self::Metrics => "metrics",
         }
     }
 }
@@ -504,8 +508,11 @@ pub fn issue_token(
                 owner.username
             )));
         }
-        TokenScope::Export if !owner_role.is_internal() => {
-            return Err(ServiceError::Invalid("a partner reaches TAXII only: no export token".into()));
+        TokenScope::Export | TokenScope::Metrics if !owner_role.is_internal() => {
+            return Err(ServiceError::Invalid(format!(
+                "a partner reaches TAXII only: no {} token",
+                request.scope.as_str()
+            )));
         }
         _ => {}
     }

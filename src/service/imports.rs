@@ -110,6 +110,16 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// Imports one email: extraction (pure, before any lock), whitelist marking, and the draft with
 /// its items in one insert. Idempotent by content hash.
 pub fn import(conn: &mut DbConn, ctx: &TriageContext, req: ImportRequest) -> Result<Imported, ServiceError> {
+    let result = import_once(conn, ctx, req);
+    crate::metrics::global().import(match &result {
+        Ok(Imported { created: true, .. }) => "created",
+        Ok(_) => "existing",
+        Err(_) => "failed",
+    });
+    result
+}
+
+fn import_once(conn: &mut DbConn, ctx: &TriageContext, req: ImportRequest) -> Result<Imported, ServiceError> {
     if req.raw.iter().all(u8::is_ascii_whitespace) {
         return Err(ServiceError::Invalid("the email is empty".into()));
     }
@@ -570,7 +580,7 @@ pub fn commit(
     meta: EventMeta,
 ) -> Result<Committed, ServiceError> {
     let meta = meta.validated()?;
-    write_tx(conn, |conn| {
+    let committed = write_tx(conn, |conn| {
         crate::db::lock_indicator_writers(conn)?;
         let row = open_draft(conn, id)?;
         let now = now_micros();
@@ -650,7 +660,9 @@ pub fn commit(
         }
         store::transition(conn, id, "committed", "committed", Some(event_id), now)?;
         Ok(Committed { event_id, merged, created, updated })
-    })
+    })?;
+    crate::metrics::global().commit();
+    Ok(committed)
 }
 
 fn address_in(text: &str) -> Option<String> {

@@ -21,6 +21,7 @@ pub struct Served {
 impl Served {
     /// One read of `collection_id` that returned `objects` objects or manifest records.
     pub fn record(&self, collection_id: &str, objects: usize) {
+        crate::metrics::global().taxii_read(collection_id, objects);
         let hour = db::now_micros().div_euclid(HOUR_US) * HOUR_US;
         if let Ok(mut p) = self.pending.lock() {
             let e = p.entry((collection_id.to_string(), hour)).or_insert((0, 0));

@@ -197,6 +197,8 @@ pub async fn add_objects(
         .run(move |conn| crate::db::status::get(conn, &sid, 0))
         .await?
         .ok_or_else(|| TaxiiError::Internal(format!("status {status_id} vanished")))?;
+    let count = |outcome: &str| details.iter().filter(|d| d.outcome == outcome).count();
+    crate::metrics::global().taxii_ingested(count("success"), count("failure"), count("pending"));
     Ok(HttpResponse::Accepted()
         .content_type(media::TAXII_MEDIA)
         .body(status::render(&row, &details).to_string()))

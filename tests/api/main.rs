@@ -15,6 +15,7 @@ mod extract_corpus;
 mod extract_golden;
 mod helpers;
 mod lifecycle;
+mod metrics;
 mod operations;
 mod oracle;
 mod schema_oracle;

@@ -412,6 +412,7 @@ impl Registry {
                     Err(OpError::Failed(e)) => ("failed", json!({}), empty_created(), Some(e)),
                     Err(OpError::TimedOut(e)) => ("timed_out", json!({}), empty_created(), Some(e)),
                 };
+                crate::metrics::global().run_ended(&name, status);
                 let end_at = now_micros();
                 let output = output.to_string();
                 let created = created.to_string();
