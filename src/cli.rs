@@ -53,6 +53,12 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Write a consistent copy of the whole database to FILE while the server keeps running
+    /// (SQLite: `VACUUM INTO`, checked; PostgreSQL: `pg_dump --format=custom` of the schema).
+    Backup { file: std::path::PathBuf },
+    /// Restore a backup into the configured database, which must be new and empty (never over
+    /// live data), then migrate it.
+    Restore { file: std::path::PathBuf },
     /// Parse emails (.eml, .msg, mbox, pasted text) and print what was found. Never touches the
     /// database; exits non-zero only for unreadable input.
     Extract {
@@ -296,6 +302,21 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let db = startup::open_database(&settings)?;
             drop(db);
             println!("database is up to date");
+            Ok(())
+        }
+        Command::Backup { file } => {
+            let url = crate::db::DatabaseUrl::parse(&settings.database_url())?;
+            let db = startup::open_database(&settings)?;
+            let report = crate::db::backup::backup(&mut *db.conn()?, &url, &file)?;
+            println!("backup written: {} ({} bytes)", report.path.display(), report.bytes);
+            Ok(())
+        }
+        Command::Restore { file } => {
+            let url = crate::db::DatabaseUrl::parse(&settings.database_url())?;
+            crate::db::backup::restore(&url, &file)?;
+            // A backup from an older version is brought up to date.
+            drop(startup::open_database(&settings)?);
+            println!("restored {} into {}", file.display(), url.redacted());
             Ok(())
         }
         Command::Import { files, commit, source, jobs } => {

@@ -5,6 +5,7 @@
 //! submodules inside [`Db::run`], which moves the blocking diesel work off the async executor.
 
 pub mod audit;
+pub mod backup;
 pub mod collections;
 pub mod connectors;
 pub mod events;
@@ -219,6 +220,11 @@ impl DatabaseUrl {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The connection string as given (a PostgreSQL URL with its credentials: never log it).
+    pub(crate) fn target(&self) -> &str {
+        &self.target
     }
 
     /// The SQLite file path, if this is a SQLite URL for a file.

@@ -6,6 +6,7 @@
 
 mod access;
 mod accounts;
+mod backup;
 mod cli;
 mod connectors;
 mod db;
