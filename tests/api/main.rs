@@ -17,6 +17,7 @@ mod helpers;
 mod lifecycle;
 mod operations;
 mod oracle;
+mod pattern_oracle;
 mod schema_oracle;
 mod stix_oracle;
 mod taxii;
