@@ -18,6 +18,7 @@ mod lifecycle;
 mod operations;
 mod oracle;
 mod pattern_oracle;
+mod patterns;
 mod schema_oracle;
 mod stix_oracle;
 mod taxii;
