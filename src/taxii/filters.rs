@@ -65,7 +65,8 @@ fn list(value: &str, name: &str) -> Result<Vec<String>, TaxiiError> {
 
 /// `added_after` as consumers send it: any RFC 3339 date-time (0-9 fractional digits, `Z`, `z`
 /// or any offset), plus two slips seen in the wild: an offset's `+` left unencoded (the query
-/// string decodes it to a space) and no zone at all (a naive `isoformat()`), read as UTC.
+/// string decodes it to a space), no zone at all (a naive `isoformat()`) and a bare date (typed
+/// by hand into MISP's module), read as UTC.
 fn parse_added_after(value: &str) -> Result<TaxiiTimestamp, TaxiiError> {
     let e = match TaxiiTimestamp::parse(value) {
         Ok(t) => return Ok(t),
@@ -77,8 +78,10 @@ fn parse_added_after(value: &str) -> Result<TaxiiTimestamp, TaxiiError> {
         fixed
     });
     let utc = value.ends_with(|c: char| c.is_ascii_digit()).then(|| format!("{value}Z"));
+    let midnight = (value.len() == 10).then(|| format!("{value}T00:00:00Z"));
     plus.into_iter()
         .chain(utc)
+        .chain(midnight)
         .find_map(|candidate| TaxiiTimestamp::parse(&candidate).ok())
         .ok_or_else(|| TaxiiError::BadRequest(format!("added_after: {e}")))
 }

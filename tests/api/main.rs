@@ -8,6 +8,7 @@ mod access;
 mod accounts;
 mod cli;
 mod connectors;
+mod consumers;
 mod db;
 mod exports;
 mod extract_cli;
