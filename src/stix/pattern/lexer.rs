@@ -394,8 +394,9 @@ mod tests {
     fn literals() {
         assert_eq!(
             toks("h'0aFF' h'0' b'AAA=' b'' t'2016-02-29T00:00:60.5Z' t'2016-13-01T00:00:00Z'")[..4],
-            [Tok::Hex("h'0aFF'"), Tok::Ident("h"), Tok::Other("'"), Tok::Ident("b"),]
+            [Tok::Hex("h'0aFF'"), Tok::Ident("h"), Tok::Str("'0'"), Tok::Binary("b'AAA='")]
         );
+        assert_eq!(toks("b''")[..2], [Tok::Ident("b"), Tok::Str("''")]);
         assert_eq!(toks("'a\\'b\\\\c' 'bad\\n'")[..2], [Tok::Str("'a\\'b\\\\c'"), Tok::Other("'")]);
         assert!(
             toks("b'AAA=' t'2016-02-29T00:00:60.5Z'")
