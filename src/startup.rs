@@ -114,6 +114,9 @@ pub fn triage_context(db: &Db, settings: &Settings) -> anyhow::Result<TriageCont
         .map_err(|e| anyhow::anyhow!("whitelist defaults: {e}"))?;
     let publisher = Publisher::ensure(&mut conn, &settings.organisation.name, tlp_version)
         .map_err(|e| anyhow::anyhow!("active-indicators collection: {e}"))?;
+    for title in crate::service::collections::dotted_titles(&mut conn).unwrap_or_default() {
+        tracing::warn!("collection title '{title}' contains '.', which some TAXII consumers split on");
+    }
     let domains: Vec<&str> = settings.organisation.domains.iter().map(String::as_str).collect();
     Ok(TriageContext {
         publisher,

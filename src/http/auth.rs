@@ -1,5 +1,6 @@
 //! The one authentication extractor of every HTTP edge. It accepts HTTP Basic (user + password,
-//! or any user + API token as the password), `Authorization: Bearer <token>` and
+//! any user + API token as the password, or an API token as the user with any password),
+//! `Authorization: Bearer <token>` and
 //! `Authorization: Token <token>`. It is generic over the edge's error type `E`, so a failure
 //! renders as a TAXII error under `/taxii2/` and as a JSON problem under `/api/`.
 

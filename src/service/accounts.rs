@@ -646,6 +646,10 @@ mod tests {
         assert!(check_username("").is_err());
         assert!(check_username("a b").is_err());
         assert!(check_username(&"x".repeat(65)).is_err());
+        // An API token is accepted as a Basic user name: no account may ever look like one.
+        let token_shaped = format!("{TOKEN_PREFIX}{}_{}", "a".repeat(12), "b".repeat(64));
+        assert!(split_token(&token_shaped).is_some());
+        assert!(check_username(&token_shaped).is_err());
     }
 
     #[test]

@@ -186,6 +186,13 @@ impl Authenticator {
             Credentials::Basic { username, password } if accounts::split_token(&password).is_some() => {
                 self.verify_token(password, Some(username), remote).await
             }
+            // Products that only offer "API key as the user name" (with any or no password). No
+            // account can be confused with it: user names are at most 64 characters, a token is
+            // 81 and shaped `hpt_<12>_<64>`. A failed token is audited but is no password failure
+            // for the throttle: a token's 256-bit secret cannot be guessed.
+            Credentials::Basic { username, .. } if accounts::split_token(&username).is_some() => {
+                self.verify_token(username, None, remote).await
+            }
             Credentials::Basic { username, password } => {
                 self.verify_password(username, password, remote).await
             }

@@ -70,12 +70,31 @@ impl Default for CollectionSpec {
 /// The API root collections belong to unless told otherwise.
 pub const DEFAULT_API_ROOT: &str = "root";
 
-/// Creates a stored collection; titles and aliases are unique (clients pick collections by title).
-pub fn create(conn: &mut DbConn, spec: &CollectionSpec) -> Result<CollectionRow, ServiceError> {
-    let title = spec.title.trim();
+/// A collection title: 1-200 characters and no `.`, because consumers (Splunk-style `a.b`
+/// field paths, OpenCTI and XSOAR feed names) split on it. Unique too, by the database.
+pub fn check_title(title: &str) -> Result<(), ServiceError> {
     if title.is_empty() || title.chars().count() > 200 {
         return Err(ServiceError::Invalid("a collection title needs 1-200 characters".into()));
     }
+    if title.contains('.') {
+        return Err(ServiceError::Invalid(format!(
+            "a collection title must not contain '.' (some TAXII consumers split on it): '{title}'"
+        )));
+    }
+    Ok(())
+}
+
+/// Collections created before titles were checked may carry a `.`: they are kept as they are
+/// (partners select them by that title; renaming would break the consumers that cope) and
+/// named in a warning at start. Returns the offending titles.
+pub fn dotted_titles(conn: &mut DbConn) -> Result<Vec<String>, ServiceError> {
+    Ok(collections::list(conn)?.into_iter().map(|c| c.title).filter(|t| t.contains('.')).collect())
+}
+
+/// Creates a stored collection; titles and aliases are unique (clients pick collections by title).
+pub fn create(conn: &mut DbConn, spec: &CollectionSpec) -> Result<CollectionRow, ServiceError> {
+    let title = spec.title.trim();
+    check_title(title)?;
     if let Some(alias) = &spec.alias {
         let ok = !alias.is_empty()
             && alias.len() <= 64

@@ -11,111 +11,120 @@ use super::indicators::{Status, TriageContext};
 use crate::db::indicators::{self as ind, NewHistory, NewIndicator};
 use crate::db::{Db, DbConn, collections, now_micros, objects, write_tx};
 use crate::extract::{IndicatorValue, ObservableKind};
+use crate::stix::pattern::grammar::{
+    self, Comparison, Literal, ObjectPath, Observation, Operator, Qualifier, Step,
+};
 use crate::stix::{StixId, Tlp};
 
-/// The values of a STIX pattern made of `=` comparisons joined by `OR` (the shape nearly every
-/// shared indicator has). Anything else — `AND`, qualifiers, other operators — yields nothing,
-/// since one Harpoon indicator is one value.
-pub fn pattern_values(pattern: &str) -> Vec<(ObservableKind, String)> {
-    let mut out = Vec::new();
-    let body = pattern.trim();
-    let upper = body.to_ascii_uppercase();
-    if upper.contains(" AND ")
-        || upper.contains(" FOLLOWEDBY ")
-        || upper.contains(" WITHIN ")
-        || upper.contains(" REPEATS ")
-    {
-        return out;
+/// What intake reads in one STIX pattern: the values it indicates on its own, and why anything
+/// else in it was not taken.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct PatternReading {
+    pub values: Vec<(ObservableKind, String)>,
+    /// Empty when every part of the pattern became a value.
+    pub reasons: Vec<String>,
+}
+
+/// Reads a STIX pattern by the grammar. One Harpoon indicator is one value, so only a
+/// disjunction gives values: observations joined by `OR`, each a disjunction of `=` (or `IN`)
+/// comparisons on an observable path Harpoon knows; each such value alone satisfies the pattern.
+/// Under `AND`, `FOLLOWEDBY` or a qualifier values only indicate together: that part yields
+/// none, and the partner's object stays in its collection as a pattern, with the reason.
+pub fn pattern_values(pattern: &str) -> PatternReading {
+    let mut reading = PatternReading::default();
+    match grammar::parse(pattern) {
+        Ok(tree) => observation(&tree, &mut reading),
+        Err(e) => reading.reasons.push(format!("invalid STIX pattern {e}")),
     }
-    let mut rest = body;
-    while let Some(open) = rest.find('[') {
-        let Some(after) = rest.get(open + 1..) else { break };
-        let (inner, next) = match split_bracket(after) {
-            Some(x) => x,
-            None => break,
-        };
-        rest = next;
-        for comparison in split_or(inner) {
-            if let Some(v) = comparison_value(comparison.trim()) {
-                out.push(v);
+    reading
+}
+
+fn observation(tree: &Observation, out: &mut PatternReading) {
+    match tree {
+        Observation::Bracket(c) => comparison(c, out),
+        Observation::Group(inner) => observation(inner, out),
+        Observation::Or(parts) => parts.iter().for_each(|p| observation(p, out)),
+        Observation::And(_) => out.reasons.push("only together: observations joined by AND".into()),
+        Observation::FollowedBy(_) => {
+            out.reasons.push("only together: observations joined by FOLLOWEDBY".into())
+        }
+        Observation::Qualified(_, q) => {
+            let q = match q {
+                Qualifier::Within(_) => "WITHIN",
+                Qualifier::Repeats(_) => "REPEATS",
+                Qualifier::StartStop(..) => "START/STOP",
+            };
+            out.reasons.push(format!("only together: a {q} qualifier"));
+        }
+    }
+}
+
+fn comparison(c: &Comparison, out: &mut PatternReading) {
+    match c {
+        Comparison::Or(parts) => parts.iter().for_each(|p| comparison(p, out)),
+        Comparison::And(_) => out.reasons.push("only together: comparisons joined by AND".into()),
+        Comparison::Test(test) => {
+            let strings: Vec<&str> = match (&test.op, &test.value, test.negated) {
+                (Operator::Eq, Some(Literal::String(v)), false) => vec![v.as_str()],
+                (Operator::In, Some(Literal::Set(set)), false) => set
+                    .iter()
+                    .filter_map(|v| match v {
+                        Literal::String(s) => Some(s.as_str()),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => {
+                    let not = if test.negated { "NOT " } else { "" };
+                    out.reasons.push(format!("{} {not}{}: not an equality on a string", test.path, test.op));
+                    return;
+                }
+            };
+            let Some(kind) = observable_kind(&test.path) else {
+                out.reasons.push(format!("{}: not an observable path Harpoon indicates", test.path));
+                return;
+            };
+            for value in strings {
+                // A single-address CIDR is the address; wider ranges are not one indicator.
+                let value = match kind {
+                    ObservableKind::Ipv4 => value.strip_suffix("/32").unwrap_or(value),
+                    ObservableKind::Ipv6 => value.strip_suffix("/128").unwrap_or(value),
+                    _ => value,
+                };
+                match IndicatorValue::parse(kind, value) {
+                    Ok(v) => out.values.push((kind, v.value)),
+                    Err(e) => out.reasons.push(format!("{}: {e}", test.path)),
+                }
             }
         }
     }
-    out
 }
 
-/// Splits `…] rest` at the bracket that closes, honouring quoted strings.
-fn split_bracket(s: &str) -> Option<(&str, &str)> {
-    let mut quoted = false;
-    let mut escaped = false;
-    for (i, ch) in s.char_indices() {
-        match ch {
-            _ if escaped => escaped = false,
-            '\\' if quoted => escaped = true,
-            '\'' => quoted = !quoted,
-            ']' if !quoted => return Some((s.get(..i)?, s.get(i + 1..)?)),
-            _ => {}
-        }
+/// The observable kinds intake takes, by object path (type and keys compared case-blind, hash
+/// names without their hyphen).
+fn observable_kind(path: &ObjectPath) -> Option<ObservableKind> {
+    let mut keys = Vec::with_capacity(path.steps.len());
+    for step in &path.steps {
+        let Step::Key(k) = step else { return None };
+        keys.push(k.to_ascii_lowercase());
     }
-    None
-}
-
-/// Splits a comparison expression at top-level `OR`.
-fn split_or(s: &str) -> Vec<&str> {
-    let mut parts = Vec::new();
-    let mut quoted = false;
-    let mut escaped = false;
-    let mut start = 0;
-    let bytes = s.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        let ch = bytes.get(i).copied().unwrap_or(b' ');
-        if escaped {
-            escaped = false;
-        } else if quoted && ch == b'\\' {
-            escaped = true;
-        } else if ch == b'\'' {
-            quoted = !quoted;
-        } else if !quoted && s.get(i..i + 4).is_some_and(|w| w.eq_ignore_ascii_case(" OR ")) {
-            parts.push(s.get(start..i).unwrap_or(""));
-            start = i + 4;
-            i += 3;
-        }
-        i += 1;
-    }
-    parts.push(s.get(start..).unwrap_or(""));
-    parts
-}
-
-fn comparison_value(c: &str) -> Option<(ObservableKind, String)> {
-    let (path, value) = c.split_once('=')?;
-    let path = path.trim();
-    if path.ends_with('!') || path.ends_with('<') || path.ends_with('>') {
-        return None;
-    }
-    let value = value.trim().strip_prefix('\'')?.strip_suffix('\'')?;
-    let value = value.replace("\\'", "'").replace("\\\\", "\\");
-    let kind = match path.to_ascii_lowercase().replace(' ', "").as_str() {
-        "url:value" => ObservableKind::Url,
-        "domain-name:value" => ObservableKind::Domain,
-        "ipv4-addr:value" => ObservableKind::Ipv4,
-        "ipv6-addr:value" => ObservableKind::Ipv6,
-        "email-addr:value" | "email-message:from_ref.value" | "email-message:sender_ref.value" => {
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    Some(match (path.object_type.to_ascii_lowercase().as_str(), keys.as_slice()) {
+        ("url", ["value"]) => ObservableKind::Url,
+        ("domain-name", ["value"]) => ObservableKind::Domain,
+        ("ipv4-addr", ["value"]) => ObservableKind::Ipv4,
+        ("ipv6-addr", ["value"]) => ObservableKind::Ipv6,
+        ("email-addr", ["value"]) | ("email-message", ["from_ref" | "sender_ref", "value"]) => {
             ObservableKind::Email
         }
-        "file:hashes.md5" | "file:hashes.'md5'" => ObservableKind::Md5,
-        "file:hashes.'sha-1'" | "file:hashes.sha1" | "file:hashes.'sha1'" => ObservableKind::Sha1,
-        "file:hashes.'sha-256'" | "file:hashes.sha256" | "file:hashes.'sha256'" => ObservableKind::Sha256,
-        "file:hashes.'sha-512'" | "file:hashes.sha512" | "file:hashes.'sha512'" => ObservableKind::Sha512,
+        ("file", ["hashes", algorithm]) => match algorithm.replace('-', "").as_str() {
+            "md5" => ObservableKind::Md5,
+            "sha1" => ObservableKind::Sha1,
+            "sha256" => ObservableKind::Sha256,
+            "sha512" => ObservableKind::Sha512,
+            _ => return None,
+        },
         _ => return None,
-    };
-    // A single-address CIDR is the address; wider ranges are not one indicator.
-    let value = match kind {
-        ObservableKind::Ipv4 => value.strip_suffix("/32").map(str::to_string).unwrap_or(value),
-        ObservableKind::Ipv6 => value.strip_suffix("/128").map(str::to_string).unwrap_or(value),
-        _ => value,
-    };
-    IndicatorValue::parse(kind, &value).ok().map(|v| (kind, v.value))
+    })
 }
 
 /// Reads what partners added to every intake collection since the last run. Returns how many
@@ -168,9 +177,17 @@ fn take(
     if object.get("pattern_type").and_then(Value::as_str).is_some_and(|t| t != "stix") {
         return Ok(());
     }
-    let mut values = pattern_values(pattern);
+    let PatternReading { mut values, reasons } = pattern_values(pattern);
     values.sort();
     values.dedup();
+    if !reasons.is_empty() {
+        // The object itself stays in the partner's collection, pattern and all.
+        tracing::info!(
+            "partner object {id} in {title}: {} value(s) taken; kept as a pattern: {}",
+            values.len(),
+            reasons.join("; ")
+        );
+    }
     if values.is_empty() {
         return Ok(());
     }
@@ -280,21 +297,25 @@ pub async fn intake_loop(db: Db, ctx: std::sync::Arc<TriageContext>, interval: s
 mod tests {
     use super::*;
 
+    fn values(p: &str) -> Vec<(ObservableKind, String)> {
+        pattern_values(p).values
+    }
+
     #[test]
     fn simple_patterns_give_their_values() {
         assert_eq!(
-            pattern_values("[domain-name:value = 'Evil.Example.com']"),
+            values("[domain-name:value = 'Evil.Example.com']"),
             vec![(ObservableKind::Domain, "evil.example.com".into())]
         );
         assert_eq!(
-            pattern_values("[ipv4-addr:value = '198.51.100.7/32' OR url:value = 'http://x.evil.net/a]b']"),
+            values("[ipv4-addr:value = '198.51.100.7/32' OR url:value = 'http://x.evil.net/a]b']"),
             vec![
                 (ObservableKind::Ipv4, "198.51.100.7".into()),
                 (ObservableKind::Url, "http://x.evil.net/a]b".into())
             ]
         );
         assert_eq!(
-            pattern_values(
+            values(
                 "[file:hashes.'SHA-256' = 'AABBCCDDEEFF00112233445566778899AABBCCDDEEFF00112233445566778899']"
             ),
             vec![(
@@ -302,12 +323,50 @@ mod tests {
                 "aabbccddeeff00112233445566778899aabbccddeeff00112233445566778899".into()
             )]
         );
-        assert_eq!(pattern_values("[ipv4-addr:value = '10.0.0.0/8']"), vec![]);
+        assert_eq!(values("[ipv4-addr:value = '10.0.0.0/8']"), vec![]);
+        assert_eq!(values("[domain-name:value = 'a.evil.net' AND domain-name:value = 'b.evil.net']"), vec![]);
+        assert_eq!(values("[domain-name:value != 'a.evil.net']"), vec![]);
+        assert_eq!(values("[x-custom:value = 'a']"), vec![]);
+    }
+
+    #[test]
+    fn quoted_values_are_read_by_the_grammar() {
+        // A quoted ` AND ` or `]` is data, not structure.
         assert_eq!(
-            pattern_values("[domain-name:value = 'a.evil.net' AND domain-name:value = 'b.evil.net']"),
-            vec![]
+            values("[url:value = 'http://a.evil.net/x AND y]'] OR [url:value = 'http://b.evil.net/it\\'s']"),
+            vec![
+                (ObservableKind::Url, "http://a.evil.net/x AND y]".into()),
+                (ObservableKind::Url, "http://b.evil.net/it's".into())
+            ]
         );
-        assert_eq!(pattern_values("[domain-name:value != 'a.evil.net']"), vec![]);
-        assert_eq!(pattern_values("[x-custom:value = 'a']"), vec![]);
+        assert_eq!(
+            values(
+                "([domain-name:value IN ('a.evil.net', 'b.evil.net')]) OR [email-message:from_ref.value = 'x@evil.net']"
+            ),
+            vec![
+                (ObservableKind::Domain, "a.evil.net".into()),
+                (ObservableKind::Domain, "b.evil.net".into()),
+                (ObservableKind::Email, "x@evil.net".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn anything_else_is_kept_with_a_reason() {
+        let r = pattern_values("[domain-name:value = 'a.evil.net'] AND [url:value = 'http://b.evil.net/']");
+        assert_eq!((r.values, r.reasons), (vec![], vec!["only together: observations joined by AND".into()]));
+        let r = pattern_values("[domain-name:value = 'a.evil.net'] REPEATS 5 TIMES");
+        assert_eq!((r.values, r.reasons), (vec![], vec!["only together: a REPEATS qualifier".into()]));
+        let r = pattern_values("[domain-name:value = 'a.evil.net' OR process:name = 'x.exe']");
+        assert_eq!(r.values, vec![(ObservableKind::Domain, "a.evil.net".into())]);
+        assert_eq!(r.reasons, vec!["process:name: not an observable path Harpoon indicates".to_string()]);
+        let r = pattern_values(
+            "[url:value = 'http://a.evil.net/'] OR ([domain-name:value = 'b.evil.net'] AND [url:value = 'http://c.evil.net/'])",
+        );
+        assert_eq!(r.values, vec![(ObservableKind::Url, "http://a.evil.net/".into())]);
+        let r = pattern_values("[domain-name:value LIKE '%.evil.net']");
+        assert_eq!(r.reasons, vec!["domain-name:value LIKE: not an equality on a string".to_string()]);
+        let r = pattern_values("[domain-name:value = 'a.evil.net'");
+        assert!(r.values.is_empty() && r.reasons[0].starts_with("invalid STIX pattern at byte 33"), "{r:?}");
     }
 }

@@ -243,7 +243,25 @@ impl StixValidator {
             check_id_prefix(object, id, &mut violations);
         }
         check_timestamps(object, stix_type.unwrap_or_default(), id, &mut violations);
+        check_pattern(object, id, &mut violations);
         violations
+    }
+}
+
+/// An indicator's STIX pattern must follow the pattern grammar (a schema can only say "string").
+/// Patterns in other languages (`pattern_type` sigma, snort, …) are not ours to judge.
+fn check_pattern(object: &Value, id: &str, out: &mut Vec<SchemaViolation>) {
+    let is_stix = object.get("type").and_then(Value::as_str) == Some("indicator")
+        && object.get("pattern_type").and_then(Value::as_str) == Some("stix");
+    let Some(pattern) = object.get("pattern").and_then(Value::as_str).filter(|_| is_stix) else {
+        return;
+    };
+    if let Err(e) = super::pattern::parse(pattern) {
+        out.push(SchemaViolation {
+            object_id: id.to_owned(),
+            pointer: "/pattern".to_owned(),
+            rule: truncate(format!("invalid STIX pattern {e}")),
+        });
     }
 }
 
@@ -454,6 +472,23 @@ mod tests {
     #[test]
     fn valid_indicator_passes() {
         assert_eq!(validator().validate(&indicator()), Ok(()));
+    }
+
+    #[test]
+    fn an_invalid_stix_pattern_is_named_with_its_position() {
+        let mut object = indicator();
+        object["pattern"] = json!("[domain-name:value = 'a.example' AND]");
+        let errors = errors_of(&object);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].pointer, "/pattern");
+        assert!(
+            errors[0].rule.starts_with("invalid STIX pattern at byte 36 (line 1, column 37): expected"),
+            "{}",
+            errors[0]
+        );
+        // Another pattern language is not judged by the STIX grammar.
+        object["pattern_type"] = json!("sigma");
+        assert_eq!(validator().validate(&object), Ok(()));
     }
 
     #[test]

@@ -63,6 +63,29 @@ fn list(value: &str, name: &str) -> Result<Vec<String>, TaxiiError> {
     Ok(items)
 }
 
+/// `added_after` as consumers send it: any RFC 3339 date-time (0-9 fractional digits, `Z`, `z`
+/// or any offset), plus two slips seen in the wild: an offset's `+` left unencoded (the query
+/// string decodes it to a space), no zone at all (a naive `isoformat()`) and a bare date (typed
+/// by hand into MISP's module), read as UTC.
+fn parse_added_after(value: &str) -> Result<TaxiiTimestamp, TaxiiError> {
+    let e = match TaxiiTimestamp::parse(value) {
+        Ok(t) => return Ok(t),
+        Err(e) => e,
+    };
+    let plus = value.rfind(' ').filter(|at| *at >= 19).map(|at| {
+        let mut fixed = value.to_owned();
+        fixed.replace_range(at..=at, "+");
+        fixed
+    });
+    let utc = value.ends_with(|c: char| c.is_ascii_digit()).then(|| format!("{value}Z"));
+    let midnight = (value.len() == 10).then(|| format!("{value}T00:00:00Z"));
+    plus.into_iter()
+        .chain(utc)
+        .chain(midnight)
+        .find_map(|candidate| TaxiiTimestamp::parse(&candidate).ok())
+        .ok_or_else(|| TaxiiError::BadRequest(format!("added_after: {e}")))
+}
+
 /// Parses a TAXII query string. Parameters this server does not know are ignored (clients send
 /// vendor extras); known ones are strictly checked.
 pub fn parse(query_string: &str) -> Result<Query, TaxiiError> {
@@ -89,8 +112,7 @@ pub fn parse(query_string: &str) -> Result<Query, TaxiiError> {
         seen.push(key.clone());
         match key.as_str() {
             "added_after" => {
-                let t = TaxiiTimestamp::parse(&value)
-                    .map_err(|e| TaxiiError::BadRequest(format!("added_after: {e}")))?;
+                let t = parse_added_after(&value)?;
                 q.filters.added_after = Some(t.as_micros());
             }
             "limit" => {
@@ -187,6 +209,35 @@ mod tests {
             q.filters.added_after,
             Some(TaxiiTimestamp::parse("2024-01-02T03:04:05.678901Z").expect("ts").as_micros())
         );
+    }
+
+    #[test]
+    fn added_after_in_every_form_consumers_send() {
+        let at = |q: &str| parse(q).unwrap_or_else(|e| panic!("{q}: {e:?}")).filters.added_after;
+        let want = at("added_after=2024-01-02T03:04:05Z");
+        for q in [
+            "added_after=2024-01-02T03:04:05.Z",
+            "added_after=2024-01-02T03:04:05.0Z",
+            "added_after=2024-01-02T03:04:05.000Z",
+            "added_after=2024-01-02T03:04:05.000000Z",
+            "added_after=2024-01-02T03:04:05.000000000Z",
+            "added_after=2024-01-02t03:04:05z",
+            "added_after=2024-01-02T03:04:05%2B00:00",
+            "added_after=2024-01-02T03:04:05+00:00",
+            "added_after=2024-01-02T03:04:05.000+00:00",
+            "added_after=2024-01-02T05:04:05%2B02:00",
+            "added_after=2024-01-01T22:04:05-05:00",
+            "added_after=2024-01-02T03:04:05",
+            "added_after=2024-01-02T03:04:05.000000",
+        ] {
+            if q.ends_with(".Z") {
+                assert!(parse(q).is_err(), "a point needs digits: {q}");
+                continue;
+            }
+            assert_eq!(at(q), want, "{q}");
+        }
+        let nine = at("added_after=2024-01-02T03:04:05.123456789Z").unwrap() - want.unwrap();
+        assert_eq!(nine, 123_456, "digits beyond the microsecond are dropped");
     }
 
     #[test]

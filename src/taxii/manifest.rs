@@ -30,7 +30,8 @@ pub async fn get(
     )
     .await?;
     let mut body = pages::open_envelope(&page, page.rows.len() * 160);
-    if !page.rows.is_empty() {
+    // `objects` even when empty, as on the objects endpoint (consumers read it unchecked).
+    {
         let records: Vec<_> = page
             .rows
             .iter()

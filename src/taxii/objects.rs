@@ -16,17 +16,17 @@ use crate::settings::Settings;
 fn envelope(page: &Page) -> HttpResponse {
     let size: usize = page.rows.iter().map(|r| r.json.len() + 1).sum();
     let mut body = pages::open_envelope(page, size);
-    if !page.rows.is_empty() {
-        body.push_str(",\"objects\":[");
-        for (i, r) in page.rows.iter().enumerate() {
-            if i > 0 {
-                body.push(',');
-            }
-            // Stored as received: served without re-serialising.
-            body.push_str(&r.json);
+    // `objects` even when empty: the specification allows leaving it out, but consumers (Elastic's
+    // TAXII integration among them) read it without checking.
+    body.push_str(",\"objects\":[");
+    for (i, r) in page.rows.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
         }
-        body.push(']');
+        // Stored as received: served without re-serialising.
+        body.push_str(&r.json);
     }
+    body.push(']');
     body.push('}');
     let mut resp = HttpResponse::Ok();
     page.headers(&mut resp);

@@ -22,7 +22,8 @@ pub async fn get(
     let page =
         pages::read(&req, &db, &state, &settings, (&root, &key), caller.principal.as_ref(), endpoint).await?;
     let mut body = pages::open_envelope(&page, page.rows.len() * 32);
-    if !page.rows.is_empty() {
+    // `versions` even when empty, as `objects` on the objects endpoint.
+    {
         let versions: Vec<String> = page
             .rows
             .iter()

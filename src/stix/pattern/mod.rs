@@ -1,11 +1,17 @@
-//! STIX patterning strings for the observables Harpoon indicates, built from typed terms so that
-//! object paths, hash-key quoting and string escaping are right by construction.
+//! STIX patterns: built (here) from typed terms for the observables Harpoon indicates, so that
+//! object paths, hash-key quoting and string escaping are right by construction; and read
+//! ([`grammar`]) by the STIX 2.1 pattern grammar, for what partners send.
 
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::StixError;
 use super::objects::HashAlgorithm;
+
+pub mod grammar;
+mod lexer;
+
+pub use grammar::{PatternError, parse};
 
 /// Quotes a STIX pattern string literal: `'` and `\` are escaped with a backslash.
 pub fn quote(value: &str) -> String {
