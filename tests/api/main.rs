@@ -27,6 +27,7 @@ mod stix_oracle;
 mod taxii;
 mod taxii_client;
 mod taxii_trust;
+mod tidy;
 mod tlp;
 mod tls;
 mod triage;

@@ -1,0 +1,213 @@
+//! The architecture, enforced (as rust-analyzer's `tidy` does): ARCHITECTURE.md's invariants
+//! checked over the source text, so that a change breaking one fails the suite instead of waiting
+//! for a reviewer. Known exceptions are listed by file and must still be exceptions: fixing one
+//! without removing it from its list fails too (the lists only shrink).
+
+use std::path::{Path, PathBuf};
+
+fn sources() -> Vec<(String, String)> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    walk(&root.join("src"), &mut files);
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            let rel = p.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+            (rel, std::fs::read_to_string(&p).unwrap())
+        })
+        .collect()
+}
+
+/// Code lines only: comments (line and doc) are prose, not dependencies.
+fn code(text: &str) -> String {
+    text.lines()
+        .map(|l| match l.find("//") {
+            Some(i) if !l[..i].contains('"') => &l[..i],
+            _ => l,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+struct Rule {
+    what: &'static str,
+    /// Which files the rule applies to.
+    applies: fn(&str) -> bool,
+    /// Any of these in the code is a violation.
+    forbidden: &'static [&'static str],
+    /// Files allowed to break it for now (the list only shrinks).
+    known: &'static [&'static str],
+}
+
+const EDGES_NAMING_DB: &[&str] = &[
+    "src/api/accounts.rs",
+    "src/api/collections.rs",
+    "src/api/connectors.rs",
+    "src/api/error.rs",
+    "src/api/events.rs",
+    "src/api/exports.rs",
+    "src/api/health.rs",
+    "src/api/imports.rs",
+    "src/api/indicators.rs",
+    "src/api/whitelist.rs",
+    "src/taxii/api_root.rs",
+    "src/taxii/collections.rs",
+    "src/taxii/discovery.rs",
+    "src/taxii/error.rs",
+    "src/taxii/filters.rs",
+    "src/taxii/manifest.rs",
+    "src/taxii/objects.rs",
+    "src/taxii/pages.rs",
+    "src/taxii/status.rs",
+    "src/taxii/versions.rs",
+    "src/web/account.rs",
+    "src/web/dashboard.rs",
+    "src/web/drafts.rs",
+    "src/web/error.rs",
+    "src/web/events.rs",
+    "src/web/indicators.rs",
+    "src/web/lists.rs",
+    "src/web/session.rs",
+];
+
+fn rules() -> Vec<Rule> {
+    vec![
+        Rule {
+            what: "diesel appears only in src/db/",
+            applies: |f| !f.starts_with("src/db/"),
+            forbidden: &["diesel::", "use diesel"],
+            known: &[],
+        },
+        Rule {
+            what: "actix appears only in the HTTP edges (api/, taxii/, web/, http/) and startup.rs",
+            applies: |f| {
+                !["src/api/", "src/taxii/", "src/web/", "src/http/", "src/startup.rs"]
+                    .iter()
+                    .any(|d| f.starts_with(d))
+            },
+            forbidden: &["actix_web", "actix_multipart", "actix_rt"],
+            known: &["src/cli.rs"],
+        },
+        Rule {
+            what: "only net.rs builds an HTTP client",
+            applies: |f| f != "src/net.rs",
+            forbidden: &["reqwest::"],
+            known: &[],
+        },
+        Rule {
+            what: "stix/ and extract/ do no I/O",
+            applies: |f| f.starts_with("src/stix/") || f.starts_with("src/extract/"),
+            forbidden: &[
+                "std::fs",
+                "TcpStream",
+                "TcpListener",
+                "UdpSocket",
+                "ToSocketAddrs",
+                "std::process",
+                "std::env",
+                "tokio::",
+            ],
+            known: &[],
+        },
+        Rule {
+            what: "stix/ and extract/ import nothing above them",
+            applies: |f| f.starts_with("src/stix/") || f.starts_with("src/extract/"),
+            forbidden: &[
+                "crate::db",
+                "crate::service",
+                "crate::api",
+                "crate::web",
+                "crate::taxii",
+                "crate::http",
+                "crate::connectors",
+                "crate::settings",
+                "crate::startup",
+                "crate::cli",
+                "crate::net",
+            ],
+            known: &[],
+        },
+        Rule {
+            what: "service/, db/ and connectors/ never import an HTTP edge",
+            applies: |f| ["src/service/", "src/db/", "src/connectors/"].iter().any(|d| f.starts_with(d)),
+            forbidden: &[
+                "crate::api",
+                "crate::web",
+                "crate::taxii",
+                "crate::http",
+                "crate::startup",
+                "crate::cli",
+            ],
+            known: &[],
+        },
+        Rule {
+            what: "an HTTP edge never imports another edge",
+            applies: |f| ["src/api/", "src/web/", "src/taxii/"].iter().any(|d| f.starts_with(d)),
+            forbidden: &[],
+            known: &[],
+        },
+        Rule {
+            what: "edges reach storage through service/ (ARCHITECTURE: edges → service → db)",
+            applies: |f| ["src/api/", "src/web/", "src/taxii/"].iter().any(|d| f.starts_with(d)),
+            forbidden: &["crate::db"],
+            known: EDGES_NAMING_DB,
+        },
+    ]
+}
+
+#[test]
+fn the_architecture_holds() {
+    let files = sources();
+    let mut broken = Vec::new();
+    for rule in rules() {
+        for (file, text) in files.iter().filter(|(f, _)| (rule.applies)(f)) {
+            let code = code(text);
+            let mut hits: Vec<&str> = rule.forbidden.iter().copied().filter(|p| code.contains(p)).collect();
+            // The edge rule: api/ may not name web or taxii, and so on.
+            if rule.what.starts_with("an HTTP edge") {
+                let own = file.split('/').nth(1).unwrap_or("");
+                for edge in ["api", "web", "taxii"] {
+                    if edge != own && code.contains(&format!("crate::{edge}::")) {
+                        hits.push(edge);
+                    }
+                }
+            }
+            let known = rule.known.contains(&file.as_str());
+            match (hits.is_empty(), known) {
+                (false, false) => broken.push(format!("{file}: {} (found {hits:?})", rule.what)),
+                (true, true) => broken
+                    .push(format!("{file}: no longer breaks \"{}\": remove it from the list", rule.what)),
+                _ => {}
+            }
+        }
+        for known in rule.known {
+            assert!(
+                files.iter().any(|(f, _)| f == known),
+                "{known} is listed for \"{}\" but does not exist",
+                rule.what
+            );
+        }
+    }
+    assert!(broken.is_empty(), "{}", broken.join("\n"));
+}
+
+#[test]
+fn every_module_says_what_it_owns() {
+    let missing: Vec<String> = sources()
+        .into_iter()
+        .filter(|(_, text)| !text.trim_start().starts_with("//!"))
+        .map(|(f, _)| f)
+        .collect();
+    assert!(missing.is_empty(), "modules without a `//!` doc: {missing:?}");
+}
