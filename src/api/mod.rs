@@ -106,13 +106,15 @@ crate::route_table! {
     get "/exports/{name}/feed" => exports::feed [Feed],
 }
 
-/// Registers every REST route: `/healthz` and the table above under `/api/v1`.
+/// Registers every REST route: `/healthz`, `/readyz` and the table above under `/api/v1`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(health::healthz)).service(
-        register(
-            web::scope("/api/v1")
-                .app_data(web::JsonConfig::default().limit(1 << 20).error_handler(error::json_error)),
-        )
-        .default_service(web::to(error::not_found)),
-    );
+    cfg.route("/healthz", web::get().to(health::healthz))
+        .route("/readyz", web::get().to(health::readyz))
+        .service(
+            register(
+                web::scope("/api/v1")
+                    .app_data(web::JsonConfig::default().limit(1 << 20).error_handler(error::json_error)),
+            )
+            .default_service(web::to(error::not_found)),
+        );
 }

@@ -40,6 +40,7 @@ impl From<ServiceError> for WebError {
             ServiceError::NotFound(m) => WebError::NotFound(format!("{m} not found")),
             ServiceError::Conflict(m) => WebError::Conflict(format!("{m} already exists")),
             ServiceError::Forbidden(m) => WebError::Forbidden(m),
+            ServiceError::Busy(m) => WebError::Unavailable(m),
             ServiceError::Db(e) => e.into(),
             ServiceError::Internal(m) => WebError::Internal(m),
         }
