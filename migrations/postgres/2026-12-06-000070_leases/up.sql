@@ -8,3 +8,8 @@ CREATE TABLE leases (
 );
 CREATE INDEX leases_by_holder ON leases (holder);
 CREATE INDEX leases_by_expiry ON leases (expires_at);
+
+-- A run whose instance stopped while it was running ends `interrupted`.
+ALTER TABLE operation_runs DROP CONSTRAINT operation_runs_status_check;
+ALTER TABLE operation_runs ADD CONSTRAINT operation_runs_status_check
+    CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'timed_out', 'interrupted'));
