@@ -157,8 +157,10 @@ impl Leases {
                     .chain(
                         store::unfinished_jobs(conn, before)?.into_iter().map(|id| format!("{UI_JOB}{id}")),
                     )
+                    // Any age: storing an upload twice at once is safe (`ingest::drain`), so one
+                    // accepted a moment ago by a live instance may be helped along.
                     .chain(
-                        store::unfinished_ingests(conn, before)?
+                        store::unfinished_ingests(conn, i64::MAX)?
                             .into_iter()
                             .map(|id| format!("{INGEST}{id}")),
                     )
