@@ -352,6 +352,12 @@ async fn the_run_queue_is_bounded() {
     let (status, body) = start_run(&app, url, "quick").await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
     assert!(body.to_string().contains("run queue is full"), "{body}");
+    // The UI says so too, on the page the indicator's script shows by the button.
+    let (_, session) = crate::ui::login(&app, "admin", crate::helpers::ADMIN_PASSWORD).await;
+    let resp = session.unwrap().post(&app, &format!("/ui/indicators/{url}/operations/quick"), &[]).await;
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    let page = resp.text().await.unwrap();
+    assert!(page.contains("<p class=\"error\">the run queue is full (2 runs queued or running)"), "{page}");
 }
 
 #[tokio::test]

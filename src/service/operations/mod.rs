@@ -505,6 +505,11 @@ impl Registry {
         let stored = self
             .db
             .run(move |conn| {
+                // Closed by another instance meanwhile (it took the run over): nothing of this
+                // run is applied, its end is theirs.
+                if store::get_run(conn, run_id)?.is_some_and(|r| r.status != "running") {
+                    return Ok(false);
+                }
                 let (status, output, created, error) = match outcome {
                     Ok(findings) => {
                         let output = findings.output();
