@@ -171,8 +171,27 @@ async fn a_run_left_running_by_a_dead_instance_is_interrupted_and_a_queued_one_i
 
 #[tokio::test]
 async fn a_pending_taxii_ingest_of_a_dead_instance_is_finished_by_another() {
-    let app = TestApp::spawn_with(short_leases).await;
-    let collection = app.add_collection("inbound", &["admin"], &["admin"], false).await;
+    // What a dead instance left, before the live one starts: an upload accepted (objects
+    // pending), leased to the dead instance, never stored.
+    let test_db = crate::helpers::TestDb::fresh();
+    let db = test_db.connect();
+    db.migrate().unwrap();
+    let collection = db
+        .run(|conn| {
+            harpoon::service::accounts::bootstrap_admin_conn(conn, crate::helpers::ADMIN_PASSWORD)?;
+            Ok(harpoon::service::collections::create(
+                conn,
+                &harpoon::service::collections::CollectionSpec {
+                    title: "Inbound".into(),
+                    alias: Some("inbound".into()),
+                    ..Default::default()
+                },
+            ))
+        })
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
     let raws: Vec<String> = (0..30)
         .map(|i| {
             format!(
@@ -183,7 +202,6 @@ async fn a_pending_taxii_ingest_of_a_dead_instance_is_finished_by_another() {
             )
         })
         .collect();
-    // What a dead instance left: accepted (objects pending), leased, never stored.
     let validator = harpoon::stix::schema::StixValidator::new().unwrap();
     let refs: Vec<&str> = raws.iter().map(String::as_str).collect();
     let prepared = harpoon::service::ingest::prepare_all(&validator, &refs);
@@ -195,12 +213,24 @@ async fn a_pending_taxii_ingest_of_a_dead_instance_is_finished_by_another() {
         background_threshold: 0,
     };
     let accepted =
-        app.db.run(move |conn| harpoon::service::ingest::accept(conn, &request, prepared)).await.unwrap();
+        db.run(move |conn| harpoon::service::ingest::accept(conn, &request, prepared)).await.unwrap();
     let harpoon::service::ingest::Accepted::Background(status_id) = accepted else {
         panic!("background: {accepted:?}")
     };
-    dead_lease(&app, &format!("taxii-ingest:{status_id}")).await;
+    let name = format!("taxii-ingest:{status_id}");
+    let n = name.clone();
+    let leased = db
+        .run(move |conn| leases::acquire(conn, &n, DEAD, now_micros(), now_micros() - 60_000_000))
+        .await
+        .unwrap();
+    assert!(leased);
 
+    let url = test_db.url.clone();
+    let app = TestApp::spawn_with(move |s| {
+        short_leases(s);
+        s.database.url = Some(url);
+    })
+    .await;
     let sid = status_id.clone();
     within(10, "the upload is finished", || {
         let (db, sid) = (app.db.clone(), sid.clone());
@@ -213,13 +243,10 @@ async fn a_pending_taxii_ingest_of_a_dead_instance_is_finished_by_another() {
     .await;
     let unfinished = app.db.run(harpoon::db::status::unfinished).await.unwrap();
     assert!(unfinished.is_empty(), "{unfinished:?}");
-    within(5, "the lease is released", || async {
-        lease(&app, &format!("taxii-ingest:{status_id}")).await.is_none().then_some(())
-    })
-    .await;
+    within(5, "the lease is released", || async { lease(&app, &name).await.is_none().then_some(()) }).await;
     // Every object is in the collection, once.
     let (status, body) = status_json(
-        app.as_admin(app.get(&format!("/taxii2/root/collections/{collection}/objects/")))
+        app.as_admin(app.get(&format!("/taxii2/root/collections/{collection}/objects/?limit=1000")))
             .header("Accept", "application/taxii+json;version=2.1")
             .send()
             .await
@@ -228,6 +255,7 @@ async fn a_pending_taxii_ingest_of_a_dead_instance_is_finished_by_another() {
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["objects"].as_array().map(Vec::len), Some(30), "{body}");
+    drop(test_db);
 }
 
 #[tokio::test]
@@ -236,15 +264,30 @@ async fn a_ui_import_job_of_a_dead_instance_is_closed_with_the_reason() {
     let job = app
         .db
         .run(|conn| {
-            let admin = harpoon::db::users::by_name(conn, "admin")?.unwrap();
-            let job =
-                harpoon::db::sessions::insert_job(conn, admin.id, "import", 20, now_micros() - 60_000_000)?;
-            harpoon::db::sessions::update_job(conn, job.id, (5, 0), "{\"imported\":[],\"failed\":[]}", None)?;
-            Ok(job)
+            // One transaction: the live instance's sweep never sees it half made.
+            harpoon::db::write_tx(conn, |conn| {
+                let admin = harpoon::db::users::by_name(conn, "admin")?.unwrap();
+                let job = harpoon::db::sessions::insert_job(
+                    conn,
+                    admin.id,
+                    "import",
+                    20,
+                    now_micros() - 60_000_000,
+                )?;
+                harpoon::db::sessions::update_job(
+                    conn,
+                    job.id,
+                    (5, 0),
+                    r#"{"imported":[],"failed":[]}"#,
+                    None,
+                )?;
+                let name = format!("ui-job:{}", job.id);
+                assert!(leases::acquire(conn, &name, DEAD, now_micros(), now_micros() - 60_000_000)?);
+                Ok::<_, harpoon::db::DbError>(job)
+            })
         })
         .await
         .unwrap();
-    dead_lease(&app, &format!("ui-job:{}", job.id)).await;
     let closed = within(10, "the job is closed", || {
         let db = app.db.clone();
         async move {
