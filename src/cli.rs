@@ -351,6 +351,16 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
         writeln!(out, "Harpoon is listening on {url}/  (TAXII: {url}/taxii2/, REST: {url}/api/v1/)")?;
         out.flush()?;
         drop(out);
+        // SIGTERM or Ctrl-C: readyz says draining, background work stops and its leases are
+        // released (other instances take over at once), then the server stops accepting and
+        // finishes the requests in flight (bounded by actix's 30 s shutdown timeout).
+        let (background, handle) = (app.background(), app.server_handle());
+        actix_web::rt::spawn(async move {
+            startup::termination().await;
+            tracing::info!("stopping: draining requests and releasing leases");
+            background.stop().await;
+            handle.stop(true).await;
+        });
         app.run_until_stopped().await.context("server stopped with an error")
     })
 }

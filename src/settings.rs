@@ -34,6 +34,26 @@ pub struct Settings {
     pub audit: AuditSettings,
     /// Where secrets and trust anchors may come from.
     pub security: SecuritySettings,
+    /// Several instances on one database: leases for background and periodic work.
+    pub cluster: ClusterSettings,
+}
+
+/// Leases (ARCHITECTURE.md, "Leases"): background work and periodic jobs are held by one
+/// instance through a row in the database, renewed while it works, taken over when it expires.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterSettings {
+    /// Seconds a lease lasts without renewal: another instance takes over the work of one that
+    /// stopped within this time plus `sweep_secs`. Renewed every third of it.
+    pub lease_secs: u64,
+    /// Seconds between two looks for expired leases (and at start).
+    pub sweep_secs: u64,
+}
+
+impl Default for ClusterSettings {
+    fn default() -> Self {
+        Self { lease_secs: 15, sweep_secs: 10 }
+    }
 }
 
 /// The audit log (who did what; failed logins).
@@ -138,6 +158,11 @@ pub struct OperationsSettings {
     pub default_timeout_secs: u64,
     /// Runs of one operation at the same time; more wait (status `queued`).
     pub max_concurrent_runs: usize,
+    /// Runs queued or running in one instance at most; more are refused (429).
+    pub max_queued_runs: usize,
+    /// Seconds any run may take at most: a script manifest's `timeout_secs` above it is cut to
+    /// it (with a warning).
+    pub max_timeout_secs: u64,
     /// At commit, also keep each URL's host (and its registered domain) as indicators related to
     /// the URL, as the url-to-fqdn operation does.
     pub url_to_fqdn_at_commit: bool,
@@ -225,6 +250,8 @@ impl Default for OperationsSettings {
         Self {
             default_timeout_secs: 60,
             max_concurrent_runs: 2,
+            max_queued_runs: 100,
+            max_timeout_secs: 3600,
             url_to_fqdn_at_commit: true,
             nslookup: NslookupSettings::default(),
             splunk: SplunkSettings::default(),
@@ -595,6 +622,7 @@ impl Default for Settings {
             operations: OperationsSettings::default(),
             audit: AuditSettings::default(),
             security: SecuritySettings::default(),
+            cluster: ClusterSettings::default(),
         }
     }
 }

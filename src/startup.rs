@@ -19,6 +19,7 @@ use crate::extract::{ExtractOptions, ObservableKind};
 use crate::http::browser::Proxies;
 use crate::service::auth::{Authenticator, CacheOptions};
 use crate::service::indicators::{Policy, TriageContext};
+use crate::service::leases::Leases;
 use crate::service::operations::Registry;
 use crate::service::publish::{Publisher, TlpVersion, parse_tlp};
 use crate::settings::Settings;
@@ -37,6 +38,25 @@ pub struct AppState {
     pub connectors: web::Data<Supervisor>,
     pub operations: web::Data<Registry>,
     pub proxies: web::Data<Proxies>,
+    /// This instance's side of the leases (design.md §8).
+    pub leases: web::Data<Leases>,
+    /// Whether this instance is stopping (`/readyz` says so).
+    pub draining: web::Data<Draining>,
+}
+
+/// Set when the instance starts stopping: `/readyz` answers 503 so the load balancer sends new
+/// requests elsewhere while the ones in flight finish.
+#[derive(Debug, Default)]
+pub struct Draining(std::sync::atomic::AtomicBool);
+
+impl Draining {
+    pub fn start(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Acquire)
+    }
 }
 
 impl AppState {
@@ -64,12 +84,14 @@ impl AppState {
         let triage = triage_context(&db, &settings)?;
         let validator = Arc::new(StixValidator::new().context("the embedded STIX schemas do not compile")?);
         let triage = web::Data::new(triage);
+        let leases = Leases::new(db.clone(), &settings.cluster);
         let connectors = Supervisor::new(
             db.clone(),
             triage.clone().into_inner(),
             &settings.connectors,
             settings.secret_rules(),
             seal_key,
+            leases.clone(),
         )
         .map_err(|e| anyhow::anyhow!("{e}"))?;
         let operations = Registry::new(
@@ -77,6 +99,7 @@ impl AppState {
             triage.clone().into_inner(),
             &settings.operations,
             &settings.secret_rules(),
+            leases.clone(),
         )
         .map_err(|e| anyhow::anyhow!("operations: {e}"))?;
         Ok(Self {
@@ -88,6 +111,8 @@ impl AppState {
             triage,
             connectors: web::Data::new(connectors),
             proxies: web::Data::new(proxies),
+            leases: web::Data::new(leases),
+            draining: web::Data::default(),
         })
     }
 }
@@ -155,6 +180,8 @@ pub fn build_app(
         .app_data(state.connectors.clone())
         .app_data(state.operations.clone())
         .app_data(state.proxies.clone())
+        .app_data(state.leases.clone())
+        .app_data(state.draining.clone())
         .configure(crate::api::routes)
         .configure(crate::taxii::routes)
         .configure(crate::web::routes)
@@ -236,6 +263,45 @@ pub struct Application {
     server: Server,
     addr: SocketAddr,
     tls: bool,
+    background: Background,
+}
+
+/// This instance's background tasks: the lease heartbeat and sweep, the periodic loops and the
+/// connectors.
+#[derive(Clone)]
+pub struct Background {
+    tasks: Arc<Vec<tokio::task::AbortHandle>>,
+    connectors: web::Data<Supervisor>,
+    leases: web::Data<Leases>,
+    draining: web::Data<Draining>,
+}
+
+impl Background {
+    /// Stops every background task at once, releasing nothing: as far as the other instances
+    /// can tell, this instance died (its leases expire and are taken over).
+    pub fn kill(&self) {
+        self.draining.start();
+        for task in self.tasks.iter() {
+            task.abort();
+        }
+        self.connectors.stop_all_silently();
+    }
+
+    /// A graceful stop: `/readyz` says draining, background tasks stop, connectors stop, and
+    /// every lease is released so that other instances take over at once.
+    pub async fn stop(&self) {
+        self.draining.start();
+        for task in self.tasks.iter() {
+            task.abort();
+        }
+        self.connectors.stop_all();
+        self.leases.release_all().await;
+    }
+
+    /// This instance's holder id.
+    pub fn holder(&self) -> String {
+        self.leases.holder().to_string()
+    }
 }
 
 impl Application {
@@ -253,36 +319,48 @@ impl Application {
             n => n,
         };
         let state = AppState::new(db.clone(), settings)?;
-        // Finish TAXII uploads a previous run accepted but had not stored yet.
-        tokio::spawn(crate::service::ingest::resume_all(db.clone()));
+        let leases = state.leases.get_ref().clone();
+        let mut tasks = Vec::new();
+        let mut spawn = |f: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>| {
+            tasks.push(tokio::spawn(f).abort_handle());
+        };
+        // Every lease this instance holds stays its own while it lives (ARCHITECTURE.md, "Leases").
+        spawn(Box::pin(leases.clone().heartbeat_loop()));
+        // Background work of stopped instances (or of this one's previous run) is taken over:
+        // at start and every `cluster.sweep_secs`.
+        spawn(Box::pin(leases.clone().sweep_loop(state.operations.get_ref().clone())));
         // Indicators partners POSTed to intake collections become Harpoon indicators.
-        tokio::spawn(crate::service::intake::intake_loop(
+        spawn(Box::pin(crate::service::intake::intake_loop(
             db.clone(),
             state.triage.clone().into_inner(),
             Duration::from_secs(state.settings.triage.intake_interval_secs.max(1)),
-        ));
-        // What the TAXII feeds served, counted in memory, added to the database every few seconds.
-        tokio::spawn(
+            leases.clone(),
+        )));
+        // What the TAXII feeds served, counted in memory, added to the database every few
+        // seconds. Every instance flushes its own counts (they are additive): not leased.
+        spawn(Box::pin(
             state
                 .taxii
                 .served
                 .clone()
                 .flush_loop(db.clone(), Duration::from_secs(state.settings.taxii.served_flush_secs.max(1))),
-        );
+        ));
         let db_for_connectors = db.clone();
-        // The audit log keeps `audit.retention_days` (every instance prunes; it is idempotent).
-        tokio::spawn(crate::service::accounts::audit_retention_loop(
+        // The audit log keeps `audit.retention_days` (one instance prunes).
+        spawn(Box::pin(crate::service::accounts::audit_retention_loop(
             db.clone(),
             state.settings.audit.retention_days,
-        ));
+            leases.clone(),
+        )));
         // Active indicators past their expiry policy become Expired (a new STIX version each).
-        tokio::spawn(crate::service::indicators::expiry_loop(
+        spawn(Box::pin(crate::service::indicators::expiry_loop(
             db,
             state.triage.clone().into_inner(),
             Duration::from_secs(state.settings.triage.expiry_check_secs.max(1)),
-        ));
+            leases.clone(),
+        )));
         // Mailbox connectors: the configuration file's are brought into the database, then every
-        // enabled one runs as a background task.
+        // enabled one runs as a background task (sessions only while it holds its lease).
         let supervisor = state.connectors.clone();
         let rows = crate::connectors::manage::sync_config(
             &mut *db_for_connectors.conn()?,
@@ -292,10 +370,18 @@ impl Application {
         )
         .map_err(|e| anyhow::anyhow!("connectors: {e}"))?;
         state.connectors.start_all(&rows);
+        let background = Background {
+            tasks: Arc::new(tasks),
+            connectors: state.connectors.clone(),
+            leases: state.leases.clone(),
+            draining: state.draining.clone(),
+        };
         // Blocking work is bounded by the database pool anyway: more blocking threads per worker
         // only add memory (tokio's default allows 512).
         let blocking = usize::try_from(state.settings.database.pool_size).unwrap_or(16).max(4);
+        // Signals are `serve`'s (see `termination`): the leases are released before the stop.
         let server = HttpServer::new(move || build_app(state.clone()))
+            .disable_signals()
             .workers(workers)
             .worker_max_blocking_threads(blocking);
         let is_tls = tls.is_some();
@@ -304,7 +390,19 @@ impl Application {
             None => server.listen(listener)?,
         }
         .run();
-        Ok(Self { server, addr, tls: is_tls })
+        Ok(Self { server, addr, tls: is_tls, background })
+    }
+
+    /// What stops this instance's background work (tests stop an instance with it; `serve`
+    /// releases the leases with it after a graceful stop).
+    pub fn background(&self) -> Background {
+        self.background.clone()
+    }
+
+    /// Stops accepting connections and finishes the requests in flight (bounded by actix's
+    /// shutdown timeout).
+    pub fn server_handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -318,5 +416,28 @@ impl Application {
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
+    }
+}
+
+/// Resolves at SIGTERM or SIGINT (Ctrl-C).
+pub async fn termination() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

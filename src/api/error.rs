@@ -61,6 +61,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotFound(m) => ApiError::NotFound(format!("{m} not found")),
             ServiceError::Conflict(m) => ApiError::Conflict(format!("{m} already exists")),
             ServiceError::Forbidden(m) => ApiError::Forbidden(m),
+            ServiceError::Busy(m) => ApiError::RetryLater { message: m, retry_after_secs: 5, busy: false },
             ServiceError::Db(e) => e.into(),
             ServiceError::Internal(m) => ApiError::Internal(m),
         }

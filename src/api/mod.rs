@@ -106,10 +106,11 @@ crate::route_table! {
     get "/exports/{name}/feed" => exports::feed [Feed],
 }
 
-/// Registers every REST route: `/healthz` and the table above under `/api/v1`.
+/// Registers every REST route: `/healthz`, `/readyz` and the table above under `/api/v1`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health::healthz))
         .route("/metrics", web::get().to(health::metrics))
+        .route("/readyz", web::get().to(health::readyz))
         .service(
             register(
                 web::scope("/api/v1")

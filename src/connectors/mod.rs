@@ -27,6 +27,7 @@ use crate::db::{Db, DbError, now_micros};
 use crate::service::ServiceError;
 use crate::service::imports::{self, ImportRequest};
 use crate::service::indicators::TriageContext;
+use crate::service::leases::Leases;
 use crate::settings::{AfterImport, ConnectorSettings, MailProtocol, MailTls, MailboxSettings, SecretRules};
 use secret::SealKey;
 
@@ -175,6 +176,8 @@ pub(crate) struct Worker {
     id: i64,
     cfg: MailboxSettings,
     sealed: Option<String>,
+    /// Only the holder of `connector:ID` opens sessions.
+    leases: Leases,
 }
 
 /// What happened to one message taken from a mailbox.
@@ -192,9 +195,10 @@ impl Worker {
         ctx: Arc<TriageContext>,
         opts: RunOptions,
         key: SealKey,
+        leases: Leases,
     ) -> Result<Self, ConnectorError> {
         let cfg = manage::config_of(row).map_err(|e| ConnectorError::Config(e.to_string()))?;
-        Ok(Self { db, ctx, opts, key, id: row.id, cfg, sealed: row.password_sealed.clone() })
+        Ok(Self { db, ctx, opts, key, id: row.id, cfg, sealed: row.password_sealed.clone(), leases })
     }
 
     /// The password: opened from its sealed form (bound to this connector, host and user), or
@@ -301,7 +305,14 @@ impl Worker {
         let mut failures: u32 = 0;
         let name = self.cfg.name.clone();
         tracing::info!(connector = %name, protocol = self.cfg.protocol.as_str(), host = %self.cfg.host, "connector started");
+        let lease = connector_lease(self.id);
         loop {
+            // One instance at a time reads a mailbox; the others look again after a while and
+            // take over within a lease time when the holder stops.
+            if !self.leases.hold(&lease).await {
+                tokio::time::sleep(self.leases.retry_interval()).await;
+                continue;
+            }
             let outcome = match self.cfg.protocol {
                 MailProtocol::Imap => imap::session(&self).await,
                 MailProtocol::Pop3 => pop3_session(&self).await,
@@ -387,6 +398,12 @@ pub struct Supervisor {
     run: bool,
     runtime: tokio::runtime::Handle,
     tasks: Mutex<HashMap<i64, tokio::task::JoinHandle<()>>>,
+    leases: Leases,
+}
+
+/// The name of a connector's lease.
+pub fn connector_lease(id: i64) -> String {
+    format!("connector:{id}")
 }
 
 impl std::fmt::Debug for Supervisor {
@@ -403,6 +420,7 @@ impl Supervisor {
         settings: &ConnectorSettings,
         rules: SecretRules,
         key: SealKey,
+        leases: Leases,
     ) -> Result<Self, ConnectorError> {
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|_| ConnectorError::Config("connectors need a tokio runtime".into()))?;
@@ -414,6 +432,7 @@ impl Supervisor {
             run: settings.enabled,
             runtime,
             tasks: Mutex::new(HashMap::new()),
+            leases,
         })
     }
 
@@ -447,6 +466,7 @@ impl Supervisor {
             self.ctx.clone(),
             self.opts.clone(),
             self.key.clone(),
+            self.leases.clone(),
         ) {
             Ok(w) => w,
             Err(e) => {
@@ -477,6 +497,26 @@ impl Supervisor {
             && let Some(handle) = tasks.remove(&id)
         {
             handle.abort();
+            // Another instance may take it at once (a disabled one is never taken).
+            let leases = self.leases.clone();
+            self.runtime.spawn(async move { leases.release(&connector_lease(id)).await });
+        }
+    }
+
+    /// Stops every connector's task here (the instance stops).
+    pub fn stop_all(&self) {
+        let ids: Vec<i64> = self.tasks.lock().map(|t| t.keys().copied().collect()).unwrap_or_default();
+        for id in ids {
+            self.stop(id);
+        }
+    }
+
+    /// Stops every connector's task here and keeps its leases (as a crash would).
+    pub fn stop_all_silently(&self) {
+        if let Ok(mut tasks) = self.tasks.lock() {
+            for (_, handle) in tasks.drain() {
+                handle.abort();
+            }
         }
     }
 

@@ -12,6 +12,7 @@ pub mod events;
 pub mod exports;
 pub mod imports;
 pub mod indicators;
+pub mod leases;
 pub mod objects;
 pub mod operations;
 mod schema;
@@ -468,6 +469,16 @@ fn one_line(s: &str) -> String {
 }
 
 /// Applies pending migrations on one connection; returns the names applied.
+/// How many embedded migrations this database lacks (0: current). A cheap read of the
+/// migrations table, for `/readyz`.
+pub fn pending_migrations(conn: &mut DbConn) -> Result<usize, DbError> {
+    let pending = match conn {
+        DbConn::Sqlite(c) => c.pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+        DbConn::Postgres(c) => c.pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len()),
+    };
+    pending.map_err(|e| DbError::Migration(e.to_string()))
+}
+
 pub fn migrate(conn: &mut DbConn) -> Result<Vec<String>, DbError> {
     let applied = match conn {
         // Several instances may start at once on one file: the write lock, taken first, makes

@@ -99,16 +99,22 @@ pub fn mark_running(conn: &mut DbConn, id: i64, at: i64) -> Result<bool, DbError
     Ok(n == 1)
 }
 
-pub fn finish_run(conn: &mut DbConn, id: i64, end: &RunEnd) -> Result<(), DbError> {
-    with_conn!(conn, c => diesel::update(runs::table.find(id)).set(end).execute(c))?;
-    Ok(())
+/// Stores the end of a running run; false (and nothing changed) if it is not running any more:
+/// another instance took it over and closed it, and that word is final.
+pub fn finish_run(conn: &mut DbConn, id: i64, end: &RunEnd) -> Result<bool, DbError> {
+    let n = with_conn!(conn, c => diesel::update(runs::table.find(id).filter(runs::status.eq("running")))
+        .set(end)
+        .execute(c))?;
+    Ok(n == 1)
 }
 
-/// Runs an earlier process left unfinished (it stopped): they can never finish now.
-pub fn fail_unfinished(conn: &mut DbConn, error: &str, at: i64) -> Result<usize, DbError> {
-    Ok(with_conn!(conn, c => diesel::update(runs::table.filter(runs::status.eq_any(["queued", "running"])))
-        .set((runs::status.eq("failed"), runs::error.eq(error), runs::finished_at.eq(at)))
-        .execute(c))?)
+/// Closes a run that was running when its holder stopped: `interrupted`, with `error`. False if
+/// it was not running (it ended meanwhile).
+pub fn interrupt_run(conn: &mut DbConn, id: i64, error: &str, at: i64) -> Result<bool, DbError> {
+    let n = with_conn!(conn, c => diesel::update(runs::table.find(id).filter(runs::status.eq("running")))
+        .set((runs::status.eq("interrupted"), runs::error.eq(error), runs::finished_at.eq(at)))
+        .execute(c))?;
+    Ok(n == 1)
 }
 
 /// The runs on one indicator, newest first.

@@ -486,3 +486,11 @@ diesel::table! {
         objects -> BigInt,
     }
 }
+
+diesel::table! {
+    leases (name) {
+        name -> Text,
+        holder -> Text,
+        expires_at -> BigInt,
+    }
+}

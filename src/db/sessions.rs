@@ -147,3 +147,11 @@ pub fn update_job(
 pub fn job(conn: &mut DbConn, id: i64) -> Result<Option<JobRow>, DbError> {
     Ok(with_conn!(conn, c => ui_jobs::table.find(id).select(JobRow::as_select()).first(c).optional())?)
 }
+
+/// Ends an unfinished job with `result` (its holder stopped); false if it had ended meanwhile.
+pub fn close_job(conn: &mut DbConn, id: i64, result: &str, at: i64) -> Result<bool, DbError> {
+    let n = with_conn!(conn, c => diesel::update(ui_jobs::table.find(id).filter(ui_jobs::finished_at.is_null()))
+        .set((ui_jobs::result.eq(result), ui_jobs::failed.eq(ui_jobs::failed + 1), ui_jobs::finished_at.eq(at)))
+        .execute(c))?;
+    Ok(n == 1)
+}

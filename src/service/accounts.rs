@@ -384,13 +384,17 @@ pub fn bootstrap_admin_conn(conn: &mut DbConn, password: &str) -> Result<UserRow
 }
 
 /// Deletes audit entries older than `retention_days` (0: keeps them all), now and every hour.
-pub async fn audit_retention_loop(db: Db, retention_days: u32) {
+pub async fn audit_retention_loop(db: Db, retention_days: u32, leases: super::leases::Leases) {
     if retention_days == 0 {
         return;
     }
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
     loop {
         tick.tick().await;
+        // One instance prunes (the lease `job:audit-retention`).
+        if !leases.hold("job:audit-retention").await {
+            continue;
+        }
         let before = crate::db::now_micros() - i64::from(retention_days) * 86_400_000_000;
         match db.run(move |conn| audit::delete_before(conn, before)).await {
             Ok(0) => {}

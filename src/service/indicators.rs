@@ -379,10 +379,19 @@ pub fn expire_due(conn: &mut DbConn, ctx: &TriageContext, now: i64) -> Result<us
 }
 
 /// Runs [`expire_due`] every `interval` for as long as the server runs.
-pub async fn expiry_loop(db: Db, ctx: std::sync::Arc<TriageContext>, interval: std::time::Duration) {
+pub async fn expiry_loop(
+    db: Db,
+    ctx: std::sync::Arc<TriageContext>,
+    interval: std::time::Duration,
+    leases: super::leases::Leases,
+) {
     let mut tick = tokio::time::interval(interval);
     loop {
         tick.tick().await;
+        // One instance expires indicators (the lease `job:expiry`).
+        if !leases.hold("job:expiry").await {
+            continue;
+        }
         let ctx = ctx.clone();
         match db.run(move |conn| Ok(expire_due(conn, &ctx, now_micros()))).await {
             Ok(Ok(0)) => {}

@@ -329,23 +329,6 @@ pub async fn drain(db: Db, status_id: String) -> Result<(), DbError> {
     }
 }
 
-/// Resumes every status a previous run left pending (called at start).
-pub async fn resume_all(db: Db) {
-    let unfinished = match db.run(status::unfinished).await {
-        Ok(ids) => ids,
-        Err(e) => {
-            tracing::error!("cannot look for unfinished TAXII uploads: {e}");
-            return;
-        }
-    };
-    for id in unfinished {
-        tracing::info!(status = %id, "resuming an unfinished TAXII upload");
-        if let Err(e) = drain(db.clone(), id.clone()).await {
-            tracing::error!(status = %id, "resuming failed: {e}");
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

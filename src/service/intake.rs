@@ -279,10 +279,19 @@ fn take(
 }
 
 /// Runs [`run`] every `interval` for as long as the server runs.
-pub async fn intake_loop(db: Db, ctx: std::sync::Arc<TriageContext>, interval: std::time::Duration) {
+pub async fn intake_loop(
+    db: Db,
+    ctx: std::sync::Arc<TriageContext>,
+    interval: std::time::Duration,
+    leases: super::leases::Leases,
+) {
     let mut tick = tokio::time::interval(interval);
     loop {
         tick.tick().await;
+        // One instance reads the partners' objects (the lease `job:intake`).
+        if !leases.hold("job:intake").await {
+            continue;
+        }
         let ctx = ctx.clone();
         match db.run(move |conn| Ok(run(conn, &ctx))).await {
             Ok(Ok(0)) => {}

@@ -10,6 +10,7 @@ pub mod imports;
 pub mod indicators;
 pub mod ingest;
 pub mod intake;
+pub mod leases;
 pub mod operations;
 pub mod publish;
 pub mod served;
@@ -30,6 +31,9 @@ pub enum ServiceError {
     Conflict(String),
     #[error("not allowed: {0}")]
     Forbidden(String),
+    /// A bounded queue is full: try again later (429).
+    #[error("{0}")]
+    Busy(String),
     #[error(transparent)]
     Db(DbError),
     #[error("internal error: {0}")]

@@ -95,6 +95,7 @@ impl From<ServiceError> for TaxiiError {
             ServiceError::NotFound(m) => TaxiiError::NotFound(format!("{m} not found")),
             ServiceError::Conflict(m) => TaxiiError::BadRequest(format!("{m} already exists")),
             ServiceError::Forbidden(m) => TaxiiError::Forbidden(m),
+            ServiceError::Busy(m) => TaxiiError::Unavailable(m),
             ServiceError::Db(e) => e.into(),
             ServiceError::Internal(m) => TaxiiError::Internal(m),
         }

@@ -183,10 +183,21 @@ pub async fn add_objects(
     let status_id = match &accepted {
         ingest::Accepted::Complete(id) => id.clone(),
         ingest::Accepted::Background(id) => {
+            let leases = req
+                .app_data::<web::Data<crate::service::leases::Leases>>()
+                .ok_or_else(|| TaxiiError::Internal("no lease handle".into()))?
+                .get_ref()
+                .clone();
             let (db, task_id) = (db.get_ref().clone(), id.clone());
+            let lease = crate::service::leases::ingest_lease(id);
+            // Held while this instance stores it; taken over if this instance stops.
+            leases.hold(&lease).await;
             tokio::spawn(async move {
-                if let Err(e) = ingest::drain(db, task_id.clone()).await {
-                    tracing::error!(status = %task_id, "background TAXII upload failed (resumed at next start): {e}");
+                match ingest::drain(db, task_id.clone()).await {
+                    Ok(()) => leases.release(&lease).await,
+                    Err(e) => {
+                        tracing::error!(status = %task_id, "background TAXII upload failed (taken over by the lease sweep): {e}")
+                    }
                 }
             });
             id.clone()

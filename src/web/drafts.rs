@@ -20,6 +20,7 @@ use crate::extract::{self, InputKind};
 use crate::service::ServiceError;
 use crate::service::imports::{self, EventMeta, ImportRequest, ItemRule};
 use crate::service::indicators::TriageContext;
+use crate::service::leases::{Leases, ui_job_lease};
 
 /// Event metadata fields of the import and commit forms; empty means "not given".
 #[derive(Debug, Default, Deserialize)]
@@ -107,6 +108,7 @@ pub async fn import(
     payload: web::Payload,
     db: web::Data<Db>,
     ctx: web::Data<TriageContext>,
+    leases: web::Data<Leases>,
 ) -> Result<HttpResponse, WebError> {
     s.require_analyst()?;
     let limit = ctx.extract.max_message_bytes.saturating_mul(4);
@@ -171,7 +173,13 @@ pub async fn import(
         let job =
             db.run(move |conn| sessions::insert_job(conn, user_id, "import", total, now_micros())).await?;
         let job_id = job.id;
-        tokio::spawn(run_import_job(db, ctx, job_id, messages, (source, actor, meta)));
+        // Held while it runs here; closed by another instance if this one stops.
+        let leases = leases.get_ref().clone();
+        leases.hold(&ui_job_lease(job_id)).await;
+        tokio::spawn(async move {
+            run_import_job(db, ctx, job_id, messages, (source, actor, meta)).await;
+            leases.release(&ui_job_lease(job_id)).await;
+        });
         return Ok(see_other(format!("/ui/jobs/{job_id}")));
     }
     let (imported, failed) = db

@@ -29,6 +29,9 @@ pub enum WebError {
     PayloadTooLarge(String),
     #[error("the service is unavailable: {0}")]
     Unavailable(String),
+    /// A bounded queue is full (429): the page says which and to try again later.
+    #[error("{0}")]
+    Busy(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -40,6 +43,7 @@ impl From<ServiceError> for WebError {
             ServiceError::NotFound(m) => WebError::NotFound(format!("{m} not found")),
             ServiceError::Conflict(m) => WebError::Conflict(format!("{m} already exists")),
             ServiceError::Forbidden(m) => WebError::Forbidden(m),
+            ServiceError::Busy(m) => WebError::Busy(m),
             ServiceError::Db(e) => e.into(),
             ServiceError::Internal(m) => WebError::Internal(m),
         }
@@ -81,6 +85,7 @@ impl ResponseError for WebError {
             WebError::Conflict(_) => StatusCode::CONFLICT,
             WebError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             WebError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            WebError::Busy(_) => StatusCode::TOO_MANY_REQUESTS,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

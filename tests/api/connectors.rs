@@ -816,3 +816,56 @@ async fn an_intake_token_may_only_push_emails() {
         .expect("request");
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
 }
+
+/// Two instances on one database: one runs the connector (the lease `connector:ID`); when it
+/// dies the other takes the mailbox over within the lease time and imports what arrives next,
+/// each message once.
+#[tokio::test]
+async fn one_instance_runs_a_connector_and_another_takes_it_over_when_it_dies() {
+    let d = Dovecot::start().await;
+    let ca_dir = d.ca_dir();
+    let settings = move |s: &mut harpoon::settings::Settings| {
+        s.security.ca_dir = Some(ca_dir.clone());
+        s.connectors.poll_interval_secs = 1;
+        s.connectors.timeout_secs = 5;
+        s.connectors.backoff_initial_ms = 100;
+        s.connectors.backoff_max_secs = 1;
+        s.cluster.lease_secs = 1;
+        s.cluster.sweep_secs = 1;
+    };
+    let a = TestApp::spawn_with(settings.clone()).await;
+    let mut sent: Vec<Vec<u8>> = (0..2).map(phish).collect();
+    for m in &sent {
+        d.deliver(m);
+    }
+    let created = a.create_connector(imap_connector(&d, json!({ "idle": false }))).await;
+    a.wait_connector("reports", 20, |c| taken(c) == 2).await;
+    // The second instance starts every stored connector too, but only the holder reads the mailbox.
+    let b = a.spawn_sharing_with(settings).await;
+    let lease_name = format!("connector:{}", created["id"].as_i64().expect("id"));
+    let holder = |app: &TestApp| {
+        let (db, name) = (app.db.clone(), lease_name.clone());
+        async move {
+            db.run(move |conn| harpoon::db::leases::get(conn, &name)).await.expect("db").map(|l| l.holder)
+        }
+    };
+    for _ in 0..20 {
+        assert_eq!(holder(&b).await, Some(a.background.holder()), "the connector stays with its holder");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    a.background.kill();
+    let arriving = phish(7);
+    d.deliver(&arriving);
+    sent.push(arriving);
+    let started = Instant::now();
+    b.wait_connector("reports", 20, |c| taken(c) == 3).await;
+    assert!(started.elapsed() < Duration::from_secs(10), "taken over after {:?}", started.elapsed());
+    assert_eq!(holder(&b).await, Some(b.background.holder()));
+    assert_once_each(&b.imports().await, &sent);
+    // Marked right after it is counted as taken.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while d.count("INBOX", "UNKEYWORD $HarpoonImported") != 0 {
+        assert!(Instant::now() < deadline, "every message marked processed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

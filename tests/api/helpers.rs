@@ -5,7 +5,7 @@
 use harpoon::db::{Backend, DatabaseUrl, Db};
 use harpoon::service::accounts;
 use harpoon::settings::Settings;
-use harpoon::startup::{self, Application};
+use harpoon::startup::{self, Application, Background};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::Value;
 
@@ -64,6 +64,9 @@ pub struct TestApp {
     pub url: String,
     pub client: reqwest::Client,
     pub db: Db,
+    /// The instance's background tasks (leases, periodic jobs, connectors): `kill()` makes it
+    /// look dead to the other instances.
+    pub background: Background,
     /// Dropped with the app: the test's database disappears with it.
     _test_db: TestDb,
 }
@@ -99,6 +102,7 @@ impl TestApp {
         };
         let app = Application::build(app.1, app.0).expect("server binds");
         let url = app.url();
+        let background = app.background();
         tokio::spawn(app.run_until_stopped());
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -107,7 +111,7 @@ impl TestApp {
             .pool_idle_timeout(std::time::Duration::from_secs(2))
             .build()
             .expect("client");
-        Self { url, client, db, _test_db: test_db }
+        Self { url, client, db, background, _test_db: test_db }
     }
 
     /// The URL of this app's database (for the CLI run against it).
@@ -172,6 +176,11 @@ impl TestApp {
     /// collections): what two `harpoon serve` processes behind a load balancer are. The returned
     /// app does not own the database; drop it before `self`.
     pub async fn spawn_sharing(&self) -> TestApp {
+        self.spawn_sharing_with(|_| {}).await
+    }
+
+    /// [`Self::spawn_sharing`] with settings adjusted by `adjust`.
+    pub async fn spawn_sharing_with(&self, adjust: impl FnOnce(&mut Settings)) -> TestApp {
         let url = self._test_db.url.clone();
         let dir = tempfile::tempdir().expect("temp dir");
         let mut settings = Settings::default();
@@ -180,6 +189,7 @@ impl TestApp {
         settings.server.listen = "127.0.0.1:0".into();
         settings.server.workers = 1;
         settings.data_dir = dir.path().to_path_buf();
+        adjust(&mut settings);
         let (db, settings) = tokio::task::spawn_blocking(move || {
             let db = startup::open_database(&settings).expect("database opens and migrates");
             accounts::bootstrap_admin(&db, Some(ADMIN_PASSWORD.into())).expect("admin bootstrap");
@@ -189,6 +199,7 @@ impl TestApp {
         .expect("setup task");
         let app = Application::build(settings, db.clone()).expect("server binds");
         let server_url = app.url();
+        let background = app.background();
         tokio::spawn(app.run_until_stopped());
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -199,7 +210,7 @@ impl TestApp {
             .expect("client");
         // Not the owner: `pg_schema: None` so dropping it leaves the shared database alone.
         let test_db = TestDb { url, pg_schema: None, _dir: dir };
-        TestApp { url: server_url, client, db, _test_db: test_db }
+        TestApp { url: server_url, client, db, background, _test_db: test_db }
     }
 
     /// Two instances started at the same moment on one fresh database: they race the
@@ -233,15 +244,16 @@ impl TestApp {
         let start = |(db, settings): (Db, Settings)| {
             let app = Application::build(settings, db.clone()).expect("server binds");
             let url = app.url();
+            let background = app.background();
             tokio::spawn(app.run_until_stopped());
-            (db, url)
+            (db, url, background)
         };
-        let (db_b, url_b) = start(b);
-        let (db_a, url_a) = start(a);
+        let (db_b, url_b, bg_b) = start(b);
+        let (db_a, url_a, bg_a) = start(a);
         let second = TestDb { url: test_db.url.clone(), pg_schema: None, _dir: other_dir };
         (
-            TestApp { url: url_a, client: client(), db: db_a, _test_db: test_db },
-            TestApp { url: url_b, client: client(), db: db_b, _test_db: second },
+            TestApp { url: url_a, client: client(), db: db_a, background: bg_a, _test_db: test_db },
+            TestApp { url: url_b, client: client(), db: db_b, background: bg_b, _test_db: second },
         )
     }
 

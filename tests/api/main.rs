@@ -16,6 +16,7 @@ mod extract_cli;
 mod extract_corpus;
 mod extract_golden;
 mod helpers;
+mod leases;
 mod lifecycle;
 mod metrics;
 mod operations;

@@ -4,7 +4,9 @@
 //! timeout and a concurrency limit) and the runner: a run is stored `queued`, executes as a
 //! background tokio task (never on an HTTP worker; database work through `Db::run`), is bounded
 //! in time, and ends `succeeded`, `failed` or `timed_out` with its output, what it created and
-//! its error. A panicking operation fails its run and nothing else. Findings are applied by
+//! its error (or `interrupted` when the instance running it stopped: `service::leases`). A
+//! panicking operation fails its run and nothing else. The queue is bounded
+//! (`operations.max_queued_runs`, then `ServiceError::Busy`). Findings are applied by
 //! `findings::apply`, the same indicator code a commit uses.
 
 pub mod findings;
@@ -15,6 +17,7 @@ pub mod url_to_fqdn;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -23,6 +26,7 @@ use tokio::sync::Semaphore;
 
 use super::ServiceError;
 use super::indicators::TriageContext;
+use super::leases::{Leases, RUN_INTERRUPTED, run_lease};
 use crate::db::indicators::{self as ind, IndicatorRow};
 use crate::db::operations::{self as store, NewRun, RunEnd, RunRow, SightingRow};
 use crate::db::{Db, DbError, now_micros};
@@ -153,7 +157,8 @@ pub struct RunView {
     pub id: i64,
     pub operation: String,
     pub indicator_id: i64,
-    /// `queued`, `running`, `succeeded`, `failed` or `timed_out`.
+    /// `queued`, `running`, `succeeded`, `failed`, `timed_out` or `interrupted` (the instance
+    /// running it stopped).
     pub status: String,
     pub started_by: String,
     pub created_at: String,
@@ -240,6 +245,20 @@ pub struct Registry {
     entries: Arc<Vec<Entry>>,
     db: Db,
     triage: Arc<TriageContext>,
+    /// Each run holds the lease `run:ID` while queued or running here.
+    leases: Leases,
+    /// Runs queued or running in this instance, and the most there may be.
+    in_flight: Arc<AtomicUsize>,
+    max_in_flight: usize,
+}
+
+/// One run counted in `Registry::in_flight`, uncounted when dropped (however the run ends).
+struct InFlight(Arc<AtomicUsize>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl Registry {
@@ -250,8 +269,10 @@ impl Registry {
         triage: Arc<TriageContext>,
         settings: &OperationsSettings,
         rules: &crate::settings::SecretRules,
+        leases: Leases,
     ) -> Result<Self, ServiceError> {
-        let default_timeout = Duration::from_secs(settings.default_timeout_secs.max(1));
+        let max_timeout = Duration::from_secs(settings.max_timeout_secs.max(1));
+        let default_timeout = Duration::from_secs(settings.default_timeout_secs.max(1)).min(max_timeout);
         let limit = settings.max_concurrent_runs.max(1);
         let mut entries = Vec::new();
         let mut add = |info: OperationInfo, runnable: Runnable, timeout: Duration, concurrency: usize| {
@@ -267,13 +288,20 @@ impl Registry {
         add(url_to_fqdn::info(), Runnable::UrlToFqdn, default_timeout, limit);
         if !settings.splunk.url.trim().is_empty() {
             let sp = splunk::Splunk::new(&settings.splunk, &settings.http, rules)?;
-            let timeout = Duration::from_secs(settings.splunk.timeout_secs.max(1));
+            let timeout = Duration::from_secs(settings.splunk.timeout_secs.max(1)).min(max_timeout);
             add(sp.info(), Runnable::Splunk(sp), timeout + Duration::from_secs(1), limit);
         }
         if let Some(dir) = &settings.scripts.dir {
             for found in script::discover(dir, &settings.scripts) {
                 match found {
                     Ok(mut s) => {
+                        if s.cap_timeout(max_timeout) {
+                            tracing::warn!(
+                                operation = %s.info().name,
+                                "the manifest's timeout_secs is above operations.max_timeout_secs: cut to {} s",
+                                max_timeout.as_secs()
+                            );
+                        }
                         s.set_default_timeout(default_timeout);
                         // The script kills itself at its timeout; the runner's is a backstop.
                         let timeout = s.timeout(default_timeout) + Duration::from_secs(2);
@@ -288,7 +316,14 @@ impl Registry {
         if let Some(dup) = entries.iter().find(|e| !seen.insert(e.info.name.clone())) {
             return Err(ServiceError::Invalid(format!("two operations are named '{}'", dup.info.name)));
         }
-        Ok(Self { entries: Arc::new(entries), db, triage })
+        Ok(Self {
+            entries: Arc::new(entries),
+            db,
+            triage,
+            leases,
+            in_flight: Arc::default(),
+            max_in_flight: settings.max_queued_runs.max(1),
+        })
     }
 
     /// Every operation.
@@ -340,6 +375,7 @@ impl Registry {
         let kind = ObservableKind::from_name(&row.kind)
             .ok_or_else(|| ServiceError::Internal(format!("indicator of unknown type '{}'", row.kind)))?;
         let params = entry.info.parameters_for(parameters)?;
+        let slot = self.reserve()?;
         let params_text = Value::Object(params.clone()).to_string();
         let (operation, actor_name) = (name.to_string(), actor.to_string());
         let run = self
@@ -358,23 +394,96 @@ impl Registry {
                 )
             })
             .await?;
+        // Leased before anything else can see it unleased for a whole lease time (the sweep
+        // leaves younger runs alone).
+        self.leases.hold(&run_lease(run.id)).await;
         let subject = Subject { indicator_id, kind, value: row.value.clone(), run_id: run.id };
         let this = self.clone();
-        tokio::spawn(async move { this.execute(index, subject, params).await });
+        tokio::spawn(async move { this.execute(index, subject, params, slot).await });
         Ok(RunView::of(&run))
     }
 
+    /// Counts one more run in this instance, or refuses it when the queue is full.
+    fn reserve(&self) -> Result<InFlight, ServiceError> {
+        let max = self.max_in_flight;
+        self.in_flight
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1))
+            .map_err(|_| {
+                ServiceError::Busy(format!(
+                    "the run queue is full ({max} runs queued or running); try again when some have ended"
+                ))
+            })?;
+        Ok(InFlight(self.in_flight.clone()))
+    }
+
+    /// Takes over a run whose holder stopped (its lease is this instance's now): a queued run
+    /// is run here (true); a running one is closed `interrupted` (false, the lease can go).
+    pub async fn take_over(&self, run_id: i64) -> Result<bool, ServiceError> {
+        let Some(run) = self.db.run(move |conn| store::get_run(conn, run_id)).await? else {
+            return Ok(false);
+        };
+        match run.status.as_str() {
+            "running" => {
+                let at = now_micros();
+                self.db.run(move |conn| store::interrupt_run(conn, run_id, RUN_INTERRUPTED, at)).await?;
+                Ok(false)
+            }
+            "queued" => {
+                let found = self.entries.iter().position(|e| e.info.name == run.operation);
+                let indicator = self.db.run(move |conn| ind::get(conn, run.indicator_id)).await?;
+                let params = match json_of(&run.parameters) {
+                    Value::Object(p) => p,
+                    _ => Map::new(),
+                };
+                let (Some(index), Some(row)) = (found, indicator) else {
+                    // Nothing to run it with any more: it ends as if it had been interrupted.
+                    let at = now_micros();
+                    self.db
+                        .run(move |conn| {
+                            store::mark_running(conn, run_id, at)?;
+                            store::interrupt_run(conn, run_id, RUN_INTERRUPTED, at)
+                        })
+                        .await?;
+                    return Ok(false);
+                };
+                let Some(kind) = ObservableKind::from_name(&row.kind) else { return Ok(false) };
+                let Ok(slot) = self.reserve() else {
+                    // Full here: give it back; the next sweep (here or elsewhere) tries again.
+                    return Ok(false);
+                };
+                let subject = Subject { indicator_id: row.id, kind, value: row.value, run_id };
+                let this = self.clone();
+                tokio::spawn(async move { this.execute(index, subject, params, slot).await });
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     /// The background part of a run: wait for a permit, run bounded in time (a panic is caught
-    /// as the inner task's failure), apply the findings, store the end.
-    async fn execute(self, index: usize, subject: Subject, params: Map<String, Value>) {
+    /// as the inner task's failure), apply the findings, store the end, give the lease up.
+    async fn execute(self, index: usize, subject: Subject, params: Map<String, Value>, slot: InFlight) {
+        let run_id = subject.run_id;
+        self.execute_held(index, subject, params).await;
+        drop(slot);
+        self.leases.release(&run_lease(run_id)).await;
+    }
+
+    async fn execute_held(&self, index: usize, subject: Subject, params: Map<String, Value>) {
         let Some(entry) = self.entries.get(index) else { return };
         let run_id = subject.run_id;
         let _permit = match entry.permits.clone().acquire_owned().await {
             Ok(p) => p,
             Err(_) => return,
         };
-        if let Err(e) = self.db.run(move |conn| store::mark_running(conn, run_id, now_micros())).await {
-            tracing::error!(run = run_id, "cannot mark the run running: {e}");
+        match self.db.run(move |conn| store::mark_running(conn, run_id, now_micros())).await {
+            Ok(true) => {}
+            // Not queued any more: another instance took it over meanwhile.
+            Ok(false) => return,
+            Err(e) => {
+                tracing::error!(run = run_id, "cannot mark the run running: {e}");
+                return;
+            }
         }
         let runnable = entry.runnable.clone();
         let inner_subject = subject.clone();
@@ -396,6 +505,11 @@ impl Registry {
         let stored = self
             .db
             .run(move |conn| {
+                // Closed by another instance meanwhile (it took the run over): nothing of this
+                // run is applied, its end is theirs.
+                if store::get_run(conn, run_id)?.is_some_and(|r| r.status != "running") {
+                    return Ok(false);
+                }
                 let (status, output, created, error) = match outcome {
                     Ok(findings) => {
                         let output = findings.output();
@@ -429,8 +543,10 @@ impl Registry {
                 )
             })
             .await;
-        if let Err(e) = stored {
-            tracing::error!(run = run_id, "cannot store the end of the run: {e}");
+        match stored {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(run = run_id, "the run was closed by another instance meanwhile"),
+            Err(e) => tracing::error!(run = run_id, "cannot store the end of the run: {e}"),
         }
     }
 

@@ -315,14 +315,31 @@ async fn read_capped(reader: Option<impl AsyncRead + Unpin>, cap: usize) -> (Vec
 }
 
 /// Kills the script's whole process group (it was started as the group's leader), so children
-/// it left behind die with it.
+/// it left behind die with it. Called while the leader is not yet reaped: its id cannot have
+/// been given to another process, so the signal reaches this group and no other.
 fn kill_group(pid: Option<u32>) {
-    if let Some(pid) = pid {
-        let _ = std::process::Command::new("kill")
-            .args(["-KILL", "--", &format!("-{pid}")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+    let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()).and_then(rustix::process::Pid::from_raw) else {
+        return;
+    };
+    // ESRCH (the group is gone already) is the expected case of a script that ended cleanly.
+    let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+}
+
+/// Resolves when the leader has exited, without reaping it (`waitid` with `WNOWAIT`), so that
+/// the group can still be killed safely by [`kill_group`].
+async fn exited_unreaped(pid: Option<u32>) {
+    use rustix::process::{Pid, WaitId, WaitIdOptions, waitid};
+    let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()).and_then(Pid::from_raw) else { return };
+    let options = WaitIdOptions::EXITED | WaitIdOptions::NOWAIT | WaitIdOptions::NOHANG;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match waitid(WaitId::Pid(pid), options) {
+            Ok(None) => {}
+            // Exited (or cannot be waited for at all: then `wait` below says why).
+            Ok(Some(_)) | Err(_) => return,
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(50));
     }
 }
 
@@ -339,6 +356,17 @@ impl Script {
 
     pub fn timeout(&self, default: Duration) -> Duration {
         self.timeout.unwrap_or(default)
+    }
+
+    /// Cuts a manifest's timeout to `max` (a manifest may say `u64::MAX`); true if it was cut.
+    pub fn cap_timeout(&mut self, max: Duration) -> bool {
+        match self.timeout {
+            Some(t) if t > max => {
+                self.timeout = Some(max);
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Gives a script whose manifest sets no timeout the server's default.
@@ -388,13 +416,15 @@ impl Script {
                 }
             };
             let (_, out, err) = tokio::join!(write, read_capped(stdout, cap), read_capped(stderr, cap));
-            let status = child.wait().await;
-            (out, err, status)
+            exited_unreaped(pid).await;
+            (out, err)
         };
         let result = tokio::time::timeout(timeout, work).await;
-        // Whatever happened, nothing of the script outlives its run.
+        // Whatever happened, nothing of the script outlives its run: the group is killed before
+        // its leader is reaped (by the `wait` just below).
         kill_group(pid);
-        let ((stdout, stdout_more), (stderr, _), status) = match result {
+        let status = child.wait().await;
+        let ((stdout, stdout_more), (stderr, _)) = match result {
             Ok(r) => r,
             Err(_) => {
                 return Err(OpError::TimedOut(format!(

@@ -120,7 +120,7 @@ function setupEvent() {
 
 // Indicator: operations start in the background; their runs are polled and the related
 // indicators and sightings refreshed when a run ends.
-var FINISHED = ["succeeded", "failed", "timed_out"];
+var FINISHED = ["succeeded", "failed", "timed_out", "interrupted"];
 
 function runRow(run) {
   var tbody = document.querySelector("#runs tbody");
@@ -186,10 +186,26 @@ function setupOperations() {
         headers: { Accept: "application/json", "X-CSRF-Token": csrf() },
         body: new URLSearchParams(new FormData(form)),
       })
-        .then(function (r) { return r.json().then(function (j) { return { ok: r.ok, body: j }; }); })
+        .then(function (r) {
+          if (r.ok) return r.json().then(function (j) { return { ok: true, body: j }; });
+          // The error page (e.g. 429: the run queue is full): its message, as text, by the form.
+          return r.text().then(function (html) {
+            var doc = new DOMParser().parseFromString(html, "text/html");
+            var p = doc.querySelector("p.error");
+            return { ok: false, message: p ? p.textContent : "the run could not start (" + r.status + ")" };
+          });
+        })
         .then(function (res) {
           button.disabled = false;
-          if (!res.ok) return;
+          var note = form.querySelector("p.error");
+          if (note) note.remove();
+          if (!res.ok) {
+            note = document.createElement("p");
+            note.className = "error";
+            note.textContent = res.message;
+            form.appendChild(note);
+            return;
+          }
           runRow(res.body);
           poll(window.location.pathname, res.body.id);
         })
