@@ -16,6 +16,7 @@ use super::forward;
 use super::html;
 use super::model::*;
 use super::msg;
+use super::qr::{self, ImageLimits, QrSkip};
 use super::scan::{self, Found, Mode};
 use super::value::{self, IndicatorValue, IpScope, ObservableKind};
 
@@ -46,6 +47,9 @@ pub(crate) struct Collector<'o> {
     context_addrs: HashSet<String>,
     /// Received header texts of relay hops (not the origin): their values are `mail_relay`.
     relay_texts: HashSet<usize>,
+    /// Images read for QR codes so far (bounded by `ImageLimits::max_images`).
+    images: usize,
+    image_limits: ImageLimits,
 }
 
 fn mailbox_list(v: Option<&mail_parser::Address<'_>>) -> Vec<Mailbox> {
@@ -80,6 +84,8 @@ impl<'o> Collector<'o> {
             obs_warned: false,
             context_addrs: HashSet::new(),
             relay_texts: HashSet::new(),
+            images: 0,
+            image_limits: ImageLimits::default(),
         }
     }
 
@@ -282,6 +288,11 @@ impl<'o> Collector<'o> {
                 _ => mi,
             };
             self.add_found(id, m, f);
+        }
+        // `<img src="data:image/png;base64,…">`: a QR code drawn inline.
+        for (n, (ct, bytes)) in data_url_images(self.text_of(id)).into_iter().enumerate() {
+            let label = format!("data: URL {} in text {id}", n + 1);
+            self.read_image(mi, &label, &ct, &bytes, files);
         }
         // HTML attachments hide their page in `unescape("%3C..")` / `atob("PGh0..")`: decode
         // the literal into a text of its own and read it as HTML.
@@ -591,6 +602,8 @@ impl<'o> Collector<'o> {
             let loc = Location::Attachment { name: name.unwrap_or_default(), content_type: mime_l };
             let id = self.add_text(mi, loc, text, usize::MAX);
             self.scan_text(id, mi, mode, files, None);
+        } else if qr::image_format(data).is_some() {
+            self.read_image(mi, name.as_deref().unwrap_or(path), &mime_l, data, files);
         } else if data.starts_with(b"%PDF") {
             // Links in a PDF are `/URI (…)` actions; uncompressed objects only.
             let uris = pdf_uris(data);
@@ -602,6 +615,32 @@ impl<'o> Collector<'o> {
                 let id = self.add_text(mi, loc, uris, usize::MAX);
                 self.scan_text(id, mi, Mode::Code, files, None);
             }
+        }
+    }
+
+    /// Reads the QR codes of one image into a text of their own (`Location::QrCode`), scanned
+    /// like prose: a QR code holds a URL, a bare host or a little text around them.
+    fn read_image(&mut self, mi: usize, label: &str, mime: &str, data: &[u8], files: &[String]) {
+        if self.images >= self.image_limits.max_images {
+            if self.images == self.image_limits.max_images {
+                let n = self.image_limits.max_images;
+                self.warn(
+                    WarningKind::ImageLimit,
+                    format!("more than {n} images; the rest not read for QR codes"),
+                );
+            }
+            self.images = self.images.saturating_add(1);
+            return;
+        }
+        self.images += 1;
+        match qr::decode_image_bytes(data, &self.image_limits) {
+            Ok(values) if !values.is_empty() => {
+                let loc = Location::QrCode { image: label.to_owned(), content_type: mime.to_owned() };
+                let id = self.add_text(mi, loc, values.join("\n"), usize::MAX);
+                self.scan_text(id, mi, Mode::Prose, files, None);
+            }
+            Ok(_) | Err(QrSkip::Unreadable(_)) => {}
+            Err(QrSkip::Limit(why)) => self.warn(WarningKind::ImageLimit, format!("{label}: {why}")),
         }
     }
 
@@ -664,6 +703,7 @@ struct FileRef<'a> {
     data: &'a [u8],
 }
 
+const IMAGE_EXT: &[&str] = &[".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp"];
 const HTML_EXT: &[&str] = &[".htm", ".html", ".shtml", ".xhtml", ".svg", ".hta"];
 const TEXT_EXT: &[&str] = &[".txt", ".url", ".js", ".vbs", ".ps1", ".bat", ".cmd", ".csv", ".lnk.txt"];
 
@@ -674,7 +714,43 @@ fn member_worth_reading(name: &str) -> bool {
     n.ends_with(".eml")
         || n.ends_with(".msg")
         || n.ends_with(".pdf")
+        || IMAGE_EXT.iter().any(|x| n.ends_with(x))
         || HTML_EXT.iter().chain(TEXT_EXT).any(|x| n.ends_with(x))
+}
+
+/// Images in `data:image/…;base64,` URLs of an HTML text (at most 16, each at most 10 MB of
+/// base64), decoded: content type and bytes.
+fn data_url_images(html: &str) -> Vec<(String, Vec<u8>)> {
+    use base64::Engine as _;
+    static DATA: LazyLock<Option<regex::Regex>> = LazyLock::new(|| {
+        regex::Regex::new(
+            r"(?i)data:(image/(?:png|jpeg|jpg|gif|bmp|webp))\s*;\s*base64\s*,([A-Za-z0-9+/=\s]{40,})",
+        )
+        .ok()
+    });
+    let Some(re) = DATA.as_ref() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for c in re.captures_iter(html).take(16) {
+        let (Some(ct), Some(b)) = (c.get(1), c.get(2)) else {
+            continue;
+        };
+        if b.len() > 14 * 1024 * 1024 {
+            continue;
+        }
+        let clean: Vec<u8> = b.as_str().bytes().filter(|c| !c.is_ascii_whitespace()).collect();
+        let engine = base64::engine::GeneralPurpose::new(
+            &base64::alphabet::STANDARD,
+            base64::engine::GeneralPurposeConfig::new()
+                .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent)
+                .with_decode_allow_trailing_bits(true),
+        );
+        if let Ok(bytes) = engine.decode(&clean) {
+            out.push((ct.as_str().to_ascii_lowercase(), bytes));
+        }
+    }
+    out
 }
 
 /// The `/URI (…)` strings of a PDF, one per line.
