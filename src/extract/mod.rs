@@ -16,12 +16,15 @@ pub mod bundle;
 pub mod fetch;
 mod forward;
 mod html;
+mod ics;
 mod mapped;
 mod model;
 mod msg;
 mod qr;
 mod rtf;
 mod scan;
+mod sevenz;
+mod tnef;
 mod value;
 mod walk;
 

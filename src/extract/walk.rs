@@ -19,6 +19,7 @@ use super::msg;
 use super::qr::{self, ImageLimits, QrSkip};
 use super::scan::{self, Found, Mode};
 use super::value::{self, IndicatorValue, IpScope, ObservableKind};
+use super::{ics, sevenz, tnef};
 
 /// Occurrences kept per observable; the count goes on.
 const MAX_PROVENANCE: usize = 32;
@@ -412,6 +413,15 @@ impl<'o> Collector<'o> {
                         stack.push((*c, depth + 1));
                     }
                 }
+                PartType::Text(t) if ics::is_calendar(&ct, name.as_deref().unwrap_or_default()) => {
+                    // An invitation, inline or attached: hashed when attached, and unfolded.
+                    if is_attachment {
+                        self.add_attachment(mi, &ppath, name.clone(), Some(ct.clone()), part.contents());
+                    }
+                    let loc = Location::Body { part: id.to_string(), content_type: ct };
+                    let id = self.add_text(mi, loc, ics::unfold(t), usize::MAX);
+                    self.scan_text(id, mi, Mode::Prose, &files, None);
+                }
                 PartType::Text(t) if !is_attachment => {
                     let id = self.add_text(
                         mi,
@@ -521,7 +531,8 @@ impl<'o> Collector<'o> {
                 this.link_attachment(a, child);
             }
         };
-        if data.starts_with(b"PK\x03\x04") {
+        let is_7z = data.starts_with(sevenz::MAGIC);
+        if data.starts_with(b"PK\x03\x04") || is_7z {
             let Some(att) = att else {
                 // An archive inside an archive is listed by name only.
                 return;
@@ -531,7 +542,11 @@ impl<'o> Collector<'o> {
                 max_ratio: self.opts.max_archive_ratio,
                 max_bytes: self.opts.max_archive_bytes,
             };
-            let (members, contents, warns) = archive::zip_members(data, &lim, &member_worth_reading);
+            let (members, contents, warns) = if is_7z {
+                sevenz::members(data, &lim, &member_worth_reading)
+            } else {
+                archive::zip_members(data, &lim, &member_worth_reading)
+            };
             for w in warns {
                 self.warn(WarningKind::ArchiveLimit, format!("{path}: {w}"));
             }
@@ -543,6 +558,8 @@ impl<'o> Collector<'o> {
                 let f = FileRef { path: &mpath, name: Some(mname.clone()), mime: None, data: &bytes };
                 self.read_file(mi, None, f, files, nesting);
             }
+        } else if data.starts_with(tnef::MAGIC) {
+            self.read_tnef(mi, path, data, files, nesting);
         } else if data.starts_with(msg::CFB_MAGIC) {
             if nesting + 1 > self.opts.max_nesting {
                 self.warn(WarningKind::NestingDepth, format!("{path}: .msg nested too deep; not read"));
@@ -595,6 +612,11 @@ impl<'o> Collector<'o> {
             let loc = Location::Attachment { name: name.unwrap_or_default(), content_type: mime_l };
             let id = self.add_text(mi, loc, text, usize::MAX);
             self.scan_html(id, mi, files);
+        } else if ics::is_calendar(&mime_l, &lname) {
+            let text = ics::unfold(&String::from_utf8_lossy(data));
+            let loc = Location::Attachment { name: name.unwrap_or_default(), content_type: mime_l };
+            let id = self.add_text(mi, loc, text, usize::MAX);
+            self.scan_text(id, mi, Mode::Prose, files, None);
         } else if mime_l.starts_with("text/") || TEXT_EXT.iter().any(|x| lname.ends_with(x)) {
             let text = String::from_utf8_lossy(data).into_owned();
             let mode =
@@ -615,6 +637,37 @@ impl<'o> Collector<'o> {
                 let id = self.add_text(mi, loc, uris, usize::MAX);
                 self.scan_text(id, mi, Mode::Code, files, None);
             }
+        }
+    }
+
+    /// A `winmail.dat`: its body is scanned as the attachment's text, its attachments are
+    /// hashed and read like the message's own (one nesting level deeper: TNEF can hold TNEF).
+    fn read_tnef(&mut self, mi: usize, path: &str, data: &[u8], files: &[String], nesting: usize) {
+        if nesting + 1 > self.opts.max_nesting {
+            self.warn(WarningKind::NestingDepth, format!("{path}: TNEF nested too deep; not read"));
+            return;
+        }
+        let t = tnef::parse(data, self.opts.max_message_bytes);
+        for w in t.warnings {
+            self.warn(WarningKind::Malformed, format!("{path}: {w}"));
+        }
+        let ct = "application/ms-tnef";
+        if let Some(h) = t.body_html {
+            let loc = Location::Attachment { name: format!("{path} (body)"), content_type: ct.into() };
+            let id = self.add_text(mi, loc, h, usize::MAX);
+            self.scan_html(id, mi, files);
+        }
+        if let Some(b) = t.body_text.filter(|b| !b.trim().is_empty()) {
+            let loc = Location::Attachment { name: format!("{path} (body)"), content_type: ct.into() };
+            let id = self.add_text(mi, loc, b, usize::MAX);
+            self.scan_text(id, mi, Mode::Prose, files, None);
+        }
+        for (i, a) in t.attachments.into_iter().enumerate() {
+            if !self.count_part() {
+                break;
+            }
+            let apath = format!("{path}/tnef{i}");
+            self.handle_attachment(mi, &apath, a.name, a.mime, &a.data, files, nesting + 1);
         }
     }
 
@@ -714,6 +767,8 @@ fn member_worth_reading(name: &str) -> bool {
     n.ends_with(".eml")
         || n.ends_with(".msg")
         || n.ends_with(".pdf")
+        || n.ends_with("winmail.dat")
+        || n.ends_with(".ics")
         || IMAGE_EXT.iter().any(|x| n.ends_with(x))
         || HTML_EXT.iter().chain(TEXT_EXT).any(|x| n.ends_with(x))
 }
