@@ -8,7 +8,7 @@
 //! Code map: `walk` drives the walk (`walk/headers` reads header fields by their grammar,
 //! `walk/outlook` Outlook messages); `scan` finds values in one text; `value` decides canonical
 //! forms; `html`, `rtf`, `msg`, `archive`, `forward`, `qr` (QR codes in images), `tnef`, `sevenz`, `ics`
-//! read one format each; `mapped` keeps spans
+//! read one format each; `wrapped` joins URLs hard-wrapped across lines; `mapped` keeps spans
 //! pointing at the source through HTML rendering and refanging; `model` is the result type.
 
 mod archive;
@@ -27,6 +27,7 @@ mod sevenz;
 mod tnef;
 mod value;
 mod walk;
+mod wrapped;
 
 pub use model::*;
 pub use value::{IndicatorValue, IpScope, ObservableKind, ValueError};

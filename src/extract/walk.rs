@@ -207,7 +207,10 @@ impl<'o> Collector<'o> {
         files: &[String],
         split: Option<(usize, usize)>,
     ) {
-        let (found, cut) = scan::scan(self.text_of(id), mode, files, MAX_FOUND_PER_TEXT);
+        let (mut found, cut) = scan::scan(self.text_of(id), mode, files, MAX_FOUND_PER_TEXT);
+        if mode == Mode::Prose {
+            super::wrapped::join(self.text_of(id), &mut found);
+        }
         if cut {
             self.warn(
                 WarningKind::ObservableLimit,
