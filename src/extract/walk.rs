@@ -207,6 +207,19 @@ impl<'o> Collector<'o> {
         files: &[String],
         split: Option<(usize, usize)>,
     ) {
+        self.scan_text_split(id, mi, mode, files, split.as_slice());
+    }
+
+    /// Scans a stored text; spans from each `splits[k].0` on belong to message `splits[k].1`
+    /// (in order of position: the last split before a span wins).
+    fn scan_text_split(
+        &mut self,
+        id: usize,
+        mi: usize,
+        mode: Mode,
+        files: &[String],
+        splits: &[(usize, usize)],
+    ) {
         let (mut found, cut) = scan::scan(self.text_of(id), mode, files, MAX_FOUND_PER_TEXT);
         if mode == Mode::Prose {
             super::wrapped::join(self.text_of(id), &mut found);
@@ -218,36 +231,48 @@ impl<'o> Collector<'o> {
             );
         }
         for f in found {
-            let m = match split {
-                Some((at, child)) if f.start >= at => child,
-                _ => mi,
-            };
+            let m = owner(splits, f.start, mi);
             self.add_found(id, m, f);
         }
     }
 
-    /// Scans a plain-text body, splitting off an inline forward into its own message.
+    /// Messages for the inline forwards of a text, each the child of the one before (a forward
+    /// of a forward), within the nesting limit: `(where it starts, message)`.
+    fn inline_forwards(
+        &mut self,
+        text: &str,
+        to_src: &dyn Fn(usize) -> usize,
+        mi: usize,
+        nesting: usize,
+    ) -> Vec<(usize, usize)> {
+        let room = self.opts.max_nesting.saturating_sub(nesting);
+        let blocks = forward::find_all(text, room.min(8));
+        let mut out = Vec::new();
+        let mut parent = mi;
+        for fw in blocks {
+            let path = format!("{}/inline", self.out.messages.get(parent).map_or("", |m| m.path.as_str()));
+            let child = self.new_message(Some(parent), MessageSource::InlineForward, path);
+            let from = fw.from.as_deref().map(parse_mailbox).into_iter().collect();
+            let to = fw.to.as_deref().map(parse_mailbox_list).unwrap_or_default();
+            let cc = fw.cc.as_deref().map(parse_mailbox_list).unwrap_or_default();
+            if let Some(m) = self.message_mut(child) {
+                m.from = from;
+                m.to = to;
+                m.cc = cc;
+                m.subject = fw.subject;
+                m.date = fw.date;
+            }
+            out.push((to_src(fw.start), child));
+            parent = child;
+        }
+        out
+    }
+
+    /// Scans a plain-text body, splitting off each inline forward into its own message.
     fn scan_body_text(&mut self, id: usize, mi: usize, files: &[String], nesting: usize) {
-        let split = if nesting < self.opts.max_nesting {
-            forward::find(self.text_of(id)).map(|fw| {
-                let path = format!("{}/inline", self.out.messages.get(mi).map_or("", |m| m.path.as_str()));
-                let child = self.new_message(Some(mi), MessageSource::InlineForward, path);
-                let from = fw.from.as_deref().map(parse_mailbox).into_iter().collect();
-                let to = fw.to.as_deref().map(parse_mailbox_list).unwrap_or_default();
-                let cc = fw.cc.as_deref().map(parse_mailbox_list).unwrap_or_default();
-                if let Some(m) = self.message_mut(child) {
-                    m.from = from;
-                    m.to = to;
-                    m.cc = cc;
-                    m.subject = fw.subject;
-                    m.date = fw.date;
-                }
-                (fw.start, child)
-            })
-        } else {
-            None
-        };
-        self.scan_text(id, mi, Mode::Prose, files, split);
+        let text = self.text_of(id).to_owned();
+        let splits = self.inline_forwards(&text, &|p| p, mi, nesting);
+        self.scan_text_split(id, mi, Mode::Prose, files, &splits);
     }
 
     fn scan_html(&mut self, id: usize, mi: usize, files: &[String]) {
@@ -280,17 +305,10 @@ impl<'o> Collector<'o> {
                 results.push(f);
             }
         }
-        // An inline forward in an HTML body: split on the rendered text's marker.
-        let split = forward::find(&r.visible.text).map(|fw| r.visible.to_src(fw.start, fw.start).0);
-        let split = split.map(|at| {
-            let path = format!("{}/inline", self.out.messages.get(mi).map_or("", |m| m.path.as_str()));
-            (at, self.new_message(Some(mi), MessageSource::InlineForward, path))
-        });
+        // Inline forwards in an HTML body: split on the rendered text's markers.
+        let splits = self.inline_forwards(&r.visible.text, &|p| r.visible.to_src(p, p).0, mi, 0);
         for f in results {
-            let m = match split {
-                Some((at, child)) if f.start >= at => child,
-                _ => mi,
-            };
+            let m = owner(&splits, f.start, mi);
             self.add_found(id, m, f);
         }
         // `<img src="data:image/png;base64,…">`: a QR code drawn inline.
@@ -749,6 +767,11 @@ pub(super) fn parse_mime(raw: &[u8]) -> Result<Option<mail_parser::Message<'_>>,
 /// `parse_mime` for a header block only.
 pub(super) fn parse_mime_headers(raw: &[u8]) -> Result<Option<mail_parser::Message<'_>>, ()> {
     std::panic::catch_unwind(|| MessageParser::default().parse_headers(raw)).map_err(|_| ())
+}
+
+/// The message a span starting at `at` belongs to: the last split at or before it.
+fn owner(splits: &[(usize, usize)], at: usize, default: usize) -> usize {
+    splits.iter().rev().find(|(s, _)| at >= *s).map_or(default, |&(_, m)| m)
 }
 
 /// A file to read: an attachment or an archive member.

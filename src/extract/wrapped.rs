@@ -32,6 +32,17 @@ pub(crate) fn join(text: &str, found: &mut Vec<Found>) {
         }
         let mut url = f.value.value.clone();
         let mut end = f.end;
+        // The scanner leaves a trailing `?`, `.` or `-` out of a URL (sentence punctuation);
+        // at a wrap it is the URL's own.
+        let tail = text.get(end..).unwrap_or_default();
+        let gap = tail.len() - tail.trim_start_matches(['?', '=', '&', '.', '-', '_']).len();
+        if gap <= 3
+            && let Some(g) = tail.get(..gap)
+            && tail.get(gap..).is_some_and(|r| r.starts_with('\n') || r.starts_with("\r\n"))
+        {
+            url.push_str(g);
+            end += gap;
+        }
         let mut joined = false;
         for _ in 0..MAX_LINES {
             let Some(next) = continuation(text, end, &url) else {
@@ -100,6 +111,8 @@ mod tests {
     fn joins_hard_wrapped_urls() {
         let t = "Please verify your account within 24 hours here https://verify.example.top/a\r\nccount/login?session=8f3a&user=bob now.\r\n";
         assert_eq!(urls(t), vec!["https://verify.example.top/account/login?session=8f3a&user=bob"]);
+        let t = "Your mailbox storage is almost full. Review: https://mailbox-quota.top/review?\nuser=bob&step=2 now";
+        assert_eq!(urls(t), vec!["https://mailbox-quota.top/review?user=bob&step=2"]);
         let t = "Your parcel is waiting, confirm delivery fees: https://parcel.example.top/track=\nAB12CD34\nThanks";
         assert_eq!(urls(t), vec!["https://parcel.example.top/track=AB12CD34"]);
     }

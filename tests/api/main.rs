@@ -13,6 +13,7 @@ mod exports;
 mod extract_cli;
 mod extract_corpus;
 mod extract_golden;
+mod extract_golden_media;
 mod helpers;
 mod lifecycle;
 mod operations;
