@@ -73,7 +73,7 @@ pub(crate) fn decode_image_bytes(bytes: &[u8], lim: &ImageLimits) -> Result<Vec<
 
 /// Pixel layouts [`decode_raw_pixels`] accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(dead_code, reason = "the PDF reader hands over RGB and CMYK-free grey images at merge")]
+#[cfg_attr(not(test), expect(dead_code, reason = "the PDF reader hands over its images at merge"))]
 pub(crate) enum Pixels {
     /// One byte per pixel.
     Luma8,
@@ -85,7 +85,7 @@ pub(crate) enum Pixels {
 
 /// The strings of the QR codes in raw 8-bit pixels, row-major (e.g. a PDF image XObject after
 /// its filters). Too few bytes for `width × height` is [`QrSkip::Unreadable`].
-#[allow(dead_code, reason = "called by the PDF reader")]
+#[cfg_attr(not(test), expect(dead_code, reason = "called by the PDF reader at merge"))]
 pub(crate) fn decode_raw_pixels(
     width: u32,
     height: u32,
@@ -275,6 +275,9 @@ mod tests {
         let rgb: Vec<u8> = img.as_raw().iter().flat_map(|&v| [v, v, v]).collect();
         let got = decode_raw_pixels(w, h, Pixels::Rgb8, &rgb, &lim);
         assert_eq!(got, Ok(vec!["https://raw.example.top/p".to_owned()]));
+        let rgba: Vec<u8> = img.as_raw().iter().flat_map(|&v| [v, v, v, 255]).collect();
+        assert_eq!(decode_raw_pixels(w, h, Pixels::Rgba8, &rgba, &lim).map(|v| v.len()), Ok(1));
+        assert_eq!(decode_raw_pixels(w, h, Pixels::Luma8, img.as_raw(), &lim).map(|v| v.len()), Ok(1));
         assert!(matches!(
             decode_raw_pixels(w, h, Pixels::Rgb8, &rgb[..10], &lim),
             Err(QrSkip::Unreadable(_))

@@ -125,11 +125,7 @@ pub(crate) fn parse(data: &[u8], max_out: usize) -> Tnef {
                     }
                 }
             }
-            (_, ATT_BODY) => {
-                if t.body_text.is_none() {
-                    t.body_text = Some(cstring(body));
-                }
-            }
+            (_, ATT_BODY) if t.body_text.is_none() => t.body_text = Some(cstring(body)),
             (_, ATT_MSG_PROPS) => {
                 for (pid, v) in props(body, &mut t.warnings) {
                     match (pid, v) {
