@@ -303,4 +303,34 @@ mod tests {
         assert!(decode_image_bytes(b"\x89PNG\r\n\x1a\njunk", &ImageLimits::default()).is_err());
         assert!(decode_image_bytes(b"GIF89a\x01\x00\x01\x00", &ImageLimits::default()).is_err());
     }
+
+    /// Worst-case timing (`cargo test --lib -- --ignored qr_timing --nocapture`): a large QR
+    /// photo, a noisy image and a tiny code, each decoded with the default limits.
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn qr_timing() {
+        let big = image::imageops::resize(
+            &qr_grey("https://big.example.top/x", 10),
+            4000,
+            4000,
+            image::imageops::FilterType::Nearest,
+        );
+        let mut seed = 7u32;
+        let noise = GrayImage::from_fn(1400, 1400, |_, _| {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            image::Luma([(seed >> 24) as u8])
+        });
+        let small = qr_grey("https://small.example.top/", 4);
+        for (name, img, f) in [
+            ("qr 4000x4000 png", &big, ImageFormat::Png),
+            ("qr 4000x4000 jpeg", &big, ImageFormat::Jpeg),
+            ("noise 1400x1400 png", &noise, ImageFormat::Png),
+            ("qr 156x156 gif", &small, ImageFormat::Gif),
+        ] {
+            let bytes = encode(img, f);
+            let t = Instant::now();
+            let r = decode_image_bytes(&bytes, &ImageLimits::default());
+            eprintln!("{name}: {} bytes, {:?}, {:?}", bytes.len(), t.elapsed(), r.map(|v| v.len()));
+        }
+    }
 }

@@ -87,13 +87,33 @@ fn continuation(text: &str, end: usize, url: &str) -> Option<(usize, usize)> {
     if piece.is_empty() {
         return None;
     }
+    // A rule line (`=====`, `-----`) under a URL is layout, not its rest.
+    if !piece.chars().any(|c| c.is_ascii_alphanumeric()) || has_run(piece) {
+        return None;
+    }
     let lower = piece.to_ascii_lowercase();
     if lower.starts_with("http") || lower.starts_with("www.") || lower.contains("://") {
         return None;
     }
     let looks_like_rest = piece.contains(['/', '?', '=', '&', '%', '#']);
-    let cut_mid_token = url.ends_with(['/', '?', '=', '&', '%', '-', '_', '.', '#', '~', '+']);
+    // Not `/`: a URL ending a line in a signature (`http://example.org/`) is often complete,
+    // and the next line's word is prose.
+    let cut_mid_token = url.ends_with(['?', '=', '&', '%', '-', '_', '.', '#', '~', '+']);
     (looks_like_rest || cut_mid_token).then_some((piece_start, piece_start + piece.len()))
+}
+
+/// Four or more of the same punctuation character in a row.
+fn has_run(s: &str) -> bool {
+    let mut run = 0;
+    let mut last = '\0';
+    for c in s.chars() {
+        run = if c == last && !c.is_ascii_alphanumeric() { run + 1 } else { 1 };
+        last = c;
+        if run >= 4 {
+            return true;
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -122,6 +142,12 @@ mod tests {
         // A URL at the end of a long line, then a new sentence: no join.
         let t = "For more details about the change please read https://docs.example.top/policy\nThanks for your help\n";
         assert_eq!(urls(t), vec!["https://docs.example.top/policy"]);
+        // A signature: URL ending in `/` at the end of a long line, a word under it.
+        let t = "Greg Example <greg@example.net>                         http://www.example.org/\nReality is for people\n";
+        assert_eq!(urls(t), vec!["http://www.example.org/"]);
+        // A rule line under a URL.
+        let t = "Unsubscribe or change your options at http://click.example.top/caaavgIb1dcmW/Child\n==============================================\n";
+        assert_eq!(urls(t), vec!["http://click.example.top/caaavgIb1dcmW/Child"]);
         // A short line: not a hard wrap.
         let t = "See https://a.example.top/x/\nmore/stuff here\n";
         assert_eq!(urls(t), vec!["https://a.example.top/x/"]);
