@@ -28,4 +28,5 @@ mod tls;
 mod triage;
 mod ui;
 mod ui_browser;
+mod ui_qr;
 mod url_encoding;
