@@ -22,6 +22,13 @@ const MAX_READ_MEMBER: u64 = 10 * 1024 * 1024;
 /// Lists a 7z archive: every member hashed within the limits, and the bytes of members
 /// `keep(name)` wants (up to 10 MB each) for the caller to scan.
 pub(crate) fn members(data: &[u8], lim: &ArchiveLimits, keep: &dyn Fn(&str) -> bool) -> ZipListing {
+    // Third-party code fed hostile bytes: a panic costs this archive, not the whole input.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| members_inner(data, lim, keep))).unwrap_or_else(
+        |_| (Vec::new(), Vec::new(), vec!["7z reader failed on this archive (internal error)".into()]),
+    )
+}
+
+fn members_inner(data: &[u8], lim: &ArchiveLimits, keep: &dyn Fn(&str) -> bool) -> ZipListing {
     let mut contents = Vec::new();
     let mut warnings = Vec::new();
     let password = Password::empty();
