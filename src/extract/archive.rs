@@ -44,6 +44,29 @@ pub(crate) fn hashes(b: &[u8]) -> Hashes {
     h.finish()
 }
 
+/// Streams a reader through the hashers: hashes, bytes read, the bytes themselves if `keep`,
+/// and whether it ended cleanly (7z members; zip keeps its own loop).
+pub(crate) fn hashes_reader(r: &mut dyn Read, keep: bool) -> (Hashes, u64, Option<Vec<u8>>, bool) {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut h = Hasher::default();
+    let mut kept: Option<Vec<u8>> = keep.then(Vec::new);
+    let mut total: u64 = 0;
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) => return (h.finish(), total, kept, true),
+            Ok(k) => {
+                total += k as u64;
+                let chunk = buf.get(..k).unwrap_or_default();
+                h.update(chunk);
+                if let Some(v) = kept.as_mut() {
+                    v.extend_from_slice(chunk);
+                }
+            }
+            Err(_) => return (h.finish(), total, kept, false),
+        }
+    }
+}
+
 /// One member of an archive attachment.
 #[derive(Debug, Clone, Serialize)]
 pub struct ArchiveMember {

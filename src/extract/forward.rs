@@ -23,6 +23,8 @@ pub(crate) struct InlineForward {
     pub to: Option<String>,
     pub cc: Option<String>,
     pub subject: Option<String>,
+    /// Where the pseudo-header lines end: a later block is searched for from here.
+    pub header_end: usize,
 }
 
 /// Finds the first inline forward whose block has at least a `From:` line.
@@ -34,7 +36,10 @@ pub(crate) fn find(text: &str) -> Option<InlineForward> {
         let mut fwd = InlineForward { start: m.start(), ..InlineForward::default() };
         let mut seen = 0;
         let mut last_key: Option<&str> = None;
-        for line in text.get(block_start..).unwrap_or_default().lines().take(40) {
+        let mut pos = block_start;
+        for raw_line in text.get(block_start..).unwrap_or_default().split_inclusive('\n').take(40) {
+            pos += raw_line.len();
+            let line = raw_line.trim_end_matches(['\n', '\r']);
             let l = line.trim_start_matches([' ', '\t', '>']).trim();
             if l.is_empty() {
                 if seen > 0 {
@@ -76,6 +81,7 @@ pub(crate) fn find(text: &str) -> Option<InlineForward> {
             if slot.is_none() {
                 *slot = Some(v);
             }
+            fwd.header_end = pos;
             last_key = match key.as_str() {
                 "to" | "an" => Some("to"),
                 _ => None,
@@ -87,6 +93,28 @@ pub(crate) fn find(text: &str) -> Option<InlineForward> {
         }
     }
     None
+}
+
+/// Every inline forward, in order (at most `max`): a forward of a forward quotes the earlier
+/// block below its own, each with its own pseudo-headers.
+pub(crate) fn find_all(text: &str, max: usize) -> Vec<InlineForward> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    while out.len() < max {
+        let Some(mut f) = text.get(from..).and_then(find) else {
+            break;
+        };
+        f.start += from;
+        f.header_end += from;
+        // Search again after this block's pseudo-headers (its `From:`/`Date:` lines would
+        // otherwise match again as a marker).
+        from = f.header_end.max(f.start + 1);
+        out.push(f);
+        if !text.is_char_boundary(from) {
+            break;
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -105,5 +133,16 @@ mod tests {
         let t = "Hi\n\nFrom: Mallory <m@evil.example.org>\nSent: Tuesday\nTo: Bob\nSubject: x\n\nbody";
         assert!(find(t).is_some_and(|f| f.subject.as_deref() == Some("x")));
         assert!(find("just a note\nFrom: me\n").is_none());
+    }
+
+    #[test]
+    fn several_blocks() {
+        let t = "FYI\n\n---------- Forwarded message ---------\nFrom: Carol <carol@partner.example>\nDate: Tue\nSubject: Fwd: x\n\nsee below\n\n---------- Forwarded message ---------\nFrom: Mallory <m@evil.example.org>\nDate: Mon\nSubject: x\n\nhttps://evil.example.org/\n";
+        let all = find_all(t, 8);
+        assert_eq!(all.len(), 2);
+        assert_eq!(all.get(1).and_then(|f| f.from.as_deref()), Some("Mallory <m@evil.example.org>"));
+        assert!(all.first().zip(all.get(1)).is_some_and(|(a, b)| a.start < b.start));
+        assert_eq!(find_all(t, 1).len(), 1);
+        assert!(find_all("nothing here", 8).is_empty());
     }
 }

@@ -7,7 +7,8 @@
 //!
 //! Code map: `walk` drives the walk (`walk/headers` reads header fields by their grammar,
 //! `walk/outlook` Outlook messages); `scan` finds values in one text; `value` decides canonical
-//! forms; `html`, `rtf`, `msg`, `archive`, `forward` read one format each; `mapped` keeps spans
+//! forms; `html`, `rtf`, `msg`, `archive`, `forward`, `qr` (QR codes in images), `tnef`, `sevenz`, `ics`
+//! read one format each; `wrapped` joins URLs hard-wrapped across lines; `mapped` keeps spans
 //! pointing at the source through HTML rendering and refanging; `model` is the result type.
 
 mod archive;
@@ -15,13 +16,18 @@ pub mod bundle;
 pub mod fetch;
 mod forward;
 mod html;
+mod ics;
 mod mapped;
 mod model;
 mod msg;
+mod qr;
 mod rtf;
 mod scan;
+mod sevenz;
+mod tnef;
 mod value;
 mod walk;
+mod wrapped;
 
 pub use model::*;
 pub use value::{IndicatorValue, IpScope, ObservableKind, ValueError};

@@ -166,6 +166,9 @@ pub enum Location {
     /// A string decoded out of a script (`unescape`, `atob`, `decodeURIComponent`) found at
     /// `start..end` of text `text`.
     Decoded { text: usize, start: usize, end: usize, how: String },
+    /// The strings of the QR codes in an image (an attachment, an inline part, an archive
+    /// member or a `data:` URL), one per line.
+    QrCode { image: String, content_type: String },
 }
 
 /// A decoded text that spans point into.
@@ -230,6 +233,8 @@ pub enum WarningKind {
     HeaderTooLong,
     NestingDepth,
     ArchiveLimit,
+    /// An image over the size, pixel, time or per-input count limits: not read for QR codes.
+    ImageLimit,
     ObservableLimit,
     Malformed,
     Internal,

@@ -16,8 +16,10 @@ use super::forward;
 use super::html;
 use super::model::*;
 use super::msg;
+use super::qr::{self, ImageLimits, QrSkip};
 use super::scan::{self, Found, Mode};
 use super::value::{self, IndicatorValue, IpScope, ObservableKind};
+use super::{ics, sevenz, tnef};
 
 /// Occurrences kept per observable; the count goes on.
 const MAX_PROVENANCE: usize = 32;
@@ -46,6 +48,9 @@ pub(crate) struct Collector<'o> {
     context_addrs: HashSet<String>,
     /// Received header texts of relay hops (not the origin): their values are `mail_relay`.
     relay_texts: HashSet<usize>,
+    /// Images read for QR codes so far (bounded by `ImageLimits::max_images`).
+    images: usize,
+    image_limits: ImageLimits,
 }
 
 fn mailbox_list(v: Option<&mail_parser::Address<'_>>) -> Vec<Mailbox> {
@@ -80,6 +85,8 @@ impl<'o> Collector<'o> {
             obs_warned: false,
             context_addrs: HashSet::new(),
             relay_texts: HashSet::new(),
+            images: 0,
+            image_limits: ImageLimits::default(),
         }
     }
 
@@ -200,7 +207,23 @@ impl<'o> Collector<'o> {
         files: &[String],
         split: Option<(usize, usize)>,
     ) {
-        let (found, cut) = scan::scan(self.text_of(id), mode, files, MAX_FOUND_PER_TEXT);
+        self.scan_text_split(id, mi, mode, files, split.as_slice());
+    }
+
+    /// Scans a stored text; spans from each `splits[k].0` on belong to message `splits[k].1`
+    /// (in order of position: the last split before a span wins).
+    fn scan_text_split(
+        &mut self,
+        id: usize,
+        mi: usize,
+        mode: Mode,
+        files: &[String],
+        splits: &[(usize, usize)],
+    ) {
+        let (mut found, cut) = scan::scan(self.text_of(id), mode, files, MAX_FOUND_PER_TEXT);
+        if mode == Mode::Prose {
+            super::wrapped::join(self.text_of(id), &mut found);
+        }
         if cut {
             self.warn(
                 WarningKind::ObservableLimit,
@@ -208,36 +231,48 @@ impl<'o> Collector<'o> {
             );
         }
         for f in found {
-            let m = match split {
-                Some((at, child)) if f.start >= at => child,
-                _ => mi,
-            };
+            let m = owner(splits, f.start, mi);
             self.add_found(id, m, f);
         }
     }
 
-    /// Scans a plain-text body, splitting off an inline forward into its own message.
+    /// Messages for the inline forwards of a text, each the child of the one before (a forward
+    /// of a forward), within the nesting limit: `(where it starts, message)`.
+    fn inline_forwards(
+        &mut self,
+        text: &str,
+        to_src: &dyn Fn(usize) -> usize,
+        mi: usize,
+        nesting: usize,
+    ) -> Vec<(usize, usize)> {
+        let room = self.opts.max_nesting.saturating_sub(nesting);
+        let blocks = forward::find_all(text, room.min(8));
+        let mut out = Vec::new();
+        let mut parent = mi;
+        for fw in blocks {
+            let path = format!("{}/inline", self.out.messages.get(parent).map_or("", |m| m.path.as_str()));
+            let child = self.new_message(Some(parent), MessageSource::InlineForward, path);
+            let from = fw.from.as_deref().map(parse_mailbox).into_iter().collect();
+            let to = fw.to.as_deref().map(parse_mailbox_list).unwrap_or_default();
+            let cc = fw.cc.as_deref().map(parse_mailbox_list).unwrap_or_default();
+            if let Some(m) = self.message_mut(child) {
+                m.from = from;
+                m.to = to;
+                m.cc = cc;
+                m.subject = fw.subject;
+                m.date = fw.date;
+            }
+            out.push((to_src(fw.start), child));
+            parent = child;
+        }
+        out
+    }
+
+    /// Scans a plain-text body, splitting off each inline forward into its own message.
     fn scan_body_text(&mut self, id: usize, mi: usize, files: &[String], nesting: usize) {
-        let split = if nesting < self.opts.max_nesting {
-            forward::find(self.text_of(id)).map(|fw| {
-                let path = format!("{}/inline", self.out.messages.get(mi).map_or("", |m| m.path.as_str()));
-                let child = self.new_message(Some(mi), MessageSource::InlineForward, path);
-                let from = fw.from.as_deref().map(parse_mailbox).into_iter().collect();
-                let to = fw.to.as_deref().map(parse_mailbox_list).unwrap_or_default();
-                let cc = fw.cc.as_deref().map(parse_mailbox_list).unwrap_or_default();
-                if let Some(m) = self.message_mut(child) {
-                    m.from = from;
-                    m.to = to;
-                    m.cc = cc;
-                    m.subject = fw.subject;
-                    m.date = fw.date;
-                }
-                (fw.start, child)
-            })
-        } else {
-            None
-        };
-        self.scan_text(id, mi, Mode::Prose, files, split);
+        let text = self.text_of(id).to_owned();
+        let splits = self.inline_forwards(&text, &|p| p, mi, nesting);
+        self.scan_text_split(id, mi, Mode::Prose, files, &splits);
     }
 
     fn scan_html(&mut self, id: usize, mi: usize, files: &[String]) {
@@ -270,18 +305,16 @@ impl<'o> Collector<'o> {
                 results.push(f);
             }
         }
-        // An inline forward in an HTML body: split on the rendered text's marker.
-        let split = forward::find(&r.visible.text).map(|fw| r.visible.to_src(fw.start, fw.start).0);
-        let split = split.map(|at| {
-            let path = format!("{}/inline", self.out.messages.get(mi).map_or("", |m| m.path.as_str()));
-            (at, self.new_message(Some(mi), MessageSource::InlineForward, path))
-        });
+        // Inline forwards in an HTML body: split on the rendered text's markers.
+        let splits = self.inline_forwards(&r.visible.text, &|p| r.visible.to_src(p, p).0, mi, 0);
         for f in results {
-            let m = match split {
-                Some((at, child)) if f.start >= at => child,
-                _ => mi,
-            };
+            let m = owner(&splits, f.start, mi);
             self.add_found(id, m, f);
+        }
+        // `<img src="data:image/png;base64,…">`: a QR code drawn inline.
+        for (n, (ct, bytes)) in data_url_images(self.text_of(id)).into_iter().enumerate() {
+            let label = format!("data: URL {} in text {id}", n + 1);
+            self.read_image(mi, &label, &ct, &bytes, files);
         }
         // HTML attachments hide their page in `unescape("%3C..")` / `atob("PGh0..")`: decode
         // the literal into a text of its own and read it as HTML.
@@ -401,6 +434,15 @@ impl<'o> Collector<'o> {
                         stack.push((*c, depth + 1));
                     }
                 }
+                PartType::Text(t) if ics::is_calendar(&ct, name.as_deref().unwrap_or_default()) => {
+                    // An invitation, inline or attached: hashed when attached, and unfolded.
+                    if is_attachment {
+                        self.add_attachment(mi, &ppath, name.clone(), Some(ct.clone()), part.contents());
+                    }
+                    let loc = Location::Body { part: id.to_string(), content_type: ct };
+                    let id = self.add_text(mi, loc, ics::unfold(t), usize::MAX);
+                    self.scan_text(id, mi, Mode::Prose, &files, None);
+                }
                 PartType::Text(t) if !is_attachment => {
                     let id = self.add_text(
                         mi,
@@ -510,7 +552,8 @@ impl<'o> Collector<'o> {
                 this.link_attachment(a, child);
             }
         };
-        if data.starts_with(b"PK\x03\x04") {
+        let is_7z = data.starts_with(sevenz::MAGIC);
+        if data.starts_with(b"PK\x03\x04") || is_7z {
             let Some(att) = att else {
                 // An archive inside an archive is listed by name only.
                 return;
@@ -520,7 +563,11 @@ impl<'o> Collector<'o> {
                 max_ratio: self.opts.max_archive_ratio,
                 max_bytes: self.opts.max_archive_bytes,
             };
-            let (members, contents, warns) = archive::zip_members(data, &lim, &member_worth_reading);
+            let (members, contents, warns) = if is_7z {
+                sevenz::members(data, &lim, &member_worth_reading)
+            } else {
+                archive::zip_members(data, &lim, &member_worth_reading)
+            };
             for w in warns {
                 self.warn(WarningKind::ArchiveLimit, format!("{path}: {w}"));
             }
@@ -532,6 +579,8 @@ impl<'o> Collector<'o> {
                 let f = FileRef { path: &mpath, name: Some(mname.clone()), mime: None, data: &bytes };
                 self.read_file(mi, None, f, files, nesting);
             }
+        } else if data.starts_with(tnef::MAGIC) {
+            self.read_tnef(mi, path, data, files, nesting);
         } else if data.starts_with(msg::CFB_MAGIC) {
             if nesting + 1 > self.opts.max_nesting {
                 self.warn(WarningKind::NestingDepth, format!("{path}: .msg nested too deep; not read"));
@@ -584,6 +633,11 @@ impl<'o> Collector<'o> {
             let loc = Location::Attachment { name: name.unwrap_or_default(), content_type: mime_l };
             let id = self.add_text(mi, loc, text, usize::MAX);
             self.scan_html(id, mi, files);
+        } else if ics::is_calendar(&mime_l, &lname) {
+            let text = ics::unfold(&String::from_utf8_lossy(data));
+            let loc = Location::Attachment { name: name.unwrap_or_default(), content_type: mime_l };
+            let id = self.add_text(mi, loc, text, usize::MAX);
+            self.scan_text(id, mi, Mode::Prose, files, None);
         } else if mime_l.starts_with("text/") || TEXT_EXT.iter().any(|x| lname.ends_with(x)) {
             let text = String::from_utf8_lossy(data).into_owned();
             let mode =
@@ -591,6 +645,8 @@ impl<'o> Collector<'o> {
             let loc = Location::Attachment { name: name.unwrap_or_default(), content_type: mime_l };
             let id = self.add_text(mi, loc, text, usize::MAX);
             self.scan_text(id, mi, mode, files, None);
+        } else if qr::image_format(data).is_some() {
+            self.read_image(mi, name.as_deref().unwrap_or(path), &mime_l, data, files);
         } else if data.starts_with(b"%PDF") {
             // Links in a PDF are `/URI (…)` actions; uncompressed objects only.
             let uris = pdf_uris(data);
@@ -602,6 +658,63 @@ impl<'o> Collector<'o> {
                 let id = self.add_text(mi, loc, uris, usize::MAX);
                 self.scan_text(id, mi, Mode::Code, files, None);
             }
+        }
+    }
+
+    /// A `winmail.dat`: its body is scanned as the attachment's text, its attachments are
+    /// hashed and read like the message's own (one nesting level deeper: TNEF can hold TNEF).
+    fn read_tnef(&mut self, mi: usize, path: &str, data: &[u8], files: &[String], nesting: usize) {
+        if nesting + 1 > self.opts.max_nesting {
+            self.warn(WarningKind::NestingDepth, format!("{path}: TNEF nested too deep; not read"));
+            return;
+        }
+        let t = tnef::parse(data, self.opts.max_message_bytes);
+        for w in t.warnings {
+            self.warn(WarningKind::Malformed, format!("{path}: {w}"));
+        }
+        let ct = "application/ms-tnef";
+        if let Some(h) = t.body_html {
+            let loc = Location::Attachment { name: format!("{path} (body)"), content_type: ct.into() };
+            let id = self.add_text(mi, loc, h, usize::MAX);
+            self.scan_html(id, mi, files);
+        }
+        if let Some(b) = t.body_text.filter(|b| !b.trim().is_empty()) {
+            let loc = Location::Attachment { name: format!("{path} (body)"), content_type: ct.into() };
+            let id = self.add_text(mi, loc, b, usize::MAX);
+            self.scan_text(id, mi, Mode::Prose, files, None);
+        }
+        for (i, a) in t.attachments.into_iter().enumerate() {
+            if !self.count_part() {
+                break;
+            }
+            let apath = format!("{path}/tnef{i}");
+            self.handle_attachment(mi, &apath, a.name, a.mime, &a.data, files, nesting + 1);
+        }
+    }
+
+    /// Reads the QR codes of one image into a text of their own (`Location::QrCode`), scanned
+    /// like prose: a QR code holds a URL, a bare host or a little text around them.
+    fn read_image(&mut self, mi: usize, label: &str, mime: &str, data: &[u8], files: &[String]) {
+        if self.images >= self.image_limits.max_images {
+            if self.images == self.image_limits.max_images {
+                let n = self.image_limits.max_images;
+                self.warn(
+                    WarningKind::ImageLimit,
+                    format!("more than {n} images; the rest not read for QR codes"),
+                );
+            }
+            self.images = self.images.saturating_add(1);
+            return;
+        }
+        self.images += 1;
+        match qr::decode_image_bytes(data, &self.image_limits) {
+            Ok(values) if !values.is_empty() => {
+                let loc = Location::QrCode { image: label.to_owned(), content_type: mime.to_owned() };
+                let id = self.add_text(mi, loc, values.join("\n"), usize::MAX);
+                self.scan_text(id, mi, Mode::Prose, files, None);
+            }
+            Ok(_) | Err(QrSkip::Unreadable(_)) => {}
+            Err(QrSkip::Limit(why)) => self.warn(WarningKind::ImageLimit, format!("{label}: {why}")),
         }
     }
 
@@ -656,6 +769,11 @@ pub(super) fn parse_mime_headers(raw: &[u8]) -> Result<Option<mail_parser::Messa
     std::panic::catch_unwind(|| MessageParser::default().parse_headers(raw)).map_err(|_| ())
 }
 
+/// The message a span starting at `at` belongs to: the last split at or before it.
+fn owner(splits: &[(usize, usize)], at: usize, default: usize) -> usize {
+    splits.iter().rev().find(|(s, _)| at >= *s).map_or(default, |&(_, m)| m)
+}
+
 /// A file to read: an attachment or an archive member.
 struct FileRef<'a> {
     path: &'a str,
@@ -664,6 +782,7 @@ struct FileRef<'a> {
     data: &'a [u8],
 }
 
+const IMAGE_EXT: &[&str] = &[".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp"];
 const HTML_EXT: &[&str] = &[".htm", ".html", ".shtml", ".xhtml", ".svg", ".hta"];
 const TEXT_EXT: &[&str] = &[".txt", ".url", ".js", ".vbs", ".ps1", ".bat", ".cmd", ".csv", ".lnk.txt"];
 
@@ -674,7 +793,45 @@ fn member_worth_reading(name: &str) -> bool {
     n.ends_with(".eml")
         || n.ends_with(".msg")
         || n.ends_with(".pdf")
+        || n.ends_with("winmail.dat")
+        || n.ends_with(".ics")
+        || IMAGE_EXT.iter().any(|x| n.ends_with(x))
         || HTML_EXT.iter().chain(TEXT_EXT).any(|x| n.ends_with(x))
+}
+
+/// Images in `data:image/…;base64,` URLs of an HTML text (at most 16, each at most 10 MB of
+/// base64), decoded: content type and bytes.
+fn data_url_images(html: &str) -> Vec<(String, Vec<u8>)> {
+    use base64::Engine as _;
+    static DATA: LazyLock<Option<regex::Regex>> = LazyLock::new(|| {
+        regex::Regex::new(
+            r"(?i)data:(image/(?:png|jpeg|jpg|gif|bmp|webp))\s*;\s*base64\s*,([A-Za-z0-9+/=\s]{40,})",
+        )
+        .ok()
+    });
+    let Some(re) = DATA.as_ref() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for c in re.captures_iter(html).take(16) {
+        let (Some(ct), Some(b)) = (c.get(1), c.get(2)) else {
+            continue;
+        };
+        if b.len() > 14 * 1024 * 1024 {
+            continue;
+        }
+        let clean: Vec<u8> = b.as_str().bytes().filter(|c| !c.is_ascii_whitespace()).collect();
+        let engine = base64::engine::GeneralPurpose::new(
+            &base64::alphabet::STANDARD,
+            base64::engine::GeneralPurposeConfig::new()
+                .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent)
+                .with_decode_allow_trailing_bits(true),
+        );
+        if let Ok(bytes) = engine.decode(&clean) {
+            out.push((ct.as_str().to_ascii_lowercase(), bytes));
+        }
+    }
+    out
 }
 
 /// The `/URI (…)` strings of a PDF, one per line.

@@ -475,6 +475,7 @@ fn text_label(t: &Value) -> String {
             )
         }
         Some("decoded") => format!("decoded from a script ({})", at(loc, "how").as_str().unwrap_or("")),
+        Some("qr_code") => format!("from a QR code in image {}", at(loc, "image").as_str().unwrap_or("")),
         _ => "text".into(),
     }
 }
