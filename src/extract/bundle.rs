@@ -1,12 +1,13 @@
 //! An extraction as a STIX 2.1 bundle (design.md §2): the reported message as `email-message`
 //! with its raw bytes as `artifact`, its addresses as `email-addr`, attachments as `file`, the
 //! proposed observables as SCOs (CVEs as `vulnerability`), and each URL `related-to` its host's
-//! `domain-name`. Whitelisted values are context, not intelligence: they are left out.
+//! `domain-name`. Whitelisted values are context, not intelligence: they are left out, except a
+//! redirect wrapper whose target is proposed (`related-to` it, so the analyst sees where it hid).
 //! Pure: the caller passes the raw bytes it read.
 
 use std::collections::HashSet;
 
-use super::{Extraction, Mailbox, ObservableKind};
+use super::{Extraction, Mailbox, ObservableKind, WhitelistReason};
 use crate::stix::StixError;
 use crate::stix::objects::{
     Artifact, Bundle, DomainName, EmailAddr, EmailMessage, File, HashAlgorithm, Hashes, Ipv4Addr, Ipv6Addr,
@@ -186,6 +187,28 @@ impl Builder {
             let Some(host) = url_host(url) else { continue };
             if let Some((_, domain_id)) = domains.iter().find(|(d, _)| *d == host) {
                 self.try_add(&format!("related-to {url}"), Relationship::related_to(url_id, domain_id))?;
+            }
+        }
+        // A redirect wrapper is context, kept only to say where the proposed target was hidden:
+        // the wrapper URL `related-to` each target it decodes to.
+        for o in &x.observables {
+            if o.whitelisted != Some(WhitelistReason::RedirectWrapper)
+                || o.indicator.kind != ObservableKind::Url
+            {
+                continue;
+            }
+            let targets: Vec<&crate::stix::StixId> = o
+                .unwraps_to
+                .iter()
+                .filter_map(|t| urls.iter().find(|(u, _)| u == t).map(|(_, id)| id))
+                .collect();
+            if targets.is_empty() {
+                continue;
+            }
+            let v = &o.indicator.value;
+            let Some(wrapper_id) = self.try_add(&format!("url {v}"), Url::from_iri(v))? else { continue };
+            for target in targets {
+                self.try_add(&format!("related-to {v}"), Relationship::related_to(&wrapper_id, target))?;
             }
         }
         Ok(())

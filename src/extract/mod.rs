@@ -7,7 +7,8 @@
 //!
 //! Code map: `walk` drives the walk (`walk/headers` reads header fields by their grammar,
 //! `walk/outlook` Outlook messages); `scan` finds values in one text; `value` decides canonical
-//! forms; `html`, `rtf`, `msg`, `archive`, `forward` read one format each; `mapped` keeps spans
+//! forms; `html`, `rtf`, `msg`, `archive`, `forward`, `pdf` read one format each; `wrappers` decodes
+//! redirect and link-rewriting wrappers; `mapped` keeps spans
 //! pointing at the source through HTML rendering and refanging; `model` is the result type.
 
 mod archive;
@@ -18,10 +19,12 @@ mod html;
 mod mapped;
 mod model;
 mod msg;
+pub mod pdf;
 mod rtf;
 mod scan;
 mod value;
 mod walk;
+mod wrappers;
 
 pub use model::*;
 pub use value::{IndicatorValue, IpScope, ObservableKind, ValueError};

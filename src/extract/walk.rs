@@ -3,7 +3,6 @@
 //! into an [`Extraction`], then marks what is whitelisted.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::LazyLock;
 
 use mail_parser::{MessageParser, MimeHeaders, PartType};
 
@@ -11,6 +10,8 @@ use super::ExtractOptions;
 
 mod headers;
 mod outlook;
+mod pdf;
+mod unwrap;
 use super::archive::{self, ArchiveLimits};
 use super::forward;
 use super::html;
@@ -46,6 +47,10 @@ pub(crate) struct Collector<'o> {
     context_addrs: HashSet<String>,
     /// Received header texts of relay hops (not the origin): their values are `mail_relay`.
     relay_texts: HashSet<usize>,
+    /// Redirect wrappers seen (canonical URL), their kind and decoded targets (`walk/unwrap`).
+    wrappers: HashMap<String, unwrap::WrapperSeen>,
+    /// Unwrapping rounds in progress (nested wrappers), bounded.
+    unwrap_depth: usize,
 }
 
 fn mailbox_list(v: Option<&mail_parser::Address<'_>>) -> Vec<Mailbox> {
@@ -80,6 +85,8 @@ impl<'o> Collector<'o> {
             obs_warned: false,
             context_addrs: HashSet::new(),
             relay_texts: HashSet::new(),
+            wrappers: HashMap::new(),
+            unwrap_depth: 0,
         }
     }
 
@@ -179,12 +186,17 @@ impl<'o> Collector<'o> {
             role: MessageRole::Single,
             occurrences: 1,
             provenance: vec![prov],
+            unwraps_to: Vec::new(),
         });
     }
 
     fn add_found(&mut self, text: usize, message: usize, f: Found) {
         let prov = Provenance { text, message, start: f.start, end: f.end, defanged: f.defanged };
+        let url = (f.value.kind == ObservableKind::Url).then(|| f.value.value.clone());
         self.add(f.value, prov);
+        if let Some(url) = url {
+            self.unwrap_url(text, message, &url, (f.start, f.end));
+        }
     }
 
     fn text_of(&self, id: usize) -> &str {
@@ -591,17 +603,8 @@ impl<'o> Collector<'o> {
             let loc = Location::Attachment { name: name.unwrap_or_default(), content_type: mime_l };
             let id = self.add_text(mi, loc, text, usize::MAX);
             self.scan_text(id, mi, mode, files, None);
-        } else if data.starts_with(b"%PDF") {
-            // Links in a PDF are `/URI (…)` actions; uncompressed objects only.
-            let uris = pdf_uris(data);
-            if !uris.is_empty() {
-                let loc = Location::Attachment {
-                    name: name.unwrap_or_default(),
-                    content_type: "application/pdf".into(),
-                };
-                let id = self.add_text(mi, loc, uris, usize::MAX);
-                self.scan_text(id, mi, Mode::Code, files, None);
-            }
+        } else if super::pdf::is_pdf(data) {
+            self.read_pdf(mi, path, name, data, files, nesting);
         }
     }
 
@@ -640,6 +643,7 @@ impl<'o> Collector<'o> {
                 o.whitelisted = Some(WhitelistReason::MailRelay);
             }
         }
+        unwrap::mark_wrappers(&mut self.out.observables, &self.wrappers);
         self.out
     }
 }
@@ -675,23 +679,6 @@ fn member_worth_reading(name: &str) -> bool {
         || n.ends_with(".msg")
         || n.ends_with(".pdf")
         || HTML_EXT.iter().chain(TEXT_EXT).any(|x| n.ends_with(x))
-}
-
-/// The `/URI (…)` strings of a PDF, one per line.
-fn pdf_uris(data: &[u8]) -> String {
-    static URI: LazyLock<Option<regex::bytes::Regex>> =
-        LazyLock::new(|| regex::bytes::Regex::new(r"/URI\s*\(([^)]{1,4096})\)").ok());
-    let Some(re) = URI.as_ref() else {
-        return String::new();
-    };
-    let mut out = String::new();
-    for c in re.captures_iter(data).take(1000) {
-        if let Some(m) = c.get(1) {
-            out.push_str(&String::from_utf8_lossy(m.as_bytes()).replace('\\', ""));
-            out.push('\n');
-        }
-    }
-    out
 }
 
 fn empty_info(index: usize) -> MessageInfo {
