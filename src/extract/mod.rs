@@ -11,6 +11,7 @@
 //! redirect and link-rewriting wrappers; `mapped` keeps spans
 //! pointing at the source through HTML rendering and refanging; `model` is the result type.
 
+mod active_content;
 mod archive;
 pub mod bundle;
 pub mod fetch;

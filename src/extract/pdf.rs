@@ -143,9 +143,14 @@ fn objects(data: &[u8]) -> impl Iterator<Item = Obj<'_>> {
     let mut pos = 0;
     std::iter::from_fn(move || {
         loop {
-            let p = memchr_find(b" obj")(data.get(pos..)?)? + pos;
-            let next = p + 4;
+            // `12 0 obj`: any white space before `obj` (writers use spaces or new lines).
+            let p = memchr_find(b"obj")(data.get(pos..)?)? + pos;
+            let next = p + 3;
             pos = next;
+            let before_ws = p.checked_sub(1).and_then(|i| data.get(i)).is_some_and(u8::is_ascii_whitespace);
+            if !before_ws || data.get(next).is_some_and(u8::is_ascii_alphanumeric) {
+                continue;
+            }
             let Some(num) = object_number(data, p) else { continue };
             let body_start = next;
             let end_obj =
@@ -183,7 +188,7 @@ fn objects(data: &[u8]) -> impl Iterator<Item = Obj<'_>> {
 
 /// The object number before ` obj` at `p` (`12 0 obj`), if the bytes there say so.
 fn object_number(data: &[u8], p: usize) -> Option<u32> {
-    let head = data.get(p.saturating_sub(24)..p)?;
+    let head = data.get(p.saturating_sub(24)..p)?.trim_ascii_end();
     let mut parts = head.rsplit(|b| b.is_ascii_whitespace()).filter(|t| !t.is_empty());
     let gen_tok = parts.next()?;
     let num_tok = parts.next()?;
@@ -747,7 +752,8 @@ mod tests {
     fn pdf(objs: &[Vec<u8>]) -> Vec<u8> {
         let mut out = b"%PDF-1.7\n".to_vec();
         for (i, o) in objs.iter().enumerate() {
-            out.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
+            let sep = if i % 2 == 0 { " " } else { "\n" };
+            out.extend_from_slice(format!("{}{sep}0{sep}obj\n", i + 1).as_bytes());
             out.extend_from_slice(o);
             out.extend_from_slice(b"\nendobj\n");
         }

@@ -12,6 +12,7 @@ mod headers;
 mod outlook;
 mod pdf;
 mod unwrap;
+use super::active_content;
 use super::archive::{self, ArchiveLimits};
 use super::forward;
 use super::html;
@@ -298,8 +299,24 @@ impl<'o> Collector<'o> {
         // HTML attachments hide their page in `unescape("%3C..")` / `atob("PGh0..")`: decode
         // the literal into a text of its own and read it as HTML.
         if depth < 2 {
-            for d in html::decode_script_literals(&r.code.text).into_iter().take(16) {
+            let mut decoded: Vec<(usize, usize, html::DecodedLiteral)> = Vec::new();
+            let calls = html::decode_script_literals(&r.code.text);
+            let spans: Vec<(usize, usize)> = calls.iter().map(|d| (d.start, d.end)).collect();
+            // Base64 blobs and `data:` URLs in scripts (SVG and HTML attachments hide pages so).
+            let code =
+                calls.into_iter().take(16).chain(active_content::base64_literals(&r.code.text, &spans));
+            for d in code.chain(active_content::data_urls(&r.code.text)) {
                 let (s, e) = r.code.to_src(d.start, d.end);
+                decoded.push((s, e, d));
+            }
+            for a in r.attrs.iter().filter(|a| {
+                a.value.len() > 5 && a.value.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("data:"))
+            }) {
+                for d in active_content::data_urls(&a.value) {
+                    decoded.push((a.start, a.end, d));
+                }
+            }
+            for (s, e, d) in decoded.into_iter().take(32) {
                 let loc = Location::Decoded { text: id, start: s, end: e, how: d.how.into() };
                 let nid = self.add_text(mi, loc, d.text, usize::MAX);
                 self.scan_html_at(nid, mi, files, depth + 1);

@@ -59,7 +59,7 @@ impl Collector<'_> {
     }
 }
 
-/// Marks wrapper URLs `redirect_wrapper` with their targets, and the host names of dedicated
+/// Marks wrapper URLs that decoded to a target `redirect_wrapper`, and the host names of dedicated
 /// gateways (Safe Links, Proofpoint, …) too: neither is the attacker's.
 pub(super) fn mark_wrappers(observables: &mut [Observable], seen: &HashMap<String, WrapperSeen>) {
     let gateway_hosts: Vec<String> = seen
@@ -70,7 +70,9 @@ pub(super) fn mark_wrappers(observables: &mut [Observable], seen: &HashMap<Strin
     for o in observables {
         match o.indicator.kind {
             ObservableKind::Url => {
-                if let Some(w) = seen.get(&o.indicator.value) {
+                // A wrapper that hides no readable target (Mimecast, a cut link) stays proposed:
+                // it is the only handle on the phish.
+                if let Some(w) = seen.get(&o.indicator.value).filter(|w| !w.targets.is_empty()) {
                     o.unwraps_to.clone_from(&w.targets);
                     if o.whitelisted.is_none() {
                         o.whitelisted = Some(WhitelistReason::RedirectWrapper);
