@@ -257,4 +257,26 @@ Log in at http://login.paypa1-secure.com/verify?id=1 now.\r\n";
             assert!(types.contains(&t), "{t} missing from {types:?}");
         }
     }
+
+    #[test]
+    fn a_wrapper_is_related_to_its_target() {
+        let raw = b"From: a@evil-sender.top\r\nSubject: s\r\nContent-Type: text/html\r\n\r\n\
+<a href=\"https://nam12.safelinks.protection.outlook.com/?url=https%3A%2F%2Fwrapped.example.net%2Fx&amp;data=1\">x</a>";
+        let x = super::super::extract(raw, &super::super::ExtractOptions::default());
+        let (bundle, _) = to_bundle(&[(raw.as_slice(), &x)]).expect("bundle");
+        let json = serde_json::to_value(&bundle).expect("json");
+        let objects = json["objects"].as_array().expect("objects");
+        let id_of = |v: &str| {
+            objects.iter().find(|o| o["type"] == "url" && o["value"] == v).and_then(|o| o["id"].as_str())
+        };
+        let wrapper = id_of(
+            "https://nam12.safelinks.protection.outlook.com/?url=https%3A%2F%2Fwrapped.example.net%2Fx&data=1",
+        );
+        let target = id_of("https://wrapped.example.net/x");
+        assert!(wrapper.is_some() && target.is_some(), "{objects:?}");
+        assert!(objects.iter().any(|o| o["type"] == "relationship"
+            && o["relationship_type"] == "related-to"
+            && o["source_ref"].as_str() == wrapper
+            && o["target_ref"].as_str() == target));
+    }
 }

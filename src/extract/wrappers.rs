@@ -315,3 +315,22 @@ mod tests {
         assert_eq!(percent_decode("%zz%4"), "%zz%4");
     }
 }
+
+#[cfg(test)]
+mod nested_tests {
+    use super::*;
+
+    #[test]
+    fn safelinks_around_proofpoint() {
+        let outer = "https://nam12.safelinks.protection.outlook.com/?url=https%3A%2F%2Furldefense.proofpoint.com%2Fv2%2Furl%3Fu%3Dhttps-3A__wrap-2Dpp2.top_login-3Fa-3D1%26d%3DDwMFaQ%26c%3Dabc%26r%3Ddef%26m%3Dghi%26s%3Djkl%26e%3D&data=05%7C01%7Cbob%40harpoon-corp.com&reserved=0";
+        let inner = unwrap(outer).and_then(|w| w.target);
+        assert_eq!(
+            inner.as_deref(),
+            Some(
+                "https://urldefense.proofpoint.com/v2/url?u=https-3A__wrap-2Dpp2.top_login-3Fa-3D1&d=DwMFaQ&c=abc&r=def&m=ghi&s=jkl&e="
+            )
+        );
+        let target = inner.as_deref().and_then(unwrap).and_then(|w| w.target);
+        assert_eq!(target.as_deref(), Some("https://wrap-pp2.top/login?a=1"));
+    }
+}
