@@ -156,9 +156,13 @@ fn objects(data: &[u8]) -> impl Iterator<Item = Obj<'_>> {
             let end_obj =
                 memchr_find(b"endobj")(data.get(body_start..)?).map_or(data.len(), |e| body_start + e);
             let region = data.get(body_start..end_obj)?;
-            let Some(s) = memchr_find(b"stream")(region)
-                .filter(|&s| region.get(s.saturating_sub(3)..s) != Some(b"end"))
-            else {
+            // The `stream` keyword: after the dictionary's `>>`, before an end of line (not the
+            // word inside a string such as `(https://openstream.ch/)`).
+            let keyword = |s: &usize| {
+                region.get(..*s).is_some_and(|h| h.trim_ascii_end().ends_with(b">>"))
+                    && matches!(region.get(s + 6), Some(b'\r' | b'\n'))
+            };
+            let Some(s) = find_all(region, b"stream").find(keyword) else {
                 pos = end_obj;
                 return Some(Obj { num, body: region, stream: None });
             };
@@ -778,6 +782,7 @@ mod tests {
             stream("/Filter /FlateDecode", &content),
             stream("/Type /ObjStm /N 1 /First 4 /Filter [/FlateDecode]", &objstm),
             b"<< /S /Launch /F (\\\\\\\\share.example\\\\run.exe) >>".to_vec(),
+            b"<< /Annots [<< /A << /S /URI /URI (https://openstream.example/) >> >> << /A << /S /URI /URI (https://after.example/) >> >>] >>".to_vec(),
             b"<< /S /SubmitForm /F << /FS /URL /F <68747470733a2f2f666f726d2e6578616d706c652f> >> >>"
                 .to_vec(),
         ]);
@@ -786,6 +791,7 @@ mod tests {
         assert!(c.links.contains(&"https://annot.example/x".to_owned()), "{:?}", c.links);
         assert!(c.links.contains(&"https://form.example/".to_owned()), "{:?}", c.links);
         assert!(c.links.iter().any(|l| l.contains("share.example")), "{:?}", c.links);
+        assert!(c.links.contains(&"https://after.example/".to_owned()), "{:?}", c.links);
     }
 
     #[test]
