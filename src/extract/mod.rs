@@ -8,7 +8,7 @@
 //! Code map: `walk` drives the walk (`walk/headers` reads header fields by their grammar,
 //! `walk/outlook` Outlook messages); `scan` finds values in one text; `value` decides canonical
 //! forms; `html`, `rtf`, `msg`, `archive`, `forward`, `pdf` read one format each; `wrappers` decodes
-//! redirect and link-rewriting wrappers; `mapped` keeps spans
+//! redirect and link-rewriting wrappers; `active_content` base64 blobs and `data:` URLs in scripts; `mapped` keeps spans
 //! pointing at the source through HTML rendering and refanging; `model` is the result type.
 
 mod active_content;
