@@ -14,6 +14,7 @@ mod extract_cli;
 mod extract_corpus;
 mod extract_golden;
 mod helpers;
+mod hidden_links;
 mod lifecycle;
 mod operations;
 mod oracle;
