@@ -1,12 +1,13 @@
 //! An extraction as a STIX 2.1 bundle (design.md §2): the reported message as `email-message`
 //! with its raw bytes as `artifact`, its addresses as `email-addr`, attachments as `file`, the
 //! proposed observables as SCOs (CVEs as `vulnerability`), and each URL `related-to` its host's
-//! `domain-name`. Whitelisted values are context, not intelligence: they are left out.
+//! `domain-name`. Whitelisted values are context, not intelligence: they are left out, except a
+//! redirect wrapper whose target is proposed (`related-to` it, so the analyst sees where it hid).
 //! Pure: the caller passes the raw bytes it read.
 
 use std::collections::HashSet;
 
-use super::{Extraction, Mailbox, ObservableKind};
+use super::{Extraction, Mailbox, ObservableKind, WhitelistReason};
 use crate::stix::StixError;
 use crate::stix::objects::{
     Artifact, Bundle, DomainName, EmailAddr, EmailMessage, File, HashAlgorithm, Hashes, Ipv4Addr, Ipv6Addr,
@@ -188,6 +189,28 @@ impl Builder {
                 self.try_add(&format!("related-to {url}"), Relationship::related_to(url_id, domain_id))?;
             }
         }
+        // A redirect wrapper is context, kept only to say where the proposed target was hidden:
+        // the wrapper URL `related-to` each target it decodes to.
+        for o in &x.observables {
+            if o.whitelisted != Some(WhitelistReason::RedirectWrapper)
+                || o.indicator.kind != ObservableKind::Url
+            {
+                continue;
+            }
+            let targets: Vec<&crate::stix::StixId> = o
+                .unwraps_to
+                .iter()
+                .filter_map(|t| urls.iter().find(|(u, _)| u == t).map(|(_, id)| id))
+                .collect();
+            if targets.is_empty() {
+                continue;
+            }
+            let v = &o.indicator.value;
+            let Some(wrapper_id) = self.try_add(&format!("url {v}"), Url::from_iri(v))? else { continue };
+            for target in targets {
+                self.try_add(&format!("related-to {v}"), Relationship::related_to(&wrapper_id, target))?;
+            }
+        }
         Ok(())
     }
 }
@@ -233,5 +256,27 @@ Log in at http://login.paypa1-secure.com/verify?id=1 now.\r\n";
         for t in ["email-message", "artifact", "email-addr", "url", "domain-name", "relationship"] {
             assert!(types.contains(&t), "{t} missing from {types:?}");
         }
+    }
+
+    #[test]
+    fn a_wrapper_is_related_to_its_target() {
+        let raw = b"From: a@evil-sender.top\r\nSubject: s\r\nContent-Type: text/html\r\n\r\n\
+<a href=\"https://nam12.safelinks.protection.outlook.com/?url=https%3A%2F%2Fwrapped.example.net%2Fx&amp;data=1\">x</a>";
+        let x = super::super::extract(raw, &super::super::ExtractOptions::default());
+        let (bundle, _) = to_bundle(&[(raw.as_slice(), &x)]).expect("bundle");
+        let json = serde_json::to_value(&bundle).expect("json");
+        let objects = json["objects"].as_array().expect("objects");
+        let id_of = |v: &str| {
+            objects.iter().find(|o| o["type"] == "url" && o["value"] == v).and_then(|o| o["id"].as_str())
+        };
+        let wrapper = id_of(
+            "https://nam12.safelinks.protection.outlook.com/?url=https%3A%2F%2Fwrapped.example.net%2Fx&data=1",
+        );
+        let target = id_of("https://wrapped.example.net/x");
+        assert!(wrapper.is_some() && target.is_some(), "{objects:?}");
+        assert!(objects.iter().any(|o| o["type"] == "relationship"
+            && o["relationship_type"] == "related-to"
+            && o["source_ref"].as_str() == wrapper
+            && o["target_ref"].as_str() == target));
     }
 }

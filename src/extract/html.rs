@@ -27,8 +27,19 @@ pub(crate) struct AttrValue {
     pub verbatim: bool,
 }
 
-const LINK_ATTRS: &[&str] =
-    &["href", "src", "action", "formaction", "background", "poster", "data", "content", "cite", "style"];
+const LINK_ATTRS: &[&str] = &[
+    "href",
+    "xlink:href",
+    "src",
+    "action",
+    "formaction",
+    "background",
+    "poster",
+    "data",
+    "content",
+    "cite",
+    "style",
+];
 const BLOCK_TAGS: &[&str] = &[
     "p",
     "div",

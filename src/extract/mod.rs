@@ -7,10 +7,13 @@
 //!
 //! Code map: `walk` drives the walk (`walk/headers` reads header fields by their grammar,
 //! `walk/outlook` Outlook messages); `scan` finds values in one text; `value` decides canonical
-//! forms; `html`, `rtf`, `msg`, `archive`, `forward`, `qr` (QR codes in images), `tnef`, `sevenz`, `ics`
-//! read one format each; `wrapped` joins URLs hard-wrapped across lines; `mapped` keeps spans
+//! forms; `html`, `rtf`, `msg`, `archive`, `forward`, `pdf`, `qr` (QR codes in images), `tnef`,
+//! `sevenz`, `ics` read one format each; `wrappers` decodes redirect and link-rewriting wrappers;
+//! `active_content` base64 blobs and `data:` URLs in scripts; `wrapped` joins URLs hard-wrapped
+//! across lines; `mapped` keeps spans
 //! pointing at the source through HTML rendering and refanging; `model` is the result type.
 
+mod active_content;
 mod archive;
 pub mod bundle;
 pub mod fetch;
@@ -20,6 +23,7 @@ mod ics;
 mod mapped;
 mod model;
 mod msg;
+pub mod pdf;
 mod qr;
 mod rtf;
 mod scan;
@@ -28,6 +32,7 @@ mod tnef;
 mod value;
 mod walk;
 mod wrapped;
+mod wrappers;
 
 pub use model::*;
 pub use value::{IndicatorValue, IpScope, ObservableKind, ValueError};

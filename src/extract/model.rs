@@ -206,6 +206,9 @@ pub enum WhitelistReason {
     MailRelay,
     /// XML namespace and schema hosts (`w3.org`, `schemas.microsoft.com`).
     WellKnown,
+    /// A redirector or link-rewriting gateway (Safe Links, Proofpoint, …): context; the
+    /// target it hides is the indicator (`unwraps_to`).
+    RedirectWrapper,
 }
 
 /// A value found, with everywhere it was found.
@@ -221,6 +224,9 @@ pub struct Observable {
     /// Total occurrences; `provenance` keeps the first few.
     pub occurrences: usize,
     pub provenance: Vec<Provenance>,
+    /// For a redirect wrapper: the URLs it was decoded to (canonical values).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unwraps_to: Vec<String>,
 }
 
 /// What kind of limit or damage a warning is about.

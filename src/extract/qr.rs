@@ -73,19 +73,19 @@ pub(crate) fn decode_image_bytes(bytes: &[u8], lim: &ImageLimits) -> Result<Vec<
 
 /// Pixel layouts [`decode_raw_pixels`] accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(not(test), expect(dead_code, reason = "the PDF reader hands over its images at merge"))]
 pub(crate) enum Pixels {
     /// One byte per pixel.
     Luma8,
     /// Three bytes per pixel.
     Rgb8,
-    /// Four bytes per pixel (alpha ignored).
+    /// Four bytes per pixel (alpha ignored): PDFs keep alpha apart (`/SMask`), so only
+    /// callers holding RGBA buffers use it.
+    #[cfg_attr(not(test), expect(dead_code, reason = "PDF images carry no alpha channel"))]
     Rgba8,
 }
 
 /// The strings of the QR codes in raw 8-bit pixels, row-major (e.g. a PDF image XObject after
 /// its filters). Too few bytes for `width × height` is [`QrSkip::Unreadable`].
-#[cfg_attr(not(test), expect(dead_code, reason = "called by the PDF reader at merge"))]
 pub(crate) fn decode_raw_pixels(
     width: u32,
     height: u32,

@@ -11,6 +11,9 @@ use super::ExtractOptions;
 
 mod headers;
 mod outlook;
+mod pdf;
+mod unwrap;
+use super::active_content;
 use super::archive::{self, ArchiveLimits};
 use super::forward;
 use super::html;
@@ -51,6 +54,10 @@ pub(crate) struct Collector<'o> {
     /// Images read for QR codes so far (bounded by `ImageLimits::max_images`).
     images: usize,
     image_limits: ImageLimits,
+    /// Redirect wrappers seen (canonical URL), their kind and decoded targets (`walk/unwrap`).
+    wrappers: HashMap<String, unwrap::WrapperSeen>,
+    /// Unwrapping rounds in progress (nested wrappers), bounded.
+    unwrap_depth: usize,
 }
 
 fn mailbox_list(v: Option<&mail_parser::Address<'_>>) -> Vec<Mailbox> {
@@ -87,6 +94,8 @@ impl<'o> Collector<'o> {
             relay_texts: HashSet::new(),
             images: 0,
             image_limits: ImageLimits::default(),
+            wrappers: HashMap::new(),
+            unwrap_depth: 0,
         }
     }
 
@@ -186,12 +195,17 @@ impl<'o> Collector<'o> {
             role: MessageRole::Single,
             occurrences: 1,
             provenance: vec![prov],
+            unwraps_to: Vec::new(),
         });
     }
 
     fn add_found(&mut self, text: usize, message: usize, f: Found) {
         let prov = Provenance { text, message, start: f.start, end: f.end, defanged: f.defanged };
+        let url = (f.value.kind == ObservableKind::Url).then(|| f.value.value.clone());
         self.add(f.value, prov);
+        if let Some(url) = url {
+            self.unwrap_url(text, message, &url, (f.start, f.end));
+        }
     }
 
     fn text_of(&self, id: usize) -> &str {
@@ -319,8 +333,24 @@ impl<'o> Collector<'o> {
         // HTML attachments hide their page in `unescape("%3C..")` / `atob("PGh0..")`: decode
         // the literal into a text of its own and read it as HTML.
         if depth < 2 {
-            for d in html::decode_script_literals(&r.code.text).into_iter().take(16) {
+            let mut decoded: Vec<(usize, usize, html::DecodedLiteral)> = Vec::new();
+            let calls = html::decode_script_literals(&r.code.text);
+            let spans: Vec<(usize, usize)> = calls.iter().map(|d| (d.start, d.end)).collect();
+            // Base64 blobs and `data:` URLs in scripts (SVG and HTML attachments hide pages so).
+            let code =
+                calls.into_iter().take(16).chain(active_content::base64_literals(&r.code.text, &spans));
+            for d in code.chain(active_content::data_urls(&r.code.text)) {
                 let (s, e) = r.code.to_src(d.start, d.end);
+                decoded.push((s, e, d));
+            }
+            for a in r.attrs.iter().filter(|a| {
+                a.value.len() > 5 && a.value.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("data:"))
+            }) {
+                for d in active_content::data_urls(&a.value) {
+                    decoded.push((a.start, a.end, d));
+                }
+            }
+            for (s, e, d) in decoded.into_iter().take(32) {
                 let loc = Location::Decoded { text: id, start: s, end: e, how: d.how.into() };
                 let nid = self.add_text(mi, loc, d.text, usize::MAX);
                 self.scan_html_at(nid, mi, files, depth + 1);
@@ -647,17 +677,8 @@ impl<'o> Collector<'o> {
             self.scan_text(id, mi, mode, files, None);
         } else if qr::image_format(data).is_some() {
             self.read_image(mi, name.as_deref().unwrap_or(path), &mime_l, data, files);
-        } else if data.starts_with(b"%PDF") {
-            // Links in a PDF are `/URI (…)` actions; uncompressed objects only.
-            let uris = pdf_uris(data);
-            if !uris.is_empty() {
-                let loc = Location::Attachment {
-                    name: name.unwrap_or_default(),
-                    content_type: "application/pdf".into(),
-                };
-                let id = self.add_text(mi, loc, uris, usize::MAX);
-                self.scan_text(id, mi, Mode::Code, files, None);
-            }
+        } else if super::pdf::is_pdf(data) {
+            self.read_pdf(mi, path, name, data, files, nesting);
         }
     }
 
@@ -695,6 +716,19 @@ impl<'o> Collector<'o> {
     /// Reads the QR codes of one image into a text of their own (`Location::QrCode`), scanned
     /// like prose: a QR code holds a URL, a bare host or a little text around them.
     fn read_image(&mut self, mi: usize, label: &str, mime: &str, data: &[u8], files: &[String]) {
+        self.read_qr(mi, label, mime, files, |lim| qr::decode_image_bytes(data, lim));
+    }
+
+    /// The QR codes `decode` finds (in image bytes, or a PDF's raw pixels), within the
+    /// per-input image count.
+    pub(super) fn read_qr(
+        &mut self,
+        mi: usize,
+        label: &str,
+        mime: &str,
+        files: &[String],
+        decode: impl FnOnce(&ImageLimits) -> Result<Vec<String>, QrSkip>,
+    ) {
         if self.images >= self.image_limits.max_images {
             if self.images == self.image_limits.max_images {
                 let n = self.image_limits.max_images;
@@ -707,7 +741,7 @@ impl<'o> Collector<'o> {
             return;
         }
         self.images += 1;
-        match qr::decode_image_bytes(data, &self.image_limits) {
+        match decode(&self.image_limits) {
             Ok(values) if !values.is_empty() => {
                 let loc = Location::QrCode { image: label.to_owned(), content_type: mime.to_owned() };
                 let id = self.add_text(mi, loc, values.join("\n"), usize::MAX);
@@ -753,6 +787,7 @@ impl<'o> Collector<'o> {
                 o.whitelisted = Some(WhitelistReason::MailRelay);
             }
         }
+        unwrap::mark_wrappers(&mut self.out.observables, &self.wrappers);
         self.out
     }
 }
@@ -829,23 +864,6 @@ fn data_url_images(html: &str) -> Vec<(String, Vec<u8>)> {
         );
         if let Ok(bytes) = engine.decode(&clean) {
             out.push((ct.as_str().to_ascii_lowercase(), bytes));
-        }
-    }
-    out
-}
-
-/// The `/URI (…)` strings of a PDF, one per line.
-fn pdf_uris(data: &[u8]) -> String {
-    static URI: LazyLock<Option<regex::bytes::Regex>> =
-        LazyLock::new(|| regex::bytes::Regex::new(r"/URI\s*\(([^)]{1,4096})\)").ok());
-    let Some(re) = URI.as_ref() else {
-        return String::new();
-    };
-    let mut out = String::new();
-    for c in re.captures_iter(data).take(1000) {
-        if let Some(m) = c.get(1) {
-            out.push_str(&String::from_utf8_lossy(m.as_bytes()).replace('\\', ""));
-            out.push('\n');
         }
     }
     out

@@ -224,7 +224,8 @@ pub fn load(conn: &mut DbConn) -> Result<Whitelist, ServiceError> {
 }
 
 /// Non-public address ranges (RFC 1918, 6598, 5737, 3849, loopback, link-local, multicast,
-/// reserved) and the organisation's own domains: shipped rules, re-created at every start.
+/// reserved), the organisation's own domains and redirect wrappers: shipped rules, re-created
+/// at every start.
 pub fn ensure_defaults(conn: &mut DbConn, own_domains: &[String]) -> Result<usize, ServiceError> {
     const RANGES: &[(&str, &str)] = &[
         ("0.0.0.0/8", "unspecified (RFC 1122)"),
@@ -275,8 +276,78 @@ pub fn ensure_defaults(conn: &mut DbConn, own_domains: &[String]) -> Result<usiz
         builtin: true,
         created_at: now,
     }));
+    rules.extend(WRAPPER_RULES.iter().map(|(kind, pattern, applies_to, why)| NewRule {
+        match_kind: kind,
+        pattern,
+        applies_to,
+        reason: why,
+        author: "harpoon",
+        builtin: true,
+        created_at: now,
+    }));
     Ok(store::insert_missing(conn, &rules)?)
 }
+
+/// Redirectors and link-rewriting gateways (README, Extraction: wrappers): the wrapper is
+/// context; extraction proposes the target it hides. Gateway hosts serve nothing else; on
+/// Google, LinkedIn and Facebook only the redirect path is a wrapper. A Mimecast link cannot be
+/// decoded offline, so only its host is whitelisted and the link itself stays proposed.
+const WRAPPER_RULES: &[(&str, &str, &str, &str)] = &[
+    (
+        "suffix",
+        "safelinks.protection.outlook.com",
+        "any",
+        "link-rewriting gateway (Microsoft Safe Links); its target is proposed",
+    ),
+    (
+        "suffix",
+        "urldefense.proofpoint.com",
+        "any",
+        "link-rewriting gateway (Proofpoint URL Defense); its target is proposed",
+    ),
+    (
+        "suffix",
+        "urldefense.com",
+        "any",
+        "link-rewriting gateway (Proofpoint URL Defense v3); its target is proposed",
+    ),
+    (
+        "suffix",
+        "linkprotect.cudasvc.com",
+        "any",
+        "link-rewriting gateway (Barracuda); its target is proposed",
+    ),
+    (
+        "suffix",
+        "secure-web.cisco.com",
+        "any",
+        "link-rewriting gateway (Cisco Secure Email); its target is proposed",
+    ),
+    (
+        "regex",
+        r"^protect-[a-z0-9-]+\.mimecast\.com$",
+        "domain",
+        "link-rewriting gateway host (Mimecast); its links stay proposed (not decodable offline)",
+    ),
+    (
+        "regex",
+        r"^https?://(www\.)?google\.[a-z]{2,3}(\.[a-z]{2})?/url\?",
+        "url",
+        "redirect wrapper (Google /url); its target is proposed",
+    ),
+    (
+        "regex",
+        r"^https?://([a-z0-9-]+\.)?linkedin\.com/redir/redirect\?",
+        "url",
+        "redirect wrapper (LinkedIn); its target is proposed",
+    ),
+    (
+        "regex",
+        r"^https?://(l|lm)\.facebook\.com/l\.php\?",
+        "url",
+        "redirect wrapper (Facebook); its target is proposed",
+    ),
+];
 
 /// The stored indicators a rule would whitelist (not already whitelisted), at most `limit`.
 pub fn preview(
@@ -385,6 +456,41 @@ pub fn delete(conn: &mut DbConn, id: i64) -> Result<(), ServiceError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wrapper_rules_compile_and_match_only_wrappers() {
+        let rules: Vec<Rule> = WRAPPER_RULES
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (kind, pattern, applies_to, why))| {
+                let spec = RuleSpec {
+                    match_kind: (*kind).into(),
+                    pattern: (*pattern).into(),
+                    applies_to: ObservableKind::from_name(applies_to),
+                    reason: (*why).into(),
+                };
+                Rule::compile(i as i64, &spec).ok()
+            })
+            .collect();
+        assert_eq!(rules.len(), WRAPPER_RULES.len());
+        let wl = Whitelist { rules };
+        for (kind, v) in [
+            (ObservableKind::Url, "https://www.google.com/url?q=https://evil.example/"),
+            (ObservableKind::Url, "https://nam12.safelinks.protection.outlook.com/?url=x"),
+            (ObservableKind::Domain, "urldefense.com"),
+            (ObservableKind::Domain, "protect-eu.mimecast.com"),
+            (ObservableKind::Url, "https://l.facebook.com/l.php?u=x"),
+        ] {
+            assert!(wl.matches(kind, v).is_some(), "{v}");
+        }
+        for (kind, v) in [
+            (ObservableKind::Url, "https://docs.google.com/forms/d/x"),
+            (ObservableKind::Url, "https://protect-eu.mimecast.com/s/abc"),
+            (ObservableKind::Domain, "www.google.com"),
+        ] {
+            assert!(wl.matches(kind, v).is_none(), "{v}");
+        }
+    }
 
     fn rule(kind: &str, pattern: &str, applies_to: Option<ObservableKind>) -> Rule {
         Rule::compile(

@@ -17,6 +17,7 @@ mod extract_corpus;
 mod extract_golden;
 mod extract_golden_media;
 mod helpers;
+mod hidden_links;
 mod leases;
 mod lifecycle;
 mod metrics;

@@ -147,10 +147,36 @@ impl Collector<'_> {
                 .is_some_and(|ip| IpScope::of(ip) == IpScope::Public)
         };
         let origin = crossing.iter().rev().find(|&&(_, h)| public(h)).or(crossing.last()).map(|&(id, _)| id);
+        // A hop from a host under the sender's own registered domain (From or Reply-To) is the
+        // sender's server, not a provider's relay: proposed like the origin.
+        let sender_regs: Vec<String> = self
+            .out
+            .messages
+            .get(mi)
+            .map(|m| {
+                m.from
+                    .iter()
+                    .chain(&m.reply_to)
+                    .filter_map(|b| b.address.as_deref())
+                    .filter_map(|a| a.rsplit_once('@').and_then(|(_, d)| value::parse_domain(d)))
+                    .map(|d| d.registered)
+                    .filter(|r| !MAIL_PROVIDERS.contains(&r.as_str()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let sender_owned = |h: usize| {
+            hops.get(h).is_some_and(|hop| {
+                [hop.from_rdns.as_deref(), hop.from_host.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .filter_map(value::parse_domain)
+                    .any(|d| sender_regs.contains(&d.registered))
+            })
+        };
         for &(id, h) in &crossing {
             if let Some(hop) = hops.get(h).cloned() {
                 self.received_observables(id, mi, &hop);
-                if Some(id) != origin {
+                if Some(id) != origin && !sender_owned(h) {
                     self.relay_texts.insert(id);
                 }
             }
@@ -215,6 +241,30 @@ impl Collector<'_> {
         }
     }
 }
+
+/// Registered domains of mail providers whose users send from the provider's own domain: their
+/// relays stay relays even when the sender's address is under the same domain.
+const MAIL_PROVIDERS: &[&str] = &[
+    "outlook.com",
+    "hotmail.com",
+    "live.com",
+    "gmail.com",
+    "google.com",
+    "yahoo.com",
+    "aol.com",
+    "icloud.com",
+    "me.com",
+    "gmx.com",
+    "gmx.de",
+    "gmx.net",
+    "web.de",
+    "mail.ru",
+    "yandex.ru",
+    "proton.me",
+    "protonmail.com",
+    "zoho.com",
+    "mail.com",
+];
 
 /// Did this hop carry mail from one organisation to another (registered domains differ)?
 fn crosses_organisations(hop: &ReceivedHop) -> bool {
