@@ -119,8 +119,9 @@ impl Dovecot {
         }
         d.chown_tree(&home);
         let r = d.dir.path().display().to_string();
-        let conf = format!(
-            r#"base_dir = {r}/run
+        let make_conf = |d: &Dovecot| {
+            format!(
+                r#"base_dir = {r}/run
 state_dir = {r}/state
 instance_name = harpoon-test-{imaps}
 log_path = {r}/dovecot.log
@@ -172,13 +173,22 @@ service stats {{
   chroot =
 }}
 "#,
-            imaps = d.imaps,
-            imap = d.imap,
-            pop3 = d.pop3,
-            pop3s = d.pop3s,
-        );
-        std::fs::write(d.conf(), conf).expect("dovecot.conf");
-        d.run().await;
+                imaps = d.imaps,
+                imap = d.imap,
+                pop3 = d.pop3,
+                pop3s = d.pop3s,
+            )
+        };
+        // The ports were free when picked, but a test running alongside may take one before
+        // Dovecot binds it: then Dovecot exits at once, and it gets fresh ports.
+        for attempt in 1.. {
+            std::fs::write(d.conf(), make_conf(&d)).expect("dovecot.conf");
+            if d.try_run().await {
+                break;
+            }
+            assert!(attempt < 5, "Dovecot did not start: {}", d.log());
+            (d.imaps, d.imap, d.pop3s, d.pop3) = (free_port(), free_port(), free_port(), free_port());
+        }
         d
     }
 
@@ -200,21 +210,37 @@ service stats {{
         }
     }
 
-    /// Starts (or restarts) the server and waits until the IMAPS port answers.
+    /// Restarts the server on its ports and waits until the IMAPS port answers.
     async fn run(&mut self) {
-        let child = Command::new("dovecot")
+        for attempt in 1.. {
+            if self.try_run().await {
+                return;
+            }
+            assert!(attempt < 5, "Dovecot did not start: {}", self.log());
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Starts the server; false when it exits before its IMAPS port answers (a port taken).
+    async fn try_run(&mut self) -> bool {
+        let mut child = Command::new("dovecot")
             .args(["-F", "-c"])
             .arg(self.conf())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("dovecot starts");
-        self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(15);
         while std::net::TcpStream::connect(("127.0.0.1", self.imaps)).is_err() {
-            assert!(Instant::now() < deadline, "Dovecot did not start: {}", self.log());
+            if child.try_wait().ok().flatten().is_some() || Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return false;
+            }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        self.child = Some(child);
+        true
     }
 
     /// Stops the server (SIGTERM, as an administrator would) and waits until it is gone.
