@@ -279,6 +279,19 @@ service stats {{
     }
 
     /// How many messages of `mailbox` match the doveadm search `query`.
+    /// [`Self::count`] once it reaches `want` (a message is counted as taken when its import is
+    /// stored, and marked on the server just after), or what it is after 10 s.
+    async fn count_reaching(&self, mailbox: &str, query: &str, want: usize) -> usize {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let n = self.count(mailbox, query);
+            if n == want || Instant::now() >= deadline {
+                return n;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     fn count(&self, mailbox: &str, query: &str) -> usize {
         let mut args = vec!["-c".to_string(), self.conf().display().to_string()];
         args.extend(["search", "-u", "alice", "mailbox", mailbox].map(String::from));
@@ -455,8 +468,8 @@ async fn imap_imports_each_message_once_and_picks_up_new_ones_with_idle() {
     assert!(imports.iter().all(|i| i["source"] == "imap:reports" && i["state"] == "draft"), "{imports:?}");
     assert_eq!(imports[0]["source_metadata"]["connector"], "reports");
     // Processed on the server: flagged with the keyword, nothing left to take.
-    assert_eq!(d.count("INBOX", "KEYWORD $HarpoonImported"), 4);
-    assert_eq!(d.count("INBOX", "UNKEYWORD $HarpoonImported"), 0);
+    assert_eq!(d.count_reaching("INBOX", "KEYWORD $HarpoonImported", 4).await, 4);
+    assert_eq!(d.count_reaching("INBOX", "UNKEYWORD $HarpoonImported", 0).await, 0);
     // The same bytes delivered again are one more message on the server, not one more import.
     d.deliver(&phish(1));
     app.wait_connector("reports", 20, |c| taken(c) == 5).await;
@@ -489,7 +502,7 @@ async fn imap_killed_mid_batch_and_restarted_loses_and_duplicates_nothing() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(d.count("INBOX", "ALL"), 0);
-    assert_eq!(d.count("Processed", "ALL"), 40, "each message moved once");
+    assert_eq!(d.count_reaching("Processed", "ALL", 40).await, 40, "each message moved once");
 }
 
 #[tokio::test]
@@ -531,7 +544,7 @@ async fn imap_starttls_polling_commits_and_keeps_a_malformed_message_as_failed()
         .await
         .expect("body");
     assert_eq!(raw.as_ref(), malformed.as_slice(), "the raw bytes are kept verbatim");
-    assert_eq!(d.count("INBOX", "SEEN"), 2, "both marked processed");
+    assert_eq!(d.count_reaching("INBOX", "SEEN", 2).await, 2, "both marked processed");
     // Polling: a message delivered later is taken at the next poll.
     d.deliver(&phish(2));
     app.wait_connector("reports", 20, |c| taken(c) == 3).await;
