@@ -113,12 +113,8 @@ pub fn check_origin(req: &HttpRequest) -> Result<(), WebError> {
     {
         return Err(WebError::Csrf);
     }
-    if let Some(origin) = header("origin") {
-        let host = req.connection_info().host().to_string();
-        let authority = origin.split_once("://").map(|(_, a)| a).unwrap_or("");
-        if origin == "null" || !authority.eq_ignore_ascii_case(&host) {
-            return Err(WebError::Csrf);
-        }
+    if crate::http::browser::foreign_origin(req).is_some() {
+        return Err(WebError::Csrf);
     }
     Ok(())
 }
