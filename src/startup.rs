@@ -370,6 +370,11 @@ impl Application {
         )
         .map_err(|e| anyhow::anyhow!("connectors: {e}"))?;
         state.connectors.start_all(&rows);
+        // Connectors created or changed on another instance start (or stop) here too.
+        spawn(Box::pin(state.connectors.clone().into_inner().reconcile_loop(
+            db_for_connectors.clone(),
+            Duration::from_secs(state.settings.cluster.sweep_secs.max(1)),
+        )));
         let background = Background {
             tasks: Arc::new(tasks),
             connectors: state.connectors.clone(),

@@ -398,6 +398,9 @@ pub struct Supervisor {
     run: bool,
     runtime: tokio::runtime::Handle,
     tasks: Mutex<HashMap<i64, tokio::task::JoinHandle<()>>>,
+    /// The `(updated_at, enabled)` of each connector row this instance last applied: another
+    /// instance's change (REST, UI) shows as a different pair at the next reconcile.
+    applied: Mutex<HashMap<i64, (i64, bool)>>,
     leases: Leases,
 }
 
@@ -432,6 +435,7 @@ impl Supervisor {
             run: settings.enabled,
             runtime,
             tasks: Mutex::new(HashMap::new()),
+            applied: Mutex::new(HashMap::new()),
             leases,
         })
     }
@@ -457,6 +461,9 @@ impl Supervisor {
     /// it had not marked is taken again by the new task).
     pub fn apply(&self, row: &ConnectorRow) {
         self.stop(row.id);
+        if let Ok(mut applied) = self.applied.lock() {
+            applied.insert(row.id, (row.updated_at, row.enabled));
+        }
         if !self.run || !row.enabled {
             return;
         }
@@ -477,6 +484,37 @@ impl Supervisor {
         let handle = self.runtime.spawn(worker.run());
         if let Ok(mut tasks) = self.tasks.lock() {
             tasks.insert(row.id, handle);
+        }
+    }
+
+    /// Brings this instance in line with the connector rows of the database, which other
+    /// instances change (a connector created, edited, disabled or deleted over REST or the UI on
+    /// another instance): a row not applied here yet, or changed since, is applied; a connector
+    /// whose row is gone is stopped. Unchanged connectors are left running.
+    pub fn reconcile(&self, rows: &[ConnectorRow]) {
+        let applied = self.applied.lock().map(|a| a.clone()).unwrap_or_default();
+        for row in rows {
+            if applied.get(&row.id) != Some(&(row.updated_at, row.enabled)) {
+                self.apply(row);
+            }
+        }
+        for id in applied.keys().filter(|id| !rows.iter().any(|r| r.id == **id)) {
+            self.stop(*id);
+            if let Ok(mut applied) = self.applied.lock() {
+                applied.remove(id);
+            }
+        }
+    }
+
+    /// Reconciles with the database every `period` (one connector list per period; the changes
+    /// of the instance that made them are applied at once by its handler).
+    pub async fn reconcile_loop(self: Arc<Self>, db: Db, period: Duration) {
+        loop {
+            tokio::time::sleep(period).await;
+            match db.run(store::list).await {
+                Ok(rows) => self.reconcile(&rows),
+                Err(e) => tracing::warn!("connectors: cannot read the connector list: {e}"),
+            }
         }
     }
 

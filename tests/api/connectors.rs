@@ -17,10 +17,10 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, status_json};
 
-const PASSWORD: &str = "mailbox-password-for-tests";
+pub(crate) const PASSWORD: &str = "mailbox-password-for-tests";
 
 /// A Dovecot of this test's own, stopped (and its directory removed) on drop.
-struct Dovecot {
+pub(crate) struct Dovecot {
     dir: tempfile::TempDir,
     child: Option<Child>,
     imaps: u16,
@@ -58,7 +58,7 @@ fn current_user() -> (String, u32, u32) {
 }
 
 impl Dovecot {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let dovecot = Command::new("dovecot").arg("--version").output();
         assert!(
             dovecot.is_ok_and(|o| o.status.success()),
@@ -264,7 +264,7 @@ service stats {{
     }
 
     /// Delivers a message into the inbox as a delivery agent does (tmp/, then rename to new/).
-    fn deliver(&self, bytes: &[u8]) {
+    pub(crate) fn deliver(&self, bytes: &[u8]) {
         static N: AtomicU64 = AtomicU64::new(0);
         let name = format!(
             "{}.M{}P{}.harpoon-test",
@@ -399,6 +399,14 @@ impl TestApp {
 }
 
 impl Dovecot {
+    pub(crate) fn imaps(&self) -> u16 {
+        self.imaps
+    }
+
+    pub(crate) fn ca_file(&self) -> &Path {
+        &self.ca_file
+    }
+
     pub(crate) fn ca_dir(&self) -> PathBuf {
         self.ca_file.parent().expect("the CA file is in a directory").to_path_buf()
     }

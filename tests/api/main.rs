@@ -8,6 +8,7 @@ mod access;
 mod accounts;
 mod backup;
 mod cli;
+mod cluster;
 mod connectors;
 mod consumers;
 mod db;
