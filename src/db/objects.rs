@@ -14,6 +14,19 @@ use super::schema::{
 };
 use super::{DbConn, DbError, now_micros};
 
+/// The TAXII version of a membership: `modified`, else `created`, else (an SCO, a marking
+/// definition) its `date_added` in that collection (spec §3.1.1), so that no collection's
+/// versions tell when or whether another collection held the same observable. A typed
+/// expression, not SQL text, so that the statements using it stay cacheable as prepared
+/// statements (a `sql` literal makes diesel re-parse and re-plan the page query every time on
+/// PostgreSQL).
+macro_rules! served_version {
+    () => {
+        diesel::dsl::case_when(so::created.is_null().and(so::modified.is_null()), co::date_added)
+            .otherwise(so::version)
+    };
+}
+
 /// One object version to store, with the columns TAXII filters on extracted from its JSON.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewObject {
@@ -282,7 +295,7 @@ macro_rules! add_body {
                     co::seq,
                     so::stix_id,
                     co::object_pk,
-                    diesel::dsl::sql::<diesel::sql_types::BigInt>(VERSION_SQL),
+                    served_version!(),
                     co::is_first,
                     co::is_latest,
                     co::date_added,
@@ -311,7 +324,7 @@ macro_rules! add_body {
             };
             // An SCO's TAXII version is its date_added in *this* collection (spec §3.1.1),
             // never when another collection first stored it.
-            // Members carry that TAXII version (`VERSION_SQL`), so the first/latest flags follow
+            // Members carry that TAXII version (`served_version!`), so the first/latest flags follow
             // what the collection serves.
             let unversioned = o.created.is_none() && o.modified.is_none();
             let entry = members.entry(o.stix_id.clone()).or_default();
@@ -608,12 +621,6 @@ pub fn add_and_settle(
     }
 }
 
-/// The TAXII version of a membership: `modified`, else `created`, else (an SCO) its
-/// `date_added` in that collection (spec §3.1.1), so that no collection's versions tell when
-/// or whether another collection held the same observable.
-const VERSION_SQL: &str = "(CASE WHEN stix_objects.created IS NULL AND stix_objects.modified IS NULL \
-     THEN collection_objects.date_added ELSE stix_objects.version END)";
-
 /// `match[version]`: which versions of each object.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VersionFilter {
@@ -630,28 +637,6 @@ impl VersionFilter {
     }
     pub fn all() -> Self {
         Self { all: true, ..Self::default() }
-    }
-
-    /// A SQL predicate; built only from booleans and integers we parsed, never from input text.
-    fn predicate(&self) -> Option<String> {
-        if self.all {
-            return None;
-        }
-        let mut parts = Vec::new();
-        if self.first {
-            parts.push("collection_objects.is_first".to_string());
-        }
-        if self.last {
-            parts.push("collection_objects.is_latest".to_string());
-        }
-        if !self.exact.is_empty() {
-            let list: Vec<String> = self.exact.iter().map(i64::to_string).collect();
-            parts.push(format!("{VERSION_SQL} IN ({})", list.join(",")));
-        }
-        if parts.is_empty() {
-            return Some("1 = 0".into());
-        }
-        Some(format!("({})", parts.join(" OR ")))
     }
 }
 
@@ -709,19 +694,27 @@ macro_rules! page_query {
         if !q.spec_versions.is_empty() {
             query = query.filter(so::spec_version.eq_any(&q.spec_versions));
         }
-        if let Some(p) = q.versions.predicate() {
-            query = query.filter(diesel::dsl::sql::<Bool>(&p));
+        // `match[version]` as typed filters (cacheable statements, one per shape).
+        let v = &q.versions;
+        if !v.all {
+            use diesel::IntoSql;
+            query = match (v.first, v.last, v.exact.is_empty()) {
+                (true, false, true) => query.filter(co::is_first),
+                (false, true, true) => query.filter(co::is_latest),
+                (true, true, true) => query.filter(co::is_first.or(co::is_latest)),
+                (false, false, true) => query.filter(false.into_sql::<Bool>()),
+                (first, last, false) => query.filter(
+                    first
+                        .into_sql::<Bool>()
+                        .and(co::is_first)
+                        .or(last.into_sql::<Bool>().and(co::is_latest))
+                        .or(served_version!().eq_any(&v.exact)),
+                ),
+            };
         }
         if $json {
             query
-                .select((
-                    co::seq,
-                    co::date_added,
-                    so::stix_id,
-                    diesel::dsl::sql::<diesel::sql_types::BigInt>(VERSION_SQL),
-                    so::spec_version,
-                    so::json,
-                ))
+                .select((co::seq, co::date_added, so::stix_id, served_version!(), so::spec_version, so::json))
                 .load::<PageRow>($c)
         } else {
             query
@@ -729,9 +722,9 @@ macro_rules! page_query {
                     co::seq,
                     co::date_added,
                     so::stix_id,
-                    diesel::dsl::sql::<diesel::sql_types::BigInt>(VERSION_SQL),
+                    served_version!(),
                     so::spec_version,
-                    diesel::dsl::sql::<diesel::sql_types::Text>("''"),
+                    diesel::IntoSql::into_sql::<diesel::sql_types::Text>(""),
                 ))
                 .load::<PageRow>($c)
         }
@@ -832,7 +825,7 @@ macro_rules! delete_body {
             .inner_join(so::table)
             .filter(co::collection_id.eq($collection_id))
             .filter(so::stix_id.eq($stix_id))
-            .select((co::seq, diesel::dsl::sql::<diesel::sql_types::BigInt>(VERSION_SQL)))
+            .select((co::seq, served_version!()))
             .load($c)?;
         let first = remaining.iter().min_by_key(|(_, v)| *v).map(|(s, _)| *s);
         let latest = remaining.iter().max_by_key(|(_, v)| *v).map(|(s, _)| *s);

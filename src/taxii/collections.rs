@@ -44,24 +44,41 @@ pub async fn visible(
     principal: Option<&Principal>,
 ) -> Result<Visible, TaxiiError> {
     api_root(settings, root)?;
-    let (root, key, who) = (root.to_string(), key.to_string(), principal.cloned());
-    let uid = who.as_ref().map(|p| p.user_id);
-    let (row, grants) = db
-        .run(move |conn| {
-            let row = store::by_id_or_alias(conn, &key)?.filter(|c| c.api_root == root);
-            let grants = match uid {
-                Some(uid) => store::grants_of(conn, uid)?,
-                None => Vec::new(),
-            };
-            Ok((row, grants))
-        })
-        .await?;
+    let (root, key) = (root.to_string(), key.to_string());
+    let uid = principal.map(|p| p.user_id);
+    let (row, grants) = db.run(move |conn| lookup(conn, &root, &key, uid)).await?;
+    judge(row, &grants, principal)
+}
+
+/// What [`visible`] reads, on a connection the caller already holds (a page read does it in
+/// the same database visit as the page).
+pub fn lookup(
+    conn: &mut crate::db::DbConn,
+    root: &str,
+    key: &str,
+    uid: Option<i64>,
+) -> Result<(Option<CollectionRow>, Vec<store::GrantRow>), crate::db::DbError> {
+    let row = store::by_id_or_alias(conn, key)?.filter(|c| c.api_root == root);
+    let grants = match uid {
+        Some(uid) => store::grants_of(conn, uid)?,
+        None => Vec::new(),
+    };
+    Ok((row, grants))
+}
+
+/// The caller's view of a looked-up collection: 401 for an anonymous caller, 404 for one who
+/// may neither read nor write it (its existence does not leak).
+pub fn judge(
+    row: Option<CollectionRow>,
+    grants: &[store::GrantRow],
+    who: Option<&Principal>,
+) -> Result<Visible, TaxiiError> {
     let hidden = || match who {
         None => TaxiiError::Unauthorized("authentication required".into()),
         Some(_) => TaxiiError::NotFound("no such collection".into()),
     };
     let row = row.ok_or_else(hidden)?;
-    let access = access(&row, who.as_ref(), &grants);
+    let access = access(&row, who, grants);
     if !access.can_read && !access.can_write {
         return Err(hidden());
     }
@@ -73,16 +90,6 @@ pub fn object_id(text: &str) -> Result<String, TaxiiError> {
     crate::stix::StixId::parse(text)
         .map(|id| id.to_string())
         .map_err(|e| TaxiiError::BadRequest(e.to_string()))
-}
-
-/// 404 unless some version of `object` is in the collection.
-pub async fn require_member(db: &Db, collection_id: &str, object: &str) -> Result<(), TaxiiError> {
-    let (cid, oid) = (collection_id.to_string(), object.to_string());
-    if db.run(move |conn| crate::db::objects::contains(conn, &cid, &oid)).await? {
-        Ok(())
-    } else {
-        Err(TaxiiError::NotFound(format!("{object} is not in this collection")))
-    }
 }
 
 fn resource(row: &CollectionRow, access: Access) -> Value {

@@ -57,72 +57,101 @@ impl Page {
         }
     }
 }
-
-pub async fn fetch(
-    db: &Db,
-    state: &TaxiiState,
-    settings: &Settings,
-    collection_id: &str,
-    principal: Option<&Principal>,
+/// What a page request asks, before the collection is known: the filters (from the query or
+/// the cursor), the keyset position and the page size.
+struct Plan {
+    filters: Filters,
+    cursor: Option<Cursor>,
+    /// A `next` that does not open: reported after the collection check, so that a caller who
+    /// may not see the collection learns nothing else first.
+    bad_cursor: Option<TaxiiError>,
+    limit: i64,
     endpoint: Endpoint,
-    query: Query,
-) -> Result<Page, TaxiiError> {
-    let user = principal.map(|p| p.user_id);
-    let (filters, after) = match &query.next {
-        Some(token) => {
-            let c = state.cursor_key.open(token)?;
-            let same = c.e == endpoint.name()
+    user: Option<i64>,
+}
+
+impl Plan {
+    fn new(
+        state: &TaxiiState,
+        settings: &Settings,
+        endpoint: Endpoint,
+        user: Option<i64>,
+        query: Query,
+    ) -> Self {
+        let (cursor, bad_cursor) = match query.next.as_deref().map(|t| state.cursor_key.open(t)) {
+            Some(Ok(c)) => (Some(c), None),
+            Some(Err(e)) => (None, Some(e)),
+            None => (None, None),
+        };
+        let filters = match &cursor {
+            Some(c) => c.f.clone(),
+            None => query.filters.clone(),
+        };
+        let limit = i64::from(
+            query.limit.unwrap_or(settings.taxii.default_page_size).min(settings.taxii.max_page_size),
+        );
+        Self { filters, cursor, bad_cursor, limit, endpoint, user }
+    }
+
+    /// The keyset query over one collection; a cursor only continues the query that issued it.
+    fn query(&mut self, collection_id: &str) -> Result<PageQuery, TaxiiError> {
+        if let Some(e) = self.bad_cursor.take() {
+            return Err(e);
+        }
+        if let Some(c) = &self.cursor {
+            let same = c.e == self.endpoint.name()
                 && c.c == collection_id
-                && c.o.as_deref() == endpoint.object()
-                && c.u == user;
+                && c.o.as_deref() == self.endpoint.object()
+                && c.u == self.user;
             if !same {
                 return Err(TaxiiError::BadRequest("next belongs to another query".into()));
             }
-            (c.f, Some(c.k))
         }
-        None => (query.filters.clone(), None),
-    };
-    let limit =
-        i64::from(query.limit.unwrap_or(settings.taxii.default_page_size).min(settings.taxii.max_page_size));
-    let mut pq = PageQuery {
-        collection_id: collection_id.to_string(),
-        after,
-        added_after: filters.added_after,
-        ids: filters.ids.clone(),
-        types: filters.types.clone(),
-        versions: Versions::to_filter(filters.versions.as_ref()),
-        spec_versions: filters.spec_versions.clone(),
-        limit,
-    };
-    match &endpoint {
-        Endpoint::Object(id) => pq.ids = vec![id.clone()],
-        Endpoint::Versions(id) => {
-            pq.ids = vec![id.clone()];
-            pq.versions = VersionFilter::all();
-            pq.types.clear();
+        let f = &self.filters;
+        let mut pq = PageQuery {
+            collection_id: collection_id.to_string(),
+            after: self.cursor.as_ref().map(|c| c.k),
+            added_after: f.added_after,
+            ids: f.ids.clone(),
+            types: f.types.clone(),
+            versions: Versions::to_filter(f.versions.as_ref()),
+            spec_versions: f.spec_versions.clone(),
+            limit: self.limit,
+        };
+        match &self.endpoint {
+            Endpoint::Object(id) => pq.ids = vec![id.clone()],
+            Endpoint::Versions(id) => {
+                pq.ids = vec![id.clone()];
+                pq.versions = VersionFilter::all();
+                pq.types.clear();
+            }
+            Endpoint::Objects | Endpoint::Manifest => {}
         }
-        Endpoint::Objects | Endpoint::Manifest => {}
+        Ok(pq)
     }
-    let with_json = matches!(endpoint, Endpoint::Objects | Endpoint::Object(_));
-    let mut rows = db.run(move |conn| objects::page(conn, &pq, with_json)).await?;
-    let more = rows.len() as i64 > limit;
-    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    let next = match (more, rows.last()) {
-        (true, Some(last)) => Some(state.cursor_key.seal(&Cursor {
-            e: endpoint.name().into(),
-            c: collection_id.to_string(),
-            o: endpoint.object().map(str::to_string),
-            u: user,
-            k: (last.date_added, last.seq),
-            f: filters,
-        })),
-        _ => None,
-    };
-    Ok(Page { rows, more, next })
+
+    /// The page from the rows fetched (`limit + 1` at most): `more` and the `next` cursor.
+    fn page(self, state: &TaxiiState, collection_id: &str, mut rows: Vec<PageRow>) -> Page {
+        let more = rows.len() as i64 > self.limit;
+        rows.truncate(usize::try_from(self.limit).unwrap_or(usize::MAX));
+        let next = match (more, rows.last()) {
+            (true, Some(last)) => Some(state.cursor_key.seal(&Cursor {
+                e: self.endpoint.name().into(),
+                c: collection_id.to_string(),
+                o: self.endpoint.object().map(str::to_string),
+                u: self.user,
+                k: (last.date_added, last.seq),
+                f: self.filters,
+            })),
+            _ => None,
+        };
+        Page { rows, more, next }
+    }
 }
 
 /// What every paged read shares: the query parsed, the collection visible and readable to the
-/// caller, the object (for object endpoints) in it, then one page fetched.
+/// caller, the object (for object endpoints) in it, then one page fetched, all in one visit to
+/// the database (one pooled connection: on PostgreSQL each visit costs a round trip more).
 pub async fn read(
     req: &actix_web::HttpRequest,
     db: &Db,
@@ -133,13 +162,38 @@ pub async fn read(
     endpoint: Endpoint,
 ) -> Result<Page, TaxiiError> {
     let query = super::filters::parse(req.query_string())?;
-    let v = super::collections::visible(db, settings, root, key, principal).await?;
-    v.require_read()?;
-    if let Some(object) = endpoint.object() {
-        super::collections::require_member(db, &v.row.id, object).await?;
-    }
-    let page = fetch(db, state, settings, &v.row.id, principal, endpoint, query).await?;
-    state.served.record(&v.row.id, page.rows.len());
+    super::api_root(settings, root)?;
+    let user = principal.map(|p| p.user_id);
+    let mut plan = Plan::new(state, settings, endpoint, user, query);
+    let with_json = matches!(plan.endpoint, Endpoint::Objects | Endpoint::Object(_));
+    let (root, key, who) = (root.to_string(), key.to_string(), principal.cloned());
+    let (plan, visit) = db
+        .run(move |conn| {
+            let (row, grants) = super::collections::lookup(conn, &root, &key, user)?;
+            let v = match super::collections::judge(row, &grants, who.as_ref()).and_then(|v| {
+                v.require_read()?;
+                Ok(v)
+            }) {
+                Ok(v) => v,
+                Err(e) => return Ok((plan, Err(e))),
+            };
+            if let Some(object) = plan.endpoint.object()
+                && !objects::contains(conn, &v.row.id, object)?
+            {
+                let missing = TaxiiError::NotFound(format!("{object} is not in this collection"));
+                return Ok((plan, Err(missing)));
+            }
+            let pq = match plan.query(&v.row.id) {
+                Ok(pq) => pq,
+                Err(e) => return Ok((plan, Err(e))),
+            };
+            let rows = objects::page(conn, &pq, with_json)?;
+            Ok((plan, Ok((v.row.id, rows))))
+        })
+        .await?;
+    let (collection_id, rows) = visit?;
+    let page = plan.page(state, &collection_id, rows);
+    state.served.record(&collection_id, page.rows.len());
     Ok(page)
 }
 
