@@ -259,7 +259,13 @@ pub async fn create(
     let messages: Vec<Message> = incoming
         .into_iter()
         .flat_map(|f| {
-            pipeline::requests(vec![(f.name, f.raw)], &f.source, f.metadata.as_ref(), Some(actor.as_str()), &f.meta)
+            pipeline::requests(
+                vec![(f.name, f.raw)],
+                &f.source,
+                f.metadata.as_ref(),
+                Some(actor.as_str()),
+                &f.meta,
+            )
         })
         .collect();
     let batch = importer.import_all(messages, &Then::default()).await?;

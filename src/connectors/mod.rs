@@ -248,7 +248,8 @@ impl Worker {
         // A message without an identity on the server is known by its content.
         let key = if key.is_empty() { format!("sha256:{}", imports::sha256_hex(&raw)) } else { key };
         let counted = key.clone();
-        let (attempts, last_error) = self.db.run(move |conn| store::count_attempt(conn, id, &counted)).await?;
+        let (attempts, last_error) =
+            self.db.run(move |conn| store::count_attempt(conn, id, &counted)).await?;
         let source = self.source();
         let outcome = if attempts > MAX_ATTEMPTS {
             let why = format!(
@@ -256,13 +257,21 @@ impl Worker {
                 last_error.as_deref().unwrap_or("none recorded: the process stopped during the import")
             );
             tracing::warn!(connector = %self.cfg.name, message = %key, "poison message: {why}");
-            self.importer.keep_failed(raw, source, why).await.map(|row| Stored { import_id: row.id, failed: true })
+            self.importer
+                .keep_failed(raw, source, why)
+                .await
+                .map(|row| Stored { import_id: row.id, failed: true })
         } else if let Some(limit) = cut {
             let why = format!("the message is larger than {limit} bytes; its first {limit} bytes are kept");
-            self.importer.keep_failed(raw, source, why).await.map(|row| Stored { import_id: row.id, failed: true })
+            self.importer
+                .keep_failed(raw, source, why)
+                .await
+                .map(|row| Stored { import_id: row.id, failed: true })
         } else {
             let metadata = match self.cfg.protocol {
-                MailProtocol::Imap => json!({ "connector": self.cfg.name, "folder": self.cfg.folder, "message": key }),
+                MailProtocol::Imap => {
+                    json!({ "connector": self.cfg.name, "folder": self.cfg.folder, "message": key })
+                }
                 MailProtocol::Pop3 => json!({ "connector": self.cfg.name, "uidl": key }),
             };
             let req = ImportRequest {
@@ -276,14 +285,16 @@ impl Worker {
                 commit_as: self.cfg.commit.then(|| format!("connector:{}", self.cfg.name)),
                 keep_refused: true,
             };
-            self.importer.import(req, &then).await.map(|o| Stored {
-                import_id: o.imported.row.id,
-                failed: o.imported.row.state == "failed",
-            })
+            self.importer
+                .import(req, &then)
+                .await
+                .map(|o| Stored { import_id: o.imported.row.id, failed: o.imported.row.state == "failed" })
         };
         match outcome {
             Ok(stored) => {
-                self.db.run(move |conn| store::mark_seen(conn, id, &key, stored.import_id, stored.failed)).await?;
+                self.db
+                    .run(move |conn| store::mark_seen(conn, id, &key, stored.import_id, stored.failed))
+                    .await?;
                 Ok(stored)
             }
             Err(e) => {

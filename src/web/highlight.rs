@@ -157,7 +157,11 @@ mod tests {
     fn reference(text: &str, spans: &[Span]) -> String {
         let spans: Vec<Span> = spans
             .iter()
-            .map(|s| Span { start: floor_boundary(text, s.start), end: ceil_boundary(text, s.end), ..s.clone() })
+            .map(|s| Span {
+                start: floor_boundary(text, s.start),
+                end: ceil_boundary(text, s.end),
+                ..s.clone()
+            })
             .filter(|s| s.start < s.end)
             .collect();
         let mut cuts: Vec<usize> = vec![0, text.len()];

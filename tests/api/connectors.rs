@@ -134,6 +134,8 @@ auth_mechanisms = plain login
 # Answer a wrong password at once, and never slow loopback clients down after failures (the
 # anvil penalty): the tests retry every 100 ms.
 auth_failure_delay = 0
+# Dovecot 2.3's default, pinned: a test computes a message's UIDL from its UID and UIDVALIDITY.
+pop3_uidl_format = %08Xu%08Xv
 login_trusted_networks = 127.0.0.0/8
 default_internal_user = {internal}
 default_internal_group = {internal}
@@ -1001,13 +1003,22 @@ async fn pop3_message_that_killed_the_worker_three_times_is_set_aside() {
     d.deliver(&phish(1));
     let created = app.create_connector(pop3_connector(&d, json!({ "enabled": false }))).await;
     let id = created["id"].as_i64().expect("id");
-    let uidls = d.doveadm(&["fetch", "-u", "alice", "pop3.uidl", "mailbox", "INBOX", "ALL"]);
-    let first = uidls
+    let uid: u32 = d
+        .doveadm(&["fetch", "-u", "alice", "uid", "mailbox", "INBOX", "ALL"])
         .lines()
-        .find_map(|l| l.strip_prefix("pop3.uidl: "))
-        .expect("the first message's UIDL")
+        .find_map(|l| l.strip_prefix("uid: "))
+        .expect("the first message's UID")
         .trim()
-        .to_string();
+        .parse()
+        .expect("a number");
+    let validity: u32 = d
+        .doveadm(&["mailbox", "status", "-u", "alice", "uidvalidity", "INBOX"])
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("uidvalidity="))
+        .expect("uidvalidity=N")
+        .parse()
+        .expect("a number");
+    let first = format!("{uid:08x}{validity:08x}");
     let mut conn = app.db.conn().expect("connection");
     for n in 1..=3 {
         let (attempts, _) = harpoon::db::connectors::count_attempt(&mut conn, id, &first).expect("count");

@@ -44,10 +44,8 @@ async fn imports_beyond_the_queue_are_told_to_retry_and_the_intake_receipt_is_un
     let slow_body = phish(1);
     let addr = app.url.trim_start_matches("http://").to_string();
     let mut slow = tokio::net::TcpStream::connect(&addr).await.expect("connect");
-    let auth = base64::Engine::encode(
-        &base64::engine::general_purpose::STANDARD,
-        format!("admin:{ADMIN_PASSWORD}"),
-    );
+    let auth =
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("admin:{ADMIN_PASSWORD}"));
     let head = format!(
         "POST /api/v1/imports HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Basic {auth}\r\n\
          Content-Type: message/rfc822\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",

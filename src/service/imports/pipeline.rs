@@ -70,7 +70,12 @@ pub struct Outcome {
 /// One message through the whole use case, blocking (a CLI thread or the blocking pool). The
 /// duplicate look-up and the store each take a pool connection for their statements only; the
 /// extraction between them holds none.
-pub fn run_one(db: &Db, ctx: &TriageContext, req: ImportRequest, then: &Then) -> Result<Outcome, ServiceError> {
+pub fn run_one(
+    db: &Db,
+    ctx: &TriageContext,
+    req: ImportRequest,
+    then: &Then,
+) -> Result<Outcome, ServiceError> {
     let (raw, source) = then.keep_refused.then(|| (req.raw.clone(), req.source.clone())).unzip();
     let result = import_one(db, ctx, req);
     crate::metrics::global().import(match &result {
@@ -204,8 +209,11 @@ impl Importer {
 
     /// Imports one message when a slot is free (waiting for it), on the blocking pool.
     pub async fn import(&self, req: ImportRequest, then: &Then) -> Result<Outcome, ServiceError> {
-        let _slot =
-            self.slots.acquire().await.map_err(|_| ServiceError::Internal("the import slots are closed".into()))?;
+        let _slot = self
+            .slots
+            .acquire()
+            .await
+            .map_err(|_| ServiceError::Internal("the import slots are closed".into()))?;
         let (db, ctx, then) = (self.db.clone(), self.ctx.clone(), then.clone());
         tokio::task::spawn_blocking(move || run_one(&db, &ctx, req, &then))
             .await
@@ -214,7 +222,12 @@ impl Importer {
 
     /// Keeps bytes that are not to be imported (a connector's message cut at the size limit, or
     /// one set aside as poison) as a failed import with the reason.
-    pub async fn keep_failed(&self, raw: Vec<u8>, source: String, why: String) -> Result<ImportRow, ServiceError> {
+    pub async fn keep_failed(
+        &self,
+        raw: Vec<u8>,
+        source: String,
+        why: String,
+    ) -> Result<ImportRow, ServiceError> {
         let db = self.db.clone();
         tokio::task::spawn_blocking(move || record_failure(&mut *db.conn()?, &raw, &source, &why))
             .await
@@ -247,7 +260,10 @@ impl Importer {
         then: Then,
     ) -> Result<i64, DbError> {
         let total = i64::try_from(messages.len()).unwrap_or(i64::MAX);
-        let job = self.db.run(move |conn| sessions::insert_job(conn, user_id, "import", total, now_micros())).await?;
+        let job = self
+            .db
+            .run(move |conn| sessions::insert_job(conn, user_id, "import", total, now_micros()))
+            .await?;
         let job_id = job.id;
         let leases = leases.clone();
         leases.hold(&ui_job_lease(job_id)).await;
@@ -276,9 +292,15 @@ impl Importer {
         }
     }
 
-    async fn store_progress(&self, job_id: i64, p: &JobProgress, finished: Option<i64>) -> Result<(), DbError> {
+    async fn store_progress(
+        &self,
+        job_id: i64,
+        p: &JobProgress,
+        finished: Option<i64>,
+    ) -> Result<(), DbError> {
         let text = serde_json::to_string(p).unwrap_or_else(|_| "{}".into());
-        let counts = (i64::try_from(p.imported.len()).unwrap_or(0), i64::try_from(p.failed.len()).unwrap_or(0));
+        let counts =
+            (i64::try_from(p.imported.len()).unwrap_or(0), i64::try_from(p.failed.len()).unwrap_or(0));
         self.db.run(move |conn| sessions::update_job(conn, job_id, counts, &text, finished)).await
     }
 }
