@@ -402,9 +402,11 @@ fn import(
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use crate::service::imports::{self, EventMeta, ImportRequest};
+    use crate::service::imports::pipeline::{self, Then};
+    use crate::service::imports::{EventMeta, ImportRequest};
 
     let ctx = startup::triage_context(db, settings)?;
+    let then = Then { commit_as: commit.then(|| "cli".to_string()), keep_refused: false };
     let (files, mut failed) = files_under(paths);
     let jobs =
         if jobs == 0 { std::thread::available_parallelism().map(usize::from).unwrap_or(2) } else { jobs };
@@ -428,13 +430,6 @@ fn import(
     std::thread::scope(|scope| {
         for _ in 0..jobs.max(1) {
             scope.spawn(|| {
-                let mut conn = match db.conn() {
-                    Ok(c) => c,
-                    Err(e) => {
-                        failures.lock().map(|mut f| f.push(("(worker)".into(), e.to_string()))).ok();
-                        return;
-                    }
-                };
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(path) = files.get(i) else { break };
@@ -450,16 +445,8 @@ fn import(
                             continue;
                         }
                     };
-                    let messages: Vec<Vec<u8>> =
-                        if crate::extract::detect_input(&bytes) == crate::extract::InputKind::Mbox {
-                            crate::extract::split_mbox(&bytes).into_iter().map(<[u8]>::to_vec).collect()
-                        } else {
-                            vec![bytes]
-                        };
-                    let many = messages.len() > 1;
                     let mut outcome = String::new();
-                    for (k, raw) in messages.into_iter().enumerate() {
-                        let label = if many { format!("{name}#{}", k + 1) } else { name.clone() };
+                    for (label, raw) in pipeline::messages_in(&name, bytes) {
                         let request = ImportRequest {
                             raw,
                             source: source.to_string(),
@@ -467,19 +454,9 @@ fn import(
                             actor: Some("cli".into()),
                             meta: EventMeta::default(),
                         };
-                        let result = imports::import(&mut conn, &ctx, request).and_then(|imported| {
-                            let mut merged = None;
-                            if commit && imported.row.state == "draft" {
-                                let c = imports::commit(
-                                    &mut conn,
-                                    &ctx,
-                                    imported.row.id,
-                                    "cli",
-                                    EventMeta::default(),
-                                )?;
-                                merged = Some(c.merged);
-                            }
-                            Ok((imported, merged))
+                        let result = pipeline::run_one(db, &ctx, request, &then).and_then(|o| {
+                            let merged = o.committed.transpose()?.map(|c| c.merged);
+                            Ok((o.imported, merged))
                         });
                         match result {
                             Ok((imported, merged)) => {

@@ -26,6 +26,8 @@ pub struct Settings {
     pub organisation: OrganisationSettings,
     /// Triage: indicator defaults, expiry policy, publication.
     pub triage: TriageSettings,
+    /// Imports: how many emails are extracted at once and how many requests may wait.
+    pub imports: ImportSettings,
     /// Mailbox connectors (IMAP, POP3) that pull reported emails on their own.
     pub connectors: ConnectorSettings,
     /// Operations on indicators: nslookup, url-to-fqdn, splunk-search and script operations.
@@ -325,6 +327,37 @@ impl Default for HttpClientSettings {
     }
 }
 
+/// Imports (REST, UI, CLI, connectors): extraction is CPU- and memory-bound, so only so many
+/// emails are extracted at once; the rest wait their turn instead of starving other requests.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImportSettings {
+    /// Emails extracted (and stored) at the same time; the others wait. 0: half the CPU cores,
+    /// at least one, so that extraction never takes every core from the HTTP workers.
+    pub max_concurrent: usize,
+    /// Import requests (REST, UI) that may wait for their turn; beyond that REST answers 503
+    /// with `Retry-After` and the UI asks to try again. A waiting request holds its body (up to
+    /// 4 × `max_message_bytes`), so this bounds memory too. Connectors, background UI jobs and
+    /// the CLI wait without this bound (each is one sequential stream of imports).
+    pub max_queued: usize,
+}
+
+impl Default for ImportSettings {
+    fn default() -> Self {
+        Self { max_concurrent: 0, max_queued: 8 }
+    }
+}
+
+impl ImportSettings {
+    /// `max_concurrent` with 0 resolved from the core count.
+    pub fn concurrency(&self) -> usize {
+        match self.max_concurrent {
+            0 => std::thread::available_parallelism().map_or(1, |n| (usize::from(n) / 2).max(1)),
+            n => n,
+        }
+    }
+}
+
 /// Mailbox connectors (IMAP, POP3). Connectors are defined here (read-only over REST) or by an
 /// administrator over `/api/v1/connectors`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -618,6 +651,7 @@ impl Default for Settings {
             taxii: TaxiiSettings::default(),
             organisation: OrganisationSettings::default(),
             triage: TriageSettings::default(),
+            imports: ImportSettings::default(),
             connectors: ConnectorSettings::default(),
             operations: OperationsSettings::default(),
             audit: AuditSettings::default(),

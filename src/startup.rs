@@ -18,6 +18,7 @@ use crate::db::{DatabaseUrl, Db, PoolOptions};
 use crate::extract::{ExtractOptions, ObservableKind};
 use crate::http::browser::Proxies;
 use crate::service::auth::{Authenticator, CacheOptions};
+use crate::service::imports::pipeline::Importer;
 use crate::service::indicators::{Policy, TriageContext};
 use crate::service::leases::Leases;
 use crate::service::operations::Registry;
@@ -35,6 +36,8 @@ pub struct AppState {
     pub auth: web::Data<Authenticator>,
     pub taxii: web::Data<TaxiiState>,
     pub triage: web::Data<TriageContext>,
+    /// The import use case with its concurrency limit (every edge imports through it).
+    pub importer: web::Data<Importer>,
     pub connectors: web::Data<Supervisor>,
     pub operations: web::Data<Registry>,
     pub proxies: web::Data<Proxies>,
@@ -85,9 +88,10 @@ impl AppState {
         let validator = Arc::new(StixValidator::new().context("the embedded STIX schemas do not compile")?);
         let triage = web::Data::new(triage);
         let leases = Leases::new(db.clone(), &settings.cluster);
+        let importer = Importer::new(db.clone(), triage.clone().into_inner(), &settings.imports);
         let connectors = Supervisor::new(
             db.clone(),
-            triage.clone().into_inner(),
+            importer.clone(),
             &settings.connectors,
             settings.secret_rules(),
             seal_key,
@@ -109,6 +113,7 @@ impl AppState {
             auth: web::Data::new(auth),
             taxii: web::Data::new(TaxiiState { validator, cursor_key, served: Arc::default() }),
             triage,
+            importer: web::Data::new(importer),
             connectors: web::Data::new(connectors),
             proxies: web::Data::new(proxies),
             leases: web::Data::new(leases),
@@ -177,6 +182,7 @@ pub fn build_app(
         .app_data(state.auth.clone())
         .app_data(state.taxii.clone())
         .app_data(state.triage.clone())
+        .app_data(state.importer.clone())
         .app_data(state.connectors.clone())
         .app_data(state.operations.clone())
         .app_data(state.proxies.clone())

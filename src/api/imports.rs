@@ -10,8 +10,8 @@ use serde_json::Value;
 use super::{ApiError, Caller, micros_to_rfc3339, require_analyst};
 use crate::db::imports::{ImportRow, ItemRow};
 use crate::db::{Db, imports as store};
-use crate::extract::{self, InputKind};
-use crate::service::imports::{self, EventMeta, ImportRequest};
+use crate::service::imports::pipeline::{self, Importer, Message, Then};
+use crate::service::imports::{self, EventMeta};
 use crate::service::indicators::TriageContext;
 
 #[derive(Debug, Serialize)]
@@ -197,12 +197,17 @@ pub async fn create(
     req: HttpRequest,
     payload: web::Payload,
     query: web::Query<ImportQuery>,
-    db: web::Data<Db>,
-    ctx: web::Data<TriageContext>,
+    importer: web::Data<Importer>,
 ) -> Result<HttpResponse, ApiError> {
     require_analyst(&caller)?;
     let intake = caller.scope == crate::service::accounts::TokenScope::Intake;
-    let limit = ctx.extract.max_message_bytes;
+    // Before the body is read: a client told to come back later has not sent 50 MB for nothing.
+    let admission = importer.admit().map_err(|e| ApiError::RetryLater {
+        message: e.to_string(),
+        retry_after_secs: 5,
+        busy: true,
+    })?;
+    let limit = importer.ctx().extract.max_message_bytes;
     let content_type = req
         .headers()
         .get(CONTENT_TYPE)
@@ -251,38 +256,28 @@ pub async fn create(
         }
     };
     let actor = caller.username.clone();
-    let ctx = ctx.into_inner();
-    let response = db
-        .run(move |conn| {
-            let mut out = ImportResponse { imports: Vec::new(), failed: Vec::new() };
-            for file in incoming {
-                let messages: Vec<Vec<u8>> = if extract::detect_input(&file.raw) == InputKind::Mbox {
-                    extract::split_mbox(&file.raw).into_iter().map(<[u8]>::to_vec).collect()
-                } else {
-                    vec![file.raw]
-                };
-                let many = messages.len() > 1;
-                for (n, raw) in messages.into_iter().enumerate() {
-                    let name = if many { format!("{} #{}", file.name, n + 1) } else { file.name.clone() };
-                    let request = ImportRequest {
-                        raw,
-                        source: file.source.clone(),
-                        source_metadata: file.metadata.clone(),
-                        actor: Some(actor.clone()),
-                        meta: file.meta.clone(),
-                    };
-                    match imports::import(conn, &ctx, request) {
-                        Ok(i) => {
-                            out.imports.push(ImportOutcome { import: (&i.row).into(), created: i.created })
-                        }
-                        Err(crate::service::ServiceError::Db(e)) => return Err(e),
-                        Err(e) => out.failed.push(Failure { name, error: e.to_string() }),
-                    }
-                }
-            }
-            Ok(out)
+    let messages: Vec<Message> = incoming
+        .into_iter()
+        .flat_map(|f| {
+            pipeline::requests(
+                vec![(f.name, f.raw)],
+                &f.source,
+                f.metadata.as_ref(),
+                Some(actor.as_str()),
+                &f.meta,
+            )
         })
-        .await?;
+        .collect();
+    let batch = importer.import_all(messages, &Then::default()).await?;
+    drop(admission);
+    let response = ImportResponse {
+        imports: batch
+            .imported
+            .iter()
+            .map(|(_, o)| ImportOutcome { import: (&o.imported.row).into(), created: o.imported.created })
+            .collect(),
+        failed: batch.failed.into_iter().map(|(name, error)| Failure { name, error }).collect(),
+    };
     if response.imports.is_empty()
         && let Some(f) = response.failed.first()
     {

@@ -183,7 +183,7 @@ pub(crate) async fn session(w: &Worker) -> Result<(), ConnectorError> {
         AfterImport::Flag => format!("UNDELETED {}", flag.search_without()),
         _ => "UNDELETED".into(),
     };
-    let limit = w.ctx.extract.max_message_bytes;
+    let limit = w.importer.ctx().extract.max_message_bytes;
     loop {
         let mut uids: Vec<u32> = timed(t, "SEARCH", session.uid_search(&query)).await?.into_iter().collect();
         uids.sort_unstable();

@@ -24,9 +24,8 @@ use serde_json::json;
 
 use crate::db::connectors::{self as store, ConnectorRow};
 use crate::db::{Db, DbError, now_micros};
-use crate::service::ServiceError;
+use crate::service::imports::pipeline::{Importer, Then};
 use crate::service::imports::{self, ImportRequest};
-use crate::service::indicators::TriageContext;
 use crate::service::leases::Leases;
 use crate::settings::{AfterImport, ConnectorSettings, MailProtocol, MailTls, MailboxSettings, SecretRules};
 use secret::SealKey;
@@ -167,10 +166,13 @@ impl RunOptions {
     }
 }
 
+/// Attempts at one message before it is set aside as a poison message.
+pub const MAX_ATTEMPTS: i64 = 3;
+
 /// One running connector: its configuration and what it needs to store messages.
 pub(crate) struct Worker {
     db: Db,
-    ctx: Arc<TriageContext>,
+    importer: Importer,
     opts: RunOptions,
     key: SealKey,
     id: i64,
@@ -192,13 +194,13 @@ impl Worker {
     fn from_row(
         row: &ConnectorRow,
         db: Db,
-        ctx: Arc<TriageContext>,
+        importer: Importer,
         opts: RunOptions,
         key: SealKey,
         leases: Leases,
     ) -> Result<Self, ConnectorError> {
         let cfg = manage::config_of(row).map_err(|e| ConnectorError::Config(e.to_string()))?;
-        Ok(Self { db, ctx, opts, key, id: row.id, cfg, sealed: row.password_sealed.clone(), leases })
+        Ok(Self { db, importer, opts, key, id: row.id, cfg, sealed: row.password_sealed.clone(), leases })
     }
 
     /// The password: opened from its sealed form (bound to this connector, host and user), or
@@ -232,66 +234,78 @@ impl Worker {
     /// keeps the bytes) and remembers it under `key`. Only after this returns Ok may the message
     /// be marked processed on the server. `cut` is the size limit when the message was larger
     /// and only its first bytes were fetched.
+    ///
+    /// The attempt is counted in the database before the message is processed: a message whose
+    /// import failed, or killed the process, [`MAX_ATTEMPTS`] times is kept as a failed import
+    /// with its raw bytes instead (a poison message), so the connector goes on with the next.
     pub(crate) async fn store(
         &self,
         key: String,
         raw: Vec<u8>,
         cut: Option<usize>,
     ) -> Result<Stored, ConnectorError> {
-        let ctx = self.ctx.clone();
-        let (id, name, source, folder) =
-            (self.id, self.cfg.name.clone(), self.source(), self.cfg.folder.clone());
-        let (meta, commit, protocol) = (self.cfg.meta.clone(), self.cfg.commit, self.cfg.protocol);
-        let outcome = self
-            .db
-            .run(move |conn| {
-                let stored = (|| -> Result<(i64, bool), ServiceError> {
-                    if let Some(limit) = cut {
-                        let why = format!("the message is larger than {limit} bytes; its first {limit} bytes are kept");
-                        let row = imports::record_failure(conn, &raw, &source, &why)?;
-                        return Ok((row.id, true));
-                    }
-                    let metadata = match protocol {
-                        MailProtocol::Imap => json!({ "connector": name, "folder": folder, "message": key }),
-                        MailProtocol::Pop3 => json!({ "connector": name, "uidl": key }),
-                    };
-                    let req = ImportRequest {
-                        raw: raw.clone(),
-                        source: source.clone(),
-                        source_metadata: Some(metadata),
-                        actor: None,
-                        meta: meta.clone(),
-                    };
-                    match imports::import(conn, &ctx, req) {
-                        Ok(imported) => {
-                            if commit && imported.row.state == "draft" {
-                                let actor = format!("connector:{name}");
-                                // The draft is stored whatever happens here: a failed commit
-                                // leaves it for the analyst.
-                                if let Err(e) = imports::commit(conn, &ctx, imported.row.id, &actor, meta) {
-                                    tracing::warn!(connector = %name, import = imported.row.id, "cannot commit the draft: {e}");
-                                }
-                            }
-                            Ok((imported.row.id, imported.row.state == "failed"))
-                        }
-                        // Refused before storing (empty, too large): kept as a failed import.
-                        Err(ServiceError::Invalid(why)) => {
-                            let row = imports::record_failure(conn, &raw, &source, &why)?;
-                            Ok((row.id, true))
-                        }
-                        Err(other) => Err(other),
-                    }
-                })();
-                match stored {
-                    Ok((import_id, failed)) => {
-                        store::mark_seen(conn, id, &key, import_id, failed)?;
-                        Ok(Ok(Stored { import_id, failed }))
-                    }
-                    Err(e) => Ok(Err(e)),
+        let id = self.id;
+        // A message without an identity on the server is known by its content.
+        let key = if key.is_empty() { format!("sha256:{}", imports::sha256_hex(&raw)) } else { key };
+        let counted = key.clone();
+        let (attempts, last_error) =
+            self.db.run(move |conn| store::count_attempt(conn, id, &counted)).await?;
+        let source = self.source();
+        let outcome = if attempts > MAX_ATTEMPTS {
+            let why = format!(
+                "set aside after {MAX_ATTEMPTS} attempts that did not finish (last error: {})",
+                last_error.as_deref().unwrap_or("none recorded: the process stopped during the import")
+            );
+            tracing::warn!(connector = %self.cfg.name, message = %key, "poison message: {why}");
+            self.importer
+                .keep_failed(raw, source, why)
+                .await
+                .map(|row| Stored { import_id: row.id, failed: true })
+        } else if let Some(limit) = cut {
+            let why = format!("the message is larger than {limit} bytes; its first {limit} bytes are kept");
+            self.importer
+                .keep_failed(raw, source, why)
+                .await
+                .map(|row| Stored { import_id: row.id, failed: true })
+        } else {
+            let metadata = match self.cfg.protocol {
+                MailProtocol::Imap => {
+                    json!({ "connector": self.cfg.name, "folder": self.cfg.folder, "message": key })
                 }
-            })
-            .await?;
-        outcome.map_err(|e| ConnectorError::Store(e.to_string()))
+                MailProtocol::Pop3 => json!({ "connector": self.cfg.name, "uidl": key }),
+            };
+            let req = ImportRequest {
+                raw,
+                source,
+                source_metadata: Some(metadata),
+                actor: None,
+                meta: self.cfg.meta.clone(),
+            };
+            let then = Then {
+                commit_as: self.cfg.commit.then(|| format!("connector:{}", self.cfg.name)),
+                keep_refused: true,
+            };
+            self.importer
+                .import(req, &then)
+                .await
+                .map(|o| Stored { import_id: o.imported.row.id, failed: o.imported.row.state == "failed" })
+        };
+        match outcome {
+            Ok(stored) => {
+                self.db
+                    .run(move |conn| store::mark_seen(conn, id, &key, stored.import_id, stored.failed))
+                    .await?;
+                Ok(stored)
+            }
+            Err(e) => {
+                let text = e.to_string();
+                // Best effort: the attempt is counted whatever happens here.
+                if let Err(e) = self.db.run(move |conn| store::attempt_failed(conn, id, &key, &text)).await {
+                    tracing::warn!(connector = %self.cfg.name, "cannot record the failed attempt: {e}");
+                }
+                Err(ConnectorError::Store(e.to_string()))
+            }
+        }
     }
 
     async fn record_success(&self) -> Result<(), ConnectorError> {
@@ -374,7 +388,7 @@ async fn pop3_session(w: &Worker) -> Result<(), ConnectorError> {
         })
         .await?;
     let delete = after_of(cfg) == AfterImport::Delete;
-    let limit = w.ctx.extract.max_message_bytes;
+    let limit = w.importer.ctx().extract.max_message_bytes;
     for item in listing {
         if !seen.contains(&item.uidl) {
             let (raw, cut) = pop.retr(item.number, limit).await?;
@@ -392,7 +406,7 @@ async fn pop3_session(w: &Worker) -> Result<(), ConnectorError> {
 /// runtime it was created in (not on an HTTP worker's).
 pub struct Supervisor {
     db: Db,
-    ctx: Arc<TriageContext>,
+    importer: Importer,
     opts: RunOptions,
     key: SealKey,
     run: bool,
@@ -419,7 +433,7 @@ impl Supervisor {
     /// Must be called inside the tokio runtime the connectors are to run on.
     pub fn new(
         db: Db,
-        ctx: Arc<TriageContext>,
+        importer: Importer,
         settings: &ConnectorSettings,
         rules: SecretRules,
         key: SealKey,
@@ -429,7 +443,7 @@ impl Supervisor {
             .map_err(|_| ConnectorError::Config("connectors need a tokio runtime".into()))?;
         Ok(Self {
             db,
-            ctx,
+            importer,
             opts: RunOptions::from_settings(settings, rules),
             key,
             run: settings.enabled,
@@ -470,7 +484,7 @@ impl Supervisor {
         let worker = match Worker::from_row(
             row,
             self.db.clone(),
-            self.ctx.clone(),
+            self.importer.clone(),
             self.opts.clone(),
             self.key.clone(),
             self.leases.clone(),

@@ -1,12 +1,13 @@
-//! The `connectors` and `connector_seen` tables: mailbox connectors (configuration as JSON, the
-//! sealed password, IMAP folder state, health counters) and the messages each has stored while
-//! they still wait on the server.
+//! The `connectors`, `connector_seen` and `connector_attempts` tables: mailbox connectors
+//! (configuration as JSON, the sealed password, IMAP folder state, health counters), the messages
+//! each has stored while they still wait on the server, and the attempts at messages not yet
+//! stored (poison messages are set aside after a few).
 
 use std::collections::HashSet;
 
 use diesel::prelude::*;
 
-use super::schema::{connector_seen as seen, connectors as cn};
+use super::schema::{connector_attempts as tries, connector_seen as seen, connectors as cn};
 use super::{DbConn, DbError, now_micros, with_conn, write_tx};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -229,6 +230,17 @@ pub fn mark_seen(
 pub fn prune_seen(conn: &mut DbConn, id: i64, waiting: &HashSet<String>) -> Result<usize, DbError> {
     let gone: Vec<String> = seen_keys(conn, id)?.into_iter().filter(|k| !waiting.contains(k)).collect();
     let mut removed = 0;
+    let tried: Vec<String> = with_conn!(conn, c => tries::table
+        .filter(tries::connector_id.eq(id))
+        .select(tries::message_key)
+        .load(c))?;
+    let left: Vec<String> = tried.into_iter().filter(|k| !waiting.contains(k)).collect();
+    for chunk in left.chunks(500) {
+        with_conn!(conn, c => diesel::delete(
+            tries::table.filter(tries::connector_id.eq(id)).filter(tries::message_key.eq_any(chunk)),
+        )
+        .execute(c))?;
+    }
     for chunk in gone.chunks(500) {
         removed += with_conn!(conn, c => diesel::delete(
             seen::table.filter(seen::connector_id.eq(id)).filter(seen::message_key.eq_any(chunk)),
@@ -236,4 +248,39 @@ pub fn prune_seen(conn: &mut DbConn, id: i64, waiting: &HashSet<String>) -> Resu
         .execute(c))?;
     }
     Ok(removed)
+}
+
+/// Counts one more attempt at message `key`, before it is processed (so an attempt that kills
+/// the process is counted too). Returns the attempts so far, this one included, and the error
+/// the last failed one left.
+pub fn count_attempt(conn: &mut DbConn, id: i64, key: &str) -> Result<(i64, Option<String>), DbError> {
+    write_tx(conn, |conn| {
+        let now = now_micros();
+        let added = with_conn!(conn, c => diesel::insert_into(tries::table)
+            .values((
+                tries::connector_id.eq(id),
+                tries::message_key.eq(key),
+                tries::attempts.eq(1i64),
+                tries::last_at.eq(now),
+            ))
+            .on_conflict_do_nothing()
+            .execute(c))?;
+        if added == 0 {
+            with_conn!(conn, c => diesel::update(tries::table.find((id, key)))
+                .set((tries::attempts.eq(tries::attempts + 1), tries::last_at.eq(now)))
+                .execute(c))?;
+        }
+        Ok(with_conn!(conn, c => tries::table
+            .find((id, key))
+            .select((tries::attempts, tries::last_error))
+            .first::<(i64, Option<String>)>(c))?)
+    })
+}
+
+/// Records why the current attempt at message `key` failed (shown when it is set aside).
+pub fn attempt_failed(conn: &mut DbConn, id: i64, key: &str, error: &str) -> Result<(), DbError> {
+    with_conn!(conn, c => diesel::update(tries::table.find((id, key)))
+        .set(tries::last_error.eq(error))
+        .execute(c))?;
+    Ok(())
 }

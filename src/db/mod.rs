@@ -631,6 +631,17 @@ pub mod testing {
         Ok(format!("{base_url}{sep}options=-c%20search_path%3D{name}"))
     }
 
+    /// Runs SQL statements on one of the pool's connections: tests arrange what no API can
+    /// produce (a trigger that refuses one email's insert, to make its import fail repeatably).
+    pub fn execute(db: &super::Db, sql: &str) -> Result<(), DbError> {
+        let mut conn = db.conn()?;
+        match &mut *conn {
+            super::DbConn::Sqlite(c) => c.batch_execute(sql)?,
+            super::DbConn::Postgres(c) => c.batch_execute(sql)?,
+        }
+        Ok(())
+    }
+
     /// Drops schema `name` and everything in it.
     pub fn drop_pg_schema(base_url: &str, name: &str) -> Result<(), DbError> {
         let mut c = PgConnection::establish(base_url).map_err(|e| DbError::Connect(e.to_string()))?;

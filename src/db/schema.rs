@@ -350,6 +350,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    connector_attempts (connector_id, message_key) {
+        connector_id -> BigInt,
+        message_key -> Text,
+        attempts -> BigInt,
+        last_error -> Nullable<Text>,
+        last_at -> BigInt,
+    }
+}
+
+diesel::table! {
     connector_seen (connector_id, message_key) {
         connector_id -> BigInt,
         message_key -> Text,
@@ -412,6 +422,7 @@ diesel::joinable!(indicator_links -> indicators (indicator_id));
 diesel::joinable!(event_shares -> events (event_id));
 diesel::joinable!(event_shares -> collections (collection_id));
 diesel::joinable!(connector_seen -> connectors (connector_id));
+diesel::joinable!(connector_attempts -> connectors (connector_id));
 diesel::joinable!(operation_runs -> indicators (indicator_id));
 diesel::joinable!(sightings -> indicators (indicator_id));
 
@@ -471,6 +482,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     event_shares,
     intake_cursors,
     connectors,
+    connector_attempts,
     connector_seen,
     operation_runs,
     sightings,

@@ -2,7 +2,11 @@
 //! draft holding the raw bytes verbatim, the extraction and one item per attribute, attachment and
 //! indicator; the analyst edits it (prune, add, whitelist, metadata) and commits it into a
 //! spear-phish event in one transaction, or abandons it. Importing the same bytes again returns
-//! the existing draft.
+//! the existing draft. `pipeline` is the use case from upload to stored draft that every edge
+//! calls (mbox split, concurrency limit, extraction off the database, commit, failure record,
+//! background jobs).
+
+pub mod pipeline;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -107,19 +111,16 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// Imports one email: extraction (pure, before any lock), whitelist marking, and the draft with
-/// its items in one insert. Idempotent by content hash.
-pub fn import(conn: &mut DbConn, ctx: &TriageContext, req: ImportRequest) -> Result<Imported, ServiceError> {
-    let result = import_once(conn, ctx, req);
-    crate::metrics::global().import(match &result {
-        Ok(Imported { created: true, .. }) => "created",
-        Ok(_) => "existing",
-        Err(_) => "failed",
-    });
-    result
+/// An email checked (not empty, not too large, valid metadata) and hashed: ready to be looked
+/// up by content hash and extracted.
+#[derive(Debug)]
+pub struct Checked {
+    req: ImportRequest,
+    hash: String,
 }
 
-fn import_once(conn: &mut DbConn, ctx: &TriageContext, req: ImportRequest) -> Result<Imported, ServiceError> {
+/// Checks an email before any work is spent on it.
+pub fn check(ctx: &TriageContext, mut req: ImportRequest) -> Result<Checked, ServiceError> {
     if req.raw.iter().all(u8::is_ascii_whitespace) {
         return Err(ServiceError::Invalid("the email is empty".into()));
     }
@@ -130,12 +131,38 @@ fn import_once(conn: &mut DbConn, ctx: &TriageContext, req: ImportRequest) -> Re
             ctx.extract.max_message_bytes
         )));
     }
-    let meta = req.meta.clone().validated()?;
+    req.meta = req.meta.validated()?;
     let hash = sha256_hex(&req.raw);
-    if let Some(row) = store::by_hash(conn, &hash)? {
-        return Ok(Imported { row, created: false });
+    Ok(Checked { req, hash })
+}
+
+impl Checked {
+    /// The import already holding these bytes, if any (imports are idempotent by content hash).
+    pub fn existing(&self, conn: &mut DbConn) -> Result<Option<ImportRow>, ServiceError> {
+        Ok(store::by_hash(conn, &self.hash)?)
     }
-    let x = extract::extract(&req.raw, &ctx.extract);
+
+    /// Extracts the email: pure, CPU- and memory-bound, so it runs with no database connection
+    /// held (a pool connection kept through an extraction starves every other request).
+    pub fn extract(self, ctx: &TriageContext) -> Prepared {
+        let extraction = extract::extract(&self.req.raw, &ctx.extract);
+        Prepared { checked: self, extraction }
+    }
+}
+
+/// An email extracted and ready to store.
+#[derive(Debug)]
+pub struct Prepared {
+    checked: Checked,
+    extraction: Extraction,
+}
+
+/// Stores a prepared email: whitelist marking, and the draft (or a failed import when nothing
+/// could be read) with its items in one insert; the existing import when the same bytes were
+/// stored meanwhile. Every import path (REST, UI, background jobs, CLI, connectors) stores its
+/// drafts here, through `pipeline::run_one`.
+pub fn store_draft(conn: &mut DbConn, prepared: Prepared) -> Result<Imported, ServiceError> {
+    let Prepared { checked: Checked { req, hash }, extraction: x } = prepared;
     let rules = whitelist::load(conn)?;
     let draft = Draft::build(&x, &rules);
     let reported = x.reported();
@@ -147,7 +174,7 @@ fn import_once(conn: &mut DbConn, ctx: &TriageContext, req: ImportRequest) -> Re
         let why: Vec<String> = x.warnings.iter().map(|w| w.detail.clone()).collect();
         if why.is_empty() { "no message or indicator could be read".to_string() } else { why.join("; ") }
     });
-    let meta_json = serde_json::to_string(&meta).unwrap_or_else(|_| "{}".into());
+    let meta_json = serde_json::to_string(&req.meta).unwrap_or_else(|_| "{}".into());
     let source_metadata = req.source_metadata.as_ref().map(Value::to_string);
     let input_kind =
         serde_json::to_value(x.input).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
@@ -172,6 +199,7 @@ fn import_once(conn: &mut DbConn, ctx: &TriageContext, req: ImportRequest) -> Re
         updated_at: now,
     };
     let id = write_tx(conn, |conn| Ok::<_, ServiceError>(store::insert(conn, &new, &draft.items)?))?;
+    // The draft is stored (`id` is Some when it is new).
     let row = match id {
         Some(id) => store::get(conn, id)?,
         None => store::by_hash(conn, &hash)?,

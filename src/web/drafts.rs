@@ -8,19 +8,19 @@ use actix_web::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use futures_util::StreamExt;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::highlight::{self, Span};
 use super::session::{NoFields, Posted};
 use super::{Layout, Session, WebError, at, html, page, see_other, when};
 use crate::db::imports::{self as store, ItemRow};
-use crate::db::{Db, DbError, now_micros, sessions};
-use crate::extract::{self, InputKind};
-use crate::service::ServiceError;
-use crate::service::imports::{self, EventMeta, ImportRequest, ItemRule};
+use crate::db::{Db, DbError, sessions};
+use crate::extract;
+use crate::service::imports::pipeline::{self, Importer, JobProgress, Made, Then};
+use crate::service::imports::{self, EventMeta, ItemRule};
 use crate::service::indicators::TriageContext;
-use crate::service::leases::{Leases, ui_job_lease};
+use crate::service::leases::Leases;
 
 /// Event metadata fields of the import and commit forms; empty means "not given".
 #[derive(Debug, Default, Deserialize)]
@@ -84,19 +84,11 @@ pub async fn import_form(s: Session) -> Result<HttpResponse, WebError> {
     page(&ImportPage { l: Layout::new(&s, "Import") })
 }
 
-/// A draft an upload made (also stored in a job's result).
-#[derive(Serialize, Deserialize)]
-pub struct Outcome {
-    id: i64,
-    subject: String,
-    created: bool,
-}
-
 #[derive(Template)]
 #[template(path = "import_result.html")]
 struct ImportResult {
     l: Layout,
-    imported: Vec<Outcome>,
+    imported: Vec<Made>,
     failed: Vec<(String, String)>,
 }
 
@@ -106,12 +98,12 @@ pub async fn import(
     s: Session,
     req: HttpRequest,
     payload: web::Payload,
-    db: web::Data<Db>,
-    ctx: web::Data<TriageContext>,
+    importer: web::Data<Importer>,
     leases: web::Data<Leases>,
 ) -> Result<HttpResponse, WebError> {
     s.require_analyst()?;
-    let limit = ctx.extract.max_message_bytes.saturating_mul(4);
+    let admission = importer.admit()?;
+    let limit = importer.ctx().extract.max_message_bytes.saturating_mul(4);
     let mut form = actix_multipart::Multipart::new(req.headers(), payload);
     let mut csrf = None;
     let mut meta = MetaForm::default();
@@ -149,48 +141,20 @@ pub async fn import(
     }
     let meta = meta.meta().validated()?;
     let source = if source.is_empty() { "ui".to_string() } else { source };
-    // Each mbox becomes its messages (cheap: a scan for "From " lines).
-    let mut messages: Vec<(String, Vec<u8>)> = Vec::new();
-    for (name, raw) in files {
-        if extract::detect_input(&raw) == InputKind::Mbox {
-            let parts: Vec<Vec<u8>> = extract::split_mbox(&raw).into_iter().map(<[u8]>::to_vec).collect();
-            let many = parts.len() > 1;
-            for (n, part) in parts.into_iter().enumerate() {
-                messages.push((if many { format!("{name} #{}", n + 1) } else { name.clone() }, part));
-            }
-        } else {
-            messages.push((name, raw));
-        }
-    }
     let actor = s.principal.username.clone();
-    let ctx = ctx.into_inner();
-    let db = db.get_ref().clone();
+    let messages = pipeline::requests(files, &source, None, Some(actor.as_str()), &meta);
     if messages.len() > BACKGROUND_AT {
         // Long work: stored as a job whose progress page polls it; the import goes on in the
-        // background, one message per blocking call, so the server and the page stay responsive.
-        let total = i64::try_from(messages.len()).unwrap_or(i64::MAX);
-        let user_id = s.principal.user_id;
-        let job =
-            db.run(move |conn| sessions::insert_job(conn, user_id, "import", total, now_micros())).await?;
-        let job_id = job.id;
-        // Held while it runs here; closed by another instance if this one stops.
-        let leases = leases.get_ref().clone();
-        leases.hold(&ui_job_lease(job_id)).await;
-        tokio::spawn(async move {
-            run_import_job(db, ctx, job_id, messages, (source, actor, meta)).await;
-            leases.release(&ui_job_lease(job_id)).await;
-        });
+        // background, so the server and the page stay responsive.
+        drop(admission);
+        let job_id = importer.start_job(&leases, s.principal.user_id, messages, Then::default()).await?;
         return Ok(see_other(format!("/ui/jobs/{job_id}")));
     }
-    let (imported, failed) = db
-        .run(move |conn| {
-            let mut progress = Progress::default();
-            for (label, raw) in messages {
-                import_one(conn, &ctx, (&source, &actor, &meta), label, raw, &mut progress)?;
-            }
-            Ok((progress.imported, progress.failed))
-        })
-        .await?;
+    let batch = importer.import_all(messages, &Then::default()).await?;
+    drop(admission);
+    let imported: Vec<Made> =
+        batch.imported.iter().map(|(_, o)| Made::of(&o.imported.row, o.imported.created)).collect();
+    let failed = batch.failed;
     if let ([one], true) = (imported.as_slice(), failed.is_empty()) {
         return Ok(see_other(format!("/ui/drafts/{}", one.id)));
     }
@@ -201,78 +165,6 @@ pub async fn import(
 /// More messages than this in one upload are imported in the background.
 const BACKGROUND_AT: usize = 10;
 
-#[derive(Default, Serialize, Deserialize)]
-struct Progress {
-    imported: Vec<Outcome>,
-    failed: Vec<(String, String)>,
-}
-
-fn import_one(
-    conn: &mut crate::db::DbConn,
-    ctx: &TriageContext,
-    (source, actor, meta): (&str, &str, &EventMeta),
-    label: String,
-    raw: Vec<u8>,
-    progress: &mut Progress,
-) -> Result<(), DbError> {
-    let request = ImportRequest {
-        raw,
-        source: source.to_string(),
-        source_metadata: None,
-        actor: Some(actor.to_string()),
-        meta: meta.clone(),
-    };
-    match imports::import(conn, ctx, request) {
-        Ok(i) => progress.imported.push(Outcome {
-            id: i.row.id,
-            subject: i.row.subject.clone().unwrap_or_else(|| "(no subject)".into()),
-            created: i.created,
-        }),
-        Err(ServiceError::Db(e)) => return Err(e),
-        Err(e) => progress.failed.push((label, e.to_string())),
-    }
-    Ok(())
-}
-
-async fn run_import_job(
-    db: Db,
-    ctx: std::sync::Arc<TriageContext>,
-    job_id: i64,
-    messages: Vec<(String, Vec<u8>)>,
-    (source, actor, meta): (String, String, EventMeta),
-) {
-    let mut progress = Progress::default();
-    let who = std::sync::Arc::new((source, actor, meta));
-    for (label, raw) in messages {
-        let (ctx, who) = (ctx.clone(), who.clone());
-        let step = db
-            .run(move |conn| {
-                let mut one = Progress::default();
-                import_one(conn, &ctx, (&who.0, &who.1, &who.2), label.clone(), raw, &mut one).map(|()| one)
-            })
-            .await;
-        match step {
-            Ok(one) => {
-                progress.imported.extend(one.imported);
-                progress.failed.extend(one.failed);
-            }
-            Err(e) => progress.failed.push(("(storage)".into(), e.to_string())),
-        }
-        if let Err(e) = store_progress(&db, job_id, &progress, None).await {
-            tracing::warn!("import job {job_id}: {e}");
-        }
-    }
-    if let Err(e) = store_progress(&db, job_id, &progress, Some(now_micros())).await {
-        tracing::warn!("import job {job_id}: {e}");
-    }
-}
-
-async fn store_progress(db: &Db, job_id: i64, p: &Progress, finished: Option<i64>) -> Result<(), DbError> {
-    let text = serde_json::to_string(p).unwrap_or_else(|_| "{}".into());
-    let counts = (i64::try_from(p.imported.len()).unwrap_or(0), i64::try_from(p.failed.len()).unwrap_or(0));
-    db.run(move |conn| sessions::update_job(conn, job_id, counts, &text, finished)).await
-}
-
 #[derive(Template)]
 #[template(path = "job.html")]
 struct JobPage {
@@ -282,7 +174,7 @@ struct JobPage {
     done: i64,
     failed: i64,
     finished: bool,
-    result: Progress,
+    result: JobProgress,
 }
 
 async fn job_of(s: &Session, db: &Db, id: i64) -> Result<sessions::JobRow, WebError> {
@@ -294,7 +186,7 @@ async fn job_of(s: &Session, db: &Db, id: i64) -> Result<sessions::JobRow, WebEr
 /// `GET /ui/jobs/{id}`: the progress of a background import (polled by the page's script).
 pub async fn job(s: Session, path: web::Path<i64>, db: web::Data<Db>) -> Result<HttpResponse, WebError> {
     let j = job_of(&s, &db, path.into_inner()).await?;
-    let result: Progress = serde_json::from_str(&j.result).unwrap_or_default();
+    let result: JobProgress = serde_json::from_str(&j.result).unwrap_or_default();
     page(&JobPage {
         l: Layout::new(&s, format!("Import job {}", j.id)),
         id: j.id,
@@ -493,13 +385,30 @@ pub async fn show(s: Session, path: web::Path<i64>, db: web::Data<Db>) -> Result
             DbError::NotFound => WebError::NotFound(format!("draft {id} not found")),
             other => other.into(),
         })?;
-    let x: Value = extraction.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null);
+    let l = Layout::new(&s, format!("Draft {id}"));
+    // Parsing the stored extraction and highlighting every value is CPU work that grows with the
+    // email: done on the blocking pool, never on an HTTP worker.
+    let body = web::block(move || draft_page(l, id, &row, &items, extraction.as_deref()))
+        .await
+        .map_err(|e| WebError::Internal(format!("the draft page: {e}")))??;
+    Ok(html(StatusCode::OK, body))
+}
+
+/// The QA page of a draft, rendered.
+fn draft_page(
+    l: Layout,
+    id: i64,
+    row: &store::ImportRow,
+    items: &[ItemRow],
+    extraction: Option<&str>,
+) -> Result<String, WebError> {
+    let x: Value = extraction.and_then(|t| serde_json::from_str(t).ok()).unwrap_or(Value::Null);
     let texts_json = at(&x, "texts").as_array().cloned().unwrap_or_default();
     let mut spans: Vec<Vec<Span>> = vec![Vec::new(); texts_json.len()];
     let mut attributes = Vec::new();
     let mut attachments = Vec::new();
     let mut indicators = Vec::new();
-    for i in &items {
+    for i in items {
         let d: Value = serde_json::from_str(&i.details).unwrap_or(Value::Null);
         let mut located = false;
         for p in at(&d, "provenance").as_array().into_iter().flatten() {
@@ -561,10 +470,10 @@ pub async fn show(s: Session, path: web::Path<i64>, db: web::Data<Db>) -> Result
             )
         })
         .collect();
-    let meta = imports::meta_of(&row);
+    let meta = imports::meta_of(row);
     let subject = row.subject.clone().unwrap_or_default();
-    page(&DraftPage {
-        l: Layout::new(&s, format!("Draft {id}")),
+    Ok(DraftPage {
+        l,
         id,
         state: row.state.clone(),
         meta_title: meta.title.clone().unwrap_or_else(|| subject.clone()),
@@ -585,7 +494,8 @@ pub async fn show(s: Session, path: web::Path<i64>, db: web::Data<Db>) -> Result
         texts,
         warnings,
         kinds: vec!["url", "domain", "ipv4", "ipv6", "email", "md5", "sha1", "sha256", "cve"],
-    })
+    }
+    .render()?)
 }
 
 /// `GET /ui/drafts/{id}/raw`: the email verbatim, as a download (never rendered).

@@ -134,6 +134,8 @@ auth_mechanisms = plain login
 # Answer a wrong password at once, and never slow loopback clients down after failures (the
 # anvil penalty): the tests retry every 100 ms.
 auth_failure_delay = 0
+# Dovecot 2.3's default, pinned: a test computes a message's UIDL from its UID and UIDVALIDITY.
+pop3_uidl_format = %08Xu%08Xv
 login_trusted_networks = 127.0.0.0/8
 default_internal_user = {internal}
 default_internal_group = {internal}
@@ -915,4 +917,129 @@ async fn one_instance_runs_a_connector_and_another_takes_it_over_when_it_dies() 
         assert!(Instant::now() < deadline, "every message marked processed");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+impl Dovecot {
+    /// `doveadm ARGS` against this Dovecot, its standard output.
+    fn doveadm(&self, args: &[&str]) -> String {
+        let out = Command::new("doveadm").arg("-c").arg(self.conf()).args(args).output().expect("doveadm");
+        assert!(out.status.success(), "doveadm {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+/// A phish whose draft the test's database refuses to store (see `refuse_poison`).
+fn poison() -> Vec<u8> {
+    b"From: <boss@evil-poison.example.net>\r\nTo: alice@corp.example\r\nSubject: Poison pill\r\n\
+      Message-ID: <poison@evil.example.net>\r\nContent-Type: text/plain\r\n\r\n\
+      Open http://poison.evil.example.net/now\r\n"
+        .to_vec()
+}
+
+/// Makes storing the poison's draft fail every time, on either backend: a trigger refuses the
+/// insert of a draft with its subject (a failed import of the same bytes is still accepted).
+fn refuse_poison(app: &TestApp) {
+    let sql = match crate::helpers::TestDb::expected_backend() {
+        harpoon::db::Backend::Sqlite => {
+            "CREATE TRIGGER refuse_poison BEFORE INSERT ON imports \
+             WHEN NEW.subject = 'Poison pill' AND NEW.state = 'draft' \
+             BEGIN SELECT RAISE(ABORT, 'poison refused by the test'); END;"
+        }
+        harpoon::db::Backend::Postgres => {
+            "CREATE FUNCTION refuse_poison() RETURNS trigger AS $$ BEGIN \
+               IF NEW.subject = 'Poison pill' AND NEW.state = 'draft' THEN \
+                 RAISE EXCEPTION 'poison refused by the test'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql; \
+             CREATE TRIGGER refuse_poison BEFORE INSERT ON imports FOR EACH ROW EXECUTE FUNCTION refuse_poison();"
+        }
+    };
+    harpoon::db::testing::execute(&app.db, sql).expect("the trigger");
+}
+
+/// The import holding exactly these bytes.
+async fn import_of(app: &TestApp, bytes: &[u8]) -> Value {
+    use sha2::Digest;
+    let sha = hex::encode(sha2::Sha256::digest(bytes));
+    app.imports().await.into_iter().find(|i| i["sha256"] == sha.as_str()).expect("an import of the bytes")
+}
+
+/// A message whose import fails every time is tried three times (a new session each, after the
+/// backoff), then kept as a failed import with its raw bytes and flagged like any other; the
+/// messages after it are imported.
+#[tokio::test]
+async fn imap_poison_message_is_set_aside_after_three_failed_attempts() {
+    let d = Dovecot::start().await;
+    let app = spawn_app(&d).await;
+    refuse_poison(&app);
+    let bad = poison();
+    d.deliver(&bad);
+    d.deliver(&phish(1));
+    d.deliver(&phish(2));
+    app.create_connector(imap_connector(&d, json!({ "idle": false }))).await;
+    let c = app.wait_connector("reports", 30, |c| taken(c) == 3).await;
+    assert_eq!(c["health"]["messages_failed"], 1, "{c}");
+    let imports = app.imports().await;
+    assert_eq!(imports.len(), 3, "{imports:?}");
+    let set_aside = import_of(&app, &bad).await;
+    assert_eq!(set_aside["state"], "failed");
+    let error = set_aside["error"].as_str().unwrap_or_default();
+    assert!(error.contains("after 3 attempts") && error.contains("poison refused by the test"), "{error}");
+    let raw = app
+        .as_admin(app.get(&format!("/api/v1/imports/{}/raw", set_aside["id"])))
+        .send()
+        .await
+        .expect("raw")
+        .bytes()
+        .await
+        .expect("body");
+    assert_eq!(raw.as_ref(), bad.as_slice(), "the raw bytes are kept");
+    for n in [1, 2] {
+        assert_eq!(import_of(&app, &phish(n)).await["state"], "draft");
+    }
+    // Processed on the server like the others: nothing is taken again.
+    assert_eq!(d.count_reaching("INBOX", "KEYWORD $HarpoonImported", 3).await, 3);
+}
+
+/// A message that kills the worker: three attempts were counted by workers that never finished
+/// (counted with the worker's own function, as the process dies right after it), then the
+/// connector starts again: the message is set aside without a fourth try, the next is imported.
+#[tokio::test]
+async fn pop3_message_that_killed_the_worker_three_times_is_set_aside() {
+    let d = Dovecot::start().await;
+    let app = spawn_app(&d).await;
+    let bad = poison();
+    d.deliver(&bad);
+    d.deliver(&phish(1));
+    let created = app.create_connector(pop3_connector(&d, json!({ "enabled": false }))).await;
+    let id = created["id"].as_i64().expect("id");
+    let uid: u32 = d
+        .doveadm(&["fetch", "-u", "alice", "uid", "mailbox", "INBOX", "ALL"])
+        .lines()
+        .find_map(|l| l.strip_prefix("uid: "))
+        .expect("the first message's UID")
+        .trim()
+        .parse()
+        .expect("a number");
+    let validity: u32 = d
+        .doveadm(&["mailbox", "status", "-u", "alice", "uidvalidity", "INBOX"])
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("uidvalidity="))
+        .expect("uidvalidity=N")
+        .parse()
+        .expect("a number");
+    let first = format!("{uid:08x}{validity:08x}");
+    let mut conn = app.db.conn().expect("connection");
+    for n in 1..=3 {
+        let (attempts, _) = harpoon::db::connectors::count_attempt(&mut conn, id, &first).expect("count");
+        assert_eq!(attempts, n);
+    }
+    drop(conn);
+    app.patch_connector("pop", json!({ "enabled": true })).await;
+    let c = app.wait_connector("pop", 30, |c| taken(c) == 2).await;
+    assert_eq!(c["health"]["messages_failed"], 1, "{c}");
+    let set_aside = import_of(&app, &bad).await;
+    assert_eq!(set_aside["state"], "failed");
+    let error = set_aside["error"].as_str().unwrap_or_default();
+    assert!(error.contains("after 3 attempts") && error.contains("the process stopped"), "{error}");
+    assert_eq!(set_aside["size"], bad.len());
+    assert_eq!(import_of(&app, &phish(1)).await["state"], "draft");
 }

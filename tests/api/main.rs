@@ -19,6 +19,7 @@ mod extract_golden;
 mod extract_golden_media;
 mod helpers;
 mod hidden_links;
+mod import_limits;
 mod leases;
 mod lifecycle;
 mod metrics;

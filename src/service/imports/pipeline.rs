@@ -1,0 +1,360 @@
+//! The import use case from end to end, the one every edge calls (REST, UI and its background
+//! jobs, CLI, mailbox connectors): files in (an mbox split into its messages), each message
+//! checked, looked up by content hash, extracted *without* a database connection, stored (a draft,
+//! or a failed import when nothing could be read), optionally committed into an event, and — for
+//! callers that must never drop an email (connectors) — refused bytes kept as a failed import.
+//!
+//! Extraction is CPU- and memory-bound: at most `imports.max_concurrent` emails are extracted at
+//! once ([`Importer`]'s slots); requests (REST, UI) beyond the slots queue up to
+//! `imports.max_queued` and are then refused as busy, so a burst of pushes can neither exhaust the
+//! memory nor starve the TAXII pollers of CPU and pool connections.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::sync::Semaphore;
+
+use super::{Committed, EventMeta, ImportRequest, Imported, check, commit, record_failure, store_draft};
+use crate::db::imports::ImportRow;
+use crate::db::{Db, DbError, now_micros, sessions};
+use crate::extract::{self, InputKind};
+use crate::service::ServiceError;
+use crate::service::indicators::TriageContext;
+use crate::service::leases::{Leases, ui_job_lease};
+use crate::settings::ImportSettings;
+
+/// An email to import and the name the caller knows it by (a file, `file #3` for an mbox's
+/// third message, a mailbox key).
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub label: String,
+    pub request: ImportRequest,
+}
+
+/// The messages in one uploaded file, labelled: an mbox becomes its messages (`name #n`),
+/// anything else is one message.
+pub fn messages_in(name: &str, raw: Vec<u8>) -> Vec<(String, Vec<u8>)> {
+    if extract::detect_input(&raw) != InputKind::Mbox {
+        return vec![(name.to_string(), raw)];
+    }
+    let parts = extract::split_mbox(&raw);
+    let many = parts.len() > 1;
+    parts
+        .into_iter()
+        .enumerate()
+        .map(|(n, part)| (if many { format!("{name} #{}", n + 1) } else { name.to_string() }, part.to_vec()))
+        .collect()
+}
+
+/// What happens after a message is stored.
+#[derive(Debug, Clone, Default)]
+pub struct Then {
+    /// Commit a new draft into an event as this actor (with the request's metadata). A failed
+    /// commit leaves the draft for the analyst and is reported in [`Outcome::committed`].
+    pub commit_as: Option<String>,
+    /// Keep an email refused before storing (empty, too large) as a failed import with its raw
+    /// bytes instead of returning the refusal: for sources that must never drop one.
+    pub keep_refused: bool,
+}
+
+/// What became of one message.
+#[derive(Debug)]
+pub struct Outcome {
+    pub imported: Imported,
+    /// `Some` when a commit was asked for and the import was a draft.
+    pub committed: Option<Result<Committed, ServiceError>>,
+}
+
+/// One message through the whole use case, blocking (a CLI thread or the blocking pool). The
+/// duplicate look-up and the store each take a pool connection for their statements only; the
+/// extraction between them holds none.
+pub fn run_one(
+    db: &Db,
+    ctx: &TriageContext,
+    req: ImportRequest,
+    then: &Then,
+) -> Result<Outcome, ServiceError> {
+    let (raw, source) = then.keep_refused.then(|| (req.raw.clone(), req.source.clone())).unzip();
+    let result = import_one(db, ctx, req);
+    crate::metrics::global().import(match &result {
+        Ok(Imported { created: true, .. }) => "created",
+        Ok(_) => "existing",
+        Err(_) => "failed",
+    });
+    let imported = match (result, raw, source) {
+        (Ok(imported), ..) => imported,
+        (Err(ServiceError::Invalid(why)), Some(raw), Some(source)) => {
+            let row = record_failure(&mut *db.conn()?, &raw, &source, &why)?;
+            return Ok(Outcome { imported: Imported { row, created: true }, committed: None });
+        }
+        (Err(e), ..) => return Err(e),
+    };
+    let committed = match &then.commit_as {
+        Some(actor) if imported.row.state == "draft" => {
+            // The metadata stored on the draft applies (`commit` merges it with what it is given).
+            let result = commit(&mut *db.conn()?, ctx, imported.row.id, actor, EventMeta::default());
+            if let Err(e) = &result {
+                tracing::warn!(import = imported.row.id, "cannot commit the draft: {e}");
+            }
+            Some(result)
+        }
+        _ => None,
+    };
+    Ok(Outcome { imported, committed })
+}
+
+fn import_one(db: &Db, ctx: &TriageContext, req: ImportRequest) -> Result<Imported, ServiceError> {
+    let checked = check(ctx, req)?;
+    if let Some(row) = checked.existing(&mut *db.conn()?)? {
+        return Ok(Imported { row, created: false });
+    }
+    let prepared = checked.extract(ctx);
+    store_draft(&mut *db.conn()?, prepared)
+}
+
+/// The import use case for the server: the database, the triage context and the limits.
+/// Cheap to clone (shared state behind `Arc`s).
+#[derive(Clone)]
+pub struct Importer {
+    db: Db,
+    ctx: Arc<TriageContext>,
+    /// One permit per email extracted and stored at a time.
+    slots: Arc<Semaphore>,
+    /// Requests admitted (running or waiting for a slot).
+    admitted: Arc<AtomicUsize>,
+    max_admitted: usize,
+}
+
+impl std::fmt::Debug for Importer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Importer")
+            .field("free_slots", &self.slots.available_permits())
+            .field("admitted", &self.admitted.load(Ordering::Relaxed))
+            .field("max_admitted", &self.max_admitted)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A request's place among the admitted ones, given back when dropped.
+#[derive(Debug)]
+pub struct Admission {
+    admitted: Arc<AtomicUsize>,
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        self.admitted.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A draft (or failed import) one upload made, as listed to the uploader and kept in a
+/// background job's result.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Made {
+    pub id: i64,
+    pub subject: String,
+    pub created: bool,
+}
+
+/// What a batch of messages became: `(label, outcome)` and `(label, why)` per message.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub imported: Vec<(String, Outcome)>,
+    pub failed: Vec<(String, String)>,
+}
+
+/// A background import's progress, stored in its job row after each message.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct JobProgress {
+    pub imported: Vec<Made>,
+    pub failed: Vec<(String, String)>,
+}
+
+impl Made {
+    pub fn of(row: &ImportRow, created: bool) -> Self {
+        Self { id: row.id, subject: row.subject.clone().unwrap_or_else(|| "(no subject)".into()), created }
+    }
+}
+
+impl Importer {
+    pub fn new(db: Db, ctx: Arc<TriageContext>, settings: &ImportSettings) -> Self {
+        let slots = settings.concurrency();
+        Self {
+            db,
+            ctx,
+            slots: Arc::new(Semaphore::new(slots)),
+            admitted: Arc::default(),
+            max_admitted: slots.saturating_add(settings.max_queued),
+        }
+    }
+
+    pub fn ctx(&self) -> &TriageContext {
+        &self.ctx
+    }
+
+    /// Admits a request (REST, UI) before its body is read: refused as busy when the slots and
+    /// the queue are taken, so a client learns it at once and retries later.
+    pub fn admit(&self) -> Result<Admission, ServiceError> {
+        let before = self.admitted.fetch_add(1, Ordering::AcqRel);
+        let admission = Admission { admitted: self.admitted.clone() };
+        if before >= self.max_admitted {
+            return Err(ServiceError::Busy(format!(
+                "the import queue is full ({before} running or waiting); try again shortly"
+            )));
+        }
+        Ok(admission)
+    }
+
+    /// Imports one message when a slot is free (waiting for it), on the blocking pool.
+    pub async fn import(&self, req: ImportRequest, then: &Then) -> Result<Outcome, ServiceError> {
+        let _slot = self
+            .slots
+            .acquire()
+            .await
+            .map_err(|_| ServiceError::Internal("the import slots are closed".into()))?;
+        let (db, ctx, then) = (self.db.clone(), self.ctx.clone(), then.clone());
+        tokio::task::spawn_blocking(move || run_one(&db, &ctx, req, &then))
+            .await
+            .map_err(|e| ServiceError::Internal(format!("import task: {e}")))?
+    }
+
+    /// Keeps bytes that are not to be imported (a connector's message cut at the size limit, or
+    /// one set aside as poison) as a failed import with the reason.
+    pub async fn keep_failed(
+        &self,
+        raw: Vec<u8>,
+        source: String,
+        why: String,
+    ) -> Result<ImportRow, ServiceError> {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || record_failure(&mut *db.conn()?, &raw, &source, &why))
+            .await
+            .map_err(|e| ServiceError::Internal(format!("import task: {e}")))?
+    }
+
+    /// Imports messages one after the other. A storage failure (the database is away) stops
+    /// the batch and is returned; any other failure is listed with the message's label.
+    pub async fn import_all(&self, messages: Vec<Message>, then: &Then) -> Result<Batch, DbError> {
+        let mut batch = Batch::default();
+        for Message { label, request } in messages {
+            match self.import(request, then).await {
+                Ok(outcome) => batch.imported.push((label, outcome)),
+                Err(ServiceError::Db(e)) => return Err(e),
+                Err(e) => batch.failed.push((label, e.to_string())),
+            }
+        }
+        Ok(batch)
+    }
+
+    /// Starts a background import of `messages` for user `user_id`: a job row whose progress is
+    /// stored after each message (the progress page works from any instance), held by the
+    /// lease `ui-job:ID` while this instance works on it (closed as interrupted by another
+    /// instance if this one stops). Returns the job's id.
+    pub async fn start_job(
+        &self,
+        leases: &Leases,
+        user_id: i64,
+        messages: Vec<Message>,
+        then: Then,
+    ) -> Result<i64, DbError> {
+        let total = i64::try_from(messages.len()).unwrap_or(i64::MAX);
+        let job = self
+            .db
+            .run(move |conn| sessions::insert_job(conn, user_id, "import", total, now_micros()))
+            .await?;
+        let job_id = job.id;
+        let leases = leases.clone();
+        leases.hold(&ui_job_lease(job_id)).await;
+        let importer = self.clone();
+        tokio::spawn(async move {
+            importer.run_job(job_id, messages, &then).await;
+            leases.release(&ui_job_lease(job_id)).await;
+        });
+        Ok(job_id)
+    }
+
+    async fn run_job(&self, job_id: i64, messages: Vec<Message>, then: &Then) {
+        let mut progress = JobProgress::default();
+        for Message { label, request } in messages {
+            match self.import(request, then).await {
+                Ok(o) => progress.imported.push(Made::of(&o.imported.row, o.imported.created)),
+                Err(ServiceError::Db(e)) => progress.failed.push(("(storage)".into(), e.to_string())),
+                Err(e) => progress.failed.push((label, e.to_string())),
+            }
+            if let Err(e) = self.store_progress(job_id, &progress, None).await {
+                tracing::warn!("import job {job_id}: {e}");
+            }
+        }
+        if let Err(e) = self.store_progress(job_id, &progress, Some(now_micros())).await {
+            tracing::warn!("import job {job_id}: {e}");
+        }
+    }
+
+    async fn store_progress(
+        &self,
+        job_id: i64,
+        p: &JobProgress,
+        finished: Option<i64>,
+    ) -> Result<(), DbError> {
+        let text = serde_json::to_string(p).unwrap_or_else(|_| "{}".into());
+        let counts =
+            (i64::try_from(p.imported.len()).unwrap_or(0), i64::try_from(p.failed.len()).unwrap_or(0));
+        self.db.run(move |conn| sessions::update_job(conn, job_id, counts, &text, finished)).await
+    }
+}
+
+/// The requests of one upload: each file's messages with the same source, actor and metadata.
+pub fn requests(
+    files: Vec<(String, Vec<u8>)>,
+    source: &str,
+    source_metadata: Option<&Value>,
+    actor: Option<&str>,
+    meta: &EventMeta,
+) -> Vec<Message> {
+    files
+        .into_iter()
+        .flat_map(|(name, raw)| messages_in(&name, raw))
+        .map(|(label, raw)| Message {
+            label,
+            request: ImportRequest {
+                raw,
+                source: source.to_string(),
+                source_metadata: source_metadata.cloned(),
+                actor: actor.map(str::to_string),
+                meta: meta.clone(),
+            },
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_mbox_becomes_its_messages_labelled_and_anything_else_one() {
+        let mbox = b"From a@example.org Mon Jan  1 00:00:00 2024\nSubject: one\n\nbody\n\n\
+                     From b@example.org Mon Jan  1 00:00:00 2024\nSubject: two\n\nbody\n"
+            .to_vec();
+        let got = messages_in("reports.mbox", mbox);
+        let labels: Vec<&str> = got.iter().map(|(l, _)| l.as_str()).collect();
+        assert_eq!(labels, ["reports.mbox #1", "reports.mbox #2"]);
+        assert!(got[1].1.starts_with(b"From b@") || got[1].1.starts_with(b"Subject: two"), "{:?}", got[1]);
+        let one = messages_in("x.eml", b"Subject: hi\r\n\r\nbody\r\n".to_vec());
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].0, "x.eml");
+    }
+
+    #[test]
+    fn requests_carry_the_upload_s_source_actor_and_metadata() {
+        let meta = EventMeta { title: Some("t".into()), ..EventMeta::default() };
+        let files = vec![("a.eml".to_string(), b"Subject: a\r\n\r\nx\r\n".to_vec())];
+        let got = requests(files, "ui", None, Some("alice"), &meta);
+        assert_eq!(got.len(), 1);
+        assert_eq!((got[0].label.as_str(), got[0].request.source.as_str()), ("a.eml", "ui"));
+        assert_eq!(got[0].request.actor.as_deref(), Some("alice"));
+        assert_eq!(got[0].request.meta, meta);
+    }
+}

@@ -1,0 +1,108 @@
+//! The import use case's limits (issue 15): a bounded number of import requests is admitted
+//! (extracting, or waiting for a slot); the next is refused before its body is read, with 503
+//! and `Retry-After`, on the analyst's and on the intake token's path alike, and is accepted again
+//! once the queue has room.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::helpers::{ADMIN_PASSWORD, TestApp, status_json};
+
+fn phish(n: usize) -> Vec<u8> {
+    format!(
+        "From: <it@evil-{n}.example.net>\r\nTo: alice@corp.example\r\nSubject: Limits #{n}\r\n\
+         Message-ID: <limits-{n}@evil.example.net>\r\nContent-Type: text/plain\r\n\r\n\
+         Reset at http://reset-{n}.evil.example.net/now\r\n"
+    )
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn imports_beyond_the_queue_are_told_to_retry_and_the_intake_receipt_is_unchanged() {
+    let app = TestApp::spawn_with(|s| {
+        s.imports.max_concurrent = 1;
+        s.imports.max_queued = 0;
+    })
+    .await;
+    let (status, v) = status_json(
+        app.as_admin(app.post("/api/v1/tokens"))
+            .json(&json!({ "label": "gateway", "scope": "intake" }))
+            .send()
+            .await
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let intake = v["token"].as_str().expect("token").to_string();
+    // Warm the password cache, so the slow request below is admitted quickly.
+    app.as_admin(app.get("/api/v1/me")).send().await.expect("me");
+
+    // An upload whose body is still arriving holds the only place.
+    let slow_body = phish(1);
+    let addr = app.url.trim_start_matches("http://").to_string();
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+    let auth =
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("admin:{ADMIN_PASSWORD}"));
+    let head = format!(
+        "POST /api/v1/imports HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Basic {auth}\r\n\
+         Content-Type: message/rfc822\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        slow_body.len()
+    );
+    slow.write_all(head.as_bytes()).await.expect("head");
+    let (first, rest) = slow_body.split_at(20);
+    slow.write_all(first).await.expect("first bytes");
+    slow.flush().await.expect("flush");
+
+    // Until the server has admitted it, a second request may still get through: wait for the
+    // refusal (the slow one is admitted within moments).
+    let mut refused = None;
+    for n in 0..100 {
+        let resp = app
+            .post("/api/v1/imports")
+            .bearer_auth(&intake)
+            .header("Content-Type", "message/rfc822")
+            .body(phish(100 + n))
+            .send()
+            .await
+            .expect("request");
+        if resp.status() == StatusCode::SERVICE_UNAVAILABLE {
+            refused = Some(resp);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let refused = refused.expect("a push while the queue is full is refused");
+    let retry = refused.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);
+    assert!(retry.as_deref().and_then(|r| r.parse::<u64>().ok()).is_some_and(|s| s > 0), "{retry:?}");
+    let (_, problem) = status_json(refused).await;
+    assert!(problem["detail"].as_str().is_some_and(|d| d.contains("try again")), "{problem}");
+    let analyst = app
+        .as_admin(app.post("/api/v1/imports"))
+        .header("Content-Type", "message/rfc822")
+        .body(phish(2))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(analyst.status(), StatusCode::SERVICE_UNAVAILABLE);
+
+    // The slow upload finishes and is stored; then pushes are accepted again, same receipt.
+    slow.write_all(rest).await.expect("the rest");
+    let mut answer = String::new();
+    slow.read_to_string(&mut answer).await.expect("answer");
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    let (status, receipt) = status_json(
+        app.post("/api/v1/imports")
+            .bearer_auth(&intake)
+            .header("Content-Type", "message/rfc822")
+            .body(phish(3))
+            .send()
+            .await
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{receipt}");
+    assert_eq!(receipt, json!({ "accepted": 1, "failed": [] }));
+}
