@@ -172,6 +172,9 @@ fn import_once(conn: &mut DbConn, ctx: &TriageContext, req: ImportRequest) -> Re
         updated_at: now,
     };
     let id = write_tx(conn, |conn| Ok::<_, ServiceError>(store::insert(conn, &new, &draft.items)?))?;
+    if let Some(id) = id.filter(|_| !failed) {
+        super::verdict::actions::after_import(conn, ctx, id, &req.raw, &x);
+    }
     let row = match id {
         Some(id) => store::get(conn, id)?,
         None => store::by_hash(conn, &hash)?,
@@ -579,6 +582,18 @@ pub fn commit(
     actor: &str,
     meta: EventMeta,
 ) -> Result<Committed, ServiceError> {
+    commit_into(conn, ctx, id, actor, meta, None)
+}
+
+/// [`commit`], into `event` when given (a `known phish` joining the event its values matched).
+pub fn commit_into(
+    conn: &mut DbConn,
+    ctx: &TriageContext,
+    id: i64,
+    actor: &str,
+    meta: EventMeta,
+    event: Option<i64>,
+) -> Result<Committed, ServiceError> {
     let meta = meta.validated()?;
     let committed = write_tx(conn, |conn| {
         crate::db::lock_indicator_writers(conn)?;
@@ -599,7 +614,14 @@ pub fn commit(
                 .and_then(|i| StixTimestamp::parse(&i.value).ok())
                 .map(|t| t.to_string());
         }
-        let (event_id, merged) = find_or_create_event(conn, ctx, &row, &meta, actor, now)?;
+        let (event_id, merged) = match event {
+            Some(e) => {
+                events::get(conn, e)?.ok_or_else(|| ServiceError::NotFound(format!("event {e}")))?;
+                events::touch(conn, e, now)?;
+                (e, true)
+            }
+            None => find_or_create_event(conn, ctx, &row, &meta, actor, now)?,
+        };
         // Recipients and the reporter.
         let mut people: Vec<(String, &str)> = Vec::new();
         for i in items.iter().filter(|i| i.section == "attribute") {

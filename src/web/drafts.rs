@@ -410,6 +410,7 @@ struct DraftPage {
     texts: Vec<TextView>,
     warnings: Vec<String>,
     kinds: Vec<&'static str>,
+    verdict: Option<super::verdicts::VerdictView>,
 }
 
 /// How an item looks: private and reserved addresses apart from other whitelisted values.
@@ -483,10 +484,11 @@ fn text_label(t: &Value) -> String {
 /// `GET /ui/drafts/{id}`: the QA screen.
 pub async fn show(s: Session, path: web::Path<i64>, db: web::Data<Db>) -> Result<HttpResponse, WebError> {
     let id = path.into_inner();
-    let (row, items, extraction) = db
+    let (row, items, extraction, verdict) = db
         .run(move |conn| {
             let row = store::get(conn, id)?.ok_or(DbError::NotFound)?;
-            Ok((row, store::items(conn, id)?, store::extraction(conn, id)?))
+            let verdict = crate::service::verdict::actions::stored(conn, id)?;
+            Ok((row, store::items(conn, id)?, store::extraction(conn, id)?, verdict))
         })
         .await
         .map_err(|e| match e {
@@ -585,6 +587,7 @@ pub async fn show(s: Session, path: web::Path<i64>, db: web::Data<Db>) -> Result
         texts,
         warnings,
         kinds: vec!["url", "domain", "ipv4", "ipv6", "email", "md5", "sha1", "sha256", "cve"],
+        verdict: verdict.as_ref().map(|v| super::verdicts::VerdictView::of(v, &row.state)),
     })
 }
 
