@@ -26,10 +26,34 @@ use harpoon::settings::Settings;
 /// phishing reports (Check Point, Vade, Cloudflare 2022-2025), with their own domains. A
 /// configuration, the same for every email; not derived from this corpus.
 const BRANDS: &[(&str, &[&str])] = &[
-    ("microsoft", &["microsoft.com", "office.com", "office365.com", "live.com", "outlook.com", "microsoftonline.com", "sharepoint.com", "onedrive.com", "hotmail.com"]),
+    (
+        "microsoft",
+        &[
+            "microsoft.com",
+            "office.com",
+            "office365.com",
+            "live.com",
+            "outlook.com",
+            "microsoftonline.com",
+            "sharepoint.com",
+            "onedrive.com",
+            "hotmail.com",
+        ],
+    ),
     ("office365", &["microsoft.com", "office.com", "office365.com"]),
     ("outlook", &["microsoft.com", "outlook.com", "live.com", "office.com"]),
-    ("google", &["google.com", "gmail.com", "googlemail.com", "youtube.com", "googleusercontent.com", "googleapis.com", "gstatic.com"]),
+    (
+        "google",
+        &[
+            "google.com",
+            "gmail.com",
+            "googlemail.com",
+            "youtube.com",
+            "googleusercontent.com",
+            "googleapis.com",
+            "gstatic.com",
+        ],
+    ),
     ("apple", &["apple.com", "icloud.com", "me.com"]),
     ("amazon", &["amazon.com", "amazon.co.uk", "amazon.de", "amazonaws.com", "amazonses.com"]),
     ("paypal", &["paypal.com", "paypal.me"]),
@@ -116,7 +140,12 @@ fn open(url: &str, dir: &Path, on: bool) -> (Db, TriageContext) {
     (db, ctx)
 }
 
-fn import(db: &Db, ctx: &TriageContext, raw: Vec<u8>, label: &str) -> Option<harpoon::db::imports::ImportRow> {
+fn import(
+    db: &Db,
+    ctx: &TriageContext,
+    raw: Vec<u8>,
+    label: &str,
+) -> Option<harpoon::db::imports::ImportRow> {
     let mut conn = db.conn().ok()?;
     let req = ImportRequest {
         raw,
@@ -160,8 +189,10 @@ fn quality_table(out: &mut String, judged: &[Judged]) {
     for (part, keep) in [("all", None), ("even (looked at)", Some(true)), ("odd (held out)", Some(false))] {
         let set: Vec<&Judged> = judged.iter().filter(|j| keep.is_none_or(|k| j.even == k)).collect();
         let count = |phish: bool| set.iter().filter(|j| j.phish == phish).count();
-        let benign_as = |phish: bool| set.iter().filter(|j| j.phish == phish && j.verdict == "likely_benign").count();
-        let scores = |phish: bool| set.iter().filter(|j| j.phish == phish).map(|j| j.score).collect::<Vec<_>>();
+        let benign_as =
+            |phish: bool| set.iter().filter(|j| j.phish == phish && j.verdict == "likely_benign").count();
+        let scores =
+            |phish: bool| set.iter().filter(|j| j.phish == phish).map(|j| j.score).collect::<Vec<_>>();
         let spread = |phish: bool| {
             let mut m: BTreeMap<&str, usize> = BTreeMap::new();
             for j in set.iter().filter(|j| j.phish == phish) {
@@ -222,7 +253,9 @@ fn main() {
     }
     out.push_str("## Quality (SQLite, every email through the import path, fresh database)\n\n");
     quality_table(&mut out, &judged);
-    out.push_str(&format!("\nEmails without a verdict (failed imports: nothing could be read): {unjudged}.\n"));
+    out.push_str(&format!(
+        "\nEmails without a verdict (failed imports: nothing could be read): {unjudged}.\n"
+    ));
     let mut signals: BTreeMap<(String, bool), usize> = BTreeMap::new();
     for j in &judged {
         for r in &j.reasons {
@@ -235,7 +268,8 @@ fn main() {
         let n = |p: bool| signals.get(&(s.clone(), p)).copied().unwrap_or(0);
         out.push_str(&format!("| `{s}` | {} | {} |\n", n(true), n(false)));
     }
-    let phish_benign: Vec<&Judged> = judged.iter().filter(|j| j.phish && j.verdict == "likely_benign").collect();
+    let phish_benign: Vec<&Judged> =
+        judged.iter().filter(|j| j.phish && j.verdict == "likely_benign").collect();
     if !phish_benign.is_empty() {
         out.push_str("\n### Phishing suggested likely benign\n\n");
         for j in phish_benign {
@@ -248,11 +282,23 @@ fn main() {
             .reasons
             .iter()
             .filter(|r| r.weight != 0)
-            .map(|r| format!("{} {:+} ({})", r.signal, r.weight, r.evidence.iter().take(3).cloned().collect::<Vec<_>>().join(", ")))
+            .map(|r| {
+                format!(
+                    "{} {:+} ({})",
+                    r.signal,
+                    r.weight,
+                    r.evidence.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
+                )
+            })
             .collect();
         out.push_str(&format!("- {} → {} {}: {}\n", j.file, j.verdict, j.score, why.join("; ")));
     }
     drop(db);
+    // `BENCH_PARTS=quality` stops here (while looking at signals).
+    if std::env::var("BENCH_PARTS").is_ok_and(|p| p == "quality") {
+        println!("{out}");
+        return;
+    }
 
     // 2. Cost: the phishing corpus imported with verdicts off and on, alternated, best of two.
     let mut times: BTreeMap<bool, Vec<Duration>> = BTreeMap::new();
@@ -292,7 +338,9 @@ fn main() {
             let Some(row) = import(&db, &ctx, e.raw.clone(), "first") else { continue };
             let mut conn = db.conn().unwrap_or_else(|e| panic!("{e}"));
             let event = if row.state == "draft" {
-                imports::commit(&mut conn, &ctx, row.id, "bench", EventMeta::default()).ok().map(|c| c.event_id)
+                imports::commit(&mut conn, &ctx, row.id, "bench", EventMeta::default())
+                    .ok()
+                    .map(|c| c.event_id)
             } else {
                 row.event_id
             };

@@ -55,7 +55,11 @@ impl From<&StoredVerdict> for VerdictDto {
     }
 }
 
-pub async fn get(_caller: Caller, path: web::Path<i64>, v: web::Data<Verdicts>) -> Result<HttpResponse, ApiError> {
+pub async fn get(
+    _caller: Caller,
+    path: web::Path<i64>,
+    v: web::Data<Verdicts>,
+) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let v = v.get(id).await?;
     let v = v.ok_or_else(|| ApiError::NotFound(format!("import {id} has no verdict")))?;
@@ -63,7 +67,11 @@ pub async fn get(_caller: Caller, path: web::Path<i64>, v: web::Data<Verdicts>) 
 }
 
 /// `POST /imports/{id}/close`: closes a `likely benign` draft.
-pub async fn close(caller: Caller, path: web::Path<i64>, v: web::Data<Verdicts>) -> Result<HttpResponse, ApiError> {
+pub async fn close(
+    caller: Caller,
+    path: web::Path<i64>,
+    v: web::Data<Verdicts>,
+) -> Result<HttpResponse, ApiError> {
     require_analyst(&caller)?;
     let v = v.close(path.into_inner(), caller.username.clone()).await?;
     Ok(HttpResponse::Ok().json(VerdictDto::from(&v)))
@@ -71,7 +79,11 @@ pub async fn close(caller: Caller, path: web::Path<i64>, v: web::Data<Verdicts>)
 
 /// `POST /imports/{id}/undo`: undoes the action taken on the draft (reopens it; a join leaves
 /// its event as it was before).
-pub async fn undo(caller: Caller, path: web::Path<i64>, v: web::Data<Verdicts>) -> Result<HttpResponse, ApiError> {
+pub async fn undo(
+    caller: Caller,
+    path: web::Path<i64>,
+    v: web::Data<Verdicts>,
+) -> Result<HttpResponse, ApiError> {
     require_analyst(&caller)?;
     let v = v.undo(path.into_inner(), caller.username.clone()).await?;
     Ok(HttpResponse::Ok().json(VerdictDto::from(&v)))

@@ -164,7 +164,9 @@ pub fn remember(conn: &mut DbConn, domains: &[String], import_id: i64, at: i64) 
     for chunk in domains.chunks(CHUNK) {
         let rows: Vec<_> = chunk
             .iter()
-            .map(|d| (sd::domain.eq(d.as_str()), sd::first_import_id.eq(Some(import_id)), sd::first_seen_at.eq(at)))
+            .map(|d| {
+                (sd::domain.eq(d.as_str()), sd::first_import_id.eq(Some(import_id)), sd::first_seen_at.eq(at))
+            })
             .collect();
         with_conn!(conn, c => diesel::insert_into(sd::table).values(&rows).on_conflict_do_nothing().execute(c))?;
     }

@@ -53,7 +53,11 @@ impl VerdictView {
 }
 
 /// `POST /ui/drafts/{id}/close`: closes a likely benign draft in one click.
-pub async fn close(p: Posted<NoFields>, path: web::Path<i64>, v: web::Data<Verdicts>) -> Result<HttpResponse, WebError> {
+pub async fn close(
+    p: Posted<NoFields>,
+    path: web::Path<i64>,
+    v: web::Data<Verdicts>,
+) -> Result<HttpResponse, WebError> {
     p.session.require_analyst()?;
     let id = path.into_inner();
     v.close(id, p.session.principal.username.clone()).await?;
@@ -61,7 +65,11 @@ pub async fn close(p: Posted<NoFields>, path: web::Path<i64>, v: web::Data<Verdi
 }
 
 /// `POST /ui/drafts/{id}/undo`: undoes the action taken on the draft.
-pub async fn undo(p: Posted<NoFields>, path: web::Path<i64>, v: web::Data<Verdicts>) -> Result<HttpResponse, WebError> {
+pub async fn undo(
+    p: Posted<NoFields>,
+    path: web::Path<i64>,
+    v: web::Data<Verdicts>,
+) -> Result<HttpResponse, WebError> {
     p.session.require_analyst()?;
     let id = path.into_inner();
     v.undo(id, p.session.principal.username.clone()).await?;

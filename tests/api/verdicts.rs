@@ -77,11 +77,15 @@ async fn verdicts_known_phish_joins_its_event_with_provenance_and_the_undo_takes
     assert_eq!(v["verdict"], "likely_phish", "{v}");
     assert!(v["score"].as_i64().unwrap() >= 70, "{v}");
     let s = signals(v);
-    assert!(s.contains(&"lookalike_domain".to_string()) && s.contains(&"display_name_brand".to_string()), "{v}");
+    assert!(
+        s.contains(&"lookalike_domain".to_string()) && s.contains(&"display_name_brand".to_string()),
+        "{v}"
+    );
     let look = v["reasons"].as_array().unwrap().iter().find(|r| r["signal"] == "lookalike_domain").unwrap();
     assert!(look["evidence"].to_string().contains("paypa1-verify.com imitates paypal (homoglyph)"), "{look}");
     let (status, same) =
-        status_json(app.as_admin(app.get(&format!("/api/v1/imports/{first}/verdict"))).send().await.unwrap()).await;
+        status_json(app.as_admin(app.get(&format!("/api/v1/imports/{first}/verdict"))).send().await.unwrap())
+            .await;
     assert_eq!((status, &same["verdict"]), (StatusCode::OK, &v["verdict"]));
     let (status, c) = commit(&app, first, json!({})).await;
     assert_eq!(status, StatusCode::CREATED, "{c}");
@@ -107,7 +111,8 @@ async fn verdicts_known_phish_joins_its_event_with_provenance_and_the_undo_takes
     assert_eq!(action["provenance"], want.as_str(), "{action}");
     let entries = audit(&app, "draft.join").await;
     assert!(entries.iter().any(|e| e["detail"].as_str().unwrap().starts_with(&want)), "{entries:?}");
-    let (_, ev) = status_json(app.as_admin(app.get(&format!("/api/v1/events/{event}"))).send().await.unwrap()).await;
+    let (_, ev) =
+        status_json(app.as_admin(app.get(&format!("/api/v1/events/{event}"))).send().await.unwrap()).await;
     assert!(ev.to_string().contains("carol@acme-corp.com"), "the join added its recipient: {ev}");
     let fresh = indicator(&app, "domain", "fresh-campaign-host.com").await;
     assert!(ev.to_string().contains("fresh-campaign-host.com"), "and its new indicator: {ev}");
@@ -121,7 +126,8 @@ async fn verdicts_known_phish_joins_its_event_with_provenance_and_the_undo_takes
     assert!(undone["action"]["undone_at"].is_string(), "{undone}");
     let d = draft(&app, joined).await;
     assert_eq!((d["state"].as_str(), d["event_id"].as_i64()), (Some("draft"), None));
-    let (_, ev) = status_json(app.as_admin(app.get(&format!("/api/v1/events/{event}"))).send().await.unwrap()).await;
+    let (_, ev) =
+        status_json(app.as_admin(app.get(&format!("/api/v1/events/{event}"))).send().await.unwrap()).await;
     assert!(!ev.to_string().contains("carol@acme-corp.com"), "{ev}");
     assert!(!ev.to_string().contains("fresh-campaign-host.com"), "{ev}");
     let (status, _) = status_json(
@@ -140,7 +146,10 @@ async fn verdicts_known_phish_joins_its_event_with_provenance_and_the_undo_takes
     // The same phish reported by bob: the same email's event, joined at once.
     let again = import_id(&app, &report("bob@acme-corp.com", &phish("bob@acme-corp.com", "m1"))).await;
     let d = draft(&app, again).await;
-    assert_eq!((d["verdict"]["verdict"].as_str(), d["event_id"].as_i64()), (Some("known_phish"), Some(event)));
+    assert_eq!(
+        (d["verdict"]["verdict"].as_str(), d["event_id"].as_i64()),
+        (Some("known_phish"), Some(event))
+    );
 }
 
 #[tokio::test]
@@ -174,7 +183,10 @@ async fn verdicts_likely_benign_closes_in_one_click_and_auto_close_is_off_by_def
 
     let (status, closed) = post(&app, &format!("/api/v1/imports/{id}/close")).await;
     assert_eq!(status, StatusCode::OK, "{closed}");
-    assert_eq!((closed["action"]["action"].as_str(), closed["action"]["by"].as_str()), (Some("closed"), Some("admin")));
+    assert_eq!(
+        (closed["action"]["action"].as_str(), closed["action"]["by"].as_str()),
+        (Some("closed"), Some("admin"))
+    );
     assert_eq!(draft(&app, id).await["state"], "abandoned");
     let entries = audit(&app, "draft.close").await;
     assert_eq!((entries.len(), entries[0]["actor"].as_str()), (1, Some("admin")));
@@ -201,7 +213,10 @@ async fn verdicts_likely_benign_closes_in_one_click_and_auto_close_is_off_by_def
     let app = spawn_with(|s| s.triage.verdicts.auto_close_likely_benign = true).await;
     let id = import_id(&app, &newsletter(2)).await;
     let d = draft(&app, id).await;
-    assert_eq!((d["state"].as_str(), d["verdict"]["action"]["by"].as_str()), (Some("abandoned"), Some("automatic")));
+    assert_eq!(
+        (d["state"].as_str(), d["verdict"]["action"]["by"].as_str()),
+        (Some("abandoned"), Some("automatic"))
+    );
     assert_eq!(audit(&app, "draft.close").await[0]["actor"], "automatic");
     assert_eq!(post(&app, &format!("/api/v1/imports/{id}/undo")).await.0, StatusCode::OK);
     assert_eq!(draft(&app, id).await["state"], "draft");
@@ -219,14 +234,20 @@ fn with_auth_results(header: &str) -> String {
 #[tokio::test]
 async fn verdicts_believe_only_the_trusted_boundarys_authentication_results() {
     let app = spawn_with(|_| {}).await;
-    let forged = import_id(&app, &with_auth_results("evil.example; dmarc=pass header.from=bank.example")).await;
+    let forged =
+        import_id(&app, &with_auth_results("evil.example; dmarc=pass header.from=bank.example")).await;
     let s = signals(&draft(&app, forged).await["verdict"]);
     assert!(!s.contains(&"authenticated".to_string()), "an untrusted authserv-id is ignored: {s:?}");
     let no_id = import_id(&app, &with_auth_results("dmarc=pass header.from=bank.example")).await;
     assert!(!signals(&draft(&app, no_id).await["verdict"]).contains(&"authenticated".to_string()));
-    let pass = import_id(&app, &with_auth_results("mx.acme-corp.com; dmarc=pass header.from=bank.example")).await;
+    let pass =
+        import_id(&app, &with_auth_results("mx.acme-corp.com; dmarc=pass header.from=bank.example")).await;
     assert!(signals(&draft(&app, pass).await["verdict"]).contains(&"authenticated".to_string()));
-    let fail = import_id(&app, &with_auth_results("MX.ACME-CORP.COM 1; dmarc=fail (p=reject) header.from=bank.example")).await;
+    let fail = import_id(
+        &app,
+        &with_auth_results("MX.ACME-CORP.COM 1; dmarc=fail (p=reject) header.from=bank.example"),
+    )
+    .await;
     assert!(signals(&draft(&app, fail).await["verdict"]).contains(&"dmarc_fail".to_string()));
 }
 

@@ -151,7 +151,10 @@ fn known(conn: &mut DbConn, facts: &Facts, id: i64) -> Result<Known, ServiceErro
         .cloned()
         .collect();
     store::remember(conn, &facts.domains, id, now_micros())?;
-    let values = found.into_iter().filter(|k| facts.values.iter().any(|(t, v)| *t == k.kind && *v == k.value)).collect();
+    let values = found
+        .into_iter()
+        .filter(|k| facts.values.iter().any(|(t, v)| *t == k.kind && *v == k.value))
+        .collect();
     Ok(Known { values, same_phish_event: same, new_domains })
 }
 
@@ -163,16 +166,16 @@ pub fn suggest(
     raw: &[u8],
     x: &Extraction,
 ) -> Result<Assessment, ServiceError> {
-    let items: Vec<(String, String, String, String)> = drafts::items(conn, id)?
-        .into_iter()
-        .map(|i| (i.section, i.item_type, i.value, i.state))
-        .collect();
+    let items: Vec<(String, String, String, String)> =
+        drafts::items(conn, id)?.into_iter().map(|i| (i.section, i.item_type, i.value, i.state)).collect();
     let (facts, reported_raw) = Facts::read(raw, x, &items);
     let cfg = &ctx.verdicts;
     let dkim = match (&cfg.dkim, reported_raw.as_deref()) {
         (_, Some(_)) if !facts.dkim_signed => DkimCheck::Unsigned,
         (Some(v), Some(r)) => v.verify(r),
-        (None, Some(_)) => DkimCheck::Unverifiable("DKIM verification is off (triage.verdicts.verify_dkim)".into()),
+        (None, Some(_)) => {
+            DkimCheck::Unverifiable("DKIM verification is off (triage.verdicts.verify_dkim)".into())
+        }
         (_, None) => DkimCheck::Unverifiable("no RFC 5322 headers to verify (an Outlook file?)".into()),
     };
     let known = known(conn, &facts, id)?;
@@ -223,7 +226,12 @@ fn join(
     let c = imports::commit_into(conn, ctx, id, actor, EventMeta::default(), Some(event))?;
     let linked: Vec<i64> =
         c.created.iter().chain(c.updated.iter()).copied().filter(|i| !before.contains(i)).collect();
-    let detail = ActionDetail { provenance: provenance.into(), event_id: Some(c.event_id), linked, created: c.created };
+    let detail = ActionDetail {
+        provenance: provenance.into(),
+        event_id: Some(c.event_id),
+        linked,
+        created: c.created,
+    };
     let text = serde_json::to_string(&detail).map_err(|e| ServiceError::Internal(e.to_string()))?;
     write_tx(conn, |conn| {
         store::set_action(conn, id, "joined", actor, &text, now_micros())?;
@@ -286,8 +294,10 @@ pub fn undo(conn: &mut DbConn, id: i64, actor: &str) -> Result<StoredVerdict, Se
             }
             Some("joined") => {
                 let d = v.action_detail.clone().unwrap_or_default();
-                let event = d.event_id.ok_or_else(|| ServiceError::Internal("a join without its event".into()))?;
-                let row = drafts::get(conn, id)?.ok_or_else(|| ServiceError::NotFound(format!("import {id}")))?;
+                let event =
+                    d.event_id.ok_or_else(|| ServiceError::Internal("a join without its event".into()))?;
+                let row =
+                    drafts::get(conn, id)?.ok_or_else(|| ServiceError::NotFound(format!("import {id}")))?;
                 if row.state != "committed" || row.event_id != Some(event) {
                     return Err(ServiceError::Conflict(format!("import {id} is no longer in event {event}")));
                 }
@@ -295,7 +305,10 @@ pub fn undo(conn: &mut DbConn, id: i64, actor: &str) -> Result<StoredVerdict, Se
                 store::remove_recipients_of(conn, event, id)?;
                 let removed = store::delete_orphan_reviews(conn, &d.created)?;
                 drafts::transition(conn, id, "committed", "draft", None, now)?;
-                format!("left event {event} ({} links and {removed} new indicators taken back)", d.linked.len())
+                format!(
+                    "left event {event} ({} links and {removed} new indicators taken back)",
+                    d.linked.len()
+                )
             }
             _ => return Err(ServiceError::Conflict(format!("import {id} has no action to undo"))),
         };

@@ -119,7 +119,9 @@ pub fn summarise(results: &[&MethodResult]) -> BoundarySays {
             "dmarc" if s.dmarc.is_none() => s.dmarc = Some(r.result.clone()),
             "spf" if s.spf.is_none() => s.spf = Some(r.result.clone()),
             "dkim" if r.result == "pass" => {
-                if let Some(d) = r.prop("header.d").or_else(|| r.prop("header.i").map(|i| i.trim_start_matches('@'))) {
+                if let Some(d) =
+                    r.prop("header.d").or_else(|| r.prop("header.i").map(|i| i.trim_start_matches('@')))
+                {
                     s.dkim_pass.push(d.rsplit('@').next().unwrap_or(d).to_string());
                 }
             }
@@ -187,7 +189,9 @@ impl DkimVerifier {
                 .map_err(|e| format!("cannot read the system resolver configuration: {e}"))?,
         };
         let resolver = builder.with_options(opts).build();
-        Ok(Self { inner: Arc::new(Inner { runtime, authenticator: MessageAuthenticator(resolver), timeout }) })
+        Ok(Self {
+            inner: Arc::new(Inner { runtime, authenticator: MessageAuthenticator(resolver), timeout }),
+        })
     }
 
     /// Parses the `IP:port` or `IP` of a resolver setting; empty: the system resolver.
@@ -234,17 +238,23 @@ impl DkimVerifier {
             let domain = o.signature().map(|s| s.d.to_lowercase()).unwrap_or_default();
             match o.result() {
                 DkimResult::Pass => pass.push(domain),
-                // The signed content changed, or the signature is false: a real failure.
-                DkimResult::Fail(
-                    mail_auth::Error::FailedBodyHashMatch
-                    | mail_auth::Error::FailedVerification
-                    | mail_auth::Error::FailedAuidMatch,
-                ) => fail.push(domain),
-                // No key, no answer, an expired signature: nothing learnt about the message.
-                DkimResult::Fail(e) => why.push(format!("{domain}: {e}")),
-                DkimResult::Neutral(e) | DkimResult::PermError(e) | DkimResult::TempError(e) => {
-                    why.push(format!("{domain}: {e}"))
+                // The signed content changed, or the signature is false: a real failure, whatever
+                // the variant it comes in (mail-auth reports a body hash mismatch as neutral).
+                DkimResult::Fail(e) | DkimResult::Neutral(e) | DkimResult::PermError(e)
+                    if matches!(
+                        e,
+                        mail_auth::Error::FailedBodyHashMatch
+                            | mail_auth::Error::FailedVerification
+                            | mail_auth::Error::FailedAuidMatch
+                    ) =>
+                {
+                    fail.push(domain)
                 }
+                // No key, no answer, an expired signature: nothing learnt about the message.
+                DkimResult::Fail(e)
+                | DkimResult::Neutral(e)
+                | DkimResult::PermError(e)
+                | DkimResult::TempError(e) => why.push(format!("{domain}: {e}")),
                 DkimResult::None => {}
             }
         }
@@ -253,7 +263,11 @@ impl DkimVerifier {
         } else if !fail.is_empty() {
             DkimCheck::Fail(fail)
         } else {
-            DkimCheck::Unverifiable(if why.is_empty() { "no verifiable signature".into() } else { why.join("; ") })
+            DkimCheck::Unverifiable(if why.is_empty() {
+                "no verifiable signature".into()
+            } else {
+                why.join("; ")
+            })
         }
     }
 }

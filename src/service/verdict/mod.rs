@@ -11,8 +11,8 @@ pub mod signals;
 
 use serde::{Deserialize, Serialize};
 
-use crate::extract::{Extraction, Location, MessageRole, ObservableKind};
 pub use crate::db::verdicts::KnownValue;
+use crate::extract::{Extraction, Location, MessageRole, ObservableKind};
 use auth::{AuthResultsHeader, DkimCheck, DkimVerifier};
 use lookalike::Protected;
 
@@ -127,7 +127,8 @@ impl VerdictConfig {
         if s.likely_benign_below > s.likely_phish_at {
             return Err("triage.verdicts.likely_benign_below must not exceed likely_phish_at".into());
         }
-        let brands: Vec<Protected> = s.brands.iter().map(|(name, domains)| Protected::new(name, domains)).collect();
+        let brands: Vec<Protected> =
+            s.brands.iter().map(|(name, domains)| Protected::new(name, domains)).collect();
         let mut protected: Vec<Protected> = own_domains.iter().map(|d| Protected::own_domain(d)).collect();
         protected.extend(brands.iter().cloned());
         Ok(Self {
@@ -228,7 +229,11 @@ fn reported_message<'a>(
 impl Facts {
     /// Reads the facts from an extraction, the raw input and the draft's items
     /// (`(section, type, value, state)`).
-    pub fn read(raw: &[u8], x: &Extraction, items: &[(String, String, String, String)]) -> (Self, Option<Vec<u8>>) {
+    pub fn read(
+        raw: &[u8],
+        x: &Extraction,
+        items: &[(String, String, String, String)],
+    ) -> (Self, Option<Vec<u8>>) {
         let mut f = Facts::default();
         let reported = x.reported();
         if let Some(m) = reported {
@@ -238,7 +243,8 @@ impl Facts {
                 f.from_domain =
                     f.from_address.as_deref().and_then(|a| a.rsplit('@').next()).and_then(registered);
             }
-            f.reply_to = m.reply_to.iter().filter_map(|r| r.address.as_ref().map(|a| a.to_lowercase())).collect();
+            f.reply_to =
+                m.reply_to.iter().filter_map(|r| r.address.as_ref().map(|a| a.to_lowercase())).collect();
             f.message_id = m.message_id.clone();
         }
         let parsed = mail_parser::MessageParser::default().parse(raw);
@@ -337,7 +343,9 @@ impl Facts {
                         } else {
                             let path = value.splitn(4, '/').nth(3).map(|p| format!("/{p}"));
                             f.hosts.push((host.clone(), path));
-                            if let Some(r) = o.indicator.registered_domain.clone().or_else(|| registered(&host)) {
+                            if let Some(r) =
+                                o.indicator.registered_domain.clone().or_else(|| registered(&host))
+                            {
                                 f.domains.push(r);
                             }
                         }
@@ -472,7 +480,11 @@ mod tests {
         let k = Known::default();
         assert_eq!(decide(&[r(25)], &k, &cfg()).verdict, Verdict::LikelyPhish);
         assert_eq!(decide(&[r(-15)], &k, &cfg()).verdict, Verdict::LikelyBenign);
-        assert_eq!(decide(&[r(-25), r(10)], &k, &cfg()).verdict, Verdict::Unknown, "a phish sign blocks benign");
+        assert_eq!(
+            decide(&[r(-25), r(10)], &k, &cfg()).verdict,
+            Verdict::Unknown,
+            "a phish sign blocks benign"
+        );
         assert_eq!(decide(&[], &k, &cfg()).score, 50);
         assert_eq!(decide(&[r(90)], &k, &cfg()).score, 100);
     }

@@ -58,9 +58,8 @@ pub fn active_indicators(known: &Known) -> Option<Reason> {
         .filter(|k| k.status == "active")
         .map(|k| format!("{} {} (indicator {})", k.kind, k.value, k.id))
         .collect();
-    (!hits.is_empty()).then(|| {
-        reason("active_indicator", weight::ACTIVE_INDICATOR, "values match Active indicators", hits)
-    })
+    (!hits.is_empty())
+        .then(|| reason("active_indicator", weight::ACTIVE_INDICATOR, "values match Active indicators", hits))
 }
 
 /// The same phish (Message-ID, or sender + subject + URL hosts) is already an event.
@@ -78,13 +77,22 @@ pub fn same_phish(known: &Known) -> Option<Reason> {
 /// Values in events: a URL, a file hash or the sender's address is specific to one phish; a
 /// domain or an IP in an event may be collateral (a CDN, a tracker) and weighs less.
 pub fn values_in_events(known: &Known) -> Vec<Reason> {
-    let live = |k: &&super::KnownValue| k.status != "whitelisted" && k.status != "active" && !k.events.is_empty();
+    let live =
+        |k: &&super::KnownValue| k.status != "whitelisted" && k.status != "active" && !k.events.is_empty();
     let specific = |kind: &str| matches!(kind, "url" | "md5" | "sha1" | "sha256" | "sha512" | "email");
     let text = |k: &super::KnownValue| {
-        format!("{} {} (indicator {}, event {})", k.kind, k.value, k.id, k.events.first().copied().unwrap_or_default())
+        format!(
+            "{} {} (indicator {}, event {})",
+            k.kind,
+            k.value,
+            k.id,
+            k.events.first().copied().unwrap_or_default()
+        )
     };
-    let strong: Vec<String> = known.values.iter().filter(live).filter(|k| specific(&k.kind)).map(text).collect();
-    let weak: Vec<String> = known.values.iter().filter(live).filter(|k| !specific(&k.kind)).map(text).collect();
+    let strong: Vec<String> =
+        known.values.iter().filter(live).filter(|k| specific(&k.kind)).map(text).collect();
+    let weak: Vec<String> =
+        known.values.iter().filter(live).filter(|k| !specific(&k.kind)).map(text).collect();
     let mut out = Vec::new();
     if !strong.is_empty() {
         out.push(reason(
@@ -95,7 +103,12 @@ pub fn values_in_events(known: &Known) -> Vec<Reason> {
         ));
     }
     if !weak.is_empty() {
-        out.push(reason("domain_in_event", weight::VALUE_IN_EVENT, "domains or IPs of an existing event", weak));
+        out.push(reason(
+            "domain_in_event",
+            weight::VALUE_IN_EVENT,
+            "domains or IPs of an existing event",
+            weak,
+        ));
     }
     out
 }
@@ -133,7 +146,10 @@ pub fn authentication(facts: &Facts, said: &BoundarySays, dkim: &DkimCheck) -> V
         _ => {}
     }
     let boundary_dkim_aligned = said.dkim_pass.iter().any(aligned);
-    if matches!(said.spf.as_deref(), Some("fail" | "softfail")) && said.dkim_pass.is_empty() && said.dmarc.is_none() {
+    if matches!(said.spf.as_deref(), Some("fail" | "softfail"))
+        && said.dkim_pass.is_empty()
+        && said.dmarc.is_none()
+    {
         out.push(reason(
             "spf_fail",
             weight::SPF_FAIL,
@@ -173,7 +189,12 @@ pub fn authentication(facts: &Facts, said: &BoundarySays, dkim: &DkimCheck) -> V
                     said.dkim_pass.clone(),
                 ));
             } else {
-                out.push(reason("dkim_unverifiable", 0, "DKIM could not be verified here", vec![why.clone()]));
+                out.push(reason(
+                    "dkim_unverifiable",
+                    0,
+                    "DKIM could not be verified here",
+                    vec![why.clone()],
+                ));
             }
         }
         DkimCheck::Unsigned => {}
@@ -182,7 +203,9 @@ pub fn authentication(facts: &Facts, said: &BoundarySays, dkim: &DkimCheck) -> V
 }
 
 fn registered(host: &str) -> Option<String> {
-    crate::extract::IndicatorValue::parse(crate::extract::ObservableKind::Domain, host).ok()?.registered_domain
+    crate::extract::IndicatorValue::parse(crate::extract::ObservableKind::Domain, host)
+        .ok()?
+        .registered_domain
 }
 
 static ADDRESS: LazyLock<Option<Regex>> =
@@ -204,11 +227,8 @@ pub fn display_name(facts: &Facts, brands: &[Protected]) -> Option<Reason> {
             vec![format!("\"{name}\" <{address}>")],
         ));
     }
-    let words: Vec<String> = name
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .collect();
+    let words: Vec<String> =
+        name.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
     let joined = words.concat();
     for b in brands.iter().filter(|b| b.name.chars().count() >= 3) {
         let named = words.iter().any(|w| *w == b.name) || (b.name.len() >= 6 && joined.contains(&b.name));
@@ -272,7 +292,8 @@ pub fn lookalikes(facts: &Facts, protected: &[Protected]) -> Option<Reason> {
             }
         }
     }
-    (!found.is_empty()).then(|| reason("lookalike_domain", best, "lookalike of our domains or a brand", found))
+    (!found.is_empty())
+        .then(|| reason("lookalike_domain", best, "lookalike of our domains or a brand", found))
 }
 
 static PASSWORD_INPUT: LazyLock<Option<Regex>> =
@@ -290,14 +311,14 @@ pub fn credential_form(facts: &Facts) -> Option<Reason> {
 
 /// Links read from QR codes (a way around link scanners).
 pub fn qr_codes(facts: &Facts) -> Option<Reason> {
-    (!facts.qr_values.is_empty()).then(|| {
-        reason("qr_code", weight::QR_CODE, "links hidden in QR codes", facts.qr_values.clone())
-    })
+    (!facts.qr_values.is_empty())
+        .then(|| reason("qr_code", weight::QR_CODE, "links hidden in QR codes", facts.qr_values.clone()))
 }
 
 const RISKY: &[&str] = &[
-    "html", "htm", "shtml", "xhtml", "svg", "js", "jse", "vbs", "vbe", "wsf", "hta", "exe", "scr", "com", "pif",
-    "bat", "cmd", "ps1", "lnk", "iso", "img", "vhd", "vhdx", "jar", "msi", "docm", "xlsm", "pptm", "one",
+    "html", "htm", "shtml", "xhtml", "svg", "js", "jse", "vbs", "vbe", "wsf", "hta", "exe", "scr", "com",
+    "pif", "bat", "cmd", "ps1", "lnk", "iso", "img", "vhd", "vhdx", "jar", "msi", "docm", "xlsm", "pptm",
+    "one",
 ];
 
 /// Attachments of the kinds used to deliver phishing pages and malware.
@@ -322,9 +343,8 @@ pub fn risky_attachments(facts: &Facts) -> Option<Reason> {
 
 /// Links to a bare IP address.
 pub fn ip_urls(facts: &Facts) -> Option<Reason> {
-    (!facts.ip_urls.is_empty()).then(|| {
-        reason("ip_url", weight::IP_URL, "links to a bare IP address", facts.ip_urls.clone())
-    })
+    (!facts.ip_urls.is_empty())
+        .then(|| reason("ip_url", weight::IP_URL, "links to a bare IP address", facts.ip_urls.clone()))
 }
 
 /// Registered domains that neither our store nor an earlier import has seen.
@@ -358,13 +378,23 @@ pub fn nothing_to_act_on(facts: &Facts) -> Option<Reason> {
 /// Traffic of a mailing list (`List-Id` with `List-Post` or `List-Unsubscribe`).
 pub fn mailing_list(facts: &Facts) -> Option<Reason> {
     facts.list_id.as_ref().filter(|_| facts.list_post_or_unsubscribe).map(|id| {
-        reason("mailing_list", weight::MAILING_LIST, "a mailing list's message", vec![format!("List-Id: {id}")])
+        reason(
+            "mailing_list",
+            weight::MAILING_LIST,
+            "a mailing list's message",
+            vec![format!("List-Id: {id}")],
+        )
     })
 }
 
 /// No HTML: what the reader sees is what the links say; no hidden targets, forms or scripts.
 pub fn plain_text(facts: &Facts) -> Option<Reason> {
     (facts.html.is_empty() && facts.has_body).then(|| {
-        reason("plain_text", weight::PLAIN_TEXT, "plain text only: no hidden link targets, forms or scripts", vec![])
+        reason(
+            "plain_text",
+            weight::PLAIN_TEXT,
+            "plain text only: no hidden link targets, forms or scripts",
+            vec![],
+        )
     })
 }
