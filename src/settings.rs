@@ -522,6 +522,52 @@ pub struct TriageSettings {
     pub expiry_check_secs: u64,
     /// Seconds between reads of what partners POSTed to intake collections.
     pub intake_interval_secs: u64,
+    /// Suggested verdicts of new drafts, and the rules that act on them (README "Automatic
+    /// triage").
+    pub verdicts: VerdictSettings,
+}
+
+/// Suggested verdicts of new drafts (`known phish`, `likely phish`, `unknown`, `likely benign`)
+/// with their reasons, and the automatic actions on them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct VerdictSettings {
+    /// Suggest a verdict for every new draft.
+    pub enabled: bool,
+    /// Brands to protect from lookalike domains and display names: name → the registered
+    /// domains that really are the brand, e.g. `paypal = ["paypal.com", "paypal.me"]`. The
+    /// organisation's own `organisation.domains` are protected too.
+    pub brands: std::collections::BTreeMap<String, Vec<String>>,
+    /// The `authserv-id`s written by the organisation's own mail boundary: only their
+    /// Authentication-Results are believed (anyone can write that header). Empty: none is.
+    pub trusted_authserv_ids: Vec<String>,
+    /// Verify DKIM signatures here, asking the DNS server of `operations.nslookup.resolver`
+    /// (the system resolver when empty). Without an answer a signature is "unverifiable".
+    pub verify_dkim: bool,
+    /// A `known phish` draft (its values match an Active indicator or an event, or it is the same
+    /// email) joins that event at once, with provenance "automatic: matched indicator X".
+    pub auto_join_known_phish: bool,
+    /// A `likely benign` draft is closed at once (it can be reopened).
+    pub auto_close_likely_benign: bool,
+    /// Score (0-100) from which a draft is `likely phish`.
+    pub likely_phish_at: i32,
+    /// Score (0-100) below which a draft with no sign of phishing is `likely benign`.
+    pub likely_benign_below: i32,
+}
+
+impl Default for VerdictSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            brands: std::collections::BTreeMap::new(),
+            trusted_authserv_ids: Vec::new(),
+            verify_dkim: true,
+            auto_join_known_phish: true,
+            auto_close_likely_benign: false,
+            likely_phish_at: 70,
+            likely_benign_below: 40,
+        }
+    }
 }
 
 impl Default for TriageSettings {
@@ -536,6 +582,7 @@ impl Default for TriageSettings {
             tlp_version: 2,
             expiry_check_secs: 300,
             intake_interval_secs: 2,
+            verdicts: VerdictSettings::default(),
         }
     }
 }

@@ -23,6 +23,8 @@ use crate::service::indicators::{Policy, TriageContext};
 use crate::service::leases::Leases;
 use crate::service::operations::Registry;
 use crate::service::publish::{Publisher, TlpVersion, parse_tlp};
+use crate::service::verdict::VerdictConfig;
+use crate::service::verdict::auth::DkimVerifier;
 use crate::settings::Settings;
 use crate::stix::schema::StixValidator;
 use crate::taxii::TaxiiState;
@@ -157,7 +159,23 @@ pub fn triage_context(db: &Db, settings: &Settings) -> anyhow::Result<TriageCont
         },
         extract: ExtractOptions::for_organisation(&domains, &[]),
         url_to_fqdn_at_commit: settings.operations.url_to_fqdn_at_commit,
+        verdicts: verdict_config(settings)?,
     })
+}
+
+/// The verdict settings checked, with the DKIM verifier over the configured resolver.
+fn verdict_config(settings: &Settings) -> anyhow::Result<VerdictConfig> {
+    let v = &settings.triage.verdicts;
+    let dkim = if v.verify_dkim && v.enabled {
+        let ns = &settings.operations.nslookup;
+        let server = DkimVerifier::server_of(&ns.resolver)
+            .map_err(|e| anyhow::anyhow!("operations.nslookup.resolver: {e}"))?;
+        let timeout = std::time::Duration::from_secs(ns.timeout_secs.max(1));
+        Some(DkimVerifier::new(server, timeout).map_err(|e| anyhow::anyhow!("triage.verdicts: {e}"))?)
+    } else {
+        None
+    };
+    VerdictConfig::new(v, &settings.organisation.domains, dkim).map_err(|e| anyhow::anyhow!(e))
 }
 
 /// The application: every route, shared state and the security headers.
@@ -185,6 +203,7 @@ pub fn build_app(
         .app_data(state.importer.clone())
         .app_data(state.connectors.clone())
         .app_data(state.operations.clone())
+        .app_data(web::Data::new(crate::service::verdict::actions::Verdicts::new(state.db.clone())))
         .app_data(state.proxies.clone())
         .app_data(state.leases.clone())
         .app_data(state.draining.clone())

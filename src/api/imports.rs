@@ -93,6 +93,8 @@ struct DraftDto {
     import: ImportDto,
     items: Vec<ItemDto>,
     warnings: Value,
+    /// The suggested verdict with its reasons (none before it was computed or when off).
+    verdict: Option<super::verdicts::VerdictDto>,
 }
 
 #[derive(Debug, Serialize)]
@@ -323,10 +325,11 @@ pub async fn list(
 
 pub async fn get(_caller: Caller, path: web::Path<i64>, db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    let (row, items, extraction) = db
+    let (row, items, extraction, verdict) = db
         .run(move |conn| {
             let row = store::get(conn, id)?.ok_or(crate::db::DbError::NotFound)?;
-            Ok((row, store::items(conn, id)?, store::extraction(conn, id)?))
+            let verdict = crate::service::verdict::actions::stored(conn, id)?;
+            Ok((row, store::items(conn, id)?, store::extraction(conn, id)?, verdict))
         })
         .await
         .map_err(|e| not_found(e, id))?;
@@ -338,6 +341,7 @@ pub async fn get(_caller: Caller, path: web::Path<i64>, db: web::Data<Db>) -> Re
         import: (&row).into(),
         items: items.iter().map(ItemDto::from).collect(),
         warnings,
+        verdict: verdict.as_ref().map(super::verdicts::VerdictDto::from),
     }))
 }
 

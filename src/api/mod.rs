@@ -11,6 +11,7 @@ mod health;
 mod imports;
 mod indicators;
 mod operations;
+mod verdicts;
 mod whitelist;
 
 use actix_web::web;
@@ -75,6 +76,9 @@ crate::route_table! {
     post "/imports/{id}/items/{item}/whitelist" => imports::whitelist_item [Analyst],
     post "/imports/{id}/abandon" => imports::abandon [Analyst],
     post "/imports/{id}/commit" => imports::commit [Analyst],
+    get "/imports/{id}/verdict" => verdicts::get [User],
+    post "/imports/{id}/close" => verdicts::close [Analyst],
+    post "/imports/{id}/undo" => verdicts::undo [Analyst],
     get "/connectors" => connectors::list [Admin],
     post "/connectors" => connectors::create [Admin],
     get "/connectors/{name}" => connectors::get [Admin],

@@ -22,6 +22,7 @@ pub mod sessions;
 pub mod status;
 pub mod tokens;
 pub mod users;
+pub mod verdicts;
 pub mod whitelist;
 
 use std::path::{Path, PathBuf};

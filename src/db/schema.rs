@@ -506,3 +506,32 @@ diesel::table! {
         expires_at -> BigInt,
     }
 }
+
+// Issue 20: suggested verdicts of drafts and the registered domains seen in imports.
+diesel::table! {
+    draft_verdicts (import_id) {
+        import_id -> BigInt,
+        verdict -> Text,
+        score -> Integer,
+        reasons -> Text,
+        computed_at -> BigInt,
+        inputs_version -> Integer,
+        action -> Nullable<Text>,
+        action_by -> Nullable<Text>,
+        action_at -> Nullable<BigInt>,
+        action_detail -> Nullable<Text>,
+        undone_at -> Nullable<BigInt>,
+        undone_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    seen_domains (domain) {
+        domain -> Text,
+        first_import_id -> Nullable<BigInt>,
+        first_seen_at -> BigInt,
+    }
+}
+
+diesel::joinable!(draft_verdicts -> imports (import_id));
+diesel::allow_tables_to_appear_in_same_query!(draft_verdicts, imports, seen_domains);

@@ -161,7 +161,7 @@ pub struct Prepared {
 /// could be read) with its items in one insert; the existing import when the same bytes were
 /// stored meanwhile. Every import path (REST, UI, background jobs, CLI, connectors) stores its
 /// drafts here, through `pipeline::run_one`.
-pub fn store_draft(conn: &mut DbConn, prepared: Prepared) -> Result<Imported, ServiceError> {
+pub fn store_draft(conn: &mut DbConn, ctx: &TriageContext, prepared: Prepared) -> Result<Imported, ServiceError> {
     let Prepared { checked: Checked { req, hash }, extraction: x } = prepared;
     let rules = whitelist::load(conn)?;
     let draft = Draft::build(&x, &rules);
@@ -199,7 +199,11 @@ pub fn store_draft(conn: &mut DbConn, prepared: Prepared) -> Result<Imported, Se
         updated_at: now,
     };
     let id = write_tx(conn, |conn| Ok::<_, ServiceError>(store::insert(conn, &new, &draft.items)?))?;
-    // The draft is stored (`id` is Some when it is new).
+    // The draft is stored (`id` is Some when it is new): its suggested verdict (which may join
+    // it to an event or close it, by the team's rules) is worked out once, here.
+    if let Some(id) = id.filter(|_| !failed) {
+        super::verdict::actions::after_import(conn, ctx, id, &req.raw, &x);
+    }
     let row = match id {
         Some(id) => store::get(conn, id)?,
         None => store::by_hash(conn, &hash)?,
@@ -607,6 +611,18 @@ pub fn commit(
     actor: &str,
     meta: EventMeta,
 ) -> Result<Committed, ServiceError> {
+    commit_into(conn, ctx, id, actor, meta, None)
+}
+
+/// [`commit`], into `event` when given (a `known phish` joining the event its values matched).
+pub fn commit_into(
+    conn: &mut DbConn,
+    ctx: &TriageContext,
+    id: i64,
+    actor: &str,
+    meta: EventMeta,
+    event: Option<i64>,
+) -> Result<Committed, ServiceError> {
     let meta = meta.validated()?;
     let committed = write_tx(conn, |conn| {
         crate::db::lock_indicator_writers(conn)?;
@@ -627,7 +643,14 @@ pub fn commit(
                 .and_then(|i| StixTimestamp::parse(&i.value).ok())
                 .map(|t| t.to_string());
         }
-        let (event_id, merged) = find_or_create_event(conn, ctx, &row, &meta, actor, now)?;
+        let (event_id, merged) = match event {
+            Some(e) => {
+                events::get(conn, e)?.ok_or_else(|| ServiceError::NotFound(format!("event {e}")))?;
+                events::touch(conn, e, now)?;
+                (e, true)
+            }
+            None => find_or_create_event(conn, ctx, &row, &meta, actor, now)?,
+        };
         // Recipients and the reporter.
         let mut people: Vec<(String, &str)> = Vec::new();
         for i in items.iter().filter(|i| i.section == "attribute") {

@@ -16,6 +16,7 @@ pub mod publish;
 pub mod served;
 pub mod throttle;
 pub mod tlp;
+pub mod verdict;
 pub mod whitelist;
 
 use crate::db::DbError;

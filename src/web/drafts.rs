@@ -302,6 +302,7 @@ struct DraftPage {
     texts: Vec<TextView>,
     warnings: Vec<String>,
     kinds: Vec<&'static str>,
+    verdict: Option<super::verdicts::VerdictView>,
 }
 
 /// How an item looks: private and reserved addresses apart from other whitelisted values.
@@ -375,10 +376,11 @@ fn text_label(t: &Value) -> String {
 /// `GET /ui/drafts/{id}`: the QA screen.
 pub async fn show(s: Session, path: web::Path<i64>, db: web::Data<Db>) -> Result<HttpResponse, WebError> {
     let id = path.into_inner();
-    let (row, items, extraction) = db
+    let (row, items, extraction, verdict) = db
         .run(move |conn| {
             let row = store::get(conn, id)?.ok_or(DbError::NotFound)?;
-            Ok((row, store::items(conn, id)?, store::extraction(conn, id)?))
+            let verdict = crate::service::verdict::actions::stored(conn, id)?;
+            Ok((row, store::items(conn, id)?, store::extraction(conn, id)?, verdict))
         })
         .await
         .map_err(|e| match e {
@@ -388,7 +390,8 @@ pub async fn show(s: Session, path: web::Path<i64>, db: web::Data<Db>) -> Result
     let l = Layout::new(&s, format!("Draft {id}"));
     // Parsing the stored extraction and highlighting every value is CPU work that grows with the
     // email: done on the blocking pool, never on an HTTP worker.
-    let body = web::block(move || draft_page(l, id, &row, &items, extraction.as_deref()))
+    let verdict = verdict.as_ref().map(|v| super::verdicts::VerdictView::of(v, &row.state));
+    let body = web::block(move || draft_page(l, id, &row, &items, extraction.as_deref(), verdict))
         .await
         .map_err(|e| WebError::Internal(format!("the draft page: {e}")))??;
     Ok(html(StatusCode::OK, body))
@@ -401,6 +404,7 @@ fn draft_page(
     row: &store::ImportRow,
     items: &[ItemRow],
     extraction: Option<&str>,
+    verdict: Option<super::verdicts::VerdictView>,
 ) -> Result<String, WebError> {
     let x: Value = extraction.and_then(|t| serde_json::from_str(t).ok()).unwrap_or(Value::Null);
     let texts_json = at(&x, "texts").as_array().cloned().unwrap_or_default();
@@ -494,6 +498,7 @@ fn draft_page(
         texts,
         warnings,
         kinds: vec!["url", "domain", "ipv4", "ipv6", "email", "md5", "sha1", "sha256", "cve"],
+        verdict,
     }
     .render()?)
 }

@@ -13,6 +13,7 @@ pub mod highlight;
 mod indicators;
 mod lists;
 pub mod session;
+mod verdicts;
 
 use std::sync::LazyLock;
 
@@ -157,6 +158,8 @@ crate::route_table! {
     post "/drafts/{id}/items/{item}/whitelist" => drafts::whitelist_item [Analyst],
     post "/drafts/{id}/commit" => drafts::commit [Analyst],
     post "/drafts/{id}/abandon" => drafts::abandon [Analyst],
+    post "/drafts/{id}/close" => verdicts::close [Analyst],
+    post "/drafts/{id}/undo" => verdicts::undo [Analyst],
     get "/events" => events::list [User],
     get "/events/{id}" => events::show [User],
     get "/events/{id}/stix" => events::stix [User],

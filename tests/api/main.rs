@@ -40,3 +40,4 @@ mod ui;
 mod ui_browser;
 mod ui_qr;
 mod url_encoding;
+mod verdicts;

@@ -111,7 +111,7 @@ fn import_one(db: &Db, ctx: &TriageContext, req: ImportRequest) -> Result<Import
         return Ok(Imported { row, created: false });
     }
     let prepared = checked.extract(ctx);
-    store_draft(&mut *db.conn()?, prepared)
+    store_draft(&mut *db.conn()?, ctx, prepared)
 }
 
 /// The import use case for the server: the database, the triage context and the limits.

@@ -1,0 +1,3 @@
+DROP TABLE seen_domains;
+DROP INDEX draft_verdicts_verdict;
+DROP TABLE draft_verdicts;

@@ -1,0 +1,322 @@
+//! Verdicts in the store and the rules the team controls: a new draft's verdict is computed and
+//! stored right after the draft (never failing the import); a `known phish` joins its event when
+//! `auto_join_known_phish` says so; a `likely benign` draft is closed by one click or, when an
+//! admin turned `auto_close_likely_benign` on, at once. Every action is audited and can be undone:
+//! the draft is reopened, and a join takes back exactly what it added to the event.
+
+use serde::{Deserialize, Serialize};
+
+use super::auth::DkimCheck;
+use super::{Assessment, Facts, INPUTS_VERSION, Known, Verdict, decide, reasons, reasons_json, reasons_of};
+use crate::db::audit::{self, AuditEntry};
+use crate::db::imports as drafts;
+use crate::db::verdicts::{self as store, NewVerdict, VerdictRow};
+use crate::db::{Db, DbConn, events, now_micros, write_tx};
+use crate::extract::Extraction;
+use crate::service::ServiceError;
+use crate::service::imports::{self, EventMeta};
+use crate::service::indicators::TriageContext;
+
+/// Who acts when a rule acts.
+pub const AUTOMATIC: &str = "automatic";
+
+/// What an action changed, kept so that it can be undone exactly.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionDetail {
+    /// `automatic: matched indicator 7 (domain evil.example)`, or who clicked.
+    pub provenance: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<i64>,
+    /// Indicators linked to the event by this join (they were not before).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub linked: Vec<i64>,
+    /// Indicators the join created.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub created: Vec<i64>,
+}
+
+/// A stored verdict as the edges show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredVerdict {
+    pub verdict: Verdict,
+    pub score: i32,
+    pub reasons: Vec<super::Reason>,
+    pub computed_at: i64,
+    pub inputs_version: i32,
+    pub action: Option<String>,
+    pub action_by: Option<String>,
+    pub action_at: Option<i64>,
+    pub action_detail: Option<ActionDetail>,
+    pub undone_at: Option<i64>,
+    pub undone_by: Option<String>,
+}
+
+impl StoredVerdict {
+    pub fn of(row: VerdictRow) -> Self {
+        Self {
+            verdict: Verdict::parse(&row.verdict).unwrap_or(Verdict::Unknown),
+            score: row.score,
+            reasons: reasons_of(&row.reasons),
+            computed_at: row.computed_at,
+            inputs_version: row.inputs_version,
+            action: row.action,
+            action_by: row.action_by,
+            action_at: row.action_at,
+            action_detail: row.action_detail.as_deref().and_then(|d| serde_json::from_str(d).ok()),
+            undone_at: row.undone_at,
+            undone_by: row.undone_by,
+        }
+    }
+
+    /// An action taken and not undone.
+    pub fn pending_action(&self) -> Option<&str> {
+        self.action.as_deref().filter(|_| self.undone_at.is_none())
+    }
+}
+
+pub fn get(conn: &mut DbConn, import_id: i64) -> Result<Option<StoredVerdict>, ServiceError> {
+    Ok(stored(conn, import_id)?)
+}
+
+/// [`get`] inside a storage closure (a draft's page reads it with the draft).
+pub fn stored(conn: &mut DbConn, import_id: i64) -> Result<Option<StoredVerdict>, crate::db::DbError> {
+    Ok(store::get(conn, import_id)?.map(StoredVerdict::of))
+}
+
+/// The verdict use cases for the HTTP edges, each on the blocking pool.
+#[derive(Clone)]
+pub struct Verdicts {
+    db: Db,
+}
+
+impl Verdicts {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut DbConn) -> Result<T, ServiceError> + Send + 'static,
+    ) -> Result<T, ServiceError> {
+        self.db.run(move |conn| Ok(work(conn))).await?
+    }
+
+    pub async fn get(&self, id: i64) -> Result<Option<StoredVerdict>, ServiceError> {
+        self.run(move |conn| get(conn, id)).await
+    }
+
+    pub async fn close(&self, id: i64, actor: String) -> Result<StoredVerdict, ServiceError> {
+        self.run(move |conn| close(conn, id, &actor)).await
+    }
+
+    pub async fn undo(&self, id: i64, actor: String) -> Result<StoredVerdict, ServiceError> {
+        self.run(move |conn| undo(conn, id, &actor)).await
+    }
+}
+
+/// The verdicts of several drafts (a list page).
+pub fn of_imports(conn: &mut DbConn, ids: &[i64]) -> Result<Vec<(i64, StoredVerdict)>, ServiceError> {
+    Ok(store::of_imports(conn, ids)?.into_iter().map(|r| (r.import_id, StoredVerdict::of(r))).collect())
+}
+
+/// The import path's hook: suggests, stores and acts. A failure is logged, never the import's.
+pub fn after_import(conn: &mut DbConn, ctx: &TriageContext, id: i64, raw: &[u8], x: &Extraction) {
+    if !ctx.verdicts.enabled {
+        return;
+    }
+    match suggest(conn, ctx, id, raw, x) {
+        Ok(a) => {
+            if let Err(e) = apply_rules(conn, ctx, id, &a) {
+                tracing::warn!(import = id, "the automatic action on the verdict failed: {e}");
+            }
+        }
+        Err(e) => tracing::warn!(import = id, "no verdict for the draft: {e}"),
+    }
+}
+
+/// What the store knows about the facts; remembers the email's domains as seen.
+fn known(conn: &mut DbConn, facts: &Facts, id: i64) -> Result<Known, ServiceError> {
+    let row = drafts::get(conn, id)?.ok_or_else(|| ServiceError::NotFound(format!("import {id}")))?;
+    let same = events::find_match(conn, row.message_id.as_deref(), row.fingerprint.as_deref())?.map(|e| e.id);
+    let mut lookup = facts.values.clone();
+    lookup.extend(facts.domains.iter().map(|d| ("domain".to_string(), d.clone())));
+    lookup.sort();
+    lookup.dedup();
+    let found = store::known_values(conn, &lookup)?;
+    let seen = store::seen(conn, &facts.domains)?;
+    let new_domains: Vec<String> = facts
+        .domains
+        .iter()
+        .filter(|d| !seen.contains(d) && !found.iter().any(|k| k.kind == "domain" && &k.value == *d))
+        .cloned()
+        .collect();
+    store::remember(conn, &facts.domains, id, now_micros())?;
+    let values = found
+        .into_iter()
+        .filter(|k| facts.values.iter().any(|(t, v)| *t == k.kind && *v == k.value))
+        .collect();
+    Ok(Known { values, same_phish_event: same, new_domains })
+}
+
+/// Computes and stores the verdict of a stored draft.
+pub fn suggest(
+    conn: &mut DbConn,
+    ctx: &TriageContext,
+    id: i64,
+    raw: &[u8],
+    x: &Extraction,
+) -> Result<Assessment, ServiceError> {
+    let items: Vec<(String, String, String, String)> =
+        drafts::items(conn, id)?.into_iter().map(|i| (i.section, i.item_type, i.value, i.state)).collect();
+    let (facts, reported_raw) = Facts::read(raw, x, &items);
+    let cfg = &ctx.verdicts;
+    let dkim = match (&cfg.dkim, reported_raw.as_deref()) {
+        (_, Some(_)) if !facts.dkim_signed => DkimCheck::Unsigned,
+        (Some(v), Some(r)) => v.verify(r),
+        (None, Some(_)) => {
+            DkimCheck::Unverifiable("DKIM verification is off (triage.verdicts.verify_dkim)".into())
+        }
+        (_, None) => DkimCheck::Unverifiable("no RFC 5322 headers to verify (an Outlook file?)".into()),
+    };
+    let known = known(conn, &facts, id)?;
+    let assessment = decide(&reasons(&facts, &known, cfg, &dkim), &known, cfg);
+    let json = reasons_json(&assessment.reasons);
+    store::upsert(
+        conn,
+        &NewVerdict {
+            import_id: id,
+            verdict: assessment.verdict.as_str(),
+            score: assessment.score,
+            reasons: &json,
+            computed_at: now_micros(),
+            inputs_version: INPUTS_VERSION,
+        },
+    )?;
+    Ok(assessment)
+}
+
+/// The rules an admin turns on or off.
+fn apply_rules(conn: &mut DbConn, ctx: &TriageContext, id: i64, a: &Assessment) -> Result<(), ServiceError> {
+    match a.verdict {
+        Verdict::KnownPhish if ctx.verdicts.auto_join_known_phish => {
+            if let Some(m) = &a.known
+                && let Some(event) = m.event
+            {
+                join(conn, ctx, id, event, &format!("automatic: {}", m.why), AUTOMATIC)?;
+            }
+        }
+        Verdict::LikelyBenign if ctx.verdicts.auto_close_likely_benign => {
+            close_as(conn, id, AUTOMATIC, "automatic: suggested likely benign")?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Commits the draft into `event`, recording what the commit added there.
+fn join(
+    conn: &mut DbConn,
+    ctx: &TriageContext,
+    id: i64,
+    event: i64,
+    provenance: &str,
+    actor: &str,
+) -> Result<(), ServiceError> {
+    let before = store::event_indicator_ids(conn, event)?;
+    let c = imports::commit_into(conn, ctx, id, actor, EventMeta::default(), Some(event))?;
+    let linked: Vec<i64> =
+        c.created.iter().chain(c.updated.iter()).copied().filter(|i| !before.contains(i)).collect();
+    let detail = ActionDetail {
+        provenance: provenance.into(),
+        event_id: Some(c.event_id),
+        linked,
+        created: c.created,
+    };
+    let text = serde_json::to_string(&detail).map_err(|e| ServiceError::Internal(e.to_string()))?;
+    write_tx(conn, |conn| {
+        store::set_action(conn, id, "joined", actor, &text, now_micros())?;
+        audit::insert(
+            conn,
+            &AuditEntry::new("draft.join")
+                .actor(actor)
+                .target(format!("import {id}"))
+                .detail(format!("{provenance}; joined event {}", c.event_id)),
+        )?;
+        Ok::<_, ServiceError>(())
+    })
+}
+
+/// Closes a `likely benign` draft (one click); audited, undoable.
+pub fn close(conn: &mut DbConn, id: i64, actor: &str) -> Result<StoredVerdict, ServiceError> {
+    let v = get(conn, id)?.ok_or_else(|| ServiceError::NotFound(format!("verdict of import {id}")))?;
+    if v.verdict != Verdict::LikelyBenign {
+        return Err(ServiceError::Conflict(format!(
+            "import {id} is suggested {}; only a likely benign draft closes in one click (abandon it instead)",
+            v.verdict.label()
+        )));
+    }
+    close_as(conn, id, actor, &format!("closed by {actor}: suggested likely benign"))?;
+    get(conn, id)?.ok_or_else(|| ServiceError::NotFound(format!("verdict of import {id}")))
+}
+
+fn close_as(conn: &mut DbConn, id: i64, actor: &str, provenance: &str) -> Result<(), ServiceError> {
+    let detail = ActionDetail { provenance: provenance.into(), ..ActionDetail::default() };
+    let text = serde_json::to_string(&detail).map_err(|e| ServiceError::Internal(e.to_string()))?;
+    write_tx(conn, |conn| {
+        let now = now_micros();
+        if !drafts::transition(conn, id, "draft", "abandoned", None, now)? {
+            return Err(ServiceError::Conflict(format!("import {id} is not an open draft")));
+        }
+        if !store::set_action(conn, id, "closed", actor, &text, now)? {
+            return Err(ServiceError::Conflict(format!("import {id} has an action already")));
+        }
+        audit::insert(
+            conn,
+            &AuditEntry::new("draft.close").actor(actor).target(format!("import {id}")).detail(provenance),
+        )?;
+        Ok(())
+    })
+}
+
+/// Undoes the pending action: a closed draft is reopened; a joined one leaves the event (its
+/// recipients, the links it added, the indicators it created that nothing else holds) and is a
+/// draft again.
+pub fn undo(conn: &mut DbConn, id: i64, actor: &str) -> Result<StoredVerdict, ServiceError> {
+    write_tx(conn, |conn| {
+        let v = get(conn, id)?.ok_or_else(|| ServiceError::NotFound(format!("verdict of import {id}")))?;
+        let now = now_micros();
+        let what = match v.pending_action() {
+            Some("closed") => {
+                if !drafts::transition(conn, id, "abandoned", "draft", None, now)? {
+                    return Err(ServiceError::Conflict(format!("import {id} is no longer closed")));
+                }
+                "reopened the draft".to_string()
+            }
+            Some("joined") => {
+                let d = v.action_detail.clone().unwrap_or_default();
+                let event =
+                    d.event_id.ok_or_else(|| ServiceError::Internal("a join without its event".into()))?;
+                let row =
+                    drafts::get(conn, id)?.ok_or_else(|| ServiceError::NotFound(format!("import {id}")))?;
+                if row.state != "committed" || row.event_id != Some(event) {
+                    return Err(ServiceError::Conflict(format!("import {id} is no longer in event {event}")));
+                }
+                store::unlink_event(conn, &d.linked, event)?;
+                store::remove_recipients_of(conn, event, id)?;
+                let removed = store::delete_orphan_reviews(conn, &d.created)?;
+                drafts::transition(conn, id, "committed", "draft", None, now)?;
+                format!(
+                    "left event {event} ({} links and {removed} new indicators taken back)",
+                    d.linked.len()
+                )
+            }
+            _ => return Err(ServiceError::Conflict(format!("import {id} has no action to undo"))),
+        };
+        store::set_undone(conn, id, actor, now)?;
+        audit::insert(
+            conn,
+            &AuditEntry::new("draft.undo").actor(actor).target(format!("import {id}")).detail(what),
+        )?;
+        get(conn, id)?.ok_or_else(|| ServiceError::NotFound(format!("verdict of import {id}")))
+    })
+}

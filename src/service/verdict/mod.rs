@@ -1,0 +1,512 @@
+//! Suggested verdicts of drafts (issue 20): `known phish`, `likely phish`, `unknown`,
+//! `likely benign`, with a score and every reason that produced them. [`Facts`] are read once from
+//! the extraction and the reported message's headers (pure), [`Known`] from the store; each signal
+//! (`signals.rs`) is a small pure function; [`decide`] turns the reasons into a verdict. `actions`
+//! stores it after an import and applies the rules the team controls (auto-join, close, undo).
+
+pub mod actions;
+pub mod auth;
+pub mod lookalike;
+pub mod signals;
+
+use serde::{Deserialize, Serialize};
+
+pub use crate::db::verdicts::KnownValue;
+use crate::extract::{Extraction, Location, MessageRole, ObservableKind};
+use auth::{AuthResultsHeader, DkimCheck, DkimVerifier};
+use lookalike::Protected;
+
+/// Which set of signals and weights computed a stored verdict (raise when either changes).
+pub const INPUTS_VERSION: i32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    KnownPhish,
+    LikelyPhish,
+    Unknown,
+    LikelyBenign,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::KnownPhish => "known_phish",
+            Verdict::LikelyPhish => "likely_phish",
+            Verdict::Unknown => "unknown",
+            Verdict::LikelyBenign => "likely_benign",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Verdict::KnownPhish, Verdict::LikelyPhish, Verdict::Unknown, Verdict::LikelyBenign]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
+
+    /// For people: `known phish`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::KnownPhish => "known phish",
+            Verdict::LikelyPhish => "likely phish",
+            Verdict::Unknown => "unknown",
+            Verdict::LikelyBenign => "likely benign",
+        }
+    }
+}
+
+/// One signal that spoke: its weight towards phishing (negative: towards benign), what it means,
+/// and what in the email made it speak.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Reason {
+    pub signal: String,
+    pub weight: i32,
+    pub text: String,
+    pub evidence: Vec<String>,
+}
+
+/// A verdict with its score (0-100, higher: more likely phishing) and reasons.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Assessment {
+    pub verdict: Verdict,
+    pub score: i32,
+    pub reasons: Vec<Reason>,
+    /// For `known phish`: what decided it and the event to join (if any).
+    pub known: Option<KnownMatch>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KnownMatch {
+    pub event: Option<i64>,
+    /// `matched indicator 7 (domain evil.example)`.
+    pub why: String,
+}
+
+/// The verdict settings, checked and compiled once (`[triage.verdicts]`).
+#[derive(Debug, Clone)]
+pub struct VerdictConfig {
+    pub enabled: bool,
+    /// Brands and our own domains.
+    pub protected: Vec<Protected>,
+    /// Brands only (display names).
+    pub brands: Vec<Protected>,
+    pub trusted_authserv_ids: Vec<String>,
+    pub dkim: Option<DkimVerifier>,
+    pub auto_join_known_phish: bool,
+    pub auto_close_likely_benign: bool,
+    pub likely_phish_at: i32,
+    pub likely_benign_below: i32,
+}
+
+impl Default for VerdictConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            protected: Vec::new(),
+            brands: Vec::new(),
+            trusted_authserv_ids: Vec::new(),
+            dkim: None,
+            auto_join_known_phish: true,
+            auto_close_likely_benign: false,
+            likely_phish_at: 70,
+            likely_benign_below: 40,
+        }
+    }
+}
+
+impl VerdictConfig {
+    /// From the settings: brands (name → domains) and the organisation's own domains.
+    pub fn new(
+        s: &crate::settings::VerdictSettings,
+        own_domains: &[String],
+        dkim: Option<DkimVerifier>,
+    ) -> Result<Self, String> {
+        if !(0..=100).contains(&s.likely_phish_at) || !(0..=100).contains(&s.likely_benign_below) {
+            return Err("triage.verdicts: thresholds are scores 0-100".into());
+        }
+        if s.likely_benign_below > s.likely_phish_at {
+            return Err("triage.verdicts.likely_benign_below must not exceed likely_phish_at".into());
+        }
+        let brands: Vec<Protected> =
+            s.brands.iter().map(|(name, domains)| Protected::new(name, domains)).collect();
+        let mut protected: Vec<Protected> = own_domains.iter().map(|d| Protected::own_domain(d)).collect();
+        protected.extend(brands.iter().cloned());
+        Ok(Self {
+            enabled: s.enabled,
+            protected,
+            brands,
+            trusted_authserv_ids: s.trusted_authserv_ids.iter().map(|i| i.trim().to_lowercase()).collect(),
+            dkim,
+            auto_join_known_phish: s.auto_join_known_phish,
+            auto_close_likely_benign: s.auto_close_likely_benign,
+            likely_phish_at: s.likely_phish_at,
+            likely_benign_below: s.likely_benign_below,
+        })
+    }
+}
+
+/// What the email says, read once for every signal.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    pub from_name: Option<String>,
+    pub from_address: Option<String>,
+    /// Registered domain of the From address.
+    pub from_domain: Option<String>,
+    pub reply_to: Vec<String>,
+    pub list_id: Option<String>,
+    pub list_post_or_unsubscribe: bool,
+    /// Registered domain of the list (from `List-Post`, else `List-Id`).
+    pub list_domain: Option<String>,
+    pub auth_results: Vec<AuthResultsHeader>,
+    /// The reported message carries a DKIM-Signature.
+    pub dkim_signed: bool,
+    /// Hosts to check for lookalikes, with the URL's path when from a URL.
+    pub hosts: Vec<(String, Option<String>)>,
+    /// HTML texts (body or attachment) with where they are.
+    pub html: Vec<(String, String)>,
+    pub has_body: bool,
+    pub qr_values: Vec<String>,
+    pub ip_urls: Vec<String>,
+    pub attachment_names: Vec<String>,
+    /// Proposed and whitelisted indicator values (kind, value).
+    pub values: Vec<(String, String)>,
+    /// Registered domains of the proposed URLs, domains and the sender.
+    pub domains: Vec<String>,
+    pub proposed: usize,
+    pub whitelisted: usize,
+    /// Message-ID and fingerprint of the draft (for the same-phish match).
+    pub message_id: Option<String>,
+    pub fingerprint: Option<String>,
+}
+
+/// What our store says about the email's values.
+#[derive(Debug, Clone, Default)]
+pub struct Known {
+    pub values: Vec<KnownValue>,
+    pub same_phish_event: Option<i64>,
+    pub new_domains: Vec<String>,
+}
+
+fn registered(host: &str) -> Option<String> {
+    crate::extract::IndicatorValue::parse(ObservableKind::Domain, host).ok()?.registered_domain
+}
+
+/// The reported message inside the raw input, parsed (the top message, or a forwarded one
+/// attached to the reporter's envelope, found by its Message-ID or subject).
+fn reported_message<'a>(
+    parsed: &'a mail_parser::Message<'a>,
+    x: &Extraction,
+) -> Option<&'a mail_parser::Message<'a>> {
+    let reported = x.reported()?;
+    if reported.index == 0 {
+        return Some(parsed);
+    }
+    fn walk<'b>(
+        m: &'b mail_parser::Message<'b>,
+        want: &crate::extract::MessageInfo,
+        depth: usize,
+    ) -> Option<&'b mail_parser::Message<'b>> {
+        if depth > 8 {
+            return None;
+        }
+        for part in m.attachments() {
+            if let Some(inner) = part.message() {
+                let same_id = want.message_id.is_some() && inner.message_id() == want.message_id.as_deref();
+                let same_subject = want.subject.is_some() && inner.subject() == want.subject.as_deref();
+                if same_id || (want.message_id.is_none() && same_subject) {
+                    return Some(inner);
+                }
+                if let Some(found) = walk(inner, want, depth + 1) {
+                    return Some(found);
+                }
+            }
+        }
+        None
+    }
+    walk(parsed, reported, 0)
+}
+
+impl Facts {
+    /// Reads the facts from an extraction, the raw input and the draft's items
+    /// (`(section, type, value, state)`).
+    pub fn read(
+        raw: &[u8],
+        x: &Extraction,
+        items: &[(String, String, String, String)],
+    ) -> (Self, Option<Vec<u8>>) {
+        let mut f = Facts::default();
+        let reported = x.reported();
+        if let Some(m) = reported {
+            if let Some(from) = m.from.first() {
+                f.from_name = from.name.clone().filter(|n| !n.trim().is_empty());
+                f.from_address = from.address.as_ref().map(|a| a.to_lowercase());
+                f.from_domain =
+                    f.from_address.as_deref().and_then(|a| a.rsplit('@').next()).and_then(registered);
+            }
+            f.reply_to =
+                m.reply_to.iter().filter_map(|r| r.address.as_ref().map(|a| a.to_lowercase())).collect();
+            f.message_id = m.message_id.clone();
+        }
+        let parsed = mail_parser::MessageParser::default().parse(raw);
+        let mut reported_raw = None;
+        if let Some(p) = parsed.as_ref()
+            && let Some(m) = reported_message(p, x)
+        {
+            let header = |name: &str| m.header_raw(name).map(|v| v.trim().to_string());
+            f.list_id = header("List-Id");
+            f.dkim_signed = header("DKIM-Signature").is_some();
+            let list_post = header("List-Post");
+            f.list_post_or_unsubscribe = list_post.is_some() || header("List-Unsubscribe").is_some();
+            let list_host = list_post
+                .as_deref()
+                .and_then(|p| p.split('@').nth(1))
+                .map(|h| h.trim_end_matches(['>', ' ']).to_string())
+                .or_else(|| {
+                    f.list_id.as_deref().and_then(|id| {
+                        let inner = id.rsplit('<').next().unwrap_or(id).trim_end_matches('>');
+                        inner.split_once('.').map(|(_, host)| host.to_string())
+                    })
+                });
+            f.list_domain = list_host.as_deref().and_then(registered);
+            for h in m.headers().iter().filter(|h| h.name().eq_ignore_ascii_case("Authentication-Results")) {
+                let start = h.offset_start as usize;
+                let end = h.offset_end as usize;
+                if let Some(bytes) = m.raw_message.get(start..end)
+                    && let Some(parsed) = auth::parse(&String::from_utf8_lossy(bytes))
+                {
+                    f.auth_results.push(parsed);
+                }
+            }
+            reported_raw = Some(m.raw_message.to_vec());
+        }
+        for t in &x.texts {
+            let reported_text = reported.is_none_or(|r| t.message == r.index);
+            match &t.location {
+                Location::Body { content_type, part } if reported_text => {
+                    f.has_body = true;
+                    if content_type.to_ascii_lowercase().contains("html") {
+                        f.html.push((format!("body {part}"), t.text.clone()));
+                    }
+                }
+                Location::Attachment { name, content_type } => {
+                    let lower = name.to_ascii_lowercase();
+                    if content_type.to_ascii_lowercase().contains("html")
+                        || lower.ends_with(".html")
+                        || lower.ends_with(".htm")
+                        || lower.ends_with(".svg")
+                    {
+                        f.html.push((format!("attachment {name}"), t.text.clone()));
+                    }
+                }
+                _ => {}
+            }
+        }
+        let qr_texts: Vec<usize> = x
+            .texts
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| matches!(t.location, Location::QrCode { .. }))
+            .map(|(i, _)| i)
+            .collect();
+        for a in &x.attachments {
+            if a.nested_message.is_none()
+                && let Some(n) = &a.name
+            {
+                f.attachment_names.push(n.clone());
+            }
+            for m in &a.members {
+                f.attachment_names.push(m.name.clone());
+            }
+        }
+        for o in &x.observables {
+            if o.role == MessageRole::ReporterEnvelope {
+                continue;
+            }
+            let kind = o.indicator.kind;
+            let value = &o.indicator.value;
+            let proposed = items.iter().any(|(section, t, v, state)| {
+                section == "indicator" && t == kind.as_str() && v == value && state == "proposed"
+            });
+            if o.provenance.iter().any(|p| qr_texts.contains(&p.text)) && kind == ObservableKind::Url {
+                f.qr_values.push(value.clone());
+            }
+            if !proposed {
+                continue;
+            }
+            match kind {
+                ObservableKind::Url => {
+                    if let Some(host) = crate::extract::bundle::url_host(value) {
+                        if host.parse::<std::net::IpAddr>().is_ok()
+                            || host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok()
+                        {
+                            f.ip_urls.push(value.clone());
+                        } else {
+                            let path = value.splitn(4, '/').nth(3).map(|p| format!("/{p}"));
+                            f.hosts.push((host.clone(), path));
+                            if let Some(r) =
+                                o.indicator.registered_domain.clone().or_else(|| registered(&host))
+                            {
+                                f.domains.push(r);
+                            }
+                        }
+                    }
+                }
+                ObservableKind::Domain => {
+                    f.hosts.push((value.clone(), None));
+                    if let Some(r) = &o.indicator.registered_domain {
+                        f.domains.push(r.clone());
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some(a) = &f.from_address
+            && let Some(host) = a.rsplit('@').next()
+        {
+            f.hosts.push((host.to_string(), None));
+            if let Some(d) = &f.from_domain {
+                f.domains.push(d.clone());
+            }
+        }
+        for r in &f.reply_to {
+            if let Some(host) = r.rsplit('@').next() {
+                f.hosts.push((host.to_string(), None));
+            }
+        }
+        f.domains.sort();
+        f.domains.dedup();
+        for (section, t, v, state) in items {
+            if section != "indicator" {
+                continue;
+            }
+            match state.as_str() {
+                "proposed" => f.proposed += 1,
+                "whitelisted" => f.whitelisted += 1,
+                _ => {}
+            }
+            f.values.push((t.clone(), v.clone()));
+        }
+        (f, reported_raw)
+    }
+}
+
+/// Every signal over the facts, the store's knowledge and the authentication checks.
+pub fn reasons(facts: &Facts, known: &Known, cfg: &VerdictConfig, dkim: &DkimCheck) -> Vec<Reason> {
+    let said = auth::summarise(&auth::trusted(&facts.auth_results, &cfg.trusted_authserv_ids));
+    let mut out: Vec<Reason> = Vec::new();
+    out.extend(signals::same_phish(known));
+    out.extend(signals::active_indicators(known));
+    out.extend(signals::values_in_events(known));
+    out.extend(signals::expired_indicators(known));
+    out.extend(signals::authentication(facts, &said, dkim));
+    out.extend(signals::display_name(facts, &cfg.brands));
+    out.extend(signals::reply_to_elsewhere(facts));
+    out.extend(signals::lookalikes(facts, &cfg.protected));
+    out.extend(signals::credential_form(facts));
+    out.extend(signals::qr_codes(facts));
+    out.extend(signals::risky_attachments(facts));
+    out.extend(signals::ip_urls(facts));
+    out.extend(signals::newly_seen(known));
+    out.extend(signals::nothing_to_act_on(facts));
+    out.extend(signals::mailing_list(facts));
+    out.extend(signals::plain_text(facts));
+    out
+}
+
+/// The verdict: `known phish` on a match with what the team decided (an Active indicator, the
+/// same phish, a specific value of an event); else by score, `likely benign` only when no reason
+/// of weight [`signals::BLOCKS_BENIGN`] or more points to phishing.
+pub fn decide(reasons: &[Reason], known: &Known, cfg: &VerdictConfig) -> Assessment {
+    let sum: i32 = reasons.iter().map(|r| r.weight).sum();
+    let score = (50 + sum).clamp(0, 100);
+    let matched = known_match(known);
+    let verdict = if matched.is_some() {
+        Verdict::KnownPhish
+    } else if score >= cfg.likely_phish_at {
+        Verdict::LikelyPhish
+    } else if score < cfg.likely_benign_below && reasons.iter().all(|r| r.weight < signals::BLOCKS_BENIGN) {
+        Verdict::LikelyBenign
+    } else {
+        Verdict::Unknown
+    };
+    Assessment { verdict, score, reasons: reasons.to_vec(), known: matched }
+}
+
+/// What makes an email `known phish`, and the event it joins: the same phish's event first, then
+/// the newest event of an Active indicator, then of a specific value (URL, hash, sender address).
+fn known_match(known: &Known) -> Option<KnownMatch> {
+    if let Some(e) = known.same_phish_event {
+        return Some(KnownMatch { event: Some(e), why: "the same email (Message-ID or fingerprint)".into() });
+    }
+    let specific = |kind: &str| matches!(kind, "url" | "md5" | "sha1" | "sha256" | "sha512" | "email");
+    let why = |k: &KnownValue| format!("matched indicator {} ({} {})", k.id, k.kind, k.value);
+    let active: Vec<&KnownValue> = known.values.iter().filter(|k| k.status == "active").collect();
+    let in_event = known
+        .values
+        .iter()
+        .filter(|k| k.status != "active" && k.status != "whitelisted" && specific(&k.kind));
+    let with_event = active.iter().copied().chain(in_event).find(|k| !k.events.is_empty());
+    if let Some(k) = with_event {
+        return Some(KnownMatch { event: k.events.first().copied(), why: why(k) });
+    }
+    // An Active indicator in no event still makes the email known; there is no event to join.
+    active.first().map(|k| KnownMatch { event: None, why: why(k) })
+}
+
+/// Reasons → the stored JSON.
+pub fn reasons_json(reasons: &[Reason]) -> String {
+    serde_json::to_string(reasons).unwrap_or_else(|_| "[]".into())
+}
+
+/// Stored JSON → reasons (an unreadable text reads as none).
+pub fn reasons_of(text: &str) -> Vec<Reason> {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> VerdictConfig {
+        VerdictConfig { enabled: true, ..VerdictConfig::default() }
+    }
+
+    fn r(weight: i32) -> Reason {
+        Reason { signal: "s".into(), weight, text: String::new(), evidence: vec![] }
+    }
+
+    #[test]
+    fn scores_and_thresholds() {
+        let k = Known::default();
+        assert_eq!(decide(&[r(25)], &k, &cfg()).verdict, Verdict::LikelyPhish);
+        assert_eq!(decide(&[r(-15)], &k, &cfg()).verdict, Verdict::LikelyBenign);
+        assert_eq!(
+            decide(&[r(-25), r(10)], &k, &cfg()).verdict,
+            Verdict::Unknown,
+            "a phish sign blocks benign"
+        );
+        assert_eq!(decide(&[], &k, &cfg()).score, 50);
+        assert_eq!(decide(&[r(90)], &k, &cfg()).score, 100);
+    }
+
+    #[test]
+    fn known_phish_names_its_event_and_indicator() {
+        let k = Known {
+            values: vec![KnownValue {
+                id: 7,
+                kind: "domain".into(),
+                value: "evil.example".into(),
+                status: "active".into(),
+                events: vec![3, 1],
+            }],
+            ..Known::default()
+        };
+        let a = decide(&[r(-40)], &k, &cfg());
+        assert_eq!(a.verdict, Verdict::KnownPhish);
+        let want = KnownMatch { event: Some(3), why: "matched indicator 7 (domain evil.example)".into() };
+        assert_eq!(a.known, Some(want));
+        // A domain merely in an event (Review) is not enough to be known.
+        let k = Known { values: vec![KnownValue { status: "review".into(), ..k.values[0].clone() }], ..k };
+        assert_eq!(decide(&[], &k, &cfg()).verdict, Verdict::Unknown);
+    }
+}
