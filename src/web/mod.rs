@@ -13,6 +13,7 @@ pub mod highlight;
 mod indicators;
 mod lists;
 pub mod session;
+mod subscriptions;
 
 use std::sync::LazyLock;
 
@@ -173,6 +174,9 @@ crate::route_table! {
     get "/exports" => lists::exports [User],
     get "/collections" => lists::collections [User],
     get "/connectors" => lists::connectors [User],
+    get "/subscriptions" => subscriptions::list [Admin],
+    post "/subscriptions" => subscriptions::create [Admin],
+    post "/subscriptions/{name}" => subscriptions::action [Admin],
     get "/admin" => lists::admin [Admin],
     post "/admin/users" => lists::create_user [Admin],
     post "/admin/users/{name}" => account::user_action [Admin],
