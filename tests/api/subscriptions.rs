@@ -32,7 +32,7 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
-/// `n` valid STIX indicators, each of one domain `{tag}-{i}.evil.example`.
+/// `n` valid STIX indicators, each of one domain `{tag}-{i}.evilcorp-test.net`.
 fn indicators(tag: &str, n: usize) -> Vec<Value> {
     (0..n)
         .map(|i| {
@@ -41,7 +41,7 @@ fn indicators(tag: &str, n: usize) -> Vec<Value> {
                 "id": format!("indicator--{}", uuid::Uuid::new_v4()),
                 "created": "2026-12-01T00:00:00.000Z", "modified": "2026-12-01T00:00:00.000Z",
                 "name": format!("{tag} {i}"),
-                "pattern": format!("[domain-name:value = '{tag}-{i}.evil.example']"),
+                "pattern": format!("[domain-name:value = '{tag}-{i}.evilcorp-test.net']"),
                 "pattern_type": "stix", "valid_from": "2026-12-01T00:00:00Z",
                 "indicator_types": ["malicious-activity"],
             })
@@ -221,10 +221,10 @@ impl TestApp {
         v["objects"].as_array().cloned().unwrap_or_default()
     }
 
-    /// The domain indicators whose value ends with `.evil.example`, with their details.
+    /// The domain indicators whose value ends with `.evilcorp-test.net`, with their details.
     async fn evil_domains(&self) -> Vec<Value> {
         let (status, v) = status_json(
-            self.as_admin(self.get("/api/v1/indicators?type=domain&q=.evil.example&limit=1000"))
+            self.as_admin(self.get("/api/v1/indicators?type=domain&q=.evilcorp-test.net&limit=1000"))
                 .send()
                 .await
                 .expect("request"),
@@ -334,11 +334,11 @@ async fn objects_a_remote_should_not_send_are_refused_and_the_feed_goes_on() {
     // medallion stores what it is given: an indicator with a broken pattern and an SCO filed
     // under an id that is not the UUIDv5 of its value.
     let mut broken = indicators("broken", 1).remove(0);
-    broken["pattern"] = json!("[domain-name:value = 'x.evil.example'");
+    broken["pattern"] = json!("[domain-name:value = 'x.evilcorp-test.net'");
     sent.push(broken);
     sent.push(json!({
         "type": "domain-name", "spec_version": "2.1",
-        "id": format!("domain-name--{}", uuid::Uuid::new_v4()), "value": "forged.evil.example",
+        "id": format!("domain-name--{}", uuid::Uuid::new_v4()), "value": "forged.evilcorp-test.net",
     }));
     peer.post(&sent).await;
     let app = TestApp::spawn_with(subscriber).await;
@@ -414,6 +414,21 @@ async fn remote_harpoon() -> (TestApp, String) {
     (remote, id)
 }
 
+/// An API token for `partner`, issued by the remote's administrator (partners issue none).
+async fn partner_token(remote: &TestApp) -> String {
+    let (status, v) = status_json(
+        remote
+            .as_admin(remote.post("/api/v1/tokens"))
+            .json(&json!({"label": "subscriber", "username": "partner"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    v["token"].as_str().unwrap().to_string()
+}
+
 async fn push(remote: &TestApp, collection: &str, objects: &[Value]) {
     let (status, v) = status_json(
         remote
@@ -436,7 +451,7 @@ async fn another_harpoon_is_read_with_basic_token_and_bearer_and_a_wrong_secret_
     let (remote, collection) = remote_harpoon().await;
     let objects = indicators("hb", 9);
     push(&remote, &collection, &objects).await;
-    let (_, token) = remote.token_for("partner", "partner-password-123").await;
+    let token = partner_token(&remote).await;
     let app = TestApp::spawn_with(subscriber).await;
     let base =
         json!({ "url": format!("{}/taxii2/", remote.url), "collection": "Partner feed", "page_size": 4 });
@@ -492,7 +507,7 @@ async fn both_sides_restart_and_every_object_enters_once() {
     let (remote, collection) = remote_harpoon().await;
     let first = indicators("rs", 12);
     push(&remote, &collection, &first).await;
-    let (_, token) = remote.token_for("partner", "partner-password-123").await;
+    let token = partner_token(&remote).await;
     let feed = json!({
         "name": "partner", "url": format!("{}/taxii2/root/", remote.url), "collection": collection,
         "auth": "bearer", "secret": token, "page_size": 5,
