@@ -221,6 +221,19 @@ impl TestApp {
         v["objects"].as_array().cloned().unwrap_or_default()
     }
 
+    /// [`Self::evil_domains`] once there are at least `n` (partner intake runs right after a
+    /// page is stored: the counters may show the objects a moment before the indicators exist).
+    async fn evil_domains_at_least(&self, n: usize) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let domains = self.evil_domains().await;
+            if domains.len() >= n || Instant::now() > deadline {
+                return domains;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// The domain indicators whose value ends with `.evilcorp-test.net`, with their details.
     async fn evil_domains(&self) -> Vec<Value> {
         let (status, v) = status_json(
@@ -295,7 +308,7 @@ async fn medallion_is_paged_through_restarted_and_its_lost_next_walked_again() {
     let s = app.wait_subscription("medallion", 60, |s| taken(s) == 10 && s["health"]["status"] == "ok").await;
     let local = s["local_collection"]["id"].as_str().unwrap().to_string();
     exactly_once(&app.collection_objects(&local).await, &first);
-    let domains = app.evil_domains().await;
+    let domains = app.evil_domains_at_least(10).await;
     indicators_from(&domains, "med", 10, "subscription:medallion");
     assert!(domains.iter().all(|d| d["tlp"] == "green"), "the subscription's TLP for unmarked objects");
 
@@ -323,7 +336,7 @@ async fn medallion_is_paged_through_restarted_and_its_lost_next_walked_again() {
     assert_eq!(taken(&s), 14, "{s:#}");
     let all: Vec<Value> = first.iter().chain(&more).cloned().collect();
     exactly_once(&app.collection_objects(&local).await, &all);
-    indicators_from(&app.evil_domains().await, "med2", 4, "subscription:medallion");
+    indicators_from(&app.evil_domains_at_least(14).await, "med2", 4, "subscription:medallion");
 }
 
 #[tokio::test]
@@ -358,7 +371,7 @@ async fn objects_a_remote_should_not_send_are_refused_and_the_feed_goes_on() {
     let s = app.subscription("mixed").await;
     assert_eq!(taken(&s), 3, "{s:#}");
     exactly_once(&app.collection_objects(&local).await, &good);
-    indicators_from(&app.evil_domains().await, "good", 3, "subscription:mixed");
+    indicators_from(&app.evil_domains_at_least(3).await, "good", 3, "subscription:mixed");
 }
 
 #[tokio::test]
@@ -400,7 +413,7 @@ async fn opentaxii_down_is_reported_and_after_its_restart_the_feed_goes_on() {
     assert_eq!(s["health"]["consecutive_failures"], 0);
     let all: Vec<Value> = first.iter().chain(&more).cloned().collect();
     exactly_once(&app.collection_objects(&local).await, &all);
-    let domains = app.evil_domains().await;
+    let domains = app.evil_domains_at_least(11).await;
     indicators_from(&domains, "ot", 7, "subscription:opentaxii");
     indicators_from(&domains, "ot2", 4, "subscription:opentaxii");
 }
@@ -484,7 +497,7 @@ async fn another_harpoon_is_read_with_basic_token_and_bearer_and_a_wrong_secret_
     assert!(error.contains("HTTP 401") && error.contains("refused the credentials"), "{error}");
     assert!(!error.contains("not-the-password"), "never the secret: {error}");
     // One indicator per value, with every subscription that brought it as a source.
-    let domains = app.evil_domains().await;
+    let domains = app.evil_domains_at_least(9).await;
     assert_eq!(domains.len(), 9, "{domains:#?}");
     for name in ["basic", "token", "bearer"] {
         indicators_from(&domains, "hb", 9, &format!("subscription:{name}"));
@@ -543,7 +556,7 @@ async fn both_sides_restart_and_every_object_enters_once() {
     assert_eq!(s["health"]["objects_rejected"], 0, "{s:#}");
     let all: Vec<Value> = first.iter().chain(&second).chain(&third).cloned().collect();
     exactly_once(&b.collection_objects(&local).await, &all);
-    let domains = b.evil_domains().await;
+    let domains = b.evil_domains_at_least(21).await;
     assert_eq!(domains.len(), 21);
     for (tag, n) in [("rs", 12), ("rs2", 6), ("rs3", 3)] {
         indicators_from(&domains, tag, n, "subscription:partner");
