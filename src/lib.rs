@@ -16,6 +16,7 @@ pub mod service;
 pub mod settings;
 pub mod startup;
 pub mod stix;
+pub mod subscriptions;
 pub mod taxii;
 pub mod tls;
 pub mod web;

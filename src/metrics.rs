@@ -53,6 +53,11 @@ struct ConnectorLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SubscriptionLabels {
+    subscription: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StateLabel {
     state: String,
 }
@@ -205,6 +210,9 @@ pub struct Live {
     pub connectors: Vec<(String, bool, i64, i64, i64, i64)>,
     /// Operation runs by state (queued, running).
     pub runs: Vec<(String, i64)>,
+    /// Per enabled subscription: (name, healthy, consecutive failures, seconds since the last
+    /// successful poll or -1, objects taken, objects refused).
+    pub subscriptions: Vec<(String, bool, i64, i64, i64, i64)>,
 }
 
 impl Live {
@@ -240,6 +248,40 @@ impl Live {
             lag.get_or_create(&l).set(*since);
             taken.get_or_create(&l).set(*t);
             failed.get_or_create(&l).set(*f);
+        }
+        let s_healthy = Family::<SubscriptionLabels, Gauge>::default();
+        r.register(
+            "subscription_healthy",
+            "1 when the subscription's last poll succeeded",
+            s_healthy.clone(),
+        );
+        let s_failures = Family::<SubscriptionLabels, Gauge>::default();
+        r.register("subscription_consecutive_failures", "failed polls in a row", s_failures.clone());
+        let s_lag = Family::<SubscriptionLabels, Gauge>::default();
+        r.register(
+            "subscription_seconds_since_success",
+            "seconds since the subscription's last successful poll (-1: never)",
+            s_lag.clone(),
+        );
+        let s_taken = Family::<SubscriptionLabels, Gauge>::default();
+        r.register(
+            "subscription_objects_taken",
+            "objects the subscription stored (each once)",
+            s_taken.clone(),
+        );
+        let s_rejected = Family::<SubscriptionLabels, Gauge>::default();
+        r.register(
+            "subscription_objects_rejected",
+            "objects from the remote that were refused",
+            s_rejected.clone(),
+        );
+        for (name, ok, fails, since, t, f) in &self.subscriptions {
+            let l = SubscriptionLabels { subscription: name.clone() };
+            s_healthy.get_or_create(&l).set(i64::from(*ok));
+            s_failures.get_or_create(&l).set(*fails);
+            s_lag.get_or_create(&l).set(*since);
+            s_taken.get_or_create(&l).set(*t);
+            s_rejected.get_or_create(&l).set(*f);
         }
         let runs = Family::<StateLabel, Gauge>::default();
         r.register("operation_runs_open", "operation runs not ended, by state", runs.clone());
@@ -328,8 +370,12 @@ mod tests {
         m.request("api:imports", "POST", 201, Duration::from_millis(3));
         m.taxii_read("c1", 100);
         m.import("created");
-        let live =
-            Live { pool: (3, 1, 16), connectors: vec![("reports".into(), true, 0, 5, 7, 1)], runs: vec![] };
+        let live = Live {
+            pool: (3, 1, 16),
+            connectors: vec![("reports".into(), true, 0, 5, 7, 1)],
+            runs: vec![],
+            subscriptions: vec![("cert".into(), false, 3, -1, 0, 2)],
+        };
         let text = m.render(&live).expect("render");
         assert!(
             text.contains(
@@ -340,6 +386,8 @@ mod tests {
         assert!(text.contains("harpoon_taxii_objects_served_total{collection=\"c1\"} 100"), "{text}");
         assert!(text.contains("harpoon_db_pool_connections{state=\"max\"} 16"), "{text}");
         assert!(text.contains("harpoon_connector_messages_taken{connector=\"reports\"} 7"), "{text}");
+        assert!(text.contains("harpoon_subscription_healthy{subscription=\"cert\"} 0"), "{text}");
+        assert!(text.contains("harpoon_subscription_objects_rejected{subscription=\"cert\"} 2"), "{text}");
         assert!(text.trim_end().ends_with("# EOF"), "{text}");
         assert_eq!(text.matches("# EOF").count(), 1);
     }

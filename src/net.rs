@@ -1,8 +1,8 @@
-//! The one outbound HTTP client. Every call Harpoon makes to another HTTP service (Splunk today)
-//! goes through [`HttpClient`]: rustls with certificate verification (public roots plus an
-//! optional CA file), connect and total timeouts, a cap on the body read, and a redirect policy
-//! that follows only same-origin redirects, at most a configured number. Nothing else builds a
-//! `reqwest::Client`.
+//! The one outbound HTTP client. Every call Harpoon makes to another HTTP service (Splunk, the
+//! TAXII servers of subscriptions) goes through [`HttpClient`]: rustls with certificate
+//! verification (public roots plus an optional CA file, an optional client certificate),
+//! connect and total timeouts, a cap on the body read, and a redirect policy that follows only
+//! same-origin redirects, at most a configured number. Nothing else builds a `reqwest::Client`.
 
 use std::path::Path;
 use std::time::Duration;
@@ -31,6 +31,8 @@ pub struct ClientOptions<'a> {
     pub ca_file: Option<&'a Path>,
     /// Total time of one request (connect, send, whole body).
     pub timeout: Duration,
+    /// A PEM client certificate (chain) and its private key, presented when a server asks.
+    pub identity_pem: Option<&'a [u8]>,
 }
 
 /// How a request authenticates.
@@ -38,7 +40,12 @@ pub struct ClientOptions<'a> {
 pub enum Auth {
     None,
     Bearer(String),
-    Basic { username: String, password: String },
+    Basic {
+        username: String,
+        password: String,
+    },
+    /// `Authorization: Token <secret>`.
+    Token(String),
 }
 
 impl std::fmt::Debug for Auth {
@@ -47,6 +54,7 @@ impl std::fmt::Debug for Auth {
         match self {
             Auth::None => f.write_str("Auth::None"),
             Auth::Bearer(_) => f.write_str("Auth::Bearer(..)"),
+            Auth::Token(_) => f.write_str("Auth::Token(..)"),
             Auth::Basic { username, .. } => write!(f, "Auth::Basic({username}, ..)"),
         }
     }
@@ -57,7 +65,16 @@ impl std::fmt::Debug for Auth {
 pub struct Response {
     pub status: u16,
     pub content_type: Option<String>,
+    /// Every response header (names lower-case) whose value is text.
+    pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The first value of the header `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
 }
 
 /// The hardened client.
@@ -104,6 +121,11 @@ impl HttpClient {
                 builder = builder.add_root_certificate(cert);
             }
         }
+        if let Some(pem) = options.identity_pem {
+            let identity = reqwest::Identity::from_pem(pem)
+                .map_err(|e| NetError::Config(format!("client certificate: {e}")))?;
+            builder = builder.identity(identity);
+        }
         let client = builder.build().map_err(|e| NetError::Config(e.to_string()))?;
         Ok(Self { client, max_body: settings.max_body_bytes, timeout_secs: timeout.as_secs() })
     }
@@ -120,15 +142,37 @@ impl HttpClient {
             .finish();
         let request =
             self.client.post(url).header("Content-Type", "application/x-www-form-urlencoded").body(body);
+        self.send(request, auth).await
+    }
+
+    /// `GET url?query` with an `Accept` header.
+    pub async fn get(
+        &self,
+        url: &str,
+        query: &[(&str, String)],
+        accept: &str,
+        auth: &Auth,
+    ) -> Result<Response, NetError> {
+        let request = self.client.get(url).query(query).header("Accept", accept);
+        self.send(request, auth).await
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder, auth: &Auth) -> Result<Response, NetError> {
         let request = match auth {
             Auth::None => request,
             Auth::Bearer(token) => request.bearer_auth(token),
+            Auth::Token(token) => request.header("Authorization", format!("Token {token}")),
             Auth::Basic { username, password } => request.basic_auth(username, Some(password)),
         };
         let mut response = request.send().await.map_err(|e| self.error(&e))?;
         let status = response.status().as_u16();
         let content_type =
             response.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let headers = response
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+            .collect();
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(|e| self.error(&e))? {
             if body.len() + chunk.len() > self.max_body {
@@ -136,7 +180,7 @@ impl HttpClient {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(Response { status, content_type, body })
+        Ok(Response { status, content_type, headers, body })
     }
 
     fn error(&self, e: &reqwest::Error) -> NetError {

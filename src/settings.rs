@@ -38,6 +38,8 @@ pub struct Settings {
     pub security: SecuritySettings,
     /// Several instances on one database: leases for background and periodic work.
     pub cluster: ClusterSettings,
+    /// Subscriptions: remote feeds (TAXII 2.1 collections) Harpoon polls on its own.
+    pub subscriptions: SubscriptionSettings,
 }
 
 /// Leases (ARCHITECTURE.md, "Leases"): background work and periodic jobs are held by one
@@ -504,6 +506,136 @@ fn default_true() -> bool {
     true
 }
 
+/// Subscriptions (README, "Subscriptions"): remote feeds Harpoon polls. Defined here
+/// (read-only over REST) or by an administrator over `/api/v1/subscriptions` or the UI.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct SubscriptionSettings {
+    /// Poll the subscriptions in this instance (false: configure them here, poll elsewhere).
+    pub enabled: bool,
+    /// Seconds between two polls of a subscription that sets no `interval_secs`.
+    pub poll_interval_secs: u64,
+    /// Seconds one request to a remote server may take (connect, send, the whole page).
+    pub timeout_secs: u64,
+    /// Milliseconds before the first retry of a remote that failed; doubled per failure.
+    pub backoff_initial_ms: u64,
+    /// Longest wait between retries of a remote that is down, in seconds.
+    pub backoff_max_secs: u64,
+    /// Objects asked for per page (`limit`) when a subscription sets no `page_size`.
+    pub page_size: u32,
+    /// The subscriptions defined in this file, e.g. `{ name = "cert-example", url =
+    /// "https://taxii.example.org/taxii2/", collection = "Indicators", auth = "bearer",
+    /// secret_env = "HARPOON_SECRET_CERT" }`; see README for every key.
+    pub feeds: Vec<FeedSettings>,
+}
+
+impl Default for SubscriptionSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            poll_interval_secs: 300,
+            timeout_secs: 60,
+            backoff_initial_ms: 2000,
+            backoff_max_secs: 900,
+            page_size: 500,
+            feeds: Vec::new(),
+        }
+    }
+}
+
+/// The protocol a subscription speaks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum FeedProtocol {
+    /// A TAXII 2.1 collection (discovery or API root URL, collection by id or title).
+    #[default]
+    #[serde(rename = "taxii21")]
+    Taxii21,
+}
+
+impl FeedProtocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeedProtocol::Taxii21 => "taxii21",
+        }
+    }
+}
+
+/// How a subscription authenticates to its remote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum FeedAuth {
+    /// Anonymous (a public feed), or only the client certificate.
+    #[default]
+    None,
+    /// HTTP Basic: `username` and the secret as password.
+    Basic,
+    /// `Authorization: Token <secret>`.
+    Token,
+    /// `Authorization: Bearer <secret>`.
+    Bearer,
+}
+
+impl FeedAuth {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeedAuth::None => "none",
+            FeedAuth::Basic => "basic",
+            FeedAuth::Token => "token",
+            FeedAuth::Bearer => "bearer",
+        }
+    }
+}
+
+/// One subscription.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FeedSettings {
+    /// Unique name (letters, digits, `-`, `_`); its indicators' source is `subscription:NAME`.
+    pub name: String,
+    /// `taxii21`.
+    #[serde(default)]
+    pub protocol: FeedProtocol,
+    /// The TAXII discovery URL (its default API root is used) or an API root URL.
+    pub url: String,
+    /// The remote collection: its id or its title.
+    pub collection: String,
+    /// `none`, `basic`, `token` or `bearer`; a client certificate may come with any of them.
+    #[serde(default)]
+    pub auth: FeedAuth,
+    /// User name for `basic`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Name of the environment variable holding the password or token (the configuration file
+    /// never holds one; over REST or the UI a `secret` may instead be given, stored encrypted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_env: Option<String>,
+    /// PEM file of the CA certificates to trust besides the web roots (in `security.ca_dir`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    /// PEM client certificate (chain) to present, in `security.ca_dir`; needs `client_key_file`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_cert_file: Option<PathBuf>,
+    /// PEM private key of `client_cert_file`, in `security.ca_dir`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_key_file: Option<PathBuf>,
+    /// Seconds between polls (overrides `poll_interval_secs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval_secs: Option<u64>,
+    /// Only these STIX types (`match[type]`); empty takes every type.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub types: Vec<String>,
+    /// TLP of the indicators made from objects the feed sends without a TLP marking (clear,
+    /// green, amber, amber+strict, red); unset: `triage.default_tlp`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tlp: Option<String>,
+    /// Objects asked for per page (overrides `page_size`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_size: Option<u32>,
+    /// False: configured but not polled.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+}
+
 /// Triage: indicator defaults, expiry policy, publication.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
@@ -704,6 +836,7 @@ impl Default for Settings {
             audit: AuditSettings::default(),
             security: SecuritySettings::default(),
             cluster: ClusterSettings::default(),
+            subscriptions: SubscriptionSettings::default(),
         }
     }
 }
@@ -831,6 +964,20 @@ impl Settings {
                 crate::connectors::validate(m).and_then(|()| crate::connectors::check_secrets(m, &rules))
             {
                 return Err(SettingsError::Invalid(format!("connectors.mailboxes '{}': {e}", m.name)));
+            }
+        }
+        let mut feeds = std::collections::HashSet::new();
+        for f in &self.subscriptions.feeds {
+            if !feeds.insert(f.name.as_str()) {
+                return Err(SettingsError::Invalid(format!(
+                    "subscriptions.feeds: '{}' is defined twice",
+                    f.name
+                )));
+            }
+            if let Err(e) = crate::subscriptions::validate(f)
+                .and_then(|()| crate::subscriptions::check_secrets(f, &rules))
+            {
+                return Err(SettingsError::Invalid(format!("subscriptions.feeds '{}': {e}", f.name)));
             }
         }
         if self.auth.password_min_length < crate::service::accounts::MIN_PASSWORD_FLOOR {

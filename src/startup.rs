@@ -41,6 +41,8 @@ pub struct AppState {
     /// The import use case with its concurrency limit (every edge imports through it).
     pub importer: web::Data<Importer>,
     pub connectors: web::Data<Supervisor>,
+    /// The remote feeds this instance polls.
+    pub subscriptions: web::Data<crate::subscriptions::Supervisor>,
     pub operations: web::Data<Registry>,
     pub proxies: web::Data<Proxies>,
     /// This instance's side of the leases (design.md §8).
@@ -96,10 +98,24 @@ impl AppState {
             importer.clone(),
             &settings.connectors,
             settings.secret_rules(),
-            seal_key,
+            seal_key.clone(),
             leases.clone(),
         )
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let subscriptions = crate::subscriptions::Supervisor::new(
+            crate::subscriptions::Services {
+                db: db.clone(),
+                ctx: triage.clone().into_inner(),
+                validator: validator.clone(),
+                key: seal_key,
+                leases: leases.clone(),
+            },
+            &settings.subscriptions,
+            settings.operations.http.clone(),
+            settings.secret_rules(),
+            settings.triage.default_tlp.clone(),
+        )
+        .map_err(|e| anyhow::anyhow!("subscriptions: {e}"))?;
         let operations = Registry::new(
             db.clone(),
             triage.clone().into_inner(),
@@ -117,6 +133,7 @@ impl AppState {
             triage,
             importer: web::Data::new(importer),
             connectors: web::Data::new(connectors),
+            subscriptions: web::Data::new(subscriptions),
             proxies: web::Data::new(proxies),
             leases: web::Data::new(leases),
             draining: web::Data::default(),
@@ -202,6 +219,7 @@ pub fn build_app(
         .app_data(state.triage.clone())
         .app_data(state.importer.clone())
         .app_data(state.connectors.clone())
+        .app_data(state.subscriptions.clone())
         .app_data(state.operations.clone())
         .app_data(web::Data::new(crate::service::verdict::actions::Verdicts::new(state.db.clone())))
         .app_data(state.proxies.clone())
@@ -297,6 +315,7 @@ pub struct Application {
 pub struct Background {
     tasks: Arc<Vec<tokio::task::AbortHandle>>,
     connectors: web::Data<Supervisor>,
+    subscriptions: web::Data<crate::subscriptions::Supervisor>,
     leases: web::Data<Leases>,
     draining: web::Data<Draining>,
 }
@@ -310,6 +329,7 @@ impl Background {
             task.abort();
         }
         self.connectors.stop_all_silently();
+        self.subscriptions.stop_all_silently();
     }
 
     /// A graceful stop: `/readyz` says draining, background tasks stop, connectors stop, and
@@ -320,6 +340,7 @@ impl Background {
             task.abort();
         }
         self.connectors.stop_all();
+        self.subscriptions.stop_all();
         self.leases.release_all().await;
     }
 
@@ -400,9 +421,21 @@ impl Application {
             db_for_connectors.clone(),
             Duration::from_secs(state.settings.cluster.sweep_secs.max(1)),
         )));
+        // Subscriptions likewise: the file's into the database, every enabled one polled (only
+        // while it holds its lease).
+        let subscriptions = state.subscriptions.clone();
+        let rows = crate::subscriptions::manage::sync_config(
+            &mut *db_for_connectors.conn()?,
+            &state.settings.subscriptions.feeds,
+            &state.settings.secret_rules(),
+            &|enabled| subscriptions.initial_status(enabled),
+        )
+        .map_err(|e| anyhow::anyhow!("subscriptions: {e}"))?;
+        state.subscriptions.start_all(&rows);
         let background = Background {
             tasks: Arc::new(tasks),
             connectors: state.connectors.clone(),
+            subscriptions: state.subscriptions.clone(),
             leases: state.leases.clone(),
             draining: state.draining.clone(),
         };

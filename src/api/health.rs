@@ -13,7 +13,7 @@ pub async fn healthz(db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
 }
 
 /// `GET /metrics`: the Prometheus text exposition, for an administrator or a `metrics` token.
-/// What lives in the database (connector health, open runs) and the pool is read now; a
+/// What lives in the database (connector and subscription health, open runs) and the pool is read now; a
 /// database that does not answer leaves those out rather than failing the scrape.
 pub async fn metrics(caller: super::Caller, db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
     if !(caller.is_admin() || caller.scope == crate::service::accounts::TokenScope::Metrics) {
@@ -25,10 +25,11 @@ pub async fn metrics(caller: super::Caller, db: web::Data<Db>) -> Result<HttpRes
         .run(move |conn| {
             let connectors = crate::db::connectors::list(conn)?;
             let runs = crate::db::operations::open_run_counts(conn)?;
-            Ok((connectors, runs))
+            let subscriptions = crate::db::subscriptions::list(conn)?;
+            Ok((connectors, runs, subscriptions))
         })
         .await;
-    if let Ok((connectors, runs)) = read {
+    if let Ok((connectors, runs, subscriptions)) = read {
         live.connectors = connectors
             .into_iter()
             .filter(|c| c.enabled)
@@ -38,6 +39,14 @@ pub async fn metrics(caller: super::Caller, db: web::Data<Db>) -> Result<HttpRes
             })
             .collect();
         live.runs = runs;
+        live.subscriptions = subscriptions
+            .into_iter()
+            .filter(|s| s.enabled)
+            .map(|s| {
+                let since = s.last_success_at.map_or(-1, |t| now.saturating_sub(t) / 1_000_000);
+                (s.name, s.status == "ok", s.consecutive_failures, since, s.objects_taken, s.objects_rejected)
+            })
+            .collect();
     }
     let body = crate::metrics::global().render(&live).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(HttpResponse::Ok()

@@ -12,6 +12,7 @@ mod imports;
 mod indicators;
 mod operations;
 mod verdicts;
+mod subscriptions;
 mod whitelist;
 
 use actix_web::web;
@@ -84,6 +85,12 @@ crate::route_table! {
     get "/connectors/{name}" => connectors::get [Admin],
     patch "/connectors/{name}" => connectors::update [Admin],
     delete "/connectors/{name}" => connectors::delete [Admin],
+    get "/subscriptions" => subscriptions::list [Admin],
+    post "/subscriptions" => subscriptions::create [Admin],
+    get "/subscriptions/{name}" => subscriptions::get [Admin],
+    patch "/subscriptions/{name}" => subscriptions::update [Admin],
+    delete "/subscriptions/{name}" => subscriptions::delete [Admin],
+    post "/subscriptions/{name}/poll" => subscriptions::poll [Admin],
     get "/events" => events::list [User],
     get "/events/{id}" => events::get [User],
     patch "/events/{id}" => events::update [Analyst],

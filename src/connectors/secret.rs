@@ -4,6 +4,8 @@
 //! connector, nor sent to another server or for another account (an administrator changing the
 //! host must give the password again). Stored as base64 of the 24-byte nonce followed by the
 //! ciphertext. Passwords sealed before the binding (name only) still open until next changed.
+//! Subscriptions' secrets are sealed under the same key, bound to the subscription, the origin
+//! of its URL and its user name ([`FeedBinding`]).
 
 use base64::Engine;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
@@ -44,7 +46,7 @@ impl SealKey {
         XChaCha20Poly1305::new_from_slice(&self.0).map_err(|e| ConnectorError::Config(format!("key: {e}")))
     }
 
-    pub fn seal(&self, to: &Binding<'_>, password: &str) -> Result<String, ConnectorError> {
+    pub fn seal(&self, to: &impl Bound, password: &str) -> Result<String, ConnectorError> {
         let mut nonce = [0u8; NONCE_LEN];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
         let aad = to.aad();
@@ -57,7 +59,7 @@ impl SealKey {
         Ok(base64::engine::general_purpose::STANDARD.encode(out))
     }
 
-    pub fn open(&self, to: &Binding<'_>, sealed: &str) -> Result<String, ConnectorError> {
+    pub fn open(&self, to: &impl Bound, sealed: &str) -> Result<String, ConnectorError> {
         let bad =
             || ConnectorError::Config("the stored password cannot be opened (wrong key or corrupt)".into());
         let bytes = base64::engine::general_purpose::STANDARD.decode(sealed.trim()).map_err(|_| bad())?;
@@ -66,9 +68,44 @@ impl SealKey {
         let cipher = self.cipher()?;
         let clear = cipher
             .decrypt(&XNonce::from(nonce), Payload { msg: ct, aad: &to.aad() })
-            .or_else(|_| cipher.decrypt(&XNonce::from(nonce), Payload { msg: ct, aad: &to.legacy_aad() }))
+            .or_else(|e| match to.legacy_aad() {
+                Some(aad) => cipher.decrypt(&XNonce::from(nonce), Payload { msg: ct, aad: &aad }),
+                None => Err(e),
+            })
             .map_err(|_| bad())?;
         String::from_utf8(clear).map_err(|_| bad())
+    }
+}
+
+/// What a sealed secret belongs to: its associated data.
+pub trait Bound {
+    fn aad(&self) -> Vec<u8>;
+    /// An older binding still accepted when opening.
+    fn legacy_aad(&self) -> Option<Vec<u8>> {
+        None
+    }
+}
+
+/// What a sealed subscription secret belongs to: the subscription, the scheme, host and port
+/// its URL names (lower-case), and the user name (Basic).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeedBinding<'a> {
+    pub subscription: &'a str,
+    pub origin: &'a str,
+    pub username: &'a str,
+}
+
+impl Bound for FeedBinding<'_> {
+    fn aad(&self) -> Vec<u8> {
+        format!(
+            "harpoon subscription secret v1\0{}\0{}:{}\0{}:{}",
+            self.subscription,
+            self.origin.len(),
+            self.origin.to_ascii_lowercase(),
+            self.username.len(),
+            self.username
+        )
+        .into_bytes()
     }
 }
 
@@ -84,7 +121,9 @@ impl<'a> Binding<'a> {
     pub fn of(cfg: &'a crate::settings::MailboxSettings) -> Self {
         Self { connector: &cfg.name, host: &cfg.host, username: &cfg.username }
     }
+}
 
+impl Bound for Binding<'_> {
     fn aad(&self) -> Vec<u8> {
         // NUL cannot occur in a name, a host or a (one-line) user name given over JSON... and if
         // it did, the lengths make the encoding unambiguous anyway.
@@ -99,8 +138,8 @@ impl<'a> Binding<'a> {
         .into_bytes()
     }
 
-    fn legacy_aad(&self) -> Vec<u8> {
-        format!("harpoon connector password\0{}", self.connector).into_bytes()
+    fn legacy_aad(&self) -> Option<Vec<u8>> {
+        Some(format!("harpoon connector password\0{}", self.connector).into_bytes())
     }
 }
 
@@ -124,9 +163,23 @@ mod tests {
         let cipher = key.cipher().expect("cipher");
         let nonce = [1u8; NONCE_LEN];
         let ct = cipher
-            .encrypt(&XNonce::from(nonce), Payload { msg: b"old", aad: &to.legacy_aad() })
+            .encrypt(&XNonce::from(nonce), Payload { msg: b"old", aad: &to.legacy_aad().expect("legacy") })
             .expect("seal");
         let legacy = base64::engine::general_purpose::STANDARD.encode([nonce.to_vec(), ct].concat());
         assert_eq!(key.open(&to, &legacy).expect("open"), "old");
+    }
+
+    #[test]
+    fn a_subscription_secret_opens_only_for_its_subscription_origin_and_user() {
+        let key = SealKey([7u8; 32]);
+        let to = FeedBinding { subscription: "cert", origin: "https://taxii.example.org:443", username: "" };
+        let sealed = key.seal(&to, "tok").expect("seal");
+        assert_eq!(key.open(&to, &sealed).expect("open"), "tok");
+        assert!(key.open(&FeedBinding { subscription: "other", ..to }, &sealed).is_err());
+        assert!(key.open(&FeedBinding { origin: "https://evil.example.net:443", ..to }, &sealed).is_err());
+        assert!(key.open(&FeedBinding { username: "u", ..to }, &sealed).is_err());
+        // Never a connector's password, nor the other way round.
+        let mailbox = Binding { connector: "cert", host: "taxii.example.org", username: "" };
+        assert!(key.open(&mailbox, &sealed).is_err());
     }
 }

@@ -20,6 +20,7 @@ pub mod secrets;
 pub mod served;
 pub mod sessions;
 pub mod status;
+pub mod subscriptions;
 pub mod tokens;
 pub mod users;
 pub mod verdicts;

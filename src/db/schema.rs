@@ -535,3 +535,38 @@ diesel::table! {
 
 diesel::joinable!(draft_verdicts -> imports (import_id));
 diesel::allow_tables_to_appear_in_same_query!(draft_verdicts, imports, seen_domains);
+
+diesel::table! {
+    subscriptions (id) {
+        id -> BigInt,
+        name -> Text,
+        origin -> Text,
+        protocol -> Text,
+        enabled -> Bool,
+        config -> Text,
+        secret_sealed -> Nullable<Text>,
+        collection_id -> Text,
+        cursor -> Nullable<Text>,
+        status -> Text,
+        last_success_at -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+        last_error_at -> Nullable<BigInt>,
+        consecutive_failures -> BigInt,
+        next_attempt_at -> Nullable<BigInt>,
+        objects_taken -> BigInt,
+        objects_rejected -> BigInt,
+        last_rejected -> Nullable<Text>,
+        created_by -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    subscription_protocols (name) {
+        name -> Text,
+    }
+}
+
+diesel::joinable!(subscriptions -> collections (collection_id));
+diesel::allow_tables_to_appear_in_same_query!(subscriptions, collections);

@@ -1,5 +1,7 @@
-//! Partner intake: indicators partners POST over TAXII to an intake collection become Harpoon
-//! indicators (status Review, the collection as source, linked back to the partner's object).
+//! Partner intake: indicators partners POST over TAXII to an intake collection, or that a
+//! subscription took from a remote feed into its own collection, become Harpoon indicators
+//! (status Review, the collection or the subscription as source, linked back to the partner's
+//! object and version).
 //! A cursor per collection (membership `seq`) advances in the same transaction as the indicators
 //! it produced, so a crash neither loses nor repeats anything; `run` is called after every POST
 //! and by a periodic loop.
@@ -132,6 +134,7 @@ fn observable_kind(path: &ObjectPath) -> Option<ObservableKind> {
 pub fn run(conn: &mut DbConn, ctx: &TriageContext) -> Result<usize, ServiceError> {
     let mut read = 0;
     for collection in collections::intake(conn)? {
+        let origin = Origin::of(conn, ctx, &collection)?;
         loop {
             let cursor = collections::intake_cursor(conn, &collection.id)?;
             let batch = objects::added_since(conn, &collection.id, "indicator", cursor, 200)?;
@@ -147,7 +150,7 @@ pub fn run(conn: &mut DbConn, ctx: &TriageContext) -> Result<usize, ServiceError
             write_tx(conn, |conn| {
                 crate::db::lock_indicator_writers(conn)?;
                 for (_, json) in &batch {
-                    take(conn, ctx, &collection.id, &collection.title, json)?;
+                    take(conn, ctx, &origin, json)?;
                 }
                 collections::set_intake_cursor(conn, &collection.id, last)?;
                 Ok::<_, ServiceError>(())
@@ -157,14 +160,51 @@ pub fn run(conn: &mut DbConn, ctx: &TriageContext) -> Result<usize, ServiceError
     Ok(read)
 }
 
+/// Where partner objects come from: an intake collection partners POST to, or the collection
+/// a subscription fills.
+struct Origin {
+    collection_id: String,
+    /// `partner:TITLE` or `subscription:NAME`.
+    source: String,
+    /// What log lines and history call it.
+    label: String,
+    /// TLP of an indicator whose object carries no TLP marking.
+    default_tlp: String,
+}
+
+impl Origin {
+    fn of(
+        conn: &mut DbConn,
+        ctx: &TriageContext,
+        collection: &collections::CollectionRow,
+    ) -> Result<Self, ServiceError> {
+        let subscription = crate::db::subscriptions::by_collection(conn, &collection.id)?;
+        Ok(match subscription {
+            Some(sub) => {
+                let tlp = serde_json::from_str::<Value>(&sub.config)
+                    .ok()
+                    .and_then(|c| c.get("tlp").and_then(Value::as_str).map(str::to_string))
+                    .and_then(|t| super::publish::parse_tlp(&t).ok())
+                    .map(|t| t.level().to_string());
+                Self {
+                    collection_id: collection.id.clone(),
+                    source: format!("subscription:{}", sub.name),
+                    label: format!("subscription {}", sub.name),
+                    default_tlp: tlp.unwrap_or_else(|| ctx.policy.default_tlp.clone()),
+                }
+            }
+            None => Self {
+                collection_id: collection.id.clone(),
+                source: format!("partner:{}", collection.title),
+                label: collection.title.clone(),
+                default_tlp: ctx.policy.default_tlp.clone(),
+            },
+        })
+    }
+}
+
 /// One partner indicator: its values become (or update) Harpoon indicators.
-fn take(
-    conn: &mut DbConn,
-    ctx: &TriageContext,
-    collection_id: &str,
-    title: &str,
-    json: &str,
-) -> Result<(), ServiceError> {
+fn take(conn: &mut DbConn, ctx: &TriageContext, origin: &Origin, json: &str) -> Result<(), ServiceError> {
     let Ok(object) = serde_json::from_str::<Value>(json) else { return Ok(()) };
     if object.get("revoked").and_then(Value::as_bool).unwrap_or(false) {
         return Ok(());
@@ -183,7 +223,8 @@ fn take(
     if !reasons.is_empty() {
         // The object itself stays in the partner's collection, pattern and all.
         tracing::info!(
-            "partner object {id} in {title}: {} value(s) taken; kept as a pattern: {}",
+            "partner object {id} in {}: {} value(s) taken; kept as a pattern: {}",
+            origin.label,
             values.len(),
             reasons.join("; ")
         );
@@ -216,7 +257,8 @@ fn take(
                 }
             }
         })
-        .unwrap_or_else(|| ctx.policy.default_tlp.clone());
+        .unwrap_or_else(|| origin.default_tlp.clone());
+    let version = object.get("modified").or_else(|| object.get("created")).and_then(Value::as_str);
     let new: Vec<NewIndicator> = values
         .iter()
         .map(|(kind, value)| {
@@ -239,11 +281,11 @@ fn take(
         .collect::<Result<_, ServiceError>>()?;
     let rows = ind::upsert(conn, &new)?;
     let ids: Vec<i64> = rows.iter().map(|(r, _)| r.id).collect();
-    let source = format!("partner:{title}");
+    let source = origin.source.clone();
     ind::add_source(conn, &ids, &source, now)?;
     ind::touch_seen(conn, &ids, now)?;
     for id_ in &ids {
-        ind::link_partner_object(conn, *id_, id, collection_id, now)?;
+        ind::link_partner_object(conn, *id_, id, &origin.collection_id, now)?;
     }
     // Values our whitelist covers are recorded but whitelisted at once.
     let rules = super::whitelist::load(conn)?;
@@ -257,7 +299,10 @@ fn take(
                 field: "created".into(),
                 old_value: None,
                 new_value: Some(Status::Review.as_str().into()),
-                reason: Some(format!("partner object {id}")),
+                reason: Some(match version {
+                    Some(v) => format!("partner object {id} version {v} ({})", origin.label),
+                    None => format!("partner object {id} ({})", origin.label),
+                }),
             });
             if let Some(kind) = ObservableKind::from_name(&row.kind)
                 && let Some(rule) = rules.matches(kind, &row.value)

@@ -6,8 +6,8 @@
 //! closed `interrupted`, an unfinished UI import job is closed (its uploaded bytes lived in the
 //! memory of the instance that stopped).
 //!
-//! Names: `run:ID`, `ui-job:ID`, `taxii-ingest:STATUS` (background work), `job:NAME` and
-//! `connector:ID` (periodic jobs).
+//! Names: `run:ID`, `ui-job:ID`, `taxii-ingest:STATUS` (background work), `job:NAME`,
+//! `connector:ID` and `subscription:ID` (periodic jobs).
 
 use std::sync::Arc;
 use std::time::Duration;

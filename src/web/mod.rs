@@ -14,6 +14,7 @@ mod indicators;
 mod lists;
 pub mod session;
 mod verdicts;
+mod subscriptions;
 
 use std::sync::LazyLock;
 
@@ -176,6 +177,9 @@ crate::route_table! {
     get "/exports" => lists::exports [User],
     get "/collections" => lists::collections [User],
     get "/connectors" => lists::connectors [User],
+    get "/subscriptions" => subscriptions::list [Admin],
+    post "/subscriptions" => subscriptions::create [Admin],
+    post "/subscriptions/{name}" => subscriptions::action [Admin],
     get "/admin" => lists::admin [Admin],
     post "/admin/users" => lists::create_user [Admin],
     post "/admin/users/{name}" => account::user_action [Admin],

@@ -212,6 +212,7 @@ fn concrete(path: &str, w: &World) -> String {
             ("{item}", _) => w.item_id.to_string(),
             ("{name}", "exports") => "edl".into(),
             ("{name}", "connectors") => "nowhere".into(),
+            ("{name}", "subscriptions") => "nowhere".into(),
             ("{name}", "operations") => "url-to-fqdn".into(),
             ("{name}", "static") => "app.css".into(),
             ("{username}", _) | ("{name}", "users") => "vic".into(),

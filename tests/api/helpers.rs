@@ -67,6 +67,8 @@ pub struct TestApp {
     /// The instance's background tasks (leases, periodic jobs, connectors): `kill()` makes it
     /// look dead to the other instances.
     pub background: Background,
+    /// Stops the HTTP server (the subscription tests restart a remote on its port).
+    pub server: actix_web::dev::ServerHandle,
     /// Dropped with the app: the test's database disappears with it.
     _test_db: TestDb,
 }
@@ -103,6 +105,7 @@ impl TestApp {
         let app = Application::build(app.1, app.0).expect("server binds");
         let url = app.url();
         let background = app.background();
+        let server = app.server_handle();
         tokio::spawn(app.run_until_stopped());
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -111,7 +114,7 @@ impl TestApp {
             .pool_idle_timeout(std::time::Duration::from_secs(2))
             .build()
             .expect("client");
-        Self { url, client, db, background, _test_db: test_db }
+        Self { url, client, db, background, server, _test_db: test_db }
     }
 
     /// The URL of this app's database (for the CLI run against it).
@@ -200,6 +203,7 @@ impl TestApp {
         let app = Application::build(settings, db.clone()).expect("server binds");
         let server_url = app.url();
         let background = app.background();
+        let server = app.server_handle();
         tokio::spawn(app.run_until_stopped());
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -210,7 +214,7 @@ impl TestApp {
             .expect("client");
         // Not the owner: `pg_schema: None` so dropping it leaves the shared database alone.
         let test_db = TestDb { url, pg_schema: None, _dir: dir };
-        TestApp { url: server_url, client, db, background, _test_db: test_db }
+        TestApp { url: server_url, client, db, background, server, _test_db: test_db }
     }
 
     /// Two instances started at the same moment on one fresh database: they race the
@@ -245,15 +249,30 @@ impl TestApp {
             let app = Application::build(settings, db.clone()).expect("server binds");
             let url = app.url();
             let background = app.background();
+            let server = app.server_handle();
             tokio::spawn(app.run_until_stopped());
-            (db, url, background)
+            (db, url, background, server)
         };
-        let (db_b, url_b, bg_b) = start(b);
-        let (db_a, url_a, bg_a) = start(a);
+        let (db_b, url_b, bg_b, srv_b) = start(b);
+        let (db_a, url_a, bg_a, srv_a) = start(a);
         let second = TestDb { url: test_db.url.clone(), pg_schema: None, _dir: other_dir };
         (
-            TestApp { url: url_a, client: client(), db: db_a, background: bg_a, _test_db: test_db },
-            TestApp { url: url_b, client: client(), db: db_b, background: bg_b, _test_db: second },
+            TestApp {
+                url: url_a,
+                client: client(),
+                db: db_a,
+                background: bg_a,
+                server: srv_a,
+                _test_db: test_db,
+            },
+            TestApp {
+                url: url_b,
+                client: client(),
+                db: db_b,
+                background: bg_b,
+                server: srv_b,
+                _test_db: second,
+            },
         )
     }
 

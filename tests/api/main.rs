@@ -29,6 +29,7 @@ mod pattern_oracle;
 mod patterns;
 mod schema_oracle;
 mod stix_oracle;
+mod subscriptions;
 mod taxii;
 mod taxii_client;
 mod taxii_trust;

@@ -131,6 +131,7 @@ fn rules() -> Vec<Rule> {
                 "crate::taxii",
                 "crate::http",
                 "crate::connectors",
+                "crate::subscriptions",
                 "crate::settings",
                 "crate::startup",
                 "crate::cli",
@@ -139,8 +140,12 @@ fn rules() -> Vec<Rule> {
             known: &[],
         },
         Rule {
-            what: "service/, db/ and connectors/ never import an HTTP edge",
-            applies: |f| ["src/service/", "src/db/", "src/connectors/"].iter().any(|d| f.starts_with(d)),
+            what: "service/, db/, connectors/ and subscriptions/ never import an HTTP edge",
+            applies: |f| {
+                ["src/service/", "src/db/", "src/connectors/", "src/subscriptions/"]
+                    .iter()
+                    .any(|d| f.starts_with(d))
+            },
             forbidden: &[
                 "crate::api",
                 "crate::web",

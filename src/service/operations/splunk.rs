@@ -83,6 +83,7 @@ impl Splunk {
             &ClientOptions {
                 ca_file: ca_file.as_deref(),
                 timeout: std::time::Duration::from_secs(s.timeout_secs.max(1)),
+                identity_pem: None,
             },
         )
         .map_err(|e| ServiceError::Invalid(format!("operations.splunk: {e}")))?;
