@@ -39,6 +39,8 @@ pub enum Auth {
     None,
     Bearer(String),
     Basic { username: String, password: String },
+    /// The whole `Authorization` header value (`Token …`, or a MISP feed's key as MISP sends it).
+    Header(String),
 }
 
 impl std::fmt::Debug for Auth {
@@ -48,6 +50,7 @@ impl std::fmt::Debug for Auth {
             Auth::None => f.write_str("Auth::None"),
             Auth::Bearer(_) => f.write_str("Auth::Bearer(..)"),
             Auth::Basic { username, .. } => write!(f, "Auth::Basic({username}, ..)"),
+            Auth::Header(_) => f.write_str("Auth::Header(..)"),
         }
     }
 }
@@ -120,10 +123,21 @@ impl HttpClient {
             .finish();
         let request =
             self.client.post(url).header("Content-Type", "application/x-www-form-urlencoded").body(body);
+        self.send(request, auth).await
+    }
+
+    /// `GET url`.
+    pub async fn get(&self, url: &str, auth: &Auth) -> Result<Response, NetError> {
+        self.send(self.client.get(url), auth).await
+    }
+
+    /// Sends with the credentials and reads the body up to the cap.
+    async fn send(&self, request: reqwest::RequestBuilder, auth: &Auth) -> Result<Response, NetError> {
         let request = match auth {
             Auth::None => request,
             Auth::Bearer(token) => request.bearer_auth(token),
             Auth::Basic { username, password } => request.basic_auth(username, Some(password)),
+            Auth::Header(value) => request.header("Authorization", value),
         };
         let mut response = request.send().await.map_err(|e| self.error(&e))?;
         let status = response.status().as_u16();

@@ -245,33 +245,43 @@ fn take(
     for id_ in &ids {
         ind::link_partner_object(conn, *id_, id, collection_id, now)?;
     }
-    // Values our whitelist covers are recorded but whitelisted at once.
+    let created: Vec<(&ind::IndicatorRow, String)> =
+        rows.iter().filter(|(_, created)| *created).map(|(row, _)| (row, format!("partner object {id}"))).collect();
+    record_new(conn, ctx, &created, &source)
+}
+
+/// The history of indicators a partner's data created (actor: the source), each with its reason;
+/// values our whitelist covers are recorded but whitelisted at once.
+pub(super) fn record_new(
+    conn: &mut DbConn,
+    ctx: &TriageContext,
+    created: &[(&ind::IndicatorRow, String)],
+    source: &str,
+) -> Result<(), ServiceError> {
     let rules = super::whitelist::load(conn)?;
     let mut history = Vec::new();
-    for (row, created) in &rows {
-        if *created {
-            history.push(NewHistory {
-                indicator_id: row.id,
-                at: now,
-                actor: source.clone(),
-                field: "created".into(),
-                old_value: None,
-                new_value: Some(Status::Review.as_str().into()),
-                reason: Some(format!("partner object {id}")),
-            });
-            if let Some(kind) = ObservableKind::from_name(&row.kind)
-                && let Some(rule) = rules.matches(kind, &row.value)
-            {
-                super::indicators::set_status(
-                    conn,
-                    ctx,
-                    row.id,
-                    Status::Whitelisted,
-                    "harpoon",
-                    Some(&format!("whitelist rule {}", rule.id)),
-                    Some(rule.id),
-                )?;
-            }
+    for (row, reason) in created {
+        history.push(NewHistory {
+            indicator_id: row.id,
+            at: row.created_at,
+            actor: source.to_string(),
+            field: "created".into(),
+            old_value: None,
+            new_value: Some(row.status.clone()),
+            reason: Some(reason.clone()),
+        });
+        if let Some(kind) = ObservableKind::from_name(&row.kind)
+            && let Some(rule) = rules.matches(kind, &row.value)
+        {
+            super::indicators::set_status(
+                conn,
+                ctx,
+                row.id,
+                Status::Whitelisted,
+                "harpoon",
+                Some(&format!("whitelist rule {}", rule.id)),
+                Some(rule.id),
+            )?;
         }
     }
     ind::add_history(conn, &history)?;

@@ -21,6 +21,7 @@ mod hidden_links;
 mod leases;
 mod lifecycle;
 mod metrics;
+mod misp;
 mod operations;
 mod oracle;
 mod pattern_oracle;

@@ -1,0 +1,2 @@
+DROP INDEX misp_links_event;
+DROP TABLE misp_links;
