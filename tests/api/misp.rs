@@ -346,23 +346,23 @@ async fn a_harpoon_feed_round_trips_through_the_poller_and_the_upload() {
 #[tokio::test]
 async fn hostile_misp_documents_are_refused_clearly() {
     let app = TestApp::spawn().await;
-    seed(&app, (vec![], vec![Seed("domain", "known.example", "active", 70, "green", &[], &[])])).await;
+    seed(&app, (vec![], vec![Seed("domain", "known-phish.com", "active", 70, "green", &[], &[])])).await;
     let u = |n: u32| format!("5e0a6e1e-0000-4000-8000-{n:012}");
     let doc = json!({ "response": [
         { "Event": {
             "uuid": u(1), "info": "hostile\u{0}info", "Orgc": { "name": "Partner CERT", "uuid": u(99) },
             "Tag": [{ "name": "tlp:amber" }, { "name": "campaign:spring" }],
             "Attribute": [
-                { "uuid": u(2), "type": "domain", "value": "Evil.Example", "to_ids": true,
+                { "uuid": u(2), "type": "domain", "value": "Evil-Invoice.net", "to_ids": true,
                   "Tag": [{ "name": "tlp:red" }] },
                 { "uuid": u(3), "type": "mutex", "value": "Global\\x", "to_ids": true },
                 { "uuid": u(4), "type": "ip-dst", "value": "10.0.0.0/8", "to_ids": true },
                 { "type": "domain", "value": "no-uuid.example" },
                 { "uuid": u(5), "type": "domain", "value": "deleted.example", "deleted": true },
-                { "uuid": u(6), "type": "domain|ip", "value": "pair.example|192.0.2.44", "to_ids": "1" },
+                { "uuid": u(6), "type": "domain|ip", "value": "pair-host.org|45.61.136.44", "to_ids": "1" },
                 { "uuid": u(7), "type": "sha256", "value": SHA256, "to_ids": false },
                 { "uuid": u(8), "type": "domain", "value": 42 },
-                { "uuid": u(9), "type": "domain", "value": "known.example", "to_ids": true },
+                { "uuid": u(9), "type": "domain", "value": "known-phish.com", "to_ids": true },
                 { "uuid": u(10), "type": "url", "value": "not a url", "to_ids": true },
             ],
             "Object": [{ "name": "file", "Attribute": [
@@ -394,15 +394,15 @@ async fn hostile_misp_documents_are_refused_clearly() {
     assert!(report["events"][2]["refused"][0]["reason"].as_str().unwrap().contains("event #3: not an object"));
 
     let got = indicators(&app).await;
-    assert_eq!(got["evil.example"].0, "review");
-    assert_eq!(got["evil.example"].1, "red", "the attribute's own TLP wins");
-    assert_eq!(got["pair.example"].1, "amber", "else the event's");
-    assert_eq!(got["192.0.2.44"].0, "review");
+    assert_eq!(got["evil-invoice.net"].0, "review");
+    assert_eq!(got["evil-invoice.net"].1, "red", "the attribute's own TLP wins");
+    assert_eq!(got["pair-host.org"].1, "amber", "else the event's");
+    assert_eq!(got["45.61.136.44"].0, "review");
     assert_eq!(got[SHA256].0, "indirect");
     assert_eq!(got["d41d8cd98f00b204e9800998ecf8427e"].0, "indirect");
-    assert_eq!(got["known.example"].0, "active", "a partner never changes our decisions");
+    assert_eq!(got["known-phish.com"].0, "active", "a partner never changes our decisions");
     let (_, detail) = status_json(
-        app.as_admin(app.get(&format!("/api/v1/indicators/{}", got["evil.example"].2))).send().await.unwrap(),
+        app.as_admin(app.get(&format!("/api/v1/indicators/{}", got["evil-invoice.net"].2))).send().await.unwrap(),
     )
     .await;
     assert_eq!(detail["tags"], json!(["campaign:spring"]));
@@ -480,10 +480,10 @@ async fn a_static_misp_feed_is_polled_with_a_cursor() {
         m.to_string()
     };
     write("manifest.json".into(), manifest("100", true));
-    write(format!("{}.json", u(1)), event(&u(1), "static-feed.example").to_string());
+    write(format!("{}.json", u(1)), event(&u(1), "static-feed.net").to_string());
     write(format!("{}.json", u(2)), "{\"Event\": {".into());
-    write(format!("{}.json", u(3)), event(&u(9), "other.example").to_string());
-    write(format!("{}.json", u(5)), event(&u(5), "leaving.example").to_string());
+    write(format!("{}.json", u(3)), event(&u(9), "other-feed.net").to_string());
+    write(format!("{}.json", u(5)), event(&u(5), "leaving-feed.net").to_string());
     let server = StaticServer::start(dir.path());
     let client = client();
     let first = poll_feed(&client, &format!("{}/", server.url), &Auth::None, None).await.unwrap();

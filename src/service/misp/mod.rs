@@ -336,11 +336,11 @@ mod tests {
         for kind in ObservableKind::ALL {
             let (t, _) = attribute_type(kind);
             let value = match kind {
-                ObservableKind::Url => "http://evil.example/a",
-                ObservableKind::Domain => "evil.example",
+                ObservableKind::Url => "http://evil-phish.net/a",
+                ObservableKind::Domain => "evil-phish.net",
                 ObservableKind::Ipv4 => "192.0.2.7",
                 ObservableKind::Ipv6 => "2001:db8::7",
-                ObservableKind::Email => "x@evil.example",
+                ObservableKind::Email => "x@evil-phish.net",
                 ObservableKind::Md5 => "d41d8cd98f00b204e9800998ecf8427e",
                 ObservableKind::Sha1 => "da39a3ee5e6b4b0d3255bfef95601890afd80709",
                 ObservableKind::Sha256 => "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
@@ -356,8 +356,8 @@ mod tests {
     #[test]
     fn composite_and_hostile_types() {
         assert_eq!(
-            indicator_values("domain|ip", "Evil.Example|192.0.2.1").unwrap(),
-            vec![(ObservableKind::Domain, "evil.example".into()), (ObservableKind::Ipv4, "192.0.2.1".into())]
+            indicator_values("domain|ip", "Evil-Phish.net|192.0.2.1").unwrap(),
+            vec![(ObservableKind::Domain, "evil-phish.net".into()), (ObservableKind::Ipv4, "192.0.2.1".into())]
         );
         assert_eq!(indicator_values("ip-dst|port", "2001:db8::1|443").unwrap().len(), 1);
         assert_eq!(indicator_values("ip-src", "198.51.100.9/32").unwrap(), vec![(ObservableKind::Ipv4, "198.51.100.9".into())]);

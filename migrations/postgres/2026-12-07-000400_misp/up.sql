@@ -1,3 +1,9 @@
+-- MISP both ways: a MISP feed is an export format; indicators read from MISP keep where they
+-- came from.
+ALTER TABLE exports DROP CONSTRAINT exports_format_check;
+ALTER TABLE exports ADD CONSTRAINT exports_format_check
+    CHECK (format IN ('text', 'csv', 'suricata', 'snort', 'stix', 'misp'));
+
 -- Where an indicator came from in MISP: the attribute (its uuid kept as sent) and the event it
 -- was in, for indicators read from MISP event JSON (an upload or a MISP feed).
 CREATE TABLE misp_links (

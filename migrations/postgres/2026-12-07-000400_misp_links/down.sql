@@ -1,2 +1,0 @@
-DROP INDEX misp_links_event;
-DROP TABLE misp_links;
