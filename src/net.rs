@@ -38,7 +38,10 @@ pub struct ClientOptions<'a> {
 pub enum Auth {
     None,
     Bearer(String),
-    Basic { username: String, password: String },
+    Basic {
+        username: String,
+        password: String,
+    },
     /// The whole `Authorization` header value (`Token …`, or a MISP feed's key as MISP sends it).
     Header(String),
 }

@@ -600,11 +600,12 @@ pub async fn misp_events(
     }
     let default_tlp = query.tlp.as_deref().map(parse_tlp).transpose()?;
     let body = read_body(payload, MAX_DOCUMENT_BYTES).await?;
-    let doc: serde_json::Value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::BadRequest(format!("invalid MISP JSON: {e}")))?;
+    let doc: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("invalid MISP JSON: {e}")))?;
     let via = format!("upload by {}", caller.username);
     let ctx = ctx.into_inner();
-    let report =
-        db.run(move |conn| Ok(crate::service::misp::import_document(conn, &ctx, &doc, &via, default_tlp))).await??;
+    let report = db
+        .run(move |conn| Ok(crate::service::misp::import_document(conn, &ctx, &doc, &via, default_tlp)))
+        .await??;
     Ok(HttpResponse::Ok().json(MispImportDto::from(report)))
 }

@@ -245,8 +245,11 @@ fn take(
     for id_ in &ids {
         ind::link_partner_object(conn, *id_, id, collection_id, now)?;
     }
-    let created: Vec<(&ind::IndicatorRow, String)> =
-        rows.iter().filter(|(_, created)| *created).map(|(row, _)| (row, format!("partner object {id}"))).collect();
+    let created: Vec<(&ind::IndicatorRow, String)> = rows
+        .iter()
+        .filter(|(_, created)| *created)
+        .map(|(row, _)| (row, format!("partner object {id}")))
+        .collect();
     record_new(conn, ctx, &created, &source)
 }
 

@@ -21,7 +21,15 @@ use crate::oracle;
 const DAY_US: i64 = 86_400_000_000;
 
 /// Type, value, status, score, TLP, tags, events (by index into the seeded events).
-struct Seed(&'static str, &'static str, &'static str, i32, &'static str, &'static [&'static str], &'static [usize]);
+struct Seed(
+    &'static str,
+    &'static str,
+    &'static str,
+    i32,
+    &'static str,
+    &'static [&'static str],
+    &'static [usize],
+);
 
 /// Title, TLP, tags.
 struct EventSeed(&'static str, &'static str, &'static [&'static str]);
@@ -52,7 +60,10 @@ fn the_usual() -> (Vec<EventSeed>, Vec<Seed>) {
 /// Seeds events and indicators straight into the store, all last changed two days ago (so a
 /// change made by the test is a later MISP timestamp). Returns value → indicator id and the
 /// events' MISP UUIDs.
-async fn seed(app: &TestApp, (events, seeds): (Vec<EventSeed>, Vec<Seed>)) -> (BTreeMap<String, i64>, Vec<String>) {
+async fn seed(
+    app: &TestApp,
+    (events, seeds): (Vec<EventSeed>, Vec<Seed>),
+) -> (BTreeMap<String, i64>, Vec<String>) {
     let past = harpoon::db::now_micros() - 2 * DAY_US;
     app.db
         .run(move |conn| {
@@ -140,7 +151,8 @@ async fn export_token(app: &TestApp, exports: &[&str]) -> String {
 
 /// A file of the feed `name` as MISP fetches it (the token in the Authorization header).
 async fn file(app: &TestApp, token: &str, name: &str, file: &str) -> (StatusCode, String) {
-    let resp = app.get(&format!("/api/v1/exports/{name}/feed/{file}")).bearer_auth(token).send().await.unwrap();
+    let resp =
+        app.get(&format!("/api/v1/exports/{name}/feed/{file}")).bearer_auth(token).send().await.unwrap();
     (resp.status(), resp.text().await.unwrap())
 }
 
@@ -161,7 +173,12 @@ async fn whole_feed(app: &TestApp, token: &str, name: &str) -> (Value, BTreeMap<
 }
 
 fn attribute<'a>(event: &'a Value, value: &str) -> &'a Value {
-    event["attributes"].as_array().unwrap().iter().find(|a| a["value"] == value).unwrap_or_else(|| panic!("{value} in {event}"))
+    event["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["value"] == value)
+        .unwrap_or_else(|| panic!("{value} in {event}"))
 }
 
 #[tokio::test]
@@ -172,7 +189,8 @@ async fn the_misp_feed_is_what_pymisp_reads() {
     make_export(&app, json!({ "name": "edl", "format": "text" })).await;
     let token = export_token(&app, &["misp", "edl"]).await;
     let (manifest, events, hashes) = whole_feed(&app, &token, "misp").await;
-    let report = oracle::run("misp_feed.py", &json!({ "manifest": manifest, "events": events, "hashes": hashes }));
+    let report =
+        oracle::run("misp_feed.py", &json!({ "manifest": manifest, "events": events, "hashes": hashes }));
     assert_eq!(report["problems"], json!([]), "{report:#}");
 
     // The invoice event and the export's own event; never the red one.
@@ -224,7 +242,8 @@ async fn the_misp_feed_is_what_pymisp_reads() {
     assert!(resp.text().await.unwrap().contains("feed/manifest.json"));
 
     // The token in the URL; MISP's revalidation of an unchanged manifest.
-    let resp = app.get("/api/v1/exports/misp/feed/manifest.json").query(&[("token", &token)]).send().await.unwrap();
+    let resp =
+        app.get("/api/v1/exports/misp/feed/manifest.json").query(&[("token", &token)]).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.headers()["content-type"], "application/json");
     let etag = resp.headers()["etag"].to_str().unwrap().to_string();
@@ -261,7 +280,11 @@ async fn indicators(app: &TestApp) -> BTreeMap<String, (String, String, i64)> {
         .map(|i| {
             (
                 i["value"].as_str().unwrap().to_string(),
-                (i["status"].as_str().unwrap().into(), i["tlp"].as_str().unwrap().into(), i["id"].as_i64().unwrap()),
+                (
+                    i["status"].as_str().unwrap().into(),
+                    i["tlp"].as_str().unwrap().into(),
+                    i["id"].as_i64().unwrap(),
+                ),
             )
         })
         .collect()
@@ -272,7 +295,11 @@ async fn a_harpoon_feed_round_trips_through_the_poller_and_the_upload() {
     let a = TestApp::spawn().await;
     let b = TestApp::spawn().await;
     let (ids, uuids) = seed(&a, the_usual()).await;
-    make_export(&a, json!({ "name": "misp", "format": "misp", "filters": { "status": ["active", "expired"] } })).await;
+    make_export(
+        &a,
+        json!({ "name": "misp", "format": "misp", "filters": { "status": ["active", "expired"] } }),
+    )
+    .await;
     let token = export_token(&a, &["misp"]).await;
     let base = format!("{}/api/v1/exports/misp/feed", a.url);
     let auth = Auth::Header(format!("Bearer {token}"));
@@ -302,14 +329,24 @@ async fn a_harpoon_feed_round_trips_through_the_poller_and_the_upload() {
     }
     // The event is the source; the attribute's UUID is kept.
     let (_, detail) = status_json(
-        b.as_admin(b.get(&format!("/api/v1/indicators/{}", got["paypa1-verify.com"].2))).send().await.unwrap(),
+        b.as_admin(b.get(&format!("/api/v1/indicators/{}", got["paypa1-verify.com"].2)))
+            .send()
+            .await
+            .unwrap(),
     )
     .await;
     let invoice = first.events.iter().find(|e| e["Event"]["uuid"] == uuids[0].as_str()).unwrap();
-    let sent = invoice["Event"]["Attribute"].as_array().unwrap().iter().find(|a| a["value"] == "paypa1-verify.com").unwrap();
+    let sent = invoice["Event"]["Attribute"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["value"] == "paypa1-verify.com")
+        .unwrap();
     assert_eq!(detail["misp_attributes"][0]["attribute_uuid"], sent["uuid"], "{detail:#}");
     assert_eq!(detail["misp_attributes"][0]["event_uuid"], uuids[0].as_str());
-    assert!(detail["sources"][0]["source"].as_str().unwrap().starts_with(&format!("misp event {}", uuids[0])));
+    assert!(
+        detail["sources"][0]["source"].as_str().unwrap().starts_with(&format!("misp event {}", uuids[0]))
+    );
 
     // Nothing changed: nothing fetched. Reading an event again creates nothing.
     let second = poll_feed(&client(), &base, &auth, Some(&first.cursor)).await.unwrap();
@@ -330,7 +367,12 @@ async fn a_harpoon_feed_round_trips_through_the_poller_and_the_upload() {
     assert_eq!(status, StatusCode::OK, "{body}");
     let third = poll_feed(&client(), &base, &auth, Some(&second.cursor)).await.unwrap();
     assert_eq!(third.events.len(), 1);
-    let ip = third.events[0]["Event"]["Attribute"].as_array().unwrap().iter().find(|a| a["value"] == "82.118.16.98").unwrap();
+    let ip = third.events[0]["Event"]["Attribute"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["value"] == "82.118.16.98")
+        .unwrap();
     assert_eq!(ip["to_ids"], false);
     let (_, report) = upload(&b, &third.events[0]).await;
     assert_eq!(report["events"][0]["indicators_created"], 0);
@@ -381,7 +423,9 @@ async fn hostile_misp_documents_are_refused_clearly() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| (r["attribute"].as_str().unwrap_or("-").to_string(), r["reason"].as_str().unwrap().to_string()))
+        .map(|r| {
+            (r["attribute"].as_str().unwrap_or("-").to_string(), r["reason"].as_str().unwrap().to_string())
+        })
         .collect();
     assert!(reasons[&u(3)].contains("MISP type 'mutex' is not one Harpoon indicates"), "{reasons:?}");
     assert!(reasons[&u(4)].contains("not an IP address"), "{reasons:?}");
@@ -390,8 +434,12 @@ async fn hostile_misp_documents_are_refused_clearly() {
     assert!(reasons[&u(8)].contains("no 'value' string") || reasons[&u(8)].contains("domain"), "{reasons:?}");
     assert!(reasons[&u(10)].starts_with("url:"), "{reasons:?}");
     assert_eq!(reasons.len(), 6, "{reasons:?}");
-    assert!(report["events"][1]["refused"][0]["reason"].as_str().unwrap().contains("event #2: no valid 'uuid'"));
-    assert!(report["events"][2]["refused"][0]["reason"].as_str().unwrap().contains("event #3: not an object"));
+    assert!(
+        report["events"][1]["refused"][0]["reason"].as_str().unwrap().contains("event #2: no valid 'uuid'")
+    );
+    assert!(
+        report["events"][2]["refused"][0]["reason"].as_str().unwrap().contains("event #3: not an object")
+    );
 
     let got = indicators(&app).await;
     assert_eq!(got["evil-invoice.net"].0, "review");
@@ -402,7 +450,10 @@ async fn hostile_misp_documents_are_refused_clearly() {
     assert_eq!(got["d41d8cd98f00b204e9800998ecf8427e"].0, "indirect");
     assert_eq!(got["known-phish.com"].0, "active", "a partner never changes our decisions");
     let (_, detail) = status_json(
-        app.as_admin(app.get(&format!("/api/v1/indicators/{}", got["evil-invoice.net"].2))).send().await.unwrap(),
+        app.as_admin(app.get(&format!("/api/v1/indicators/{}", got["evil-invoice.net"].2)))
+            .send()
+            .await
+            .unwrap(),
     )
     .await;
     assert_eq!(detail["tags"], json!(["campaign:spring"]));
@@ -411,15 +462,24 @@ async fn hostile_misp_documents_are_refused_clearly() {
 
     // What is not a MISP document at all.
     let reader = app.add_user("rea", "reader").await;
-    let resp = app.post("/api/v1/misp/events").basic_auth("rea", Some(&reader)).json(&doc).send().await.unwrap();
+    let resp =
+        app.post("/api/v1/misp/events").basic_auth("rea", Some(&reader)).json(&doc).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     let send = |body: Vec<u8>, ct: &'static str| {
         app.as_admin(app.post("/api/v1/misp/events")).header("Content-Type", ct).body(body).send()
     };
-    assert_eq!(send(b"{}".to_vec(), "text/plain").await.unwrap().status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(
+        send(b"{}".to_vec(), "text/plain").await.unwrap().status(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
     for bad in [&b"{\"Event\":"[..], b"[]", b"42", &"[".repeat(5_000).into_bytes()] {
         let resp = send(bad.to_vec(), "application/json").await.unwrap();
-        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{}", String::from_utf8_lossy(&bad[..bad.len().min(20)]));
+        assert_eq!(
+            resp.status(),
+            StatusCode::BAD_REQUEST,
+            "{}",
+            String::from_utf8_lossy(&bad[..bad.len().min(20)])
+        );
     }
     let huge = vec![b' '; (32 << 20) + 1];
     assert_eq!(send(huge, "application/json").await.unwrap().status(), StatusCode::PAYLOAD_TOO_LARGE);
@@ -443,9 +503,11 @@ impl StaticServer {
             .spawn()
             .expect("python3 http.server starts");
         let mut line = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line)
+            .unwrap();
         // "Serving HTTP on 127.0.0.1 port 41234 (http://127.0.0.1:41234/) ..."
-        let port = line.split(" port ").nth(1).and_then(|r| r.split_whitespace().next()).expect(&line).to_string();
+        let port =
+            line.split(" port ").nth(1).and_then(|r| r.split_whitespace().next()).expect(&line).to_string();
         Self { child, url: format!("http://127.0.0.1:{port}") }
     }
 }
@@ -487,7 +549,8 @@ async fn a_static_misp_feed_is_polled_with_a_cursor() {
     let server = StaticServer::start(dir.path());
     let client = client();
     let first = poll_feed(&client, &format!("{}/", server.url), &Auth::None, None).await.unwrap();
-    let got: BTreeSet<String> = first.events.iter().map(|e| e["Event"]["uuid"].as_str().unwrap().to_string()).collect();
+    let got: BTreeSet<String> =
+        first.events.iter().map(|e| e["Event"]["uuid"].as_str().unwrap().to_string()).collect();
     assert_eq!(got, BTreeSet::from([u(1), u(5)]));
     let failed: BTreeMap<String, String> = first.failures.iter().cloned().collect();
     assert_eq!(failed.len(), 4, "{failed:?}");

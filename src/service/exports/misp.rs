@@ -19,9 +19,9 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::Feed;
+use crate::db::DbConn;
 use crate::db::events::{self as events_store, EventRow};
 use crate::db::indicators::{self as store, IndicatorQuery, IndicatorRow};
-use crate::db::DbConn;
 use crate::extract::ObservableKind;
 use crate::service::ServiceError;
 use crate::service::indicators::Status;
@@ -96,7 +96,11 @@ impl Events {
 
 /// One page of the export's exportable indicators from `query.after` (moved on); the flag says
 /// whether it was the last.
-fn page(conn: &mut DbConn, feed: &Feed, query: &mut IndicatorQuery) -> Result<(Vec<IndicatorRow>, bool), ServiceError> {
+fn page(
+    conn: &mut DbConn,
+    feed: &Feed,
+    query: &mut IndicatorQuery,
+) -> Result<(Vec<IndicatorRow>, bool), ServiceError> {
     let rows = store::search(conn, query)?;
     let last = (rows.len() as i64) < query.limit;
     if let Some(row) = rows.last() {
@@ -134,7 +138,9 @@ fn secs(micros: i64) -> i64 {
 }
 
 fn date(micros: i64) -> String {
-    chrono::DateTime::from_timestamp_micros(micros).map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default()
+    chrono::DateTime::from_timestamp_micros(micros)
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .unwrap_or_default()
 }
 
 fn orgc(feed: &Feed) -> Value {
@@ -196,14 +202,28 @@ pub(super) fn manifest(conn: &mut DbConn, feed: &Feed) -> Result<Vec<u8>, Servic
         let changed = secs(info.row.updated_at.max(changes.get(id).copied().unwrap_or(0)));
         out.insert(
             info.uuid.to_string(),
-            manifest_entry(&orgc, event_tags(info.tlp, Some(&info.row)), &info.row.title, &event_date(&info.row), *score, changed),
+            manifest_entry(
+                &orgc,
+                event_tags(info.tlp, Some(&info.row)),
+                &info.row.title,
+                &event_date(&info.row),
+                *score,
+                changed,
+            ),
         );
     }
     if let Some((score, tlp)) = standalone {
         let changed = store::latest_change_without_event(conn)?.unwrap_or(feed.generated_at);
         out.insert(
             standalone_uuid(feed).to_string(),
-            manifest_entry(&orgc, event_tags(tlp, None), &standalone_info(feed), &date(changed), score, secs(changed)),
+            manifest_entry(
+                &orgc,
+                event_tags(tlp, None),
+                &standalone_info(feed),
+                &date(changed),
+                score,
+                secs(changed),
+            ),
         );
     }
     serde_json::to_vec(&Value::Object(out)).map_err(|e| ServiceError::Internal(e.to_string()))
@@ -234,7 +254,9 @@ pub(super) fn event(conn: &mut DbConn, feed: &Feed, uuid: Uuid) -> Result<Option
         query.without_event = true;
         None
     } else {
-        let Some(row) = events_store::by_stix_id(conn, &format!("grouping--{uuid}"))? else { return Ok(None) };
+        let Some(row) = events_store::by_stix_id(conn, &format!("grouping--{uuid}"))? else {
+            return Ok(None);
+        };
         let Ok(tlp) = parse_tlp(&row.tlp) else { return Ok(None) };
         if tlp > feed.spec.filters.max_tlp {
             return Ok(None);
@@ -288,7 +310,12 @@ pub(super) fn event(conn: &mut DbConn, feed: &Feed, uuid: Uuid) -> Result<Option
     let (info_text, date_text, event_tags, changed) = match &info {
         Some(i) => {
             let all = store::latest_change_by_event(conn, &[i.row.id])?.first().map_or(0, |(_, t)| *t);
-            (i.row.title.clone(), event_date(&i.row), event_tags(i.tlp, Some(&i.row)), i.row.updated_at.max(all))
+            (
+                i.row.title.clone(),
+                event_date(&i.row),
+                event_tags(i.tlp, Some(&i.row)),
+                i.row.updated_at.max(all),
+            )
         }
         None => {
             let all = store::latest_change_without_event(conn)?.unwrap_or(changed);
@@ -324,7 +351,8 @@ fn comment(
     }
     let mut related = Vec::new();
     for rel in store::relations(conn, row.id)? {
-        let (other, arrow) = if rel.source_id == row.id { (rel.target_id, "") } else { (rel.source_id, "← ") };
+        let (other, arrow) =
+            if rel.source_id == row.id { (rel.target_id, "") } else { (rel.source_id, "← ") };
         let Some(other) = in_event.get(&other) else { continue };
         let Some(kind) = ObservableKind::from_name(&other.kind) else { continue };
         related.push(format!("{arrow}{} {} {}", rel.rel_type, mapping::attribute_type(kind).0, other.value));

@@ -430,11 +430,14 @@ impl Feed {
     ) -> Result<Self, ServiceError> {
         let missing = || ServiceError::NotFound(format!("file '{}' of export '{name}'", file.escape_debug()));
         let mut feed = Self::start(conn, ctx, name)?;
-        let parsed = MispFile::parse(file).filter(|_| feed.spec.format == Format::Misp).ok_or_else(missing)?;
+        let parsed =
+            MispFile::parse(file).filter(|_| feed.spec.format == Format::Misp).ok_or_else(missing)?;
         feed.content_type = parsed.content_type();
         match parsed {
             MispFile::Manifest => feed.prepared = Some(misp::manifest(conn, &feed)?),
-            MispFile::Event(uuid) => feed.prepared = Some(misp::event(conn, &feed, uuid)?.ok_or_else(missing)?),
+            MispFile::Event(uuid) => {
+                feed.prepared = Some(misp::event(conn, &feed, uuid)?.ok_or_else(missing)?)
+            }
             MispFile::Hashes => feed.hashes = Some(misp::Hashes::default()),
         }
         Ok(feed)

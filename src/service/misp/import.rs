@@ -89,7 +89,8 @@ pub fn import_event(
         crate::service::publish::parse_tlp(&ctx.policy.default_tlp).unwrap_or(Tlp2::Amber)
     });
     let event_tlp = event.tlp();
-    let mut report = EventReport { uuid: Some(event.uuid.clone()), info: event.info.clone(), ..EventReport::default() };
+    let mut report =
+        EventReport { uuid: Some(event.uuid.clone()), info: event.info.clone(), ..EventReport::default() };
     let mut wanted: BTreeMap<(ObservableKind, String), Wanted> = BTreeMap::new();
     for attribute in &event.attributes {
         let a = match attribute {
@@ -200,7 +201,8 @@ pub fn import_event(
                 if !w.tags.is_empty() {
                     ind::add_tags(conn, &[row.id], &w.tags)?;
                 }
-                let reason = format!("MISP event {} attribute {} ({via})", event.uuid, w.attributes.join(", "));
+                let reason =
+                    format!("MISP event {} attribute {} ({via})", event.uuid, w.attributes.join(", "));
                 created.push((row, reason));
             }
         }

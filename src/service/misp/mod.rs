@@ -142,7 +142,9 @@ pub fn indicator_values(misp_type: &str, value: &str) -> Result<Vec<(ObservableK
             } else {
                 text
             };
-            IndicatorValue::parse(kind, text).map(|v| (kind, v.value)).map_err(|e| format!("{}: {e}", kind.as_str()))
+            IndicatorValue::parse(kind, text)
+                .map(|v| (kind, v.value))
+                .map_err(|e| format!("{}: {e}", kind.as_str()))
         })
         .collect()
 }
@@ -231,10 +233,16 @@ fn parse_event(event: &Value) -> Result<MispEvent, String> {
     let orgc = org("Orgc").or_else(|| org("orgc")).or_else(|| org("Org")).unwrap_or_else(|| "unknown".into());
     let tags = tags(e.get("Tag"));
     let mut attributes = Vec::new();
-    let read = |list: Option<&Value>, object: Option<&str>, out: &mut Vec<Result<MispAttribute, Refused>>| -> Result<(), String> {
+    let read = |list: Option<&Value>,
+                object: Option<&str>,
+                out: &mut Vec<Result<MispAttribute, Refused>>|
+     -> Result<(), String> {
         let Some(list) = list else { return Ok(()) };
         let Value::Array(list) = list else {
-            return Err(format!("{}'Attribute' is not a list", object.map(|o| format!("object {o}: ")).unwrap_or_default()));
+            return Err(format!(
+                "{}'Attribute' is not a list",
+                object.map(|o| format!("object {o}: ")).unwrap_or_default()
+            ));
         };
         for (i, a) in list.iter().enumerate() {
             if out.len() >= MAX_ATTRIBUTES {
@@ -344,7 +352,9 @@ mod tests {
                 ObservableKind::Md5 => "d41d8cd98f00b204e9800998ecf8427e",
                 ObservableKind::Sha1 => "da39a3ee5e6b4b0d3255bfef95601890afd80709",
                 ObservableKind::Sha256 => "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-                ObservableKind::Sha512 => "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e",
+                ObservableKind::Sha512 => {
+                    "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e"
+                }
                 ObservableKind::Cve => "CVE-2024-3094",
             };
             let back = indicator_values(t, value).unwrap();
@@ -357,10 +367,16 @@ mod tests {
     fn composite_and_hostile_types() {
         assert_eq!(
             indicator_values("domain|ip", "Evil-Phish.net|192.0.2.1").unwrap(),
-            vec![(ObservableKind::Domain, "evil-phish.net".into()), (ObservableKind::Ipv4, "192.0.2.1".into())]
+            vec![
+                (ObservableKind::Domain, "evil-phish.net".into()),
+                (ObservableKind::Ipv4, "192.0.2.1".into())
+            ]
         );
         assert_eq!(indicator_values("ip-dst|port", "2001:db8::1|443").unwrap().len(), 1);
-        assert_eq!(indicator_values("ip-src", "198.51.100.9/32").unwrap(), vec![(ObservableKind::Ipv4, "198.51.100.9".into())]);
+        assert_eq!(
+            indicator_values("ip-src", "198.51.100.9/32").unwrap(),
+            vec![(ObservableKind::Ipv4, "198.51.100.9".into())]
+        );
         assert!(indicator_values("ip-src", "198.51.100.0/24").unwrap_err().contains("not an IP"));
         assert!(indicator_values("filename|sha256", "a.exe").unwrap_err().contains("two parts"));
         assert!(indicator_values("mutex", "Global\\x").unwrap_err().contains("not one Harpoon indicates"));
@@ -375,14 +391,20 @@ mod tests {
             "Attribute": [{"uuid": "5e0a6e1e-0000-4000-8000-000000000002", "type": "domain", "value": "a.example", "to_ids": "1"},
                           {"type": "domain", "value": "no-uuid.example"}, 7],
             "Object": [{"name": "url", "Attribute": [{"uuid": "5e0a6e1e-0000-4000-8000-000000000003", "type": "url", "value": "http://a.example/", "to_ids": true}]}]});
-        for doc in [json!({"Event": event}), json!([{"Event": event}]), json!({"response": [{"Event": event}]}), event.clone()] {
+        for doc in [
+            json!({"Event": event}),
+            json!([{"Event": event}]),
+            json!({"response": [{"Event": event}]}),
+            event.clone(),
+        ] {
             let events = parse_document(&doc).unwrap();
             let e = events.first().unwrap().as_ref().unwrap();
             assert_eq!(e.uuid, "5e0a6e1e-0000-4000-8000-000000000001");
             assert_eq!((e.info.as_str(), e.orgc.as_str(), e.tlp()), ("x y", "CIRCL", Some(Tlp2::Amber)));
             assert_eq!(e.attributes.len(), 4);
             assert!(e.attributes.first().unwrap().as_ref().unwrap().to_ids);
-            let refused: Vec<String> = e.attributes.iter().filter_map(|a| a.as_ref().err()).map(|r| r.reason.clone()).collect();
+            let refused: Vec<String> =
+                e.attributes.iter().filter_map(|a| a.as_ref().err()).map(|r| r.reason.clone()).collect();
             assert_eq!(refused, vec!["attribute #2: no valid 'uuid'", "attribute #3: not an object"]);
         }
         assert!(parse_document(&json!([])).is_err());

@@ -109,7 +109,10 @@ pub async fn poll_feed(
                     events.push(doc);
                     seen.insert(uuid.clone(), ts);
                 } else {
-                    failures.push((uuid.clone(), "the file does not hold this event ({\"Event\": {\"uuid\": …}})".into()));
+                    failures.push((
+                        uuid.clone(),
+                        "the file does not hold this event ({\"Event\": {\"uuid\": …}})".into(),
+                    ));
                 }
             }
             Err(e) => failures.push((uuid.clone(), e.to_string())),
