@@ -144,6 +144,17 @@ struct Incoming {
     meta: EventMeta,
 }
 
+/// The request's media type, lower case, without parameters ("" when none).
+fn media_type(req: &HttpRequest) -> String {
+    req.headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
 async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, ApiError> {
     let mut body = Vec::new();
     while let Some(chunk) = payload.next().await {
@@ -206,16 +217,7 @@ pub async fn create(
     require_analyst(&caller)?;
     let intake = caller.scope == crate::service::accounts::TokenScope::Intake;
     let limit = ctx.extract.max_message_bytes;
-    let content_type = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let content_type = media_type(&req);
     let source = query.source.clone().unwrap_or_else(|| "api".into());
     let incoming = match content_type.as_str() {
         "message/rfc822"
@@ -589,12 +591,7 @@ pub async fn misp_events(
     ctx: web::Data<TriageContext>,
 ) -> Result<HttpResponse, ApiError> {
     require_analyst(&caller)?;
-    let json = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    let json = media_type(&req) == "application/json";
     if !json {
         return Err(ApiError::UnsupportedMediaType("send MISP event JSON as application/json".into()));
     }

@@ -217,31 +217,16 @@ fn take(
             }
         })
         .unwrap_or_else(|| ctx.policy.default_tlp.clone());
+    let description = object.get("description").and_then(Value::as_str).map(str::to_string);
     let new: Vec<NewIndicator> = values
         .iter()
         .map(|(kind, value)| {
-            Ok(NewIndicator {
-                kind: kind.as_str().into(),
-                value: value.clone(),
-                status: Status::Review.as_str().into(),
-                score,
-                tlp: tlp.clone(),
-                description: object.get("description").and_then(Value::as_str).map(str::to_string),
-                first_seen: now,
-                last_seen: now,
-                status_changed_at: now,
-                stix_id: StixId::new_v4("indicator")?.to_string(),
-                whitelist_rule_id: None,
-                created_at: now,
-                updated_at: now,
-            })
+            new_indicator(*kind, value, Status::Review, score, &tlp, description.clone(), now)
         })
         .collect::<Result<_, ServiceError>>()?;
-    let rows = ind::upsert(conn, &new)?;
-    let ids: Vec<i64> = rows.iter().map(|(r, _)| r.id).collect();
     let source = format!("partner:{title}");
-    ind::add_source(conn, &ids, &source, now)?;
-    ind::touch_seen(conn, &ids, now)?;
+    let rows = upsert_with_source(conn, &new, &source, now)?;
+    let ids: Vec<i64> = rows.iter().map(|(r, _)| r.id).collect();
     for id_ in &ids {
         ind::link_partner_object(conn, *id_, id, collection_id, now)?;
     }
@@ -251,6 +236,48 @@ fn take(
         .map(|(row, _)| (row, format!("partner object {id}")))
         .collect();
     record_new(conn, ctx, &created, &source)
+}
+
+/// An indicator a partner's data may create (every time `now`).
+pub(super) fn new_indicator(
+    kind: ObservableKind,
+    value: &str,
+    status: Status,
+    score: i32,
+    tlp: &str,
+    description: Option<String>,
+    now: i64,
+) -> Result<NewIndicator, ServiceError> {
+    Ok(NewIndicator {
+        kind: kind.as_str().into(),
+        value: value.to_string(),
+        status: status.as_str().into(),
+        score,
+        tlp: tlp.to_string(),
+        description,
+        first_seen: now,
+        last_seen: now,
+        status_changed_at: now,
+        stix_id: StixId::new_v4("indicator")?.to_string(),
+        whitelist_rule_id: None,
+        created_at: now,
+        updated_at: now,
+    })
+}
+
+/// Creates what does not exist (an existing indicator keeps its state), and gives every one
+/// `source`, seen now. Returns each row with whether it was created.
+pub(super) fn upsert_with_source(
+    conn: &mut DbConn,
+    new: &[NewIndicator],
+    source: &str,
+    now: i64,
+) -> Result<Vec<(ind::IndicatorRow, bool)>, ServiceError> {
+    let rows = ind::upsert(conn, new)?;
+    let ids: Vec<i64> = rows.iter().map(|(r, _)| r.id).collect();
+    ind::add_source(conn, &ids, source, now)?;
+    ind::touch_seen(conn, &ids, now)?;
+    Ok(rows)
 }
 
 /// The history of indicators a partner's data created (actor: the source), each with its reason;

@@ -11,13 +11,14 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::{MispEvent, parse_document, tlp_of};
-use crate::db::indicators::{self as ind, NewIndicator};
+use crate::db::indicators::NewIndicator;
 use crate::db::misp::{self as links, NewMispLink};
 use crate::db::{DbConn, now_micros, write_tx};
 use crate::extract::ObservableKind;
 use crate::service::ServiceError;
 use crate::service::indicators::{Status, TriageContext, normalise_tags};
-use crate::stix::{StixId, Tlp2};
+use crate::service::intake;
+use crate::stix::Tlp2;
 
 /// An attribute (or event) Harpoon did not take, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,27 +161,11 @@ pub fn import_event(
         let new: Vec<NewIndicator> = wanted
             .iter()
             .map(|((kind, value), w)| {
-                Ok(NewIndicator {
-                    kind: kind.as_str().into(),
-                    value: value.clone(),
-                    status: w.status.as_str().into(),
-                    score: i32::from(ctx.policy.default_score),
-                    tlp: w.tlp.level().into(),
-                    description: w.description.clone(),
-                    first_seen: now,
-                    last_seen: now,
-                    status_changed_at: now,
-                    stix_id: StixId::new_v4("indicator")?.to_string(),
-                    whitelist_rule_id: None,
-                    created_at: now,
-                    updated_at: now,
-                })
+                let score = i32::from(ctx.policy.default_score);
+                intake::new_indicator(*kind, value, w.status, score, w.tlp.level(), w.description.clone(), now)
             })
             .collect::<Result<_, ServiceError>>()?;
-        let rows = ind::upsert(conn, &new)?;
-        let ids: Vec<i64> = rows.iter().map(|(r, _)| r.id).collect();
-        ind::add_source(conn, &ids, &source, now)?;
-        ind::touch_seen(conn, &ids, now)?;
+        let rows = intake::upsert_with_source(conn, &new, &source, now)?;
         let mut link_rows = Vec::new();
         let mut created = Vec::new();
         for (row, is_new) in &rows {
@@ -199,7 +184,7 @@ pub fn import_event(
             }
             if *is_new {
                 if !w.tags.is_empty() {
-                    ind::add_tags(conn, &[row.id], &w.tags)?;
+                    crate::db::indicators::add_tags(conn, &[row.id], &w.tags)?;
                 }
                 let reason =
                     format!("MISP event {} attribute {} ({via})", event.uuid, w.attributes.join(", "));
@@ -207,7 +192,7 @@ pub fn import_event(
             }
         }
         links::link(conn, &link_rows)?;
-        crate::service::intake::record_new(conn, ctx, &created, &source)?;
+        intake::record_new(conn, ctx, &created, &source)?;
         Ok::<_, ServiceError>(created.len())
     })?;
     Ok(report)
