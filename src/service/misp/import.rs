@@ -162,7 +162,15 @@ pub fn import_event(
             .iter()
             .map(|((kind, value), w)| {
                 let score = i32::from(ctx.policy.default_score);
-                intake::new_indicator(*kind, value, w.status, score, w.tlp.level(), w.description.clone(), now)
+                intake::new_indicator(
+                    *kind,
+                    value,
+                    w.status,
+                    score,
+                    w.tlp.level(),
+                    w.description.clone(),
+                    now,
+                )
             })
             .collect::<Result<_, ServiceError>>()?;
         let rows = intake::upsert_with_source(conn, &new, &source, now)?;
