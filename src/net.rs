@@ -46,6 +46,8 @@ pub enum Auth {
     },
     /// `Authorization: Token <secret>`.
     Token(String),
+    /// The whole `Authorization` header value (a MISP feed's key as MISP sends it).
+    Header(String),
 }
 
 impl std::fmt::Debug for Auth {
@@ -56,6 +58,7 @@ impl std::fmt::Debug for Auth {
             Auth::Bearer(_) => f.write_str("Auth::Bearer(..)"),
             Auth::Token(_) => f.write_str("Auth::Token(..)"),
             Auth::Basic { username, .. } => write!(f, "Auth::Basic({username}, ..)"),
+            Auth::Header(_) => f.write_str("Auth::Header(..)"),
         }
     }
 }
@@ -157,12 +160,14 @@ impl HttpClient {
         self.send(request, auth).await
     }
 
+    /// Sends with the credentials and reads the body up to the cap.
     async fn send(&self, request: reqwest::RequestBuilder, auth: &Auth) -> Result<Response, NetError> {
         let request = match auth {
             Auth::None => request,
             Auth::Bearer(token) => request.bearer_auth(token),
             Auth::Token(token) => request.header("Authorization", format!("Token {token}")),
             Auth::Basic { username, password } => request.basic_auth(username, Some(password)),
+            Auth::Header(value) => request.header("Authorization", value),
         };
         let mut response = request.send().await.map_err(|e| self.error(&e))?;
         let status = response.status().as_u16();

@@ -1,7 +1,8 @@
 //! `/api/v1/exports`: named exports for devices that cannot speak TAXII. Administrators create,
 //! list, read and delete them; `GET /api/v1/exports/{name}/feed` serves one, generated as it is
 //! sent (one keyset page per chunk), to any authenticated caller or an `export` token, in the
-//! `Authorization` header or the `token` URL parameter.
+//! `Authorization` header or the `token` URL parameter. A MISP feed export is read as files,
+//! `GET /api/v1/exports/{name}/feed/{file}`, the URL a MISP instance adds being `…/feed`.
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -106,8 +107,41 @@ pub async fn feed(
     let name = path.into_inner();
     let ctx = ctx.into_inner();
     let opened = db.run(move |conn| Ok(Feed::open(conn, &ctx, &name))).await??;
-    let content_type = opened.format().content_type();
-    let db = db.into_inner();
+    Ok(stream(opened, db.into_inner()))
+}
+
+/// One file of a MISP feed export (`manifest.json`, `hashes.csv`, `<uuid>.json`); anything else
+/// is a 404. MISP revalidates the manifest with `If-None-Match`: an unchanged one is a 304.
+pub async fn feed_file(
+    _caller: FeedCaller,
+    req: actix_web::HttpRequest,
+    path: web::Path<(String, String)>,
+    db: web::Data<Db>,
+    ctx: web::Data<TriageContext>,
+) -> Result<HttpResponse, ApiError> {
+    let (name, file) = path.into_inner();
+    let ctx = ctx.into_inner();
+    let opened = db.run(move |conn| Ok(Feed::open_file(conn, &ctx, &name, &file))).await??;
+    if let Some(etag) = opened.etag() {
+        let matches = req
+            .headers()
+            .get(actix_web::http::header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+        if matches {
+            return Ok(HttpResponse::NotModified().insert_header(("ETag", etag)).finish());
+        }
+        let mut response = stream(opened, db.into_inner());
+        if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&etag) {
+            response.headers_mut().insert(actix_web::http::header::ETAG, value);
+        }
+        return Ok(response);
+    }
+    Ok(stream(opened, db.into_inner()))
+}
+
+fn stream(opened: Feed, db: std::sync::Arc<Db>) -> HttpResponse {
+    let content_type = opened.content_type();
     let body = futures_util::stream::unfold(Some(opened), move |state| {
         let db = db.clone();
         async move {
@@ -132,8 +166,5 @@ pub async fn feed(
             }
         }
     });
-    Ok(HttpResponse::Ok()
-        .content_type(content_type)
-        .insert_header(("Cache-Control", "no-store"))
-        .streaming(body))
+    HttpResponse::Ok().content_type(content_type).insert_header(("Cache-Control", "no-store")).streaming(body)
 }

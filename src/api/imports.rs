@@ -1,5 +1,6 @@
 //! `/api/v1/imports`: emails in (raw RFC 822, a multipart upload of `.eml`/`.msg`/mbox files, or a
-//! JSON envelope from another product), the drafts they become, QA edits, abandon and commit.
+//! JSON envelope from another product), the drafts they become, QA edits, abandon and commit;
+//! and MISP event JSON into partner intake (`POST /api/v1/misp/events`).
 
 use actix_web::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -13,6 +14,8 @@ use crate::db::{Db, imports as store};
 use crate::service::imports::pipeline::{self, Importer, Message, Then};
 use crate::service::imports::{self, EventMeta};
 use crate::service::indicators::TriageContext;
+use crate::service::misp::{EventReport, ImportReport, Refused};
+use crate::service::publish::parse_tlp;
 
 #[derive(Debug, Serialize)]
 pub struct ImportDto {
@@ -143,6 +146,17 @@ struct Incoming {
     meta: EventMeta,
 }
 
+/// The request's media type, lower case, without parameters ("" when none).
+fn media_type(req: &HttpRequest) -> String {
+    req.headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
 async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, ApiError> {
     let mut body = Vec::new();
     while let Some(chunk) = payload.next().await {
@@ -210,16 +224,7 @@ pub async fn create(
         busy: true,
     })?;
     let limit = importer.ctx().extract.max_message_bytes;
-    let content_type = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let content_type = media_type(&req);
     let source = query.source.clone().unwrap_or_else(|| "api".into());
     let incoming = match content_type.as_str() {
         "message/rfc822"
@@ -513,4 +518,90 @@ pub async fn commit(
         created: c.created,
         updated: c.updated,
     }))
+}
+
+/// The largest MISP document accepted (a MISP event export of ~100,000 attributes).
+pub const MAX_DOCUMENT_BYTES: usize = 32 << 20;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MispQuery {
+    /// The TLP of attributes and events that carry no `tlp:` tag (default: the configured one).
+    tlp: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RefusedDto {
+    pub attribute: Option<String>,
+    #[serde(rename = "type")]
+    pub misp_type: Option<String>,
+    pub value: Option<String>,
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MispEventDto {
+    pub uuid: Option<String>,
+    pub info: String,
+    pub attributes_taken: usize,
+    pub indicators_created: usize,
+    pub refused: Vec<RefusedDto>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MispImportDto {
+    pub events: Vec<MispEventDto>,
+}
+
+impl From<Refused> for RefusedDto {
+    fn from(r: Refused) -> Self {
+        Self { attribute: r.attribute, misp_type: r.misp_type, value: r.value, reason: r.reason }
+    }
+}
+
+impl From<EventReport> for MispEventDto {
+    fn from(e: EventReport) -> Self {
+        Self {
+            uuid: e.uuid,
+            info: e.info,
+            attributes_taken: e.taken,
+            indicators_created: e.created,
+            refused: e.refused.into_iter().map(RefusedDto::from).collect(),
+        }
+    }
+}
+
+impl From<ImportReport> for MispImportDto {
+    fn from(r: ImportReport) -> Self {
+        Self { events: r.events.into_iter().map(MispEventDto::from).collect() }
+    }
+}
+
+/// `POST /api/v1/misp/events`: MISP event JSON into partner intake. The body is a MISP event
+/// (`{"Event": {...}}`), a list of them, or MISP's REST answer; each attribute Harpoon can
+/// indicate becomes a Review (or, without `to_ids`, Indirect) indicator with the event as its
+/// source, and every attribute not taken comes back with its reason.
+pub async fn misp_events(
+    caller: Caller,
+    req: HttpRequest,
+    payload: web::Payload,
+    query: web::Query<MispQuery>,
+    db: web::Data<Db>,
+    ctx: web::Data<TriageContext>,
+) -> Result<HttpResponse, ApiError> {
+    require_analyst(&caller)?;
+    let json = media_type(&req) == "application/json";
+    if !json {
+        return Err(ApiError::UnsupportedMediaType("send MISP event JSON as application/json".into()));
+    }
+    let default_tlp = query.tlp.as_deref().map(parse_tlp).transpose()?;
+    let body = read_body(payload, MAX_DOCUMENT_BYTES).await?;
+    let doc: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("invalid MISP JSON: {e}")))?;
+    let via = format!("upload by {}", caller.username);
+    let ctx = ctx.into_inner();
+    let report = db
+        .run(move |conn| Ok(crate::service::misp::import_document(conn, &ctx, &doc, &via, default_tlp)))
+        .await??;
+    Ok(HttpResponse::Ok().json(MispImportDto::from(report)))
 }

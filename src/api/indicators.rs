@@ -106,6 +106,7 @@ pub async fn list(
         max_score: q.max_score,
         tlps: csv(&q.tlp),
         seen_since: None,
+        without_event: false,
         after: q.after,
         limit,
     };
@@ -129,7 +130,7 @@ pub async fn list(
 
 pub async fn get(_caller: Caller, path: web::Path<i64>, db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    let (row, tags, sources, events, relations, links) = db
+    let (row, tags, sources, events, relations, links, misp) = db
         .run(move |conn| {
             let row = store::get(conn, id)?.ok_or(DbError::NotFound)?;
             let tags: Vec<String> = store::tags(conn, &[id])?.into_iter().map(|(_, t)| t).collect();
@@ -152,7 +153,8 @@ pub async fn get(_caller: Caller, path: web::Path<i64>, db: web::Data<Db>) -> Re
                     "stix_id": r.stix_id,
                 }));
             }
-            Ok((row, tags, store::sources(conn, id)?, events, relations, store::partner_links(conn, id)?))
+            let misp = crate::db::misp::of_indicator(conn, id)?;
+            Ok((row, tags, store::sources(conn, id)?, events, relations, store::partner_links(conn, id)?, misp))
         })
         .await
         .map_err(|e| match e {
@@ -174,6 +176,21 @@ pub async fn get(_caller: Caller, path: web::Path<i64>, db: web::Data<Db>) -> Re
         obj.insert(
             "partner_objects".into(),
             links.iter().map(|(s, c)| serde_json::json!({ "stix_id": s, "collection_id": c })).collect(),
+        );
+        obj.insert(
+            "misp_attributes".into(),
+            misp.iter()
+                .map(|m| {
+                    serde_json::json!({
+                        "attribute_uuid": m.attribute_uuid,
+                        "event_uuid": m.event_uuid,
+                        "event_info": m.event_info,
+                        "orgc": m.orgc,
+                        "via": m.via,
+                        "linked_at": micros_to_rfc3339(m.linked_at),
+                    })
+                })
+                .collect(),
         );
     }
     Ok(HttpResponse::Ok().json(dto))

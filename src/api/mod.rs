@@ -115,6 +115,8 @@ crate::route_table! {
     get "/exports/{name}" => exports::get [Admin],
     delete "/exports/{name}" => exports::delete [Admin],
     get "/exports/{name}/feed" => exports::feed [Feed],
+    get "/exports/{name}/feed/{file}" => exports::feed_file [Feed],
+    post "/misp/events" => imports::misp_events [Analyst],
 }
 
 /// Registers every REST route: `/healthz`, `/readyz` and the table above under `/api/v1`.

@@ -222,3 +222,25 @@ pub fn share_of(conn: &mut DbConn, event_id: i64, collection_id: &str) -> Result
         .first(c)
         .optional())?)
 }
+
+/// The event whose STIX grouping has this id.
+pub fn by_stix_id(conn: &mut DbConn, stix_id: &str) -> Result<Option<EventRow>, DbError> {
+    Ok(with_conn!(conn, c => ev::table
+        .filter(ev::stix_id.eq(stix_id))
+        .select(EventRow::as_select())
+        .first(c)
+        .optional())?)
+}
+
+/// Events by id (those that exist), ascending.
+pub fn by_ids(conn: &mut DbConn, ids: &[i64]) -> Result<Vec<EventRow>, DbError> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(400) {
+        out.extend(with_conn!(conn, c => ev::table
+            .filter(ev::id.eq_any(chunk))
+            .order(ev::id.asc())
+            .select(EventRow::as_select())
+            .load(c))?);
+    }
+    Ok(out)
+}

@@ -300,6 +300,43 @@ pub fn event_ids(conn: &mut DbConn, id: i64) -> Result<Vec<i64>, DbError> {
         .load(c))?)
 }
 
+/// The (indicator, event) links of these indicators.
+pub fn event_links(conn: &mut DbConn, ids: &[i64]) -> Result<Vec<(i64, i64)>, DbError> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(CHUNK) {
+        out.extend(with_conn!(conn, c => ie::table
+            .filter(ie::indicator_id.eq_any(chunk))
+            .order((ie::indicator_id.asc(), ie::event_id.asc()))
+            .select((ie::indicator_id, ie::event_id))
+            .load::<(i64, i64)>(c))?);
+    }
+    Ok(out)
+}
+
+/// For each event, the last change (`updated_at`) of any of its indicators, whatever their
+/// status: an indicator that left an export still changed what the export says of its event.
+pub fn latest_change_by_event(conn: &mut DbConn, event_ids: &[i64]) -> Result<Vec<(i64, i64)>, DbError> {
+    let mut out = Vec::new();
+    for chunk in event_ids.chunks(CHUNK) {
+        let rows: Vec<(i64, Option<i64>)> = with_conn!(conn, c => ie::table
+            .inner_join(ind::table)
+            .filter(ie::event_id.eq_any(chunk))
+            .group_by(ie::event_id)
+            .select((ie::event_id, diesel::dsl::max(ind::updated_at)))
+            .load(c))?;
+        out.extend(rows.into_iter().filter_map(|(e, t)| Some((e, t?))));
+    }
+    Ok(out)
+}
+
+/// The last change of any indicator linked to no event.
+pub fn latest_change_without_event(conn: &mut DbConn) -> Result<Option<i64>, DbError> {
+    Ok(with_conn!(conn, c => ind::table
+        .filter(diesel::dsl::not(ind::id.eq_any(ie::table.select(ie::indicator_id))))
+        .select(diesel::dsl::max(ind::updated_at))
+        .first::<Option<i64>>(c))?)
+}
+
 /// The indicators of an event.
 pub fn of_event(conn: &mut DbConn, event_id: i64) -> Result<Vec<IndicatorRow>, DbError> {
     Ok(with_conn!(conn, c => ind::table
@@ -392,6 +429,8 @@ pub struct IndicatorQuery {
     pub tlps: Vec<String>,
     /// `last_seen` at or after (microseconds).
     pub seen_since: Option<i64>,
+    /// Only indicators linked to no event.
+    pub without_event: bool,
     pub after: Option<i64>,
     pub limit: i64,
 }
@@ -433,6 +472,9 @@ pub fn search(conn: &mut DbConn, q: &IndicatorQuery) -> Result<Vec<IndicatorRow>
         }
         if let Some(t) = q.seen_since {
             query = query.filter(ind::last_seen.ge(t));
+        }
+        if q.without_event {
+            query = query.filter(diesel::dsl::not(ind::id.eq_any(ie::table.select(ie::indicator_id))));
         }
         if let Some(after) = q.after {
             query = query.filter(ind::id.gt(after));

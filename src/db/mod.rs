@@ -13,6 +13,7 @@ pub mod exports;
 pub mod imports;
 pub mod indicators;
 pub mod leases;
+pub mod misp;
 pub mod objects;
 pub mod operations;
 mod schema;

@@ -570,3 +570,18 @@ diesel::table! {
 
 diesel::joinable!(subscriptions -> collections (collection_id));
 diesel::allow_tables_to_appear_in_same_query!(subscriptions, collections);
+
+diesel::table! {
+    misp_links (indicator_id, attribute_uuid) {
+        indicator_id -> BigInt,
+        attribute_uuid -> Text,
+        event_uuid -> Text,
+        event_info -> Text,
+        orgc -> Text,
+        via -> Text,
+        linked_at -> BigInt,
+    }
+}
+
+diesel::joinable!(misp_links -> indicators (indicator_id));
+diesel::allow_tables_to_appear_in_same_query!(misp_links, indicators);

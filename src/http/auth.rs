@@ -97,11 +97,16 @@ fn check_scope(principal: &Principal, req: &HttpRequest) -> Result<(), AuthError
     check_reach(principal, req.method(), req.path())
 }
 
-/// The export name of `/api/v1/exports/{name}/feed`, one non-empty segment.
+/// The export name of `/api/v1/exports/{name}/feed` or of a file of it (a MISP feed's),
+/// `/api/v1/exports/{name}/feed/{file}`: one non-empty segment each.
 fn export_feed_name(path: &str) -> Option<&str> {
-    path.strip_prefix("/api/v1/exports/")
-        .and_then(|rest| rest.strip_suffix("/feed"))
-        .filter(|name| !name.is_empty() && !name.contains('/'))
+    let rest = path.strip_prefix("/api/v1/exports/")?;
+    let (name, after) = rest.split_once("/feed")?;
+    let file_ok = match after.strip_prefix('/') {
+        None => after.is_empty(),
+        Some(file) => !file.is_empty() && !file.contains('/'),
+    };
+    Some(name).filter(|name| file_ok && !name.is_empty() && !name.contains('/'))
 }
 
 /// The `token` URL parameter, for devices that cannot send an `Authorization` header (firewall
@@ -308,6 +313,10 @@ mod tests {
         assert_eq!(export_feed_name("/api/v1/exports//feed"), None);
         assert_eq!(export_feed_name("/api/v1/exports/a/b/feed"), None);
         assert_eq!(export_feed_name("/api/v1/exports"), None);
+        assert_eq!(export_feed_name("/api/v1/exports/misp/feed/manifest.json"), Some("misp"));
+        assert_eq!(export_feed_name("/api/v1/exports/misp/feed/a/b.json"), None);
+        assert_eq!(export_feed_name("/api/v1/exports/misp/feed/"), None);
+        assert_eq!(export_feed_name("/api/v1/exports/misp/feedx"), None);
     }
 
     fn who(role: Role, scope: TokenScope, exports: &[&str]) -> Principal {

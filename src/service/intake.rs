@@ -259,64 +259,107 @@ fn take(conn: &mut DbConn, ctx: &TriageContext, origin: &Origin, json: &str) -> 
         })
         .unwrap_or_else(|| origin.default_tlp.clone());
     let version = object.get("modified").or_else(|| object.get("created")).and_then(Value::as_str);
+    let description = object.get("description").and_then(Value::as_str).map(str::to_string);
     let new: Vec<NewIndicator> = values
         .iter()
         .map(|(kind, value)| {
-            Ok(NewIndicator {
-                kind: kind.as_str().into(),
-                value: value.clone(),
-                status: Status::Review.as_str().into(),
-                score,
-                tlp: tlp.clone(),
-                description: object.get("description").and_then(Value::as_str).map(str::to_string),
-                first_seen: now,
-                last_seen: now,
-                status_changed_at: now,
-                stix_id: StixId::new_v4("indicator")?.to_string(),
-                whitelist_rule_id: None,
-                created_at: now,
-                updated_at: now,
-            })
+            new_indicator(*kind, value, Status::Review, score, &tlp, description.clone(), now)
         })
         .collect::<Result<_, ServiceError>>()?;
-    let rows = ind::upsert(conn, &new)?;
-    let ids: Vec<i64> = rows.iter().map(|(r, _)| r.id).collect();
     let source = origin.source.clone();
-    ind::add_source(conn, &ids, &source, now)?;
-    ind::touch_seen(conn, &ids, now)?;
+    let rows = upsert_with_source(conn, &new, &source, now)?;
+    let ids: Vec<i64> = rows.iter().map(|(r, _)| r.id).collect();
     for id_ in &ids {
         ind::link_partner_object(conn, *id_, id, &origin.collection_id, now)?;
     }
-    // Values our whitelist covers are recorded but whitelisted at once.
+    let created: Vec<(&ind::IndicatorRow, String)> = rows
+        .iter()
+        .filter(|(_, created)| *created)
+        .map(|(row, _)| {
+            let reason = match version {
+                Some(v) => format!("partner object {id} version {v} ({})", origin.label),
+                None => format!("partner object {id} ({})", origin.label),
+            };
+            (row, reason)
+        })
+        .collect();
+    record_new(conn, ctx, &created, &source)
+}
+
+/// An indicator a partner's data may create (every time `now`).
+pub(super) fn new_indicator(
+    kind: ObservableKind,
+    value: &str,
+    status: Status,
+    score: i32,
+    tlp: &str,
+    description: Option<String>,
+    now: i64,
+) -> Result<NewIndicator, ServiceError> {
+    Ok(NewIndicator {
+        kind: kind.as_str().into(),
+        value: value.to_string(),
+        status: status.as_str().into(),
+        score,
+        tlp: tlp.to_string(),
+        description,
+        first_seen: now,
+        last_seen: now,
+        status_changed_at: now,
+        stix_id: StixId::new_v4("indicator")?.to_string(),
+        whitelist_rule_id: None,
+        created_at: now,
+        updated_at: now,
+    })
+}
+
+/// Creates what does not exist (an existing indicator keeps its state), and gives every one
+/// `source`, seen now. Returns each row with whether it was created.
+pub(super) fn upsert_with_source(
+    conn: &mut DbConn,
+    new: &[NewIndicator],
+    source: &str,
+    now: i64,
+) -> Result<Vec<(ind::IndicatorRow, bool)>, ServiceError> {
+    let rows = ind::upsert(conn, new)?;
+    let ids: Vec<i64> = rows.iter().map(|(r, _)| r.id).collect();
+    ind::add_source(conn, &ids, source, now)?;
+    ind::touch_seen(conn, &ids, now)?;
+    Ok(rows)
+}
+
+/// The history of indicators a partner's data created (actor: the source), each with its reason;
+/// values our whitelist covers are recorded but whitelisted at once.
+pub(super) fn record_new(
+    conn: &mut DbConn,
+    ctx: &TriageContext,
+    created: &[(&ind::IndicatorRow, String)],
+    source: &str,
+) -> Result<(), ServiceError> {
     let rules = super::whitelist::load(conn)?;
     let mut history = Vec::new();
-    for (row, created) in &rows {
-        if *created {
-            history.push(NewHistory {
-                indicator_id: row.id,
-                at: now,
-                actor: source.clone(),
-                field: "created".into(),
-                old_value: None,
-                new_value: Some(Status::Review.as_str().into()),
-                reason: Some(match version {
-                    Some(v) => format!("partner object {id} version {v} ({})", origin.label),
-                    None => format!("partner object {id} ({})", origin.label),
-                }),
-            });
-            if let Some(kind) = ObservableKind::from_name(&row.kind)
-                && let Some(rule) = rules.matches(kind, &row.value)
-            {
-                super::indicators::set_status(
-                    conn,
-                    ctx,
-                    row.id,
-                    Status::Whitelisted,
-                    "harpoon",
-                    Some(&format!("whitelist rule {}", rule.id)),
-                    Some(rule.id),
-                )?;
-            }
+    for (row, reason) in created {
+        history.push(NewHistory {
+            indicator_id: row.id,
+            at: row.created_at,
+            actor: source.to_string(),
+            field: "created".into(),
+            old_value: None,
+            new_value: Some(row.status.clone()),
+            reason: Some(reason.clone()),
+        });
+        if let Some(kind) = ObservableKind::from_name(&row.kind)
+            && let Some(rule) = rules.matches(kind, &row.value)
+        {
+            super::indicators::set_status(
+                conn,
+                ctx,
+                row.id,
+                Status::Whitelisted,
+                "harpoon",
+                Some(&format!("whitelist rule {}", rule.id)),
+                Some(rule.id),
+            )?;
         }
     }
     ind::add_history(conn, &history)?;

@@ -11,6 +11,7 @@ pub mod indicators;
 pub mod ingest;
 pub mod intake;
 pub mod leases;
+pub mod misp;
 pub mod operations;
 pub mod publish;
 pub mod served;

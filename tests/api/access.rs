@@ -211,6 +211,7 @@ fn concrete(path: &str, w: &World) -> String {
             ("{id}.json", "jobs") => "999999.json".into(),
             ("{item}", _) => w.item_id.to_string(),
             ("{name}", "exports") => "edl".into(),
+            ("{file}", "feed") => "manifest.json".into(),
             ("{name}", "connectors") => "nowhere".into(),
             ("{name}", "subscriptions") => "nowhere".into(),
             ("{name}", "operations") => "url-to-fqdn".into(),

@@ -23,6 +23,7 @@ mod import_limits;
 mod leases;
 mod lifecycle;
 mod metrics;
+mod misp;
 mod operations;
 mod oracle;
 mod pattern_oracle;

@@ -5,8 +5,9 @@
 //! `whitelisted`, and every value is checked against the whitelist rules in force when the
 //! generation starts. Nothing above an export's TLP ceiling (`max_tlp`, AMBER unless its
 //! definition says otherwise) appears in any format, whatever its `tlp` filter says. How each
-//! format writes an indicator is in `render` (pure).
+//! format writes an indicator is in `render` (pure); the MISP feed's files in `misp`.
 
+mod misp;
 mod render;
 
 use std::collections::HashMap;
@@ -24,6 +25,7 @@ use crate::db::{DbConn, now_micros};
 use crate::extract::ObservableKind;
 use crate::stix::Tlp2;
 
+pub use misp::MispFile;
 pub use render::{DomainProtocol, sid_for};
 
 /// The format an export is written in.
@@ -37,10 +39,12 @@ pub enum Format {
     Suricata,
     /// A STIX 2.1 bundle: our identity, the TLP marking definitions and one indicator each.
     Stix,
+    /// A MISP feed: `manifest.json`, one `<uuid>.json` per event, `hashes.csv` (see `misp`).
+    Misp,
 }
 
 impl Format {
-    pub const ALL: [Format; 4] = [Self::Text, Self::Csv, Self::Suricata, Self::Stix];
+    pub const ALL: [Format; 5] = [Self::Text, Self::Csv, Self::Suricata, Self::Stix, Self::Misp];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -48,13 +52,14 @@ impl Format {
             Self::Csv => "csv",
             Self::Suricata => "suricata",
             Self::Stix => "stix",
+            Self::Misp => "misp",
         }
     }
 
     pub fn parse(text: &str) -> Result<Self, ServiceError> {
         Self::ALL.into_iter().find(|f| f.as_str() == text).ok_or_else(|| {
             ServiceError::Invalid(format!(
-                "unknown export format '{}' (use text, csv, suricata or stix)",
+                "unknown export format '{}' (use text, csv, suricata, stix or misp)",
                 text.escape_debug()
             ))
         })
@@ -66,6 +71,7 @@ impl Format {
             Self::Text | Self::Suricata => "text/plain; charset=utf-8",
             Self::Csv => "text/csv; charset=utf-8; header=present",
             Self::Stix => "application/stix+json;version=2.1",
+            Self::Misp => "application/json",
         }
     }
 }
@@ -385,6 +391,11 @@ pub struct Feed {
     done: bool,
     /// Objects (STIX) or records written so far, for separators.
     written: u64,
+    /// A MISP feed's file generated whole when the feed was opened (manifest, event).
+    prepared: Option<Vec<u8>>,
+    /// A MISP feed's `hashes.csv`, streamed.
+    hashes: Option<misp::Hashes>,
+    content_type: &'static str,
 }
 
 impl std::fmt::Debug for Feed {
@@ -394,8 +405,45 @@ impl std::fmt::Debug for Feed {
 }
 
 impl Feed {
-    /// Starts a generation of the export `name`: loads its definition and the whitelist.
+    /// Starts a generation of the export `name`: loads its definition and the whitelist. A
+    /// MISP feed has files instead (`open_file`).
     pub fn open(conn: &mut DbConn, ctx: &TriageContext, name: &str) -> Result<Self, ServiceError> {
+        let feed = Self::start(conn, ctx, name)?;
+        if feed.spec.format == Format::Misp {
+            return Err(ServiceError::Invalid(format!(
+                "export '{name}' is a MISP feed: MISP reads its files feed/manifest.json, \
+                 feed/<event uuid>.json and feed/hashes.csv"
+            )));
+        }
+        Ok(feed)
+    }
+
+    /// Starts a generation of one file of the MISP feed `name` (`manifest.json`, `hashes.csv`,
+    /// `<uuid>.json`); any other name, or an export of another format, has no such file. The
+    /// manifest and an event are generated here, so a missing event is a 404 before anything
+    /// is sent.
+    pub fn open_file(
+        conn: &mut DbConn,
+        ctx: &TriageContext,
+        name: &str,
+        file: &str,
+    ) -> Result<Self, ServiceError> {
+        let missing = || ServiceError::NotFound(format!("file '{}' of export '{name}'", file.escape_debug()));
+        let mut feed = Self::start(conn, ctx, name)?;
+        let parsed =
+            MispFile::parse(file).filter(|_| feed.spec.format == Format::Misp).ok_or_else(missing)?;
+        feed.content_type = parsed.content_type();
+        match parsed {
+            MispFile::Manifest => feed.prepared = Some(misp::manifest(conn, &feed)?),
+            MispFile::Event(uuid) => {
+                feed.prepared = Some(misp::event(conn, &feed, uuid)?.ok_or_else(missing)?)
+            }
+            MispFile::Hashes => feed.hashes = Some(misp::Hashes::default()),
+        }
+        Ok(feed)
+    }
+
+    fn start(conn: &mut DbConn, ctx: &TriageContext, name: &str) -> Result<Self, ServiceError> {
         let spec = get(conn, name)?.spec;
         let whitelist = whitelist::load(conn)?;
         let generated_at = now_micros();
@@ -413,6 +461,7 @@ impl Feed {
             limit: PAGE_SIZE,
             ..IndicatorQuery::default()
         };
+        let content_type = spec.format.content_type();
         Ok(Self {
             spec,
             whitelist,
@@ -422,6 +471,9 @@ impl Feed {
             started: false,
             done: false,
             written: 0,
+            prepared: None,
+            hashes: None,
+            content_type,
         })
     }
 
@@ -429,11 +481,37 @@ impl Feed {
         self.spec.format
     }
 
+    /// The media type of what this generation writes.
+    pub fn content_type(&self) -> &'static str {
+        self.content_type
+    }
+
+    /// A strong validator of a file generated whole (a MISP manifest or event), for
+    /// `If-None-Match` (MISP sends the manifest's).
+    pub fn etag(&self) -> Option<String> {
+        self.prepared.as_ref().map(|body| {
+            use sha2::Digest;
+            format!("\"{}\"", hex::encode(sha2::Sha256::digest(body).get(..16).unwrap_or_default()))
+        })
+    }
+
     /// The next piece of the export (the header with the first page, the trailer with the
     /// last); `None` once everything was written.
     pub fn next_chunk(&mut self, conn: &mut DbConn) -> Result<Option<Vec<u8>>, ServiceError> {
         if self.done {
             return Ok(None);
+        }
+        if let Some(body) = self.prepared.take() {
+            self.done = true;
+            return Ok(Some(body));
+        }
+        if let Some(mut hashes) = self.hashes.take() {
+            let mut query = self.query.clone();
+            let (chunk, last) = hashes.next_page(conn, self, &mut query)?;
+            self.query = query;
+            self.done = last;
+            self.hashes = Some(hashes);
+            return Ok(Some(chunk));
         }
         let mut out = Vec::with_capacity(128 * 1024);
         if !self.started {
@@ -480,7 +558,8 @@ impl Feed {
 
     fn header(&mut self, out: &mut Vec<u8>) -> Result<(), ServiceError> {
         match self.spec.format {
-            Format::Text => {}
+            // A MISP feed's files are written by `misp`.
+            Format::Text | Format::Misp => {}
             Format::Csv => out.extend_from_slice(render::CSV_HEADER.as_bytes()),
             Format::Suricata => render::suricata_header(out, &self.spec.name, self.generated_at),
             Format::Stix => {
@@ -532,6 +611,7 @@ impl Feed {
                     self.stix_object(out, &json);
                 }
             }
+            Format::Misp => {}
         }
         Ok(())
     }
