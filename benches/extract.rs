@@ -1,6 +1,8 @@
 //! Throughput benchmark for `extract` (not a timed test): end-to-end parse + extract on the
 //! shared corpus (`HARPOON_CORPUS`, default `../shared/corpus`) and on hostile inputs, one core.
-//! Run: `cargo bench --bench extract`. Prints MB/s of raw email, emails/s and the worst email.
+//! Run: `cargo bench --bench extract`. Prints MB/s of raw email, emails/s and the worst email;
+//! `BENCH_ROUNDS=N` (3) rounds, `BENCH_TOP=N` also lists the N slowest inputs per row on stderr,
+//! `BENCH_HOSTILE=0` leaves out the hostile inputs.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -71,6 +73,16 @@ fn bench(label: &str, inputs: &[(String, Vec<u8>)], rounds: usize) -> Row {
     });
     let (wi, worst) =
         per_file.iter().enumerate().max_by_key(|(_, d)| **d).map_or((0, Duration::ZERO), |(i, d)| (i, *d));
+    // `BENCH_TOP=N`: the N slowest inputs of this row, to know what to profile.
+    let top: usize = std::env::var("BENCH_TOP").ok().and_then(|n| n.parse().ok()).unwrap_or(0);
+    if top > 0 {
+        let mut slow: Vec<(Duration, &str)> =
+            per_file.iter().zip(inputs).map(|(d, (name, _))| (*d, name.as_str())).collect();
+        slow.sort_by(|a, b| b.0.cmp(&a.0));
+        for (d, name) in slow.iter().take(top) {
+            eprintln!("{label}: {:>9.2} ms  {name}", d.as_secs_f64() * 1e3);
+        }
+    }
     let mut sorted = per_file.clone();
     sorted.sort();
     let p99 = sorted
@@ -89,11 +101,43 @@ fn bench(label: &str, inputs: &[(String, Vec<u8>)], rounds: usize) -> Row {
     }
 }
 
+/// `BENCH_VALUES=out.json`: instead of timing, the proposed (not whitelisted) values of every
+/// input, `{input: {"kind:value": ["location kind:name"]}}`, for `benches/extract/compare.py`
+/// to compare two builds without building the `harpoon` binary twice.
+fn write_values(path: &Path, inputs: &[(String, Vec<u8>)]) {
+    let opts = ExtractOptions::default();
+    let mut out = serde_json::Map::new();
+    for (name, raw) in inputs {
+        let x = serde_json::to_value(extract(raw, &opts)).unwrap_or_default();
+        let texts = x["texts"].as_array().cloned().unwrap_or_default();
+        let mut vals = serde_json::Map::new();
+        for o in x["observables"].as_array().into_iter().flatten().filter(|o| o["whitelisted"].is_null()) {
+            let key = format!("{}:{}", o["kind"].as_str().unwrap_or(""), o["value"].as_str().unwrap_or(""));
+            let locs: Vec<serde_json::Value> = o["provenance"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .take(1)
+                .map(|p| {
+                    let t = texts.get(p["text"].as_u64().unwrap_or(0) as usize);
+                    let loc = t.map_or(&serde_json::Value::Null, |t| &t["location"]);
+                    let what = ["name", "image", "content_type"].iter().find_map(|k| loc[*k].as_str());
+                    format!("{}:{}", loc["kind"].as_str().unwrap_or(""), what.unwrap_or("")).into()
+                })
+                .collect();
+            vals.insert(key, locs.into());
+        }
+        out.insert(name.clone(), vals.into());
+    }
+    let _ = std::fs::write(path, serde_json::to_string(&out).unwrap_or_default());
+}
+
 fn main() {
     let dir = std::env::var_os("HARPOON_CORPUS")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"));
     let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(3);
+    let values_out = std::env::var_os("BENCH_VALUES").map(PathBuf::from);
     let mut rows = Vec::new();
     let mut all = Vec::new();
     for folder in ["phishing", "msg", "benign"] {
@@ -113,6 +157,10 @@ fn main() {
         rows.push(bench(folder, &inputs, rounds));
         all.extend(inputs);
     }
+    if let Some(path) = &values_out {
+        write_values(path, &all);
+        return;
+    }
     if !all.is_empty() {
         rows.push(bench("all corpus", &all, rounds));
     }
@@ -131,6 +179,8 @@ fn main() {
         ),
         ("1 MB header line".into(), format!("Subject: {}\r\n\r\nx", "a.b ".repeat(1 << 18)).into_bytes()),
     ];
+    // `BENCH_HOSTILE=0`: the corpus rows only (profiling one email under callgrind).
+    let hostile = if std::env::var("BENCH_HOSTILE").is_ok_and(|v| v == "0") { Vec::new() } else { hostile };
     for (name, raw) in &hostile {
         rows.push(bench(
             &format!("hostile: {name}"),

@@ -2,6 +2,11 @@
 """Compares the values two `harpoon` binaries propose over the corpus (issue 16 measurements).
 
     python3 benches/extract/compare.py BEFORE_BIN AFTER_BIN CORPUS OUT.json
+    python3 benches/extract/compare.py BEFORE.json AFTER.json CORPUS OUT.json
+
+BEFORE/AFTER are `harpoon` binaries, or the values two builds of the extract bench wrote
+(`BENCH_VALUES=before.json HARPOON_CORPUS=CORPUS cargo bench --bench extract`: same defaults,
+no binary to link).
 
 Runs `harpoon extract --format json` on every file of CORPUS/{phishing,msg,benign} in batches,
 keeps the proposed (not whitelisted) values per email, and writes per-type counts, the emails
@@ -46,8 +51,14 @@ def main():
     for folder in ["phishing", "msg", "benign"]:
         d = os.path.join(corpus, folder)
         files += sorted(os.path.join(d, n) for n in os.listdir(d))
-    before = run(before_bin, files)
-    after = run(after_bin, files)
+    def values(source):
+        if source.endswith(".json"):
+            # Keys are paths relative to the corpus: make them the paths used here.
+            return {os.path.join(corpus, k): v for k, v in json.load(open(source)).items()}
+        return run(source, files)
+
+    before = values(before_bin)
+    after = values(after_bin)
     per_type = collections.defaultdict(lambda: [0, 0])
     gained_url = []
     new_values = []
@@ -64,8 +75,20 @@ def main():
             gained_url.append(os.path.relpath(f, corpus))
         new_values += [(os.path.relpath(f, corpus), k, a[k]) for k in new]
         lost_values += [(os.path.relpath(f, corpus), k) for k in lost]
+    # Values proposed from Received headers (origin and sender-owned hops), per folder.
+    received = collections.defaultdict(lambda: [0, 0])
+    received_changes = []
+    for f in files:
+        folder = os.path.relpath(f, corpus).split(os.sep, 1)[0]
+        hops = [{k for k, locs in side.get(f, {}).items() if "header:Received" in locs} for side in (before, after)]
+        received[folder][0] += len(hops[0])
+        received[folder][1] += len(hops[1])
+        received_changes += [(os.path.relpath(f, corpus), "LOST " + k) for k in sorted(hops[0] - hops[1])]
+        received_changes += [(os.path.relpath(f, corpus), "NEW " + k) for k in sorted(hops[1] - hops[0])]
     result = {
         "emails": len(files),
+        "received_hop_values_before_after": dict(sorted(received.items())),
+        "received_hop_changes": received_changes,
         "per_type_before_after": dict(sorted(per_type.items())),
         "emails_gaining_a_url": gained_url,
         "new_values": new_values,

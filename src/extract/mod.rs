@@ -8,7 +8,7 @@
 //! Code map: `walk` drives the walk (`walk/headers` reads header fields by their grammar,
 //! `walk/outlook` Outlook messages); `scan` finds values in one text; `value` decides canonical
 //! forms; `html`, `rtf`, `msg`, `archive`, `forward`, `pdf`, `qr` (QR codes in images), `tnef`,
-//! `sevenz`, `ics` read one format each; `wrappers` decodes redirect and link-rewriting wrappers;
+//! `sevenz`, `ics` read one format each; `providers` lists the mail providers' domains; `wrappers` decodes redirect and link-rewriting wrappers;
 //! `active_content` base64 blobs and `data:` URLs in scripts; `wrapped` joins URLs hard-wrapped
 //! across lines; `mapped` keeps spans
 //! pointing at the source through HTML rendering and refanging; `model` is the result type.
@@ -24,6 +24,7 @@ mod mapped;
 mod model;
 mod msg;
 pub mod pdf;
+mod providers;
 mod qr;
 mod rtf;
 mod scan;

@@ -183,19 +183,75 @@ fn decode_image_inner(bytes: &[u8], lim: &ImageLimits) -> Result<Vec<String>, Qr
     let (w, h) =
         reader(bytes).into_dimensions().map_err(|e| QrSkip::Unreadable(format!("image header: {e}")))?;
     check_dimensions(w, h, lim)?;
-    let img = reader(bytes).decode().map_err(|e| match e {
-        image::ImageError::Limits(e) => QrSkip::Limit(format!("image decoder limit: {e}")),
-        e => QrSkip::Unreadable(format!("image data: {e}")),
-    })?;
+    // A JPEG is decoded straight to its luma channel: no chroma, no colour conversion.
+    let grey = match (format == ImageFormat::Jpeg).then(|| jpeg_luma(bytes)).flatten() {
+        Some(grey) => grey,
+        None => {
+            let img = reader(bytes).decode().map_err(|e| match e {
+                image::ImageError::Limits(e) => QrSkip::Limit(format!("image decoder limit: {e}")),
+                e => QrSkip::Unreadable(format!("image data: {e}")),
+            })?;
+            over_budget(started, lim, "decoding")?;
+            img.to_luma8()
+        }
+    };
     over_budget(started, lim, "decoding")?;
-    let grey = img.to_luma8();
-    drop(img);
-    over_budget(started, lim, "conversion")?;
     detect(grey, started, lim)
 }
 
-/// Downscales to the detection size, then finds and decodes the grids.
+/// The luma plane of a YCbCr or greyscale JPEG (the decoder skips the chroma planes), or
+/// `None` for the rest (CMYK, damaged), which then goes through `image`'s own decoder.
+fn jpeg_luma(bytes: &[u8]) -> Option<GrayImage> {
+    use zune_jpeg::zune_core::{bytestream::ZCursor, colorspace::ColorSpace, options::DecoderOptions};
+    let opts = DecoderOptions::default()
+        .jpeg_set_out_colorspace(ColorSpace::Luma)
+        .set_strict_mode(false)
+        .set_max_width(65_535)
+        .set_max_height(65_535);
+    let mut d = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(bytes), opts);
+    d.decode_headers().ok()?;
+    if !matches!(d.input_colorspace()?, ColorSpace::YCbCr | ColorSpace::Luma) {
+        return None;
+    }
+    let (w, h) = d.dimensions()?;
+    let px = d.decode().ok()?;
+    GrayImage::from_raw(u32::try_from(w).ok()?, u32::try_from(h).ok()?, px)
+}
+
+/// Finds the QR codes' finder patterns with a cheap full-resolution pass, then runs the
+/// detector only on the region around them (downscaled to the detection size if still large).
+/// Most images in mail are logos, banners and photos without a QR code: they stop after the
+/// pass. Working at full resolution up to the region keeps a small code in a large
+/// screenshot or photo readable, which a downscale of the whole image would blur away.
 fn detect(grey: GrayImage, started: Instant, lim: &ImageLimits) -> Result<Vec<String>, QrSkip> {
+    let (w, h) = grey.dimensions();
+    let dark = binarize(&grey);
+    over_budget(started, lim, "thresholding")?;
+    let finders = finder_patterns(&dark, w as usize, h as usize);
+    drop(dark);
+    if finders.len() < 3 {
+        // Every QR code has three finder patterns: nothing to decode here.
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for (x0, y0, x1, y1) in regions(&finders, w, h).into_iter().take(MAX_GRIDS) {
+        let part = if (x0, y0, x1, y1) == (0, 0, w, h) {
+            grey.clone()
+        } else {
+            image::imageops::crop_imm(&grey, x0, y0, x1 - x0, y1 - y0).to_image()
+        };
+        over_budget(started, lim, "finding the patterns")?;
+        for text in detect_in(part, started, lim)? {
+            if !out.contains(&text) && out.len() < MAX_GRIDS {
+                out.push(text);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The detector on one region, downscaled to the detection size first.
+fn detect_in(grey: GrayImage, started: Instant, lim: &ImageLimits) -> Result<Vec<String>, QrSkip> {
     let (w, h) = grey.dimensions();
     let px = u64::from(w) * u64::from(h);
     let grey = if px > lim.detect_pixels {
@@ -223,6 +279,217 @@ fn detect(grey: GrayImage, started: Instant, lim: &ImageLimits) -> Result<Vec<St
         }
     }
     Ok(out)
+}
+
+/// Dark (1) or light (0) per pixel, row by row against the mean of the pixels around it on
+/// its row: the detector's own adaptive threshold (a moving average over an eighth of the
+/// width, run both ways, 5 % below it is dark), with a power-of-two window so it costs a few
+/// additions per pixel instead of divisions.
+fn binarize(grey: &GrayImage) -> Vec<u8> {
+    let w = grey.width() as usize;
+    let mut out = vec![0u8; grey.as_raw().len()];
+    if w == 0 {
+        return out;
+    }
+    let shift = (w / 8).max(1).ilog2();
+    let mut forward = vec![0u64; w];
+    for (row, dark) in grey.as_raw().chunks_exact(w).zip(out.chunks_exact_mut(w)) {
+        // Each average starts at its first pixel, so a row's edge is not taken for dark.
+        let mut avg = row.first().map_or(0, |&p| u64::from(p) << shift);
+        for (&p, slot) in row.iter().zip(forward.iter_mut()) {
+            avg = avg - (avg >> shift) + u64::from(p);
+            *slot = avg;
+        }
+        let mut avg = row.last().map_or(0, |&p| u64::from(p) << shift);
+        for ((&p, &fwd), d) in row.iter().zip(&forward).zip(dark.iter_mut()).rev() {
+            avg = avg - (avg >> shift) + u64::from(p);
+            // p < 0.95 × (fwd + avg) / 2^(shift + 1), in integers.
+            *d = u8::from((u64::from(p) * 200) << shift < (fwd + avg) * 95);
+        }
+    }
+    out
+}
+
+/// A finder pattern: centre and width (7 modules) in pixels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Finder {
+    x: u32,
+    y: u32,
+    size: u32,
+}
+
+/// More finder-like patterns than this (text, noise) and the whole image is handed over.
+const MAX_FINDERS: usize = 256;
+
+/// The dark-light-dark-light-dark runs of ratio 1:1:3:1:1 found on a row and confirmed on
+/// the column through their centre, merged when they are the same pattern seen on several
+/// rows. The run test has the detector's own tolerance (each run within ¾ of a module of
+/// its expected width), so every pattern the detector could use is found here.
+fn finder_patterns(dark: &[u8], w: usize, h: usize) -> Vec<Finder> {
+    let mut found: Vec<Finder> = Vec::new();
+    let mut runs: Vec<(usize, usize)> = Vec::new(); // (start, length) of alternating runs
+    for (y, row) in dark.chunks_exact(w.max(1)).enumerate().take(h) {
+        runs.clear();
+        let mut start = 0;
+        let mut colour = row.first().copied().unwrap_or(0);
+        for (x, &c) in row.iter().enumerate() {
+            if c != colour {
+                runs.push((start, x - start));
+                start = x;
+                colour = c;
+            }
+        }
+        runs.push((start, w - start));
+        // The runs alternate; those at even offsets from the first dark run are dark.
+        let first_dark = usize::from(row.first() != Some(&1));
+        for win in runs.get(first_dark..).unwrap_or_default().windows(5).step_by(2) {
+            let &[(_, l0), (_, l1), (cs, cl), (_, l3), (_, l4)] = win else {
+                continue;
+            };
+            let lens = [l0, l1, cl, l3, l4];
+            if !finder_ratio(lens) {
+                continue;
+            }
+            let cx = cs + cl / 2;
+            let total: usize = lens.iter().sum();
+            let Some((cy, vtotal)) = vertical_check(dark, w, h, cx, y, total) else {
+                continue;
+            };
+            let f = Finder { x: cx as u32, y: cy as u32, size: total.max(vtotal) as u32 };
+            let near = |g: &Finder| {
+                let reach = g.size.max(f.size) / 2;
+                g.x.abs_diff(f.x) <= reach && g.y.abs_diff(f.y) <= reach
+            };
+            if !found.iter().any(near) {
+                found.push(f);
+                if found.len() > MAX_FINDERS {
+                    return found;
+                }
+            }
+        }
+    }
+    found
+}
+
+/// The detector's capstone test, exactly: with `avg` the mean of the four outer runs, each
+/// run is within ¾·avg of its expected width (1, 1, 3, 1, 1 modules).
+fn finder_ratio([a, b, c, d, e]: [usize; 5]) -> bool {
+    let avg = (a + b + d + e) / 4;
+    let err = avg * 3 / 4;
+    [(a, 1), (b, 1), (c, 3), (d, 1), (e, 1)]
+        .into_iter()
+        .all(|(len, modules)| len + err >= modules * avg && len <= modules * avg + err)
+}
+
+/// Walks the column through a row candidate's centre: the same 1:1:3:1:1 pattern, of a width
+/// within a factor of 3 of the row's (perspective, rotation), gives the pattern's vertical
+/// centre and height.
+fn vertical_check(
+    dark: &[u8],
+    w: usize,
+    h: usize,
+    x: usize,
+    y: usize,
+    total: usize,
+) -> Option<(usize, usize)> {
+    let at = |yy: usize| dark.get(yy * w + x).copied();
+    let max_run = total * 3;
+    // Runs upwards from y (the centre's own run first), then downwards.
+    let walk = |down: bool| -> [usize; 3] {
+        let mut lens = [0usize; 3];
+        let mut yy = y;
+        for (i, want) in [1u8, 0, 1].into_iter().enumerate() {
+            let mut n = 0;
+            loop {
+                if at(yy) != Some(want) || n > max_run {
+                    break;
+                }
+                n += 1;
+                if down {
+                    if yy + 1 >= h {
+                        break;
+                    }
+                    yy += 1;
+                } else {
+                    if yy == 0 {
+                        break;
+                    }
+                    yy -= 1;
+                }
+            }
+            if let Some(slot) = lens.get_mut(i) {
+                *slot = n;
+            }
+        }
+        lens
+    };
+    let [cu, wu, du] = walk(false);
+    let [cd, wd, dd] = walk(true);
+    let centre = (cu + cd).checked_sub(1)?;
+    let lens = [du, wu, centre, wd, dd];
+    let vtotal: usize = lens.iter().sum();
+    if !finder_ratio(lens) || vtotal * 3 < total || vtotal > total * 3 {
+        return None;
+    }
+    let top = y + 1 - cu;
+    Some((top + centre / 2, vtotal))
+}
+
+/// The parts of the image that can hold the codes whose finder patterns these are. Patterns
+/// of one code have similar sizes and lie within 25 pattern widths of each other (177
+/// modules at most); each group of at least three gives one region: its bounding box, widened
+/// by half its larger side (the fourth corner of a rotated code lies outside the box of its
+/// three finders) and by the patterns' quiet zone. Too many patterns (noise, text) and the
+/// whole image is one region.
+fn regions(finders: &[Finder], w: u32, h: u32) -> Vec<(u32, u32, u32, u32)> {
+    if finders.len() > MAX_FINDERS {
+        return vec![(0, 0, w, h)];
+    }
+    // Groups by repeated relabelling: a handful of patterns, so quadratic is fine.
+    let mut group: Vec<usize> = (0..finders.len()).collect();
+    let related = |a: &Finder, b: &Finder| {
+        let (small, big) = (a.size.min(b.size), a.size.max(b.size));
+        let reach = 25 * big;
+        big <= small * 2 && a.x.abs_diff(b.x) <= reach && a.y.abs_diff(b.y) <= reach
+    };
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for (i, a) in finders.iter().enumerate() {
+            for (j, b) in finders.iter().enumerate().skip(i + 1) {
+                let (Some(&gi), Some(&gj)) = (group.get(i), group.get(j)) else { continue };
+                if gi != gj && related(a, b) {
+                    let low = gi.min(gj);
+                    for g in group.iter_mut().filter(|g| **g == gi || **g == gj) {
+                        *g = low;
+                    }
+                    changed = true;
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for label in 0..finders.len() {
+        let members: Vec<&Finder> =
+            finders.iter().zip(&group).filter(|&(_, g)| *g == label).map(|(f, _)| f).collect();
+        if members.len() < 3 {
+            continue;
+        }
+        let (mut x0, mut y0, mut x1, mut y1, mut size) = (u32::MAX, u32::MAX, 0u32, 0u32, 0u32);
+        for f in members {
+            (x0, y0, x1, y1) = (x0.min(f.x), y0.min(f.y), x1.max(f.x), y1.max(f.y));
+            size = size.max(f.size);
+        }
+        // 3.5 modules from a finder's centre to the code's edge, 4 more of quiet zone.
+        let margin = (x1 - x0).max(y1 - y0) / 2 + size * 8 / 7 + 2;
+        out.push((
+            x0.saturating_sub(margin),
+            y0.saturating_sub(margin),
+            x1.saturating_add(margin).min(w),
+            y1.saturating_add(margin).min(h),
+        ));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -271,7 +538,9 @@ mod tests {
     fn raw_pixels_and_downscale() {
         let img = qr_grey("https://raw.example.top/p", 40);
         let (w, h) = img.dimensions();
-        let lim = ImageLimits { detect_pixels: 300_000, ..ImageLimits::default() };
+        // A generous budget: debug builds on a loaded machine are slow; the point is the result.
+        let lim =
+            ImageLimits { detect_pixels: 300_000, budget: Duration::from_secs(60), ..ImageLimits::default() };
         let rgb: Vec<u8> = img.as_raw().iter().flat_map(|&v| [v, v, v]).collect();
         let got = decode_raw_pixels(w, h, Pixels::Rgb8, &rgb, &lim);
         assert_eq!(got, Ok(vec!["https://raw.example.top/p".to_owned()]));
@@ -282,6 +551,66 @@ mod tests {
             decode_raw_pixels(w, h, Pixels::Rgb8, &rgb[..10], &lim),
             Err(QrSkip::Unreadable(_))
         ));
+    }
+
+    /// A 4K screenshot-like image (light background, dark text bars) with a small code of
+    /// `scale` pixels per module pasted at (`x`, `y`).
+    fn screenshot_with_code(text: &str, scale: u32, x: u32, y: u32) -> GrayImage {
+        let code = qr_grey(text, scale);
+        let mut img = GrayImage::from_fn(3840, 2160, |px, py| {
+            let bar = (py / 24) % 3 != 2 && (px / 7) % 11 != 0 && px % 900 < 700;
+            image::Luma([if bar && py % 24 < 12 { 60 } else { 236 }])
+        });
+        image::imageops::replace(&mut img, &code, i64::from(x), i64::from(y));
+        img
+    }
+
+    #[test]
+    fn small_code_in_large_screenshot_and_photo() {
+        // 3 px per module in a 3840x2160 screenshot: a downscale of the whole image to the
+        // detection size would leave 1.4 px per module; the finder pass keeps full resolution.
+        let lim = ImageLimits { budget: Duration::from_secs(60), ..ImageLimits::default() };
+        let url = "https://small-in-4k.example.top/verify?id=42";
+        let img = screenshot_with_code(url, 3, 2900, 1650);
+        let png = encode(&img, ImageFormat::Png);
+        assert_eq!(decode_image_bytes(&png, &lim), Ok(vec![url.to_owned()]));
+        // A photo: 4000x3000 JPEG with a gradient and grain, a code of 4 px per module.
+        let mut seed = 11u32;
+        let mut photo = GrayImage::from_fn(4000, 3000, |x, y| {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            image::Luma([(90 + (x + y) / 80 + (seed >> 28)) as u8])
+        });
+        let code = qr_grey("https://photo.example.top/pay", 4);
+        image::imageops::replace(&mut photo, &code, 1200, 2100);
+        let jpeg = encode(&photo, ImageFormat::Jpeg);
+        assert_eq!(decode_image_bytes(&jpeg, &lim), Ok(vec!["https://photo.example.top/pay".to_owned()]));
+    }
+
+    #[test]
+    fn finder_pass_skips_images_without_codes() {
+        // Text bars and no code: no three finder patterns, so the detector never runs.
+        let img = screenshot_with_code("x", 3, 0, 0);
+        let blank = GrayImage::from_fn(3840, 2160, |x, y| *img.get_pixel(x, y.max(200)));
+        let dark = binarize(&blank);
+        assert!(finder_patterns(&dark, 3840, 2160).len() < 3);
+        // With a code: its three finder patterns, near the code's corners.
+        let img = screenshot_with_code("https://f.example.top/", 5, 1000, 500);
+        let found = finder_patterns(&binarize(&img), 3840, 2160);
+        assert!(found.len() >= 3, "{found:?}");
+        assert!(found.iter().all(|f| (1000..1300).contains(&f.x) && (500..800).contains(&f.y)), "{found:?}");
+        let r = regions(&found, 3840, 2160);
+        assert!(
+            matches!(r.as_slice(), [(x0, y0, x1, y1)] if *x0 <= 1020 && *y0 <= 520 && *x1 >= 1150 && *y1 >= 650 && x1 - x0 < 700),
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn finder_ratio_is_the_detectors() {
+        assert!(finder_ratio([4, 4, 12, 4, 4]));
+        assert!(finder_ratio([3, 5, 11, 4, 4]));
+        assert!(!finder_ratio([4, 4, 4, 4, 4]));
+        assert!(!finder_ratio([4, 12, 12, 4, 4]));
     }
 
     #[test]

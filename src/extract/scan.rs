@@ -19,6 +19,17 @@ pub(crate) enum Mode {
     /// Script, style, comments, attribute values: only URLs with a scheme and email addresses,
     /// because `e.style` and `t.target` are code, not domains.
     Code,
+    /// The page text of a document (PDF): prose without bare domains. A domain written on a
+    /// page without a scheme is nearly always the brand the document imitates or a letterhead
+    /// (`amazon.com`, `gmail.com`); where the reader is sent is a link, which has one.
+    PageText,
+}
+
+impl Mode {
+    /// Human text (prose rules: hashes, CVEs, wrapped URLs), as opposed to code.
+    pub(crate) fn is_text(self) -> bool {
+        matches!(self, Mode::Prose | Mode::PageText)
+    }
 }
 
 /// One value found, with its span in the scanned text.
@@ -351,7 +362,7 @@ pub(crate) fn scan(text: &str, mode: Mode, file_names: &[String], limit: usize) 
         }
     }
 
-    if mode == Mode::Prose {
+    if mode.is_text() {
         for (s, e) in hex_runs(t) {
             let Some(kind) = value::hash_kind(e - s) else {
                 continue;

@@ -235,7 +235,7 @@ impl<'o> Collector<'o> {
         splits: &[(usize, usize)],
     ) {
         let (mut found, cut) = scan::scan(self.text_of(id), mode, files, MAX_FOUND_PER_TEXT);
-        if mode == Mode::Prose {
+        if mode.is_text() {
             super::wrapped::join(self.text_of(id), &mut found);
         }
         if cut {

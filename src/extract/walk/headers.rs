@@ -8,6 +8,7 @@ use mail_parser::{HeaderName, HeaderValue, Host};
 use regex::Regex;
 
 use super::super::model::*;
+use super::super::providers;
 use super::super::scan::Mode;
 use super::super::value::{self, IpScope};
 use super::{Collector, empty_info, mailbox_list};
@@ -146,37 +147,48 @@ impl Collector<'_> {
                 .and_then(|ip| ip.parse::<IpAddr>().ok())
                 .is_some_and(|ip| IpScope::of(ip) == IpScope::Public)
         };
-        let origin = crossing.iter().rev().find(|&&(_, h)| public(h)).or(crossing.last()).map(|&(id, _)| id);
+        // Index in `crossing` (newest first) of the origin.
+        let origin_at = crossing.iter().rposition(|&(_, h)| public(h)).or(crossing.len().checked_sub(1));
+        let origin = origin_at.and_then(|i| crossing.get(i)).map(|&(id, _)| id);
         // A hop from a host under the sender's own registered domain (From or Reply-To) is the
-        // sender's server, not a provider's relay: proposed like the origin.
-        let sender_regs: Vec<String> = self
-            .out
-            .messages
-            .get(mi)
-            .map(|m| {
-                m.from
-                    .iter()
-                    .chain(&m.reply_to)
-                    .filter_map(|b| b.address.as_deref())
-                    .filter_map(|a| a.rsplit_once('@').and_then(|(_, d)| value::parse_domain(d)))
-                    .map(|d| d.registered)
-                    .filter(|r| !MAIL_PROVIDERS.contains(&r.as_str()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let sender_owned = |h: usize| {
-            hops.get(h).is_some_and(|hop| {
-                [hop.from_rdns.as_deref(), hop.from_host.as_deref()]
-                    .into_iter()
-                    .flatten()
-                    .filter_map(value::parse_domain)
-                    .any(|d| sender_regs.contains(&d.registered))
-            })
+        // sender's own server, proposed like the origin, only where that says something about
+        // the sender: on a hop between the origin and the recipient (hops behind the origin are
+        // the sending network's own plumbing, named by internal HELOs), when the sender's
+        // domain is not a provider's (mailbox, ISP, mail service, platform: `providers`), the
+        // message is not list mail (`List-Id`: the list's servers relay everyone's mail) and
+        // no provider signed it (DKIM `d=`).
+        let signed_by_provider = m
+            .headers()
+            .iter()
+            .filter(|h| h.name().eq_ignore_ascii_case("DKIM-Signature"))
+            .filter_map(|h| dkim_domain(&raw_of(h)))
+            .any(|d| providers::is_provider(&d));
+        let sender_regs: Vec<String> = match self.out.messages.get(mi) {
+            Some(msg) if m.header_raw("List-Id").is_none() && !signed_by_provider => msg
+                .from
+                .iter()
+                .chain(&msg.reply_to)
+                .filter_map(|b| b.address.as_deref())
+                .filter_map(|a| a.rsplit_once('@').and_then(|(_, d)| value::parse_domain(d)))
+                .map(|d| d.registered)
+                .filter(|r| !providers::is_provider(r))
+                .collect(),
+            _ => Vec::new(),
         };
-        for &(id, h) in &crossing {
+        let sender_owned = |at: usize, h: usize| {
+            origin_at.is_some_and(|o| at < o)
+                && hops.get(h).is_some_and(|hop| {
+                    [hop.from_rdns.as_deref(), hop.from_host.as_deref()]
+                        .into_iter()
+                        .flatten()
+                        .filter_map(value::parse_domain)
+                        .any(|d| sender_regs.contains(&d.registered))
+                })
+        };
+        for (at, &(id, h)) in crossing.iter().enumerate() {
             if let Some(hop) = hops.get(h).cloned() {
                 self.received_observables(id, mi, &hop);
-                if Some(id) != origin && !sender_owned(h) {
+                if Some(id) != origin && !sender_owned(at, h) {
                     self.relay_texts.insert(id);
                 }
             }
@@ -242,29 +254,13 @@ impl Collector<'_> {
     }
 }
 
-/// Registered domains of mail providers whose users send from the provider's own domain: their
-/// relays stay relays even when the sender's address is under the same domain.
-const MAIL_PROVIDERS: &[&str] = &[
-    "outlook.com",
-    "hotmail.com",
-    "live.com",
-    "gmail.com",
-    "google.com",
-    "yahoo.com",
-    "aol.com",
-    "icloud.com",
-    "me.com",
-    "gmx.com",
-    "gmx.de",
-    "gmx.net",
-    "web.de",
-    "mail.ru",
-    "yandex.ru",
-    "proton.me",
-    "protonmail.com",
-    "zoho.com",
-    "mail.com",
-];
+/// The registered domain of a DKIM-Signature's `d=` tag.
+fn dkim_domain(sig: &str) -> Option<String> {
+    sig.split(';')
+        .filter_map(|tag| tag.trim().strip_prefix("d="))
+        .find_map(|d| value::parse_domain(d.trim()))
+        .map(|d| d.registered)
+}
 
 /// Did this hop carry mail from one organisation to another (registered domains differ)?
 fn crosses_organisations(hop: &ReceivedHop) -> bool {

@@ -32,8 +32,9 @@ impl Collector<'_> {
             self.scan_text(id, mi, Mode::Code, files, None);
         }
         if !c.text.trim().is_empty() {
+            // Page text: links, addresses, IPs, hashes, but no bare domains (`Mode::PageText`).
             let id = self.add_text(mi, loc(), c.text, usize::MAX);
-            self.scan_text(id, mi, Mode::Prose, files, None);
+            self.scan_text(id, mi, Mode::PageText, files, None);
         }
         // QR codes in the page images ("scan to sign"): JPEG streams as they are, 8-bit
         // grey or RGB pixels after their filters; other encodings are not decoded.
