@@ -374,7 +374,13 @@ impl<'o> Collector<'o> {
         let r = html::render(self.text_of(id));
         let mut results: Vec<Found> = Vec::new();
         for (mapped, mode) in [(&r.visible, Mode::Prose), (&r.code, Mode::Code)] {
-            let (found, _) = scan::scan(&mapped.text, mode, files, MAX_FOUND_PER_TEXT);
+            let (found, cut) = scan::scan(&mapped.text, mode, files, MAX_FOUND_PER_TEXT);
+            if cut {
+                self.warn(
+                    WarningKind::ObservableLimit,
+                    format!("text {id}: more than {MAX_FOUND_PER_TEXT} values; rest not scanned"),
+                );
+            }
             for mut f in found {
                 let (s, e) = mapped.to_src(f.start, f.end);
                 f.start = s;
