@@ -522,10 +522,10 @@ fn extract(
     format: &str,
     own_domains: &[String],
 ) -> anyhow::Result<()> {
-    use crate::extract::{self, ExtractOptions, InputKind};
+    use crate::extract::{self, InputKind};
     let domains: Vec<&str> =
         settings.organisation.domains.iter().chain(own_domains).map(String::as_str).collect();
-    let options = ExtractOptions::for_organisation(&domains, &[]);
+    let options = settings.extract.options(&domains, &[]);
     let mut unreadable = Vec::new();
     let mut inputs: Vec<(String, Vec<u8>)> = Vec::new();
     for path in files {

@@ -40,6 +40,87 @@ pub struct Settings {
     pub cluster: ClusterSettings,
     /// Subscriptions: remote feeds (TAXII 2.1 collections) Harpoon polls on its own.
     pub subscriptions: SubscriptionSettings,
+    /// Limits of reading one email (design §6): what a hostile email can make Harpoon spend.
+    pub extract: ExtractSettings,
+}
+
+/// The limits of reading one email. Hitting one stops that branch of the email (a MIME part, an
+/// archive member, a nested message) and is shown on the draft as a limit hit; the import goes
+/// on with what was read. The defaults leave every email of the test corpus untouched (the
+/// largest decoded total there is about a tenth of `max_decoded_bytes`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExtractSettings {
+    /// Bytes of an email read; beyond them it is cut.
+    pub max_message_bytes: usize,
+    /// Bytes decoded for one email in all: MIME parts, nested messages, archive members at any
+    /// depth, `.msg` streams, TNEF, PDF streams and embedded files, images.
+    pub max_decoded_bytes: u64,
+    /// Bytes of decoded text kept for scanning (and shown in QA), per email in all.
+    pub max_text_bytes: usize,
+    /// Milliseconds one email may take to read; past it nothing more is decoded.
+    pub max_millis: u64,
+    /// MIME parts and `.msg`/TNEF attachments read per email.
+    pub max_parts: usize,
+    /// Multipart nesting levels followed.
+    pub max_mime_depth: usize,
+    /// Messages inside messages followed (attached, forwarded, embedded).
+    pub max_nesting: usize,
+    /// A header value longer than this is cut before it is scanned.
+    pub max_header_line: usize,
+    /// Members listed per archive.
+    pub max_archive_members: usize,
+    /// An archive inflates to at most this multiple of its size ...
+    pub max_archive_ratio: u64,
+    /// ... and at most this many bytes.
+    pub max_archive_bytes: u64,
+    /// Distinct values kept per email.
+    pub max_observables: usize,
+    /// Messages read from one mbox.
+    pub max_mbox_messages: usize,
+}
+
+impl Default for ExtractSettings {
+    fn default() -> Self {
+        let o = crate::extract::ExtractOptions::default();
+        Self {
+            max_message_bytes: o.max_message_bytes,
+            max_decoded_bytes: o.max_decoded_bytes,
+            max_text_bytes: o.max_text_bytes,
+            max_millis: o.max_millis,
+            max_parts: o.max_parts,
+            max_mime_depth: o.max_mime_depth,
+            max_nesting: o.max_nesting,
+            max_header_line: o.max_header_line,
+            max_archive_members: o.max_archive_members,
+            max_archive_ratio: o.max_archive_ratio,
+            max_archive_bytes: o.max_archive_bytes,
+            max_observables: o.max_observables,
+            max_mbox_messages: o.max_mbox_messages,
+        }
+    }
+}
+
+impl ExtractSettings {
+    /// The extraction options: these limits, the organisation's domains and mail hosts.
+    pub fn options(&self, domains: &[&str], mail_hosts: &[&str]) -> crate::extract::ExtractOptions {
+        crate::extract::ExtractOptions {
+            max_message_bytes: self.max_message_bytes,
+            max_decoded_bytes: self.max_decoded_bytes,
+            max_text_bytes: self.max_text_bytes,
+            max_millis: self.max_millis,
+            max_parts: self.max_parts,
+            max_mime_depth: self.max_mime_depth,
+            max_nesting: self.max_nesting,
+            max_header_line: self.max_header_line,
+            max_archive_members: self.max_archive_members,
+            max_archive_ratio: self.max_archive_ratio,
+            max_archive_bytes: self.max_archive_bytes,
+            max_observables: self.max_observables,
+            max_mbox_messages: self.max_mbox_messages,
+            ..crate::extract::ExtractOptions::for_organisation(domains, mail_hosts)
+        }
+    }
 }
 
 /// Leases (ARCHITECTURE.md, "Leases"): background work and periodic jobs are held by one
@@ -837,6 +918,7 @@ impl Default for Settings {
             security: SecuritySettings::default(),
             cluster: ClusterSettings::default(),
             subscriptions: SubscriptionSettings::default(),
+            extract: ExtractSettings::default(),
         }
     }
 }
@@ -987,6 +1069,13 @@ impl Settings {
             )));
         }
         self.operations.splunk.check(&rules).map_err(SettingsError::Invalid)?;
+        let x = &self.extract;
+        if x.max_message_bytes == 0 || x.max_decoded_bytes == 0 || x.max_millis == 0 || x.max_parts == 0 {
+            return Err(SettingsError::Invalid(
+                "extract: max_message_bytes, max_decoded_bytes, max_millis and max_parts must be positive"
+                    .into(),
+            ));
+        }
         if self.database.pool_size == 0 {
             return Err(SettingsError::Invalid("database.pool_size must be at least 1".into()));
         }

@@ -15,7 +15,7 @@ use anyhow::Context;
 use crate::connectors::Supervisor;
 use crate::connectors::secret::SealKey;
 use crate::db::{DatabaseUrl, Db, PoolOptions};
-use crate::extract::{ExtractOptions, ObservableKind};
+use crate::extract::ObservableKind;
 use crate::http::browser::Proxies;
 use crate::service::auth::{Authenticator, CacheOptions};
 use crate::service::imports::pipeline::Importer;
@@ -174,7 +174,7 @@ pub fn triage_context(db: &Db, settings: &Settings) -> anyhow::Result<TriageCont
             default_score: t.default_score,
             default_tlp: default_tlp.level().to_string(),
         },
-        extract: ExtractOptions::for_organisation(&domains, &[]),
+        extract: settings.extract.options(&domains, &[]),
         url_to_fqdn_at_commit: settings.operations.url_to_fqdn_at_commit,
         verdicts: verdict_config(settings)?,
     })

@@ -87,31 +87,51 @@ pub(crate) struct ArchiveLimits {
     pub max_bytes: u64,
 }
 
-/// What one archive yields: members, the contents of those worth reading, warnings.
-pub(crate) type ZipListing = (Vec<ArchiveMember>, Vec<(String, Vec<u8>)>, Vec<String>);
+/// What one archive yields.
+#[derive(Default)]
+pub(crate) struct Listing {
+    pub members: Vec<ArchiveMember>,
+    /// The contents of the members worth reading.
+    pub contents: Vec<(String, Vec<u8>)>,
+    pub warnings: Vec<String>,
+    /// Bytes inflated in all (hashed, and kept or not).
+    pub decoded: u64,
+    /// A member was left unread because of `max_bytes` or the ratio.
+    pub capped: bool,
+}
+
+impl Listing {
+    pub(crate) fn failed(warning: String) -> Self {
+        Self { warnings: vec![warning], ..Self::default() }
+    }
+}
 
 /// Members read whole for scanning are at most this big.
-const MAX_READ_MEMBER: u64 = 10 * 1024 * 1024;
+pub(crate) const MAX_READ_MEMBER: u64 = 10 * 1024 * 1024;
+
+/// The warning for a member worth reading that is too big to be read whole: hashed (if the
+/// expansion limits allowed), its content not scanned.
+pub(crate) fn too_big_to_read(kind: &str, name: &str, size: u64) -> String {
+    format!(
+        "{kind} member {name} ({size} bytes) over the {MAX_READ_MEMBER} byte limit for reading a member; not scanned"
+    )
+}
 
 /// Lists a zip archive: every member hashed within the limits, and the bytes of members
 /// `keep(name)` wants (up to 10 MB each) for the caller to scan.
-pub(crate) fn zip_members(data: &[u8], lim: &ArchiveLimits, keep: &dyn Fn(&str) -> bool) -> ZipListing {
-    let mut contents = Vec::new();
-    let mut warnings = Vec::new();
+pub(crate) fn zip_members(data: &[u8], lim: &ArchiveLimits, keep: &dyn Fn(&str) -> bool) -> Listing {
+    let mut out = Listing::default();
     let mut zip = match zip::ZipArchive::new(Cursor::new(data)) {
         Ok(z) => z,
-        Err(e) => {
-            warnings.push(format!("unreadable zip archive: {e}"));
-            return (Vec::new(), contents, warnings);
-        }
+        Err(e) => return Listing::failed(format!("unreadable zip archive: {e}")),
     };
+    let Listing { members, contents, warnings, decoded, capped } = &mut out;
     let budget_cap = (data.len() as u64).saturating_mul(lim.max_ratio).min(lim.max_bytes);
     let mut budget = budget_cap;
     let n = zip.len();
     if n > lim.max_members {
         warnings.push(format!("zip has {n} members; only the first {} listed", lim.max_members));
     }
-    let mut members = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
     for i in 0..n.min(lim.max_members) {
         let meta = match zip.by_index_raw(i) {
@@ -128,6 +148,7 @@ pub(crate) fn zip_members(data: &[u8], lim: &ArchiveLimits, keep: &dyn Fn(&str) 
         let mut member = ArchiveMember { name, size, compressed_size: csize, encrypted, hashes: None };
         if !encrypted {
             if size > budget {
+                *capped = true;
                 warnings.push(format!(
                     "zip member {} ({size} bytes) over the expansion limit ({budget_cap} bytes); not hashed",
                     member.name
@@ -136,8 +157,11 @@ pub(crate) fn zip_members(data: &[u8], lim: &ArchiveLimits, keep: &dyn Fn(&str) 
                 // Read at most the declared size + 1: a member that inflates past its header lies.
                 let mut r = f.take(size.saturating_add(1));
                 let mut h = Hasher::default();
-                let mut kept: Option<Vec<u8>> =
-                    (size <= MAX_READ_MEMBER && keep(&member.name)).then(Vec::new);
+                let wanted = keep(&member.name);
+                if wanted && size > MAX_READ_MEMBER {
+                    warnings.push(too_big_to_read("zip", &member.name, size));
+                }
+                let mut kept: Option<Vec<u8>> = (size <= MAX_READ_MEMBER && wanted).then(Vec::new);
                 let mut total: u64 = 0;
                 let mut ok = true;
                 loop {
@@ -158,6 +182,7 @@ pub(crate) fn zip_members(data: &[u8], lim: &ArchiveLimits, keep: &dyn Fn(&str) 
                     }
                 }
                 budget = budget.saturating_sub(total);
+                *decoded = decoded.saturating_add(total);
                 if ok && total == size {
                     member.hashes = Some(h.finish());
                     if let Some(v) = kept {
@@ -170,7 +195,7 @@ pub(crate) fn zip_members(data: &[u8], lim: &ArchiveLimits, keep: &dyn Fn(&str) 
         }
         members.push(member);
     }
-    (members, contents, warnings)
+    out
 }
 
 #[cfg(test)]
@@ -192,7 +217,8 @@ mod tests {
         }
         let data = buf.into_inner();
         let lim = ArchiveLimits { max_members: 10, max_ratio: 100, max_bytes: 1 << 30 };
-        let (m, kept, w) = zip_members(&data, &lim, &|n| n.ends_with(".txt"));
+        let Listing { members: m, contents: kept, warnings: w, .. } =
+            zip_members(&data, &lim, &|n| n.ends_with(".txt"));
         assert_eq!(kept.first().map(|(n, b)| (n.as_str(), b.as_slice())), Some(("a.txt", &b"hello"[..])));
         assert_eq!(m.len(), 2);
         assert_eq!(

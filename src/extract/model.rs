@@ -16,6 +16,10 @@ pub struct Extraction {
     /// Decoded texts that observables point into (`Provenance::text` is an index here).
     pub texts: Vec<PartText>,
     pub warnings: Vec<Warning>,
+    /// Bytes decoded in all, against `ExtractOptions::max_decoded_bytes` (for measuring the
+    /// budget's margin over real mail; not part of the JSON).
+    #[serde(skip)]
+    pub decoded_bytes: u64,
 }
 
 impl Extraction {
@@ -242,6 +246,8 @@ pub enum WarningKind {
     /// An image over the size, pixel, time or per-input count limits: not read for QR codes.
     ImageLimit,
     ObservableLimit,
+    /// The input's budget (decoded bytes, kept text or time) is spent: the rest not read.
+    Budget,
     Malformed,
     Internal,
 }

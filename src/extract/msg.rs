@@ -2,8 +2,15 @@
 //! (MS-OXMSG). Reads subject, sender, recipients, transport headers, plain/HTML/RTF bodies,
 //! attachments and embedded messages, decoding 8-bit strings with the message's code page.
 //! Damaged files give an error or a partial message, never a panic.
+//!
+//! Bounded as a whole, not only per stream: every stream read counts against one total (the
+//! input's remaining budget), attachment storages are counted against the input's parts, and a
+//! stream whose sectors another stream already used is not read again (the compound file
+//! format lets any number of directory entries name the same sector chain, so a small file
+//! could otherwise be read as its size times its entries). `cfb` itself refuses loops in the
+//! directory tree and in sector chains.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{Cursor, Read};
 
 use encoding_rs::Encoding;
@@ -40,6 +47,28 @@ pub(crate) struct MsgMessage {
     pub body_html: Option<String>,
     pub attachments: Vec<MsgAttachment>,
     pub warnings: Vec<String>,
+    /// Limits hit (streams over the stream limit, attachment storages over the parts limit),
+    /// set on the outermost message only.
+    pub limits: Vec<String>,
+    /// Bytes read from streams in all (this message and those embedded in it), set on the
+    /// outermost message only.
+    pub decoded: u64,
+    /// The total (`MsgLimits::max_total`) ran out: streams after it were not read.
+    pub total_spent: bool,
+}
+
+/// Bounds for one `.msg` file.
+pub(crate) struct MsgLimits {
+    /// Embedded messages followed.
+    pub max_depth: usize,
+    /// Bytes of one stream.
+    pub max_stream: u64,
+    /// Bytes of all streams together.
+    pub max_total: u64,
+    /// Attachment storages read, embedded messages' included.
+    pub max_attachments: usize,
+    /// Time allowed: no attachment storage is started after it.
+    pub max_time: std::time::Duration,
 }
 
 type Cfb<'a> = cfb::CompoundFile<Cursor<&'a [u8]>>;
@@ -47,13 +76,132 @@ type Cfb<'a> = cfb::CompoundFile<Cursor<&'a [u8]>>;
 struct Reader<'a> {
     cf: Cfb<'a>,
     max_stream: u64,
+    total_left: u64,
+    total_spent: bool,
+    decoded: u64,
+    attachments_left: usize,
+    attachments_warned: bool,
+    deadline: std::time::Instant,
+    /// Each stream's first sector (`(in the mini stream, sector)`) by upper-cased path, read
+    /// from the directory; `None` if the directory could not be read that way.
+    chains: Option<HashMap<String, (bool, u32)>>,
+    /// Chains already read, and the warnings about shared ones (one per file).
+    chains_read: HashSet<(bool, u32)>,
+    shared_warned: bool,
+    warnings: Vec<String>,
+    limits: Vec<String>,
 }
 
-/// Parses an Outlook message. `max_depth` bounds embedded messages; `max_stream` each stream.
-pub(crate) fn parse(data: &[u8], max_depth: usize, max_stream: u64) -> Result<MsgMessage, String> {
+/// Parses an Outlook message within `lim`.
+pub(crate) fn parse(data: &[u8], lim: &MsgLimits) -> Result<MsgMessage, String> {
     let cf = cfb::CompoundFile::open(Cursor::new(data)).map_err(|e| format!("not a readable .msg: {e}"))?;
-    let mut r = Reader { cf, max_stream };
-    Ok(r.message("", max_depth, 32))
+    let mut r = Reader {
+        cf,
+        max_stream: lim.max_stream,
+        total_left: lim.max_total,
+        total_spent: false,
+        decoded: 0,
+        attachments_left: lim.max_attachments,
+        attachments_warned: false,
+        deadline: std::time::Instant::now().checked_add(lim.max_time).unwrap_or_else(std::time::Instant::now),
+        chains: stream_chains(data),
+        chains_read: HashSet::new(),
+        shared_warned: false,
+        warnings: Vec::new(),
+        limits: Vec::new(),
+    };
+    let mut m = r.message("", lim.max_depth, 32);
+    m.warnings.append(&mut r.warnings);
+    m.limits = r.limits;
+    m.decoded = r.decoded;
+    m.total_spent = r.total_spent;
+    Ok(m)
+}
+
+/// Most directory entries looked at (a 50 MB file holds at most ~400,000).
+const MAX_DIR_ENTRIES: usize = 500_000;
+
+/// Every stream's first sector by path (upper-cased, `/`-separated from the root), read from
+/// the compound file's own directory: `cfb` does not say where a stream starts. `None` when
+/// the header, FAT or directory chain is not as expected (then `cfb` decides alone).
+fn stream_chains(data: &[u8]) -> Option<HashMap<String, (bool, u32)>> {
+    let u16_at = |o: usize| -> Option<u16> { Some(u16::from_le_bytes(data.get(o..o + 2)?.try_into().ok()?)) };
+    let u32_at = |o: usize| -> Option<u32> { Some(u32::from_le_bytes(data.get(o..o + 4)?.try_into().ok()?)) };
+    let shift = u16_at(0x1E)?;
+    if !(9..=12).contains(&shift) {
+        return None;
+    }
+    let sector_len = 1usize << shift;
+    let sector = |n: u32| -> Option<&[u8]> {
+        let start = (usize::try_from(n).ok()?.checked_add(1)?).checked_mul(sector_len)?;
+        data.get(start..start.checked_add(sector_len)?)
+    };
+    let cutoff = u64::from(u32_at(0x38)?);
+    // FAT sectors: the 109 in the header, then the DIFAT chain.
+    let mut fat_sectors: Vec<u32> =
+        (0..109).filter_map(|i| u32_at(0x4C + 4 * i)).filter(|&s| s < 0xFFFF_FFFA).collect();
+    let mut difat = u32_at(0x44)?;
+    let mut seen = HashSet::new();
+    while difat < 0xFFFF_FFFA && seen.insert(difat) {
+        let s = sector(difat)?;
+        let words: Vec<u32> =
+            s.chunks_exact(4).filter_map(|c| c.try_into().ok().map(u32::from_le_bytes)).collect();
+        let (next, entries) = words.split_last()?;
+        fat_sectors.extend(entries.iter().copied().filter(|&s| s < 0xFFFF_FFFA));
+        difat = *next;
+    }
+    let mut fat: Vec<u32> = Vec::new();
+    for f in fat_sectors {
+        let s = sector(f)?;
+        fat.extend(s.chunks_exact(4).filter_map(|c| c.try_into().ok().map(u32::from_le_bytes)));
+    }
+    // The directory's own chain, each sector once.
+    let mut dir: Vec<u8> = Vec::new();
+    let mut next = u32_at(0x30)?;
+    let mut seen = HashSet::new();
+    while next < 0xFFFF_FFFA && seen.insert(next) && dir.len() < MAX_DIR_ENTRIES * 128 {
+        dir.extend_from_slice(sector(next)?);
+        next = *fat.get(usize::try_from(next).ok()?)?;
+    }
+    let entry = |i: u32| -> Option<&[u8]> {
+        let o = usize::try_from(i).ok()?.checked_mul(128)?;
+        dir.get(o..o + 128)
+    };
+    let field = |e: &[u8], o: usize| -> u32 {
+        e.get(o..o + 4).and_then(|b| b.try_into().ok()).map_or(0xFFFF_FFFF, u32::from_le_bytes)
+    };
+    let mut out = HashMap::new();
+    let root = entry(0)?;
+    let mut stack: Vec<(u32, String)> = vec![(field(root, 76), String::new())];
+    let mut visited = HashSet::new();
+    while let Some((id, parent)) = stack.pop() {
+        if id >= 0xFFFF_FFFA || !visited.insert(id) {
+            continue;
+        }
+        let Some(e) = entry(id) else { continue };
+        let name_len =
+            usize::from(e.get(64..66).and_then(|b| b.try_into().ok()).map_or(0, u16::from_le_bytes));
+        let units: Vec<u16> = e
+            .get(..name_len.min(64).saturating_sub(2))
+            .unwrap_or_default()
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c.first().copied().unwrap_or(0), c.get(1).copied().unwrap_or(0)]))
+            .collect();
+        let path = format!("{parent}/{}", String::from_utf16_lossy(&units).to_uppercase());
+        stack.push((field(e, 68), parent.clone()));
+        stack.push((field(e, 72), parent));
+        match e.get(66) {
+            Some(1) => stack.push((field(e, 76), path)),
+            Some(2) => {
+                let size = u64::from(field(e, 120));
+                if size > 0 {
+                    out.insert(path, (size < cutoff, field(e, 116)));
+                }
+            }
+            _ => {}
+        }
+    }
+    Some(out)
 }
 
 fn codepage_encoding(cp: u32) -> Option<&'static Encoding> {
@@ -144,11 +292,32 @@ impl Reader<'_> {
     fn read(&mut self, path: &str) -> Option<Vec<u8>> {
         let len = self.cf.entry(path).ok()?.len();
         if len > self.max_stream {
+            self.limits.push(format!("stream {path} of {len} bytes over the stream limit; not read"));
+            return None;
+        }
+        if len > self.total_left {
+            self.total_left = 0;
+            self.total_spent = true;
+            return None;
+        }
+        let chain = self.chains.as_ref().and_then(|c| c.get(&path.to_uppercase()).copied());
+        if let Some(chain) = chain
+            && !self.chains_read.insert(chain)
+        {
+            if !self.shared_warned {
+                self.shared_warned = true;
+                self.warnings.push(format!(
+                    "stream {path} shares its sectors with a stream already read; such streams not read again"
+                ));
+            }
             return None;
         }
         let s = self.cf.open_stream(path).ok()?;
         let mut buf = Vec::new();
-        s.take(self.max_stream).read_to_end(&mut buf).ok()?;
+        s.take(len.min(self.max_stream)).read_to_end(&mut buf).ok()?;
+        let n = buf.len() as u64;
+        self.total_left = self.total_left.saturating_sub(n);
+        self.decoded = self.decoded.saturating_add(n);
         Some(buf)
     }
 
@@ -250,8 +419,11 @@ impl Reader<'_> {
         if m.body_html.is_none()
             && let Some(c) = self.binary(storage, 0x1009)
         {
-            match rtf::decompress(&c, usize::try_from(self.max_stream).unwrap_or(usize::MAX)) {
+            let cap = self.max_stream.min(self.total_left);
+            match rtf::decompress(&c, usize::try_from(cap).unwrap_or(usize::MAX)) {
                 Some(raw) => {
+                    self.total_left = self.total_left.saturating_sub(raw.len() as u64);
+                    self.decoded = self.decoded.saturating_add(raw.len() as u64);
                     // `\ansicpgN` in the RTF header names the code page of its `\'hh` bytes.
                     let renc = rtf_codepage(&raw).and_then(codepage_encoding).unwrap_or(enc);
                     let dec = |b: &[u8]| renc.decode(b).0.into_owned();
@@ -273,6 +445,18 @@ impl Reader<'_> {
             });
         }
         for a in self.children(storage, "__attach_version1.0_") {
+            if std::time::Instant::now() >= self.deadline {
+                self.total_spent = true;
+            }
+            if self.attachments_left == 0 || self.total_spent {
+                if !self.attachments_warned && !self.total_spent {
+                    self.attachments_warned = true;
+                    self.limits
+                        .push("more attachment storages than the parts limit; the rest not read".into());
+                }
+                break;
+            }
+            self.attachments_left -= 1;
             let mut att = MsgAttachment {
                 name: self
                     .string(&a, 0x3707, enc)
@@ -302,10 +486,17 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {
-        assert!(parse(b"hello world", 8, 1 << 20).is_err());
+        let lim = MsgLimits {
+            max_depth: 8,
+            max_stream: 1 << 20,
+            max_total: 1 << 24,
+            max_attachments: 100,
+            max_time: std::time::Duration::from_secs(5),
+        };
+        assert!(parse(b"hello world", &lim).is_err());
         let mut b = CFB_MAGIC.to_vec();
         b.extend_from_slice(&[0u8; 600]);
-        assert!(parse(&b, 8, 1 << 20).is_err());
+        assert!(parse(&b, &lim).is_err());
     }
 
     #[test]

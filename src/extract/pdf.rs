@@ -48,6 +48,10 @@ pub(crate) struct PdfContents {
     pub images: Vec<PdfImage>,
     pub warnings: Vec<String>,
     pub encrypted: bool,
+    /// Bytes the stream filters produced, against `budget`.
+    pub decoded: u64,
+    /// The budget cut a stream.
+    pub over_budget: bool,
 }
 
 /// Whether `data` looks like a PDF (`%PDF-` in the first KB, as readers accept).
@@ -88,6 +92,8 @@ pub(crate) fn read(data: &[u8], budget: u64) -> PdfContents {
     for d in &dicts {
         actions(d, &mut r.out.links);
     }
+    r.out.decoded = budget.saturating_sub(r.budget);
+    r.out.over_budget = r.budget_warned;
     r.out
 }
 

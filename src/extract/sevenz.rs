@@ -7,7 +7,9 @@ use std::io::{Cursor, Read};
 
 use sevenz_rust2::{Archive, BlockDecoder, Password};
 
-use super::archive::{ArchiveLimits, ArchiveMember, ZipListing, hashes_reader};
+use super::archive::{
+    ArchiveLimits, ArchiveMember, Listing, MAX_READ_MEMBER, hashes_reader, too_big_to_read,
+};
 
 /// The 7z signature: `7z¼¯'\x1C`.
 pub(crate) const MAGIC: &[u8] = b"7z\xBC\xAF\x27\x1C";
@@ -16,33 +18,27 @@ pub(crate) const MAGIC: &[u8] = b"7z\xBC\xAF\x27\x1C";
 /// archive's writer, so a hostile one could ask for gigabytes.
 const MEMORY_LIMIT_KB: usize = 64 * 1024;
 
-/// Members read whole for scanning are at most this big (as for zip).
-const MAX_READ_MEMBER: u64 = 10 * 1024 * 1024;
-
 /// Lists a 7z archive: every member hashed within the limits, and the bytes of members
 /// `keep(name)` wants (up to 10 MB each) for the caller to scan.
-pub(crate) fn members(data: &[u8], lim: &ArchiveLimits, keep: &dyn Fn(&str) -> bool) -> ZipListing {
+pub(crate) fn members(data: &[u8], lim: &ArchiveLimits, keep: &dyn Fn(&str) -> bool) -> Listing {
     // Third-party code fed hostile bytes: a panic costs this archive, not the whole input.
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| members_inner(data, lim, keep))).unwrap_or_else(
-        |_| (Vec::new(), Vec::new(), vec!["7z reader failed on this archive (internal error)".into()]),
-    )
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| members_inner(data, lim, keep)))
+        .unwrap_or_else(|_| Listing::failed("7z reader failed on this archive (internal error)".into()))
 }
 
-fn members_inner(data: &[u8], lim: &ArchiveLimits, keep: &dyn Fn(&str) -> bool) -> ZipListing {
+fn members_inner(data: &[u8], lim: &ArchiveLimits, keep: &dyn Fn(&str) -> bool) -> Listing {
     let mut contents = Vec::new();
     let mut warnings = Vec::new();
+    let mut decoded = 0u64;
+    let mut capped = false;
     let password = Password::empty();
     let mut src = Cursor::new(data);
     let archive = match Archive::read_with_memory_limit(&mut src, &password, MEMORY_LIMIT_KB) {
         Ok(a) => a,
         Err(sevenz_rust2::Error::PasswordRequired) => {
-            warnings.push("encrypted 7z archive (file names encrypted too); not listed".into());
-            return (Vec::new(), contents, warnings);
+            return Listing::failed("encrypted 7z archive (file names encrypted too); not listed".into());
         }
-        Err(e) => {
-            warnings.push(format!("unreadable 7z archive: {e}"));
-            return (Vec::new(), contents, warnings);
-        }
+        Err(e) => return Listing::failed(format!("unreadable 7z archive: {e}")),
     };
     let n = archive.files.iter().filter(|f| !f.is_directory()).count();
     if n > lim.max_members {
@@ -71,6 +67,7 @@ fn members_inner(data: &[u8], lim: &ArchiveLimits, keep: &dyn Fn(&str) -> bool) 
     let mut seen = 0usize;
     for block in 0..archive.blocks.len() {
         if seen >= lim.max_members || budget == 0 {
+            capped |= budget == 0;
             break;
         }
         let dec =
@@ -85,6 +82,7 @@ fn members_inner(data: &[u8], lim: &ArchiveLimits, keep: &dyn Fn(&str) -> bool) 
             };
             let size = entry.size();
             if size > budget {
+                capped = true;
                 warnings.push(format!(
                     "7z member {} ({size} bytes) over the expansion limit ({budget_cap} bytes); not hashed",
                     m.name
@@ -92,10 +90,15 @@ fn members_inner(data: &[u8], lim: &ArchiveLimits, keep: &dyn Fn(&str) -> bool) 
                 // Later members of a solid block could only be reached by inflating this one.
                 return Ok(false);
             }
-            let want = size <= MAX_READ_MEMBER && keep(&m.name);
+            let wanted = keep(&m.name);
+            if wanted && size > MAX_READ_MEMBER {
+                warnings.push(too_big_to_read("7z", &m.name, size));
+            }
+            let want = size <= MAX_READ_MEMBER && wanted;
             // Read at most the declared size + 1: a member that inflates past its header lies.
             let (h, total, kept, ok) = hashes_reader(&mut r.take(size.saturating_add(1)), want);
             budget = budget.saturating_sub(total);
+            decoded = decoded.saturating_add(total);
             if ok && total == size {
                 m.hashes = Some(h);
                 if let Some(v) = kept {
@@ -111,7 +114,7 @@ fn members_inner(data: &[u8], lim: &ArchiveLimits, keep: &dyn Fn(&str) -> bool) 
             warnings.push(format!("7z block {block} unreadable: {e}"));
         }
     }
-    (members, contents, warnings)
+    Listing { members, contents, warnings, decoded, capped }
 }
 
 #[cfg(test)]
@@ -134,7 +137,8 @@ mod tests {
         let data = seven(&[("a.txt", b"see https://seven.example.top/x"), ("b.bin", &[7u8; 300])]);
         assert!(data.starts_with(MAGIC));
         let lim = ArchiveLimits { max_members: 10, max_ratio: 100, max_bytes: 1 << 30 };
-        let (m, kept, w) = members(&data, &lim, &|n| n.ends_with(".txt"));
+        let Listing { members: m, contents: kept, warnings: w, .. } =
+            members(&data, &lim, &|n| n.ends_with(".txt"));
         assert_eq!(m.len(), 2, "{w:?}");
         assert!(m.iter().all(|m| m.hashes.is_some()), "{w:?}");
         assert_eq!(kept.len(), 1);
@@ -146,11 +150,11 @@ mod tests {
         let zeros = vec![0u8; 2_000_000];
         let data = seven(&[("z.txt", &zeros)]);
         let lim = ArchiveLimits { max_members: 10, max_ratio: 100, max_bytes: 1 << 30 };
-        let (m, kept, w) = members(&data, &lim, &|_| true);
+        let Listing { members: m, contents: kept, warnings: w, .. } = members(&data, &lim, &|_| true);
         assert!(m.first().is_some_and(|m| m.hashes.is_none()));
         assert!(kept.is_empty());
         assert!(!w.is_empty());
-        let (m, _, w) = members(b"7z\xBC\xAF\x27\x1Cjunkjunk", &lim, &|_| true);
+        let Listing { members: m, warnings: w, .. } = members(b"7z\xBC\xAF\x27\x1Cjunkjunk", &lim, &|_| true);
         assert!(m.is_empty() && !w.is_empty());
     }
 }

@@ -15,6 +15,7 @@ mod pdf;
 mod unwrap;
 use super::active_content;
 use super::archive::{self, ArchiveLimits};
+use super::budget::{Budget, Spent};
 use super::forward;
 use super::html;
 use super::model::*;
@@ -58,6 +59,8 @@ pub(crate) struct Collector<'o> {
     wrappers: HashMap<String, unwrap::WrapperSeen>,
     /// Unwrapping rounds in progress (nested wrappers), bounded.
     unwrap_depth: usize,
+    /// The input's one budget of decoded bytes, kept text and time (`budget.rs`).
+    budget: Budget,
 }
 
 fn mailbox_list(v: Option<&mail_parser::Address<'_>>) -> Vec<Mailbox> {
@@ -85,6 +88,7 @@ impl<'o> Collector<'o> {
                 observables: Vec::new(),
                 texts: Vec::new(),
                 warnings: Vec::new(),
+                decoded_bytes: 0,
             },
             index: HashMap::new(),
             parts: 0,
@@ -96,7 +100,67 @@ impl<'o> Collector<'o> {
             image_limits: ImageLimits::default(),
             wrappers: HashMap::new(),
             unwrap_depth: 0,
+            budget: Budget::new(
+                opts.max_decoded_bytes,
+                opts.max_text_bytes,
+                std::time::Duration::from_millis(opts.max_millis),
+            ),
         }
+    }
+
+    /// The limits of a `.msg` file met `nesting` levels down: what is left of the input's
+    /// nesting, parts and decoding budget.
+    pub(crate) fn msg_limits(&self, nesting: usize) -> msg::MsgLimits {
+        msg::MsgLimits {
+            max_depth: self.opts.max_nesting.saturating_sub(nesting),
+            max_stream: self.opts.max_message_bytes as u64,
+            max_total: self.budget.decoded_left(),
+            max_attachments: self.opts.max_parts.saturating_sub(self.parts),
+            max_time: self.budget.time_left(),
+        }
+    }
+
+    /// Charges what a `.msg` reader read to the input's budget.
+    pub(crate) fn charge_msg(&mut self, m: &msg::MsgMessage, path: &str) {
+        self.budget.spend(m.decoded);
+        if m.total_spent {
+            let what = if self.budget.expired() { Spent::Time } else { Spent::Decoded };
+            self.spent(what, path);
+        }
+    }
+
+    /// Records that `what` of the budget ran out at `place` (once per kind).
+    fn spent(&mut self, what: Spent, place: &str) {
+        if let Some((kind, detail)) = self.budget.exhausted(what, place) {
+            self.warn(kind, detail);
+        }
+    }
+
+    /// Charges `n` decoded bytes for `place`; `false` (and the warning) when they do not fit
+    /// or the time is up: the caller does not read that branch.
+    fn take(&mut self, n: usize, place: &str) -> bool {
+        if self.budget.take(n as u64) {
+            return true;
+        }
+        let what = if self.budget.expired() { Spent::Time } else { Spent::Decoded };
+        self.spent(what, place);
+        false
+    }
+
+    /// `false` (and the warning) once the input's time is up.
+    fn in_time(&mut self, place: &str) -> bool {
+        if self.budget.expired() {
+            self.spent(Spent::Time, place);
+            return false;
+        }
+        true
+    }
+
+    /// Bytes the archive and PDF readers may still decode: their own cap or what is left of
+    /// the input's budget, whichever is less, and whether the budget is the smaller.
+    fn decode_cap(&self, own: u64) -> (u64, bool) {
+        let left = self.budget.decoded_left();
+        (own.min(left), left < own)
     }
 
     pub(crate) fn warn(&mut self, kind: WarningKind, detail: impl Into<String>) {
@@ -159,6 +223,15 @@ impl<'o> Collector<'o> {
             }
             text.truncate(cut);
             self.warn(WarningKind::HeaderTooLong, format!("{location:?} cut to {limit} bytes"));
+        }
+        let kept = self.budget.keep_text(text.len());
+        if kept < text.len() {
+            let mut cut = kept;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            text.truncate(cut);
+            self.spent(Spent::Text, &format!("{location:?}"));
         }
         self.out.texts.push(PartText { message, location, text });
         self.out.texts.len() - 1
@@ -295,10 +368,19 @@ impl<'o> Collector<'o> {
 
     /// `depth` counts script-decoding rounds (`document.write(unescape(..))` inside another).
     fn scan_html_at(&mut self, id: usize, mi: usize, files: &[String], depth: usize) {
+        if !self.in_time(&format!("text {id}")) {
+            return;
+        }
         let r = html::render(self.text_of(id));
         let mut results: Vec<Found> = Vec::new();
         for (mapped, mode) in [(&r.visible, Mode::Prose), (&r.code, Mode::Code)] {
-            let (found, _) = scan::scan(&mapped.text, mode, files, MAX_FOUND_PER_TEXT);
+            let (found, cut) = scan::scan(&mapped.text, mode, files, MAX_FOUND_PER_TEXT);
+            if cut {
+                self.warn(
+                    WarningKind::ObservableLimit,
+                    format!("text {id}: more than {MAX_FOUND_PER_TEXT} values; rest not scanned"),
+                );
+            }
             for mut f in found {
                 let (s, e) = mapped.to_src(f.start, f.end);
                 f.start = s;
@@ -328,6 +410,9 @@ impl<'o> Collector<'o> {
         // `<img src="data:image/png;base64,…">`: a QR code drawn inline.
         for (n, (ct, bytes)) in data_url_images(self.text_of(id)).into_iter().enumerate() {
             let label = format!("data: URL {} in text {id}", n + 1);
+            if !self.take(bytes.len(), &label) {
+                break;
+            }
             self.read_image(mi, &label, &ct, &bytes, files);
         }
         // HTML attachments hide their page in `unescape("%3C..")` / `atob("PGh0..")`: decode
@@ -359,6 +444,9 @@ impl<'o> Collector<'o> {
     }
 
     fn count_part(&mut self) -> bool {
+        if !self.in_time("parts") {
+            return false;
+        }
         self.parts += 1;
         if self.parts > self.opts.max_parts {
             if !self.parts_warned {
@@ -458,6 +546,12 @@ impl<'o> Collector<'o> {
                 .unwrap_or_else(|| "text/plain".into());
             let is_attachment = name.is_some()
                 || part.content_disposition().is_some_and(|d| d.c_type.eq_ignore_ascii_case("attachment"));
+            // A leaf's decoded content counts against the input's budget (containers are
+            // counted through their leaves).
+            let leaf = !matches!(part.body, PartType::Multipart(_) | PartType::Message(_));
+            if leaf && !self.take(part.contents().len(), &ppath) {
+                break;
+            }
             match &part.body {
                 PartType::Multipart(children) => {
                     for c in children.iter().rev() {
@@ -575,6 +669,9 @@ impl<'o> Collector<'o> {
     /// `att` is the attachment record (archive members have none of their own).
     fn read_file(&mut self, mi: usize, att: Option<usize>, f: FileRef<'_>, files: &[String], nesting: usize) {
         let FileRef { path, name, mime, data } = f;
+        if !self.in_time(path) {
+            return;
+        }
         let lname = lower_name(&name);
         let mime_l = mime.unwrap_or_default();
         let link = |this: &mut Self, child: usize| {
@@ -588,23 +685,28 @@ impl<'o> Collector<'o> {
                 // An archive inside an archive is listed by name only.
                 return;
             };
+            let (max_bytes, budget_binds) = self.decode_cap(self.opts.max_archive_bytes);
             let lim = ArchiveLimits {
                 max_members: self.opts.max_archive_members,
                 max_ratio: self.opts.max_archive_ratio,
-                max_bytes: self.opts.max_archive_bytes,
+                max_bytes,
             };
-            let (members, contents, warns) = if is_7z {
+            let listing = if is_7z {
                 sevenz::members(data, &lim, &member_worth_reading)
             } else {
                 archive::zip_members(data, &lim, &member_worth_reading)
             };
-            for w in warns {
+            self.budget.spend(listing.decoded);
+            for w in listing.warnings {
                 self.warn(WarningKind::ArchiveLimit, format!("{path}: {w}"));
             }
-            if let Some(a) = self.out.attachments.get_mut(att) {
-                a.members = members;
+            if listing.capped && budget_binds {
+                self.spent(Spent::Decoded, path);
             }
-            for (mname, bytes) in contents {
+            if let Some(a) = self.out.attachments.get_mut(att) {
+                a.members = listing.members;
+            }
+            for (mname, bytes) in listing.contents {
                 let mpath = format!("{path}/{mname}");
                 let f = FileRef { path: &mpath, name: Some(mname.clone()), mime: None, data: &bytes };
                 self.read_file(mi, None, f, files, nesting);
@@ -616,12 +718,9 @@ impl<'o> Collector<'o> {
                 self.warn(WarningKind::NestingDepth, format!("{path}: .msg nested too deep; not read"));
                 return;
             }
-            match msg::parse(
-                data,
-                self.opts.max_nesting.saturating_sub(nesting + 1),
-                self.opts.max_message_bytes as u64,
-            ) {
+            match msg::parse(data, &self.msg_limits(nesting + 1)) {
                 Ok(m) => {
+                    self.charge_msg(&m, path);
                     let child = self.walk_msg(
                         &m,
                         Some(mi),
@@ -689,7 +788,8 @@ impl<'o> Collector<'o> {
             self.warn(WarningKind::NestingDepth, format!("{path}: TNEF nested too deep; not read"));
             return;
         }
-        let t = tnef::parse(data, self.opts.max_message_bytes);
+        let max_out = (self.opts.max_message_bytes as u64).min(self.budget.decoded_left());
+        let t = tnef::parse(data, usize::try_from(max_out).unwrap_or(usize::MAX));
         for w in t.warnings {
             self.warn(WarningKind::Malformed, format!("{path}: {w}"));
         }
@@ -709,6 +809,9 @@ impl<'o> Collector<'o> {
                 break;
             }
             let apath = format!("{path}/tnef{i}");
+            if !self.take(a.data.len(), &apath) {
+                break;
+            }
             self.handle_attachment(mi, &apath, a.name, a.mime, &a.data, files, nesting + 1);
         }
     }
@@ -741,7 +844,15 @@ impl<'o> Collector<'o> {
             return;
         }
         self.images += 1;
-        match decode(&self.image_limits) {
+        if !self.in_time(label) {
+            return;
+        }
+        // An image gets its own time allowance or what is left of the input's, if less.
+        let lim = ImageLimits {
+            budget: self.image_limits.budget.min(self.budget.time_left()),
+            ..self.image_limits.clone()
+        };
+        match decode(&lim) {
             Ok(values) if !values.is_empty() => {
                 let loc = Location::QrCode { image: label.to_owned(), content_type: mime.to_owned() };
                 let id = self.add_text(mi, loc, values.join("\n"), usize::MAX);
@@ -788,6 +899,7 @@ impl<'o> Collector<'o> {
             }
         }
         unwrap::mark_wrappers(&mut self.out.observables, &self.wrappers);
+        self.out.decoded_bytes = self.budget.decoded_used;
         self.out
     }
 }

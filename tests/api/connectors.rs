@@ -1042,4 +1042,48 @@ async fn pop3_message_that_killed_the_worker_three_times_is_set_aside() {
     assert!(error.contains("after 3 attempts") && error.contains("the process stopped"), "{error}");
     assert_eq!(set_aside["size"], bad.len());
     assert_eq!(import_of(&app, &phish(1)).await["state"], "draft");
+/// Crafted hostile inputs (issue 15; `tests/fixtures/hostile/generate.py`) pulled by an IMAP
+/// connector: each is taken and stored as a draft with the limit it hit, the messages are
+/// marked processed, and the server still answers. (REST: `hostile.rs`.)
+#[tokio::test]
+async fn imap_takes_hostile_inputs_and_records_their_limits() {
+    use crate::hostile::{hostile_input, warning_kinds};
+    let cases = [
+        ("mime-10000-parts.eml", "too_many_parts"),
+        ("rfc822-nested-100.eml", "nesting_depth"),
+        ("html-100k-links.eml", "observable_limit"),
+        ("header-1mb.eml", "header_too_long"),
+    ];
+    let d = Dovecot::start().await;
+    let app = spawn_app(&d).await;
+    for (name, _) in cases {
+        d.deliver(&hostile_input(name));
+    }
+    app.create_connector(imap_connector(&d, json!({}))).await;
+    let c = app.wait_connector("reports", 300, |c| taken(c) == cases.len() as i64).await;
+    assert_eq!(c["health"]["messages_failed"], 0, "{c}");
+    let health = app.get("/healthz").send().await.expect("the server is still up");
+    assert!(health.status().is_success());
+    assert_eq!(d.count_reaching("INBOX", "KEYWORD $HarpoonImported", cases.len()).await, cases.len());
+    let imports = app.imports().await;
+    assert_eq!(imports.len(), cases.len(), "{imports:?}");
+    let mut kinds_seen = Vec::new();
+    for i in &imports {
+        let id = i["id"].as_i64().expect("id");
+        let (status, draft) = status_json(
+            // A draft of 100,000 links is a large answer; the machine may be loaded.
+            app.as_admin(app.get(&format!("/api/v1/imports/{id}")))
+                .timeout(Duration::from_secs(300))
+                .send()
+                .await
+                .expect("draft"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{draft}");
+        assert_eq!(draft["state"], "draft");
+        kinds_seen.extend(warning_kinds(&draft));
+    }
+    for (name, kind) in cases {
+        assert!(kinds_seen.iter().any(|k| k == kind), "{name}: no {kind} among {kinds_seen:?}");
+    }
 }

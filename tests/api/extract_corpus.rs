@@ -45,6 +45,8 @@ struct Stats {
     warnings: BTreeMap<String, usize>,
     /// Proposed registered domains, for spotting systematic false positives.
     registered: BTreeMap<String, usize>,
+    /// The largest total of bytes decoded for one email (against `max_decoded_bytes`).
+    max_decoded: (u64, String),
 }
 
 /// A link other than the XML namespace and DTD addresses every HTML/Office body carries.
@@ -61,6 +63,10 @@ fn has_real_link(text: &str) -> bool {
 fn check(x: &Extraction, name: &str, opts: &ExtractOptions) -> Result<(), String> {
     if x.warnings.iter().any(|w| w.kind == WarningKind::Internal) {
         return Err(format!("{name}: internal error"));
+    }
+    // The budget's defaults are sized so that no real email hits them.
+    if let Some(w) = x.warnings.iter().find(|w| w.kind == WarningKind::Budget) {
+        return Err(format!("{name}: {}", w.detail));
     }
     if x.observables.len() > opts.max_observables {
         return Err(format!("{name}: {} observables over the limit", x.observables.len()));
@@ -91,6 +97,9 @@ fn run_folder(dir: &Path, opts: &ExtractOptions) -> Result<Stats, String> {
         s.total += dt;
         if dt > s.worst.0 {
             s.worst = (dt, name.clone());
+        }
+        if x.decoded_bytes > s.max_decoded.0 {
+            s.max_decoded = (x.decoded_bytes, name.clone());
         }
         let mut n = 0;
         for o in &x.observables {
@@ -160,6 +169,7 @@ fn report(label: &str, s: &Stats) {
         s.http_in_text
     );
     eprintln!("   warnings: {:?}", s.warnings);
+    eprintln!("   most bytes decoded for one email: {} ({})", s.max_decoded.0, s.max_decoded.1);
     let mut top: Vec<(&String, &usize)> = s.registered.iter().collect();
     top.sort_by(|a, b| b.1.cmp(a.1));
     let top: Vec<String> = top.iter().take(15).map(|(d, n)| format!("{d} {n}")).collect();
@@ -187,6 +197,9 @@ fn extract_corpus_parses_within_limits_and_finds_indicators() -> Result<(), Stri
     assert!(phish.files >= 1000, "phishing corpus incomplete: {}", phish.files);
     assert!(msg.files >= 80, "msg corpus incomplete: {}", msg.files);
     assert!(benign.files >= 650, "benign corpus incomplete: {}", benign.files);
+    // The decoding budget keeps a margin of at least 4× over the largest real email.
+    let most = [&phish, &msg, &benign].iter().map(|s| s.max_decoded.0).max().unwrap_or(0);
+    assert!(most.saturating_mul(4) <= opts.max_decoded_bytes, "largest decoded total {most}");
     // A phish whose decoded text has a link must yield a URL (allow a handful whose only links
     // point at hosts without a public suffix).
     assert!(

@@ -35,6 +35,9 @@ impl Collector<'_> {
         for w in &m.warnings {
             self.warn(WarningKind::Malformed, format!("{path}: {w}"));
         }
+        for w in &m.limits {
+            self.warn(WarningKind::TooManyParts, format!("{path}: {w}"));
+        }
         let sender = m.sender_email.clone().filter(|e| e.contains('@'));
         let mapi_to: Vec<Mailbox> = m.recipients.iter().filter(|r| r.kind == 1).map(rcpt).collect();
         let mapi_cc: Vec<Mailbox> = m.recipients.iter().filter(|r| r.kind == 2).map(rcpt).collect();

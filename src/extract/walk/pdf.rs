@@ -5,7 +5,7 @@
 use super::super::model::*;
 use super::super::scan::Mode;
 use super::super::{pdf, qr};
-use super::{Collector, FileRef};
+use super::{Collector, FileRef, Spent};
 
 impl Collector<'_> {
     pub(super) fn read_pdf(
@@ -17,10 +17,16 @@ impl Collector<'_> {
         files: &[String],
         nesting: usize,
     ) {
-        // The same budget as a zip archive's members: a multiple of the file's size, capped.
-        let budget =
+        // The same budget as a zip archive's members: a multiple of the file's size, capped,
+        // and never more than what is left of the input's.
+        let own =
             (data.len() as u64).saturating_mul(self.opts.max_archive_ratio).min(self.opts.max_archive_bytes);
+        let (budget, budget_binds) = self.decode_cap(own);
         let c = pdf::read(data, budget);
+        self.budget.spend(c.decoded);
+        if c.over_budget && budget_binds {
+            self.spent(Spent::Decoded, path);
+        }
         for w in &c.warnings {
             let kind = if c.encrypted { WarningKind::Malformed } else { WarningKind::ArchiveLimit };
             self.warn(kind, format!("{path}: {w}"));

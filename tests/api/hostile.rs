@@ -1,0 +1,134 @@
+//! Crafted hostile inputs (issue 15 part 3; `tests/fixtures/hostile/generate.py`) imported
+//! through REST: the server stays up, each import ends — stored as a draft, or failed with a
+//! reason — and the limit that stopped the email is recorded on the draft. Peak memory and time
+//! are measured by `scripts/bench-hostile` (a benchmark, not a timed test); the connector path
+//! is in `connectors.rs`.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::{TestApp, status_json};
+
+/// The generated inputs, made once per version of the generator (they are not committed: some
+/// are tens of megabytes).
+pub(crate) fn hostile_input(name: &str) -> Vec<u8> {
+    use sha2::Digest;
+    static LOCK: Mutex<()> = Mutex::new(());
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hostile/generate.py");
+    let version = hex::encode(sha2::Sha256::digest(std::fs::read(&script).expect("the generator")));
+    let dir = std::env::temp_dir().join(format!("harpoon-hostile-{}", &version[..16]));
+    let path = dir.join(name);
+    let _guard = LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !path.exists() {
+        let out = std::process::Command::new("python3")
+            .arg(&script)
+            .arg(&dir)
+            .args(["--only", name])
+            .output()
+            .expect("python3 runs the generator");
+        assert!(out.status.success(), "generate.py: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    std::fs::read(&path).expect("generated input")
+}
+
+/// The warning kinds recorded on a draft.
+pub(crate) fn warning_kinds(draft: &Value) -> Vec<String> {
+    draft["warnings"]
+        .as_array()
+        .map(|w| w.iter().filter_map(|w| w["kind"].as_str().map(str::to_owned)).collect())
+        .unwrap_or_default()
+}
+
+/// Imports one input through REST and returns its draft, after checking the server answers.
+async fn import_through_rest(app: &TestApp, name: &str) -> Value {
+    let raw = hostile_input(name);
+    let ct = if name.ends_with(".msg") { "application/vnd.ms-outlook" } else { "message/rfc822" };
+    let (status, body) = status_json(
+        app.as_admin(app.post("/api/v1/imports"))
+            .header("Content-Type", ct)
+            .body(raw)
+            .timeout(std::time::Duration::from_secs(600))
+            .send()
+            .await
+            .expect("the import is answered"),
+    )
+    .await;
+    let health = app.get("/healthz").send().await.expect("the server is still up");
+    assert!(health.status().is_success(), "healthz after {name}: {}", health.status());
+    assert!(status.is_success(), "{name}: {status} {body}");
+    let id = body["imports"][0]["id"].as_i64().unwrap_or_else(|| panic!("{name}: no import in {body}"));
+    let (status, draft) =
+        status_json(app.as_admin(app.get(&format!("/api/v1/imports/{id}"))).send().await.expect("draft"))
+            .await;
+    assert_eq!(status, StatusCode::OK, "{draft}");
+    draft
+}
+
+/// Imports `name` and checks that one of `kinds` is among its limit hits.
+async fn ends_with_limit(name: &str, kinds: &[&str]) -> Value {
+    let app = TestApp::spawn().await;
+    let draft = import_through_rest(&app, name).await;
+    let got = warning_kinds(&draft);
+    assert!(kinds.iter().any(|k| got.iter().any(|g| g == k)), "{name}: wanted one of {kinds:?}, got {got:?}");
+    assert_eq!(draft["state"], "draft", "{name}: stored as a draft");
+    draft
+}
+
+#[tokio::test]
+async fn nested_zip_bombs_spend_the_one_budget_and_say_so() {
+    let draft = ends_with_limit("nested-zip-bombs.eml", &["budget"]).await;
+    let w = draft["warnings"].to_string();
+    assert!(w.contains("budget"), "{w}");
+}
+
+#[tokio::test]
+async fn overlapping_zip_entries_are_bounded_by_the_archive_limits() {
+    ends_with_limit("overlap-zip-bomb.eml", &["archive_limit", "budget"]).await;
+}
+
+#[tokio::test]
+async fn twenty_five_text_members_are_read_within_the_limits() {
+    let draft = ends_with_limit("text-members.eml", &["observable_limit", "budget"]).await;
+    // The members were read: their links are on the draft.
+    let items = draft["items"].to_string();
+    assert!(items.contains("hostile-test.top"), "no member was scanned");
+}
+
+#[tokio::test]
+async fn a_msg_whose_storages_share_one_sector_chain_is_read_once() {
+    let draft = ends_with_limit("msg-shared-sectors.msg", &["too_many_parts"]).await;
+    let w = draft["warnings"].to_string();
+    assert!(w.contains("shares its sectors"), "{w}");
+}
+
+#[tokio::test]
+async fn ten_thousand_mime_parts_stop_at_the_parts_limit() {
+    ends_with_limit("mime-10000-parts.eml", &["too_many_parts"]).await;
+}
+
+#[tokio::test]
+async fn rfc822_nested_a_hundred_deep_stops_at_the_nesting_limit() {
+    ends_with_limit("rfc822-nested-100.eml", &["nesting_depth", "mime_depth"]).await;
+}
+
+#[tokio::test]
+async fn a_header_line_over_a_megabyte_is_cut() {
+    ends_with_limit("header-1mb.eml", &["header_too_long"]).await;
+}
+
+#[tokio::test]
+async fn an_html_body_with_100000_links_keeps_the_first_values() {
+    ends_with_limit("html-100k-links.eml", &["observable_limit"]).await;
+}
+
+#[tokio::test]
+async fn a_50_mb_base64_part_is_read_within_the_limits() {
+    // Within every limit: decoded, kept and scanned whole.
+    let app = TestApp::spawn().await;
+    let draft = import_through_rest(&app, "base64-50mb.eml").await;
+    assert_eq!(draft["state"], "draft");
+    assert!(draft["items"].to_string().contains("hostile-test.top"), "the part was not scanned");
+}
