@@ -78,7 +78,7 @@ fn bench(label: &str, inputs: &[(String, Vec<u8>)], rounds: usize) -> Row {
     if top > 0 {
         let mut slow: Vec<(Duration, &str)> =
             per_file.iter().zip(inputs).map(|(d, (name, _))| (*d, name.as_str())).collect();
-        slow.sort_by(|a, b| b.0.cmp(&a.0));
+        slow.sort_by_key(|s| std::cmp::Reverse(s.0));
         for (d, name) in slow.iter().take(top) {
             eprintln!("{label}: {:>9.2} ms  {name}", d.as_secs_f64() * 1e3);
         }
@@ -109,9 +109,14 @@ fn write_values(path: &Path, inputs: &[(String, Vec<u8>)]) {
     let mut out = serde_json::Map::new();
     for (name, raw) in inputs {
         let x = serde_json::to_value(extract(raw, &opts)).unwrap_or_default();
-        let texts = x["texts"].as_array().cloned().unwrap_or_default();
+        let texts = x.get("texts").and_then(serde_json::Value::as_array).cloned().unwrap_or_default();
         let mut vals = serde_json::Map::new();
-        for o in x["observables"].as_array().into_iter().flatten().filter(|o| o["whitelisted"].is_null()) {
+        let observables = x.get("observables").and_then(serde_json::Value::as_array);
+        for o in observables
+            .into_iter()
+            .flatten()
+            .filter(|o| o.get("whitelisted").is_none_or(serde_json::Value::is_null))
+        {
             let key = format!("{}:{}", o["kind"].as_str().unwrap_or(""), o["value"].as_str().unwrap_or(""));
             let locs: Vec<serde_json::Value> = o["provenance"]
                 .as_array()

@@ -261,7 +261,7 @@ fn worker(a: &Args) -> ExitCode {
         let idx = r.gen_range(0..seeds.len());
         let mseed: u64 = r.r#gen();
         let _ = state.seek(SeekFrom::Start(0));
-        let _ = write!(state, "{idx:>12} {mseed:>20} {runs:>14}\n");
+        let _ = writeln!(state, "{idx:>12} {mseed:>20} {runs:>14}");
         let input = mutate(a.target, &seeds, idx, mseed);
         let t = a.target;
         if let Err(p) = std::panic::catch_unwind(|| run(t, &input)) {

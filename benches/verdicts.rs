@@ -10,6 +10,7 @@
 //!   3. known-phish auto-join: every phishing draft committed, then each email reported again by
 //!      someone else (forwarded as an attachment: new bytes, same phish) must join the event its
 //!      first report went to (goal 100 %), on SQLite and, with `BENCH_PG_URL`, PostgreSQL.
+//!
 //! No network: DKIM asks `BENCH_DNS` (default 127.0.0.1:9, where nothing answers: "unverifiable").
 //! Run: `scripts/bench-verdicts` (writes benches/verdicts/results-<date>.md).
 
@@ -95,7 +96,7 @@ fn load(dir: &Path, phish: bool) -> Vec<Email> {
             let stem = p.file_stem()?.to_string_lossy().to_string();
             let digits: String = stem.chars().rev().take_while(char::is_ascii_digit).collect();
             let n: u64 = digits.chars().rev().collect::<String>().parse().unwrap_or(0);
-            Some(Email { path: p, phish, even: n % 2 == 0, raw })
+            Some(Email { path: p, phish, even: n.is_multiple_of(2), raw })
         })
         .collect()
 }
@@ -146,7 +147,6 @@ fn import(
     raw: Vec<u8>,
     label: &str,
 ) -> Option<harpoon::db::imports::ImportRow> {
-    let mut conn = db.conn().ok()?;
     let req = ImportRequest {
         raw,
         source: "bench".into(),
@@ -154,7 +154,7 @@ fn import(
         actor: Some("bench".into()),
         meta: EventMeta::default(),
     };
-    imports::import(&mut conn, ctx, req).ok().map(|i| i.row)
+    imports::pipeline::run_one(db, ctx, req, &imports::pipeline::Then::default()).ok().map(|o| o.imported.row)
 }
 
 /// ROC AUC by Mann-Whitney: the chance a random phish scores above a random benign email.

@@ -11,8 +11,8 @@ mod health;
 mod imports;
 mod indicators;
 mod operations;
-mod verdicts;
 mod subscriptions;
+mod verdicts;
 mod whitelist;
 
 use actix_web::web;

@@ -161,7 +161,11 @@ pub struct Prepared {
 /// could be read) with its items in one insert; the existing import when the same bytes were
 /// stored meanwhile. Every import path (REST, UI, background jobs, CLI, connectors) stores its
 /// drafts here, through `pipeline::run_one`.
-pub fn store_draft(conn: &mut DbConn, ctx: &TriageContext, prepared: Prepared) -> Result<Imported, ServiceError> {
+pub fn store_draft(
+    conn: &mut DbConn,
+    ctx: &TriageContext,
+    prepared: Prepared,
+) -> Result<Imported, ServiceError> {
     let Prepared { checked: Checked { req, hash }, extraction: x } = prepared;
     let rules = whitelist::load(conn)?;
     let draft = Draft::build(&x, &rules);

@@ -13,8 +13,8 @@ pub mod highlight;
 mod indicators;
 mod lists;
 pub mod session;
-mod verdicts;
 mod subscriptions;
+mod verdicts;
 
 use std::sync::LazyLock;
 

@@ -61,7 +61,7 @@ pub async fn close(
     p.session.require_analyst()?;
     let id = path.into_inner();
     v.close(id, p.session.principal.username.clone()).await?;
-    Ok(see_other(&format!("/ui/drafts/{id}")))
+    Ok(see_other(format!("/ui/drafts/{id}")))
 }
 
 /// `POST /ui/drafts/{id}/undo`: undoes the action taken on the draft.
@@ -73,5 +73,5 @@ pub async fn undo(
     p.session.require_analyst()?;
     let id = path.into_inner();
     v.undo(id, p.session.principal.username.clone()).await?;
-    Ok(see_other(&format!("/ui/drafts/{id}")))
+    Ok(see_other(format!("/ui/drafts/{id}")))
 }

@@ -1042,6 +1042,8 @@ async fn pop3_message_that_killed_the_worker_three_times_is_set_aside() {
     assert!(error.contains("after 3 attempts") && error.contains("the process stopped"), "{error}");
     assert_eq!(set_aside["size"], bad.len());
     assert_eq!(import_of(&app, &phish(1)).await["state"], "draft");
+}
+
 /// Crafted hostile inputs (issue 15; `tests/fixtures/hostile/generate.py`) pulled by an IMAP
 /// connector: each is taken and stored as a draft with the limit it hit, the messages are
 /// marked processed, and the server still answers. (REST: `hostile.rs`.)

@@ -132,8 +132,10 @@ fn timestamp(v: Option<&Value>) -> i64 {
 }
 
 async fn fetch_json(client: &HttpClient, url: &str, auth: &FeedAuth) -> Result<Value, MispFeedError> {
-    let response =
-        client.get(url, &[], "application/json", auth).await.map_err(|source| MispFeedError::Net { url: url.to_string(), source })?;
+    let response = client
+        .get(url, &[], "application/json", auth)
+        .await
+        .map_err(|source| MispFeedError::Net { url: url.to_string(), source })?;
     if response.status != 200 {
         return Err(MispFeedError::Status { url: url.to_string(), status: response.status });
     }

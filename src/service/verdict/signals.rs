@@ -231,7 +231,7 @@ pub fn display_name(facts: &Facts, brands: &[Protected]) -> Option<Reason> {
         name.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
     let joined = words.concat();
     for b in brands.iter().filter(|b| b.name.chars().count() >= 3) {
-        let named = words.iter().any(|w| *w == b.name) || (b.name.len() >= 6 && joined.contains(&b.name));
+        let named = words.contains(&b.name) || (b.name.len() >= 6 && joined.contains(&b.name));
         if named && !owned_by(domain, &b.domains) {
             return Some(reason(
                 "display_name_brand",
