@@ -59,6 +59,22 @@ impl Drop for TestDb {
     }
 }
 
+/// The settings every test server starts from: the test's database, a free port, one worker.
+/// Tests never ask the system's resolver (no DKIM key lookups unless a test points the resolver
+/// at its own DNS server), and a re-imported phish stays a draft unless the test is about the
+/// automatic join (`tests/api/verdicts.rs` turns the product's defaults back on).
+fn test_settings(url: &str, data_dir: &std::path::Path) -> Settings {
+    let mut settings = Settings::default();
+    settings.database.url = Some(url.to_string());
+    settings.database.pool_size = 4;
+    settings.server.listen = "127.0.0.1:0".into();
+    settings.server.workers = 1;
+    settings.data_dir = data_dir.to_path_buf();
+    settings.triage.verdicts.verify_dkim = false;
+    settings.triage.verdicts.auto_join_known_phish = false;
+    settings
+}
+
 /// A running Harpoon on a free port.
 pub struct TestApp {
     pub url: String,
@@ -86,12 +102,7 @@ impl TestApp {
             .with_test_writer()
             .try_init();
         let test_db = TestDb::fresh();
-        let mut settings = Settings::default();
-        settings.database.url = Some(test_db.url.clone());
-        settings.database.pool_size = 4;
-        settings.server.listen = "127.0.0.1:0".into();
-        settings.server.workers = 1;
-        settings.data_dir = test_db._dir.path().to_path_buf();
+        let mut settings = test_settings(&test_db.url, test_db._dir.path());
         adjust(&mut settings);
         let (db, app) = {
             tokio::task::spawn_blocking(move || {
@@ -186,12 +197,7 @@ impl TestApp {
     pub async fn spawn_sharing_with(&self, adjust: impl FnOnce(&mut Settings)) -> TestApp {
         let url = self._test_db.url.clone();
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut settings = Settings::default();
-        settings.database.url = Some(url.clone());
-        settings.database.pool_size = 4;
-        settings.server.listen = "127.0.0.1:0".into();
-        settings.server.workers = 1;
-        settings.data_dir = dir.path().to_path_buf();
+        let mut settings = test_settings(&url, dir.path());
         adjust(&mut settings);
         let (db, settings) = tokio::task::spawn_blocking(move || {
             let db = startup::open_database(&settings).expect("database opens and migrates");
@@ -223,15 +229,7 @@ impl TestApp {
     pub async fn spawn_pair() -> (TestApp, TestApp) {
         let test_db = TestDb::fresh();
         let other_dir = tempfile::tempdir().expect("temp dir");
-        let settings_for = |dir: &std::path::Path| {
-            let mut settings = Settings::default();
-            settings.database.url = Some(test_db.url.clone());
-            settings.database.pool_size = 4;
-            settings.server.listen = "127.0.0.1:0".into();
-            settings.server.workers = 1;
-            settings.data_dir = dir.to_path_buf();
-            settings
-        };
+        let settings_for = |dir: &std::path::Path| test_settings(&test_db.url, dir);
         let open = |settings: Settings| {
             tokio::task::spawn_blocking(move || {
                 let db = startup::open_database(&settings).expect("database opens and migrates");

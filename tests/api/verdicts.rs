@@ -28,6 +28,9 @@ async fn spawn_with(adjust: impl FnOnce(&mut harpoon::settings::Settings)) -> Te
         s.organisation.domains = vec!["acme-corp.com".into()];
         s.triage.verdicts.brands.insert("PayPal".into(), vec!["paypal.com".into()]);
         s.triage.verdicts.trusted_authserv_ids = vec!["mx.acme-corp.com".into()];
+        // The product's defaults (the harness turns both off for the other tests).
+        s.triage.verdicts.auto_join_known_phish = true;
+        s.triage.verdicts.verify_dkim = true;
         adjust(s);
     })
     .await

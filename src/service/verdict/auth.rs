@@ -153,9 +153,20 @@ pub struct DkimVerifier {
 }
 
 struct Inner {
-    runtime: tokio::runtime::Runtime,
+    /// Always `Some` until dropped (see `Drop`).
+    runtime: Option<tokio::runtime::Runtime>,
     authenticator: MessageAuthenticator,
     timeout: Duration,
+}
+
+impl Drop for Inner {
+    /// The last handle may go in an async context (a server stopping): a runtime dropped there
+    /// panics, so it is shut down in the background instead.
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 impl std::fmt::Debug for DkimVerifier {
@@ -190,7 +201,11 @@ impl DkimVerifier {
         };
         let resolver = builder.with_options(opts).build();
         Ok(Self {
-            inner: Arc::new(Inner { runtime, authenticator: MessageAuthenticator(resolver), timeout }),
+            inner: Arc::new(Inner {
+                runtime: Some(runtime),
+                authenticator: MessageAuthenticator(resolver),
+                timeout,
+            }),
         })
     }
 
@@ -222,13 +237,15 @@ impl DkimVerifier {
         let outputs = std::thread::scope(|scope| {
             scope
                 .spawn(|| {
-                    inner.runtime.block_on(async {
-                        tokio::time::timeout(budget, inner.authenticator.verify_dkim(&message)).await
+                    inner.runtime.as_ref().map(|runtime| {
+                        runtime.block_on(async {
+                            tokio::time::timeout(budget, inner.authenticator.verify_dkim(&message)).await
+                        })
                     })
                 })
                 .join()
         });
-        let Ok(Ok(outputs)) = outputs else {
+        let Ok(Some(Ok(outputs))) = outputs else {
             return DkimCheck::Unverifiable("DNS did not answer in time".into());
         };
         let mut pass = Vec::new();
