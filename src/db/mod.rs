@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod backup;
+pub mod campaigns;
 pub mod collections;
 pub mod connectors;
 pub mod events;
@@ -13,6 +14,7 @@ pub mod exports;
 pub mod imports;
 pub mod indicators;
 pub mod leases;
+pub mod notify;
 pub mod objects;
 pub mod operations;
 mod schema;

@@ -171,7 +171,15 @@ fn import_once(conn: &mut DbConn, ctx: &TriageContext, req: ImportRequest) -> Re
         created_at: now,
         updated_at: now,
     };
-    let id = write_tx(conn, |conn| Ok::<_, ServiceError>(store::insert(conn, &new, &draft.items)?))?;
+    let id = write_tx(conn, |conn| {
+        let id = store::insert(conn, &new, &draft.items)?;
+        if let Some(id) = id
+            && ctx.campaigns
+        {
+            super::campaigns::on_import(conn, id, &x, &rules)?;
+        }
+        Ok::<_, ServiceError>(id)
+    })?;
     let row = match id {
         Some(id) => store::get(conn, id)?,
         None => store::by_hash(conn, &hash)?,
@@ -557,6 +565,7 @@ pub fn abandon(conn: &mut DbConn, id: i64) -> Result<ImportRow, ServiceError> {
     write_tx(conn, |conn| {
         open_draft(conn, id)?;
         store::transition(conn, id, "draft", "abandoned", None, now_micros())?;
+        super::notify::on_final_verdict(conn, id, super::notify::FinalVerdict::NotPhish)?;
         store::get(conn, id)?.ok_or_else(|| ServiceError::NotFound(format!("import {id}")))
     })
 }
@@ -579,6 +588,29 @@ pub fn commit(
     actor: &str,
     meta: EventMeta,
 ) -> Result<Committed, ServiceError> {
+    commit_to(conn, ctx, id, actor, meta, None)
+}
+
+/// [`commit`] into a given event (a campaign's drafts committed together).
+pub fn commit_into(
+    conn: &mut DbConn,
+    ctx: &TriageContext,
+    id: i64,
+    actor: &str,
+    meta: EventMeta,
+    event_id: i64,
+) -> Result<Committed, ServiceError> {
+    commit_to(conn, ctx, id, actor, meta, Some(event_id))
+}
+
+fn commit_to(
+    conn: &mut DbConn,
+    ctx: &TriageContext,
+    id: i64,
+    actor: &str,
+    meta: EventMeta,
+    into: Option<i64>,
+) -> Result<Committed, ServiceError> {
     let meta = meta.validated()?;
     let committed = write_tx(conn, |conn| {
         crate::db::lock_indicator_writers(conn)?;
@@ -599,7 +631,14 @@ pub fn commit(
                 .and_then(|i| StixTimestamp::parse(&i.value).ok())
                 .map(|t| t.to_string());
         }
-        let (event_id, merged) = find_or_create_event(conn, ctx, &row, &meta, actor, now)?;
+        let (event_id, merged) = match into {
+            Some(e) => {
+                events::get(conn, e)?.ok_or_else(|| ServiceError::NotFound(format!("event {e}")))?;
+                events::touch(conn, e, now)?;
+                (e, true)
+            }
+            None => find_or_create_event(conn, ctx, &row, &meta, actor, now)?,
+        };
         // Recipients and the reporter.
         let mut people: Vec<(String, &str)> = Vec::new();
         for i in items.iter().filter(|i| i.section == "attribute") {
@@ -659,6 +698,7 @@ pub fn commit(
             apply_observations_in(conn, ctx, &origin, &subjects)?;
         }
         store::transition(conn, id, "committed", "committed", Some(event_id), now)?;
+        super::notify::on_final_verdict(conn, id, super::notify::FinalVerdict::Phish)?;
         Ok(Committed { event_id, merged, created, updated })
     })?;
     crate::metrics::global().commit();

@@ -71,6 +71,8 @@ pub struct TriageContext {
     pub extract: ExtractOptions,
     /// At commit, also keep each URL's host and registered domain (the url-to-fqdn pivots).
     pub url_to_fqdn_at_commit: bool,
+    /// At import, group the draft into a campaign (`service::campaigns`).
+    pub campaigns: bool,
 }
 
 fn tag_list(conn: &mut DbConn, id: i64) -> Result<Vec<String>, ServiceError> {

@@ -7,6 +7,7 @@
 mod access;
 mod accounts;
 mod backup;
+mod campaigns;
 mod cli;
 mod connectors;
 mod consumers;
@@ -21,6 +22,7 @@ mod hidden_links;
 mod leases;
 mod lifecycle;
 mod metrics;
+mod notify;
 mod operations;
 mod oracle;
 mod pattern_oracle;
