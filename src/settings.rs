@@ -42,6 +42,10 @@ pub struct Settings {
     pub subscriptions: SubscriptionSettings,
     /// Limits of reading one email (design §6): what a hostile email can make Harpoon spend.
     pub extract: ExtractSettings,
+    /// Answers to reporters by email when a draft's verdict is final (off by default).
+    pub notify: NotifySettings,
+    /// Campaigns: reported emails grouped by shared infrastructure and kit.
+    pub campaigns: CampaignSettings,
 }
 
 /// The limits of reading one email. Hitting one stops that branch of the email (a MIME part, an
@@ -121,6 +125,98 @@ impl ExtractSettings {
             ..crate::extract::ExtractOptions::for_organisation(domains, mail_hosts)
         }
     }
+}
+
+/// Campaigns (README, "Campaigns"): each imported draft's keys (registered domains, IPs, URL
+/// path shapes, a SimHash of its body) are stored and the draft joins the campaign of the
+/// drafts it shares one with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct CampaignSettings {
+    /// Group drafts into campaigns at import.
+    pub enabled: bool,
+}
+
+impl Default for CampaignSettings {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
+}
+
+/// Answers to reporters (docs in README, "Answering reporters"): when a draft is committed,
+/// closed as benign or abandoned, the reporter may get an email from a template an
+/// administrator turns on. Messages wait in the database's outbox; one instance sends them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotifySettings {
+    /// Send the queued answers from this instance (templates still queue them when off; they
+    /// wait in the outbox).
+    pub enabled: bool,
+    /// The SMTP server (submission), e.g. `smtp.example.org`.
+    pub smtp_host: String,
+    /// Its port; unset: 587 with `starttls`, 465 with `tls`.
+    pub smtp_port: Option<u16>,
+    /// `starttls` (a plain connection upgraded, refused if the server cannot) or `tls` (TLS
+    /// from the first byte). The server's certificate is always verified.
+    pub tls: SmtpTls,
+    /// A CA file (PEM) the server's certificate is checked against besides the public roots,
+    /// inside `security.ca_dir`.
+    pub ca_file: Option<PathBuf>,
+    /// User name for SMTP AUTH; empty: no authentication.
+    pub username: String,
+    /// Environment variable holding the SMTP password (must start with
+    /// `security.secret_env_prefix`).
+    pub password_env: Option<String>,
+    /// The sender, e.g. `Security team <security@example.org>`.
+    pub from: String,
+    /// Where the reporters' replies go, if not to `from`.
+    pub reply_to: Option<String>,
+    /// Seconds between two looks at the outbox.
+    pub poll_secs: u64,
+    /// Attempts of one message before it is marked failed (an administrator can retry it).
+    pub max_attempts: u32,
+    /// Seconds before the second attempt; doubled per failure.
+    pub backoff_initial_secs: u64,
+    /// Longest wait between two attempts, in seconds.
+    pub backoff_max_secs: u64,
+    /// Seconds one SMTP step may take.
+    pub timeout_secs: u64,
+    /// Seconds a message being sent stays claimed; a sender that stopped mid-way leaves it to
+    /// be sent again after this.
+    pub claim_secs: u64,
+}
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            smtp_host: String::new(),
+            smtp_port: None,
+            tls: SmtpTls::Starttls,
+            ca_file: None,
+            username: String::new(),
+            password_env: None,
+            from: "Harpoon <harpoon@localhost.localdomain>".into(),
+            reply_to: None,
+            poll_secs: 5,
+            max_attempts: 8,
+            backoff_initial_secs: 30,
+            backoff_max_secs: 3600,
+            timeout_secs: 30,
+            claim_secs: 300,
+        }
+    }
+}
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// STARTTLS on a plain connection (587), required.
+    #[default]
+    Starttls,
+    /// TLS from the first byte (465).
+    Tls,
 }
 
 /// Leases (ARCHITECTURE.md, "Leases"): background work and periodic jobs are held by one
@@ -919,6 +1015,8 @@ impl Default for Settings {
             cluster: ClusterSettings::default(),
             subscriptions: SubscriptionSettings::default(),
             extract: ExtractSettings::default(),
+            notify: NotifySettings::default(),
+            campaigns: CampaignSettings::default(),
         }
     }
 }

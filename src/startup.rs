@@ -177,6 +177,7 @@ pub fn triage_context(db: &Db, settings: &Settings) -> anyhow::Result<TriageCont
         extract: settings.extract.options(&domains, &[]),
         url_to_fqdn_at_commit: settings.operations.url_to_fqdn_at_commit,
         verdicts: verdict_config(settings)?,
+        campaigns: settings.campaigns.enabled,
     })
 }
 
@@ -405,6 +406,17 @@ impl Application {
             Duration::from_secs(state.settings.triage.expiry_check_secs.max(1)),
             leases.clone(),
         )));
+        // Answers to reporters: the outbox is drained by the instance holding `job:notify`.
+        if state.settings.notify.enabled {
+            let mailer =
+                crate::service::notify::Mailer::new(&state.settings.notify, &state.settings.secret_rules())
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            spawn(Box::pin(crate::service::notify::sender_loop(
+                db_for_connectors.clone(),
+                mailer,
+                leases.clone(),
+            )));
+        }
         // Mailbox connectors: the configuration file's are brought into the database, then every
         // enabled one runs as a background task (sessions only while it holds its lease).
         let supervisor = state.connectors.clone();

@@ -2,6 +2,7 @@
 //! Handlers parse, call `service/`, and map results to the DTOs defined here.
 
 mod accounts;
+mod campaigns;
 mod collections;
 mod connectors;
 pub mod error;
@@ -10,6 +11,7 @@ mod exports;
 mod health;
 mod imports;
 mod indicators;
+mod notify;
 mod operations;
 mod subscriptions;
 mod verdicts;
@@ -117,6 +119,16 @@ crate::route_table! {
     get "/exports/{name}/feed" => exports::feed [Feed],
     get "/exports/{name}/feed/{file}" => exports::feed_file [Feed],
     post "/misp/events" => imports::misp_events [Analyst],
+    get "/campaigns" => campaigns::list [User],
+    get "/campaigns/{id}" => campaigns::get [User],
+    post "/campaigns/{id}/commit" => campaigns::commit [Analyst],
+    post "/campaigns/{id}/abandon" => campaigns::abandon [Analyst],
+    post "/campaigns/{id}/indicators/status" => campaigns::set_status [Analyst],
+    get "/reporters" => notify::reporters [User],
+    get "/notify/templates" => notify::templates [Admin],
+    put "/notify/templates/{verdict}" => notify::put_template [Admin],
+    get "/notify/outbox" => notify::outbox [Admin],
+    post "/notify/outbox/{id}/retry" => notify::retry [Admin],
 }
 
 /// Registers every REST route: `/healthz`, `/readyz` and the table above under `/api/v1`.

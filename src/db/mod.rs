@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod backup;
+pub mod campaigns;
 pub mod collections;
 pub mod connectors;
 pub mod events;
@@ -14,6 +15,7 @@ pub mod imports;
 pub mod indicators;
 pub mod leases;
 pub mod misp;
+pub mod notify;
 pub mod objects;
 pub mod operations;
 mod schema;

@@ -585,3 +585,76 @@ diesel::table! {
 
 diesel::joinable!(misp_links -> indicators (indicator_id));
 diesel::allow_tables_to_appear_in_same_query!(misp_links, indicators);
+
+// Issue 20 parts 3-4: campaigns, answers to reporters.
+diesel::table! {
+    campaigns (id) {
+        id -> BigInt,
+        title -> Text,
+        merged_into -> Nullable<BigInt>,
+        first_seen -> BigInt,
+        last_seen -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    campaign_drafts (import_id) {
+        import_id -> BigInt,
+        campaign_id -> Nullable<BigInt>,
+        simhash -> Nullable<BigInt>,
+        linked_by -> Text,
+        added_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    campaign_keys (kind, value, import_id) {
+        kind -> Text,
+        value -> Text,
+        import_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    notify_templates (verdict) {
+        verdict -> Text,
+        enabled -> Bool,
+        subject -> Text,
+        body -> Text,
+        updated_by -> Nullable<Text>,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    notify_outbox (id) {
+        id -> BigInt,
+        import_id -> Nullable<BigInt>,
+        verdict -> Text,
+        recipient -> Text,
+        subject -> Text,
+        body -> Text,
+        message_id -> Text,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt_at -> BigInt,
+        last_error -> Nullable<Text>,
+        created_at -> BigInt,
+        sent_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::joinable!(campaign_drafts -> imports (import_id));
+diesel::joinable!(campaign_drafts -> campaigns (campaign_id));
+diesel::joinable!(campaign_keys -> imports (import_id));
+diesel::joinable!(notify_outbox -> imports (import_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    campaigns,
+    campaign_drafts,
+    campaign_keys,
+    imports,
+    notify_outbox
+);
+diesel::allow_columns_to_appear_in_same_group_by_clause!(campaign_drafts::campaign_id, imports::state);

@@ -32,6 +32,7 @@ mod qr;
 mod rtf;
 mod scan;
 mod sevenz;
+pub mod similarity;
 mod tnef;
 mod value;
 mod walk;

@@ -202,7 +202,17 @@ pub fn store_draft(
         created_at: now,
         updated_at: now,
     };
-    let id = write_tx(conn, |conn| Ok::<_, ServiceError>(store::insert(conn, &new, &draft.items)?))?;
+    let id = write_tx(conn, |conn| {
+        let id = store::insert(conn, &new, &draft.items)?;
+        // A new draft joins the campaign of the drafts it shares keys with, in the same
+        // transaction (so the draft and its grouping commit together).
+        if let Some(id) = id
+            && ctx.campaigns
+        {
+            super::campaigns::on_import(conn, id, &x, &rules)?;
+        }
+        Ok::<_, ServiceError>(id)
+    })?;
     // The draft is stored (`id` is Some when it is new): its suggested verdict (which may join
     // it to an event or close it, by the team's rules) is worked out once, here.
     if let Some(id) = id.filter(|_| !failed) {
@@ -593,6 +603,7 @@ pub fn abandon(conn: &mut DbConn, id: i64) -> Result<ImportRow, ServiceError> {
     write_tx(conn, |conn| {
         open_draft(conn, id)?;
         store::transition(conn, id, "draft", "abandoned", None, now_micros())?;
+        super::notify::on_final_verdict(conn, id, super::notify::FinalVerdict::NotPhish)?;
         store::get(conn, id)?.ok_or_else(|| ServiceError::NotFound(format!("import {id}")))
     })
 }
@@ -618,7 +629,8 @@ pub fn commit(
     commit_into(conn, ctx, id, actor, meta, None)
 }
 
-/// [`commit`], into `event` when given (a `known phish` joining the event its values matched).
+/// [`commit`], into `event` when given (a `known phish` joining the event its values matched,
+/// a campaign's drafts committed together).
 pub fn commit_into(
     conn: &mut DbConn,
     ctx: &TriageContext,
@@ -714,6 +726,7 @@ pub fn commit_into(
             apply_observations_in(conn, ctx, &origin, &subjects)?;
         }
         store::transition(conn, id, "committed", "committed", Some(event_id), now)?;
+        super::notify::on_final_verdict(conn, id, super::notify::FinalVerdict::Phish)?;
         Ok(Committed { event_id, merged, created, updated })
     })?;
     crate::metrics::global().commit();

@@ -73,6 +73,8 @@ pub struct TriageContext {
     pub url_to_fqdn_at_commit: bool,
     /// Suggested verdicts of new drafts and their automatic actions.
     pub verdicts: super::verdict::VerdictConfig,
+    /// At import, group the draft into a campaign (`service::campaigns`).
+    pub campaigns: bool,
 }
 
 fn tag_list(conn: &mut DbConn, id: i64) -> Result<Vec<String>, ServiceError> {

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod campaigns;
 pub mod collections;
 pub mod events;
 pub mod exports;
@@ -12,14 +13,18 @@ pub mod ingest;
 pub mod intake;
 pub mod leases;
 pub mod misp;
+pub mod notify;
 pub mod operations;
 pub mod publish;
+pub mod reporters;
 pub mod served;
 pub mod throttle;
 pub mod tlp;
 pub mod verdict;
 pub mod whitelist;
 
+/// The database handle the edges pass to the use cases (they never name `db/`).
+pub use crate::db::Db;
 use crate::db::DbError;
 
 /// Errors of the use cases; each HTTP edge maps them to its own error format.

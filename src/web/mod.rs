@@ -5,6 +5,7 @@
 //! Handlers call the same `service::` and `db::` named functions as the REST handlers.
 
 mod account;
+mod campaigns;
 mod dashboard;
 mod drafts;
 pub mod error;
@@ -187,4 +188,13 @@ crate::route_table! {
     post "/account/password" => account::change_password [User],
     post "/admin/tokens" => lists::create_token [Admin],
     post "/admin/tokens/{id}/revoke" => lists::revoke_token [Admin],
+    get "/campaigns" => campaigns::list [User],
+    get "/campaigns/{id}" => campaigns::show [User],
+    post "/campaigns/{id}/commit" => campaigns::commit [Analyst],
+    post "/campaigns/{id}/abandon" => campaigns::abandon [Analyst],
+    post "/campaigns/{id}/status" => campaigns::set_status [Analyst],
+    get "/reporters" => campaigns::reporters [User],
+    get "/notify" => campaigns::notify_page [Admin],
+    post "/notify/templates/{verdict}" => campaigns::save_template [Admin],
+    post "/notify/outbox/{id}/retry" => campaigns::retry [Admin],
 }

@@ -208,6 +208,8 @@ fn concrete(path: &str, w: &World) -> String {
             ("{id}", "whitelist") => w.whitelist_id.to_string(),
             ("{id}", "tokens") => w.token_id.to_string(),
             ("{id}", "jobs") => "999999".into(),
+            ("{id}", "campaigns" | "outbox") => "999999".into(),
+            ("{verdict}", _) => "phish".into(),
             ("{id}.json", "jobs") => "999999.json".into(),
             ("{item}", _) => w.item_id.to_string(),
             ("{name}", "exports") => "edl".into(),

@@ -299,4 +299,8 @@ Message-ID: <parcel-{n}@phisher-example.net>\r\n\r\nTrack it at http://track{n}.
     for n in 1..=4 {
         assert!(values.contains(&format!("track{n}.parcel-phish.com").as_str()), "{values:?}");
     }
+    // The CLI stores through the same pipeline as every edge: the four share a registered
+    // domain, so they are one campaign.
+    let campaigns = harpoon::service::campaigns::list(&mut conn, 2, None, 50).unwrap();
+    assert_eq!(campaigns.iter().map(|c| c.drafts).collect::<Vec<_>>(), [4], "{campaigns:?}");
 }

@@ -7,6 +7,7 @@
 mod access;
 mod accounts;
 mod backup;
+mod campaigns;
 mod cli;
 mod cluster;
 mod connectors;
@@ -26,6 +27,7 @@ mod leases;
 mod lifecycle;
 mod metrics;
 mod misp;
+mod notify;
 mod operations;
 mod oracle;
 mod pattern_oracle;

@@ -2,7 +2,8 @@
 //! stored right after the draft (never failing the import); a `known phish` joins its event when
 //! `auto_join_known_phish` says so; a `likely benign` draft is closed by one click or, when an
 //! admin turned `auto_close_likely_benign` on, at once. Every action is audited and can be undone:
-//! the draft is reopened, and a join takes back exactly what it added to the event.
+//! the draft is reopened, and a join takes back exactly what it added to the event. A close queues
+//! the reporter's `benign` answer (`service::notify`); an undo withdraws an answer not yet sent.
 
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +17,7 @@ use crate::extract::Extraction;
 use crate::service::ServiceError;
 use crate::service::imports::{self, EventMeta};
 use crate::service::indicators::TriageContext;
+use crate::service::notify::{self, FinalVerdict};
 
 /// Who acts when a rule acts.
 pub const AUTOMATIC: &str = "automatic";
@@ -270,6 +272,8 @@ fn close_as(conn: &mut DbConn, id: i64, actor: &str, provenance: &str) -> Result
         if !store::set_action(conn, id, "closed", actor, &text, now)? {
             return Err(ServiceError::Conflict(format!("import {id} has an action already")));
         }
+        // Closed as benign is a final verdict: the reporter may be answered.
+        notify::on_final_verdict(conn, id, FinalVerdict::Benign)?;
         audit::insert(
             conn,
             &AuditEntry::new("draft.close").actor(actor).target(format!("import {id}")).detail(provenance),
@@ -290,6 +294,7 @@ pub fn undo(conn: &mut DbConn, id: i64, actor: &str) -> Result<StoredVerdict, Se
                 if !drafts::transition(conn, id, "abandoned", "draft", None, now)? {
                     return Err(ServiceError::Conflict(format!("import {id} is no longer closed")));
                 }
+                notify::on_verdict_undone(conn, id, FinalVerdict::Benign)?;
                 "reopened the draft".to_string()
             }
             Some("joined") => {
@@ -305,6 +310,7 @@ pub fn undo(conn: &mut DbConn, id: i64, actor: &str) -> Result<StoredVerdict, Se
                 store::remove_recipients_of(conn, event, id)?;
                 let removed = store::delete_orphan_reviews(conn, &d.created)?;
                 drafts::transition(conn, id, "committed", "draft", None, now)?;
+                notify::on_verdict_undone(conn, id, FinalVerdict::Phish)?;
                 format!(
                     "left event {event} ({} links and {removed} new indicators taken back)",
                     d.linked.len()
