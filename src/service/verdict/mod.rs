@@ -139,7 +139,11 @@ impl VerdictConfig {
         protected.extend(brands.iter().cloned());
         Ok(Self {
             enabled: s.enabled,
-            own_domains: own_domains.iter().map(|d| Protected::own_domain(d)).flat_map(|p| p.domains).collect(),
+            own_domains: own_domains
+                .iter()
+                .map(|d| Protected::own_domain(d))
+                .flat_map(|p| p.domains)
+                .collect(),
             protected,
             brands,
             trusted_authserv_ids: s.trusted_authserv_ids.iter().map(|i| i.trim().to_lowercase()).collect(),
@@ -209,7 +213,10 @@ static MAILBOX: LazyLock<Option<Regex>> =
 
 /// Addresses in a header value (`<mailto:a@b>`, `list a@b; contact c@d`), lower case.
 fn mailboxes(v: &str) -> Vec<String> {
-    MAILBOX.as_ref().map(|re| re.find_iter(v).map(|m| m.as_str().to_lowercase()).collect()).unwrap_or_default()
+    MAILBOX
+        .as_ref()
+        .map(|re| re.find_iter(v).map(|m| m.as_str().to_lowercase()).collect())
+        .unwrap_or_default()
 }
 
 /// `<a@b> <c@d>` → `a@b`, `c@d` (lower case); at most 50.
@@ -251,7 +258,9 @@ impl ListFacts {
             posting(&mut l, mailboxes(&v).into_iter().take(1).collect());
             l.headers.push(format!("Mailing-List: {v}"));
         }
-        if let Some(v) = header("Delivered-To").filter(|v| v.to_ascii_lowercase().starts_with("mailing list ")) {
+        if let Some(v) =
+            header("Delivered-To").filter(|v| v.to_ascii_lowercase().starts_with("mailing list "))
+        {
             posting(&mut l, mailboxes(&v));
             l.headers.push(format!("Delivered-To: {v}"));
         }
@@ -264,13 +273,17 @@ impl ListFacts {
             let list_sender = mailboxes(&v).iter().any(|a| {
                 let local = a.split('@').next().unwrap_or_default();
                 local.starts_with("owner-")
-                    || ["-owner", "-admin", "-bounces", "-request", "-errors"].iter().any(|s| local.ends_with(s))
+                    || ["-owner", "-admin", "-bounces", "-request", "-errors"]
+                        .iter()
+                        .any(|s| local.ends_with(s))
             });
             if list_sender {
                 l.headers.push(format!("Sender: {v}"));
             }
         }
-        if let Some(v) = header("Precedence").filter(|v| matches!(v.to_ascii_lowercase().as_str(), "list" | "bulk")) {
+        if let Some(v) =
+            header("Precedence").filter(|v| matches!(v.to_ascii_lowercase().as_str(), "list" | "bulk"))
+        {
             l.headers.push(format!("Precedence: {v}"));
         }
         l.addresses.sort();
@@ -514,6 +527,7 @@ pub fn reasons(facts: &Facts, known: &Known, cfg: &VerdictConfig, dkim: &DkimChe
     out.extend(signals::link_text_elsewhere(facts));
     out.extend(signals::credential_form(facts));
     out.extend(signals::credential_lure(facts));
+    out.extend(signals::money_lure(facts));
     out.extend(signals::qr_codes(facts));
     out.extend(signals::risky_attachments(facts));
     out.extend(signals::ip_urls(facts));

@@ -29,6 +29,9 @@ pub mod weight {
     /// Lure wording (verify your account, mailbox full, …): words cost the attacker nothing to
     /// change, so it only adds and weighs little; it blocks `likely benign`.
     pub const CREDENTIAL_LURE: i32 = 15;
+    /// Advance-fee and payout lures (inheritance, next of kin, a balance to withdraw): the plain
+    /// text scams that show nothing else; blocks `likely benign`, so plain text can count.
+    pub const MONEY_LURE: i32 = 15;
     pub const DISPLAY_NAME_BRAND: i32 = 20;
     pub const REPLY_TO_ELSEWHERE: i32 = 15;
     pub const HOMOGLYPH: i32 = 35;
@@ -44,10 +47,11 @@ pub mod weight {
     /// List headers are the sender's own words: a phish can write them. Small, and any phish
     /// sign (weight >= [`super::BLOCKS_BENIGN`]) still forbids `likely benign`.
     pub const MAILING_LIST: i32 = -10;
-    /// Plain text: no hidden link target, form or script. Free to send, and advance-fee scams
-    /// are plain text with nothing else to see: alone it must not reach `likely benign`
-    /// (50 - 10 = 40 is not below 40); with another benign sign it may.
-    pub const PLAIN_TEXT: i32 = -10;
+    /// Plain text: no hidden link target, form or script, and every link shows where it goes.
+    /// Free to send: it reaches `likely benign` (50 - 15) only when no phish sign speaks, and the
+    /// plain-text scams that carry no link are caught by their wording ([`MONEY_LURE`]) or their
+    /// Reply-To ([`REPLY_TO_ELSEWHERE`]).
+    pub const PLAIN_TEXT: i32 = -15;
     /// A reply to a Message-ID our own mail system wrote. The attacker must know (or guess) how
     /// our Message-IDs look; forgeable, so small.
     pub const REPLY_TO_OURS: i32 = -5;
@@ -443,7 +447,10 @@ pub fn anchors(html: &str) -> Vec<(String, String)> {
             let href = c.get(1).or_else(|| c.get(2)).or_else(|| c.get(3))?.as_str();
             let text = tag.replace_all(c.get(4)?.as_str(), "");
             let text = crate::extract::html::decode_entities(&text);
-            Some((text.split_whitespace().collect::<Vec<_>>().join(" "), crate::extract::html::decode_entities(href)))
+            Some((
+                text.split_whitespace().collect::<Vec<_>>().join(" "),
+                crate::extract::html::decode_entities(href),
+            ))
         })
         .collect()
 }
@@ -508,26 +515,67 @@ static LURE: LazyLock<Option<Regex>> = LazyLock::new(|| {
     .ok()
 });
 
-/// Wording of a credential lure in the text the reader sees (plain text, or HTML without tags).
-pub fn credential_lure(facts: &Facts) -> Option<Reason> {
-    let (re, tag) = (LURE.as_ref()?, TAG.as_ref()?);
+/// The wording of advance-fee and payout scams, as fraud-awareness pages list it.
+static MONEY: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?i)\b(?:",
+        r"next\s+of\s+kin|inheritance|beneficiary|consignment|compensation\s+(?:fund|payment)",
+        r"|(?:fund|funds|payment)\s+(?:transfer|release|remittance)|atm\s+card|lottery|won\s+the\s+sum",
+        r"|(?:million|billion)\s+(?:us\s+)?(?:dollars|usd|euros?|pounds)|donat(?:ed|ion)\b[^\n]{0,40}?\bto\s+you",
+        r"|\d{1,3}(?:,\d{3}){2,}(?:\.\d\d)?\s*(?:usd|us\s+dollars|dollars|euros?|eur)",
+        r"|bitcoin|\bbtc\b|crypto\s*wallet|withdraw(?:al)?\s+(?:your|the)\s+(?:funds|balance|money|profit)",
+        r"|hours\s+to\s+withdraw|your\s+balance\s+(?:has\s+been|is)",
+        r"|(?:investment|partnership|business)\s+(?:offer|proposal|opportunity)",
+        r"|whatsapp|telegram",
+        r")\b"
+    ))
+    .ok()
+});
+
+/// Visible text of the reported message: plain bodies, and HTML bodies without tags.
+fn visible_texts(facts: &Facts) -> Vec<String> {
+    let mut out = vec![facts.plain.clone()];
+    if let Some(tag) = TAG.as_ref() {
+        for (_, html) in &facts.html {
+            let end = (0..=html.len().min(4 * super::MAX_WORDING)).rev().find(|&i| html.is_char_boundary(i));
+            let visible = tag.replace_all(html.get(..end.unwrap_or(0)).unwrap_or_default(), " ");
+            out.push(crate::extract::html::decode_entities(&visible));
+        }
+    }
+    out
+}
+
+/// What `re` finds in the visible text, lower case, each once (at most 5 per text).
+fn wording(re: &Regex, facts: &Facts) -> Vec<String> {
     let mut found: Vec<String> = Vec::new();
-    let mut look = |text: &str| {
-        for m in re.find_iter(text).take(5) {
+    for text in visible_texts(facts) {
+        for m in re.find_iter(&text).take(5) {
             let w = m.as_str().split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
             if !found.contains(&w) {
                 found.push(w);
             }
         }
-    };
-    look(&facts.plain);
-    for (_, html) in &facts.html {
-        let end = (0..=html.len().min(4 * super::MAX_WORDING)).rev().find(|&i| html.is_char_boundary(i));
-        let visible = tag.replace_all(html.get(..end.unwrap_or(0)).unwrap_or_default(), " ");
-        look(&crate::extract::html::decode_entities(&visible));
     }
+    found
+}
+
+/// Wording of an advance-fee or payout scam.
+pub fn money_lure(facts: &Facts) -> Option<Reason> {
+    let found = wording(MONEY.as_ref()?, facts);
+    (!found.is_empty())
+        .then(|| reason("money_lure", weight::MONEY_LURE, "wording of an advance-fee or payout scam", found))
+}
+
+/// Wording of a credential lure in the text the reader sees (plain text, or HTML without tags).
+pub fn credential_lure(facts: &Facts) -> Option<Reason> {
+    let found = wording(LURE.as_ref()?, facts);
     (!found.is_empty()).then(|| {
-        reason("credential_lure", weight::CREDENTIAL_LURE, "wording that lures the reader to give credentials", found)
+        reason(
+            "credential_lure",
+            weight::CREDENTIAL_LURE,
+            "wording that lures the reader to give credentials",
+            found,
+        )
     })
 }
 
@@ -619,13 +667,18 @@ mod tests {
         f.list = list(&[("Mailing-List", "list zzzzteana@yahoogroups.com"), ("Precedence", "list")]);
         assert!(reply_to_elsewhere(&f).is_none());
         f.reply_to = vec!["collect@drop.example".into()];
-        assert_eq!(reply_to_elsewhere(&f).map(|r| r.evidence), Some(vec!["collect@drop.example".to_string()]));
+        assert_eq!(
+            reply_to_elsewhere(&f).map(|r| r.evidence),
+            Some(vec!["collect@drop.example".to_string()])
+        );
         assert!(mailing_list(&f).is_some());
     }
 
     #[test]
     fn anchors_are_read_with_their_text() {
-        let a = anchors(r#"<p><A HREF='https://a.example/x?a=1&amp;b=2'><b>Bank</b>  &amp; co</a> <a href=x>y</a>"#);
+        let a = anchors(
+            r#"<p><A HREF='https://a.example/x?a=1&amp;b=2'><b>Bank</b>  &amp; co</a> <a href=x>y</a>"#,
+        );
         assert_eq!(
             a,
             vec![
@@ -650,23 +703,67 @@ mod tests {
         assert_eq!(speaks(r#"<a href="https://login.bank.example/a">https://bank.example</a>"#), None);
         assert_eq!(speaks(r#"<a href="https://evil.example/">Log in</a>"#), None, "words, not a host");
         assert_eq!(speaks(r#"<a href="mailto:a@b.example">c.example</a>"#), None);
-        let safelinks = "https://eur01.safelinks.protection.outlook.com/?url=https%3A%2F%2Fbank.example%2F&amp;data=1";
-        assert_eq!(speaks(&format!(r#"<a href="{safelinks}">bank.example</a>"#)), None, "the gateway is unwrapped");
+        let safelinks =
+            "https://eur01.safelinks.protection.outlook.com/?url=https%3A%2F%2Fbank.example%2F&amp;data=1";
+        assert_eq!(
+            speaks(&format!(r#"<a href="{safelinks}">bank.example</a>"#)),
+            None,
+            "the gateway is unwrapped"
+        );
     }
 
     #[test]
     fn credential_lures_in_plain_and_html() {
-        let plain = Facts { plain: "Dear user,\nYour account has been suspended. Verify your account now.".into(), ..Facts::default() };
+        let plain = Facts {
+            plain: "Dear user,\nYour account has been suspended. Verify your account now.".into(),
+            ..Facts::default()
+        };
         let r = credential_lure(&plain).map(|r| r.evidence);
-        assert_eq!(r, Some(vec!["your account has been suspended".to_string(), "verify your account".to_string()]));
-        assert!(credential_lure(&html("<p>Your <b>mailbox</b> is full</p><p>mailbox storage quota</p>")).is_some());
-        let talk = Facts { plain: "I updated the account page; the password field is fine.".into(), ..Facts::default() };
+        assert_eq!(
+            r,
+            Some(vec!["your account has been suspended".to_string(), "verify your account".to_string()])
+        );
+        assert!(
+            credential_lure(&html("<p>Your <b>mailbox</b> is full</p><p>mailbox storage quota</p>"))
+                .is_some()
+        );
+        let talk = Facts {
+            plain: "I updated the account page; the password field is fine.".into(),
+            ..Facts::default()
+        };
         assert!(credential_lure(&talk).is_none());
     }
 
     #[test]
+    fn money_lures() {
+        let scam = Facts {
+            plain: "You have 24 hours to withdraw +13185$. Contact me on WhatsApp.".into(),
+            ..Facts::default()
+        };
+        assert_eq!(
+            money_lure(&scam).map(|r| r.evidence),
+            Some(vec!["hours to withdraw".to_string(), "whatsapp".to_string()])
+        );
+        let gift = Facts { plain: "Mr. X has donated $ 3,500,000.00 USD to you".into(), ..Facts::default() };
+        assert_eq!(
+            money_lure(&gift).map(|r| r.evidence),
+            Some(vec!["donated $ 3,500,000.00 usd to you".to_string()])
+        );
+        let heir = html("<p>You are the <b>next of kin</b> of a client worth 12 million US dollars</p>");
+        assert!(money_lure(&heir).is_some());
+        let talk = Facts {
+            plain: "The release is out; the transfer of the bug tracker is done.".into(),
+            ..Facts::default()
+        };
+        assert!(money_lure(&talk).is_none());
+    }
+
+    #[test]
     fn replies_to_our_messages() {
-        let f = Facts { replies_to: vec!["abc@mail.example.com".into(), "x@elsewhere.example".into()], ..Facts::default() };
+        let f = Facts {
+            replies_to: vec!["abc@mail.example.com".into(), "x@elsewhere.example".into()],
+            ..Facts::default()
+        };
         let r = reply_to_ours(&f, &["example.com".into()]);
         assert_eq!(r.map(|r| r.evidence), Some(vec!["abc@mail.example.com".to_string()]));
         assert!(reply_to_ours(&f, &["other.example".into()]).is_none());
