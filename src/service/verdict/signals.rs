@@ -627,7 +627,7 @@ mod tests {
     #[test]
     fn display_name_address_needs_another_address() {
         let shown = |f: &Facts| display_name(f, &[]).map(|r| r.signal);
-        let spoof = from(Some("ceo@bank.example"), "x@mailer.example");
+        let spoof = from(Some("ceo@bank.com"), "x@mailer.net");
         assert_eq!(shown(&spoof).as_deref(), Some("display_name_address"));
         // An empty address shows nothing else: there is none.
         assert_eq!(shown(&from(Some("fork-admin@xent.com"), "")), None);
@@ -661,16 +661,13 @@ mod tests {
 
     #[test]
     fn reply_to_the_list_is_not_elsewhere() {
-        let mut f = from(Some("Bob"), "bob@home.example");
+        let mut f = from(Some("Bob"), "bob@home.net");
         f.reply_to = vec!["zzzzteana@yahoogroups.com".into()];
         assert!(reply_to_elsewhere(&f).is_some(), "no list headers: elsewhere");
         f.list = list(&[("Mailing-List", "list zzzzteana@yahoogroups.com"), ("Precedence", "list")]);
         assert!(reply_to_elsewhere(&f).is_none());
-        f.reply_to = vec!["collect@drop.example".into()];
-        assert_eq!(
-            reply_to_elsewhere(&f).map(|r| r.evidence),
-            Some(vec!["collect@drop.example".to_string()])
-        );
+        f.reply_to = vec!["collect@drop.net".into()];
+        assert_eq!(reply_to_elsewhere(&f).map(|r| r.evidence), Some(vec!["collect@drop.net".to_string()]));
         assert!(mailing_list(&f).is_some());
     }
 
@@ -697,16 +694,16 @@ mod tests {
             "an IP target has no registered domain (ip_url speaks for it)"
         );
         assert_eq!(
-            speaks(r#"<a href="https://evil.example/pp">www.paypal.com</a>"#),
-            Some(vec!["\"www.paypal.com\" goes to evil.example".to_string()])
+            speaks(r#"<a href="https://evil.net/pp">www.paypal.com</a>"#),
+            Some(vec!["\"www.paypal.com\" goes to evil.net".to_string()])
         );
-        assert_eq!(speaks(r#"<a href="https://login.bank.example/a">https://bank.example</a>"#), None);
+        assert_eq!(speaks(r#"<a href="https://login.bank.com/a">https://bank.com</a>"#), None);
         assert_eq!(speaks(r#"<a href="https://evil.example/">Log in</a>"#), None, "words, not a host");
         assert_eq!(speaks(r#"<a href="mailto:a@b.example">c.example</a>"#), None);
         let safelinks =
-            "https://eur01.safelinks.protection.outlook.com/?url=https%3A%2F%2Fbank.example%2F&amp;data=1";
+            "https://eur01.safelinks.protection.outlook.com/?url=https%3A%2F%2Fbank.com%2F&amp;data=1";
         assert_eq!(
-            speaks(&format!(r#"<a href="{safelinks}">bank.example</a>"#)),
+            speaks(&format!(r#"<a href="{safelinks}">bank.com</a>"#)),
             None,
             "the gateway is unwrapped"
         );
