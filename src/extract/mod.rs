@@ -21,7 +21,7 @@ pub mod fetch;
 mod forward;
 #[doc(hidden)]
 pub mod fuzzing;
-mod html;
+pub(crate) mod html;
 mod ics;
 mod mapped;
 mod model;
@@ -37,7 +37,7 @@ mod tnef;
 mod value;
 mod walk;
 mod wrapped;
-mod wrappers;
+pub(crate) mod wrappers;
 
 pub use model::*;
 pub use value::{IndicatorValue, IpScope, ObservableKind, ValueError};

@@ -9,6 +9,9 @@ pub mod auth;
 pub mod lookalike;
 pub mod signals;
 
+use std::sync::LazyLock;
+
+use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 pub use crate::db::verdicts::KnownValue;
@@ -17,7 +20,7 @@ use auth::{AuthResultsHeader, DkimCheck, DkimVerifier};
 use lookalike::Protected;
 
 /// Which set of signals and weights computed a stored verdict (raise when either changes).
-pub const INPUTS_VERSION: i32 = 1;
+pub const INPUTS_VERSION: i32 = 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -90,6 +93,8 @@ pub struct VerdictConfig {
     pub protected: Vec<Protected>,
     /// Brands only (display names).
     pub brands: Vec<Protected>,
+    /// Our own registered domains (a reply to a message of ours).
+    pub own_domains: Vec<String>,
     pub trusted_authserv_ids: Vec<String>,
     pub dkim: Option<DkimVerifier>,
     pub auto_join_known_phish: bool,
@@ -104,6 +109,7 @@ impl Default for VerdictConfig {
             enabled: false,
             protected: Vec::new(),
             brands: Vec::new(),
+            own_domains: Vec::new(),
             trusted_authserv_ids: Vec::new(),
             dkim: None,
             auto_join_known_phish: true,
@@ -133,6 +139,11 @@ impl VerdictConfig {
         protected.extend(brands.iter().cloned());
         Ok(Self {
             enabled: s.enabled,
+            own_domains: own_domains
+                .iter()
+                .map(|d| Protected::own_domain(d))
+                .flat_map(|p| p.domains)
+                .collect(),
             protected,
             brands,
             trusted_authserv_ids: s.trusted_authserv_ids.iter().map(|i| i.trim().to_lowercase()).collect(),
@@ -153,10 +164,10 @@ pub struct Facts {
     /// Registered domain of the From address.
     pub from_domain: Option<String>,
     pub reply_to: Vec<String>,
-    pub list_id: Option<String>,
-    pub list_post_or_unsubscribe: bool,
-    /// Registered domain of the list (from `List-Post`, else `List-Id`).
-    pub list_domain: Option<String>,
+    /// What the headers say about list traffic.
+    pub list: ListFacts,
+    /// `In-Reply-To` and `References` Message-IDs (without angle brackets), lower case.
+    pub replies_to: Vec<String>,
     pub auth_results: Vec<AuthResultsHeader>,
     /// The reported message carries a DKIM-Signature.
     pub dkim_signed: bool,
@@ -165,6 +176,8 @@ pub struct Facts {
     /// HTML texts (body or attachment) with where they are.
     pub html: Vec<(String, String)>,
     pub has_body: bool,
+    /// Plain-text bodies of the reported message (for wording; capped at [`MAX_WORDING`] bytes).
+    pub plain: String,
     pub qr_values: Vec<String>,
     pub ip_urls: Vec<String>,
     pub attachment_names: Vec<String>,
@@ -177,6 +190,115 @@ pub struct Facts {
     /// Message-ID and fingerprint of the draft (for the same-phish match).
     pub message_id: Option<String>,
     pub fingerprint: Option<String>,
+}
+
+/// Plain text read for wording signals: lures sit near the top, and the regexes stay cheap.
+pub const MAX_WORDING: usize = 64 * 1024;
+
+/// What the headers say about list traffic: RFC 2369/2919 `List-*` headers and the older list
+/// managers' own (ezmlm and Yahoo Groups `Mailing-List`, SmartList `X-Mailing-List`, Mailman
+/// `X-BeenThere`, an owner/bounce `Sender`, `Precedence: list|bulk`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListFacts {
+    /// The headers that say so, `Name: value` (the evidence).
+    pub headers: Vec<String>,
+    /// The list's posting addresses, lower case.
+    pub addresses: Vec<String>,
+    /// Registered domains of the list (posting addresses, `List-Id`).
+    pub domains: Vec<String>,
+}
+
+static MAILBOX: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"(?i)[a-z0-9._%+=-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+").ok());
+
+/// Addresses in a header value (`<mailto:a@b>`, `list a@b; contact c@d`), lower case.
+fn mailboxes(v: &str) -> Vec<String> {
+    MAILBOX
+        .as_ref()
+        .map(|re| re.find_iter(v).map(|m| m.as_str().to_lowercase()).collect())
+        .unwrap_or_default()
+}
+
+/// `<a@b> <c@d>` → `a@b`, `c@d` (lower case); at most 50.
+fn message_ids(v: &str) -> Vec<String> {
+    v.split(['<', '>', ' ', '\t', '\r', '\n', ','])
+        .filter(|s| s.contains('@'))
+        .take(50)
+        .map(str::to_lowercase)
+        .collect()
+}
+
+impl ListFacts {
+    /// Reads the list headers through `header` (name → trimmed raw value).
+    pub fn read(header: impl Fn(&str) -> Option<String>) -> Self {
+        let mut l = ListFacts::default();
+        let posting = |l: &mut ListFacts, addresses: Vec<String>| {
+            for a in addresses {
+                if let Some(d) = a.rsplit('@').next().and_then(registered) {
+                    l.domains.push(d);
+                }
+                l.addresses.push(a);
+            }
+        };
+        if let Some(id) = header("List-Id") {
+            let inner = id.rsplit('<').next().unwrap_or(&id).trim_end_matches(['>', ' ']);
+            if let Some(d) = inner.split_once('.').and_then(|(_, host)| registered(host)) {
+                l.domains.push(d);
+            }
+            l.headers.push(format!("List-Id: {id}"));
+        }
+        for name in ["List-Post", "X-Mailing-List", "X-BeenThere"] {
+            if let Some(v) = header(name) {
+                posting(&mut l, mailboxes(&v));
+                l.headers.push(format!("{name}: {v}"));
+            }
+        }
+        if let Some(v) = header("Mailing-List") {
+            // `list zzz@yahoogroups.com; contact zzz-owner@yahoogroups.com`: the first is the list.
+            posting(&mut l, mailboxes(&v).into_iter().take(1).collect());
+            l.headers.push(format!("Mailing-List: {v}"));
+        }
+        if let Some(v) =
+            header("Delivered-To").filter(|v| v.to_ascii_lowercase().starts_with("mailing list "))
+        {
+            posting(&mut l, mailboxes(&v));
+            l.headers.push(format!("Delivered-To: {v}"));
+        }
+        for name in ["List-Unsubscribe", "List-Subscribe", "List-Help", "List-Archive"] {
+            if let Some(v) = header(name) {
+                l.headers.push(format!("{name}: {v}"));
+            }
+        }
+        if let Some(v) = header("Sender") {
+            let list_sender = mailboxes(&v).iter().any(|a| {
+                let local = a.split('@').next().unwrap_or_default();
+                local.starts_with("owner-")
+                    || ["-owner", "-admin", "-bounces", "-request", "-errors"]
+                        .iter()
+                        .any(|s| local.ends_with(s))
+            });
+            if list_sender {
+                l.headers.push(format!("Sender: {v}"));
+            }
+        }
+        if let Some(v) =
+            header("Precedence").filter(|v| matches!(v.to_ascii_lowercase().as_str(), "list" | "bulk"))
+        {
+            l.headers.push(format!("Precedence: {v}"));
+        }
+        l.addresses.sort();
+        l.addresses.dedup();
+        l.domains.sort();
+        l.domains.dedup();
+        l
+    }
+
+    /// A list names itself (an identity: `List-Id` or a posting address) and one more header
+    /// agrees: what every list manager writes, not one stray header.
+    pub fn is_list(&self) -> bool {
+        let identity = !self.addresses.is_empty() || self.headers.iter().any(|h| h.starts_with("List-Id:"));
+        identity && self.headers.len() >= 2
+    }
 }
 
 /// What our store says about the email's values.
@@ -253,21 +375,13 @@ impl Facts {
             && let Some(m) = reported_message(p, x)
         {
             let header = |name: &str| m.header_raw(name).map(|v| v.trim().to_string());
-            f.list_id = header("List-Id");
             f.dkim_signed = header("DKIM-Signature").is_some();
-            let list_post = header("List-Post");
-            f.list_post_or_unsubscribe = list_post.is_some() || header("List-Unsubscribe").is_some();
-            let list_host = list_post
-                .as_deref()
-                .and_then(|p| p.split('@').nth(1))
-                .map(|h| h.trim_end_matches(['>', ' ']).to_string())
-                .or_else(|| {
-                    f.list_id.as_deref().and_then(|id| {
-                        let inner = id.rsplit('<').next().unwrap_or(id).trim_end_matches('>');
-                        inner.split_once('.').map(|(_, host)| host.to_string())
-                    })
-                });
-            f.list_domain = list_host.as_deref().and_then(registered);
+            f.list = ListFacts::read(header);
+            for name in ["In-Reply-To", "References"] {
+                if let Some(v) = header(name) {
+                    f.replies_to.extend(message_ids(&v));
+                }
+            }
             for h in m.headers().iter().filter(|h| h.name().eq_ignore_ascii_case("Authentication-Results")) {
                 let start = h.offset_start as usize;
                 let end = h.offset_end as usize;
@@ -286,6 +400,14 @@ impl Facts {
                     f.has_body = true;
                     if content_type.to_ascii_lowercase().contains("html") {
                         f.html.push((format!("body {part}"), t.text.clone()));
+                    } else if f.plain.len() < MAX_WORDING {
+                        let room = MAX_WORDING - f.plain.len();
+                        let end = (0..=room.min(t.text.len()))
+                            .rev()
+                            .find(|&i| t.text.is_char_boundary(i))
+                            .unwrap_or(0);
+                        f.plain.push_str(t.text.get(..end).unwrap_or_default());
+                        f.plain.push('\n');
                     }
                 }
                 Location::Attachment { name, content_type } => {
@@ -402,14 +524,19 @@ pub fn reasons(facts: &Facts, known: &Known, cfg: &VerdictConfig, dkim: &DkimChe
     out.extend(signals::display_name(facts, &cfg.brands));
     out.extend(signals::reply_to_elsewhere(facts));
     out.extend(signals::lookalikes(facts, &cfg.protected));
+    out.extend(signals::link_text_elsewhere(facts));
     out.extend(signals::credential_form(facts));
+    out.extend(signals::credential_lure(facts));
+    out.extend(signals::money_lure(facts));
     out.extend(signals::qr_codes(facts));
     out.extend(signals::risky_attachments(facts));
     out.extend(signals::ip_urls(facts));
     out.extend(signals::newly_seen(known));
     out.extend(signals::nothing_to_act_on(facts));
     out.extend(signals::mailing_list(facts));
+    out.extend(signals::reply_to_ours(facts, &cfg.own_domains));
     out.extend(signals::plain_text(facts));
+    out.extend(signals::html_only(facts));
     out
 }
 
