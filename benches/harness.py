@@ -37,7 +37,13 @@ def request(port, method, path, body=None, headers=None, timeout=120):
         conn.request(method, path, body=body, headers=headers or {})
         resp = conn.getresponse()
         data = resp.read()
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data, time.perf_counter() - start
+        # Repeated headers (several Set-Cookie) are joined with ", " as http.client does for
+        # the others; a dict of the pairs would keep only the last one.
+        joined = {}
+        for k, v in resp.getheaders():
+            k = k.lower()
+            joined[k] = f"{joined[k]}, {v}" if k in joined else v
+        return resp.status, joined, data, time.perf_counter() - start
     finally:
         conn.close()
 

@@ -47,10 +47,12 @@ def big_email(n, b64):
 
 
 def corpus_mbox(corpus, count):
-    files = sorted(os.listdir(corpus))[:count]
+    # The corpus root (phishing/, benign/) or one of its folders: every .eml under it.
+    files = sorted(os.path.join(d, n) for d, _, names in os.walk(corpus) for n in names if n.endswith(".eml"))
+    files = files[:count]
     out = bytearray()
-    for name in files:
-        with open(os.path.join(corpus, name), "rb") as f:
+    for path in files:
+        with open(path, "rb") as f:
             raw = f.read().replace(b"\r\n", b"\n")
         out += b"From bench@example.org Mon Jan  1 00:00:00 2024\n"
         for line in raw.split(b"\n"):
