@@ -224,10 +224,16 @@ impl TestApp {
     /// [`Self::evil_domains`] once there are at least `n` (partner intake runs right after a
     /// page is stored: the counters may show the objects a moment before the indicators exist).
     async fn evil_domains_at_least(&self, n: usize) -> Vec<Value> {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        self.evil_domains_until(|domains| domains.len() >= n).await
+    }
+
+    /// The domains once `done` holds of them, or as they are after 60 s (the caller's asserts
+    /// then say what is missing): partner intake runs after a page is stored.
+    async fn evil_domains_until(&self, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let domains = self.evil_domains().await;
-            if domains.len() >= n || Instant::now() > deadline {
+            if done(&domains) || Instant::now() > deadline {
                 return domains;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -496,8 +502,16 @@ async fn another_harpoon_is_read_with_basic_token_and_bearer_and_a_wrong_secret_
     let error = s["health"]["last_error"].as_str().unwrap();
     assert!(error.contains("HTTP 401") && error.contains("refused the credentials"), "{error}");
     assert!(!error.contains("not-the-password"), "never the secret: {error}");
-    // One indicator per value, with every subscription that brought it as a source.
-    let domains = app.evil_domains_at_least(9).await;
+    // One indicator per value, with every subscription that brought it as a source (each
+    // subscription's intake runs after it stored its objects: wait for the three).
+    let from_all = |d: &Value| {
+        ["basic", "token", "bearer"].iter().all(|name| {
+            d["sources"].as_array().is_some_and(|s| {
+                s.iter().any(|s| s["source"].as_str() == Some(&format!("subscription:{name}")))
+            })
+        })
+    };
+    let domains = app.evil_domains_until(|d| d.len() >= 9 && d.iter().all(from_all)).await;
     assert_eq!(domains.len(), 9, "{domains:#?}");
     for name in ["basic", "token", "bearer"] {
         indicators_from(&domains, "hb", 9, &format!("subscription:{name}"));
