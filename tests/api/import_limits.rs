@@ -40,41 +40,34 @@ async fn imports_beyond_the_queue_are_told_to_retry_and_the_intake_receipt_is_un
     // Warm the password cache, so the slow request below is admitted quickly.
     app.as_admin(app.get("/api/v1/me")).send().await.expect("me");
 
-    // An upload whose body is still arriving holds the only place.
+    // An upload whose body is still arriving holds the only place. Until the server has admitted
+    // it, a probe may take the place instead (and the slow upload is then the one refused): give
+    // it a moment, probe, and on a loaded machine start over with a longer moment.
     let slow_body = phish(1);
-    let addr = app.url.trim_start_matches("http://").to_string();
-    let mut slow = tokio::net::TcpStream::connect(&addr).await.expect("connect");
-    let auth =
-        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("admin:{ADMIN_PASSWORD}"));
-    let head = format!(
-        "POST /api/v1/imports HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Basic {auth}\r\n\
-         Content-Type: message/rfc822\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        slow_body.len()
-    );
-    slow.write_all(head.as_bytes()).await.expect("head");
-    let (first, rest) = slow_body.split_at(20);
-    slow.write_all(first).await.expect("first bytes");
-    slow.flush().await.expect("flush");
-
-    // Until the server has admitted it, a second request may still get through: wait for the
-    // refusal (the slow one is admitted within moments).
-    let mut refused = None;
-    for n in 0..100 {
-        let resp = app
-            .post("/api/v1/imports")
-            .bearer_auth(&intake)
-            .header("Content-Type", "message/rfc822")
-            .body(phish(100 + n))
-            .send()
-            .await
-            .expect("request");
-        if resp.status() == StatusCode::SERVICE_UNAVAILABLE {
-            refused = Some(resp);
+    let (_, rest) = slow_body.split_at(20);
+    let mut held = None;
+    for (attempt, wait_ms) in [(1usize, 300u64), (2, 600), (3, 1200), (4, 2400)] {
+        let slow = slow_upload(&app.url, &slow_body[..20], slow_body.len()).await;
+        tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+        for n in 0..10 {
+            let resp = app
+                .post("/api/v1/imports")
+                .bearer_auth(&intake)
+                .header("Content-Type", "message/rfc822")
+                .body(phish(100 * attempt + n))
+                .send()
+                .await
+                .expect("request");
+            if resp.status() == StatusCode::SERVICE_UNAVAILABLE {
+                held = Some((slow, resp));
+                break;
+            }
+        }
+        if held.is_some() {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let refused = refused.expect("a push while the queue is full is refused");
+    let (mut slow, refused) = held.expect("a push while the queue is full is refused");
     let retry = refused.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);
     assert!(retry.as_deref().and_then(|r| r.parse::<u64>().ok()).is_some_and(|s| s > 0), "{retry:?}");
     let (_, problem) = status_json(refused).await;
@@ -105,4 +98,20 @@ async fn imports_beyond_the_queue_are_told_to_retry_and_the_intake_receipt_is_un
     .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{receipt}");
     assert_eq!(receipt, json!({ "accepted": 1, "failed": [] }));
+}
+
+/// A raw import request whose head and first body bytes are sent, the rest held back.
+async fn slow_upload(url: &str, first: &[u8], len: usize) -> tokio::net::TcpStream {
+    let addr = url.trim_start_matches("http://").to_string();
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+    let auth =
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("admin:{ADMIN_PASSWORD}"));
+    let head = format!(
+        "POST /api/v1/imports HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Basic {auth}\r\n\
+         Content-Type: message/rfc822\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"
+    );
+    slow.write_all(head.as_bytes()).await.expect("head");
+    slow.write_all(first).await.expect("first bytes");
+    slow.flush().await.expect("flush");
+    slow
 }
