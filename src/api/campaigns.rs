@@ -6,12 +6,11 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::imports::ImportDto;
+use super::imports::{ImportDto, event_meta};
 use super::{ApiError, Caller, micros_to_rfc3339, require_analyst};
 use crate::extract::ObservableKind;
 use crate::service::Db;
 use crate::service::campaigns::{self, BulkOutcome, CampaignSummary};
-use crate::service::imports::EventMeta;
 use crate::service::indicators::{Status, TriageContext};
 
 fn summary_json(s: &CampaignSummary) -> serde_json::Value {
@@ -96,12 +95,7 @@ pub async fn commit(
 ) -> Result<HttpResponse, ApiError> {
     require_analyst(&caller)?;
     let id = path.into_inner();
-    let meta: EventMeta = if body.iter().all(u8::is_ascii_whitespace) {
-        EventMeta::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::BadRequest(format!("invalid event metadata: {e}")))?
-    };
+    let meta = event_meta(&body)?;
     let (actor, ctx) = (caller.username.clone(), ctx.into_inner());
     let out = db.run(move |conn| Ok(campaigns::commit_all(conn, &ctx, id, &actor, meta))).await??;
     Ok(HttpResponse::Ok().json(outcome_json(&out)))

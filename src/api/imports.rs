@@ -493,6 +493,14 @@ struct CommitDto {
     updated: Vec<i64>,
 }
 
+/// The optional event metadata of a commit's body (JSON; an empty body: none).
+pub(super) fn event_meta(body: &[u8]) -> Result<EventMeta, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(EventMeta::default());
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("invalid event metadata: {e}")))
+}
+
 /// `POST /imports/{id}/commit`, optionally with event metadata (JSON) overriding the draft's.
 pub async fn commit(
     caller: Caller,
@@ -503,12 +511,7 @@ pub async fn commit(
 ) -> Result<HttpResponse, ApiError> {
     require_analyst(&caller)?;
     let id = path.into_inner();
-    let meta: EventMeta = if body.iter().all(u8::is_ascii_whitespace) {
-        EventMeta::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::BadRequest(format!("invalid event metadata: {e}")))?
-    };
+    let meta = event_meta(&body)?;
     let actor = caller.username.clone();
     let ctx = ctx.into_inner();
     let c = db.run(move |conn| Ok(imports::commit(conn, &ctx, id, &actor, meta))).await??;
