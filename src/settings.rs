@@ -515,15 +515,23 @@ pub struct ImportSettings {
     /// at least one, so that extraction never takes every core from the HTTP workers.
     pub max_concurrent: usize,
     /// Import requests (REST, UI) that may wait for their turn; beyond that REST answers 503
-    /// with `Retry-After` and the UI asks to try again. A waiting request holds its body (up to
-    /// 4 × `max_message_bytes`), so this bounds memory too. Connectors, background UI jobs and
-    /// the CLI wait without this bound (each is one sequential stream of imports).
+    /// with `Retry-After` and the UI asks to try again. Connectors, background UI jobs and the
+    /// CLI wait without this bound (each is one sequential stream of imports).
     pub max_queued: usize,
+    /// Bytes of request bodies the admitted import requests (running or waiting) may hold in
+    /// all; a request that would pass it is refused like one beyond `max_queued` (a single body
+    /// larger than this is still taken when no other is held). With the extraction budget this
+    /// bounds the memory a burst of pushes can take.
+    pub max_queued_bytes: u64,
+    /// How much lower than the HTTP workers' the CPU priority of extraction is (a nice value
+    /// added to the import threads, 0 to 19; 0 keeps it equal): when the cores are busy, TAXII
+    /// polls and UI pages are served first and imports take what is left.
+    pub nice: i32,
 }
 
 impl Default for ImportSettings {
     fn default() -> Self {
-        Self { max_concurrent: 0, max_queued: 8 }
+        Self { max_concurrent: 0, max_queued: 8, max_queued_bytes: 192 << 20, nice: 10 }
     }
 }
 
@@ -1176,6 +1184,9 @@ impl Settings {
         }
         if self.database.pool_size == 0 {
             return Err(SettingsError::Invalid("database.pool_size must be at least 1".into()));
+        }
+        if !(0..=19).contains(&self.imports.nice) {
+            return Err(SettingsError::Invalid("imports.nice must be between 0 and 19".into()));
         }
         Ok(())
     }

@@ -458,7 +458,12 @@ impl Application {
         let server = HttpServer::new(move || build_app(state.clone()))
             .disable_signals()
             .workers(workers)
-            .worker_max_blocking_threads(blocking);
+            .worker_max_blocking_threads(blocking)
+            // After an early answer to a request whose body is still coming (a push refused as
+            // busy), actix reads and drops the rest of the body for this long before closing, so
+            // the client reads its 503 instead of a broken pipe; the default 1 s is too short
+            // for a 50 MB push on a busy machine.
+            .client_disconnect_timeout(std::time::Duration::from_secs(15));
         let is_tls = tls.is_some();
         let server = match tls {
             Some(config) => server.listen_rustls_0_23(listener, config)?,

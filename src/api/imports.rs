@@ -2,7 +2,7 @@
 //! JSON envelope from another product), the drafts they become, QA edits, abandon and commit;
 //! and MISP event JSON into partner intake (`POST /api/v1/misp/events`).
 
-use actix_web::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use actix_web::http::header::{CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE};
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -11,7 +11,8 @@ use serde_json::Value;
 use super::{ApiError, Caller, micros_to_rfc3339, require_analyst};
 use crate::db::imports::{ImportRow, ItemRow};
 use crate::db::{Db, imports as store};
-use crate::service::imports::pipeline::{self, Importer, Message, Then};
+use crate::service::ServiceError;
+use crate::service::imports::pipeline::{self, Admission, Importer, Message, Then};
 use crate::service::imports::{self, EventMeta};
 use crate::service::indicators::TriageContext;
 use crate::service::misp::{EventReport, ImportReport, Refused};
@@ -157,22 +158,36 @@ fn media_type(req: &HttpRequest) -> String {
         .to_ascii_lowercase()
 }
 
-async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, ApiError> {
-    let mut body = Vec::new();
+/// Reads a body of at most `limit` bytes, held by an import's `admission` as it comes (a body
+/// that would pass the import queue's byte budget is refused as busy).
+async fn read_body(
+    payload: &mut web::Payload,
+    limit: usize,
+    mut admission: Option<&mut Admission>,
+) -> Result<Vec<u8>, ApiError> {
+    // Sized once from what was held for a declared length: a 50 MB body read by doubling would be
+    // copied about twice over on the HTTP worker.
+    let expected = admission.as_deref().map_or(0, Admission::held);
+    let mut body = Vec::with_capacity(usize::try_from(expected).unwrap_or(0).min(limit));
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("reading the body: {e}")))?;
         if body.len() + chunk.len() > limit {
             return Err(ApiError::PayloadTooLarge(format!("the body is larger than {limit} bytes")));
+        }
+        if let Some(Err(e)) = admission.as_deref_mut().map(|a| a.cover((body.len() + chunk.len()) as u64)) {
+            return Err(busy(e));
         }
         body.extend_from_slice(&chunk);
     }
     Ok(body)
 }
 
+/// The files of a `multipart/form-data` upload, held by `admission` as they come.
 async fn read_multipart(
     req: &HttpRequest,
     payload: web::Payload,
     limit: usize,
+    admission: &mut Admission,
 ) -> Result<Vec<Incoming>, ApiError> {
     let mut form = actix_multipart::Multipart::new(req.headers(), payload);
     let mut files = Vec::new();
@@ -190,6 +205,7 @@ async fn read_multipart(
             if total > limit {
                 return Err(ApiError::PayloadTooLarge(format!("the upload is larger than {limit} bytes")));
             }
+            admission.cover(total as u64).map_err(busy)?;
             raw.extend_from_slice(&chunk);
         }
         files.push(Incoming {
@@ -206,23 +222,37 @@ async fn read_multipart(
     Ok(files)
 }
 
+/// The import queue is full: retry shortly (503 with `Retry-After`).
+fn busy(e: ServiceError) -> ApiError {
+    ApiError::RetryLater { message: e.to_string(), retry_after_secs: 5, busy: true }
+}
+
+/// A declared `Content-Length`, if any.
+fn declared_length(req: &HttpRequest) -> Option<u64> {
+    req.headers().get(CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
+}
+
 /// `POST /imports`: see the module doc. An mbox becomes one draft per message. The answer lists
 /// every import (`created: false` for bytes imported before) and every message that failed.
 pub async fn create(
     caller: Caller,
     req: HttpRequest,
-    payload: web::Payload,
+    mut payload: web::Payload,
     query: web::Query<ImportQuery>,
     importer: web::Data<Importer>,
 ) -> Result<HttpResponse, ApiError> {
     require_analyst(&caller)?;
     let intake = caller.scope == crate::service::accounts::TokenScope::Intake;
-    // Before the body is read: a client told to come back later has not sent 50 MB for nothing.
-    let admission = importer.admit().map_err(|e| ApiError::RetryLater {
-        message: e.to_string(),
-        retry_after_secs: 5,
-        busy: true,
-    })?;
+    // Before the body is read into memory: a declared length past the queue's budget is refused
+    // at once. (actix-http lingers after such an early answer, reading and dropping the rest of
+    // the body, so the client reads the 503 instead of a reset.)
+    let mut admission = importer
+        .admit()
+        .and_then(|mut a| match declared_length(&req) {
+            Some(len) => a.cover(len).map(|()| a),
+            None => Ok(a),
+        })
+        .map_err(busy)?;
     let limit = importer.ctx().extract.max_message_bytes;
     let content_type = media_type(&req);
     let source = query.source.clone().unwrap_or_else(|| "api".into());
@@ -232,12 +262,14 @@ pub async fn create(
         | "application/vnd.ms-outlook"
         | "application/mbox"
         | "text/plain" => {
-            let raw = read_body(payload, limit.saturating_mul(4)).await?;
+            let raw = read_body(&mut payload, limit.saturating_mul(4), Some(&mut admission)).await?;
             vec![Incoming { name: "body".into(), raw, source, metadata: None, meta: EventMeta::default() }]
         }
-        "multipart/form-data" => read_multipart(&req, payload, limit.saturating_mul(4)).await?,
+        "multipart/form-data" => {
+            read_multipart(&req, payload, limit.saturating_mul(4), &mut admission).await?
+        }
         "application/json" => {
-            let body = read_body(payload, limit.saturating_mul(2)).await?;
+            let body = read_body(&mut payload, limit.saturating_mul(2), Some(&mut admission)).await?;
             let j: JsonImport = serde_json::from_slice(&body)
                 .map_err(|e| ApiError::BadRequest(format!("invalid JSON import: {e}")))?;
             let raw = match (j.raw, j.raw_base64) {
@@ -587,7 +619,7 @@ impl From<ImportReport> for MispImportDto {
 pub async fn misp_events(
     caller: Caller,
     req: HttpRequest,
-    payload: web::Payload,
+    mut payload: web::Payload,
     query: web::Query<MispQuery>,
     db: web::Data<Db>,
     ctx: web::Data<TriageContext>,
@@ -598,7 +630,7 @@ pub async fn misp_events(
         return Err(ApiError::UnsupportedMediaType("send MISP event JSON as application/json".into()));
     }
     let default_tlp = query.tlp.as_deref().map(parse_tlp).transpose()?;
-    let body = read_body(payload, MAX_DOCUMENT_BYTES).await?;
+    let body = read_body(&mut payload, MAX_DOCUMENT_BYTES, None).await?;
     let doc: serde_json::Value =
         serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("invalid MISP JSON: {e}")))?;
     let via = format!("upload by {}", caller.username);

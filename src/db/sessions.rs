@@ -3,7 +3,9 @@
 
 use diesel::prelude::*;
 
-use super::schema::{collection_objects, events, imports, indicators, ui_jobs, users, web_sessions};
+use super::schema::{
+    collection_objects, collections, events, imports, indicators, ui_jobs, users, web_sessions,
+};
 use super::users::UserRow;
 use super::{DbConn, DbError, with_conn};
 
@@ -84,13 +86,23 @@ pub fn indicators_by_kind_status(conn: &mut DbConn) -> Result<Vec<(String, Strin
 }
 
 /// Objects added to each TAXII collection since `since`: what its pollers were served anew.
+/// One range count per collection on the paging index `(collection_id, date_added, …)`: a filter
+/// on `date_added` alone would read every object of every collection.
 pub fn collection_additions_since(conn: &mut DbConn, since: i64) -> Result<Vec<(String, i64)>, DbError> {
-    Ok(with_conn!(conn, c => collection_objects::table
-        .filter(collection_objects::date_added.ge(since))
-        .group_by(collection_objects::collection_id)
-        .select((collection_objects::collection_id, diesel::dsl::count_star()))
-        .order(collection_objects::collection_id)
-        .load(c))?)
+    let ids: Vec<String> =
+        with_conn!(conn, c => collections::table.select(collections::id).order(collections::id).load(c))?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let n: i64 = with_conn!(conn, c => collection_objects::table
+            .filter(collection_objects::collection_id.eq(&id))
+            .filter(collection_objects::date_added.ge(since))
+            .count()
+            .get_result(c))?;
+        if n > 0 {
+            out.push((id, n));
+        }
+    }
+    Ok(out)
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

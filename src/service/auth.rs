@@ -313,8 +313,13 @@ impl Authenticator {
         let token_id = row.id;
         if self.should_touch(token_id) {
             let now = crate::db::now_micros();
-            // Best effort: a failed "last used" write must not fail the request.
-            let _ = self.db.run(move |conn| tokens::touch(conn, token_id, now)).await;
+            // Best effort and not awaited: a failed "last used" write must not fail the request,
+            // and a poll must not wait for the database's write lock (SQLite: held by an import
+            // storing a 50 MB email) to record it.
+            let db = self.db.clone();
+            tokio::spawn(async move {
+                let _ = db.run(move |conn| tokens::touch(conn, token_id, now)).await;
+            });
         }
         // An unknown scope (a newer version's) allows nothing rather than everything.
         let scope = TokenScope::parse(&row.scopes).map_err(|e| AuthError::Unavailable(e.to_string()))?;

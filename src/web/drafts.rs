@@ -102,7 +102,7 @@ pub async fn import(
     leases: web::Data<Leases>,
 ) -> Result<HttpResponse, WebError> {
     s.require_analyst()?;
-    let admission = importer.admit()?;
+    let mut admission = importer.admit()?;
     let limit = importer.ctx().extract.max_message_bytes.saturating_mul(4);
     let mut form = actix_multipart::Multipart::new(req.headers(), payload);
     let mut csrf = None;
@@ -121,6 +121,7 @@ pub async fn import(
             if total > limit {
                 return Err(WebError::PayloadTooLarge(format!("the upload is larger than {limit} bytes")));
             }
+            admission.cover(total as u64)?;
             bytes.extend_from_slice(&chunk);
         }
         match name.as_str() {
@@ -145,9 +146,10 @@ pub async fn import(
     let messages = pipeline::requests(files, &source, None, Some(actor.as_str()), &meta);
     if messages.len() > BACKGROUND_AT {
         // Long work: stored as a job whose progress page polls it; the import goes on in the
-        // background, so the server and the page stay responsive.
-        drop(admission);
-        let job_id = importer.start_job(&leases, s.principal.user_id, messages, Then::default()).await?;
+        // background, so the server and the page stay responsive. The job keeps the upload's
+        // place and bytes in the queue until it ends: its messages are in memory till then.
+        let job_id =
+            importer.start_job(&leases, s.principal.user_id, messages, Then::default(), admission).await?;
         return Ok(see_other(format!("/ui/jobs/{job_id}")));
     }
     let batch = importer.import_all(messages, &Then::default()).await?;

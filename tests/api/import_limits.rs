@@ -115,3 +115,61 @@ async fn slow_upload(url: &str, first: &[u8], len: usize) -> tokio::net::TcpStre
     slow.flush().await.expect("flush");
     slow
 }
+
+/// The queue's byte budget: while an upload holds more than the budget (taken because it was
+/// alone), a push declaring a large body is refused — and the client, which sends its whole body
+/// anyway, reads the 503 instead of a reset connection (the server reads and drops the rest).
+#[tokio::test]
+async fn a_push_past_the_byte_budget_reads_its_503_instead_of_a_reset() {
+    let app = TestApp::spawn_with(|s| {
+        s.imports.max_concurrent = 1;
+        s.imports.max_queued = 8;
+        s.imports.max_queued_bytes = 64 << 10;
+    })
+    .await;
+    app.as_admin(app.get("/api/v1/me")).send().await.expect("me");
+    // 100 KiB of text around a link: more than the budget on its own.
+    let mut slow_body = phish(1);
+    slow_body.extend(std::iter::repeat_n(b"filler line of the slow upload\r\n".as_slice(), 3200).flatten());
+    let (_, rest) = slow_body.split_at(20);
+    // Eight megabytes: far past the loopback socket buffers, so an early close would reset it.
+    let mut big = phish(2);
+    big.extend(std::iter::repeat_n(b"x".as_slice(), 8 << 20).flatten());
+    big.extend_from_slice(b"\r\n");
+    let mut held = None;
+    for wait_ms in [300u64, 600, 1200, 2400] {
+        let slow = slow_upload(&app.url, &slow_body[..20], slow_body.len()).await;
+        tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+        let resp = app
+            .as_admin(app.post("/api/v1/imports"))
+            .header("Content-Type", "message/rfc822")
+            .body(big.clone())
+            .send()
+            .await
+            .expect("the refused client reads an answer, not a reset");
+        if resp.status() == StatusCode::SERVICE_UNAVAILABLE {
+            held = Some((slow, resp));
+            break;
+        }
+        // The probe was admitted first (alone): it is a draft now; start over, longer moment.
+        assert!(resp.status().is_success(), "{}", resp.status());
+    }
+    let (mut slow, refused) = held.expect("a push past the byte budget is refused");
+    assert!(refused.headers().get("retry-after").is_some());
+    let (_, problem) = status_json(refused).await;
+    assert!(problem["detail"].as_str().is_some_and(|d| d.contains("try again")), "{problem}");
+
+    // The slow upload is stored; the budget is free again and the same push is accepted.
+    slow.write_all(rest).await.expect("the rest");
+    let mut answer = String::new();
+    slow.read_to_string(&mut answer).await.expect("answer");
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    let accepted = app
+        .as_admin(app.post("/api/v1/imports"))
+        .header("Content-Type", "message/rfc822")
+        .body(big)
+        .send()
+        .await
+        .expect("request");
+    assert!(accepted.status().is_success(), "{}", accepted.status());
+}

@@ -5,12 +5,16 @@
 //! callers that must never drop an email (connectors) — refused bytes kept as a failed import.
 //!
 //! Extraction is CPU- and memory-bound: at most `imports.max_concurrent` emails are extracted at
-//! once ([`Importer`]'s slots); requests (REST, UI) beyond the slots queue up to
-//! `imports.max_queued` and are then refused as busy, so a burst of pushes can neither exhaust the
-//! memory nor starve the TAXII pollers of CPU and pool connections.
+//! once ([`Importer`]'s slots), each on its own thread at a lower CPU priority
+//! (`imports.nice`), so the HTTP workers (a TAXII poller, the UI) are served first when the
+//! cores are busy. Requests (REST, UI) beyond the slots queue up to `imports.max_queued`
+//! requests and `imports.max_queued_bytes` bytes of bodies held, and are then refused as busy
+//! (after their body is read and dropped, so the client reads the answer instead of a reset), so
+//! a burst of pushes can neither exhaust the memory nor starve the TAXII pollers of CPU and pool
+//! connections.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -125,6 +129,11 @@ pub struct Importer {
     /// Requests admitted (running or waiting for a slot).
     admitted: Arc<AtomicUsize>,
     max_admitted: usize,
+    /// Body bytes the admitted requests hold.
+    held: Arc<AtomicU64>,
+    max_held: u64,
+    /// The nice value the extraction threads take (0: unchanged).
+    nice: i32,
 }
 
 impl std::fmt::Debug for Importer {
@@ -133,19 +142,55 @@ impl std::fmt::Debug for Importer {
             .field("free_slots", &self.slots.available_permits())
             .field("admitted", &self.admitted.load(Ordering::Relaxed))
             .field("max_admitted", &self.max_admitted)
+            .field("held_bytes", &self.held.load(Ordering::Relaxed))
+            .field("max_held", &self.max_held)
             .finish_non_exhaustive()
     }
 }
 
-/// A request's place among the admitted ones, given back when dropped.
+/// A request's place among the admitted ones and the body bytes it holds, given back when
+/// dropped.
 #[derive(Debug)]
 pub struct Admission {
     admitted: Arc<AtomicUsize>,
+    held: Arc<AtomicU64>,
+    max_held: u64,
+    /// Bytes this request holds (counted in `held`).
+    mine: u64,
+}
+
+impl Admission {
+    /// Body bytes this request holds.
+    pub fn held(&self) -> u64 {
+        self.mine
+    }
+
+    /// Holds body bytes up to `total` for this request (a declared `Content-Length` before the
+    /// body is read, or the length read so far). Busy when the bytes held by every admitted
+    /// request would pass `imports.max_queued_bytes`, unless this request is the only one
+    /// holding any (one body larger than the budget is still imported, alone).
+    pub fn cover(&mut self, total: u64) -> Result<(), ServiceError> {
+        let Some(more) = total.checked_sub(self.mine).filter(|m| *m > 0) else {
+            return Ok(());
+        };
+        let before = self.held.fetch_add(more, Ordering::AcqRel);
+        let others = before - self.mine;
+        if others > 0 && before + more > self.max_held {
+            self.held.fetch_sub(more, Ordering::AcqRel);
+            return Err(ServiceError::Busy(format!(
+                "the import queue holds {} MB of bodies already; try again shortly",
+                others >> 20
+            )));
+        }
+        self.mine = total;
+        Ok(())
+    }
 }
 
 impl Drop for Admission {
     fn drop(&mut self) {
         self.admitted.fetch_sub(1, Ordering::AcqRel);
+        self.held.fetch_sub(self.mine, Ordering::AcqRel);
     }
 }
 
@@ -187,6 +232,9 @@ impl Importer {
             slots: Arc::new(Semaphore::new(slots)),
             admitted: Arc::default(),
             max_admitted: slots.saturating_add(settings.max_queued),
+            held: Arc::default(),
+            max_held: settings.max_queued_bytes,
+            nice: settings.nice,
         }
     }
 
@@ -198,7 +246,12 @@ impl Importer {
     /// the queue are taken, so a client learns it at once and retries later.
     pub fn admit(&self) -> Result<Admission, ServiceError> {
         let before = self.admitted.fetch_add(1, Ordering::AcqRel);
-        let admission = Admission { admitted: self.admitted.clone() };
+        let admission = Admission {
+            admitted: self.admitted.clone(),
+            held: self.held.clone(),
+            max_held: self.max_held,
+            mine: 0,
+        };
         if before >= self.max_admitted {
             return Err(ServiceError::Busy(format!(
                 "the import queue is full ({before} running or waiting); try again shortly"
@@ -207,7 +260,8 @@ impl Importer {
         Ok(admission)
     }
 
-    /// Imports one message when a slot is free (waiting for it), on the blocking pool.
+    /// Imports one message when a slot is free (waiting for it), on a thread of its own at the
+    /// extraction priority.
     pub async fn import(&self, req: ImportRequest, then: &Then) -> Result<Outcome, ServiceError> {
         let _slot = self
             .slots
@@ -215,9 +269,7 @@ impl Importer {
             .await
             .map_err(|_| ServiceError::Internal("the import slots are closed".into()))?;
         let (db, ctx, then) = (self.db.clone(), self.ctx.clone(), then.clone());
-        tokio::task::spawn_blocking(move || run_one(&db, &ctx, req, &then))
-            .await
-            .map_err(|e| ServiceError::Internal(format!("import task: {e}")))?
+        on_low_priority_thread(self.nice, move || run_one(&db, &ctx, req, &then)).await?
     }
 
     /// Keeps bytes that are not to be imported (a connector's message cut at the size limit, or
@@ -248,7 +300,8 @@ impl Importer {
         Ok(batch)
     }
 
-    /// Starts a background import of `messages` for user `user_id`: a job row whose progress is
+    /// Starts a background import of `messages` for user `user_id`, which keeps the upload's
+    /// `admission` (its place and bytes in the queue) until it ends: a job row whose progress is
     /// stored after each message (the progress page works from any instance), held by the
     /// lease `ui-job:ID` while this instance works on it (closed as interrupted by another
     /// instance if this one stops). Returns the job's id.
@@ -258,6 +311,7 @@ impl Importer {
         user_id: i64,
         messages: Vec<Message>,
         then: Then,
+        admission: Admission,
     ) -> Result<i64, DbError> {
         let total = i64::try_from(messages.len()).unwrap_or(i64::MAX);
         let job = self
@@ -270,6 +324,7 @@ impl Importer {
         let importer = self.clone();
         tokio::spawn(async move {
             importer.run_job(job_id, messages, &then).await;
+            drop(admission);
             leases.release(&ui_job_lease(job_id)).await;
         });
         Ok(job_id)
@@ -303,6 +358,31 @@ impl Importer {
             (i64::try_from(p.imported.len()).unwrap_or(0), i64::try_from(p.failed.len()).unwrap_or(0));
         self.db.run(move |conn| sessions::update_job(conn, job_id, counts, &text, finished)).await
     }
+}
+
+/// Runs `work` on a new thread whose CPU priority is lowered by `nice` first. A thread of its
+/// own, not the blocking pool: Linux keeps the nice value per thread, a pool thread would keep it
+/// for the database calls it runs next, and an unprivileged process cannot raise it back.
+async fn on_low_priority_thread<T: Send + 'static>(
+    nice: i32,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ServiceError> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("harpoon-import".into())
+        // Extraction recurses (MIME, nested messages, archives) within its depth limits.
+        .stack_size(8 << 20)
+        .spawn(move || {
+            if nice != 0
+                && let Err(e) = rustix::process::setpriority_process(None, nice)
+            {
+                tracing::debug!("cannot lower the import thread's priority: {e}");
+            }
+            // The receiver is gone only when the request was dropped; the work is done anyway.
+            let _ = tx.send(work());
+        })
+        .map_err(|e| ServiceError::Internal(format!("cannot start an import thread: {e}")))?;
+    rx.await.map_err(|_| ServiceError::Internal("the import thread stopped before answering".into()))
 }
 
 /// The requests of one upload: each file's messages with the same source, actor and metadata.
@@ -345,6 +425,34 @@ mod tests {
         let one = messages_in("x.eml", b"Subject: hi\r\n\r\nbody\r\n".to_vec());
         assert_eq!(one.len(), 1);
         assert_eq!(one[0].0, "x.eml");
+    }
+
+    fn admission(held: &Arc<AtomicU64>, max_held: u64) -> Admission {
+        Admission { admitted: Arc::new(AtomicUsize::new(1)), held: held.clone(), max_held, mine: 0 }
+    }
+
+    #[test]
+    fn admitted_requests_hold_bodies_within_the_byte_budget_and_one_large_body_alone() {
+        let held = Arc::new(AtomicU64::new(0));
+        let mut a = admission(&held, 100);
+        let mut b = admission(&held, 100);
+        a.cover(60).unwrap();
+        a.cover(30).unwrap(); // less than held: nothing more
+        assert!(matches!(b.cover(50), Err(ServiceError::Busy(_))));
+        assert_eq!(held.load(Ordering::Acquire), 60, "a refused cover holds nothing");
+        b.cover(40).unwrap();
+        let mut c = admission(&held, 100);
+        assert!(c.cover(1).is_err(), "the budget is full");
+        drop(a);
+        assert_eq!(held.load(Ordering::Acquire), 40);
+        assert!(c.cover(200).is_err(), "larger than the budget while another body is held");
+        drop(b);
+        c.cover(200).expect("a body larger than the budget is taken alone");
+        let mut d = admission(&held, 100);
+        assert!(d.cover(1).is_err());
+        drop(c);
+        drop(d);
+        assert_eq!(held.load(Ordering::Acquire), 0);
     }
 
     #[test]
