@@ -5,8 +5,7 @@
 //! callers that must never drop an email (connectors) — refused bytes kept as a failed import.
 //!
 //! Extraction is CPU- and memory-bound: at most `imports.max_concurrent` emails are extracted at
-//! once ([`Importer`]'s slots), each on its own thread at a lower CPU priority
-//! (`imports.nice`), so the HTTP workers (a TAXII poller, the UI) are served first when the
+//! once ([`Importer`]'s slots), on import threads of lower CPU priority (`imports.nice`), so the HTTP workers (a TAXII poller, the UI) are served first when the
 //! cores are busy. Requests (REST, UI) beyond the slots queue up to `imports.max_queued`
 //! requests and `imports.max_queued_bytes` bytes of bodies held, and are then refused as busy
 //! (after their body is read and dropped, so the client reads the answer instead of a reset), so
@@ -132,8 +131,8 @@ pub struct Importer {
     /// Body bytes the admitted requests hold.
     held: Arc<AtomicU64>,
     max_held: u64,
-    /// The nice value the extraction threads take (0: unchanged).
-    nice: i32,
+    /// Where extraction runs.
+    threads: ImportThreads,
 }
 
 impl std::fmt::Debug for Importer {
@@ -234,7 +233,7 @@ impl Importer {
             max_admitted: slots.saturating_add(settings.max_queued),
             held: Arc::default(),
             max_held: settings.max_queued_bytes,
-            nice: settings.nice,
+            threads: ImportThreads::start(slots, settings.nice),
         }
     }
 
@@ -269,7 +268,7 @@ impl Importer {
             .await
             .map_err(|_| ServiceError::Internal("the import slots are closed".into()))?;
         let (db, ctx, then) = (self.db.clone(), self.ctx.clone(), then.clone());
-        on_low_priority_thread(self.nice, move || run_one(&db, &ctx, req, &then)).await?
+        self.threads.run(move || run_one(&db, &ctx, req, &then)).await?
     }
 
     /// Keeps bytes that are not to be imported (a connector's message cut at the size limit, or
@@ -360,29 +359,83 @@ impl Importer {
     }
 }
 
-/// Runs `work` on a new thread whose CPU priority is lowered by `nice` first. A thread of its
-/// own, not the blocking pool: Linux keeps the nice value per thread, a pool thread would keep it
-/// for the database calls it runs next, and an unprivileged process cannot raise it back.
-async fn on_low_priority_thread<T: Send + 'static>(
+/// A job for an import thread.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The import threads: long-lived threads at the extraction priority, fed by a channel (one per
+/// slot, so a job never waits for one). Threads of their own, not the blocking pool: Linux keeps
+/// the nice value per thread, a pool thread would keep it for the database calls it runs next,
+/// and an unprivileged process cannot raise it back. Long-lived, not one per import: the
+/// allocator keeps per-thread heaps, and a heap per short-lived thread held ~100 MiB more in the
+/// soak. They stop when the importer (every clone) is dropped.
+#[derive(Clone)]
+struct ImportThreads {
+    jobs: std::sync::mpsc::Sender<Job>,
     nice: i32,
-    work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, ServiceError> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    std::thread::Builder::new()
-        .name("harpoon-import".into())
-        // Extraction recurses (MIME, nested messages, archives) within its depth limits.
-        .stack_size(8 << 20)
-        .spawn(move || {
-            if nice != 0
-                && let Err(e) = rustix::process::setpriority_process(None, nice)
-            {
-                tracing::debug!("cannot lower the import thread's priority: {e}");
+}
+
+impl ImportThreads {
+    fn start(count: usize, nice: i32) -> Self {
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        let queue = Arc::new(std::sync::Mutex::new(queue));
+        for k in 0..count {
+            let queue = queue.clone();
+            let started = std::thread::Builder::new()
+                .name(format!("harpoon-import-{k}"))
+                // Extraction recurses (MIME, nested messages, archives) within its depth limits.
+                .stack_size(8 << 20)
+                .spawn(move || {
+                    lower_priority(nice);
+                    loop {
+                        let job = match queue.lock() {
+                            Ok(queue) => queue.recv(),
+                            Err(_) => return,
+                        };
+                        let Ok(job) = job else { return };
+                        // A panic ends its job (the waiting request hears of it), not the thread.
+                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                    }
+                });
+            if let Err(e) = started {
+                tracing::error!("cannot start import thread {k}: {e} (imports start a thread each)");
             }
-            // The receiver is gone only when the request was dropped; the work is done anyway.
+        }
+        Self { jobs, nice }
+    }
+
+    /// Runs `work` on an import thread (or, when none is running, a new one at the same
+    /// priority) and waits for its answer.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ServiceError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        // The receiver is gone only when the request was dropped; the work is done anyway.
+        let job: Job = Box::new(move || {
             let _ = tx.send(work());
-        })
-        .map_err(|e| ServiceError::Internal(format!("cannot start an import thread: {e}")))?;
-    rx.await.map_err(|_| ServiceError::Internal("the import thread stopped before answering".into()))
+        });
+        if let Err(std::sync::mpsc::SendError(job)) = self.jobs.send(job) {
+            let nice = self.nice;
+            std::thread::Builder::new()
+                .name("harpoon-import".into())
+                .stack_size(8 << 20)
+                .spawn(move || {
+                    lower_priority(nice);
+                    job();
+                })
+                .map_err(|e| ServiceError::Internal(format!("cannot start an import thread: {e}")))?;
+        }
+        rx.await.map_err(|_| ServiceError::Internal("the import thread stopped before answering".into()))
+    }
+}
+
+/// Lowers the calling thread's CPU priority by `nice` (Linux: per thread).
+fn lower_priority(nice: i32) {
+    if nice != 0
+        && let Err(e) = rustix::process::setpriority_process(None, nice)
+    {
+        tracing::debug!("cannot lower the import thread's priority: {e}");
+    }
 }
 
 /// The requests of one upload: each file's messages with the same source, actor and metadata.
