@@ -2,7 +2,9 @@
 //! shared corpus (`HARPOON_CORPUS`, default `../shared/corpus`) and on hostile inputs, one core.
 //! Run: `cargo bench --bench extract`. Prints MB/s of raw email, emails/s and the worst email;
 //! `BENCH_ROUNDS=N` (3) rounds, `BENCH_TOP=N` also lists the N slowest inputs per row on stderr,
-//! `BENCH_HOSTILE=0` leaves out the hostile inputs.
+//! `BENCH_HOSTILE=0` leaves out the hostile inputs. A second table splits the worst email into
+//! those whose extraction read no image and those that read at least one for QR codes (issue
+//! 16's goals: 50 ms and 150 ms).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -44,6 +46,11 @@ struct Row {
     worst: Duration,
     worst_name: String,
     p99: Duration,
+    /// The slowest input that read no image, and the slowest that read one (QR codes).
+    worst_plain: Option<(Duration, String)>,
+    worst_images: Option<(Duration, String)>,
+    /// Inputs that read at least one image.
+    n_images: usize,
 }
 
 fn bench(label: &str, inputs: &[(String, Vec<u8>)], rounds: usize) -> Row {
@@ -51,6 +58,7 @@ fn bench(label: &str, inputs: &[(String, Vec<u8>)], rounds: usize) -> Row {
     let bytes = inputs.iter().map(|(_, b)| b.len()).sum();
     let mut best_total = Duration::MAX;
     let mut per_file = vec![Duration::MAX; inputs.len()];
+    let mut with_images = vec![false; inputs.len()];
     let mut sink = 0usize;
     let cpu0 = cpu_ticks();
     for _ in 0..rounds {
@@ -62,6 +70,9 @@ fn bench(label: &str, inputs: &[(String, Vec<u8>)], rounds: usize) -> Row {
             sink += x.observables.len();
             if let Some(slot) = per_file.get_mut(i) {
                 *slot = (*slot).min(dt);
+            }
+            if let Some(slot) = with_images.get_mut(i) {
+                *slot = x.images_read > 0;
             }
         }
         best_total = best_total.min(t0.elapsed());
@@ -83,6 +94,16 @@ fn bench(label: &str, inputs: &[(String, Vec<u8>)], rounds: usize) -> Row {
             eprintln!("{label}: {:>9.2} ms  {name}", d.as_secs_f64() * 1e3);
         }
     }
+    let worst_of = |images: bool| {
+        per_file
+            .iter()
+            .zip(&with_images)
+            .zip(inputs)
+            .filter(|((_, w), _)| **w == images)
+            .max_by_key(|((d, _), _)| **d)
+            .map(|((d, _), (name, _))| (*d, name.clone()))
+    };
+    let (worst_plain, worst_images) = (worst_of(false), worst_of(true));
     let mut sorted = per_file.clone();
     sorted.sort();
     let p99 = sorted
@@ -98,6 +119,9 @@ fn bench(label: &str, inputs: &[(String, Vec<u8>)], rounds: usize) -> Row {
         worst,
         worst_name: inputs.get(wi).map(|(n, _)| n.clone()).unwrap_or_default(),
         p99,
+        worst_plain,
+        worst_images,
+        n_images: with_images.iter().filter(|w| **w).count(),
     }
 }
 
@@ -211,6 +235,27 @@ fn main() {
             r.p99.as_secs_f64() * 1e3,
             r.worst.as_secs_f64() * 1e3,
             r.worst_name
+        );
+    }
+    println!(
+        "\n{:<28} {:>6} {:>10}  {:<58} {:>6} {:>10}  worst email with images (QR codes read)",
+        "input", "plain", "worst ms", "worst email without images", "images", "worst ms"
+    );
+    let ms = |w: &Option<(Duration, String)>| {
+        w.as_ref().map_or("-".to_owned(), |(d, _)| format!("{:.2}", d.as_secs_f64() * 1e3))
+    };
+    let name = |w: &Option<(Duration, String)>| w.as_ref().map_or("-".to_owned(), |(_, n)| n.clone());
+    for r in rows.iter().filter(|r| !r.label.starts_with("hostile")) {
+        let n_images = r.n_images;
+        println!(
+            "{:<28} {:>6} {:>10}  {:<58} {:>6} {:>10}  {}",
+            r.label,
+            r.files - n_images,
+            ms(&r.worst_plain),
+            name(&r.worst_plain),
+            n_images,
+            ms(&r.worst_images),
+            name(&r.worst_images)
         );
     }
 }

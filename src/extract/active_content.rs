@@ -15,10 +15,12 @@ const MAX_BLOBS: usize = 16;
 /// A blob longer than this is not decoded (a real page hides kilobytes, not megabytes).
 const MAX_BLOB: usize = 1024 * 1024;
 
+// No capture groups in these two: the lazy DFA finds the matches and their parts are split off
+// by hand (captures over a long blob would run in the slow PikeVM).
 static B64_LITERAL: LazyLock<Option<Regex>> =
-    LazyLock::new(|| Regex::new(r#""([A-Za-z0-9+/_-]{16,}={0,2})"|'([A-Za-z0-9+/_-]{16,}={0,2})'"#).ok());
+    LazyLock::new(|| Regex::new(r#""[A-Za-z0-9+/_-]{16,}={0,2}"|'[A-Za-z0-9+/_-]{16,}={0,2}'"#).ok());
 static DATA_URL: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    Regex::new(r#"(?i)data:(text/html|image/svg\+xml|text/plain|application/xhtml\+xml)(?:;[a-z0-9=_-]+)*?(;base64)?,([^"'\s<>)]+)"#)
+    Regex::new(r#"(?i)data:(?:text/html|image/svg\+xml|text/plain|application/xhtml\+xml)(?:;[a-z0-9=_-]+)*,[^"'\s<>)]+"#)
         .ok()
 });
 
@@ -27,15 +29,16 @@ static DATA_URL: LazyLock<Option<Regex>> = LazyLock::new(|| {
 pub(crate) fn base64_literals(code: &str, skip: &[(usize, usize)]) -> Vec<DecodedLiteral> {
     let Some(re) = B64_LITERAL.as_ref() else { return Vec::new() };
     let mut out = Vec::new();
-    for c in re.captures_iter(code) {
+    for all in re.find_iter(code) {
         if out.len() >= MAX_BLOBS {
             break;
         }
-        let (Some(all), Some(arg)) = (c.get(0), c.get(1).or_else(|| c.get(2))) else { continue };
+        // The literal between its quotes.
+        let Some(arg) = all.as_str().get(1..all.len() - 1) else { continue };
         if arg.len() > MAX_BLOB || skip.iter().any(|&(s, e)| s < all.end() && all.start() < e) {
             continue;
         }
-        let Some(text) = decode_b64(arg.as_str()) else { continue };
+        let Some(text) = decode_b64(arg) else { continue };
         if looks_like_link_or_html(&text) {
             out.push(DecodedLiteral { text, start: all.start(), end: all.end(), how: "base64" });
         }
@@ -48,15 +51,19 @@ pub(crate) fn base64_literals(code: &str, skip: &[(usize, usize)]) -> Vec<Decode
 pub(crate) fn data_urls(text: &str) -> Vec<DecodedLiteral> {
     let Some(re) = DATA_URL.as_ref() else { return Vec::new() };
     let mut out = Vec::new();
-    for c in re.captures_iter(text).take(MAX_BLOBS) {
-        let (Some(all), Some(body)) = (c.get(0), c.get(3)) else { continue };
+    for all in re.find_iter(text).take(MAX_BLOBS) {
+        // `data:` TYPE PARAMETERS `,` BODY: neither type nor parameters hold a comma; base64
+        // when the last parameter is `;base64`.
+        let Some((head, body)) = all.as_str().split_once(',') else { continue };
         if body.len() > MAX_BLOB {
             continue;
         }
-        let decoded = if c.get(2).is_some() {
-            decode_b64(&super::wrappers::percent_decode(body.as_str()))
+        let base64 =
+            head.len() >= 7 && head.get(head.len() - 7..).is_some_and(|p| p.eq_ignore_ascii_case(";base64"));
+        let decoded = if base64 {
+            decode_b64(&super::wrappers::percent_decode(body))
         } else {
-            Some(super::wrappers::percent_decode(body.as_str()))
+            Some(super::wrappers::percent_decode(body))
         };
         if let Some(text) = decoded.filter(|t| !t.trim().is_empty()) {
             out.push(DecodedLiteral { text, start: all.start(), end: all.end(), how: "data: URL" });

@@ -277,11 +277,11 @@ pub(crate) struct DecodedLiteral {
     pub how: &'static str,
 }
 
+/// No capture groups (the parts are split off by hand): captures over a long literal would run
+/// in the slow PikeVM, the match alone in the lazy DFA.
 static SCRIPT_LITERAL: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    Regex::new(
-        r#"(?-u:\b)(unescape|decodeURIComponent|decodeURI|atob)\s*\(\s*(?:"([^"]{16,})"|'([^']{16,})')"#,
-    )
-    .ok()
+    Regex::new(r#"(?-u:\b)(?:unescape|decodeURIComponent|decodeURI|atob)\s*\(\s*(?:"[^"]{16,}"|'[^']{16,}')"#)
+        .ok()
 });
 
 /// Finds `unescape("%3C..")`, `decodeURIComponent(..)` and `atob("..")` calls with a literal
@@ -291,21 +291,24 @@ pub(crate) fn decode_script_literals(code: &str) -> Vec<DecodedLiteral> {
         return Vec::new();
     };
     let mut out = Vec::new();
-    for c in re.captures_iter(code) {
-        let (Some(all), Some(func)) = (c.get(0), c.get(1)) else {
+    for all in re.find_iter(code) {
+        // NAME `(` QUOTE ARG QUOTE: the first quote opens the literal, the match's last byte
+        // closes it.
+        let call = all.as_str();
+        let Some(open) = call.find(['"', '\'']) else {
             continue;
         };
-        let Some(arg) = c.get(2).or_else(|| c.get(3)) else {
+        let Some(arg) = call.get(open + 1..call.len() - 1) else {
             continue;
         };
-        let (text, how) = if func.as_str() == "atob" {
-            let cleaned: String = arg.as_str().chars().filter(|c| !c.is_whitespace()).collect();
+        let (text, how) = if call.starts_with("atob") {
+            let cleaned: String = arg.chars().filter(|c| !c.is_whitespace()).collect();
             match base64::engine::general_purpose::STANDARD.decode(cleaned.as_bytes()) {
                 Ok(b) => (String::from_utf8_lossy(&b).into_owned(), "atob"),
                 Err(_) => continue,
             }
         } else {
-            (percent_decode(arg.as_str()), "unescape")
+            (percent_decode(arg), "unescape")
         };
         out.push(DecodedLiteral { text, start: all.start(), end: all.end(), how });
     }

@@ -139,7 +139,20 @@ pub fn detect_input(raw: &[u8]) -> InputKind {
     if !is_header(first) {
         return InputKind::PastedText;
     }
-    let has_body = body.windows(2).any(|w| w == b"\n\n") || body.windows(4).any(|w| w == b"\r\n\r\n");
+    // A blank line (`\n\n` or `\r\n\r\n`) anywhere: looked for in one pass from newline to
+    // newline that stops at the first, normally the end of the header (two passes over a
+    // CRLF message's whole body used to be 3 % of the extraction's time).
+    let has_body = body.iter().enumerate().any(|(i, &b)| {
+        b == b'\n'
+            && match body.get(i + 1) {
+                Some(b'\n') => true,
+                Some(b'\r') => {
+                    body.get(i + 2) == Some(&b'\n')
+                        && i.checked_sub(1).and_then(|p| body.get(p)) == Some(&b'\r')
+                }
+                _ => false,
+            }
+    });
     if has_body { InputKind::Eml } else { InputKind::PastedHeaders }
 }
 
@@ -228,6 +241,7 @@ pub fn extract(raw: &[u8], options: &ExtractOptions) -> Extraction {
                 detail: "internal error while parsing; nothing extracted".into(),
             }],
             decoded_bytes: 0,
+            images_read: 0,
         },
     }
 }

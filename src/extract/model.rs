@@ -20,6 +20,10 @@ pub struct Extraction {
     /// budget's margin over real mail; not part of the JSON).
     #[serde(skip)]
     pub decoded_bytes: u64,
+    /// Images handed to the QR reader (for the benchmark's worst email with and without
+    /// images; not part of the JSON).
+    #[serde(skip)]
+    pub images_read: usize,
 }
 
 impl Extraction {
