@@ -192,6 +192,10 @@ pub struct Facts {
     /// Message-ID and fingerprint of the draft (for the same-phish match).
     pub message_id: Option<String>,
     pub fingerprint: Option<String>,
+    /// What several signals read, computed once on first use: the visible texts (plain, then
+    /// each HTML without tags) and the links of each HTML text (`html`'s order).
+    pub visible: std::sync::OnceLock<Vec<String>>,
+    pub anchors: std::sync::OnceLock<Vec<Vec<(String, String)>>>,
 }
 
 /// Plain text read for wording signals: lures sit near the top, and the regexes stay cheap.

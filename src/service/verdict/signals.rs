@@ -502,9 +502,9 @@ fn target_domain(href: &str) -> Option<String> {
 /// https://bank.example</a>`): the reader is told where they are going, and it is not true.
 pub fn link_text_elsewhere(facts: &Facts) -> Option<Reason> {
     let mut found = Vec::new();
-    for (_, html) in &facts.html {
-        for (text, href) in anchors(html) {
-            if let (Some(shown), Some(goes)) = (shown_domain(&text), target_domain(&href))
+    for links in html_anchors(facts) {
+        for (text, href) in links {
+            if let (Some(shown), Some(goes)) = (shown_domain(text), target_domain(href))
                 && shown != goes
             {
                 let item = format!("\"{text}\" goes to {goes}");
@@ -527,7 +527,7 @@ pub fn link_text_elsewhere(facts: &Facts) -> Option<Reason> {
 /// The lures of credential phishing, worded as field reports and awareness trainings list them.
 static LURE: LazyLock<Option<Regex>> = LazyLock::new(|| {
     Regex::new(concat!(
-        r"(?i)\b(?:",
+        r"(?i)(?-u:\b)(?:",
         r"(?:verify|confirm|validate|update|unlock|reactivate|re-activate|restore)\s+your\s+",
         r"(?:account|identity|e-?mail|mailbox|password|login|credentials|billing|payment)",
         r"|your\s+(?:account|mailbox|password|e-?mail)\s+(?:has\s+been\s+|was\s+|is\s+|will\s+be\s+)?",
@@ -536,7 +536,7 @@ static LURE: LazyLock<Option<Regex>> = LazyLock::new(|| {
         r"|unusual\s+(?:sign-?in|login|activity)",
         r"|mailbox\s+(?:is\s+)?(?:full|storage|quota)",
         r"|(?:storage|mailbox)\s+quota",
-        r")\b"
+        r")(?-u:\b)"
     ))
     .ok()
 });
@@ -544,31 +544,39 @@ static LURE: LazyLock<Option<Regex>> = LazyLock::new(|| {
 /// The wording of advance-fee and payout scams, as fraud-awareness pages list it.
 static MONEY: LazyLock<Option<Regex>> = LazyLock::new(|| {
     Regex::new(concat!(
-        r"(?i)\b(?:",
+        r"(?i)(?-u:\b)(?:",
         r"next\s+of\s+kin|inheritance|beneficiary|consignment|compensation\s+(?:fund|payment)",
         r"|(?:fund|funds|payment)\s+(?:transfer|release|remittance)|atm\s+card|lottery|won\s+the\s+sum",
-        r"|(?:million|billion)\s+(?:us\s+)?(?:dollars|usd|euros?|pounds)|donat(?:ed|ion)\b[^\n]{0,40}?\bto\s+you",
+        r"|(?:million|billion)\s+(?:us\s+)?(?:dollars|usd|euros?|pounds)|donat(?:ed|ion)(?-u:\b)[^\n]{0,40}?(?-u:\b)to\s+you",
         r"|\d{1,3}(?:,\d{3}){2,}(?:\.\d\d)?\s*(?:usd|us\s+dollars|dollars|euros?|eur)",
-        r"|bitcoin|\bbtc\b|crypto\s*wallet|withdraw(?:al)?\s+(?:your|the)\s+(?:funds|balance|money|profit)",
+        r"|bitcoin|(?-u:\b)btc(?-u:\b)|crypto\s*wallet|withdraw(?:al)?\s+(?:your|the)\s+(?:funds|balance|money|profit)",
         r"|hours\s+to\s+withdraw|your\s+balance\s+(?:has\s+been|is)",
         r"|(?:investment|partnership|business)\s+(?:offer|proposal|opportunity)",
         r"|whatsapp|telegram",
-        r")\b"
+        r")(?-u:\b)"
     ))
     .ok()
 });
 
 /// Visible text of the reported message: plain bodies, and HTML bodies without tags.
-fn visible_texts(facts: &Facts) -> Vec<String> {
-    let mut out = vec![facts.plain.clone()];
-    if let Some(tag) = TAG.as_ref() {
-        for (_, html) in &facts.html {
-            let end = (0..=html.len().min(4 * super::MAX_WORDING)).rev().find(|&i| html.is_char_boundary(i));
-            let visible = tag.replace_all(html.get(..end.unwrap_or(0)).unwrap_or_default(), " ");
-            out.push(crate::extract::html::decode_entities(&visible));
+fn visible_texts(facts: &Facts) -> &[String] {
+    facts.visible.get_or_init(|| {
+        let mut out = vec![facts.plain.clone()];
+        if let Some(tag) = TAG.as_ref() {
+            for (_, html) in &facts.html {
+                let end =
+                    (0..=html.len().min(4 * super::MAX_WORDING)).rev().find(|&i| html.is_char_boundary(i));
+                let visible = tag.replace_all(html.get(..end.unwrap_or(0)).unwrap_or_default(), " ");
+                out.push(crate::extract::html::decode_entities(&visible));
+            }
         }
-    }
-    out
+        out
+    })
+}
+
+/// The links of each HTML text (in `facts.html`'s order), read once.
+fn html_anchors(facts: &Facts) -> &[Vec<(String, String)>] {
+    facts.anchors.get_or_init(|| facts.html.iter().map(|(_, html)| anchors(html)).collect())
 }
 
 /// What `re` finds in the visible text, lower case, each once (at most 5 per text).
@@ -580,7 +588,7 @@ fn wording(re: &Regex, facts: &Facts) -> Vec<String> {
 fn wording_n(re: &Regex, facts: &Facts, n: usize) -> Vec<String> {
     let mut found: Vec<String> = Vec::new();
     for text in visible_texts(facts) {
-        for m in re.find_iter(&text).take(n) {
+        for m in re.find_iter(text).take(n) {
             let w = m.as_str().split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
             if !found.contains(&w) {
                 found.push(w);
@@ -775,11 +783,11 @@ pub fn from_invalid_domain(facts: &Facts) -> Option<Reason> {
 /// Prize, survey and gift lures (English, German, French, Spanish, Portuguese).
 static PRIZE: LazyLock<Option<Regex>> = LazyLock::new(|| {
     Regex::new(concat!(
-        r"(?i)\b(?:congratulations|you(?:'ve|\s+have)?\s+(?:just\s+)?(?:won|been\s+(?:selected|chosen))",
+        r"(?i)(?-u:\b)(?:congratulations|you(?:'ve|\s+have)?\s+(?:just\s+)?(?:won|been\s+(?:selected|chosen))",
         r"|winners?|prizes?|gift\s*cards?|rewards?|free\s+gift|claim\s+your|survey|sweepstakes?|giveaway",
         r"|gewinn\w*|gewonnen|gutschein\w*|glückwunsch|gratulieren|gagn\w+|félicitations|cadeau|récompense",
         r"|sondage|ganhe|ganhador|prêmio|parabéns|premio|ganador|felicidades|sorteo|sorteio",
-        r")\b"
+        r")(?-u:\b)"
     ))
     .ok()
 });
@@ -842,13 +850,15 @@ fn link_targets(facts: &Facts) -> (usize, usize, Vec<String>) {
     let Some(from) = facts.from_domain.as_deref() else { return (0, 0, Vec::new()) };
     let mut seen = std::collections::HashSet::new();
     let (mut own, mut other, mut domains) = (0, 0, Vec::new());
-    for html in html_bodies(facts) {
-        for (_, href) in anchors(html) {
+    let bodies =
+        facts.html.iter().zip(html_anchors(facts)).filter(|((place, _), _)| place.starts_with("body "));
+    for (_, links) in bodies {
+        for (_, href) in links {
             let lower = href.trim().to_ascii_lowercase();
             if !(lower.starts_with("http://") || lower.starts_with("https://")) || !seen.insert(lower) {
                 continue;
             }
-            match target_domain(&href) {
+            match target_domain(href) {
                 Some(d) if d == from => own += 1,
                 // An email service's click tracker stands for every sender it mails for.
                 Some(d) if LINK_TRACKERS.contains(&d.as_str()) => {}
@@ -1026,9 +1036,9 @@ pub fn hidden_text(facts: &Facts) -> Option<Reason> {
 /// Greetings that do not know the reader's name ("Dear customer", "Hello user").
 static GREETING: LazyLock<Option<Regex>> = LazyLock::new(|| {
     Regex::new(concat!(
-        r"(?i)\b(?:dear|hello|hi|greetings|attention)[\s,:]+(?:valued\s+|our\s+|esteemed\s+)?",
+        r"(?i)(?-u:\b)(?:dear|hello|hi|greetings|attention)[\s,:]+(?:valued\s+|our\s+|esteemed\s+)?",
         r"(?:customer|user|client|member|account\s*(?:holder|owner)|subscriber|e-?mail\s+(?:user|owner)",
-        r"|sir(?:\s*/\s*madam)?|madam|beneficiary|recipient|webmail\s+user)\b"
+        r"|sir(?:\s*/\s*madam)?|madam|beneficiary|recipient|webmail\s+user)(?-u:\b)"
     ))
     .ok()
 });
@@ -1049,11 +1059,11 @@ pub fn generic_greeting(facts: &Facts) -> Option<Reason> {
 /// Deadlines and threats that rush the reader (awareness trainings' "sense of urgency").
 static URGENCY: LazyLock<Option<Regex>> = LazyLock::new(|| {
     Regex::new(concat!(
-        r"(?i)\b(?:urgent(?:ly)?|immediate(?:ly)?|within\s+(?:12|24|48|72)\s*(?:hours|hrs)",
+        r"(?i)(?-u:\b)(?:urgent(?:ly)?|immediate(?:ly)?|within\s+(?:12|24|48|72)\s*(?:hours|hrs)",
         r"|as\s+soon\s+as\s+possible|action\s+required|final\s+(?:notice|warning|reminder)",
         r"|last\s+(?:chance|warning|notice|reminder)|expires?\s+(?:today|soon|tomorrow)",
         r"|(?:will\s+be|has\s+been)\s+(?:suspended|terminated|deleted|closed|cancell?ed|blocked)",
-        r")\b"
+        r")(?-u:\b)"
     ))
     .ok()
 });
