@@ -251,6 +251,21 @@ fn main() {
             None => unjudged += 1,
         }
     }
+    // `BENCH_DUMP=FILE`: one JSON line per judged email (file, class, half, score, reasons), for
+    // looking at the even half's scores offline (fitting weights by hand or by regression).
+    if let Ok(path) = std::env::var("BENCH_DUMP") {
+        let lines: Vec<String> = judged
+            .iter()
+            .map(|j| {
+                serde_json::json!({
+                    "file": j.file, "phish": j.phish, "even": j.even, "verdict": j.verdict,
+                    "score": j.score, "reasons": j.reasons,
+                })
+                .to_string()
+            })
+            .collect();
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap_or_else(|e| panic!("{path}: {e}"));
+    }
     out.push_str("## Quality (SQLite, every email through the import path, fresh database)\n\n");
     quality_table(&mut out, &judged);
     out.push_str(&format!(

@@ -95,6 +95,11 @@ pub(crate) fn find(text: &str) -> Option<InlineForward> {
     None
 }
 
+/// Where the first inline forward of `text` starts (its marker line), if there is one.
+pub(crate) fn first_start(text: &str) -> Option<usize> {
+    find(text).map(|f| f.start)
+}
+
 /// Every inline forward, in order (at most `max`): a forward of a forward quotes the earlier
 /// block below its own, each with its own pseudo-headers.
 pub(crate) fn find_all(text: &str, max: usize) -> Vec<InlineForward> {

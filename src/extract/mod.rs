@@ -18,7 +18,7 @@ mod archive;
 mod budget;
 pub mod bundle;
 pub mod fetch;
-mod forward;
+pub(crate) mod forward;
 #[doc(hidden)]
 pub mod fuzzing;
 pub(crate) mod html;

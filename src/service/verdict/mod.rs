@@ -15,12 +15,12 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 pub use crate::db::verdicts::KnownValue;
-use crate::extract::{Extraction, Location, MessageRole, ObservableKind};
+use crate::extract::{Extraction, Location, MessageRole, MessageSource, ObservableKind};
 use auth::{AuthResultsHeader, DkimCheck, DkimVerifier};
 use lookalike::Protected;
 
 /// Which set of signals and weights computed a stored verdict (raise when either changes).
-pub const INPUTS_VERSION: i32 = 2;
+pub const INPUTS_VERSION: i32 = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -163,6 +163,8 @@ pub struct Facts {
     pub from_address: Option<String>,
     /// Registered domain of the From address.
     pub from_domain: Option<String>,
+    /// Mailboxes in the From header (name-only ones included).
+    pub from_mailboxes: usize,
     pub reply_to: Vec<String>,
     /// What the headers say about list traffic.
     pub list: ListFacts,
@@ -190,6 +192,10 @@ pub struct Facts {
     /// Message-ID and fingerprint of the draft (for the same-phish match).
     pub message_id: Option<String>,
     pub fingerprint: Option<String>,
+    /// What several signals read, computed once on first use: the visible texts (plain, then
+    /// each HTML without tags) and the links of each HTML text (`html`'s order).
+    pub visible: std::sync::OnceLock<Vec<String>>,
+    pub anchors: std::sync::OnceLock<Vec<Vec<(String, String)>>>,
 }
 
 /// Plain text read for wording signals: lures sit near the top, and the regexes stay cheap.
@@ -359,12 +365,22 @@ impl Facts {
         let mut f = Facts::default();
         let reported = x.reported();
         if let Some(m) = reported {
-            if let Some(from) = m.from.first() {
-                f.from_name = from.name.clone().filter(|n| !n.trim().is_empty());
+            // The sender is the first mailbox with an address; the display name, every name the
+            // header writes (`Team ,_<a@b.example>` shows "Team" and hides the address).
+            let names: Vec<&str> = m
+                .from
+                .iter()
+                .filter_map(|b| b.name.as_deref())
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .collect();
+            if let Some(from) = m.from.iter().find(|b| b.address.is_some()).or_else(|| m.from.first()) {
+                f.from_name = (!names.is_empty()).then(|| names.join(", "));
                 f.from_address = from.address.as_ref().map(|a| a.to_lowercase());
                 f.from_domain =
                     f.from_address.as_deref().and_then(|a| a.rsplit('@').next()).and_then(registered);
             }
+            f.from_mailboxes = m.from.len();
             f.reply_to =
                 m.reply_to.iter().filter_map(|r| r.address.as_ref().map(|a| a.to_lowercase())).collect();
             f.message_id = m.message_id.clone();
@@ -393,20 +409,29 @@ impl Facts {
             }
             reported_raw = Some(m.raw_message.to_vec());
         }
+        // A message forwarded inline has no body part of its own: it is the reporter's body from
+        // the forward's marker on (the HTML body whole: its marker is split by markup, and the
+        // reporter's own lines above it are few).
+        let inline_in = reported.filter(|m| m.source == MessageSource::InlineForward).and_then(|m| m.parent);
         for t in &x.texts {
-            let reported_text = reported.is_none_or(|r| t.message == r.index);
+            let reported_text = match inline_in {
+                Some(parent) => t.message == parent,
+                None => reported.is_none_or(|r| t.message == r.index),
+            };
             match &t.location {
                 Location::Body { content_type, part } if reported_text => {
                     f.has_body = true;
                     if content_type.to_ascii_lowercase().contains("html") {
                         f.html.push((format!("body {part}"), t.text.clone()));
                     } else if f.plain.len() < MAX_WORDING {
-                        let room = MAX_WORDING - f.plain.len();
-                        let end = (0..=room.min(t.text.len()))
-                            .rev()
-                            .find(|&i| t.text.is_char_boundary(i))
+                        let start = inline_in
+                            .and_then(|_| crate::extract::forward::first_start(&t.text))
                             .unwrap_or(0);
-                        f.plain.push_str(t.text.get(..end).unwrap_or_default());
+                        let text = t.text.get(start..).unwrap_or_default();
+                        let room = MAX_WORDING - f.plain.len();
+                        let end =
+                            (0..=room.min(text.len())).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+                        f.plain.push_str(text.get(..end).unwrap_or_default());
                         f.plain.push('\n');
                     }
                 }
@@ -537,6 +562,18 @@ pub fn reasons(facts: &Facts, known: &Known, cfg: &VerdictConfig, dkim: &DkimChe
     out.extend(signals::reply_to_ours(facts, &cfg.own_domains));
     out.extend(signals::plain_text(facts));
     out.extend(signals::html_only(facts));
+    out.extend(signals::links_elsewhere(facts));
+    out.extend(signals::links_to_sender(facts));
+    out.extend(signals::url_shortener(facts));
+    out.extend(signals::hidden_text(facts));
+    out.extend(signals::generic_greeting(facts));
+    out.extend(signals::urgency(facts));
+    out.extend(signals::image_only(facts));
+    out.extend(signals::quoted_reply(facts));
+    out.extend(signals::freemail_organisation(facts));
+    out.extend(signals::from_several(facts));
+    out.extend(signals::from_invalid_domain(facts));
+    out.extend(signals::prize_lure(facts));
     out
 }
 
@@ -635,5 +672,39 @@ mod tests {
         // A domain merely in an event (Review) is not enough to be known.
         let k = Known { values: vec![KnownValue { status: "review".into(), ..k.values[0].clone() }], ..k };
         assert_eq!(decide(&[], &k, &cfg()).verdict, Verdict::Unknown);
+    }
+
+    fn facts_of(raw: &str) -> Facts {
+        let x = crate::extract::extract(raw.as_bytes(), &crate::extract::ExtractOptions::default());
+        Facts::read(raw.as_bytes(), &x, &[]).0
+    }
+
+    #[test]
+    fn the_display_name_is_every_name_the_from_header_writes() {
+        let f = facts_of(
+            "From: Microsoft account team ,_<no-reply@access-secure.net>\r\nTo: a@b.com\r\n\
+             Subject: x\r\n\r\nhello\r\n",
+        );
+        assert_eq!(f.from_address.as_deref(), Some("no-reply@access-secure.net"));
+        assert_eq!(f.from_domain.as_deref(), Some("access-secure.net"));
+        assert_eq!(f.from_name.as_deref(), Some("Microsoft account team, _"));
+        assert_eq!(f.from_mailboxes, 2);
+        let one = facts_of("From: Jane Doe <jane@example.com>\r\nSubject: x\r\n\r\nhello\r\n");
+        assert_eq!((one.from_name.as_deref(), one.from_mailboxes), (Some("Jane Doe"), 1));
+    }
+
+    #[test]
+    fn an_inline_forward_is_read_from_its_marker() {
+        let f = facts_of(
+            "From: Employee <e@corp.com>\r\nTo: soc@corp.com\r\nSubject: Fwd: x\r\n\r\n\
+             Is this real?\r\n\r\n---------- Forwarded message ---------\r\n\
+             From: Bank <alerts@bank-secure.net>\r\nDate: Mon, 1 Jan 2024 10:00:00 +0000\r\n\
+             Subject: Your account\r\nTo: e@corp.com\r\n\r\nDear customer, verify your account.\r\n",
+        );
+        assert_eq!(f.from_address.as_deref(), Some("alerts@bank-secure.net"));
+        assert!(f.has_body);
+        assert!(f.plain.starts_with("---------- Forwarded message"), "{:?}", f.plain);
+        assert!(!f.plain.contains("Is this real?"), "the reporter's own words are not the phish's");
+        assert!(signals::generic_greeting(&f).is_some());
     }
 }

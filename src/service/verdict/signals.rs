@@ -25,28 +25,28 @@ pub mod weight {
     pub const DISPLAY_NAME_ADDRESS: i32 = 25;
     /// The anchor shows one host and goes to another: the deception itself, rare in honest mail
     /// (click trackers of newsletters do it, hence not more).
-    pub const LINK_TEXT_ELSEWHERE: i32 = 20;
+    pub const LINK_TEXT_ELSEWHERE: i32 = 15;
     /// Lure wording (verify your account, mailbox full, …): words cost the attacker nothing to
     /// change, so it only adds and weighs little; it blocks `likely benign`.
-    pub const CREDENTIAL_LURE: i32 = 15;
+    pub const CREDENTIAL_LURE: i32 = 20;
     /// Advance-fee and payout lures (inheritance, next of kin, a balance to withdraw): the plain
     /// text scams that show nothing else; blocks `likely benign`, so plain text can count.
     pub const MONEY_LURE: i32 = 15;
-    pub const DISPLAY_NAME_BRAND: i32 = 20;
-    pub const REPLY_TO_ELSEWHERE: i32 = 15;
+    pub const DISPLAY_NAME_BRAND: i32 = 25;
+    pub const REPLY_TO_ELSEWHERE: i32 = 10;
     pub const HOMOGLYPH: i32 = 35;
     pub const TYPOSQUAT: i32 = 30;
-    pub const BRAND_IN_NAME: i32 = 25;
-    pub const BRAND_IN_PATH: i32 = 15;
+    pub const BRAND_IN_NAME: i32 = 20;
+    pub const BRAND_IN_PATH: i32 = 5;
     pub const CREDENTIAL_FORM: i32 = 35;
     pub const QR_CODE: i32 = 20;
     pub const RISKY_ATTACHMENT: i32 = 25;
-    pub const IP_URL: i32 = 15;
+    pub const IP_URL: i32 = 10;
     pub const NEWLY_SEEN: i32 = 5;
     pub const NOTHING_TO_ACT_ON: i32 = -15;
     /// List headers are the sender's own words: a phish can write them. Small, and any phish
     /// sign (weight >= [`super::BLOCKS_BENIGN`]) still forbids `likely benign`.
-    pub const MAILING_LIST: i32 = -10;
+    pub const MAILING_LIST: i32 = -5;
     /// Plain text: no hidden link target, form or script, and every link shows where it goes.
     /// Free to send: it reaches `likely benign` (50 - 15) only when no phish sign speaks, and the
     /// plain-text scams that carry no link are caught by their wording ([`MONEY_LURE`]) or their
@@ -56,8 +56,34 @@ pub mod weight {
     /// our Message-IDs look; forgeable, so small.
     pub const REPLY_TO_OURS: i32 = -5;
     /// HTML without a plain-text alternative: mail programs and bulk mailers send both, many
-    /// phishing kits only HTML (SpamAssassin's MIME_HTML_ONLY). Weak: it never blocks.
-    pub const HTML_ONLY: i32 = 5;
+    /// phishing kits only HTML (SpamAssassin's MIME_HTML_ONLY). Said, not weighed: the HTML
+    /// signs below say what it only hinted at.
+    pub const HTML_ONLY: i32 = 0;
+    /// Every web link goes elsewhere than the sender's domain: the message borrows the sender's
+    /// name and sends the reader to someone else (click trackers of email services excepted).
+    pub const LINKS_ELSEWHERE: i32 = 20;
+    /// Most links go home: a newsletter's or a notice's shape; a spoofed From can copy it.
+    pub const LINKS_TO_SENDER: i32 = -10;
+    /// The destination is hidden from the reader and the filter alike.
+    pub const URL_SHORTENER: i32 = 20;
+    /// Text written for filters, not for the reader: an evasion, not a style.
+    pub const HIDDEN_TEXT: i32 = 25;
+    /// Words, free to change: small.
+    pub const GENERIC_GREETING: i32 = 15;
+    /// Newsletters rush their readers too: weak, never blocks.
+    pub const URGENCY: i32 = 5;
+    /// The message is a picture a filter cannot read.
+    pub const IMAGE_ONLY: i32 = 20;
+    /// A conversation; reply-chain hijacking quotes real threads, so small.
+    pub const QUOTED_REPLY: i32 = -10;
+    /// Organisations mail from their own domains.
+    pub const FREEMAIL_ORGANISATION: i32 = 20;
+    /// A header no mail program writes, made to show a name and hide the address.
+    pub const FROM_SEVERAL: i32 = 20;
+    /// Prize and survey wording: words, and newsletters run contests, so small.
+    pub const PRIZE_LURE: i32 = 10;
+    /// An address nobody can answer or authenticate.
+    pub const FROM_INVALID_DOMAIN: i32 = 20;
 }
 
 /// A reason of at least this weight towards phishing forbids `likely benign`.
@@ -476,9 +502,9 @@ fn target_domain(href: &str) -> Option<String> {
 /// https://bank.example</a>`): the reader is told where they are going, and it is not true.
 pub fn link_text_elsewhere(facts: &Facts) -> Option<Reason> {
     let mut found = Vec::new();
-    for (_, html) in &facts.html {
-        for (text, href) in anchors(html) {
-            if let (Some(shown), Some(goes)) = (shown_domain(&text), target_domain(&href))
+    for links in html_anchors(facts) {
+        for (text, href) in links {
+            if let (Some(shown), Some(goes)) = (shown_domain(text), target_domain(href))
                 && shown != goes
             {
                 let item = format!("\"{text}\" goes to {goes}");
@@ -501,7 +527,7 @@ pub fn link_text_elsewhere(facts: &Facts) -> Option<Reason> {
 /// The lures of credential phishing, worded as field reports and awareness trainings list them.
 static LURE: LazyLock<Option<Regex>> = LazyLock::new(|| {
     Regex::new(concat!(
-        r"(?i)\b(?:",
+        r"(?i)(?-u:\b)(?:",
         r"(?:verify|confirm|validate|update|unlock|reactivate|re-activate|restore)\s+your\s+",
         r"(?:account|identity|e-?mail|mailbox|password|login|credentials|billing|payment)",
         r"|your\s+(?:account|mailbox|password|e-?mail)\s+(?:has\s+been\s+|was\s+|is\s+|will\s+be\s+)?",
@@ -510,7 +536,7 @@ static LURE: LazyLock<Option<Regex>> = LazyLock::new(|| {
         r"|unusual\s+(?:sign-?in|login|activity)",
         r"|mailbox\s+(?:is\s+)?(?:full|storage|quota)",
         r"|(?:storage|mailbox)\s+quota",
-        r")\b"
+        r")(?-u:\b)"
     ))
     .ok()
 });
@@ -518,38 +544,51 @@ static LURE: LazyLock<Option<Regex>> = LazyLock::new(|| {
 /// The wording of advance-fee and payout scams, as fraud-awareness pages list it.
 static MONEY: LazyLock<Option<Regex>> = LazyLock::new(|| {
     Regex::new(concat!(
-        r"(?i)\b(?:",
+        r"(?i)(?-u:\b)(?:",
         r"next\s+of\s+kin|inheritance|beneficiary|consignment|compensation\s+(?:fund|payment)",
         r"|(?:fund|funds|payment)\s+(?:transfer|release|remittance)|atm\s+card|lottery|won\s+the\s+sum",
-        r"|(?:million|billion)\s+(?:us\s+)?(?:dollars|usd|euros?|pounds)|donat(?:ed|ion)\b[^\n]{0,40}?\bto\s+you",
+        r"|(?:million|billion)\s+(?:us\s+)?(?:dollars|usd|euros?|pounds)|donat(?:ed|ion)(?-u:\b)[^\n]{0,40}?(?-u:\b)to\s+you",
         r"|\d{1,3}(?:,\d{3}){2,}(?:\.\d\d)?\s*(?:usd|us\s+dollars|dollars|euros?|eur)",
-        r"|bitcoin|\bbtc\b|crypto\s*wallet|withdraw(?:al)?\s+(?:your|the)\s+(?:funds|balance|money|profit)",
+        r"|bitcoin|(?-u:\b)btc(?-u:\b)|crypto\s*wallet|withdraw(?:al)?\s+(?:your|the)\s+(?:funds|balance|money|profit)",
         r"|hours\s+to\s+withdraw|your\s+balance\s+(?:has\s+been|is)",
         r"|(?:investment|partnership|business)\s+(?:offer|proposal|opportunity)",
         r"|whatsapp|telegram",
-        r")\b"
+        r")(?-u:\b)"
     ))
     .ok()
 });
 
 /// Visible text of the reported message: plain bodies, and HTML bodies without tags.
-fn visible_texts(facts: &Facts) -> Vec<String> {
-    let mut out = vec![facts.plain.clone()];
-    if let Some(tag) = TAG.as_ref() {
-        for (_, html) in &facts.html {
-            let end = (0..=html.len().min(4 * super::MAX_WORDING)).rev().find(|&i| html.is_char_boundary(i));
-            let visible = tag.replace_all(html.get(..end.unwrap_or(0)).unwrap_or_default(), " ");
-            out.push(crate::extract::html::decode_entities(&visible));
+fn visible_texts(facts: &Facts) -> &[String] {
+    facts.visible.get_or_init(|| {
+        let mut out = vec![facts.plain.clone()];
+        if let Some(tag) = TAG.as_ref() {
+            for (_, html) in &facts.html {
+                let end =
+                    (0..=html.len().min(4 * super::MAX_WORDING)).rev().find(|&i| html.is_char_boundary(i));
+                let visible = tag.replace_all(html.get(..end.unwrap_or(0)).unwrap_or_default(), " ");
+                out.push(crate::extract::html::decode_entities(&visible));
+            }
         }
-    }
-    out
+        out
+    })
+}
+
+/// The links of each HTML text (in `facts.html`'s order), read once.
+fn html_anchors(facts: &Facts) -> &[Vec<(String, String)>] {
+    facts.anchors.get_or_init(|| facts.html.iter().map(|(_, html)| anchors(html)).collect())
 }
 
 /// What `re` finds in the visible text, lower case, each once (at most 5 per text).
 fn wording(re: &Regex, facts: &Facts) -> Vec<String> {
+    wording_n(re, facts, 5)
+}
+
+/// [`wording`], reading up to `n` matches per text.
+fn wording_n(re: &Regex, facts: &Facts, n: usize) -> Vec<String> {
     let mut found: Vec<String> = Vec::new();
     for text in visible_texts(facts) {
-        for m in re.find_iter(&text).take(5) {
+        for m in re.find_iter(text).take(n) {
             let w = m.as_str().split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
             if !found.contains(&w) {
                 found.push(w);
@@ -595,6 +634,498 @@ pub fn plain_text(facts: &Facts) -> Option<Reason> {
             weight::PLAIN_TEXT,
             "plain text only: no hidden link targets, forms or scripts",
             vec![],
+        )
+    })
+}
+
+/// Free webmail: anyone can open an address there in a minute, under any display name.
+const FREEMAIL: &[&str] = &[
+    "gmail.com",
+    "googlemail.com",
+    "yahoo.com",
+    "yahoo.co.uk",
+    "yahoo.co.jp",
+    "yahoo.fr",
+    "yahoo.de",
+    "yahoo.es",
+    "yahoo.it",
+    "yahoo.com.br",
+    "ymail.com",
+    "rocketmail.com",
+    "hotmail.com",
+    "hotmail.fr",
+    "hotmail.de",
+    "hotmail.co.uk",
+    "hotmail.it",
+    "hotmail.es",
+    "outlook.com",
+    "outlook.fr",
+    "outlook.de",
+    "live.com",
+    "live.fr",
+    "live.de",
+    "live.co.uk",
+    "msn.com",
+    "aol.com",
+    "icloud.com",
+    "me.com",
+    "mac.com",
+    "gmx.com",
+    "gmx.de",
+    "gmx.net",
+    "gmx.at",
+    "gmx.ch",
+    "web.de",
+    "mail.com",
+    "mail.ru",
+    "inbox.ru",
+    "list.ru",
+    "bk.ru",
+    "yandex.ru",
+    "yandex.com",
+    "rambler.ru",
+    "proton.me",
+    "protonmail.com",
+    "pm.me",
+    "tutanota.com",
+    "tuta.io",
+    "zohomail.com",
+    "qq.com",
+    "163.com",
+    "126.com",
+    "sina.com",
+    "naver.com",
+    "daum.net",
+    "rediffmail.com",
+    "ukr.net",
+    "libero.it",
+    "laposte.net",
+    "wp.pl",
+    "o2.pl",
+    "onet.pl",
+    "interia.pl",
+    "seznam.cz",
+    "hushmail.com",
+    "gmx.fr",
+    "bol.com.br",
+    "uol.com.br",
+];
+
+/// Words by which a display name presents an organisation or one of its departments rather
+/// than a person (English, German, French, Spanish, Portuguese).
+static ORGANISATION_NAME: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?i)\b(?:support|service|services|team|security|account|accounts|billing|admin|administrator",
+        r"|helpdesk|help\s+desk|customer|customers|notification|notifications|alert|alerts|department",
+        r"|verification|official|payroll|webmail|mailbox|delivery|shipping|invoice|invoices|payment",
+        r"|payments|bank|banking|no-?reply|it\s+desk|hr|human\s+resources|compliance|office",
+        r"|kundenservice|kundendienst|sicherheit|konto|abteilung|assistance|sécurité|compte|soporte",
+        r"|servicio|cuenta|seguridad|suporte|atendimento|conta|segurança|banco|cliente|clientes",
+        r")\b"
+    ))
+    .ok()
+});
+
+/// The display name presents an organisation (support, security, billing, a bank…) and the
+/// address is at a free webmail provider: organisations mail from their own domains.
+pub fn freemail_organisation(facts: &Facts) -> Option<Reason> {
+    let name = facts.from_name.as_deref()?.trim();
+    let domain = facts.from_domain.as_deref()?;
+    if !FREEMAIL.contains(&domain) {
+        return None;
+    }
+    let words: Vec<String> =
+        ORGANISATION_NAME.as_ref()?.find_iter(name).map(|m| m.as_str().to_lowercase()).collect();
+    (!words.is_empty()).then(|| {
+        reason(
+            "freemail_organisation",
+            weight::FREEMAIL_ORGANISATION,
+            format!("the display name presents an organisation, the address is free webmail ({domain})"),
+            vec![format!("\"{name}\" <{}>", facts.from_address.as_deref().unwrap_or_default())],
+        )
+    })
+}
+
+/// The From header holds several mailboxes (`"Team", <a@b.example>, <c@d.example>`): mail
+/// programs show one name and hide the addresses; RFC 5322 allows it only with a Sender, and mail
+/// programs never write it.
+pub fn from_several(facts: &Facts) -> Option<Reason> {
+    (facts.from_mailboxes > 1).then(|| {
+        reason(
+            "from_several",
+            weight::FROM_SEVERAL,
+            "the From header holds several mailboxes: one name is shown, the addresses are hidden",
+            vec![format!("{} mailboxes", facts.from_mailboxes)],
+        )
+    })
+}
+
+/// The sender's address has no domain that exists on the internet (`notifica@bank`,
+/// `x@%offers.example`, `Winner@Today!`): nobody can answer it or authenticate it; a mail system
+/// of an organisation does not write it.
+pub fn from_invalid_domain(facts: &Facts) -> Option<Reason> {
+    let address = facts.from_address.as_deref()?;
+    let domain = address.rsplit_once('@').map(|(_, d)| d.trim_end_matches('.')).unwrap_or_default();
+    // A domain that is itself a public suffix (`iki.fi`) has no registered domain and is real;
+    // a name without a dot is never a mail domain (ICANN forbids dotless TLDs).
+    let real =
+        domain.contains('.') && (facts.from_domain.is_some() || registered(&format!("x.{domain}")).is_some());
+    (!real).then(|| {
+        reason(
+            "from_invalid_domain",
+            weight::FROM_INVALID_DOMAIN,
+            "the sender's address has no real internet domain",
+            vec![address.to_string()],
+        )
+    })
+}
+
+/// Prize, survey and gift lures (English, German, French, Spanish, Portuguese).
+static PRIZE: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?i)(?-u:\b)(?:congratulations|you(?:'ve|\s+have)?\s+(?:just\s+)?(?:won|been\s+(?:selected|chosen))",
+        r"|winners?|prizes?|gift\s*cards?|rewards?|free\s+gift|claim\s+your|survey|sweepstakes?|giveaway",
+        r"|gewinn\w*|gewonnen|gutschein\w*|glückwunsch|gratulieren|gagn\w+|félicitations|cadeau|récompense",
+        r"|sondage|ganhe|ganhador|prêmio|parabéns|premio|ganador|felicidades|sorteo|sorteio",
+        r")(?-u:\b)"
+    ))
+    .ok()
+});
+
+/// Fewest different prize words for [`prize_lure`]: one "winner" or "survey" is news.
+pub const PRIZE_WORDS_MIN: usize = 2;
+
+/// Wording of a prize, survey or gift-card lure ("congratulations, you have been selected…").
+pub fn prize_lure(facts: &Facts) -> Option<Reason> {
+    let found = wording_n(PRIZE.as_ref()?, facts, 50);
+    (found.len() >= PRIZE_WORDS_MIN)
+        .then(|| reason("prize_lure", weight::PRIZE_LURE, "wording of a prize, survey or gift lure", found))
+}
+
+/// The reported message's HTML bodies (not attachments): what the reader sees and clicks.
+fn html_bodies(facts: &Facts) -> impl Iterator<Item = &str> {
+    facts.html.iter().filter(|(place, _)| place.starts_with("body ")).map(|(_, html)| html.as_str())
+}
+
+/// Registered domains of email service providers' click trackers: a newsletter sent through
+/// them links there whoever sent it, so they count neither as the sender's nor as elsewhere.
+const LINK_TRACKERS: &[&str] = &[
+    "list-manage.com",
+    "mailchi.mp",
+    "mcsv.net",
+    "sendgrid.net",
+    "hubspotlinks.com",
+    "hubspotemail.net",
+    "hs-email.net",
+    "rs6.net",
+    "ccsend.com",
+    "exct.net",
+    "mjt.lu",
+    "mlsend.com",
+    "klclick.com",
+    "klclick1.com",
+    "cmail19.com",
+    "cmail20.com",
+    "createsend.com",
+    "createsend1.com",
+    "mandrillapp.com",
+    "sparkpostmail.com",
+    "mailgun.org",
+    "awstrack.me",
+    "pstmrk.it",
+    "emltrk.com",
+    "sendibt2.com",
+    "sendibt3.com",
+    "sendibm1.com",
+    "aweber.com",
+    "mkt.com",
+    "mktoweb.com",
+    "mailerlite.com",
+];
+
+/// Where the HTML bodies' web links go: `(sender's own, elsewhere)`, each link counted once per
+/// href; `elsewhere` lists the other registered domains. Gateways (Safe Links, …) are unwrapped;
+/// [`LINK_TRACKERS`] count neither way.
+fn link_targets(facts: &Facts) -> (usize, usize, Vec<String>) {
+    let Some(from) = facts.from_domain.as_deref() else { return (0, 0, Vec::new()) };
+    let mut seen = std::collections::HashSet::new();
+    let (mut own, mut other, mut domains) = (0, 0, Vec::new());
+    let bodies =
+        facts.html.iter().zip(html_anchors(facts)).filter(|((place, _), _)| place.starts_with("body "));
+    for (_, links) in bodies {
+        for (_, href) in links {
+            let lower = href.trim().to_ascii_lowercase();
+            if !(lower.starts_with("http://") || lower.starts_with("https://")) || !seen.insert(lower) {
+                continue;
+            }
+            match target_domain(href) {
+                Some(d) if d == from => own += 1,
+                // An email service's click tracker stands for every sender it mails for.
+                Some(d) if LINK_TRACKERS.contains(&d.as_str()) => {}
+                Some(d) => {
+                    other += 1;
+                    if !domains.contains(&d) {
+                        domains.push(d);
+                    }
+                }
+                // An IP target has no registered domain: `ip_url` speaks for it.
+                None => other += 1,
+            }
+        }
+    }
+    (own, other, domains)
+}
+
+/// Every web link of the HTML body goes to another registered domain than the sender's: the
+/// message asks to be trusted as the sender and sends the reader somewhere else.
+pub fn links_elsewhere(facts: &Facts) -> Option<Reason> {
+    let (own, other, domains) = link_targets(facts);
+    let from = facts.from_domain.as_deref().unwrap_or_default();
+    (own == 0 && other > 0).then(|| {
+        reason(
+            "links_elsewhere",
+            weight::LINKS_ELSEWHERE,
+            format!("every link goes to another domain than the sender's ({from})"),
+            domains.into_iter().take(10).collect(),
+        )
+    })
+}
+
+/// Most web links of the HTML body (at least [`OWN_LINKS_MIN`]) go to the sender's own
+/// registered domain: a newsletter or a notice that sends the reader to its own site.
+pub fn links_to_sender(facts: &Facts) -> Option<Reason> {
+    let (own, other, _) = link_targets(facts);
+    let from = facts.from_domain.as_deref().unwrap_or_default();
+    (own >= OWN_LINKS_MIN && own >= other).then(|| {
+        reason(
+            "links_to_sender",
+            weight::LINKS_TO_SENDER,
+            format!("most links go to the sender's own domain ({from})"),
+            vec![format!("{own} of {} links", own + other)],
+        )
+    })
+}
+
+/// Fewest links to the sender's own domain for [`links_to_sender`]: one link home is decoration
+/// (a logo) a phish copies from the brand it imitates.
+pub const OWN_LINKS_MIN: usize = 3;
+
+/// Public URL shorteners: the reader cannot see where the link goes, and neither can a filter.
+const SHORTENERS: &[&str] = &[
+    "bit.ly",
+    "bitly.com",
+    "tinyurl.com",
+    "t.co",
+    "goo.gl",
+    "ow.ly",
+    "is.gd",
+    "v.gd",
+    "buff.ly",
+    "rebrand.ly",
+    "cutt.ly",
+    "shorturl.at",
+    "rb.gy",
+    "t.ly",
+    "tiny.cc",
+    "s.id",
+    "lnkd.in",
+    "shorte.st",
+    "clck.ru",
+    "u.to",
+    "x.co",
+    "tr.im",
+    "snip.ly",
+    "qrco.de",
+    "bl.ink",
+    "short.io",
+    "shorturl.com",
+    "tiny.one",
+    "urlz.fr",
+    "2no.co",
+    "surl.li",
+    "lnk.bio",
+];
+
+/// Links through a public URL shortener.
+pub fn url_shortener(facts: &Facts) -> Option<Reason> {
+    let mut found: Vec<String> = Vec::new();
+    for (host, path) in &facts.hosts {
+        let bare = host.strip_prefix("www.").unwrap_or(host);
+        let has_path = path.as_deref().is_some_and(|p| p.trim_matches('/').len() >= 2);
+        if has_path && SHORTENERS.contains(&bare) {
+            let item = format!("{host}{}", path.as_deref().unwrap_or_default());
+            if !found.contains(&item) && found.len() < 10 {
+                found.push(item);
+            }
+        }
+    }
+    (!found.is_empty()).then(|| {
+        reason(
+            "url_shortener",
+            weight::URL_SHORTENER,
+            "links through a URL shortener hide where they go",
+            found,
+        )
+    })
+}
+
+/// An element styled not to be seen (`display:none`, `visibility:hidden`, zero font size, zero
+/// opacity or height) that holds text.
+static HIDDEN_ELEMENT: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r#"(?is)<[a-z][a-z0-9]*\b[^>]{0,500}?\bstyle\s*=\s*["'][^"'>]{0,500}?"#,
+        r#"(?:display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0*\.?0+(?:px|pt|em|rem|%)?\s*(?:[;!"']|$)"#,
+        r#"|opacity\s*:\s*0*\.?0+\s*(?:[;!"']|$)|(?:max-)?height\s*:\s*0+(?:px)?\s*(?:[;!"']|$))"#,
+        r#"[^>]*>\s*([^<\s][^<]{2,})"#
+    ))
+    .ok()
+});
+
+/// Zero-width characters (raw or as entities) between two Latin letters: a word broken for
+/// filters and whole for the reader. (Between letters of scripts that need joiners — Persian,
+/// Indic — they are spelling, hence Latin only; soft hyphens are typography, not counted.)
+static BROKEN_WORD: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(
+            r"(?i)[a-z](?:[\u{200B}-\u{200D}\u{2060}\u{FEFF}]|&#(?:8203|8204|8205|8288|65279|x200[bcd]|x2060|xfeff);|&zwn?j;)+[a-z]",
+        )
+        .ok()
+});
+
+/// Blocks of hidden text that a single preheader (one hidden element, the preview line of a
+/// newsletter) does not reach: filler written for filters, not for the reader.
+pub const HIDDEN_BLOCKS_MIN: usize = 2;
+
+/// Text the reader does not see: hidden elements holding text ("hidden text salting": words
+/// for filters, the reader sees the lure), or words broken by invisible characters.
+pub fn hidden_text(facts: &Facts) -> Option<Reason> {
+    let (Some(hidden), Some(broken)) = (HIDDEN_ELEMENT.as_ref(), BROKEN_WORD.as_ref()) else {
+        return None;
+    };
+    let mut blocks = 0;
+    let mut broken_words = 0;
+    let mut evidence = Vec::new();
+    for html in html_bodies(facts) {
+        for c in hidden.captures_iter(html).take(200) {
+            blocks += 1;
+            if evidence.len() < 3
+                && let Some(t) = c.get(1)
+            {
+                let text: String = t.as_str().split_whitespace().collect::<Vec<_>>().join(" ");
+                evidence.push(format!("hidden: \"{}\"", text.chars().take(60).collect::<String>()));
+            }
+        }
+        broken_words += broken.find_iter(html).take(200).count();
+    }
+    broken_words += broken.find_iter(&facts.plain).take(200).count();
+    if broken_words > 0 {
+        evidence.push(format!("{broken_words} words broken by invisible characters"));
+    }
+    (blocks >= HIDDEN_BLOCKS_MIN || broken_words > 0).then(|| {
+        if blocks > 0 {
+            evidence.insert(0, format!("{blocks} hidden elements with text"));
+        }
+        reason(
+            "hidden_text",
+            weight::HIDDEN_TEXT,
+            "text hidden from the reader (written for filters)",
+            evidence,
+        )
+    })
+}
+
+/// Greetings that do not know the reader's name ("Dear customer", "Hello user").
+static GREETING: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?i)(?-u:\b)(?:dear|hello|hi|greetings|attention)[\s,:]+(?:valued\s+|our\s+|esteemed\s+)?",
+        r"(?:customer|user|client|member|account\s*(?:holder|owner)|subscriber|e-?mail\s+(?:user|owner)",
+        r"|sir(?:\s*/\s*madam)?|madam|beneficiary|recipient|webmail\s+user)(?-u:\b)"
+    ))
+    .ok()
+});
+
+/// A greeting that does not know the reader: mass mail pretending to be personal.
+pub fn generic_greeting(facts: &Facts) -> Option<Reason> {
+    let found = wording(GREETING.as_ref()?, facts);
+    (!found.is_empty()).then(|| {
+        reason(
+            "generic_greeting",
+            weight::GENERIC_GREETING,
+            "a greeting that does not know the reader",
+            found,
+        )
+    })
+}
+
+/// Deadlines and threats that rush the reader (awareness trainings' "sense of urgency").
+static URGENCY: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?i)(?-u:\b)(?:urgent(?:ly)?|immediate(?:ly)?|within\s+(?:12|24|48|72)\s*(?:hours|hrs)",
+        r"|as\s+soon\s+as\s+possible|action\s+required|final\s+(?:notice|warning|reminder)",
+        r"|last\s+(?:chance|warning|notice|reminder)|expires?\s+(?:today|soon|tomorrow)",
+        r"|(?:will\s+be|has\s+been)\s+(?:suspended|terminated|deleted|closed|cancell?ed|blocked)",
+        r")(?-u:\b)"
+    ))
+    .ok()
+});
+
+/// Wording that rushes the reader: deadlines, final notices, threatened closures.
+pub fn urgency(facts: &Facts) -> Option<Reason> {
+    let found = wording(URGENCY.as_ref()?, facts);
+    (!found.is_empty()).then(|| reason("urgency", weight::URGENCY, "wording that rushes the reader", found))
+}
+
+static IMG: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(r"(?i)<img\b").ok());
+static STYLE_OR_SCRIPT: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"(?is)<(style|script|title)\b.*?</(?:style|script|title)\s*>").ok());
+
+/// Fewest words of text an HTML body needs not to be [`image_only`].
+pub const IMAGE_ONLY_WORDS: usize = 30;
+
+/// An HTML body that is pictures with (almost) no text: the message is in an image, where a
+/// filter cannot read it.
+pub fn image_only(facts: &Facts) -> Option<Reason> {
+    let (Some(img), Some(tag), Some(skip)) = (IMG.as_ref(), TAG.as_ref(), STYLE_OR_SCRIPT.as_ref()) else {
+        return None;
+    };
+    if facts.plain.split_whitespace().count() >= IMAGE_ONLY_WORDS {
+        return None;
+    }
+    let mut images = 0;
+    let mut words = 0;
+    let mut any = false;
+    for html in html_bodies(facts) {
+        any = true;
+        images += img.find_iter(html).take(100).count();
+        let text = tag.replace_all(&skip.replace_all(html, " "), " ").into_owned();
+        words += crate::extract::html::decode_entities(&text).split_whitespace().count();
+    }
+    (any && images > 0 && words < IMAGE_ONLY_WORDS).then(|| {
+        reason(
+            "image_only",
+            weight::IMAGE_ONLY,
+            "the HTML body is images with almost no text",
+            vec![format!("{images} images, {words} words")],
+        )
+    })
+}
+
+/// Lines quoting an earlier message (`> …`), or the header of a quoted one.
+static QUOTE: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"(?m)^(?:>|-{2,}\s*Original Message\s*-{2,}|On .{5,120} wrote:\s*$)").ok());
+
+/// Fewest quoting lines for [`quoted_reply`].
+pub const QUOTED_LINES_MIN: usize = 3;
+
+/// The plain text answers an earlier message it quotes: a conversation. Reply-chain hijacking
+/// quotes real threads too, so it is small and never outweighs a phishing sign.
+pub fn quoted_reply(facts: &Facts) -> Option<Reason> {
+    let n = QUOTE.as_ref()?.find_iter(&facts.plain).take(1000).count();
+    (n >= QUOTED_LINES_MIN).then(|| {
+        reason(
+            "quoted_reply",
+            weight::QUOTED_REPLY,
+            "a reply that quotes an earlier message",
+            vec![format!("{n} quoted lines")],
         )
     })
 }
@@ -782,5 +1313,177 @@ mod tests {
         assert_eq!(plain_text(&plain).map(|r| r.weight), Some(weight::PLAIN_TEXT));
         assert!(plain_text(&html("<p>x</p>")).is_none());
         assert!(plain_text(&Facts::default()).is_none(), "no body at all says nothing");
+    }
+
+    fn html_from(body: &str, address: &str) -> Facts {
+        Facts { html: vec![("body 1".into(), body.into())], has_body: true, ..from(None, address) }
+    }
+
+    #[test]
+    fn links_elsewhere_and_to_the_sender() {
+        let elsewhere = html_from(
+            r#"<a href="https://login.evil.net/a">Sign in</a> <a href="https://cdn.other.org/x">x</a>"#,
+            "service@bank.com",
+        );
+        let r = links_elsewhere(&elsewhere).map(|r| r.evidence);
+        assert_eq!(r, Some(vec!["evil.net".to_string(), "other.org".to_string()]));
+        assert!(links_to_sender(&elsewhere).is_none());
+        // One link home (a logo) is enough not to be "every link elsewhere", not enough to be "most".
+        let logo = html_from(
+            r#"<a href="https://www.bank.com/">logo</a><a href="https://evil.net/">Sign in</a>"#,
+            "service@bank.com",
+        );
+        assert!(links_elsewhere(&logo).is_none());
+        assert!(links_to_sender(&logo).is_none());
+        let newsletter = html_from(
+            r#"<a href="https://news.shop.com/1">a</a><a href="https://shop.com/2">b</a>
+               <a href="https://www.shop.com/3">c</a><a href="https://twitter.com/shop">d</a>"#,
+            "news@mail.shop.com",
+        );
+        assert_eq!(links_to_sender(&newsletter).map(|r| r.evidence), Some(vec!["3 of 4 links".to_string()]));
+        // An email service's click tracker counts neither way; mailto and relative links are not web links.
+        let tracked = html_from(
+            r#"<a href="https://shop.us1.list-manage.com/track/click?u=1">a</a><a href="mailto:x@evil.net">b</a><a href="/x">c</a>"#,
+            "news@shop.com",
+        );
+        assert!(links_elsewhere(&tracked).is_none() && links_to_sender(&tracked).is_none());
+        // No sender domain: nothing to compare with.
+        assert!(links_elsewhere(&html(r#"<a href="https://evil.net/">x</a>"#)).is_none());
+    }
+
+    #[test]
+    fn url_shorteners_with_a_path() {
+        let f = Facts {
+            hosts: vec![
+                ("bit.ly".into(), Some("/3xYz".into())),
+                ("www.tinyurl.com".into(), Some("/abc".into())),
+                ("bit.ly".into(), Some("/".into())),
+                ("example.com".into(), Some("/bit.ly".into())),
+            ],
+            ..Facts::default()
+        };
+        assert_eq!(
+            url_shortener(&f).map(|r| r.evidence),
+            Some(vec!["bit.ly/3xYz".to_string(), "www.tinyurl.com/abc".to_string()])
+        );
+        assert!(url_shortener(&Facts::default()).is_none());
+    }
+
+    #[test]
+    fn hidden_text_salting_but_not_one_preheader() {
+        let preheader = html(r#"<div style="display:none;max-height:0">Our spring offers</div><p>Hello</p>"#);
+        assert!(hidden_text(&preheader).is_none(), "one hidden preview line is a newsletter's preheader");
+        let salted = html(concat!(
+            r#"<p>Your account is locked</p><span style="font-size:0px">weather garden recipe</span>"#,
+            r#"<div style='color:#fff; display: none'>holiday invoice meeting</div>"#,
+            r#"<font style="opacity:0;">lorem ipsum dolor</font>"#
+        ));
+        let r = hidden_text(&salted).map(|r| r.evidence);
+        assert_eq!(
+            r.as_ref().and_then(|e| e.first()).map(String::as_str),
+            Some("3 hidden elements with text")
+        );
+        let broken = html("<p>Pay\u{200B}Pal: conf&#8203;irm your acc&zwnj;ount</p>");
+        let r = hidden_text(&broken).map(|r| r.evidence);
+        assert_eq!(r, Some(vec!["3 words broken by invisible characters".to_string()]));
+        // Joiners between letters of scripts that need them are spelling; soft hyphens are typography.
+        assert!(hidden_text(&html("<p>\u{645}\u{200C}\u{627} Donau&shy;dampf&shy;schiff</p>")).is_none());
+        // Hidden elements without text (spacers) say nothing.
+        assert!(hidden_text(&html(r#"<td style="height:0"></td><td style="height:0"> </td>"#)).is_none());
+    }
+
+    #[test]
+    fn greetings_that_do_not_know_the_reader() {
+        let found =
+            |t: &str| generic_greeting(&Facts { plain: t.into(), ..Facts::default() }).map(|r| r.evidence);
+        assert_eq!(found("Dear Customer,\nyour parcel"), Some(vec!["dear customer".to_string()]));
+        assert_eq!(found("Hello valued member"), Some(vec!["hello valued member".to_string()]));
+        assert!(generic_greeting(&html("<p>Dear <b>user</b>,</p>")).is_some());
+        assert_eq!(found("Dear Anna,\nthe customer called"), None);
+        assert_eq!(found("Hi all, the user list is down"), None);
+    }
+
+    #[test]
+    fn urgency_wording() {
+        let f = Facts {
+            plain: "Act within 24 hours or your account will be suspended.".into(),
+            ..Facts::default()
+        };
+        assert_eq!(
+            urgency(&f).map(|r| r.evidence),
+            Some(vec!["within 24 hours".to_string(), "will be suspended".to_string()])
+        );
+        let talk = Facts { plain: "The build was suspended last week; no hurry.".into(), ..Facts::default() };
+        assert!(urgency(&talk).is_none());
+    }
+
+    #[test]
+    fn image_only_bodies() {
+        let pic = html(
+            r#"<html><head><style>p { color: red }</style></head><body><a href="https://x.example"><img src="cid:1"></a><p>Open</p></body></html>"#,
+        );
+        assert_eq!(image_only(&pic).map(|r| r.evidence), Some(vec!["1 images, 1 words".to_string()]));
+        let words = "word ".repeat(IMAGE_ONLY_WORDS);
+        assert!(image_only(&html(&format!("<img src=a.png><p>{words}</p>"))).is_none());
+        assert!(image_only(&html("<p>short note</p>")).is_none(), "no image");
+        let with_plain = Facts { plain: words.clone(), ..html("<img src=a.png>") };
+        assert!(image_only(&with_plain).is_none(), "the plain alternative says it in words");
+    }
+
+    #[test]
+    fn quoted_replies() {
+        let reply = Facts {
+            plain: "Agreed.\n\nOn Mon, 2 Sep 2002, Bob Smith wrote:\n> the build\n> is broken\n".into(),
+            ..Facts::default()
+        };
+        assert_eq!(quoted_reply(&reply).map(|r| r.evidence), Some(vec!["3 quoted lines".to_string()]));
+        let outlook = Facts {
+            plain: "See below\n-----Original Message-----\nFrom: a\n> x\n> y\n".into(),
+            ..Facts::default()
+        };
+        assert!(quoted_reply(&outlook).is_some());
+        let one = Facts { plain: "> one quoted line\nand text".into(), ..Facts::default() };
+        assert!(quoted_reply(&one).is_none());
+    }
+
+    #[test]
+    fn freemail_posing_as_an_organisation() {
+        let posing = from(Some("PayPal Security Team"), "paypal.alerts2024@gmail.com");
+        assert_eq!(
+            freemail_organisation(&posing).map(|r| r.signal).as_deref(),
+            Some("freemail_organisation")
+        );
+        assert!(freemail_organisation(&from(Some("Suporte Atendimento"), "x@hotmail.com")).is_some());
+        assert!(freemail_organisation(&from(Some("Jane Doe"), "jane.doe@gmail.com")).is_none());
+        assert!(freemail_organisation(&from(Some("Security Team"), "security@bank.com")).is_none());
+        assert!(freemail_organisation(&from(None, "support@gmail.com")).is_none(), "no display name");
+    }
+
+    #[test]
+    fn from_headers_with_several_mailboxes_or_no_real_domain() {
+        let several = Facts { from_mailboxes: 3, ..from(Some("Bank"), "x@mailer.net") };
+        assert_eq!(from_several(&several).map(|r| r.evidence), Some(vec!["3 mailboxes".to_string()]));
+        assert!(from_several(&Facts { from_mailboxes: 1, ..several.clone() }).is_none());
+        let invalid = |a: &str| from_invalid_domain(&from(Some("x"), a)).is_some();
+        assert!(invalid("notifica@bank"), "no dot");
+        assert!(invalid("offers@%promo.com"));
+        assert!(invalid("promo@survey,net"));
+        assert!(invalid("douglas"), "no domain at all");
+        assert!(!invalid("ville@iki.fi"), "a public suffix that takes mail is real");
+        assert!(!invalid("news@mail.shop.co.uk"));
+        assert!(from_invalid_domain(&from(Some("x"), "")).is_none(), "no address: nothing to judge");
+    }
+
+    #[test]
+    fn prize_lures_need_two_words() {
+        let lure = Facts {
+            plain: "Congratulations! You have been selected to claim your gift card. Winner #3".into(),
+            ..Facts::default()
+        };
+        let r = prize_lure(&lure).map(|r| r.evidence.len());
+        assert_eq!(r, Some(5));
+        assert!(prize_lure(&html("<p>Herzlichen Glückwunsch, Ihr Gutschein wartet</p>")).is_some());
+        let news = Facts { plain: "The winner of the chess match was Bob.".into(), ..Facts::default() };
+        assert!(prize_lure(&news).is_none());
     }
 }
