@@ -36,11 +36,22 @@ fn browser_available() -> bool {
     there
 }
 
-/// chromedriver on a free 127.0.0.1 port, killed with the test.
+/// chromedriver on a free 127.0.0.1 port, in a process group of its own that is killed whole
+/// with the test: killing chromedriver alone left its Chromium running, orphaned.
 struct Driver {
-    _process: tokio::process::Child,
+    process: tokio::process::Child,
     url: String,
     _profile: tempfile::TempDir,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        if let Some(group) =
+            self.process.id().and_then(|p| i32::try_from(p).ok()).and_then(rustix::process::Pid::from_raw)
+        {
+            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+        }
+    }
 }
 
 /// One WebDriver session.
@@ -59,6 +70,7 @@ impl Driver {
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .kill_on_drop(true)
+            .process_group(0)
             .spawn()
             .expect("chromedriver starts");
         let url = format!("http://127.0.0.1:{port}");
@@ -74,7 +86,7 @@ impl Driver {
             assert!(Instant::now() < deadline, "chromedriver did not become ready");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        Self { _process: process, url, _profile: tempfile::tempdir().unwrap() }
+        Self { process, url, _profile: tempfile::tempdir().unwrap() }
     }
 }
 
@@ -225,7 +237,7 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        // Best effort: chromedriver is killed with the test anyway (kill_on_drop).
+        // Best effort: chromedriver and its Chromium are killed with the test anyway (`Driver`).
         let http = self.http.clone();
         let base = self.base.clone();
         tokio::spawn(async move {
