@@ -2,7 +2,7 @@
 //! JSON envelope from another product), the drafts they become, QA edits, abandon and commit;
 //! and MISP event JSON into partner intake (`POST /api/v1/misp/events`).
 
-use actix_web::http::header::{CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE};
+use actix_web::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -227,11 +227,6 @@ fn busy(e: ServiceError) -> ApiError {
     ApiError::RetryLater { message: e.to_string(), retry_after_secs: 5, busy: true }
 }
 
-/// A declared `Content-Length`, if any.
-fn declared_length(req: &HttpRequest) -> Option<u64> {
-    req.headers().get(CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
-}
-
 /// `POST /imports`: see the module doc. An mbox becomes one draft per message. The answer lists
 /// every import (`created: false` for bytes imported before) and every message that failed.
 pub async fn create(
@@ -248,7 +243,7 @@ pub async fn create(
     // the body, so the client reads the 503 instead of a reset.)
     let mut admission = importer
         .admit()
-        .and_then(|mut a| match declared_length(&req) {
+        .and_then(|mut a| match crate::http::declared_length(&req) {
             Some(len) => a.cover(len).map(|()| a),
             None => Ok(a),
         })

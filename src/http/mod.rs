@@ -85,3 +85,8 @@ macro_rules! route_table {
     (@guard patch) => { actix_web::guard::Patch() };
     (@guard delete) => { actix_web::guard::Delete() };
 }
+
+/// A request's declared `Content-Length`, if any: judged before a body is read.
+pub fn declared_length(req: &actix_web::HttpRequest) -> Option<u64> {
+    req.headers().get(actix_web::http::header::CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
+}

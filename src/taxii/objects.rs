@@ -1,6 +1,6 @@
 //! §5.4 Get objects, §5.5 add objects, §5.6 get an object, §5.7 delete an object.
 
-use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 use serde::Deserialize;
@@ -137,8 +137,7 @@ pub async fn add_objects(
         )));
     }
     let max = settings.taxii.max_content_length;
-    let declared =
-        req.headers().get(CONTENT_LENGTH).and_then(|h| h.to_str().ok()).and_then(|s| s.parse::<u64>().ok());
+    let declared = crate::http::declared_length(&req);
     if declared.is_some_and(|n| n > max) {
         return Err(TaxiiError::PayloadTooLarge(max));
     }
