@@ -11,8 +11,11 @@
 //!      someone else (forwarded as an attachment: new bytes, same phish) must join the event its
 //!      first report went to (goal 100 %), on SQLite and, with `BENCH_PG_URL`, PostgreSQL.
 //!
-//! No network: DKIM asks `BENCH_DNS` (default 127.0.0.1:9, where nothing answers: "unverifiable").
-//! Run: `scripts/bench-verdicts` (writes benches/verdicts/results-<date>.md).
+//! No network: DKIM asks `BENCH_DNS`, by default a DNS server the bench runs on 127.0.0.1 that
+//! answers "no such name" to everything (a working resolver; `BENCH_DNS=127.0.0.1:9`, where
+//! nothing answers, measures a resolver outage instead).
+//! Run: `scripts/bench-verdicts` (writes benches/verdicts/results-<date>.md); `BENCH_PARTS=join`
+//! (or `quality`, `cost`, comma-separated) runs only those parts.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -101,13 +104,52 @@ fn load(dir: &Path, phish: bool) -> Vec<Email> {
         .collect()
 }
 
+/// A DNS server on 127.0.0.1 that answers every query "no such name" at once: a resolver that
+/// works (none of the corpus's signing keys can be fetched offline), so the cost part measures
+/// Harpoon's own work rather than timeouts. Returns its address.
+fn nxdomain_server() -> String {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("DNS socket: {e}"));
+    let addr = socket.local_addr().unwrap_or_else(|e| panic!("DNS socket: {e}"));
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1500];
+        while let Ok((n, peer)) = socket.recv_from(&mut buf) {
+            if let Some(answer) = nxdomain(buf.get(..n).unwrap_or_default()) {
+                let _ = socket.send_to(&answer, peer);
+            }
+        }
+    });
+    addr.to_string()
+}
+
+/// The NXDOMAIN answer to one query: its id and question, no records.
+fn nxdomain(query: &[u8]) -> Option<Vec<u8>> {
+    let mut at = 12;
+    loop {
+        let len = usize::from(*query.get(at)?);
+        at += 1 + len;
+        if len == 0 {
+            break;
+        }
+    }
+    let question = query.get(12..at + 4)?;
+    let mut out = Vec::with_capacity(12 + question.len());
+    out.extend_from_slice(query.get(..2)?);
+    out.push(0x80 | (query.get(2)? & 0x79)); // QR, the query's opcode and RD
+    out.push(0x83); // RA, NXDOMAIN
+    out.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
+    out.extend_from_slice(question);
+    Some(out)
+}
+
 fn settings(url: &str, dir: &Path, on: bool) -> Settings {
     let mut s = Settings::default();
     s.database.url = Some(url.to_string());
     s.database.pool_size = 2;
     s.data_dir = dir.to_path_buf();
     s.organisation.domains = vec!["harpoon-bench.example".into()];
-    s.operations.nslookup.resolver = std::env::var("BENCH_DNS").unwrap_or_else(|_| "127.0.0.1:9".into());
+    static DNS: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| std::env::var("BENCH_DNS").unwrap_or_else(|_| nxdomain_server()));
+    s.operations.nslookup.resolver = DNS.clone();
     s.operations.nslookup.timeout_secs = 1;
     s.triage.verdicts.enabled = on;
     s.triage.verdicts.brands = BRANDS
@@ -135,7 +177,15 @@ fn fresh(backend: &str, dir: &Path, name: &str) -> Option<String> {
 }
 
 fn open(url: &str, dir: &Path, on: bool) -> (Db, TriageContext) {
-    let s = settings(url, dir, on);
+    open_with(url, dir, on, None)
+}
+
+/// `dns`: the resolver DKIM asks instead of the bench's own.
+fn open_with(url: &str, dir: &Path, on: bool, dns: Option<&str>) -> (Db, TriageContext) {
+    let mut s = settings(url, dir, on);
+    if let Some(d) = dns {
+        s.operations.nslookup.resolver = d.to_string();
+    }
     let db = harpoon::startup::open_database(&s).unwrap_or_else(|e| panic!("database {url}: {e}"));
     let ctx = harpoon::startup::triage_context(&db, &s).unwrap_or_else(|e| panic!("triage context: {e}"));
     (db, ctx)
@@ -222,165 +272,177 @@ fn main() {
     let dir = work.path();
     let mut out = String::new();
 
-    // 1. Quality: phishing and benign interleaved, so "newly seen" favours neither.
-    let mut all: Vec<&Email> = Vec::new();
-    for i in 0..phishing.len().max(benign.len()) {
-        all.extend(phishing.get(i));
-        all.extend(benign.get(i));
-    }
-    let url = fresh("sqlite", dir, "quality").unwrap_or_default();
-    let (db, ctx) = open(&url, dir, true);
-    let mut judged = Vec::new();
-    let mut unjudged = 0;
-    for e in &all {
-        let name = e.path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-        let Some(row) = import(&db, &ctx, e.raw.clone(), &name) else {
-            unjudged += 1;
-            continue;
-        };
-        let mut conn = db.conn().unwrap_or_else(|e| panic!("{e}"));
-        match verdicts::get(&mut conn, row.id).ok().flatten() {
-            Some(v) => judged.push(Judged {
-                phish: e.phish,
-                even: e.even,
-                file: name,
-                verdict: v.verdict,
-                score: v.score,
-                reasons: harpoon::service::verdict::reasons_of(&v.reasons),
-            }),
-            None => unjudged += 1,
+    // `BENCH_PARTS=quality,cost,join` (any of them; default all) runs only those parts.
+    let parts = std::env::var("BENCH_PARTS").unwrap_or_else(|_| "quality,cost,join".into());
+    let want = |p: &str| parts.split(',').any(|x| x.trim() == p);
+    if want("quality") {
+        // 1. Quality: phishing and benign interleaved, so "newly seen" favours neither.
+        let mut all: Vec<&Email> = Vec::new();
+        for i in 0..phishing.len().max(benign.len()) {
+            all.extend(phishing.get(i));
+            all.extend(benign.get(i));
         }
-    }
-    // `BENCH_DUMP=FILE`: one JSON line per judged email (file, class, half, score, reasons), for
-    // looking at the even half's scores offline (fitting weights by hand or by regression).
-    if let Ok(path) = std::env::var("BENCH_DUMP") {
-        let lines: Vec<String> = judged
-            .iter()
-            .map(|j| {
-                serde_json::json!({
-                    "file": j.file, "phish": j.phish, "even": j.even, "verdict": j.verdict,
-                    "score": j.score, "reasons": j.reasons,
-                })
-                .to_string()
-            })
-            .collect();
-        std::fs::write(&path, lines.join("\n") + "\n").unwrap_or_else(|e| panic!("{path}: {e}"));
-    }
-    out.push_str("## Quality (SQLite, every email through the import path, fresh database)\n\n");
-    quality_table(&mut out, &judged);
-    out.push_str(&format!(
-        "\nEmails without a verdict (failed imports: nothing could be read): {unjudged}.\n"
-    ));
-    let mut signals: BTreeMap<(String, bool), usize> = BTreeMap::new();
-    for j in &judged {
-        for r in &j.reasons {
-            *signals.entry((r.signal.clone(), j.phish)).or_default() += 1;
-        }
-    }
-    out.push_str("\n### How often each signal spoke\n\n| signal | phishing | benign |\n|---|---|---|\n");
-    let names: std::collections::BTreeSet<&String> = signals.keys().map(|(s, _)| s).collect();
-    for s in names {
-        let n = |p: bool| signals.get(&(s.clone(), p)).copied().unwrap_or(0);
-        out.push_str(&format!("| `{s}` | {} | {} |\n", n(true), n(false)));
-    }
-    let phish_benign: Vec<&Judged> =
-        judged.iter().filter(|j| j.phish && j.verdict == "likely_benign").collect();
-    if !phish_benign.is_empty() {
-        out.push_str("\n### Phishing suggested likely benign\n\n");
-        for j in phish_benign {
-            out.push_str(&format!("- {} (score {})\n", j.file, j.score));
-        }
-    }
-    out.push_str("\n### Benign misses (benign emails not suggested likely benign) and their reasons\n\n");
-    for j in judged.iter().filter(|j| !j.phish && j.verdict != "likely_benign") {
-        let why: Vec<String> = j
-            .reasons
-            .iter()
-            .filter(|r| r.weight != 0)
-            .map(|r| {
-                format!(
-                    "{} {:+} ({})",
-                    r.signal,
-                    r.weight,
-                    r.evidence.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
-                )
-            })
-            .collect();
-        out.push_str(&format!("- {} → {} {}: {}\n", j.file, j.verdict, j.score, why.join("; ")));
-    }
-    drop(db);
-    // `BENCH_PARTS=quality` stops here (while looking at signals).
-    if std::env::var("BENCH_PARTS").is_ok_and(|p| p == "quality") {
-        println!("{out}");
-        return;
-    }
-
-    // 2. Cost: the phishing corpus imported with verdicts off and on, alternated, best of two.
-    let mut times: BTreeMap<bool, Vec<Duration>> = BTreeMap::new();
-    for round in 0..2 {
-        for on in [false, true] {
-            let url = fresh("sqlite", dir, &format!("cost_{round}_{on}")).unwrap_or_default();
-            let (db, ctx) = open(&url, dir, on);
-            let start = Instant::now();
-            for e in &phishing {
-                let _ = import(&db, &ctx, e.raw.clone(), "cost");
-            }
-            times.entry(on).or_default().push(start.elapsed());
-        }
-    }
-    let best = |on: bool| times.get(&on).and_then(|t| t.iter().min().copied()).unwrap_or_default();
-    let (off, on) = (best(false), best(true));
-    let added = 100.0 * (on.as_secs_f64() / off.as_secs_f64().max(1e-9) - 1.0);
-    out.push_str(&format!(
-        "\n## Cost (SQLite, {} phishing emails imported, best of 2 alternated rounds)\n\n| verdicts | time | emails/s |\n|---|---|---|\n| off | {:.2} s | {:.0} |\n| on | {:.2} s | {:.0} |\n\nVerdicts add **{added:.1} %** to import time (goal ≤ 20 %).\n",
-        phishing.len(),
-        off.as_secs_f64(),
-        phishing.len() as f64 / off.as_secs_f64().max(1e-9),
-        on.as_secs_f64(),
-        phishing.len() as f64 / on.as_secs_f64().max(1e-9),
-    ));
-
-    // 3. Known-phish auto-join, per backend.
-    out.push_str("\n## Known-phish auto-join (every phish committed, then reported again by someone else)\n\n| backend | committed | re-reported | suggested known phish | joined the same event (goal 100 %) |\n|---|---|---|---|---|\n");
-    for backend in ["sqlite", "postgres"] {
-        let Some(url) = fresh(backend, dir, "harpoon_bench_verdicts") else {
-            out.push_str(&format!("| {backend} | skipped (BENCH_PG_URL not set) | | | |\n"));
-            continue;
-        };
+        let url = fresh("sqlite", dir, "quality").unwrap_or_default();
         let (db, ctx) = open(&url, dir, true);
-        let mut firsts: Vec<(&Email, i64)> = Vec::new();
-        for e in &phishing {
-            let Some(row) = import(&db, &ctx, e.raw.clone(), "first") else { continue };
-            let mut conn = db.conn().unwrap_or_else(|e| panic!("{e}"));
-            let event = if row.state == "draft" {
-                imports::commit(&mut conn, &ctx, row.id, "bench", EventMeta::default())
-                    .ok()
-                    .map(|c| c.event_id)
-            } else {
-                row.event_id
+        let mut judged = Vec::new();
+        let mut unjudged = 0;
+        for e in &all {
+            let name = e.path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+            let Some(row) = import(&db, &ctx, e.raw.clone(), &name) else {
+                unjudged += 1;
+                continue;
             };
-            if let Some(ev) = event {
-                firsts.push((e, ev));
-            }
-        }
-        let (mut known, mut same) = (0, 0);
-        for (k, (e, event)) in firsts.iter().enumerate() {
-            let again = forwarded(&e.raw, k);
-            let Some(row) = import(&db, &ctx, again, "again") else { continue };
             let mut conn = db.conn().unwrap_or_else(|e| panic!("{e}"));
-            if verdicts::get(&mut conn, row.id).ok().flatten().is_some_and(|v| v.verdict == "known_phish") {
-                known += 1;
-            }
-            if row.state == "committed" && row.event_id == Some(*event) {
-                same += 1;
+            match verdicts::get(&mut conn, row.id).ok().flatten() {
+                Some(v) => judged.push(Judged {
+                    phish: e.phish,
+                    even: e.even,
+                    file: name,
+                    verdict: v.verdict,
+                    score: v.score,
+                    reasons: harpoon::service::verdict::reasons_of(&v.reasons),
+                }),
+                None => unjudged += 1,
             }
         }
-        let n = firsts.len();
+        // `BENCH_DUMP=FILE`: one JSON line per judged email (file, class, half, score, reasons), for
+        // looking at the even half's scores offline (fitting weights by hand or by regression).
+        if let Ok(path) = std::env::var("BENCH_DUMP") {
+            let lines: Vec<String> = judged
+                .iter()
+                .map(|j| {
+                    serde_json::json!({
+                        "file": j.file, "phish": j.phish, "even": j.even, "verdict": j.verdict,
+                        "score": j.score, "reasons": j.reasons,
+                    })
+                    .to_string()
+                })
+                .collect();
+            std::fs::write(&path, lines.join("\n") + "\n").unwrap_or_else(|e| panic!("{path}: {e}"));
+        }
+        out.push_str("## Quality (SQLite, every email through the import path, fresh database)\n\n");
+        quality_table(&mut out, &judged);
         out.push_str(&format!(
-            "| {backend} | {n} | {n} | {known} | **{same} ({:.1} %)** |\n",
-            100.0 * same as f64 / n.max(1) as f64
+            "\nEmails without a verdict (failed imports: nothing could be read): {unjudged}.\n"
         ));
+        let mut signals: BTreeMap<(String, bool), usize> = BTreeMap::new();
+        for j in &judged {
+            for r in &j.reasons {
+                *signals.entry((r.signal.clone(), j.phish)).or_default() += 1;
+            }
+        }
+        out.push_str("\n### How often each signal spoke\n\n| signal | phishing | benign |\n|---|---|---|\n");
+        let names: std::collections::BTreeSet<&String> = signals.keys().map(|(s, _)| s).collect();
+        for s in names {
+            let n = |p: bool| signals.get(&(s.clone(), p)).copied().unwrap_or(0);
+            out.push_str(&format!("| `{s}` | {} | {} |\n", n(true), n(false)));
+        }
+        let phish_benign: Vec<&Judged> =
+            judged.iter().filter(|j| j.phish && j.verdict == "likely_benign").collect();
+        if !phish_benign.is_empty() {
+            out.push_str("\n### Phishing suggested likely benign\n\n");
+            for j in phish_benign {
+                out.push_str(&format!("- {} (score {})\n", j.file, j.score));
+            }
+        }
+        out.push_str("\n### Benign misses (benign emails not suggested likely benign) and their reasons\n\n");
+        for j in judged.iter().filter(|j| !j.phish && j.verdict != "likely_benign") {
+            let why: Vec<String> = j
+                .reasons
+                .iter()
+                .filter(|r| r.weight != 0)
+                .map(|r| {
+                    format!(
+                        "{} {:+} ({})",
+                        r.signal,
+                        r.weight,
+                        r.evidence.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
+                    )
+                })
+                .collect();
+            out.push_str(&format!("- {} → {} {}: {}\n", j.file, j.verdict, j.score, why.join("; ")));
+        }
         drop(db);
+    }
+    if want("cost") {
+        // 2. Cost: the phishing corpus imported with verdicts off and on (with a resolver that
+        // answers, and with one that never does), alternated, best of two.
+        let configs: [(&str, bool, Option<&str>); 3] = [
+            ("off", false, None),
+            ("on", true, None),
+            ("on, the resolver down (127.0.0.1:9)", true, Some("127.0.0.1:9")),
+        ];
+        let mut times: BTreeMap<usize, Vec<Duration>> = BTreeMap::new();
+        for round in 0..2 {
+            for (k, (_, on, dns)) in configs.iter().enumerate() {
+                let url = fresh("sqlite", dir, &format!("cost_{round}_{k}")).unwrap_or_default();
+                let (db, ctx) = open_with(&url, dir, *on, *dns);
+                let start = Instant::now();
+                for e in &phishing {
+                    let _ = import(&db, &ctx, e.raw.clone(), "cost");
+                }
+                times.entry(k).or_default().push(start.elapsed());
+            }
+        }
+        let best = |k: usize| times.get(&k).and_then(|t| t.iter().min().copied()).unwrap_or_default();
+        let off = best(0).as_secs_f64().max(1e-9);
+        out.push_str(&format!(
+            "\n## Cost (SQLite, {} phishing emails imported one after another, best of 2 alternated rounds)\n\n| verdicts | time | emails/s | added to import time (goal ≤ 20 %) |\n|---|---|---|---|\n",
+            phishing.len()
+        ));
+        for (k, (name, _, _)) in configs.iter().enumerate() {
+            let t = best(k).as_secs_f64();
+            out.push_str(&format!(
+                "| {name} | {t:.2} s | {:.0} | {} |\n",
+                phishing.len() as f64 / t.max(1e-9),
+                if k == 0 { String::new() } else { format!("**{:.1} %**", 100.0 * (t / off - 1.0)) }
+            ));
+        }
+    }
+    if want("join") {
+        // 3. Known-phish auto-join, per backend.
+        out.push_str("\n## Known-phish auto-join (every phish committed, then reported again by someone else)\n\n| backend | committed | re-reported | suggested known phish | joined the same event (goal 100 %) |\n|---|---|---|---|---|\n");
+        for backend in ["sqlite", "postgres"] {
+            let Some(url) = fresh(backend, dir, "harpoon_bench_verdicts") else {
+                out.push_str(&format!("| {backend} | skipped (BENCH_PG_URL not set) | | | |\n"));
+                continue;
+            };
+            let (db, ctx) = open(&url, dir, true);
+            let mut firsts: Vec<(&Email, i64)> = Vec::new();
+            for e in &phishing {
+                let Some(row) = import(&db, &ctx, e.raw.clone(), "first") else { continue };
+                let mut conn = db.conn().unwrap_or_else(|e| panic!("{e}"));
+                let event = if row.state == "draft" {
+                    imports::commit(&mut conn, &ctx, row.id, "bench", EventMeta::default())
+                        .ok()
+                        .map(|c| c.event_id)
+                } else {
+                    row.event_id
+                };
+                if let Some(ev) = event {
+                    firsts.push((e, ev));
+                }
+            }
+            let (mut known, mut same) = (0, 0);
+            for (k, (e, event)) in firsts.iter().enumerate() {
+                let again = forwarded(&e.raw, k);
+                let Some(row) = import(&db, &ctx, again, "again") else { continue };
+                let mut conn = db.conn().unwrap_or_else(|e| panic!("{e}"));
+                if verdicts::get(&mut conn, row.id).ok().flatten().is_some_and(|v| v.verdict == "known_phish")
+                {
+                    known += 1;
+                }
+                if row.state == "committed" && row.event_id == Some(*event) {
+                    same += 1;
+                }
+            }
+            let n = firsts.len();
+            out.push_str(&format!(
+                "| {backend} | {n} | {n} | {known} | **{same} ({:.1} %)** |\n",
+                100.0 * same as f64 / n.max(1) as f64
+            ));
+            drop(db);
+        }
     }
     println!("{out}");
 }

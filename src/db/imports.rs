@@ -113,6 +113,38 @@ pub fn get(conn: &mut DbConn, id: i64) -> Result<Option<ImportRow>, DbError> {
     Ok(with_conn!(conn, c => im::table.find(id).select(ImportRow::as_select()).first(c).optional())?)
 }
 
+/// Which recognition key of an email to match.
+#[derive(Debug, Clone, Copy)]
+pub enum SameEmailKey<'a> {
+    MessageId(&'a str),
+    Fingerprint(&'a str),
+}
+
+/// The event that an earlier report of the same email was committed into: the first committed
+/// import other than `id` with the same key.
+pub fn committed_event_of_same(
+    conn: &mut DbConn,
+    id: i64,
+    key: SameEmailKey<'_>,
+) -> Result<Option<i64>, DbError> {
+    let earlier = im::id.ne(id).and(im::state.eq("committed")).and(im::event_id.is_not_null());
+    let found: Option<Option<i64>> = match key {
+        SameEmailKey::MessageId(m) => with_conn!(conn, c => im::table
+            .filter(im::message_id.eq(m).and(earlier))
+            .order(im::id.asc())
+            .select(im::event_id)
+            .first(c)
+            .optional())?,
+        SameEmailKey::Fingerprint(f) => with_conn!(conn, c => im::table
+            .filter(im::fingerprint.eq(f).and(earlier))
+            .order(im::id.asc())
+            .select(im::event_id)
+            .first(c)
+            .optional())?,
+    };
+    Ok(found.flatten())
+}
+
 /// The raw bytes, exactly as imported.
 pub fn raw(conn: &mut DbConn, id: i64) -> Result<Option<Vec<u8>>, DbError> {
     Ok(with_conn!(conn, c => im::table.find(id).select(im::raw).first(c).optional())?)

@@ -119,16 +119,25 @@ pub struct KnownValue {
 /// The stored indicators among these (kind, value) pairs, with their events (newest first).
 pub fn known_values(conn: &mut DbConn, values: &[(String, String)]) -> Result<Vec<KnownValue>, DbError> {
     let mut found: Vec<KnownValue> = Vec::new();
-    for chunk in values.chunks(CHUNK) {
-        let texts: Vec<&str> = chunk.iter().map(|(_, v)| v.as_str()).collect();
-        let rows: Vec<(i64, String, String, String)> = with_conn!(conn, c => ind::table
-            .filter(ind::value.eq_any(&texts))
-            .select((ind::id, ind::kind, ind::value, ind::status))
-            .load(c))?;
-        for (id, kind, value, status) in rows {
-            if chunk.iter().any(|(k, v)| *k == kind && *v == value) {
-                found.push(KnownValue { id, kind, value, status, events: Vec::new() });
-            }
+    // Per kind, so that the lookup is a range of the (kind, value) index, never a table scan.
+    let mut by_kind: std::collections::BTreeMap<&str, Vec<&str>> = std::collections::BTreeMap::new();
+    for (k, v) in values {
+        by_kind.entry(k.as_str()).or_default().push(v.as_str());
+    }
+    for (kind, texts) in by_kind {
+        for chunk in texts.chunks(CHUNK) {
+            let rows: Vec<(i64, String, String, String)> = with_conn!(conn, c => ind::table
+                .filter(ind::kind.eq(kind))
+                .filter(ind::value.eq_any(chunk))
+                .select((ind::id, ind::kind, ind::value, ind::status))
+                .load(c))?;
+            found.extend(rows.into_iter().map(|(id, kind, value, status)| KnownValue {
+                id,
+                kind,
+                value,
+                status,
+                events: Vec::new(),
+            }));
         }
     }
     let ids: Vec<i64> = found.iter().map(|k| k.id).collect();

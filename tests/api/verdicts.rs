@@ -156,6 +156,45 @@ async fn verdicts_known_phish_joins_its_event_with_provenance_and_the_undo_takes
 }
 
 #[tokio::test]
+async fn verdicts_a_re_reported_email_joins_the_event_its_first_report_joined() {
+    let app = spawn_with(|_| {}).await;
+    let first = import_id(&app, &report("alice@acme-corp.com", &phish("alice@acme-corp.com", "m1"))).await;
+    let (status, c) = commit(&app, first, json!({})).await;
+    assert_eq!(status, StatusCode::CREATED, "{c}");
+    let event_a = c["event_id"].as_i64().unwrap();
+    let url = indicator(&app, "url", PHISH_URL).await;
+    set_status(&app, url["id"].as_i64().unwrap(), "active").await;
+    // X: another email of the campaign, joined to event A through the URL.
+    let x = format!(
+        "From: Billing <billing@invoices-online.com>\r\nTo: carol@acme-corp.com\r\nSubject: Invoice\r\n\
+         Message-ID: <inv-x@invoices-online.com>\r\nContent-Type: text/plain\r\n\r\nPay at {PHISH_URL} today.\r\n"
+    );
+    let x_first = import_id(&app, &report("carol@acme-corp.com", &x)).await;
+    assert_eq!(draft(&app, x_first).await["event_id"].as_i64(), Some(event_a));
+    // Y: a third email with the URL, put by an analyst into an event of its own (B), which
+    // makes B the URL's newest event.
+    let y = format!(
+        "From: Payroll <pay@salary-portal.net>\r\nTo: dave@acme-corp.com\r\nSubject: Payslip\r\n\
+         Message-ID: <pay-y@salary-portal.net>\r\nContent-Type: text/plain\r\n\r\nSee {PHISH_URL} now.\r\n"
+    );
+    let y_id = import_id(&app, &report("dave@acme-corp.com", &y)).await;
+    let (status, undone) = post(&app, &format!("/api/v1/imports/{y_id}/undo")).await;
+    assert_eq!(status, StatusCode::OK, "{undone}");
+    let (status, c) = commit(&app, y_id, json!({})).await;
+    assert_eq!(status, StatusCode::CREATED, "{c}");
+    let event_b = c["event_id"].as_i64().unwrap();
+    assert_ne!(event_a, event_b);
+    // X reported again by someone else: the event X's first report joined, not the URL's newest.
+    let x_again = import_id(&app, &report("erin@acme-corp.com", &x)).await;
+    let d = draft(&app, x_again).await;
+    assert_eq!(
+        (d["verdict"]["verdict"].as_str(), d["state"].as_str(), d["event_id"].as_i64()),
+        (Some("known_phish"), Some("committed"), Some(event_a)),
+        "{d}"
+    );
+}
+
+#[tokio::test]
 async fn verdicts_auto_join_can_be_turned_off() {
     let app = spawn_with(|s| s.triage.verdicts.auto_join_known_phish = false).await;
     let first = import_id(&app, &report("alice@acme-corp.com", &phish("alice@acme-corp.com", "m1"))).await;

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::auth::DkimCheck;
 use super::{Assessment, Facts, INPUTS_VERSION, Known, Verdict, decide, reasons, reasons_json, reasons_of};
 use crate::db::audit::{self, AuditEntry};
-use crate::db::imports as drafts;
+use crate::db::imports::{self as drafts, SameEmailKey};
 use crate::db::verdicts::{self as store, NewVerdict, VerdictRow};
 use crate::db::{Db, DbConn, events, now_micros, write_tx};
 use crate::extract::Extraction;
@@ -139,7 +139,7 @@ pub fn after_import(conn: &mut DbConn, ctx: &TriageContext, id: i64, raw: &[u8],
 /// What the store knows about the facts; remembers the email's domains as seen.
 fn known(conn: &mut DbConn, facts: &Facts, id: i64) -> Result<Known, ServiceError> {
     let row = drafts::get(conn, id)?.ok_or_else(|| ServiceError::NotFound(format!("import {id}")))?;
-    let same = events::find_match(conn, row.message_id.as_deref(), row.fingerprint.as_deref())?.map(|e| e.id);
+    let same = same_email_event(conn, id, row.message_id.as_deref(), row.fingerprint.as_deref())?;
     let mut lookup = facts.values.clone();
     lookup.extend(facts.domains.iter().map(|d| ("domain".to_string(), d.clone())));
     lookup.sort();
@@ -158,6 +158,33 @@ fn known(conn: &mut DbConn, facts: &Facts, id: i64) -> Result<Known, ServiceErro
         .filter(|k| facts.values.iter().any(|(t, v)| *t == k.kind && *v == k.value))
         .collect();
     Ok(Known { values, same_phish_event: same, new_domains })
+}
+
+/// The event of an earlier report of the same email, by the stronger key first: the Message-ID
+/// (an earlier report's own, then an event's founding one), then the fingerprint likewise. The
+/// earlier report's own key comes first because the event it joined may have been founded by
+/// another email of the campaign.
+fn same_email_event(
+    conn: &mut DbConn,
+    id: i64,
+    message_id: Option<&str>,
+    fingerprint: Option<&str>,
+) -> Result<Option<i64>, ServiceError> {
+    if let Some(m) = message_id {
+        if let Some(e) = drafts::committed_event_of_same(conn, id, SameEmailKey::MessageId(m))? {
+            return Ok(Some(e));
+        }
+        if let Some(e) = events::find_match(conn, Some(m), None)? {
+            return Ok(Some(e.id));
+        }
+    }
+    if let Some(f) = fingerprint {
+        if let Some(e) = drafts::committed_event_of_same(conn, id, SameEmailKey::Fingerprint(f))? {
+            return Ok(Some(e));
+        }
+        return Ok(events::find_match(conn, None, Some(f))?.map(|e| e.id));
+    }
+    Ok(None)
 }
 
 /// Computes and stores the verdict of a stored draft.

@@ -157,6 +157,53 @@ struct Inner {
     runtime: Option<tokio::runtime::Runtime>,
     authenticator: MessageAuthenticator,
     timeout: Duration,
+    breaker: Breaker,
+}
+
+/// Stops asking a resolver that does not answer: after [`Breaker::TRIPS`] checks in a row that
+/// got no answer, checks are "unverifiable" without a lookup for [`Breaker::COOL_DOWN`], then one
+/// check tries again. A resolver outage would otherwise add its timeout to every import.
+#[derive(Debug, Default)]
+struct Breaker {
+    state: std::sync::Mutex<BreakerState>,
+}
+
+#[derive(Debug, Default)]
+struct BreakerState {
+    unanswered_in_row: u32,
+    open_until: Option<std::time::Instant>,
+}
+
+impl Breaker {
+    const TRIPS: u32 = 3;
+    const COOL_DOWN: Duration = Duration::from_secs(30);
+
+    /// `None` when a lookup may be made; else how long until one may.
+    fn closed_for(&self, now: std::time::Instant) -> Option<Duration> {
+        let mut st = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match st.open_until {
+            Some(until) if until > now => Some(until - now),
+            Some(_) => {
+                // Half-open: this check tries; a failure opens it again at once.
+                st.open_until = None;
+                st.unanswered_in_row = Self::TRIPS.saturating_sub(1);
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn answered(&self, answered: bool, now: std::time::Instant) {
+        let mut st = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if answered {
+            *st = BreakerState::default();
+        } else {
+            st.unanswered_in_row = st.unanswered_in_row.saturating_add(1);
+            if st.unanswered_in_row >= Self::TRIPS {
+                st.open_until = Some(now + Self::COOL_DOWN);
+            }
+        }
+    }
 }
 
 impl Drop for Inner {
@@ -205,6 +252,7 @@ impl DkimVerifier {
                 runtime: Some(runtime),
                 authenticator: MessageAuthenticator(resolver),
                 timeout,
+                breaker: Breaker::default(),
             }),
         })
     }
@@ -230,6 +278,13 @@ impl DkimVerifier {
             return DkimCheck::Unsigned;
         }
         let inner = &self.inner;
+        if let Some(wait) = inner.breaker.closed_for(std::time::Instant::now()) {
+            return DkimCheck::Unverifiable(format!(
+                "the resolver did not answer the last {} checks; not asked again for {} s",
+                Breaker::TRIPS,
+                wait.as_secs().max(1)
+            ));
+        }
         // Several signatures, each one lookup: the whole check gets a few timeouts' worth.
         let budget = inner.timeout.saturating_mul(3);
         // On a thread of its own: the caller may be a blocking-pool thread or a plain one, and
@@ -246,8 +301,22 @@ impl DkimVerifier {
                 .join()
         });
         let Ok(Some(Ok(outputs))) = outputs else {
+            inner.breaker.answered(false, std::time::Instant::now());
             return DkimCheck::Unverifiable("DNS did not answer in time".into());
         };
+        // A lookup error (no answer, refused, a timeout) says nothing of the resolver's health
+        // only when some other lookup of the same check was answered.
+        let lookups: Vec<bool> = outputs
+            .iter()
+            .filter_map(|o| match o.result() {
+                DkimResult::TempError(mail_auth::Error::DnsError(_)) => Some(false),
+                DkimResult::Pass | DkimResult::Fail(_) | DkimResult::PermError(_) => Some(true),
+                _ => None,
+            })
+            .collect();
+        if !lookups.is_empty() {
+            inner.breaker.answered(lookups.contains(&true), std::time::Instant::now());
+        }
         let mut pass = Vec::new();
         let mut fail = Vec::new();
         let mut why = Vec::new();
@@ -306,6 +375,26 @@ mod tests {
         assert_eq!(h.results[1].prop("header.d"), Some("news.example.com"));
         assert_eq!(summarise(&h.results.iter().collect::<Vec<_>>()).dmarc.as_deref(), Some("pass"));
         assert_eq!(parse("example.net; none").unwrap().results, vec![]);
+    }
+
+    #[test]
+    fn the_breaker_opens_after_unanswered_checks_and_tries_again_after_the_cool_down() {
+        let b = Breaker::default();
+        let t0 = std::time::Instant::now();
+        for _ in 0..Breaker::TRIPS - 1 {
+            assert_eq!(b.closed_for(t0), None);
+            b.answered(false, t0);
+        }
+        b.answered(true, t0);
+        assert_eq!(b.closed_for(t0), None, "an answer resets the count");
+        for _ in 0..Breaker::TRIPS {
+            b.answered(false, t0);
+        }
+        assert!(b.closed_for(t0 + Duration::from_secs(1)).is_some());
+        let later = t0 + Breaker::COOL_DOWN + Duration::from_secs(1);
+        assert_eq!(b.closed_for(later), None, "half-open: one check may try");
+        b.answered(false, later);
+        assert!(b.closed_for(later).is_some(), "a failed try opens it again at once");
     }
 
     #[test]

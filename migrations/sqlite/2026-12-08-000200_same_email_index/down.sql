@@ -1,0 +1,2 @@
+DROP INDEX imports_fingerprint;
+DROP INDEX imports_message_id;
