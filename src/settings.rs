@@ -523,6 +523,15 @@ pub struct ImportSettings {
     /// larger than this is still taken when no other is held). With the extraction budget this
     /// bounds the memory a burst of pushes can take.
     pub max_queued_bytes: u64,
+    /// Seconds a REST import request that finds the queue full (in requests or in bytes) waits
+    /// for a place before it is answered 503, its body still unread: a refused body must be
+    /// read to the end and dropped so that the client reads the answer, and a burst of refused
+    /// 50 MB pushes re-sent every few seconds costs the HTTP workers more than waiting does.
+    /// 0: answer 503 at once.
+    pub max_wait_secs: u64,
+    /// REST import requests that may wait so (each holds a connection, not its body); beyond
+    /// that they are answered 503 at once.
+    pub max_waiting: usize,
     /// How much lower than the HTTP workers' the CPU priority of extraction is (a nice value
     /// added to the import threads, 0 to 19; 0 keeps it equal): when the cores are busy, TAXII
     /// polls and UI pages are served first and imports take what is left.
@@ -531,7 +540,14 @@ pub struct ImportSettings {
 
 impl Default for ImportSettings {
     fn default() -> Self {
-        Self { max_concurrent: 0, max_queued: 8, max_queued_bytes: 192 << 20, nice: 10 }
+        Self {
+            max_concurrent: 0,
+            max_queued: 8,
+            max_queued_bytes: 128 << 20,
+            max_wait_secs: 30,
+            max_waiting: 64,
+            nice: 10,
+        }
     }
 }
 

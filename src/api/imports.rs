@@ -12,7 +12,7 @@ use super::{ApiError, Caller, micros_to_rfc3339, require_analyst};
 use crate::db::imports::{ImportRow, ItemRow};
 use crate::db::{Db, imports as store};
 use crate::service::ServiceError;
-use crate::service::imports::pipeline::{self, Admission, Importer, Message, Then};
+use crate::service::imports::pipeline::{Admission, Importer, Message, Then};
 use crate::service::imports::{self, EventMeta};
 use crate::service::indicators::TriageContext;
 use crate::service::misp::{EventReport, ImportReport, Refused};
@@ -238,16 +238,11 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     require_analyst(&caller)?;
     let intake = caller.scope == crate::service::accounts::TokenScope::Intake;
-    // Before the body is read into memory: a declared length past the queue's budget is refused
-    // at once. (actix-http lingers after such an early answer, reading and dropping the rest of
-    // the body, so the client reads the 503 instead of a reset.)
-    let mut admission = importer
-        .admit()
-        .and_then(|mut a| match crate::http::declared_length(&req) {
-            Some(len) => a.cover(len).map(|()| a),
-            None => Ok(a),
-        })
-        .map_err(busy)?;
+    // Before the body is read into memory: a declared length past the queue's budget waits for
+    // room with its body unread, and is refused when none comes in time. (actix-http lingers
+    // after such an early answer, reading and dropping the rest of the body, so the client
+    // reads the 503 instead of a reset.)
+    let mut admission = importer.admit_waiting(crate::http::declared_length(&req)).await.map_err(busy)?;
     let limit = importer.ctx().extract.max_message_bytes;
     let content_type = media_type(&req);
     let source = query.source.clone().unwrap_or_else(|| "api".into());
@@ -290,18 +285,14 @@ pub async fn create(
         }
     };
     let actor = caller.username.clone();
-    let messages: Vec<Message> = incoming
-        .into_iter()
-        .flat_map(|f| {
-            pipeline::requests(
-                vec![(f.name, f.raw)],
-                &f.source,
-                f.metadata.as_ref(),
-                Some(actor.as_str()),
-                &f.meta,
-            )
-        })
-        .collect();
+    let mut messages: Vec<Message> = Vec::new();
+    for f in incoming {
+        messages.extend(
+            importer
+                .requests(vec![(f.name, f.raw)], f.source, f.metadata, Some(actor.clone()), f.meta)
+                .await?,
+        );
+    }
     let batch = importer.import_all(messages, &Then::default()).await?;
     drop(admission);
     let response = ImportResponse {

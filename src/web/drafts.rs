@@ -17,7 +17,7 @@ use super::{Layout, Session, WebError, at, html, page, see_other, when};
 use crate::db::imports::{self as store, ItemRow};
 use crate::db::{Db, DbError, sessions};
 use crate::extract;
-use crate::service::imports::pipeline::{self, Importer, JobProgress, Made, Then};
+use crate::service::imports::pipeline::{Importer, JobProgress, Made, Then};
 use crate::service::imports::{self, EventMeta, ItemRule};
 use crate::service::indicators::TriageContext;
 use crate::service::leases::Leases;
@@ -143,7 +143,7 @@ pub async fn import(
     let meta = meta.meta().validated()?;
     let source = if source.is_empty() { "ui".to_string() } else { source };
     let actor = s.principal.username.clone();
-    let messages = pipeline::requests(files, &source, None, Some(actor.as_str()), &meta);
+    let messages = importer.requests(files, source, None, Some(actor), meta).await?;
     if messages.len() > BACKGROUND_AT {
         // Long work: stored as a job whose progress page polls it; the import goes on in the
         // background, so the server and the page stay responsive. The job keeps the upload's

@@ -1,7 +1,8 @@
 //! The import use case's limits (issue 15): a bounded number of import requests is admitted
-//! (extracting, or waiting for a slot); the next is refused before its body is read, with 503
-//! and `Retry-After`, on the analyst's and on the intake token's path alike, and is accepted again
-//! once the queue has room.
+//! (extracting, or waiting for a slot); the next waits for room with its body unread (a bounded
+//! time, a bounded number of such requests), or, past that, is refused before its body is read,
+//! with 503 and `Retry-After`, on the analyst's and on the intake token's path alike, and is
+//! accepted again once the queue has room.
 
 use std::time::Duration;
 
@@ -25,6 +26,7 @@ async fn imports_beyond_the_queue_are_told_to_retry_and_the_intake_receipt_is_un
     let app = TestApp::spawn_with(|s| {
         s.imports.max_concurrent = 1;
         s.imports.max_queued = 0;
+        s.imports.max_wait_secs = 0;
     })
     .await;
     let (status, v) = status_json(
@@ -125,6 +127,7 @@ async fn a_push_past_the_byte_budget_reads_its_503_instead_of_a_reset() {
         s.imports.max_concurrent = 1;
         s.imports.max_queued = 8;
         s.imports.max_queued_bytes = 64 << 10;
+        s.imports.max_wait_secs = 0;
     })
     .await;
     app.as_admin(app.get("/api/v1/me")).send().await.expect("me");
@@ -172,4 +175,64 @@ async fn a_push_past_the_byte_budget_reads_its_503_instead_of_a_reset() {
         .await
         .expect("request");
     assert!(accepted.status().is_success(), "{}", accepted.status());
+}
+
+/// With waiting on (the default), a push past the byte budget is neither read nor refused: it
+/// waits with its body unread until the upload holding the budget is stored, then is taken.
+/// Past `max_waiting` waiting requests, the next is refused at once.
+#[tokio::test]
+async fn a_push_past_the_byte_budget_waits_unread_and_is_taken_when_room_comes() {
+    let app = TestApp::spawn_with(|s| {
+        s.imports.max_concurrent = 1;
+        s.imports.max_queued = 8;
+        s.imports.max_queued_bytes = 64 << 10;
+        s.imports.max_wait_secs = 60;
+        s.imports.max_waiting = 1;
+    })
+    .await;
+    app.as_admin(app.get("/api/v1/me")).send().await.expect("me");
+    let mut slow_body = phish(3);
+    slow_body.extend(std::iter::repeat_n(b"filler line of the slow upload\r\n".as_slice(), 3200).flatten());
+    let (_, rest) = slow_body.split_at(20);
+    let mut big = phish(4);
+    big.extend(std::iter::repeat_n(b"y".as_slice(), 1 << 20).flatten());
+    big.extend_from_slice(b"\r\n");
+    let mut found = None;
+    for wait_ms in [300u64, 600, 1200, 2400] {
+        let slow = slow_upload(&app.url, &slow_body[..20], slow_body.len()).await;
+        tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+        let req = app
+            .as_admin(app.post("/api/v1/imports"))
+            .header("Content-Type", "message/rfc822")
+            .body(big.clone());
+        let push = tokio::spawn(async move { req.send().await });
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        if !push.is_finished() {
+            found = Some((slow, push));
+            break;
+        }
+        // The push was admitted before the slow upload (alone): start over, longer moment.
+    }
+    let (mut slow, push) = found.expect("the push waits for room instead of being refused");
+    // A second push past the budget finds the one waiting place taken: refused at once.
+    let second = app
+        .as_admin(app.post("/api/v1/imports"))
+        .header("Content-Type", "message/rfc822")
+        .body(big)
+        .send()
+        .await
+        .expect("the refused client reads an answer");
+    assert_eq!(second.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(!push.is_finished());
+    // The slow upload is stored: room; the waiting push is taken and stored.
+    slow.write_all(rest).await.expect("the rest");
+    let mut answer = String::new();
+    slow.read_to_string(&mut answer).await.expect("answer");
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    let pushed = tokio::time::timeout(Duration::from_secs(60), push)
+        .await
+        .expect("the waiting push is answered")
+        .expect("task")
+        .expect("request");
+    assert_eq!(pushed.status(), StatusCode::CREATED);
 }

@@ -14,10 +14,11 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 
 use super::{Committed, EventMeta, ImportRequest, Imported, check, commit, record_failure, store_draft};
 use crate::db::imports::ImportRow;
@@ -131,6 +132,12 @@ pub struct Importer {
     /// Body bytes the admitted requests hold.
     held: Arc<AtomicU64>,
     max_held: u64,
+    /// Told when an admitted request gives its place and bytes back.
+    released: Arc<Notify>,
+    /// Requests waiting for a place, and how many and how long may.
+    waiting: Arc<AtomicUsize>,
+    max_waiting: usize,
+    max_wait: Duration,
     /// Where extraction runs.
     threads: ImportThreads,
 }
@@ -156,6 +163,9 @@ pub struct Admission {
     max_held: u64,
     /// Bytes this request holds (counted in `held`).
     mine: u64,
+    /// Told on drop once the admission was given out (a place taken and given back at once by
+    /// a refused attempt wakes no one: waiters would wake each other in a loop).
+    released: Option<Arc<Notify>>,
 }
 
 impl Admission {
@@ -190,6 +200,28 @@ impl Drop for Admission {
     fn drop(&mut self) {
         self.admitted.fetch_sub(1, Ordering::AcqRel);
         self.held.fetch_sub(self.mine, Ordering::AcqRel);
+        if let Some(released) = &self.released {
+            released.notify_waiters();
+        }
+    }
+}
+
+/// A request's place among those waiting for admission, given back when dropped.
+struct WaitingPlace(Arc<AtomicUsize>);
+
+impl WaitingPlace {
+    fn take(waiting: &Arc<AtomicUsize>, max: usize) -> Option<Self> {
+        if waiting.fetch_add(1, Ordering::AcqRel) >= max {
+            waiting.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(Self(waiting.clone()))
+    }
+}
+
+impl Drop for WaitingPlace {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -233,6 +265,10 @@ impl Importer {
             max_admitted: slots.saturating_add(settings.max_queued),
             held: Arc::default(),
             max_held: settings.max_queued_bytes,
+            released: Arc::default(),
+            waiting: Arc::default(),
+            max_waiting: settings.max_waiting,
+            max_wait: Duration::from_secs(settings.max_wait_secs),
             threads: ImportThreads::start(slots, settings.nice),
         }
     }
@@ -244,19 +280,63 @@ impl Importer {
     /// Admits a request (REST, UI) before its body is read: refused as busy when the slots and
     /// the queue are taken, so a client learns it at once and retries later.
     pub fn admit(&self) -> Result<Admission, ServiceError> {
+        let mut admission = self.try_admit(None)?;
+        admission.released = Some(self.released.clone());
+        Ok(admission)
+    }
+
+    /// One attempt at a place (and at `declared` body bytes); a refused attempt wakes no one.
+    fn try_admit(&self, declared: Option<u64>) -> Result<Admission, ServiceError> {
         let before = self.admitted.fetch_add(1, Ordering::AcqRel);
-        let admission = Admission {
+        let mut admission = Admission {
             admitted: self.admitted.clone(),
             held: self.held.clone(),
             max_held: self.max_held,
             mine: 0,
+            released: None,
         };
         if before >= self.max_admitted {
             return Err(ServiceError::Busy(format!(
                 "the import queue is full ({before} running or waiting); try again shortly"
             )));
         }
+        if let Some(len) = declared {
+            admission.cover(len)?;
+        }
         Ok(admission)
+    }
+
+    /// Admits a REST request whose body is not read yet, holding its declared length: when the
+    /// queue is full it waits for a place (up to `imports.max_wait_secs`, and only
+    /// `imports.max_waiting` requests at once) instead of being refused at once. A waiting
+    /// request holds its connection, not its body (unread, it stays with the client), while a
+    /// refused one has to be read to the end and dropped for the client to read the 503.
+    pub async fn admit_waiting(&self, declared: Option<u64>) -> Result<Admission, ServiceError> {
+        let deadline = tokio::time::Instant::now() + self.max_wait;
+        let mut queued: Option<WaitingPlace> = None;
+        loop {
+            // Registered before the attempt, so a release between the attempt and the wait is
+            // not missed.
+            let released = self.released.notified();
+            tokio::pin!(released);
+            released.as_mut().enable();
+            let refused = match self.try_admit(declared) {
+                Ok(mut admission) => {
+                    admission.released = Some(self.released.clone());
+                    return Ok(admission);
+                }
+                Err(e) => e,
+            };
+            if queued.is_none() {
+                if self.max_wait.is_zero() {
+                    return Err(refused);
+                }
+                queued = Some(WaitingPlace::take(&self.waiting, self.max_waiting).ok_or(refused)?);
+            } else if tokio::time::Instant::now() >= deadline {
+                return Err(refused);
+            }
+            let _ = tokio::time::timeout_at(deadline, released).await;
+        }
     }
 
     /// Imports one message when a slot is free (waiting for it), on a thread of its own at the
@@ -283,6 +363,23 @@ impl Importer {
         tokio::task::spawn_blocking(move || record_failure(&mut *db.conn()?, &raw, &source, &why))
             .await
             .map_err(|e| ServiceError::Internal(format!("import task: {e}")))?
+    }
+
+    /// The messages of uploaded files ([`requests`]) split off the HTTP workers: an mbox of
+    /// thousands of emails is scanned and copied, which would stall every request on that worker.
+    pub async fn requests(
+        &self,
+        files: Vec<(String, Vec<u8>)>,
+        source: String,
+        source_metadata: Option<Value>,
+        actor: Option<String>,
+        meta: EventMeta,
+    ) -> Result<Vec<Message>, ServiceError> {
+        tokio::task::spawn_blocking(move || {
+            requests(files, &source, source_metadata.as_ref(), actor.as_deref(), &meta)
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(format!("import task: {e}")))
     }
 
     /// Imports messages one after the other. A storage failure (the database is away) stops
@@ -481,7 +578,13 @@ mod tests {
     }
 
     fn admission(held: &Arc<AtomicU64>, max_held: u64) -> Admission {
-        Admission { admitted: Arc::new(AtomicUsize::new(1)), held: held.clone(), max_held, mine: 0 }
+        Admission {
+            admitted: Arc::new(AtomicUsize::new(1)),
+            held: held.clone(),
+            max_held,
+            mine: 0,
+            released: None,
+        }
     }
 
     #[test]
