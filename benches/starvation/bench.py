@@ -74,9 +74,9 @@ def main():
     ap.add_argument("--queued", type=int, default=1000)
     ap.add_argument("--seconds", type=int, default=60, help="length of the loaded window")
     ap.add_argument("--out", required=True, help="file to append the markdown rows to")
-    ap.add_argument("--same-priority-load", dest="nice_load", action="store_false",
-                    help="run the pushers at the server's priority (by default at nice 19: they "
-                         "stand in for senders on other machines)")
+    ap.add_argument("--nice-load", action="store_true",
+                    help="run the pushers at nice 19 (they stand in for senders on other machines; "
+                         "by default they run at the server's priority, the harder case)")
     args = ap.parse_args()
 
     server = Server(args.binary, args.backend, args.pg_url, None)
@@ -185,11 +185,10 @@ def run(server, args):
     log(f"{args.label}: load for {args.seconds} s")
     for p in samplers:
         p.start()
-    # The pushers and the mbox client stand in for mail gateways on other machines. Here they
-    # share the server's two cores: building 48 MB bodies in Python takes a core, which a real
-    # sender would not take from the server. So this process (not the samplers, forked above)
-    # runs at the lowest priority; all the server's own work (reading the bodies, extraction,
-    # storing) is still measured.
+    # The pushers and the mbox client stand in for mail gateways on other machines, but here
+    # they share the server's cores: building 48 MB bodies in Python takes a core a real sender
+    # would not take from the server. `--nice-load` runs this process (not the samplers, forked
+    # above) at the lowest priority; all the server's own work is measured either way.
     if args.nice_load:
         os.nice(19)
     started = time.time()
