@@ -340,7 +340,7 @@ pub(crate) fn scan(text: &str, mode: Mode, file_names: &[String], limit: usize) 
         }
     }
 
-    if let Some(re) = IPV6.as_ref() {
+    if let Some(re) = IPV6.as_ref().filter(|_| may_hold_ipv6(t)) {
         for m in re.find_iter(t) {
             if found.len() >= limit {
                 return (found, true);
@@ -390,6 +390,23 @@ pub(crate) fn scan(text: &str, mode: Mode, file_names: &[String], limit: usize) 
         }
     }
     (found, false)
+}
+
+/// Whether [`IPV6`] can match anywhere in `t`: each of its matches holds two colons with at
+/// most four hex digits between them. Most texts have none, and this memchr walk is far cheaper
+/// than the regex's full pass (it has no literal to skip ahead with).
+fn may_hold_ipv6(t: &str) -> bool {
+    let b = t.as_bytes();
+    let mut from = 0;
+    while let Some(c) = t.get(from..).and_then(|r| r.find(':')).map(|p| p + from) {
+        let hex =
+            b.get(c + 1..).unwrap_or_default().iter().take(4).take_while(|b| b.is_ascii_hexdigit()).count();
+        if b.get(c + 1 + hex) == Some(&b':') {
+            return true;
+        }
+        from = c + 1;
+    }
+    false
 }
 
 /// Runs of ASCII hex digits bounded by non-word bytes (candidate hashes), in one pass.
