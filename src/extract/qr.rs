@@ -214,24 +214,13 @@ fn to_luma(img: image::DynamicImage) -> GrayImage {
         D::ImageLumaA8(b) => {
             Some(b.as_raw().chunks_exact(2).map(|p| p.first().copied().unwrap_or(255)).collect())
         }
-        D::ImageRgb8(b) => Some(
-            b.as_raw()
-                .chunks_exact(3)
-                .map(|p| match p {
-                    [r, g, b] => rgb(*r, *g, *b),
-                    _ => 255,
-                })
-                .collect(),
-        ),
-        D::ImageRgba8(b) => Some(
-            b.as_raw()
-                .chunks_exact(4)
-                .map(|p| match p {
-                    [r, g, b, _] => rgb(*r, *g, *b),
-                    _ => 255,
-                })
-                .collect(),
-        ),
+        // Whole pixels as arrays: the loop has no per-pixel length check and vectorises.
+        D::ImageRgb8(b) => {
+            Some(b.as_raw().as_chunks::<3>().0.iter().map(|&[r, g, b]| rgb(r, g, b)).collect())
+        }
+        D::ImageRgba8(b) => {
+            Some(b.as_raw().as_chunks::<4>().0.iter().map(|&[r, g, b, _]| rgb(r, g, b)).collect())
+        }
         _ => None,
     };
     match grey.and_then(|g| GrayImage::from_raw(w, h, g)) {
