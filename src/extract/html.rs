@@ -125,7 +125,7 @@ pub(crate) fn render(src: &str) -> Rendered {
             continue;
         }
         if c != b'<' {
-            i += 1;
+            i = next_markup(b, i + 1);
             continue;
         }
         let next = b.get(i + 1).copied().unwrap_or(0);
@@ -180,11 +180,35 @@ pub(crate) fn render(src: &str) -> Rendered {
     out
 }
 
+/// The first `<` or `&` at or after `from` (or the end): sixteen bytes at a time while none
+/// is among them (a test the compiler turns into vector compares), then byte by byte.
+fn next_markup(b: &[u8], from: usize) -> usize {
+    let mut i = from;
+    while let Some(block) = b.get(i..i + 16) {
+        if block.iter().fold(false, |any, &c| any | (c == b'<') | (c == b'&')) {
+            break;
+        }
+        i += 16;
+    }
+    while let Some(&c) = b.get(i) {
+        if c == b'<' || c == b'&' {
+            break;
+        }
+        i += 1;
+    }
+    i.min(b.len())
+}
+
 /// Copies text, dropping zero-width characters used to split domains (`evil\u{200b}.com`).
 fn flush_text(m: &mut Mapped, src: &str, start: usize, end: usize) {
     let Some(run) = src.get(start..end) else {
         return;
     };
+    // Every dropped character is non-ASCII: an ASCII run is copied whole.
+    if run.is_ascii() {
+        m.copy(run, start);
+        return;
+    }
     let mut seg = 0;
     for (p, ch) in run.char_indices() {
         if is_invisible(ch) {

@@ -214,24 +214,13 @@ fn to_luma(img: image::DynamicImage) -> GrayImage {
         D::ImageLumaA8(b) => {
             Some(b.as_raw().chunks_exact(2).map(|p| p.first().copied().unwrap_or(255)).collect())
         }
-        D::ImageRgb8(b) => Some(
-            b.as_raw()
-                .chunks_exact(3)
-                .map(|p| match p {
-                    [r, g, b] => rgb(*r, *g, *b),
-                    _ => 255,
-                })
-                .collect(),
-        ),
-        D::ImageRgba8(b) => Some(
-            b.as_raw()
-                .chunks_exact(4)
-                .map(|p| match p {
-                    [r, g, b, _] => rgb(*r, *g, *b),
-                    _ => 255,
-                })
-                .collect(),
-        ),
+        // Whole pixels as arrays: the loop has no per-pixel length check and vectorises.
+        D::ImageRgb8(b) => {
+            Some(b.as_raw().as_chunks::<3>().0.iter().map(|&[r, g, b]| rgb(r, g, b)).collect())
+        }
+        D::ImageRgba8(b) => {
+            Some(b.as_raw().as_chunks::<4>().0.iter().map(|&[r, g, b, _]| rgb(r, g, b)).collect())
+        }
         _ => None,
     };
     match grey.and_then(|g| GrayImage::from_raw(w, h, g)) {
@@ -327,63 +316,80 @@ fn detect_in(grey: GrayImage, started: Instant, lim: &ImageLimits) -> Result<Vec
 /// width, run both ways, 5 % below it is dark), with a power-of-two window so it costs a few
 /// additions per pixel instead of divisions.
 ///
-/// Each moving average is a chain of dependent additions; four rows are run side by side so
-/// that the processor overlaps their chains (the same arithmetic as one row at a time,
-/// [`binarize_row`], which takes the rows left over).
+/// Each moving average is a chain of dependent additions: [`LANES`] rows are run side by side
+/// in 32-bit lanes (transposed so that each step is one vector operation over the rows), the
+/// same arithmetic as one row at a time ([`binarize_row`], which takes the rows left over and
+/// images too wide for 32 bits).
 fn binarize(grey: &GrayImage) -> Vec<u8> {
-    const LANES: usize = 4;
     let w = grey.width() as usize;
-    let mut out = vec![0u8; grey.as_raw().len()];
+    let px = grey.as_raw();
+    let mut out = vec![0u8; px.len()];
     if w == 0 {
         return out;
     }
     let shift = (w / 8).max(1).ilog2();
-    let mut forward = vec![[0u64; LANES]; w];
-    let mut single = vec![0u64; w];
-    let rows_in = grey.as_raw().chunks_exact(w * LANES);
-    let rest_in = rows_in.remainder();
-    let mut rows_out = out.chunks_exact_mut(w * LANES);
-    for (block, dark) in rows_in.zip(&mut rows_out) {
-        let (r0, r) = block.split_at(w);
-        let (r1, r) = r.split_at(w);
-        let (r2, r3) = r.split_at(w);
-        let (d0, d) = dark.split_at_mut(w);
-        let (d1, d) = d.split_at_mut(w);
-        let (d2, d3) = d.split_at_mut(w);
-        let edge = |row: &[u8], last: bool| {
-            let p = if last { row.last() } else { row.first() };
-            p.map_or(0, |&p| u64::from(p) << shift)
-        };
-        let mut avg = [edge(r0, false), edge(r1, false), edge(r2, false), edge(r3, false)];
-        for ((((&p0, &p1), &p2), &p3), slot) in r0.iter().zip(r1).zip(r2).zip(r3).zip(forward.iter_mut()) {
-            for (a, p) in avg.iter_mut().zip([p0, p1, p2, p3]) {
-                *a = *a - (*a >> shift) + u64::from(p);
-            }
-            *slot = avg;
-        }
-        let mut avg = [edge(r0, true), edge(r1, true), edge(r2, true), edge(r3, true)];
-        let outs = d0.iter_mut().zip(d1.iter_mut()).zip(d2.iter_mut()).zip(d3.iter_mut());
-        for (((((&p0, &p1), &p2), &p3), fwd), (((o0, o1), o2), o3)) in
-            r0.iter().zip(r1).zip(r2).zip(r3).zip(&forward).zip(outs).rev()
-        {
-            let ps = [p0, p1, p2, p3];
-            for (a, p) in avg.iter_mut().zip(ps) {
-                *a = *a - (*a >> shift) + u64::from(p);
-            }
-            // p < 0.95 × (fwd + avg) / 2^(shift + 1), in integers.
-            let dark = |k: usize| {
-                let p = ps.get(k).copied().map_or(0, u64::from);
-                let f = fwd.get(k).copied().unwrap_or(0);
-                let a = avg.get(k).copied().unwrap_or(0);
-                u8::from((p * 200) << shift < (f + a) * 95)
-            };
-            (*o0, *o1, *o2, *o3) = (dark(0), dark(1), dark(2), dark(3));
+    let mut done = 0;
+    // 32 bits hold every sum while `(255 × 200) << shift` and `2 × 256 << shift × 95` do: up
+    // to shift 16, images up to about a million pixels wide. Wider ones go row by row.
+    if shift <= 16 {
+        let mut across = vec![[0u8; LANES]; w];
+        let mut forward = vec![[0u32; LANES]; w];
+        for (rows, dark) in px.chunks_exact(w * LANES).zip(out.chunks_exact_mut(w * LANES)) {
+            binarize_lanes(rows, dark, w, shift, &mut across, &mut forward);
+            done += rows.len();
         }
     }
-    for (row, dark) in rest_in.chunks_exact(w).zip(rows_out.into_remainder().chunks_exact_mut(w)) {
+    let mut single = vec![0u64; w];
+    let rest_out = out.get_mut(done..).unwrap_or_default();
+    for (row, dark) in px.get(done..).unwrap_or_default().chunks_exact(w).zip(rest_out.chunks_exact_mut(w)) {
         binarize_row(row, dark, shift, &mut single);
     }
     out
+}
+
+/// Rows binarised side by side by [`binarize`].
+const LANES: usize = 8;
+
+/// [`binarize`] of `LANES` rows (`rows`, `dark`: `LANES × w` bytes; `across`, `forward`:
+/// scratch of `w` entries).
+fn binarize_lanes(
+    rows: &[u8],
+    dark: &mut [u8],
+    w: usize,
+    shift: u32,
+    across: &mut [[u8; LANES]],
+    forward: &mut [[u32; LANES]],
+) {
+    // Pixel x of every row side by side.
+    for (k, row) in rows.chunks_exact(w).enumerate() {
+        for (&p, a) in row.iter().zip(across.iter_mut()) {
+            if let Some(slot) = a.get_mut(k) {
+                *slot = p;
+            }
+        }
+    }
+    let edge = |x: Option<&[u8; LANES]>| x.map_or([0; LANES], |ps| ps.map(|p| u32::from(p) << shift));
+    let mut avg = edge(across.first());
+    for (ps, slot) in across.iter().zip(forward.iter_mut()) {
+        for (a, &p) in avg.iter_mut().zip(ps) {
+            *a = *a - (*a >> shift) + u32::from(p);
+        }
+        *slot = avg;
+    }
+    let mut avg = edge(across.last());
+    for (ps, fwd) in across.iter_mut().zip(forward.iter()).rev() {
+        // p < 0.95 × (fwd + avg) / 2^(shift + 1), in integers; the pixel's byte becomes its
+        // dark flag.
+        for ((a, p), &f) in avg.iter_mut().zip(ps.iter_mut()).zip(fwd) {
+            *a = *a - (*a >> shift) + u32::from(*p);
+            *p = u8::from((u32::from(*p) * 200) << shift < (f + *a) * 95);
+        }
+    }
+    for (k, out) in dark.chunks_exact_mut(w).enumerate() {
+        for (d, a) in out.iter_mut().zip(across.iter()) {
+            *d = a.get(k).copied().unwrap_or(0);
+        }
+    }
 }
 
 /// [`binarize`] of one row (`forward`: scratch of the row's width).
@@ -713,7 +719,7 @@ mod tests {
     }
 
     #[test]
-    fn binarize_four_rows_at_a_time_is_row_by_row() {
+    fn binarize_rows_side_by_side_is_row_by_row() {
         // Heights with and without leftover rows, widths across several window shifts.
         let mut seed = 5u32;
         for (w, h) in [(21, 21), (64, 23), (333, 40), (1000, 7), (2500, 9)] {

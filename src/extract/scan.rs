@@ -253,7 +253,7 @@ pub(crate) fn scan(text: &str, mode: Mode, file_names: &[String], limit: usize) 
     if mode == Mode::Prose {
         {
             let mut next_free = 0;
-            while let Some(dot) = t.get(next_free..).and_then(|r| r.find('.')).map(|p| p + next_free) {
+            while let Some(dot) = find_byte(t, next_free, b'.') {
                 let (run_end, host) = host_run_scan(t, dot, next_free);
                 next_free = run_end;
                 let Some((s, e)) = host else {
@@ -305,8 +305,8 @@ pub(crate) fn scan(text: &str, mode: Mode, file_names: &[String], limit: usize) 
     {
         let b = t.as_bytes();
         let mut next_free = 0;
-        // Jump from run to run (`find` is memchr) instead of visiting every dot of a long run.
-        while let Some(dot) = t.get(next_free..).and_then(|r| r.find('.')).map(|p| p + next_free) {
+        // Jump from run to run instead of visiting every dot of a long run.
+        while let Some(dot) = find_byte(t, next_free, b'.') {
             let is_dd = |c: &u8| c.is_ascii_digit() || *c == b'.';
             let mut s = dot;
             while s > next_free && b.get(s - 1).is_some_and(is_dd) {
@@ -340,7 +340,7 @@ pub(crate) fn scan(text: &str, mode: Mode, file_names: &[String], limit: usize) 
         }
     }
 
-    if let Some(re) = IPV6.as_ref() {
+    if let Some(re) = IPV6.as_ref().filter(|_| may_hold_ipv6(t)) {
         for m in re.find_iter(t) {
             if found.len() >= limit {
                 return (found, true);
@@ -390,6 +390,41 @@ pub(crate) fn scan(text: &str, mode: Mode, file_names: &[String], limit: usize) 
         }
     }
     (found, false)
+}
+
+/// Where the first ASCII `needle` at or after `from` is, as `t.get(from..)?.find(needle)`
+/// would say: sixteen bytes at a time while none is among them (a test the compiler turns
+/// into vector compares; `str::find` goes a word at a time), then byte by byte.
+fn find_byte(t: &str, from: usize, needle: u8) -> Option<usize> {
+    if !t.is_char_boundary(from) {
+        return None;
+    }
+    let b = t.as_bytes();
+    let mut i = from;
+    while let Some(block) = b.get(i..i + 16) {
+        if block.iter().fold(false, |any, &c| any | (c == needle)) {
+            break;
+        }
+        i += 16;
+    }
+    b.get(i..)?.iter().position(|&c| c == needle).map(|p| p + i)
+}
+
+/// Whether [`IPV6`] can match anywhere in `t`: each of its matches holds two colons with at
+/// most four hex digits between them. Most texts have none, and this memchr walk is far cheaper
+/// than the regex's full pass (it has no literal to skip ahead with).
+fn may_hold_ipv6(t: &str) -> bool {
+    let b = t.as_bytes();
+    let mut from = 0;
+    while let Some(c) = find_byte(t, from, b':') {
+        let hex =
+            b.get(c + 1..).unwrap_or_default().iter().take(4).take_while(|b| b.is_ascii_hexdigit()).count();
+        if b.get(c + 1 + hex) == Some(&b':') {
+            return true;
+        }
+        from = c + 1;
+    }
+    false
 }
 
 /// Runs of ASCII hex digits bounded by non-word bytes (candidate hashes), in one pass.
@@ -614,6 +649,17 @@ mod tests {
         assert!(v.contains(&"ipv4:8.8.8.8".into()), "{v:?}");
         assert!(v.contains(&"ipv6:2a00:1450:4001:82b::200e".into()), "{v:?}");
         assert!(v.contains(&"cve:CVE-2023-23397".into()), "{v:?}");
+    }
+
+    #[test]
+    fn find_byte_is_str_find() {
+        let t = format!("{}é.a:{}.x", "a".repeat(40), "b".repeat(17));
+        for from in 0..t.len() + 2 {
+            for needle in [b'.', b':', b'z'] {
+                let want = t.get(from..).and_then(|r| r.find(char::from(needle))).map(|p| p + from);
+                assert_eq!(find_byte(&t, from, needle), want, "{from} {needle}");
+            }
+        }
     }
 
     #[test]

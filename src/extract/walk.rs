@@ -364,8 +364,12 @@ impl<'o> Collector<'o> {
 
     /// Scans a plain-text body, splitting off each inline forward into its own message.
     fn scan_body_text(&mut self, id: usize, mi: usize, files: &[String], nesting: usize) {
-        let text = self.text_of(id).to_owned();
+        // The text is lent out while the forwards' messages are added (no copy of the body).
+        let text = self.out.texts.get_mut(id).map(|t| std::mem::take(&mut t.text)).unwrap_or_default();
         let splits = self.inline_forwards(&text, &|p| p, mi, nesting);
+        if let Some(t) = self.out.texts.get_mut(id) {
+            t.text = text;
+        }
         self.scan_text_split(id, mi, Mode::Prose, files, &splits);
     }
 
@@ -420,7 +424,7 @@ impl<'o> Collector<'o> {
             if !self.take(bytes.len(), &label) {
                 break;
             }
-            self.read_image(mi, &label, &ct, &bytes, files);
+            self.read_image(mi, &label, &ct, &bytes, files, None);
         }
         // HTML attachments hide their page in `unescape("%3C..")` / `atob("PGh0..")`: decode
         // the literal into a text of its own and read it as HTML.
@@ -782,7 +786,11 @@ impl<'o> Collector<'o> {
             let id = self.add_text(mi, loc, text, usize::MAX);
             self.scan_text(id, mi, mode, files, None);
         } else if qr::image_format(data).is_some() {
-            self.read_image(mi, name.as_deref().unwrap_or(path), &mime_l, data, files);
+            // An attachment's SHA-256 is already known: not computed twice.
+            let known = att
+                .and_then(|a| self.out.attachments.get(a))
+                .and_then(|a| <[u8; 32]>::try_from(hex::decode(&a.hashes.sha256).ok()?).ok());
+            self.read_image(mi, name.as_deref().unwrap_or(path), &mime_l, data, files, known);
         } else if super::pdf::is_pdf(data) {
             self.read_pdf(mi, path, name, data, files, nesting);
         }
@@ -825,9 +833,18 @@ impl<'o> Collector<'o> {
 
     /// Reads the QR codes of one image into a text of their own (`Location::QrCode`), scanned
     /// like prose: a QR code holds a URL, a bare host or a little text around them.
-    fn read_image(&mut self, mi: usize, label: &str, mime: &str, data: &[u8], files: &[String]) {
+    /// `sha256`: the bytes' SHA-256 when the caller has it already.
+    fn read_image(
+        &mut self,
+        mi: usize,
+        label: &str,
+        mime: &str,
+        data: &[u8],
+        files: &[String],
+        sha256: Option<[u8; 32]>,
+    ) {
         use sha2::Digest as _;
-        let key: [u8; 32] = sha2::Sha256::digest(data).into();
+        let key: [u8; 32] = sha256.unwrap_or_else(|| sha2::Sha256::digest(data).into());
         let seen = self.qr_seen.get(&key).cloned();
         let mut decoded = None;
         self.read_qr(mi, label, mime, files, |lim| {
