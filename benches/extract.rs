@@ -6,6 +6,8 @@
 //! those whose extraction read no image and those that read at least one for QR codes (issue
 //! 16's goals: 50 ms and 150 ms).
 
+mod common;
+use common::cpu_ticks;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -24,16 +26,6 @@ fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
             out.push(p);
         }
     }
-}
-
-/// CPU time of this process (user + system) from `/proc/self/stat`, in clock ticks of 10 ms:
-/// on a shared machine wall time includes waiting for a core, CPU time does not.
-fn cpu_ticks() -> Option<u64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let after = stat.rsplit_once(')')?.1;
-    let f: Vec<&str> = after.split_whitespace().collect();
-    // Fields 14 and 15 of stat(5) are the 12th and 13th after the command name.
-    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
 }
 
 struct Row {

@@ -216,7 +216,13 @@ pub fn store_draft(
     // The draft is stored (`id` is Some when it is new): its suggested verdict (which may join
     // it to an event or close it, by the team's rules) is worked out once, here.
     if let Some(id) = id.filter(|_| !failed) {
-        super::verdict::actions::after_import(conn, ctx, id, &req.raw, &x);
+        let stored = super::verdict::actions::StoredDraft {
+            id,
+            items: &draft.items,
+            message_id: draft.message_id.as_deref(),
+            fingerprint: Some(&draft.fingerprint),
+        };
+        super::verdict::actions::after_import(conn, ctx, &stored, &req.raw, &x);
     }
     let row = match id {
         Some(id) => store::get(conn, id)?,

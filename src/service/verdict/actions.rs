@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::auth::DkimCheck;
 use super::{Assessment, Facts, INPUTS_VERSION, Known, Verdict, decide, reasons, reasons_json, reasons_of};
 use crate::db::audit::{self, AuditEntry};
-use crate::db::imports::{self as drafts, SameEmailKey};
+use crate::db::imports::{self as drafts, NewItem, SameEmailKey};
 use crate::db::verdicts::{self as store, NewVerdict, VerdictRow};
 use crate::db::{Db, DbConn, events, now_micros, write_tx};
 use crate::extract::Extraction;
@@ -121,12 +121,28 @@ pub fn of_imports(conn: &mut DbConn, ids: &[i64]) -> Result<Vec<(i64, StoredVerd
     Ok(store::of_imports(conn, ids)?.into_iter().map(|r| (r.import_id, StoredVerdict::of(r))).collect())
 }
 
+/// A draft just stored, as the import path has it (so nothing is read back).
+#[derive(Debug)]
+pub struct StoredDraft<'a> {
+    pub id: i64,
+    pub items: &'a [NewItem],
+    pub message_id: Option<&'a str>,
+    pub fingerprint: Option<&'a str>,
+}
+
 /// The import path's hook: suggests, stores and acts. A failure is logged, never the import's.
-pub fn after_import(conn: &mut DbConn, ctx: &TriageContext, id: i64, raw: &[u8], x: &Extraction) {
+pub fn after_import(
+    conn: &mut DbConn,
+    ctx: &TriageContext,
+    draft: &StoredDraft<'_>,
+    raw: &[u8],
+    x: &Extraction,
+) {
     if !ctx.verdicts.enabled {
         return;
     }
-    match suggest(conn, ctx, id, raw, x) {
+    let id = draft.id;
+    match suggest(conn, ctx, draft, raw, x) {
         Ok(a) => {
             if let Err(e) = apply_rules(conn, ctx, id, &a) {
                 tracing::warn!(import = id, "the automatic action on the verdict failed: {e}");
@@ -137,9 +153,9 @@ pub fn after_import(conn: &mut DbConn, ctx: &TriageContext, id: i64, raw: &[u8],
 }
 
 /// What the store knows about the facts; remembers the email's domains as seen.
-fn known(conn: &mut DbConn, facts: &Facts, id: i64) -> Result<Known, ServiceError> {
-    let row = drafts::get(conn, id)?.ok_or_else(|| ServiceError::NotFound(format!("import {id}")))?;
-    let same = same_email_event(conn, id, row.message_id.as_deref(), row.fingerprint.as_deref())?;
+fn known(conn: &mut DbConn, facts: &Facts, draft: &StoredDraft<'_>) -> Result<Known, ServiceError> {
+    let id = draft.id;
+    let same = same_email_event(conn, id, draft.message_id, draft.fingerprint)?;
     let mut lookup = facts.values.clone();
     lookup.extend(facts.domains.iter().map(|d| ("domain".to_string(), d.clone())));
     lookup.sort();
@@ -191,12 +207,16 @@ fn same_email_event(
 pub fn suggest(
     conn: &mut DbConn,
     ctx: &TriageContext,
-    id: i64,
+    draft: &StoredDraft<'_>,
     raw: &[u8],
     x: &Extraction,
 ) -> Result<Assessment, ServiceError> {
-    let items: Vec<(String, String, String, String)> =
-        drafts::items(conn, id)?.into_iter().map(|i| (i.section, i.item_type, i.value, i.state)).collect();
+    let id = draft.id;
+    let items: Vec<(String, String, String, String)> = draft
+        .items
+        .iter()
+        .map(|i| (i.section.clone(), i.item_type.clone(), i.value.clone(), i.state.clone()))
+        .collect();
     let (facts, reported_raw) = Facts::read(raw, x, &items);
     let cfg = &ctx.verdicts;
     let dkim = match (&cfg.dkim, reported_raw.as_deref()) {
@@ -207,7 +227,7 @@ pub fn suggest(
         }
         (_, None) => DkimCheck::Unverifiable("no RFC 5322 headers to verify (an Outlook file?)".into()),
     };
-    let known = known(conn, &facts, id)?;
+    let known = known(conn, &facts, draft)?;
     let assessment = decide(&reasons(&facts, &known, cfg, &dkim), &known, cfg);
     let json = reasons_json(&assessment.reasons);
     store::upsert(

@@ -162,7 +162,8 @@ struct Inner {
 
 /// Stops asking a resolver that does not answer: after [`Breaker::TRIPS`] checks in a row that
 /// got no answer, checks are "unverifiable" without a lookup for [`Breaker::COOL_DOWN`], then one
-/// check tries again. A resolver outage would otherwise add its timeout to every import.
+/// check tries again; each failed try doubles the pause, up to [`Breaker::MAX_COOL_DOWN`]. A
+/// resolver outage would otherwise add its timeout to every import.
 #[derive(Debug, Default)]
 struct Breaker {
     state: std::sync::Mutex<BreakerState>,
@@ -172,11 +173,14 @@ struct Breaker {
 struct BreakerState {
     unanswered_in_row: u32,
     open_until: Option<std::time::Instant>,
+    /// Pauses in a row (the next pause is `COOL_DOWN` doubled this many times).
+    opened: u32,
 }
 
 impl Breaker {
     const TRIPS: u32 = 3;
     const COOL_DOWN: Duration = Duration::from_secs(30);
+    const MAX_COOL_DOWN: Duration = Duration::from_secs(600);
 
     /// `None` when a lookup may be made; else how long until one may.
     fn closed_for(&self, now: std::time::Instant) -> Option<Duration> {
@@ -200,7 +204,9 @@ impl Breaker {
         } else {
             st.unanswered_in_row = st.unanswered_in_row.saturating_add(1);
             if st.unanswered_in_row >= Self::TRIPS {
-                st.open_until = Some(now + Self::COOL_DOWN);
+                let pause = Self::COOL_DOWN.saturating_mul(1 << st.opened.min(5)).min(Self::MAX_COOL_DOWN);
+                st.open_until = Some(now + pause);
+                st.opened = st.opened.saturating_add(1);
             }
         }
     }
@@ -285,8 +291,9 @@ impl DkimVerifier {
                 wait.as_secs().max(1)
             ));
         }
-        // Several signatures, each one lookup: the whole check gets a few timeouts' worth.
-        let budget = inner.timeout.saturating_mul(3);
+        // Several signatures share one timeout's worth (the lookups of one message run in turn;
+        // a resolver slower than that for one message is as good as none for imports).
+        let budget = inner.timeout;
         // On a thread of its own: the caller may be a blocking-pool thread or a plain one, and
         // a runtime cannot be driven from inside another's async context.
         let outputs = std::thread::scope(|scope| {
@@ -394,7 +401,18 @@ mod tests {
         let later = t0 + Breaker::COOL_DOWN + Duration::from_secs(1);
         assert_eq!(b.closed_for(later), None, "half-open: one check may try");
         b.answered(false, later);
-        assert!(b.closed_for(later).is_some(), "a failed try opens it again at once");
+        let pause = b.closed_for(later).expect("a failed try opens it again at once");
+        assert!(pause > Breaker::COOL_DOWN, "for longer: {pause:?}");
+        let much_later = later + Breaker::MAX_COOL_DOWN + Duration::from_secs(1);
+        assert_eq!(b.closed_for(much_later), None);
+        b.answered(true, much_later);
+        for _ in 0..Breaker::TRIPS {
+            b.answered(false, much_later);
+        }
+        assert!(
+            b.closed_for(much_later).is_some_and(|p| p <= Breaker::COOL_DOWN),
+            "an answer resets the pause"
+        );
     }
 
     #[test]

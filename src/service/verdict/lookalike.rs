@@ -15,6 +15,8 @@ pub struct Protected {
     pub name: String,
     /// Registered domains that belong to it (`paypal.com`).
     pub domains: Vec<String>,
+    /// The name's confusable skeleton, computed once (every host of every draft is compared).
+    skeleton: String,
 }
 
 impl Protected {
@@ -22,7 +24,8 @@ impl Protected {
     pub fn new(name: &str, domains: &[String]) -> Self {
         let name: String = name.to_lowercase().chars().filter(|c| c.is_alphanumeric()).collect();
         let domains = domains.iter().map(|d| d.trim().trim_end_matches('.').to_lowercase()).collect();
-        Self { name, domains }
+        let skeleton = skel(&name);
+        Self { name, domains, skeleton }
     }
 
     pub fn own_domain(domain: &str) -> Self {
@@ -32,7 +35,8 @@ impl Protected {
             .and_then(|v| v.registered_domain)
             .unwrap_or_else(|| d.clone());
         let label = registered.split('.').next().unwrap_or_default().to_string();
-        Self { name: label, domains: vec![registered] }
+        let skeleton = skel(&label);
+        Self { name: label, domains: vec![registered], skeleton }
     }
 
     fn owns(&self, host: &str) -> bool {
@@ -96,8 +100,9 @@ pub fn check(host: &str, path: Option<&str>, protected: &[Protected]) -> Option<
     unicode_parts.extend(label.split('-').filter(|t| !t.is_empty() && *t != label));
     let mut ascii_parts: Vec<&str> = vec![ascii_label];
     ascii_parts.extend(ascii_label.split('-').filter(|t| !t.is_empty() && *t != ascii_label));
+    let unicode_skeletons: Vec<(&str, String)> = unicode_parts.iter().map(|t| (*t, skel(t))).collect();
     for p in protected.iter().filter(|p| !p.name.is_empty()) {
-        if unicode_parts.iter().any(|t| *t != p.name && skel(t) == skel(&p.name)) {
+        if unicode_skeletons.iter().any(|(t, s)| *t != p.name && *s == p.skeleton) {
             return Some(found(p, How::Homoglyph));
         }
     }
@@ -114,9 +119,10 @@ pub fn check(host: &str, path: Option<&str>, protected: &[Protected]) -> Option<
     // The brand as a label of the subdomain part, as a token of the registered label
     // (`paypal-secure.com`), or inside it when long enough not to be a common word.
     let sub = host.strip_suffix(&registered).unwrap_or_default();
+    let sub_skeletons: Vec<(&str, String)> =
+        sub.split(['.', '-']).filter(|t| !t.is_empty()).map(|t| (t, skel(t))).collect();
     for p in protected.iter().filter(|p| p.name.chars().count() >= MIN_NAME) {
-        let in_sub =
-            sub.split(['.', '-']).any(|t| t == p.name || (!t.is_empty() && skel(t) == skel(&p.name)));
+        let in_sub = sub_skeletons.iter().any(|(t, s)| *t == p.name || *s == p.skeleton);
         let in_label = ascii_label != p.name && ascii_label.contains(&p.name);
         if in_sub || in_label {
             return Some(found(p, How::BrandInName));
