@@ -212,12 +212,7 @@ pub fn suggest(
     x: &Extraction,
 ) -> Result<Assessment, ServiceError> {
     let id = draft.id;
-    let items: Vec<(String, String, String, String)> = draft
-        .items
-        .iter()
-        .map(|i| (i.section.clone(), i.item_type.clone(), i.value.clone(), i.state.clone()))
-        .collect();
-    let (facts, reported_raw) = Facts::read(raw, x, &items);
+    let (facts, reported_raw) = Facts::read(raw, x, draft.items);
     let cfg = &ctx.verdicts;
     let dkim = match (&cfg.dkim, reported_raw.as_deref()) {
         (_, Some(_)) if !facts.dkim_signed => DkimCheck::Unsigned,

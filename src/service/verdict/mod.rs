@@ -14,6 +14,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
+use crate::db::imports::NewItem;
 pub use crate::db::verdicts::KnownValue;
 use crate::extract::{Extraction, Location, MessageRole, MessageSource, ObservableKind};
 use auth::{AuthResultsHeader, DkimCheck, DkimVerifier};
@@ -355,13 +356,8 @@ fn reported_message<'a>(
 }
 
 impl Facts {
-    /// Reads the facts from an extraction, the raw input and the draft's items
-    /// (`(section, type, value, state)`).
-    pub fn read(
-        raw: &[u8],
-        x: &Extraction,
-        items: &[(String, String, String, String)],
-    ) -> (Self, Option<Vec<u8>>) {
+    /// Reads the facts from an extraction, the raw input and the draft's items.
+    pub fn read(raw: &[u8], x: &Extraction, items: &[NewItem]) -> (Self, Option<Vec<u8>>) {
         let mut f = Facts::default();
         let reported = x.reported();
         if let Some(m) = reported {
@@ -471,8 +467,11 @@ impl Facts {
             }
             let kind = o.indicator.kind;
             let value = &o.indicator.value;
-            let proposed = items.iter().any(|(section, t, v, state)| {
-                section == "indicator" && t == kind.as_str() && v == value && state == "proposed"
+            let proposed = items.iter().any(|i| {
+                i.section == "indicator"
+                    && i.item_type == kind.as_str()
+                    && i.value == *value
+                    && i.state == "proposed"
             });
             if o.provenance.iter().any(|p| qr_texts.contains(&p.text)) && kind == ObservableKind::Url {
                 f.qr_values.push(value.clone());
@@ -522,16 +521,16 @@ impl Facts {
         }
         f.domains.sort();
         f.domains.dedup();
-        for (section, t, v, state) in items {
-            if section != "indicator" {
+        for i in items {
+            if i.section != "indicator" {
                 continue;
             }
-            match state.as_str() {
+            match i.state.as_str() {
                 "proposed" => f.proposed += 1,
                 "whitelisted" => f.whitelisted += 1,
                 _ => {}
             }
-            f.values.push((t.clone(), v.clone()));
+            f.values.push((i.item_type.clone(), i.value.clone()));
         }
         (f, reported_raw)
     }
