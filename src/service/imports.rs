@@ -17,6 +17,7 @@ use super::indicators::{Observed, Status, TriageContext, create_or_merge, normal
 use super::operations::findings::{Origin, apply_observations_in};
 use super::operations::url_to_fqdn;
 use super::publish::parse_tlp;
+use super::verdict::actions as verdict;
 use super::whitelist::{self, RuleSpec, Whitelist};
 use crate::db::imports::{self as store, ImportRow, ItemRow, NewImport, NewItem};
 use crate::db::indicators as ind;
@@ -157,6 +158,13 @@ pub struct Prepared {
     extraction: Extraction,
 }
 
+impl Prepared {
+    /// The raw email's size (what storing it sends).
+    pub fn raw_len(&self) -> usize {
+        self.checked.req.raw.len()
+    }
+}
+
 /// Stores a prepared email: whitelist marking, and the draft (or a failed import when nothing
 /// could be read) with its items in one insert; the existing import when the same bytes were
 /// stored meanwhile. Every import path (REST, UI, background jobs, CLI, connectors) stores its
@@ -202,7 +210,10 @@ pub fn store_draft(
         created_at: now,
         updated_at: now,
     };
-    let id = write_tx(conn, |conn| {
+    // The verdict's facts and DKIM check before the transaction; the verdict is decided and
+    // stored inside it (one commit); the team's rules act on it after.
+    let pending = if failed { None } else { verdict::prepare(ctx, &draft.items, &req.raw, &x) };
+    let (id, assessment) = write_tx(conn, |conn| {
         let id = store::insert(conn, &new, &draft.items)?;
         // A new draft joins the campaign of the drafts it shares keys with, in the same
         // transaction (so the draft and its grouping commit together).
@@ -211,18 +222,23 @@ pub fn store_draft(
         {
             super::campaigns::on_import(conn, id, &x, &rules)?;
         }
-        Ok::<_, ServiceError>(id)
-    })?;
-    // The draft is stored (`id` is Some when it is new): its suggested verdict (which may join
-    // it to an event or close it, by the team's rules) is worked out once, here.
-    if let Some(id) = id.filter(|_| !failed) {
-        let stored = super::verdict::actions::StoredDraft {
-            id,
-            items: &draft.items,
-            message_id: draft.message_id.as_deref(),
-            fingerprint: Some(&draft.fingerprint),
+        // `id` is Some when the draft is new: its verdict is worked out once, here.
+        let assessment = match (id, &pending) {
+            (Some(id), Some(p)) => {
+                let stored = verdict::StoredDraft {
+                    id,
+                    items: &draft.items,
+                    message_id: draft.message_id.as_deref(),
+                    fingerprint: Some(&draft.fingerprint),
+                };
+                verdict::record(conn, ctx, p, &stored)?
+            }
+            _ => None,
         };
-        super::verdict::actions::after_import(conn, ctx, &stored, &req.raw, &x);
+        Ok::<_, ServiceError>((id, assessment))
+    })?;
+    if let (Some(id), Some(a)) = (id, &assessment) {
+        verdict::act(conn, ctx, id, a);
     }
     let row = match id {
         Some(id) => store::get(conn, id)?,

@@ -12,7 +12,7 @@ use super::{Assessment, Facts, INPUTS_VERSION, Known, Verdict, decide, reasons, 
 use crate::db::audit::{self, AuditEntry};
 use crate::db::imports::{self as drafts, NewItem, SameEmailKey};
 use crate::db::verdicts::{self as store, NewVerdict, VerdictRow};
-use crate::db::{Db, DbConn, events, now_micros, write_tx};
+use crate::db::{Db, DbConn, Transient, events, now_micros, savepoint, write_tx};
 use crate::extract::Extraction;
 use crate::service::ServiceError;
 use crate::service::imports::{self, EventMeta};
@@ -130,25 +130,57 @@ pub struct StoredDraft<'a> {
     pub fingerprint: Option<&'a str>,
 }
 
-/// The import path's hook: suggests, stores and acts. A failure is logged, never the import's.
-pub fn after_import(
+/// What a verdict needs that the store does not hold: the facts read from the email and its
+/// DKIM check. Worked out before the draft's transaction, so that no database lock waits on a
+/// parse or on DNS.
+#[derive(Debug)]
+pub struct Pending {
+    facts: Facts,
+    dkim: DkimCheck,
+}
+
+/// The import path's first step (no connection held): `None` when verdicts are off.
+pub fn prepare(ctx: &TriageContext, items: &[NewItem], raw: &[u8], x: &Extraction) -> Option<Pending> {
+    if !ctx.verdicts.enabled {
+        return None;
+    }
+    let (facts, reported_raw) = Facts::read(raw, x, items);
+    let dkim = match (&ctx.verdicts.dkim, reported_raw.as_deref()) {
+        (_, Some(_)) if !facts.dkim_signed => DkimCheck::Unsigned,
+        (Some(v), Some(r)) => v.verify(r),
+        (None, Some(_)) => {
+            DkimCheck::Unverifiable("DKIM verification is off (triage.verdicts.verify_dkim)".into())
+        }
+        (_, None) => DkimCheck::Unverifiable("no RFC 5322 headers to verify (an Outlook file?)".into()),
+    };
+    Some(Pending { facts, dkim })
+}
+
+/// The second step, inside the draft's own transaction (one commit for the draft and its
+/// verdict): decides and stores the verdict in a savepoint, so that a failure here is logged and
+/// rolls back the verdict only, never the import. A transient failure (PostgreSQL's
+/// serialization) is returned, for the transaction to be run again whole.
+pub fn record(
     conn: &mut DbConn,
     ctx: &TriageContext,
+    pending: &Pending,
     draft: &StoredDraft<'_>,
-    raw: &[u8],
-    x: &Extraction,
-) {
-    if !ctx.verdicts.enabled {
-        return;
-    }
-    let id = draft.id;
-    match suggest(conn, ctx, draft, raw, x) {
-        Ok(a) => {
-            if let Err(e) = apply_rules(conn, ctx, id, &a) {
-                tracing::warn!(import = id, "the automatic action on the verdict failed: {e}");
-            }
+) -> Result<Option<Assessment>, ServiceError> {
+    match savepoint(conn, |conn| suggest(conn, ctx, pending, draft)) {
+        Ok(a) => Ok(Some(a)),
+        Err(e) if e.is_transient() => Err(e),
+        Err(e) => {
+            tracing::warn!(import = draft.id, "no verdict for the draft: {e}");
+            Ok(None)
         }
-        Err(e) => tracing::warn!(import = id, "no verdict for the draft: {e}"),
+    }
+}
+
+/// The last step, after the draft is committed: the team's rules act on the verdict (a join is a
+/// commit of its own). A failure is logged, never the import's.
+pub fn act(conn: &mut DbConn, ctx: &TriageContext, id: i64, a: &Assessment) {
+    if let Err(e) = apply_rules(conn, ctx, id, a) {
+        tracing::warn!(import = id, "the automatic action on the verdict failed: {e}");
     }
 }
 
@@ -204,31 +236,20 @@ fn same_email_event(
 }
 
 /// Computes and stores the verdict of a stored draft.
-pub fn suggest(
+fn suggest(
     conn: &mut DbConn,
     ctx: &TriageContext,
+    pending: &Pending,
     draft: &StoredDraft<'_>,
-    raw: &[u8],
-    x: &Extraction,
 ) -> Result<Assessment, ServiceError> {
-    let id = draft.id;
-    let (facts, reported_raw) = Facts::read(raw, x, draft.items);
-    let cfg = &ctx.verdicts;
-    let dkim = match (&cfg.dkim, reported_raw.as_deref()) {
-        (_, Some(_)) if !facts.dkim_signed => DkimCheck::Unsigned,
-        (Some(v), Some(r)) => v.verify(r),
-        (None, Some(_)) => {
-            DkimCheck::Unverifiable("DKIM verification is off (triage.verdicts.verify_dkim)".into())
-        }
-        (_, None) => DkimCheck::Unverifiable("no RFC 5322 headers to verify (an Outlook file?)".into()),
-    };
-    let known = known(conn, &facts, draft)?;
-    let assessment = decide(&reasons(&facts, &known, cfg, &dkim), &known, cfg);
+    let Pending { facts, dkim } = pending;
+    let known = known(conn, facts, draft)?;
+    let assessment = decide(&reasons(facts, &known, &ctx.verdicts, dkim), &known, &ctx.verdicts);
     let json = reasons_json(&assessment.reasons);
     store::upsert(
         conn,
         &NewVerdict {
-            import_id: id,
+            import_id: draft.id,
             verdict: assessment.verdict.as_str(),
             score: assessment.score,
             reasons: &json,

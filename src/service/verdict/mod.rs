@@ -381,7 +381,14 @@ impl Facts {
                 m.reply_to.iter().filter_map(|r| r.address.as_ref().map(|a| a.to_lowercase())).collect();
             f.message_id = m.message_id.clone();
         }
-        let parsed = mail_parser::MessageParser::default().parse(raw);
+        // The reported email's headers are all that is read here: when it is the input itself
+        // (most reports), its headers alone are parsed (the extraction decoded the body already).
+        let parser = mail_parser::MessageParser::default();
+        let parsed = if reported.is_some_and(|m| m.index == 0) {
+            parser.parse_headers(raw)
+        } else {
+            parser.parse(raw)
+        };
         let mut reported_raw = None;
         if let Some(p) = parsed.as_ref()
             && let Some(m) = reported_message(p, x)
