@@ -15,12 +15,26 @@ only; traffic to 127.0.0.1 only; the server and its database are removed at the 
 import argparse
 import json
 import os
+import subprocess
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from harness import TAXII, Server, indicators, log, open_fds, percentile, request, rss_kib, ui_session  # noqa: E402
+
+
+def sqlite_heap_mib(pid):
+    """SQLite's own heap (page caches, statements), read by calling `sqlite3_memory_used()` in the
+    server through gdb (the release build keeps its symbols). Stops the server for about a second:
+    only with --probe-sqlite, to tell SQLite's caches from the rest of the RSS."""
+    out = subprocess.run(["gdb", "-p", str(pid), "-batch", "-nx",
+                          "-ex", "print (long long) sqlite3_memory_used()"],
+                         capture_output=True, text=True, timeout=120).stdout
+    for line in out.splitlines():
+        if line.startswith("$1 = "):
+            return int(line.split("=")[1]) / (1 << 20)
+    return None
 
 
 def slope(points):
@@ -42,6 +56,8 @@ def main():
     ap.add_argument("--corpus", required=True, help="directory with phishing/ and benign/")
     ap.add_argument("--minutes", type=float, default=30)
     ap.add_argument("--out", required=True, help="markdown file to write")
+    ap.add_argument("--probe-sqlite", action="store_true",
+                    help="read SQLite's heap each minute through gdb (pauses the server ~1 s)")
     args = ap.parse_args()
     server = Server(args.binary, args.backend, args.pg_url, None)
     try:
@@ -161,10 +177,12 @@ def run(server, args):
             with lock:
                 mine = [s for s in samples if s[0] == minute]
             rss = rss_kib(pid, "VmRSS") // 1024
+            parts = (rss_kib(pid, "RssAnon") // 1024, rss_kib(pid, "RssFile") // 1024,
+                     sqlite_heap_mib(pid) if args.probe_sqlite else None)
             fds = open_fds(pid)
-            minutes.append((minute, rss, fds, threads_n, mine))
+            minutes.append((minute, rss, fds, threads_n, mine, parts))
             errors = [s for s in mine if not s[2]]
-            log(f"minute {minute + 1}: RSS {rss} MiB, {fds} fds, {len(mine)} requests, {len(errors)} errors")
+            log(f"minute {minute + 1}: RSS {rss} MiB {parts}, {fds} fds, {len(mine)} requests, {len(errors)} errors")
             next_sample += 60
     stop.set()
     for t in threads:
@@ -175,19 +193,21 @@ def run(server, args):
 def write(args, minutes, server):
     kinds = ["import", "commit", "operation run", "TAXII poll", "TAXII add", "export feed", "UI page", "UI QA page"]
     lines = [
-        f"| minute | RSS MiB | open fds | threads | requests | errors | "
+        f"| minute | RSS MiB | anon | file | SQLite heap | open fds | threads | requests | errors | "
         + " | ".join(f"p99 {k} (ms)" for k in kinds) + " |",
-        "|" + "---|" * (6 + len(kinds)),
+        "|" + "---|" * (9 + len(kinds)),
     ]
     all_errors = []
-    for minute, rss, fds, threads_n, mine in minutes:
+    for minute, rss, fds, threads_n, mine, (anon, file, sqlite) in minutes:
         errors = [s for s in mine if not s[2]]
         all_errors += errors
         p99 = []
         for k in kinds:
             secs = [s[3] for s in mine if s[1] == k and s[2]]
             p99.append(f"{percentile(secs, 99) * 1000:.0f}" if secs else "—")
-        lines.append(f"| {minute + 1} | {rss} | {fds} | {threads_n} | {len(mine)} | {len(errors)} | "
+        heap = "—" if sqlite is None else f"{sqlite:.1f}"
+        lines.append(f"| {minute + 1} | {rss} | {anon} | {file} | {heap} | {fds} | {threads_n} | {len(mine)} | "
+                     f"{len(errors)} | "
                      + " | ".join(p99) + " |")
     settled = [(m, rss) for m, rss, *_ in minutes if m >= 2]
     settled_fds = [(m, fds) for m, _, fds, *_ in minutes if m >= 2]

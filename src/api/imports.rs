@@ -379,7 +379,7 @@ fn not_found(e: crate::db::DbError, id: i64) -> ApiError {
 pub async fn raw(_caller: Caller, path: web::Path<i64>, db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let raw = db
-        .run(move |conn| store::raw(conn, id))
+        .run_sized(usize::MAX, move |conn| store::raw(conn, id))
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("import {id} not found")))?;
     Ok(HttpResponse::Ok()

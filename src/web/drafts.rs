@@ -509,7 +509,7 @@ fn draft_page(
 pub async fn raw(_s: Session, path: web::Path<i64>, db: web::Data<Db>) -> Result<HttpResponse, WebError> {
     let id = path.into_inner();
     let raw = db
-        .run(move |conn| store::raw(conn, id))
+        .run_sized(usize::MAX, move |conn| store::raw(conn, id))
         .await?
         .ok_or_else(|| WebError::NotFound(format!("import {id} not found")))?;
     Ok(download(raw, "message/rfc822", &format!("import-{id}.eml")))
@@ -537,8 +537,9 @@ pub async fn attachment(
     db: web::Data<Db>,
 ) -> Result<HttpResponse, WebError> {
     let (id, item_id) = path.into_inner();
-    let (item, raw) =
-        db.run(move |conn| Ok((store::item(conn, id, item_id)?, store::raw(conn, id)?))).await?;
+    let (item, raw) = db
+        .run_sized(usize::MAX, move |conn| Ok((store::item(conn, id, item_id)?, store::raw(conn, id)?)))
+        .await?;
     let item = item
         .filter(|i| i.section == "attachment")
         .ok_or_else(|| WebError::NotFound(format!("attachment {item_id} of import {id} not found")))?;

@@ -113,8 +113,9 @@ struct EventPage {
 
 pub async fn show(s: Session, path: web::Path<i64>, db: web::Data<Db>) -> Result<HttpResponse, WebError> {
     let id = path.into_inner();
+    // The reports' raw emails are read: a connection of its own on PostgreSQL (`Db::conn_sized`).
     let (v, items, raws, related) = db
-        .run(move |conn| {
+        .run_sized(usize::MAX, move |conn| {
             let v = match events::get(conn, id) {
                 Ok(v) => v,
                 Err(crate::service::ServiceError::Db(e)) => return Err(e),

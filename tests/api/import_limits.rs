@@ -236,3 +236,48 @@ async fn a_push_past_the_byte_budget_waits_unread_and_is_taken_when_room_comes()
         .expect("request");
     assert_eq!(pushed.status(), StatusCode::CREATED);
 }
+
+/// An email above `db::LARGE_STATEMENT_BYTES` (a PDF attached, say) is stored and read back byte
+/// for byte; on PostgreSQL it goes over a connection of its own, so that no pooled connection
+/// keeps libpq buffers of its size for the rest of its life.
+#[tokio::test]
+async fn a_large_email_is_stored_and_read_back_on_a_connection_of_its_own() {
+    let app = TestApp::spawn().await;
+    let attachment = "QUJD".repeat(3 * (harpoon::db::LARGE_STATEMENT_BYTES / 4));
+    let mime = format!(
+        "From: <it@evil-7.example.net>\r\nTo: alice@corp.example\r\nSubject: Large\r\n\
+         Message-ID: <large-7@evil.example.net>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n\
+         Reset at http://reset-7.evil.example.net/now\r\n--b\r\nContent-Type: application/octet-stream\r\n\
+         Content-Disposition: attachment; filename=blob.bin\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+         {attachment}\r\n--b--\r\n"
+    );
+    let raw = mime.into_bytes();
+    assert!(raw.len() > harpoon::db::LARGE_STATEMENT_BYTES);
+
+    let own = app.db.conn_sized(raw.len()).expect("a connection");
+    assert_eq!(matches!(own, harpoon::db::Conn::Own(_)), app.db.backend() == harpoon::db::Backend::Postgres);
+    drop(own);
+    assert!(matches!(app.db.conn_sized(64 << 10).expect("a connection"), harpoon::db::Conn::Pooled(_)));
+
+    let (status, v) = status_json(
+        app.as_admin(app.post("/api/v1/imports"))
+            .header("Content-Type", "message/rfc822")
+            .body(raw.clone())
+            .send()
+            .await
+            .expect("import"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let id = v["imports"][0]["id"].as_i64().expect("id");
+    assert_eq!(v["imports"][0]["state"], "draft", "{v}");
+    let back = app.as_admin(app.get(&format!("/api/v1/imports/{id}/raw"))).send().await.expect("raw");
+    assert_eq!(back.status(), StatusCode::OK);
+    assert_eq!(back.bytes().await.expect("body").as_ref(), raw.as_slice());
+    let (status, verdict) =
+        status_json(app.as_admin(app.get(&format!("/api/v1/imports/{id}"))).send().await.expect("draft"))
+            .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(verdict["verdict"]["verdict"].is_string(), "the verdict is stored with the draft: {verdict}");
+}

@@ -90,7 +90,7 @@ pub fn run_one(
     let imported = match (result, raw, source) {
         (Ok(imported), ..) => imported,
         (Err(ServiceError::Invalid(why)), Some(raw), Some(source)) => {
-            let row = record_failure(&mut *db.conn()?, &raw, &source, &why)?;
+            let row = record_failure(&mut *db.conn_sized(raw.len())?, &raw, &source, &why)?;
             return Ok(Outcome { imported: Imported { row, created: true }, committed: None });
         }
         (Err(e), ..) => return Err(e),
@@ -115,7 +115,7 @@ fn import_one(db: &Db, ctx: &TriageContext, req: ImportRequest) -> Result<Import
         return Ok(Imported { row, created: false });
     }
     let prepared = checked.extract(ctx);
-    store_draft(&mut *db.conn()?, ctx, prepared)
+    store_draft(&mut *db.conn_sized(prepared.raw_len())?, ctx, prepared)
 }
 
 /// The import use case for the server: the database, the triage context and the limits.
@@ -360,9 +360,11 @@ impl Importer {
         why: String,
     ) -> Result<ImportRow, ServiceError> {
         let db = self.db.clone();
-        tokio::task::spawn_blocking(move || record_failure(&mut *db.conn()?, &raw, &source, &why))
-            .await
-            .map_err(|e| ServiceError::Internal(format!("import task: {e}")))?
+        tokio::task::spawn_blocking(move || {
+            record_failure(&mut *db.conn_sized(raw.len())?, &raw, &source, &why)
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(format!("import task: {e}")))?
     }
 
     /// The messages of uploaded files ([`requests`]) split off the HTTP workers: an mbox of
