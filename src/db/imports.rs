@@ -121,13 +121,9 @@ pub enum SameEmailKey<'a> {
 }
 
 /// The event that an earlier report of the same email was committed into: the first committed
-/// import other than `id` with the same key.
-pub fn committed_event_of_same(
-    conn: &mut DbConn,
-    id: i64,
-    key: SameEmailKey<'_>,
-) -> Result<Option<i64>, DbError> {
-    let earlier = im::id.ne(id).and(im::state.eq("committed")).and(im::event_id.is_not_null());
+/// import with the same key.
+pub fn committed_event_of_same(conn: &mut DbConn, key: SameEmailKey<'_>) -> Result<Option<i64>, DbError> {
+    let earlier = im::state.eq("committed").and(im::event_id.is_not_null());
     let found: Option<Option<i64>> = match key {
         SameEmailKey::MessageId(m) => with_conn!(conn, c => im::table
             .filter(im::message_id.eq(m).and(earlier))

@@ -210,10 +210,19 @@ pub fn store_draft(
         created_at: now,
         updated_at: now,
     };
-    // The verdict's facts and DKIM check before the transaction; the verdict is decided and
-    // stored inside it (one commit); the team's rules act on it after.
-    let pending = if failed { None } else { verdict::prepare(ctx, &draft.items, &req.raw, &x) };
-    let (id, assessment) = write_tx(conn, |conn| {
+    // The verdict is decided before the write transaction (facts, DKIM, lookups), stored inside
+    // it (one commit with the draft), and the team's rules act on it after.
+    let decided = if failed {
+        None
+    } else {
+        let new_draft = verdict::NewDraft {
+            items: &draft.items,
+            message_id: draft.message_id.as_deref(),
+            fingerprint: Some(&draft.fingerprint),
+        };
+        verdict::decide_before_storing(conn, ctx, &new_draft, &req.raw, &x)
+    };
+    let id = write_tx(conn, |conn| {
         let id = store::insert(conn, &new, &draft.items)?;
         // A new draft joins the campaign of the drafts it shares keys with, in the same
         // transaction (so the draft and its grouping commit together).
@@ -222,23 +231,14 @@ pub fn store_draft(
         {
             super::campaigns::on_import(conn, id, &x, &rules)?;
         }
-        // `id` is Some when the draft is new: its verdict is worked out once, here.
-        let assessment = match (id, &pending) {
-            (Some(id), Some(p)) => {
-                let stored = verdict::StoredDraft {
-                    id,
-                    items: &draft.items,
-                    message_id: draft.message_id.as_deref(),
-                    fingerprint: Some(&draft.fingerprint),
-                };
-                verdict::record(conn, ctx, p, &stored)?
-            }
-            _ => None,
-        };
-        Ok::<_, ServiceError>((id, assessment))
+        // `id` is Some when the draft is new: its verdict is stored once, here.
+        if let (Some(id), Some(d)) = (id, &decided) {
+            verdict::record(conn, id, d)?;
+        }
+        Ok::<_, ServiceError>(id)
     })?;
-    if let (Some(id), Some(a)) = (id, &assessment) {
-        verdict::act(conn, ctx, id, a);
+    if let (Some(id), Some(d)) = (id, &decided) {
+        verdict::act(conn, ctx, id, &d.assessment);
     }
     let row = match id {
         Some(id) => store::get(conn, id)?,

@@ -121,30 +121,39 @@ pub fn of_imports(conn: &mut DbConn, ids: &[i64]) -> Result<Vec<(i64, StoredVerd
     Ok(store::of_imports(conn, ids)?.into_iter().map(|r| (r.import_id, StoredVerdict::of(r))).collect())
 }
 
-/// A draft just stored, as the import path has it (so nothing is read back).
+/// The email being imported, as the import path has it (so nothing is read back).
 #[derive(Debug)]
-pub struct StoredDraft<'a> {
-    pub id: i64,
+pub struct NewDraft<'a> {
     pub items: &'a [NewItem],
     pub message_id: Option<&'a str>,
     pub fingerprint: Option<&'a str>,
 }
 
-/// What a verdict needs that the store does not hold: the facts read from the email and its
-/// DKIM check. Worked out before the draft's transaction, so that no database lock waits on a
-/// parse or on DNS.
+/// A verdict decided before its draft is stored: what `record` writes in the draft's
+/// transaction, and what `act` acts on after it.
 #[derive(Debug)]
-pub struct Pending {
-    facts: Facts,
-    dkim: DkimCheck,
+pub struct Decided {
+    pub assessment: Assessment,
+    /// The email's registered domains, remembered as seen with the draft.
+    domains: Vec<String>,
 }
 
-/// The import path's first step (no connection held): `None` when verdicts are off.
-pub fn prepare(ctx: &TriageContext, items: &[NewItem], raw: &[u8], x: &Extraction) -> Option<Pending> {
+/// The import path's first step, before the draft's write transaction (on SQLite a writer
+/// holds the one write lock, and the other importers sleep in the busy handler meanwhile: only
+/// the two writes of [`record`] go inside). Reads the facts, checks DKIM (DNS), looks the values
+/// up and decides. `None` when verdicts are off or could not be worked out (logged: a verdict
+/// never fails the import).
+pub fn decide_before_storing(
+    conn: &mut DbConn,
+    ctx: &TriageContext,
+    draft: &NewDraft<'_>,
+    raw: &[u8],
+    x: &Extraction,
+) -> Option<Decided> {
     if !ctx.verdicts.enabled {
         return None;
     }
-    let (facts, reported_raw) = Facts::read(raw, x, items);
+    let (facts, reported_raw) = Facts::read(raw, x, draft.items);
     let dkim = match (&ctx.verdicts.dkim, reported_raw.as_deref()) {
         (_, Some(_)) if !facts.dkim_signed => DkimCheck::Unsigned,
         (Some(v), Some(r)) => v.verify(r),
@@ -153,26 +162,48 @@ pub fn prepare(ctx: &TriageContext, items: &[NewItem], raw: &[u8], x: &Extractio
         }
         (_, None) => DkimCheck::Unverifiable("no RFC 5322 headers to verify (an Outlook file?)".into()),
     };
-    Some(Pending { facts, dkim })
+    match known(conn, &facts, draft) {
+        Ok(known) => {
+            let assessment = decide(&reasons(&facts, &known, &ctx.verdicts, &dkim), &known, &ctx.verdicts);
+            Some(Decided { assessment, domains: facts.domains })
+        }
+        Err(e) => {
+            tracing::warn!("no verdict for the draft: {e}");
+            None
+        }
+    }
 }
 
 /// The second step, inside the draft's own transaction (one commit for the draft and its
-/// verdict): decides and stores the verdict in a savepoint, so that a failure here is logged and
-/// rolls back the verdict only, never the import. A transient failure (PostgreSQL's
-/// serialization) is returned, for the transaction to be run again whole.
-pub fn record(
-    conn: &mut DbConn,
-    ctx: &TriageContext,
-    pending: &Pending,
-    draft: &StoredDraft<'_>,
-) -> Result<Option<Assessment>, ServiceError> {
-    match savepoint(conn, |conn| suggest(conn, ctx, pending, draft)) {
-        Ok(a) => Ok(Some(a)),
+/// verdict): stores the verdict and remembers the domains in a savepoint, so that a failure
+/// here is logged and rolls back the verdict only, never the import. A transient failure
+/// (PostgreSQL's serialization) is returned, for the transaction to be run again whole.
+pub fn record(conn: &mut DbConn, id: i64, decided: &Decided) -> Result<(), ServiceError> {
+    let a = &decided.assessment;
+    let json = reasons_json(&a.reasons);
+    let stored = savepoint(conn, |conn| {
+        let now = now_micros();
+        store::remember(conn, &decided.domains, id, now)?;
+        store::upsert(
+            conn,
+            &NewVerdict {
+                import_id: id,
+                verdict: a.verdict.as_str(),
+                score: a.score,
+                reasons: &json,
+                computed_at: now,
+                inputs_version: INPUTS_VERSION,
+            },
+        )?;
+        Ok::<_, ServiceError>(())
+    });
+    match stored {
         Err(e) if e.is_transient() => Err(e),
         Err(e) => {
-            tracing::warn!(import = draft.id, "no verdict for the draft: {e}");
-            Ok(None)
+            tracing::warn!(import = id, "the draft's verdict could not be stored: {e}");
+            Ok(())
         }
+        Ok(()) => Ok(()),
     }
 }
 
@@ -184,10 +215,9 @@ pub fn act(conn: &mut DbConn, ctx: &TriageContext, id: i64, a: &Assessment) {
     }
 }
 
-/// What the store knows about the facts; remembers the email's domains as seen.
-fn known(conn: &mut DbConn, facts: &Facts, draft: &StoredDraft<'_>) -> Result<Known, ServiceError> {
-    let id = draft.id;
-    let same = same_email_event(conn, id, draft.message_id, draft.fingerprint)?;
+/// What the store knows about the facts (reads only).
+fn known(conn: &mut DbConn, facts: &Facts, draft: &NewDraft<'_>) -> Result<Known, ServiceError> {
+    let same = same_email_event(conn, draft.message_id, draft.fingerprint)?;
     let mut lookup = facts.values.clone();
     lookup.extend(facts.domains.iter().map(|d| ("domain".to_string(), d.clone())));
     lookup.sort();
@@ -200,7 +230,6 @@ fn known(conn: &mut DbConn, facts: &Facts, draft: &StoredDraft<'_>) -> Result<Kn
         .filter(|d| !seen.contains(d) && !found.iter().any(|k| k.kind == "domain" && &k.value == *d))
         .cloned()
         .collect();
-    store::remember(conn, &facts.domains, id, now_micros())?;
     let values = found
         .into_iter()
         .filter(|k| facts.values.iter().any(|(t, v)| *t == k.kind && *v == k.value))
@@ -214,12 +243,11 @@ fn known(conn: &mut DbConn, facts: &Facts, draft: &StoredDraft<'_>) -> Result<Kn
 /// another email of the campaign.
 fn same_email_event(
     conn: &mut DbConn,
-    id: i64,
     message_id: Option<&str>,
     fingerprint: Option<&str>,
 ) -> Result<Option<i64>, ServiceError> {
     if let Some(m) = message_id {
-        if let Some(e) = drafts::committed_event_of_same(conn, id, SameEmailKey::MessageId(m))? {
+        if let Some(e) = drafts::committed_event_of_same(conn, SameEmailKey::MessageId(m))? {
             return Ok(Some(e));
         }
         if let Some(e) = events::find_match(conn, Some(m), None)? {
@@ -227,37 +255,12 @@ fn same_email_event(
         }
     }
     if let Some(f) = fingerprint {
-        if let Some(e) = drafts::committed_event_of_same(conn, id, SameEmailKey::Fingerprint(f))? {
+        if let Some(e) = drafts::committed_event_of_same(conn, SameEmailKey::Fingerprint(f))? {
             return Ok(Some(e));
         }
         return Ok(events::find_match(conn, None, Some(f))?.map(|e| e.id));
     }
     Ok(None)
-}
-
-/// Computes and stores the verdict of a stored draft.
-fn suggest(
-    conn: &mut DbConn,
-    ctx: &TriageContext,
-    pending: &Pending,
-    draft: &StoredDraft<'_>,
-) -> Result<Assessment, ServiceError> {
-    let Pending { facts, dkim } = pending;
-    let known = known(conn, facts, draft)?;
-    let assessment = decide(&reasons(facts, &known, &ctx.verdicts, dkim), &known, &ctx.verdicts);
-    let json = reasons_json(&assessment.reasons);
-    store::upsert(
-        conn,
-        &NewVerdict {
-            import_id: draft.id,
-            verdict: assessment.verdict.as_str(),
-            score: assessment.score,
-            reasons: &json,
-            computed_at: now_micros(),
-            inputs_version: INPUTS_VERSION,
-        },
-    )?;
-    Ok(assessment)
 }
 
 /// The rules an admin turns on or off.
