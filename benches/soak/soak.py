@@ -25,15 +25,16 @@ from harness import TAXII, Server, indicators, log, open_fds, percentile, reques
 
 
 def sqlite_heap_mib(pid):
-    """SQLite's own heap (page caches, statements), read by calling `sqlite3_memory_used()` in the
-    server through gdb (the release build keeps its symbols). Stops the server for about a second:
-    only with --probe-sqlite, to tell SQLite's caches from the rest of the RSS."""
-    out = subprocess.run(["gdb", "-p", str(pid), "-batch", "-nx",
-                          "-ex", "print (long long) sqlite3_memory_used()"],
+    """SQLite's own heap (page caches, statements): SQLITE_STATUS_MEMORY_USED, the first 64-bit
+    counter of SQLite's static `sqlite3Stat`, read through gdb (the release build keeps its
+    symbols; calling `sqlite3_memory_used()` fails here, gdb cannot restore AVX-512 state). Stops
+    the server for about a second: only with --probe-sqlite, to tell SQLite's caches from the rest
+    of the RSS."""
+    out = subprocess.run(["gdb", "-p", str(pid), "-batch", "-nx", "-ex", "x/1gx &sqlite3Stat"],
                          capture_output=True, text=True, timeout=120).stdout
     for line in out.splitlines():
-        if line.startswith("$1 = "):
-            return int(line.split("=")[1]) / (1 << 20)
+        if "<sqlite3Stat>:" in line:
+            return int(line.split()[-1], 16) / (1 << 20)
     return None
 
 
