@@ -11,7 +11,6 @@ use std::time::Duration;
 use hickory_resolver::TokioResolver;
 use hickory_resolver::config::{NameServerConfigGroup, ResolveHosts, ResolverConfig, ResolverOpts};
 use hickory_resolver::name_server::TokioConnectionProvider;
-use mail_auth::common::verify::DomainKey;
 use mail_auth::{AuthenticatedMessage, DkimResult, MessageAuthenticator};
 
 /// One `method=result` of an Authentication-Results header, with its properties
@@ -278,9 +277,11 @@ impl DkimVerifier {
 
     /// Verifies the signatures of one RFC 5322 message (its raw bytes).
     pub fn verify(&self, raw: &[u8]) -> DkimCheck {
-        let keys = key_names(raw);
-        if keys.is_empty() {
-            return DkimCheck::Unverifiable("no DKIM-Signature names a key (d= and s=)".into());
+        let Some(message) = AuthenticatedMessage::parse(raw) else {
+            return DkimCheck::Unverifiable("the message could not be parsed for DKIM".into());
+        };
+        if message.dkim_headers.is_empty() {
+            return DkimCheck::Unsigned;
         }
         let inner = &self.inner;
         if let Some(wait) = inner.breaker.closed_for(std::time::Instant::now()) {
@@ -292,195 +293,81 @@ impl DkimVerifier {
         }
         // Several signatures share one timeout's worth (the lookups of one message run in turn;
         // a resolver slower than that for one message is as good as none for imports).
-        let deadline = tokio::time::Instant::now() + inner.timeout;
-        let cache = TxtCache::default();
+        let budget = inner.timeout;
         // On a thread of its own: the caller may be a blocking-pool thread or a plain one, and
         // a runtime cannot be driven from inside another's async context.
-        let checked = std::thread::scope(|scope| {
+        let outputs = std::thread::scope(|scope| {
             scope
                 .spawn(|| {
-                    let runtime = inner.runtime.as_ref()?;
-                    // The keys first, as RFC 6376 §6.1 orders it (6.1.2 before 6.1.3): mail-auth
-                    // hashes the whole body when it parses the message, and a message none of
-                    // whose keys is published (a phishing domain gone) need not be hashed.
-                    let found = runtime.block_on(async {
-                        let mut found = Vec::new();
-                        for key in &keys {
-                            let lookup =
-                                inner.authenticator.txt_lookup::<DomainKey>(key.as_str(), Some(&cache));
-                            found.push(tokio::time::timeout_at(deadline, lookup).await.ok()?);
-                        }
-                        Some(found)
-                    })?;
-                    if found.iter().all(Result::is_err) {
-                        return Some(Err(found.into_iter().filter_map(Result::err).collect::<Vec<_>>()));
-                    }
-                    let Some(message) = AuthenticatedMessage::parse(raw) else {
-                        return Some(Ok(None));
-                    };
-                    let outputs = runtime.block_on(async {
-                        let params = mail_auth::Parameters::new(&message).with_txt_cache(&cache);
-                        tokio::time::timeout_at(deadline, inner.authenticator.verify_dkim(params)).await.ok()
-                    })?;
-                    Some(Ok(Some(checked_outputs(&outputs))))
+                    inner.runtime.as_ref().map(|runtime| {
+                        runtime.block_on(async {
+                            tokio::time::timeout(budget, inner.authenticator.verify_dkim(&message)).await
+                        })
+                    })
                 })
                 .join()
         });
-        let checked = match checked {
-            Ok(Some(c)) => c,
-            _ => {
-                inner.breaker.answered(false, std::time::Instant::now());
-                return DkimCheck::Unverifiable("DNS did not answer in time".into());
-            }
+        let Ok(Some(Ok(outputs))) = outputs else {
+            inner.breaker.answered(false, std::time::Instant::now());
+            return DkimCheck::Unverifiable("DNS did not answer in time".into());
         };
-        match checked {
-            Err(errors) => {
-                // Not one key: the resolver answered unless every lookup failed for want of an
-                // answer.
-                let answered = errors.iter().any(|e| !matches!(e, mail_auth::Error::DnsError(_)));
-                inner.breaker.answered(answered, std::time::Instant::now());
-                let why: Vec<String> = keys.iter().zip(&errors).map(|(k, e)| format!("{k}: {e}")).collect();
-                DkimCheck::Unverifiable(why.join("; "))
-            }
-            Ok(None) => DkimCheck::Unverifiable("the message could not be parsed for DKIM".into()),
-            Ok(Some((check, answered))) => {
-                if let Some(answered) = answered {
-                    inner.breaker.answered(answered, std::time::Instant::now());
-                }
-                check
-            }
-        }
-    }
-}
-
-/// The key names (`selector._domainkey.domain`) of a message's DKIM signatures, read from the
-/// tags of its `DKIM-Signature` headers (RFC 6376 §3.2: `tag=value` separated by `;`, folding
-/// white space anywhere); a signature without `d=` or `s=` names none.
-fn key_names(raw: &[u8]) -> Vec<String> {
-    let Some(parsed) = mail_parser::MessageParser::default().parse_headers(raw) else {
-        return Vec::new();
-    };
-    let mut keys = Vec::new();
-    for h in parsed.headers().iter().filter(|h| h.name().eq_ignore_ascii_case("DKIM-Signature")) {
-        let Some(value) = parsed.raw_message.get(h.offset_start as usize..h.offset_end as usize) else {
-            continue;
-        };
-        let value = String::from_utf8_lossy(value);
-        let tag = |name: &str| {
-            value.split(';').find_map(|t| {
-                let (k, v) = t.split_once('=')?;
-                (k.trim() == name).then(|| v.split_whitespace().collect::<String>().to_lowercase())
+        // A lookup error (no answer, refused, a timeout) says nothing of the resolver's health
+        // only when some other lookup of the same check was answered.
+        let lookups: Vec<bool> = outputs
+            .iter()
+            .filter_map(|o| match o.result() {
+                DkimResult::TempError(mail_auth::Error::DnsError(_)) => Some(false),
+                DkimResult::Pass | DkimResult::Fail(_) | DkimResult::PermError(_) => Some(true),
+                _ => None,
             })
-        };
-        if let (Some(d), Some(s)) = (tag("d"), tag("s"))
-            && !d.is_empty()
-            && !s.is_empty()
-        {
-            let key = format!("{s}._domainkey.{d}");
-            if !keys.contains(&key) {
-                keys.push(key);
+            .collect();
+        if !lookups.is_empty() {
+            inner.breaker.answered(lookups.contains(&true), std::time::Instant::now());
+        }
+        let mut pass = Vec::new();
+        let mut fail = Vec::new();
+        let mut why = Vec::new();
+        for o in &outputs {
+            let domain = o.signature().map(|s| s.d.to_lowercase()).unwrap_or_default();
+            match o.result() {
+                DkimResult::Pass => pass.push(domain),
+                // The signed content changed, or the signature is false: a real failure, whatever
+                // the variant it comes in (mail-auth reports a body hash mismatch as neutral).
+                DkimResult::Fail(e) | DkimResult::Neutral(e) | DkimResult::PermError(e)
+                    if matches!(
+                        e,
+                        mail_auth::Error::FailedBodyHashMatch
+                            | mail_auth::Error::FailedVerification
+                            | mail_auth::Error::FailedAuidMatch
+                    ) =>
+                {
+                    fail.push(domain)
+                }
+                // No key, no answer, an expired signature: nothing learnt about the message.
+                DkimResult::Fail(e)
+                | DkimResult::Neutral(e)
+                | DkimResult::PermError(e)
+                | DkimResult::TempError(e) => why.push(format!("{domain}: {e}")),
+                DkimResult::None => {}
             }
         }
-    }
-    keys
-}
-
-/// The TXT answers of one check, so that mail-auth's own lookups reuse the keys looked up first.
-#[derive(Default)]
-struct TxtCache(std::sync::Mutex<std::collections::HashMap<String, mail_auth::Txt>>);
-
-impl mail_auth::ResolverCache<String, mail_auth::Txt> for TxtCache {
-    fn get<Q>(&self, key: &Q) -> Option<mail_auth::Txt>
-    where
-        String: std::borrow::Borrow<Q>,
-        Q: std::hash::Hash + Eq + ?Sized,
-    {
-        self.0.lock().ok()?.get(key).cloned()
-    }
-
-    fn remove<Q>(&self, key: &Q) -> Option<mail_auth::Txt>
-    where
-        String: std::borrow::Borrow<Q>,
-        Q: std::hash::Hash + Eq + ?Sized,
-    {
-        self.0.lock().ok()?.remove(key)
-    }
-
-    fn insert(&self, key: String, value: mail_auth::Txt, _valid_until: std::time::Instant) {
-        if let Ok(mut map) = self.0.lock() {
-            map.insert(key, value);
-        }
-    }
-}
-
-/// mail-auth's outputs as a check, and whether the resolver answered (`None`: no lookup told).
-fn checked_outputs(outputs: &[mail_auth::DkimOutput<'_>]) -> (DkimCheck, Option<bool>) {
-    // A lookup error (no answer, refused, a timeout) says nothing of the resolver's health
-    // only when some other lookup of the same check was answered.
-    let lookups: Vec<bool> = outputs
-        .iter()
-        .filter_map(|o| match o.result() {
-            DkimResult::TempError(mail_auth::Error::DnsError(_)) => Some(false),
-            DkimResult::Pass | DkimResult::Fail(_) | DkimResult::PermError(_) => Some(true),
-            _ => None,
-        })
-        .collect();
-    let answered = (!lookups.is_empty()).then(|| lookups.contains(&true));
-    let mut pass = Vec::new();
-    let mut fail = Vec::new();
-    let mut why = Vec::new();
-    for o in outputs {
-        let domain = o.signature().map(|s| s.d.to_lowercase()).unwrap_or_default();
-        match o.result() {
-            DkimResult::Pass => pass.push(domain),
-            // The signed content changed, or the signature is false: a real failure, whatever
-            // the variant it comes in (mail-auth reports a body hash mismatch as neutral).
-            DkimResult::Fail(e) | DkimResult::Neutral(e) | DkimResult::PermError(e)
-                if matches!(
-                    e,
-                    mail_auth::Error::FailedBodyHashMatch
-                        | mail_auth::Error::FailedVerification
-                        | mail_auth::Error::FailedAuidMatch
-                ) =>
-            {
-                fail.push(domain)
-            }
-            // No key, no answer, an expired signature: nothing learnt about the message.
-            DkimResult::Fail(e)
-            | DkimResult::Neutral(e)
-            | DkimResult::PermError(e)
-            | DkimResult::TempError(e) => why.push(format!("{domain}: {e}")),
-            DkimResult::None => {}
-        }
-    }
-    let check = if !pass.is_empty() {
-        DkimCheck::Pass(pass)
-    } else if !fail.is_empty() {
-        DkimCheck::Fail(fail)
-    } else {
-        DkimCheck::Unverifiable(if why.is_empty() {
-            "no verifiable signature".into()
+        if !pass.is_empty() {
+            DkimCheck::Pass(pass)
+        } else if !fail.is_empty() {
+            DkimCheck::Fail(fail)
         } else {
-            why.join("; ")
-        })
-    };
-    (check, answered)
+            DkimCheck::Unverifiable(if why.is_empty() {
+                "no verifiable signature".into()
+            } else {
+                why.join("; ")
+            })
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn key_names_come_from_each_signatures_d_and_s_tags_folded_or_not() {
-        let raw = b"DKIM-Signature: v=1; a=rsa-sha256; d=News.Example.com;\r\n\t s=sel\r\n 1; bh=x; b=y\r\n\
-                    DKIM-Signature: v=1; a=ed25519-sha256; s=k2; d=esp.example.net; bh=x; b=y\r\n\
-                    DKIM-Signature: v=1; d=news.example.com; s=sel1; bh=x; b=z\r\n\
-                    DKIM-Signature: v=1; d=no-selector.example; bh=x; b=y\r\n\
-                    From: a@news.example.com\r\n\r\nbody\r\n";
-        assert_eq!(key_names(raw), ["sel1._domainkey.news.example.com", "k2._domainkey.esp.example.net"]);
-        assert!(key_names(b"From: a@b.example\r\n\r\nbody\r\n").is_empty());
-    }
 
     #[test]
     fn reads_rfc8601_headers_with_comments_and_versions() {
