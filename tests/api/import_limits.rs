@@ -21,6 +21,21 @@ fn phish(n: usize) -> Vec<u8> {
     .into_bytes()
 }
 
+/// 100 KiB of text around a link: more than the tests' 64 KiB byte budget on its own.
+fn over_budget(n: usize) -> Vec<u8> {
+    let mut body = phish(n);
+    body.extend(std::iter::repeat_n(b"filler line of the slow upload\r\n".as_slice(), 3200).flatten());
+    body
+}
+
+/// `phish(n)` followed by a line of `len` bytes `fill`.
+fn large(n: usize, fill: u8, len: usize) -> Vec<u8> {
+    let mut body = phish(n);
+    body.extend(std::iter::repeat_n(fill, len));
+    body.extend_from_slice(b"\r\n");
+    body
+}
+
 #[tokio::test]
 async fn imports_beyond_the_queue_are_told_to_retry_and_the_intake_receipt_is_unchanged() {
     let app = TestApp::spawn_with(|s| {
@@ -131,14 +146,10 @@ async fn a_push_past_the_byte_budget_reads_its_503_instead_of_a_reset() {
     })
     .await;
     app.as_admin(app.get("/api/v1/me")).send().await.expect("me");
-    // 100 KiB of text around a link: more than the budget on its own.
-    let mut slow_body = phish(1);
-    slow_body.extend(std::iter::repeat_n(b"filler line of the slow upload\r\n".as_slice(), 3200).flatten());
+    let slow_body = over_budget(1);
     let (_, rest) = slow_body.split_at(20);
     // Eight megabytes: far past the loopback socket buffers, so an early close would reset it.
-    let mut big = phish(2);
-    big.extend(std::iter::repeat_n(b"x".as_slice(), 8 << 20).flatten());
-    big.extend_from_slice(b"\r\n");
+    let big = large(2, b'x', 8 << 20);
     let mut held = None;
     for wait_ms in [300u64, 600, 1200, 2400] {
         let slow = slow_upload(&app.url, &slow_body[..20], slow_body.len()).await;
@@ -191,12 +202,9 @@ async fn a_push_past_the_byte_budget_waits_unread_and_is_taken_when_room_comes()
     })
     .await;
     app.as_admin(app.get("/api/v1/me")).send().await.expect("me");
-    let mut slow_body = phish(3);
-    slow_body.extend(std::iter::repeat_n(b"filler line of the slow upload\r\n".as_slice(), 3200).flatten());
+    let slow_body = over_budget(3);
     let (_, rest) = slow_body.split_at(20);
-    let mut big = phish(4);
-    big.extend(std::iter::repeat_n(b"y".as_slice(), 1 << 20).flatten());
-    big.extend_from_slice(b"\r\n");
+    let big = large(4, b'y', 1 << 20);
     let mut found = None;
     for wait_ms in [300u64, 600, 1200, 2400] {
         let slow = slow_upload(&app.url, &slow_body[..20], slow_body.len()).await;

@@ -61,6 +61,25 @@ async fn audit(app: &TestApp, action: &str) -> Vec<Value> {
 }
 
 /// A mailing list's internal announcement: nothing to act on, plain text.
+/// Another email of the campaign: another sender and subject, the same phishing URL.
+fn invoice(message_id: &str, extra: &str) -> String {
+    format!(
+        "From: Billing <billing@invoices-online.com>\r\nTo: carol@acme-corp.com\r\nSubject: Invoice\r\n\
+         Message-ID: <{message_id}@invoices-online.com>\r\nContent-Type: text/plain\r\n\r\nPay at {PHISH_URL} today.\r\n\
+         {extra}"
+    )
+}
+
+/// Commits the draft into an event of its own and sets the phishing URL Active; the event's id
+/// and the URL's indicator.
+async fn commit_with_url_active(app: &TestApp, id: i64) -> (i64, Value) {
+    let (status, c) = commit(app, id, json!({})).await;
+    assert_eq!(status, StatusCode::CREATED, "{c}");
+    let url = indicator(app, "url", PHISH_URL).await;
+    set_status(app, url["id"].as_i64().unwrap(), "active").await;
+    (c["event_id"].as_i64().unwrap(), url)
+}
+
 fn newsletter(n: u32) -> String {
     format!(
         "From: IT Team <it@acme-corp.com>\r\nTo: staff@acme-corp.com\r\nSubject: Maintenance window {n}\r\n\
@@ -90,18 +109,10 @@ async fn verdicts_known_phish_joins_its_event_with_provenance_and_the_undo_takes
         status_json(app.as_admin(app.get(&format!("/api/v1/imports/{first}/verdict"))).send().await.unwrap())
             .await;
     assert_eq!((status, &same["verdict"]), (StatusCode::OK, &v["verdict"]));
-    let (status, c) = commit(&app, first, json!({})).await;
-    assert_eq!(status, StatusCode::CREATED, "{c}");
-    let event = c["event_id"].as_i64().unwrap();
-
-    // The URL becomes Active; another email with that URL (another sender and subject) is known.
-    let url = indicator(&app, "url", PHISH_URL).await;
-    set_status(&app, url["id"].as_i64().unwrap(), "active").await;
-    let other = format!(
-        "From: Billing <billing@invoices-online.com>\r\nTo: carol@acme-corp.com\r\nSubject: Invoice\r\n\
-         Message-ID: <inv-1@invoices-online.com>\r\nContent-Type: text/plain\r\n\r\nPay at {PHISH_URL} today.\r\n\
-         Also see https://fresh-campaign-host.com/landing\r\n"
-    );
+    // Committed, and the URL becomes Active; another email with that URL (another sender and
+    // subject) is known.
+    let (event, url) = commit_with_url_active(&app, first).await;
+    let other = invoice("inv-1", "Also see https://fresh-campaign-host.com/landing\r\n");
     let joined = import_id(&app, &other).await;
     let d = draft(&app, joined).await;
     assert_eq!(d["verdict"]["verdict"], "known_phish", "{d}");
@@ -159,16 +170,9 @@ async fn verdicts_known_phish_joins_its_event_with_provenance_and_the_undo_takes
 async fn verdicts_a_re_reported_email_joins_the_event_its_first_report_joined() {
     let app = spawn_with(|_| {}).await;
     let first = import_id(&app, &report("alice@acme-corp.com", &phish("alice@acme-corp.com", "m1"))).await;
-    let (status, c) = commit(&app, first, json!({})).await;
-    assert_eq!(status, StatusCode::CREATED, "{c}");
-    let event_a = c["event_id"].as_i64().unwrap();
-    let url = indicator(&app, "url", PHISH_URL).await;
-    set_status(&app, url["id"].as_i64().unwrap(), "active").await;
+    let (event_a, _) = commit_with_url_active(&app, first).await;
     // X: another email of the campaign, joined to event A through the URL.
-    let x = format!(
-        "From: Billing <billing@invoices-online.com>\r\nTo: carol@acme-corp.com\r\nSubject: Invoice\r\n\
-         Message-ID: <inv-x@invoices-online.com>\r\nContent-Type: text/plain\r\n\r\nPay at {PHISH_URL} today.\r\n"
-    );
+    let x = invoice("inv-x", "");
     let x_first = import_id(&app, &report("carol@acme-corp.com", &x)).await;
     assert_eq!(draft(&app, x_first).await["event_id"].as_i64(), Some(event_a));
     // Y: a third email with the URL, put by an analyst into an event of its own (B), which
