@@ -47,6 +47,22 @@ pub enum SubscriptionError {
     Remote(String),
     #[error("storing: {0}")]
     Store(String),
+    /// The remote asked to come back later (429 or 503 with `Retry-After`).
+    #[error("{message}")]
+    Later { message: String, retry_after: Duration },
+}
+
+/// The longest `Retry-After` honoured: a remote cannot park a subscription for days.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+impl SubscriptionError {
+    /// How long the remote asked us to wait, if it did.
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            SubscriptionError::Later { retry_after, .. } => Some((*retry_after).min(MAX_RETRY_AFTER)),
+            _ => None,
+        }
+    }
 }
 
 impl From<DbError> for SubscriptionError {
@@ -441,7 +457,9 @@ impl Worker {
                 }
                 Err(e) => {
                     failures = failures.saturating_add(1);
-                    let wait = self.opts.backoff(failures);
+                    // A remote that says when to come back (a throttled login, a busy server)
+                    // is not asked sooner.
+                    let wait = self.opts.backoff(failures).max(e.retry_after().unwrap_or_default());
                     let text = e.to_string();
                     tracing::warn!(subscription = %name, failures, retry_in_ms = wait.as_millis() as u64, "poll failed: {text}");
                     let (id, now) = (self.id, now_micros());

@@ -18,6 +18,7 @@ use serde_json::value::RawValue;
 use super::{SubscriptionError, Worker, parse_url};
 use crate::net::{Auth, HttpClient, NetError, Response};
 use crate::stix::TaxiiTimestamp;
+use std::time::Duration;
 
 /// The TAXII 2.1 media type, asked for and expected.
 pub const TAXII_MEDIA: &str = "application/taxii+json;version=2.1";
@@ -105,6 +106,16 @@ impl Remote {
     }
 }
 
+/// A response's `Retry-After` (RFC 9110 §10.2.3): delta-seconds or an HTTP-date.
+fn retry_after(response: &Response) -> Option<Duration> {
+    let value = response.header("retry-after")?.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(std::time::SystemTime::now()).unwrap_or_default())
+}
+
 /// The remote's answer is a TAXII document, or an error that says what the remote said.
 fn check(url: &str, response: &Response) -> Result<(), SubscriptionError> {
     if response.status != 200 {
@@ -126,7 +137,13 @@ fn check(url: &str, response: &Response) -> Result<(), SubscriptionError> {
             404 => ": not found",
             _ => "",
         };
-        return Err(SubscriptionError::Remote(format!("GET {url}: HTTP {}{hint}{said}", response.status)));
+        let message = format!("GET {url}: HTTP {}{hint}{said}", response.status);
+        if let Some(retry_after) =
+            matches!(response.status, 429 | 503).then(|| retry_after(response)).flatten()
+        {
+            return Err(SubscriptionError::Later { message, retry_after });
+        }
+        return Err(SubscriptionError::Remote(message));
     }
     let media = response.content_type.as_deref().unwrap_or("").to_ascii_lowercase();
     let essence = media.split(';').next().unwrap_or("").trim();
@@ -399,6 +416,44 @@ async fn newest_in_manifest(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn answer(status: u16, retry_after: Option<&str>) -> Response {
+        Response {
+            status,
+            content_type: Some("application/taxii+json;version=2.1".into()),
+            headers: retry_after
+                .map(|v| vec![("retry-after".to_string(), v.to_string())])
+                .unwrap_or_default(),
+            body: br#"{"title": "Too many requests"}"#.to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_throttled_or_busy_remote_is_asked_again_when_it_says() {
+        let later = |r: &Response| match check("https://x.test/", r) {
+            Err(SubscriptionError::Later { retry_after, message }) => {
+                assert!(message.contains(&format!("HTTP {}", r.status)), "{message}");
+                Some(retry_after)
+            }
+            Err(_) => None,
+            Ok(()) => panic!("an error status passed"),
+        };
+        assert_eq!(later(&answer(429, Some("7"))), Some(Duration::from_secs(7)));
+        assert_eq!(later(&answer(503, Some(" 120 "))), Some(Duration::from_secs(120)));
+        let date = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(90));
+        let from_date = later(&answer(429, Some(&date))).expect("an HTTP-date");
+        assert!(from_date > Duration::from_secs(80) && from_date <= Duration::from_secs(90), "{from_date:?}");
+        // A date in the past: come back now (the back-off still applies).
+        assert_eq!(later(&answer(429, Some("Sun, 06 Nov 1994 08:49:37 GMT"))), Some(Duration::ZERO));
+        // No usable header, or a status that does not mean "later": an ordinary failure.
+        assert_eq!(later(&answer(429, None)), None);
+        assert_eq!(later(&answer(429, Some("soon"))), None);
+        assert_eq!(later(&answer(401, Some("5"))), None);
+        // However far off the remote says, at most an hour.
+        let far =
+            SubscriptionError::Later { message: String::new(), retry_after: Duration::from_secs(86_400) };
+        assert_eq!(far.retry_after(), Some(super::super::MAX_RETRY_AFTER));
+    }
 
     #[test]
     fn the_cursor_moves_forward_only() {

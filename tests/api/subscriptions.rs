@@ -489,19 +489,11 @@ async fn another_harpoon_is_read_with_basic_token_and_bearer_and_a_wrong_secret_
         .await;
     app.subscribe(with(json!({"name": "bearer", "auth": "bearer", "secret": token, "url": format!("{}/taxii2/root/", remote.url)})))
         .await;
-    app.subscribe(with(
-        json!({"name": "wrong", "auth": "basic", "username": "partner", "secret": "not-the-password"}),
-    ))
-    .await;
     for name in ["basic", "token", "bearer"] {
         let s = app.wait_subscription(name, 60, |s| taken(s) == 9 && s["health"]["status"] == "ok").await;
         let local = s["local_collection"]["id"].as_str().unwrap().to_string();
         exactly_once(&app.collection_objects(&local).await, &objects);
     }
-    let s = app.wait_subscription("wrong", 60, |s| s["health"]["status"] == "error").await;
-    let error = s["health"]["last_error"].as_str().unwrap();
-    assert!(error.contains("HTTP 401") && error.contains("refused the credentials"), "{error}");
-    assert!(!error.contains("not-the-password"), "never the secret: {error}");
     // One indicator per value, with every subscription that brought it as a source (each
     // subscription's intake runs after it stored its objects: wait for the three).
     let from_all = |d: &Value| {
@@ -516,6 +508,16 @@ async fn another_harpoon_is_read_with_basic_token_and_bearer_and_a_wrong_secret_
     for name in ["basic", "token", "bearer"] {
         indicators_from(&domains, "hb", 9, &format!("subscription:{name}"));
     }
+    // A wrong password only now: it shares (user, address) with "basic", so its failures get
+    // that pair throttled by the remote (429 with Retry-After), which the subscriber honours.
+    app.subscribe(with(
+        json!({"name": "wrong", "auth": "basic", "username": "partner", "secret": "not-the-password"}),
+    ))
+    .await;
+    let s = app.wait_subscription("wrong", 60, |s| s["health"]["status"] == "error").await;
+    let error = s["health"]["last_error"].as_str().unwrap();
+    assert!(error.contains("HTTP 401") && error.contains("refused the credentials"), "{error}");
+    assert!(!error.contains("not-the-password"), "never the secret: {error}");
     // Changing the server of a stored secret without giving it again is refused.
     let (status, v) = status_json(
         app.as_admin(app.request(reqwest::Method::PATCH, "/api/v1/subscriptions/basic"))
