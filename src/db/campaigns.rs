@@ -169,7 +169,7 @@ pub fn seen(conn: &mut DbConn, id: i64, first: i64, last: i64, now: i64) -> Resu
 }
 
 pub fn get(conn: &mut DbConn, id: i64) -> Result<Option<CampaignRow>, DbError> {
-    Ok(with_conn!(conn, c => ca::table.find(id).select(CampaignRow::as_select()).first(c).optional())?)
+    Ok(with_conn!(conn, c => ca::table.find(id).select(CampaignRow::as_select()).get_result(c).optional())?)
 }
 
 /// A campaign listed with its size and how many of its drafts are still open.
@@ -256,7 +256,7 @@ pub fn of_draft(conn: &mut DbConn, import_id: i64) -> Result<Option<i64>, DbErro
     Ok(with_conn!(conn, c => cd::table
         .find(import_id)
         .select(cd::campaign_id)
-        .first::<Option<i64>>(c)
+        .get_result::<Option<i64>>(c)
         .optional())?
     .flatten())
 }

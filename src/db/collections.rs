@@ -102,7 +102,7 @@ pub fn by_id_or_alias(conn: &mut DbConn, key: &str) -> Result<Option<CollectionR
     Ok(with_conn!(conn, c => collections::table
         .filter(collections::id.eq(key).or(collections::alias.eq(key)))
         .select(CollectionRow::as_select())
-        .first(c)
+        .get_result(c)
         .optional())?)
 }
 
@@ -148,7 +148,7 @@ pub fn intake(conn: &mut DbConn) -> Result<Vec<CollectionRow>, DbError> {
 /// How far intake has read a collection.
 pub fn intake_cursor(conn: &mut DbConn, collection_id: &str) -> Result<i64, DbError> {
     use super::schema::intake_cursors as ic;
-    Ok(with_conn!(conn, c => ic::table.find(collection_id).select(ic::last_seq).first(c).optional())?
+    Ok(with_conn!(conn, c => ic::table.find(collection_id).select(ic::last_seq).get_result(c).optional())?
         .unwrap_or(0))
 }
 

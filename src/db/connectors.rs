@@ -75,12 +75,12 @@ pub fn by_name(conn: &mut DbConn, name: &str) -> Result<Option<ConnectorRow>, Db
     Ok(with_conn!(conn, c => cn::table
         .filter(cn::name.eq(name))
         .select(ConnectorRow::as_select())
-        .first(c)
+        .get_result(c)
         .optional())?)
 }
 
 pub fn by_id(conn: &mut DbConn, id: i64) -> Result<Option<ConnectorRow>, DbError> {
-    Ok(with_conn!(conn, c => cn::table.find(id).select(ConnectorRow::as_select()).first(c).optional())?)
+    Ok(with_conn!(conn, c => cn::table.find(id).select(ConnectorRow::as_select()).get_result(c).optional())?)
 }
 
 pub fn update_config(conn: &mut DbConn, id: i64, change: &ConfigChange<'_>) -> Result<ConnectorRow, DbError> {
@@ -152,7 +152,8 @@ pub fn set_status(conn: &mut DbConn, id: i64, status: &str) -> Result<(), DbErro
 pub fn set_uid_validity(conn: &mut DbConn, id: i64, uid_validity: i64) -> Result<bool, DbError> {
     write_tx(conn, |conn| {
         let before: Option<i64> =
-            with_conn!(conn, c => cn::table.find(id).select(cn::uid_validity).first(c).optional())?.flatten();
+            with_conn!(conn, c => cn::table.find(id).select(cn::uid_validity).get_result(c).optional())?
+                .flatten();
         if before == Some(uid_validity) {
             return Ok(false);
         }
@@ -273,7 +274,7 @@ pub fn count_attempt(conn: &mut DbConn, id: i64, key: &str) -> Result<(i64, Opti
         Ok(with_conn!(conn, c => tries::table
             .find((id, key))
             .select((tries::attempts, tries::last_error))
-            .first::<(i64, Option<String>)>(c))?)
+            .get_result::<(i64, Option<String>)>(c))?)
     })
 }
 

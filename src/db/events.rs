@@ -77,7 +77,7 @@ pub fn find_match(
         let found = with_conn!(conn, c => ev::table
             .filter(ev::message_id.eq(mid))
             .select(EventRow::as_select())
-            .first(c)
+            .get_result(c)
             .optional())?;
         if found.is_some() {
             return Ok(found);
@@ -87,7 +87,7 @@ pub fn find_match(
         return Ok(with_conn!(conn, c => ev::table
             .filter(ev::fingerprint.eq(fp))
             .select(EventRow::as_select())
-            .first(c)
+            .get_result(c)
             .optional())?);
     }
     Ok(None)
@@ -105,7 +105,7 @@ pub fn insert(conn: &mut DbConn, new: &NewEvent<'_>) -> Result<Option<EventRow>,
 }
 
 pub fn get(conn: &mut DbConn, id: i64) -> Result<Option<EventRow>, DbError> {
-    Ok(with_conn!(conn, c => ev::table.find(id).select(EventRow::as_select()).first(c).optional())?)
+    Ok(with_conn!(conn, c => ev::table.find(id).select(EventRow::as_select()).get_result(c).optional())?)
 }
 
 pub fn update(conn: &mut DbConn, id: i64, changes: &EventChanges<'_>) -> Result<(), DbError> {
@@ -219,7 +219,7 @@ pub fn share_of(conn: &mut DbConn, event_id: i64, collection_id: &str) -> Result
         .filter(es::event_id.eq(event_id))
         .filter(es::collection_id.eq(collection_id))
         .select(es::report_stix_id)
-        .first(c)
+        .get_result(c)
         .optional())?)
 }
 
@@ -228,7 +228,7 @@ pub fn by_stix_id(conn: &mut DbConn, stix_id: &str) -> Result<Option<EventRow>, 
     Ok(with_conn!(conn, c => ev::table
         .filter(ev::stix_id.eq(stix_id))
         .select(EventRow::as_select())
-        .first(c)
+        .get_result(c)
         .optional())?)
 }
 

@@ -41,7 +41,7 @@ pub fn list(conn: &mut DbConn) -> Result<Vec<ExportRow>, DbError> {
 
 pub fn by_name(conn: &mut DbConn, name: &str) -> Result<Option<ExportRow>, DbError> {
     Ok(
-        with_conn!(conn, c => ex::table.filter(ex::name.eq(name)).select(ExportRow::as_select()).first(c).optional())?,
+        with_conn!(conn, c => ex::table.filter(ex::name.eq(name)).select(ExportRow::as_select()).get_result(c).optional())?,
     )
 }
 

@@ -87,7 +87,7 @@ pub fn by_hash(conn: &mut DbConn, sha256: &str) -> Result<Option<ImportRow>, DbE
     Ok(with_conn!(conn, c => im::table
         .filter(im::content_sha256.eq(sha256))
         .select(ImportRow::as_select())
-        .first(c)
+        .get_result(c)
         .optional())?)
 }
 
@@ -110,7 +110,7 @@ pub fn insert(conn: &mut DbConn, new: &NewImport<'_>, items: &[NewItem]) -> Resu
 }
 
 pub fn get(conn: &mut DbConn, id: i64) -> Result<Option<ImportRow>, DbError> {
-    Ok(with_conn!(conn, c => im::table.find(id).select(ImportRow::as_select()).first(c).optional())?)
+    Ok(with_conn!(conn, c => im::table.find(id).select(ImportRow::as_select()).get_result(c).optional())?)
 }
 
 /// Which recognition key of an email to match.
@@ -129,13 +129,13 @@ pub fn committed_event_of_same(conn: &mut DbConn, key: SameEmailKey<'_>) -> Resu
             .filter(im::message_id.eq(m).and(earlier))
             .order(im::id.asc())
             .select(im::event_id)
-            .first(c)
+            .get_result(c)
             .optional())?,
         SameEmailKey::Fingerprint(f) => with_conn!(conn, c => im::table
             .filter(im::fingerprint.eq(f).and(earlier))
             .order(im::id.asc())
             .select(im::event_id)
-            .first(c)
+            .get_result(c)
             .optional())?,
     };
     Ok(found.flatten())
@@ -143,12 +143,12 @@ pub fn committed_event_of_same(conn: &mut DbConn, key: SameEmailKey<'_>) -> Resu
 
 /// The raw bytes, exactly as imported.
 pub fn raw(conn: &mut DbConn, id: i64) -> Result<Option<Vec<u8>>, DbError> {
-    Ok(with_conn!(conn, c => im::table.find(id).select(im::raw).first(c).optional())?)
+    Ok(with_conn!(conn, c => im::table.find(id).select(im::raw).get_result(c).optional())?)
 }
 
 /// The stored extraction (JSON), if the import was parsed.
 pub fn extraction(conn: &mut DbConn, id: i64) -> Result<Option<String>, DbError> {
-    Ok(with_conn!(conn, c => im::table.find(id).select(im::extraction).first::<Option<String>>(c).optional())?
+    Ok(with_conn!(conn, c => im::table.find(id).select(im::extraction).get_result::<Option<String>>(c).optional())?
         .flatten())
 }
 
@@ -207,7 +207,7 @@ pub fn item(conn: &mut DbConn, import_id: i64, item_id: i64) -> Result<Option<It
         .filter(di::import_id.eq(import_id))
         .filter(di::id.eq(item_id))
         .select(ItemRow::as_select())
-        .first(c)
+        .get_result(c)
         .optional())?)
 }
 

@@ -163,16 +163,16 @@ pub fn upsert(conn: &mut DbConn, new: &[NewIndicator]) -> Result<Vec<(IndicatorR
 }
 
 pub fn get(conn: &mut DbConn, id: i64) -> Result<Option<IndicatorRow>, DbError> {
-    Ok(with_conn!(conn, c => ind::table.find(id).select(IndicatorRow::as_select()).first(c).optional())?)
+    Ok(with_conn!(conn, c => ind::table.find(id).select(IndicatorRow::as_select()).get_result(c).optional())?)
 }
 
 /// The indicator row, locked for update on PostgreSQL (SQLite's write transaction already
 /// excludes other writers).
 pub fn get_for_update(conn: &mut DbConn, id: i64) -> Result<Option<IndicatorRow>, DbError> {
     Ok(match conn {
-        DbConn::Sqlite(c) => ind::table.find(id).select(IndicatorRow::as_select()).first(c).optional(),
+        DbConn::Sqlite(c) => ind::table.find(id).select(IndicatorRow::as_select()).get_result(c).optional(),
         DbConn::Postgres(c) => {
-            ind::table.find(id).select(IndicatorRow::as_select()).for_update().first(c).optional()
+            ind::table.find(id).select(IndicatorRow::as_select()).for_update().get_result(c).optional()
         }
     }?)
 }
@@ -182,7 +182,7 @@ pub fn by_value(conn: &mut DbConn, kind: &str, value: &str) -> Result<Option<Ind
         .filter(ind::kind.eq(kind))
         .filter(ind::value.eq(value))
         .select(IndicatorRow::as_select())
-        .first(c)
+        .get_result(c)
         .optional())?)
 }
 
@@ -334,7 +334,7 @@ pub fn latest_change_without_event(conn: &mut DbConn) -> Result<Option<i64>, DbE
     Ok(with_conn!(conn, c => ind::table
         .filter(diesel::dsl::not(ind::id.eq_any(ie::table.select(ie::indicator_id))))
         .select(diesel::dsl::max(ind::updated_at))
-        .first::<Option<i64>>(c))?)
+        .get_result::<Option<i64>>(c))?)
 }
 
 /// The indicators of an event.

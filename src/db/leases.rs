@@ -106,7 +106,9 @@ pub fn with_prefix(conn: &mut DbConn, prefix: &str) -> Result<Vec<LeaseRow>, DbE
 
 /// The lease on `name`, if any.
 pub fn get(conn: &mut DbConn, name: &str) -> Result<Option<LeaseRow>, DbError> {
-    Ok(with_conn!(conn, c => leases::table.find(name).select(LeaseRow::as_select()).first(c).optional())?)
+    Ok(
+        with_conn!(conn, c => leases::table.find(name).select(LeaseRow::as_select()).get_result(c).optional())?,
+    )
 }
 
 /// Operation runs still `queued` or `running` that were created before `before`.

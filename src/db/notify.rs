@@ -54,7 +54,9 @@ pub fn templates(conn: &mut DbConn) -> Result<Vec<TemplateRow>, DbError> {
 }
 
 pub fn template(conn: &mut DbConn, verdict: &str) -> Result<Option<TemplateRow>, DbError> {
-    Ok(with_conn!(conn, c => nt::table.find(verdict).select(TemplateRow::as_select()).first(c).optional())?)
+    Ok(
+        with_conn!(conn, c => nt::table.find(verdict).select(TemplateRow::as_select()).get_result(c).optional())?,
+    )
 }
 
 /// Creates or replaces the template of a verdict.

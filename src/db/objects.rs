@@ -266,7 +266,7 @@ macro_rules! add_body {
                     .filter(so::stix_id.eq(&o.stix_id))
                     .filter(so::version.eq(*version))
                     .select((so::pk, so::content_sha256, so::json))
-                    .first($c)?;
+                    .get_result($c)?;
                 if digest.unwrap_or_else(|| digest_of_text(&json)) == o.content_sha256 {
                     adopted.push(pk);
                     new_pks.insert((o.stix_id.clone(), *version), pk);
@@ -425,7 +425,7 @@ macro_rules! open_collection {
         let (last, kind, ceiling): (i64, String, i32) = collections::table
             .find($collection_id)
             .select((collections::last_date_added, collections::kind, collections::tlp_ceiling))
-            .first($c)?;
+            .get_result($c)?;
         check_writer(&kind, $writer).map(|()| (last, ceiling))
     }};
     ($c:ident, $collection_id:expr, $writer:expr, postgres) => {{
@@ -433,7 +433,7 @@ macro_rules! open_collection {
             .find($collection_id)
             .select((collections::last_date_added, collections::kind, collections::tlp_ceiling))
             .for_update()
-            .first($c)?;
+            .get_result($c)?;
         check_writer(&kind, $writer).map(|()| (last, ceiling))
     }};
 }
@@ -778,7 +778,7 @@ pub fn last_seq(conn: &mut DbConn, collection_id: &str) -> Result<i64, DbError> 
     let max: Option<i64> = super::with_conn!(conn, c => co::table
         .filter(co::collection_id.eq(collection_id))
         .select(diesel::dsl::max(co::seq))
-        .first(c))?;
+        .get_result(c))?;
     Ok(max.unwrap_or(0))
 }
 
@@ -792,7 +792,7 @@ pub fn latest_json(conn: &mut DbConn, collection_id: &str, stix_id: &str) -> Res
         .filter(so::stix_id.eq(stix_id))
         .order((so::version.desc(), co::seq.desc()))
         .select(so::json)
-        .first(c)
+        .get_result(c)
         .optional())?)
 }
 
@@ -851,7 +851,11 @@ pub fn delete_versions(
             c.immediate_transaction(|c| delete_body!(c, collection_id, stix_id, versions, spec_versions))
         }
         DbConn::Postgres(c) => c.transaction(|c| {
-            collections::table.find(collection_id).select(collections::id).for_update().first::<String>(c)?;
+            collections::table
+                .find(collection_id)
+                .select(collections::id)
+                .for_update()
+                .get_result::<String>(c)?;
             delete_body!(c, collection_id, stix_id, versions, spec_versions)
         }),
     }

@@ -88,7 +88,7 @@ pub fn insert_run(conn: &mut DbConn, new: &NewRun) -> Result<RunRow, DbError> {
 }
 
 pub fn get_run(conn: &mut DbConn, id: i64) -> Result<Option<RunRow>, DbError> {
-    Ok(with_conn!(conn, c => runs::table.find(id).select(RunRow::as_select()).first(c).optional())?)
+    Ok(with_conn!(conn, c => runs::table.find(id).select(RunRow::as_select()).get_result(c).optional())?)
 }
 
 /// Marks a queued run running; false if it is not queued any more.

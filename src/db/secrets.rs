@@ -24,5 +24,5 @@ pub fn get_or_create(
     Ok(with_conn!(conn, c => server_secrets::table
         .find(name)
         .select(server_secrets::value)
-        .first(c))?)
+        .get_result(c))?)
 }

@@ -39,7 +39,7 @@ pub fn live(conn: &mut DbConn, id_sha256: &str, now: i64) -> Result<Option<Sessi
         .filter(web_sessions::id_sha256.eq(id_sha256))
         .filter(web_sessions::expires_at.gt(now))
         .select((web_sessions::csrf_token, web_sessions::expires_at, UserRow::as_select()))
-        .first(c)
+        .get_result(c)
         .optional())?;
     Ok(found.map(|(csrf_token, expires_at, user)| SessionRow { csrf_token, expires_at, user }))
 }
@@ -157,7 +157,7 @@ pub fn update_job(
 }
 
 pub fn job(conn: &mut DbConn, id: i64) -> Result<Option<JobRow>, DbError> {
-    Ok(with_conn!(conn, c => ui_jobs::table.find(id).select(JobRow::as_select()).first(c).optional())?)
+    Ok(with_conn!(conn, c => ui_jobs::table.find(id).select(JobRow::as_select()).get_result(c).optional())?)
 }
 
 /// Ends an unfinished job with `result` (its holder stopped); false if it had ended meanwhile.

@@ -94,7 +94,7 @@ pub fn get(conn: &mut DbConn, id: &str, now: i64) -> Result<Option<(StatusRow, V
             .find(id)
             .filter(taxii_status::expires_at.ge(now))
             .select(StatusRow::as_select())
-            .first(c)
+            .get_result(c)
             .optional()?;
         let Some(status) = status else { return Ok(None) };
         let details = taxii_status_details::table

@@ -74,12 +74,14 @@ pub fn by_name(conn: &mut DbConn, name: &str) -> Result<Option<SubscriptionRow>,
     Ok(with_conn!(conn, c => sb::table
         .filter(sb::name.eq(name))
         .select(SubscriptionRow::as_select())
-        .first(c)
+        .get_result(c)
         .optional())?)
 }
 
 pub fn by_id(conn: &mut DbConn, id: i64) -> Result<Option<SubscriptionRow>, DbError> {
-    Ok(with_conn!(conn, c => sb::table.find(id).select(SubscriptionRow::as_select()).first(c).optional())?)
+    Ok(
+        with_conn!(conn, c => sb::table.find(id).select(SubscriptionRow::as_select()).get_result(c).optional())?,
+    )
 }
 
 /// The subscription that fills a local collection, if one does.
@@ -87,7 +89,7 @@ pub fn by_collection(conn: &mut DbConn, collection_id: &str) -> Result<Option<Su
     Ok(with_conn!(conn, c => sb::table
         .filter(sb::collection_id.eq(collection_id))
         .select(SubscriptionRow::as_select())
-        .first(c)
+        .get_result(c)
         .optional())?)
 }
 
@@ -129,7 +131,7 @@ pub fn delete_config_except(conn: &mut DbConn, keep: &[String]) -> Result<Vec<St
 
 /// The cursor the poller left (opaque here).
 pub fn cursor(conn: &mut DbConn, id: i64) -> Result<Option<String>, DbError> {
-    Ok(with_conn!(conn, c => sb::table.find(id).select(sb::cursor).first(c).optional())?.flatten())
+    Ok(with_conn!(conn, c => sb::table.find(id).select(sb::cursor).get_result(c).optional())?.flatten())
 }
 
 /// One page went in: the cursor moves on and the counters grow. `rejected` is the newest

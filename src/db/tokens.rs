@@ -56,7 +56,7 @@ pub fn live_by_public_id(
         .filter(api_tokens::revoked_at.is_null())
         .filter(api_tokens::expires_at.is_null().or(api_tokens::expires_at.gt(now)))
         .select((TokenRow::as_select(), UserRow::as_select()))
-        .first(c)
+        .get_result(c)
         .optional())?)
 }
 
@@ -64,7 +64,7 @@ pub fn by_id(conn: &mut DbConn, id: i64) -> Result<Option<TokenRow>, DbError> {
     Ok(with_conn!(conn, c => api_tokens::table
         .find(id)
         .select(TokenRow::as_select())
-        .first(c)
+        .get_result(c)
         .optional())?)
 }
 

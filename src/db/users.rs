@@ -52,7 +52,7 @@ pub fn by_name(conn: &mut DbConn, username: &str) -> Result<Option<UserRow>, DbE
     Ok(with_conn!(conn, c => users::table
         .filter(users::username.eq(username))
         .select(UserRow::as_select())
-        .first(c)
+        .get_result(c)
         .optional())?)
 }
 
@@ -60,7 +60,7 @@ pub fn by_id(conn: &mut DbConn, id: i64) -> Result<Option<UserRow>, DbError> {
     Ok(with_conn!(conn, c => users::table
         .find(id)
         .select(UserRow::as_select())
-        .first(c)
+        .get_result(c)
         .optional())?)
 }
 
@@ -118,6 +118,6 @@ pub fn stamp(conn: &mut DbConn, id: i64) -> Result<Option<(String, bool, i64)>, 
     Ok(with_conn!(conn, c => users::table
         .find(id)
         .select((users::role, users::disabled, users::password_changed_at))
-        .first(c)
+        .get_result(c)
         .optional())?)
 }

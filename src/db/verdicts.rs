@@ -58,7 +58,9 @@ pub fn upsert(conn: &mut DbConn, new: &NewVerdict<'_>) -> Result<(), DbError> {
 }
 
 pub fn get(conn: &mut DbConn, import_id: i64) -> Result<Option<VerdictRow>, DbError> {
-    Ok(with_conn!(conn, c => dv::table.find(import_id).select(VerdictRow::as_select()).first(c).optional())?)
+    Ok(
+        with_conn!(conn, c => dv::table.find(import_id).select(VerdictRow::as_select()).get_result(c).optional())?,
+    )
 }
 
 /// The verdicts of these imports (a list page).
@@ -119,51 +121,87 @@ pub struct KnownValue {
 /// The stored indicators among these (kind, value) pairs, with their events (newest first).
 pub fn known_values(conn: &mut DbConn, values: &[(String, String)]) -> Result<Vec<KnownValue>, DbError> {
     let mut found: Vec<KnownValue> = Vec::new();
-    // Per kind, so that the lookup is a range of the (kind, value) index, never a table scan.
-    let mut by_kind: std::collections::BTreeMap<&str, Vec<&str>> = std::collections::BTreeMap::new();
-    for (k, v) in values {
-        by_kind.entry(k.as_str()).or_default().push(v.as_str());
-    }
-    for (kind, texts) in by_kind {
-        for chunk in texts.chunks(CHUNK) {
-            let rows: Vec<(i64, String, String, String)> = with_conn!(conn, c => ind::table
-                .filter(ind::kind.eq(kind))
-                .filter(ind::value.eq_any(chunk))
-                .select((ind::id, ind::kind, ind::value, ind::status))
-                .load(c))?;
-            found.extend(rows.into_iter().map(|(id, kind, value, status)| KnownValue {
-                id,
-                kind,
-                value,
-                status,
-                events: Vec::new(),
-            }));
+    let known = |(id, kind, value, status): (i64, String, String, String)| KnownValue {
+        id,
+        kind,
+        value,
+        status,
+        events: Vec::new(),
+    };
+    match conn {
+        // One lookup per value, each a statement diesel keeps prepared: an `IN (?, ?, …)` list is
+        // never cached on SQLite (its SQL changes with its length), and preparing it cost more
+        // than the lookups (perf, scripts/bench-triage).
+        DbConn::Sqlite(c) => {
+            for (kind, value) in values {
+                let row: Option<(i64, String, String, String)> = ind::table
+                    .filter(ind::kind.eq(kind))
+                    .filter(ind::value.eq(value))
+                    .select((ind::id, ind::kind, ind::value, ind::status))
+                    .get_result(c)
+                    .optional()?;
+                found.extend(row.map(known));
+            }
+            for k in &mut found {
+                k.events = ie::table
+                    .filter(ie::indicator_id.eq(k.id))
+                    .order(ie::event_id.desc())
+                    .select(ie::event_id)
+                    .load(c)?;
+            }
         }
-    }
-    let ids: Vec<i64> = found.iter().map(|k| k.id).collect();
-    for chunk in ids.chunks(CHUNK) {
-        let links: Vec<(i64, i64)> = with_conn!(conn, c => ie::table
-            .filter(ie::indicator_id.eq_any(chunk))
-            .order(ie::event_id.desc())
-            .select((ie::indicator_id, ie::event_id))
-            .load(c))?;
-        for (indicator, event) in links {
-            if let Some(k) = found.iter_mut().find(|k| k.id == indicator) {
-                k.events.push(event);
+        // PostgreSQL sends a list as one array (`= ANY($1)`, prepared once): one round trip per
+        // kind, the lookup a range of the (kind, value) index.
+        DbConn::Postgres(c) => {
+            let mut by_kind: std::collections::BTreeMap<&str, Vec<&str>> = std::collections::BTreeMap::new();
+            for (k, v) in values {
+                by_kind.entry(k.as_str()).or_default().push(v.as_str());
+            }
+            for (kind, texts) in by_kind {
+                for chunk in texts.chunks(CHUNK) {
+                    let rows: Vec<(i64, String, String, String)> = ind::table
+                        .filter(ind::kind.eq(kind))
+                        .filter(ind::value.eq_any(chunk))
+                        .select((ind::id, ind::kind, ind::value, ind::status))
+                        .load(c)?;
+                    found.extend(rows.into_iter().map(known));
+                }
+            }
+            let ids: Vec<i64> = found.iter().map(|k| k.id).collect();
+            for chunk in ids.chunks(CHUNK) {
+                let links: Vec<(i64, i64)> = ie::table
+                    .filter(ie::indicator_id.eq_any(chunk))
+                    .order(ie::event_id.desc())
+                    .select((ie::indicator_id, ie::event_id))
+                    .load(c)?;
+                for (indicator, event) in links {
+                    if let Some(k) = found.iter_mut().find(|k| k.id == indicator) {
+                        k.events.push(event);
+                    }
+                }
             }
         }
     }
     Ok(found)
 }
 
-/// Which of these registered domains were seen in an import before.
+/// Which of these registered domains were seen in an import before (per domain on SQLite, as
+/// [`known_values`] and for the same reason).
 pub fn seen(conn: &mut DbConn, domains: &[String]) -> Result<Vec<String>, DbError> {
     let mut out = Vec::new();
-    for chunk in domains.chunks(CHUNK) {
-        out.extend(with_conn!(conn, c => sd::table
-            .filter(sd::domain.eq_any(chunk))
-            .select(sd::domain)
-            .load::<String>(c))?);
+    match conn {
+        DbConn::Sqlite(c) => {
+            for d in domains {
+                let row: Option<String> =
+                    sd::table.filter(sd::domain.eq(d)).select(sd::domain).get_result(c).optional()?;
+                out.extend(row);
+            }
+        }
+        DbConn::Postgres(c) => {
+            for chunk in domains.chunks(CHUNK) {
+                out.extend(sd::table.filter(sd::domain.eq_any(chunk)).select(sd::domain).load::<String>(c)?);
+            }
+        }
     }
     Ok(out)
 }

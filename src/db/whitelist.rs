@@ -56,7 +56,7 @@ pub fn list(conn: &mut DbConn) -> Result<Vec<RuleRow>, DbError> {
 }
 
 pub fn by_id(conn: &mut DbConn, id: i64) -> Result<Option<RuleRow>, DbError> {
-    Ok(with_conn!(conn, c => wr::table.find(id).select(RuleRow::as_select()).first(c).optional())?)
+    Ok(with_conn!(conn, c => wr::table.find(id).select(RuleRow::as_select()).get_result(c).optional())?)
 }
 
 pub fn delete(conn: &mut DbConn, id: i64) -> Result<bool, DbError> {

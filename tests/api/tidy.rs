@@ -163,6 +163,13 @@ fn rules() -> Vec<Rule> {
             known: &[],
         },
         Rule {
+            what: "db/ reads one row with get_result, never first (its bound `LIMIT ?` makes SQLite \
+                   prepare the statement again at every run: ARCHITECTURE.md, invariants)",
+            applies: |f| f.starts_with("src/db/"),
+            forbidden: &[".first(c)", ".first($c)", ".first(conn)", ".first::<"],
+            known: &[],
+        },
+        Rule {
             what: "edges reach storage through service/ (ARCHITECTURE: edges → service → db)",
             applies: |f| ["src/api/", "src/web/", "src/taxii/"].iter().any(|d| f.starts_with(d)),
             forbidden: &["crate::db"],

@@ -12,7 +12,7 @@ use super::{Assessment, Facts, INPUTS_VERSION, Known, Verdict, decide, reasons, 
 use crate::db::audit::{self, AuditEntry};
 use crate::db::imports::{self as drafts, NewItem, SameEmailKey};
 use crate::db::verdicts::{self as store, NewVerdict, VerdictRow};
-use crate::db::{Db, DbConn, Transient, events, now_micros, savepoint, write_tx};
+use crate::db::{Db, DbConn, Transient, events, now_micros, reads, savepoint, write_tx};
 use crate::extract::Extraction;
 use crate::service::ServiceError;
 use crate::service::imports::{self, EventMeta};
@@ -162,7 +162,7 @@ pub fn decide_before_storing(
         }
         (_, None) => DkimCheck::Unverifiable("no RFC 5322 headers to verify (an Outlook file?)".into()),
     };
-    match known(conn, &facts, draft) {
+    match reads(conn, |conn| known(conn, &facts, draft)) {
         Ok(known) => {
             let assessment = decide(&reasons(&facts, &known, &ctx.verdicts, &dkim), &known, &ctx.verdicts);
             Some(Decided { assessment, domains: facts.domains })

@@ -197,6 +197,8 @@ pub struct Facts {
     /// each HTML without tags) and the links of each HTML text (`html`'s order).
     pub visible: std::sync::OnceLock<Vec<String>>,
     pub anchors: std::sync::OnceLock<Vec<Vec<(String, String)>>>,
+    /// Which wording patterns match each visible text.
+    pub wording: std::sync::OnceLock<Vec<regex::SetMatches>>,
 }
 
 /// Plain text read for wording signals: lures sit near the top, and the regexes stay cheap.
