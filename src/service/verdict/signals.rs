@@ -1166,9 +1166,7 @@ pub const HIDDEN_BLOCKS_MIN: usize = 2;
 /// Text the reader does not see: hidden elements holding text ("hidden text salting": words
 /// for filters, the reader sees the lure), or words broken by invisible characters.
 pub fn hidden_text(facts: &Facts) -> Option<Reason> {
-    let Some(hidden) = HIDDEN_ELEMENT.as_ref() else {
-        return None;
-    };
+    let hidden = HIDDEN_ELEMENT.as_ref()?;
     let mut blocks = 0;
     let mut broken_words = 0;
     let mut evidence = Vec::new();
