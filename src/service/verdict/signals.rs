@@ -685,6 +685,19 @@ enum Wording {
     Urgency = 4,
 }
 
+impl Wording {
+    /// The pattern alone (for the words it matched).
+    fn regex(self) -> Option<&'static Regex> {
+        match self {
+            Wording::Lure => LURE.as_ref(),
+            Wording::Money => MONEY.as_ref(),
+            Wording::Prize => PRIZE.as_ref(),
+            Wording::Greeting => GREETING.as_ref(),
+            Wording::Urgency => URGENCY.as_ref(),
+        }
+    }
+}
+
 /// `html` with every tag replaced by `by`: what replacing the regex `(?s)<[^>]*>` did, in one
 /// scan (a `<` with no `>` after it is text).
 fn strip_tags(html: &str, by: &str) -> String {
@@ -727,14 +740,15 @@ fn html_anchors(facts: &Facts) -> &[Vec<(String, String)>] {
     facts.anchors.get_or_init(|| facts.html.iter().map(|(_, html)| anchors(html)).collect())
 }
 
-/// What `re` (the pattern `which`) finds in the visible text, lower case, each once (at most 5
-/// per text).
-fn wording(re: &Regex, which: Wording, facts: &Facts) -> Vec<String> {
-    wording_n(re, which, facts, 5)
+/// What the pattern `which` finds in the visible text, lower case, each once (at most 5 per
+/// text).
+fn wording(which: Wording, facts: &Facts) -> Vec<String> {
+    wording_n(which, facts, 5)
 }
 
 /// [`wording`], reading up to `n` matches per text.
-fn wording_n(re: &Regex, which: Wording, facts: &Facts, n: usize) -> Vec<String> {
+fn wording_n(which: Wording, facts: &Facts, n: usize) -> Vec<String> {
+    let Some(re) = which.regex() else { return Vec::new() };
     let hits = wording_hits(facts);
     let mut found: Vec<String> = Vec::new();
     for (i, text) in visible_texts(facts).iter().enumerate() {
@@ -754,14 +768,14 @@ fn wording_n(re: &Regex, which: Wording, facts: &Facts, n: usize) -> Vec<String>
 
 /// Wording of an advance-fee or payout scam.
 pub fn money_lure(facts: &Facts) -> Option<Reason> {
-    let found = wording(MONEY.as_ref()?, Wording::Money, facts);
+    let found = wording(Wording::Money, facts);
     (!found.is_empty())
         .then(|| reason("money_lure", weight::MONEY_LURE, "wording of an advance-fee or payout scam", found))
 }
 
 /// Wording of a credential lure in the text the reader sees (plain text, or HTML without tags).
 pub fn credential_lure(facts: &Facts) -> Option<Reason> {
-    let found = wording(LURE.as_ref()?, Wording::Lure, facts);
+    let found = wording(Wording::Lure, facts);
     (!found.is_empty()).then(|| {
         reason(
             "credential_lure",
@@ -949,7 +963,7 @@ pub const PRIZE_WORDS_MIN: usize = 2;
 
 /// Wording of a prize, survey or gift-card lure ("congratulations, you have been selected…").
 pub fn prize_lure(facts: &Facts) -> Option<Reason> {
-    let found = wording_n(PRIZE.as_ref()?, Wording::Prize, facts, 50);
+    let found = wording_n(Wording::Prize, facts, 50);
     (found.len() >= PRIZE_WORDS_MIN)
         .then(|| reason("prize_lure", weight::PRIZE_LURE, "wording of a prize, survey or gift lure", found))
 }
@@ -1211,7 +1225,7 @@ static GREETING: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(GREETING_
 
 /// A greeting that does not know the reader: mass mail pretending to be personal.
 pub fn generic_greeting(facts: &Facts) -> Option<Reason> {
-    let found = wording(GREETING.as_ref()?, Wording::Greeting, facts);
+    let found = wording(Wording::Greeting, facts);
     (!found.is_empty()).then(|| {
         reason(
             "generic_greeting",
@@ -1234,7 +1248,7 @@ static URGENCY: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(URGENCY_PA
 
 /// Wording that rushes the reader: deadlines, final notices, threatened closures.
 pub fn urgency(facts: &Facts) -> Option<Reason> {
-    let found = wording(URGENCY.as_ref()?, Wording::Urgency, facts);
+    let found = wording(Wording::Urgency, facts);
     (!found.is_empty()).then(|| reason("urgency", weight::URGENCY, "wording that rushes the reader", found))
 }
 
@@ -1394,7 +1408,7 @@ mod tests {
     #[test]
     fn the_wording_set_agrees_with_each_pattern() {
         let set = WORDING.as_ref().unwrap();
-        let patterns = [&LURE, &MONEY, &PRIZE, &GREETING, &URGENCY];
+        let patterns = [Wording::Lure, Wording::Money, Wording::Prize, Wording::Greeting, Wording::Urgency];
         for text in [
             "Dear customer, verify your account within 24 hours or it will be suspended.",
             "Congratulations! You have won a gift card. Claim your prize.",
@@ -1403,8 +1417,9 @@ mod tests {
             "",
         ] {
             let hits = set.matches(text);
-            for (i, re) in patterns.iter().enumerate() {
-                assert_eq!(hits.matched(i), re.as_ref().unwrap().is_match(text), "pattern {i} on {text:?}");
+            for w in patterns {
+                let i = w as usize;
+                assert_eq!(hits.matched(i), w.regex().unwrap().is_match(text), "pattern {i} on {text:?}");
             }
         }
         assert_eq!(set.len(), patterns.len());
