@@ -398,122 +398,162 @@ fn import(
     source: &str,
     jobs: usize,
 ) -> anyhow::Result<()> {
-    use std::io::IsTerminal;
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use crate::service::imports::pipeline::{self, Then};
-    use crate::service::imports::{EventMeta, ImportRequest};
+    use crate::service::imports::pipeline::Then;
 
     let ctx = startup::triage_context(db, settings)?;
     let then = Then { commit_as: commit.then(|| "cli".to_string()), keep_refused: false };
     let (files, mut failed) = files_under(paths);
     let jobs =
         if jobs == 0 { std::thread::available_parallelism().map(usize::from).unwrap_or(2) } else { jobs };
-    let terminal = std::io::stderr().is_terminal();
+    let progress = Progress::new(files.len());
     let next = AtomicUsize::new(0);
-    let done = AtomicUsize::new(0);
-    let counts = Mutex::new((0usize, 0usize, 0usize, 0usize)); // imported, duplicates, committed, merged
-    let failures = Mutex::new(Vec::<(String, String)>::new());
+    let tally = Mutex::new(Tally::default());
     let started = std::time::Instant::now();
-    let total = files.len();
-    let report = |name: &str, outcome: &str| {
-        let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-        if terminal {
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.max(1) {
+            scope.spawn(|| {
+                while let Some(path) = files.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let name = path.display().to_string();
+                    let outcome = import_file(db, &ctx, &then, source, &name, path, &tally);
+                    progress.report(&name, &outcome);
+                }
+            });
+        }
+    });
+    progress.finish();
+    let tally = tally.into_inner().unwrap_or_default();
+    failed.extend(tally.failures);
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "imported {}, duplicates {}{}, failed {} ({} files in {secs:.1} s)",
+        tally.imported,
+        tally.duplicates,
+        if commit {
+            format!(", committed {} ({} joined an existing event)", tally.committed, tally.merged)
+        } else {
+            String::new()
+        },
+        failed.len(),
+        files.len()
+    );
+    for (name, why) in &failed {
+        println!("  failed: {name}: {why}");
+    }
+    if failed.is_empty() { Ok(()) } else { anyhow::bail!("{} of the inputs failed", failed.len()) }
+}
+
+/// What a CLI import counted, shared by its worker threads.
+#[derive(Default)]
+struct Tally {
+    imported: usize,
+    duplicates: usize,
+    committed: usize,
+    /// Of the committed, how many joined an existing event.
+    merged: usize,
+    failures: Vec<(String, String)>,
+}
+
+/// One line per file, or a bar on a terminal.
+struct Progress {
+    terminal: bool,
+    total: usize,
+    done: std::sync::atomic::AtomicUsize,
+}
+
+impl Progress {
+    fn new(total: usize) -> Self {
+        use std::io::IsTerminal;
+        Self { terminal: std::io::stderr().is_terminal(), total, done: Default::default() }
+    }
+
+    fn report(&self, name: &str, outcome: &str) {
+        let n = self.done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let total = self.total;
+        if self.terminal {
             let width = 30;
             let filled = (n * width).checked_div(total).unwrap_or(width).min(width);
             eprint!("\r[{}{}] {n}/{total} files", "#".repeat(filled), " ".repeat(width - filled));
         } else {
             eprintln!("{n}/{total} {name}: {outcome}");
         }
-    };
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.max(1) {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(path) = files.get(i) else { break };
-                    let name = path.display().to_string();
-                    let bytes = match std::fs::read(path) {
-                        Ok(b) => b,
-                        Err(e) => {
-                            failures
-                                .lock()
-                                .map(|mut f| f.push((name.clone(), format!("cannot read: {e}"))))
-                                .ok();
-                            report(&name, "unreadable");
-                            continue;
-                        }
-                    };
-                    let mut outcome = String::new();
-                    for (label, raw) in pipeline::messages_in(&name, bytes) {
-                        let request = ImportRequest {
-                            raw,
-                            source: source.to_string(),
-                            source_metadata: Some(serde_json::json!({ "file": label })),
-                            actor: Some("cli".into()),
-                            meta: EventMeta::default(),
-                        };
-                        let result = pipeline::run_one(db, &ctx, request, &then).and_then(|o| {
-                            let merged = o.committed.transpose()?.map(|c| c.merged);
-                            Ok((o.imported, merged))
-                        });
-                        match result {
-                            Ok((imported, merged)) => {
-                                if let Ok(mut c) = counts.lock() {
-                                    if imported.created {
-                                        c.0 += 1
-                                    } else {
-                                        c.1 += 1
-                                    }
-                                    if let Some(m) = merged {
-                                        c.2 += 1;
-                                        if m {
-                                            c.3 += 1
-                                        }
-                                    }
-                                }
-                                if imported.row.state == "failed" {
-                                    let why = imported.row.error.clone().unwrap_or_default();
-                                    failures.lock().map(|mut f| f.push((label.clone(), why))).ok();
-                                }
-                                outcome = if imported.created {
-                                    format!("import {}", imported.row.id)
-                                } else {
-                                    format!("duplicate of import {}", imported.row.id)
-                                };
-                            }
-                            Err(e) => {
-                                outcome = format!("failed: {e}");
-                                failures.lock().map(|mut f| f.push((label, e.to_string()))).ok();
-                            }
-                        }
-                    }
-                    report(&name, &outcome);
-                }
-            });
+    }
+
+    fn finish(&self) {
+        if self.terminal {
+            eprintln!();
         }
-    });
-    if terminal {
-        eprintln!();
     }
-    failed.extend(failures.into_inner().unwrap_or_default());
-    let (imported, duplicates, committed, merged) = counts.into_inner().unwrap_or_default();
-    let secs = started.elapsed().as_secs_f64();
-    println!(
-        "imported {imported}, duplicates {duplicates}{}, failed {} ({} files in {secs:.1} s)",
-        if commit {
-            format!(", committed {committed} ({merged} joined an existing event)")
-        } else {
-            String::new()
-        },
-        failed.len(),
-        total
-    );
-    for (name, why) in &failed {
-        println!("  failed: {name}: {why}");
+}
+
+/// Imports every message of one file (an mbox holds several); what became of the last.
+fn import_file(
+    db: &crate::db::Db,
+    ctx: &crate::service::indicators::TriageContext,
+    then: &crate::service::imports::pipeline::Then,
+    source: &str,
+    name: &str,
+    path: &std::path::Path,
+    tally: &std::sync::Mutex<Tally>,
+) -> String {
+    use crate::service::imports::pipeline;
+    use crate::service::imports::{EventMeta, ImportRequest};
+
+    let fail = |label: String, why: String| {
+        tally.lock().map(|mut t| t.failures.push((label, why))).ok();
+    };
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => {
+            fail(name.to_owned(), format!("cannot read: {e}"));
+            return "unreadable".into();
+        }
+    };
+    let mut outcome = String::new();
+    for (label, raw) in pipeline::messages_in(name, bytes) {
+        let request = ImportRequest {
+            raw,
+            source: source.to_string(),
+            source_metadata: Some(serde_json::json!({ "file": label })),
+            actor: Some("cli".into()),
+            meta: EventMeta::default(),
+        };
+        let result = pipeline::run_one(db, ctx, request, then).and_then(|o| {
+            let merged = o.committed.transpose()?.map(|c| c.merged);
+            Ok((o.imported, merged))
+        });
+        outcome = match result {
+            Ok((imported, merged)) => {
+                if let Ok(mut t) = tally.lock() {
+                    if imported.created {
+                        t.imported += 1;
+                    } else {
+                        t.duplicates += 1;
+                    }
+                    if let Some(m) = merged {
+                        t.committed += 1;
+                        t.merged += usize::from(m);
+                    }
+                }
+                if imported.row.state == "failed" {
+                    fail(label.clone(), imported.row.error.clone().unwrap_or_default());
+                }
+                if imported.created {
+                    format!("import {}", imported.row.id)
+                } else {
+                    format!("duplicate of import {}", imported.row.id)
+                }
+            }
+            Err(e) => {
+                let outcome = format!("failed: {e}");
+                fail(label, e.to_string());
+                outcome
+            }
+        };
     }
-    if failed.is_empty() { Ok(()) } else { anyhow::bail!("{} of the inputs failed", failed.len()) }
+    outcome
 }
 
 fn extract(

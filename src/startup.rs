@@ -366,84 +366,7 @@ impl Application {
             n => n,
         };
         let state = AppState::new(db.clone(), settings)?;
-        let leases = state.leases.get_ref().clone();
-        let mut tasks = Vec::new();
-        let mut spawn = |f: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>| {
-            tasks.push(tokio::spawn(f).abort_handle());
-        };
-        // Every lease this instance holds stays its own while it lives (ARCHITECTURE.md, "Leases").
-        spawn(Box::pin(leases.clone().heartbeat_loop()));
-        // Background work of stopped instances (or of this one's previous run) is taken over:
-        // at start and every `cluster.sweep_secs`.
-        spawn(Box::pin(leases.clone().sweep_loop(state.operations.get_ref().clone())));
-        // Indicators partners POSTed to intake collections become Harpoon indicators.
-        spawn(Box::pin(crate::service::intake::intake_loop(
-            db.clone(),
-            state.triage.clone().into_inner(),
-            Duration::from_secs(state.settings.triage.intake_interval_secs.max(1)),
-            leases.clone(),
-        )));
-        // What the TAXII feeds served, counted in memory, added to the database every few
-        // seconds. Every instance flushes its own counts (they are additive): not leased.
-        spawn(Box::pin(
-            state
-                .taxii
-                .served
-                .clone()
-                .flush_loop(db.clone(), Duration::from_secs(state.settings.taxii.served_flush_secs.max(1))),
-        ));
-        let db_for_connectors = db.clone();
-        // The audit log keeps `audit.retention_days` (one instance prunes).
-        spawn(Box::pin(crate::service::accounts::audit_retention_loop(
-            db.clone(),
-            state.settings.audit.retention_days,
-            leases.clone(),
-        )));
-        // Active indicators past their expiry policy become Expired (a new STIX version each).
-        spawn(Box::pin(crate::service::indicators::expiry_loop(
-            db,
-            state.triage.clone().into_inner(),
-            Duration::from_secs(state.settings.triage.expiry_check_secs.max(1)),
-            leases.clone(),
-        )));
-        // Answers to reporters: the outbox is drained by the instance holding `job:notify`.
-        if state.settings.notify.enabled {
-            let mailer =
-                crate::service::notify::Mailer::new(&state.settings.notify, &state.settings.secret_rules())
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
-            spawn(Box::pin(crate::service::notify::sender_loop(
-                db_for_connectors.clone(),
-                mailer,
-                leases.clone(),
-            )));
-        }
-        // Mailbox connectors: the configuration file's are brought into the database, then every
-        // enabled one runs as a background task (sessions only while it holds its lease).
-        let supervisor = state.connectors.clone();
-        let rows = crate::connectors::manage::sync_config(
-            &mut *db_for_connectors.conn()?,
-            &state.settings.connectors.mailboxes,
-            &state.settings.secret_rules(),
-            &|enabled| supervisor.initial_status(enabled),
-        )
-        .map_err(|e| anyhow::anyhow!("connectors: {e}"))?;
-        state.connectors.start_all(&rows);
-        // Connectors created or changed on another instance start (or stop) here too.
-        spawn(Box::pin(state.connectors.clone().into_inner().reconcile_loop(
-            db_for_connectors.clone(),
-            Duration::from_secs(state.settings.cluster.sweep_secs.max(1)),
-        )));
-        // Subscriptions likewise: the file's into the database, every enabled one polled (only
-        // while it holds its lease).
-        let subscriptions = state.subscriptions.clone();
-        let rows = crate::subscriptions::manage::sync_config(
-            &mut *db_for_connectors.conn()?,
-            &state.settings.subscriptions.feeds,
-            &state.settings.secret_rules(),
-            &|enabled| subscriptions.initial_status(enabled),
-        )
-        .map_err(|e| anyhow::anyhow!("subscriptions: {e}"))?;
-        state.subscriptions.start_all(&rows);
+        let tasks = start_background(&state, db)?;
         let background = Background {
             tasks: Arc::new(tasks),
             connectors: state.connectors.clone(),
@@ -520,4 +443,97 @@ pub async fn termination() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// The instance's background tasks (leases, periodic jobs, answers to reporters, connectors
+/// and subscriptions); their handles, to stop them.
+fn start_background(state: &AppState, db: Db) -> anyhow::Result<Vec<tokio::task::AbortHandle>> {
+    let leases = state.leases.get_ref().clone();
+    let mut tasks = Vec::new();
+    let mut spawn = |f: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>| {
+        tasks.push(tokio::spawn(f).abort_handle());
+    };
+    // Every lease this instance holds stays its own while it lives (ARCHITECTURE.md, "Leases").
+    spawn(Box::pin(leases.clone().heartbeat_loop()));
+    // Background work of stopped instances (or of this one's previous run) is taken over:
+    // at start and every `cluster.sweep_secs`.
+    spawn(Box::pin(leases.clone().sweep_loop(state.operations.get_ref().clone())));
+    // Indicators partners POSTed to intake collections become Harpoon indicators.
+    spawn(Box::pin(crate::service::intake::intake_loop(
+        db.clone(),
+        state.triage.clone().into_inner(),
+        Duration::from_secs(state.settings.triage.intake_interval_secs.max(1)),
+        leases.clone(),
+    )));
+    // What the TAXII feeds served, counted in memory, added to the database every few
+    // seconds. Every instance flushes its own counts (they are additive): not leased.
+    spawn(Box::pin(
+        state
+            .taxii
+            .served
+            .clone()
+            .flush_loop(db.clone(), Duration::from_secs(state.settings.taxii.served_flush_secs.max(1))),
+    ));
+    // The audit log keeps `audit.retention_days` (one instance prunes).
+    spawn(Box::pin(crate::service::accounts::audit_retention_loop(
+        db.clone(),
+        state.settings.audit.retention_days,
+        leases.clone(),
+    )));
+    // Active indicators past their expiry policy become Expired (a new STIX version each).
+    spawn(Box::pin(crate::service::indicators::expiry_loop(
+        db.clone(),
+        state.triage.clone().into_inner(),
+        Duration::from_secs(state.settings.triage.expiry_check_secs.max(1)),
+        leases.clone(),
+    )));
+    // Answers to reporters: the outbox is drained by the instance holding `job:notify`.
+    if state.settings.notify.enabled {
+        let mailer =
+            crate::service::notify::Mailer::new(&state.settings.notify, &state.settings.secret_rules())
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        spawn(Box::pin(crate::service::notify::sender_loop(db.clone(), mailer, leases.clone())));
+    }
+    spawn_mailboxes_and_feeds(state, &db, &mut spawn)?;
+    drop(spawn);
+    Ok(tasks)
+}
+
+/// Mailbox connectors and subscriptions: the configuration file's are brought into the
+/// database, then every enabled one runs as a background task (sessions only while it holds its
+/// lease); those created or changed on another instance start (or stop) here too.
+fn spawn_mailboxes_and_feeds(
+    state: &AppState,
+    db: &Db,
+    spawn: &mut impl FnMut(std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>),
+) -> anyhow::Result<()> {
+    let supervisor = state.connectors.clone();
+    let rows = crate::connectors::manage::sync_config(
+        &mut *db.conn()?,
+        &state.settings.connectors.mailboxes,
+        &state.settings.secret_rules(),
+        &|enabled| supervisor.initial_status(enabled),
+    )
+    .map_err(|e| anyhow::anyhow!("connectors: {e}"))?;
+    state.connectors.start_all(&rows);
+    // Connectors created or changed on another instance start (or stop) here too.
+    spawn(Box::pin(
+        state
+            .connectors
+            .clone()
+            .into_inner()
+            .reconcile_loop(db.clone(), Duration::from_secs(state.settings.cluster.sweep_secs.max(1))),
+    ));
+    // Subscriptions likewise: the file's into the database, every enabled one polled (only
+    // while it holds its lease).
+    let subscriptions = state.subscriptions.clone();
+    let rows = crate::subscriptions::manage::sync_config(
+        &mut *db.conn()?,
+        &state.settings.subscriptions.feeds,
+        &state.settings.secret_rules(),
+        &|enabled| subscriptions.initial_status(enabled),
+    )
+    .map_err(|e| anyhow::anyhow!("subscriptions: {e}"))?;
+    state.subscriptions.start_all(&rows);
+    Ok(())
 }

@@ -7,7 +7,7 @@
 
 use std::collections::HashSet;
 
-use super::{Extraction, Mailbox, ObservableKind, WhitelistReason};
+use super::{Extraction, Mailbox, MessageInfo, ObservableKind, WhitelistReason};
 use crate::stix::StixError;
 use crate::stix::objects::{
     Artifact, Bundle, DomainName, EmailAddr, EmailMessage, File, HashAlgorithm, Hashes, Ipv4Addr, Ipv6Addr,
@@ -89,57 +89,7 @@ impl Builder {
 
     fn add_extraction(&mut self, raw: &[u8], x: &Extraction) -> Result<(), StixError> {
         if let Some(m) = x.reported() {
-            let mut email = EmailMessage::new(!x.attachments.is_empty());
-            if let Some(from) = m.from.first()
-                && let Some(a) = self.address(from)?
-            {
-                email = email.from(&a)?;
-            }
-            for mailbox in &m.to {
-                if let Some(a) = self.address(mailbox)? {
-                    email = email.to(&a)?;
-                }
-            }
-            for mailbox in &m.cc {
-                if let Some(a) = self.address(mailbox)? {
-                    email = email.cc(&a)?;
-                }
-            }
-            if let Some(subject) = &m.subject {
-                email = email.with_subject(subject);
-            }
-            for (name, value) in [
-                ("Date", &m.date),
-                ("Message-ID", &m.message_id),
-                ("X-Mailer", &m.x_mailer),
-                ("User-Agent", &m.user_agent),
-                ("X-Originating-IP", &m.x_originating_ip),
-                ("Return-Path", &m.return_path),
-            ] {
-                if let Some(v) = value {
-                    email = email.with_header(name, v);
-                }
-            }
-            match Artifact::from_bytes(raw, Some("message/rfc822")) {
-                Ok(artifact) => {
-                    self.add(artifact.clone())?;
-                    email = email.raw(&artifact)?;
-                }
-                // An empty message (seen in an Outlook file) gets no artifact: STIX wants bytes.
-                Err(e) => {
-                    self.skip("raw email artifact", e)?;
-                }
-            }
-            // With neither From nor Subject STIX gives no deterministic (v5) id, which the strict
-            // validator requires of an SCO: the raw artifact alone stands for the message then.
-            if email.id()?.uuid().get_version_num() == 5 {
-                self.try_add("email-message", Ok::<_, StixError>(email))?;
-            } else {
-                self.skipped.push(Skipped {
-                    what: "email-message".into(),
-                    why: "neither From nor Subject: no deterministic id".into(),
-                });
-            }
+            self.add_email(raw, m, !x.attachments.is_empty())?;
         }
         for a in &x.attachments {
             let hashes = Hashes::new()
@@ -156,6 +106,69 @@ impl Builder {
             });
             self.try_add(&format!("file {}", a.name.as_deref().unwrap_or("(unnamed)")), file)?;
         }
+        let urls = self.add_proposed(x)?;
+        self.add_wrappers(x, &urls)
+    }
+
+    /// The reported email as an `email-message` with its raw `artifact`.
+    fn add_email(&mut self, raw: &[u8], m: &MessageInfo, multipart: bool) -> Result<(), StixError> {
+        let mut email = EmailMessage::new(multipart);
+        if let Some(from) = m.from.first()
+            && let Some(a) = self.address(from)?
+        {
+            email = email.from(&a)?;
+        }
+        for mailbox in &m.to {
+            if let Some(a) = self.address(mailbox)? {
+                email = email.to(&a)?;
+            }
+        }
+        for mailbox in &m.cc {
+            if let Some(a) = self.address(mailbox)? {
+                email = email.cc(&a)?;
+            }
+        }
+        if let Some(subject) = &m.subject {
+            email = email.with_subject(subject);
+        }
+        for (name, value) in [
+            ("Date", &m.date),
+            ("Message-ID", &m.message_id),
+            ("X-Mailer", &m.x_mailer),
+            ("User-Agent", &m.user_agent),
+            ("X-Originating-IP", &m.x_originating_ip),
+            ("Return-Path", &m.return_path),
+        ] {
+            if let Some(v) = value {
+                email = email.with_header(name, v);
+            }
+        }
+        match Artifact::from_bytes(raw, Some("message/rfc822")) {
+            Ok(artifact) => {
+                self.add(artifact.clone())?;
+                email = email.raw(&artifact)?;
+            }
+            // An empty message (seen in an Outlook file) gets no artifact: STIX wants bytes.
+            Err(e) => {
+                self.skip("raw email artifact", e)?;
+            }
+        }
+        // With neither From nor Subject STIX gives no deterministic (v5) id, which the strict
+        // validator requires of an SCO: the raw artifact alone stands for the message then.
+        if email.id()?.uuid().get_version_num() == 5 {
+            self.try_add("email-message", Ok::<_, StixError>(email))?;
+        } else {
+            self.skipped.push(Skipped {
+                what: "email-message".into(),
+                why: "neither From nor Subject: no deterministic id".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The proposed values as SCOs (and a vulnerability for a CVE), each URL `related-to` its
+    /// host's domain; returns the URLs added, with their ids.
+    fn add_proposed(&mut self, x: &Extraction) -> Result<Vec<(String, crate::stix::StixId)>, StixError> {
         let mut domains: Vec<(String, crate::stix::StixId)> = Vec::new();
         let mut urls: Vec<(String, crate::stix::StixId)> = Vec::new();
         for o in x.proposed() {
@@ -189,8 +202,16 @@ impl Builder {
                 self.try_add(&format!("related-to {url}"), Relationship::related_to(url_id, domain_id))?;
             }
         }
-        // A redirect wrapper is context, kept only to say where the proposed target was hidden:
-        // the wrapper URL `related-to` each target it decodes to.
+        Ok(urls)
+    }
+
+    /// A redirect wrapper is context, kept only to say where the proposed target was hidden:
+    /// the wrapper URL `related-to` each target it decodes to.
+    fn add_wrappers(
+        &mut self,
+        x: &Extraction,
+        urls: &[(String, crate::stix::StixId)],
+    ) -> Result<(), StixError> {
         for o in &x.observables {
             if o.whitelisted != Some(WhitelistReason::RedirectWrapper)
                 || o.indicator.kind != ObservableKind::Url

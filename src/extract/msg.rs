@@ -393,6 +393,28 @@ impl Reader<'_> {
             body_text: self.string(storage, 0x1000, enc),
             ..MsgMessage::default()
         };
+        self.bodies(storage, enc, &props, &mut m);
+        for r in self.children(storage, "__recip_version1.0_") {
+            let p = self.int_props(&r, 8);
+            m.recipients.push(MsgRecipient {
+                name: self.string(&r, 0x3001, enc),
+                email: self.string(&r, 0x39FE, enc).or_else(|| self.string(&r, 0x3003, enc)),
+                kind: p.get(&0x0C15).copied().unwrap_or(1),
+            });
+        }
+        self.attachments(storage, depth, enc, &mut m);
+        m
+    }
+
+    /// The HTML body (decoded in the first code page that fits), else the compressed RTF body
+    /// (encapsulated HTML, or plain text where there is none).
+    fn bodies(
+        &mut self,
+        storage: &str,
+        enc: &'static Encoding,
+        props: &HashMap<u16, u32>,
+        m: &mut MsgMessage,
+    ) {
         m.body_html = match self.binary(storage, 0x1013) {
             Some(b) => {
                 // The HTML's own declaration first; then every code page the message names,
@@ -436,14 +458,11 @@ impl Reader<'_> {
                 None => m.warnings.push("compressed RTF body unreadable".into()),
             }
         }
-        for r in self.children(storage, "__recip_version1.0_") {
-            let p = self.int_props(&r, 8);
-            m.recipients.push(MsgRecipient {
-                name: self.string(&r, 0x3001, enc),
-                email: self.string(&r, 0x39FE, enc).or_else(|| self.string(&r, 0x3003, enc)),
-                kind: p.get(&0x0C15).copied().unwrap_or(1),
-            });
-        }
+    }
+
+    /// The attachment storages, within the parts limit, the time and the total; an embedded
+    /// message is read as one (within the nesting limit).
+    fn attachments(&mut self, storage: &str, depth: usize, enc: &'static Encoding, m: &mut MsgMessage) {
         for a in self.children(storage, "__attach_version1.0_") {
             if std::time::Instant::now() >= self.deadline {
                 self.total_spent = true;
@@ -476,7 +495,6 @@ impl Reader<'_> {
             }
             m.attachments.push(att);
         }
-        m
     }
 }
 

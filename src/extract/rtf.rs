@@ -108,139 +108,172 @@ struct Group {
 /// into text in the document's code page.
 pub(crate) fn convert(rtf: &[u8], decode: &dyn Fn(&[u8]) -> String) -> RtfBody {
     let from_html = rtf.windows(10).take(4096).any(|w| w == b"\\fromhtml1");
-    let mut out = String::new();
-    let mut pending: Vec<u8> = Vec::new();
-    let mut stack: Vec<Group> = Vec::new();
-    let mut g = Group { skip: false, htmlrtf: false, htmltag: false, uc: 1 };
-    let mut skip_chars = 0usize;
-    let mut i = 0;
-    let visible = |g: &Group| !g.skip && (!from_html || g.htmltag || !g.htmlrtf);
-    let flush = |pending: &mut Vec<u8>, out: &mut String| {
-        if !pending.is_empty() {
-            out.push_str(&decode(pending));
-            pending.clear();
-        }
+    let mut c = Converter {
+        rtf,
+        decode,
+        from_html,
+        out: String::new(),
+        pending: Vec::new(),
+        stack: Vec::new(),
+        g: Group { skip: false, htmltag: false, htmlrtf: false, uc: 1 },
+        skip_chars: 0,
+        i: 0,
     };
-    while i < rtf.len() {
-        let c = rtf.get(i).copied().unwrap_or(0);
-        match c {
-            b'{' => {
-                if stack.len() < 256 {
-                    stack.push(g);
-                }
-                i += 1;
-                // `{\*\dest` groups are optional destinations: skip unless we know them.
-                if rtf.get(i..i + 2) == Some(b"\\*") {
-                    let rest = rtf.get(i + 2..).unwrap_or_default();
-                    let word: Vec<u8> =
-                        rest.iter().skip(1).take_while(|b| b.is_ascii_alphabetic()).copied().collect();
-                    if word == b"htmltag" {
-                        g.htmltag = true;
-                    } else if word != b"mhtmltag" || !from_html {
-                        g.skip = true;
-                    }
-                }
-            }
+    while let Some(&byte) = c.rtf.get(c.i) {
+        match byte {
+            b'{' => c.open_group(),
             b'}' => {
-                flush(&mut pending, &mut out);
-                g = stack.pop().unwrap_or(g);
-                i += 1;
+                c.flush();
+                c.g = c.stack.pop().unwrap_or(c.g);
+                c.i += 1;
             }
-            b'\\' => {
-                let next = rtf.get(i + 1).copied().unwrap_or(0);
-                if next == b'\'' {
-                    let hex = rtf.get(i + 2..i + 4).unwrap_or_default();
-                    i += 4;
-                    if skip_chars > 0 {
-                        skip_chars -= 1;
-                        continue;
-                    }
-                    if let Ok(b) = u8::from_str_radix(std::str::from_utf8(hex).unwrap_or("zz"), 16)
-                        && visible(&g)
-                    {
-                        pending.push(b);
-                    }
-                    continue;
-                }
-                if !next.is_ascii_alphabetic() {
-                    // Escaped symbol: `\{`, `\}`, `\\`, `\~` (nbsp), `\-` (optional hyphen).
-                    if visible(&g) {
-                        flush(&mut pending, &mut out);
-                        match next {
-                            b'{' | b'}' | b'\\' => out.push(char::from(next)),
-                            b'~' => out.push(' '),
-                            b'\n' | b'\r' if !from_html => out.push('\n'),
-                            _ => {}
-                        }
-                    }
-                    i += 2;
-                    continue;
-                }
-                let ws = i + 1;
-                let mut j = ws;
-                while rtf.get(j).is_some_and(u8::is_ascii_alphabetic) && j - ws < 32 {
-                    j += 1;
-                }
-                let word = std::str::from_utf8(rtf.get(ws..j).unwrap_or_default()).unwrap_or("");
-                let ns = j;
-                if rtf.get(j) == Some(&b'-') {
-                    j += 1;
-                }
-                while rtf.get(j).is_some_and(u8::is_ascii_digit) && j - ns < 12 {
-                    j += 1;
-                }
-                let param: Option<i64> =
-                    std::str::from_utf8(rtf.get(ns..j).unwrap_or_default()).ok().and_then(|s| s.parse().ok());
-                if rtf.get(j) == Some(&b' ') {
-                    j += 1;
-                }
-                i = j;
-                if SKIP_DESTS.contains(&word) {
-                    g.skip = true;
-                    continue;
-                }
-                match word {
-                    "htmlrtf" => g.htmlrtf = param != Some(0),
-                    "uc" => g.uc = usize::try_from(param.unwrap_or(1)).unwrap_or(1).min(8),
-                    "u" if visible(&g) => {
-                        flush(&mut pending, &mut out);
-                        let v = param.unwrap_or(0);
-                        let v = if v < 0 { v + 65536 } else { v };
-                        if let Some(ch) = u32::try_from(v).ok().and_then(char::from_u32) {
-                            out.push(ch);
-                        }
-                        skip_chars = g.uc;
-                    }
-                    "par" | "line" if visible(&g) && !from_html => {
-                        flush(&mut pending, &mut out);
-                        out.push('\n');
-                    }
-                    "par" | "line" if visible(&g) && from_html && !g.htmltag => {
-                        flush(&mut pending, &mut out);
-                        out.push('\n');
-                    }
-                    "tab" if visible(&g) => {
-                        flush(&mut pending, &mut out);
-                        out.push('\t');
-                    }
-                    _ => {}
-                }
-            }
-            b'\r' | b'\n' => i += 1,
+            b'\\' => c.control(),
+            b'\r' | b'\n' => c.i += 1,
             _ => {
-                i += 1;
-                if skip_chars > 0 {
-                    skip_chars -= 1;
-                    continue;
-                }
-                if visible(&g) {
-                    pending.push(c);
+                c.i += 1;
+                if c.skip_chars > 0 {
+                    c.skip_chars -= 1;
+                } else if c.visible() {
+                    c.pending.push(byte);
                 }
             }
         }
     }
-    flush(&mut pending, &mut out);
-    if from_html { RtfBody::Html(out) } else { RtfBody::Text(out) }
+    c.flush();
+    if from_html { RtfBody::Html(c.out) } else { RtfBody::Text(c.out) }
+}
+
+/// The state of one conversion: the text so far, bytes waiting to be decoded in the document's
+/// code page, the group stack and the read position.
+struct Converter<'a> {
+    rtf: &'a [u8],
+    decode: &'a dyn Fn(&[u8]) -> String,
+    /// Encapsulated HTML (`\fromhtml1`): only `htmltag` groups and text outside `htmlrtf` count.
+    from_html: bool,
+    out: String,
+    pending: Vec<u8>,
+    stack: Vec<Group>,
+    g: Group,
+    /// Fallback characters still to skip after a `\u` (the group's `\uc`).
+    skip_chars: usize,
+    i: usize,
+}
+
+impl Converter<'_> {
+    fn visible(&self) -> bool {
+        !self.g.skip && (!self.from_html || self.g.htmltag || !self.g.htmlrtf)
+    }
+
+    fn flush(&mut self) {
+        if !self.pending.is_empty() {
+            self.out.push_str(&(self.decode)(&self.pending));
+            self.pending.clear();
+        }
+    }
+
+    fn open_group(&mut self) {
+        let rtf = self.rtf;
+        if self.stack.len() < 256 {
+            self.stack.push(self.g);
+        }
+        self.i += 1;
+        let i = self.i;
+        // `{\*\dest` groups are optional destinations: skip unless we know them.
+        if rtf.get(i..i + 2) == Some(b"\\*") {
+            let rest = rtf.get(i + 2..).unwrap_or_default();
+            let word: Vec<u8> =
+                rest.iter().skip(1).take_while(|b| b.is_ascii_alphabetic()).copied().collect();
+            if word == b"htmltag" {
+                self.g.htmltag = true;
+            } else if word != b"mhtmltag" || !self.from_html {
+                self.g.skip = true;
+            }
+        }
+    }
+
+    /// A backslash: a hex byte (`\'hh`), an escaped symbol or a control word.
+    fn control(&mut self) {
+        let rtf = self.rtf;
+        let i = self.i;
+        let next = rtf.get(i + 1).copied().unwrap_or(0);
+        if next == b'\'' {
+            let hex = rtf.get(i + 2..i + 4).unwrap_or_default();
+            self.i += 4;
+            if self.skip_chars > 0 {
+                self.skip_chars -= 1;
+            } else if let Ok(b) = u8::from_str_radix(std::str::from_utf8(hex).unwrap_or("zz"), 16)
+                && self.visible()
+            {
+                self.pending.push(b);
+            }
+        } else if !next.is_ascii_alphabetic() {
+            // Escaped symbol: `\{`, `\}`, `\\`, `\~` (nbsp), `\-` (optional hyphen).
+            if self.visible() {
+                self.flush();
+                match next {
+                    b'{' | b'}' | b'\\' => self.out.push(char::from(next)),
+                    b'~' => self.out.push(' '),
+                    b'\n' | b'\r' if !self.from_html => self.out.push('\n'),
+                    _ => {}
+                }
+            }
+            self.i += 2;
+        } else {
+            self.control_word();
+        }
+    }
+
+    /// `\word` with an optional signed parameter and one optional space.
+    fn control_word(&mut self) {
+        let rtf = self.rtf;
+        let ws = self.i + 1;
+        let mut j = ws;
+        while rtf.get(j).is_some_and(u8::is_ascii_alphabetic) && j - ws < 32 {
+            j += 1;
+        }
+        let word = std::str::from_utf8(rtf.get(ws..j).unwrap_or_default()).unwrap_or("");
+        let ns = j;
+        if rtf.get(j) == Some(&b'-') {
+            j += 1;
+        }
+        while rtf.get(j).is_some_and(u8::is_ascii_digit) && j - ns < 12 {
+            j += 1;
+        }
+        let param: Option<i64> =
+            std::str::from_utf8(rtf.get(ns..j).unwrap_or_default()).ok().and_then(|s| s.parse().ok());
+        if rtf.get(j) == Some(&b' ') {
+            j += 1;
+        }
+        self.i = j;
+        if SKIP_DESTS.contains(&word) {
+            self.g.skip = true;
+            return;
+        }
+        let visible = self.visible();
+        let line = !self.from_html || !self.g.htmltag;
+        match word {
+            "htmlrtf" => self.g.htmlrtf = param != Some(0),
+            "uc" => self.g.uc = usize::try_from(param.unwrap_or(1)).unwrap_or(1).min(8),
+            "u" if visible => {
+                self.flush();
+                let v = param.unwrap_or(0);
+                let v = if v < 0 { v + 65536 } else { v };
+                if let Some(ch) = u32::try_from(v).ok().and_then(char::from_u32) {
+                    self.out.push(ch);
+                }
+                self.skip_chars = self.g.uc;
+            }
+            "par" | "line" if visible && line => {
+                self.flush();
+                self.out.push('\n');
+            }
+            "tab" if visible => {
+                self.flush();
+                self.out.push('\t');
+            }
+            _ => {}
+        }
+    }
 }
 
 #[cfg(test)]

@@ -162,147 +162,204 @@ fn trim_url(s: &str) -> &str {
 /// `file_names` are the message's attachment names: a domain equal to one is a file name.
 pub(crate) fn scan(text: &str, mode: Mode, file_names: &[String], limit: usize) -> (Vec<Found>, bool) {
     let refanged = refang(text);
-    let t = refanged.as_ref().map_or(text, |m| m.text.as_str());
-    let mut found: Vec<Found> = Vec::new();
-    let mut covered = Covered::default();
-    let push = |found: &mut Vec<Found>, value: IndicatorValue, s: usize, e: usize| {
-        let (start, end, defanged) = match &refanged {
+    let mut scan = Scan {
+        t: refanged.as_ref().map_or(text, |m| m.text.as_str()),
+        refanged: refanged.as_ref(),
+        file_names,
+        limit,
+        found: Vec::new(),
+        covered: Covered::default(),
+    };
+    let full = scan.passes(mode).is_err();
+    (scan.found, full)
+}
+
+/// The value limit was reached: the scan stops where it is.
+struct Full;
+
+/// One scan of one text: the passes share what was found and which spans are taken.
+struct Scan<'a> {
+    /// The text scanned: the refanged text when there was anything to refang.
+    t: &'a str,
+    refanged: Option<&'a Mapped>,
+    file_names: &'a [String],
+    limit: usize,
+    found: Vec<Found>,
+    /// Spans already taken by a URL or an address: no domain or IP is read inside them.
+    covered: Covered,
+}
+
+impl Scan<'_> {
+    /// The passes, most specific first: a URL's host is not also a bare domain, an address's
+    /// domain is not read again.
+    fn passes(&mut self, mode: Mode) -> Result<(), Full> {
+        self.urls()?;
+        self.covered.sort();
+        self.addresses()?;
+        self.covered.sort();
+        if mode == Mode::Prose {
+            self.bare_domains()?;
+        }
+        self.ipv4s()?;
+        self.ipv6s()?;
+        if mode.is_text() {
+            self.hashes();
+            self.cves()?;
+        }
+        Ok(())
+    }
+
+    fn full(&self) -> Result<(), Full> {
+        if self.found.len() >= self.limit { Err(Full) } else { Ok(()) }
+    }
+
+    /// Records a value found at `s..e` of the scanned text, with its span in the original text.
+    fn push(&mut self, value: IndicatorValue, s: usize, e: usize) {
+        let (start, end, defanged) = match self.refanged {
             Some(m) => {
                 let (a, b) = m.to_src(s, e);
                 (a, b, m.refanged_in(s, e))
             }
             None => (s, e, false),
         };
-        found.push(Found { value, start, end, defanged });
-    };
+        self.found.push(Found { value, start, end, defanged });
+    }
 
-    if let Some(re) = URL.as_ref() {
+    fn urls(&mut self) -> Result<(), Full> {
+        let Some(re) = URL.as_ref() else { return Ok(()) };
+        let t = self.t;
         for m in re.find_iter(t) {
-            if found.len() >= limit {
-                return (found, true);
-            }
+            self.full()?;
             let s = trim_url(m.as_str());
             let Some(u) = value::parse_url(s) else {
                 continue;
             };
             let (hs, he) = u.host_range;
-            push(&mut found, u.url, m.start(), m.start() + s.len());
-            push(&mut found, u.host, m.start() + hs, m.start() + he);
-            covered.add(m.start(), m.start() + s.len());
+            self.push(u.url, m.start(), m.start() + s.len());
+            self.push(u.host, m.start() + hs, m.start() + he);
+            self.covered.add(m.start(), m.start() + s.len());
         }
+        Ok(())
     }
-    covered.sort();
 
-    let mut addr_covered = Vec::new();
-    {
-        let bytes = t.as_bytes();
+    /// Email addresses: from each `@`, the local part back and the domain forward.
+    fn addresses(&mut self) -> Result<(), Full> {
+        let mut taken = Vec::new();
         let mut prev_end = 0;
-        for (at, _) in t.match_indices('@') {
-            if found.len() >= limit {
-                return (found, true);
+        let mut result = Ok(());
+        for (at, _) in self.t.match_indices('@') {
+            if self.full().is_err() {
+                result = Err(Full);
+                break;
             }
-            let mut s = at;
-            while s > prev_end
-                && at - s < 64
-                && byte_before(t, s).is_some_and(|b| b.is_ascii_alphanumeric() || b"._%+-".contains(&b))
-            {
-                s -= 1;
-            }
-            // `mailto:?body=REMOVE%20bob@x.com`: an escape ends the local part before it.
-            if let Some(local) = t.get(s..at) {
-                let esc = local
-                    .as_bytes()
-                    .windows(3)
-                    .rposition(|w| w.first() == Some(&b'%') && w.iter().skip(1).all(u8::is_ascii_hexdigit));
-                if let Some(p) = esc {
-                    s += p + 3;
-                }
-            }
-            // A local part never starts with a dot.
-            while s < at && bytes.get(s) == Some(&b'.') {
-                s += 1;
-            }
-            let Some((ds, e)) = host_run(t, at + 1, at + 1) else {
-                continue;
-            };
-            if ds != at + 1 {
-                continue;
-            }
-            if s == at || covered.overlaps(s, e) {
-                continue;
-            }
-            // `cid:` names are MIME content ids, not addresses.
-            if t.get(s.saturating_sub(4)..s).is_some_and(|p| p.eq_ignore_ascii_case("cid:")) {
-                continue;
-            }
-            let Some(addr) = t.get(s..e) else { continue };
-            let Some(v) = value::parse_email(addr) else {
-                continue;
-            };
-            if let Some(d) = t.get(ds..e).and_then(value::parse_domain) {
-                push(&mut found, v, s, e);
-                push(&mut found, d.into_value(), at + 1, e);
-                addr_covered.push((s, e));
-                prev_end = e;
+            if let Some(span) = self.address_at(at, prev_end) {
+                taken.push(span);
+                prev_end = span.1;
             }
         }
+        // Only the URLs' spans are checked while addresses are read; theirs count from now on.
+        self.covered.0.extend(taken);
+        result
     }
-    covered.0.extend(addr_covered);
-    covered.sort();
 
-    if mode == Mode::Prose {
+    /// The address around the `@` at `at` (its local part starts after `prev_end`), pushed with
+    /// its domain; its span.
+    fn address_at(&mut self, at: usize, prev_end: usize) -> Option<(usize, usize)> {
+        let t = self.t;
+        let bytes = t.as_bytes();
+        let mut s = at;
+        while s > prev_end
+            && at - s < 64
+            && byte_before(t, s).is_some_and(|b| b.is_ascii_alphanumeric() || b"._%+-".contains(&b))
         {
-            let mut next_free = 0;
-            while let Some(dot) = find_byte(t, next_free, b'.') {
-                let (run_end, host) = host_run_scan(t, dot, next_free);
-                next_free = run_end;
-                let Some((s, e)) = host else {
-                    continue;
-                };
-                if found.len() >= limit {
-                    return (found, true);
-                }
-                let mut s = s;
-                if covered.overlaps(s, e) {
-                    continue;
-                }
-                let before = byte_before(t, s);
-                // `%2Fcdn.example.com`: the `2F` belongs to the escape, not the host.
-                if before == Some(b'%')
-                    && t.get(s..s + 2).is_some_and(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
-                {
-                    s += 2;
-                }
-                if matches!(before, Some(b'_' | b'@' | b'$' | b'\\'))
-                    || matches!(byte_at(t, e), Some(b'(' | b'_' | b'@' | b'='))
-                {
-                    continue;
-                }
-                // CJK text has no spaces: `访问example.com` starts at `example`.
-                if let Some(lead) = t.get(s..e) {
-                    let skip: usize = lead.chars().take_while(|&c| is_cjk(c)).map(char::len_utf8).sum();
-                    if skip > 0
-                        && lead
-                            .get(skip..)
-                            .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_alphanumeric()))
-                    {
-                        s += skip;
-                    }
-                }
+            s -= 1;
+        }
+        // `mailto:?body=REMOVE%20bob@x.com`: an escape ends the local part before it.
+        if let Some(local) = t.get(s..at) {
+            let esc = local
+                .as_bytes()
+                .windows(3)
+                .rposition(|w| w.first() == Some(&b'%') && w.iter().skip(1).all(u8::is_ascii_hexdigit));
+            if let Some(p) = esc {
+                s += p + 3;
+            }
+        }
+        // A local part never starts with a dot.
+        while s < at && bytes.get(s) == Some(&b'.') {
+            s += 1;
+        }
+        let (ds, e) = host_run(t, at + 1, at + 1)?;
+        if ds != at + 1 || s == at || self.covered.overlaps(s, e) {
+            return None;
+        }
+        // `cid:` names are MIME content ids, not addresses.
+        if t.get(s.saturating_sub(4)..s).is_some_and(|p| p.eq_ignore_ascii_case("cid:")) {
+            return None;
+        }
+        let v = value::parse_email(t.get(s..e)?)?;
+        let d = t.get(ds..e).and_then(value::parse_domain)?;
+        self.push(v, s, e);
+        self.push(d.into_value(), at + 1, e);
+        Some((s, e))
+    }
+
+    /// Domains written without a scheme, in prose only.
+    fn bare_domains(&mut self) -> Result<(), Full> {
+        let t = self.t;
+        let mut next_free = 0;
+        while let Some(dot) = find_byte(t, next_free, b'.') {
+            let (run_end, host) = host_run_scan(t, dot, next_free);
+            next_free = run_end;
+            let Some((s, e)) = host else {
+                continue;
+            };
+            self.full()?;
+            if let Some(s) = self.bare_domain_start(s, e) {
                 let Some(raw) = t.get(s..e) else { continue };
-                if !plausible_bare_domain(raw, file_names) {
+                if !plausible_bare_domain(raw, self.file_names) {
                     continue;
                 }
                 if let Some(d) = value::parse_domain(raw) {
-                    push(&mut found, d.into_value(), s, e);
+                    self.push(d.into_value(), s, e);
                 }
             }
         }
+        Ok(())
     }
 
-    // Dotted quads: maximal runs of digits and dots around each dot, so `1.2.3.4.5` (versions,
-    // OIDs) and `2016.11.29.06.59.12` (ESMTP ids, dates) are one run that is not an address.
-    {
+    /// Where a host run at `s..e` starts as a domain, or `None` when it is no domain.
+    fn bare_domain_start(&self, s: usize, e: usize) -> Option<usize> {
+        let t = self.t;
+        let mut s = s;
+        if self.covered.overlaps(s, e) {
+            return None;
+        }
+        let before = byte_before(t, s);
+        // `%2Fcdn.example.com`: the `2F` belongs to the escape, not the host.
+        if before == Some(b'%') && t.get(s..s + 2).is_some_and(|h| h.bytes().all(|b| b.is_ascii_hexdigit())) {
+            s += 2;
+        }
+        if matches!(before, Some(b'_' | b'@' | b'$' | b'\\'))
+            || matches!(byte_at(t, e), Some(b'(' | b'_' | b'@' | b'='))
+        {
+            return None;
+        }
+        // CJK text has no spaces: `访问example.com` starts at `example`.
+        if let Some(lead) = t.get(s..e) {
+            let skip: usize = lead.chars().take_while(|&c| is_cjk(c)).map(char::len_utf8).sum();
+            if skip > 0
+                && lead.get(skip..).is_some_and(|r| r.starts_with(|c: char| c.is_ascii_alphanumeric()))
+            {
+                s += skip;
+            }
+        }
+        Some(s)
+    }
+
+    /// Dotted quads: maximal runs of digits and dots around each dot, so `1.2.3.4.5` (versions,
+    /// OIDs) and `2016.11.29.06.59.12` (ESMTP ids, dates) are one run that is not an address.
+    fn ipv4s(&mut self) -> Result<(), Full> {
+        let t = self.t;
         let b = t.as_bytes();
         let mut next_free = 0;
         // Jump from run to run instead of visiting every dot of a long run.
@@ -328,25 +385,26 @@ pub(crate) fn scan(text: &str, mode: Mode, file_names: &[String], limit: usize) 
             if run.split('.').count() != 4 || word(byte_before(t, s)) || word(byte_at(t, e)) {
                 continue;
             }
-            if covered.overlaps(s, e) || !plausible_ipv4(t, s, e) {
+            if self.covered.overlaps(s, e) || !plausible_ipv4(t, s, e) {
                 continue;
             }
-            if found.len() >= limit {
-                return (found, true);
-            }
+            self.full()?;
             if let Ok(ip) = run.parse::<Ipv4Addr>() {
-                push(&mut found, value::ip_value(IpAddr::V4(ip)), s, e);
+                self.push(value::ip_value(IpAddr::V4(ip)), s, e);
             }
         }
+        Ok(())
     }
 
-    if let Some(re) = IPV6.as_ref().filter(|_| may_hold_ipv6(t)) {
+    fn ipv6s(&mut self) -> Result<(), Full> {
+        let t = self.t;
+        let Some(re) = IPV6.as_ref().filter(|_| may_hold_ipv6(t)) else {
+            return Ok(());
+        };
         for m in re.find_iter(t) {
-            if found.len() >= limit {
-                return (found, true);
-            }
+            self.full()?;
             let (s, e) = (m.start(), m.end());
-            if covered.overlaps(s, e) {
+            if self.covered.overlaps(s, e) {
                 continue;
             }
             let ok_edges = !byte_before(t, s).is_some_and(|b| b.is_ascii_alphanumeric() || b == b':')
@@ -357,12 +415,16 @@ pub(crate) fn scan(text: &str, mode: Mode, file_names: &[String], limit: usize) 
                 continue;
             }
             if let Ok(ip) = txt.parse::<Ipv6Addr>() {
-                push(&mut found, value::ip_value(IpAddr::V6(ip)), s, e);
+                self.push(value::ip_value(IpAddr::V6(ip)), s, e);
             }
         }
+        Ok(())
     }
 
-    if mode.is_text() {
+    /// Hex runs of a hash's length. Past the limit they are skipped, not a stop: the CVE pass
+    /// after them says whether the text was cut.
+    fn hashes(&mut self) {
+        let t = self.t;
         for (s, e) in hex_runs(t) {
             let Some(kind) = value::hash_kind(e - s) else {
                 continue;
@@ -371,25 +433,26 @@ pub(crate) fn scan(text: &str, mode: Mode, file_names: &[String], limit: usize) 
             // Random-looking hex has both digits and letters; all-digit runs are numbers.
             let mixed =
                 txt.bytes().any(|b| b.is_ascii_digit()) && txt.bytes().any(|b| b.is_ascii_alphabetic());
-            if !mixed || covered.overlaps(s, e) || found.len() >= limit {
+            if !mixed || self.covered.overlaps(s, e) || self.full().is_err() {
                 continue;
             }
             if let Ok(v) = IndicatorValue::parse(kind, txt) {
-                push(&mut found, v, s, e);
-            }
-        }
-        if let Some(re) = CVE.as_ref() {
-            for m in re.find_iter(t) {
-                if found.len() >= limit {
-                    return (found, true);
-                }
-                if let Ok(v) = IndicatorValue::parse(ObservableKind::Cve, m.as_str()) {
-                    push(&mut found, v, m.start(), m.end());
-                }
+                self.push(v, s, e);
             }
         }
     }
-    (found, false)
+
+    fn cves(&mut self) -> Result<(), Full> {
+        let Some(re) = CVE.as_ref() else { return Ok(()) };
+        let t = self.t;
+        for m in re.find_iter(t) {
+            self.full()?;
+            if let Ok(v) = IndicatorValue::parse(ObservableKind::Cve, m.as_str()) {
+                self.push(v, m.start(), m.end());
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Where the first ASCII `needle` at or after `from` is, as `t.get(from..)?.find(needle)`

@@ -548,87 +548,100 @@ impl<'o> Collector<'o> {
                 continue;
             }
             let ppath = format!("{path}/part{id}");
-            let name = part.attachment_name().map(str::to_owned);
-            let ct = part
-                .content_type()
-                .map(|c| {
-                    format!("{}/{}", c.c_type, c.c_subtype.as_deref().unwrap_or("")).to_ascii_lowercase()
-                })
-                .unwrap_or_else(|| "text/plain".into());
-            let is_attachment = name.is_some()
-                || part.content_disposition().is_some_and(|d| d.c_type.eq_ignore_ascii_case("attachment"));
             // A leaf's decoded content counts against the input's budget (containers are
             // counted through their leaves).
-            let leaf = !matches!(part.body, PartType::Multipart(_) | PartType::Message(_));
-            if leaf && !self.take(part.contents().len(), &ppath) {
-                break;
-            }
             match &part.body {
                 PartType::Multipart(children) => {
                     for c in children.iter().rev() {
                         stack.push((*c, depth + 1));
                     }
                 }
-                PartType::Text(t) if ics::is_calendar(&ct, name.as_deref().unwrap_or_default()) => {
-                    // An invitation, inline or attached: hashed when attached, and unfolded.
-                    if is_attachment {
-                        self.add_attachment(mi, &ppath, name.clone(), Some(ct.clone()), part.contents());
-                    }
-                    let loc = Location::Body { part: id.to_string(), content_type: ct };
-                    let id = self.add_text(mi, loc, ics::unfold(t), usize::MAX);
-                    self.scan_text(id, mi, Mode::Prose, &files, None);
+                PartType::Message(_) => self.read_part(mi, id, part, &ppath, &files, nesting),
+                _ if self.take(part.contents().len(), &ppath) => {
+                    self.read_part(mi, id, part, &ppath, &files, nesting);
                 }
-                PartType::Text(t) if !is_attachment => {
-                    let id = self.add_text(
-                        mi,
-                        Location::Body { part: id.to_string(), content_type: ct },
-                        t.to_string(),
-                        usize::MAX,
-                    );
-                    self.scan_body_text(id, mi, &files, nesting);
-                }
-                PartType::Html(h) if !is_attachment => {
-                    let id = self.add_text(
-                        mi,
-                        Location::Body { part: id.to_string(), content_type: ct },
-                        h.to_string(),
-                        usize::MAX,
-                    );
-                    self.scan_html(id, mi, &files);
-                }
-                PartType::Message(inner) => {
-                    let att = self.add_attachment(
-                        mi,
-                        &ppath,
-                        name.or_else(|| Some("message.eml".into())),
-                        Some(ct),
-                        inner.raw_message(),
-                    );
-                    if nesting + 1 > self.opts.max_nesting {
-                        self.warn(
-                            WarningKind::NestingDepth,
-                            format!(
-                                "{ppath}: message nested deeper than {}; not read",
-                                self.opts.max_nesting
-                            ),
-                        );
-                    } else {
-                        let child = self.walk_eml(
-                            inner,
-                            Some(mi),
-                            MessageSource::AttachedEml,
-                            format!("{ppath}/eml"),
-                            nesting + 1,
-                        );
-                        self.link_attachment(att, child);
-                    }
-                }
-                PartType::Text(_) | PartType::Html(_) | PartType::Binary(_) | PartType::InlineBinary(_) => {
-                    self.handle_attachment(mi, &ppath, name, Some(ct), part.contents(), &files, nesting);
-                }
+                _ => break,
             }
         }
         mi
+    }
+
+    /// One part of a MIME tree other than a multipart: a body text, an attached message
+    /// (walked, within the nesting limit) or an attachment.
+    fn read_part(
+        &mut self,
+        mi: usize,
+        id: u32,
+        part: &mail_parser::MessagePart<'_>,
+        ppath: &str,
+        files: &[String],
+        nesting: usize,
+    ) {
+        let name = part.attachment_name().map(str::to_owned);
+        let ct = part
+            .content_type()
+            .map(|c| format!("{}/{}", c.c_type, c.c_subtype.as_deref().unwrap_or("")).to_ascii_lowercase())
+            .unwrap_or_else(|| "text/plain".into());
+        let is_attachment = name.is_some()
+            || part.content_disposition().is_some_and(|d| d.c_type.eq_ignore_ascii_case("attachment"));
+        match &part.body {
+            // Its children are walked by `walk_eml`.
+            PartType::Multipart(_) => {}
+            PartType::Text(t) if ics::is_calendar(&ct, name.as_deref().unwrap_or_default()) => {
+                // An invitation, inline or attached: hashed when attached, and unfolded.
+                if is_attachment {
+                    self.add_attachment(mi, ppath, name.clone(), Some(ct.clone()), part.contents());
+                }
+                let loc = Location::Body { part: id.to_string(), content_type: ct };
+                let id = self.add_text(mi, loc, ics::unfold(t), usize::MAX);
+                self.scan_text(id, mi, Mode::Prose, files, None);
+            }
+            PartType::Text(t) if !is_attachment => {
+                let id = self.add_text(
+                    mi,
+                    Location::Body { part: id.to_string(), content_type: ct },
+                    t.to_string(),
+                    usize::MAX,
+                );
+                self.scan_body_text(id, mi, files, nesting);
+            }
+            PartType::Html(h) if !is_attachment => {
+                let id = self.add_text(
+                    mi,
+                    Location::Body { part: id.to_string(), content_type: ct },
+                    h.to_string(),
+                    usize::MAX,
+                );
+                self.scan_html(id, mi, files);
+            }
+            PartType::Message(inner) => {
+                let att = self.add_attachment(
+                    mi,
+                    ppath,
+                    name.or_else(|| Some("message.eml".into())),
+                    Some(ct),
+                    inner.raw_message(),
+                );
+                if nesting + 1 > self.opts.max_nesting {
+                    self.warn(
+                        WarningKind::NestingDepth,
+                        format!("{ppath}: message nested deeper than {}; not read", self.opts.max_nesting),
+                    );
+                } else {
+                    let child = self.walk_eml(
+                        inner,
+                        Some(mi),
+                        MessageSource::AttachedEml,
+                        format!("{ppath}/eml"),
+                        nesting + 1,
+                    );
+                    self.link_attachment(att, child);
+                }
+            }
+            PartType::Text(_) | PartType::Html(_) | PartType::Binary(_) | PartType::InlineBinary(_) => {
+                self.handle_attachment(mi, ppath, name, Some(ct), part.contents(), files, nesting);
+            }
+        }
     }
 
     // ---- attachments ----
@@ -692,56 +705,15 @@ impl<'o> Collector<'o> {
         };
         let is_7z = data.starts_with(sevenz::MAGIC);
         if data.starts_with(b"PK\x03\x04") || is_7z {
-            let Some(att) = att else {
-                // An archive inside an archive is listed by name only.
-                return;
-            };
-            let (max_bytes, budget_binds) = self.decode_cap(self.opts.max_archive_bytes);
-            let lim = ArchiveLimits {
-                max_members: self.opts.max_archive_members,
-                max_ratio: self.opts.max_archive_ratio,
-                max_bytes,
-            };
-            let listing = if is_7z {
-                sevenz::members(data, &lim, &member_worth_reading)
-            } else {
-                archive::zip_members(data, &lim, &member_worth_reading)
-            };
-            self.budget.spend(listing.decoded);
-            for w in listing.warnings {
-                self.warn(WarningKind::ArchiveLimit, format!("{path}: {w}"));
-            }
-            if listing.capped && budget_binds {
-                self.spent(Spent::Decoded, path);
-            }
-            if let Some(a) = self.out.attachments.get_mut(att) {
-                a.members = listing.members;
-            }
-            for (mname, bytes) in listing.contents {
-                let mpath = format!("{path}/{mname}");
-                let f = FileRef { path: &mpath, name: Some(mname.clone()), mime: None, data: &bytes };
-                self.read_file(mi, None, f, files, nesting);
+            // An archive inside an archive is listed by name only.
+            if let Some(att) = att {
+                self.read_archive(mi, att, path, data, files, nesting);
             }
         } else if data.starts_with(tnef::MAGIC) {
             self.read_tnef(mi, path, data, files, nesting);
         } else if data.starts_with(msg::CFB_MAGIC) {
-            if nesting + 1 > self.opts.max_nesting {
-                self.warn(WarningKind::NestingDepth, format!("{path}: .msg nested too deep; not read"));
-                return;
-            }
-            match msg::parse(data, &self.msg_limits(nesting + 1)) {
-                Ok(m) => {
-                    self.charge_msg(&m, path);
-                    let child = self.walk_msg(
-                        &m,
-                        Some(mi),
-                        MessageSource::AttachedMsg,
-                        format!("{path}/msg"),
-                        nesting + 1,
-                    );
-                    link(self, child);
-                }
-                Err(e) => self.warn(WarningKind::Malformed, format!("{path}: {e}")),
+            if let Some(child) = self.read_attached_msg(mi, path, data, nesting) {
+                link(self, child);
             }
         } else if mime_l == "multipart/signed" {
             // Outlook keeps an S/MIME-signed message's whole MIME body as its one attachment.
@@ -793,6 +765,68 @@ impl<'o> Collector<'o> {
             self.read_image(mi, name.as_deref().unwrap_or(path), &mime_l, data, files, known);
         } else if super::pdf::is_pdf(data) {
             self.read_pdf(mi, path, name, data, files, nesting);
+        }
+    }
+
+    /// A zip or 7z attachment (`att`): its members listed on it, and those worth reading read.
+    fn read_archive(
+        &mut self,
+        mi: usize,
+        att: usize,
+        path: &str,
+        data: &[u8],
+        files: &[String],
+        nesting: usize,
+    ) {
+        let (max_bytes, budget_binds) = self.decode_cap(self.opts.max_archive_bytes);
+        let lim = ArchiveLimits {
+            max_members: self.opts.max_archive_members,
+            max_ratio: self.opts.max_archive_ratio,
+            max_bytes,
+        };
+        let listing = if data.starts_with(sevenz::MAGIC) {
+            sevenz::members(data, &lim, &member_worth_reading)
+        } else {
+            archive::zip_members(data, &lim, &member_worth_reading)
+        };
+        self.budget.spend(listing.decoded);
+        for w in listing.warnings {
+            self.warn(WarningKind::ArchiveLimit, format!("{path}: {w}"));
+        }
+        if listing.capped && budget_binds {
+            self.spent(Spent::Decoded, path);
+        }
+        if let Some(a) = self.out.attachments.get_mut(att) {
+            a.members = listing.members;
+        }
+        for (mname, bytes) in listing.contents {
+            let mpath = format!("{path}/{mname}");
+            let f = FileRef { path: &mpath, name: Some(mname.clone()), mime: None, data: &bytes };
+            self.read_file(mi, None, f, files, nesting);
+        }
+    }
+
+    /// An attached Outlook `.msg`, walked as a message of its own (within the nesting limit).
+    fn read_attached_msg(&mut self, mi: usize, path: &str, data: &[u8], nesting: usize) -> Option<usize> {
+        if nesting + 1 > self.opts.max_nesting {
+            self.warn(WarningKind::NestingDepth, format!("{path}: .msg nested too deep; not read"));
+            return None;
+        }
+        match msg::parse(data, &self.msg_limits(nesting + 1)) {
+            Ok(m) => {
+                self.charge_msg(&m, path);
+                Some(self.walk_msg(
+                    &m,
+                    Some(mi),
+                    MessageSource::AttachedMsg,
+                    format!("{path}/msg"),
+                    nesting + 1,
+                ))
+            }
+            Err(e) => {
+                self.warn(WarningKind::Malformed, format!("{path}: {e}"));
+                None
+            }
         }
     }
 

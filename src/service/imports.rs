@@ -338,122 +338,13 @@ pub fn normalise_message_id(id: &str) -> Option<String> {
 
 impl Draft {
     fn build(x: &Extraction, rules: &Whitelist) -> Self {
-        let mut items = Vec::new();
         let reported = x.reported();
         let envelope = x.messages.iter().find(|m| m.role == MessageRole::ReporterEnvelope);
         let reporter = envelope.and_then(|m| m.from.first()).and_then(address);
-        let attr = |items: &mut Vec<NewItem>, m: &MessageInfo, name: &str, value: String| {
-            if !value.trim().is_empty() {
-                items.push(item("attribute", name, value, "proposed", None, json!({ "message": m.index })));
-            }
-        };
-        if let Some(r) = &reporter {
-            items.push(item("attribute", "reporter", r.clone(), "proposed", None, json!({})));
-        }
-        if let Some(m) = reported {
-            attr(&mut items, m, "subject", m.subject.clone().unwrap_or_default());
-            for (name, list) in [
-                ("from", &m.from),
-                ("sender", &m.sender),
-                ("reply_to", &m.reply_to),
-                ("to", &m.to),
-                ("cc", &m.cc),
-                ("bcc", &m.bcc),
-            ] {
-                for mb in list.iter() {
-                    attr(&mut items, m, name, mailbox_text(mb));
-                }
-            }
-            for (name, v) in [
-                ("return_path", &m.return_path),
-                ("date", &m.date),
-                ("message_id", &m.message_id),
-                ("x_mailer", &m.x_mailer),
-                ("user_agent", &m.user_agent),
-                ("x_originating_ip", &m.x_originating_ip),
-                ("spf", &m.auth.spf),
-                ("dkim", &m.auth.dkim),
-                ("dmarc", &m.auth.dmarc),
-            ] {
-                attr(&mut items, m, name, v.clone().unwrap_or_default());
-            }
-            for hop in &m.received {
-                let text = [
-                    hop.from_host.as_deref().map(|h| format!("from {h}")),
-                    hop.from_ip.as_deref().map(|i| format!("[{i}]")),
-                    hop.by_host.as_deref().map(|h| format!("by {h}")),
-                    hop.protocol.as_deref().map(|p| format!("with {p}")),
-                    hop.time.clone(),
-                ]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join(" ");
-                attr(&mut items, m, "received", text);
-            }
-        }
-        let mut hash_values: Vec<(ObservableKind, String, String)> = Vec::new();
-        for a in &x.attachments {
-            let name = a.name.clone().unwrap_or_else(|| "(unnamed)".into());
-            items.push(item(
-                "attachment",
-                "file",
-                name.clone(),
-                "proposed",
-                None,
-                json!({ "message": a.message, "path": a.path, "mime_type": a.mime_type, "size": a.size,
-                        "hashes": a.hashes, "members": a.members, "nested_message": a.nested_message }),
-            ));
-            if a.nested_message.is_none() && a.size > 0 {
-                hash_values.push((ObservableKind::Sha256, a.hashes.sha256.clone(), name.clone()));
-                hash_values.push((ObservableKind::Md5, a.hashes.md5.clone(), name));
-            }
-        }
-        let mut urls: Vec<String> = Vec::new();
-        for o in &x.observables {
-            let kind = o.indicator.kind;
-            let value = &o.indicator.value;
-            let (state, reason) = match (o.whitelisted, rules.matches(kind, value)) {
-                (Some(r), _) => {
-                    ("whitelisted", serde_json::to_value(r).ok().and_then(|v| v.as_str().map(str::to_string)))
-                }
-                (None, Some(rule)) => ("whitelisted", Some(format!("rule {}: {}", rule.id, rule.reason))),
-                (None, None) => ("proposed", None),
-            };
-            // Hosts, not whole URLs: campaigns put per-recipient tokens in paths; and every URL,
-            // whatever the whitelist says today, so a later rule cannot split one phish in two.
-            if kind == ObservableKind::Url
-                && let Some(host) = extract::bundle::url_host(value)
-            {
-                urls.push(host);
-            }
-            items.push(item(
-                "indicator",
-                kind.as_str(),
-                value.clone(),
-                state,
-                reason,
-                json!({
-                    "unicode": o.indicator.unicode,
-                    "registered_domain": o.indicator.registered_domain,
-                    "ip_scope": o.indicator.ip_scope,
-                    "defanged": o.defanged,
-                    "role": o.role,
-                    "occurrences": o.occurrences,
-                    "provenance": o.provenance,
-                }),
-            ));
-        }
-        for (kind, value, name) in hash_values {
-            if value.is_empty() || items.iter().any(|i| i.section == "indicator" && i.value == value) {
-                continue;
-            }
-            let (state, reason) = match rules.matches(kind, &value) {
-                Some(rule) => ("whitelisted", Some(format!("rule {}: {}", rule.id, rule.reason))),
-                None => ("proposed", None),
-            };
-            items.push(item("indicator", kind.as_str(), value, state, reason, json!({ "attachment": name })));
-        }
+        let mut items = attribute_items(reported, reporter.as_deref());
+        let hash_values = attachment_items(x, &mut items);
+        let mut urls = observable_items(x, rules, &mut items);
+        hash_items(hash_values, rules, &mut items);
         let sender = reported.and_then(|m| m.from.first()).and_then(address);
         let message_id = reported.and_then(|m| m.message_id.as_deref()).and_then(normalise_message_id);
         urls.sort();
@@ -463,6 +354,143 @@ impl Draft {
             format!("{}\n{}\n{}", sender.as_deref().unwrap_or(""), subject, urls.join("\n")).as_bytes(),
         );
         Self { items, sender, reporter, message_id, fingerprint }
+    }
+}
+
+/// The reporter, and the reported message's header fields as attributes.
+fn attribute_items(reported: Option<&MessageInfo>, reporter: Option<&str>) -> Vec<NewItem> {
+    let mut items = Vec::new();
+    let attr = |items: &mut Vec<NewItem>, m: &MessageInfo, name: &str, value: String| {
+        if !value.trim().is_empty() {
+            items.push(item("attribute", name, value, "proposed", None, json!({ "message": m.index })));
+        }
+    };
+    if let Some(r) = reporter {
+        items.push(item("attribute", "reporter", r.to_owned(), "proposed", None, json!({})));
+    }
+    if let Some(m) = reported {
+        attr(&mut items, m, "subject", m.subject.clone().unwrap_or_default());
+        for (name, list) in [
+            ("from", &m.from),
+            ("sender", &m.sender),
+            ("reply_to", &m.reply_to),
+            ("to", &m.to),
+            ("cc", &m.cc),
+            ("bcc", &m.bcc),
+        ] {
+            for mb in list.iter() {
+                attr(&mut items, m, name, mailbox_text(mb));
+            }
+        }
+        for (name, v) in [
+            ("return_path", &m.return_path),
+            ("date", &m.date),
+            ("message_id", &m.message_id),
+            ("x_mailer", &m.x_mailer),
+            ("user_agent", &m.user_agent),
+            ("x_originating_ip", &m.x_originating_ip),
+            ("spf", &m.auth.spf),
+            ("dkim", &m.auth.dkim),
+            ("dmarc", &m.auth.dmarc),
+        ] {
+            attr(&mut items, m, name, v.clone().unwrap_or_default());
+        }
+        for hop in &m.received {
+            let text = [
+                hop.from_host.as_deref().map(|h| format!("from {h}")),
+                hop.from_ip.as_deref().map(|i| format!("[{i}]")),
+                hop.by_host.as_deref().map(|h| format!("by {h}")),
+                hop.protocol.as_deref().map(|p| format!("with {p}")),
+                hop.time.clone(),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+            attr(&mut items, m, "received", text);
+        }
+    }
+    items
+}
+
+/// Each attachment as an item; returns the hashes of the files among them, to be proposed.
+fn attachment_items(x: &Extraction, items: &mut Vec<NewItem>) -> Vec<(ObservableKind, String, String)> {
+    let mut hash_values: Vec<(ObservableKind, String, String)> = Vec::new();
+    for a in &x.attachments {
+        let name = a.name.clone().unwrap_or_else(|| "(unnamed)".into());
+        items.push(item(
+            "attachment",
+            "file",
+            name.clone(),
+            "proposed",
+            None,
+            json!({ "message": a.message, "path": a.path, "mime_type": a.mime_type, "size": a.size,
+                    "hashes": a.hashes, "members": a.members, "nested_message": a.nested_message }),
+        ));
+        if a.nested_message.is_none() && a.size > 0 {
+            hash_values.push((ObservableKind::Sha256, a.hashes.sha256.clone(), name.clone()));
+            hash_values.push((ObservableKind::Md5, a.hashes.md5.clone(), name));
+        }
+    }
+    hash_values
+}
+
+/// Each value found, proposed or whitelisted (by the extraction or a rule); returns the hosts
+/// of every URL, for the fingerprint.
+fn observable_items(x: &Extraction, rules: &Whitelist, items: &mut Vec<NewItem>) -> Vec<String> {
+    let mut urls: Vec<String> = Vec::new();
+    for o in &x.observables {
+        let kind = o.indicator.kind;
+        let value = &o.indicator.value;
+        let (state, reason) = match (o.whitelisted, rules.matches(kind, value)) {
+            (Some(r), _) => {
+                ("whitelisted", serde_json::to_value(r).ok().and_then(|v| v.as_str().map(str::to_string)))
+            }
+            (None, Some(rule)) => ("whitelisted", Some(format!("rule {}: {}", rule.id, rule.reason))),
+            (None, None) => ("proposed", None),
+        };
+        // Hosts, not whole URLs: campaigns put per-recipient tokens in paths; and every URL,
+        // whatever the whitelist says today, so a later rule cannot split one phish in two.
+        if kind == ObservableKind::Url
+            && let Some(host) = extract::bundle::url_host(value)
+        {
+            urls.push(host);
+        }
+        items.push(item(
+            "indicator",
+            kind.as_str(),
+            value.clone(),
+            state,
+            reason,
+            json!({
+                "unicode": o.indicator.unicode,
+                "registered_domain": o.indicator.registered_domain,
+                "ip_scope": o.indicator.ip_scope,
+                "defanged": o.defanged,
+                "role": o.role,
+                "occurrences": o.occurrences,
+                "provenance": o.provenance,
+            }),
+        ));
+    }
+    urls
+}
+
+/// The attachments' hashes as values, unless already found in a text.
+fn hash_items(
+    hash_values: Vec<(ObservableKind, String, String)>,
+    rules: &Whitelist,
+    items: &mut Vec<NewItem>,
+) {
+    for (kind, value, name) in hash_values {
+        if value.is_empty() || items.iter().any(|i| i.section == "indicator" && i.value == value) {
+            continue;
+        }
+        let (state, reason) = match rules.matches(kind, &value) {
+            Some(rule) => ("whitelisted", Some(format!("rule {}: {}", rule.id, rule.reason))),
+            None => ("proposed", None),
+        };
+        items.push(item("indicator", kind.as_str(), value, state, reason, json!({ "attachment": name })));
     }
 }
 

@@ -449,33 +449,8 @@ fn draft_page(
             _ => indicators.push(view),
         }
     }
-    let texts = texts_json
-        .iter()
-        .zip(spans.iter())
-        .map(|(t, sp)| {
-            let text = at(t, "text").as_str().unwrap_or("");
-            let is_html = at(at(t, "location"), "content_type")
-                .as_str()
-                .is_some_and(|c| c.eq_ignore_ascii_case("text/html"));
-            TextView {
-                label: text_label(t),
-                html: highlight::render(text, sp),
-                preview: is_html.then(|| text.to_string()),
-            }
-        })
-        .collect();
-    let warnings = at(&x, "warnings")
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|w| {
-            format!(
-                "{}: {}",
-                at(w, "kind").as_str().unwrap_or("warning"),
-                at(w, "detail").as_str().unwrap_or("")
-            )
-        })
-        .collect();
+    let texts = text_views(&texts_json, &spans);
+    let warnings = warnings_of(&x);
     let meta = imports::meta_of(row);
     let subject = row.subject.clone().unwrap_or_default();
     Ok(DraftPage {
@@ -503,6 +478,42 @@ fn draft_page(
         verdict,
     }
     .render()?)
+}
+
+/// Each extracted text with its values highlighted (and an HTML body's source, for the
+/// sandboxed preview).
+fn text_views(texts_json: &[Value], spans: &[Vec<Span>]) -> Vec<TextView> {
+    texts_json
+        .iter()
+        .zip(spans.iter())
+        .map(|(t, sp)| {
+            let text = at(t, "text").as_str().unwrap_or("");
+            let is_html = at(at(t, "location"), "content_type")
+                .as_str()
+                .is_some_and(|c| c.eq_ignore_ascii_case("text/html"));
+            TextView {
+                label: text_label(t),
+                html: highlight::render(text, sp),
+                preview: is_html.then(|| text.to_string()),
+            }
+        })
+        .collect()
+}
+
+/// The extraction's warnings, one line each.
+fn warnings_of(x: &Value) -> Vec<String> {
+    at(x, "warnings")
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|w| {
+            format!(
+                "{}: {}",
+                at(w, "kind").as_str().unwrap_or("warning"),
+                at(w, "detail").as_str().unwrap_or("")
+            )
+        })
+        .collect()
 }
 
 /// `GET /ui/drafts/{id}/raw`: the email verbatim, as a download (never rendered).

@@ -145,26 +145,7 @@ pub async fn show(s: Session, path: web::Path<i64>, db: web::Data<Db>) -> Result
         })?;
     let e = &v.row;
     let tags: Vec<String> = serde_json::from_str(&e.tags).unwrap_or_default();
-    let attachments = items
-        .iter()
-        .map(|i| {
-            let d: Value = serde_json::from_str(&i.details).unwrap_or(Value::Null);
-            let h = at(&d, "hashes");
-            Attachment {
-                import_id: i.import_id,
-                item_id: i.id,
-                name: i.value.clone(),
-                detail: format!(
-                    "{} · {} bytes · MD5 {} · SHA-1 {} · SHA-256 {}",
-                    at(&d, "mime_type").as_str().unwrap_or("?"),
-                    at(&d, "size").as_u64().unwrap_or(0),
-                    h["md5"].as_str().unwrap_or(""),
-                    h["sha1"].as_str().unwrap_or(""),
-                    h["sha256"].as_str().unwrap_or("")
-                ),
-            }
-        })
-        .collect();
+    let attachments = items.iter().map(attachment_line).collect();
     let reports = v
         .reports
         .iter()
@@ -213,6 +194,25 @@ pub async fn show(s: Session, path: web::Path<i64>, db: web::Data<Db>) -> Result
         reports,
         statuses: vec!["active", "review", "indirect", "expired"],
     })
+}
+
+/// A report's attachment with its type, size and hashes.
+fn attachment_line(i: &imports::ItemRow) -> Attachment {
+    let d: Value = serde_json::from_str(&i.details).unwrap_or(Value::Null);
+    let h = at(&d, "hashes");
+    Attachment {
+        import_id: i.import_id,
+        item_id: i.id,
+        name: i.value.clone(),
+        detail: format!(
+            "{} · {} bytes · MD5 {} · SHA-1 {} · SHA-256 {}",
+            at(&d, "mime_type").as_str().unwrap_or("?"),
+            at(&d, "size").as_u64().unwrap_or(0),
+            h["md5"].as_str().unwrap_or(""),
+            h["sha1"].as_str().unwrap_or(""),
+            h["sha256"].as_str().unwrap_or("")
+        ),
+    }
 }
 
 #[derive(Template)]

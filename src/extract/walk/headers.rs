@@ -16,42 +16,34 @@ use super::{Collector, empty_info, mailbox_list};
 static AUTH: LazyLock<Option<Regex>> =
     LazyLock::new(|| Regex::new(r"(?i)(?-u:\b)(spf|dkim|dmarc)\s*=\s*([a-z]+)").ok());
 
+/// A header field as written in the message, trimmed.
+fn raw_of(m: &mail_parser::Message<'_>, h: &mail_parser::Header<'_>) -> String {
+    let (s, e) = (h.offset_start as usize, h.offset_end as usize);
+    String::from_utf8_lossy(m.raw_message.get(s..e).unwrap_or_default()).trim().to_owned()
+}
+
+impl AuthResults {
+    /// The first result of each method in one Authentication-Results field.
+    fn read(&mut self, raw: &str) {
+        let Some(re) = AUTH.as_ref() else { return };
+        for c in re.captures_iter(raw).take(20) {
+            let method = c.get(1).map_or(String::new(), |x| x.as_str().to_ascii_lowercase());
+            let res = c.get(2).map(|x| x.as_str().to_ascii_lowercase());
+            let slot = match method.as_str() {
+                "spf" => &mut self.spf,
+                "dkim" => &mut self.dkim,
+                _ => &mut self.dmarc,
+            };
+            if slot.is_none() {
+                *slot = res;
+            }
+        }
+    }
+}
+
 impl Collector<'_> {
     pub(super) fn read_headers(&mut self, mi: usize, m: &mail_parser::Message<'_>) {
-        let raw_of = |h: &mail_parser::Header<'_>| -> String {
-            let s = h.offset_start as usize;
-            let e = h.offset_end as usize;
-            String::from_utf8_lossy(m.raw_message.get(s..e).unwrap_or_default()).trim().to_owned()
-        };
-        let date = m.date().map(|d| d.to_rfc3339());
-        let subject = m.subject().map(str::to_owned);
-        let text_hdr = |n: &str| m.header_raw(n).map(|s| s.trim().to_owned());
-        let (x_mailer, user_agent, xoip) =
-            (text_hdr("X-Mailer"), text_hdr("User-Agent"), text_hdr("X-Originating-IP"));
-        let info = MessageInfo {
-            subject: subject.clone(),
-            from: mailbox_list(m.from()),
-            sender: mailbox_list(m.sender()),
-            reply_to: mailbox_list(m.reply_to()),
-            // Only the Return-Path field itself (`return_address` falls back to Sender/From).
-            // The topmost Return-Path (written at final delivery); `return_address` would fall
-            // back to Sender/From and `header_raw` picks the last one.
-            return_path: m
-                .headers()
-                .iter()
-                .find(|h| h.name().eq_ignore_ascii_case("Return-Path"))
-                .map(|h| raw_of(h).trim().trim_start_matches('<').trim_end_matches('>').trim().to_owned())
-                .filter(|r| !r.is_empty()),
-            to: mailbox_list(m.to()),
-            cc: mailbox_list(m.cc()),
-            bcc: mailbox_list(m.bcc()),
-            date,
-            message_id: m.message_id().map(str::to_owned),
-            x_mailer,
-            user_agent,
-            x_originating_ip: xoip.clone(),
-            ..self.out.messages.get(mi).cloned().unwrap_or_else(|| empty_info(mi))
-        };
+        let info = self.message_info(mi, m);
         let limit = self.opts.max_header_line;
         // Addresses: by the address grammar, each found in its raw header for the span.
         let mut addr_fields: Vec<(String, Vec<String>)> = Vec::new();
@@ -61,84 +53,131 @@ impl Collector<'_> {
         if let Some(rp) = &info.return_path {
             addr_fields.push(("Return-Path".into(), vec![rp.clone()]));
         }
+        let (subject, xoip) = (info.subject.clone(), info.x_originating_ip.clone());
         if let Some(msg) = self.message_mut(mi) {
             *msg = info;
         }
         for (name, addrs) in addr_fields {
-            if addrs.is_empty() {
-                continue;
-            }
-            // The field the addresses were parsed from: with repeated fields, the one that
-            // holds the first address.
-            let first = addrs.first().map(|a| a.to_ascii_lowercase()).unwrap_or_default();
-            let fields: Vec<String> =
-                m.headers().iter().filter(|h| h.name().eq_ignore_ascii_case(&name)).map(raw_of).collect();
-            let raw = fields
-                .iter()
-                .find(|r| r.to_ascii_lowercase().contains(&first))
-                .or(fields.last())
-                .cloned()
-                .unwrap_or_else(|| addrs.join(", "));
-            let id = self.add_text(mi, Location::Header { name: name.clone() }, raw, limit);
-            for a in addrs {
-                self.add_address(id, mi, &a);
-            }
+            self.address_field(mi, m, name, addrs);
         }
         if let Some(s) = subject {
             let id = self.add_text(mi, Location::Header { name: "Subject".into() }, s, limit);
             self.scan_text(id, mi, Mode::Prose, &[], None);
         }
         if let Some(x) = xoip {
-            let id = self.add_text(mi, Location::Header { name: "X-Originating-IP".into() }, x, limit);
-            let t = self.text_of(id).to_owned();
-            let inner = t.trim().trim_start_matches('[').trim_end_matches(']');
-            if let Ok(ip) = inner.parse::<IpAddr>() {
-                let s = t.find(inner).unwrap_or(0);
-                self.add(
-                    value::ip_value(ip),
-                    Provenance { text: id, message: mi, start: s, end: s + inner.len(), defanged: false },
-                );
-            }
+            self.originating_ip(mi, x);
         }
+        self.read_trace(mi, m);
+    }
+
+    /// The message's summary from its headers, over what the walk knew of it before.
+    fn message_info(&self, mi: usize, m: &mail_parser::Message<'_>) -> MessageInfo {
+        let text_hdr = |n: &str| m.header_raw(n).map(|s| s.trim().to_owned());
+        MessageInfo {
+            subject: m.subject().map(str::to_owned),
+            from: mailbox_list(m.from()),
+            sender: mailbox_list(m.sender()),
+            reply_to: mailbox_list(m.reply_to()),
+            // Only the Return-Path field itself, the topmost (written at final delivery):
+            // `return_address` would fall back to Sender/From and `header_raw` picks the last one.
+            return_path: m
+                .headers()
+                .iter()
+                .find(|h| h.name().eq_ignore_ascii_case("Return-Path"))
+                .map(|h| raw_of(m, h).trim().trim_start_matches('<').trim_end_matches('>').trim().to_owned())
+                .filter(|r| !r.is_empty()),
+            to: mailbox_list(m.to()),
+            cc: mailbox_list(m.cc()),
+            bcc: mailbox_list(m.bcc()),
+            date: m.date().map(|d| d.to_rfc3339()),
+            message_id: m.message_id().map(str::to_owned),
+            x_mailer: text_hdr("X-Mailer"),
+            user_agent: text_hdr("User-Agent"),
+            x_originating_ip: text_hdr("X-Originating-IP"),
+            ..self.out.messages.get(mi).cloned().unwrap_or_else(|| empty_info(mi))
+        }
+    }
+
+    /// One address field (`name`) with the addresses parsed from it, kept as a text for the spans.
+    fn address_field(&mut self, mi: usize, m: &mail_parser::Message<'_>, name: String, addrs: Vec<String>) {
+        if addrs.is_empty() {
+            return;
+        }
+        // The field the addresses were parsed from: with repeated fields, the one that holds
+        // the first address.
+        let first = addrs.first().map(|a| a.to_ascii_lowercase()).unwrap_or_default();
+        let fields: Vec<String> = m
+            .headers()
+            .iter()
+            .filter(|h| h.name().eq_ignore_ascii_case(&name))
+            .map(|h| raw_of(m, h))
+            .collect();
+        let raw = fields
+            .iter()
+            .find(|r| r.to_ascii_lowercase().contains(&first))
+            .or(fields.last())
+            .cloned()
+            .unwrap_or_else(|| addrs.join(", "));
+        let id = self.add_text(mi, Location::Header { name }, raw, self.opts.max_header_line);
+        for a in addrs {
+            self.add_address(id, mi, &a);
+        }
+    }
+
+    fn originating_ip(&mut self, mi: usize, x: String) {
+        let limit = self.opts.max_header_line;
+        let id = self.add_text(mi, Location::Header { name: "X-Originating-IP".into() }, x, limit);
+        let t = self.text_of(id).to_owned();
+        let inner = t.trim().trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = inner.parse::<IpAddr>() {
+            let s = t.find(inner).unwrap_or(0);
+            self.add(
+                value::ip_value(ip),
+                Provenance { text: id, message: mi, start: s, end: s + inner.len(), defanged: false },
+            );
+        }
+    }
+
+    /// The trace fields: Received hops (origin and relays), Authentication-Results, Received-SPF.
+    fn read_trace(&mut self, mi: usize, m: &mail_parser::Message<'_>) {
+        let limit = self.opts.max_header_line;
         let mut auth = AuthResults::default();
         let mut hops = Vec::new();
         let mut hop_texts: Vec<(usize, usize)> = Vec::new();
         for h in m.headers().iter().take(500) {
             match (&h.name, &h.value) {
                 (HeaderName::Received, HeaderValue::Received(r)) => {
-                    let raw = raw_of(h);
                     let hop = received_hop(r);
-                    let id = self.add_text(mi, Location::Header { name: "Received".into() }, raw, limit);
+                    let id =
+                        self.add_text(mi, Location::Header { name: "Received".into() }, raw_of(m, h), limit);
                     hop_texts.push((id, hops.len()));
                     hops.push(hop);
                 }
                 (HeaderName::Received, _) => hops.push(ReceivedHop::default()),
-                (HeaderName::AuthenticationResults, _) => {
-                    let raw = raw_of(h);
-                    if let Some(re) = AUTH.as_ref() {
-                        for c in re.captures_iter(&raw).take(20) {
-                            let method = c.get(1).map_or(String::new(), |x| x.as_str().to_ascii_lowercase());
-                            let res = c.get(2).map(|x| x.as_str().to_ascii_lowercase());
-                            let slot = match method.as_str() {
-                                "spf" => &mut auth.spf,
-                                "dkim" => &mut auth.dkim,
-                                _ => &mut auth.dmarc,
-                            };
-                            if slot.is_none() {
-                                *slot = res;
-                            }
-                        }
-                    }
-                }
+                (HeaderName::AuthenticationResults, _) => auth.read(&raw_of(m, h)),
                 (HeaderName::ReceivedSpf, _) if auth.spf.is_none() => {
-                    auth.spf = raw_of(h).split_whitespace().next().map(|w| w.to_ascii_lowercase());
+                    auth.spf = raw_of(m, h).split_whitespace().next().map(|w| w.to_ascii_lowercase());
                 }
                 _ => {}
             }
         }
-        // Only hops where mail crossed between organisations say anything; of those, the
-        // oldest with a public sender is the origin and is proposed. The rest are the
-        // providers' relays: kept, whitelisted `mail_relay`.
+        self.hop_observables(mi, m, &hops, hop_texts);
+        if let Some(msg) = self.message_mut(mi) {
+            msg.received = hops;
+            msg.auth = auth;
+        }
+    }
+
+    /// Only hops where mail crossed between organisations say anything; of those, the oldest
+    /// with a public sender is the origin and is proposed. The rest are the providers' relays:
+    /// kept, whitelisted `mail_relay`. `hop_texts` pairs each hop's text with its index in `hops`.
+    fn hop_observables(
+        &mut self,
+        mi: usize,
+        m: &mail_parser::Message<'_>,
+        hops: &[ReceivedHop],
+        hop_texts: Vec<(usize, usize)>,
+    ) {
         let crossing: Vec<(usize, usize)> =
             hop_texts.into_iter().filter(|&(_, h)| hops.get(h).is_some_and(crosses_organisations)).collect();
         let public = |h: usize| {
@@ -150,31 +189,10 @@ impl Collector<'_> {
         // Index in `crossing` (newest first) of the origin.
         let origin_at = crossing.iter().rposition(|&(_, h)| public(h)).or(crossing.len().checked_sub(1));
         let origin = origin_at.and_then(|i| crossing.get(i)).map(|&(id, _)| id);
-        // A hop from a host under the sender's own registered domain (From or Reply-To) is the
-        // sender's own server, proposed like the origin, only where that says something about
-        // the sender: on a hop between the origin and the recipient (hops behind the origin are
-        // the sending network's own plumbing, named by internal HELOs), when the sender's
-        // domain is not a provider's (mailbox, ISP, mail service, platform: `providers`), the
-        // message is not list mail (`List-Id`: the list's servers relay everyone's mail) and
-        // no provider signed it (DKIM `d=`).
-        let signed_by_provider = m
-            .headers()
-            .iter()
-            .filter(|h| h.name().eq_ignore_ascii_case("DKIM-Signature"))
-            .filter_map(|h| dkim_domain(&raw_of(h)))
-            .any(|d| providers::is_provider(&d));
-        let sender_regs: Vec<String> = match self.out.messages.get(mi) {
-            Some(msg) if m.header_raw("List-Id").is_none() && !signed_by_provider => msg
-                .from
-                .iter()
-                .chain(&msg.reply_to)
-                .filter_map(|b| b.address.as_deref())
-                .filter_map(|a| a.rsplit_once('@').and_then(|(_, d)| value::parse_domain(d)))
-                .map(|d| d.registered)
-                .filter(|r| !providers::is_provider(r))
-                .collect(),
-            _ => Vec::new(),
-        };
+        let sender_regs = self.sender_registered_domains(mi, m);
+        // A hop from a host under the sender's own registered domain is the sender's own
+        // server, proposed like the origin, only on a hop between the origin and the recipient
+        // (hops behind the origin are the sending network's own plumbing, named by internal HELOs).
         let sender_owned = |at: usize, h: usize| {
             origin_at.is_some_and(|o| at < o)
                 && hops.get(h).is_some_and(|hop| {
@@ -186,16 +204,37 @@ impl Collector<'_> {
                 })
         };
         for (at, &(id, h)) in crossing.iter().enumerate() {
-            if let Some(hop) = hops.get(h).cloned() {
-                self.received_observables(id, mi, &hop);
+            if let Some(hop) = hops.get(h) {
+                self.received_observables(id, mi, hop);
                 if Some(id) != origin && !sender_owned(at, h) {
                     self.relay_texts.insert(id);
                 }
             }
         }
-        if let Some(msg) = self.message_mut(mi) {
-            msg.received = hops;
-            msg.auth = auth;
+    }
+
+    /// The registered domains of the sender (From and Reply-To) whose own relays say something
+    /// about the sender: none when the sender's domain is a provider's (mailbox, ISP, mail
+    /// service, platform: `providers`), the message is list mail (`List-Id`: the list's servers
+    /// relay everyone's mail) or a provider signed it (DKIM `d=`).
+    fn sender_registered_domains(&self, mi: usize, m: &mail_parser::Message<'_>) -> Vec<String> {
+        let signed_by_provider = m
+            .headers()
+            .iter()
+            .filter(|h| h.name().eq_ignore_ascii_case("DKIM-Signature"))
+            .filter_map(|h| dkim_domain(&raw_of(m, h)))
+            .any(|d| providers::is_provider(&d));
+        match self.out.messages.get(mi) {
+            Some(msg) if m.header_raw("List-Id").is_none() && !signed_by_provider => msg
+                .from
+                .iter()
+                .chain(&msg.reply_to)
+                .filter_map(|b| b.address.as_deref())
+                .filter_map(|a| a.rsplit_once('@').and_then(|(_, d)| value::parse_domain(d)))
+                .map(|d| d.registered)
+                .filter(|r| !providers::is_provider(r))
+                .collect(),
+            _ => Vec::new(),
         }
     }
 

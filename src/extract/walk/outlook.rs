@@ -38,6 +38,15 @@ impl Collector<'_> {
         for w in &m.limits {
             self.warn(WarningKind::TooManyParts, format!("{path}: {w}"));
         }
+        self.msg_envelope(mi, m);
+        let files: Vec<String> = m.attachments.iter().filter_map(|a| a.name.clone()).collect();
+        self.msg_bodies(mi, m, &files, nesting);
+        self.msg_attachments(mi, m, &path, &files, nesting);
+        mi
+    }
+
+    /// The MAPI sender and recipients, where the transport headers did not give them.
+    fn msg_envelope(&mut self, mi: usize, m: &MsgMessage) {
         let sender = m.sender_email.clone().filter(|e| e.contains('@'));
         let mapi_to: Vec<Mailbox> = m.recipients.iter().filter(|r| r.kind == 1).map(rcpt).collect();
         let mapi_cc: Vec<Mailbox> = m.recipients.iter().filter(|r| r.kind == 2).map(rcpt).collect();
@@ -83,7 +92,9 @@ impl Collector<'_> {
                 self.scan_text(id, mi, Mode::Prose, &[], None);
             }
         }
-        let files: Vec<String> = m.attachments.iter().filter_map(|a| a.name.clone()).collect();
+    }
+
+    fn msg_bodies(&mut self, mi: usize, m: &MsgMessage, files: &[String], nesting: usize) {
         if let Some(t) = &m.body_text {
             let id = self.add_text(
                 mi,
@@ -91,7 +102,7 @@ impl Collector<'_> {
                 t.clone(),
                 usize::MAX,
             );
-            self.scan_body_text(id, mi, &files, nesting);
+            self.scan_body_text(id, mi, files, nesting);
         }
         if let Some(h) = &m.body_html {
             let id = self.add_text(
@@ -100,8 +111,12 @@ impl Collector<'_> {
                 h.clone(),
                 usize::MAX,
             );
-            self.scan_html(id, mi, &files);
+            self.scan_html(id, mi, files);
         }
+    }
+
+    /// Attachments: embedded messages walked (within the nesting limit), files handled as in MIME.
+    fn msg_attachments(&mut self, mi: usize, m: &MsgMessage, path: &str, files: &[String], nesting: usize) {
         for (i, a) in m.attachments.iter().enumerate() {
             if !self.count_part() {
                 break;
@@ -139,12 +154,11 @@ impl Collector<'_> {
                     a.name.clone(),
                     a.mime.clone(),
                     &a.data,
-                    &files,
+                    files,
                     nesting,
                 ),
             }
         }
-        mi
     }
 }
 

@@ -89,9 +89,23 @@ pub fn import_event(
     let fallback = default_tlp.unwrap_or_else(|| {
         crate::service::publish::parse_tlp(&ctx.policy.default_tlp).unwrap_or(Tlp2::Amber)
     });
-    let event_tlp = event.tlp();
     let mut report =
         EventReport { uuid: Some(event.uuid.clone()), info: event.info.clone(), ..EventReport::default() };
+    let wanted = wanted_values(event, fallback, &mut report);
+    if wanted.is_empty() {
+        return Ok(report);
+    }
+    report.created = store_wanted(conn, ctx, event, via, &wanted)?;
+    Ok(report)
+}
+
+/// The values the event's attributes give, merged by value (a refused attribute is reported).
+fn wanted_values(
+    event: &MispEvent,
+    fallback: Tlp2,
+    report: &mut EventReport,
+) -> BTreeMap<(ObservableKind, String), Wanted> {
+    let event_tlp = event.tlp();
     let mut wanted: BTreeMap<(ObservableKind, String), Wanted> = BTreeMap::new();
     for attribute in &event.attributes {
         let a = match attribute {
@@ -151,11 +165,20 @@ pub fn import_event(
             entry.attributes.push(a.uuid.clone());
         }
     }
-    if wanted.is_empty() {
-        return Ok(report);
-    }
+    wanted
+}
+
+/// The wanted values stored as indicators in one transaction, each linked to its attributes;
+/// how many were new.
+fn store_wanted(
+    conn: &mut DbConn,
+    ctx: &TriageContext,
+    event: &MispEvent,
+    via: &str,
+    wanted: &BTreeMap<(ObservableKind, String), Wanted>,
+) -> Result<usize, ServiceError> {
     let source = format!("misp event {} ({})", event.uuid, event.orgc);
-    report.created = write_tx(conn, |conn| {
+    write_tx(conn, |conn| {
         crate::db::lock_indicator_writers(conn)?;
         let now = now_micros();
         let new: Vec<NewIndicator> = wanted
@@ -202,6 +225,5 @@ pub fn import_event(
         links::link(conn, &link_rows)?;
         intake::record_new(conn, ctx, &created, &source)?;
         Ok::<_, ServiceError>(created.len())
-    })?;
-    Ok(report)
+    })
 }

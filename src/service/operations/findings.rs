@@ -138,131 +138,114 @@ pub fn apply_in(
     f: &Findings,
 ) -> Result<Value, ServiceError> {
     let provenance = origin.provenance;
-    let subject_kind = ObservableKind::from_name(&row.kind)
-        .ok_or_else(|| ServiceError::Internal(format!("indicator of unknown type '{}'", row.kind)))?;
-    {
-        let now = now_micros();
-        let rules = whitelist::load(conn)?;
-        let mut created: Vec<i64> = Vec::new();
-        let mut known: Vec<(ObservableKind, String, i64)> = vec![(subject_kind, row.value.clone(), row.id)];
-        for status in Status::ALL {
-            let values: Vec<(String, String)> = f
-                .observables
-                .iter()
-                .filter(|o| o.status == status)
-                .filter_map(|o| IndicatorValue::parse(o.kind, &o.value).ok())
-                // A whitelisted value never becomes an indicator, whoever finds it.
-                .filter(|v| rules.matches(v.kind, &v.value).is_none())
-                .filter(|v| !(v.kind == subject_kind && v.value == row.value))
-                .map(|v| (v.kind.as_str().to_string(), v.value))
-                .collect();
-            if values.is_empty() {
-                continue;
-            }
-            let observed = Observed {
-                values: &values,
-                status,
-                tlp: &row.tlp,
-                source: provenance,
-                actor: origin.actor,
-                reason: provenance,
-            };
-            for (r, is_new) in create_or_merge(conn, ctx, &observed, now)? {
-                if is_new {
-                    created.push(r.id);
-                }
-                if let Some(kind) = ObservableKind::from_name(&r.kind) {
-                    known.push((kind, r.value.clone(), r.id));
-                }
+    let now = now_micros();
+    let (created, known) = create_found(conn, ctx, origin, row, f, now)?;
+    let id_of = |node: &Node| node_id(node, row.id, &known);
+    let mut relationships = 0;
+    for r in &f.relationships {
+        if let (Some(s), Some(t)) = (id_of(&r.source), id_of(&r.target))
+            && s != t
+        {
+            let stix = StixId::new_v4("relationship")?;
+            if ind::relate(conn, s, &r.rel_type, t, stix.as_str(), provenance, now)? {
+                relationships += 1;
             }
         }
-        let id_of = |node: &Node| node_id(node, row.id, &known);
-        let mut relationships = 0;
-        for r in &f.relationships {
-            if let (Some(s), Some(t)) = (id_of(&r.source), id_of(&r.target))
-                && s != t
-            {
-                let stix = StixId::new_v4("relationship")?;
-                if ind::relate(conn, s, &r.rel_type, t, stix.as_str(), provenance, now)? {
-                    relationships += 1;
-                }
-            }
-        }
-        let publishable = row.status == Status::Active.as_str() && row.stix_modified.is_some();
-        let tlp_level = parse_tlp(&row.tlp)?;
+    }
+    let publishable = row.status == Status::Active.as_str() && row.stix_modified.is_some();
+    let tlp_level = parse_tlp(&row.tlp)?;
+    let mut sightings = Sightings { conn, ctx, origin, row, publishable, tlp_level, now };
+    for s in &f.sightings {
+        sightings.record(s)?;
+    }
+    let conn = sightings.conn;
+    if publishable {
         let tlp = ctx.publisher.tlp(tlp_level);
         let indicator_id = StixId::parse(&row.stix_id)?;
-        let ts = |us: i64| StixTimestamp::from_micros(us).map_err(ServiceError::from);
-        for s in &f.sightings {
-            let mut objects: Vec<Value> = Vec::new();
-            let mut refs: Vec<StixId> = Vec::new();
-            for host in &s.hosts {
-                if let Some(sco) = host_sco(host) {
-                    let id = sco.id()?;
-                    if !refs.contains(&id) {
-                        refs.push(id);
-                        objects.push(sco.to_value()?);
-                    }
-                }
-            }
-            let (first, last) = (s.first_seen.min(s.last_seen), s.last_seen.max(s.first_seen));
-            let mut sighting = Sighting::new(&indicator_id)?
-                .seen(s.count, ts(first)?, ts(last)?)?
-                .where_sighted(&ctx.publisher.identity_id)?
+        for text in &f.notes {
+            let mut note = Note::new(text, vec![indicator_id.clone()])?
                 .created_by(&ctx.publisher.identity_id)?
                 .with_tlp(tlp)
                 .created_at(ts(now)?);
-            if !refs.is_empty() {
-                let observed = ObservedData::new(ts(first)?, ts(last)?, s.count.max(1), refs)?
-                    .created_by(&ctx.publisher.identity_id)?
-                    .with_tlp(tlp)
-                    .created_at(ts(now)?);
-                sighting = sighting.observed(observed.id())?;
-                objects.push(StixObject::from(observed).to_value()?);
-            }
-            sighting.description = Some(s.description.clone());
-            let sighting_id = sighting.id().to_string();
-            objects.push(StixObject::from(sighting).to_value()?);
-            // Above the TLP ceiling (the indicator's own TLP): kept here, never published.
-            let published = publishable && ctx.publisher.publish(conn, &objects, tlp_level)?;
-            store::insert_sighting(
-                conn,
-                &NewSighting {
-                    indicator_id: row.id,
-                    run_id: origin.run_id,
-                    stix_id: sighting_id,
-                    sighting_of: row.stix_id.clone(),
-                    count: i64::from(s.count),
-                    first_seen: first,
-                    last_seen: last,
-                    hosts: json!(s.hosts).to_string(),
-                    description: Some(s.description.clone()),
-                    objects: Value::Array(objects).to_string(),
-                    published,
-                    created_at: now,
-                },
-            )?;
+            note.authors = vec![format!("Harpoon {provenance}")];
+            ctx.publisher.publish(conn, &[StixObject::from(note).to_value()?], tlp_level)?;
         }
-        if publishable {
-            for text in &f.notes {
-                let mut note = Note::new(text, vec![indicator_id.clone()])?
-                    .created_by(&ctx.publisher.identity_id)?
-                    .with_tlp(tlp)
-                    .created_at(ts(now)?);
-                note.authors = vec![format!("Harpoon {provenance}")];
-                ctx.publisher.publish(conn, &[StixObject::from(note).to_value()?], tlp_level)?;
-            }
-        }
-        if !f.sightings.is_empty() {
-            ind::add_source(conn, &[row.id], provenance, now)?;
-        }
-        Ok(json!({
-            "indicators": created,
-            "relationships": relationships,
-            "sightings": f.sightings.len(),
-            "notes": f.notes.len(),
-        }))
     }
+    if !f.sightings.is_empty() {
+        ind::add_source(conn, &[row.id], provenance, now)?;
+    }
+    Ok(json!({
+        "indicators": created,
+        "relationships": relationships,
+        "sightings": f.sightings.len(),
+        "notes": f.notes.len(),
+    }))
+}
+
+fn ts(us: i64) -> Result<StixTimestamp, ServiceError> {
+    StixTimestamp::from_micros(us).map_err(ServiceError::from)
+}
+
+/// The values found become indicators (or merge into known ones), by status. Returns the ids of
+/// the indicators created, and every value known by id (the subject first) for the
+/// relationships between them.
+#[expect(clippy::type_complexity, reason = "two lists read once by the caller")]
+fn create_found(
+    conn: &mut DbConn,
+    ctx: &TriageContext,
+    origin: &Origin,
+    row: &crate::db::indicators::IndicatorRow,
+    f: &Findings,
+    now: i64,
+) -> Result<(Vec<i64>, Vec<(ObservableKind, String, i64)>), ServiceError> {
+    let subject_kind = ObservableKind::from_name(&row.kind)
+        .ok_or_else(|| ServiceError::Internal(format!("indicator of unknown type '{}'", row.kind)))?;
+    let rules = whitelist::load(conn)?;
+    let mut created: Vec<i64> = Vec::new();
+    let mut known: Vec<(ObservableKind, String, i64)> = vec![(subject_kind, row.value.clone(), row.id)];
+    for status in Status::ALL {
+        let values: Vec<(String, String)> = f
+            .observables
+            .iter()
+            .filter(|o| o.status == status)
+            .filter_map(|o| IndicatorValue::parse(o.kind, &o.value).ok())
+            // A whitelisted value never becomes an indicator, whoever finds it.
+            .filter(|v| rules.matches(v.kind, &v.value).is_none())
+            .filter(|v| !(v.kind == subject_kind && v.value == row.value))
+            .map(|v| (v.kind.as_str().to_string(), v.value))
+            .collect();
+        if values.is_empty() {
+            continue;
+        }
+        let observed = Observed {
+            values: &values,
+            status,
+            tlp: &row.tlp,
+            source: origin.provenance,
+            actor: origin.actor,
+            reason: origin.provenance,
+        };
+        for (r, is_new) in create_or_merge(conn, ctx, &observed, now)? {
+            if is_new {
+                created.push(r.id);
+            }
+            if let Some(kind) = ObservableKind::from_name(&r.kind) {
+                known.push((kind, r.value.clone(), r.id));
+            }
+        }
+    }
+    Ok((created, known))
+}
+
+/// Where sightings of one indicator are recorded (and published when it is).
+struct Sightings<'a, 'c> {
+    conn: &'c mut DbConn,
+    ctx: &'a TriageContext,
+    origin: &'a Origin<'a>,
+    row: &'a crate::db::indicators::IndicatorRow,
+    publishable: bool,
+    tlp_level: crate::stix::Tlp2,
+    now: i64,
 }
 
 /// Several subjects' findings of observables and relationships only (a commit's url-to-fqdn
@@ -383,4 +366,63 @@ pub fn publish_pending(
         }
     }
     Ok(())
+}
+
+impl Sightings<'_, '_> {
+    /// One sighting: the hosts seen as SCOs, an observed-data when there are any, the sighting
+    /// itself; stored, and published when the indicator is and its TLP allows.
+    fn record(&mut self, s: &Sighted) -> Result<(), ServiceError> {
+        let (ctx, row, now) = (self.ctx, self.row, self.now);
+        let tlp = ctx.publisher.tlp(self.tlp_level);
+        let indicator_id = StixId::parse(&row.stix_id)?;
+        let mut objects: Vec<Value> = Vec::new();
+        let mut refs: Vec<StixId> = Vec::new();
+        for host in &s.hosts {
+            if let Some(sco) = host_sco(host) {
+                let id = sco.id()?;
+                if !refs.contains(&id) {
+                    refs.push(id);
+                    objects.push(sco.to_value()?);
+                }
+            }
+        }
+        let (first, last) = (s.first_seen.min(s.last_seen), s.last_seen.max(s.first_seen));
+        let mut sighting = Sighting::new(&indicator_id)?
+            .seen(s.count, ts(first)?, ts(last)?)?
+            .where_sighted(&ctx.publisher.identity_id)?
+            .created_by(&ctx.publisher.identity_id)?
+            .with_tlp(tlp)
+            .created_at(ts(now)?);
+        if !refs.is_empty() {
+            let observed = ObservedData::new(ts(first)?, ts(last)?, s.count.max(1), refs)?
+                .created_by(&ctx.publisher.identity_id)?
+                .with_tlp(tlp)
+                .created_at(ts(now)?);
+            sighting = sighting.observed(observed.id())?;
+            objects.push(StixObject::from(observed).to_value()?);
+        }
+        sighting.description = Some(s.description.clone());
+        let sighting_id = sighting.id().to_string();
+        objects.push(StixObject::from(sighting).to_value()?);
+        // Above the TLP ceiling (the indicator's own TLP): kept here, never published.
+        let published = self.publishable && ctx.publisher.publish(self.conn, &objects, self.tlp_level)?;
+        store::insert_sighting(
+            self.conn,
+            &NewSighting {
+                indicator_id: row.id,
+                run_id: self.origin.run_id,
+                stix_id: sighting_id,
+                sighting_of: row.stix_id.clone(),
+                count: i64::from(s.count),
+                first_seen: first,
+                last_seen: last,
+                hosts: json!(s.hosts).to_string(),
+                description: Some(s.description.clone()),
+                objects: Value::Array(objects).to_string(),
+                published,
+                created_at: now,
+            },
+        )?;
+        Ok(())
+    }
 }

@@ -99,126 +99,140 @@ impl Nslookup {
     }
 
     pub async fn run(&self, subject: &Subject) -> Result<Findings, OpError> {
-        let resolver = self.resolver()?;
-        let mut f = Findings::default();
-        f.log.push(format!("asked {}", self.server_text()));
-        let mut timeouts = 0;
-        let mut asked = 0;
+        let mut l = Lookup { resolver: self.resolver()?, f: Findings::default(), asked: 0, timeouts: 0 };
+        l.f.log.push(format!("asked {}", self.server_text()));
         match subject.kind {
             ObservableKind::Ipv4 | ObservableKind::Ipv6 => {
                 let ip: IpAddr = subject
                     .value
                     .parse()
                     .map_err(|_| OpError::Failed(format!("'{}' is not an IP address", subject.value)))?;
-                asked += 1;
-                match query(&resolver, Name::from(ip), RecordType::PTR).await {
-                    Answer::Records(records) => {
-                        for r in records {
-                            if let RData::PTR(ptr) = r {
-                                let name = ptr.0.to_ascii();
-                                let name = name.trim_end_matches('.');
-                                f.log.push(format!("PTR {name}"));
-                                if let Ok(d) = IndicatorValue::parse(ObservableKind::Domain, name) {
-                                    f.observe(ObservableKind::Domain, &d.value, Status::Indirect);
-                                    f.relate(
-                                        Node::Subject,
-                                        "related-to",
-                                        Node::Value(ObservableKind::Domain, d.value),
-                                    );
-                                }
-                            }
-                        }
-                    }
-                    other => {
-                        timeouts += usize::from(matches!(other, Answer::TimedOut));
-                        f.notes.push(describe(&other, &subject.value, "PTR"));
-                    }
-                }
+                l.ptr(ip, &subject.value).await;
             }
             _ => {
-                // The CNAME chain, link by link.
-                let mut current = subject.value.clone();
-                let mut chain: Vec<String> = Vec::new();
-                while chain.len() < MAX_CHAIN {
-                    asked += 1;
-                    let answer = query(&resolver, fqdn(&current)?, RecordType::CNAME).await;
-                    let next = match &answer {
-                        Answer::Records(records) => records.iter().find_map(|r| match r {
-                            RData::CNAME(c) => {
-                                Some(c.0.to_ascii().trim_end_matches('.').to_ascii_lowercase())
-                            }
-                            _ => None,
-                        }),
-                        Answer::TimedOut => {
-                            timeouts += 1;
-                            None
-                        }
-                        _ => None,
-                    };
-                    let Some(next) = next.filter(|n| *n != current && !chain.contains(n)) else { break };
-                    let Ok(d) = IndicatorValue::parse(ObservableKind::Domain, &next) else { break };
-                    f.log.push(format!("{current} CNAME {}", d.value));
-                    f.observe(ObservableKind::Domain, &d.value, Status::Indirect);
-                    let source = node_of(&current, &subject.value);
-                    f.relate(source, "resolves-to", Node::Value(ObservableKind::Domain, d.value.clone()));
-                    chain.push(d.value.clone());
-                    current = d.value;
-                }
-                let last = node_of(&current, &subject.value);
-                for (rtype, label) in [(RecordType::A, "A"), (RecordType::AAAA, "AAAA")] {
-                    asked += 1;
-                    match query(&resolver, fqdn(&subject.value)?, rtype).await {
-                        Answer::Records(records) => {
-                            for r in records {
-                                let ip = match r {
-                                    RData::A(a) => IpAddr::V4(a.0),
-                                    RData::AAAA(a) => IpAddr::V6(a.0),
-                                    _ => continue,
-                                };
-                                let kind =
-                                    if ip.is_ipv4() { ObservableKind::Ipv4 } else { ObservableKind::Ipv6 };
-                                f.log.push(format!("{label} {ip}"));
-                                f.observe(kind, &ip.to_string(), Status::Indirect);
-                                f.relate(last.clone(), "resolves-to", Node::Value(kind, ip.to_string()));
-                            }
-                        }
-                        other => {
-                            timeouts += usize::from(matches!(other, Answer::TimedOut));
-                            f.notes.push(describe(&other, &subject.value, label));
-                        }
-                    }
-                }
-                asked += 1;
-                match query(&resolver, fqdn(&subject.value)?, RecordType::MX).await {
-                    Answer::Records(records) => {
-                        for r in records {
-                            if let RData::MX(mx) = r {
-                                let host = mx.exchange().to_ascii();
-                                f.log.push(format!("MX {} {}", mx.preference(), host.trim_end_matches('.')));
-                            }
-                        }
-                    }
-                    Answer::TimedOut => timeouts += 1,
-                    // A domain without mail is the common case: not worth a note.
-                    _ => {}
-                }
+                let last = l.cname_chain(&subject.value).await?;
+                l.addresses(&subject.value, &last).await?;
+                l.mx(&subject.value).await?;
             }
         }
-        if timeouts == asked {
+        if l.timeouts == l.asked {
             return Err(OpError::Failed(format!(
                 "{} did not answer within {} s",
                 self.server_text(),
                 self.timeout.as_secs()
             )));
         }
-        dedup(&mut f.notes);
-        Ok(f)
+        dedup(&mut l.f.notes);
+        Ok(l.f)
     }
 }
 
 fn dedup(notes: &mut Vec<String>) {
     let mut seen = std::collections::BTreeSet::new();
     notes.retain(|n| seen.insert(n.clone()));
+}
+
+/// One run's questions: what was found, and how many were asked and went unanswered.
+struct Lookup {
+    resolver: TokioResolver,
+    f: Findings,
+    asked: usize,
+    timeouts: usize,
+}
+
+impl Lookup {
+    async fn ask(&mut self, name: Name, rtype: RecordType) -> Answer {
+        self.asked += 1;
+        let answer = query(&self.resolver, name, rtype).await;
+        self.timeouts += usize::from(matches!(answer, Answer::TimedOut));
+        answer
+    }
+
+    /// The names an address points back to.
+    async fn ptr(&mut self, ip: IpAddr, subject: &str) {
+        match self.ask(Name::from(ip), RecordType::PTR).await {
+            Answer::Records(records) => {
+                for r in records {
+                    if let RData::PTR(ptr) = r {
+                        let name = ptr.0.to_ascii();
+                        let name = name.trim_end_matches('.');
+                        self.f.log.push(format!("PTR {name}"));
+                        if let Ok(d) = IndicatorValue::parse(ObservableKind::Domain, name) {
+                            self.f.observe(ObservableKind::Domain, &d.value, Status::Indirect);
+                            self.f.relate(
+                                Node::Subject,
+                                "related-to",
+                                Node::Value(ObservableKind::Domain, d.value),
+                            );
+                        }
+                    }
+                }
+            }
+            other => self.f.notes.push(describe(&other, subject, "PTR")),
+        }
+    }
+
+    /// The CNAME chain, link by link; its last name.
+    async fn cname_chain(&mut self, subject: &str) -> Result<Node, OpError> {
+        let mut current = subject.to_owned();
+        let mut chain: Vec<String> = Vec::new();
+        while chain.len() < MAX_CHAIN {
+            let answer = self.ask(fqdn(&current)?, RecordType::CNAME).await;
+            let next = match &answer {
+                Answer::Records(records) => records.iter().find_map(|r| match r {
+                    RData::CNAME(c) => Some(c.0.to_ascii().trim_end_matches('.').to_ascii_lowercase()),
+                    _ => None,
+                }),
+                _ => None,
+            };
+            let Some(next) = next.filter(|n| *n != current && !chain.contains(n)) else { break };
+            let Ok(d) = IndicatorValue::parse(ObservableKind::Domain, &next) else { break };
+            self.f.log.push(format!("{current} CNAME {}", d.value));
+            self.f.observe(ObservableKind::Domain, &d.value, Status::Indirect);
+            let source = node_of(&current, subject);
+            self.f.relate(source, "resolves-to", Node::Value(ObservableKind::Domain, d.value.clone()));
+            chain.push(d.value.clone());
+            current = d.value;
+        }
+        Ok(node_of(&current, subject))
+    }
+
+    /// The name's addresses, each related to the end of its CNAME chain (`last`).
+    async fn addresses(&mut self, subject: &str, last: &Node) -> Result<(), OpError> {
+        for (rtype, label) in [(RecordType::A, "A"), (RecordType::AAAA, "AAAA")] {
+            match self.ask(fqdn(subject)?, rtype).await {
+                Answer::Records(records) => {
+                    for r in records {
+                        let ip = match r {
+                            RData::A(a) => IpAddr::V4(a.0),
+                            RData::AAAA(a) => IpAddr::V6(a.0),
+                            _ => continue,
+                        };
+                        let kind = if ip.is_ipv4() { ObservableKind::Ipv4 } else { ObservableKind::Ipv6 };
+                        self.f.log.push(format!("{label} {ip}"));
+                        self.f.observe(kind, &ip.to_string(), Status::Indirect);
+                        self.f.relate(last.clone(), "resolves-to", Node::Value(kind, ip.to_string()));
+                    }
+                }
+                other => self.f.notes.push(describe(&other, subject, label)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Mail exchangers, logged only.
+    async fn mx(&mut self, subject: &str) -> Result<(), OpError> {
+        // A domain without mail is the common case: no note when there is none.
+        if let Answer::Records(records) = self.ask(fqdn(subject)?, RecordType::MX).await {
+            for r in records {
+                if let RData::MX(mx) = r {
+                    let host = mx.exchange().to_ascii();
+                    self.f.log.push(format!("MX {} {}", mx.preference(), host.trim_end_matches('.')));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 fn node_of(name: &str, subject: &str) -> Node {

@@ -358,31 +358,48 @@ fn reported_message<'a>(
 }
 
 impl Facts {
-    /// Reads the facts from an extraction, the raw input and the draft's items.
+    /// Reads the facts from an extraction, the raw input and the draft's items. Also returns
+    /// the reported message's raw bytes when it could be parsed (for the DKIM check).
     pub fn read(raw: &[u8], x: &Extraction, items: &[NewItem]) -> (Self, Option<Vec<u8>>) {
         let mut f = Facts::default();
-        let reported = x.reported();
-        if let Some(m) = reported {
-            // The sender is the first mailbox with an address; the display name, every name the
-            // header writes (`Team ,_<a@b.example>` shows "Team" and hides the address).
-            let names: Vec<&str> = m
-                .from
-                .iter()
-                .filter_map(|b| b.name.as_deref())
-                .map(str::trim)
-                .filter(|n| !n.is_empty())
-                .collect();
-            if let Some(from) = m.from.iter().find(|b| b.address.is_some()).or_else(|| m.from.first()) {
-                f.from_name = (!names.is_empty()).then(|| names.join(", "));
-                f.from_address = from.address.as_ref().map(|a| a.to_lowercase());
-                f.from_domain =
-                    f.from_address.as_deref().and_then(|a| a.rsplit('@').next()).and_then(registered);
-            }
-            f.from_mailboxes = m.from.len();
-            f.reply_to =
-                m.reply_to.iter().filter_map(|r| r.address.as_ref().map(|a| a.to_lowercase())).collect();
-            f.message_id = m.message_id.clone();
+        if let Some(m) = x.reported() {
+            f.read_sender(m);
         }
+        let reported_raw = f.read_headers(raw, x);
+        f.read_texts(x);
+        f.read_attachments(x);
+        f.read_observables(x, items);
+        f.read_items(items);
+        (f, reported_raw)
+    }
+
+    /// The reported message's sender and Reply-To, from the extraction.
+    fn read_sender(&mut self, m: &crate::extract::MessageInfo) {
+        // The sender is the first mailbox with an address; the display name, every name the
+        // header writes (`Team ,_<a@b.example>` shows "Team" and hides the address).
+        let names: Vec<&str> = m
+            .from
+            .iter()
+            .filter_map(|b| b.name.as_deref())
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .collect();
+        if let Some(from) = m.from.iter().find(|b| b.address.is_some()).or_else(|| m.from.first()) {
+            self.from_name = (!names.is_empty()).then(|| names.join(", "));
+            self.from_address = from.address.as_ref().map(|a| a.to_lowercase());
+            self.from_domain =
+                self.from_address.as_deref().and_then(|a| a.rsplit('@').next()).and_then(registered);
+        }
+        self.from_mailboxes = m.from.len();
+        self.reply_to =
+            m.reply_to.iter().filter_map(|r| r.address.as_ref().map(|a| a.to_lowercase())).collect();
+        self.message_id = m.message_id.clone();
+    }
+
+    /// The reported message's own header fields (list traffic, replies, authentication
+    /// results), read from the raw input; its raw bytes when it parsed.
+    fn read_headers(&mut self, raw: &[u8], x: &Extraction) -> Option<Vec<u8>> {
+        let reported = x.reported();
         // The reported email's headers are all that is read here: when it is the input itself
         // (most reports), its headers alone are parsed (the extraction decoded the body already).
         let parser = mail_parser::MessageParser::default();
@@ -391,29 +408,30 @@ impl Facts {
         } else {
             parser.parse(raw)
         };
-        let mut reported_raw = None;
-        if let Some(p) = parsed.as_ref()
-            && let Some(m) = reported_message(p, x)
-        {
-            let header = |name: &str| m.header_raw(name).map(|v| v.trim().to_string());
-            f.dkim_signed = header("DKIM-Signature").is_some();
-            f.list = ListFacts::read(header);
-            for name in ["In-Reply-To", "References"] {
-                if let Some(v) = header(name) {
-                    f.replies_to.extend(message_ids(&v));
-                }
+        let m = reported_message(parsed.as_ref()?, x)?;
+        let header = |name: &str| m.header_raw(name).map(|v| v.trim().to_string());
+        self.dkim_signed = header("DKIM-Signature").is_some();
+        self.list = ListFacts::read(header);
+        for name in ["In-Reply-To", "References"] {
+            if let Some(v) = header(name) {
+                self.replies_to.extend(message_ids(&v));
             }
-            for h in m.headers().iter().filter(|h| h.name().eq_ignore_ascii_case("Authentication-Results")) {
-                let start = h.offset_start as usize;
-                let end = h.offset_end as usize;
-                if let Some(bytes) = m.raw_message.get(start..end)
-                    && let Some(parsed) = auth::parse(&String::from_utf8_lossy(bytes))
-                {
-                    f.auth_results.push(parsed);
-                }
-            }
-            reported_raw = Some(m.raw_message.to_vec());
         }
+        for h in m.headers().iter().filter(|h| h.name().eq_ignore_ascii_case("Authentication-Results")) {
+            let start = h.offset_start as usize;
+            let end = h.offset_end as usize;
+            if let Some(bytes) = m.raw_message.get(start..end)
+                && let Some(parsed) = auth::parse(&String::from_utf8_lossy(bytes))
+            {
+                self.auth_results.push(parsed);
+            }
+        }
+        Some(m.raw_message.to_vec())
+    }
+
+    /// The reported message's body texts (plain wording, HTML bodies) and HTML attachments.
+    fn read_texts(&mut self, x: &Extraction) {
+        let reported = x.reported();
         // A message forwarded inline has no body part of its own: it is the reporter's body from
         // the forward's marker on (the HTML body whole: its marker is split by markup, and the
         // reporter's own lines above it are few).
@@ -425,19 +443,19 @@ impl Facts {
             };
             match &t.location {
                 Location::Body { content_type, part } if reported_text => {
-                    f.has_body = true;
+                    self.has_body = true;
                     if content_type.to_ascii_lowercase().contains("html") {
-                        f.html.push((format!("body {part}"), t.text.clone()));
-                    } else if f.plain.len() < MAX_WORDING {
+                        self.html.push((format!("body {part}"), t.text.clone()));
+                    } else if self.plain.len() < MAX_WORDING {
                         let start = inline_in
                             .and_then(|_| crate::extract::forward::first_start(&t.text))
                             .unwrap_or(0);
                         let text = t.text.get(start..).unwrap_or_default();
-                        let room = MAX_WORDING - f.plain.len();
+                        let room = MAX_WORDING - self.plain.len();
                         let end =
                             (0..=room.min(text.len())).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
-                        f.plain.push_str(text.get(..end).unwrap_or_default());
-                        f.plain.push('\n');
+                        self.plain.push_str(text.get(..end).unwrap_or_default());
+                        self.plain.push('\n');
                     }
                 }
                 Location::Attachment { name, content_type } => {
@@ -447,12 +465,30 @@ impl Facts {
                         || lower.ends_with(".htm")
                         || lower.ends_with(".svg")
                     {
-                        f.html.push((format!("attachment {name}"), t.text.clone()));
+                        self.html.push((format!("attachment {name}"), t.text.clone()));
                     }
                 }
                 _ => {}
             }
         }
+    }
+
+    fn read_attachments(&mut self, x: &Extraction) {
+        for a in &x.attachments {
+            if a.nested_message.is_none()
+                && let Some(n) = &a.name
+            {
+                self.attachment_names.push(n.clone());
+            }
+            for m in &a.members {
+                self.attachment_names.push(m.name.clone());
+            }
+        }
+    }
+
+    /// The proposed values: hosts, registered domains, URLs on an IP, URLs from QR codes; the
+    /// sender's and Reply-To's hosts with them.
+    fn read_observables(&mut self, x: &Extraction, items: &[NewItem]) {
         let qr_texts: Vec<usize> = x
             .texts
             .iter()
@@ -460,16 +496,6 @@ impl Facts {
             .filter(|(_, t)| matches!(t.location, Location::QrCode { .. }))
             .map(|(i, _)| i)
             .collect();
-        for a in &x.attachments {
-            if a.nested_message.is_none()
-                && let Some(n) = &a.name
-            {
-                f.attachment_names.push(n.clone());
-            }
-            for m in &a.members {
-                f.attachment_names.push(m.name.clone());
-            }
-        }
         for o in &x.observables {
             if o.role == MessageRole::ReporterEnvelope {
                 continue;
@@ -483,7 +509,7 @@ impl Facts {
                     && i.state == "proposed"
             });
             if o.provenance.iter().any(|p| qr_texts.contains(&p.text)) && kind == ObservableKind::Url {
-                f.qr_values.push(value.clone());
+                self.qr_values.push(value.clone());
             }
             if !proposed {
                 continue;
@@ -494,54 +520,57 @@ impl Facts {
                         if host.parse::<std::net::IpAddr>().is_ok()
                             || host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok()
                         {
-                            f.ip_urls.push(value.clone());
+                            self.ip_urls.push(value.clone());
                         } else {
                             let path = value.splitn(4, '/').nth(3).map(|p| format!("/{p}"));
-                            f.hosts.push((host.clone(), path));
+                            self.hosts.push((host.clone(), path));
                             if let Some(r) =
                                 o.indicator.registered_domain.clone().or_else(|| registered(&host))
                             {
-                                f.domains.push(r);
+                                self.domains.push(r);
                             }
                         }
                     }
                 }
                 ObservableKind::Domain => {
-                    f.hosts.push((value.clone(), None));
+                    self.hosts.push((value.clone(), None));
                     if let Some(r) = &o.indicator.registered_domain {
-                        f.domains.push(r.clone());
+                        self.domains.push(r.clone());
                     }
                 }
                 _ => {}
             }
         }
-        if let Some(a) = &f.from_address
+        if let Some(a) = &self.from_address
             && let Some(host) = a.rsplit('@').next()
         {
-            f.hosts.push((host.to_string(), None));
-            if let Some(d) = &f.from_domain {
-                f.domains.push(d.clone());
+            self.hosts.push((host.to_string(), None));
+            if let Some(d) = &self.from_domain {
+                self.domains.push(d.clone());
             }
         }
-        for r in &f.reply_to {
+        for r in &self.reply_to {
             if let Some(host) = r.rsplit('@').next() {
-                f.hosts.push((host.to_string(), None));
+                self.hosts.push((host.to_string(), None));
             }
         }
-        f.domains.sort();
-        f.domains.dedup();
+        self.domains.sort();
+        self.domains.dedup();
+    }
+
+    /// How many values the draft proposes and whitelists, and every value it holds.
+    fn read_items(&mut self, items: &[NewItem]) {
         for i in items {
             if i.section != "indicator" {
                 continue;
             }
             match i.state.as_str() {
-                "proposed" => f.proposed += 1,
-                "whitelisted" => f.whitelisted += 1,
+                "proposed" => self.proposed += 1,
+                "whitelisted" => self.whitelisted += 1,
                 _ => {}
             }
-            f.values.push((i.item_type.clone(), i.value.clone()));
+            self.values.push((i.item_type.clone(), i.value.clone()));
         }
-        (f, reported_raw)
     }
 }
 
