@@ -319,33 +319,9 @@ fn main() -> ExitCode {
     while Instant::now() < end {
         round += 1;
         let left = end.saturating_duration_since(Instant::now()).as_secs_f64() / 60.0;
-        let _ = std::fs::remove_file(a.out.join("stats"));
-        let mut cmd = Command::new(&me);
-        cmd.arg(a.target.name()).arg("--worker").arg("--minutes").arg(left.to_string());
-        cmd.arg("--out").arg(&a.out).arg("--rng").arg((round * 0x9E37_79B9).to_string());
-        for s in &a.seeds {
-            cmd.arg("--seeds").arg(s);
-        }
-        let Ok(mut child) = cmd.spawn() else {
+        let Ok(status) = supervise(&me, &a, round, left) else {
             eprintln!("cannot start the worker");
             return ExitCode::from(3);
-        };
-        let mut last = None;
-        let mut since = Instant::now();
-        let status = loop {
-            std::thread::sleep(Duration::from_millis(500));
-            if let Ok(Some(st)) = child.try_wait() {
-                break Some(st);
-            }
-            let now = read_state(&a.out.join("state"));
-            if now != last {
-                last = now;
-                since = Instant::now();
-            } else if since.elapsed() > HANG {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
         };
         let runs = std::fs::read_to_string(a.out.join("stats"))
             .ok()
@@ -369,16 +345,7 @@ fn main() -> ExitCode {
             }
         }
     }
-    let panics = std::fs::read_dir(&a.out)
-        .map(|rd| {
-            rd.filter_map(Result::ok)
-                .filter(|e| {
-                    e.file_name().to_string_lossy().starts_with("panic-")
-                        && e.file_name().to_string_lossy().ends_with(".bin")
-                })
-                .count()
-        })
-        .unwrap_or(0);
+    let panics = panics_in(&a.out);
     let secs = started.elapsed().as_secs_f64();
     println!(
         "| {} | {} | {:.1} | {} | {:.0} | {} | {} | {} |",
@@ -392,4 +359,53 @@ fn main() -> ExitCode {
         hangs
     );
     if panics + aborts as usize + hangs as usize > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS }
+}
+
+/// One worker process fuzzing for the `left` minutes, watched: its exit status, or `None` when
+/// it stopped making progress for `HANG` and was killed.
+fn supervise(
+    me: &Path,
+    a: &Args,
+    round: u64,
+    left: f64,
+) -> std::io::Result<Option<std::process::ExitStatus>> {
+    let _ = std::fs::remove_file(a.out.join("stats"));
+    let mut cmd = Command::new(me);
+    cmd.arg(a.target.name()).arg("--worker").arg("--minutes").arg(left.to_string());
+    cmd.arg("--out").arg(&a.out).arg("--rng").arg((round * 0x9E37_79B9).to_string());
+    for s in &a.seeds {
+        cmd.arg("--seeds").arg(s);
+    }
+    let mut child = cmd.spawn()?;
+    let mut last = None;
+    let mut since = Instant::now();
+    loop {
+        std::thread::sleep(Duration::from_millis(500));
+        if let Ok(Some(st)) = child.try_wait() {
+            return Ok(Some(st));
+        }
+        let now = read_state(&a.out.join("state"));
+        if now != last {
+            last = now;
+            since = Instant::now();
+        } else if since.elapsed() > HANG {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(None);
+        }
+    }
+}
+
+/// How many panics the workers saved in `out`.
+fn panics_in(out: &Path) -> usize {
+    std::fs::read_dir(out)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .filter(|e| {
+                    e.file_name().to_string_lossy().starts_with("panic-")
+                        && e.file_name().to_string_lossy().ends_with(".bin")
+                })
+                .count()
+        })
+        .unwrap_or(0)
 }

@@ -277,192 +277,208 @@ fn main() {
     let parts = std::env::var("BENCH_PARTS").unwrap_or_else(|_| "quality,cost,join".into());
     let want = |p: &str| parts.split(',').any(|x| x.trim() == p);
     if want("quality") {
-        // 1. Quality: phishing and benign interleaved, so "newly seen" favours neither.
-        let mut all: Vec<&Email> = Vec::new();
-        for i in 0..phishing.len().max(benign.len()) {
-            all.extend(phishing.get(i));
-            all.extend(benign.get(i));
-        }
-        let url = fresh("sqlite", dir, "quality").unwrap_or_default();
-        let (db, ctx) = open(&url, dir, true);
-        let mut judged = Vec::new();
-        let mut unjudged = 0;
-        for e in &all {
-            let name = e.path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-            let Some(row) = import(&db, &ctx, e.raw.clone(), &name) else {
-                unjudged += 1;
-                continue;
-            };
-            let mut conn = db.conn().unwrap_or_else(|e| panic!("{e}"));
-            match verdicts::get(&mut conn, row.id).ok().flatten() {
-                Some(v) => judged.push(Judged {
-                    phish: e.phish,
-                    even: e.even,
-                    file: name,
-                    verdict: v.verdict,
-                    score: v.score,
-                    reasons: harpoon::service::verdict::reasons_of(&v.reasons),
-                }),
-                None => unjudged += 1,
-            }
-        }
-        // `BENCH_DUMP=FILE`: one JSON line per judged email (file, class, half, score, reasons), for
-        // looking at the even half's scores offline (fitting weights by hand or by regression).
-        if let Ok(path) = std::env::var("BENCH_DUMP") {
-            let lines: Vec<String> = judged
-                .iter()
-                .map(|j| {
-                    serde_json::json!({
-                        "file": j.file, "phish": j.phish, "even": j.even, "verdict": j.verdict,
-                        "score": j.score, "reasons": j.reasons,
-                    })
-                    .to_string()
-                })
-                .collect();
-            std::fs::write(&path, lines.join("\n") + "\n").unwrap_or_else(|e| panic!("{path}: {e}"));
-        }
-        out.push_str("## Quality (SQLite, every email through the import path, fresh database)\n\n");
-        quality_table(&mut out, &judged);
-        out.push_str(&format!(
-            "\nEmails without a verdict (failed imports: nothing could be read): {unjudged}.\n"
-        ));
-        let mut signals: BTreeMap<(String, bool), usize> = BTreeMap::new();
-        for j in &judged {
-            for r in &j.reasons {
-                *signals.entry((r.signal.clone(), j.phish)).or_default() += 1;
-            }
-        }
-        out.push_str("\n### How often each signal spoke\n\n| signal | phishing | benign |\n|---|---|---|\n");
-        let names: std::collections::BTreeSet<&String> = signals.keys().map(|(s, _)| s).collect();
-        for s in names {
-            let n = |p: bool| signals.get(&(s.clone(), p)).copied().unwrap_or(0);
-            out.push_str(&format!("| `{s}` | {} | {} |\n", n(true), n(false)));
-        }
-        let phish_benign: Vec<&Judged> =
-            judged.iter().filter(|j| j.phish && j.verdict == "likely_benign").collect();
-        if !phish_benign.is_empty() {
-            out.push_str("\n### Phishing suggested likely benign\n\n");
-            for j in phish_benign {
-                out.push_str(&format!("- {} (score {})\n", j.file, j.score));
-            }
-        }
-        out.push_str("\n### Benign misses (benign emails not suggested likely benign) and their reasons\n\n");
-        for j in judged.iter().filter(|j| !j.phish && j.verdict != "likely_benign") {
-            let why: Vec<String> = j
-                .reasons
-                .iter()
-                .filter(|r| r.weight != 0)
-                .map(|r| {
-                    format!(
-                        "{} {:+} ({})",
-                        r.signal,
-                        r.weight,
-                        r.evidence.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
-                    )
-                })
-                .collect();
-            out.push_str(&format!("- {} → {} {}: {}\n", j.file, j.verdict, j.score, why.join("; ")));
-        }
-        drop(db);
+        let (judged, unjudged) = quality(dir, &phishing, &benign);
+        quality_report(&mut out, &judged, unjudged);
     }
     if want("cost") {
-        // 2. Cost: the phishing corpus imported with verdicts off and on (with a resolver that
-        // answers, and with one that never does), alternated, best of two.
-        let configs: [(&str, bool, Option<&str>); 3] = [
-            ("off", false, None),
-            ("on", true, None),
-            ("on, the resolver down (127.0.0.1:9)", true, Some("127.0.0.1:9")),
-        ];
-        // Wall time and this process's CPU time (every thread: the DKIM lookups' too); on a
-        // shared machine the wall time includes waiting for a core.
-        let mut times: BTreeMap<usize, Vec<(Duration, f64)>> = BTreeMap::new();
-        for round in 0..2 {
-            for (k, (_, on, dns)) in configs.iter().enumerate() {
-                let url = fresh("sqlite", dir, &format!("cost_{round}_{k}")).unwrap_or_default();
-                let (db, ctx) = open_with(&url, dir, *on, *dns);
-                let (start, cpu) = (Instant::now(), common::cpu_ticks().unwrap_or_default());
-                for e in &phishing {
-                    let _ = import(&db, &ctx, e.raw.clone(), "cost");
-                }
-                let cpu_s = common::cpu_ticks().unwrap_or_default().saturating_sub(cpu) as f64 / 100.0;
-                times.entry(k).or_default().push((start.elapsed(), cpu_s));
-            }
-        }
-        let best = |k: usize| {
-            let t = times.get(&k).map(Vec::as_slice).unwrap_or_default();
-            let wall = t.iter().map(|(w, _)| *w).min().unwrap_or_default().as_secs_f64();
-            let cpu = t.iter().map(|(_, c)| *c).fold(f64::INFINITY, f64::min);
-            (wall, if cpu.is_finite() { cpu } else { 0.0 })
-        };
-        let (off_wall, off_cpu) = best(0);
-        out.push_str(&format!(
-            "\n## Cost (SQLite, {} phishing emails imported one after another, best of 2 alternated rounds; load {})\n\n| verdicts | wall time | emails/s | CPU time | added to import time: wall / CPU (goal ≤ 20 %) |\n|---|---|---|---|---|\n",
-            phishing.len(),
-            std::fs::read_to_string("/proc/loadavg").unwrap_or_default().split_whitespace().take(3).collect::<Vec<_>>().join(" ")
-        ));
-        for (k, (name, _, _)) in configs.iter().enumerate() {
-            let (wall, cpu) = best(k);
-            out.push_str(&format!(
-                "| {name} | {wall:.2} s | {:.0} | {cpu:.2} s | {} |\n",
-                phishing.len() as f64 / wall.max(1e-9),
-                if k == 0 {
-                    String::new()
-                } else {
-                    format!(
-                        "**{:.1} % / {:.1} %**",
-                        100.0 * (wall / off_wall.max(1e-9) - 1.0),
-                        100.0 * (cpu / off_cpu.max(1e-9) - 1.0)
-                    )
-                }
-            ));
-        }
+        cost(&mut out, dir, &phishing);
     }
     if want("join") {
-        // 3. Known-phish auto-join, per backend.
-        out.push_str("\n## Known-phish auto-join (every phish committed, then reported again by someone else)\n\n| backend | committed | re-reported | suggested known phish | joined the same event (goal 100 %) |\n|---|---|---|---|---|\n");
-        for backend in ["sqlite", "postgres"] {
-            let Some(url) = fresh(backend, dir, "harpoon_bench_verdicts") else {
-                out.push_str(&format!("| {backend} | skipped (BENCH_PG_URL not set) | | | |\n"));
-                continue;
-            };
-            let (db, ctx) = open(&url, dir, true);
-            let mut firsts: Vec<(&Email, i64)> = Vec::new();
-            for e in &phishing {
-                let Some(row) = import(&db, &ctx, e.raw.clone(), "first") else { continue };
-                let mut conn = db.conn().unwrap_or_else(|e| panic!("{e}"));
-                let event = if row.state == "draft" {
-                    imports::commit(&mut conn, &ctx, row.id, "bench", EventMeta::default())
-                        .ok()
-                        .map(|c| c.event_id)
-                } else {
-                    row.event_id
-                };
-                if let Some(ev) = event {
-                    firsts.push((e, ev));
-                }
-            }
-            let (mut known, mut same) = (0, 0);
-            for (k, (e, event)) in firsts.iter().enumerate() {
-                let again = forwarded(&e.raw, k);
-                let Some(row) = import(&db, &ctx, again, "again") else { continue };
-                let mut conn = db.conn().unwrap_or_else(|e| panic!("{e}"));
-                if verdicts::get(&mut conn, row.id).ok().flatten().is_some_and(|v| v.verdict == "known_phish")
-                {
-                    known += 1;
-                }
-                if row.state == "committed" && row.event_id == Some(*event) {
-                    same += 1;
-                }
-            }
-            let n = firsts.len();
-            out.push_str(&format!(
-                "| {backend} | {n} | {n} | {known} | **{same} ({:.1} %)** |\n",
-                100.0 * same as f64 / n.max(1) as f64
-            ));
-            drop(db);
-        }
+        join(&mut out, dir, &phishing);
     }
     println!("{out}");
+}
+
+/// Part 1, quality: phishing and benign interleaved, so "newly seen" favours neither. The
+/// emails judged, and how many got no verdict.
+fn quality(dir: &Path, phishing: &[Email], benign: &[Email]) -> (Vec<Judged>, usize) {
+    let mut all: Vec<&Email> = Vec::new();
+    for i in 0..phishing.len().max(benign.len()) {
+        all.extend(phishing.get(i));
+        all.extend(benign.get(i));
+    }
+    let url = fresh("sqlite", dir, "quality").unwrap_or_default();
+    let (db, ctx) = open(&url, dir, true);
+    let mut judged = Vec::new();
+    let mut unjudged = 0;
+    for e in &all {
+        let name = e.path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let Some(row) = import(&db, &ctx, e.raw.clone(), &name) else {
+            unjudged += 1;
+            continue;
+        };
+        let mut conn = db.conn().unwrap_or_else(|e| panic!("{e}"));
+        match verdicts::get(&mut conn, row.id).ok().flatten() {
+            Some(v) => judged.push(Judged {
+                phish: e.phish,
+                even: e.even,
+                file: name,
+                verdict: v.verdict,
+                score: v.score,
+                reasons: harpoon::service::verdict::reasons_of(&v.reasons),
+            }),
+            None => unjudged += 1,
+        }
+    }
+    (judged, unjudged)
+}
+
+fn quality_report(out: &mut String, judged: &[Judged], unjudged: usize) {
+    // `BENCH_DUMP=FILE`: one JSON line per judged email (file, class, half, score, reasons), for
+    // looking at the even half's scores offline (fitting weights by hand or by regression).
+    if let Ok(path) = std::env::var("BENCH_DUMP") {
+        let lines: Vec<String> = judged
+            .iter()
+            .map(|j| {
+                serde_json::json!({
+                    "file": j.file, "phish": j.phish, "even": j.even, "verdict": j.verdict,
+                    "score": j.score, "reasons": j.reasons,
+                })
+                .to_string()
+            })
+            .collect();
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap_or_else(|e| panic!("{path}: {e}"));
+    }
+    out.push_str("## Quality (SQLite, every email through the import path, fresh database)\n\n");
+    quality_table(out, judged);
+    out.push_str(&format!(
+        "\nEmails without a verdict (failed imports: nothing could be read): {unjudged}.\n"
+    ));
+    let mut signals: BTreeMap<(String, bool), usize> = BTreeMap::new();
+    for j in judged {
+        for r in &j.reasons {
+            *signals.entry((r.signal.clone(), j.phish)).or_default() += 1;
+        }
+    }
+    out.push_str("\n### How often each signal spoke\n\n| signal | phishing | benign |\n|---|---|---|\n");
+    let names: std::collections::BTreeSet<&String> = signals.keys().map(|(s, _)| s).collect();
+    for s in names {
+        let n = |p: bool| signals.get(&(s.clone(), p)).copied().unwrap_or(0);
+        out.push_str(&format!("| `{s}` | {} | {} |\n", n(true), n(false)));
+    }
+    let phish_benign: Vec<&Judged> =
+        judged.iter().filter(|j| j.phish && j.verdict == "likely_benign").collect();
+    if !phish_benign.is_empty() {
+        out.push_str("\n### Phishing suggested likely benign\n\n");
+        for j in phish_benign {
+            out.push_str(&format!("- {} (score {})\n", j.file, j.score));
+        }
+    }
+    out.push_str("\n### Benign misses (benign emails not suggested likely benign) and their reasons\n\n");
+    for j in judged.iter().filter(|j| !j.phish && j.verdict != "likely_benign") {
+        let why: Vec<String> = j
+            .reasons
+            .iter()
+            .filter(|r| r.weight != 0)
+            .map(|r| {
+                format!(
+                    "{} {:+} ({})",
+                    r.signal,
+                    r.weight,
+                    r.evidence.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
+                )
+            })
+            .collect();
+        out.push_str(&format!("- {} → {} {}: {}\n", j.file, j.verdict, j.score, why.join("; ")));
+    }
+}
+
+/// Part 2, cost: the phishing corpus imported with verdicts off and on (with a resolver that
+/// answers, and with one that never does), alternated, best of two.
+fn cost(out: &mut String, dir: &Path, phishing: &[Email]) {
+    let configs: [(&str, bool, Option<&str>); 3] = [
+        ("off", false, None),
+        ("on", true, None),
+        ("on, the resolver down (127.0.0.1:9)", true, Some("127.0.0.1:9")),
+    ];
+    // Wall time and this process's CPU time (every thread: the DKIM lookups' too); on a
+    // shared machine the wall time includes waiting for a core.
+    let mut times: BTreeMap<usize, Vec<(Duration, f64)>> = BTreeMap::new();
+    for round in 0..2 {
+        for (k, (_, on, dns)) in configs.iter().enumerate() {
+            let url = fresh("sqlite", dir, &format!("cost_{round}_{k}")).unwrap_or_default();
+            let (db, ctx) = open_with(&url, dir, *on, *dns);
+            let (start, cpu) = (Instant::now(), common::cpu_ticks().unwrap_or_default());
+            for e in phishing {
+                let _ = import(&db, &ctx, e.raw.clone(), "cost");
+            }
+            let cpu_s = common::cpu_ticks().unwrap_or_default().saturating_sub(cpu) as f64 / 100.0;
+            times.entry(k).or_default().push((start.elapsed(), cpu_s));
+        }
+    }
+    let best = |k: usize| {
+        let t = times.get(&k).map(Vec::as_slice).unwrap_or_default();
+        let wall = t.iter().map(|(w, _)| *w).min().unwrap_or_default().as_secs_f64();
+        let cpu = t.iter().map(|(_, c)| *c).fold(f64::INFINITY, f64::min);
+        (wall, if cpu.is_finite() { cpu } else { 0.0 })
+    };
+    let (off_wall, off_cpu) = best(0);
+    out.push_str(&format!(
+        "\n## Cost (SQLite, {} phishing emails imported one after another, best of 2 alternated rounds; load {})\n\n| verdicts | wall time | emails/s | CPU time | added to import time: wall / CPU (goal ≤ 20 %) |\n|---|---|---|---|---|\n",
+        phishing.len(),
+        std::fs::read_to_string("/proc/loadavg").unwrap_or_default().split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+    ));
+    for (k, (name, _, _)) in configs.iter().enumerate() {
+        let (wall, cpu) = best(k);
+        out.push_str(&format!(
+            "| {name} | {wall:.2} s | {:.0} | {cpu:.2} s | {} |\n",
+            phishing.len() as f64 / wall.max(1e-9),
+            if k == 0 {
+                String::new()
+            } else {
+                format!(
+                    "**{:.1} % / {:.1} %**",
+                    100.0 * (wall / off_wall.max(1e-9) - 1.0),
+                    100.0 * (cpu / off_cpu.max(1e-9) - 1.0)
+                )
+            }
+        ));
+    }
+}
+
+/// Part 3, the known-phish auto-join, per backend.
+fn join(out: &mut String, dir: &Path, phishing: &[Email]) {
+    out.push_str("\n## Known-phish auto-join (every phish committed, then reported again by someone else)\n\n| backend | committed | re-reported | suggested known phish | joined the same event (goal 100 %) |\n|---|---|---|---|---|\n");
+    for backend in ["sqlite", "postgres"] {
+        let Some(url) = fresh(backend, dir, "harpoon_bench_verdicts") else {
+            out.push_str(&format!("| {backend} | skipped (BENCH_PG_URL not set) | | | |\n"));
+            continue;
+        };
+        let (db, ctx) = open(&url, dir, true);
+        let mut firsts: Vec<(&Email, i64)> = Vec::new();
+        for e in phishing {
+            let Some(row) = import(&db, &ctx, e.raw.clone(), "first") else { continue };
+            let mut conn = db.conn().unwrap_or_else(|e| panic!("{e}"));
+            let event = if row.state == "draft" {
+                imports::commit(&mut conn, &ctx, row.id, "bench", EventMeta::default())
+                    .ok()
+                    .map(|c| c.event_id)
+            } else {
+                row.event_id
+            };
+            if let Some(ev) = event {
+                firsts.push((e, ev));
+            }
+        }
+        let (mut known, mut same) = (0, 0);
+        for (k, (e, event)) in firsts.iter().enumerate() {
+            let again = forwarded(&e.raw, k);
+            let Some(row) = import(&db, &ctx, again, "again") else { continue };
+            let mut conn = db.conn().unwrap_or_else(|e| panic!("{e}"));
+            if verdicts::get(&mut conn, row.id).ok().flatten().is_some_and(|v| v.verdict == "known_phish") {
+                known += 1;
+            }
+            if row.state == "committed" && row.event_id == Some(*event) {
+                same += 1;
+            }
+        }
+        let n = firsts.len();
+        out.push_str(&format!(
+            "| {backend} | {n} | {n} | {known} | **{same} ({:.1} %)** |\n",
+            100.0 * same as f64 / n.max(1) as f64
+        ));
+        drop(db);
+    }
 }
 
 /// The phish as another employee reports it: forwarded as an attachment (new bytes).

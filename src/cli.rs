@@ -280,7 +280,7 @@ pub fn resolve_settings(global: &GlobalArgs) -> anyhow::Result<Settings> {
     if let Some(key) = &global.tls_key {
         settings.server.tls_key = Some(key.clone());
     }
-    settings.validate()?;
+    startup::validate(&settings)?;
     Ok(settings)
 }
 
@@ -332,7 +332,11 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
     actix_web::rt::System::new().block_on(async move {
         let db = startup::open_database(&settings)?;
         let preset = std::env::var("HARPOON_ADMIN_PASSWORD").ok();
-        let bootstrap = accounts::bootstrap_admin_with(&db, preset, &settings.password_policy())?;
+        let bootstrap = accounts::bootstrap_admin_with(
+            &db,
+            preset,
+            &crate::service::accounts::PasswordPolicy::configured(&settings),
+        )?;
         let public_url = settings.server.public_url.clone();
         let app = Application::build(settings, db)?;
         let url = public_url.unwrap_or_else(|| app.url());
@@ -692,7 +696,7 @@ fn change(
 
 fn user(cmd: UserCommand, db: &Db, settings: &Settings) -> anyhow::Result<()> {
     let mut conn = db.conn()?;
-    let policy = settings.password_policy();
+    let policy = crate::service::accounts::PasswordPolicy::configured(settings);
     match cmd {
         UserCommand::Add { name, role, password, password_stdin } => {
             let role = Role::parse(&role)?;

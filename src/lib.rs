@@ -7,6 +7,7 @@ pub mod api;
 pub mod cli;
 pub mod connectors;
 pub mod db;
+pub mod domain;
 pub mod extract;
 pub mod http;
 pub mod logging;

@@ -689,7 +689,7 @@ pub struct MailboxSettings {
     pub commit: bool,
     /// Default event metadata of the drafts (and events) this connector creates.
     #[serde(default)]
-    pub meta: crate::service::imports::EventMeta,
+    pub meta: crate::domain::EventMeta,
     /// False: configured but not running.
     #[serde(default = "default_true")]
     pub enabled: bool,
@@ -956,6 +956,9 @@ pub struct DatabaseSettings {
     pub sqlite_busy_timeout_ms: u64,
 }
 
+/// No configuration may set `auth.password_min_length` below this.
+pub const MIN_PASSWORD_FLOOR: usize = 10;
+
 /// Authentication tuning.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
@@ -1156,38 +1159,10 @@ impl Settings {
             }
         }
         let rules = self.secret_rules();
-        let mut names = std::collections::HashSet::new();
-        for m in &self.connectors.mailboxes {
-            if !names.insert(m.name.as_str()) {
-                return Err(SettingsError::Invalid(format!(
-                    "connectors.mailboxes: '{}' is defined twice",
-                    m.name
-                )));
-            }
-            if let Err(e) =
-                crate::connectors::validate(m).and_then(|()| crate::connectors::check_secrets(m, &rules))
-            {
-                return Err(SettingsError::Invalid(format!("connectors.mailboxes '{}': {e}", m.name)));
-            }
-        }
-        let mut feeds = std::collections::HashSet::new();
-        for f in &self.subscriptions.feeds {
-            if !feeds.insert(f.name.as_str()) {
-                return Err(SettingsError::Invalid(format!(
-                    "subscriptions.feeds: '{}' is defined twice",
-                    f.name
-                )));
-            }
-            if let Err(e) = crate::subscriptions::validate(f)
-                .and_then(|()| crate::subscriptions::check_secrets(f, &rules))
-            {
-                return Err(SettingsError::Invalid(format!("subscriptions.feeds '{}': {e}", f.name)));
-            }
-        }
-        if self.auth.password_min_length < crate::service::accounts::MIN_PASSWORD_FLOOR {
+        if self.auth.password_min_length < MIN_PASSWORD_FLOOR {
             return Err(SettingsError::Invalid(format!(
                 "auth.password_min_length must be at least {}",
-                crate::service::accounts::MIN_PASSWORD_FLOOR
+                MIN_PASSWORD_FLOOR
             )));
         }
         self.operations.splunk.check(&rules).map_err(SettingsError::Invalid)?;
@@ -1212,11 +1187,6 @@ impl Settings {
         let dir = self.security.ca_dir.clone().unwrap_or_else(|| self.data_dir.join("ca"));
         let ca_dir = std::path::absolute(&dir).unwrap_or(dir);
         SecretRules { ca_dir, env_prefix: self.security.secret_env_prefix.clone() }
-    }
-
-    /// The password policy in force.
-    pub fn password_policy(&self) -> crate::service::accounts::PasswordPolicy {
-        crate::service::accounts::PasswordPolicy { min_length: self.auth.password_min_length }
     }
 
     /// The database URL in force: the configured one, or `harpoon.db` in the data directory.

@@ -16,6 +16,7 @@ use crate::connectors::Supervisor;
 use crate::connectors::secret::SealKey;
 use crate::db::{DatabaseUrl, Db, PoolOptions};
 use crate::extract::ObservableKind;
+use crate::http::Draining;
 use crate::http::browser::Proxies;
 use crate::service::auth::{Authenticator, CacheOptions};
 use crate::service::imports::pipeline::Importer;
@@ -30,6 +31,18 @@ use crate::stix::schema::StixValidator;
 use crate::taxii::TaxiiState;
 use crate::taxii::cursor::CursorKey;
 
+/// The whole configuration checked: the settings' own rules, then each component's (mailbox
+/// connectors and subscriptions check their own sections).
+pub fn validate(settings: &Settings) -> Result<(), crate::settings::SettingsError> {
+    use crate::settings::SettingsError;
+    settings.validate()?;
+    let rules = settings.secret_rules();
+    crate::connectors::validate_config(&settings.connectors.mailboxes, &rules)
+        .map_err(SettingsError::Invalid)?;
+    crate::subscriptions::validate_config(&settings.subscriptions.feeds, &rules)
+        .map_err(SettingsError::Invalid)?;
+    Ok(())
+}
 /// Everything a request handler may need, shared by all workers.
 #[derive(Clone)]
 pub struct AppState {
@@ -49,21 +62,6 @@ pub struct AppState {
     pub leases: web::Data<Leases>,
     /// Whether this instance is stopping (`/readyz` says so).
     pub draining: web::Data<Draining>,
-}
-
-/// Set when the instance starts stopping: `/readyz` answers 503 so the load balancer sends new
-/// requests elsewhere while the ones in flight finish.
-#[derive(Debug, Default)]
-pub struct Draining(std::sync::atomic::AtomicBool);
-
-impl Draining {
-    pub fn start(&self) {
-        self.0.store(true, std::sync::atomic::Ordering::Release);
-    }
-
-    pub fn is_draining(&self) -> bool {
-        self.0.load(std::sync::atomic::Ordering::Acquire)
-    }
 }
 
 impl AppState {
@@ -495,7 +493,6 @@ fn start_background(state: &AppState, db: Db) -> anyhow::Result<Vec<tokio::task:
         spawn(Box::pin(crate::service::notify::sender_loop(db.clone(), mailer, leases.clone())));
     }
     spawn_mailboxes_and_feeds(state, &db, &mut spawn)?;
-    drop(spawn);
     Ok(tasks)
 }
 

@@ -110,7 +110,7 @@ pub async fn create_user(
     let req = body.into_inner();
     let role = Role::parse(&req.role)?;
     let actor = caller.username.clone();
-    let policy = settings.password_policy();
+    let policy = crate::service::accounts::PasswordPolicy::configured(&settings);
     let user = db
         .run(move |conn| {
             Ok(accounts::create_user(conn, &req.username, role, &req.password, &policy, Some(&actor)))
@@ -146,7 +146,11 @@ pub async fn update_user(
         disabled: req.disabled,
         password: req.password,
     };
-    let (name, actor, policy) = (path.into_inner(), caller.username.clone(), settings.password_policy());
+    let (name, actor, policy) = (
+        path.into_inner(),
+        caller.username.clone(),
+        crate::service::accounts::PasswordPolicy::configured(&settings),
+    );
     let changed =
         db.run(move |conn| Ok(accounts::change_account(conn, &name, &change, &policy, &actor))).await??;
     auth.account_changed(changed.user.id, &changed.user.username);
@@ -188,7 +192,7 @@ pub async fn change_password(
     let body = body.into_inner();
     let remote = crate::http::browser::client_ip(&req).map(|ip| ip.to_string());
     verify_current(&auth, &caller, &body.current, remote).await?;
-    let (uid, policy) = (caller.user_id, settings.password_policy());
+    let (uid, policy) = (caller.user_id, crate::service::accounts::PasswordPolicy::configured(&settings));
     let changed = db
         .run(move |conn| Ok(accounts::change_own_password(conn, uid, &body.current, &body.new, &policy)))
         .await??;

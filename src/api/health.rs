@@ -56,7 +56,7 @@ pub async fn metrics(caller: super::Caller, db: web::Data<Db>) -> Result<HttpRes
 
 /// `GET /readyz`: 200 `{"status": "ready", "checks": {...}}` when every check passes, else 503
 /// with the same body naming the checks that failed (`database`, `migrations`, `draining`).
-pub async fn readyz(db: web::Data<Db>, draining: web::Data<crate::startup::Draining>) -> HttpResponse {
+pub async fn readyz(db: web::Data<Db>, draining: web::Data<crate::http::Draining>) -> HttpResponse {
     let draining = draining.is_draining();
     let (database, migrations) = match db.run(crate::db::pending_migrations).await {
         Ok(0) => ("ok".to_string(), "ok".to_string()),

@@ -56,6 +56,20 @@ impl From<DbError> for ConnectorError {
     }
 }
 
+/// The configuration file's mailboxes, each checked (names unique, fields, secrets).
+pub fn validate_config(mailboxes: &[MailboxSettings], rules: &SecretRules) -> Result<(), String> {
+    let mut names = std::collections::HashSet::new();
+    for m in mailboxes {
+        if !names.insert(m.name.as_str()) {
+            return Err(format!("connectors.mailboxes: '{}' is defined twice", m.name));
+        }
+        validate(m)
+            .and_then(|()| check_secrets(m, rules))
+            .map_err(|e| format!("connectors.mailboxes '{}': {e}", m.name))?;
+    }
+    Ok(())
+}
+
 /// Checks one connector's configuration (name, host, the after-import action for the
 /// protocol, the flag, the default event metadata).
 pub fn validate(m: &MailboxSettings) -> Result<(), String> {

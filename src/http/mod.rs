@@ -6,6 +6,21 @@ pub mod browser;
 
 pub use auth::{Authenticated, MaybeAuthenticated, gate};
 
+/// Set when the instance starts stopping: `/readyz` answers 503 so the load balancer sends new
+/// requests elsewhere while the ones in flight finish.
+#[derive(Debug, Default)]
+pub struct Draining(std::sync::atomic::AtomicBool);
+
+impl Draining {
+    pub fn start(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Acquire)
+    }
+}
+
 /// One route of an edge's table: its method and path (relative to the edge's scope). The tables
 /// (`api::ROUTES`, `taxii::ROUTES`, `web::ROUTES`) are what the access test walks: a route added
 /// to an edge without a line in `docs/security.md` (a decision of who may reach it) fails it.

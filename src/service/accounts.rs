@@ -95,8 +95,14 @@ pub struct PasswordPolicy {
     pub min_length: usize,
 }
 
-/// Below this no configuration may go.
-pub const MIN_PASSWORD_FLOOR: usize = 10;
+pub use crate::settings::MIN_PASSWORD_FLOOR;
+
+impl PasswordPolicy {
+    /// The policy the configuration sets.
+    pub fn configured(settings: &crate::settings::Settings) -> Self {
+        Self { min_length: settings.auth.password_min_length }
+    }
+}
 
 impl Default for PasswordPolicy {
     fn default() -> Self {

@@ -8,7 +8,6 @@
 
 pub mod pipeline;
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -22,30 +21,9 @@ use super::whitelist::{self, RuleSpec, Whitelist};
 use crate::db::imports::{self as store, ImportRow, ItemRow, NewImport, NewItem};
 use crate::db::indicators as ind;
 use crate::db::{DbConn, events, now_micros, write_tx};
+pub use crate::domain::EventMeta;
 use crate::extract::{self, Extraction, IndicatorValue, Mailbox, MessageInfo, MessageRole, ObservableKind};
 use crate::stix::{StixId, StixTimestamp};
-
-/// Event metadata the analyst sets on a draft (all optional; defaults come from the email).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct EventMeta {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub title: Option<String>,
-    /// `spearphish` unless told otherwise.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub event_type: Option<String>,
-    /// RFC 3339.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub happened_at: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tlp: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tags: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub adversary: Option<String>,
-}
 
 impl EventMeta {
     /// Checks every field; returns the normalised metadata.

@@ -115,6 +115,20 @@ pub fn origin_of(url: &url::Url) -> String {
     url.origin().ascii_serialization()
 }
 
+/// The configuration file's feeds, each checked (names unique, fields, secrets).
+pub fn validate_config(feeds: &[FeedSettings], rules: &SecretRules) -> Result<(), String> {
+    let mut names = std::collections::HashSet::new();
+    for f in feeds {
+        if !names.insert(f.name.as_str()) {
+            return Err(format!("subscriptions.feeds: '{}' is defined twice", f.name));
+        }
+        validate(f)
+            .and_then(|()| check_secrets(f, rules))
+            .map_err(|e| format!("subscriptions.feeds '{}': {e}", f.name))?;
+    }
+    Ok(())
+}
+
 /// Checks one subscription's configuration.
 pub fn validate(f: &FeedSettings) -> Result<(), String> {
     if !is_name(&f.name) {

@@ -65,7 +65,8 @@ pub async fn change_password(
         }
         Err(e) => return Err(WebError::Unavailable(e.to_string())),
     }
-    let (uid, policy) = (s.principal.user_id, settings.password_policy());
+    let (uid, policy) =
+        (s.principal.user_id, crate::service::accounts::PasswordPolicy::configured(&settings));
     let result =
         db.run(move |conn| Ok(accounts::change_own_password(conn, uid, &f.current, &f.new, &policy))).await?;
     match result {
@@ -97,8 +98,11 @@ pub async fn user_action(
     settings: web::Data<Settings>,
 ) -> Result<HttpResponse, WebError> {
     p.session.require_admin()?;
-    let (name, actor, policy) =
-        (path.into_inner(), p.session.principal.username.clone(), settings.password_policy());
+    let (name, actor, policy) = (
+        path.into_inner(),
+        p.session.principal.username.clone(),
+        crate::service::accounts::PasswordPolicy::configured(&settings),
+    );
     let f = p.form;
     let change = match f.action.as_str() {
         "role" => AccountChange { role: Some(Role::parse(&f.role)?), ..AccountChange::default() },

@@ -347,7 +347,7 @@ pub async fn create_user(
     let role = crate::service::accounts::Role::parse(&p.form.role)?;
     let actor = p.session.principal.username.clone();
     let f = p.form;
-    let policy = settings.password_policy();
+    let policy = crate::service::accounts::PasswordPolicy::configured(&settings);
     db.run(move |conn| {
         Ok(crate::service::accounts::create_user(conn, &f.username, role, &f.password, &policy, Some(&actor)))
     })
