@@ -223,3 +223,233 @@ fn every_module_says_what_it_owns() {
         .collect();
     assert!(missing.is_empty(), "modules without a `//!` doc: {missing:?}");
 }
+
+/// The layers, bottom up (ARCHITECTURE.md, "Layers"): a module names only modules of a lower
+/// layer. HTTP edges never name each other (the edge rule above); `lib.rs` and `main.rs` only
+/// declare and start.
+const LAYERS: &[(&str, u8)] = &[
+    ("stix", 0),
+    ("extract", 1),
+    ("domain", 1),
+    ("settings", 2),
+    ("tls", 2),
+    ("logging", 2),
+    ("metrics", 2),
+    ("db", 3),
+    ("net", 3),
+    ("service", 4),
+    ("connectors", 5),
+    ("subscriptions", 6),
+    ("http", 7),
+    ("api", 8),
+    ("taxii", 8),
+    ("web", 8),
+    ("startup", 9),
+    ("cli", 10),
+];
+
+/// The module a source file defines, as a path (`service::imports::pipeline`).
+fn module_of(file: &str) -> Vec<String> {
+    let rel = file.trim_start_matches("src/").trim_end_matches(".rs");
+    let mut parts: Vec<String> = rel.split('/').map(str::to_owned).collect();
+    if parts.last().is_some_and(|p| p == "mod" || p == "lib" || p == "main") {
+        parts.pop();
+    }
+    parts
+}
+
+/// Every module path a file's code names through `crate::` or `super::` (and `crate::{…}`
+/// groups), resolved to absolute paths. Test modules (`#[cfg(test)]` on) are left out.
+fn named_paths(file: &str, text: &str) -> Vec<Vec<String>> {
+    let code = code(text);
+    let code = code.split("#[cfg(test)]").next().unwrap_or_default();
+    let me = module_of(file);
+    let path_re = regex::Regex::new(
+        r"\b(crate::|(?:super::)+)((?:[A-Za-z_][A-Za-z0-9_]*::)*[A-Za-z_][A-Za-z0-9_]*|\{)",
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    for c in path_re.captures_iter(code) {
+        let head = c.get(1).unwrap().as_str();
+        let base: Vec<String> = if head == "crate::" {
+            Vec::new()
+        } else {
+            // `super` of `a/b.rs` (module a::b) is `a`; of `a/b/mod.rs` (module a::b) also `a`.
+            let ups = head.matches("super").count();
+            me[..me.len().saturating_sub(ups)].to_vec()
+        };
+        let rest = c.get(2).unwrap();
+        let items: Vec<String> = if rest.as_str() == "{" {
+            // A group: each item's leading path, to the group's end at depth 0.
+            let after = &code[rest.end()..];
+            let mut depth = 0;
+            let mut end = after.len();
+            for (i, ch) in after.char_indices() {
+                match ch {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => {
+                        end = i;
+                        break;
+                    }
+                    '}' => depth -= 1,
+                    _ => {}
+                }
+            }
+            let lead = regex::Regex::new(r"(?:^|,)\s*((?:[A-Za-z_][A-Za-z0-9_]*::)*[A-Za-z_][A-Za-z0-9_]*)")
+                .unwrap();
+            // Only the top level of the group: nested groups' items start after their `{`.
+            lead.captures_iter(&after[..end]).map(|m| m[1].to_owned()).collect()
+        } else {
+            vec![rest.as_str().trim_end_matches("::").to_owned()]
+        };
+        for item in items {
+            let mut path = base.clone();
+            path.extend(item.split("::").filter(|s| !s.is_empty() && *s != "self").map(str::to_owned));
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[test]
+fn layers_import_only_downward() {
+    let layer = |m: &str| LAYERS.iter().find(|(n, _)| *n == m).map(|(_, l)| *l);
+    let mut broken = Vec::new();
+    for (file, text) in sources() {
+        let me = module_of(&file);
+        let Some(top) = me.first().cloned() else { continue };
+        let Some(mine) = layer(&top) else {
+            broken.push(format!("{file}: top-level module `{top}` has no layer in LAYERS"));
+            continue;
+        };
+        for path in named_paths(&file, &text) {
+            let Some(other) = path.first() else { continue };
+            if *other == top {
+                continue;
+            }
+            match layer(other) {
+                Some(l) if l < mine => {}
+                Some(_) => {
+                    broken.push(format!("{file} ({top}) names {} above or beside it", path.join("::")))
+                }
+                None => {}
+            }
+        }
+    }
+    broken.sort();
+    broken.dedup();
+    assert!(broken.is_empty(), "{}", broken.join("\n"));
+}
+
+/// Import cycles between modules that are neither ancestor nor descendant of each other,
+/// as they stand (each a sorted list of modules); the list only shrinks.
+const KNOWN_CYCLES: &[&[&str]] = &[
+    &[
+        "service::accounts",
+        "service::auth",
+        "service::collections",
+        "service::indicators",
+        "service::leases",
+        "service::operations",
+        "service::operations::findings",
+        "service::publish",
+        "service::tlp",
+        "service::whitelist",
+    ],
+    &["service::campaigns", "service::imports", "service::verdict::actions"],
+];
+
+#[test]
+fn no_module_imports_itself_through_others() {
+    let files = sources();
+    let modules: Vec<Vec<String>> = files.iter().map(|(f, _)| module_of(f)).collect();
+    let owner = |path: &[String]| -> Option<usize> {
+        (1..=path.len()).rev().find_map(|n| modules.iter().position(|m| m.as_slice() == &path[..n]))
+    };
+    let related = |a: &[String], b: &[String]| a.starts_with(b) || b.starts_with(a);
+    let mut edges: Vec<Vec<usize>> = vec![Vec::new(); files.len()];
+    for (i, (file, text)) in files.iter().enumerate() {
+        for path in named_paths(file, text) {
+            if let Some(j) = owner(&path)
+                && j != i
+                && !related(&modules[i], &modules[j])
+                && !edges[i].contains(&j)
+            {
+                edges[i].push(j);
+            }
+        }
+    }
+    let cycles: Vec<Vec<String>> = strongly_connected(&edges)
+        .into_iter()
+        .filter(|c| c.len() > 1)
+        .map(|c| {
+            let mut names: Vec<String> = c.iter().map(|&i| modules[i].join("::")).collect();
+            names.sort();
+            names
+        })
+        .collect();
+    let known: Vec<Vec<String>> =
+        KNOWN_CYCLES.iter().map(|c| c.iter().map(|s| (*s).to_owned()).collect()).collect();
+    let new: Vec<&Vec<String>> = cycles.iter().filter(|c| !known.contains(c)).collect();
+    let gone: Vec<&Vec<String>> = known.iter().filter(|c| !cycles.contains(c)).collect();
+    let show = |cs: &[&Vec<String>]| cs.iter().map(|c| c.join(" ↔ ")).collect::<Vec<_>>().join("\n");
+    assert!(new.is_empty(), "import cycles (break them; ARCHITECTURE.md, \"Layers\"):\n{}", show(&new));
+    assert!(gone.is_empty(), "cycles listed in KNOWN_CYCLES no longer exist: remove them:\n{}", show(&gone));
+}
+
+/// Tarjan's strongly connected components of a graph given as adjacency lists.
+fn strongly_connected(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
+    struct State<'a> {
+        edges: &'a [Vec<usize>],
+        index: Vec<Option<usize>>,
+        low: Vec<usize>,
+        stack: Vec<usize>,
+        on_stack: Vec<bool>,
+        next: usize,
+        out: Vec<Vec<usize>>,
+    }
+    fn visit(s: &mut State<'_>, v: usize) {
+        s.index[v] = Some(s.next);
+        s.low[v] = s.next;
+        s.next += 1;
+        s.stack.push(v);
+        s.on_stack[v] = true;
+        for &w in &s.edges[v] {
+            match s.index[w] {
+                None => {
+                    visit(s, w);
+                    s.low[v] = s.low[v].min(s.low[w]);
+                }
+                Some(iw) if s.on_stack[w] => s.low[v] = s.low[v].min(iw),
+                Some(_) => {}
+            }
+        }
+        if Some(s.low[v]) == s.index[v] {
+            let mut component = Vec::new();
+            while let Some(w) = s.stack.pop() {
+                s.on_stack[w] = false;
+                component.push(w);
+                if w == v {
+                    break;
+                }
+            }
+            s.out.push(component);
+        }
+    }
+    let n = edges.len();
+    let mut s = State {
+        edges,
+        index: vec![None; n],
+        low: vec![0; n],
+        stack: Vec::new(),
+        on_stack: vec![false; n],
+        next: 0,
+        out: Vec::new(),
+    };
+    for v in 0..n {
+        if s.index[v].is_none() {
+            visit(&mut s, v);
+        }
+    }
+    s.out
+}

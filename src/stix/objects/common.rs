@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::sco::Hashes;
+use super::hashes::Hashes;
 use crate::stix::marking::Tlp;
 use crate::stix::{StixError, StixId, StixTimestamp};
 

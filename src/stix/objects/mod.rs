@@ -9,13 +9,14 @@
 mod common;
 #[cfg(test)]
 mod formats;
+mod hashes;
 mod sco;
 mod sdo;
 
 pub use common::{ExternalReference, KillChainPhase, Sdo, SdoCommon, SpecVersion, StixData};
+pub use hashes::{HashAlgorithm, Hashes};
 pub use sco::{
-    Artifact, DomainName, EmailAddr, EmailMessage, File, HashAlgorithm, Hashes, Ipv4Addr, Ipv6Addr, MimePart,
-    Sco, ScoCommon, Url,
+    Artifact, DomainName, EmailAddr, EmailMessage, File, Ipv4Addr, Ipv6Addr, MimePart, Sco, ScoCommon, Url,
 };
 pub use sdo::{
     Grouping, Identity, Indicator, IntrusionSet, MarkingDefinition, Note, ObservedData, Relationship, Report,
