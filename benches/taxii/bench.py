@@ -128,6 +128,19 @@ def rss_kib(pid):
     return out
 
 
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_ticks(pid):
+    """User + system CPU ticks of a process (all its threads), or 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 def basic(user, password):
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
@@ -149,12 +162,30 @@ class Target:
     def auth(self):
         return self.token_auth or self.basic_auth
 
+    def cpu_seconds(self):
+        """CPU time the target has used so far: the server process, and for a server whose
+        database is another process (PostgreSQL), that database's backends too."""
+        return cpu_ticks(self.pid) / CLK_TCK if self.pid else 0.0
+
     def stop(self):
         pass
 
 
 class Harpoon(Target):
     drop = None
+    pg = None  # (host, user, database) on PostgreSQL
+
+    def cpu_seconds(self):
+        ticks = cpu_ticks(self.pid)
+        if self.pg:
+            # The backends serving this server's connections (pooled, so they live as long as
+            # the run); PostgreSQL's shared background processes serve every database, left out.
+            host, user, dbname = self.pg
+            out = subprocess.run(["psql", "-h", host, "-U", user, "-d", dbname, "-Atc",
+                                  "select pid from pg_stat_activity where datname = current_database() "
+                                  "and pid <> pg_backend_pid()"], capture_output=True, text=True)
+            ticks += sum(cpu_ticks(int(p)) for p in out.stdout.split())
+        return ticks / CLK_TCK
 
     def __init__(self, backend, binary, pg_base, workdir):
         self.name = "harpoon"
@@ -172,6 +203,7 @@ class Harpoon(Target):
                 ["dropdb", "--if-exists", "--force", "-h", host, "-U", user, dbname], check=False)
             CLEANUPS.append(self.drop)
             self.db_url = pg_base.rsplit("/", 1)[0] + "/" + dbname
+            self.pg = (host, user, dbname)
         self.password = "bench-" + secrets.token_hex(8)
         self.port = free_port()
         self.env = dict(os.environ, HARPOON_ADMIN_PASSWORD=self.password, HARPOON_DATA_DIR=self.dir,
@@ -425,7 +457,7 @@ def slow_series(url, auth, count, timeout, first=None):
             "errors": errors, "n": len(lat), "note": "seq"}
 
 
-def load_test(url, auth, concs, duration, paths_file, slow_cap, probe_cap=300):
+def load_test(url, auth, concs, duration, paths_file, slow_cap, probe_cap=300, cpu=None):
     """wrk at each concurrency, unless one request already takes longer than `slow_cap`s: then a
     few sequential requests at c=1 only (wrk would complete none in its window)."""
     probe_url = url
@@ -442,7 +474,16 @@ def load_test(url, auth, concs, duration, paths_file, slow_cap, probe_cap=300):
         # Past 30 s a second sample only doubles the wait: report the one measured.
         count = 1 if sec > 30 else 2
         return {concs[0]: slow_series(probe_url, auth, count, timeout=max(60, sec * 3), first=sec)}
-    return {c: wrk(url, auth, c, duration, paths_file) for c in concs}
+    out = {}
+    for c in concs:
+        before = cpu() if cpu else None
+        out[c] = wrk(url, auth, c, duration, paths_file)
+        if cpu:
+            # Requests per CPU-second of the server and its database: what one core buys.
+            spent = cpu() - before
+            out[c]["cpu_s"] = spent
+            out[c]["per_cpu"] = out[c]["n"] / spent if spent > 0 else None
+    return out
 
 
 def sweep(t, limit, cap_s):
@@ -504,16 +545,19 @@ def run_target(t, n, cfg):
     first = f"{t.objects_url}?limit=100"
     if t.token_auth:
         log("  first page, token")
-        row["first_token"] = load_test(first, t.token_auth, cfg.concs, cfg.duration, None, cfg.slow_cap)
+        row["first_token"] = load_test(first, t.token_auth, cfg.concs, cfg.duration, None, cfg.slow_cap,
+                                       cpu=t.cpu_seconds)
     log("  first page, basic")
-    row["first_basic"] = load_test(first, t.basic_auth, cfg.concs, cfg.duration, None, cfg.slow_cap)
+    row["first_basic"] = load_test(first, t.basic_auth, cfg.concs, cfg.duration, None, cfg.slow_cap,
+                                   cpu=t.cpu_seconds)
     paths = os.path.join(cfg.workdir, f"ids-{t.name}-{n}.txt")
     path_prefix = "/" + t.objects_url.split("/", 3)[3]
     with open(paths, "w") as f:
         for i in ing["ids"]:
             f.write(f"{path_prefix}{i}/\n")
     log("  get by id")
-    row["by_id"] = load_test(t.objects_url, t.auth(), cfg.concs, cfg.duration, paths, cfg.slow_cap)
+    row["by_id"] = load_test(t.objects_url, t.auth(), cfg.concs, cfg.duration, paths, cfg.slow_cap,
+                             cpu=t.cpu_seconds)
     log("  full sweep")
     sw = sweep(t, cfg.sweep_limit, cfg.sweep_cap)
     row.update(sw)
@@ -534,7 +578,7 @@ def run_target(t, n, cfg):
         r = requests.get(url, headers={"Accept": TAXII, "Authorization": t.auth()}, timeout=120)
         row["poll_matches"] = len(r.json().get("objects", [])) if r.status_code == 200 and r.text else 0
         log(f"    the poll returns {row['poll_matches']} objects")
-        row["poll"] = load_test(url, t.auth(), cfg.concs, cfg.duration, None, cfg.slow_cap)
+        row["poll"] = load_test(url, t.auth(), cfg.concs, cfg.duration, None, cfg.slow_cap, cpu=t.cpu_seconds)
     return row
 
 
@@ -596,6 +640,10 @@ def table(rows, cfg):
             if key == "poll" and r.get("poll_matches") is not None:
                 label = label.replace("poll:", f"poll ({r['poll_matches']} new objects):")
             line(r, label, cell(res, c0), {c: cell(res, c) for c in cfg.concs[1:]})
+            if any((res.get(c) or {}).get("per_cpu") for c in cfg.concs):
+                per = lambda c: fmt_rps((res.get(c) or {}).get("per_cpu"))  # noqa: E731
+                line(r, label.split(":")[0] + ": req per CPU-second (server + its database)", per(c0),
+                     {c: per(c) for c in cfg.concs[1:]})
         if r.get("complete"):
             sweep = (f"{r['sweep_s']:.2f} s, {fmt_rps(r['sweep_objs'] / r['sweep_s'])} obj/s, "
                      f"{r['sweep_pages']} pages")
@@ -677,6 +725,20 @@ def goals(rows):
         out.append(f"  - ingest ≥ 20,000 obj/s: {h['ingest_ops']:,.0f} → {chk(h['ingest_ops'] >= 20000)}")
         if h.get("rss_peak"):
             out.append(f"  - RSS < 150 MB: peak {h['rss_peak'] / 1024:.0f} MiB → {chk(h['rss_peak'] < 150 * 1024)}")
+    # Issue 17: PostgreSQL serves pages within 1.5x of SQLite's per CPU-second (the database's own
+    # CPU counted), at the largest N both were run with.
+    by = {(r["target"], r["n"]): r for r in rows}
+    common = [r["n"] for r in rows if r["target"] == "Harpoon/sqlite" and ("Harpoon/postgres", r["n"]) in by]
+    if common:
+        n = max(common)
+        lite, pg = by[("Harpoon/sqlite", n)], by[("Harpoon/postgres", n)]
+        for key, what in (("first_token", "first page"), ("by_id", "get by id"), ("poll", "added_after poll")):
+            a, b = lite.get(key) or {}, pg.get(key) or {}
+            for c in sorted(set(a) & set(b)):
+                x, y = (a[c] or {}).get("per_cpu"), (b[c] or {}).get("per_cpu")
+                if x and y:
+                    out.append(f"- {what} at N={fmt_n(n)}, c={c}: SQLite {x:,.0f} vs PostgreSQL {y:,.0f} req per "
+                               f"CPU-second = {x / y:.2f}× (goal ≤ 1.5×) → {'met' if x / y <= 1.5 else 'MISSED'}")
     return "\n".join(out)
 
 
