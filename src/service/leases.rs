@@ -226,7 +226,7 @@ pub fn ingest_lease(status_id: &str) -> String {
 /// that instance's memory, so they are listed as not imported, with the reason. The result is
 /// the JSON `web::drafts` writes (`{"imported": [...], "failed": [[label, reason], ...]}`).
 fn close_job(conn: &mut crate::db::DbConn, id: i64) -> Result<(), DbError> {
-    let Some(job) = crate::db::sessions::job(conn, id)? else { return Ok(()) };
+    let Some(job) = crate::db::jobs::get(conn, id)? else { return Ok(()) };
     let mut result: serde_json::Value = serde_json::from_str(&job.result)
         .unwrap_or_else(|_| serde_json::json!({"imported": [], "failed": []}));
     let left = job.total.saturating_sub(job.done).saturating_sub(job.failed);
@@ -241,7 +241,7 @@ fn close_job(conn: &mut crate::db::DbConn, id: i64) -> Result<(), DbError> {
         Some(failed) => failed.push(note),
         None => result = serde_json::json!({"imported": [], "failed": [note]}),
     }
-    crate::db::sessions::close_job(conn, id, &result.to_string(), now_micros())?;
+    crate::db::jobs::close(conn, id, &result.to_string(), now_micros())?;
     Ok(())
 }
 

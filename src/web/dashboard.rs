@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 
 use super::{Layout, Session, WebError, page, when};
-use crate::db::{Db, connectors, events, now_micros, sessions, tokens};
+use crate::db::{Db, connectors, dashboard, events, now_micros, tokens};
 use crate::service::operations::{Registry, RunView};
 
 const DAYS: i64 = 14;
@@ -67,11 +67,11 @@ pub async fn show(s: Session, db: web::Data<Db>, ops: web::Data<Registry>) -> Re
     let (created, counts, newest, conns, additions, collections, toks) = db
         .run(move |conn| {
             Ok((
-                sessions::created_since(conn, since)?,
-                sessions::indicators_by_kind_status(conn)?,
+                dashboard::created_since(conn, since)?,
+                dashboard::indicators_by_kind_status(conn)?,
                 events::list(conn, None, None, 8)?,
                 connectors::list(conn)?,
-                sessions::collection_additions_since(conn, now - DAY_US)?,
+                dashboard::collection_additions_since(conn, now - DAY_US)?,
                 crate::db::collections::list(conn)?,
                 tokens::list(conn, None)?,
             ))

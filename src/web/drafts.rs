@@ -15,7 +15,7 @@ use super::highlight::{self, Span};
 use super::session::{NoFields, Posted};
 use super::{Layout, Session, WebError, at, html, page, see_other, when};
 use crate::db::imports::{self as store, ItemRow};
-use crate::db::{Db, DbError, sessions};
+use crate::db::{Db, DbError, jobs};
 use crate::extract;
 use crate::service::imports::pipeline::{Importer, JobProgress, Made, Then};
 use crate::service::imports::{self, EventMeta, ItemRule};
@@ -179,8 +179,8 @@ struct JobPage {
     result: JobProgress,
 }
 
-async fn job_of(s: &Session, db: &Db, id: i64) -> Result<sessions::JobRow, WebError> {
-    let job = db.run(move |conn| sessions::job(conn, id)).await?;
+async fn job_of(s: &Session, db: &Db, id: i64) -> Result<jobs::JobRow, WebError> {
+    let job = db.run(move |conn| jobs::get(conn, id)).await?;
     job.filter(|j| j.user_id == s.principal.user_id || s.principal.is_admin())
         .ok_or_else(|| WebError::NotFound(format!("job {id} not found")))
 }

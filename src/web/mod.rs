@@ -5,17 +5,20 @@
 //! Handlers call the same `service::` and `db::` named functions as the REST handlers.
 
 mod account;
+mod admin;
 mod campaigns;
+mod connectors;
 mod dashboard;
 mod drafts;
 pub mod error;
 mod events;
+mod feeds;
 pub mod highlight;
 mod indicators;
-mod lists;
 pub mod session;
 mod subscriptions;
 mod verdicts;
+mod whitelist;
 
 use std::sync::LazyLock;
 
@@ -172,22 +175,22 @@ crate::route_table! {
     post "/indicators/{id}/status" => indicators::set_status [Analyst],
     post "/indicators/{id}/operations/{name}" => indicators::run [Analyst],
     get "/indicators/{id}/runs.json" => indicators::runs_json [User],
-    get "/whitelist" => lists::whitelist [User],
-    post "/whitelist" => lists::whitelist_create [Analyst],
-    post "/whitelist/{id}/delete" => lists::whitelist_delete [Analyst],
-    get "/exports" => lists::exports [User],
-    get "/collections" => lists::collections [User],
-    get "/connectors" => lists::connectors [User],
+    get "/whitelist" => whitelist::whitelist [User],
+    post "/whitelist" => whitelist::whitelist_create [Analyst],
+    post "/whitelist/{id}/delete" => whitelist::whitelist_delete [Analyst],
+    get "/exports" => feeds::exports [User],
+    get "/collections" => feeds::collections [User],
+    get "/connectors" => connectors::connectors [User],
     get "/subscriptions" => subscriptions::list [Admin],
     post "/subscriptions" => subscriptions::create [Admin],
     post "/subscriptions/{name}" => subscriptions::action [Admin],
-    get "/admin" => lists::admin [Admin],
-    post "/admin/users" => lists::create_user [Admin],
+    get "/admin" => admin::admin [Admin],
+    post "/admin/users" => admin::create_user [Admin],
     post "/admin/users/{name}" => account::user_action [Admin],
     get "/account" => account::show [User],
     post "/account/password" => account::change_password [User],
-    post "/admin/tokens" => lists::create_token [Admin],
-    post "/admin/tokens/{id}/revoke" => lists::revoke_token [Admin],
+    post "/admin/tokens" => admin::create_token [Admin],
+    post "/admin/tokens/{id}/revoke" => admin::revoke_token [Admin],
     get "/campaigns" => campaigns::list [User],
     get "/campaigns/{id}" => campaigns::show [User],
     post "/campaigns/{id}/commit" => campaigns::commit [Analyst],

@@ -267,20 +267,8 @@ async fn a_ui_import_job_of_a_dead_instance_is_closed_with_the_reason() {
             // One transaction: the live instance's sweep never sees it half made.
             harpoon::db::write_tx(conn, |conn| {
                 let admin = harpoon::db::users::by_name(conn, "admin")?.unwrap();
-                let job = harpoon::db::sessions::insert_job(
-                    conn,
-                    admin.id,
-                    "import",
-                    20,
-                    now_micros() - 60_000_000,
-                )?;
-                harpoon::db::sessions::update_job(
-                    conn,
-                    job.id,
-                    (5, 0),
-                    r#"{"imported":[],"failed":[]}"#,
-                    None,
-                )?;
+                let job = harpoon::db::jobs::insert(conn, admin.id, "import", 20, now_micros() - 60_000_000)?;
+                harpoon::db::jobs::update(conn, job.id, (5, 0), r#"{"imported":[],"failed":[]}"#, None)?;
                 let name = format!("ui-job:{}", job.id);
                 assert!(leases::acquire(conn, &name, DEAD, now_micros(), now_micros() - 60_000_000)?);
                 Ok::<_, harpoon::db::DbError>(job)
@@ -291,7 +279,7 @@ async fn a_ui_import_job_of_a_dead_instance_is_closed_with_the_reason() {
     let closed = within(10, "the job is closed", || {
         let db = app.db.clone();
         async move {
-            let j = db.run(move |conn| harpoon::db::sessions::job(conn, job.id)).await.unwrap()?;
+            let j = db.run(move |conn| harpoon::db::jobs::get(conn, job.id)).await.unwrap()?;
             j.finished_at.is_some().then_some(j)
         }
     })

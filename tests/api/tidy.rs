@@ -77,7 +77,10 @@ const EDGES_NAMING_DB: &[&str] = &[
     "src/web/error.rs",
     "src/web/events.rs",
     "src/web/indicators.rs",
-    "src/web/lists.rs",
+    "src/web/admin.rs",
+    "src/web/connectors.rs",
+    "src/web/feeds.rs",
+    "src/web/whitelist.rs",
     "src/web/session.rs",
 ];
 

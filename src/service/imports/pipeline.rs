@@ -22,7 +22,7 @@ use tokio::sync::{Notify, Semaphore};
 
 use super::{Committed, EventMeta, ImportRequest, Imported, check, commit, record_failure, store_draft};
 use crate::db::imports::ImportRow;
-use crate::db::{Db, DbError, now_micros, sessions};
+use crate::db::{Db, DbError, jobs, now_micros};
 use crate::extract::{self, InputKind};
 use crate::service::ServiceError;
 use crate::service::indicators::TriageContext;
@@ -412,10 +412,7 @@ impl Importer {
         admission: Admission,
     ) -> Result<i64, DbError> {
         let total = i64::try_from(messages.len()).unwrap_or(i64::MAX);
-        let job = self
-            .db
-            .run(move |conn| sessions::insert_job(conn, user_id, "import", total, now_micros()))
-            .await?;
+        let job = self.db.run(move |conn| jobs::insert(conn, user_id, "import", total, now_micros())).await?;
         let job_id = job.id;
         let leases = leases.clone();
         leases.hold(&ui_job_lease(job_id)).await;
@@ -454,7 +451,7 @@ impl Importer {
         let text = serde_json::to_string(p).unwrap_or_else(|_| "{}".into());
         let counts =
             (i64::try_from(p.imported.len()).unwrap_or(0), i64::try_from(p.failed.len()).unwrap_or(0));
-        self.db.run(move |conn| sessions::update_job(conn, job_id, counts, &text, finished)).await
+        self.db.run(move |conn| jobs::update(conn, job_id, counts, &text, finished)).await
     }
 }
 
