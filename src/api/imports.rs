@@ -16,7 +16,7 @@ use crate::service::imports::pipeline::{Admission, Importer, Message, Then};
 use crate::service::imports::{self, EventMeta};
 use crate::service::indicators::TriageContext;
 use crate::service::misp::{EventReport, ImportReport, Refused};
-use crate::service::publish::parse_tlp;
+use crate::stix::parse_tlp;
 
 #[derive(Debug, Serialize)]
 pub struct ImportDto {
@@ -615,7 +615,8 @@ pub async fn misp_events(
     if !json {
         return Err(ApiError::UnsupportedMediaType("send MISP event JSON as application/json".into()));
     }
-    let default_tlp = query.tlp.as_deref().map(parse_tlp).transpose()?;
+    let default_tlp =
+        query.tlp.as_deref().map(parse_tlp).transpose().map_err(crate::service::ServiceError::from)?;
     let body = read_body(&mut payload, MAX_DOCUMENT_BYTES, None).await?;
     let doc: serde_json::Value =
         serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("invalid MISP JSON: {e}")))?;

@@ -153,7 +153,7 @@ pub fn set_tlp(
     share_target: Option<bool>,
     actor: &str,
 ) -> Result<CollectionRow, ServiceError> {
-    let level = max_tlp.map(super::publish::parse_tlp).transpose()?;
+    let level = max_tlp.map(crate::stix::parse_tlp).transpose()?;
     write_tx(conn, |conn| {
         let row = collections::by_id_or_alias(conn, key)?
             .ok_or_else(|| ServiceError::NotFound(format!("collection '{key}'")))?;

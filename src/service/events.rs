@@ -10,12 +10,13 @@ use serde_json::Value;
 use super::ServiceError;
 use super::imports::EventMeta;
 use super::indicators::{Status, TriageContext};
-use super::publish::{new_object, parse_tlp, term_and_sco};
+use super::publish::{new_object, term_and_sco};
 use crate::db::events::{self as store, EventChanges, EventRow};
 use crate::db::indicators::{self as ind, IndicatorRow};
 use crate::db::{DbConn, collections, now_micros, objects, write_tx};
 use crate::extract::ObservableKind;
 use crate::stix::objects::{Grouping, IntrusionSet, Relationship, Report, Sdo, StixObject};
+use crate::stix::parse_tlp;
 use crate::stix::{StixId, StixTimestamp, Tlp2};
 
 /// An event with what the event page shows.

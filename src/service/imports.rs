@@ -15,7 +15,6 @@ use super::ServiceError;
 use super::indicators::{Observed, Status, TriageContext, create_or_merge, normalise_tags};
 use super::operations::findings::{Origin, apply_observations_in};
 use super::operations::url_to_fqdn;
-use super::publish::parse_tlp;
 use super::verdict::actions as verdict;
 use super::whitelist::{self, RuleSpec, Whitelist};
 use crate::db::imports::{self as store, ImportRow, ItemRow, NewImport, NewItem};
@@ -23,6 +22,7 @@ use crate::db::indicators as ind;
 use crate::db::{DbConn, events, now_micros, write_tx};
 pub use crate::domain::EventMeta;
 use crate::extract::{self, Extraction, IndicatorValue, Mailbox, MessageInfo, MessageRole, ObservableKind};
+use crate::stix::parse_tlp;
 use crate::stix::{StixId, StixTimestamp};
 
 impl EventMeta {

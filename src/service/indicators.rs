@@ -5,10 +5,11 @@
 use std::collections::HashMap;
 
 use super::ServiceError;
-use super::publish::{Publisher, VersionState, parse_tlp};
+use super::publish::{Publisher, VersionState};
 use crate::db::indicators::{self as store, IndicatorChanges, IndicatorRow, NewHistory};
 use crate::db::{Db, DbConn, now_micros, write_tx};
 use crate::extract::{ExtractOptions, ObservableKind};
+use crate::stix::parse_tlp;
 
 /// An indicator's status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

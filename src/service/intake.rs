@@ -184,7 +184,7 @@ impl Origin {
                 let tlp = serde_json::from_str::<Value>(&sub.config)
                     .ok()
                     .and_then(|c| c.get("tlp").and_then(Value::as_str).map(str::to_string))
-                    .and_then(|t| super::publish::parse_tlp(&t).ok())
+                    .and_then(|t| crate::stix::parse_tlp(&t).ok())
                     .map(|t| t.level().to_string());
                 Self {
                     collection_id: collection.id.clone(),

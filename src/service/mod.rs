@@ -64,6 +64,12 @@ impl crate::db::Transient for ServiceError {
     }
 }
 
+impl From<crate::stix::UnknownTlp> for ServiceError {
+    fn from(e: crate::stix::UnknownTlp) -> Self {
+        ServiceError::Invalid(e.to_string())
+    }
+}
+
 impl From<crate::stix::StixError> for ServiceError {
     fn from(e: crate::stix::StixError) -> Self {
         ServiceError::Invalid(format!("STIX: {e}"))

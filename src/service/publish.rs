@@ -16,27 +16,13 @@ use crate::stix::objects::{
     DomainName, EmailAddr, File, HashAlgorithm, Hashes, Identity, Indicator, Ipv4Addr, Ipv6Addr,
     ObservedData, Relationship, Sdo, StixObject, Url,
 };
-use crate::stix::{Pattern, PatternTerm, StixId, StixTimestamp, Tlp, Tlp1, Tlp2};
+use crate::stix::{Pattern, PatternTerm, StixId, StixTimestamp, Tlp, Tlp1, Tlp2, parse_tlp};
 
 /// The alias (and path segment) of the built-in collection of Active indicators.
 pub const ACTIVE_ALIAS: &str = "active-indicators";
 
 /// TLP levels as Harpoon stores them (TLP 2.0 names), least to most restrictive.
 pub const TLP_LEVELS: [&str; 5] = ["clear", "green", "amber", "amber+strict", "red"];
-
-/// Parses a TLP level (`white` is TLP 1.0 for `clear`).
-pub fn parse_tlp(text: &str) -> Result<Tlp2, ServiceError> {
-    match text.trim().to_ascii_lowercase().trim_start_matches("tlp:") {
-        "clear" | "white" => Ok(Tlp2::Clear),
-        "green" => Ok(Tlp2::Green),
-        "amber" => Ok(Tlp2::Amber),
-        "amber+strict" => Ok(Tlp2::AmberStrict),
-        "red" => Ok(Tlp2::Red),
-        other => Err(ServiceError::Invalid(format!(
-            "unknown TLP level '{other}' (use clear, green, amber, amber+strict or red)"
-        ))),
-    }
-}
 
 /// Which TLP marking definitions we emit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -48,7 +48,7 @@ pub fn screen(prepared: &mut [Prepared], ceiling: Tlp2) {
 
 /// Parses a ceiling given by a user; `None` is the default (AMBER).
 pub fn parse_ceiling(text: Option<&str>) -> Result<Tlp2, ServiceError> {
-    text.map_or(Ok(DEFAULT_CEILING), super::publish::parse_tlp)
+    text.map_or(Ok(DEFAULT_CEILING), |t| Ok(crate::stix::parse_tlp(t)?))
 }
 
 #[cfg(test)]

@@ -62,6 +62,24 @@ impl Tlp1 {
     }
 }
 
+/// A TLP level that is none of TLP 2.0's (nor TLP 1.0's `white`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown TLP level '{0}' (use clear, green, amber, amber+strict or red)")]
+pub struct UnknownTlp(pub String);
+
+/// Parses a TLP level as people write it: TLP 2.0's names, TLP 1.0's `white` for `clear`, any
+/// case, with or without `TLP:`.
+pub fn parse_tlp(text: &str) -> Result<Tlp2, UnknownTlp> {
+    match text.trim().to_ascii_lowercase().trim_start_matches("tlp:") {
+        "clear" | "white" => Ok(Tlp2::Clear),
+        "green" => Ok(Tlp2::Green),
+        "amber" => Ok(Tlp2::Amber),
+        "amber+strict" => Ok(Tlp2::AmberStrict),
+        "red" => Ok(Tlp2::Red),
+        other => Err(UnknownTlp(other.to_owned())),
+    }
+}
+
 impl Tlp2 {
     pub const ALL: [Self; 5] = [Self::Clear, Self::Green, Self::Amber, Self::AmberStrict, Self::Red];
 

@@ -12,7 +12,7 @@ pub mod timestamp;
 pub mod uri;
 
 pub use id::StixId;
-pub use marking::{Tlp, Tlp1, Tlp2};
+pub use marking::{Tlp, Tlp1, Tlp2, UnknownTlp, parse_tlp};
 pub use pattern::{Pattern, PatternTerm};
 pub use timestamp::{StixTimestamp, TaxiiTimestamp};
 

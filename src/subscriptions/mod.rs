@@ -171,7 +171,7 @@ pub fn validate(f: &FeedSettings) -> Result<(), String> {
         }
     }
     if let Some(tlp) = &f.tlp {
-        crate::service::publish::parse_tlp(tlp).map_err(|e| format!("tlp: {e}"))?;
+        crate::stix::parse_tlp(tlp).map_err(|e| format!("tlp: {e}"))?;
     }
     if f.interval_secs == Some(0) {
         return Err("interval_secs must be at least 1".into());

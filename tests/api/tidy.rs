@@ -356,7 +356,6 @@ const KNOWN_CYCLES: &[&[&str]] = &[
         "service::operations",
         "service::operations::findings",
         "service::publish",
-        "service::tlp",
         "service::whitelist",
     ],
     &["service::campaigns", "service::imports", "service::verdict::actions"],

@@ -26,8 +26,8 @@ use crate::extract::ObservableKind;
 use crate::service::ServiceError;
 use crate::service::indicators::Status;
 use crate::service::misp::{self as mapping, tlp_tag};
-use crate::service::publish::parse_tlp;
 use crate::stix::Tlp2;
+use crate::stix::parse_tlp;
 
 /// A file of a MISP feed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -17,13 +17,14 @@ use serde_json::Value;
 
 use super::ServiceError;
 use super::indicators::{Status, TriageContext, normalise_tags};
-use super::publish::{Publisher, parse_tlp};
+use super::publish::Publisher;
 use super::whitelist::{self, Whitelist};
 use crate::db::exports::{self as store, ExportRow, NewExport};
 use crate::db::indicators::{self as indicators_store, IndicatorQuery, IndicatorRow};
 use crate::db::{DbConn, now_micros};
 use crate::extract::ObservableKind;
 use crate::stix::Tlp2;
+use crate::stix::parse_tlp;
 
 pub use misp::MispFile;
 pub use render::{DomainProtocol, sid_for};

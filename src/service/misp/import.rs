@@ -86,9 +86,8 @@ pub fn import_event(
     via: &str,
     default_tlp: Option<Tlp2>,
 ) -> Result<EventReport, ServiceError> {
-    let fallback = default_tlp.unwrap_or_else(|| {
-        crate::service::publish::parse_tlp(&ctx.policy.default_tlp).unwrap_or(Tlp2::Amber)
-    });
+    let fallback =
+        default_tlp.unwrap_or_else(|| crate::stix::parse_tlp(&ctx.policy.default_tlp).unwrap_or(Tlp2::Amber));
     let mut report =
         EventReport { uuid: Some(event.uuid.clone()), info: event.info.clone(), ..EventReport::default() };
     let wanted = wanted_values(event, fallback, &mut report);

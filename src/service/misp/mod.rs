@@ -15,9 +15,9 @@ pub mod poll;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::publish::parse_tlp;
 use crate::extract::{IndicatorValue, ObservableKind};
 use crate::stix::Tlp2;
+use crate::stix::parse_tlp;
 
 pub use import::{EventReport, ImportReport, Refused, import_document};
 pub use poll::{FeedAuth, FeedPoll, MispFeedError, poll_feed};

@@ -14,9 +14,9 @@ use crate::db::{DbConn, now_micros, write_tx};
 use crate::extract::{IndicatorValue, ObservableKind};
 use crate::service::ServiceError;
 use crate::service::indicators::{Observed, Status, TriageContext, create_or_merge};
-use crate::service::publish::parse_tlp;
 use crate::service::whitelist;
 use crate::stix::objects::{DomainName, Ipv4Addr, Ipv6Addr, Note, ObservedData, Sdo, Sighting, StixObject};
+use crate::stix::parse_tlp;
 use crate::stix::{StixId, StixTimestamp};
 
 /// An observable found by an operation.
