@@ -12,7 +12,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::operations::Registry;
 use crate::db::leases as store;
 use crate::db::{Db, DbError, now_micros};
 use crate::settings::ClusterSettings;
@@ -118,7 +117,7 @@ impl Leases {
     }
 
     /// Takes over expired background work at start and every `sweep_secs`, forever.
-    pub async fn sweep_loop(self, operations: Registry) {
+    pub async fn sweep_loop<R: RunResumer>(self, operations: R) {
         let mut tick = tokio::time::interval(self.sweep);
         loop {
             tick.tick().await;
@@ -131,7 +130,7 @@ impl Leases {
     /// One sweep: every expired lease of background work, and every unfinished piece of work
     /// older than the lease time that has no lease at all, is claimed (compare-and-set: one
     /// instance wins) and then resumed or closed. Returns how many were taken over.
-    pub async fn sweep(&self, operations: &Registry) -> Result<usize, DbError> {
+    pub async fn sweep<R: RunResumer>(&self, operations: &R) -> Result<usize, DbError> {
         let (holder, until, ttl) = (self.holder.clone(), self.expiry(), micros(self.ttl));
         let claimed = self
             .db
@@ -185,7 +184,7 @@ impl Leases {
     }
 
     /// Resumes or closes one piece of work this instance has just taken over.
-    async fn resume(&self, name: &str, operations: &Registry) {
+    async fn resume<R: RunResumer>(&self, name: &str, operations: &R) {
         if let Some(id) = name.strip_prefix(RUN).and_then(|id| id.parse::<i64>().ok()) {
             // The run keeps its lease while it runs again; `execute` releases it at the end.
             match operations.take_over(id).await {
@@ -205,6 +204,16 @@ impl Leases {
         }
         self.release(name).await;
     }
+}
+
+/// Who resumes an operation run taken over from a stopped instance (the operations registry):
+/// the leases know that a run is work to take over, not how to run one.
+pub trait RunResumer: Clone + Send + Sync + 'static {
+    /// True when the run goes on here (it keeps its lease); false when it was closed instead.
+    fn take_over(
+        &self,
+        run_id: i64,
+    ) -> impl std::future::Future<Output = Result<bool, super::ServiceError>> + Send;
 }
 
 /// The name of an operation run's lease.

@@ -347,17 +347,7 @@ fn layers_import_only_downward() {
 /// Import cycles between modules that are neither ancestor nor descendant of each other,
 /// as they stand (each a sorted list of modules); the list only shrinks.
 const KNOWN_CYCLES: &[&[&str]] = &[
-    &[
-        "service::accounts",
-        "service::auth",
-        "service::collections",
-        "service::indicators",
-        "service::leases",
-        "service::operations",
-        "service::operations::findings",
-        "service::publish",
-        "service::whitelist",
-    ],
+    &["service::indicators", "service::operations::findings", "service::publish", "service::whitelist"],
     &["service::campaigns", "service::imports", "service::verdict::actions"],
 ];
 

@@ -590,3 +590,9 @@ impl From<DbError> for OpError {
 
 /// Per-operation configuration values as strings, from the settings (scripts' `config`).
 pub type ConfigValues = BTreeMap<String, String>;
+
+impl super::leases::RunResumer for Registry {
+    fn take_over(&self, run_id: i64) -> impl std::future::Future<Output = Result<bool, ServiceError>> + Send {
+        Registry::take_over(self, run_id)
+    }
+}
