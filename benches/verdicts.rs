@@ -430,7 +430,7 @@ fn main() {
             for e in &phishing {
                 let Some(row) = import(&db, &ctx, e.raw.clone(), "first") else { continue };
                 let mut conn = db.conn().unwrap_or_else(|e| panic!("{e}"));
-                let event = if row.state == "draft" {
+                let event = if row.state == harpoon::service::imports::ImportState::Draft {
                     imports::commit(&mut conn, &ctx, row.id, "bench", EventMeta::default())
                         .ok()
                         .map(|c| c.event_id)
@@ -450,7 +450,9 @@ fn main() {
                 {
                     known += 1;
                 }
-                if row.state == "committed" && row.event_id == Some(*event) {
+                if row.state == harpoon::service::imports::ImportState::Committed
+                    && row.event_id == Some(*event)
+                {
                     same += 1;
                 }
             }

@@ -473,7 +473,7 @@ fn import(
                                         }
                                     }
                                 }
-                                if imported.row.state == "failed" {
+                                if imported.row.state == crate::service::imports::ImportState::Failed {
                                     let why = imported.row.error.clone().unwrap_or_default();
                                     failures.lock().map(|mut f| f.push((label.clone(), why))).ok();
                                 }

@@ -75,11 +75,11 @@ pub async fn get(_caller: Caller, path: web::Path<i64>, db: web::Data<Db>) -> Re
         "title": v.row.title,
         "first_seen": micros_to_rfc3339(v.row.first_seen),
         "last_seen": micros_to_rfc3339(v.row.last_seen),
-        "drafts": v.members.iter().map(|m| json!({
-            "import": ImportDto::from(&m.import),
+        "drafts": v.members.iter().map(|m| Ok(json!({
+            "import": ImportDto::try_from(&m.import)?,
             "added_at": micros_to_rfc3339(m.added_at),
             "linked_by": m.linked_by.iter().map(|l| json!({ "kind": l.kind, "value": l.value, "with": l.with })).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
+        }))).collect::<Result<Vec<_>, ApiError>>()?,
         "shared_keys": v.shared.iter().map(|(k, val, ids)| json!({ "kind": k, "value": val, "drafts": ids })).collect::<Vec<_>>(),
         "events": v.events,
     })))

@@ -23,7 +23,7 @@ fn event_json(e: &EventRow, recipients: i64) -> serde_json::Value {
         "happened_at": e.happened_at.map(micros_to_rfc3339),
         "description": e.description,
         "tlp": e.tlp,
-        "tags": serde_json::from_str::<serde_json::Value>(&e.tags).unwrap_or(json!([])),
+        "tags": e.tags.0,
         "adversary": e.adversary,
         "message_id": e.message_id,
         "recipient_count": recipients,
@@ -75,7 +75,10 @@ pub async fn get(_caller: Caller, path: web::Path<i64>, db: web::Data<Db>) -> Re
                 .map(|r| json!({ "address": r.address, "role": r.role, "import_id": r.import_id, "added_at": micros_to_rfc3339(r.added_at) }))
                 .collect(),
         );
-        obj.insert("reports".into(), v.reports.iter().map(|r| json!(ImportDto::from(r))).collect());
+        obj.insert(
+            "reports".into(),
+            v.reports.iter().map(|r| Ok(json!(ImportDto::try_from(r)?))).collect::<Result<_, ApiError>>()?,
+        );
         obj.insert(
             "indicators".into(),
             v.indicators.iter().map(|i| json!(IndicatorDto::summary(i))).collect(),

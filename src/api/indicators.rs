@@ -34,9 +34,9 @@ impl IndicatorDto {
     pub fn summary(r: &IndicatorRow) -> Self {
         Self {
             id: r.id,
-            kind: r.kind.clone(),
+            kind: r.kind.to_string(),
             value: r.value.clone(),
-            status: r.status.clone(),
+            status: r.status.to_string(),
             score: r.score,
             tlp: r.tlp.clone(),
             description: r.description.clone(),

@@ -25,6 +25,7 @@ pub mod sessions;
 pub mod status;
 pub mod subscriptions;
 pub mod tokens;
+pub mod types;
 pub mod users;
 pub mod verdicts;
 pub mod whitelist;
@@ -191,7 +192,11 @@ pub enum DbError {
     #[error("{0}")]
     Refused(String),
     #[error("database query failed: {0}")]
-    Query(diesel::result::Error),
+    Query(#[source] diesel::result::Error),
+    /// A stored value its column's type cannot hold (an unknown enum text, JSON that does not
+    /// parse): the row is refused rather than read as a default.
+    #[error("corrupt value in the database: {}", types::with_causes(.0))]
+    Corrupt(#[source] diesel::result::Error),
     #[error("database task failed: {0}")]
     Task(String),
 }
@@ -204,6 +209,7 @@ impl From<diesel::result::Error> for DbError {
             Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
                 DbError::Conflict(info.message().to_string())
             }
+            e @ Error::DeserializationError(_) => DbError::Corrupt(e),
             other => DbError::Query(other),
         }
     }

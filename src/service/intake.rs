@@ -297,9 +297,9 @@ pub(super) fn new_indicator(
     now: i64,
 ) -> Result<NewIndicator, ServiceError> {
     Ok(NewIndicator {
-        kind: kind.as_str().into(),
+        kind,
         value: value.to_string(),
-        status: status.as_str().into(),
+        status,
         score,
         tlp: tlp.to_string(),
         description,
@@ -345,12 +345,10 @@ pub(super) fn record_new(
             actor: source.to_string(),
             field: "created".into(),
             old_value: None,
-            new_value: Some(row.status.clone()),
+            new_value: Some(row.status.to_string()),
             reason: Some(reason.clone()),
         });
-        if let Some(kind) = ObservableKind::from_name(&row.kind)
-            && let Some(rule) = rules.matches(kind, &row.value)
-        {
+        if let Some(rule) = rules.matches(row.kind, &row.value) {
             super::indicators::set_status(
                 conn,
                 ctx,

@@ -104,7 +104,7 @@ pub async fn show(s: Session, path: web::Path<i64>, db: web::Data<Db>) -> Result
         .iter()
         .map(|m| MemberLine {
             id: m.import.id,
-            state: m.import.state.clone(),
+            state: m.import.state.to_string(),
             subject: m.import.subject.clone().unwrap_or_default(),
             sender: m.import.sender.clone().unwrap_or_default(),
             reporter: m.import.reporter.clone().unwrap_or_default(),

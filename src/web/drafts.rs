@@ -18,7 +18,7 @@ use crate::db::imports::{self as store, ItemRow};
 use crate::db::{Db, DbError, sessions};
 use crate::extract;
 use crate::service::imports::pipeline::{Importer, JobProgress, Made, Then};
-use crate::service::imports::{self, EventMeta, ItemRule};
+use crate::service::imports::{self, EventMeta, ItemRule, ItemSection};
 use crate::service::indicators::TriageContext;
 use crate::service::leases::Leases;
 
@@ -188,7 +188,7 @@ async fn job_of(s: &Session, db: &Db, id: i64) -> Result<sessions::JobRow, WebEr
 /// `GET /ui/jobs/{id}`: the progress of a background import (polled by the page's script).
 pub async fn job(s: Session, path: web::Path<i64>, db: web::Data<Db>) -> Result<HttpResponse, WebError> {
     let j = job_of(&s, &db, path.into_inner()).await?;
-    let result: JobProgress = serde_json::from_str(&j.result).unwrap_or_default();
+    let result: JobProgress = crate::db::types::json_column("ui_jobs.result", &j.result)?;
     page(&JobPage {
         l: Layout::new(&s, format!("Import job {}", j.id)),
         id: j.id,
@@ -248,7 +248,7 @@ pub async fn list(
         .iter()
         .map(|r| DraftLine {
             id: r.id,
-            state: r.state.clone(),
+            state: r.state.to_string(),
             subject: r.subject.clone().unwrap_or_default(),
             sender: r.sender.clone().unwrap_or_default(),
             reporter: r.reporter.clone().unwrap_or_default(),
@@ -392,7 +392,7 @@ pub async fn show(s: Session, path: web::Path<i64>, db: web::Data<Db>) -> Result
     let l = Layout::new(&s, format!("Draft {id}"));
     // Parsing the stored extraction and highlighting every value is CPU work that grows with the
     // email: done on the blocking pool, never on an HTTP worker.
-    let verdict = verdict.as_ref().map(|v| super::verdicts::VerdictView::of(v, &row.state));
+    let verdict = verdict.as_ref().map(|v| super::verdicts::VerdictView::of(v, row.state.as_str()));
     let body = web::block(move || draft_page(l, id, &row, &items, extraction.as_deref(), verdict))
         .await
         .map_err(|e| WebError::Internal(format!("the draft page: {e}")))??;
@@ -428,7 +428,7 @@ fn draft_page(
                     start: usize::try_from(start).unwrap_or(0),
                     end: usize::try_from(end).unwrap_or(0),
                     item: i.id,
-                    class: item_class(&i.state, i.whitelist_reason.as_deref()),
+                    class: item_class(i.state.as_str(), i.whitelist_reason.as_deref()),
                 });
                 located = true;
             }
@@ -437,7 +437,7 @@ fn draft_page(
             id: i.id,
             kind: i.item_type.clone(),
             value: i.value.clone(),
-            state: i.state.clone(),
+            state: i.state.to_string(),
             reason: i.whitelist_reason.clone().unwrap_or_default(),
             origin: i.origin.clone(),
             detail: detail_of(i, &d),
@@ -476,12 +476,12 @@ fn draft_page(
             )
         })
         .collect();
-    let meta = imports::meta_of(row);
+    let meta = imports::meta_of(row)?;
     let subject = row.subject.clone().unwrap_or_default();
     Ok(DraftPage {
         l,
         id,
-        state: row.state.clone(),
+        state: row.state.to_string(),
         meta_title: meta.title.clone().unwrap_or_else(|| subject.clone()),
         subject,
         sender: row.sender.clone().unwrap_or_default(),
@@ -541,7 +541,7 @@ pub async fn attachment(
         .run_sized(usize::MAX, move |conn| Ok((store::item(conn, id, item_id)?, store::raw(conn, id)?)))
         .await?;
     let item = item
-        .filter(|i| i.section == "attachment")
+        .filter(|i| i.section == ItemSection::Attachment)
         .ok_or_else(|| WebError::NotFound(format!("attachment {item_id} of import {id} not found")))?;
     let details: Value = serde_json::from_str(&item.details).unwrap_or(Value::Null);
     let sha256 = at(at(&details, "hashes"), "sha256").as_str().unwrap_or("").to_string();

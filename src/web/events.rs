@@ -124,7 +124,11 @@ pub async fn show(s: Session, path: web::Path<i64>, db: web::Data<Db>) -> Result
             let mut items = Vec::new();
             let mut raws = Vec::new();
             for r in &v.reports {
-                items.extend(imports::items(conn, r.id)?.into_iter().filter(|i| i.section == "attachment"));
+                items.extend(
+                    imports::items(conn, r.id)?
+                        .into_iter()
+                        .filter(|i| i.section == crate::service::imports::ItemSection::Attachment),
+                );
                 raws.push(imports::raw(conn, r.id)?.unwrap_or_default());
             }
             let mut related = Vec::new();
@@ -144,7 +148,7 @@ pub async fn show(s: Session, path: web::Path<i64>, db: web::Data<Db>) -> Result
             other => other.into(),
         })?;
     let e = &v.row;
-    let tags: Vec<String> = serde_json::from_str(&e.tags).unwrap_or_default();
+    let tags: Vec<String> = e.tags.0.clone();
     let attachments = items
         .iter()
         .map(|i| {
@@ -201,9 +205,9 @@ pub async fn show(s: Session, path: web::Path<i64>, db: web::Data<Db>) -> Result
             .iter()
             .map(|i| IndicatorLine {
                 id: i.id,
-                kind: i.kind.clone(),
+                kind: i.kind.to_string(),
                 value: i.value.clone(),
-                status: i.status.clone(),
+                status: i.status.to_string(),
                 score: i.score,
                 others: v.commonalities.get(&i.id).cloned().unwrap_or_default(),
             })

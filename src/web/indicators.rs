@@ -30,9 +30,9 @@ impl Line {
     fn of(r: &IndicatorRow) -> Self {
         Self {
             id: r.id,
-            kind: r.kind.clone(),
+            kind: r.kind.to_string(),
             value: r.value.clone(),
-            status: r.status.clone(),
+            status: r.status.to_string(),
             score: r.score,
             tlp: r.tlp.clone(),
             last_seen: when(r.last_seen),

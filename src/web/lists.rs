@@ -116,7 +116,7 @@ pub async fn whitelist_create(
     if p.form.action == "preview" {
         let rule = Rule::compile(0, &spec)?;
         let (hits, total) = db.run(move |conn| Ok(whitelist::preview(conn, &rule, 100))).await??;
-        let hits = hits.iter().map(|h| (h.id, h.kind.clone(), h.value.clone())).collect();
+        let hits = hits.iter().map(|h| (h.id, h.kind.to_string(), h.value.clone())).collect();
         return whitelist_page(&p.session, &db, p.form, Some((hits, total))).await;
     }
     let author = p.session.principal.username.clone();

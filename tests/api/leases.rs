@@ -152,7 +152,7 @@ async fn a_run_left_running_by_a_dead_instance_is_interrupted_and_a_queued_one_i
                 &harpoon::db::operations::NewRun {
                     operation: "quick",
                     indicator_id: url,
-                    status: "queued",
+                    status: harpoon::db::operations::RunStatus::Queued,
                     started_by: "admin",
                     parameters: "{}",
                     created_at: now_micros() - 60_000_000,

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::auth::DkimCheck;
 use super::{Assessment, Facts, INPUTS_VERSION, Known, Verdict, decide, reasons, reasons_json, reasons_of};
 use crate::db::audit::{self, AuditEntry};
-use crate::db::imports::{self as drafts, NewItem, SameEmailKey};
+use crate::db::imports::{self as drafts, ImportState, NewItem, SameEmailKey};
 use crate::db::verdicts::{self as store, NewVerdict, VerdictRow};
 use crate::db::{Db, DbConn, Transient, events, now_micros, reads, savepoint, write_tx};
 use crate::extract::Extraction;
@@ -332,7 +332,7 @@ fn close_as(conn: &mut DbConn, id: i64, actor: &str, provenance: &str) -> Result
     let text = serde_json::to_string(&detail).map_err(|e| ServiceError::Internal(e.to_string()))?;
     write_tx(conn, |conn| {
         let now = now_micros();
-        if !drafts::transition(conn, id, "draft", "abandoned", None, now)? {
+        if !drafts::transition(conn, id, ImportState::Draft, ImportState::Abandoned, None, now)? {
             return Err(ServiceError::Conflict(format!("import {id} is not an open draft")));
         }
         if !store::set_action(conn, id, "closed", actor, &text, now)? {
@@ -357,7 +357,7 @@ pub fn undo(conn: &mut DbConn, id: i64, actor: &str) -> Result<StoredVerdict, Se
         let now = now_micros();
         let what = match v.pending_action() {
             Some("closed") => {
-                if !drafts::transition(conn, id, "abandoned", "draft", None, now)? {
+                if !drafts::transition(conn, id, ImportState::Abandoned, ImportState::Draft, None, now)? {
                     return Err(ServiceError::Conflict(format!("import {id} is no longer closed")));
                 }
                 notify::on_verdict_undone(conn, id, FinalVerdict::Benign)?;
@@ -369,13 +369,13 @@ pub fn undo(conn: &mut DbConn, id: i64, actor: &str) -> Result<StoredVerdict, Se
                     d.event_id.ok_or_else(|| ServiceError::Internal("a join without its event".into()))?;
                 let row =
                     drafts::get(conn, id)?.ok_or_else(|| ServiceError::NotFound(format!("import {id}")))?;
-                if row.state != "committed" || row.event_id != Some(event) {
+                if row.state != ImportState::Committed || row.event_id != Some(event) {
                     return Err(ServiceError::Conflict(format!("import {id} is no longer in event {event}")));
                 }
                 store::unlink_event(conn, &d.linked, event)?;
                 store::remove_recipients_of(conn, event, id)?;
                 let removed = store::delete_orphan_reviews(conn, &d.created)?;
-                drafts::transition(conn, id, "committed", "draft", None, now)?;
+                drafts::transition(conn, id, ImportState::Committed, ImportState::Draft, None, now)?;
                 notify::on_verdict_undone(conn, id, FinalVerdict::Phish)?;
                 format!(
                     "left event {event} ({} links and {removed} new indicators taken back)",
