@@ -419,7 +419,7 @@ pub async fn set_meta(
     require_analyst(&caller)?;
     let id = path.into_inner();
     let meta = body.into_inner();
-    let row = db.run(move |conn| Ok(imports::set_meta(conn, id, meta))).await??;
+    let row = db.run(move |conn| imports::set_meta(conn, id, meta)).await?;
     Ok(HttpResponse::Ok().json(ImportDto::try_from(&row)?))
 }
 
@@ -440,7 +440,7 @@ pub async fn add_item(
     require_analyst(&caller)?;
     let id = path.into_inner();
     let b = body.into_inner();
-    let item = db.run(move |conn| Ok(imports::add_item(conn, id, &b.item_type, &b.value))).await??;
+    let item = db.run(move |conn| imports::add_item(conn, id, &b.item_type, &b.value)).await?;
     Ok(HttpResponse::Created().json(ItemDto::from(&item)))
 }
 
@@ -459,7 +459,7 @@ pub async fn set_item(
     require_analyst(&caller)?;
     let (id, item) = path.into_inner();
     let state = body.into_inner().state;
-    let item = db.run(move |conn| Ok(imports::set_item_state(conn, id, item, &state))).await??;
+    let item = db.run(move |conn| imports::set_item_state(conn, id, item, &state)).await?;
     Ok(HttpResponse::Ok().json(ItemDto::from(&item)))
 }
 
@@ -486,9 +486,9 @@ pub async fn whitelist_item(
     let (rule, item) = db
         .run(move |conn| {
             let how = imports::ItemRule { match_kind: b.match_kind, pattern: b.pattern, reason: b.reason };
-            Ok(imports::whitelist_item(conn, &ctx, (id, item), &how, &actor))
+            imports::whitelist_item(conn, &ctx, (id, item), &how, &actor)
         })
-        .await??;
+        .await?;
     Ok(HttpResponse::Created().json(serde_json::json!({
         "rule": super::whitelist::RuleDto::from(&rule),
         "item": ItemDto::from(&item),
@@ -502,7 +502,7 @@ pub async fn abandon(
 ) -> Result<HttpResponse, ApiError> {
     require_analyst(&caller)?;
     let id = path.into_inner();
-    let row = db.run(move |conn| Ok(imports::abandon(conn, id))).await??;
+    let row = db.run(move |conn| imports::abandon(conn, id)).await?;
     Ok(HttpResponse::Ok().json(ImportDto::try_from(&row)?))
 }
 
@@ -535,7 +535,7 @@ pub async fn commit(
     let meta = event_meta(&body)?;
     let actor = caller.username.clone();
     let ctx = ctx.into_inner();
-    let c = db.run(move |conn| Ok(imports::commit(conn, &ctx, id, &actor, meta))).await??;
+    let c = db.run(move |conn| imports::commit(conn, &ctx, id, &actor, meta)).await?;
     Ok(HttpResponse::Created().json(CommitDto {
         event_id: c.event_id,
         merged: c.merged,
@@ -625,7 +625,7 @@ pub async fn misp_events(
     let via = format!("upload by {}", caller.username);
     let ctx = ctx.into_inner();
     let report = db
-        .run(move |conn| Ok(crate::service::misp::import_document(conn, &ctx, &doc, &via, default_tlp)))
-        .await??;
+        .run(move |conn| crate::service::misp::import_document(conn, &ctx, &doc, &via, default_tlp))
+        .await?;
     Ok(HttpResponse::Ok().json(MispImportDto::from(report)))
 }

@@ -487,22 +487,27 @@ impl Db {
 
     /// [`Db::run`] on a connection from [`Db::conn_sized`]; `usize::MAX` when the size is not
     /// known before (reading a raw email back).
-    pub async fn run_sized<T, F>(&self, bytes: usize, work: F) -> Result<T, DbError>
+    pub async fn run_sized<T, E, F>(&self, bytes: usize, work: F) -> Result<T, E>
     where
-        F: FnOnce(&mut DbConn) -> Result<T, DbError> + Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
+        E: From<DbError> + Send + 'static,
     {
         let db = self.clone();
         tokio::task::spawn_blocking(move || work(&mut *db.conn_sized(bytes)?))
             .await
-            .map_err(|e| DbError::Task(e.to_string()))?
+            .map_err(|e| E::from(DbError::Task(e.to_string())))?
     }
 
-    /// Runs blocking database work on the blocking thread pool and awaits it.
-    pub async fn run<T, F>(&self, work: F) -> Result<T, DbError>
+    /// Runs blocking database work on the blocking thread pool and awaits it. The work returns
+    /// its caller's error type (`DbError`, `ServiceError`, an edge's error: anything a
+    /// `DbError` converts into), so a handler reads `db.run(move |c| service(c, ..)).await?`.
+    /// Nothing is retried here: a write transaction that may be retried is [`write_tx`]'s.
+    pub async fn run<T, E, F>(&self, work: F) -> Result<T, E>
     where
-        F: FnOnce(&mut DbConn) -> Result<T, DbError> + Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
+        E: From<DbError> + Send + 'static,
     {
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
@@ -510,7 +515,7 @@ impl Db {
             work(&mut conn)
         })
         .await
-        .map_err(|e| DbError::Task(e.to_string()))?
+        .map_err(|e| E::from(DbError::Task(e.to_string())))?
     }
 
     /// Applies pending migrations; returns the names applied.

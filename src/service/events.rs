@@ -104,8 +104,7 @@ fn content(
                 .flatten()
             {
                 if let Some(json) = objects::latest_json(conn, &ctx.publisher.collection_id, stored)? {
-                    let v: Value =
-                        serde_json::from_str(&json).map_err(|e| ServiceError::Internal(e.to_string()))?;
+                    let v: Value = serde_json::from_str(&json)?;
                     level = level.max(crate::stix::marking::carried(&v).unwrap_or(level));
                     stored_objects.push((StixId::parse(stored)?, v));
                 }
@@ -238,8 +237,7 @@ pub fn share(
         if let Some(previous) = store::share_of(conn, id, &collection.id)? {
             report.common.id = StixId::parse(&previous)?;
             if let Some(json) = objects::latest_json(conn, &collection.id, &previous)? {
-                let old: Value =
-                    serde_json::from_str(&json).map_err(|e| ServiceError::Internal(e.to_string()))?;
+                let old: Value = serde_json::from_str(&json)?;
                 if let Some(created) = old.get("created").and_then(Value::as_str) {
                     report.common.created = StixTimestamp::parse(created)?;
                 }

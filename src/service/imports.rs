@@ -535,7 +535,7 @@ pub fn set_meta(conn: &mut DbConn, id: i64, meta: EventMeta) -> Result<ImportRow
     write_tx(conn, |conn| {
         let row = open_draft(conn, id)?;
         let merged = meta_of(&row)?.merged(meta.clone());
-        let text = serde_json::to_string(&merged).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let text = serde_json::to_string(&merged)?;
         store::set_meta(conn, id, &text, now_micros())?;
         store::get(conn, id)?.ok_or_else(|| ServiceError::NotFound(format!("import {id}")))
     })

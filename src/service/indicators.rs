@@ -374,10 +374,9 @@ pub async fn expiry_loop(
             continue;
         }
         let ctx = ctx.clone();
-        match db.run(move |conn| Ok(expire_due(conn, &ctx, now_micros()))).await {
-            Ok(Ok(0)) => {}
-            Ok(Ok(n)) => tracing::info!("{n} indicators expired"),
-            Ok(Err(e)) => tracing::error!("expiry: {e}"),
+        match db.run(move |conn| expire_due(conn, &ctx, now_micros())).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("{n} indicators expired"),
             Err(e) => tracing::error!("expiry: {e}"),
         }
     }

@@ -379,10 +379,9 @@ pub async fn intake_loop(
             continue;
         }
         let ctx = ctx.clone();
-        match db.run(move |conn| Ok(run(conn, &ctx))).await {
-            Ok(Ok(0)) => {}
-            Ok(Ok(n)) => tracing::info!("{n} partner indicators read"),
-            Ok(Err(e)) => tracing::error!("partner intake: {e}"),
+        match db.run(move |conn| run(conn, &ctx)).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("{n} partner indicators read"),
             Err(e) => tracing::error!("partner intake: {e}"),
         }
     }

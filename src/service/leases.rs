@@ -171,7 +171,7 @@ impl Leases {
                         claimed.push(name);
                     }
                 }
-                Ok(claimed)
+                Ok::<_, DbError>(claimed)
             })
             .await?;
         let count = claimed.len();

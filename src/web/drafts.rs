@@ -538,7 +538,9 @@ pub async fn attachment(
 ) -> Result<HttpResponse, WebError> {
     let (id, item_id) = path.into_inner();
     let (item, raw) = db
-        .run_sized(usize::MAX, move |conn| Ok((store::item(conn, id, item_id)?, store::raw(conn, id)?)))
+        .run_sized(usize::MAX, move |conn| {
+            Ok::<_, DbError>((store::item(conn, id, item_id)?, store::raw(conn, id)?))
+        })
         .await?;
     let item = item
         .filter(|i| i.section == ItemSection::Attachment)
@@ -569,7 +571,7 @@ pub async fn add_item(
     p.session.require_analyst()?;
     let id = path.into_inner();
     let f = p.form;
-    db.run(move |conn| Ok(imports::add_item(conn, id, &f.kind, &f.value))).await??;
+    db.run(move |conn| imports::add_item(conn, id, &f.kind, &f.value)).await?;
     Ok(see_other(format!("/ui/drafts/{id}")))
 }
 
@@ -587,7 +589,7 @@ pub async fn set_item_state(
     p.session.require_analyst()?;
     let (id, item) = path.into_inner();
     let state = p.form.state;
-    db.run(move |conn| Ok(imports::set_item_state(conn, id, item, &state))).await??;
+    db.run(move |conn| imports::set_item_state(conn, id, item, &state)).await?;
     Ok(see_other(format!("/ui/drafts/{id}#item-{item}")))
 }
 
@@ -619,7 +621,7 @@ pub async fn whitelist_item(
     };
     let author = p.session.principal.username.clone();
     let ctx = ctx.into_inner();
-    db.run(move |conn| Ok(imports::whitelist_item(conn, &ctx, (id, item), &how, &author))).await??;
+    db.run(move |conn| imports::whitelist_item(conn, &ctx, (id, item), &how, &author)).await?;
     Ok(see_other(format!("/ui/drafts/{id}#item-{item}")))
 }
 
@@ -635,7 +637,7 @@ pub async fn commit(
     let meta = p.form.meta();
     let actor = p.session.principal.username.clone();
     let ctx = ctx.into_inner();
-    let done = db.run(move |conn| Ok(imports::commit(conn, &ctx, id, &actor, meta))).await??;
+    let done = db.run(move |conn| imports::commit(conn, &ctx, id, &actor, meta)).await?;
     Ok(see_other(format!("/ui/events/{}", done.event_id)))
 }
 
@@ -647,6 +649,6 @@ pub async fn abandon(
 ) -> Result<HttpResponse, WebError> {
     p.session.require_analyst()?;
     let id = path.into_inner();
-    db.run(move |conn| Ok(imports::abandon(conn, id))).await??;
+    db.run(move |conn| imports::abandon(conn, id)).await?;
     Ok(see_other("/ui/drafts"))
 }

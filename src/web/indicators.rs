@@ -264,7 +264,7 @@ pub async fn set_status(
     };
     let actor = p.session.principal.username.clone();
     let ctx = ctx.into_inner();
-    db.run(move |conn| Ok(indicators::patch(conn, &ctx, id, &patch, &actor))).await??;
+    db.run(move |conn| indicators::patch(conn, &ctx, id, &patch, &actor)).await?;
     Ok(see_other(format!("/ui/indicators/{id}")))
 }
 

@@ -115,13 +115,13 @@ pub async fn whitelist_create(
     let spec = p.form.spec()?;
     if p.form.action == "preview" {
         let rule = Rule::compile(0, &spec)?;
-        let (hits, total) = db.run(move |conn| Ok(whitelist::preview(conn, &rule, 100))).await??;
+        let (hits, total) = db.run(move |conn| whitelist::preview(conn, &rule, 100)).await?;
         let hits = hits.iter().map(|h| (h.id, h.kind.to_string(), h.value.clone())).collect();
         return whitelist_page(&p.session, &db, p.form, Some((hits, total))).await;
     }
     let author = p.session.principal.username.clone();
     let ctx = ctx.into_inner();
-    db.run(move |conn| Ok(whitelist::create(conn, &ctx, &spec, &author))).await??;
+    db.run(move |conn| whitelist::create(conn, &ctx, &spec, &author)).await?;
     Ok(see_other("/ui/whitelist"))
 }
 
@@ -132,7 +132,7 @@ pub async fn whitelist_delete(
 ) -> Result<HttpResponse, WebError> {
     p.session.require_analyst()?;
     let id = path.into_inner();
-    db.run(move |conn| Ok(whitelist::delete(conn, id))).await??;
+    db.run(move |conn| whitelist::delete(conn, id)).await?;
     Ok(see_other("/ui/whitelist"))
 }
 
@@ -149,7 +149,7 @@ struct ExportsPage {
 }
 
 pub async fn exports(s: Session, req: HttpRequest, db: web::Data<Db>) -> Result<HttpResponse, WebError> {
-    let list = db.run(|conn| Ok(crate::service::exports::list(conn))).await??;
+    let list = db.run(crate::service::exports::list).await?;
     let base = base_url(&req);
     let exports = list
         .iter()
@@ -296,7 +296,8 @@ pub async fn admin(s: Session, db: web::Data<Db>) -> Result<HttpResponse, WebErr
 
 async fn admin_page(s: &Session, db: &Db, issued: Option<String>) -> Result<HttpResponse, WebError> {
     s.require_admin()?;
-    let (us, ts) = db.run(|conn| Ok((users::list(conn)?, tokens::list(conn, None)?))).await?;
+    let (us, ts) =
+        db.run(|conn| Ok::<_, crate::db::DbError>((users::list(conn)?, tokens::list(conn, None)?))).await?;
     let name_of = |id: i64| us.iter().find(|u| u.id == id).map(|u| u.username.clone()).unwrap_or_default();
     page(&AdminPage {
         l: Layout::new(s, "Users and tokens"),
@@ -349,9 +350,9 @@ pub async fn create_user(
     let f = p.form;
     let policy = settings.password_policy();
     db.run(move |conn| {
-        Ok(crate::service::accounts::create_user(conn, &f.username, role, &f.password, &policy, Some(&actor)))
+        crate::service::accounts::create_user(conn, &f.username, role, &f.password, &policy, Some(&actor))
     })
-    .await??;
+    .await?;
     Ok(see_other("/ui/admin"))
 }
 
@@ -404,11 +405,11 @@ pub async fn create_token(p: Posted<NewTokenForm>, db: web::Data<Db>) -> Result<
     let issued = db
         .run(move |conn| {
             let Some(user) = users::by_name(conn, &owner)? else {
-                return Ok(Err(WebError::NotFound(format!("user '{owner}'"))));
+                return Err(WebError::NotFound(format!("user '{owner}'")));
             };
-            Ok(accounts::issue_token(conn, &issuer, &user, &request).map_err(WebError::from))
+            Ok(accounts::issue_token(conn, &issuer, &user, &request)?)
         })
-        .await??;
+        .await?;
     admin_page(&p.session, &db, Some(issued.token)).await
 }
 
@@ -422,7 +423,7 @@ pub async fn revoke_token(
     p.session.require_admin()?;
     let id = path.into_inner();
     let actor = p.session.principal.username.clone();
-    db.run(move |conn| Ok(crate::service::accounts::revoke_token(conn, id, &actor))).await??;
+    db.run(move |conn| crate::service::accounts::revoke_token(conn, id, &actor)).await?;
     auth.forget_token(id);
     Ok(see_other("/ui/admin"))
 }

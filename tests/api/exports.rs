@@ -46,7 +46,7 @@ async fn seed(app: &TestApp, seeds: Vec<Seed>) -> BTreeMap<String, i64> {
                 store::add_tags(conn, &[row.id], &tags)?;
                 ids.insert(value.to_string(), row.id);
             }
-            Ok(ids)
+            Ok::<_, harpoon::db::DbError>(ids)
         })
         .await
         .unwrap()

@@ -124,7 +124,7 @@ async fn seed(
                 let rel = format!("relationship--{}", uuid::Uuid::new_v4());
                 store::relate(conn, *domain, "resolves-to", *ip, &rel, "test", past)?;
             }
-            Ok((ids, uuids))
+            Ok::<_, harpoon::db::DbError>((ids, uuids))
         })
         .await
         .unwrap()

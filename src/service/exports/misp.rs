@@ -222,7 +222,7 @@ pub(super) fn manifest(conn: &mut DbConn, feed: &Feed) -> Result<Vec<u8>, Servic
             ),
         );
     }
-    serde_json::to_vec(&Value::Object(out)).map_err(|e| ServiceError::Internal(e.to_string()))
+    serde_json::to_vec(&Value::Object(out)).map_err(ServiceError::from)
 }
 
 fn event_date(row: &EventRow) -> String {
@@ -331,7 +331,7 @@ pub(super) fn event(conn: &mut DbConn, feed: &Feed, uuid: Uuid) -> Result<Option
         "Tag": event_tags,
         "Attribute": attributes,
     }});
-    serde_json::to_vec(&document).map(Some).map_err(|e| ServiceError::Internal(e.to_string()))
+    serde_json::to_vec(&document).map(Some).map_err(ServiceError::from)
 }
 
 /// An attribute's comment: the indicator's description, then its relationships with the other

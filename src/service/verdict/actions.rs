@@ -100,7 +100,7 @@ impl Verdicts {
         &self,
         work: impl FnOnce(&mut DbConn) -> Result<T, ServiceError> + Send + 'static,
     ) -> Result<T, ServiceError> {
-        self.db.run(move |conn| Ok(work(conn))).await?
+        self.db.run(move |conn| Ok::<_, crate::db::DbError>(work(conn))).await?
     }
 
     pub async fn get(&self, id: i64) -> Result<Option<StoredVerdict>, ServiceError> {
@@ -300,7 +300,7 @@ fn join(
         linked,
         created: c.created,
     };
-    let text = serde_json::to_string(&detail).map_err(|e| ServiceError::Internal(e.to_string()))?;
+    let text = serde_json::to_string(&detail)?;
     write_tx(conn, |conn| {
         store::set_action(conn, id, "joined", actor, &text, now_micros())?;
         audit::insert(
@@ -329,7 +329,7 @@ pub fn close(conn: &mut DbConn, id: i64, actor: &str) -> Result<StoredVerdict, S
 
 fn close_as(conn: &mut DbConn, id: i64, actor: &str, provenance: &str) -> Result<(), ServiceError> {
     let detail = ActionDetail { provenance: provenance.into(), ..ActionDetail::default() };
-    let text = serde_json::to_string(&detail).map_err(|e| ServiceError::Internal(e.to_string()))?;
+    let text = serde_json::to_string(&detail)?;
     write_tx(conn, |conn| {
         let now = now_micros();
         if !drafts::transition(conn, id, ImportState::Draft, ImportState::Abandoned, None, now)? {
