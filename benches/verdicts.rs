@@ -449,7 +449,7 @@ fn join(out: &mut String, dir: &Path, phishing: &[Email]) {
         for e in phishing {
             let Some(row) = import(&db, &ctx, e.raw.clone(), "first") else { continue };
             let mut conn = db.conn().unwrap_or_else(|e| panic!("{e}"));
-            let event = if row.state == "draft" {
+            let event = if row.state == harpoon::service::imports::ImportState::Draft {
                 imports::commit(&mut conn, &ctx, row.id, "bench", EventMeta::default())
                     .ok()
                     .map(|c| c.event_id)
@@ -468,7 +468,8 @@ fn join(out: &mut String, dir: &Path, phishing: &[Email]) {
             if verdicts::get(&mut conn, row.id).ok().flatten().is_some_and(|v| v.verdict == "known_phish") {
                 known += 1;
             }
-            if row.state == "committed" && row.event_id == Some(*event) {
+            if row.state == harpoon::service::imports::ImportState::Committed && row.event_id == Some(*event)
+            {
                 same += 1;
             }
         }

@@ -541,7 +541,7 @@ fn import_file(
                         t.merged += usize::from(m);
                     }
                 }
-                if imported.row.state == "failed" {
+                if imported.row.state == crate::service::imports::ImportState::Failed {
                     fail(label.clone(), imported.row.error.clone().unwrap_or_default());
                 }
                 if imported.created {

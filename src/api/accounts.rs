@@ -113,9 +113,9 @@ pub async fn create_user(
     let policy = crate::service::accounts::PasswordPolicy::configured(&settings);
     let user = db
         .run(move |conn| {
-            Ok(accounts::create_user(conn, &req.username, role, &req.password, &policy, Some(&actor)))
+            accounts::create_user(conn, &req.username, role, &req.password, &policy, Some(&actor))
         })
-        .await??;
+        .await?;
     Ok(HttpResponse::Created().json(UserDto::from(&user)))
 }
 
@@ -151,8 +151,7 @@ pub async fn update_user(
         caller.username.clone(),
         crate::service::accounts::PasswordPolicy::configured(&settings),
     );
-    let changed =
-        db.run(move |conn| Ok(accounts::change_account(conn, &name, &change, &policy, &actor))).await??;
+    let changed = db.run(move |conn| accounts::change_account(conn, &name, &change, &policy, &actor)).await?;
     auth.account_changed(changed.user.id, &changed.user.username);
     Ok(HttpResponse::Ok().json(UserDto::from(&changed.user)))
 }
@@ -167,7 +166,7 @@ pub async fn delete_user(
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&caller)?;
     let (name, actor) = (path.into_inner(), caller.username.clone());
-    let user = db.run(move |conn| Ok(accounts::delete_user(conn, &name, &actor))).await??;
+    let user = db.run(move |conn| accounts::delete_user(conn, &name, &actor)).await?;
     auth.account_changed(user.id, &user.username);
     Ok(HttpResponse::NoContent().finish())
 }
@@ -194,8 +193,8 @@ pub async fn change_password(
     verify_current(&auth, &caller, &body.current, remote).await?;
     let (uid, policy) = (caller.user_id, crate::service::accounts::PasswordPolicy::configured(&settings));
     let changed = db
-        .run(move |conn| Ok(accounts::change_own_password(conn, uid, &body.current, &body.new, &policy)))
-        .await??;
+        .run(move |conn| accounts::change_own_password(conn, uid, &body.current, &body.new, &policy))
+        .await?;
     auth.account_changed(changed.user.id, &changed.user.username);
     Ok(HttpResponse::NoContent().finish())
 }
@@ -285,16 +284,14 @@ pub async fn create_token(
             // Naming another user is an administrator's act: a non-admin learns nothing about
             // which names exist.
             if owner != issuer.username && issuer.role != Role::Admin {
-                return Ok(Err(ApiError::Forbidden(
-                    "only administrators issue tokens for other users".into(),
-                )));
+                return Err(ApiError::Forbidden("only administrators issue tokens for other users".into()));
             }
             let Some(user) = users::by_name(conn, &owner)? else {
-                return Ok(Err(ApiError::NotFound(format!("user '{owner}' not found"))));
+                return Err(ApiError::NotFound(format!("user '{owner}' not found")));
             };
-            Ok(accounts::issue_token(conn, &issuer, &user, &request).map_err(ApiError::from))
+            Ok(accounts::issue_token(conn, &issuer, &user, &request)?)
         })
-        .await??;
+        .await?;
     let mut dto = TokenDto::from(&issued.row);
     dto.token = Some(issued.token);
     Ok(HttpResponse::Created().json(dto))
@@ -312,13 +309,11 @@ pub async fn revoke_token(
     db.run(move |conn| {
         // Someone else's token answers 404 rather than 403: ids do not reveal what exists.
         match tokens::by_id(conn, id)? {
-            Some(t) if t.user_id == uid || is_admin => {
-                Ok(accounts::revoke_token(conn, id, &actor).map_err(ApiError::from))
-            }
-            _ => Ok(Err(ApiError::NotFound(format!("live token {id} not found")))),
+            Some(t) if t.user_id == uid || is_admin => Ok(accounts::revoke_token(conn, id, &actor)?),
+            _ => Err(ApiError::NotFound(format!("live token {id} not found"))),
         }
     })
-    .await??;
+    .await?;
     auth.forget_token(id);
     Ok(HttpResponse::NoContent().finish())
 }

@@ -57,7 +57,7 @@ pub async fn list(
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
     let before = q.before.as_deref().map(parse_before).transpose()?;
     let min = q.min_size.unwrap_or(2);
-    let rows = db.run(move |conn| Ok(campaigns::list(conn, min, before, limit))).await??;
+    let rows = db.run(move |conn| campaigns::list(conn, min, before, limit)).await?;
     let next = (i64::try_from(rows.len()).unwrap_or(0) == limit)
         .then(|| rows.last().map(|r| format!("{}:{}", r.row.last_seen, r.row.id)))
         .flatten();
@@ -69,17 +69,17 @@ pub async fn list(
 
 pub async fn get(_caller: Caller, path: web::Path<i64>, db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    let v = db.run(move |conn| Ok(campaigns::get(conn, id))).await??;
+    let v = db.run(move |conn| campaigns::get(conn, id)).await?;
     Ok(HttpResponse::Ok().json(json!({
         "id": v.row.id,
         "title": v.row.title,
         "first_seen": micros_to_rfc3339(v.row.first_seen),
         "last_seen": micros_to_rfc3339(v.row.last_seen),
-        "drafts": v.members.iter().map(|m| json!({
-            "import": ImportDto::from(&m.import),
+        "drafts": v.members.iter().map(|m| Ok(json!({
+            "import": ImportDto::try_from(&m.import)?,
             "added_at": micros_to_rfc3339(m.added_at),
             "linked_by": m.linked_by.iter().map(|l| json!({ "kind": l.kind, "value": l.value, "with": l.with })).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
+        }))).collect::<Result<Vec<_>, ApiError>>()?,
         "shared_keys": v.shared.iter().map(|(k, val, ids)| json!({ "kind": k, "value": val, "drafts": ids })).collect::<Vec<_>>(),
         "events": v.events,
     })))
@@ -97,7 +97,7 @@ pub async fn commit(
     let id = path.into_inner();
     let meta = event_meta(&body)?;
     let (actor, ctx) = (caller.username.clone(), ctx.into_inner());
-    let out = db.run(move |conn| Ok(campaigns::commit_all(conn, &ctx, id, &actor, meta))).await??;
+    let out = db.run(move |conn| campaigns::commit_all(conn, &ctx, id, &actor, meta)).await?;
     Ok(HttpResponse::Ok().json(outcome_json(&out)))
 }
 
@@ -109,7 +109,7 @@ pub async fn abandon(
     require_analyst(&caller)?;
     let id = path.into_inner();
     let actor = caller.username.clone();
-    let out = db.run(move |conn| Ok(campaigns::abandon_all(conn, id, &actor))).await??;
+    let out = db.run(move |conn| campaigns::abandon_all(conn, id, &actor)).await?;
     Ok(HttpResponse::Ok().json(outcome_json(&out)))
 }
 
@@ -142,8 +142,7 @@ pub async fn set_status(
         ),
     };
     let (actor, ctx) = (caller.username.clone(), ctx.into_inner());
-    let out = db
-        .run(move |conn| Ok(campaigns::set_indicator_status(conn, &ctx, id, status, kind, &actor)))
-        .await??;
+    let out =
+        db.run(move |conn| campaigns::set_indicator_status(conn, &ctx, id, status, kind, &actor)).await?;
     Ok(HttpResponse::Ok().json(outcome_json(&out)))
 }

@@ -47,7 +47,9 @@ fn dto(row: &CollectionRow, a: Access) -> CollectionDto {
 
 pub async fn list(caller: Caller, db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
     let uid = caller.user_id;
-    let (rows, grants) = db.run(move |conn| Ok((store::list(conn)?, store::grants_of(conn, uid)?))).await?;
+    let (rows, grants) = db
+        .run(move |conn| Ok::<_, crate::db::DbError>((store::list(conn)?, store::grants_of(conn, uid)?)))
+        .await?;
     let visible: Vec<CollectionDto> = rows
         .iter()
         .filter_map(|row| {
@@ -105,7 +107,7 @@ pub async fn create(
         max_tlp: req.max_tlp.or(req.share_max_tlp),
         intake: req.intake,
     };
-    let row = db.run(move |conn| Ok(collections::create(conn, &spec))).await??;
+    let row = db.run(move |conn| collections::create(conn, &spec)).await?;
     Ok(HttpResponse::Created().json(dto(&row, Access { can_read: true, can_write: row.kind != "computed" })))
 }
 
@@ -129,10 +131,10 @@ pub async fn set_grant(
     let req = body.into_inner();
     db.run(move |conn| {
         let Some(collection) = store::by_id_or_alias(conn, &key)? else {
-            return Ok(Err(ApiError::NotFound(format!("collection '{key}' not found"))));
+            return Err(ApiError::NotFound(format!("collection '{key}' not found")));
         };
         let Some(user) = users::by_name(conn, &username)? else {
-            return Ok(Err(ApiError::NotFound(format!("user '{username}' not found"))));
+            return Err(ApiError::NotFound(format!("user '{username}' not found")));
         };
         store::set_grant(
             conn,
@@ -143,9 +145,9 @@ pub async fn set_grant(
                 can_write: req.can_write,
             },
         )?;
-        Ok(Ok(()))
+        Ok(())
     })
-    .await??;
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -172,8 +174,8 @@ pub async fn update(
     let actor = caller.username.clone();
     let row = db
         .run(move |conn| {
-            Ok(collections::set_tlp(conn, &key, patch.max_tlp.as_deref(), patch.share_target, &actor))
+            collections::set_tlp(conn, &key, patch.max_tlp.as_deref(), patch.share_target, &actor)
         })
-        .await??;
+        .await?;
     Ok(HttpResponse::Ok().json(dto(&row, Access { can_read: true, can_write: row.kind != "computed" })))
 }

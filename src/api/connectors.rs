@@ -111,7 +111,7 @@ pub async fn create(
     let body = body.into_inner();
     let sup2 = sup.clone();
     let status = move |enabled| sup2.initial_status(enabled);
-    let row = db.run(move |conn| Ok(manage::create(conn, &key, &rules, body, &actor, &status))).await??;
+    let row = db.run(move |conn| manage::create(conn, &key, &rules, body, &actor, &status)).await?;
     sup.apply(&row);
     Ok(HttpResponse::Created().json(dto(&row, &sup)?))
 }
@@ -130,8 +130,7 @@ pub async fn update(
     let body = body.into_inner();
     let sup2 = sup.clone();
     let status = move |enabled| sup2.initial_status(enabled);
-    let row =
-        db.run(move |conn| Ok(manage::update(conn, &key, &rules, &name, body, &actor, &status))).await??;
+    let row = db.run(move |conn| manage::update(conn, &key, &rules, &name, body, &actor, &status)).await?;
     sup.apply(&row);
     Ok(HttpResponse::Ok().json(dto(&row, &sup)?))
 }
@@ -145,7 +144,7 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&caller)?;
     let (actor, name) = (caller.username.clone(), path.into_inner());
-    let row = db.run(move |conn| Ok(manage::delete(conn, &name, &actor))).await??;
+    let row = db.run(move |conn| manage::delete(conn, &name, &actor)).await?;
     sup.stop(row.id);
     Ok(HttpResponse::NoContent().finish())
 }

@@ -63,6 +63,8 @@ impl From<ServiceError> for ApiError {
             ServiceError::Forbidden(m) => ApiError::Forbidden(m),
             ServiceError::Busy(m) => ApiError::RetryLater { message: m, retry_after_secs: 5, busy: false },
             ServiceError::Db(e) => e.into(),
+            e @ ServiceError::Stix(_) => ApiError::BadRequest(e.to_string()),
+            ServiceError::Json(e) => ApiError::Internal(e.to_string()),
             ServiceError::Internal(m) => ApiError::Internal(m),
         }
     }

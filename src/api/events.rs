@@ -23,7 +23,7 @@ fn event_json(e: &EventRow, recipients: i64) -> serde_json::Value {
         "happened_at": e.happened_at.map(micros_to_rfc3339),
         "description": e.description,
         "tlp": e.tlp,
-        "tags": serde_json::from_str::<serde_json::Value>(&e.tags).unwrap_or(json!([])),
+        "tags": e.tags.0,
         "adversary": e.adversary,
         "message_id": e.message_id,
         "recipient_count": recipients,
@@ -52,7 +52,7 @@ pub async fn list(
         .run(move |conn| {
             let rows = store::list(conn, q.indicator, q.before, limit)?;
             let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-            Ok((rows, store::recipient_counts(conn, &ids)?))
+            Ok::<_, crate::db::DbError>((rows, store::recipient_counts(conn, &ids)?))
         })
         .await?;
     let next = (rows.len() as i64 == limit).then(|| rows.last().map(|r| r.id)).flatten();
@@ -65,7 +65,7 @@ pub async fn list(
 
 pub async fn get(_caller: Caller, path: web::Path<i64>, db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    let v = db.run(move |conn| Ok(events::get(conn, id))).await??;
+    let v = db.run(move |conn| events::get(conn, id)).await?;
     let mut out = event_json(&v.row, i64::try_from(v.recipients.len()).unwrap_or(i64::MAX));
     if let Some(obj) = out.as_object_mut() {
         obj.insert(
@@ -75,7 +75,10 @@ pub async fn get(_caller: Caller, path: web::Path<i64>, db: web::Data<Db>) -> Re
                 .map(|r| json!({ "address": r.address, "role": r.role, "import_id": r.import_id, "added_at": micros_to_rfc3339(r.added_at) }))
                 .collect(),
         );
-        obj.insert("reports".into(), v.reports.iter().map(|r| json!(ImportDto::from(r))).collect());
+        obj.insert(
+            "reports".into(),
+            v.reports.iter().map(|r| Ok(json!(ImportDto::try_from(r)?))).collect::<Result<_, ApiError>>()?,
+        );
         obj.insert(
             "indicators".into(),
             v.indicators.iter().map(|i| json!(IndicatorDto::summary(i))).collect(),
@@ -110,8 +113,8 @@ pub async fn update(
     require_analyst(&caller)?;
     let id = path.into_inner();
     let meta = body.into_inner();
-    let row = db.run(move |conn| Ok(events::update(conn, id, meta))).await??;
-    let count = db.run(move |conn| Ok(store::recipients(conn, id)?.len())).await?;
+    let row = db.run(move |conn| events::update(conn, id, meta)).await?;
+    let count = db.run(move |conn| Ok::<_, crate::db::DbError>(store::recipients(conn, id)?.len())).await?;
     Ok(HttpResponse::Ok().json(event_json(&row, i64::try_from(count).unwrap_or(i64::MAX))))
 }
 
@@ -124,7 +127,7 @@ pub async fn stix(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let ctx = ctx.into_inner();
-    let bundle = db.run(move |conn| Ok(events::grouping_bundle(conn, &ctx, id))).await??;
+    let bundle = db.run(move |conn| events::grouping_bundle(conn, &ctx, id)).await?;
     Ok(HttpResponse::Ok().json(bundle))
 }
 
@@ -146,6 +149,6 @@ pub async fn share(
     let collection = body.into_inner().collection;
     let actor = caller.username.clone();
     let ctx = ctx.into_inner();
-    let report = db.run(move |conn| Ok(events::share(conn, &ctx, id, &collection, &actor))).await??;
+    let report = db.run(move |conn| events::share(conn, &ctx, id, &collection, &actor)).await?;
     Ok(HttpResponse::Created().json(json!({ "report_id": report })))
 }

@@ -55,7 +55,7 @@ pub struct ExportRequest {
 
 pub async fn list(caller: Caller, db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
     require_admin(&caller)?;
-    let all = db.run(|conn| Ok(exports::list(conn))).await??;
+    let all = db.run(exports::list).await?;
     Ok(HttpResponse::Ok().json(all.iter().map(ExportDto::from).collect::<Vec<_>>()))
 }
 
@@ -68,7 +68,7 @@ pub async fn create(
     let b = body.into_inner();
     let spec = ExportSpec::parse(&b.name, &b.format, &b.filters, &b.options)?;
     let actor = caller.username.clone();
-    let export = db.run(move |conn| Ok(exports::create(conn, &spec, &actor))).await??;
+    let export = db.run(move |conn| exports::create(conn, &spec, &actor)).await?;
     Ok(HttpResponse::Created().json(ExportDto::from(&export)))
 }
 
@@ -79,7 +79,7 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&caller)?;
     let name = path.into_inner();
-    let export = db.run(move |conn| Ok(exports::get(conn, &name))).await??;
+    let export = db.run(move |conn| exports::get(conn, &name)).await?;
     Ok(HttpResponse::Ok().json(ExportDto::from(&export)))
 }
 
@@ -90,7 +90,7 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&caller)?;
     let name = path.into_inner();
-    db.run(move |conn| Ok(exports::delete(conn, &name))).await??;
+    db.run(move |conn| exports::delete(conn, &name)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -106,7 +106,7 @@ pub async fn feed(
 ) -> Result<HttpResponse, ApiError> {
     let name = path.into_inner();
     let ctx = ctx.into_inner();
-    let opened = db.run(move |conn| Ok(Feed::open(conn, &ctx, &name))).await??;
+    let opened = db.run(move |conn| Feed::open(conn, &ctx, &name)).await?;
     Ok(stream(opened, db.into_inner()))
 }
 
@@ -121,7 +121,7 @@ pub async fn feed_file(
 ) -> Result<HttpResponse, ApiError> {
     let (name, file) = path.into_inner();
     let ctx = ctx.into_inner();
-    let opened = db.run(move |conn| Ok(Feed::open_file(conn, &ctx, &name, &file))).await??;
+    let opened = db.run(move |conn| Feed::open_file(conn, &ctx, &name, &file)).await?;
     if let Some(etag) = opened.etag() {
         let matches = req
             .headers()
@@ -149,7 +149,7 @@ fn stream(opened: Feed, db: std::sync::Arc<Db>) -> HttpResponse {
             let result = db
                 .run(move |conn| {
                     let chunk = feed.next_chunk(conn);
-                    Ok((feed, chunk))
+                    Ok::<_, crate::db::DbError>((feed, chunk))
                 })
                 .await;
             match result {

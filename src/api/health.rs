@@ -26,7 +26,7 @@ pub async fn metrics(caller: super::Caller, db: web::Data<Db>) -> Result<HttpRes
             let connectors = crate::db::connectors::list(conn)?;
             let runs = crate::db::operations::open_run_counts(conn)?;
             let subscriptions = crate::db::subscriptions::list(conn)?;
-            Ok((connectors, runs, subscriptions))
+            Ok::<_, crate::db::DbError>((connectors, runs, subscriptions))
         })
         .await;
     if let Ok((connectors, runs, subscriptions)) = read {

@@ -39,11 +39,12 @@ pub struct ImportDto {
     pub updated_at: String,
 }
 
-impl From<&ImportRow> for ImportDto {
-    fn from(r: &ImportRow) -> Self {
-        Self {
+impl TryFrom<&ImportRow> for ImportDto {
+    type Error = ApiError;
+    fn try_from(r: &ImportRow) -> Result<Self, ApiError> {
+        Ok(Self {
             id: r.id,
-            state: r.state.clone(),
+            state: r.state.to_string(),
             source: r.source.clone(),
             input_kind: r.input_kind.clone(),
             size: r.raw_size,
@@ -54,12 +55,12 @@ impl From<&ImportRow> for ImportDto {
             message_id: r.message_id.clone(),
             error: r.error.clone(),
             event_id: r.event_id,
-            meta: imports::meta_of(r),
+            meta: imports::meta_of(r)?,
             source_metadata: r.source_metadata.as_deref().and_then(|s| serde_json::from_str(s).ok()),
             created_by: r.created_by.clone(),
             created_at: micros_to_rfc3339(r.created_at),
             updated_at: micros_to_rfc3339(r.updated_at),
-        }
+        })
     }
 }
 
@@ -80,10 +81,10 @@ impl From<&ItemRow> for ItemDto {
     fn from(i: &ItemRow) -> Self {
         Self {
             id: i.id,
-            section: i.section.clone(),
+            section: i.section.to_string(),
             item_type: i.item_type.clone(),
             value: i.value.clone(),
-            state: i.state.clone(),
+            state: i.state.to_string(),
             origin: i.origin.clone(),
             whitelist_reason: i.whitelist_reason.clone(),
             details: serde_json::from_str(&i.details).unwrap_or(Value::Null),
@@ -299,8 +300,10 @@ pub async fn create(
         imports: batch
             .imported
             .iter()
-            .map(|(_, o)| ImportOutcome { import: (&o.imported.row).into(), created: o.imported.created })
-            .collect(),
+            .map(|(_, o)| {
+                Ok(ImportOutcome { import: (&o.imported.row).try_into()?, created: o.imported.created })
+            })
+            .collect::<Result<_, ApiError>>()?,
         failed: batch.failed.into_iter().map(|(name, error)| Failure { name, error }).collect(),
     };
     if response.imports.is_empty()
@@ -341,7 +344,7 @@ pub async fn list(
     let rows = db.run(move |conn| store::list(conn, q.state.as_deref(), q.before, limit)).await?;
     let next = (rows.len() as i64 == limit).then(|| rows.last().map(|r| r.id)).flatten();
     Ok(HttpResponse::Ok().json(serde_json::json!({
-        "imports": rows.iter().map(ImportDto::from).collect::<Vec<_>>(),
+        "imports": rows.iter().map(ImportDto::try_from).collect::<Result<Vec<_>, _>>()?,
         "next_before": next,
     })))
 }
@@ -361,7 +364,7 @@ pub async fn get(_caller: Caller, path: web::Path<i64>, db: web::Data<Db>) -> Re
         .and_then(|x| x.get("warnings").cloned())
         .unwrap_or(Value::Array(Vec::new()));
     Ok(HttpResponse::Ok().json(DraftDto {
-        import: (&row).into(),
+        import: (&row).try_into()?,
         items: items.iter().map(ItemDto::from).collect(),
         warnings,
         verdict: verdict.as_ref().map(super::verdicts::VerdictDto::from),
@@ -416,8 +419,8 @@ pub async fn set_meta(
     require_analyst(&caller)?;
     let id = path.into_inner();
     let meta = body.into_inner();
-    let row = db.run(move |conn| Ok(imports::set_meta(conn, id, meta))).await??;
-    Ok(HttpResponse::Ok().json(ImportDto::from(&row)))
+    let row = db.run(move |conn| imports::set_meta(conn, id, meta)).await?;
+    Ok(HttpResponse::Ok().json(ImportDto::try_from(&row)?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -437,7 +440,7 @@ pub async fn add_item(
     require_analyst(&caller)?;
     let id = path.into_inner();
     let b = body.into_inner();
-    let item = db.run(move |conn| Ok(imports::add_item(conn, id, &b.item_type, &b.value))).await??;
+    let item = db.run(move |conn| imports::add_item(conn, id, &b.item_type, &b.value)).await?;
     Ok(HttpResponse::Created().json(ItemDto::from(&item)))
 }
 
@@ -456,7 +459,7 @@ pub async fn set_item(
     require_analyst(&caller)?;
     let (id, item) = path.into_inner();
     let state = body.into_inner().state;
-    let item = db.run(move |conn| Ok(imports::set_item_state(conn, id, item, &state))).await??;
+    let item = db.run(move |conn| imports::set_item_state(conn, id, item, &state)).await?;
     Ok(HttpResponse::Ok().json(ItemDto::from(&item)))
 }
 
@@ -483,9 +486,9 @@ pub async fn whitelist_item(
     let (rule, item) = db
         .run(move |conn| {
             let how = imports::ItemRule { match_kind: b.match_kind, pattern: b.pattern, reason: b.reason };
-            Ok(imports::whitelist_item(conn, &ctx, (id, item), &how, &actor))
+            imports::whitelist_item(conn, &ctx, (id, item), &how, &actor)
         })
-        .await??;
+        .await?;
     Ok(HttpResponse::Created().json(serde_json::json!({
         "rule": super::whitelist::RuleDto::from(&rule),
         "item": ItemDto::from(&item),
@@ -499,8 +502,8 @@ pub async fn abandon(
 ) -> Result<HttpResponse, ApiError> {
     require_analyst(&caller)?;
     let id = path.into_inner();
-    let row = db.run(move |conn| Ok(imports::abandon(conn, id))).await??;
-    Ok(HttpResponse::Ok().json(ImportDto::from(&row)))
+    let row = db.run(move |conn| imports::abandon(conn, id)).await?;
+    Ok(HttpResponse::Ok().json(ImportDto::try_from(&row)?))
 }
 
 #[derive(Debug, Serialize)]
@@ -532,7 +535,7 @@ pub async fn commit(
     let meta = event_meta(&body)?;
     let actor = caller.username.clone();
     let ctx = ctx.into_inner();
-    let c = db.run(move |conn| Ok(imports::commit(conn, &ctx, id, &actor, meta))).await??;
+    let c = db.run(move |conn| imports::commit(conn, &ctx, id, &actor, meta)).await?;
     Ok(HttpResponse::Created().json(CommitDto {
         event_id: c.event_id,
         merged: c.merged,
@@ -623,7 +626,7 @@ pub async fn misp_events(
     let via = format!("upload by {}", caller.username);
     let ctx = ctx.into_inner();
     let report = db
-        .run(move |conn| Ok(crate::service::misp::import_document(conn, &ctx, &doc, &via, default_tlp)))
-        .await??;
+        .run(move |conn| crate::service::misp::import_document(conn, &ctx, &doc, &via, default_tlp))
+        .await?;
     Ok(HttpResponse::Ok().json(MispImportDto::from(report)))
 }

@@ -34,9 +34,9 @@ impl IndicatorDto {
     pub fn summary(r: &IndicatorRow) -> Self {
         Self {
             id: r.id,
-            kind: r.kind.clone(),
+            kind: r.kind.to_string(),
             value: r.value.clone(),
-            status: r.status.clone(),
+            status: r.status.to_string(),
             score: r.score,
             tlp: r.tlp.clone(),
             description: r.description.clone(),
@@ -114,7 +114,7 @@ pub async fn list(
         .run(move |conn| {
             let rows = store::search(conn, &query)?;
             let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-            Ok((rows, store::tags(conn, &ids)?))
+            Ok::<_, DbError>((rows, store::tags(conn, &ids)?))
         })
         .await?;
     let next = (rows.len() as i64 == limit).then(|| rows.last().map(|r| r.id)).flatten();
@@ -236,7 +236,7 @@ pub async fn update(
     };
     let actor = caller.username.clone();
     let ctx = ctx.into_inner();
-    let row = db.run(move |conn| Ok(indicators::patch(conn, &ctx, id, &patch, &actor))).await??;
+    let row = db.run(move |conn| indicators::patch(conn, &ctx, id, &patch, &actor)).await?;
     Ok(HttpResponse::Ok().json(IndicatorDto::summary(&row)))
 }
 

@@ -40,7 +40,7 @@ fn outbox_json(m: &OutboxRow) -> serde_json::Value {
 
 pub async fn templates(caller: Caller, db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
     require_admin(&caller)?;
-    let list = db.run(|conn| Ok(notify::templates(conn))).await??;
+    let list = db.run(notify::templates).await?;
     Ok(HttpResponse::Ok().json(list.iter().map(template_json).collect::<Vec<_>>()))
 }
 
@@ -64,8 +64,8 @@ pub async fn put_template(
     let b = body.into_inner();
     let actor = caller.username.clone();
     let t = db
-        .run(move |conn| Ok(notify::put_template(conn, verdict, b.enabled, &b.subject, &b.body, &actor)))
-        .await??;
+        .run(move |conn| notify::put_template(conn, verdict, b.enabled, &b.subject, &b.body, &actor))
+        .await?;
     Ok(HttpResponse::Ok().json(template_json(&t)))
 }
 
@@ -83,8 +83,7 @@ pub async fn outbox(
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&caller)?;
     let q = q.into_inner();
-    let rows =
-        db.run(move |conn| Ok(notify::outbox(conn, q.state.as_deref(), q.limit.unwrap_or(100)))).await??;
+    let rows = db.run(move |conn| notify::outbox(conn, q.state.as_deref(), q.limit.unwrap_or(100))).await?;
     Ok(HttpResponse::Ok().json(json!({ "messages": rows.iter().map(outbox_json).collect::<Vec<_>>() })))
 }
 
@@ -97,7 +96,7 @@ pub async fn retry(
     require_admin(&caller)?;
     let id = path.into_inner();
     let actor = caller.username.clone();
-    db.run(move |conn| Ok(notify::retry(conn, id, &actor))).await??;
+    db.run(move |conn| notify::retry(conn, id, &actor)).await?;
     Ok(HttpResponse::Accepted().json(json!({ "id": id, "state": "queued" })))
 }
 
@@ -113,7 +112,7 @@ pub async fn reporters(
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = q.into_inner().limit.unwrap_or(1000);
-    let rows = db.run(move |conn| Ok(reporters::counts(conn, limit))).await??;
+    let rows = db.run(move |conn| reporters::counts(conn, limit)).await?;
     Ok(HttpResponse::Ok().json(json!({
         "reporters": rows.iter().map(|r| json!({
             "reporter": r.reporter,

@@ -76,7 +76,7 @@ pub async fn preview(
 ) -> Result<HttpResponse, ApiError> {
     let spec = body.into_inner().spec()?;
     let rule = Rule::compile(0, &spec)?;
-    let (hits, total) = db.run(move |conn| Ok(whitelist::preview(conn, &rule, 100))).await??;
+    let (hits, total) = db.run(move |conn| whitelist::preview(conn, &rule, 100)).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "total": total,
         "indicators": hits.iter().map(IndicatorDto::summary).collect::<Vec<_>>(),
@@ -93,7 +93,7 @@ pub async fn create(
     let spec = body.into_inner().spec()?;
     let author = caller.username.clone();
     let ctx = ctx.into_inner();
-    let (rule, changed) = db.run(move |conn| Ok(whitelist::create(conn, &ctx, &spec, &author))).await??;
+    let (rule, changed) = db.run(move |conn| whitelist::create(conn, &ctx, &spec, &author)).await?;
     Ok(HttpResponse::Created().json(serde_json::json!({
         "rule": RuleDto::from(&rule),
         "whitelisted": changed,
@@ -107,6 +107,6 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     require_analyst(&caller)?;
     let id = path.into_inner();
-    db.run(move |conn| Ok(whitelist::delete(conn, id))).await??;
+    db.run(move |conn| whitelist::delete(conn, id)).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -299,10 +299,10 @@ impl Worker {
                 commit_as: self.cfg.commit.then(|| format!("connector:{}", self.cfg.name)),
                 keep_refused: true,
             };
-            self.importer
-                .import(req, &then)
-                .await
-                .map(|o| Stored { import_id: o.imported.row.id, failed: o.imported.row.state == "failed" })
+            self.importer.import(req, &then).await.map(|o| Stored {
+                import_id: o.imported.row.id,
+                failed: o.imported.row.state == crate::service::imports::ImportState::Failed,
+            })
         };
         match outcome {
             Ok(stored) => {

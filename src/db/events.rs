@@ -4,6 +4,7 @@
 use diesel::prelude::*;
 
 use super::schema::{event_recipients as er, event_shares as es, events as ev, indicator_events as ie};
+use super::types::JsonText;
 use super::{DbConn, DbError, with_conn};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -16,7 +17,7 @@ pub struct EventRow {
     pub happened_at: Option<i64>,
     pub description: Option<String>,
     pub tlp: String,
-    pub tags: String,
+    pub tags: JsonText<Vec<String>>,
     pub adversary: Option<String>,
     pub message_id: Option<String>,
     pub fingerprint: Option<String>,

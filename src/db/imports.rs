@@ -4,7 +4,36 @@
 use diesel::prelude::*;
 
 use super::schema::{draft_items as di, imports as im};
+use super::types::text_set;
 use super::{DbConn, DbError, with_conn};
+
+text_set! {
+    /// Where an import is in its life.
+    pub enum ImportState("imports.state") {
+        Draft = "draft",
+        Committed = "committed",
+        Abandoned = "abandoned",
+        Failed = "failed",
+    }
+}
+
+text_set! {
+    /// Which part of a draft an item belongs to.
+    pub enum ItemSection("draft_items.section") {
+        Attribute = "attribute",
+        Attachment = "attachment",
+        Indicator = "indicator",
+    }
+}
+
+text_set! {
+    /// Whether a draft item goes into the event.
+    pub enum ItemState("draft_items.state") {
+        Proposed = "proposed",
+        Pruned = "pruned",
+        Whitelisted = "whitelisted",
+    }
+}
 
 /// An import without its (large) raw bytes and extraction.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -16,7 +45,7 @@ pub struct ImportRow {
     pub source: String,
     pub source_metadata: Option<String>,
     pub input_kind: String,
-    pub state: String,
+    pub state: ImportState,
     pub error: Option<String>,
     pub subject: Option<String>,
     pub sender: Option<String>,
@@ -39,7 +68,7 @@ pub struct NewImport<'a> {
     pub source: &'a str,
     pub source_metadata: Option<&'a str>,
     pub input_kind: &'a str,
-    pub state: &'a str,
+    pub state: ImportState,
     pub error: Option<&'a str>,
     pub extraction: Option<&'a str>,
     pub subject: Option<&'a str>,
@@ -58,10 +87,10 @@ pub struct NewImport<'a> {
 pub struct ItemRow {
     pub id: i64,
     pub import_id: i64,
-    pub section: String,
+    pub section: ItemSection,
     pub item_type: String,
     pub value: String,
-    pub state: String,
+    pub state: ItemState,
     pub origin: String,
     pub whitelist_reason: Option<String>,
     pub details: String,
@@ -71,10 +100,10 @@ pub struct ItemRow {
 #[diesel(table_name = di)]
 pub struct NewItem {
     pub import_id: i64,
-    pub section: String,
+    pub section: ItemSection,
     pub item_type: String,
     pub value: String,
-    pub state: String,
+    pub state: ItemState,
     pub origin: String,
     pub whitelist_reason: Option<String>,
     pub details: String,
@@ -123,7 +152,7 @@ pub enum SameEmailKey<'a> {
 /// The event that an earlier report of the same email was committed into: the first committed
 /// import with the same key.
 pub fn committed_event_of_same(conn: &mut DbConn, key: SameEmailKey<'_>) -> Result<Option<i64>, DbError> {
-    let earlier = im::state.eq("committed").and(im::event_id.is_not_null());
+    let earlier = im::state.eq(ImportState::Committed).and(im::event_id.is_not_null());
     let found: Option<Option<i64>> = match key {
         SameEmailKey::MessageId(m) => with_conn!(conn, c => im::table
             .filter(im::message_id.eq(m).and(earlier))
@@ -176,8 +205,8 @@ pub fn list(
 pub fn transition(
     conn: &mut DbConn,
     id: i64,
-    expected: &str,
-    state: &str,
+    expected: ImportState,
+    state: ImportState,
     event_id: Option<i64>,
     now: i64,
 ) -> Result<bool, DbError> {
@@ -221,7 +250,7 @@ pub fn add_item(conn: &mut DbConn, item: &NewItem) -> Result<ItemRow, DbError> {
 pub fn set_item_state(
     conn: &mut DbConn,
     item_id: i64,
-    state: &str,
+    state: ItemState,
     whitelist_reason: Option<&str>,
 ) -> Result<(), DbError> {
     with_conn!(conn, c => diesel::update(di::table.find(item_id))
@@ -234,9 +263,9 @@ pub fn set_item_state(
 pub fn open_indicator_items(conn: &mut DbConn) -> Result<Vec<ItemRow>, DbError> {
     Ok(with_conn!(conn, c => di::table
         .inner_join(im::table)
-        .filter(im::state.eq("draft"))
-        .filter(di::section.eq("indicator"))
-        .filter(di::state.eq("proposed"))
+        .filter(im::state.eq(ImportState::Draft))
+        .filter(di::section.eq(ItemSection::Indicator))
+        .filter(di::state.eq(ItemState::Proposed))
         .select(ItemRow::as_select())
         .load(c))?)
 }

@@ -7,15 +7,28 @@ use super::schema::{
     indicator_events as ie, indicator_history as ih, indicator_links as il, indicator_relations as ir,
     indicator_sources as isrc, indicator_tags as it, indicators as ind,
 };
+use super::types::text_set;
 use super::{DbConn, DbError, with_conn};
+use crate::extract::ObservableKind;
+
+text_set! {
+    /// An indicator's status.
+    pub enum Status("indicators.status") {
+        Review = "review",
+        Active = "active",
+        Indirect = "indirect",
+        Whitelisted = "whitelisted",
+        Expired = "expired",
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
 #[diesel(table_name = ind)]
 pub struct IndicatorRow {
     pub id: i64,
-    pub kind: String,
+    pub kind: ObservableKind,
     pub value: String,
-    pub status: String,
+    pub status: Status,
     pub score: i32,
     pub tlp: String,
     pub description: Option<String>,
@@ -36,9 +49,9 @@ pub struct IndicatorRow {
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = ind)]
 pub struct NewIndicator {
-    pub kind: String,
+    pub kind: ObservableKind,
     pub value: String,
-    pub status: String,
+    pub status: Status,
     pub score: i32,
     pub tlp: String,
     pub description: Option<String>,
@@ -55,7 +68,7 @@ pub struct NewIndicator {
 #[derive(Debug, Clone, Default, AsChangeset)]
 #[diesel(table_name = ind)]
 pub struct IndicatorChanges {
-    pub status: Option<String>,
+    pub status: Option<Status>,
     pub score: Option<i32>,
     pub tlp: Option<String>,
     pub description: Option<Option<String>>,

@@ -114,7 +114,7 @@ pub fn get(conn: &mut DbConn, name: &str) -> Result<Option<LeaseRow>, DbError> {
 /// Operation runs still `queued` or `running` that were created before `before`.
 pub fn unfinished_runs(conn: &mut DbConn, before: i64) -> Result<Vec<i64>, DbError> {
     Ok(with_conn!(conn, c => operation_runs::table
-        .filter(operation_runs::status.eq_any(["queued", "running"]))
+        .filter(operation_runs::status.eq_any([super::operations::RunStatus::Queued, super::operations::RunStatus::Running]))
         .filter(operation_runs::created_at.lt(before))
         .select(operation_runs::id)
         .load(c))?)

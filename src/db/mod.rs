@@ -27,6 +27,7 @@ pub mod sessions;
 pub mod status;
 pub mod subscriptions;
 pub mod tokens;
+pub mod types;
 pub mod users;
 pub mod verdicts;
 pub mod whitelist;
@@ -193,7 +194,11 @@ pub enum DbError {
     #[error("{0}")]
     Refused(String),
     #[error("database query failed: {0}")]
-    Query(diesel::result::Error),
+    Query(#[source] diesel::result::Error),
+    /// A stored value its column's type cannot hold (an unknown enum text, JSON that does not
+    /// parse): the row is refused rather than read as a default.
+    #[error("corrupt value in the database: {}", types::with_causes(.0))]
+    Corrupt(#[source] diesel::result::Error),
     #[error("database task failed: {0}")]
     Task(String),
 }
@@ -206,6 +211,7 @@ impl From<diesel::result::Error> for DbError {
             Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
                 DbError::Conflict(info.message().to_string())
             }
+            e @ Error::DeserializationError(_) => DbError::Corrupt(e),
             other => DbError::Query(other),
         }
     }
@@ -483,22 +489,27 @@ impl Db {
 
     /// [`Db::run`] on a connection from [`Db::conn_sized`]; `usize::MAX` when the size is not
     /// known before (reading a raw email back).
-    pub async fn run_sized<T, F>(&self, bytes: usize, work: F) -> Result<T, DbError>
+    pub async fn run_sized<T, E, F>(&self, bytes: usize, work: F) -> Result<T, E>
     where
-        F: FnOnce(&mut DbConn) -> Result<T, DbError> + Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
+        E: From<DbError> + Send + 'static,
     {
         let db = self.clone();
         tokio::task::spawn_blocking(move || work(&mut *db.conn_sized(bytes)?))
             .await
-            .map_err(|e| DbError::Task(e.to_string()))?
+            .map_err(|e| E::from(DbError::Task(e.to_string())))?
     }
 
-    /// Runs blocking database work on the blocking thread pool and awaits it.
-    pub async fn run<T, F>(&self, work: F) -> Result<T, DbError>
+    /// Runs blocking database work on the blocking thread pool and awaits it. The work returns
+    /// its caller's error type (`DbError`, `ServiceError`, an edge's error: anything a
+    /// `DbError` converts into), so a handler reads `db.run(move |c| service(c, ..)).await?`.
+    /// Nothing is retried here: a write transaction that may be retried is [`write_tx`]'s.
+    pub async fn run<T, E, F>(&self, work: F) -> Result<T, E>
     where
-        F: FnOnce(&mut DbConn) -> Result<T, DbError> + Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
+        E: From<DbError> + Send + 'static,
     {
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
@@ -506,7 +517,7 @@ impl Db {
             work(&mut conn)
         })
         .await
-        .map_err(|e| DbError::Task(e.to_string()))?
+        .map_err(|e| E::from(DbError::Task(e.to_string())))?
     }
 
     /// Applies pending migrations; returns the names applied.

@@ -4,7 +4,21 @@
 use diesel::prelude::*;
 
 use super::schema::{operation_runs as runs, sightings as sg};
+use super::types::{JsonText, text_set};
 use super::{DbConn, DbError, with_conn};
+
+text_set! {
+    /// Where an operation run is.
+    pub enum RunStatus("operation_runs.status") {
+        Queued = "queued",
+        Running = "running",
+        Succeeded = "succeeded",
+        Failed = "failed",
+        TimedOut = "timed_out",
+        /// The instance running it stopped before its end.
+        Interrupted = "interrupted",
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
 #[diesel(table_name = runs)]
@@ -12,7 +26,7 @@ pub struct RunRow {
     pub id: i64,
     pub operation: String,
     pub indicator_id: i64,
-    pub status: String,
+    pub status: RunStatus,
     pub started_by: String,
     pub parameters: String,
     pub output: String,
@@ -28,7 +42,7 @@ pub struct RunRow {
 pub struct NewRun<'a> {
     pub operation: &'a str,
     pub indicator_id: i64,
-    pub status: &'a str,
+    pub status: RunStatus,
     pub started_by: &'a str,
     pub parameters: &'a str,
     pub created_at: i64,
@@ -38,7 +52,7 @@ pub struct NewRun<'a> {
 #[derive(Debug, Clone, AsChangeset)]
 #[diesel(table_name = runs)]
 pub struct RunEnd<'a> {
-    pub status: &'a str,
+    pub status: RunStatus,
     pub output: &'a str,
     pub created: &'a str,
     pub error: Option<&'a str>,
@@ -56,7 +70,7 @@ pub struct SightingRow {
     pub count: i64,
     pub first_seen: i64,
     pub last_seen: i64,
-    pub hosts: String,
+    pub hosts: JsonText<Vec<String>>,
     pub description: Option<String>,
     pub objects: String,
     pub published: bool,
@@ -73,7 +87,7 @@ pub struct NewSighting {
     pub count: i64,
     pub first_seen: i64,
     pub last_seen: i64,
-    pub hosts: String,
+    pub hosts: JsonText<Vec<String>>,
     pub description: Option<String>,
     pub objects: String,
     pub published: bool,
@@ -93,8 +107,8 @@ pub fn get_run(conn: &mut DbConn, id: i64) -> Result<Option<RunRow>, DbError> {
 
 /// Marks a queued run running; false if it is not queued any more.
 pub fn mark_running(conn: &mut DbConn, id: i64, at: i64) -> Result<bool, DbError> {
-    let n = with_conn!(conn, c => diesel::update(runs::table.find(id).filter(runs::status.eq("queued")))
-        .set((runs::status.eq("running"), runs::started_at.eq(at)))
+    let n = with_conn!(conn, c => diesel::update(runs::table.find(id).filter(runs::status.eq(RunStatus::Queued)))
+        .set((runs::status.eq(RunStatus::Running), runs::started_at.eq(at)))
         .execute(c))?;
     Ok(n == 1)
 }
@@ -102,7 +116,7 @@ pub fn mark_running(conn: &mut DbConn, id: i64, at: i64) -> Result<bool, DbError
 /// Stores the end of a running run; false (and nothing changed) if it is not running any more:
 /// another instance took it over and closed it, and that word is final.
 pub fn finish_run(conn: &mut DbConn, id: i64, end: &RunEnd) -> Result<bool, DbError> {
-    let n = with_conn!(conn, c => diesel::update(runs::table.find(id).filter(runs::status.eq("running")))
+    let n = with_conn!(conn, c => diesel::update(runs::table.find(id).filter(runs::status.eq(RunStatus::Running)))
         .set(end)
         .execute(c))?;
     Ok(n == 1)
@@ -111,8 +125,8 @@ pub fn finish_run(conn: &mut DbConn, id: i64, end: &RunEnd) -> Result<bool, DbEr
 /// Closes a run that was running when its holder stopped: `interrupted`, with `error`. False if
 /// it was not running (it ended meanwhile).
 pub fn interrupt_run(conn: &mut DbConn, id: i64, error: &str, at: i64) -> Result<bool, DbError> {
-    let n = with_conn!(conn, c => diesel::update(runs::table.find(id).filter(runs::status.eq("running")))
-        .set((runs::status.eq("interrupted"), runs::error.eq(error), runs::finished_at.eq(at)))
+    let n = with_conn!(conn, c => diesel::update(runs::table.find(id).filter(runs::status.eq(RunStatus::Running)))
+        .set((runs::status.eq(RunStatus::Interrupted), runs::error.eq(error), runs::finished_at.eq(at)))
         .execute(c))?;
     Ok(n == 1)
 }
@@ -170,7 +184,7 @@ pub fn mark_published(conn: &mut DbConn, id: i64) -> Result<(), DbError> {
 /// Runs not ended, counted by status (`queued`, `running`), for `/metrics`.
 pub fn open_run_counts(conn: &mut DbConn) -> Result<Vec<(String, i64)>, DbError> {
     Ok(with_conn!(conn, c => runs::table
-        .filter(runs::status.eq_any(["queued", "running"]))
+        .filter(runs::status.eq_any([RunStatus::Queued, RunStatus::Running]))
         .group_by(runs::status)
         .select((runs::status, diesel::dsl::count_star()))
         .load::<(String, i64)>(c))?)

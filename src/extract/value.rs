@@ -58,6 +58,12 @@ impl ObservableKind {
     }
 }
 
+impl std::fmt::Display for ObservableKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Where an IP address lives: only `Public` addresses are proposed as indicators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

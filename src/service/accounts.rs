@@ -541,7 +541,7 @@ pub fn issue_token(
                     return Err(ServiceError::NotFound(format!("export '{}'", name.escape_debug())));
                 }
             }
-            Some(serde_json::to_string(&names).map_err(|e| ServiceError::Internal(e.to_string()))?)
+            Some(serde_json::to_string(&names)?)
         }
         _ if !request.exports.is_empty() => {
             return Err(ServiceError::Invalid("only an export token names exports".into()));

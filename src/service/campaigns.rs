@@ -443,12 +443,14 @@ pub fn get(conn: &mut DbConn, id: i64) -> Result<CampaignView, ServiceError> {
     let row = store::get(conn, id)?.ok_or_else(|| ServiceError::NotFound(format!("campaign {id}")))?;
     let members: Vec<Member> = store::members(conn, id)?
         .into_iter()
-        .map(|(m, import)| Member {
-            import,
-            added_at: m.added_at,
-            linked_by: serde_json::from_str(&m.linked_by).unwrap_or_default(),
+        .map(|(m, import)| {
+            Ok(Member {
+                import,
+                added_at: m.added_at,
+                linked_by: crate::db::types::json_column("campaign_drafts.linked_by", &m.linked_by)?,
+            })
         })
-        .collect();
+        .collect::<Result<_, ServiceError>>()?;
     let ids: Vec<i64> = members.iter().map(|m| m.import.id).collect();
     let mut by_key: BTreeMap<(String, String), Vec<i64>> = BTreeMap::new();
     for KeyRow { kind, value, import_id } in store::keys_of(conn, &ids)? {
@@ -526,7 +528,11 @@ fn open_drafts(conn: &mut DbConn, id: i64) -> Result<(i64, Vec<i64>), ServiceErr
     let view = get(conn, id)?;
     Ok((
         view.row.id,
-        view.members.iter().filter(|m| m.import.state == "draft").map(|m| m.import.id).collect(),
+        view.members
+            .iter()
+            .filter(|m| m.import.state == super::imports::ImportState::Draft)
+            .map(|m| m.import.id)
+            .collect(),
     ))
 }
 
@@ -593,7 +599,7 @@ pub fn set_indicator_status(
         ids.extend(
             crate::db::indicators::of_event(conn, *event)?
                 .into_iter()
-                .filter(|i| kind.is_none_or(|k| i.kind == k.as_str()))
+                .filter(|i| kind.is_none_or(|k| i.kind == k))
                 .map(|i| i.id),
         );
     }

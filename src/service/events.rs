@@ -14,7 +14,7 @@ use super::publish::{new_object, term_and_sco};
 use crate::db::events::{self as store, EventChanges, EventRow};
 use crate::db::indicators::{self as ind, IndicatorRow};
 use crate::db::{DbConn, collections, now_micros, objects, write_tx};
-use crate::extract::ObservableKind;
+
 use crate::stix::objects::{Grouping, IntrusionSet, Relationship, Report, Sdo, StixObject};
 use crate::stix::parse_tlp;
 use crate::stix::{StixId, StixTimestamp, Tlp2};
@@ -92,21 +92,20 @@ fn content(
     let mut sco_of: BTreeMap<i64, (StixId, Tlp2)> = BTreeMap::new();
     let rows = ind::of_event(conn, event.id)?;
     let mut active_indicators: Vec<(StixId, Tlp2)> = Vec::new();
-    for row in rows.iter().filter(|r| r.status != Status::Whitelisted.as_str()) {
-        let Some(kind) = ObservableKind::from_name(&row.kind) else { continue };
+    for row in rows.iter().filter(|r| r.status != Status::Whitelisted) {
+        let kind = row.kind;
         let Some((_, sco)) = term_and_sco(kind, &row.value)? else { continue };
         // Its own TLP, and never less than the event's.
         let mut level = parse_tlp(&row.tlp)?.max(tlp);
         let mut stored_objects = Vec::new();
-        if row.status == Status::Active.as_str() {
+        if row.status == Status::Active {
             // The published version as it stands, with its observed-data and based-on.
             for stored in [Some(&row.stix_id), row.stix_observed_id.as_ref(), row.stix_based_on_id.as_ref()]
                 .into_iter()
                 .flatten()
             {
                 if let Some(json) = objects::latest_json(conn, &ctx.publisher.collection_id, stored)? {
-                    let v: Value =
-                        serde_json::from_str(&json).map_err(|e| ServiceError::Internal(e.to_string()))?;
+                    let v: Value = serde_json::from_str(&json)?;
                     level = level.max(crate::stix::marking::carried(&v).unwrap_or(level));
                     stored_objects.push((StixId::parse(stored)?, v));
                 }
@@ -239,8 +238,7 @@ pub fn share(
         if let Some(previous) = store::share_of(conn, id, &collection.id)? {
             report.common.id = StixId::parse(&previous)?;
             if let Some(json) = objects::latest_json(conn, &collection.id, &previous)? {
-                let old: Value =
-                    serde_json::from_str(&json).map_err(|e| ServiceError::Internal(e.to_string()))?;
+                let old: Value = serde_json::from_str(&json)?;
                 if let Some(created) = old.get("created").and_then(Value::as_str) {
                     report.common.created = StixTimestamp::parse(created)?;
                 }

@@ -25,6 +25,9 @@ use crate::extract::{self, Extraction, IndicatorValue, Mailbox, MessageInfo, Mes
 use crate::stix::parse_tlp;
 use crate::stix::{StixId, StixTimestamp};
 
+/// The closed sets of the `imports` and `draft_items` tables.
+pub use crate::db::imports::{ImportState, ItemSection, ItemState};
+
 impl EventMeta {
     /// Checks every field; returns the normalised metadata.
     pub fn validated(mut self) -> Result<Self, ServiceError> {
@@ -175,7 +178,7 @@ pub fn store_draft(
         source: &req.source,
         source_metadata: source_metadata.as_deref(),
         input_kind: &input_kind,
-        state: if failed { "failed" } else { "draft" },
+        state: if failed { ImportState::Failed } else { ImportState::Draft },
         error: error.as_deref(),
         extraction: Some(&extraction_json),
         subject: reported.and_then(|m| m.subject.as_deref()),
@@ -246,7 +249,7 @@ pub fn record_failure(
         source,
         source_metadata: None,
         input_kind: "unknown",
-        state: "failed",
+        state: ImportState::Failed,
         error: Some(error),
         extraction: None,
         subject: None,
@@ -340,11 +343,25 @@ fn attribute_items(reported: Option<&MessageInfo>, reporter: Option<&str>) -> Ve
     let mut items = Vec::new();
     let attr = |items: &mut Vec<NewItem>, m: &MessageInfo, name: &str, value: String| {
         if !value.trim().is_empty() {
-            items.push(item("attribute", name, value, "proposed", None, json!({ "message": m.index })));
+            items.push(item(
+                ItemSection::Attribute,
+                name,
+                value,
+                ItemState::Proposed,
+                None,
+                json!({ "message": m.index }),
+            ));
         }
     };
     if let Some(r) = reporter {
-        items.push(item("attribute", "reporter", r.to_owned(), "proposed", None, json!({})));
+        items.push(item(
+            ItemSection::Attribute,
+            "reporter",
+            r.to_owned(),
+            ItemState::Proposed,
+            None,
+            json!({}),
+        ));
     }
     if let Some(m) = reported {
         attr(&mut items, m, "subject", m.subject.clone().unwrap_or_default());
@@ -397,10 +414,10 @@ fn attachment_items(x: &Extraction, items: &mut Vec<NewItem>) -> Vec<(Observable
     for a in &x.attachments {
         let name = a.name.clone().unwrap_or_else(|| "(unnamed)".into());
         items.push(item(
-            "attachment",
+            ItemSection::Attachment,
             "file",
             name.clone(),
-            "proposed",
+            ItemState::Proposed,
             None,
             json!({ "message": a.message, "path": a.path, "mime_type": a.mime_type, "size": a.size,
                     "hashes": a.hashes, "members": a.members, "nested_message": a.nested_message }),
@@ -421,11 +438,14 @@ fn observable_items(x: &Extraction, rules: &Whitelist, items: &mut Vec<NewItem>)
         let kind = o.indicator.kind;
         let value = &o.indicator.value;
         let (state, reason) = match (o.whitelisted, rules.matches(kind, value)) {
-            (Some(r), _) => {
-                ("whitelisted", serde_json::to_value(r).ok().and_then(|v| v.as_str().map(str::to_string)))
+            (Some(r), _) => (
+                ItemState::Whitelisted,
+                serde_json::to_value(r).ok().and_then(|v| v.as_str().map(str::to_string)),
+            ),
+            (None, Some(rule)) => {
+                (ItemState::Whitelisted, Some(format!("rule {}: {}", rule.id, rule.reason)))
             }
-            (None, Some(rule)) => ("whitelisted", Some(format!("rule {}: {}", rule.id, rule.reason))),
-            (None, None) => ("proposed", None),
+            (None, None) => (ItemState::Proposed, None),
         };
         // Hosts, not whole URLs: campaigns put per-recipient tokens in paths; and every URL,
         // whatever the whitelist says today, so a later rule cannot split one phish in two.
@@ -435,7 +455,7 @@ fn observable_items(x: &Extraction, rules: &Whitelist, items: &mut Vec<NewItem>)
             urls.push(host);
         }
         items.push(item(
-            "indicator",
+            ItemSection::Indicator,
             kind.as_str(),
             value.clone(),
             state,
@@ -461,31 +481,38 @@ fn hash_items(
     items: &mut Vec<NewItem>,
 ) {
     for (kind, value, name) in hash_values {
-        if value.is_empty() || items.iter().any(|i| i.section == "indicator" && i.value == value) {
+        if value.is_empty() || items.iter().any(|i| i.section == ItemSection::Indicator && i.value == value) {
             continue;
         }
         let (state, reason) = match rules.matches(kind, &value) {
-            Some(rule) => ("whitelisted", Some(format!("rule {}: {}", rule.id, rule.reason))),
-            None => ("proposed", None),
+            Some(rule) => (ItemState::Whitelisted, Some(format!("rule {}: {}", rule.id, rule.reason))),
+            None => (ItemState::Proposed, None),
         };
-        items.push(item("indicator", kind.as_str(), value, state, reason, json!({ "attachment": name })));
+        items.push(item(
+            ItemSection::Indicator,
+            kind.as_str(),
+            value,
+            state,
+            reason,
+            json!({ "attachment": name }),
+        ));
     }
 }
 
 fn item(
-    section: &str,
+    section: ItemSection,
     item_type: &str,
     value: String,
-    state: &str,
+    state: ItemState,
     reason: Option<String>,
     details: Value,
 ) -> NewItem {
     NewItem {
         import_id: 0,
-        section: section.into(),
+        section,
         item_type: item_type.into(),
         value,
-        state: state.into(),
+        state,
         origin: "extracted".into(),
         whitelist_reason: reason,
         details: details.to_string(),
@@ -495,14 +522,15 @@ fn item(
 /// The draft, if it exists and is still open.
 fn open_draft(conn: &mut DbConn, id: i64) -> Result<ImportRow, ServiceError> {
     let row = store::get(conn, id)?.ok_or_else(|| ServiceError::NotFound(format!("import {id}")))?;
-    if row.state != "draft" {
+    if row.state != ImportState::Draft {
         return Err(ServiceError::Conflict(format!("import {id} is {}; only a draft can change", row.state)));
     }
     Ok(row)
 }
 
-pub fn meta_of(row: &ImportRow) -> EventMeta {
-    serde_json::from_str(&row.meta).unwrap_or_default()
+/// The event metadata set on a draft (an unreadable text is an error, not "nothing set").
+pub fn meta_of(row: &ImportRow) -> Result<EventMeta, ServiceError> {
+    Ok(crate::db::types::json_column("imports.meta", &row.meta)?)
 }
 
 /// Sets event metadata on a draft (fields given replace those set before).
@@ -510,8 +538,8 @@ pub fn set_meta(conn: &mut DbConn, id: i64, meta: EventMeta) -> Result<ImportRow
     let meta = meta.validated()?;
     write_tx(conn, |conn| {
         let row = open_draft(conn, id)?;
-        let merged = meta_of(&row).merged(meta.clone());
-        let text = serde_json::to_string(&merged).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let merged = meta_of(&row)?.merged(meta.clone());
+        let text = serde_json::to_string(&merged)?;
         store::set_meta(conn, id, &text, now_micros())?;
         store::get(conn, id)?.ok_or_else(|| ServiceError::NotFound(format!("import {id}")))
     })
@@ -525,16 +553,15 @@ pub fn add_item(conn: &mut DbConn, id: i64, kind: &str, value: &str) -> Result<I
         .map_err(|e| ServiceError::Invalid(format!("'{value}' is not a valid {}: {e}", kind.as_str())))?;
     write_tx(conn, |conn| {
         open_draft(conn, id)?;
-        if store::items(conn, id)?
-            .iter()
-            .any(|i| i.section == "indicator" && i.item_type == kind.as_str() && i.value == parsed.value)
-        {
+        if store::items(conn, id)?.iter().any(|i| {
+            i.section == ItemSection::Indicator && i.item_type == kind.as_str() && i.value == parsed.value
+        }) {
             return Err(ServiceError::Conflict(format!("{} {} in this draft", kind.as_str(), parsed.value)));
         }
         let rules = whitelist::load(conn)?;
         let (state, reason) = match rules.matches(kind, &parsed.value) {
-            Some(rule) => ("whitelisted", Some(format!("rule {}: {}", rule.id, rule.reason))),
-            None => ("proposed", None),
+            Some(rule) => (ItemState::Whitelisted, Some(format!("rule {}: {}", rule.id, rule.reason))),
+            None => (ItemState::Proposed, None),
         };
         Ok(store::add_item(
             conn,
@@ -542,7 +569,7 @@ pub fn add_item(conn: &mut DbConn, id: i64, kind: &str, value: &str) -> Result<I
                 import_id: id,
                 origin: "analyst".into(),
                 ..item(
-                    "indicator",
+                    ItemSection::Indicator,
                     kind.as_str(),
                     parsed.value.clone(),
                     state,
@@ -561,16 +588,19 @@ pub fn set_item_state(
     item_id: i64,
     state: &str,
 ) -> Result<ItemRow, ServiceError> {
-    if !matches!(state, "proposed" | "pruned") {
-        return Err(ServiceError::Invalid(format!(
-            "an item's state can be set to proposed or pruned, not '{state}'"
-        )));
-    }
+    let state = match ItemState::from_name(state) {
+        Some(state @ (ItemState::Proposed | ItemState::Pruned)) => state,
+        _ => {
+            return Err(ServiceError::Invalid(format!(
+                "an item's state can be set to proposed or pruned, not '{state}'"
+            )));
+        }
+    };
     write_tx(conn, |conn| {
         open_draft(conn, id)?;
         let item = store::item(conn, id, item_id)?
             .ok_or_else(|| ServiceError::NotFound(format!("item {item_id} of import {id}")))?;
-        if item.state == "whitelisted" && state == "proposed" {
+        if item.state == ItemState::Whitelisted && state == ItemState::Proposed {
             return Err(ServiceError::Conflict(format!(
                 "item {item_id} is whitelisted; remove the rule to propose it"
             )));
@@ -604,7 +634,7 @@ pub fn whitelist_item(
     let item = store::item(conn, id, item_id)?
         .ok_or_else(|| ServiceError::NotFound(format!("item {item_id} of import {id}")))?;
     let kind = ObservableKind::from_name(&item.item_type)
-        .filter(|_| item.section == "indicator")
+        .filter(|_| item.section == ItemSection::Indicator)
         .ok_or_else(|| ServiceError::Invalid(format!("item {item_id} is not an indicator")))?;
     let match_kind = match_kind.unwrap_or("exact");
     let spec = RuleSpec {
@@ -630,7 +660,7 @@ pub fn whitelist_item(
 pub fn abandon(conn: &mut DbConn, id: i64) -> Result<ImportRow, ServiceError> {
     write_tx(conn, |conn| {
         open_draft(conn, id)?;
-        store::transition(conn, id, "draft", "abandoned", None, now_micros())?;
+        store::transition(conn, id, ImportState::Draft, ImportState::Abandoned, None, now_micros())?;
         super::notify::on_final_verdict(conn, id, super::notify::FinalVerdict::NotPhish)?;
         store::get(conn, id)?.ok_or_else(|| ServiceError::NotFound(format!("import {id}")))
     })
@@ -673,17 +703,17 @@ pub fn commit_into(
         let row = open_draft(conn, id)?;
         let now = now_micros();
         // Claims the draft first: a second commit (or an abandon) racing this one fails here.
-        if !store::transition(conn, id, "draft", "committed", None, now)? {
+        if !store::transition(conn, id, ImportState::Draft, ImportState::Committed, None, now)? {
             return Err(ServiceError::Conflict(format!("import {id} was committed or abandoned meanwhile")));
         }
-        let meta = meta_of(&row).merged(meta.clone());
+        let meta = meta_of(&row)?.merged(meta.clone());
         let items = store::items(conn, id)?;
         let mut meta = meta;
         if meta.happened_at.is_none() {
             // The phish's own Date, when it is a real timestamp.
             meta.happened_at = items
                 .iter()
-                .find(|i| i.section == "attribute" && i.item_type == "date")
+                .find(|i| i.section == ItemSection::Attribute && i.item_type == "date")
                 .and_then(|i| StixTimestamp::parse(&i.value).ok())
                 .map(|t| t.to_string());
         }
@@ -697,7 +727,7 @@ pub fn commit_into(
         };
         // Recipients and the reporter.
         let mut people: Vec<(String, &str)> = Vec::new();
-        for i in items.iter().filter(|i| i.section == "attribute") {
+        for i in items.iter().filter(|i| i.section == ItemSection::Attribute) {
             let role = match i.item_type.as_str() {
                 "to" | "cc" | "bcc" => "recipient",
                 "reporter" => "reporter",
@@ -710,8 +740,10 @@ pub fn commit_into(
         events::add_recipients(conn, event_id, id, &people, now)?;
         // Indicators: created or merged, never duplicated (sorted so that parallel commits
         // take row locks in one order).
-        let mut proposed: Vec<&ItemRow> =
-            items.iter().filter(|i| i.section == "indicator" && i.state == "proposed").collect();
+        let mut proposed: Vec<&ItemRow> = items
+            .iter()
+            .filter(|i| i.section == ItemSection::Indicator && i.state == ItemState::Proposed)
+            .collect();
         proposed.sort_by(|a, b| (&a.item_type, &a.value).cmp(&(&b.item_type, &b.value)));
         proposed.dedup_by(|a, b| a.item_type == b.item_type && a.value == b.value);
         let tlp = meta.tlp.clone().unwrap_or_else(|| ctx.policy.default_tlp.clone());
@@ -736,9 +768,11 @@ pub fn commit_into(
             ind::add_tags(conn, &all, tags)?;
         }
         // url related-to the domain of its host, when both are indicators of this commit.
-        for (url, _) in rows.iter().filter(|(r, _)| r.kind == "url") {
+        for (url, _) in rows.iter().filter(|(r, _)| r.kind == ObservableKind::Url) {
             let Some(host) = extract::bundle::url_host(&url.value) else { continue };
-            if let Some((domain, _)) = rows.iter().find(|(r, _)| r.kind == "domain" && r.value == host) {
+            if let Some((domain, _)) =
+                rows.iter().find(|(r, _)| r.kind == ObservableKind::Domain && r.value == host)
+            {
                 let rel = StixId::new_v4("relationship")?;
                 ind::relate(conn, url.id, "related-to", domain.id, rel.as_str(), "commit", now)?;
             }
@@ -748,12 +782,12 @@ pub fn commit_into(
             let origin = Origin { provenance: &provenance, actor, run_id: None };
             let subjects: Vec<_> = rows
                 .iter()
-                .filter(|(r, _)| r.kind == "url")
+                .filter(|(r, _)| r.kind == ObservableKind::Url)
                 .map(|(url, _)| (url, url_to_fqdn::pivots(&url.value)))
                 .collect();
             apply_observations_in(conn, ctx, &origin, &subjects)?;
         }
-        store::transition(conn, id, "committed", "committed", Some(event_id), now)?;
+        store::transition(conn, id, ImportState::Committed, ImportState::Committed, Some(event_id), now)?;
         super::notify::on_final_verdict(conn, id, super::notify::FinalVerdict::Phish)?;
         Ok(Committed { event_id, merged, created, updated })
     })?;

@@ -11,30 +11,10 @@ use crate::db::{Db, DbConn, now_micros, write_tx};
 use crate::extract::{ExtractOptions, ObservableKind};
 use crate::stix::parse_tlp;
 
-/// An indicator's status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Status {
-    Review,
-    Active,
-    Indirect,
-    Whitelisted,
-    Expired,
-}
+/// An indicator's status (a closed set of the `indicators` table, defined beside it).
+pub use crate::db::indicators::Status;
 
 impl Status {
-    pub const ALL: [Status; 5] =
-        [Self::Review, Self::Active, Self::Indirect, Self::Whitelisted, Self::Expired];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Review => "review",
-            Self::Active => "active",
-            Self::Indirect => "indirect",
-            Self::Whitelisted => "whitelisted",
-            Self::Expired => "expired",
-        }
-    }
-
     pub fn parse(text: &str) -> Result<Self, ServiceError> {
         Self::ALL.into_iter().find(|s| s.as_str().eq_ignore_ascii_case(text.trim())).ok_or_else(|| {
             ServiceError::Invalid(format!(
@@ -56,8 +36,7 @@ pub struct Policy {
 
 impl Policy {
     /// When an indicator of `kind` activated (or seen) at `from` expires.
-    pub fn expires_at(&self, kind: &str, from: i64) -> Option<i64> {
-        let kind = ObservableKind::from_name(kind)?;
+    pub fn expires_at(&self, kind: ObservableKind, from: i64) -> Option<i64> {
         let days = i64::from(*self.expiry_days.get(&kind)?);
         Some(from.saturating_add(days.saturating_mul(86_400_000_000)))
     }
@@ -97,15 +76,15 @@ pub fn set_status(
 ) -> Result<IndicatorRow, ServiceError> {
     let row =
         store::get_for_update(conn, id)?.ok_or_else(|| ServiceError::NotFound(format!("indicator {id}")))?;
-    let old = Status::parse(&row.status)?;
+    let old = row.status;
     if old == status {
         return Ok(row);
     }
     let now = now_micros();
     let mut changes = IndicatorChanges {
-        status: Some(status.as_str().to_string()),
+        status: Some(status),
         status_changed_at: Some(now),
-        expires_at: Some(if status == Status::Active { ctx.policy.expires_at(&row.kind, now) } else { None }),
+        expires_at: Some(if status == Status::Active { ctx.policy.expires_at(row.kind, now) } else { None }),
         whitelist_rule_id: Some(if status == Status::Whitelisted { rule_id } else { None }),
         updated_at: Some(now),
         ..IndicatorChanges::default()
@@ -197,9 +176,10 @@ pub fn create_or_merge(
         .iter()
         .map(|(kind, value)| {
             Ok(store::NewIndicator {
-                kind: kind.clone(),
+                kind: ObservableKind::from_name(kind)
+                    .ok_or_else(|| ServiceError::Invalid(format!("unknown indicator kind '{kind}'")))?,
                 value: value.clone(),
-                status: o.status.as_str().into(),
+                status: o.status,
                 score: i32::from(ctx.policy.default_score),
                 tlp: o.tlp.to_string(),
                 description: None,
@@ -219,9 +199,9 @@ pub fn create_or_merge(
     store::touch_seen(conn, &updated, now)?;
     store::add_source(conn, &all, o.source, now)?;
     // Seen again while Active: the expiry clock restarts.
-    for (r, _) in rows.iter().filter(|(r, is_new)| !is_new && r.status == Status::Active.as_str()) {
+    for (r, _) in rows.iter().filter(|(r, is_new)| !is_new && r.status == Status::Active) {
         let changes =
-            IndicatorChanges { expires_at: Some(ctx.policy.expires_at(&r.kind, now)), ..Default::default() };
+            IndicatorChanges { expires_at: Some(ctx.policy.expires_at(r.kind, now)), ..Default::default() };
         store::update(conn, r.id, &changes)?;
     }
     let history: Vec<NewHistory> = rows
@@ -317,10 +297,7 @@ pub fn patch(
         store::update(conn, id, &changes)?;
         store::add_history(conn, &history)?;
         let row = store::get(conn, id)?.ok_or_else(|| ServiceError::NotFound(format!("indicator {id}")))?;
-        if published_change
-            && row.status == Status::Active.as_str()
-            && p.status.is_none_or(|s| s == Status::Active)
-        {
+        if published_change && row.status == Status::Active && p.status.is_none_or(|s| s == Status::Active) {
             let tags = tag_list(conn, id)?;
             let state = VersionState::Active { valid_from: row.status_changed_at };
             let row = ctx.publisher.with_current_observation(conn, &row)?;
@@ -398,10 +375,9 @@ pub async fn expiry_loop(
             continue;
         }
         let ctx = ctx.clone();
-        match db.run(move |conn| Ok(expire_due(conn, &ctx, now_micros()))).await {
-            Ok(Ok(0)) => {}
-            Ok(Ok(n)) => tracing::info!("{n} indicators expired"),
-            Ok(Err(e)) => tracing::error!("expiry: {e}"),
+        match db.run(move |conn| expire_due(conn, &ctx, now_micros())).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("{n} indicators expired"),
             Err(e) => tracing::error!("expiry: {e}"),
         }
     }

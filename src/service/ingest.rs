@@ -308,7 +308,7 @@ pub async fn drain(db: Db, status_id: String) -> Result<(), DbError> {
                 let rows = status::pending(conn, &sid, CHUNK as i64)?;
                 let Some(collection_id) = rows.first().map(|r| r.collection_id.clone()) else {
                     status::finish(conn, &sid)?;
-                    return Ok(true);
+                    return Ok::<_, DbError>(true);
                 };
                 let mut items = Vec::with_capacity(rows.len());
                 let mut failed = Vec::new();

@@ -297,9 +297,9 @@ pub(super) fn new_indicator(
     now: i64,
 ) -> Result<NewIndicator, ServiceError> {
     Ok(NewIndicator {
-        kind: kind.as_str().into(),
+        kind,
         value: value.to_string(),
-        status: status.as_str().into(),
+        status,
         score,
         tlp: tlp.to_string(),
         description,
@@ -345,12 +345,10 @@ pub(super) fn record_new(
             actor: source.to_string(),
             field: "created".into(),
             old_value: None,
-            new_value: Some(row.status.clone()),
+            new_value: Some(row.status.to_string()),
             reason: Some(reason.clone()),
         });
-        if let Some(kind) = ObservableKind::from_name(&row.kind)
-            && let Some(rule) = rules.matches(kind, &row.value)
-        {
+        if let Some(rule) = rules.matches(row.kind, &row.value) {
             super::indicators::set_status(
                 conn,
                 ctx,
@@ -381,10 +379,9 @@ pub async fn intake_loop(
             continue;
         }
         let ctx = ctx.clone();
-        match db.run(move |conn| Ok(run(conn, &ctx))).await {
-            Ok(Ok(0)) => {}
-            Ok(Ok(n)) => tracing::info!("{n} partner indicators read"),
-            Ok(Err(e)) => tracing::error!("partner intake: {e}"),
+        match db.run(move |conn| run(conn, &ctx)).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("{n} partner indicators read"),
             Err(e) => tracing::error!("partner intake: {e}"),
         }
     }

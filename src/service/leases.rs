@@ -170,7 +170,7 @@ impl Leases {
                         claimed.push(name);
                     }
                 }
-                Ok(claimed)
+                Ok::<_, DbError>(claimed)
             })
             .await?;
         let count = claimed.len();

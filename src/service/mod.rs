@@ -27,7 +27,9 @@ pub mod whitelist;
 pub use crate::db::Db;
 use crate::db::DbError;
 
-/// Errors of the use cases; each HTTP edge maps them to its own error format.
+/// Errors of the use cases; each HTTP edge maps them to its own error format. A variant with a
+/// cause keeps it as its `source` (the chain a log or a test can walk), and shows the message
+/// the edges have always shown.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     #[error("{0}")]
@@ -41,8 +43,15 @@ pub enum ServiceError {
     /// A bounded queue is full: try again later (429).
     #[error("{0}")]
     Busy(String),
+    /// The storage layer failed (not found, conflict and refusal have their own variants).
     #[error(transparent)]
     Db(DbError),
+    /// What was given is not valid STIX: a bad request, like `Invalid`.
+    #[error("STIX: {0}")]
+    Stix(#[from] crate::stix::StixError),
+    /// JSON that could not be written or read back: an internal error.
+    #[error("internal error: {0}")]
+    Json(#[from] serde_json::Error),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -67,11 +76,5 @@ impl crate::db::Transient for ServiceError {
 impl From<crate::stix::UnknownTlp> for ServiceError {
     fn from(e: crate::stix::UnknownTlp) -> Self {
         ServiceError::Invalid(e.to_string())
-    }
-}
-
-impl From<crate::stix::StixError> for ServiceError {
-    fn from(e: crate::stix::StixError) -> Self {
-        ServiceError::Invalid(format!("STIX: {e}"))
     }
 }

@@ -155,9 +155,9 @@ impl Publisher {
         as_published.stix_created = Some(row.stix_created.unwrap_or(at).min(at));
         as_published.stix_observed_id = Some(String::new());
         use super::indicators::Status;
-        let state = if row.status == Status::Expired.as_str() {
+        let state = if row.status == Status::Expired {
             VersionState::Inactive { valid_from: row.first_seen, until: row.status_changed_at }
-        } else if row.status == Status::Active.as_str() {
+        } else if row.status == Status::Active {
             VersionState::Active { valid_from: row.status_changed_at }
         } else {
             VersionState::Active { valid_from: row.first_seen }
@@ -176,7 +176,7 @@ impl Publisher {
         state: VersionState,
         at: i64,
     ) -> Result<Option<Version>, ServiceError> {
-        let Some(kind) = ObservableKind::from_name(&row.kind) else { return Ok(None) };
+        let kind = row.kind;
         let Some((term, sco)) = term_and_sco(kind, &row.value)? else { return Ok(None) };
         let tlp = parse_tlp(&row.tlp)?;
         let modified_us = row.stix_modified.map_or(at, |m| at.max(m + 1));
@@ -256,7 +256,7 @@ impl Publisher {
         let mut row = row.clone();
         // Only these kinds have changed their emitted form (`stix::uri`, hex IPv6).
         let (Some(observed_id), Some(kind @ (ObservableKind::Url | ObservableKind::Ipv6))) =
-            (row.stix_observed_id.as_deref(), ObservableKind::from_name(&row.kind))
+            (row.stix_observed_id.as_deref(), Some(row.kind))
         else {
             return Ok(row);
         };

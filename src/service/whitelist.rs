@@ -371,8 +371,8 @@ pub fn preview(
         let Some(last) = batch.last() else { break };
         after = Some(last.id);
         for row in batch {
-            let Some(kind) = ObservableKind::from_name(&row.kind) else { continue };
-            if row.status != Status::Whitelisted.as_str() && rule.matches(kind, &row.value) {
+            let kind = row.kind;
+            if row.status != Status::Whitelisted && rule.matches(kind, &row.value) {
                 total += 1;
                 if hits.len() < limit {
                     hits.push(row);
@@ -431,7 +431,12 @@ pub fn create(
             if let Some(kind) = ObservableKind::from_name(&item.item_type)
                 && rule.matches(kind, &item.value)
             {
-                imports::set_item_state(conn, item.id, "whitelisted", Some(&format!("rule {}", row.id)))?;
+                imports::set_item_state(
+                    conn,
+                    item.id,
+                    crate::db::imports::ItemState::Whitelisted,
+                    Some(&format!("rule {}", row.id)),
+                )?;
             }
         }
         Ok::<_, ServiceError>((row, changed))

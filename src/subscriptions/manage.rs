@@ -430,8 +430,10 @@ impl Supervisor {
 
     /// Every subscription with its health.
     pub async fn list(&self) -> Result<Vec<SubscriptionView>, ServiceError> {
-        let (rows, collections) =
-            self.db().run(|conn| Ok((store::list(conn)?, collection_store::list(conn)?))).await?;
+        let (rows, collections) = self
+            .db()
+            .run(|conn| Ok::<_, crate::db::DbError>((store::list(conn)?, collection_store::list(conn)?)))
+            .await?;
         self.views(&rows, &collections)
     }
 
@@ -440,7 +442,9 @@ impl Supervisor {
         let lookup = name.to_string();
         let (row, collections) = self
             .db()
-            .run(move |conn| Ok((store::by_name(conn, &lookup)?, collection_store::list(conn)?)))
+            .run(move |conn| {
+                Ok::<_, crate::db::DbError>((store::by_name(conn, &lookup)?, collection_store::list(conn)?))
+            })
             .await?;
         let row = row.ok_or_else(|| ServiceError::NotFound(format!("subscription '{name}'")))?;
         self.views(&[row], &collections)?
@@ -452,10 +456,8 @@ impl Supervisor {
     pub async fn create(&self, body: Value, actor: &str) -> Result<SubscriptionView, ServiceError> {
         let (key, rules, actor) = (self.key().clone(), self.rules().clone(), actor.to_string());
         let statuses = self.statuses();
-        let row = self
-            .db()
-            .run(move |conn| Ok(create(conn, &key, &rules, body, &actor, &|e| statuses.of(e))))
-            .await??;
+        let row =
+            self.db().run(move |conn| create(conn, &key, &rules, body, &actor, &|e| statuses.of(e))).await?;
         self.apply(&row);
         self.get(&row.name).await
     }
@@ -472,8 +474,8 @@ impl Supervisor {
         let statuses = self.statuses();
         let row = self
             .db()
-            .run(move |conn| Ok(update(conn, &key, &rules, &name_, body, &actor, &|e| statuses.of(e))))
-            .await??;
+            .run(move |conn| update(conn, &key, &rules, &name_, body, &actor, &|e| statuses.of(e)))
+            .await?;
         self.apply(&row);
         self.get(name).await
     }
@@ -481,7 +483,7 @@ impl Supervisor {
     /// Stops and deletes a subscription.
     pub async fn delete(&self, name: &str, actor: &str) -> Result<(), ServiceError> {
         let (name, actor) = (name.to_string(), actor.to_string());
-        let row = self.db().run(move |conn| Ok(delete(conn, &name, &actor))).await??;
+        let row = self.db().run(move |conn| delete(conn, &name, &actor)).await?;
         self.stop(row.id);
         Ok(())
     }

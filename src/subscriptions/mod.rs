@@ -421,7 +421,7 @@ impl Worker {
                     count(outcome.rejected.len()),
                     last.as_deref(),
                 )?;
-                Ok(outcome)
+                Ok::<_, DbError>(outcome)
             })
             .await?;
         for why in &outcome.rejected {
@@ -429,10 +429,8 @@ impl Worker {
         }
         if outcome.taken > 0 {
             // The indicators now, not at the next tick of the intake loop.
-            match self.db.run(move |conn| Ok(intake::run(conn, &ctx))).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => tracing::error!(subscription = %self.cfg.name, "partner intake: {e}"),
-                Err(e) => tracing::error!(subscription = %self.cfg.name, "partner intake: {e}"),
+            if let Err(e) = self.db.run(move |conn| intake::run(conn, &ctx)).await {
+                tracing::error!(subscription = %self.cfg.name, "partner intake: {e}");
             }
         }
         Ok(outcome)

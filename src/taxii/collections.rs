@@ -125,7 +125,7 @@ pub async fn list(
                 Some(uid) => store::grants_of(conn, uid)?,
                 None => Vec::new(),
             };
-            Ok((rows, grants))
+            Ok::<_, crate::db::DbError>((rows, grants))
         })
         .await?;
     let visible: Vec<Value> = rows

@@ -19,7 +19,7 @@ pub async fn get(
             .run(move |conn| {
                 for r in &roots {
                     if collections::any_public(conn, r)? {
-                        return Ok(true);
+                        return Ok::<_, crate::db::DbError>(true);
                     }
                 }
                 Ok(false)

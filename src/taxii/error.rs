@@ -97,6 +97,8 @@ impl From<ServiceError> for TaxiiError {
             ServiceError::Forbidden(m) => TaxiiError::Forbidden(m),
             ServiceError::Busy(m) => TaxiiError::Unavailable(m),
             ServiceError::Db(e) => e.into(),
+            e @ ServiceError::Stix(_) => TaxiiError::BadRequest(e.to_string()),
+            ServiceError::Json(e) => TaxiiError::Internal(e.to_string()),
             ServiceError::Internal(m) => TaxiiError::Internal(m),
         }
     }

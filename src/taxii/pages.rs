@@ -175,7 +175,7 @@ pub async fn read(
                 Ok(v)
             }) {
                 Ok(v) => v,
-                Err(e) => return Ok((plan, Err(e))),
+                Err(e) => return Ok::<_, crate::db::DbError>((plan, Err(e))),
             };
             if let Some(object) = plan.endpoint.object()
                 && !objects::contains(conn, &v.row.id, object)?

@@ -52,7 +52,9 @@ pub async fn get(
     };
     let found = db
         .run(move |conn| {
-            let Some((row, details)) = status::get(conn, &id, now_micros())? else { return Ok(None) };
+            let Some((row, details)) = status::get(conn, &id, now_micros())? else {
+                return Ok::<_, crate::db::DbError>(None);
+            };
             let root_of =
                 crate::db::collections::by_id_or_alias(conn, &row.collection_id)?.map(|c| c.api_root);
             Ok(Some((row, details, root_of)))

@@ -68,7 +68,7 @@ pub async fn change_password(
     let (uid, policy) =
         (s.principal.user_id, crate::service::accounts::PasswordPolicy::configured(&settings));
     let result =
-        db.run(move |conn| Ok(accounts::change_own_password(conn, uid, &f.current, &f.new, &policy))).await?;
+        db.run(move |conn| accounts::change_own_password(conn, uid, &f.current, &f.new, &policy)).await;
     match result {
         Ok(changed) => {
             auth.account_changed(changed.user.id, &changed.user.username);
@@ -110,14 +110,13 @@ pub async fn user_action(
         "enable" => AccountChange { disabled: Some(false), ..AccountChange::default() },
         "reset" => AccountChange { password: Some(f.password), ..AccountChange::default() },
         "delete" => {
-            let user = db.run(move |conn| Ok(accounts::delete_user(conn, &name, &actor))).await??;
+            let user = db.run(move |conn| accounts::delete_user(conn, &name, &actor)).await?;
             auth.account_changed(user.id, &user.username);
             return Ok(see_other("/ui/admin"));
         }
         other => return Err(WebError::BadRequest(format!("unknown action '{}'", other.escape_debug()))),
     };
-    let changed =
-        db.run(move |conn| Ok(accounts::change_account(conn, &name, &change, &policy, &actor))).await??;
+    let changed = db.run(move |conn| accounts::change_account(conn, &name, &change, &policy, &actor)).await?;
     auth.account_changed(changed.user.id, &changed.user.username);
     Ok(see_other("/ui/admin"))
 }

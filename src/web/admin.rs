@@ -44,7 +44,8 @@ pub async fn admin(s: Session, db: web::Data<Db>) -> Result<HttpResponse, WebErr
 
 async fn admin_page(s: &Session, db: &Db, issued: Option<String>) -> Result<HttpResponse, WebError> {
     s.require_admin()?;
-    let (us, ts) = db.run(|conn| Ok((users::list(conn)?, tokens::list(conn, None)?))).await?;
+    let (us, ts) =
+        db.run(|conn| Ok::<_, crate::db::DbError>((users::list(conn)?, tokens::list(conn, None)?))).await?;
     let name_of = |id: i64| us.iter().find(|u| u.id == id).map(|u| u.username.clone()).unwrap_or_default();
     page(&AdminPage {
         l: Layout::new(s, "Users and tokens"),
@@ -97,9 +98,9 @@ pub async fn create_user(
     let f = p.form;
     let policy = crate::service::accounts::PasswordPolicy::configured(&settings);
     db.run(move |conn| {
-        Ok(crate::service::accounts::create_user(conn, &f.username, role, &f.password, &policy, Some(&actor)))
+        crate::service::accounts::create_user(conn, &f.username, role, &f.password, &policy, Some(&actor))
     })
-    .await??;
+    .await?;
     Ok(see_other("/ui/admin"))
 }
 
@@ -152,11 +153,11 @@ pub async fn create_token(p: Posted<NewTokenForm>, db: web::Data<Db>) -> Result<
     let issued = db
         .run(move |conn| {
             let Some(user) = users::by_name(conn, &owner)? else {
-                return Ok(Err(WebError::NotFound(format!("user '{owner}'"))));
+                return Err(WebError::NotFound(format!("user '{owner}'")));
             };
-            Ok(accounts::issue_token(conn, &issuer, &user, &request).map_err(WebError::from))
+            Ok(accounts::issue_token(conn, &issuer, &user, &request)?)
         })
-        .await??;
+        .await?;
     admin_page(&p.session, &db, Some(issued.token)).await
 }
 
@@ -170,7 +171,7 @@ pub async fn revoke_token(
     p.session.require_admin()?;
     let id = path.into_inner();
     let actor = p.session.principal.username.clone();
-    db.run(move |conn| Ok(crate::service::accounts::revoke_token(conn, id, &actor))).await??;
+    db.run(move |conn| crate::service::accounts::revoke_token(conn, id, &actor)).await?;
     auth.forget_token(id);
     Ok(see_other("/ui/admin"))
 }

@@ -43,7 +43,7 @@ pub async fn list(s: Session, q: web::Query<ListQuery>, db: web::Data<Db>) -> Re
         .into_inner()
         .before
         .and_then(|b| b.split_once(':').and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?))));
-    let rows = db.run(move |conn| Ok(campaigns::list(conn, 2, before, 100))).await??;
+    let rows = db.run(move |conn| campaigns::list(conn, 2, before, 100)).await?;
     let next = (rows.len() == 100)
         .then(|| rows.last().map(|r| format!("{}:{}", r.row.last_seen, r.row.id)))
         .flatten();
@@ -94,7 +94,7 @@ struct CampaignPage {
 
 pub async fn show(s: Session, path: web::Path<i64>, db: web::Data<Db>) -> Result<HttpResponse, WebError> {
     let id = path.into_inner();
-    let v = db.run(move |conn| Ok(campaigns::get(conn, id))).await??;
+    let v = db.run(move |conn| campaigns::get(conn, id)).await?;
     if v.row.id != id {
         // A campaign merged into another: its page is the other's.
         return Ok(see_other(format!("/ui/campaigns/{}", v.row.id)));
@@ -104,7 +104,7 @@ pub async fn show(s: Session, path: web::Path<i64>, db: web::Data<Db>) -> Result
         .iter()
         .map(|m| MemberLine {
             id: m.import.id,
-            state: m.import.state.clone(),
+            state: m.import.state.to_string(),
             subject: m.import.subject.clone().unwrap_or_default(),
             sender: m.import.sender.clone().unwrap_or_default(),
             reporter: m.import.reporter.clone().unwrap_or_default(),
@@ -159,8 +159,7 @@ pub async fn commit(
     p.session.require_analyst()?;
     let id = path.into_inner();
     let (actor, ctx) = (p.session.principal.username.clone(), ctx.into_inner());
-    let out =
-        db.run(move |conn| Ok(campaigns::commit_all(conn, &ctx, id, &actor, EventMeta::default()))).await??;
+    let out = db.run(move |conn| campaigns::commit_all(conn, &ctx, id, &actor, EventMeta::default())).await?;
     after_bulk(id, &out)
 }
 
@@ -172,7 +171,7 @@ pub async fn abandon(
     p.session.require_analyst()?;
     let id = path.into_inner();
     let actor = p.session.principal.username.clone();
-    let out = db.run(move |conn| Ok(campaigns::abandon_all(conn, id, &actor))).await??;
+    let out = db.run(move |conn| campaigns::abandon_all(conn, id, &actor)).await?;
     after_bulk(id, &out)
 }
 
@@ -201,9 +200,8 @@ pub async fn set_status(
         ),
     };
     let (actor, ctx) = (p.session.principal.username.clone(), ctx.into_inner());
-    let out = db
-        .run(move |conn| Ok(campaigns::set_indicator_status(conn, &ctx, id, status, kind, &actor)))
-        .await??;
+    let out =
+        db.run(move |conn| campaigns::set_indicator_status(conn, &ctx, id, status, kind, &actor)).await?;
     if let Some((i, why)) = out.failed.first()
         && out.done.is_empty()
     {
@@ -229,7 +227,7 @@ struct ReportersPage {
 }
 
 pub async fn reporters(s: Session, db: web::Data<Db>) -> Result<HttpResponse, WebError> {
-    let rows = db.run(|conn| Ok(reporters::counts(conn, 1000))).await??;
+    let rows = db.run(|conn| reporters::counts(conn, 1000)).await?;
     page(&ReportersPage {
         l: Layout::new(&s, "Reporters"),
         reporters: rows
@@ -283,8 +281,8 @@ pub async fn notify_page(
 ) -> Result<HttpResponse, WebError> {
     s.require_admin()?;
     let (templates, outbox) = db
-        .run(|conn| Ok(notify::templates(conn).and_then(|t| Ok((t, notify::outbox(conn, None, 200)?)))))
-        .await??;
+        .run(|conn| notify::templates(conn).and_then(|t| Ok((t, notify::outbox(conn, None, 200)?))))
+        .await?;
     page(&NotifyPage {
         l: Layout::new(&s, "Answers to reporters"),
         sending: settings.notify.enabled,
@@ -344,8 +342,8 @@ pub async fn save_template(
     let actor = p.session.principal.username.clone();
     let Posted { form, .. } = p;
     let enabled = form.enabled.is_some();
-    db.run(move |conn| Ok(notify::put_template(conn, verdict, enabled, &form.subject, &form.body, &actor)))
-        .await??;
+    db.run(move |conn| notify::put_template(conn, verdict, enabled, &form.subject, &form.body, &actor))
+        .await?;
     Ok(see_other("/ui/notify"))
 }
 
@@ -357,6 +355,6 @@ pub async fn retry(
     p.session.require_admin()?;
     let id = path.into_inner();
     let actor = p.session.principal.username.clone();
-    db.run(move |conn| Ok(notify::retry(conn, id, &actor))).await??;
+    db.run(move |conn| notify::retry(conn, id, &actor)).await?;
     Ok(see_other("/ui/notify"))
 }

@@ -66,7 +66,7 @@ pub async fn show(s: Session, db: web::Data<Db>, ops: web::Data<Registry>) -> Re
     let since = today - (DAYS - 1) * DAY_US;
     let (created, counts, newest, conns, additions, collections, toks) = db
         .run(move |conn| {
-            Ok((
+            Ok::<_, crate::db::DbError>((
                 dashboard::created_since(conn, since)?,
                 dashboard::indicators_by_kind_status(conn)?,
                 events::list(conn, None, None, 8)?,

@@ -18,7 +18,7 @@ use crate::db::imports::{self as store, ItemRow};
 use crate::db::{Db, DbError, jobs};
 use crate::extract;
 use crate::service::imports::pipeline::{Importer, JobProgress, Made, Then};
-use crate::service::imports::{self, EventMeta, ItemRule};
+use crate::service::imports::{self, EventMeta, ItemRule, ItemSection};
 use crate::service::indicators::TriageContext;
 use crate::service::leases::Leases;
 
@@ -188,7 +188,7 @@ async fn job_of(s: &Session, db: &Db, id: i64) -> Result<jobs::JobRow, WebError>
 /// `GET /ui/jobs/{id}`: the progress of a background import (polled by the page's script).
 pub async fn job(s: Session, path: web::Path<i64>, db: web::Data<Db>) -> Result<HttpResponse, WebError> {
     let j = job_of(&s, &db, path.into_inner()).await?;
-    let result: JobProgress = serde_json::from_str(&j.result).unwrap_or_default();
+    let result: JobProgress = crate::db::types::json_column("ui_jobs.result", &j.result)?;
     page(&JobPage {
         l: Layout::new(&s, format!("Import job {}", j.id)),
         id: j.id,
@@ -248,7 +248,7 @@ pub async fn list(
         .iter()
         .map(|r| DraftLine {
             id: r.id,
-            state: r.state.clone(),
+            state: r.state.to_string(),
             subject: r.subject.clone().unwrap_or_default(),
             sender: r.sender.clone().unwrap_or_default(),
             reporter: r.reporter.clone().unwrap_or_default(),
@@ -392,7 +392,7 @@ pub async fn show(s: Session, path: web::Path<i64>, db: web::Data<Db>) -> Result
     let l = Layout::new(&s, format!("Draft {id}"));
     // Parsing the stored extraction and highlighting every value is CPU work that grows with the
     // email: done on the blocking pool, never on an HTTP worker.
-    let verdict = verdict.as_ref().map(|v| super::verdicts::VerdictView::of(v, &row.state));
+    let verdict = verdict.as_ref().map(|v| super::verdicts::VerdictView::of(v, row.state.as_str()));
     let body = web::block(move || draft_page(l, id, &row, &items, extraction.as_deref(), verdict))
         .await
         .map_err(|e| WebError::Internal(format!("the draft page: {e}")))??;
@@ -428,7 +428,7 @@ fn draft_page(
                     start: usize::try_from(start).unwrap_or(0),
                     end: usize::try_from(end).unwrap_or(0),
                     item: i.id,
-                    class: item_class(&i.state, i.whitelist_reason.as_deref()),
+                    class: item_class(i.state.as_str(), i.whitelist_reason.as_deref()),
                 });
                 located = true;
             }
@@ -437,7 +437,7 @@ fn draft_page(
             id: i.id,
             kind: i.item_type.clone(),
             value: i.value.clone(),
-            state: i.state.clone(),
+            state: i.state.to_string(),
             reason: i.whitelist_reason.clone().unwrap_or_default(),
             origin: i.origin.clone(),
             detail: detail_of(i, &d),
@@ -451,12 +451,12 @@ fn draft_page(
     }
     let texts = text_views(&texts_json, &spans);
     let warnings = warnings_of(&x);
-    let meta = imports::meta_of(row);
+    let meta = imports::meta_of(row)?;
     let subject = row.subject.clone().unwrap_or_default();
     Ok(DraftPage {
         l,
         id,
-        state: row.state.clone(),
+        state: row.state.to_string(),
         meta_title: meta.title.clone().unwrap_or_else(|| subject.clone()),
         subject,
         sender: row.sender.clone().unwrap_or_default(),
@@ -549,10 +549,12 @@ pub async fn attachment(
 ) -> Result<HttpResponse, WebError> {
     let (id, item_id) = path.into_inner();
     let (item, raw) = db
-        .run_sized(usize::MAX, move |conn| Ok((store::item(conn, id, item_id)?, store::raw(conn, id)?)))
+        .run_sized(usize::MAX, move |conn| {
+            Ok::<_, DbError>((store::item(conn, id, item_id)?, store::raw(conn, id)?))
+        })
         .await?;
     let item = item
-        .filter(|i| i.section == "attachment")
+        .filter(|i| i.section == ItemSection::Attachment)
         .ok_or_else(|| WebError::NotFound(format!("attachment {item_id} of import {id} not found")))?;
     let details: Value = serde_json::from_str(&item.details).unwrap_or(Value::Null);
     let sha256 = at(at(&details, "hashes"), "sha256").as_str().unwrap_or("").to_string();
@@ -580,7 +582,7 @@ pub async fn add_item(
     p.session.require_analyst()?;
     let id = path.into_inner();
     let f = p.form;
-    db.run(move |conn| Ok(imports::add_item(conn, id, &f.kind, &f.value))).await??;
+    db.run(move |conn| imports::add_item(conn, id, &f.kind, &f.value)).await?;
     Ok(see_other(format!("/ui/drafts/{id}")))
 }
 
@@ -598,7 +600,7 @@ pub async fn set_item_state(
     p.session.require_analyst()?;
     let (id, item) = path.into_inner();
     let state = p.form.state;
-    db.run(move |conn| Ok(imports::set_item_state(conn, id, item, &state))).await??;
+    db.run(move |conn| imports::set_item_state(conn, id, item, &state)).await?;
     Ok(see_other(format!("/ui/drafts/{id}#item-{item}")))
 }
 
@@ -630,7 +632,7 @@ pub async fn whitelist_item(
     };
     let author = p.session.principal.username.clone();
     let ctx = ctx.into_inner();
-    db.run(move |conn| Ok(imports::whitelist_item(conn, &ctx, (id, item), &how, &author))).await??;
+    db.run(move |conn| imports::whitelist_item(conn, &ctx, (id, item), &how, &author)).await?;
     Ok(see_other(format!("/ui/drafts/{id}#item-{item}")))
 }
 
@@ -646,7 +648,7 @@ pub async fn commit(
     let meta = p.form.meta();
     let actor = p.session.principal.username.clone();
     let ctx = ctx.into_inner();
-    let done = db.run(move |conn| Ok(imports::commit(conn, &ctx, id, &actor, meta))).await??;
+    let done = db.run(move |conn| imports::commit(conn, &ctx, id, &actor, meta)).await?;
     Ok(see_other(format!("/ui/events/{}", done.event_id)))
 }
 
@@ -658,6 +660,6 @@ pub async fn abandon(
 ) -> Result<HttpResponse, WebError> {
     p.session.require_analyst()?;
     let id = path.into_inner();
-    db.run(move |conn| Ok(imports::abandon(conn, id))).await??;
+    db.run(move |conn| imports::abandon(conn, id)).await?;
     Ok(see_other("/ui/drafts"))
 }

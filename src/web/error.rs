@@ -45,6 +45,8 @@ impl From<ServiceError> for WebError {
             ServiceError::Forbidden(m) => WebError::Forbidden(m),
             ServiceError::Busy(m) => WebError::Busy(m),
             ServiceError::Db(e) => e.into(),
+            e @ ServiceError::Stix(_) => WebError::BadRequest(e.to_string()),
+            ServiceError::Json(e) => WebError::Internal(e.to_string()),
             ServiceError::Internal(m) => WebError::Internal(m),
         }
     }

@@ -41,7 +41,7 @@ pub async fn list(s: Session, q: web::Query<ListQuery>, db: web::Data<Db>) -> Re
         .run(move |conn| {
             let rows = store::list(conn, None, before, 50)?;
             let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-            Ok((rows, store::recipient_counts(conn, &ids)?))
+            Ok::<_, crate::db::DbError>((rows, store::recipient_counts(conn, &ids)?))
         })
         .await?;
     let next = (rows.len() == 50).then(|| rows.last().map(|r| r.id)).flatten();
@@ -124,7 +124,11 @@ pub async fn show(s: Session, path: web::Path<i64>, db: web::Data<Db>) -> Result
             let mut items = Vec::new();
             let mut raws = Vec::new();
             for r in &v.reports {
-                items.extend(imports::items(conn, r.id)?.into_iter().filter(|i| i.section == "attachment"));
+                items.extend(
+                    imports::items(conn, r.id)?
+                        .into_iter()
+                        .filter(|i| i.section == crate::service::imports::ItemSection::Attachment),
+                );
                 raws.push(imports::raw(conn, r.id)?.unwrap_or_default());
             }
             let mut related = Vec::new();
@@ -144,7 +148,7 @@ pub async fn show(s: Session, path: web::Path<i64>, db: web::Data<Db>) -> Result
             other => other.into(),
         })?;
     let e = &v.row;
-    let tags: Vec<String> = serde_json::from_str(&e.tags).unwrap_or_default();
+    let tags: Vec<String> = e.tags.0.clone();
     let attachments = items.iter().map(attachment_line).collect();
     let reports = v
         .reports
@@ -182,9 +186,9 @@ pub async fn show(s: Session, path: web::Path<i64>, db: web::Data<Db>) -> Result
             .iter()
             .map(|i| IndicatorLine {
                 id: i.id,
-                kind: i.kind.clone(),
+                kind: i.kind.to_string(),
                 value: i.value.clone(),
-                status: i.status.clone(),
+                status: i.status.to_string(),
                 score: i.score,
                 others: v.commonalities.get(&i.id).cloned().unwrap_or_default(),
             })
@@ -232,7 +236,7 @@ pub async fn stix(
 ) -> Result<HttpResponse, WebError> {
     let id = path.into_inner();
     let ctx = ctx.into_inner();
-    let bundle = db.run(move |conn| Ok(events::grouping_bundle(conn, &ctx, id))).await??;
+    let bundle = db.run(move |conn| events::grouping_bundle(conn, &ctx, id)).await?;
     let json = serde_json::to_string_pretty(&bundle).map_err(|e| WebError::Internal(e.to_string()))?;
     page(&StixPage { l: Layout::new(&s, format!("Event {id} as STIX")), id, json })
 }
@@ -246,7 +250,7 @@ pub async fn update_meta(
     p.session.require_analyst()?;
     let id = path.into_inner();
     let meta = p.form.meta();
-    db.run(move |conn| Ok(events::update(conn, id, meta))).await??;
+    db.run(move |conn| events::update(conn, id, meta)).await?;
     Ok(see_other(format!("/ui/events/{id}")))
 }
 
@@ -277,12 +281,10 @@ pub async fn bulk_status(
                 reason: Some(format!("bulk change on event {id}")),
                 ..Patch::default()
             };
-            if let Err(e) = indicators::patch(conn, &ctx, i, &patch, &actor) {
-                return Ok(Err(e));
-            }
+            indicators::patch(conn, &ctx, i, &patch, &actor)?;
         }
-        Ok(Ok(()))
+        Ok::<(), crate::service::ServiceError>(())
     })
-    .await??;
+    .await?;
     Ok(see_other(format!("/ui/events/{id}")))
 }

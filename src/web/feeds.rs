@@ -20,7 +20,7 @@ struct ExportsPage {
 }
 
 pub async fn exports(s: Session, req: HttpRequest, db: web::Data<Db>) -> Result<HttpResponse, WebError> {
-    let list = db.run(|conn| Ok(crate::service::exports::list(conn))).await??;
+    let list = db.run(crate::service::exports::list).await?;
     let base = base_url(&req);
     let exports = list
         .iter()

@@ -30,9 +30,9 @@ impl Line {
     fn of(r: &IndicatorRow) -> Self {
         Self {
             id: r.id,
-            kind: r.kind.clone(),
+            kind: r.kind.to_string(),
             value: r.value.clone(),
-            status: r.status.clone(),
+            status: r.status.to_string(),
             score: r.score,
             tlp: r.tlp.clone(),
             last_seen: when(r.last_seen),
@@ -264,7 +264,7 @@ pub async fn set_status(
     };
     let actor = p.session.principal.username.clone();
     let ctx = ctx.into_inner();
-    db.run(move |conn| Ok(indicators::patch(conn, &ctx, id, &patch, &actor))).await??;
+    db.run(move |conn| indicators::patch(conn, &ctx, id, &patch, &actor)).await?;
     Ok(see_other(format!("/ui/indicators/{id}")))
 }
 

@@ -113,13 +113,13 @@ pub async fn whitelist_create(
     let spec = p.form.spec()?;
     if p.form.action == "preview" {
         let rule = Rule::compile(0, &spec)?;
-        let (hits, total) = db.run(move |conn| Ok(whitelist::preview(conn, &rule, 100))).await??;
-        let hits = hits.iter().map(|h| (h.id, h.kind.clone(), h.value.clone())).collect();
+        let (hits, total) = db.run(move |conn| whitelist::preview(conn, &rule, 100)).await?;
+        let hits = hits.iter().map(|h| (h.id, h.kind.to_string(), h.value.clone())).collect();
         return whitelist_page(&p.session, &db, p.form, Some((hits, total))).await;
     }
     let author = p.session.principal.username.clone();
     let ctx = ctx.into_inner();
-    db.run(move |conn| Ok(whitelist::create(conn, &ctx, &spec, &author))).await??;
+    db.run(move |conn| whitelist::create(conn, &ctx, &spec, &author)).await?;
     Ok(see_other("/ui/whitelist"))
 }
 
@@ -130,6 +130,6 @@ pub async fn whitelist_delete(
 ) -> Result<HttpResponse, WebError> {
     p.session.require_analyst()?;
     let id = path.into_inner();
-    db.run(move |conn| Ok(whitelist::delete(conn, id))).await??;
+    db.run(move |conn| whitelist::delete(conn, id)).await?;
     Ok(see_other("/ui/whitelist"))
 }

@@ -66,3 +66,28 @@ fn server_secrets_are_created_once_and_shared() {
     let second = db::secrets::get_or_create(&mut conn, "cursor-key", || "two".into()).unwrap();
     assert_eq!((first.as_str(), second.as_str()), ("one", "one"));
 }
+
+#[test]
+fn a_corrupt_stored_value_is_an_error_not_a_default() {
+    let test_db = TestDb::fresh();
+    let db = test_db.connect();
+    db.migrate().unwrap();
+    db::testing::execute(
+        &db,
+        "INSERT INTO indicators (id, kind, value, status, score, tlp, first_seen, last_seen, \
+         status_changed_at, stix_id, created_at, updated_at) VALUES (7, 'bogus', 'evil.example', \
+         'active', 50, 'green', 0, 0, 0, 'indicator--corrupt', 0, 0)",
+    )
+    .unwrap();
+    let read = db::indicators::get(&mut db.conn().unwrap(), 7);
+    let Err(e @ DbError::Corrupt(_)) = read else { panic!("expected a corrupt-value error, got {read:?}") };
+    assert!(e.to_string().contains("indicators.kind") && e.to_string().contains("'bogus'"), "{e}");
+    db::testing::execute(
+        &db,
+        "INSERT INTO events (id, stix_id, title, event_type, tlp, tags, created_at, updated_at) \
+         VALUES (3, 'grouping--corrupt', 't', 'spearphish', 'green', 'not json', 0, 0)",
+    )
+    .unwrap();
+    let read = db::events::get(&mut db.conn().unwrap(), 3);
+    assert!(matches!(read, Err(DbError::Corrupt(_))), "{read:?}");
+}

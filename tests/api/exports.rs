@@ -27,9 +27,9 @@ async fn seed(app: &TestApp, seeds: Vec<Seed>) -> BTreeMap<String, i64> {
             for Seed(kind, value, status, score, tlp, tags, age_days) in seeds {
                 let seen = now - age_days * DAY_US;
                 let new = NewIndicator {
-                    kind: kind.into(),
+                    kind: harpoon::extract::ObservableKind::from_name(kind).unwrap(),
                     value: value.into(),
-                    status: status.into(),
+                    status: harpoon::db::indicators::Status::from_name(status).unwrap(),
                     score,
                     tlp: tlp.into(),
                     description: None,
@@ -46,7 +46,7 @@ async fn seed(app: &TestApp, seeds: Vec<Seed>) -> BTreeMap<String, i64> {
                 store::add_tags(conn, &[row.id], &tags)?;
                 ids.insert(value.to_string(), row.id);
             }
-            Ok(ids)
+            Ok::<_, harpoon::db::DbError>(ids)
         })
         .await
         .unwrap()
@@ -485,9 +485,13 @@ async fn a_large_export_comes_in_keyset_pages_without_repeats() {
         .run(move |conn| {
             let rows: Vec<NewIndicator> = (0..n)
                 .map(|i| NewIndicator {
-                    kind: "ipv4".into(),
+                    kind: harpoon::extract::ObservableKind::Ipv4,
                     value: format!("45.{}.{}.{}", 10 + i / 65_536, (i / 256) % 256, i % 256),
-                    status: if i % 10 == 0 { "review".into() } else { "active".into() },
+                    status: if i % 10 == 0 {
+                        harpoon::db::indicators::Status::Review
+                    } else {
+                        harpoon::db::indicators::Status::Active
+                    },
                     score: 50,
                     tlp: "green".into(),
                     description: None,

@@ -292,7 +292,9 @@ impl TestApp {
         };
         let row = self
             .db
-            .run(move |conn| Ok(harpoon::service::collections::create(conn, &spec)))
+            .run(move |conn| {
+                Ok::<_, harpoon::db::DbError>(harpoon::service::collections::create(conn, &spec))
+            })
             .await
             .expect("database reachable")
             .expect("collection created");

@@ -152,7 +152,7 @@ async fn a_run_left_running_by_a_dead_instance_is_interrupted_and_a_queued_one_i
                 &harpoon::db::operations::NewRun {
                     operation: "quick",
                     indicator_id: url,
-                    status: "queued",
+                    status: harpoon::db::operations::RunStatus::Queued,
                     started_by: "admin",
                     parameters: "{}",
                     created_at: now_micros() - 60_000_000,
@@ -179,7 +179,7 @@ async fn a_pending_taxii_ingest_of_a_dead_instance_is_finished_by_another() {
     let collection = db
         .run(|conn| {
             harpoon::service::accounts::bootstrap_admin_conn(conn, crate::helpers::ADMIN_PASSWORD)?;
-            Ok(harpoon::service::collections::create(
+            Ok::<_, harpoon::db::DbError>(harpoon::service::collections::create(
                 conn,
                 &harpoon::service::collections::CollectionSpec {
                     title: "Inbound".into(),
@@ -468,7 +468,12 @@ async fn readyz_says_ready_and_names_what_fails() {
     );
 
     // Migrations not current (their record gone): 503 naming the check.
-    app.db.run(|conn| Ok(conn.batch_execute("DROP TABLE __diesel_schema_migrations")?)).await.unwrap();
+    app.db
+        .run(|conn| {
+            Ok::<_, harpoon::db::DbError>(conn.batch_execute("DROP TABLE __diesel_schema_migrations")?)
+        })
+        .await
+        .unwrap();
     let (status, body) = readyz(&app).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert!(body["checks"]["migrations"].as_str().unwrap().contains("not applied"), "{body}");
@@ -494,7 +499,7 @@ async fn readyz_is_503_when_the_database_is_gone() {
     }
     app.db
         .run(|conn| {
-            Ok(conn.batch_execute(
+            Ok::<_, harpoon::db::DbError>(conn.batch_execute(
                 "DO $$ BEGIN EXECUTE 'DROP SCHEMA ' || quote_ident(current_schema()) || ' CASCADE'; END $$",
             )?)
         })

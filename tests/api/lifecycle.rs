@@ -566,7 +566,7 @@ async fn old_audit_entries_are_pruned() {
                 entry.at = at;
                 harpoon::db::audit::insert(conn, &entry)?;
             }
-            Ok(())
+            Ok::<_, harpoon::db::DbError>(())
         })
         .await
         .unwrap();

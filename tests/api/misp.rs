@@ -98,9 +98,9 @@ async fn seed(
             let mut ids = BTreeMap::new();
             for Seed(kind, value, status, score, tlp, tags, in_events) in seeds {
                 let new = NewIndicator {
-                    kind: kind.into(),
+                    kind: harpoon::extract::ObservableKind::from_name(kind).unwrap(),
                     value: value.into(),
-                    status: status.into(),
+                    status: harpoon::db::indicators::Status::from_name(status).unwrap(),
                     score,
                     tlp: tlp.into(),
                     description: None,
@@ -124,7 +124,7 @@ async fn seed(
                 let rel = format!("relationship--{}", uuid::Uuid::new_v4());
                 store::relate(conn, *domain, "resolves-to", *ip, &rel, "test", past)?;
             }
-            Ok((ids, uuids))
+            Ok::<_, harpoon::db::DbError>((ids, uuids))
         })
         .await
         .unwrap()

@@ -12,7 +12,11 @@ const TAXII: &str = "application/taxii+json;version=2.1";
 const ROOT: &str = "/taxii2/root";
 
 async fn collection(app: &TestApp, spec: CollectionSpec) -> CollectionRow {
-    app.db.run(move |conn| Ok(collections::create(conn, &spec))).await.unwrap().unwrap()
+    app.db
+        .run(move |conn| Ok::<_, harpoon::db::DbError>(collections::create(conn, &spec)))
+        .await
+        .unwrap()
+        .unwrap()
 }
 
 async fn simple_collection(app: &TestApp, alias: &str) -> CollectionRow {
@@ -586,7 +590,7 @@ async fn an_upload_interrupted_by_a_stop_is_finished_at_the_next_start() {
     let coll = db
         .run(|conn| {
             harpoon::service::accounts::bootstrap_admin_conn(conn, ADMIN_PASSWORD)?;
-            Ok(collections::create(
+            Ok::<_, harpoon::db::DbError>(collections::create(
                 conn,
                 &CollectionSpec {
                     title: "Resume".into(),

@@ -1013,7 +1013,7 @@ async fn taxii_client_cursor_from_one_instance_continues_on_another_and_foreign_
     };
     let aliased = one
         .db
-        .run(move |conn| Ok(harpoon::service::collections::create(conn, &spec)))
+        .run(move |conn| Ok::<_, harpoon::db::DbError>(harpoon::service::collections::create(conn, &spec)))
         .await
         .unwrap()
         .unwrap()

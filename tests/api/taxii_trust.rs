@@ -67,7 +67,7 @@ async fn own_collection(app: &TestApp, alias: &str, user: &str) -> String {
         writers: vec![user.into()],
         ..CollectionSpec::default()
     };
-    app.db.run(move |conn| Ok(collections::create(conn, &spec))).await.unwrap().unwrap().id
+    app.db.run(move |conn| Ok::<_, DbError>(collections::create(conn, &spec))).await.unwrap().unwrap().id
 }
 
 fn indicator(id: &str, modified: &str, name: &str) -> Value {
@@ -622,7 +622,7 @@ async fn taxii_trust_computed_collections_take_objects_from_harpoon_only() {
             let rows = vec![new_object(&domain("planted.example")).unwrap()];
             let client = objects::add_to_collection(conn, &cid, &rows, Writer::Client);
             let sharing = objects::add_to_collection(conn, &cid, &rows, Writer::Sharing);
-            Ok((client, sharing))
+            Ok::<_, DbError>((client, sharing))
         })
         .await
         .unwrap();
@@ -689,7 +689,7 @@ async fn taxii_trust_harpoon_publishes_its_own_observable_whatever_a_partner_sto
         (active.id.clone(), new_object(&indicator(id, "2024-05-01T00:00:00.000Z", "ours")).unwrap());
     let refused = app
         .db
-        .run(move |conn| Ok(objects::add_to_collection(conn, &cid, &[row], Writer::Publisher)))
+        .run(move |conn| Ok::<_, DbError>(objects::add_to_collection(conn, &cid, &[row], Writer::Publisher)))
         .await
         .unwrap();
     assert!(matches!(refused, Err(DbError::Refused(ref m)) if m.contains(CONFLICT)), "{refused:?}");
@@ -723,7 +723,7 @@ async fn taxii_trust_rows_stored_before_digests_are_compared_on_read() {
     app.db
         .run(|conn| {
             diesel::sql_query("UPDATE stix_objects SET content_sha256 = NULL").execute(conn)?;
-            Ok(())
+            Ok::<_, DbError>(())
         })
         .await
         .unwrap();

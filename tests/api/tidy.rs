@@ -271,6 +271,7 @@ fn named_paths(file: &str, text: &str) -> Vec<Vec<String>> {
         r"\b(crate::|(?:super::)+)((?:[A-Za-z_][A-Za-z0-9_]*::)*[A-Za-z_][A-Za-z0-9_]*|\{)",
     )
     .unwrap();
+    let lead = regex::Regex::new(r"(?:^|,)\s*((?:[A-Za-z_][A-Za-z0-9_]*::)*[A-Za-z_][A-Za-z0-9_]*)").unwrap();
     let mut out = Vec::new();
     for c in path_re.captures_iter(code) {
         let head = c.get(1).unwrap().as_str();
@@ -298,8 +299,6 @@ fn named_paths(file: &str, text: &str) -> Vec<Vec<String>> {
                     _ => {}
                 }
             }
-            let lead = regex::Regex::new(r"(?:^|,)\s*((?:[A-Za-z_][A-Za-z0-9_]*::)*[A-Za-z_][A-Za-z0-9_]*)")
-                .unwrap();
             // Only the top level of the group: nested groups' items start after their `{`.
             lead.captures_iter(&after[..end]).map(|m| m[1].to_owned()).collect()
         } else {

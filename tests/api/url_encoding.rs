@@ -292,7 +292,7 @@ async fn observation(app: &crate::helpers::TestApp, indicator_id: i64) -> (Strin
             let observed = row.stix_observed_id.unwrap();
             let json = harpoon::db::objects::latest_json(conn, &active, &observed)?.unwrap();
             let refs = serde_json::from_str::<Value>(&json).unwrap()["object_refs"].clone();
-            Ok((observed, refs))
+            Ok::<_, harpoon::db::DbError>((observed, refs))
         })
         .await
         .unwrap()

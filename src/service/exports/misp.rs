@@ -22,7 +22,6 @@ use super::Feed;
 use crate::db::DbConn;
 use crate::db::events::{self as events_store, EventRow};
 use crate::db::indicators::{self as store, IndicatorQuery, IndicatorRow};
-use crate::extract::ObservableKind;
 use crate::service::ServiceError;
 use crate::service::indicators::Status;
 use crate::service::misp::{self as mapping, tlp_tag};
@@ -106,10 +105,7 @@ fn page(
     if let Some(row) = rows.last() {
         query.after = Some(row.id);
     }
-    let rows = rows
-        .into_iter()
-        .filter(|row| ObservableKind::from_name(&row.kind).is_some_and(|kind| feed.exportable(kind, row)))
-        .collect();
+    let rows = rows.into_iter().filter(|row| feed.exportable(row.kind, row)).collect();
     Ok((rows, last))
 }
 
@@ -160,7 +156,7 @@ fn standalone_info(feed: &Feed) -> String {
 fn event_tags(tlp: Tlp2, row: Option<&EventRow>) -> Vec<Value> {
     let mut tags = vec![tlp_tag(tlp)];
     if let Some(row) = row {
-        let own: Vec<String> = serde_json::from_str(&row.tags).unwrap_or_default();
+        let own: Vec<String> = row.tags.0.clone();
         tags.extend(own.into_iter().map(|t| json!({ "name": t })));
     }
     tags
@@ -226,7 +222,7 @@ pub(super) fn manifest(conn: &mut DbConn, feed: &Feed) -> Result<Vec<u8>, Servic
             ),
         );
     }
-    serde_json::to_vec(&Value::Object(out)).map_err(|e| ServiceError::Internal(e.to_string()))
+    serde_json::to_vec(&Value::Object(out)).map_err(ServiceError::from)
 }
 
 fn event_date(row: &EventRow) -> String {
@@ -285,7 +281,7 @@ pub(super) fn event(conn: &mut DbConn, feed: &Feed, uuid: Uuid) -> Result<Option
     let mut attributes = Vec::with_capacity(rows.len());
     let (mut max_score, mut max_tlp, mut changed) = (0, event_tlp, 0);
     for row in &rows {
-        let Some(kind) = ObservableKind::from_name(&row.kind) else { continue };
+        let kind = row.kind;
         let level = parse_tlp(&row.tlp).unwrap_or(Tlp2::Red).max(event_tlp);
         max_score = max_score.max(row.score);
         max_tlp = max_tlp.max(level);
@@ -299,7 +295,7 @@ pub(super) fn event(conn: &mut DbConn, feed: &Feed, uuid: Uuid) -> Result<Option
             "category": category,
             "value": row.value,
             // Only an Active indicator is for detection.
-            "to_ids": row.status == Status::Active.as_str(),
+            "to_ids": row.status == Status::Active,
             "comment": comment(conn, row, &by_id)?,
             "timestamp": secs(row.updated_at).to_string(),
             "disable_correlation": false,
@@ -335,7 +331,7 @@ pub(super) fn event(conn: &mut DbConn, feed: &Feed, uuid: Uuid) -> Result<Option
         "Tag": event_tags,
         "Attribute": attributes,
     }});
-    serde_json::to_vec(&document).map(Some).map_err(|e| ServiceError::Internal(e.to_string()))
+    serde_json::to_vec(&document).map(Some).map_err(ServiceError::from)
 }
 
 /// An attribute's comment: the indicator's description, then its relationships with the other
@@ -354,7 +350,7 @@ fn comment(
         let (other, arrow) =
             if rel.source_id == row.id { (rel.target_id, "") } else { (rel.source_id, "← ") };
         let Some(other) = in_event.get(&other) else { continue };
-        let Some(kind) = ObservableKind::from_name(&other.kind) else { continue };
+        let kind = other.kind;
         related.push(format!("{arrow}{} {} {}", rel.rel_type, mapping::attribute_type(kind).0, other.value));
     }
     if !related.is_empty() {

@@ -532,7 +532,7 @@ impl Feed {
             }
         }
         for row in &rows {
-            let Some(kind) = ObservableKind::from_name(&row.kind) else { continue };
+            let kind = row.kind;
             if !self.exportable(kind, row) {
                 continue;
             }
@@ -552,7 +552,7 @@ impl Feed {
     /// never a TLP above the ceiling (checked again here, whatever the query returned).
     fn exportable(&self, kind: ObservableKind, row: &IndicatorRow) -> bool {
         parse_tlp(&row.tlp).is_ok_and(|t| t <= self.spec.filters.max_tlp)
-            && row.status != Status::Whitelisted.as_str()
+            && row.status != Status::Whitelisted
             && row.whitelist_rule_id.is_none()
             && self.whitelist.matches(kind, &row.value).is_none()
     }

@@ -96,7 +96,7 @@ pub fn run_one(
         (Err(e), ..) => return Err(e),
     };
     let committed = match &then.commit_as {
-        Some(actor) if imported.row.state == "draft" => {
+        Some(actor) if imported.row.state == super::ImportState::Draft => {
             // The metadata stored on the draft applies (`commit` merges it with what it is given).
             let result = commit(&mut *db.conn()?, ctx, imported.row.id, actor, EventMeta::default());
             if let Err(e) = &result {
@@ -241,8 +241,10 @@ pub struct Batch {
     pub failed: Vec<(String, String)>,
 }
 
-/// A background import's progress, stored in its job row after each message.
+/// A background import's progress, stored in its job row after each message (`{}` before the
+/// first).
 #[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct JobProgress {
     pub imported: Vec<Made>,
     pub failed: Vec<(String, String)>,

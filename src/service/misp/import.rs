@@ -199,7 +199,7 @@ fn store_wanted(
         let mut link_rows = Vec::new();
         let mut created = Vec::new();
         for (row, is_new) in &rows {
-            let Some(kind) = ObservableKind::from_name(&row.kind) else { continue };
+            let kind = row.kind;
             let Some(w) = wanted.get(&(kind, row.value.clone())) else { continue };
             for attribute in &w.attributes {
                 link_rows.push(NewMispLink {

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use super::Subject;
 use crate::db::indicators as ind;
 use crate::db::operations::{self as store, NewSighting};
+use crate::db::types::JsonText;
 use crate::db::{DbConn, now_micros, write_tx};
 use crate::extract::{IndicatorValue, ObservableKind};
 use crate::service::ServiceError;
@@ -152,7 +153,7 @@ pub fn apply_in(
             }
         }
     }
-    let publishable = row.status == Status::Active.as_str() && row.stix_modified.is_some();
+    let publishable = row.status == Status::Active && row.stix_modified.is_some();
     let tlp_level = parse_tlp(&row.tlp)?;
     let mut sightings = Sightings { conn, ctx, origin, row, publishable, tlp_level, now };
     for s in &f.sightings {
@@ -198,8 +199,7 @@ fn create_found(
     f: &Findings,
     now: i64,
 ) -> Result<(Vec<i64>, Vec<(ObservableKind, String, i64)>), ServiceError> {
-    let subject_kind = ObservableKind::from_name(&row.kind)
-        .ok_or_else(|| ServiceError::Internal(format!("indicator of unknown type '{}'", row.kind)))?;
+    let subject_kind = row.kind;
     let rules = whitelist::load(conn)?;
     let mut created: Vec<i64> = Vec::new();
     let mut known: Vec<(ObservableKind, String, i64)> = vec![(subject_kind, row.value.clone(), row.id)];
@@ -229,9 +229,7 @@ fn create_found(
             if is_new {
                 created.push(r.id);
             }
-            if let Some(kind) = ObservableKind::from_name(&r.kind) {
-                known.push((kind, r.value.clone(), r.id));
-            }
+            known.push((r.kind, r.value.clone(), r.id));
         }
     }
     Ok((created, known))
@@ -270,10 +268,8 @@ pub fn apply_observations_in(
     let provenance = origin.provenance;
     let now = now_micros();
     let rules = whitelist::load(conn)?;
-    let mut known: Vec<(ObservableKind, String, i64)> = simple
-        .iter()
-        .filter_map(|(row, _)| Some((ObservableKind::from_name(&row.kind)?, row.value.clone(), row.id)))
-        .collect();
+    let mut known: Vec<(ObservableKind, String, i64)> =
+        simple.iter().map(|(row, _)| (row.kind, row.value.clone(), row.id)).collect();
     let mut tlps: Vec<&str> = simple.iter().map(|(row, _)| row.tlp.as_str()).collect();
     tlps.sort_unstable();
     tlps.dedup();
@@ -305,9 +301,7 @@ pub fn apply_observations_in(
                 reason: provenance,
             };
             for (r, _) in create_or_merge(conn, ctx, &observed, now)? {
-                if let Some(kind) = ObservableKind::from_name(&r.kind) {
-                    known.push((kind, r.value.clone(), r.id));
-                }
+                known.push((r.kind, r.value.clone(), r.id));
             }
             taken.extend(values);
         }
@@ -416,7 +410,7 @@ impl Sightings<'_, '_> {
                 count: i64::from(s.count),
                 first_seen: first,
                 last_seen: last,
-                hosts: json!(s.hosts).to_string(),
+                hosts: JsonText(s.hosts.clone()),
                 description: Some(s.description.clone()),
                 objects: Value::Array(objects).to_string(),
                 published,

@@ -28,6 +28,7 @@ use super::ServiceError;
 use super::indicators::TriageContext;
 use super::leases::{Leases, RUN_INTERRUPTED, run_lease};
 use crate::db::indicators::{self as ind, IndicatorRow};
+pub use crate::db::operations::RunStatus;
 use crate::db::operations::{self as store, NewRun, RunEnd, RunRow, SightingRow};
 use crate::db::{Db, DbError, now_micros};
 use crate::extract::ObservableKind;
@@ -206,7 +207,7 @@ impl RunView {
             id: row.id,
             operation: row.operation.clone(),
             indicator_id: row.indicator_id,
-            status: row.status.clone(),
+            status: row.status.as_str().to_string(),
             started_by: row.started_by.clone(),
             created_at: rfc3339(row.created_at),
             started_at: row.started_at.map(rfc3339),
@@ -228,7 +229,7 @@ impl SightingView {
             count: row.count,
             first_seen: rfc3339(row.first_seen),
             last_seen: rfc3339(row.last_seen),
-            hosts: serde_json::from_str(&row.hosts).unwrap_or_default(),
+            hosts: row.hosts.0.clone(),
             description: row.description.clone(),
             run_id: row.run_id,
         }
@@ -339,7 +340,7 @@ impl Registry {
     /// The operations applicable to an indicator.
     pub async fn for_indicator(&self, indicator_id: i64) -> Result<Vec<OperationInfo>, ServiceError> {
         let row = self.indicator(indicator_id).await?;
-        Ok(self.applicable(&row.kind))
+        Ok(self.applicable(row.kind.as_str()))
     }
 
     async fn indicator(&self, id: i64) -> Result<IndicatorRow, ServiceError> {
@@ -365,15 +366,14 @@ impl Registry {
         let entry =
             self.entries.get(index).ok_or_else(|| ServiceError::NotFound(format!("operation '{name}'")))?;
         let row = self.indicator(indicator_id).await?;
-        if !entry.info.applies(&row.kind) {
+        if !entry.info.applies(row.kind.as_str()) {
             return Err(ServiceError::Invalid(format!(
                 "{name} applies to {}, not to a {} indicator",
                 entry.info.applies_to.join(", "),
                 row.kind
             )));
         }
-        let kind = ObservableKind::from_name(&row.kind)
-            .ok_or_else(|| ServiceError::Internal(format!("indicator of unknown type '{}'", row.kind)))?;
+        let kind = row.kind;
         let params = entry.info.parameters_for(parameters)?;
         let slot = self.reserve()?;
         let params_text = Value::Object(params.clone()).to_string();
@@ -386,7 +386,7 @@ impl Registry {
                     &NewRun {
                         operation: &operation,
                         indicator_id,
-                        status: "queued",
+                        status: RunStatus::Queued,
                         started_by: &actor_name,
                         parameters: &params_text,
                         created_at: now_micros(),
@@ -422,13 +422,13 @@ impl Registry {
         let Some(run) = self.db.run(move |conn| store::get_run(conn, run_id)).await? else {
             return Ok(false);
         };
-        match run.status.as_str() {
-            "running" => {
+        match run.status {
+            RunStatus::Running => {
                 let at = now_micros();
                 self.db.run(move |conn| store::interrupt_run(conn, run_id, RUN_INTERRUPTED, at)).await?;
                 Ok(false)
             }
-            "queued" => {
+            RunStatus::Queued => {
                 let found = self.entries.iter().position(|e| e.info.name == run.operation);
                 let indicator = self.db.run(move |conn| ind::get(conn, run.indicator_id)).await?;
                 let params = match json_of(&run.parameters) {
@@ -446,7 +446,7 @@ impl Registry {
                         .await?;
                     return Ok(false);
                 };
-                let Some(kind) = ObservableKind::from_name(&row.kind) else { return Ok(false) };
+                let kind = row.kind;
                 let Ok(slot) = self.reserve() else {
                     // Full here: give it back; the next sweep (here or elsewhere) tries again.
                     return Ok(false);
@@ -507,26 +507,26 @@ impl Registry {
             .run(move |conn| {
                 // Closed by another instance meanwhile (it took the run over): nothing of this
                 // run is applied, its end is theirs.
-                if store::get_run(conn, run_id)?.is_some_and(|r| r.status != "running") {
+                if store::get_run(conn, run_id)?.is_some_and(|r| r.status != RunStatus::Running) {
                     return Ok(false);
                 }
                 let (status, output, created, error) = match outcome {
                     Ok(findings) => {
                         let output = findings.output();
                         match findings::apply(conn, &triage, &name, &subject, &findings) {
-                            Ok(created) => ("succeeded", output, created, None),
+                            Ok(created) => (RunStatus::Succeeded, output, created, None),
                             Err(e) => (
-                                "failed",
+                                RunStatus::Failed,
                                 output,
                                 empty_created(),
                                 Some(format!("storing the findings failed: {e}")),
                             ),
                         }
                     }
-                    Err(OpError::Failed(e)) => ("failed", json!({}), empty_created(), Some(e)),
-                    Err(OpError::TimedOut(e)) => ("timed_out", json!({}), empty_created(), Some(e)),
+                    Err(OpError::Failed(e)) => (RunStatus::Failed, json!({}), empty_created(), Some(e)),
+                    Err(OpError::TimedOut(e)) => (RunStatus::TimedOut, json!({}), empty_created(), Some(e)),
                 };
-                crate::metrics::global().run_ended(&name, status);
+                crate::metrics::global().run_ended(&name, status.as_str());
                 let end_at = now_micros();
                 let output = output.to_string();
                 let created = created.to_string();

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::auth::DkimCheck;
 use super::{Assessment, Facts, INPUTS_VERSION, Known, Verdict, decide, reasons, reasons_json, reasons_of};
 use crate::db::audit::{self, AuditEntry};
-use crate::db::imports::{self as drafts, NewItem, SameEmailKey};
+use crate::db::imports::{self as drafts, ImportState, NewItem, SameEmailKey};
 use crate::db::verdicts::{self as store, NewVerdict, VerdictRow};
 use crate::db::{Db, DbConn, Transient, events, now_micros, reads, savepoint, write_tx};
 use crate::extract::Extraction;
@@ -100,7 +100,7 @@ impl Verdicts {
         &self,
         work: impl FnOnce(&mut DbConn) -> Result<T, ServiceError> + Send + 'static,
     ) -> Result<T, ServiceError> {
-        self.db.run(move |conn| Ok(work(conn))).await?
+        self.db.run(move |conn| Ok::<_, crate::db::DbError>(work(conn))).await?
     }
 
     pub async fn get(&self, id: i64) -> Result<Option<StoredVerdict>, ServiceError> {
@@ -300,7 +300,7 @@ fn join(
         linked,
         created: c.created,
     };
-    let text = serde_json::to_string(&detail).map_err(|e| ServiceError::Internal(e.to_string()))?;
+    let text = serde_json::to_string(&detail)?;
     write_tx(conn, |conn| {
         store::set_action(conn, id, "joined", actor, &text, now_micros())?;
         audit::insert(
@@ -329,10 +329,10 @@ pub fn close(conn: &mut DbConn, id: i64, actor: &str) -> Result<StoredVerdict, S
 
 fn close_as(conn: &mut DbConn, id: i64, actor: &str, provenance: &str) -> Result<(), ServiceError> {
     let detail = ActionDetail { provenance: provenance.into(), ..ActionDetail::default() };
-    let text = serde_json::to_string(&detail).map_err(|e| ServiceError::Internal(e.to_string()))?;
+    let text = serde_json::to_string(&detail)?;
     write_tx(conn, |conn| {
         let now = now_micros();
-        if !drafts::transition(conn, id, "draft", "abandoned", None, now)? {
+        if !drafts::transition(conn, id, ImportState::Draft, ImportState::Abandoned, None, now)? {
             return Err(ServiceError::Conflict(format!("import {id} is not an open draft")));
         }
         if !store::set_action(conn, id, "closed", actor, &text, now)? {
@@ -357,7 +357,7 @@ pub fn undo(conn: &mut DbConn, id: i64, actor: &str) -> Result<StoredVerdict, Se
         let now = now_micros();
         let what = match v.pending_action() {
             Some("closed") => {
-                if !drafts::transition(conn, id, "abandoned", "draft", None, now)? {
+                if !drafts::transition(conn, id, ImportState::Abandoned, ImportState::Draft, None, now)? {
                     return Err(ServiceError::Conflict(format!("import {id} is no longer closed")));
                 }
                 notify::on_verdict_undone(conn, id, FinalVerdict::Benign)?;
@@ -369,13 +369,13 @@ pub fn undo(conn: &mut DbConn, id: i64, actor: &str) -> Result<StoredVerdict, Se
                     d.event_id.ok_or_else(|| ServiceError::Internal("a join without its event".into()))?;
                 let row =
                     drafts::get(conn, id)?.ok_or_else(|| ServiceError::NotFound(format!("import {id}")))?;
-                if row.state != "committed" || row.event_id != Some(event) {
+                if row.state != ImportState::Committed || row.event_id != Some(event) {
                     return Err(ServiceError::Conflict(format!("import {id} is no longer in event {event}")));
                 }
                 store::unlink_event(conn, &d.linked, event)?;
                 store::remove_recipients_of(conn, event, id)?;
                 let removed = store::delete_orphan_reviews(conn, &d.created)?;
-                drafts::transition(conn, id, "committed", "draft", None, now)?;
+                drafts::transition(conn, id, ImportState::Committed, ImportState::Draft, None, now)?;
                 notify::on_verdict_undone(conn, id, FinalVerdict::Phish)?;
                 format!(
                     "left event {event} ({} links and {removed} new indicators taken back)",

@@ -14,7 +14,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-use crate::db::imports::NewItem;
+use crate::db::imports::{ItemSection, ItemState, NewItem};
 pub use crate::db::verdicts::KnownValue;
 use crate::extract::{Extraction, Location, MessageRole, MessageSource, ObservableKind};
 use auth::{AuthResultsHeader, DkimCheck, DkimVerifier};
@@ -503,10 +503,10 @@ impl Facts {
             let kind = o.indicator.kind;
             let value = &o.indicator.value;
             let proposed = items.iter().any(|i| {
-                i.section == "indicator"
+                i.section == ItemSection::Indicator
                     && i.item_type == kind.as_str()
                     && i.value == *value
-                    && i.state == "proposed"
+                    && i.state == ItemState::Proposed
             });
             if o.provenance.iter().any(|p| qr_texts.contains(&p.text)) && kind == ObservableKind::Url {
                 self.qr_values.push(value.clone());
@@ -561,7 +561,7 @@ impl Facts {
     /// How many values the draft proposes and whitelists, and every value it holds.
     fn read_items(&mut self, items: &[NewItem]) {
         for i in items {
-            if i.section != "indicator" {
+            if i.section != ItemSection::Indicator {
                 continue;
             }
             match i.state.as_str() {
