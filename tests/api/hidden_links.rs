@@ -5,8 +5,7 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::status_json;
-use crate::triage::{import_id, spawn};
+use crate::helpers::{TestApp, status_json};
 
 const TARGET: &str = "https://login.wrapped-phish.top/o365";
 
@@ -24,8 +23,8 @@ Message-ID: <w1@wrapped-phish.top>\r\nDate: Mon, 4 Mar 2024 09:14:55 +0000\r\nCo
 
 #[tokio::test]
 async fn a_wrapped_link_proposes_its_target_and_keeps_the_wrapper_as_context() {
-    let app = spawn().await;
-    let id = import_id(&app, &raw()).await;
+    let app = TestApp::spawn_acme().await;
+    let id = app.import_id(&raw()).await;
     let (status, d) =
         status_json(app.as_admin(app.get(&format!("/api/v1/imports/{id}"))).send().await.unwrap()).await;
     assert_eq!(status, StatusCode::OK, "{d}");

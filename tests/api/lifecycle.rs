@@ -10,8 +10,8 @@ use reqwest::header::{COOKIE, LOCATION, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use crate::fixtures::phish::{phish, report};
 use crate::helpers::{ADMIN_PASSWORD, TestApp, status_json};
-use crate::ui::login;
 
 impl TestApp {
     async fn patch_user(&self, name: &str, body: Value) -> (StatusCode, Value) {
@@ -52,7 +52,7 @@ async fn an_administrator_disables_enables_resets_and_changes_roles_over_rest() 
     let app = TestApp::spawn().await;
     let bob = app.add_user("bob", "analyst").await;
     let (_, token) = app.token_for("bob", &bob).await;
-    let (_, ui) = login(&app, "bob", &bob).await;
+    let (_, ui) = app.login("bob", &bob).await;
     let ui = ui.expect("bob logs in to the UI");
     assert_eq!(app.ui_status(&ui.cookie).await, StatusCode::OK);
 
@@ -72,7 +72,7 @@ async fn an_administrator_disables_enables_resets_and_changes_roles_over_rest() 
     assert_eq!(app.me_as("bob", &bob).await, StatusCode::UNAUTHORIZED);
     assert_eq!(app.me_with_token(&token).await, StatusCode::UNAUTHORIZED);
     assert_eq!(app.ui_status(&ui.cookie).await, StatusCode::SEE_OTHER);
-    let (_, again) = login(&app, "bob", &bob).await;
+    let (_, again) = app.login("bob", &bob).await;
     assert!(again.is_none(), "a disabled user cannot log in to the UI");
 
     // Enabled again: the password and the token work again (disabling revokes nothing).
@@ -154,7 +154,7 @@ async fn users_change_their_own_password() {
     let app = TestApp::spawn().await;
     let carol = app.add_user("carol", "reader").await;
     let (_, token) = app.token_for("carol", &carol).await;
-    let (_, ui) = login(&app, "carol", &carol).await;
+    let (_, ui) = app.login("carol", &carol).await;
     let ui = ui.expect("login");
     let change = |current: &str, new: &str| {
         app.post("/api/v1/me/password")
@@ -178,7 +178,7 @@ async fn users_change_their_own_password() {
     assert!(audit.contains("user.password_change") && !audit.contains("a-fresh-long-passphrase"));
 
     // The UI page, for every logged-in user.
-    let (_, ui) = login(&app, "carol", "a-fresh-long-passphrase").await;
+    let (_, ui) = app.login("carol", "a-fresh-long-passphrase").await;
     let ui = ui.expect("login");
     let page = app.get("/ui/account").header(COOKIE, &ui.cookie).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
@@ -211,10 +211,7 @@ async fn a_deleted_user_loses_its_access_and_keeps_its_name_in_what_it_made() {
         app.post("/api/v1/imports")
             .basic_auth("dave", Some(&dave))
             .header("Content-Type", "message/rfc822")
-            .body(crate::triage::report(
-                "dave@acme-corp.com",
-                &crate::triage::phish("dave@acme-corp.com", "d1"),
-            ))
+            .body(report("dave@acme-corp.com", &phish("dave@acme-corp.com", "d1")))
             .send()
             .await
             .unwrap(),
@@ -309,7 +306,7 @@ async fn sixty_wrong_passwords_are_throttled_without_locking_the_user_out() {
     assert!(taxii.headers().contains_key(RETRY_AFTER));
     let (_, body) = status_json(taxii).await;
     assert_eq!(body["http_status"], "429");
-    let (resp, session) = login(&app, "alice", "guess-ui").await;
+    let (resp, session) = app.login("alice", "guess-ui").await;
     assert!(session.is_none());
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(resp.headers().contains_key(RETRY_AFTER));
@@ -405,9 +402,9 @@ async fn administrators_manage_accounts_in_the_ui_and_readers_see_no_connector_e
     })
     .await;
     let gina = app.add_user("gina", "reader").await;
-    let (_, admin) = login(&app, "admin", ADMIN_PASSWORD).await;
+    let (_, admin) = app.login("admin", ADMIN_PASSWORD).await;
     let admin = admin.expect("admin logs in");
-    let (_, reader) = login(&app, "gina", &gina).await;
+    let (_, reader) = app.login("gina", &gina).await;
     let reader = reader.expect("reader logs in");
     let page = app.get("/ui/admin").header(COOKIE, &admin.cookie).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("action=\"/ui/admin/users/gina\""), "per-user actions");
@@ -463,7 +460,7 @@ async fn administrators_manage_accounts_in_the_ui_and_readers_see_no_connector_e
         assert!(Instant::now() < deadline, "the connector never failed: {c}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let (_, reader) = login(&app, "gina", &gina).await;
+    let (_, reader) = app.login("gina", &gina).await;
     let reader = reader.expect("reader logs in");
     let as_reader =
         app.get("/ui/connectors").header(COOKIE, &reader.cookie).send().await.unwrap().text().await.unwrap();

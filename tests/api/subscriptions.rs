@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::fixtures::free_port;
 use crate::helpers::{TestApp, status_json};
 
 const TAXII: &str = "application/taxii+json;version=2.1";
@@ -26,10 +27,6 @@ fn subscriber(s: &mut harpoon::settings::Settings) {
     s.subscriptions.timeout_secs = 10;
     s.cluster.lease_secs = 2;
     s.cluster.sweep_secs = 1;
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
 /// `n` valid STIX indicators, each of one domain `{tag}-{i}.evilcorp-test.net`.
@@ -622,7 +619,7 @@ async fn the_configuration_file_defines_read_only_subscriptions_and_the_ui_lists
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     // The UI: administrators see the health and subscribe with a form; others are refused.
-    let (_, admin) = crate::ui::login(&app, "admin", crate::helpers::ADMIN_PASSWORD).await;
+    let (_, admin) = app.login("admin", crate::helpers::ADMIN_PASSWORD).await;
     let admin = admin.expect("admin session");
     let resp = admin
         .post(
@@ -659,7 +656,7 @@ async fn the_configuration_file_defines_read_only_subscriptions_and_the_ui_lists
     let resp = admin.post(&app, "/ui/subscriptions/public", &[("action", "delete")]).await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN, "configuration-file subscriptions stay");
     let password = app.add_user("ana", "analyst").await;
-    let (_, analyst) = crate::ui::login(&app, "ana", &password).await;
+    let (_, analyst) = app.login("ana", &password).await;
     let analyst = analyst.expect("analyst session");
     assert_eq!(analyst.get(&app, "/ui/subscriptions").await.status(), StatusCode::FORBIDDEN);
 }

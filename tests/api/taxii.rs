@@ -184,10 +184,24 @@ async fn collections_are_visible_only_to_who_may_use_them() {
     let (_, v) = list("outsider", pw_x.clone()).await;
     assert_eq!(v["collections"].as_array().unwrap().len(), 1, "only the public one: {v}");
 
-    // Existence does not leak: 404 for an authenticated outsider, 401 for anonymous.
+    existence_does_not_leak_and_writing_needs_a_grant(&app, &private, &public, &pw_r, &pw_w, &pw_x).await;
+    a_write_only_grant_may_add_only(&app, &private, &pw_x).await;
+}
+
+/// Existence does not leak: 404 for an authenticated outsider, 401 for anonymous. Anonymous
+/// reads of the public collection work, writes do not; a reader may not write (403), the writer
+/// may (202).
+async fn existence_does_not_leak_and_writing_needs_a_grant(
+    app: &TestApp,
+    private: &CollectionRow,
+    public: &CollectionRow,
+    pw_r: &str,
+    pw_w: &str,
+    pw_x: &str,
+) {
     let resp = app
         .get(&format!("{ROOT}/collections/{}/", private.id))
-        .basic_auth("outsider", Some(&pw_x))
+        .basic_auth("outsider", Some(pw_x))
         .send()
         .await
         .unwrap();
@@ -209,7 +223,7 @@ async fn collections_are_visible_only_to_who_may_use_them() {
     let body = json!({ "objects": [url_sco(1)] }).to_string();
     let resp = app
         .post("/taxii2/root/collections/private/objects/")
-        .basic_auth("reader1", Some(&pw_r))
+        .basic_auth("reader1", Some(pw_r))
         .header("Content-Type", TAXII)
         .body(body.clone())
         .send()
@@ -218,15 +232,17 @@ async fn collections_are_visible_only_to_who_may_use_them() {
     assert_taxii_error(&resp, StatusCode::FORBIDDEN);
     let resp = app
         .post("/taxii2/root/collections/private/objects/")
-        .basic_auth("writer1", Some(&pw_w))
+        .basic_auth("writer1", Some(pw_w))
         .header("Content-Type", TAXII)
         .body(body)
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::ACCEPTED);
+}
 
-    // Write-only grant: may add, may not read (403), may not delete (needs both).
+/// Write-only grant: may add, may not read (403), may not delete (needs both).
+async fn a_write_only_grant_may_add_only(app: &TestApp, private: &CollectionRow, pw_x: &str) {
     app.db
         .run({
             let id = private.id.clone();
@@ -242,7 +258,7 @@ async fn collections_are_visible_only_to_who_may_use_them() {
         .unwrap();
     let resp = app
         .get("/taxii2/root/collections/private/objects/")
-        .basic_auth("outsider", Some(&pw_x))
+        .basic_auth("outsider", Some(pw_x))
         .send()
         .await
         .unwrap();
@@ -252,7 +268,7 @@ async fn collections_are_visible_only_to_who_may_use_them() {
             Method::DELETE,
             &format!("{ROOT}/collections/private/objects/{}/", url_sco(1)["id"].as_str().unwrap()),
         )
-        .basic_auth("outsider", Some(&pw_x))
+        .basic_auth("outsider", Some(pw_x))
         .send()
         .await
         .unwrap();
