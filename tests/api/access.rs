@@ -354,14 +354,8 @@ async fn a_partner_onboarded_as_documented_reaches_its_collections_only() {
         .to_string();
     let token = outputs[1].trim().to_string();
     assert!(token.starts_with("hpt_"), "{token}");
-    let (s, _) = status_json(
-        app.as_admin(app.post("/api/v1/collections"))
-            .json(&json!({ "title": "Internal only", "alias": "internal" }))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s, _) =
+        app.post_json("/api/v1/collections", &json!({ "title": "Internal only", "alias": "internal" })).await;
     assert_eq!(s, StatusCode::CREATED);
 
     let taxii =

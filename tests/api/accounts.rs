@@ -295,13 +295,7 @@ async fn admins_manage_collections_over_rest() {
         status_json(app.get("/api/v1/collections").basic_auth("bea", Some(&pw)).send().await.unwrap()).await;
     assert_eq!(mine[0]["can_read"], true);
     assert_eq!(mine[0]["can_write"], false);
-    let resp = app
-        .as_admin(app.request(Method::PUT, "/api/v1/collections/partners/grants/bea"))
-        .json(&serde_json::json!({ "can_read": true, "can_write": true }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    app.grant("partners", "bea", true, true).await;
     let (_, mine) =
         status_json(app.get("/api/v1/collections").basic_auth("bea", Some(&pw)).send().await.unwrap()).await;
     assert_eq!(mine[0]["can_write"], true);

@@ -640,14 +640,7 @@ async fn an_upload_interrupted_by_a_stop_is_finished_at_the_next_start() {
 
 #[tokio::test]
 async fn api_roots_keep_their_collections_apart() {
-    let app = TestApp::spawn_with(|s| {
-        s.taxii.api_roots.push(harpoon::settings::ApiRootSettings {
-            name: "partners".into(),
-            title: "Partner sharing".into(),
-            description: String::new(),
-        })
-    })
-    .await;
+    let app = TestApp::builder().api_root("partners", "Partner sharing").spawn().await;
     collection(
         &app,
         CollectionSpec {

@@ -499,14 +499,7 @@ async fn taxii_trust_conflicts_in_one_envelope_and_in_the_background() {
 
 #[tokio::test]
 async fn taxii_trust_status_versions_and_manifest_reveal_nothing_of_other_collections() {
-    let app = TestApp::spawn_with(|s| {
-        s.taxii.api_roots.push(harpoon::settings::ApiRootSettings {
-            name: "partners".into(),
-            title: "Partner sharing".into(),
-            description: String::new(),
-        })
-    })
-    .await;
+    let app = TestApp::builder().api_root("partners", "Partner sharing").spawn().await;
     let alice = User::new(&app, "alice").await;
     let bob = User::new(&app, "bob").await;
     own_collection(&app, "a", "alice").await;

@@ -154,13 +154,7 @@ async fn the_analyst_sets_them_active(app: &TestApp) -> [Value; 3] {
 /// A firewall account reads active-indicators with the OASIS client; returns its password.
 async fn a_firewall_polls_with_the_oasis_client(app: &TestApp) -> String {
     let password = app.add_user("firewall", "reader").await;
-    let grant = app
-        .as_admin(app.request(reqwest::Method::PUT, "/api/v1/collections/active-indicators/grants/firewall"))
-        .json(&json!({ "can_read": true, "can_write": false }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(grant.status(), StatusCode::NO_CONTENT);
+    app.grant("active-indicators", "firewall", true, false).await;
     let objects = app.poll_active("firewall", &password, None).await;
     for v in [PHISH_URL, PHISH_HOST, PHISH_IP] {
         let found = indicator_for(&objects, v);
@@ -185,25 +179,8 @@ async fn read_export(app: &TestApp, export_token: &str) -> String {
 /// A firewall that cannot speak TAXII reads a plain-text export with a token in the URL; returns
 /// the token.
 async fn a_firewall_reads_a_plain_text_export(app: &TestApp) -> String {
-    let (status, body) = status_json(
-        app.as_admin(app.post("/api/v1/exports"))
-            .json(&json!({ "name": "firewall-edl", "format": "text" }))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let (status, issued) = status_json(
-        app.as_admin(app.post("/api/v1/tokens"))
-            .json(&json!({ "label": "edl", "scope": "export", "exports": ["firewall-edl"] }))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{issued}");
-    let export_token = issued["token"].as_str().unwrap().to_string();
+    app.make_export(json!({ "name": "firewall-edl", "format": "text" })).await;
+    let export_token = app.admin_token("edl", "export", &["firewall-edl"]).await;
     let edl = read_export(app, &export_token).await;
     let edl_lines: Vec<&str> = edl.lines().collect();
     for v in [PHISH_URL, PHISH_HOST, PHISH_IP] {

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::fixtures::hostile::{PAYLOAD_MARKERS, hostile_emails};
 use crate::fixtures::phish::{PHISH_URL, phish, report};
 use crate::helpers::ui::{cookie_value, hidden};
-use crate::helpers::{ADMIN_PASSWORD, TestApp, UiSession, multipart, status_json};
+use crate::helpers::{ADMIN_PASSWORD, TestApp, UiSession, status_json};
 
 #[tokio::test]
 async fn ui_anonymous_callers_log_in_with_a_strict_cookie_and_log_out() {
@@ -106,15 +106,8 @@ async fn ui_forms_without_the_token_or_from_another_site_are_refused() {
         assert!(r.text().await.unwrap().contains("did not come from this site"), "{what}");
     }
     // The multipart import checks the token too.
-    let (kind, body) = multipart(&[("raw", "Subject: x\r\n\r\nhttp://a.example/\r\n"), ("csrf", "bad")]);
-    let r = app
-        .post("/ui/import")
-        .header(COOKIE, &s.cookie)
-        .header(CONTENT_TYPE, kind)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let fields = [("raw", "Subject: x\r\n\r\nhttp://a.example/\r\n"), ("csrf", "bad")];
+    let r = s.post_multipart(&app, "/ui/import", &fields).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     // Login without its double-submit cookie.
     let r = app
@@ -316,21 +309,14 @@ async fn ui_qa_actions_and_commit_through_forms() {
 /// The import form, with metadata: the draft's id and QA page.
 async fn import_through_the_form(app: &TestApp, s: &UiSession) -> (i64, String) {
     let raw = report("alice@acme-corp.com", &phish("alice@acme-corp.com", "m-forms"));
-    let (kind, body) = multipart(&[
+    let fields = [
         ("csrf", s.csrf.as_str()),
         ("raw", raw.as_str()),
         ("title", "Forms phish"),
         ("tlp", "amber"),
         ("tags", "paypal, forms"),
-    ]);
-    let r = app
-        .post("/ui/import")
-        .header(COOKIE, &s.cookie)
-        .header(CONTENT_TYPE, kind)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    ];
+    let r = s.post_multipart(app, "/ui/import", &fields).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let to = r.headers()[LOCATION].to_str().unwrap().to_string();
     let id: i64 = to.trim_start_matches("/ui/drafts/").parse().unwrap();

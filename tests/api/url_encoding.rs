@@ -105,13 +105,7 @@ async fn urls_with_forbidden_characters_are_published_encoded_and_strictly_valid
     }
 
     let password = app.add_user("firewall", "reader").await;
-    let grant = app
-        .as_admin(app.request(reqwest::Method::PUT, "/api/v1/collections/active-indicators/grants/firewall"))
-        .json(&json!({ "can_read": true, "can_write": false }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(grant.status(), StatusCode::NO_CONTENT);
+    app.grant("active-indicators", "firewall", true, false).await;
     let objects = app.poll_active("firewall", &password, None).await;
     assert_strictly_valid(&objects);
     for (as_found, uri) in [(PIXEL, PIXEL_URI), (AD, AD_URI), (PRIZE, PRIZE_URI)] {
@@ -346,13 +340,7 @@ async fn a_url_published_before_the_rule_gets_a_valid_observation_with_its_next_
     assert_eq!(refs, json!([encoded_sco]));
 
     let password = app.add_user("firewall", "reader").await;
-    let grant = app
-        .as_admin(app.request(reqwest::Method::PUT, "/api/v1/collections/active-indicators/grants/firewall"))
-        .json(&json!({ "can_read": true, "can_write": false }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(grant.status(), StatusCode::NO_CONTENT);
+    app.grant("active-indicators", "firewall", true, false).await;
     let objects = app.poll_active("firewall", &password, None).await;
     // The legacy objects are still served as stored (immutable).
     assert!(objects.iter().any(|o| o["id"] == legacy_observed_id));

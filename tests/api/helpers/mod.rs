@@ -5,8 +5,9 @@
 //! Every instance is started by one builder, [`TestAppBuilder`]: `TestApp::builder()` then the
 //! settings a test needs (`.settings(..)`, or the stand-ins' `.org_domain(..)`, `.dns(..)`,
 //! `.splunk(..)`, `.mailbox(..)`), optionally `.sharing(&app)` for a second instance on the same
-//! database, then `.spawn()`. `TestApp::spawn()`, `spawn_with`, `spawn_sharing(_with)` and
-//! `spawn_pair` are shortcuts through it. The request helpers are methods on `TestApp`:
+//! database, then `.spawn()`. `TestApp::spawn()`, `spawn_acme()`, `spawn_with`,
+//! `spawn_sharing(_with)` and `spawn_pair` are shortcuts through it. The request helpers are
+//! methods on `TestApp`:
 //! `rest.rs` (imports, drafts, commits, indicators, users, tokens, collections, runs),
 //! `taxii.rs` (the OASIS taxii2-client driver, polls, strict validation), `ui.rs` (a logged-in
 //! browser session).
@@ -16,7 +17,7 @@ mod taxii;
 pub mod ui;
 
 pub use taxii::assert_strictly_valid;
-pub use ui::{UiSession, multipart};
+pub use ui::UiSession;
 
 use harpoon::db::{Backend, DatabaseUrl, Db};
 use harpoon::service::accounts;
@@ -136,6 +137,16 @@ impl<'a> TestAppBuilder<'a> {
     pub fn org_domain(self, domain: &str) -> Self {
         let domain = domain.to_string();
         self.settings(move |s| s.organisation.domains = vec![domain])
+    }
+
+    /// A second TAXII API root `name` (titled `title`) beside `root`.
+    pub fn api_root(self, name: &str, title: &str) -> Self {
+        let root = harpoon::settings::ApiRootSettings {
+            name: name.into(),
+            title: title.into(),
+            description: String::new(),
+        };
+        self.settings(move |s| s.taxii.api_roots.push(root))
     }
 
     /// `nslookup` asks this DNS server (a stand-in on 127.0.0.1).

@@ -46,6 +46,19 @@ impl TestApp {
         password
     }
 
+    /// Grants `user` reading and/or writing the collection `collection` (id or alias), as the
+    /// admin, asserting 204.
+    pub async fn grant(&self, collection: &str, user: &str, can_read: bool, can_write: bool) {
+        let path = format!("/api/v1/collections/{collection}/grants/{user}");
+        let resp = self
+            .as_admin(self.request(reqwest::Method::PUT, &path))
+            .json(&json!({ "can_read": can_read, "can_write": can_write }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    }
+
     /// Issues an API token for `name` (authenticating as that user with `password`).
     pub async fn token_for(&self, name: &str, password: &str) -> (i64, String) {
         let body = self

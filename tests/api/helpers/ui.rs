@@ -1,7 +1,7 @@
 //! The web UI as plain HTTP sees it: a logged-in session (cookie and CSRF token) and form bodies.
 
 use reqwest::StatusCode;
-use reqwest::header::{COOKIE, SET_COOKIE};
+use reqwest::header::{CONTENT_TYPE, COOKIE, SET_COOKIE};
 
 use super::TestApp;
 
@@ -73,5 +73,23 @@ impl UiSession {
         let mut fields: Vec<(&str, &str)> = vec![("csrf", &self.csrf)];
         fields.extend_from_slice(form);
         app.post(path).header(COOKIE, &self.cookie).form(&fields).send().await.unwrap()
+    }
+
+    /// `POST path` with these fields as `multipart/form-data` (what the import form sends); the
+    /// CSRF token is not added, so a test may send a wrong one.
+    pub async fn post_multipart(
+        &self,
+        app: &TestApp,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let (kind, body) = multipart(fields);
+        app.post(path)
+            .header(COOKIE, &self.cookie)
+            .header(CONTENT_TYPE, kind)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
     }
 }
