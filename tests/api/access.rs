@@ -98,8 +98,7 @@ async fn populate(app: &TestApp) -> World {
     let partner = app.add_user("par", "partner").await;
     let _victim = app.add_user("vic", "reader").await;
     let issue = |body: Value| async move {
-        let (s, v) =
-            status_json(app.as_admin(app.post("/api/v1/tokens")).json(&body).send().await.unwrap()).await;
+        let (s, v) = app.post_json("/api/v1/tokens", &body).await;
         assert_eq!(s, StatusCode::CREATED, "{v}");
         (v["id"].as_i64().unwrap(), v["token"].as_str().unwrap().to_string())
     };

@@ -213,19 +213,14 @@ async fn bulk_actions_act_on_the_whole_campaign_and_are_audited() {
         app.get(&format!("/api/v1/campaigns/{id}")).basic_auth("rea", Some(&reader)).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
 
-    let (s, out) = status_json(
-        app.as_admin(app.post(&format!("/api/v1/campaigns/{id}/commit")))
-            .json(&json!({ "title": "Office kit wave" }))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s, out) = app
+        .post_json(&format!("/api/v1/campaigns/{id}/commit"), &json!({ "title": "Office kit wave" }))
+        .await;
     assert_eq!(s, StatusCode::OK, "{out}");
     let event = out["event_id"].as_i64().expect("one event");
     assert_eq!(out["done"].as_array().unwrap().len(), 3, "{out}");
     for d in &drafts {
-        let v = app.get_ok(&format!("/api/v1/imports/{d}")).await;
+        let v = app.draft(*d).await;
         assert_eq!(v["state"], "committed", "{v}");
         assert_eq!(v["event_id"], event, "{v}");
     }
@@ -235,14 +230,12 @@ async fn bulk_actions_act_on_the_whole_campaign_and_are_audited() {
     let r = app.as_admin(app.post(&format!("/api/v1/campaigns/{id}/commit"))).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::CONFLICT);
 
-    let (s, out) = status_json(
-        app.as_admin(app.post(&format!("/api/v1/campaigns/{id}/indicators/status")))
-            .json(&json!({ "status": "active", "type": "url" }))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s, out) = app
+        .post_json(
+            &format!("/api/v1/campaigns/{id}/indicators/status"),
+            &json!({ "status": "active", "type": "url" }),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{out}");
     let done = out["done"].as_array().unwrap();
     assert_eq!(done.len(), 3, "one URL per email: {out}");
@@ -261,7 +254,7 @@ async fn bulk_actions_act_on_the_whole_campaign_and_are_audited() {
     .await;
     assert_eq!(s, StatusCode::OK, "{out}");
     for d in [x1, x2] {
-        assert_eq!(app.get_ok(&format!("/api/v1/imports/{d}")).await["state"], "abandoned");
+        assert_eq!(app.draft(d).await["state"], "abandoned");
     }
 
     let audit = app.get_ok("/api/v1/audit?limit=50").await;

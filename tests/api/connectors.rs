@@ -25,41 +25,23 @@ fn phish(n: usize) -> Vec<u8> {
 
 impl TestApp {
     async fn create_connector(&self, body: Value) -> Value {
-        let (status, v) = status_json(
-            self.as_admin(self.post("/api/v1/connectors")).json(&body).send().await.expect("request"),
-        )
-        .await;
+        let (status, v) = self.post_json("/api/v1/connectors", &body).await;
         assert_eq!(status, StatusCode::CREATED, "{v}");
         v
     }
 
     async fn connector(&self, name: &str) -> Value {
-        let (status, v) = status_json(
-            self.as_admin(self.get(&format!("/api/v1/connectors/{name}"))).send().await.expect("request"),
-        )
-        .await;
-        assert_eq!(status, StatusCode::OK, "{v}");
-        v
+        self.get_ok(&format!("/api/v1/connectors/{name}")).await
     }
 
     async fn patch_connector(&self, name: &str, body: Value) -> Value {
-        let (status, v) = status_json(
-            self.as_admin(self.request(reqwest::Method::PATCH, &format!("/api/v1/connectors/{name}")))
-                .json(&body)
-                .send()
-                .await
-                .expect("request"),
-        )
-        .await;
+        let (status, v) = self.patch_json(&format!("/api/v1/connectors/{name}"), &body).await;
         assert_eq!(status, StatusCode::OK, "{v}");
         v
     }
 
     async fn imports(&self) -> Vec<Value> {
-        let (status, v) =
-            status_json(self.as_admin(self.get("/api/v1/imports?limit=500")).send().await.expect("request"))
-                .await;
-        assert_eq!(status, StatusCode::OK, "{v}");
+        let v = self.get_ok("/api/v1/imports?limit=500").await;
         v["imports"].as_array().expect("imports").clone()
     }
 
@@ -200,11 +182,7 @@ async fn imap_starttls_polling_commits_and_keeps_a_malformed_message_as_failed()
     let good = imports.iter().find(|i| i["state"] != "failed").expect("the phish");
     assert_eq!(good["state"], "committed", "{good}");
     assert!(good["event_id"].is_i64());
-    let (status, event) = status_json(
-        app.as_admin(app.get(&format!("/api/v1/events/{}", good["event_id"]))).send().await.expect("request"),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{event}");
+    let event = app.get_ok(&format!("/api/v1/events/{}", good["event_id"])).await;
     assert!(event.to_string().contains("from-mailbox"), "default metadata applied: {event}");
     let failed = imports.iter().find(|i| i["state"] == "failed").expect("the malformed message");
     assert!(failed["error"].as_str().is_some_and(|e| !e.is_empty()), "{failed}");
@@ -437,10 +415,7 @@ async fn connectors_are_for_administrators_and_the_config_file_ones_are_read_onl
         (json!({ "name": "p", "protocol": "imap", "host": "h", "username": "u" }), "password"),
         (json!({ "name": "p q", "protocol": "imap", "host": "h", "username": "u", "password": "x" }), "name"),
     ] {
-        let (status, v) = status_json(
-            app.as_admin(app.post("/api/v1/connectors")).json(&body).send().await.expect("request"),
-        )
-        .await;
+        let (status, v) = app.post_json("/api/v1/connectors", &body).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{why}: {v}");
     }
     // Create, list, delete over REST.
@@ -473,14 +448,12 @@ async fn an_intake_token_may_only_push_emails() {
     )
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, v) = status_json(
-        app.as_admin(app.post("/api/v1/tokens"))
-            .json(&json!({ "label": "mail gateway", "scope": "intake", "username": "gateway" }))
-            .send()
-            .await
-            .expect("request"),
-    )
-    .await;
+    let (status, v) = app
+        .post_json(
+            "/api/v1/tokens",
+            &json!({ "label": "mail gateway", "scope": "intake", "username": "gateway" }),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{v}");
     assert_eq!(v["scope"], "intake");
     let token = v["token"].as_str().expect("token").to_string();

@@ -82,7 +82,7 @@ fn the_usual() -> Vec<Seed> {
 }
 
 async fn create_export(app: &TestApp, body: Value) -> (StatusCode, Value) {
-    status_json(app.as_admin(app.post("/api/v1/exports")).json(&body).send().await.unwrap()).await
+    app.post_json("/api/v1/exports", &body).await
 }
 
 /// The feed as the admin reads it.
@@ -398,9 +398,7 @@ async fn filters_select_by_status_type_score_tags_tlp_and_age() {
         assert_eq!(lines(&got), expected, "filters {filters}");
     }
     // The stored definition says what was asked, defaults filled in.
-    let (status, one) =
-        status_json(app.as_admin(app.get("/api/v1/exports/case-2")).send().await.unwrap()).await;
-    assert_eq!(status, StatusCode::OK);
+    let one = app.get_ok("/api/v1/exports/case-2").await;
     assert_eq!(one["filters"], json!({ "status": ["active"], "min_score": 80, "max_tlp": "amber" }));
     assert_eq!(one["url"], "/api/v1/exports/case-2/feed");
     assert_eq!(one["options"]["sid_base"], 1_000_000_000);
@@ -416,14 +414,12 @@ async fn whitelisted_values_never_appear() {
     let before = feed_ok(&app, "all-text").await;
     assert!(before.contains("82.118.16.98\n"));
     // A rule made over the API whitelists the stored indicator.
-    let (status, body) = status_json(
-        app.as_admin(app.post("/api/v1/whitelist"))
-            .json(&json!({ "match_kind": "cidr", "pattern": "82.118.16.0/24", "reason": "our ISP" }))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = app
+        .post_json(
+            "/api/v1/whitelist",
+            &json!({ "match_kind": "cidr", "pattern": "82.118.16.0/24", "reason": "our ISP" }),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     // An Active indicator written after the rule (by any path) is still held back by it.
     seed(&app, vec![Seed("ipv4", "82.118.16.7", "active", 50, "green", &[], 0)]).await;

@@ -4,7 +4,6 @@
 //! are measured by `scripts/bench-hostile` (a benchmark, not a timed test); the connector path
 //! is in `connectors.rs`.
 
-use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::fixtures::hostile::{hostile_input, warning_kinds};
@@ -28,11 +27,7 @@ async fn import_through_rest(app: &TestApp, name: &str) -> Value {
     assert!(health.status().is_success(), "healthz after {name}: {}", health.status());
     assert!(status.is_success(), "{name}: {status} {body}");
     let id = body["imports"][0]["id"].as_i64().unwrap_or_else(|| panic!("{name}: no import in {body}"));
-    let (status, draft) =
-        status_json(app.as_admin(app.get(&format!("/api/v1/imports/{id}"))).send().await.expect("draft"))
-            .await;
-    assert_eq!(status, StatusCode::OK, "{draft}");
-    draft
+    app.draft(id).await
 }
 
 /// Imports `name` and checks that one of `kinds` is among its limit hits.

@@ -15,14 +15,7 @@ use crate::helpers::{ADMIN_PASSWORD, TestApp, status_json};
 
 impl TestApp {
     async fn patch_user(&self, name: &str, body: Value) -> (StatusCode, Value) {
-        status_json(
-            self.as_admin(self.request(Method::PATCH, &format!("/api/v1/users/{name}")))
-                .json(&body)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await
+        self.patch_json(&format!("/api/v1/users/{name}"), &body).await
     }
 
     /// `GET /api/v1/me` with Basic credentials.
@@ -35,9 +28,7 @@ impl TestApp {
     }
 
     async fn audit(&self) -> String {
-        let (status, body) =
-            status_json(self.as_admin(self.get("/api/v1/audit")).send().await.unwrap()).await;
-        assert_eq!(status, StatusCode::OK);
+        let body = self.get_ok("/api/v1/audit").await;
         body.to_string()
     }
 
@@ -223,9 +214,7 @@ async fn a_deleted_user_loses_its_access_and_keeps_its_name_in_what_it_made() {
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     assert_eq!(app.me_as("dave", &dave).await, StatusCode::UNAUTHORIZED);
     assert_eq!(app.me_with_token(&token).await, StatusCode::UNAUTHORIZED);
-    let (status, draft) =
-        status_json(app.as_admin(app.get(&format!("/api/v1/imports/{import}"))).send().await.unwrap()).await;
-    assert_eq!(status, StatusCode::OK, "the import stays");
+    let draft = app.draft(import).await;
     assert!(draft.to_string().contains("\"dave\""), "its author's name stays: {draft}");
     let (_, tokens) =
         status_json(app.as_admin(app.get("/api/v1/tokens?all=true")).send().await.unwrap()).await;
@@ -440,15 +429,13 @@ async fn administrators_manage_accounts_in_the_ui_and_readers_see_no_connector_e
 
     // A connector that fails: administrators see why, readers only that it fails.
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let (status, body) = status_json(
-        app.as_admin(app.post("/api/v1/connectors"))
-            .json(&json!({ "name": "down", "protocol": "imap", "host": "127.0.0.1", "port": dead,
-                           "username": "phish", "password": "mailbox-secret-1" }))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = app
+        .post_json(
+            "/api/v1/connectors",
+            &json!({ "name": "down", "protocol": "imap", "host": "127.0.0.1", "port": dead,
+                           "username": "phish", "password": "mailbox-secret-1" }),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {

@@ -34,14 +34,9 @@ async fn metrics_are_for_administrators_and_metrics_tokens_only() {
     )
     .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
-    let (s, v) = status_json(
-        app.as_admin(app.post("/api/v1/tokens"))
-            .json(&json!({ "username": "rea", "scope": "metrics", "label": "prometheus" }))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s, v) = app
+        .post_json("/api/v1/tokens", &json!({ "username": "rea", "scope": "metrics", "label": "prometheus" }))
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     let token = v["token"].as_str().unwrap().to_string();
     assert_eq!(

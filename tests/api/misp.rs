@@ -251,9 +251,7 @@ async fn upload(app: &TestApp, doc: &Value) -> (StatusCode, Value) {
 
 /// Every indicator of an app: value → (status, TLP, id).
 async fn indicators(app: &TestApp) -> BTreeMap<String, (String, String, i64)> {
-    let (status, list) =
-        status_json(app.as_admin(app.get("/api/v1/indicators?limit=500")).send().await.unwrap()).await;
-    assert_eq!(status, StatusCode::OK, "{list}");
+    let list = app.get_ok("/api/v1/indicators?limit=500").await;
     list["indicators"]
         .as_array()
         .unwrap()
@@ -336,14 +334,12 @@ async fn a_harpoon_feed_round_trips_through_the_poller_and_the_upload() {
 
     // The IP expires in A: its event changes, only that one is fetched, the IP is no longer for
     // detection; in B it stays what B's analysts made of it.
-    let (status, body) = status_json(
-        a.as_admin(a.request(reqwest::Method::PATCH, &format!("/api/v1/indicators/{}", ids["82.118.16.98"])))
-            .json(&json!({ "status": "expired", "reason": "test" }))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = a
+        .patch_json(
+            &format!("/api/v1/indicators/{}", ids["82.118.16.98"]),
+            &json!({ "status": "expired", "reason": "test" }),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let third = poll_feed(&client(), &base, &auth, Some(&second.cursor)).await.unwrap();
     assert_eq!(third.events.len(), 1);

@@ -132,8 +132,7 @@ async fn enable(app: &TestApp, verdict: &str, subject: &str, body: &str) {
 }
 
 async fn outbox(app: &TestApp) -> Vec<Value> {
-    let (s, v) = status_json(app.as_admin(app.get("/api/v1/notify/outbox")).send().await.unwrap()).await;
-    assert_eq!(s, StatusCode::OK, "{v}");
+    let v = app.get_ok("/api/v1/notify/outbox").await;
     v["messages"].as_array().cloned().unwrap_or_default()
 }
 
@@ -198,8 +197,7 @@ async fn a_committed_report_is_answered_once_over_starttls_as_plain_text() {
     assert_eq!(sink.messages().len(), 1);
 
     // Reports per reporter count it.
-    let (s, v) = status_json(app.as_admin(app.get("/api/v1/reporters")).send().await.unwrap()).await;
-    assert_eq!(s, StatusCode::OK, "{v}");
+    let v = app.get_ok("/api/v1/reporters").await;
     let r = v["reporters"].as_array().unwrap();
     assert_eq!(r.len(), 1, "{v}");
     assert_eq!(r[0]["reporter"], "rea@acme-corp.com");
@@ -296,8 +294,7 @@ async fn two_instances_sending_from_one_outbox_send_each_answer_once() {
 #[tokio::test]
 async fn templates_are_checked_and_only_administrators_manage_answers() {
     let app = TestApp::spawn_acme().await;
-    let (s, v) = status_json(app.as_admin(app.get("/api/v1/notify/templates")).send().await.unwrap()).await;
-    assert_eq!(s, StatusCode::OK, "{v}");
+    let v = app.get_ok("/api/v1/notify/templates").await;
     let verdicts: Vec<&str> = v.as_array().unwrap().iter().map(|t| t["verdict"].as_str().unwrap()).collect();
     assert_eq!(verdicts, ["phish", "benign", "not_phish"]);
     assert!(v.as_array().unwrap().iter().all(|t| t["enabled"] == false), "off by default: {v}");

@@ -171,22 +171,14 @@ impl Drop for Peer {
 
 impl TestApp {
     async fn subscribe(&self, body: Value) -> Value {
-        let (status, v) = status_json(
-            self.as_admin(self.post("/api/v1/subscriptions")).json(&body).send().await.expect("request"),
-        )
-        .await;
+        let (status, v) = self.post_json("/api/v1/subscriptions", &body).await;
         assert_eq!(status, StatusCode::CREATED, "{v}");
         assert!(v.get("secret").is_none(), "a secret is never shown: {v}");
         v
     }
 
     async fn subscription(&self, name: &str) -> Value {
-        let (status, v) = status_json(
-            self.as_admin(self.get(&format!("/api/v1/subscriptions/{name}"))).send().await.expect("request"),
-        )
-        .await;
-        assert_eq!(status, StatusCode::OK, "{v}");
-        v
+        self.get_ok(&format!("/api/v1/subscriptions/{name}")).await
     }
 
     /// Polls the subscription until `done` holds of it, or fails after `secs` with its state.
@@ -239,14 +231,7 @@ impl TestApp {
 
     /// The domain indicators whose value ends with `.evilcorp-test.net`, with their details.
     async fn evil_domains(&self) -> Vec<Value> {
-        let (status, v) = status_json(
-            self.as_admin(self.get("/api/v1/indicators?type=domain&q=.evilcorp-test.net&limit=1000"))
-                .send()
-                .await
-                .expect("request"),
-        )
-        .await;
-        assert_eq!(status, StatusCode::OK, "{v}");
+        let v = self.get_ok("/api/v1/indicators?type=domain&q=.evilcorp-test.net&limit=1000").await;
         let mut out = Vec::new();
         for i in v["indicators"].as_array().expect("indicators") {
             let id = i["id"].as_i64().expect("id");
@@ -516,14 +501,9 @@ async fn another_harpoon_is_read_with_basic_token_and_bearer_and_a_wrong_secret_
     assert!(error.contains("HTTP 401") && error.contains("refused the credentials"), "{error}");
     assert!(!error.contains("not-the-password"), "never the secret: {error}");
     // Changing the server of a stored secret without giving it again is refused.
-    let (status, v) = status_json(
-        app.as_admin(app.request(reqwest::Method::PATCH, "/api/v1/subscriptions/basic"))
-            .json(&json!({"url": "https://elsewhere.example/taxii2/"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, v) = app
+        .patch_json("/api/v1/subscriptions/basic", &json!({"url": "https://elsewhere.example/taxii2/"}))
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
     assert!(v.to_string().contains("give \\\"secret\\\" again"), "{v}");
 }
@@ -609,14 +589,7 @@ async fn the_configuration_file_defines_read_only_subscriptions_and_the_ui_lists
     .await;
     let s = app.wait_subscription("public", 60, |s| taken(s) == 2).await;
     assert_eq!(s["origin"], "config");
-    let (status, _) = status_json(
-        app.as_admin(app.request(reqwest::Method::PATCH, "/api/v1/subscriptions/public"))
-            .json(&json!({"enabled": false}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = app.patch_json("/api/v1/subscriptions/public", &json!({"enabled": false})).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     // The UI: administrators see the health and subscribe with a form; others are refused.
     let (_, admin) = app.login("admin", crate::helpers::ADMIN_PASSWORD).await;

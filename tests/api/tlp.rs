@@ -90,8 +90,7 @@ async fn event_with_a_url_per_level(app: &TestApp, event_tlp: &str) -> (i64, Vec
 }
 
 async fn create_collection(app: &TestApp, body: Value) -> Value {
-    let (status, c) =
-        status_json(app.as_admin(app.post("/api/v1/collections")).json(&body).send().await.unwrap()).await;
+    let (status, c) = app.post_json("/api/v1/collections", &body).await;
     assert_eq!(status, StatusCode::CREATED, "{c}");
     c
 }
@@ -123,14 +122,8 @@ fn spawn_with_sighting_script(dir: &std::path::Path) -> impl FnOnce(&mut harpoon
 }
 
 async fn run_sight(app: &TestApp, indicator_id: i64) {
-    let (status, run) = status_json(
-        app.as_admin(app.post(&format!("/api/v1/indicators/{indicator_id}/operations/sight/runs")))
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, run) =
+        app.post_json(&format!("/api/v1/indicators/{indicator_id}/operations/sight/runs"), &json!({})).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{run}");
     let id = run["id"].as_i64().unwrap();
     for _ in 0..300 {
@@ -241,14 +234,8 @@ async fn a_shared_event_leaves_out_each_object_above_the_partner_ceiling() {
         .await;
         assert_eq!(c["max_tlp"], ceiling);
         let cid = c["id"].as_str().unwrap();
-        let (status, shared) = status_json(
-            app.as_admin(app.post(&format!("/api/v1/events/{event_id}/share")))
-                .json(&json!({ "collection": cid }))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, shared) =
+            app.post_json(&format!("/api/v1/events/{event_id}/share"), &json!({ "collection": cid })).await;
         if ceiling == "clear" {
             assert_eq!(status, StatusCode::FORBIDDEN, "a GREEN event into a CLEAR collection: {shared}");
             assert!(served(&app, cid).await.is_empty());
@@ -403,14 +390,9 @@ async fn every_export_format_keeps_under_its_ceiling() {
             if let Some(c) = ceiling {
                 filters["max_tlp"] = json!(c);
             }
-            let (status, created) = status_json(
-                app.as_admin(app.post("/api/v1/exports"))
-                    .json(&json!({ "name": name, "format": format, "filters": filters }))
-                    .send()
-                    .await
-                    .unwrap(),
-            )
-            .await;
+            let (status, created) = app
+                .post_json("/api/v1/exports", &json!({ "name": name, "format": format, "filters": filters }))
+                .await;
             assert_eq!(status, StatusCode::CREATED, "{created}");
             assert_eq!(created["filters"]["max_tlp"], ceiling.unwrap_or("amber"), "{created}");
             let resp = app.as_admin(app.get(&format!("/api/v1/exports/{name}/feed"))).send().await.unwrap();

@@ -69,14 +69,12 @@ async fn qa_shows_what_was_extracted(app: &TestApp, id: i64) {
 async fn qa_whitelists_and_prunes(app: &TestApp, id: i64) {
     let d = app.draft(id).await;
     let linkedin = item(&d, "url", "https://www.linkedin.com/company/paypal").expect("linkedin url").clone();
-    let (status, body) = status_json(
-        app.as_admin(app.post(&format!("/api/v1/imports/{id}/items/{}/whitelist", linkedin["id"])))
-            .json(&json!({ "match_kind": "suffix", "pattern": "linkedin.com", "reason": "social media footer" }))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = app
+        .post_json(
+            &format!("/api/v1/imports/{id}/items/{}/whitelist", linkedin["id"]),
+            &json!({ "match_kind": "suffix", "pattern": "linkedin.com", "reason": "social media footer" }),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let d = app.draft(id).await;
     assert_eq!(item(&d, "url", "https://www.linkedin.com/company/paypal").unwrap()["state"], "whitelisted");
@@ -200,14 +198,7 @@ async fn whitelisting_revokes_downstream(app: &TestApp, password: &str, export_t
         .await
         .unwrap();
     let last = page.headers()["X-TAXII-Date-Added-Last"].to_str().unwrap().to_string();
-    let (status, body) = status_json(
-        app.as_admin(app.post("/api/v1/whitelist"))
-            .json(&json!({ "match_kind": "exact", "pattern": PHISH_IP, "applies_to": "ipv4", "reason": "shared hosting" }))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = app.post_json("/api/v1/whitelist", &json!({ "match_kind": "exact", "pattern": PHISH_IP, "applies_to": "ipv4", "reason": "shared hosting" })).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["whitelisted"], json!([ip["id"]]));
     let changes = app.poll_active("firewall", password, Some(&last)).await;
@@ -474,9 +465,7 @@ async fn whitelist_preview_then_save_and_defaults() {
     let id = app.import_id(&phish("frank@acme-corp.com", "m-frank")).await;
     assert_eq!(app.commit(id, json!({})).await.0, StatusCode::CREATED);
     let rule = json!({ "match_kind": "suffix", "pattern": "*.paypa1-verify.com", "reason": "test" });
-    let (status, preview) =
-        status_json(app.as_admin(app.post("/api/v1/whitelist/preview")).json(&rule).send().await.unwrap())
-            .await;
+    let (status, preview) = app.post_json("/api/v1/whitelist/preview", &rule).await;
     assert_eq!(status, StatusCode::OK, "{preview}");
     let previewed: Vec<&str> =
         preview["indicators"].as_array().unwrap().iter().map(|i| i["value"].as_str().unwrap()).collect();
@@ -484,8 +473,7 @@ async fn whitelist_preview_then_save_and_defaults() {
     assert!(!previewed.contains(&PHISH_IP));
     // A preview saves nothing.
     assert_eq!(app.indicator("url", PHISH_URL).await["status"], "review");
-    let (status, saved) =
-        status_json(app.as_admin(app.post("/api/v1/whitelist")).json(&rule).send().await.unwrap()).await;
+    let (status, saved) = app.post_json("/api/v1/whitelist", &rule).await;
     assert_eq!(status, StatusCode::CREATED, "{saved}");
     assert_eq!(saved["whitelisted"].as_array().unwrap().len(), preview["total"].as_u64().unwrap() as usize);
     assert_eq!(app.indicator("url", PHISH_URL).await["status"], "whitelisted");
@@ -687,14 +675,8 @@ async fn indicator_search_filters_and_pages() {
     assert_eq!(status, StatusCode::CREATED, "{c2}");
     let url = app.indicator("url", PHISH_URL).await;
     app.set_status(url["id"].as_i64().unwrap(), "active").await;
-    let (code, _) = status_json(
-        app.as_admin(app.request(reqwest::Method::PATCH, &format!("/api/v1/indicators/{}", url["id"])))
-            .json(&json!({ "score": 95 }))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (code, _) =
+        app.patch_json(&format!("/api/v1/indicators/{}", url["id"]), &json!({ "score": 95 })).await;
     assert_eq!(code, StatusCode::OK);
 
     let search = |query: Vec<(&'static str, String)>| {

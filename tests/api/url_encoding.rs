@@ -39,9 +39,7 @@ Content-Type: text/html; charset=utf-8\r\n\
 }
 
 async fn url_items(app: &TestApp, import: i64) -> Vec<String> {
-    let (status, d) =
-        status_json(app.as_admin(app.get(&format!("/api/v1/imports/{import}"))).send().await.unwrap()).await;
-    assert_eq!(status, StatusCode::OK, "{d}");
+    let d = app.draft(import).await;
     d["items"]
         .as_array()
         .unwrap()
@@ -325,14 +323,9 @@ async fn a_url_published_before_the_rule_gets_a_valid_observation_with_its_next_
         .await
         .unwrap();
 
-    let (status, body) = status_json(
-        app.as_admin(app.request(reqwest::Method::PATCH, &format!("/api/v1/indicators/{id}")))
-            .json(&json!({ "description": "tracking pixel" }))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = app
+        .patch_json(&format!("/api/v1/indicators/{id}"), &json!({ "description": "tracking pixel" }))
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (now, refs) = observation(&app, id).await;
     assert_ne!(now, legacy_observed_id, "a new observation");
