@@ -357,8 +357,7 @@ async fn a_partner_onboarded_as_documented_reaches_its_collections_only() {
         app.post_json("/api/v1/collections", &json!({ "title": "Internal only", "alias": "internal" })).await;
     assert_eq!(s, StatusCode::CREATED);
 
-    let taxii =
-        |path: &str| app.get(path).bearer_auth(&token).header("Accept", "application/taxii+json;version=2.1");
+    let taxii = |path: &str| app.taxii_get(path).bearer_auth(&token);
     let (s, list) = status_json(taxii("/taxii2/root/collections/").send().await.unwrap()).await;
     assert_eq!(s, StatusCode::OK, "{list}");
     let titles: Vec<&str> =
@@ -379,11 +378,8 @@ async fn a_partner_onboarded_as_documented_reaches_its_collections_only() {
         "pattern": "[domain-name:value = 'partner-pushed.example']", "pattern_type": "stix",
         "valid_from": "2026-01-01T00:00:00Z" }] });
     let pushed = app
-        .post("/taxii2/root/collections/cert-example/objects/")
+        .taxii_post("/taxii2/root/collections/cert-example/objects/", &envelope)
         .basic_auth("cert-example", Some(&password))
-        .header("Accept", "application/taxii+json;version=2.1")
-        .header("Content-Type", "application/taxii+json;version=2.1")
-        .body(envelope.to_string())
         .send()
         .await
         .unwrap();

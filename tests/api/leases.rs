@@ -226,8 +226,7 @@ async fn a_pending_taxii_ingest_of_a_dead_instance_is_finished_by_another() {
     within(5, "the lease is released", || async { lease(&app, &name).await.is_none().then_some(()) }).await;
     // Every object is in the collection, once.
     let (status, body) = status_json(
-        app.as_admin(app.get(&format!("/taxii2/root/collections/{collection}/objects/?limit=1000")))
-            .header("Accept", "application/taxii+json;version=2.1")
+        app.as_admin(app.taxii_get(&format!("/taxii2/root/collections/{collection}/objects/?limit=1000")))
             .send()
             .await
             .unwrap(),

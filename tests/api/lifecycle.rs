@@ -284,13 +284,7 @@ async fn sixty_wrong_passwords_are_throttled_without_locking_the_user_out() {
     // The right password from this address is refused too while it waits (not cached yet)...
     assert_eq!(app.me_as("alice", &alice).await, StatusCode::TOO_MANY_REQUESTS);
     // ... on TAXII (its own error resource) and in the UI login.
-    let taxii = app
-        .get("/taxii2/")
-        .header("Accept", "application/taxii+json;version=2.1")
-        .basic_auth("alice", Some("guess-taxii"))
-        .send()
-        .await
-        .unwrap();
+    let taxii = app.taxii_get("/taxii2/").basic_auth("alice", Some("guess-taxii")).send().await.unwrap();
     assert_eq!(taxii.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(taxii.headers().contains_key(RETRY_AFTER));
     let (_, body) = status_json(taxii).await;

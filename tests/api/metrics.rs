@@ -56,8 +56,7 @@ async fn metrics_are_for_administrators_and_metrics_tokens_only() {
     app.import_id(&phish("m@acme-corp.com", "<metrics@x>")).await;
     let active = app.active_id().await;
     let r = app
-        .as_admin(app.get(&format!("/taxii2/root/collections/{active}/objects/")))
-        .header("Accept", "application/taxii+json;version=2.1")
+        .as_admin(app.taxii_get(&format!("/taxii2/root/collections/{active}/objects/")))
         .send()
         .await
         .unwrap();

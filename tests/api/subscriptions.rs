@@ -12,9 +12,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::fixtures::free_port;
-use crate::helpers::{TestApp, status_json};
+use crate::helpers::{TAXII, TestApp, status_json};
 
-const TAXII: &str = "application/taxii+json;version=2.1";
 const PEER_USER: &str = "peer";
 const PEER_PASSWORD: &str = "peer-password-4711";
 

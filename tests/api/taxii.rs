@@ -6,9 +6,8 @@ use harpoon::service::collections::{self, CollectionSpec};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_PASSWORD, TestApp, status_json};
+use crate::helpers::{ADMIN_PASSWORD, TAXII, TestApp, status_json};
 
-const TAXII: &str = "application/taxii+json;version=2.1";
 const ROOT: &str = "/taxii2/root";
 
 async fn collection(app: &TestApp, spec: CollectionSpec) -> CollectionRow {

@@ -17,10 +17,9 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_PASSWORD, TestApp, TestDb};
+use crate::helpers::{ADMIN_PASSWORD, TAXII, TestApp, TestDb};
 use crate::oracle;
 
-const TAXII: &str = "application/taxii+json;version=2.1";
 const ROOT: &str = "/taxii2/root";
 
 // ---------------------------------------------------------------------------------------------

@@ -12,10 +12,9 @@ use harpoon::stix::{StixId, Tlp, Tlp1, Tlp2};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_PASSWORD, TestApp, status_json};
+use crate::helpers::{ADMIN_PASSWORD, TAXII, TestApp, status_json};
 use crate::oracle;
 
-const TAXII: &str = "application/taxii+json;version=2.1";
 const ROOT: &str = "/taxii2/root";
 const RULE: &str = "id is not the UUIDv5 of its id-contributing properties";
 const CONFLICT: &str = "conflicts with a stored object";

@@ -39,12 +39,7 @@ async fn served(app: &TestApp, collection: &str) -> Vec<Value> {
         if let Some(n) = &next {
             path.push_str(&format!("&next={n}"));
         }
-        let resp = app
-            .as_admin(app.get(&path))
-            .header("Accept", "application/taxii+json;version=2.1")
-            .send()
-            .await
-            .unwrap();
+        let resp = app.as_admin(app.taxii_get(&path)).send().await.unwrap();
         let (status, env) = status_json(resp).await;
         assert_eq!(status, StatusCode::OK, "{env}");
         out.extend(env["objects"].as_array().cloned().unwrap_or_default());
@@ -315,11 +310,8 @@ async fn a_partner_post_stores_and_serves_only_what_is_within_the_ceiling() {
         .await;
         let cid = c["id"].as_str().unwrap().to_string();
         let resp = app
-            .post(&format!("/taxii2/root/collections/{cid}/objects/"))
+            .taxii_post(&format!("/taxii2/root/collections/{cid}/objects/"), &json!({ "objects": objects }))
             .basic_auth("partner", Some(&password))
-            .header("Accept", "application/taxii+json;version=2.1")
-            .header("Content-Type", "application/taxii+json;version=2.1")
-            .body(json!({ "objects": objects }).to_string())
             .send()
             .await
             .unwrap();
@@ -331,13 +323,7 @@ async fn a_partner_post_stores_and_serves_only_what_is_within_the_ceiling() {
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             let path = format!("/taxii2/root/status/{}/", st["id"].as_str().unwrap());
-            let resp = app
-                .get(&path)
-                .basic_auth("partner", Some(&password))
-                .header("Accept", "application/taxii+json;version=2.1")
-                .send()
-                .await
-                .unwrap();
+            let resp = app.taxii_get(&path).basic_auth("partner", Some(&password)).send().await.unwrap();
             st = status_json(resp).await.1;
         }
         assert_eq!(st["status"], "complete", "{st}");
@@ -362,11 +348,10 @@ async fn a_partner_post_stores_and_serves_only_what_is_within_the_ceiling() {
             assert_eq!(ids, [&objects[0]["id"], &objects[1]["id"]], "only CLEAR and GREEN remain");
             // Nor is an object above it found by id.
             let resp = app
-                .as_admin(app.get(&format!(
+                .as_admin(app.taxii_get(&format!(
                     "/taxii2/root/collections/{cid}/objects/{}/",
                     objects[4]["id"].as_str().unwrap()
                 )))
-                .header("Accept", "application/taxii+json;version=2.1")
                 .send()
                 .await
                 .unwrap();

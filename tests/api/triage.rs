@@ -191,9 +191,8 @@ async fn a_firewall_reads_a_plain_text_export(app: &TestApp) -> String {
 /// leaves the export.
 async fn whitelisting_revokes_downstream(app: &TestApp, password: &str, export_token: &str, ip: &Value) {
     let page = app
-        .get("/taxii2/root/collections/active-indicators/objects/")
+        .taxii_get("/taxii2/root/collections/active-indicators/objects/")
         .basic_auth("firewall", Some(password))
-        .header("Accept", "application/taxii+json;version=2.1")
         .send()
         .await
         .unwrap();
@@ -528,11 +527,10 @@ async fn expiry_and_sharing_by_tlp() {
     let after = app.indicator("ipv4", PHISH_IP).await;
     assert_eq!(after["status"], "expired");
     let versions = app
-        .as_admin(app.get(&format!(
+        .as_admin(app.taxii_get(&format!(
             "/taxii2/root/collections/active-indicators/objects/{}/versions/",
             ip["stix_id"].as_str().unwrap()
         )))
-        .header("Accept", "application/taxii+json;version=2.1")
         .send()
         .await
         .unwrap();
@@ -565,8 +563,7 @@ async fn expiry_and_sharing_by_tlp() {
     let (status, shared) = status_json(share(col("Partners amber")).await.unwrap()).await;
     assert_eq!(status, StatusCode::CREATED, "{shared}");
     let objects = app
-        .as_admin(app.get(&format!("/taxii2/root/collections/{}/objects/", col("Partners amber"))))
-        .header("Accept", "application/taxii+json;version=2.1")
+        .as_admin(app.taxii_get(&format!("/taxii2/root/collections/{}/objects/", col("Partners amber"))))
         .send()
         .await
         .unwrap();
@@ -616,11 +613,8 @@ async fn partner_indicators_posted_over_taxii_become_review_indicators() {
         partner_indicator("indicator--6b2a2f1e-2222-4a6e-9c55-1f0d6a3f2b02", "[ipv4-addr:value = '10.9.8.7']"),
     ]});
     let resp = app
-        .post(&format!("/taxii2/root/collections/{}/objects/", col["id"].as_str().unwrap()))
+        .taxii_post(&format!("/taxii2/root/collections/{}/objects/", col["id"].as_str().unwrap()), &envelope)
         .basic_auth("partner", Some(&password))
-        .header("Accept", "application/taxii+json;version=2.1")
-        .header("Content-Type", "application/taxii+json;version=2.1")
-        .body(envelope.to_string())
         .send()
         .await
         .unwrap();

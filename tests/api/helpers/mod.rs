@@ -16,7 +16,7 @@ mod rest;
 mod taxii;
 pub mod ui;
 
-pub use taxii::assert_strictly_valid;
+pub use taxii::{TAXII, assert_strictly_valid};
 pub use ui::UiSession;
 
 use harpoon::db::{Backend, DatabaseUrl, Db};

@@ -6,7 +6,20 @@ use serde_json::{Value, json};
 use super::TestApp;
 use crate::oracle;
 
+/// The TAXII 2.1 media type (`Accept` and `Content-Type` of every TAXII request).
+pub const TAXII: &str = "application/taxii+json;version=2.1";
+
 impl TestApp {
+    /// `GET path` accepting TAXII 2.1 (add the caller's credentials).
+    pub fn taxii_get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.get(path).header("Accept", TAXII)
+    }
+
+    /// `POST path` of this TAXII 2.1 envelope (add the caller's credentials).
+    pub fn taxii_post(&self, path: &str, envelope: &Value) -> reqwest::RequestBuilder {
+        self.post(path).header("Accept", TAXII).header("Content-Type", TAXII).body(envelope.to_string())
+    }
+
     /// Runs the taxii2-client driver (blocking Python) off the async runtime that serves the app.
     pub async fn taxii_driver(&self, auth: Value, steps: Vec<Value>) -> Vec<Value> {
         let input = json!({ "url": self.url, "auth": auth, "steps": steps });
