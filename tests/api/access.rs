@@ -9,9 +9,9 @@ use reqwest::header::COOKIE;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use crate::fixtures::phish::{phish, report};
+use crate::helpers::UiSession;
 use crate::helpers::{TestApp, status_json};
-use crate::triage::{commit, import_id, phish, report};
-use crate::ui::{UiSession, login};
 
 /// The callers of the table's columns, in its order.
 const CALLERS: [&str; 7] = ["admin", "analyst", "reader", "partner", "intake", "export", "anonymous"];
@@ -98,62 +98,33 @@ async fn populate(app: &TestApp) -> World {
     let partner = app.add_user("par", "partner").await;
     let _victim = app.add_user("vic", "reader").await;
     let issue = |body: Value| async move {
-        let (s, v) =
-            status_json(app.as_admin(app.post("/api/v1/tokens")).json(&body).send().await.unwrap()).await;
+        let (s, v) = app.post_json("/api/v1/tokens", &body).await;
         assert_eq!(s, StatusCode::CREATED, "{v}");
         (v["id"].as_i64().unwrap(), v["token"].as_str().unwrap().to_string())
     };
-    let (s, v) = status_json(
-        app.as_admin(app.post("/api/v1/exports"))
-            .json(&json!({ "name": "edl", "format": "text" }))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(s, StatusCode::CREATED, "{v}");
+    app.make_export(json!({ "name": "edl", "format": "text" })).await;
     let (_, intake) = issue(json!({ "username": "ana", "scope": "intake", "label": "gw" })).await;
     let (_, export) = issue(json!({ "scope": "export", "exports": ["edl"], "label": "fw" })).await;
     let (token_id, _) = issue(json!({ "username": "vic", "label": "victim's" })).await;
 
-    let draft = import_id(app, &report("rea@acme-corp.com", &phish("ana@acme-corp.com", "<a1@x>"))).await;
-    let (_, d) =
-        status_json(app.as_admin(app.get(&format!("/api/v1/imports/{draft}"))).send().await.unwrap()).await;
+    let draft = app.import_id(&report("rea@acme-corp.com", &phish("ana@acme-corp.com", "<a1@x>"))).await;
+    let d = app.draft(draft).await;
     let item_id = d["items"][0]["id"].as_i64().unwrap();
-    let committed = import_id(app, &phish("vic@acme-corp.com", "<a2@x>")).await;
-    let (s, e) = commit(app, committed, json!({ "title": "access walk" })).await;
+    let committed = app.import_id(&phish("vic@acme-corp.com", "<a2@x>")).await;
+    let (s, e) = app.commit(committed, json!({ "title": "access walk" })).await;
     assert!(s.is_success(), "{e}");
     let event_id = e["event_id"].as_i64().expect("event id");
     let (_, list) =
         status_json(app.as_admin(app.get("/api/v1/indicators?type=url")).send().await.unwrap()).await;
     let indicator_id = list["indicators"][0]["id"].as_i64().expect("a URL indicator");
-    let (s, w) = status_json(
-        app.as_admin(app.post("/api/v1/whitelist"))
-            .json(&json!({ "match_kind": "exact", "pattern": "benign.example", "reason": "walk" }))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let rule = json!({ "match_kind": "exact", "pattern": "benign.example", "reason": "walk" });
+    let (s, w) = app.post_json("/api/v1/whitelist", &rule).await;
     assert_eq!(s, StatusCode::CREATED, "{w}");
-    let (s, r) = status_json(
-        app.as_admin(app.post(&format!("/api/v1/indicators/{indicator_id}/operations/url-to-fqdn/runs")))
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s, r) = app.start_run(indicator_id, "url-to-fqdn", json!({})).await;
     assert_eq!(s, StatusCode::ACCEPTED, "{r}");
-    let (s, c) = status_json(
-        app.as_admin(app.post("/api/v1/collections"))
-            .json(&json!({ "title": "Shared", "alias": "shared", "readers": ["ana", "rea", "par"],
-                           "writers": ["ana", "rea", "par"] }))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let shared = json!({ "title": "Shared", "alias": "shared", "readers": ["ana", "rea", "par"],
+                         "writers": ["ana", "rea", "par"] });
+    let (s, c) = app.post_json("/api/v1/collections", &shared).await;
     assert_eq!(s, StatusCode::CREATED, "{c}");
     let collection = c["id"].as_str().unwrap().to_string();
     let object = "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f";
@@ -302,11 +273,11 @@ fn refused(status: StatusCode, location: &str) -> bool {
 
 #[tokio::test]
 async fn every_route_answers_every_caller_as_documented() {
-    let app = crate::triage::spawn().await;
+    let app = TestApp::spawn_acme().await;
     let w = populate(&app).await;
     let mut ui = Vec::new();
     for (name, password) in &w.passwords {
-        let (resp, session) = login(&app, name, password).await;
+        let (resp, session) = app.login(name, password).await;
         if name == "par" {
             assert_eq!(resp.status(), StatusCode::FORBIDDEN, "a partner cannot log in to the UI");
             assert!(session.is_none());
@@ -352,9 +323,9 @@ async fn every_route_answers_every_caller_as_documented() {
 /// email, no UI.
 #[tokio::test]
 async fn a_partner_onboarded_as_documented_reaches_its_collections_only() {
-    let app = crate::triage::spawn().await;
+    let app = TestApp::spawn_acme().await;
     // Internal data a partner must never see.
-    let draft = import_id(&app, &phish("ceo@acme-corp.com", "<secret@x>")).await;
+    let draft = app.import_id(&phish("ceo@acme-corp.com", "<secret@x>")).await;
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let section = readme.split("### Onboarding a partner organisation").nth(1).expect("the README section");
     let block = section.split("```sh").nth(1).and_then(|b| b.split("```").next()).expect("its commands");
@@ -382,18 +353,11 @@ async fn a_partner_onboarded_as_documented_reaches_its_collections_only() {
         .to_string();
     let token = outputs[1].trim().to_string();
     assert!(token.starts_with("hpt_"), "{token}");
-    let (s, _) = status_json(
-        app.as_admin(app.post("/api/v1/collections"))
-            .json(&json!({ "title": "Internal only", "alias": "internal" }))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s, _) =
+        app.post_json("/api/v1/collections", &json!({ "title": "Internal only", "alias": "internal" })).await;
     assert_eq!(s, StatusCode::CREATED);
 
-    let taxii =
-        |path: &str| app.get(path).bearer_auth(&token).header("Accept", "application/taxii+json;version=2.1");
+    let taxii = |path: &str| app.taxii_get(path).bearer_auth(&token);
     let (s, list) = status_json(taxii("/taxii2/root/collections/").send().await.unwrap()).await;
     assert_eq!(s, StatusCode::OK, "{list}");
     let titles: Vec<&str> =
@@ -414,11 +378,8 @@ async fn a_partner_onboarded_as_documented_reaches_its_collections_only() {
         "pattern": "[domain-name:value = 'partner-pushed.example']", "pattern_type": "stix",
         "valid_from": "2026-01-01T00:00:00Z" }] });
     let pushed = app
-        .post("/taxii2/root/collections/cert-example/objects/")
+        .taxii_post("/taxii2/root/collections/cert-example/objects/", &envelope)
         .basic_auth("cert-example", Some(&password))
-        .header("Accept", "application/taxii+json;version=2.1")
-        .header("Content-Type", "application/taxii+json;version=2.1")
-        .body(envelope.to_string())
         .send()
         .await
         .unwrap();
@@ -441,7 +402,7 @@ async fn a_partner_onboarded_as_documented_reaches_its_collections_only() {
     }
     let r = app.post("/api/v1/tokens").bearer_auth(&token).json(&json!({})).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN, "a partner mints no token");
-    let (resp, session) = login(&app, "cert-example", &password).await;
+    let (resp, session) = app.login("cert-example", &password).await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     assert!(session.is_none(), "a partner has no UI session");
 }
@@ -454,13 +415,7 @@ async fn tokens_cannot_outgrow_their_purpose() {
     let ana = app.add_user("ana", "analyst").await;
     let rea = app.add_user("rea", "reader").await;
     for name in ["edl", "other"] {
-        let r = app
-            .as_admin(app.post("/api/v1/exports"))
-            .json(&json!({ "name": name, "format": "text" }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::CREATED);
+        app.make_export(json!({ "name": name, "format": "text" })).await;
     }
     let mint = |who: (&'static str, String), body: Value| {
         let app = &app;
@@ -558,7 +513,7 @@ async fn tokens_cannot_outgrow_their_purpose() {
 /// A page of another site cannot make a browser with cached credentials change anything.
 #[tokio::test]
 async fn cross_site_requests_change_nothing() {
-    let app = crate::triage::spawn().await;
+    let app = TestApp::spawn_acme().await;
     let raw = phish("x@acme-corp.com", "<csrf@x>");
     type Attempt<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str);
     let attempts: Vec<Attempt> = vec![

@@ -9,8 +9,8 @@ use harpoon::db::{DatabaseUrl, Db, PoolOptions};
 use reqwest::StatusCode;
 use serde_json::json;
 
+use crate::fixtures::phish::phish;
 use crate::helpers::TestApp;
-use crate::triage::{commit, import_id, phish};
 
 type Digests = std::collections::BTreeMap<&'static str, std::collections::BTreeMap<i64, String>>;
 
@@ -63,10 +63,10 @@ fn cli(dir: &std::path::Path, url: &str, args: &[&str]) -> std::process::Output 
 
 #[tokio::test]
 async fn a_backup_under_write_load_restores_byte_identical() {
-    let app = crate::triage::spawn().await;
+    let app = TestApp::spawn_acme().await;
     for i in 0..3 {
-        let id = import_id(&app, &phish(&format!("u{i}@acme-corp.com"), &format!("<pre{i}@x>"))).await;
-        let (s, c) = commit(&app, id, json!({ "title": format!("before the backup {i}") })).await;
+        let id = app.import_id(&phish(&format!("u{i}@acme-corp.com"), &format!("<pre{i}@x>"))).await;
+        let (s, c) = app.commit(id, json!({ "title": format!("before the backup {i}") })).await;
         assert_eq!(s, StatusCode::CREATED, "{c}");
     }
     let dir = tempfile::tempdir().unwrap();
@@ -76,7 +76,7 @@ async fn a_backup_under_write_load_restores_byte_identical() {
     let load = async {
         let mut n = 0;
         while !stop.load(Ordering::Relaxed) {
-            import_id(&app, &phish(&format!("load{n}@acme-corp.com"), &format!("<load{n}@x>"))).await;
+            app.import_id(&phish(&format!("load{n}@acme-corp.com"), &format!("<load{n}@x>"))).await;
             n += 1;
         }
         n

@@ -7,7 +7,6 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, status_json};
-use crate::triage::{import_id, spawn};
 
 fn mail(from: &str, subject: &str, message_id: &str, body: &str) -> String {
     let content_type = if body.starts_with('<') { "text/html" } else { "text/plain" };
@@ -17,20 +16,14 @@ fn mail(from: &str, subject: &str, message_id: &str, body: &str) -> String {
     )
 }
 
-async fn get(app: &TestApp, path: &str) -> Value {
-    let (s, v) = status_json(app.as_admin(app.get(path)).send().await.unwrap()).await;
-    assert_eq!(s, StatusCode::OK, "{path}: {v}");
-    v
-}
-
 async fn campaigns(app: &TestApp) -> Vec<Value> {
-    get(app, "/api/v1/campaigns").await["campaigns"].as_array().cloned().unwrap_or_default()
+    app.get_ok("/api/v1/campaigns").await["campaigns"].as_array().cloned().unwrap_or_default()
 }
 
 async fn campaign_of(app: &TestApp, draft: i64) -> Option<i64> {
     for c in campaigns(app).await {
         let id = c["id"].as_i64().unwrap();
-        let v = get(app, &format!("/api/v1/campaigns/{id}")).await;
+        let v = app.get_ok(&format!("/api/v1/campaigns/{id}")).await;
         if v["drafts"].as_array().unwrap().iter().any(|d| d["import"]["id"] == draft) {
             return Some(id);
         }
@@ -40,36 +33,28 @@ async fn campaign_of(app: &TestApp, draft: i64) -> Option<i64> {
 
 #[tokio::test]
 async fn drafts_sharing_a_kit_or_a_domain_form_one_explained_campaign() {
-    let app = spawn().await;
-    let a = import_id(
-        &app,
-        &mail(
+    let app = TestApp::spawn_acme().await;
+    let a = app
+        .import_id(&mail(
             "billing@evil-one.xyz",
             "Invoice overdue",
             "a1@x",
             "Pay now: http://evil-one.xyz/wp-content/x/9f86d081884c7d65/login.php?u=vic@acme-corp.com",
-        ),
-    )
-    .await;
-    let b = import_id(
-        &app,
-        &mail(
+        ))
+        .await;
+    let b = app
+        .import_id(&mail(
             "it@other-bad.xyz",
             "Mailbox full",
             "b1@x",
             "Verify: https://cdn.other-bad.xyz/wp-content/x/0123abcd4567ef89/login.php?u=ana@acme-corp.com",
-        ),
-    )
-    .await;
-    let c = import_id(
-        &app,
-        &mail("noreply@evil-one.xyz", "Second notice", "c1@x", "See https://evil-one.xyz/pay"),
-    )
-    .await;
+        ))
+        .await;
+    let c = app
+        .import_id(&mail("noreply@evil-one.xyz", "Second notice", "c1@x", "See https://evil-one.xyz/pay"))
+        .await;
     // Benign mail from a provider, linking platforms: never glued to anything.
-    let benign1 = import_id(
-        &app,
-        &mail(
+    let benign1 = app.import_id(&mail(
             "friend@gmail.com",
             "Lunch?",
             "d1@x",
@@ -77,9 +62,7 @@ async fn drafts_sharing_a_kit_or_a_domain_form_one_explained_campaign() {
         ),
     )
     .await;
-    let benign2 = import_id(
-        &app,
-        &mail(
+    let benign2 = app.import_id(&mail(
             "other@gmail.com",
             "Photos",
             "e1@x",
@@ -93,7 +76,7 @@ async fn drafts_sharing_a_kit_or_a_domain_form_one_explained_campaign() {
     let id = list[0]["id"].as_i64().unwrap();
     assert_eq!(list[0]["drafts"], 3, "{list:?}");
     assert_eq!(list[0]["open_drafts"], 3);
-    let v = get(&app, &format!("/api/v1/campaigns/{id}")).await;
+    let v = app.get_ok(&format!("/api/v1/campaigns/{id}")).await;
     let members: Vec<i64> =
         v["drafts"].as_array().unwrap().iter().map(|d| d["import"]["id"].as_i64().unwrap()).collect();
     assert_eq!(members, vec![a, b, c], "{v}");
@@ -117,7 +100,7 @@ async fn drafts_sharing_a_kit_or_a_domain_form_one_explained_campaign() {
     assert_eq!(campaign_of(&app, benign2).await, None);
 
     // The UI shows the same, escaped.
-    let (_, ui) = crate::ui::login(&app, "admin", crate::helpers::ADMIN_PASSWORD).await;
+    let (_, ui) = app.login("admin", crate::helpers::ADMIN_PASSWORD).await;
     let ui = ui.expect("admin session");
     let list = ui.get(&app, "/ui/campaigns").await.text().await.unwrap();
     assert!(list.contains(&format!("href=\"/ui/campaigns/{id}\"")), "{list}");
@@ -131,19 +114,22 @@ async fn drafts_sharing_a_kit_or_a_domain_form_one_explained_campaign() {
 
 #[tokio::test]
 async fn a_draft_linking_two_campaigns_merges_them_and_whitelisted_values_link_nothing() {
-    let app = spawn().await;
-    let d1 = import_id(&app, &mail("a@dee.xyz", "s1", "m1@x", "go https://dee.xyz/a")).await;
-    let _d2 = import_id(&app, &mail("b@dee.xyz", "s2", "m2@x", "go https://dee.xyz/b")).await;
-    let e1 = import_id(&app, &mail("a@ee-bad.xyz", "s3", "m3@x", "go https://ee-bad.xyz/a")).await;
-    let _e2 = import_id(&app, &mail("b@ee-bad.xyz", "s4", "m4@x", "go https://ee-bad.xyz/b")).await;
+    let app = TestApp::spawn_acme().await;
+    let d1 = app.import_id(&mail("a@dee.xyz", "s1", "m1@x", "go https://dee.xyz/a")).await;
+    let _d2 = app.import_id(&mail("b@dee.xyz", "s2", "m2@x", "go https://dee.xyz/b")).await;
+    let e1 = app.import_id(&mail("a@ee-bad.xyz", "s3", "m3@x", "go https://ee-bad.xyz/a")).await;
+    let _e2 = app.import_id(&mail("b@ee-bad.xyz", "s4", "m4@x", "go https://ee-bad.xyz/b")).await;
     let x = campaign_of(&app, d1).await.expect("dee.xyz campaign");
     let y = campaign_of(&app, e1).await.expect("ee-bad.xyz campaign");
     assert_ne!(x, y);
-    let both = import_id(
-        &app,
-        &mail("c@elsewhere-evil.xyz", "s5", "m5@x", "go https://dee.xyz/c and https://ee-bad.xyz/c"),
-    )
-    .await;
+    let both = app
+        .import_id(&mail(
+            "c@elsewhere-evil.xyz",
+            "s5",
+            "m5@x",
+            "go https://dee.xyz/c and https://ee-bad.xyz/c",
+        ))
+        .await;
     let list = campaigns(&app).await;
     assert_eq!(list.len(), 1, "{list:?}");
     assert_eq!(list[0]["drafts"], 5);
@@ -151,7 +137,7 @@ async fn a_draft_linking_two_campaigns_merges_them_and_whitelisted_values_link_n
     assert_eq!(merged, x.min(y));
     assert_eq!(campaign_of(&app, both).await, Some(merged));
     // The merged-away campaign answers with the one it went into.
-    let gone = get(&app, &format!("/api/v1/campaigns/{}", x.max(y))).await;
+    let gone = app.get_ok(&format!("/api/v1/campaigns/{}", x.max(y))).await;
     assert_eq!(gone["id"], merged);
 
     // A whitelisted domain links nothing.
@@ -166,10 +152,8 @@ async fn a_draft_linking_two_campaigns_merges_them_and_whitelisted_values_link_n
     )
     .await;
     assert_eq!(s, StatusCode::CREATED, "{w}");
-    let p1 =
-        import_id(&app, &mail("x@partner-portal.xyz", "q1", "p1@x", "https://partner-portal.xyz/a")).await;
-    let p2 =
-        import_id(&app, &mail("y@partner-portal.xyz", "q2", "p2@x", "https://partner-portal.xyz/b")).await;
+    let p1 = app.import_id(&mail("x@partner-portal.xyz", "q1", "p1@x", "https://partner-portal.xyz/a")).await;
+    let p2 = app.import_id(&mail("y@partner-portal.xyz", "q2", "p2@x", "https://partner-portal.xyz/b")).await;
     assert_eq!(campaign_of(&app, p1).await, None);
     assert_eq!(campaign_of(&app, p2).await, None);
 }
@@ -187,34 +171,31 @@ fn kit_page(name: &str, host: &str) -> String {
 
 #[tokio::test]
 async fn near_duplicate_bodies_on_unrelated_hosts_are_one_campaign() {
-    let app = spawn().await;
-    let a =
-        import_id(&app, &mail("desk@first-host.xyz", "Quota", "h1@x", &kit_page("alice", "first-host.xyz")))
-            .await;
-    let b =
-        import_id(&app, &mail("desk@second-host.xyz", "Quota", "h2@x", &kit_page("bob", "second-host.xyz")))
-            .await;
+    let app = TestApp::spawn_acme().await;
+    let a = app
+        .import_id(&mail("desk@first-host.xyz", "Quota", "h1@x", &kit_page("alice", "first-host.xyz")))
+        .await;
+    let b = app
+        .import_id(&mail("desk@second-host.xyz", "Quota", "h2@x", &kit_page("bob", "second-host.xyz")))
+        .await;
     let c = campaign_of(&app, a).await.expect("a campaign by body");
     assert_eq!(campaign_of(&app, b).await, Some(c));
-    let v = get(&app, &format!("/api/v1/campaigns/{c}")).await;
+    let v = app.get_ok(&format!("/api/v1/campaigns/{c}")).await;
     assert!(v["shared_keys"].as_array().unwrap().iter().any(|k| k["kind"] == "html"), "{}", v["shared_keys"]);
 }
 
 #[tokio::test]
 async fn bulk_actions_act_on_the_whole_campaign_and_are_audited() {
-    let app = spawn().await;
+    let app = TestApp::spawn_acme().await;
     let mut drafts = Vec::new();
     for (i, who) in ["alice", "bob", "carol"].iter().enumerate() {
         drafts.push(
-            import_id(
-                &app,
-                &mail(
-                    &format!("{who}@kit-sender{i}.xyz"),
-                    "Pay",
-                    &format!("k{i}@x"),
-                    &format!("https://kit-host{i}.xyz/secure/office/{}/index.php", "ab12cd34ef56ab78"),
-                ),
-            )
+            app.import_id(&mail(
+                &format!("{who}@kit-sender{i}.xyz"),
+                "Pay",
+                &format!("k{i}@x"),
+                &format!("https://kit-host{i}.xyz/secure/office/{}/index.php", "ab12cd34ef56ab78"),
+            ))
             .await,
         );
     }
@@ -232,47 +213,40 @@ async fn bulk_actions_act_on_the_whole_campaign_and_are_audited() {
         app.get(&format!("/api/v1/campaigns/{id}")).basic_auth("rea", Some(&reader)).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
 
-    let (s, out) = status_json(
-        app.as_admin(app.post(&format!("/api/v1/campaigns/{id}/commit")))
-            .json(&json!({ "title": "Office kit wave" }))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s, out) = app
+        .post_json(&format!("/api/v1/campaigns/{id}/commit"), &json!({ "title": "Office kit wave" }))
+        .await;
     assert_eq!(s, StatusCode::OK, "{out}");
     let event = out["event_id"].as_i64().expect("one event");
     assert_eq!(out["done"].as_array().unwrap().len(), 3, "{out}");
     for d in &drafts {
-        let v = get(&app, &format!("/api/v1/imports/{d}")).await;
+        let v = app.draft(*d).await;
         assert_eq!(v["state"], "committed", "{v}");
         assert_eq!(v["event_id"], event, "{v}");
     }
-    let v = get(&app, &format!("/api/v1/campaigns/{id}")).await;
+    let v = app.get_ok(&format!("/api/v1/campaigns/{id}")).await;
     assert_eq!(v["events"], json!([event]));
     // Nothing left to commit.
     let r = app.as_admin(app.post(&format!("/api/v1/campaigns/{id}/commit"))).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::CONFLICT);
 
-    let (s, out) = status_json(
-        app.as_admin(app.post(&format!("/api/v1/campaigns/{id}/indicators/status")))
-            .json(&json!({ "status": "active", "type": "url" }))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s, out) = app
+        .post_json(
+            &format!("/api/v1/campaigns/{id}/indicators/status"),
+            &json!({ "status": "active", "type": "url" }),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{out}");
     let done = out["done"].as_array().unwrap();
     assert_eq!(done.len(), 3, "one URL per email: {out}");
     for i in done {
-        let v = get(&app, &format!("/api/v1/indicators/{i}")).await;
+        let v = app.get_ok(&format!("/api/v1/indicators/{i}")).await;
         assert_eq!(v["status"], "active", "{v}");
     }
 
     // Abandon: another campaign's open drafts.
-    let x1 = import_id(&app, &mail("a@spam-wave.xyz", "Win", "w1@x", "https://spam-wave.xyz/a")).await;
-    let x2 = import_id(&app, &mail("b@spam-wave.xyz", "Win", "w2@x", "https://spam-wave.xyz/b")).await;
+    let x1 = app.import_id(&mail("a@spam-wave.xyz", "Win", "w1@x", "https://spam-wave.xyz/a")).await;
+    let x2 = app.import_id(&mail("b@spam-wave.xyz", "Win", "w2@x", "https://spam-wave.xyz/b")).await;
     let other = campaign_of(&app, x1).await.expect("campaign");
     let (s, out) = status_json(
         app.as_admin(app.post(&format!("/api/v1/campaigns/{other}/abandon"))).send().await.unwrap(),
@@ -280,10 +254,10 @@ async fn bulk_actions_act_on_the_whole_campaign_and_are_audited() {
     .await;
     assert_eq!(s, StatusCode::OK, "{out}");
     for d in [x1, x2] {
-        assert_eq!(get(&app, &format!("/api/v1/imports/{d}")).await["state"], "abandoned");
+        assert_eq!(app.draft(d).await["state"], "abandoned");
     }
 
-    let audit = get(&app, "/api/v1/audit?limit=50").await;
+    let audit = app.get_ok("/api/v1/audit?limit=50").await;
     let actions: Vec<String> = audit
         .as_array()
         .or_else(|| audit["entries"].as_array())

@@ -17,7 +17,7 @@ use harpoon::db::{Backend, leases};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 
-use crate::connectors::{Dovecot, PASSWORD};
+use crate::fixtures::dovecot::{Dovecot, PASSWORD};
 use crate::helpers::{TestDb, status_json};
 
 const ADMIN: &str = "cluster-admin-password";
@@ -344,10 +344,17 @@ async fn instances_killed_during_a_sweep_an_import_batch_a_connector_fetch_and_a
         ),
     );
 
-    // 1. A TAXII sweep through nginx; an instance dies after the third page.
-    let (collection, posted) = taxii_collection(&c, 2_000).await;
+    a_sweep_loses_nothing_when_an_instance_dies(&c).await;
+    an_import_batch_loses_nothing_when_an_instance_dies(&c).await;
+    a_connector_fetch_loses_nothing_when_its_instance_dies(&c, &dovecot).await;
+    a_run_whose_instance_dies_is_interrupted(&c).await;
+}
+
+/// Step 1: A TAXII sweep through nginx; an instance dies after the third page.
+async fn a_sweep_loses_nothing_when_an_instance_dies(c: &Cluster) {
+    let (collection, posted) = taxii_collection(c, 2_000).await;
     let mut killed = false;
-    let seen = sweep(&c, &collection, 100, |page| {
+    let seen = sweep(c, &collection, 100, |page| {
         if page == 3 && !killed {
             c.run("kill", 1);
             killed = true;
@@ -359,22 +366,27 @@ async fn instances_killed_during_a_sweep_an_import_batch_a_connector_fetch_and_a
     assert_eq!(unique.len(), seen.len(), "no object twice in one sweep");
     assert_eq!(unique, posted, "every object in the sweep");
     c.run("start", 1);
+}
 
-    // 2. An import batch pushed through nginx; an instance dies in the middle.
+/// Step 2: An import batch pushed through nginx; an instance dies in the middle.
+async fn an_import_batch_loses_nothing_when_an_instance_dies(c: &Cluster) {
     let batch: Vec<String> = (0..60).map(|n| email("batch", n)).collect();
     for (n, raw) in batch.iter().enumerate() {
         if n == 20 {
             c.run("kill", 2);
         }
-        push(&c, raw).await;
+        push(c, raw).await;
     }
     c.run("start", 2);
-    let by_hash = imports_by_hash(&c).await;
+    let by_hash = imports_by_hash(c).await;
     for raw in &batch {
         assert_eq!(by_hash.get(&sha256(raw)), Some(&1), "every pushed email imported exactly once");
     }
+}
 
-    // 3. A mailbox connector created over REST (every instance starts it; one holds its lease).
+/// Step 3: A mailbox connector created over REST (every instance starts it; one holds its lease);
+/// the holder dies and another takes it over.
+async fn a_connector_fetch_loses_nothing_when_its_instance_dies(c: &Cluster, dovecot: &Dovecot) {
     let messages: Vec<String> = (0..30).map(|n| email("mailbox", n)).collect();
     for m in &messages[..10] {
         dovecot.deliver(m.as_bytes());
@@ -393,33 +405,34 @@ async fn instances_killed_during_a_sweep_an_import_batch_a_connector_fetch_and_a
     assert_eq!(status, StatusCode::CREATED, "{conn}");
     let lease = format!("connector:{}", conn["id"].as_i64().expect("id"));
     let taken = |want: usize| {
-        let c = &c;
         let messages = &messages;
         async move {
             let by_hash = imports_by_hash(c).await;
             (messages[..want].iter().all(|m| by_hash.contains_key(&sha256(m)))).then_some(())
         }
     };
-    within(30, "the first ten messages imported", &c, || taken(10)).await;
-    let first = within(10, "an instance holds the connector", &c, || async { c.holder_of(&lease) }).await;
+    within(30, "the first ten messages imported", c, || taken(10)).await;
+    let first = within(10, "an instance holds the connector", c, || async { c.holder_of(&lease) }).await;
     for m in &messages[10..] {
         dovecot.deliver(m.as_bytes());
     }
     c.run("kill", first);
-    let second = within(20, "another instance takes the connector over", &c, || async {
+    let second = within(20, "another instance takes the connector over", c, || async {
         c.holder_of(&lease).filter(|h| *h != first)
     })
     .await;
     assert_ne!(first, second);
-    within(40, "every message imported", &c, || taken(30)).await;
-    let by_hash = imports_by_hash(&c).await;
+    within(40, "every message imported", c, || taken(30)).await;
+    let by_hash = imports_by_hash(c).await;
     for m in &messages {
         assert_eq!(by_hash.get(&sha256(m)), Some(&1), "every delivered message imported exactly once");
     }
     c.run("start", first);
+}
 
-    // 4. An operation run whose instance dies: another closes it as interrupted.
-    let imported = push(&c, &email("run", 0)).await;
+/// Step 4: An operation run whose instance dies: another closes it as interrupted.
+async fn a_run_whose_instance_dies_is_interrupted(c: &Cluster) {
+    let imported = push(c, &email("run", 0)).await;
     let draft = imported["imports"][0]["id"].as_i64().expect("draft id");
     let (status, body) = status_json(
         c.admin(Method::POST, &format!("/api/v1/imports/{draft}/commit"))
@@ -456,12 +469,12 @@ async fn instances_killed_during_a_sweep_an_import_batch_a_connector_fetch_and_a
                 .await;
         r
     };
-    within(20, "the run is running", &c, || async { (get_run().await["status"] == "running").then_some(()) })
+    within(20, "the run is running", c, || async { (get_run().await["status"] == "running").then_some(()) })
         .await;
     let runner =
-        within(10, "an instance holds the run", &c, || async { c.holder_of(&format!("run:{run_id}")) }).await;
+        within(10, "an instance holds the run", c, || async { c.holder_of(&format!("run:{run_id}")) }).await;
     c.run("kill", runner);
-    let run = within(20, "the run is closed by another instance", &c, || async {
+    let run = within(20, "the run is closed by another instance", c, || async {
         let r = get_run().await;
         (r["status"] == "interrupted").then_some(r)
     })

@@ -1,325 +1,16 @@
-//! Mailbox connectors against a real Dovecot (Debian's `dovecot-imapd` and `dovecot-pop3d`,
-//! installed by `scripts/dovecot-env`). Each test starts its own Dovecot on free loopback ports
-//! with a throwaway configuration: its own directory, a passwd-file user, a self-signed
-//! certificate (rcgen) that the connector trusts through `ca_file`. Messages are delivered by
-//! writing Maildir files (tmp/ then rename into new/, as a delivery agent does); what happened to
-//! them on the server is read with `doveadm`.
+//! Mailbox connectors against a real Dovecot: each test starts its own
+//! (`fixtures::dovecot`), with a self-signed certificate the connector trusts through `ca_file`;
+//! what happened to the messages on the server is read with `doveadm`.
 //!
 //! A missing Dovecot fails the tests (run `scripts/dovecot-env`); it is never a skip.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::fixtures::dovecot::{Dovecot, PASSWORD};
 use crate::helpers::{TestApp, status_json};
-
-pub(crate) const PASSWORD: &str = "mailbox-password-for-tests";
-
-/// A Dovecot of this test's own, stopped (and its directory removed) on drop.
-pub(crate) struct Dovecot {
-    dir: tempfile::TempDir,
-    child: Option<Child>,
-    imaps: u16,
-    imap: u16,
-    pop3s: u16,
-    pop3: u16,
-    /// The server certificate (self-signed: it is its own CA).
-    ca_file: PathBuf,
-    /// A CA that did not sign the server's certificate.
-    other_ca_file: PathBuf,
-    owner: Option<(u32, u32)>,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
-
-/// uid and gid of a system user, from /etc/passwd.
-fn system_user(name: &str) -> Option<(u32, u32)> {
-    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-    passwd.lines().find_map(|l| {
-        let f: Vec<&str> = l.split(':').collect();
-        (f.first() == Some(&name)).then(|| Some((f.get(2)?.parse().ok()?, f.get(3)?.parse().ok()?))).flatten()
-    })
-}
-
-fn current_user() -> (String, u32, u32) {
-    let out = |args: &[&str]| {
-        String::from_utf8(Command::new("id").args(args).output().expect("id").stdout)
-            .expect("utf8")
-            .trim()
-            .to_string()
-    };
-    (out(&["-un"]), out(&["-u"]).parse().expect("uid"), out(&["-g"]).parse().expect("gid"))
-}
-
-impl Dovecot {
-    pub(crate) async fn start() -> Self {
-        let dovecot = Command::new("dovecot").arg("--version").output();
-        assert!(
-            dovecot.is_ok_and(|o| o.status.success()),
-            "Dovecot is not installed: run scripts/dovecot-env (the connector tests need a real server)"
-        );
-        let dir = tempfile::tempdir().expect("temp dir");
-        let root = dir.path();
-        let key = rcgen::KeyPair::generate().expect("key");
-        let mut params =
-            rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-                .expect("params");
-        params.is_ca = rcgen::IsCa::NoCa;
-        let cert = params.self_signed(&key).expect("cert");
-        std::fs::write(root.join("cert.pem"), cert.pem()).expect("write cert");
-        std::fs::write(root.join("key.pem"), key.serialize_pem()).expect("write key");
-        let other_key = rcgen::KeyPair::generate().expect("key");
-        let other = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
-            .expect("params")
-            .self_signed(&other_key)
-            .expect("cert");
-        std::fs::write(root.join("other-ca.pem"), other.pem()).expect("write other CA");
-
-        let (me, my_uid, my_gid) = current_user();
-        // As root, Dovecot drops privileges: mail belongs to its own `dovecot` user. Otherwise
-        // everything runs as the current user.
-        let (internal, login, owner, (uid, gid)) = if my_uid == 0 {
-            let ids = system_user("dovecot").expect("the dovecot system user (from the package)");
-            ("dovecot".to_string(), "dovenull".to_string(), Some(ids), ids)
-        } else {
-            (me.clone(), me, None, (my_uid, my_gid))
-        };
-        let home = root.join("home");
-        std::fs::create_dir_all(&home).expect("home");
-        std::fs::write(
-            root.join("passwd"),
-            // bob's password is the value of HOME: a connector of the configuration file reads it
-            // with password_env (tests cannot set variables: `unsafe` is forbidden).
-            format!(
-                "alice:{{PLAIN}}{PASSWORD}:{uid}:{gid}::{h}::\nbob:{{PLAIN}}{bob}:{uid}:{gid}::{h}::\n",
-                h = home.display(),
-                bob = std::env::var("HOME").expect("HOME is set"),
-            ),
-        )
-        .expect("passwd");
-        let mut d = Dovecot {
-            child: None,
-            imaps: free_port(),
-            imap: free_port(),
-            pop3s: free_port(),
-            pop3: free_port(),
-            ca_file: root.join("cert.pem"),
-            other_ca_file: root.join("other-ca.pem"),
-            owner,
-            dir,
-        };
-        for sub in ["new", "cur", "tmp"] {
-            std::fs::create_dir_all(d.maildir().join(sub)).expect("maildir");
-        }
-        d.chown_tree(&home);
-        let r = d.dir.path().display().to_string();
-        let make_conf = |d: &Dovecot| {
-            format!(
-                r#"base_dir = {r}/run
-state_dir = {r}/state
-instance_name = harpoon-test-{imaps}
-log_path = {r}/dovecot.log
-protocols = imap pop3
-listen = 127.0.0.1
-ssl = required
-ssl_cert = <{r}/cert.pem
-ssl_key = <{r}/key.pem
-auth_mechanisms = plain login
-# Answer a wrong password at once, and never slow loopback clients down after failures (the
-# anvil penalty): the tests retry every 100 ms.
-auth_failure_delay = 0
-# Dovecot 2.3's default, pinned: a test computes a message's UIDL from its UID and UIDVALIDITY.
-pop3_uidl_format = %08Xu%08Xv
-login_trusted_networks = 127.0.0.0/8
-default_internal_user = {internal}
-default_internal_group = {internal}
-default_login_user = {login}
-first_valid_uid = 1
-mail_location = maildir:~/Maildir
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN {r}/passwd
-}}
-userdb {{
-  driver = passwd-file
-  args = {r}/passwd
-}}
-service imap-login {{
-  inet_listener imap {{
-    port = {imap}
-  }}
-  inet_listener imaps {{
-    port = {imaps}
-    ssl = yes
-  }}
-}}
-service pop3-login {{
-  inet_listener pop3 {{
-    port = {pop3}
-  }}
-  inet_listener pop3s {{
-    port = {pop3s}
-    ssl = yes
-  }}
-}}
-service anvil {{
-  chroot =
-}}
-service stats {{
-  chroot =
-}}
-"#,
-                imaps = d.imaps,
-                imap = d.imap,
-                pop3 = d.pop3,
-                pop3s = d.pop3s,
-            )
-        };
-        // The ports were free when picked, but a test running alongside may take one before
-        // Dovecot binds it: then Dovecot exits at once, and it gets fresh ports.
-        for attempt in 1.. {
-            std::fs::write(d.conf(), make_conf(&d)).expect("dovecot.conf");
-            if d.try_run().await {
-                break;
-            }
-            assert!(attempt < 5, "Dovecot did not start: {}", d.log());
-            (d.imaps, d.imap, d.pop3s, d.pop3) = (free_port(), free_port(), free_port(), free_port());
-        }
-        d
-    }
-
-    fn conf(&self) -> PathBuf {
-        self.dir.path().join("dovecot.conf")
-    }
-
-    fn maildir(&self) -> PathBuf {
-        self.dir.path().join("home/Maildir")
-    }
-
-    fn chown_tree(&self, path: &Path) {
-        let Some((uid, gid)) = self.owner else { return };
-        std::os::unix::fs::chown(path, Some(uid), Some(gid)).expect("chown");
-        if path.is_dir() {
-            for entry in std::fs::read_dir(path).expect("read dir") {
-                self.chown_tree(&entry.expect("entry").path());
-            }
-        }
-    }
-
-    /// Restarts the server on its ports and waits until the IMAPS port answers.
-    async fn run(&mut self) {
-        for attempt in 1.. {
-            if self.try_run().await {
-                return;
-            }
-            assert!(attempt < 5, "Dovecot did not start: {}", self.log());
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
-    /// Starts the server; false when it exits before its IMAPS port answers (a port taken).
-    async fn try_run(&mut self) -> bool {
-        let mut child = Command::new("dovecot")
-            .args(["-F", "-c"])
-            .arg(self.conf())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("dovecot starts");
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while std::net::TcpStream::connect(("127.0.0.1", self.imaps)).is_err() {
-            if child.try_wait().ok().flatten().is_some() || Instant::now() >= deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                return false;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        self.child = Some(child);
-        true
-    }
-
-    /// Stops the server (SIGTERM, as an administrator would) and waits until it is gone.
-    async fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").arg(child.id().to_string()).status();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        while std::net::TcpStream::connect(("127.0.0.1", self.imaps)).is_ok() {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("dovecot.log")).unwrap_or_default()
-    }
-
-    /// Delivers a message into the inbox as a delivery agent does (tmp/, then rename to new/).
-    pub(crate) fn deliver(&self, bytes: &[u8]) {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let name = format!(
-            "{}.M{}P{}.harpoon-test",
-            1_700_000_000,
-            N.fetch_add(1, Ordering::Relaxed),
-            std::process::id()
-        );
-        let tmp = self.maildir().join("tmp").join(&name);
-        std::fs::write(&tmp, bytes).expect("write message");
-        self.chown_tree(&tmp);
-        std::fs::rename(&tmp, self.maildir().join("new").join(&name)).expect("deliver");
-    }
-
-    /// How many messages of `mailbox` match the doveadm search `query`.
-    /// [`Self::count`] once it reaches `want` (a message is counted as taken when its import is
-    /// stored, and marked on the server just after), or what it is after 10 s.
-    async fn count_reaching(&self, mailbox: &str, query: &str, want: usize) -> usize {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let n = self.count(mailbox, query);
-            if n == want || Instant::now() >= deadline {
-                return n;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn count(&self, mailbox: &str, query: &str) -> usize {
-        let mut args = vec!["-c".to_string(), self.conf().display().to_string()];
-        args.extend(["search", "-u", "alice", "mailbox", mailbox].map(String::from));
-        args.extend(query.split_whitespace().map(String::from));
-        let out = Command::new("doveadm").args(&args).output().expect("doveadm");
-        if !out.status.success() {
-            // A mailbox that does not exist (yet) holds nothing.
-            return 0;
-        }
-        String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.trim().is_empty()).count()
-    }
-}
-
-impl Drop for Dovecot {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").arg(child.id().to_string()).status();
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
 
 /// A distinct phish-like message.
 fn phish(n: usize) -> Vec<u8> {
@@ -332,57 +23,25 @@ fn phish(n: usize) -> Vec<u8> {
     .into_bytes()
 }
 
-/// An app whose CA directory (`security.ca_dir`) is the Dovecot stand-in's directory, where its
-/// CA files are.
-async fn spawn_app(d: &Dovecot) -> TestApp {
-    let ca_dir = d.ca_dir();
-    TestApp::spawn_with(|s| {
-        s.security.ca_dir = Some(ca_dir);
-        s.connectors.poll_interval_secs = 1;
-        s.connectors.timeout_secs = 5;
-        s.connectors.backoff_initial_ms = 100;
-        s.connectors.backoff_max_secs = 1;
-    })
-    .await
-}
-
 impl TestApp {
     async fn create_connector(&self, body: Value) -> Value {
-        let (status, v) = status_json(
-            self.as_admin(self.post("/api/v1/connectors")).json(&body).send().await.expect("request"),
-        )
-        .await;
+        let (status, v) = self.post_json("/api/v1/connectors", &body).await;
         assert_eq!(status, StatusCode::CREATED, "{v}");
         v
     }
 
     async fn connector(&self, name: &str) -> Value {
-        let (status, v) = status_json(
-            self.as_admin(self.get(&format!("/api/v1/connectors/{name}"))).send().await.expect("request"),
-        )
-        .await;
-        assert_eq!(status, StatusCode::OK, "{v}");
-        v
+        self.get_ok(&format!("/api/v1/connectors/{name}")).await
     }
 
     async fn patch_connector(&self, name: &str, body: Value) -> Value {
-        let (status, v) = status_json(
-            self.as_admin(self.request(reqwest::Method::PATCH, &format!("/api/v1/connectors/{name}")))
-                .json(&body)
-                .send()
-                .await
-                .expect("request"),
-        )
-        .await;
+        let (status, v) = self.patch_json(&format!("/api/v1/connectors/{name}"), &body).await;
         assert_eq!(status, StatusCode::OK, "{v}");
         v
     }
 
     async fn imports(&self) -> Vec<Value> {
-        let (status, v) =
-            status_json(self.as_admin(self.get("/api/v1/imports?limit=500")).send().await.expect("request"))
-                .await;
-        assert_eq!(status, StatusCode::OK, "{v}");
+        let v = self.get_ok("/api/v1/imports?limit=500").await;
         v["imports"].as_array().expect("imports").clone()
     }
 
@@ -397,20 +56,6 @@ impl TestApp {
             assert!(Instant::now() < deadline, "connector {name} did not get there: {c:#}");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-    }
-}
-
-impl Dovecot {
-    pub(crate) fn imaps(&self) -> u16 {
-        self.imaps
-    }
-
-    pub(crate) fn ca_file(&self) -> &Path {
-        &self.ca_file
-    }
-
-    pub(crate) fn ca_dir(&self) -> PathBuf {
-        self.ca_file.parent().expect("the CA file is in a directory").to_path_buf()
     }
 }
 
@@ -454,7 +99,7 @@ fn assert_once_each(imports: &[Value], messages: &[Vec<u8>]) {
 #[tokio::test]
 async fn imap_imports_each_message_once_and_picks_up_new_ones_with_idle() {
     let d = Dovecot::start().await;
-    let app = spawn_app(&d).await;
+    let app = TestApp::builder().mailbox(&d).spawn().await;
     let mut sent: Vec<Vec<u8>> = (0..3).map(phish).collect();
     for m in &sent {
         d.deliver(m);
@@ -491,7 +136,7 @@ async fn imap_imports_each_message_once_and_picks_up_new_ones_with_idle() {
 #[tokio::test]
 async fn imap_killed_mid_batch_and_restarted_loses_and_duplicates_nothing() {
     let d = Dovecot::start().await;
-    let app = spawn_app(&d).await;
+    let app = TestApp::builder().mailbox(&d).spawn().await;
     let sent: Vec<Vec<u8>> = (0..40).map(phish).collect();
     for m in &sent {
         d.deliver(m);
@@ -518,7 +163,7 @@ async fn imap_killed_mid_batch_and_restarted_loses_and_duplicates_nothing() {
 #[tokio::test]
 async fn imap_starttls_polling_commits_and_keeps_a_malformed_message_as_failed() {
     let d = Dovecot::start().await;
-    let app = spawn_app(&d).await;
+    let app = TestApp::builder().mailbox(&d).spawn().await;
     // An Outlook .msg (compound file) that is cut short: nothing in it can be read.
     let mut malformed: Vec<u8> = vec![0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
     // (No NUL bytes: IMAP servers send them as 0x80 without the BINARY extension.)
@@ -537,11 +182,7 @@ async fn imap_starttls_polling_commits_and_keeps_a_malformed_message_as_failed()
     let good = imports.iter().find(|i| i["state"] != "failed").expect("the phish");
     assert_eq!(good["state"], "committed", "{good}");
     assert!(good["event_id"].is_i64());
-    let (status, event) = status_json(
-        app.as_admin(app.get(&format!("/api/v1/events/{}", good["event_id"]))).send().await.expect("request"),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{event}");
+    let event = app.get_ok(&format!("/api/v1/events/{}", good["event_id"])).await;
     assert!(event.to_string().contains("from-mailbox"), "default metadata applied: {event}");
     let failed = imports.iter().find(|i| i["state"] == "failed").expect("the malformed message");
     assert!(failed["error"].as_str().is_some_and(|e| !e.is_empty()), "{failed}");
@@ -563,7 +204,7 @@ async fn imap_starttls_polling_commits_and_keeps_a_malformed_message_as_failed()
 #[tokio::test]
 async fn imap_wrong_password_and_untrusted_certificate_are_reported_and_retried() {
     let d = Dovecot::start().await;
-    let app = spawn_app(&d).await;
+    let app = TestApp::builder().mailbox(&d).spawn().await;
     d.deliver(&phish(1));
     app.create_connector(json!({
         "name": "wrongpass", "protocol": "imap", "host": "127.0.0.1", "port": d.imaps,
@@ -601,7 +242,7 @@ async fn imap_wrong_password_and_untrusted_certificate_are_reported_and_retried(
 #[tokio::test]
 async fn imap_server_that_goes_away_is_retried_until_it_is_back() {
     let mut d = Dovecot::start().await;
-    let app = spawn_app(&d).await;
+    let app = TestApp::builder().mailbox(&d).spawn().await;
     d.deliver(&phish(1));
     app.create_connector(imap_connector(&d, json!({}))).await;
     app.wait_connector("reports", 20, |c| taken(c) == 1).await;
@@ -623,7 +264,7 @@ async fn imap_server_that_goes_away_is_retried_until_it_is_back() {
 #[tokio::test]
 async fn pop3_leaves_messages_remembers_uidl_and_survives_a_restart() {
     let d = Dovecot::start().await;
-    let app = spawn_app(&d).await;
+    let app = TestApp::builder().mailbox(&d).spawn().await;
     let mut sent: Vec<Vec<u8>> = (0..3).map(phish).collect();
     for m in &sent {
         d.deliver(m);
@@ -650,7 +291,7 @@ async fn pop3_leaves_messages_remembers_uidl_and_survives_a_restart() {
 #[tokio::test]
 async fn pop3_starttls_delete_killed_mid_batch_loses_and_duplicates_nothing() {
     let d = Dovecot::start().await;
-    let app = spawn_app(&d).await;
+    let app = TestApp::builder().mailbox(&d).spawn().await;
     let sent: Vec<Vec<u8>> = (0..40).map(phish).collect();
     for m in &sent {
         d.deliver(m);
@@ -676,7 +317,7 @@ async fn pop3_starttls_delete_killed_mid_batch_loses_and_duplicates_nothing() {
 #[tokio::test]
 async fn pop3_wrong_password_server_away_and_malformed_message() {
     let mut d = Dovecot::start().await;
-    let app = spawn_app(&d).await;
+    let app = TestApp::builder().mailbox(&d).spawn().await;
     app.create_connector(pop3_connector(&d, json!({ "password": "wrong" }))).await;
     let bad =
         app.wait_connector("pop", 20, |c| c["health"]["consecutive_failures"].as_i64() >= Some(2)).await;
@@ -774,10 +415,7 @@ async fn connectors_are_for_administrators_and_the_config_file_ones_are_read_onl
         (json!({ "name": "p", "protocol": "imap", "host": "h", "username": "u" }), "password"),
         (json!({ "name": "p q", "protocol": "imap", "host": "h", "username": "u", "password": "x" }), "name"),
     ] {
-        let (status, v) = status_json(
-            app.as_admin(app.post("/api/v1/connectors")).json(&body).send().await.expect("request"),
-        )
-        .await;
+        let (status, v) = app.post_json("/api/v1/connectors", &body).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{why}: {v}");
     }
     // Create, list, delete over REST.
@@ -810,14 +448,12 @@ async fn an_intake_token_may_only_push_emails() {
     )
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, v) = status_json(
-        app.as_admin(app.post("/api/v1/tokens"))
-            .json(&json!({ "label": "mail gateway", "scope": "intake", "username": "gateway" }))
-            .send()
-            .await
-            .expect("request"),
-    )
-    .await;
+    let (status, v) = app
+        .post_json(
+            "/api/v1/tokens",
+            &json!({ "label": "mail gateway", "scope": "intake", "username": "gateway" }),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{v}");
     assert_eq!(v["scope"], "intake");
     let token = v["token"].as_str().expect("token").to_string();
@@ -872,17 +508,11 @@ async fn an_intake_token_may_only_push_emails() {
 #[tokio::test]
 async fn one_instance_runs_a_connector_and_another_takes_it_over_when_it_dies() {
     let d = Dovecot::start().await;
-    let ca_dir = d.ca_dir();
-    let settings = move |s: &mut harpoon::settings::Settings| {
-        s.security.ca_dir = Some(ca_dir.clone());
-        s.connectors.poll_interval_secs = 1;
-        s.connectors.timeout_secs = 5;
-        s.connectors.backoff_initial_ms = 100;
-        s.connectors.backoff_max_secs = 1;
+    let short_leases = |s: &mut harpoon::settings::Settings| {
         s.cluster.lease_secs = 1;
         s.cluster.sweep_secs = 1;
     };
-    let a = TestApp::spawn_with(settings.clone()).await;
+    let a = TestApp::builder().mailbox(&d).settings(short_leases).spawn().await;
     let mut sent: Vec<Vec<u8>> = (0..2).map(phish).collect();
     for m in &sent {
         d.deliver(m);
@@ -890,7 +520,7 @@ async fn one_instance_runs_a_connector_and_another_takes_it_over_when_it_dies() 
     let created = a.create_connector(imap_connector(&d, json!({ "idle": false }))).await;
     a.wait_connector("reports", 20, |c| taken(c) == 2).await;
     // The second instance starts every stored connector too, but only the holder reads the mailbox.
-    let b = a.spawn_sharing_with(settings).await;
+    let b = TestApp::builder().sharing(&a).mailbox(&d).settings(short_leases).spawn().await;
     let lease_name = format!("connector:{}", created["id"].as_i64().expect("id"));
     let holder = |app: &TestApp| {
         let (db, name) = (app.db.clone(), lease_name.clone());
@@ -916,15 +546,6 @@ async fn one_instance_runs_a_connector_and_another_takes_it_over_when_it_dies() 
     while d.count("INBOX", "UNKEYWORD $HarpoonImported") != 0 {
         assert!(Instant::now() < deadline, "every message marked processed");
         tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-impl Dovecot {
-    /// `doveadm ARGS` against this Dovecot, its standard output.
-    fn doveadm(&self, args: &[&str]) -> String {
-        let out = Command::new("doveadm").arg("-c").arg(self.conf()).args(args).output().expect("doveadm");
-        assert!(out.status.success(), "doveadm {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 }
 
@@ -968,7 +589,7 @@ async fn import_of(app: &TestApp, bytes: &[u8]) -> Value {
 #[tokio::test]
 async fn imap_poison_message_is_set_aside_after_three_failed_attempts() {
     let d = Dovecot::start().await;
-    let app = spawn_app(&d).await;
+    let app = TestApp::builder().mailbox(&d).spawn().await;
     refuse_poison(&app);
     let bad = poison();
     d.deliver(&bad);
@@ -1005,7 +626,7 @@ async fn imap_poison_message_is_set_aside_after_three_failed_attempts() {
 #[tokio::test]
 async fn pop3_message_that_killed_the_worker_three_times_is_set_aside() {
     let d = Dovecot::start().await;
-    let app = spawn_app(&d).await;
+    let app = TestApp::builder().mailbox(&d).spawn().await;
     let bad = poison();
     d.deliver(&bad);
     d.deliver(&phish(1));
@@ -1049,7 +670,7 @@ async fn pop3_message_that_killed_the_worker_three_times_is_set_aside() {
 /// marked processed, and the server still answers. (REST: `hostile.rs`.)
 #[tokio::test]
 async fn imap_takes_hostile_inputs_and_records_their_limits() {
-    use crate::hostile::{hostile_input, warning_kinds};
+    use crate::fixtures::hostile::{hostile_input, warning_kinds};
     let cases = [
         ("mime-10000-parts.eml", "too_many_parts"),
         ("rfc822-nested-100.eml", "nesting_depth"),
@@ -1057,7 +678,7 @@ async fn imap_takes_hostile_inputs_and_records_their_limits() {
         ("header-1mb.eml", "header_too_long"),
     ];
     let d = Dovecot::start().await;
-    let app = spawn_app(&d).await;
+    let app = TestApp::builder().mailbox(&d).spawn().await;
     for (name, _) in cases {
         d.deliver(&hostile_input(name));
     }

@@ -82,12 +82,7 @@ fn the_usual() -> Vec<Seed> {
 }
 
 async fn create_export(app: &TestApp, body: Value) -> (StatusCode, Value) {
-    status_json(app.as_admin(app.post("/api/v1/exports")).json(&body).send().await.unwrap()).await
-}
-
-async fn make_export(app: &TestApp, body: Value) {
-    let (status, created) = create_export(app, body).await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
+    app.post_json("/api/v1/exports", &body).await
 }
 
 /// The feed as the admin reads it.
@@ -108,37 +103,17 @@ fn lines(text: &str) -> BTreeSet<String> {
     text.lines().map(str::to_string).collect()
 }
 
-/// An API token of the admin with `scope` (an export token bound to `exports`).
-async fn token(app: &TestApp, scope: &str, exports: &[&str]) -> String {
-    let (status, body) = status_json(
-        app.as_admin(app.post("/api/v1/tokens"))
-            .json(&json!({ "label": "firewall", "scope": scope, "exports": exports }))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    body["token"].as_str().unwrap().to_string()
-}
-
 #[tokio::test]
 async fn the_text_export_is_one_value_per_line_with_wildcards_on_request() {
     let app = TestApp::spawn().await;
     seed(&app, the_usual()).await;
-    make_export(&app, json!({ "name": "edl-all", "format": "text" })).await;
-    make_export(
-        &app,
-        json!({ "name": "edl-domains", "format": "text", "filters": { "type": ["domain"] },
-                "options": { "domain_wildcards": true } }),
-    )
-    .await;
-    make_export(
-        &app,
-        json!({ "name": "edl-urls", "format": "text", "filters": { "type": ["url"] },
-                "options": { "strip_url_scheme": true } }),
-    )
-    .await;
+    app.make_export(json!({ "name": "edl-all", "format": "text" })).await;
+    app.make_export(json!({ "name": "edl-domains", "format": "text", "filters": { "type": ["domain"] },
+                "options": { "domain_wildcards": true } }))
+        .await;
+    app.make_export(json!({ "name": "edl-urls", "format": "text", "filters": { "type": ["url"] },
+                "options": { "strip_url_scheme": true } }))
+        .await;
     let (status, ct, all) = feed(&app, "edl-all").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(ct, "text/plain; charset=utf-8");
@@ -165,7 +140,7 @@ async fn the_text_export_is_one_value_per_line_with_wildcards_on_request() {
 async fn the_csv_export_quotes_fields_and_neutralises_formulas() {
     let app = TestApp::spawn().await;
     seed(&app, the_usual()).await;
-    make_export(&app, json!({ "name": "sheet", "format": "csv", "filters": { "type": ["url", "ipv4"] } }))
+    app.make_export(json!({ "name": "sheet", "format": "csv", "filters": { "type": ["url", "ipv4"] } }))
         .await;
     let (status, ct, body) = feed(&app, "sheet").await;
     assert_eq!(status, StatusCode::OK);
@@ -232,12 +207,9 @@ fn sids(rules: &str) -> BTreeMap<String, String> {
 async fn suricata_rules_load_in_suricata_and_keep_their_sids() {
     let app = TestApp::spawn().await;
     let ids = seed(&app, the_usual()).await;
-    make_export(
-        &app,
-        json!({ "name": "ids", "format": "suricata",
-                "options": { "domain_protocols": ["dns", "tls", "http"] } }),
-    )
-    .await;
+    app.make_export(json!({ "name": "ids", "format": "suricata",
+                "options": { "domain_protocols": ["dns", "tls", "http"] } }))
+        .await;
     let first = feed_ok(&app, "ids").await;
     let rules: Vec<&str> = first.lines().filter(|l| l.starts_with("alert ")).collect();
     // URL 1, domain 3 (DNS, TLS, HTTP), IPv4 1, IPv6 1; no rule for the hash and the address.
@@ -275,8 +247,7 @@ async fn suricata_rules_load_in_suricata_and_keep_their_sids() {
 async fn the_stix_export_is_a_strictly_valid_bundle() {
     let app = TestApp::spawn().await;
     seed(&app, the_usual()).await;
-    make_export(
-        &app,
+    app.make_export(
         json!({ "name": "bundle", "format": "stix", "filters": { "status": ["active", "expired"] } }),
     )
     .await;
@@ -306,8 +277,8 @@ async fn the_stix_export_is_a_strictly_valid_bundle() {
 async fn a_feed_takes_the_token_in_the_header_or_the_url() {
     let app = TestApp::spawn().await;
     seed(&app, the_usual()).await;
-    make_export(&app, json!({ "name": "edl", "format": "text", "filters": { "type": ["ipv4"] } })).await;
-    let export_token = token(&app, "export", &["edl"]).await;
+    app.make_export(json!({ "name": "edl", "format": "text", "filters": { "type": ["ipv4"] } })).await;
+    let export_token = app.admin_token("firewall", "export", &["edl"]).await;
     let url = "/api/v1/exports/edl/feed";
 
     let header = app.get(url).bearer_auth(&export_token).send().await.unwrap();
@@ -354,7 +325,7 @@ async fn a_feed_takes_the_token_in_the_header_or_the_url() {
     let r = app.get("/api/v1/indicators").query(&[("token", &export_token)]).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     // An intake token is not an export token.
-    let intake = token(&app, "intake", &[]).await;
+    let intake = app.admin_token("firewall", "intake", &[]).await;
     let r = app.get(url).query(&[("token", &intake)]).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     // A revoked export token stops working.
@@ -421,15 +392,13 @@ async fn filters_select_by_status_type_score_tags_tlp_and_age() {
     ];
     for (i, (filters, expected)) in cases.iter().enumerate() {
         let name = format!("case-{i}");
-        make_export(&app, json!({ "name": name, "format": "text", "filters": filters })).await;
+        app.make_export(json!({ "name": name, "format": "text", "filters": filters })).await;
         let got = feed_ok(&app, &name).await;
         let expected: BTreeSet<String> = expected.iter().map(|s| s.to_string()).collect();
         assert_eq!(lines(&got), expected, "filters {filters}");
     }
     // The stored definition says what was asked, defaults filled in.
-    let (status, one) =
-        status_json(app.as_admin(app.get("/api/v1/exports/case-2")).send().await.unwrap()).await;
-    assert_eq!(status, StatusCode::OK);
+    let one = app.get_ok("/api/v1/exports/case-2").await;
     assert_eq!(one["filters"], json!({ "status": ["active"], "min_score": 80, "max_tlp": "amber" }));
     assert_eq!(one["url"], "/api/v1/exports/case-2/feed");
     assert_eq!(one["options"]["sid_base"], 1_000_000_000);
@@ -440,19 +409,17 @@ async fn whitelisted_values_never_appear() {
     let app = TestApp::spawn().await;
     seed(&app, the_usual()).await;
     for format in ["text", "csv", "suricata", "stix"] {
-        make_export(&app, json!({ "name": format!("all-{format}"), "format": format })).await;
+        app.make_export(json!({ "name": format!("all-{format}"), "format": format })).await;
     }
     let before = feed_ok(&app, "all-text").await;
     assert!(before.contains("82.118.16.98\n"));
     // A rule made over the API whitelists the stored indicator.
-    let (status, body) = status_json(
-        app.as_admin(app.post("/api/v1/whitelist"))
-            .json(&json!({ "match_kind": "cidr", "pattern": "82.118.16.0/24", "reason": "our ISP" }))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = app
+        .post_json(
+            "/api/v1/whitelist",
+            &json!({ "match_kind": "cidr", "pattern": "82.118.16.0/24", "reason": "our ISP" }),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     // An Active indicator written after the rule (by any path) is still held back by it.
     seed(&app, vec![Seed("ipv4", "82.118.16.7", "active", 50, "green", &[], 0)]).await;
@@ -508,7 +475,7 @@ async fn a_large_export_comes_in_keyset_pages_without_repeats() {
         })
         .await
         .unwrap();
-    make_export(&app, json!({ "name": "big", "format": "text" })).await;
+    app.make_export(json!({ "name": "big", "format": "text" })).await;
     let body = feed_ok(&app, "big").await;
     let all: Vec<&str> = body.lines().collect();
     let distinct: BTreeSet<&str> = all.iter().copied().collect();
@@ -538,7 +505,7 @@ async fn bad_definitions_and_unknown_exports_get_clear_errors() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {problem}");
         assert!(problem["detail"].as_str().unwrap().contains(message), "{body}: {problem}");
     }
-    make_export(&app, json!({ "name": "edl", "format": "text" })).await;
+    app.make_export(json!({ "name": "edl", "format": "text" })).await;
     let (status, _) = create_export(&app, json!({ "name": "edl", "format": "csv" })).await;
     assert_eq!(status, StatusCode::CONFLICT);
     let (_, list) = status_json(app.as_admin(app.get("/api/v1/exports")).send().await.unwrap()).await;

@@ -251,12 +251,50 @@ fn extract_dump() -> Result<(), String> {
 /// input slower than a generous bound. Crashing inputs are written to
 /// `tests/fixtures/mail/fuzz-crash-N.eml` (keep them as regression fixtures).
 /// Quick by default; `HARPOON_FUZZ_SECONDS=600` for a long run.
-#[test]
-fn extract_fuzz_mutations_hold_properties() -> Result<(), String> {
-    let secs: u64 = std::env::var("HARPOON_FUZZ_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mail");
+/// What the mutator splices in: the syntax that steers the parsers.
+const TOKENS: &[&[u8]] = &[
+    b"\r\n\r\n",
+    b"Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n",
+    b"Content-Type: message/rfc822\r\n\r\n",
+    b"Content-Transfer-Encoding: base64\r\n",
+    b"Content-Transfer-Encoding: quoted-printable\r\n",
+    b"=?utf-8?b?",
+    b"=?iso-2022-jp?q?",
+    b"=\r\n",
+    b"&#",
+    b"&#55349;",
+    b"<a href=\"",
+    b"<!--",
+    b"<script>",
+    b"[.]",
+    b"hxxp://",
+    b"http://",
+    b"@",
+    b"xn--",
+    b"\\'e9",
+    b"{\\*\\htmltag",
+    b"PK\x03\x04",
+    b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1",
+    b"\xff\xfe\x00",
+    b"---------- Forwarded message ---------\nFrom: a <b@c.com>\n",
+];
+
+/// xorshift64: a fixed sequence, so a run can be repeated.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// The fixtures (emails, Outlook messages, mboxes, texts) and every 7th small corpus file.
+fn fuzz_seeds(fixtures: &Path) -> Vec<Vec<u8>> {
     let mut seeds: Vec<Vec<u8>> = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(&fixtures) {
+    if let Ok(rd) = std::fs::read_dir(fixtures) {
         let mut paths: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
         paths.sort();
         for p in paths {
@@ -278,40 +316,56 @@ fn extract_fuzz_mutations_hold_properties() -> Result<(), String> {
             }
         }
     }
+    seeds
+}
+
+/// One to eight mutations of `input`: a bit flipped, cut short, a token spliced in, a chunk
+/// repeated or removed, another seed's tail; at most 4 MiB.
+fn mutate(mut input: Vec<u8>, seeds: &[Vec<u8>], rng: &mut XorShift) -> Vec<u8> {
+    for _ in 0..1 + rng.next() % 8 {
+        let len = input.len().max(1);
+        let at = (rng.next() as usize) % len;
+        match rng.next() % 6 {
+            0 => {
+                if let Some(b) = input.get_mut(at) {
+                    *b ^= 1 << (rng.next() % 8);
+                }
+            }
+            1 => input.truncate(at),
+            2 => {
+                let tok = TOKENS.get((rng.next() as usize) % TOKENS.len()).copied().unwrap_or(b"");
+                let at = at.min(input.len());
+                input.splice(at..at, tok.iter().copied());
+            }
+            3 => {
+                let end = (at + (rng.next() as usize) % 4096).min(input.len());
+                let chunk: Vec<u8> = input.get(at..end).unwrap_or_default().to_vec();
+                let to = ((rng.next() as usize) % len).min(input.len());
+                input.splice(to..to, chunk);
+            }
+            4 => {
+                let end = (at + (rng.next() as usize) % 256).min(input.len());
+                input.drain(at.min(end)..end);
+            }
+            _ => {
+                let other = seeds.get((rng.next() as usize) % seeds.len()).cloned().unwrap_or_default();
+                let from = (rng.next() as usize) % other.len().max(1);
+                input.truncate(at);
+                input.extend_from_slice(other.get(from..).unwrap_or_default());
+            }
+        }
+        input.truncate(4 << 20);
+    }
+    input
+}
+
+#[test]
+fn extract_fuzz_mutations_hold_properties() -> Result<(), String> {
+    let secs: u64 = std::env::var("HARPOON_FUZZ_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mail");
+    let seeds = fuzz_seeds(&fixtures);
     assert!(!seeds.is_empty(), "no fuzz seeds");
-    const TOKENS: &[&[u8]] = &[
-        b"\r\n\r\n",
-        b"Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n",
-        b"Content-Type: message/rfc822\r\n\r\n",
-        b"Content-Transfer-Encoding: base64\r\n",
-        b"Content-Transfer-Encoding: quoted-printable\r\n",
-        b"=?utf-8?b?",
-        b"=?iso-2022-jp?q?",
-        b"=\r\n",
-        b"&#",
-        b"&#55349;",
-        b"<a href=\"",
-        b"<!--",
-        b"<script>",
-        b"[.]",
-        b"hxxp://",
-        b"http://",
-        b"@",
-        b"xn--",
-        b"\\'e9",
-        b"{\\*\\htmltag",
-        b"PK\x03\x04",
-        b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1",
-        b"\xff\xfe\x00",
-        b"---------- Forwarded message ---------\nFrom: a <b@c.com>\n",
-    ];
-    let mut rng: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut next = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
+    let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
     let opts = ExtractOptions::default();
     let deadline = Instant::now() + Duration::from_secs(secs);
     let mut runs = 0u64;
@@ -319,42 +373,8 @@ fn extract_fuzz_mutations_hold_properties() -> Result<(), String> {
     let mut crashes = Vec::new();
     let mut contained = 0usize;
     while Instant::now() < deadline {
-        let seed = seeds.get((next() as usize) % seeds.len()).cloned().unwrap_or_default();
-        let mut input = seed;
-        for _ in 0..1 + next() % 8 {
-            let len = input.len().max(1);
-            let at = (next() as usize) % len;
-            match next() % 6 {
-                0 => {
-                    if let Some(b) = input.get_mut(at) {
-                        *b ^= 1 << (next() % 8);
-                    }
-                }
-                1 => input.truncate(at),
-                2 => {
-                    let tok = TOKENS.get((next() as usize) % TOKENS.len()).copied().unwrap_or(b"");
-                    let at = at.min(input.len());
-                    input.splice(at..at, tok.iter().copied());
-                }
-                3 => {
-                    let end = (at + (next() as usize) % 4096).min(input.len());
-                    let chunk: Vec<u8> = input.get(at..end).unwrap_or_default().to_vec();
-                    let to = ((next() as usize) % len).min(input.len());
-                    input.splice(to..to, chunk);
-                }
-                4 => {
-                    let end = (at + (next() as usize) % 256).min(input.len());
-                    input.drain(at.min(end)..end);
-                }
-                _ => {
-                    let other = seeds.get((next() as usize) % seeds.len()).cloned().unwrap_or_default();
-                    let from = (next() as usize) % other.len().max(1);
-                    input.truncate(at);
-                    input.extend_from_slice(other.get(from..).unwrap_or_default());
-                }
-            }
-            input.truncate(4 << 20);
-        }
+        let seed = seeds.get((rng.next() as usize) % seeds.len()).cloned().unwrap_or_default();
+        let input = mutate(seed, &seeds, &mut rng);
         let t0 = Instant::now();
         let x = extract::extract(&input, &opts);
         let dt = t0.elapsed();

@@ -376,21 +376,51 @@ mod msg_writer {
     }
 }
 
+/// One generated `.msg` fixture: its name, bytes and expectations.
+type MsgFixture = (&'static str, Vec<u8>, Value);
+
+fn io(e: std::io::Error) -> String {
+    e.to_string()
+}
+
+fn rcpt(name: &str, addr: &str, kind: u32) -> msg_writer::Obj {
+    msg_writer::Obj {
+        strings: vec![(0x3001, name.into()), (0x39FE, addr.into())],
+        ints: vec![(0x0C15, kind)],
+        ..msg_writer::Obj::default()
+    }
+}
+
 #[test]
 #[ignore = "regenerates the committed .msg fixtures"]
 fn extract_golden_write_msg_fixtures() -> Result<(), String> {
-    use msg_writer::{Obj, lzfu, write};
-    use std::io::{Cursor, Write};
     let dir = fixtures();
-    let e = |e: std::io::Error| e.to_string();
-    let headers = "Received: from mail.invoice-desk.top (mail.invoice-desk.top [45.137.21.77])\r\n\tby mx1.harpoon-corp.com with ESMTPS id 1A2B3C; Mon, 4 Mar 2024 09:00:00 +0000\r\nFrom: Invoice Desk <billing@invoice-desk.top>\r\nTo: bob@harpoon-corp.com\r\nSubject: Invoice 7781\r\nMessage-ID: <inv-7781@invoice-desk.top>\r\nDate: Mon, 4 Mar 2024 09:00:00 +0000\r\n";
-    let rcpt = |name: &str, addr: &str, kind: u32| Obj {
-        strings: vec![(0x3001, name.into()), (0x39FE, addr.into())],
-        ints: vec![(0x0C15, kind)],
-        ..Obj::default()
-    };
-    let mut fixtures: Vec<(&str, Vec<u8>, Value)> = Vec::new();
+    let mut fixtures = plain_and_html_msgs()?;
+    // The plain message cut short.
+    let damaged: Vec<u8> = fixtures[0].1.iter().take(1536).copied().collect();
+    fixtures.extend(rtf_and_code_page_msgs()?);
+    fixtures.extend(forward_and_attachment_msgs()?);
+    fixtures.push((
+        "msg_damaged_truncated",
+        damaged,
+        json!({
+            "warnings": ["malformed"],
+        }),
+    ));
+    for (name, bytes, exp) in fixtures {
+        std::fs::write(dir.join(format!("{name}.msg")), bytes).map_err(io)?;
+        let text = serde_json::to_string_pretty(&exp).map_err(|e| e.to_string())? + "\n";
+        std::fs::write(dir.join(format!("{name}.expected.json")), text).map_err(io)?;
+    }
+    Ok(())
+}
 
+/// A plain-text message with headers and recipients, and an HTML-only one.
+fn plain_and_html_msgs() -> Result<Vec<MsgFixture>, String> {
+    use msg_writer::{Obj, write};
+    let e = io;
+    let headers = "Received: from mail.invoice-desk.top (mail.invoice-desk.top [45.137.21.77])\r\n\tby mx1.harpoon-corp.com with ESMTPS id 1A2B3C; Mon, 4 Mar 2024 09:00:00 +0000\r\nFrom: Invoice Desk <billing@invoice-desk.top>\r\nTo: bob@harpoon-corp.com\r\nSubject: Invoice 7781\r\nMessage-ID: <inv-7781@invoice-desk.top>\r\nDate: Mon, 4 Mar 2024 09:00:00 +0000\r\n";
+    let mut fixtures: Vec<MsgFixture> = Vec::new();
     let plain = Obj {
         strings: vec![
             (0x0037, "Invoice 7781".into()),
@@ -402,8 +432,7 @@ fn extract_golden_write_msg_fixtures() -> Result<(), String> {
         recipients: vec![rcpt("Bob", "bob@harpoon-corp.com", 1), rcpt("Ann", "ann@harpoon-corp.com", 2)],
         ..Obj::default()
     };
-    let plain_bytes = write(&plain).map_err(e)?;
-    fixtures.push(("msg_plain", plain_bytes.clone(), json!({
+    fixtures.push(("msg_plain", write(&plain).map_err(e)?, json!({
         "found": ["url:https://invoice-desk.top/pay/7781", "email:billing@invoice-desk.top", "ipv4:45.137.21.77", "domain:mail.invoice-desk.top"],
         "attrs": {"subject": "Invoice 7781", "from": "billing@invoice-desk.top", "to": "bob@harpoon-corp.com", "message_id": "inv-7781@invoice-desk.top", "hops": "1"},
         "roles": ["single"],
@@ -427,7 +456,14 @@ fn extract_golden_write_msg_fixtures() -> Result<(), String> {
             "attrs": {"subject": "Shared document", "from": "share@docs-share.top"},
         }),
     ));
+    Ok(fixtures)
+}
 
+/// RTF bodies (HTML encapsulated, plain in cp1251) and 8-bit strings in code pages.
+fn rtf_and_code_page_msgs() -> Result<Vec<MsgFixture>, String> {
+    use msg_writer::{Obj, lzfu, write};
+    let e = io;
+    let mut fixtures: Vec<MsgFixture> = Vec::new();
     let rtf = br#"{\rtf1\ansi\ansicpg1252\fromhtml1 \deff0{\fonttbl{\f0\fswiss Arial;}}{\*\htmltag19 <html>}{\*\htmltag64 <a href="https://rtf-only-phish.top/login">}\htmlrtf {\htmlrtf0 Sign in\htmlrtf }\htmlrtf0 {\*\htmltag72 </a>}\par visit rtf-text-domain.top {\*\htmltag27 </html>}}"#;
     let rtf_only = Obj {
         strings: vec![(0x0037, "RTF only".into())],
@@ -492,7 +528,15 @@ fn extract_golden_write_msg_fixtures() -> Result<(), String> {
             "attrs": {"subject": "お支払い確認"},
         }),
     ));
+    Ok(fixtures)
+}
 
+/// A forward with the phish embedded as a message, and a zip attachment.
+fn forward_and_attachment_msgs() -> Result<Vec<MsgFixture>, String> {
+    use msg_writer::{Obj, write};
+    use std::io::{Cursor, Write};
+    let e = io;
+    let mut fixtures: Vec<MsgFixture> = Vec::new();
     let phish = Obj {
         strings: vec![
             (0x0037, "Your parcel".into()),
@@ -555,20 +599,5 @@ fn extract_golden_write_msg_fixtures() -> Result<(), String> {
             "absent": ["domain:scan.zip"],
         }),
     ));
-
-    let damaged: Vec<u8> = plain_bytes.iter().take(1536).copied().collect();
-    fixtures.push((
-        "msg_damaged_truncated",
-        damaged,
-        json!({
-            "warnings": ["malformed"],
-        }),
-    ));
-
-    for (name, bytes, exp) in fixtures {
-        std::fs::write(dir.join(format!("{name}.msg")), bytes).map_err(e)?;
-        let text = serde_json::to_string_pretty(&exp).map_err(|e| e.to_string())? + "\n";
-        std::fs::write(dir.join(format!("{name}.expected.json")), text).map_err(e)?;
-    }
-    Ok(())
+    Ok(fixtures)
 }

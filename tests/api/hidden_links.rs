@@ -2,11 +2,9 @@
 //! wrapper itself kept as whitelisted context with its reason, and the default wrapper rules
 //! are shipped.
 
-use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::status_json;
-use crate::triage::{import_id, spawn};
+use crate::helpers::TestApp;
 
 const TARGET: &str = "https://login.wrapped-phish.top/o365";
 
@@ -24,11 +22,9 @@ Message-ID: <w1@wrapped-phish.top>\r\nDate: Mon, 4 Mar 2024 09:14:55 +0000\r\nCo
 
 #[tokio::test]
 async fn a_wrapped_link_proposes_its_target_and_keeps_the_wrapper_as_context() {
-    let app = spawn().await;
-    let id = import_id(&app, &raw()).await;
-    let (status, d) =
-        status_json(app.as_admin(app.get(&format!("/api/v1/imports/{id}"))).send().await.unwrap()).await;
-    assert_eq!(status, StatusCode::OK, "{d}");
+    let app = TestApp::spawn_acme().await;
+    let id = app.import_id(&raw()).await;
+    let d = app.draft(id).await;
     let items = d["items"].as_array().unwrap();
     let find = |pred: &dyn Fn(&Value) -> bool| items.iter().find(|i| pred(i)).cloned();
     let target = find(&|i| i["type"] == "url" && i["value"] == TARGET).expect("target extracted");

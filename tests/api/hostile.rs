@@ -4,43 +4,10 @@
 //! are measured by `scripts/bench-hostile` (a benchmark, not a timed test); the connector path
 //! is in `connectors.rs`.
 
-use std::path::PathBuf;
-use std::sync::Mutex;
-
-use reqwest::StatusCode;
 use serde_json::Value;
 
+use crate::fixtures::hostile::{hostile_input, warning_kinds};
 use crate::helpers::{TestApp, status_json};
-
-/// The generated inputs, made once per version of the generator (they are not committed: some
-/// are tens of megabytes).
-pub(crate) fn hostile_input(name: &str) -> Vec<u8> {
-    use sha2::Digest;
-    static LOCK: Mutex<()> = Mutex::new(());
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hostile/generate.py");
-    let version = hex::encode(sha2::Sha256::digest(std::fs::read(&script).expect("the generator")));
-    let dir = std::env::temp_dir().join(format!("harpoon-hostile-{}", &version[..16]));
-    let path = dir.join(name);
-    let _guard = LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    if !path.exists() {
-        let out = std::process::Command::new("python3")
-            .arg(&script)
-            .arg(&dir)
-            .args(["--only", name])
-            .output()
-            .expect("python3 runs the generator");
-        assert!(out.status.success(), "generate.py: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    std::fs::read(&path).expect("generated input")
-}
-
-/// The warning kinds recorded on a draft.
-pub(crate) fn warning_kinds(draft: &Value) -> Vec<String> {
-    draft["warnings"]
-        .as_array()
-        .map(|w| w.iter().filter_map(|w| w["kind"].as_str().map(str::to_owned)).collect())
-        .unwrap_or_default()
-}
 
 /// Imports one input through REST and returns its draft, after checking the server answers.
 async fn import_through_rest(app: &TestApp, name: &str) -> Value {
@@ -60,11 +27,7 @@ async fn import_through_rest(app: &TestApp, name: &str) -> Value {
     assert!(health.status().is_success(), "healthz after {name}: {}", health.status());
     assert!(status.is_success(), "{name}: {status} {body}");
     let id = body["imports"][0]["id"].as_i64().unwrap_or_else(|| panic!("{name}: no import in {body}"));
-    let (status, draft) =
-        status_json(app.as_admin(app.get(&format!("/api/v1/imports/{id}"))).send().await.expect("draft"))
-            .await;
-    assert_eq!(status, StatusCode::OK, "{draft}");
-    draft
+    app.draft(id).await
 }
 
 /// Imports `name` and checks that one of `kinds` is among its limit hits.

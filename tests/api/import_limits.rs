@@ -44,14 +44,8 @@ async fn imports_beyond_the_queue_are_told_to_retry_and_the_intake_receipt_is_un
         s.imports.max_wait_secs = 0;
     })
     .await;
-    let (status, v) = status_json(
-        app.as_admin(app.post("/api/v1/tokens"))
-            .json(&json!({ "label": "gateway", "scope": "intake" }))
-            .send()
-            .await
-            .expect("request"),
-    )
-    .await;
+    let (status, v) =
+        app.post_json("/api/v1/tokens", &json!({ "label": "gateway", "scope": "intake" })).await;
     assert_eq!(status, StatusCode::CREATED, "{v}");
     let intake = v["token"].as_str().expect("token").to_string();
     // Warm the password cache, so the slow request below is admitted quickly.
@@ -283,9 +277,6 @@ async fn a_large_email_is_stored_and_read_back_on_a_connection_of_its_own() {
     let back = app.as_admin(app.get(&format!("/api/v1/imports/{id}/raw"))).send().await.expect("raw");
     assert_eq!(back.status(), StatusCode::OK);
     assert_eq!(back.bytes().await.expect("body").as_ref(), raw.as_slice());
-    let (status, verdict) =
-        status_json(app.as_admin(app.get(&format!("/api/v1/imports/{id}"))).send().await.expect("draft"))
-            .await;
-    assert_eq!(status, StatusCode::OK);
+    let verdict = app.draft(id).await;
     assert!(verdict["verdict"]["verdict"].is_string(), "the verdict is stored with the draft: {verdict}");
 }

@@ -11,8 +11,8 @@ use harpoon::db::{leases, now_micros};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::fixtures::phish::{PHISH_URL, phish};
 use crate::helpers::{TestApp, status_json};
-use crate::triage::{PHISH_URL, commit, import_id, indicator, phish};
 
 /// Short leases so that a take-over happens within a few seconds.
 fn short_leases(s: &mut harpoon::settings::Settings) {
@@ -56,19 +56,12 @@ async fn within<T, F: std::future::Future<Output = Option<T>>>(
     }
 }
 
-async fn get_run(app: &TestApp, id: i64) -> Value {
-    let (status, run) =
-        status_json(app.as_admin(app.get(&format!("/api/v1/runs/{id}"))).send().await.unwrap()).await;
-    assert_eq!(status, StatusCode::OK, "{run}");
-    run
-}
-
 /// An Active-able URL indicator (imported and committed through REST): its id.
 async fn url_indicator(app: &TestApp) -> i64 {
-    let id = import_id(app, &phish("bob@acme-corp.com", "leases")).await;
-    let (status, body) = commit(app, id, json!({})).await;
+    let id = app.import_id(&phish("bob@acme-corp.com", "leases")).await;
+    let (status, body) = app.commit(id, json!({})).await;
     assert!(status.is_success(), "{body}");
-    indicator(app, "url", PHISH_URL).await["id"].as_i64().unwrap()
+    app.indicator("url", PHISH_URL).await["id"].as_i64().unwrap()
 }
 
 fn write_script(dir: &std::path::Path, name: &str, body: &str, timeout: Value) {
@@ -94,17 +87,6 @@ fn scripts() -> tempfile::TempDir {
     dir
 }
 
-async fn start_run(app: &TestApp, indicator_id: i64, op: &str) -> (StatusCode, Value) {
-    status_json(
-        app.as_admin(app.post(&format!("/api/v1/indicators/{indicator_id}/operations/{op}/runs")))
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-}
-
 #[tokio::test]
 async fn a_run_left_running_by_a_dead_instance_is_interrupted_and_a_queued_one_is_run_elsewhere() {
     let dir = scripts();
@@ -118,13 +100,11 @@ async fn a_run_left_running_by_a_dead_instance_is_interrupted_and_a_queued_one_i
     let url = url_indicator(&a).await;
 
     // A runs a slow script, then dies.
-    let (status, run) = start_run(&a, url, "slow").await;
+    let (status, run) = a.start_run(url, "slow", json!({})).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{run}");
     let id = run["id"].as_i64().unwrap();
-    within(10, "the run is running", || async {
-        (get_run(&a, id).await["status"] == "running").then_some(())
-    })
-    .await;
+    within(10, "the run is running", || async { (a.run(id).await["status"] == "running").then_some(()) })
+        .await;
     let held = lease(&a, &format!("run:{id}")).await.expect("the run is leased");
     assert_eq!(held.holder, a.background.holder());
     a.background.kill();
@@ -132,7 +112,7 @@ async fn a_run_left_running_by_a_dead_instance_is_interrupted_and_a_queued_one_i
     // B closes it: interrupted, with the reason, within the lease time and a sweep.
     let started = Instant::now();
     let run = within(10, "the run is interrupted", || async {
-        let r = get_run(&b, id).await;
+        let r = b.run(id).await;
         (r["status"] == "interrupted").then_some(r)
     })
     .await;
@@ -162,7 +142,7 @@ async fn a_run_left_running_by_a_dead_instance_is_interrupted_and_a_queued_one_i
         .await
         .unwrap();
     let run = within(10, "the queued run is run", || async {
-        let r = get_run(&b, queued.id).await;
+        let r = b.run(queued.id).await;
         (r["status"] == "succeeded").then_some(r)
     })
     .await;
@@ -246,8 +226,7 @@ async fn a_pending_taxii_ingest_of_a_dead_instance_is_finished_by_another() {
     within(5, "the lease is released", || async { lease(&app, &name).await.is_none().then_some(()) }).await;
     // Every object is in the collection, once.
     let (status, body) = status_json(
-        app.as_admin(app.get(&format!("/taxii2/root/collections/{collection}/objects/?limit=1000")))
-            .header("Accept", "application/taxii+json;version=2.1")
+        app.as_admin(app.taxii_get(&format!("/taxii2/root/collections/{collection}/objects/?limit=1000")))
             .send()
             .await
             .unwrap(),
@@ -377,14 +356,14 @@ async fn the_run_queue_is_bounded() {
     .await;
     let url = url_indicator(&app).await;
     for _ in 0..2 {
-        let (status, run) = start_run(&app, url, "slow").await;
+        let (status, run) = app.start_run(url, "slow", json!({})).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{run}");
     }
-    let (status, body) = start_run(&app, url, "quick").await;
+    let (status, body) = app.start_run(url, "quick", json!({})).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
     assert!(body.to_string().contains("run queue is full"), "{body}");
     // The UI says so too, on the page the indicator's script shows by the button.
-    let (_, session) = crate::ui::login(&app, "admin", crate::helpers::ADMIN_PASSWORD).await;
+    let (_, session) = app.login("admin", crate::helpers::ADMIN_PASSWORD).await;
     let resp = session.unwrap().post(&app, &format!("/ui/indicators/{url}/operations/quick"), &[]).await;
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
     let page = resp.text().await.unwrap();
@@ -403,11 +382,11 @@ async fn a_huge_manifest_timeout_is_capped_and_the_server_starts() {
     })
     .await;
     let url = url_indicator(&app).await;
-    let (status, run) = start_run(&app, url, "forever").await;
+    let (status, run) = app.start_run(url, "forever", json!({})).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{run}");
     let id = run["id"].as_i64().unwrap();
     let run = within(15, "the run times out", || async {
-        let r = get_run(&app, id).await;
+        let r = app.run(id).await;
         (r["status"] == "timed_out").then_some(r)
     })
     .await;
@@ -432,10 +411,10 @@ async fn a_scripts_leftover_children_die_with_its_group() {
     })
     .await;
     let url = url_indicator(&app).await;
-    let (_, run) = start_run(&app, url, "leaver").await;
+    let (_, run) = app.start_run(url, "leaver", json!({})).await;
     let id = run["id"].as_i64().unwrap();
     let run = within(10, "the run ends", || async {
-        let r = get_run(&app, id).await;
+        let r = app.run(id).await;
         (!matches!(r["status"].as_str(), Some("queued" | "running"))).then_some(r)
     })
     .await;

@@ -10,19 +10,12 @@ use reqwest::header::{COOKIE, LOCATION, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use crate::fixtures::phish::{phish, report};
 use crate::helpers::{ADMIN_PASSWORD, TestApp, status_json};
-use crate::ui::login;
 
 impl TestApp {
     async fn patch_user(&self, name: &str, body: Value) -> (StatusCode, Value) {
-        status_json(
-            self.as_admin(self.request(Method::PATCH, &format!("/api/v1/users/{name}")))
-                .json(&body)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await
+        self.patch_json(&format!("/api/v1/users/{name}"), &body).await
     }
 
     /// `GET /api/v1/me` with Basic credentials.
@@ -35,9 +28,7 @@ impl TestApp {
     }
 
     async fn audit(&self) -> String {
-        let (status, body) =
-            status_json(self.as_admin(self.get("/api/v1/audit")).send().await.unwrap()).await;
-        assert_eq!(status, StatusCode::OK);
+        let body = self.get_ok("/api/v1/audit").await;
         body.to_string()
     }
 
@@ -52,7 +43,7 @@ async fn an_administrator_disables_enables_resets_and_changes_roles_over_rest() 
     let app = TestApp::spawn().await;
     let bob = app.add_user("bob", "analyst").await;
     let (_, token) = app.token_for("bob", &bob).await;
-    let (_, ui) = login(&app, "bob", &bob).await;
+    let (_, ui) = app.login("bob", &bob).await;
     let ui = ui.expect("bob logs in to the UI");
     assert_eq!(app.ui_status(&ui.cookie).await, StatusCode::OK);
 
@@ -72,7 +63,7 @@ async fn an_administrator_disables_enables_resets_and_changes_roles_over_rest() 
     assert_eq!(app.me_as("bob", &bob).await, StatusCode::UNAUTHORIZED);
     assert_eq!(app.me_with_token(&token).await, StatusCode::UNAUTHORIZED);
     assert_eq!(app.ui_status(&ui.cookie).await, StatusCode::SEE_OTHER);
-    let (_, again) = login(&app, "bob", &bob).await;
+    let (_, again) = app.login("bob", &bob).await;
     assert!(again.is_none(), "a disabled user cannot log in to the UI");
 
     // Enabled again: the password and the token work again (disabling revokes nothing).
@@ -154,7 +145,7 @@ async fn users_change_their_own_password() {
     let app = TestApp::spawn().await;
     let carol = app.add_user("carol", "reader").await;
     let (_, token) = app.token_for("carol", &carol).await;
-    let (_, ui) = login(&app, "carol", &carol).await;
+    let (_, ui) = app.login("carol", &carol).await;
     let ui = ui.expect("login");
     let change = |current: &str, new: &str| {
         app.post("/api/v1/me/password")
@@ -178,7 +169,7 @@ async fn users_change_their_own_password() {
     assert!(audit.contains("user.password_change") && !audit.contains("a-fresh-long-passphrase"));
 
     // The UI page, for every logged-in user.
-    let (_, ui) = login(&app, "carol", "a-fresh-long-passphrase").await;
+    let (_, ui) = app.login("carol", "a-fresh-long-passphrase").await;
     let ui = ui.expect("login");
     let page = app.get("/ui/account").header(COOKIE, &ui.cookie).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
@@ -211,10 +202,7 @@ async fn a_deleted_user_loses_its_access_and_keeps_its_name_in_what_it_made() {
         app.post("/api/v1/imports")
             .basic_auth("dave", Some(&dave))
             .header("Content-Type", "message/rfc822")
-            .body(crate::triage::report(
-                "dave@acme-corp.com",
-                &crate::triage::phish("dave@acme-corp.com", "d1"),
-            ))
+            .body(report("dave@acme-corp.com", &phish("dave@acme-corp.com", "d1")))
             .send()
             .await
             .unwrap(),
@@ -226,9 +214,7 @@ async fn a_deleted_user_loses_its_access_and_keeps_its_name_in_what_it_made() {
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     assert_eq!(app.me_as("dave", &dave).await, StatusCode::UNAUTHORIZED);
     assert_eq!(app.me_with_token(&token).await, StatusCode::UNAUTHORIZED);
-    let (status, draft) =
-        status_json(app.as_admin(app.get(&format!("/api/v1/imports/{import}"))).send().await.unwrap()).await;
-    assert_eq!(status, StatusCode::OK, "the import stays");
+    let draft = app.draft(import).await;
     assert!(draft.to_string().contains("\"dave\""), "its author's name stays: {draft}");
     let (_, tokens) =
         status_json(app.as_admin(app.get("/api/v1/tokens?all=true")).send().await.unwrap()).await;
@@ -298,18 +284,12 @@ async fn sixty_wrong_passwords_are_throttled_without_locking_the_user_out() {
     // The right password from this address is refused too while it waits (not cached yet)...
     assert_eq!(app.me_as("alice", &alice).await, StatusCode::TOO_MANY_REQUESTS);
     // ... on TAXII (its own error resource) and in the UI login.
-    let taxii = app
-        .get("/taxii2/")
-        .header("Accept", "application/taxii+json;version=2.1")
-        .basic_auth("alice", Some("guess-taxii"))
-        .send()
-        .await
-        .unwrap();
+    let taxii = app.taxii_get("/taxii2/").basic_auth("alice", Some("guess-taxii")).send().await.unwrap();
     assert_eq!(taxii.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(taxii.headers().contains_key(RETRY_AFTER));
     let (_, body) = status_json(taxii).await;
     assert_eq!(body["http_status"], "429");
-    let (resp, session) = login(&app, "alice", "guess-ui").await;
+    let (resp, session) = app.login("alice", "guess-ui").await;
     assert!(session.is_none());
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(resp.headers().contains_key(RETRY_AFTER));
@@ -405,9 +385,9 @@ async fn administrators_manage_accounts_in_the_ui_and_readers_see_no_connector_e
     })
     .await;
     let gina = app.add_user("gina", "reader").await;
-    let (_, admin) = login(&app, "admin", ADMIN_PASSWORD).await;
+    let (_, admin) = app.login("admin", ADMIN_PASSWORD).await;
     let admin = admin.expect("admin logs in");
-    let (_, reader) = login(&app, "gina", &gina).await;
+    let (_, reader) = app.login("gina", &gina).await;
     let reader = reader.expect("reader logs in");
     let page = app.get("/ui/admin").header(COOKIE, &admin.cookie).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("action=\"/ui/admin/users/gina\""), "per-user actions");
@@ -443,15 +423,13 @@ async fn administrators_manage_accounts_in_the_ui_and_readers_see_no_connector_e
 
     // A connector that fails: administrators see why, readers only that it fails.
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let (status, body) = status_json(
-        app.as_admin(app.post("/api/v1/connectors"))
-            .json(&json!({ "name": "down", "protocol": "imap", "host": "127.0.0.1", "port": dead,
-                           "username": "phish", "password": "mailbox-secret-1" }))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = app
+        .post_json(
+            "/api/v1/connectors",
+            &json!({ "name": "down", "protocol": "imap", "host": "127.0.0.1", "port": dead,
+                           "username": "phish", "password": "mailbox-secret-1" }),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -463,7 +441,7 @@ async fn administrators_manage_accounts_in_the_ui_and_readers_see_no_connector_e
         assert!(Instant::now() < deadline, "the connector never failed: {c}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let (_, reader) = login(&app, "gina", &gina).await;
+    let (_, reader) = app.login("gina", &gina).await;
     let reader = reader.expect("reader logs in");
     let as_reader =
         app.get("/ui/connectors").header(COOKIE, &reader.cookie).send().await.unwrap().text().await.unwrap();

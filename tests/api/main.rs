@@ -1,5 +1,6 @@
 //! The one integration-test binary. Each module covers one area; `helpers` holds the `TestApp`
-//! harness, `oracle` the bridge to the pinned OASIS Python tools.
+//! harness (its builder and the request helpers), `fixtures` the emails and stand-ins shared by
+//! several modules, `oracle` the bridge to the pinned OASIS Python tools.
 
 // A failing test should panic loudly; these lints guard the server, not its tests.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
@@ -18,6 +19,7 @@ mod extract_cli;
 mod extract_corpus;
 mod extract_golden;
 mod extract_golden_media;
+mod fixtures;
 mod fuzz_regressions;
 mod helpers;
 mod hidden_links;

@@ -4,6 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
+use crate::fixtures::phish::phish;
 use crate::helpers::{TestApp, status_json};
 
 /// The value of one sample line (`name{labels} value`) in an exposition, 0 when absent.
@@ -15,7 +16,7 @@ fn sample(text: &str, series: &str) -> f64 {
 
 #[tokio::test]
 async fn metrics_are_for_administrators_and_metrics_tokens_only() {
-    let app = crate::triage::spawn().await;
+    let app = TestApp::spawn_acme().await;
     let reader = app.add_user("rea", "reader").await;
     assert_eq!(app.get("/metrics").send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
@@ -33,14 +34,9 @@ async fn metrics_are_for_administrators_and_metrics_tokens_only() {
     )
     .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
-    let (s, v) = status_json(
-        app.as_admin(app.post("/api/v1/tokens"))
-            .json(&json!({ "username": "rea", "scope": "metrics", "label": "prometheus" }))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s, v) = app
+        .post_json("/api/v1/tokens", &json!({ "username": "rea", "scope": "metrics", "label": "prometheus" }))
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     let token = v["token"].as_str().unwrap().to_string();
     assert_eq!(
@@ -57,11 +53,10 @@ async fn metrics_are_for_administrators_and_metrics_tokens_only() {
     for _ in 0..3 {
         assert_eq!(app.as_admin(app.get("/api/v1/me")).send().await.unwrap().status(), StatusCode::OK);
     }
-    crate::triage::import_id(&app, &crate::triage::phish("m@acme-corp.com", "<metrics@x>")).await;
-    let active = crate::triage::active_id(&app).await;
+    app.import_id(&phish("m@acme-corp.com", "<metrics@x>")).await;
+    let active = app.active_id().await;
     let r = app
-        .as_admin(app.get(&format!("/taxii2/root/collections/{active}/objects/")))
-        .header("Accept", "application/taxii+json;version=2.1")
+        .as_admin(app.taxii_get(&format!("/taxii2/root/collections/{active}/objects/")))
         .send()
         .await
         .unwrap();

@@ -130,25 +130,6 @@ async fn seed(
         .unwrap()
 }
 
-async fn make_export(app: &TestApp, body: Value) {
-    let (status, created) =
-        status_json(app.as_admin(app.post("/api/v1/exports")).json(&body).send().await.unwrap()).await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
-}
-
-async fn export_token(app: &TestApp, exports: &[&str]) -> String {
-    let (status, body) = status_json(
-        app.as_admin(app.post("/api/v1/tokens"))
-            .json(&json!({ "label": "misp", "scope": "export", "exports": exports }))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    body["token"].as_str().unwrap().to_string()
-}
-
 /// A file of the feed `name` as MISP fetches it (the token in the Authorization header).
 async fn file(app: &TestApp, token: &str, name: &str, file: &str) -> (StatusCode, String) {
     let resp =
@@ -185,9 +166,9 @@ fn attribute<'a>(event: &'a Value, value: &str) -> &'a Value {
 async fn the_misp_feed_is_what_pymisp_reads() {
     let app = TestApp::spawn().await;
     let (_, uuids) = seed(&app, the_usual()).await;
-    make_export(&app, json!({ "name": "misp", "format": "misp" })).await;
-    make_export(&app, json!({ "name": "edl", "format": "text" })).await;
-    let token = export_token(&app, &["misp", "edl"]).await;
+    app.make_export(json!({ "name": "misp", "format": "misp" })).await;
+    app.make_export(json!({ "name": "edl", "format": "text" })).await;
+    let token = app.admin_token("misp", "export", &["misp", "edl"]).await;
     let (manifest, events, hashes) = whole_feed(&app, &token, "misp").await;
     let report =
         oracle::run("misp_feed.py", &json!({ "manifest": manifest, "events": events, "hashes": hashes }));
@@ -256,7 +237,7 @@ async fn the_misp_feed_is_what_pymisp_reads() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_MODIFIED);
     // An export token for another export reads nothing of this one.
-    let other = export_token(&app, &["edl"]).await;
+    let other = app.admin_token("misp", "export", &["edl"]).await;
     assert_eq!(file(&app, &other, "misp", "manifest.json").await.0, StatusCode::FORBIDDEN);
 }
 
@@ -270,9 +251,7 @@ async fn upload(app: &TestApp, doc: &Value) -> (StatusCode, Value) {
 
 /// Every indicator of an app: value → (status, TLP, id).
 async fn indicators(app: &TestApp) -> BTreeMap<String, (String, String, i64)> {
-    let (status, list) =
-        status_json(app.as_admin(app.get("/api/v1/indicators?limit=500")).send().await.unwrap()).await;
-    assert_eq!(status, StatusCode::OK, "{list}");
+    let list = app.get_ok("/api/v1/indicators?limit=500").await;
     list["indicators"]
         .as_array()
         .unwrap()
@@ -295,12 +274,11 @@ async fn a_harpoon_feed_round_trips_through_the_poller_and_the_upload() {
     let a = TestApp::spawn().await;
     let b = TestApp::spawn().await;
     let (ids, uuids) = seed(&a, the_usual()).await;
-    make_export(
-        &a,
+    a.make_export(
         json!({ "name": "misp", "format": "misp", "filters": { "status": ["active", "expired"] } }),
     )
     .await;
-    let token = export_token(&a, &["misp"]).await;
+    let token = a.admin_token("misp", "export", &["misp"]).await;
     let base = format!("{}/api/v1/exports/misp/feed", a.url);
     let auth = Auth::Header(format!("Bearer {token}"));
     let first = poll_feed(&client(), &base, &auth, None).await.unwrap();
@@ -356,14 +334,12 @@ async fn a_harpoon_feed_round_trips_through_the_poller_and_the_upload() {
 
     // The IP expires in A: its event changes, only that one is fetched, the IP is no longer for
     // detection; in B it stays what B's analysts made of it.
-    let (status, body) = status_json(
-        a.as_admin(a.request(reqwest::Method::PATCH, &format!("/api/v1/indicators/{}", ids["82.118.16.98"])))
-            .json(&json!({ "status": "expired", "reason": "test" }))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = a
+        .patch_json(
+            &format!("/api/v1/indicators/{}", ids["82.118.16.98"]),
+            &json!({ "status": "expired", "reason": "test" }),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let third = poll_feed(&client(), &base, &auth, Some(&second.cursor)).await.unwrap();
     assert_eq!(third.events.len(), 1);

@@ -11,17 +11,14 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::fixtures::free_port;
+use crate::fixtures::phish::{phish, report};
 use crate::helpers::{TestApp, status_json};
-use crate::triage::{commit, import_id, phish, report};
 
 /// The SMTP password: the value of HOME, read with `password_env = "HOME"` (tests cannot set
 /// environment variables: `unsafe` is forbidden).
 fn smtp_password() -> String {
     std::env::var("HOME").expect("HOME is set")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
 /// The test CA directory: a certificate for 127.0.0.1 (the trust anchor too) and its key.
@@ -135,8 +132,7 @@ async fn enable(app: &TestApp, verdict: &str, subject: &str, body: &str) {
 }
 
 async fn outbox(app: &TestApp) -> Vec<Value> {
-    let (s, v) = status_json(app.as_admin(app.get("/api/v1/notify/outbox")).send().await.unwrap()).await;
-    assert_eq!(s, StatusCode::OK, "{v}");
+    let v = app.get_ok("/api/v1/notify/outbox").await;
     v["messages"].as_array().cloned().unwrap_or_default()
 }
 
@@ -160,12 +156,12 @@ async fn a_committed_report_is_answered_once_over_starttls_as_plain_text() {
         .await;
 
     let draft =
-        import_id(&app, &report("rea@acme-corp.com", &hostile_phish("rea@acme-corp.com", "<n1@x>"))).await;
+        app.import_id(&report("rea@acme-corp.com", &hostile_phish("rea@acme-corp.com", "<n1@x>"))).await;
     // An upload with no reporter is never answered.
-    let direct = import_id(&app, &phish("ana@acme-corp.com", "<n2@x>")).await;
-    let (s, c) = commit(&app, draft, json!({})).await;
+    let direct = app.import_id(&phish("ana@acme-corp.com", "<n2@x>")).await;
+    let (s, c) = app.commit(draft, json!({})).await;
     assert!(s.is_success(), "{c}");
-    let (s, c) = commit(&app, direct, json!({})).await;
+    let (s, c) = app.commit(direct, json!({})).await;
     assert!(s.is_success(), "{c}");
 
     let got = sink.wait_for(1).await;
@@ -201,8 +197,7 @@ async fn a_committed_report_is_answered_once_over_starttls_as_plain_text() {
     assert_eq!(sink.messages().len(), 1);
 
     // Reports per reporter count it.
-    let (s, v) = status_json(app.as_admin(app.get("/api/v1/reporters")).send().await.unwrap()).await;
-    assert_eq!(s, StatusCode::OK, "{v}");
+    let v = app.get_ok("/api/v1/reporters").await;
     let r = v["reporters"].as_array().unwrap();
     assert_eq!(r.len(), 1, "{v}");
     assert_eq!(r[0]["reporter"], "rea@acme-corp.com");
@@ -217,7 +212,7 @@ async fn an_answer_queued_while_the_smtp_server_is_down_goes_once_it_is_back() {
     let ca = certs.dir.path().to_path_buf();
     let app = TestApp::spawn_with(|s| notify_settings(s, port, &ca)).await;
     enable(&app, "not_phish", "Reviewed: {{subject}}", "Thanks for {{subject}}.\n").await;
-    let draft = import_id(&app, &report("bob@acme-corp.com", &phish("bob@acme-corp.com", "<d1@x>"))).await;
+    let draft = app.import_id(&report("bob@acme-corp.com", &phish("bob@acme-corp.com", "<d1@x>"))).await;
     let r = app.as_admin(app.post(&format!("/api/v1/imports/{draft}/abandon"))).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     // The server is down: attempts fail and the message stays queued with the error.
@@ -266,13 +261,13 @@ async fn two_instances_sending_from_one_outbox_send_each_answer_once() {
     let mut ids = Vec::new();
     for i in 0..6 {
         let who = format!("user{i}@acme-corp.com");
-        let d = import_id(&app, &report(&who, &phish(&who, &format!("<t{i}@x>")))).await;
+        let d = app.import_id(&report(&who, &phish(&who, &format!("<t{i}@x>")))).await;
         ids.push(d);
     }
     for (n, d) in ids.iter().enumerate() {
         // Half committed through each instance.
         let target = if n % 2 == 0 { &app } else { &other };
-        let (s, c) = commit(target, *d, json!({})).await;
+        let (s, c) = target.commit(*d, json!({})).await;
         assert!(s.is_success(), "{c}");
     }
     let got = sink.wait_for(6).await;
@@ -298,9 +293,8 @@ async fn two_instances_sending_from_one_outbox_send_each_answer_once() {
 
 #[tokio::test]
 async fn templates_are_checked_and_only_administrators_manage_answers() {
-    let app = crate::triage::spawn().await;
-    let (s, v) = status_json(app.as_admin(app.get("/api/v1/notify/templates")).send().await.unwrap()).await;
-    assert_eq!(s, StatusCode::OK, "{v}");
+    let app = TestApp::spawn_acme().await;
+    let v = app.get_ok("/api/v1/notify/templates").await;
     let verdicts: Vec<&str> = v.as_array().unwrap().iter().map(|t| t["verdict"].as_str().unwrap()).collect();
     assert_eq!(verdicts, ["phish", "benign", "not_phish"]);
     assert!(v.as_array().unwrap().iter().all(|t| t["enabled"] == false), "off by default: {v}");
@@ -330,8 +324,8 @@ async fn templates_are_checked_and_only_administrators_manage_answers() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     // With the template off, a commit queues nothing.
-    let d = import_id(&app, &report("rea@acme-corp.com", &phish("rea@acme-corp.com", "<o1@x>"))).await;
-    let (s, c) = commit(&app, d, json!({})).await;
+    let d = app.import_id(&report("rea@acme-corp.com", &phish("rea@acme-corp.com", "<o1@x>"))).await;
+    let (s, c) = app.commit(d, json!({})).await;
     assert!(s.is_success(), "{c}");
     assert!(outbox(&app).await.is_empty());
 }
@@ -352,9 +346,9 @@ fn reported_newsletter(reporter: &str) -> String {
 #[tokio::test]
 async fn closing_a_likely_benign_report_answers_benign_and_the_undo_withdraws_the_answer() {
     // This instance does not send (`notify.enabled` is off): the answer waits in the outbox.
-    let app = crate::triage::spawn().await;
+    let app = TestApp::spawn_acme().await;
     enable(&app, "benign", "Re: {{subject}}", "Thank you: \"{{subject}}\" is {{verdict}}.\n").await;
-    let id = import_id(&app, &reported_newsletter("rea@acme-corp.com")).await;
+    let id = app.import_id(&reported_newsletter("rea@acme-corp.com")).await;
     let post = |path: String| {
         let app = &app;
         async move { status_json(app.as_admin(app.post(&path)).send().await.unwrap()).await }

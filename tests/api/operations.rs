@@ -2,293 +2,24 @@
 //! against a DNS server this test runs on 127.0.0.1; splunk-search against a stand-in that speaks
 //! Splunk's `search/jobs/export` over HTTPS with a certificate the operation trusts by `ca_file`;
 //! the sighting served over TAXII and strictly valid), Splunk's failures, and script operations
-//! that work, crash, hang or print garbage. Nothing here leaves 127.0.0.1.
+//! that work, crash, hang or print garbage. Nothing here leaves 127.0.0.1: the DNS server and the
+//! Splunk stand-in are in `fixtures/`.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hickory_resolver::proto::op::{Message, MessageType, OpCode, ResponseCode};
-use hickory_resolver::proto::rr::rdata::{A, AAAA, CNAME, MX, PTR};
-use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
-use hickory_resolver::proto::serialize::binary::BinEncodable;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{TestApp, status_json};
-use crate::triage::{
-    PHISH_HOST, PHISH_IP, PHISH_URL, assert_strictly_valid, commit, import_id, indicator, phish, poll_active,
-    report, set_status,
-};
-
-const PHISH_IPV6: &str = "2a01:4f8:c17:98::1";
-const SPLUNK_TOKEN: &str = "splunk-token-for-tests";
-pub(crate) const INTERNAL_HOST: &str = "10.20.30.40";
-
-// ---- a DNS server on 127.0.0.1 ----------------------------------------------------------
-
-fn name(text: &str) -> Name {
-    Name::from_ascii(text).unwrap()
-}
-
-/// The test zone: what an authoritative server for the phish's domains would answer.
-fn zone(qname: &str, qtype: RecordType) -> (ResponseCode, Vec<Record>) {
-    let rec = |n: &str, data: RData| Record::from_rdata(name(n), 300, data);
-    let host = "secure-login.paypa1-verify.com.";
-    match (qname.to_ascii_lowercase().as_str(), qtype) {
-        (n, RecordType::A) if n == host => {
-            (ResponseCode::NoError, vec![rec(host, RData::A(A(PHISH_IP.parse().unwrap())))])
-        }
-        (n, RecordType::AAAA) if n == host => {
-            (ResponseCode::NoError, vec![rec(host, RData::AAAA(AAAA(PHISH_IPV6.parse().unwrap())))])
-        }
-        (n, _) if n == host => (ResponseCode::NoError, vec![]),
-        ("www.paypa1-verify.com.", RecordType::CNAME) => {
-            (ResponseCode::NoError, vec![rec("www.paypa1-verify.com.", RData::CNAME(CNAME(name(host))))])
-        }
-        ("www.paypa1-verify.com.", t @ (RecordType::A | RecordType::AAAA)) => {
-            let (_, mut answers) = zone(host, t);
-            answers.insert(0, rec("www.paypa1-verify.com.", RData::CNAME(CNAME(name(host)))));
-            (ResponseCode::NoError, answers)
-        }
-        ("paypa1-verify.com.", RecordType::MX) => (
-            ResponseCode::NoError,
-            vec![rec("paypa1-verify.com.", RData::MX(MX::new(10, name("mail.paypa1-verify.com."))))],
-        ),
-        ("paypa1-verify.com.", _) => (ResponseCode::NoError, vec![]),
-        ("98.16.118.82.in-addr.arpa.", RecordType::PTR) => (
-            ResponseCode::NoError,
-            vec![rec("98.16.118.82.in-addr.arpa.", RData::PTR(PTR(name("mail.paypa1-verify.com."))))],
-        ),
-        ("broken-dns-test.com.", _) => (ResponseCode::ServFail, vec![]),
-        _ => (ResponseCode::NXDomain, vec![]),
-    }
-}
-
-/// Answers every UDP query from [`zone`]; `answer: false` never answers (a dead resolver).
-pub(crate) async fn dns_server(answer: bool) -> SocketAddr {
-    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let addr = socket.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut buf = vec![0u8; 4096];
-        loop {
-            let Ok((n, peer)) = socket.recv_from(&mut buf).await else { return };
-            if !answer {
-                continue;
-            }
-            let Ok(query) = Message::from_vec(&buf[..n]) else { continue };
-            let Some(q) = query.queries().first().cloned() else { continue };
-            let (code, answers) = zone(&q.name().to_ascii(), q.query_type());
-            let mut response = Message::new();
-            response
-                .set_id(query.id())
-                .set_message_type(MessageType::Response)
-                .set_op_code(OpCode::Query)
-                .set_authoritative(true)
-                .set_recursion_desired(query.recursion_desired())
-                .set_recursion_available(true)
-                .set_response_code(code)
-                .add_query(q);
-            response.add_answers(answers);
-            let _ = socket.send_to(&response.to_bytes().unwrap(), peer).await;
-        }
-    });
-    addr
-}
-
-// ---- a Splunk stand-in over HTTPS ---------------------------------------------------------
-
-/// One request as the stand-in received it.
-#[derive(Debug, Clone)]
-struct Seen {
-    method: String,
-    path: String,
-    authorization: Option<String>,
-    content_type: Option<String>,
-    form: Vec<(String, String)>,
-}
-
-impl Seen {
-    fn param(&self, key: &str) -> Option<&str> {
-        self.form.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
-    }
-}
-
-pub(crate) struct Splunk {
-    pub(crate) addr: SocketAddr,
-    pub(crate) ca_file: std::path::PathBuf,
-    pub(crate) token_file: std::path::PathBuf,
-    seen: Arc<Mutex<Vec<Seen>>>,
-    _dir: tempfile::TempDir,
-}
-
-/// The export endpoint as Splunk documents it: `POST /services/search/jobs/export` with a form
-/// body; `output_mode=json` streams one JSON object per line (`preview`, `offset`, `result`, the
-/// last with `lastrow`); errors are `{"messages":[{"type":..,"text":..}]}` with their status.
-fn splunk_answer(seen: &Seen) -> (u16, String) {
-    let fatal = |code: u16, kind: &str, text: &str| {
-        (code, json!({ "messages": [{ "type": kind, "text": text }] }).to_string())
-    };
-    let expected = format!("Bearer {SPLUNK_TOKEN}");
-    if seen.authorization.as_deref() != Some(expected.as_str()) {
-        return fatal(401, "WARN", "call not properly authenticated");
-    }
-    if seen.method != "POST" || seen.path != "/services/search/jobs/export" {
-        return fatal(404, "ERROR", "Not Found");
-    }
-    if seen.param("output_mode") != Some("json") {
-        return (200, "<?xml version='1.0' encoding='UTF-8'?><results preview='0'></results>".into());
-    }
-    let search = seen.param("search").unwrap_or_default();
-    if !search.starts_with("search ") {
-        return fatal(
-            400,
-            "FATAL",
-            "Error in 'SearchParser': the search must start with a generating command",
-        );
-    }
-    if search.contains("bad-search-test.com") {
-        return fatal(
-            400,
-            "FATAL",
-            "Error in 'search' command: Unable to parse the search: unbalanced quotes",
-        );
-    }
-    let now = chrono::Utc::now();
-    let at =
-        |hours: i64| (now - chrono::Duration::hours(hours)).format("%Y-%m-%dT%H:%M:%S%.3f%:z").to_string();
-    if search.contains(&format!("\"{PHISH_IP}\"")) {
-        let rows = [
-            json!({ "_time": at(30), "src_ip": INTERNAL_HOST, "dest_ip": PHISH_IP, "dest_port": "443", "host": "fw-1", "sourcetype": "pan:traffic" }),
-            json!({ "_time": at(20), "src_ip": INTERNAL_HOST, "dest_ip": PHISH_IP, "dest_port": "443", "host": "fw-1", "sourcetype": "pan:traffic" }),
-            json!({ "_time": at(2), "src": "10.20.30.41", "dest": PHISH_IP, "host": "proxy-1", "sourcetype": "squid" }),
-        ];
-        let mut lines: Vec<String> = Vec::new();
-        // A preview row first: the export stream may carry them; only final rows count.
-        lines.push(json!({ "preview": true, "offset": 0, "result": rows[0] }).to_string());
-        for (i, r) in rows.iter().enumerate() {
-            let mut line = json!({ "preview": false, "offset": i, "result": r });
-            if i == rows.len() - 1 {
-                line["lastrow"] = json!(true);
-            }
-            lines.push(line.to_string());
-        }
-        return (200, lines.join("\n") + "\n");
-    }
-    // No event: the stream carries no result row.
-    (200, json!({ "preview": false, "offset": 0, "lastrow": true }).to_string() + "\n")
-}
-
-async fn read_request(stream: &mut (impl AsyncReadExt + Unpin)) -> Option<Seen> {
-    let mut data = Vec::new();
-    let mut buf = [0u8; 4096];
-    let head_end = loop {
-        let n = stream.read(&mut buf).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        data.extend_from_slice(&buf[..n]);
-        if let Some(p) = data.windows(4).position(|w| w == b"\r\n\r\n") {
-            break p + 4;
-        }
-    };
-    let head = String::from_utf8_lossy(&data[..head_end]).to_string();
-    let mut lines = head.split("\r\n");
-    let mut request_line = lines.next()?.split(' ');
-    let (method, path) = (request_line.next()?.to_string(), request_line.next()?.to_string());
-    let header = |name: &str| {
-        head.split("\r\n").skip(1).find_map(|l| {
-            l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim().to_string())
-        })
-    };
-    let length: usize = header("content-length").and_then(|l| l.parse().ok()).unwrap_or(0);
-    while data.len() < head_end + length {
-        let n = stream.read(&mut buf).await.ok()?;
-        if n == 0 {
-            break;
-        }
-        data.extend_from_slice(&buf[..n]);
-    }
-    let body = &data[head_end..(head_end + length).min(data.len())];
-    let form = form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-    Some(Seen {
-        method,
-        path,
-        authorization: header("authorization"),
-        content_type: header("content-type"),
-        form,
-    })
-}
-
-pub(crate) async fn splunk_stand_in() -> Splunk {
-    let dir = tempfile::tempdir().unwrap();
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
-        .unwrap()
-        .self_signed(&key)
-        .unwrap();
-    let ca_file = dir.path().join("splunk-ca.pem");
-    std::fs::write(&ca_file, cert.pem()).unwrap();
-    let token_file = dir.path().join("splunk-token");
-    std::fs::write(&token_file, format!("{SPLUNK_TOKEN}\n")).unwrap();
-    let config =
-        rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(
-                vec![cert.der().clone()],
-                rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
-            )
-            .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
-    let log = seen.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((tcp, _)) = listener.accept().await else { return };
-            let acceptor = acceptor.clone();
-            let log = log.clone();
-            tokio::spawn(async move {
-                let Ok(mut tls) = acceptor.accept(tcp).await else { return };
-                let Some(request) = read_request(&mut tls).await else { return };
-                log.lock().unwrap().push(request.clone());
-                if request.param("search").is_some_and(|s| s.contains("slow-splunk-test.com")) {
-                    tokio::time::sleep(Duration::from_secs(30)).await;
-                }
-                let (status, body) = splunk_answer(&request);
-                let reason = match status {
-                    200 => "OK",
-                    400 => "Bad Request",
-                    401 => "Unauthorized",
-                    _ => "Not Found",
-                };
-                let response = format!(
-                    "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json; charset=UTF-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = tls.write_all(response.as_bytes()).await;
-                let _ = tls.shutdown().await;
-            });
-        }
-    });
-    Splunk { addr, ca_file, token_file, seen, _dir: dir }
-}
+use crate::fixtures::dns::{PHISH_IPV6, dns_server};
+use crate::fixtures::phish::{ORG_DOMAIN, PHISH_HOST, PHISH_IP, PHISH_URL, phish, report};
+use crate::fixtures::splunk::{INTERNAL_HOST, SPLUNK_TOKEN, Splunk, splunk_stand_in};
+use crate::helpers::{TestApp, assert_strictly_valid, status_json};
 
 // ---- REST helpers -------------------------------------------------------------------------
 
 async fn start_run(app: &TestApp, indicator_id: i64, op: &str, body: Value) -> Value {
-    let (status, run) = status_json(
-        app.as_admin(app.post(&format!("/api/v1/indicators/{indicator_id}/operations/{op}/runs")))
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, run) = app.start_run(indicator_id, op, body).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{run}");
     assert!(run["status"] == "queued" || run["status"] == "running", "{run}");
     run
@@ -298,9 +29,7 @@ async fn start_run(app: &TestApp, indicator_id: i64, op: &str, body: Value) -> V
 async fn finished(app: &TestApp, run: &Value) -> Value {
     let id = run["id"].as_i64().unwrap();
     for _ in 0..600 {
-        let (status, r) =
-            status_json(app.as_admin(app.get(&format!("/api/v1/runs/{id}"))).send().await.unwrap()).await;
-        assert_eq!(status, StatusCode::OK, "{r}");
+        let r = app.run(id).await;
         if !matches!(r["status"].as_str(), Some("queued" | "running")) {
             return r;
         }
@@ -314,19 +43,13 @@ async fn run_to_end(app: &TestApp, indicator_id: i64, op: &str, body: Value) -> 
     finished(app, &run).await
 }
 
-async fn get_json(app: &TestApp, path: &str) -> Value {
-    let (status, body) = status_json(app.as_admin(app.get(path)).send().await.unwrap()).await;
-    assert_eq!(status, StatusCode::OK, "{path}: {body}");
-    body
-}
-
 fn id_of(v: &Value) -> i64 {
     v["id"].as_i64().unwrap()
 }
 
 /// The relationships of an indicator as `(type, direction, other value)`.
 async fn relations(app: &TestApp, id: i64) -> Vec<(String, String, String)> {
-    let full = get_json(app, &format!("/api/v1/indicators/{id}")).await;
+    let full = app.get_ok(&format!("/api/v1/indicators/{id}")).await;
     full["relationships"]
         .as_array()
         .unwrap()
@@ -354,8 +77,8 @@ async fn commit_urls(app: &TestApp, tag: &str, urls: &[&str]) {
         "From: x@phish-sender-test.com\r\nTo: bob@acme-corp.com\r\nSubject: {tag}\r\nMessage-ID: <{tag}@phish-sender-test.com>\r\n\r\nSee {}\r\n",
         urls.join(" and ")
     );
-    let id = import_id(app, &raw).await;
-    let (status, body) = commit(app, id, json!({})).await;
+    let id = app.import_id(&raw).await;
+    let (status, body) = app.commit(id, json!({})).await;
     assert!(status.is_success(), "{body}");
 }
 
@@ -365,30 +88,35 @@ async fn commit_urls(app: &TestApp, tag: &str, urls: &[&str]) {
 async fn the_seed_investigation_end_to_end() {
     let dns = dns_server(true).await;
     let splunk = splunk_stand_in().await;
-    let (ca, token, url) = (
-        splunk.ca_file.clone(),
-        splunk.token_file.clone(),
-        format!("https://127.0.0.1:{}", splunk.addr.port()),
-    );
-    let app = TestApp::spawn_with(move |s| {
-        s.organisation.domains = vec!["acme-corp.com".into()];
-        s.organisation.name = "ACME Corp".into();
-        // The operation itself is what this test exercises.
-        s.operations.url_to_fqdn_at_commit = false;
-        s.operations.nslookup.resolver = dns.to_string();
-        s.operations.splunk.url = url;
-        s.security.ca_dir = ca.parent().map(|d| d.to_path_buf());
-        s.operations.splunk.ca_file = Some(ca);
-        s.operations.splunk.token_file = Some(token);
-    })
-    .await;
-    let id = import_id(&app, &report("alice@acme-corp.com", &phish("alice@acme-corp.com", "m-alice"))).await;
-    let (status, body) = commit(&app, id, json!({})).await;
+    let app = TestApp::builder()
+        .org_domain(ORG_DOMAIN)
+        .dns(dns)
+        .splunk(&splunk)
+        .settings(|s| {
+            s.organisation.name = "ACME Corp".into();
+            // The operation itself is what this test exercises.
+            s.operations.url_to_fqdn_at_commit = false;
+        })
+        .spawn()
+        .await;
+    let id = app.import_id(&report("alice@acme-corp.com", &phish("alice@acme-corp.com", "m-alice"))).await;
+    let (status, body) = app.commit(id, json!({})).await;
     assert!(status.is_success(), "{body}");
-    let url = indicator(&app, "url", PHISH_URL).await;
+    let url = app.indicator("url", PHISH_URL).await;
 
-    // What applies to a URL: not nslookup.
-    let ops = get_json(&app, &format!("/api/v1/indicators/{}/operations", id_of(&url))).await;
+    what_applies_to_a_url(&app, &url).await;
+    let (host, registered) = url_to_fqdn_relates_host_and_registered_domain(&app, &url).await;
+    let ip = nslookup_resolves_the_host(&app, &host).await;
+    nslookup_follows_cname_mx_and_ptr(&app, &registered, &ip).await;
+    splunk_search_sends_what_splunk_documents(&app, &splunk, &url).await;
+    let sighting = splunk_search_on_the_ip_is_a_sighting(&app, &splunk, &ip).await;
+    the_sighting_is_published_with_its_indicator(&app, &ip, &sighting).await;
+    a_search_finding_nothing_is_a_note(&app, &url).await;
+}
+
+/// What applies to a URL: not nslookup.
+async fn what_applies_to_a_url(app: &TestApp, url: &Value) {
+    let ops = app.get_ok(&format!("/api/v1/indicators/{}/operations", id_of(url))).await;
     let names: Vec<&str> = ops.as_array().unwrap().iter().map(|o| o["name"].as_str().unwrap()).collect();
     assert!(names.contains(&"url-to-fqdn") && names.contains(&"splunk-search"), "{ops}");
     assert!(!names.contains(&"nslookup"), "{ops}");
@@ -397,55 +125,64 @@ async fn the_seed_investigation_end_to_end() {
         splunk_info["parameters"][0],
         json!({ "name": "days", "type": "integer", "default": 7, "description": "Search the last N days" })
     );
+}
 
-    // url-to-fqdn: the host related to the URL, the registered domain related to the host.
-    let run = run_to_end(&app, id_of(&url), "url-to-fqdn", json!({})).await;
+/// url-to-fqdn: the host related to the URL, the registered domain related to the host. Both
+/// indicators.
+async fn url_to_fqdn_relates_host_and_registered_domain(app: &TestApp, url: &Value) -> (Value, Value) {
+    let run = run_to_end(app, id_of(url), "url-to-fqdn", json!({})).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(run["started_by"], "admin");
     assert!(run["duration_ms"].is_i64() && run["finished_at"].is_string(), "{run}");
-    let host = indicator(&app, "domain", PHISH_HOST).await;
-    assert!(relations(&app, id_of(&url)).await.contains(&(
+    let host = app.indicator("domain", PHISH_HOST).await;
+    assert!(relations(app, id_of(url)).await.contains(&(
         "related-to".into(),
         "outgoing".into(),
         PHISH_HOST.into()
     )));
     // The sender's domain was in the email already: merged, not created again.
-    let registered = indicator(&app, "domain", "paypa1-verify.com").await;
+    let registered = app.indicator("domain", "paypa1-verify.com").await;
     assert!(notes(&run).contains("registered domain: paypa1-verify.com"), "{run}");
-    assert!(relations(&app, id_of(&host)).await.contains(&(
+    assert!(relations(app, id_of(&host)).await.contains(&(
         "related-to".into(),
         "outgoing".into(),
         "paypa1-verify.com".into()
     )));
-    let full = get_json(&app, &format!("/api/v1/indicators/{}", id_of(&registered))).await;
+    let full = app.get_ok(&format!("/api/v1/indicators/{}", id_of(&registered))).await;
     let provenance = format!("operation url-to-fqdn run {}", run["id"]);
     assert!(full["sources"].as_array().unwrap().iter().any(|s| s["source"] == provenance.as_str()), "{full}");
+    (host, registered)
+}
 
-    // nslookup on the FQDN against the test's DNS server.
-    let ops = get_json(&app, &format!("/api/v1/indicators/{}/operations", id_of(&host))).await;
+/// nslookup on the FQDN against the test's DNS server: the IP indicator.
+async fn nslookup_resolves_the_host(app: &TestApp, host: &Value) -> Value {
+    let ops = app.get_ok(&format!("/api/v1/indicators/{}/operations", id_of(host))).await;
     assert!(ops.as_array().unwrap().iter().any(|o| o["name"] == "nslookup"), "{ops}");
-    let run = run_to_end(&app, id_of(&host), "nslookup", json!({})).await;
+    let run = run_to_end(app, id_of(host), "nslookup", json!({})).await;
     assert_eq!(run["status"], "succeeded", "{run}");
-    let rels = relations(&app, id_of(&host)).await;
+    let rels = relations(app, id_of(host)).await;
     assert!(rels.contains(&("resolves-to".into(), "outgoing".into(), PHISH_IP.into())), "{rels:?}");
     assert!(rels.contains(&("resolves-to".into(), "outgoing".into(), PHISH_IPV6.into())), "{rels:?}");
     // The IPv4 address was in the email already (Review, kept); the IPv6 one is new: Indirect.
-    let ip = indicator(&app, "ipv4", PHISH_IP).await;
+    let ip = app.indicator("ipv4", PHISH_IP).await;
     assert_eq!(ip["status"], "review");
-    let ipv6 = indicator(&app, "ipv6", PHISH_IPV6).await;
+    let ipv6 = app.indicator("ipv6", PHISH_IPV6).await;
     assert_eq!(ipv6["status"], "indirect");
     assert_eq!(run["created"]["indicators"], json!([id_of(&ipv6)]), "{run}");
     assert!(notes(&run).contains(&format!("A {PHISH_IP}")), "{run}");
+    ip
+}
 
-    // A CNAME chain is kept: www → secure-login → the addresses; MX listed; PTR for the IP.
-    let run = run_to_end(&app, id_of(&registered), "nslookup", json!({})).await;
+/// A CNAME chain is kept: www → secure-login → the addresses; MX listed; PTR for the IP.
+async fn nslookup_follows_cname_mx_and_ptr(app: &TestApp, registered: &Value, ip: &Value) {
+    let run = run_to_end(app, id_of(registered), "nslookup", json!({})).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     assert!(notes(&run).contains("MX 10 mail.paypa1-verify.com"), "{run}");
     assert!(notes(&run).contains("has no A record"), "{run}");
-    let run = run_to_end(&app, id_of(&ip), "nslookup", json!({})).await;
+    let run = run_to_end(app, id_of(ip), "nslookup", json!({})).await;
     assert_eq!(run["status"], "succeeded", "{run}");
-    let mail = indicator(&app, "domain", "mail.paypa1-verify.com").await;
-    assert!(relations(&app, id_of(&ip)).await.contains(&(
+    let mail = app.indicator("domain", "mail.paypa1-verify.com").await;
+    assert!(relations(app, id_of(ip)).await.contains(&(
         "related-to".into(),
         "outgoing".into(),
         "mail.paypa1-verify.com".into()
@@ -453,9 +190,11 @@ async fn the_seed_investigation_end_to_end() {
     // The mail host was in the Received header already (Review, kept).
     assert_eq!(mail["status"], "review");
     assert!(notes(&run).contains("PTR mail.paypa1-verify.com"), "{run}");
+}
 
-    // splunk-search on the URL: nothing (a note); what we sent is what Splunk documents.
-    let run = run_to_end(&app, id_of(&url), "splunk-search", json!({})).await;
+/// splunk-search on the URL: nothing (a note); what we sent is what Splunk documents.
+async fn splunk_search_sends_what_splunk_documents(app: &TestApp, splunk: &Splunk, url: &Value) {
+    let run = run_to_end(app, id_of(url), "splunk-search", json!({})).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(run["created"]["sightings"], 0);
     assert_eq!(run["created"]["notes"], 1);
@@ -471,34 +210,39 @@ async fn the_seed_investigation_end_to_end() {
         assert_eq!(r.param("earliest_time"), Some("-7d"));
         assert_eq!(r.param("latest_time"), Some("now"));
     }
+}
 
-    // splunk-search on the IP over 3 days: traffic from internal hosts, one sighting.
-    let run = run_to_end(&app, id_of(&ip), "splunk-search", json!({ "parameters": { "days": 3 } })).await;
+/// splunk-search on the IP over 3 days: traffic from internal hosts, one sighting (returned).
+/// Runs are listed on the indicator and across indicators, newest first.
+async fn splunk_search_on_the_ip_is_a_sighting(app: &TestApp, splunk: &Splunk, ip: &Value) -> Value {
+    let run = run_to_end(app, id_of(ip), "splunk-search", json!({ "parameters": { "days": 3 } })).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(run["parameters"], json!({ "days": 3 }));
     assert_eq!(splunk.seen.lock().unwrap().last().unwrap().param("earliest_time"), Some("-3d"));
     assert_eq!(run["created"]["sightings"], 1, "{run}");
     assert_eq!(run["output"]["hosts"], json!([INTERNAL_HOST, "10.20.30.41"]), "{run}");
     assert_eq!(run["output"]["sample"].as_array().unwrap().len(), 3, "{run}");
-    let sightings = get_json(&app, &format!("/api/v1/indicators/{}/sightings", id_of(&ip))).await;
+    let sightings = app.get_ok(&format!("/api/v1/indicators/{}/sightings", id_of(ip))).await;
     let s = &sightings[0];
     assert_eq!(s["count"], 3, "{sightings}");
     assert_eq!(s["hosts"], json!([INTERNAL_HOST, "10.20.30.41"]));
     assert_eq!(s["run_id"], run["id"]);
     assert!(s["description"].as_str().unwrap().contains(PHISH_IP));
 
-    // Runs are listed on the indicator and across indicators, newest first.
-    let runs = get_json(&app, &format!("/api/v1/indicators/{}/runs", id_of(&ip))).await;
+    let runs = app.get_ok(&format!("/api/v1/indicators/{}/runs", id_of(ip))).await;
     assert_eq!(runs.as_array().unwrap().len(), 2);
     assert_eq!(runs[0]["operation"], "splunk-search");
-    let recent = get_json(&app, "/api/v1/runs?limit=3").await;
+    let recent = app.get_ok("/api/v1/runs?limit=3").await;
     assert_eq!(recent.as_array().unwrap().len(), 3);
     assert_eq!(recent[0]["id"], run["id"]);
+    s.clone()
+}
 
-    // The IP becomes Active: its sighting (found before) is published with it over TAXII.
-    set_status(&app, id_of(&ip), "active").await;
-    let objects = poll_active(&app, "admin", crate::helpers::ADMIN_PASSWORD, None).await;
-    let ip_stix = get_json(&app, &format!("/api/v1/indicators/{}", id_of(&ip))).await["stix_id"].clone();
+/// The IP becomes Active: its sighting (found before) is published with it over TAXII.
+async fn the_sighting_is_published_with_its_indicator(app: &TestApp, ip: &Value, s: &Value) {
+    app.set_status(id_of(ip), "active").await;
+    let objects = app.poll_active("admin", crate::helpers::ADMIN_PASSWORD, None).await;
+    let ip_stix = app.get_ok(&format!("/api/v1/indicators/{}", id_of(ip))).await["stix_id"].clone();
     let sighting = objects.iter().find(|o| o["type"] == "sighting").expect("a sighting in active-indicators");
     assert_eq!(sighting["id"], s["stix_id"]);
     assert_eq!(sighting["sighting_of_ref"], ip_stix);
@@ -516,13 +260,15 @@ async fn the_seed_investigation_end_to_end() {
         .collect();
     assert!(hosts.iter().any(|h| h["type"] == "ipv4-addr" && h["value"] == INTERNAL_HOST), "{hosts:?}");
     assert_strictly_valid(&objects);
+}
 
-    // A search on an Active indicator finding nothing is a STIX note about it.
-    set_status(&app, id_of(&url), "active").await;
-    let run = run_to_end(&app, id_of(&url), "splunk-search", json!({ "parameters": { "days": 1 } })).await;
+/// A search on an Active indicator finding nothing is a STIX note about it.
+async fn a_search_finding_nothing_is_a_note(app: &TestApp, url: &Value) {
+    app.set_status(id_of(url), "active").await;
+    let run = run_to_end(app, id_of(url), "splunk-search", json!({ "parameters": { "days": 1 } })).await;
     assert_eq!(run["status"], "succeeded", "{run}");
-    let url_stix = get_json(&app, &format!("/api/v1/indicators/{}", id_of(&url))).await["stix_id"].clone();
-    let objects = poll_active(&app, "admin", crate::helpers::ADMIN_PASSWORD, None).await;
+    let url_stix = app.get_ok(&format!("/api/v1/indicators/{}", id_of(url))).await["stix_id"].clone();
+    let objects = app.poll_active("admin", crate::helpers::ADMIN_PASSWORD, None).await;
     let note = objects.iter().find(|o| o["type"] == "note").expect("a note in active-indicators");
     assert_eq!(note["object_refs"], json!([url_stix]));
     assert!(note["content"].as_str().unwrap().contains("no events"), "{note}");
@@ -535,7 +281,7 @@ async fn the_seed_investigation_end_to_end() {
 async fn bad_requests_are_clear_errors() {
     let app = TestApp::spawn_with(|s| s.organisation.domains = vec!["acme-corp.com".into()]).await;
     commit_urls(&app, "bad-requests", &["http://login.phish-bad-request-test.com/x"]).await;
-    let url = indicator(&app, "url", "http://login.phish-bad-request-test.com/x").await;
+    let url = app.indicator("url", "http://login.phish-bad-request-test.com/x").await;
     let post = |path: String, body: &'static str| {
         app.as_admin(app.post(&path)).header("Content-Type", "application/json").body(body).send()
     };
@@ -568,11 +314,11 @@ async fn bad_requests_are_clear_errors() {
         StatusCode::NOT_FOUND
     );
     // Splunk is not configured here: not offered.
-    let ops = get_json(&app, &base).await;
+    let ops = app.get_ok(&base).await;
     assert!(!ops.as_array().unwrap().iter().any(|o| o["name"] == "splunk-search"), "{ops}");
     // At commit (the default), the URL's host and registered domain became indicators.
-    let host = indicator(&app, "domain", "login.phish-bad-request-test.com").await;
-    let registered = indicator(&app, "domain", "phish-bad-request-test.com").await;
+    let host = app.indicator("domain", "login.phish-bad-request-test.com").await;
+    let registered = app.indicator("domain", "phish-bad-request-test.com").await;
     assert_eq!(registered["status"], "indirect");
     assert!(relations(&app, id_of(&host)).await.contains(&(
         "related-to".into(),
@@ -586,22 +332,16 @@ async fn dns_and_splunk_failures_are_clear_results() {
     let dns = dns_server(true).await;
     let silent = dns_server(false).await;
     let splunk = splunk_stand_in().await;
-    let (ca, token, url) = (
-        splunk.ca_file.clone(),
-        splunk.token_file.clone(),
-        format!("https://127.0.0.1:{}", splunk.addr.port()),
-    );
-    let app = TestApp::spawn_with(move |s| {
-        s.organisation.domains = vec!["acme-corp.com".into()];
-        s.operations.nslookup.resolver = dns.to_string();
-        s.operations.nslookup.timeout_secs = 1;
-        s.operations.splunk.url = url;
-        s.security.ca_dir = ca.parent().map(|d| d.to_path_buf());
-        s.operations.splunk.ca_file = Some(ca);
-        s.operations.splunk.token_file = Some(token);
-        s.operations.splunk.timeout_secs = 1;
-    })
-    .await;
+    let app = TestApp::builder()
+        .org_domain(ORG_DOMAIN)
+        .dns(dns)
+        .splunk(&splunk)
+        .settings(|s| {
+            s.operations.nslookup.timeout_secs = 1;
+            s.operations.splunk.timeout_secs = 1;
+        })
+        .spawn()
+        .await;
     commit_urls(
         &app,
         "failures",
@@ -613,7 +353,7 @@ async fn dns_and_splunk_failures_are_clear_results() {
         ],
     )
     .await;
-    let domain = |v: &'static str| indicator(&app, "domain", v);
+    let domain = |v: &'static str| app.indicator("domain", v);
     // NXDOMAIN and SERVFAIL: the run succeeds and says so.
     let run = run_to_end(&app, id_of(&domain("nothing-here-test.com").await), "nslookup", json!({})).await;
     assert_eq!(run["status"], "succeeded", "{run}");
@@ -623,12 +363,12 @@ async fn dns_and_splunk_failures_are_clear_results() {
     assert_eq!(run["status"], "succeeded", "{run}");
     assert!(notes(&run).to_lowercase().contains("fail"), "SERVFAIL is named: {run}");
     // A bad search (400) and a search that outlives the timeout: failed, with Splunk's words.
-    let bad = indicator(&app, "url", "http://bad-search-test.com/c").await;
+    let bad = app.indicator("url", "http://bad-search-test.com/c").await;
     let run = run_to_end(&app, id_of(&bad), "splunk-search", json!({})).await;
     assert_eq!(run["status"], "failed", "{run}");
     assert!(run["error"].as_str().unwrap().contains("rejected the search (400)"), "{run}");
     assert!(run["error"].as_str().unwrap().contains("unbalanced quotes"), "{run}");
-    let slow = indicator(&app, "url", "http://slow-splunk-test.com/d").await;
+    let slow = app.indicator("url", "http://slow-splunk-test.com/d").await;
     let run = run_to_end(&app, id_of(&slow), "splunk-search", json!({})).await;
     assert!(run["status"] == "failed" || run["status"] == "timed_out", "{run}");
     assert!(
@@ -641,9 +381,12 @@ async fn dns_and_splunk_failures_are_clear_results() {
     let (status, _) = status_json(app.get("/healthz").send().await.unwrap()).await;
     assert_eq!(status, StatusCode::OK);
     drop(app);
+    silent_dns_wrong_token_dead_splunk_untrusted_certificate(silent, &splunk).await;
+}
 
-    // A DNS server that never answers, a wrong token (401), a dead Splunk, an untrusted certificate.
-    let wrong_token = splunk._dir.path().join("wrong-token");
+/// A DNS server that never answers, a wrong token (401), a dead Splunk, an untrusted certificate.
+async fn silent_dns_wrong_token_dead_splunk_untrusted_certificate(silent: SocketAddr, splunk: &Splunk) {
+    let wrong_token = splunk.dir.path().join("wrong-token");
     std::fs::write(&wrong_token, "not-the-token").unwrap();
     let (ca, url) = (splunk.ca_file.clone(), format!("https://127.0.0.1:{}", splunk.addr.port()));
     let app = TestApp::spawn_with(move |s| {
@@ -659,14 +402,14 @@ async fn dns_and_splunk_failures_are_clear_results() {
     commit_urls(&app, "failures-2", &["http://nothing-here-test.com/a"]).await;
     let run = run_to_end(
         &app,
-        id_of(&indicator(&app, "domain", "nothing-here-test.com").await),
+        id_of(&app.indicator("domain", "nothing-here-test.com").await),
         "nslookup",
         json!({}),
     )
     .await;
     assert_eq!(run["status"], "failed", "{run}");
     assert!(run["error"].as_str().unwrap().contains("did not answer within 1 s"), "{run}");
-    let url = indicator(&app, "url", "http://nothing-here-test.com/a").await;
+    let url = app.indicator("url", "http://nothing-here-test.com/a").await;
     let run = run_to_end(&app, id_of(&url), "splunk-search", json!({})).await;
     assert_eq!(run["status"], "failed", "{run}");
     assert!(run["error"].as_str().unwrap().contains("refused the credentials (401)"), "{run}");
@@ -689,7 +432,7 @@ async fn dns_and_splunk_failures_are_clear_results() {
         })
         .await;
         commit_urls(&app, why.split(' ').next().unwrap(), &["http://nothing-here-test.com/a"]).await;
-        let url = indicator(&app, "url", "http://nothing-here-test.com/a").await;
+        let url = app.indicator("url", "http://nothing-here-test.com/a").await;
         let run = run_to_end(&app, id_of(&url), "splunk-search", json!({})).await;
         assert_eq!(run["status"], "failed", "{run}");
         assert!(run["error"].as_str().unwrap().to_lowercase().contains(why), "{why}: {run}");
@@ -711,24 +454,22 @@ fn manifest(name: &str, timeout: u64) -> Value {
             "applies_to": ["ipv4", "domain", "url"], "timeout_secs": timeout })
 }
 
-#[tokio::test]
-async fn script_operations_work_and_fail_clearly() {
-    let dir = tempfile::tempdir().unwrap();
-    let scripts = dir.path().join("ops");
-    std::fs::create_dir(&scripts).unwrap();
-    // The shipped examples, as an administrator would install them.
+/// The scripts directory: the shipped examples, as an administrator would install them, and
+/// scripts that crash, hang, wait at a gate, print garbage or report their environment.
+fn install_scripts(scripts: &std::path::Path) {
+    std::fs::create_dir(scripts).unwrap();
     let examples = crate::oracle::repo_root().join("operations");
     for f in ["suricata-eve.py", "suricata-eve.json", "template.py", "template.json"] {
         std::fs::copy(examples.join(f), scripts.join(f)).unwrap();
     }
     write_script(
-        &scripts,
+        scripts,
         "crash",
         "#!/bin/sh\necho 'Traceback: something broke' >&2\nexit 3\n",
         manifest("crash", 10),
     );
     write_script(
-        &scripts,
+        scripts,
         "hang",
         "#!/bin/sh\nsleep 300 &\necho $! > hang.pid\nsleep 300\n",
         manifest("hang", 1),
@@ -737,28 +478,32 @@ async fn script_operations_work_and_fail_clearly() {
     let mut gate = manifest("gate", 60);
     gate["max_concurrent"] = json!(1);
     write_script(
-        &scripts,
+        scripts,
         "gate",
         "#!/bin/sh\ncat > /dev/null\nwhile [ ! -f gate.open ]; do sleep 0.05; done\necho '{\"version\":1,\"notes\":[\"passed the gate\"]}'\n",
         gate,
     );
     write_script(
-        &scripts,
+        scripts,
         "garbage",
         "#!/bin/sh\ncat > /dev/null\necho 'this is not JSON'\n",
         manifest("garbage", 10),
     );
     write_script(
-        &scripts,
+        scripts,
         "env-check",
         "#!/bin/sh\ninput=$(cat)\nnames=$(env | cut -d= -f1 | sort | tr '\\n' ' ')\nprintf '{\"version\":1,\"notes\":[\"env: %s\"]}' \"$names\"\n",
         manifest("env-check", 10),
     );
     // A broken manifest is left out; the others still load.
     std::fs::write(scripts.join("broken.json"), "{ not json").unwrap();
+}
+
+/// A Suricata EVE log: two events in the window, one too old, one about another address, and a
+/// line cut short.
+fn write_eve(eve: &std::path::Path) {
     let now = chrono::Utc::now();
     let ts = |h: i64| (now - chrono::Duration::hours(h)).format("%Y-%m-%dT%H:%M:%S%.6f+0000").to_string();
-    let eve = dir.path().join("eve.json");
     let events = [
         json!({ "timestamp": ts(5), "event_type": "flow", "src_ip": "10.9.8.7", "dest_ip": PHISH_IP, "dest_port": 443 }),
         json!({ "timestamp": ts(3), "event_type": "tls", "src_ip": "10.9.8.6", "dest_ip": PHISH_IP, "tls": { "sni": PHISH_HOST } }),
@@ -766,7 +511,16 @@ async fn script_operations_work_and_fail_clearly() {
         json!({ "timestamp": ts(1), "event_type": "flow", "src_ip": "10.9.8.7", "dest_ip": "93.184.216.34" }),
     ];
     let text: String = events.iter().map(|e| format!("{e}\n")).collect::<String>() + "{\"half\": ";
-    std::fs::write(&eve, text).unwrap();
+    std::fs::write(eve, text).unwrap();
+}
+
+#[tokio::test]
+async fn script_operations_work_and_fail_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let scripts = dir.path().join("ops");
+    install_scripts(&scripts);
+    let eve = dir.path().join("eve.json");
+    write_eve(&eve);
     let (ops_dir, eve_path) = (scripts.clone(), eve.display().to_string());
     let app = TestApp::spawn_with(move |s| {
         s.organisation.domains = vec!["acme-corp.com".into()];
@@ -781,50 +535,67 @@ async fn script_operations_work_and_fail_clearly() {
             .insert("template".into(), [("greeting".to_string(), "checked".to_string())].into());
     })
     .await;
-    let id = import_id(&app, &report("bob@acme-corp.com", &phish("bob@acme-corp.com", "m-bob"))).await;
-    let (status, body) = commit(&app, id, json!({})).await;
+    let id = app.import_id(&report("bob@acme-corp.com", &phish("bob@acme-corp.com", "m-bob"))).await;
+    let (status, body) = app.commit(id, json!({})).await;
     assert!(status.is_success(), "{body}");
-    let ip = indicator(&app, "ipv4", PHISH_IP).await;
-    let ops = get_json(&app, &format!("/api/v1/indicators/{}/operations", id_of(&ip))).await;
+    let ip = app.indicator("ipv4", PHISH_IP).await;
+    let ops = app.get_ok(&format!("/api/v1/indicators/{}/operations", id_of(&ip))).await;
     let names: Vec<&str> = ops.as_array().unwrap().iter().map(|o| o["name"].as_str().unwrap()).collect();
     for n in ["suricata-eve", "template", "crash", "hang", "garbage", "env-check", "gate", "nslookup"] {
         assert!(names.contains(&n), "{n} in {ops}");
     }
+    let host = the_examples_find_sightings_and_notes(&app, &ip).await;
+    scripts_run_in_a_clean_environment(&app, &ip).await;
+    crash_hang_and_garbage_fail_clearly(&app, &ip, &scripts).await;
+    one_gate_run_at_a_time(&app, &host, &scripts).await;
 
-    // The Suricata example: a sighting naming the internal hosts, in the window only.
-    let run = run_to_end(&app, id_of(&ip), "suricata-eve", json!({ "parameters": { "days": 7 } })).await;
+    // The server is fine and runs go on.
+    assert_eq!(app.get("/healthz").send().await.unwrap().status(), StatusCode::OK);
+    let run = run_to_end(&app, id_of(&ip), "template", json!({})).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let runs = app.get_ok(&format!("/api/v1/indicators/{}/runs", id_of(&ip))).await;
+    assert_eq!(runs.as_array().unwrap().len(), 7);
+}
+
+/// The Suricata example: a sighting naming the internal hosts, in the window only. The
+/// template, with its configured value. Returns the phish host's indicator.
+async fn the_examples_find_sightings_and_notes(app: &TestApp, ip: &Value) -> Value {
+    let run = run_to_end(app, id_of(ip), "suricata-eve", json!({ "parameters": { "days": 7 } })).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(run["output"]["exit_status"], 0);
-    let sightings = get_json(&app, &format!("/api/v1/indicators/{}/sightings", id_of(&ip))).await;
+    let sightings = app.get_ok(&format!("/api/v1/indicators/{}/sightings", id_of(ip))).await;
     assert_eq!(sightings[0]["count"], 2, "{sightings}");
     assert_eq!(sightings[0]["hosts"], json!(["10.9.8.7", "10.9.8.6"]));
-    let host = indicator(&app, "domain", PHISH_HOST).await;
-    let run = run_to_end(&app, id_of(&host), "suricata-eve", json!({})).await;
+    let host = app.indicator("domain", PHISH_HOST).await;
+    let run = run_to_end(app, id_of(&host), "suricata-eve", json!({})).await;
     assert_eq!(run["created"]["sightings"], 1, "{run}");
-    let run =
-        run_to_end(&app, id_of(&indicator(&app, "url", PHISH_URL).await), "suricata-eve", json!({})).await;
+    let run = run_to_end(app, id_of(&app.indicator("url", PHISH_URL).await), "suricata-eve", json!({})).await;
     assert_eq!(run["created"]["notes"], 1, "{run}");
     assert!(notes(&run).contains("no events"), "{run}");
-    // The template, with its configured value.
-    let run = run_to_end(&app, id_of(&ip), "template", json!({ "parameters": { "uppercase": true } })).await;
+    let run = run_to_end(app, id_of(ip), "template", json!({ "parameters": { "uppercase": true } })).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     assert!(notes(&run).contains(&format!("checked ipv4 {PHISH_IP} (uppercase: True)")), "{run}");
+    host
+}
 
-    // A clean environment: PATH and LANG (and what the shell itself sets), no inherited secrets.
-    let run = run_to_end(&app, id_of(&ip), "env-check", json!({})).await;
+/// A clean environment: PATH and LANG (and what the shell itself sets), no inherited secrets.
+async fn scripts_run_in_a_clean_environment(app: &TestApp, ip: &Value) {
+    let run = run_to_end(app, id_of(ip), "env-check", json!({})).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     let env = notes(&run);
     assert!(env.contains("PATH") && env.contains("LANG"), "{env}");
     for inherited in ["HOME", "CARGO", "HARPOON_PYTHON", "USER", "TEST_DATABASE_URL", "RUST"] {
         assert!(!env.contains(inherited), "{inherited} leaked into {env}");
     }
+}
 
-    // Crash, hang, garbage: clear failed runs.
-    let run = run_to_end(&app, id_of(&ip), "crash", json!({})).await;
+/// Crash, hang, garbage: clear failed runs; a hung script's background child dies with it.
+async fn crash_hang_and_garbage_fail_clearly(app: &TestApp, ip: &Value, scripts: &std::path::Path) {
+    let run = run_to_end(app, id_of(ip), "crash", json!({})).await;
     assert_eq!(run["status"], "failed", "{run}");
     let error = run["error"].as_str().unwrap();
     assert!(error.contains("exited with status 3") && error.contains("Traceback: something broke"), "{run}");
-    let run = run_to_end(&app, id_of(&ip), "hang", json!({})).await;
+    let run = run_to_end(app, id_of(ip), "hang", json!({})).await;
     assert_eq!(run["status"], "timed_out", "{run}");
     assert!(run["error"].as_str().unwrap().contains("killed"), "{run}");
     // The child it left in the background died with it (its process group was killed).
@@ -840,17 +611,19 @@ async fn script_operations_work_and_fail_clearly() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(!alive(), "the script's background child {pid} outlived the timeout");
-    let run = run_to_end(&app, id_of(&ip), "garbage", json!({})).await;
+    let run = run_to_end(app, id_of(ip), "garbage", json!({})).await;
     assert_eq!(run["status"], "failed", "{run}");
     assert!(run["error"].as_str().unwrap().contains("not a version 1 result"), "{run}");
     assert_eq!(run["created"]["indicators"], json!([]));
+}
 
-    // One gate run at a time: the second waits `queued` while the first runs.
-    let first = start_run(&app, id_of(&host), "gate", json!({})).await;
-    let second = start_run(&app, id_of(&host), "gate", json!({})).await;
+/// One gate run at a time: the second waits `queued` while the first runs.
+async fn one_gate_run_at_a_time(app: &TestApp, host: &Value, scripts: &std::path::Path) {
+    let first = start_run(app, id_of(host), "gate", json!({})).await;
+    let second = start_run(app, id_of(host), "gate", json!({})).await;
     let mut running = false;
     for _ in 0..100 {
-        let r = get_json(&app, &format!("/api/v1/runs/{}", first["id"])).await;
+        let r = app.get_ok(&format!("/api/v1/runs/{}", first["id"])).await;
         if r["status"] == "running" {
             running = true;
             break;
@@ -858,22 +631,15 @@ async fn script_operations_work_and_fail_clearly() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(running, "the first gate run started");
-    let waiting = get_json(&app, &format!("/api/v1/runs/{}", second["id"])).await;
+    let waiting = app.get_ok(&format!("/api/v1/runs/{}", second["id"])).await;
     assert_eq!(waiting["status"], "queued", "{waiting}");
     assert!(waiting["started_at"].is_null(), "{waiting}");
     std::fs::write(scripts.join("gate.open"), "").unwrap();
     for run in [&first, &second] {
-        let r = finished(&app, run).await;
+        let r = finished(app, run).await;
         assert_eq!(r["status"], "succeeded", "{r}");
         assert!(notes(&r).contains("passed the gate"), "{r}");
     }
-
-    // The server is fine and runs go on.
-    assert_eq!(app.get("/healthz").send().await.unwrap().status(), StatusCode::OK);
-    let run = run_to_end(&app, id_of(&ip), "template", json!({})).await;
-    assert_eq!(run["status"], "succeeded", "{run}");
-    let runs = get_json(&app, &format!("/api/v1/indicators/{}/runs", id_of(&ip))).await;
-    assert_eq!(runs.as_array().unwrap().len(), 7);
 }
 
 /// ARCHITECTURE.md: only `net.rs` builds an HTTP client (one TLS, timeout and redirect policy).

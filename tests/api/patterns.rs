@@ -5,9 +5,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, status_json};
-
-const TAXII: &str = "application/taxii+json;version=2.1";
+use crate::helpers::{TAXII, TestApp, status_json};
 
 fn partner_indicator(n: u8, pattern: &str, pattern_type: &str) -> Value {
     json!({

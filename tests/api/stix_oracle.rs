@@ -295,6 +295,52 @@ fn every_object() -> Vec<StixObject> {
             .into(),
     );
 
+    let indicators = indicators_of_every_pattern_kind(&p, created, &org_id);
+    let first = indicators.first().unwrap().clone();
+    objects.extend(indicators.into_iter().map(StixObject::from));
+    let revoked = first.revoke(ts("2024-03-02T00:00:00Z")).unwrap();
+    objects.push(revoked.into());
+    let (observed_id, set_id) = observation_and_intrusion_set(&p, created, &org_id, &mut objects);
+
+    let relationships = [
+        Relationship::based_on(first.id(), &observed_id).unwrap(),
+        Relationship::resolves_to(&p.domain.id().unwrap(), &p.ipv4.id().unwrap()).unwrap(),
+        Relationship::resolves_to(&p.domain.id().unwrap(), &p.ipv6.id().unwrap()).unwrap(),
+        Relationship::related_to(&p.url.id().unwrap(), &p.domain.id().unwrap()).unwrap(),
+        Relationship::indicates(first.id(), &set_id).unwrap(),
+    ];
+    for r in relationships {
+        let r = Relationship {
+            description: Some("found by Harpoon".to_owned()),
+            start_time: Some(ts("2024-03-01T00:00:00Z")),
+            stop_time: Some(ts("2024-03-02T00:00:00Z")),
+            ..r.created_at(created).created_by(&org_id).unwrap()
+        };
+        objects.push(r.into());
+    }
+
+    objects.extend(sighting_note_and_vulnerability(first.id(), &observed_id, &org_id, created));
+
+    let refs: Vec<StixId> = objects.iter().map(|o| o.id().unwrap()).collect();
+    let mut report = Report::spearphish("Spear-phish 2024-03-01: Invoice 4711", created, refs.clone())
+        .unwrap()
+        .created_at(created)
+        .created_by(&org_id)
+        .unwrap()
+        .with_tlp(Tlp::V2(Tlp2::AmberStrict));
+    report.description = Some("Reported by 3 employees".to_owned());
+    let grouping = Grouping::suspicious_activity("Triage: Invoice 4711", refs)
+        .unwrap()
+        .created_at(created)
+        .created_by(&org_id)
+        .unwrap();
+    objects.push(report.into());
+    objects.push(grouping.into());
+    objects
+}
+
+/// One indicator per pattern kind, with every optional property Harpoon fills.
+fn indicators_of_every_pattern_kind(p: &Phish, created: StixTimestamp, org_id: &StixId) -> Vec<Indicator> {
     let sha256 = p.attachment.hashes.get(HashAlgorithm::Sha256).unwrap().to_owned();
     let patterns = [
         Pattern::new(PatternTerm::domain_name("evil-example.com").unwrap()),
@@ -325,7 +371,7 @@ fn every_object() -> Vec<StixObject> {
             .with_type("malicious-activity")
             .with_valid_until(ts("2024-06-01T00:00:00Z"))
             .unwrap()
-            .created_by(&org_id)
+            .created_by(org_id)
             .unwrap()
             .with_tlp(Tlp::V2(Tlp2::Amber))
             .with_confidence(85)
@@ -340,11 +386,16 @@ fn every_object() -> Vec<StixObject> {
         };
         indicators.push(indicator);
     }
-    let first = indicators.first().unwrap().clone();
-    objects.extend(indicators.into_iter().map(StixObject::from));
-    let revoked = first.revoke(ts("2024-03-02T00:00:00Z")).unwrap();
-    objects.push(revoked.into());
+    indicators
+}
 
+/// The observed-data of a sighting and an intrusion set, pushed to `objects`: their ids.
+fn observation_and_intrusion_set(
+    p: &Phish,
+    created: StixTimestamp,
+    org_id: &StixId,
+    objects: &mut Vec<StixObject>,
+) -> (StixId, StixId) {
     let observed = ObservedData::new(
         ts("2024-03-01T11:00:00Z"),
         ts("2024-03-01T12:00:00Z"),
@@ -353,7 +404,7 @@ fn every_object() -> Vec<StixObject> {
     )
     .unwrap()
     .created_at(created)
-    .created_by(&org_id)
+    .created_by(org_id)
     .unwrap()
     .with_tlp(Tlp::V1(Tlp1::Green));
     let observed_id = observed.id().clone();
@@ -373,43 +424,36 @@ fn every_object() -> Vec<StixObject> {
     };
     let set_id = intrusion_set.id().clone();
     objects.push(intrusion_set.into());
+    (observed_id, set_id)
+}
 
-    let relationships = [
-        Relationship::based_on(first.id(), &observed_id).unwrap(),
-        Relationship::resolves_to(&p.domain.id().unwrap(), &p.ipv4.id().unwrap()).unwrap(),
-        Relationship::resolves_to(&p.domain.id().unwrap(), &p.ipv6.id().unwrap()).unwrap(),
-        Relationship::related_to(&p.url.id().unwrap(), &p.domain.id().unwrap()).unwrap(),
-        Relationship::indicates(first.id(), &set_id).unwrap(),
-    ];
-    for r in relationships {
-        let r = Relationship {
-            description: Some("found by Harpoon".to_owned()),
-            start_time: Some(ts("2024-03-01T00:00:00Z")),
-            stop_time: Some(ts("2024-03-02T00:00:00Z")),
-            ..r.created_at(created).created_by(&org_id).unwrap()
-        };
-        objects.push(r.into());
-    }
-
-    let mut sighting = Sighting::new(first.id())
+/// A sighting of `first`, a note about it and a vulnerability.
+fn sighting_note_and_vulnerability(
+    first: &StixId,
+    observed_id: &StixId,
+    org_id: &StixId,
+    created: StixTimestamp,
+) -> Vec<StixObject> {
+    let mut objects: Vec<StixObject> = Vec::new();
+    let mut sighting = Sighting::new(first)
         .unwrap()
         .seen(3, ts("2024-03-01T11:00:00Z"), ts("2024-03-01T12:00:00Z"))
         .unwrap()
-        .where_sighted(&org_id)
+        .where_sighted(org_id)
         .unwrap()
-        .observed(&observed_id)
+        .observed(observed_id)
         .unwrap()
         .created_at(created)
-        .created_by(&org_id)
+        .created_by(org_id)
         .unwrap();
     sighting.description =
         Some("index=proxy dest=\"evil-example.com\" earliest=-30d | stats count by src".to_owned());
     objects.push(sighting.into());
 
-    let mut note = Note::new("splunk-search found no hits in the last 30 days", vec![first.id().clone()])
+    let mut note = Note::new("splunk-search found no hits in the last 30 days", vec![first.clone()])
         .unwrap()
         .created_at(created)
-        .created_by(&org_id)
+        .created_by(org_id)
         .unwrap();
     note.abstract_ = Some("No SIEM hits".to_owned());
     note.authors = vec!["Harpoon".to_owned()];
@@ -429,22 +473,6 @@ fn every_object() -> Vec<StixObject> {
         .unwrap();
     let cve = Vulnerability { description: Some("Outlook elevation of privilege".to_owned()), ..cve };
     objects.push(cve.into());
-
-    let refs: Vec<StixId> = objects.iter().map(|o| o.id().unwrap()).collect();
-    let mut report = Report::spearphish("Spear-phish 2024-03-01: Invoice 4711", created, refs.clone())
-        .unwrap()
-        .created_at(created)
-        .created_by(&org_id)
-        .unwrap()
-        .with_tlp(Tlp::V2(Tlp2::AmberStrict));
-    report.description = Some("Reported by 3 employees".to_owned());
-    let grouping = Grouping::suspicious_activity("Triage: Invoice 4711", refs)
-        .unwrap()
-        .created_at(created)
-        .created_by(&org_id)
-        .unwrap();
-    objects.push(report.into());
-    objects.push(grouping.into());
     objects
 }
 

@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, status_json};
+use crate::fixtures::free_port;
+use crate::helpers::{TAXII, TestApp, status_json};
 
-const TAXII: &str = "application/taxii+json;version=2.1";
 const PEER_USER: &str = "peer";
 const PEER_PASSWORD: &str = "peer-password-4711";
 
@@ -26,10 +26,6 @@ fn subscriber(s: &mut harpoon::settings::Settings) {
     s.subscriptions.timeout_secs = 10;
     s.cluster.lease_secs = 2;
     s.cluster.sweep_secs = 1;
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
 /// `n` valid STIX indicators, each of one domain `{tag}-{i}.evilcorp-test.net`.
@@ -174,22 +170,14 @@ impl Drop for Peer {
 
 impl TestApp {
     async fn subscribe(&self, body: Value) -> Value {
-        let (status, v) = status_json(
-            self.as_admin(self.post("/api/v1/subscriptions")).json(&body).send().await.expect("request"),
-        )
-        .await;
+        let (status, v) = self.post_json("/api/v1/subscriptions", &body).await;
         assert_eq!(status, StatusCode::CREATED, "{v}");
         assert!(v.get("secret").is_none(), "a secret is never shown: {v}");
         v
     }
 
     async fn subscription(&self, name: &str) -> Value {
-        let (status, v) = status_json(
-            self.as_admin(self.get(&format!("/api/v1/subscriptions/{name}"))).send().await.expect("request"),
-        )
-        .await;
-        assert_eq!(status, StatusCode::OK, "{v}");
-        v
+        self.get_ok(&format!("/api/v1/subscriptions/{name}")).await
     }
 
     /// Polls the subscription until `done` holds of it, or fails after `secs` with its state.
@@ -242,14 +230,7 @@ impl TestApp {
 
     /// The domain indicators whose value ends with `.evilcorp-test.net`, with their details.
     async fn evil_domains(&self) -> Vec<Value> {
-        let (status, v) = status_json(
-            self.as_admin(self.get("/api/v1/indicators?type=domain&q=.evilcorp-test.net&limit=1000"))
-                .send()
-                .await
-                .expect("request"),
-        )
-        .await;
-        assert_eq!(status, StatusCode::OK, "{v}");
+        let v = self.get_ok("/api/v1/indicators?type=domain&q=.evilcorp-test.net&limit=1000").await;
         let mut out = Vec::new();
         for i in v["indicators"].as_array().expect("indicators") {
             let id = i["id"].as_i64().expect("id");
@@ -519,14 +500,9 @@ async fn another_harpoon_is_read_with_basic_token_and_bearer_and_a_wrong_secret_
     assert!(error.contains("HTTP 401") && error.contains("refused the credentials"), "{error}");
     assert!(!error.contains("not-the-password"), "never the secret: {error}");
     // Changing the server of a stored secret without giving it again is refused.
-    let (status, v) = status_json(
-        app.as_admin(app.request(reqwest::Method::PATCH, "/api/v1/subscriptions/basic"))
-            .json(&json!({"url": "https://elsewhere.example/taxii2/"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, v) = app
+        .patch_json("/api/v1/subscriptions/basic", &json!({"url": "https://elsewhere.example/taxii2/"}))
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
     assert!(v.to_string().contains("give \\\"secret\\\" again"), "{v}");
 }
@@ -612,17 +588,10 @@ async fn the_configuration_file_defines_read_only_subscriptions_and_the_ui_lists
     .await;
     let s = app.wait_subscription("public", 60, |s| taken(s) == 2).await;
     assert_eq!(s["origin"], "config");
-    let (status, _) = status_json(
-        app.as_admin(app.request(reqwest::Method::PATCH, "/api/v1/subscriptions/public"))
-            .json(&json!({"enabled": false}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = app.patch_json("/api/v1/subscriptions/public", &json!({"enabled": false})).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     // The UI: administrators see the health and subscribe with a form; others are refused.
-    let (_, admin) = crate::ui::login(&app, "admin", crate::helpers::ADMIN_PASSWORD).await;
+    let (_, admin) = app.login("admin", crate::helpers::ADMIN_PASSWORD).await;
     let admin = admin.expect("admin session");
     let resp = admin
         .post(
@@ -659,7 +628,7 @@ async fn the_configuration_file_defines_read_only_subscriptions_and_the_ui_lists
     let resp = admin.post(&app, "/ui/subscriptions/public", &[("action", "delete")]).await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN, "configuration-file subscriptions stay");
     let password = app.add_user("ana", "analyst").await;
-    let (_, analyst) = crate::ui::login(&app, "ana", &password).await;
+    let (_, analyst) = app.login("ana", &password).await;
     let analyst = analyst.expect("analyst session");
     assert_eq!(analyst.get(&app, "/ui/subscriptions").await.status(), StatusCode::FORBIDDEN);
 }

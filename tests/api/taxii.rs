@@ -6,9 +6,8 @@ use harpoon::service::collections::{self, CollectionSpec};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_PASSWORD, TestApp, status_json};
+use crate::helpers::{ADMIN_PASSWORD, TAXII, TestApp, status_json};
 
-const TAXII: &str = "application/taxii+json;version=2.1";
 const ROOT: &str = "/taxii2/root";
 
 async fn collection(app: &TestApp, spec: CollectionSpec) -> CollectionRow {
@@ -188,10 +187,24 @@ async fn collections_are_visible_only_to_who_may_use_them() {
     let (_, v) = list("outsider", pw_x.clone()).await;
     assert_eq!(v["collections"].as_array().unwrap().len(), 1, "only the public one: {v}");
 
-    // Existence does not leak: 404 for an authenticated outsider, 401 for anonymous.
+    existence_does_not_leak_and_writing_needs_a_grant(&app, &private, &public, &pw_r, &pw_w, &pw_x).await;
+    a_write_only_grant_may_add_only(&app, &private, &pw_x).await;
+}
+
+/// Existence does not leak: 404 for an authenticated outsider, 401 for anonymous. Anonymous
+/// reads of the public collection work, writes do not; a reader may not write (403), the writer
+/// may (202).
+async fn existence_does_not_leak_and_writing_needs_a_grant(
+    app: &TestApp,
+    private: &CollectionRow,
+    public: &CollectionRow,
+    pw_r: &str,
+    pw_w: &str,
+    pw_x: &str,
+) {
     let resp = app
         .get(&format!("{ROOT}/collections/{}/", private.id))
-        .basic_auth("outsider", Some(&pw_x))
+        .basic_auth("outsider", Some(pw_x))
         .send()
         .await
         .unwrap();
@@ -213,7 +226,7 @@ async fn collections_are_visible_only_to_who_may_use_them() {
     let body = json!({ "objects": [url_sco(1)] }).to_string();
     let resp = app
         .post("/taxii2/root/collections/private/objects/")
-        .basic_auth("reader1", Some(&pw_r))
+        .basic_auth("reader1", Some(pw_r))
         .header("Content-Type", TAXII)
         .body(body.clone())
         .send()
@@ -222,15 +235,17 @@ async fn collections_are_visible_only_to_who_may_use_them() {
     assert_taxii_error(&resp, StatusCode::FORBIDDEN);
     let resp = app
         .post("/taxii2/root/collections/private/objects/")
-        .basic_auth("writer1", Some(&pw_w))
+        .basic_auth("writer1", Some(pw_w))
         .header("Content-Type", TAXII)
         .body(body)
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::ACCEPTED);
+}
 
-    // Write-only grant: may add, may not read (403), may not delete (needs both).
+/// Write-only grant: may add, may not read (403), may not delete (needs both).
+async fn a_write_only_grant_may_add_only(app: &TestApp, private: &CollectionRow, pw_x: &str) {
     app.db
         .run({
             let id = private.id.clone();
@@ -246,7 +261,7 @@ async fn collections_are_visible_only_to_who_may_use_them() {
         .unwrap();
     let resp = app
         .get("/taxii2/root/collections/private/objects/")
-        .basic_auth("outsider", Some(&pw_x))
+        .basic_auth("outsider", Some(pw_x))
         .send()
         .await
         .unwrap();
@@ -256,7 +271,7 @@ async fn collections_are_visible_only_to_who_may_use_them() {
             Method::DELETE,
             &format!("{ROOT}/collections/private/objects/{}/", url_sco(1)["id"].as_str().unwrap()),
         )
-        .basic_auth("outsider", Some(&pw_x))
+        .basic_auth("outsider", Some(pw_x))
         .send()
         .await
         .unwrap();
@@ -628,14 +643,7 @@ async fn an_upload_interrupted_by_a_stop_is_finished_at_the_next_start() {
 
 #[tokio::test]
 async fn api_roots_keep_their_collections_apart() {
-    let app = TestApp::spawn_with(|s| {
-        s.taxii.api_roots.push(harpoon::settings::ApiRootSettings {
-            name: "partners".into(),
-            title: "Partner sharing".into(),
-            description: String::new(),
-        })
-    })
-    .await;
+    let app = TestApp::builder().api_root("partners", "Partner sharing").spawn().await;
     collection(
         &app,
         CollectionSpec {

@@ -17,10 +17,9 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_PASSWORD, TestApp, TestDb};
+use crate::helpers::{ADMIN_PASSWORD, TAXII, TestApp, TestDb};
 use crate::oracle;
 
-const TAXII: &str = "application/taxii+json;version=2.1";
 const ROOT: &str = "/taxii2/root";
 
 // ---------------------------------------------------------------------------------------------
@@ -222,13 +221,6 @@ async fn post_all(app: &TestApp, who: &As, collection: &str, objects: &[Value]) 
     resp.body
 }
 
-/// Runs the taxii2-client driver (blocking Python) off the async runtime that serves the app.
-async fn driver(app: &TestApp, auth: Value, steps: Vec<Value>) -> Vec<Value> {
-    let input = json!({ "url": app.url, "auth": auth, "steps": steps });
-    let out = tokio::task::spawn_blocking(move || oracle::run("taxii_driver.py", &input)).await.unwrap();
-    out["results"].as_array().unwrap().clone()
-}
-
 fn ok(result: &Value) -> &Value {
     assert!(result.get("error").is_none(), "the client failed: {result}");
     result
@@ -255,6 +247,34 @@ fn assert_exactly_once_in_order(seen: &[String], expected: &[String], what: &str
 
 // ---------------------------------------------------------------------------------------------
 // 1. The OASIS client: discovery, API root, collections, auth
+
+/// The collections a `collections` step listed: id → (title, can_read, can_write).
+fn collections_seen(result: &Value) -> HashMap<String, (String, bool, bool)> {
+    ok(result)["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap().to_string(),
+                (
+                    c["title"].as_str().unwrap().to_string(),
+                    c["can_read"].as_bool().unwrap(),
+                    c["can_write"].as_bool().unwrap(),
+                ),
+            )
+        })
+        .collect()
+}
+
+/// The client raised with a 401, the Basic challenge and a TAXII error resource.
+fn assert_refused_with_a_challenge(result: &Value, how: &str) {
+    let error = &result["error"];
+    assert_eq!(error["type"], "HTTPError", "{how}: {result}");
+    assert_eq!(error["status"], 401, "{how}: {result}");
+    assert!(error["www_authenticate"].as_str().unwrap_or("").contains("Basic"), "{how}: {result}");
+    assert_eq!(error["body"]["http_status"], "401", "{how}: a TAXII error resource: {result}");
+}
 
 #[tokio::test]
 async fn taxii_client_discovery_api_root_collections_and_every_auth_method() {
@@ -290,7 +310,7 @@ async fn taxii_client_discovery_api_root_collections_and_every_auth_method() {
         json!({ "scenario": "pages", "auth": { "mode": "none" }, "collection": public, "endpoint": "objects", "per_request": 10 }),
         json!({ "scenario": "pages", "auth": { "mode": "none" }, "collection": shared, "endpoint": "objects" }),
     ];
-    let r = driver(&app, basic("alice", &alice), steps).await;
+    let r = app.taxii_driver(basic("alice", &alice), steps).await;
 
     let discovery = ok(&r[0]);
     let root_url = format!("{}/taxii2/root/", app.url);
@@ -304,23 +324,7 @@ async fn taxii_client_discovery_api_root_collections_and_every_auth_method() {
     assert_eq!(api_root["title"], "Harpoon");
 
     // What each user sees, with can_read/can_write computed for that user.
-    let seen = |result: &Value| -> HashMap<String, (String, bool, bool)> {
-        ok(result)["collections"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| {
-                (
-                    c["id"].as_str().unwrap().to_string(),
-                    (
-                        c["title"].as_str().unwrap().to_string(),
-                        c["can_read"].as_bool().unwrap(),
-                        c["can_write"].as_bool().unwrap(),
-                    ),
-                )
-            })
-            .collect()
-    };
+    let seen = collections_seen;
     let alice_sees = seen(&r[2]);
     assert_eq!(alice_sees.len(), 2, "{alice_sees:?}");
     assert_eq!(alice_sees[&shared], ("Shared with partners".into(), true, true));
@@ -350,11 +354,7 @@ async fn taxii_client_discovery_api_root_collections_and_every_auth_method() {
         (11, "wrong token"),
         (12, "unknown user"),
     ] {
-        let error = &r[i]["error"];
-        assert_eq!(error["type"], "HTTPError", "{how}: {}", r[i]);
-        assert_eq!(error["status"], 401, "{how}: {}", r[i]);
-        assert!(error["www_authenticate"].as_str().unwrap_or("").contains("Basic"), "{how}: {}", r[i]);
-        assert_eq!(error["body"]["http_status"], "401", "{how}: a TAXII error resource: {}", r[i]);
+        assert_refused_with_a_challenge(&r[i], how);
     }
 
     let anonymous_sees = seen(&r[13]);
@@ -371,21 +371,54 @@ async fn taxii_client_discovery_api_root_collections_and_every_auth_method() {
 // ---------------------------------------------------------------------------------------------
 // 1. The OASIS client: add_objects, status, manifest, versions, get, delete
 
+/// What `push_versions` added to `cid`: one indicator in three versions, others, an invalid one.
+struct Pushed {
+    cid: String,
+    auth: Value,
+    /// The indicator of three versions.
+    id: String,
+    v1: Indicator,
+    v2: Indicator,
+    v3: Indicator,
+    /// A single-version indicator (the first of `others`).
+    single: String,
+    others: Vec<Value>,
+    /// The status of the first envelope.
+    status: Value,
+}
+
+fn version_of(o: &Indicator) -> String {
+    o.common().modified.to_string()
+}
+
+fn value_of(o: &Indicator) -> Value {
+    StixObject::from(o.clone()).to_value().unwrap()
+}
+
 #[tokio::test]
 async fn taxii_client_add_objects_status_manifest_versions_get_and_delete() {
     let app = TestApp::spawn().await;
+    let p = push_versions(&app).await;
+    object_and_versions_endpoints_page(&app, &p).await;
+    let r = read_and_delete_steps(&app, &p).await;
+    status_and_manifest_read_back(&p, &r);
+    gets_select_versions(&p, &r);
+    deletes_select_versions(&p, &r);
+}
+
+/// Adds one indicator in three versions, plus others, an exact duplicate and an invalid object
+/// (and a bundle in a second collection); checks the statuses.
+async fn push_versions(app: &TestApp) -> Pushed {
     let alice = app.add_user("alice", "analyst").await;
     let cid = app.add_collection("Inbound", &[], &["alice"], false).await;
     let bundled_cid = app.add_collection("Inbound bundles", &[], &["alice"], false).await;
     let org = org();
     let org_id = org.id().clone();
-
-    // One indicator in three versions, plus others, an exact duplicate and an invalid object.
     let v1 = indicator(1, &org_id);
     let v2 = v1.new_version(ts("2024-03-05T00:00:00.000Z")).unwrap();
     let v3 = v2.new_version(ts("2024-03-06T00:00:00.000Z")).unwrap();
     let id = v1.id().to_string();
-    let value = |o: &Indicator| StixObject::from(o.clone()).to_value().unwrap();
+    let value = value_of;
     let mut invalid = value(&indicator(2, &org_id));
     invalid.as_object_mut().unwrap().remove("pattern");
     let invalid_id = invalid["id"].as_str().unwrap().to_string();
@@ -397,9 +430,7 @@ async fn taxii_client_add_objects_status_manifest_versions_get_and_delete() {
     let second_envelope = vec![value(&v3), value(&v1)]; // a new version and an exact duplicate
 
     let auth = json!({ "mode": "basic", "user": "alice", "password": alice });
-    let r = driver(
-        &app,
-        auth.clone(),
+    let r = app.taxii_driver(auth.clone(),
         vec![
             json!({ "scenario": "add_objects", "collection": cid, "envelope": { "objects": first_envelope } }),
             json!({ "scenario": "add_objects", "collection": cid, "envelope": { "objects": second_envelope } }),
@@ -439,18 +470,20 @@ async fn taxii_client_add_objects_status_manifest_versions_get_and_delete() {
         assert_eq!(s["successes"].as_array().unwrap().len() as u64, s["success_count"].as_u64().unwrap());
         assert_eq!(s["failures"].as_array().unwrap().len() as u64, s["failure_count"].as_u64().unwrap());
     }
-    let status_id = status["id"].as_str().unwrap().to_string();
+    Pushed { cid, auth, id, v1, v2, v3, single, others, status: status.clone() }
+}
 
-    let v = |o: &Indicator| o.common().modified.to_string();
-
-    // Paging on the object and versions endpoints too: `more` and `next` on each page.
+/// Paging on the object and versions endpoints too: `more` and `next` on each page.
+async fn object_and_versions_endpoints_page(app: &TestApp, p: &Pushed) {
+    let (cid, id, v) = (&p.cid, &p.id, version_of);
+    let (v1, v2, v3) = (p.v1.clone(), p.v2.clone(), p.v3.clone());
     let paged = |endpoint: &str, filters: Value| json!({ "scenario": "pages", "collection": cid, "endpoint": endpoint, "object": id, "per_request": 1, "filters": filters });
-    let r = driver(
-        &app,
-        auth.clone(),
-        vec![paged("versions", json!({})), paged("object", json!({ "version": "all" }))],
-    )
-    .await;
+    let r = app
+        .taxii_driver(
+            p.auth.clone(),
+            vec![paged("versions", json!({})), paged("object", json!({ "version": "all" }))],
+        )
+        .await;
     let versions_pages = ok(&r[0])["envelopes"].as_array().unwrap().clone();
     let object_pages = ok(&r[1])["envelopes"].as_array().unwrap().clone();
     // taxii2-client counts `objects` to size later pages: on versions it finds none and drops
@@ -468,10 +501,15 @@ async fn taxii_client_add_objects_status_manifest_versions_get_and_delete() {
         assert_eq!(page["more"], more, "{page}");
         assert_eq!(page["next"].is_string(), more, "next exactly when more: {page}");
     }
+}
+
+/// Status, manifest, versions, get and delete in one run of the client; the results in order.
+async fn read_and_delete_steps(app: &TestApp, p: &Pushed) -> Vec<Value> {
+    let (cid, id, single, others, v) = (&p.cid, &p.id, &p.single, &p.others, version_of);
+    let status_id = p.status["id"].as_str().unwrap().to_string();
     let step = |scenario: &str, filters: Value| json!({ "scenario": scenario, "collection": cid, "object": id, "filters": filters });
-    let r = driver(
-        &app,
-        auth.clone(),
+    app.taxii_driver(
+        p.auth.clone(),
         vec![
             json!({ "scenario": "status", "status_id": status_id }),
             json!({ "scenario": "manifest", "collection": cid }),
@@ -480,7 +518,7 @@ async fn taxii_client_add_objects_status_manifest_versions_get_and_delete() {
             step("get_object", json!({})),
             step("get_object", json!({ "version": "all" })),
             step("get_object", json!({ "version": "first" })),
-            step("get_object", json!({ "version": v(&v2) })),
+            step("get_object", json!({ "version": v(&p.v2) })),
             step("delete_object", json!({ "version": "first" })),
             step("versions", json!({})),
             step("delete_object", json!({ "version": "all" })),
@@ -497,14 +535,19 @@ async fn taxii_client_add_objects_status_manifest_versions_get_and_delete() {
             json!({ "scenario": "manifest", "collection": cid, "filters": { "version": "all" } }),
         ],
     )
-    .await;
-    // The status resource is stored: fetched again it says the same.
+    .await
+}
+
+/// The status resource is stored: fetched again it says the same. Manifest: one record per
+/// object (latest version) by default; all versions on request.
+fn status_and_manifest_read_back(p: &Pushed, r: &[Value]) {
+    let (status, id, v) = (&p.status, &p.id, version_of);
+    let (v1, v2, v3) = (p.v1.clone(), p.v2.clone(), p.v3.clone());
     let again = ok(&r[0]);
     for k in ["id", "status", "total_count", "success_count", "failure_count", "pending_count", "failures"] {
         assert_eq!(again[k], status[k], "status {k}");
     }
 
-    // Manifest: one record per object (latest version) by default; all versions on request.
     let manifest = ok(&r[1])["objects"].as_array().unwrap().clone();
     assert_eq!(manifest.len(), 6, "identity, the indicator, 4 others: {manifest:?}");
     let mine: Vec<_> = manifest.iter().filter(|m| m["id"] == id.as_str()).collect();
@@ -524,7 +567,12 @@ async fn taxii_client_add_objects_status_manifest_versions_get_and_delete() {
     for a in &added {
         assert!(TaxiiTimestamp::parse(a).is_ok() && a.len() == 27, "6 fractional digits and Z: {a}");
     }
+}
 
+/// Versions and get: the last version by default, every, first or an exact one on request.
+fn gets_select_versions(p: &Pushed, r: &[Value]) {
+    let v = version_of;
+    let (v1, v2, v3) = (p.v1.clone(), p.v2.clone(), p.v3.clone());
     let versions = ok(&r[3]);
     assert_eq!(versions["versions"], json!([v(&v1), v(&v2), v(&v3)]), "{versions}");
     assert_eq!(versions["more"], false);
@@ -532,7 +580,7 @@ async fn taxii_client_add_objects_status_manifest_versions_get_and_delete() {
     let latest = ok(&r[4])["objects"].as_array().unwrap().clone();
     assert_eq!(latest.len(), 1, "default is the last version");
     assert_eq!(latest[0]["modified"], v(&v3));
-    assert_eq!(latest[0], value(&v3), "served as posted");
+    assert_eq!(latest[0], value_of(&v3), "served as posted");
     let every: Vec<String> = ok(&r[5])["objects"]
         .as_array()
         .unwrap()
@@ -546,9 +594,13 @@ async fn taxii_client_add_objects_status_manifest_versions_get_and_delete() {
     let exact = ok(&r[7])["objects"].as_array().unwrap().clone();
     assert_eq!(exact.len(), 1);
     assert_eq!(exact[0]["modified"], v(&v2));
+}
 
-    // Delete: match[version] selects versions; once every version is gone the object 404s
-    // and leaves the manifest.
+/// Delete: match[version] selects versions; once every version is gone the object 404s and
+/// leaves the manifest. Pushed again, it is back as a new addition.
+fn deletes_select_versions(p: &Pushed, r: &[Value]) {
+    let (id, single, others, v) = (&p.id, &p.single, &p.others, version_of);
+    let (v2, v3) = (p.v2.clone(), p.v3.clone());
     ok(&r[8]);
     assert_eq!(ok(&r[9])["versions"], json!([v(&v2), v(&v3)]), "only the first version went");
     ok(&r[10]);
@@ -590,17 +642,17 @@ async fn taxii_client_delete_without_a_version_filter_removes_every_version() {
     post_all(&app, &As::new("alice", &alice), &cid, &objects).await;
     let auth = json!({ "mode": "basic", "user": "alice", "password": alice });
     let step = |scenario: &str| json!({ "scenario": scenario, "collection": cid, "object": id });
-    let r = driver(
-        &app,
-        auth,
-        vec![
-            step("delete_object"),
-            step("get_object"),
-            step("versions"),
-            json!({ "scenario": "manifest", "collection": cid, "filters": { "version": "all" } }),
-        ],
-    )
-    .await;
+    let r = app
+        .taxii_driver(
+            auth,
+            vec![
+                step("delete_object"),
+                step("get_object"),
+                step("versions"),
+                json!({ "scenario": "manifest", "collection": cid, "filters": { "version": "all" } }),
+            ],
+        )
+        .await;
     ok(&r[0]);
     assert_eq!(r[1]["error"]["status"], 404, "the object is still served after DELETE: {}", r[1]);
     assert_eq!(r[2]["error"]["status"], 404, "versions are still listed after DELETE: {}", r[2]);
@@ -609,6 +661,39 @@ async fn taxii_client_delete_without_a_version_filter_removes_every_version() {
 
 // ---------------------------------------------------------------------------------------------
 // 1 + 2. as_pages through 5,000 objects; sampled pages pass the strict validator
+
+/// The object ids of a `sweep` step, page after page.
+fn swept_ids(sweep: &Value) -> Vec<String> {
+    sweep["pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()))
+        .collect()
+}
+
+/// A sweep of the 5,000 in pages of `page_size`: `more` and `next` exactly until the last page,
+/// every object and every manifest record once in order, date_added strictly increasing.
+fn assert_whole_sweep(sweep: &Value, page_size: usize, expected: &[String]) {
+    let pages = sweep["pages"].as_array().unwrap();
+    assert_eq!(pages.len(), 5_000 / page_size, "pages of {page_size}");
+    for (i, page) in pages.iter().enumerate() {
+        let last = i + 1 == pages.len();
+        assert_eq!(page["more"], !last, "page {i} of {page_size}");
+        assert_eq!(page["has_next"], !last, "next exactly when more (page {i} of {page_size})");
+        assert_eq!(page["ids"].as_array().unwrap().len(), page_size, "page {i}");
+    }
+    assert_exactly_once_in_order(&swept_ids(sweep), expected, &format!("objects, pages of {page_size}"));
+
+    let manifest = sweep["manifest"].as_array().unwrap();
+    assert_eq!(sweep["manifest_pages"], 5_000 / page_size);
+    assert_exactly_once_in_order(&ids_of(manifest), expected, &format!("manifest, pages of {page_size}"));
+    let added: Vec<i64> = manifest
+        .iter()
+        .map(|m| TaxiiTimestamp::parse(m["date_added"].as_str().unwrap()).unwrap().as_micros())
+        .collect();
+    assert!(added.windows(2).all(|w| w[0] < w[1]), "manifest date_added strictly increasing");
+}
 
 #[tokio::test]
 async fn taxii_client_as_pages_sweeps_5000_objects_once_in_date_added_order() {
@@ -625,17 +710,15 @@ async fn taxii_client_as_pages_sweeps_5000_objects_once_in_date_added_order() {
     assert_eq!(envelopes.len(), 5);
 
     let auth = json!({ "mode": "basic", "user": "alice", "password": alice });
-    let mut r = driver(
-        &app,
-        auth.clone(),
-        vec![json!({ "scenario": "add_many", "collection": cid, "envelopes": envelopes })],
-    )
-    .await;
+    let mut r = app
+        .taxii_driver(
+            auth.clone(),
+            vec![json!({ "scenario": "add_many", "collection": cid, "envelopes": envelopes })],
+        )
+        .await;
     let posted = started.elapsed();
     r.extend(
-        driver(
-            &app,
-            auth,
+        app.taxii_driver(auth,
             vec![
                 json!({ "scenario": "sweep", "collection": cid, "per_request": 0, "keep_pages": [0, 24, 49] }),
                 json!({ "scenario": "sweep", "collection": cid, "per_request": 2000 }),
@@ -653,54 +736,24 @@ async fn taxii_client_as_pages_sweeps_5000_objects_once_in_date_added_order() {
     // per_request 0: no limit sent, the server default (100). per_request 2000: above the server
     // maximum, so the server serves 1000 and the client adapts (as_pages warns and follows).
     for (sweep, page_size) in [(ok(&r[1]), 100), (ok(&r[2]), 1000)] {
-        let pages = sweep["pages"].as_array().unwrap();
-        assert_eq!(pages.len(), 5_000 / page_size, "pages of {page_size}");
-        for (i, page) in pages.iter().enumerate() {
-            let last = i + 1 == pages.len();
-            assert_eq!(page["more"], !last, "page {i} of {page_size}");
-            assert_eq!(page["has_next"], !last, "next exactly when more (page {i} of {page_size})");
-            assert_eq!(page["ids"].as_array().unwrap().len(), page_size, "page {i}");
-        }
-        let seen: Vec<String> = pages
-            .iter()
-            .flat_map(|p| p["ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()))
-            .collect();
-        assert_exactly_once_in_order(&seen, &expected, &format!("objects, pages of {page_size}"));
-
-        let manifest = sweep["manifest"].as_array().unwrap();
-        assert_eq!(sweep["manifest_pages"], 5_000 / page_size);
-        assert_exactly_once_in_order(
-            &ids_of(manifest),
-            &expected,
-            &format!("manifest, pages of {page_size}"),
-        );
-        let added: Vec<i64> = manifest
-            .iter()
-            .map(|m| TaxiiTimestamp::parse(m["date_added"].as_str().unwrap()).unwrap().as_micros())
-            .collect();
-        assert!(added.windows(2).all(|w| w[0] < w[1]), "manifest date_added strictly increasing");
+        assert_whole_sweep(sweep, page_size, &expected);
     }
 
     // The client's own filters on every follow-up (as_pages re-sends them with `next`):
     // added_after = the date_added of object 2,500 (exclusive) and match[type].
     let cut = ok(&r[1])["manifest"][2_499]["date_added"].as_str().unwrap().to_string();
-    let filtered = driver(
-        &app,
-        json!({ "mode": "basic", "user": "alice", "password": alice }),
-        vec![json!({
-            "scenario": "sweep", "collection": cid, "per_request": 500,
-            "filters": { "added_after": cut, "type": "indicator" },
-        })],
-    )
-    .await;
+    let filtered = app
+        .taxii_driver(
+            json!({ "mode": "basic", "user": "alice", "password": alice }),
+            vec![json!({
+                "scenario": "sweep", "collection": cid, "per_request": 500,
+                "filters": { "added_after": cut, "type": "indicator" },
+            })],
+        )
+        .await;
     let filtered_at = started.elapsed();
     let sweep = ok(&filtered[0]);
-    let seen: Vec<String> = sweep["pages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|p| p["ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()))
-        .collect();
+    let seen = swept_ids(sweep);
     assert_eq!(sweep["pages"].as_array().unwrap().len(), 5);
     assert_exactly_once_in_order(&seen, &expected[2_500..], "as_pages with added_after and match[type]");
     assert_exactly_once_in_order(
@@ -921,6 +974,37 @@ async fn taxii_client_elastic_and_opencti_style_paging_return_every_object_once(
     eprintln!("3,000 objects, 3 sweeps of 2,500: {:?}", started.elapsed());
 }
 
+/// The same collection addressed by its alias: the cursor continues (it names the collection,
+/// not the URL the client used).
+async fn a_cursor_continues_through_the_alias(one: &TestApp, two: &TestApp, alice: &As) {
+    let alias = "partner-feed";
+    let spec = harpoon::service::collections::CollectionSpec {
+        title: "Aliased".into(),
+        alias: Some(alias.into()),
+        writers: vec!["alice".into()],
+        ..Default::default()
+    };
+    let aliased = one
+        .db
+        .run(move |conn| Ok::<_, harpoon::db::DbError>(harpoon::service::collections::create(conn, &spec)))
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let aliased_ids = ids_of(
+        &post_all(one, alice, &aliased, &indicators(60_000, 30, org().id())).await["successes"]
+            .as_array()
+            .unwrap()
+            .clone(),
+    );
+    let by_id =
+        get(one, alice, &format!("collections/{aliased}/objects/"), &[("limit", "10".to_string())]).await;
+    let by_alias =
+        get(two, alice, &format!("collections/{alias}/objects/"), &[("next", by_id.next().unwrap())]).await;
+    assert_eq!(by_alias.status, StatusCode::OK, "{}", by_alias.body);
+    assert_eq!(ids_of(&by_alias.objects()), aliased_ids[10..].to_vec(), "continued through the alias");
+}
+
 // ---------------------------------------------------------------------------------------------
 // 4. Cursors across two instances; tampered and foreign cursors
 
@@ -1002,34 +1086,7 @@ async fn taxii_client_cursor_from_one_instance_continues_on_another_and_foreign_
         assert_eq!(resp.header("content-type").as_deref(), Some(TAXII), "{what}");
         assert_eq!(resp.body["http_status"], "400", "{what}: {}", resp.body);
     }
-    // The same collection addressed by its alias: the cursor continues (it names the collection,
-    // not the URL the client used).
-    let alias = "partner-feed";
-    let spec = harpoon::service::collections::CollectionSpec {
-        title: "Aliased".into(),
-        alias: Some(alias.into()),
-        writers: vec!["alice".into()],
-        ..Default::default()
-    };
-    let aliased = one
-        .db
-        .run(move |conn| Ok::<_, harpoon::db::DbError>(harpoon::service::collections::create(conn, &spec)))
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
-    let aliased_ids = ids_of(
-        &post_all(&one, &alice, &aliased, &indicators(60_000, 30, org().id())).await["successes"]
-            .as_array()
-            .unwrap()
-            .clone(),
-    );
-    let by_id =
-        get(&one, &alice, &format!("collections/{aliased}/objects/"), &[("limit", "10".to_string())]).await;
-    let by_alias =
-        get(&two, &alice, &format!("collections/{alias}/objects/"), &[("next", by_id.next().unwrap())]).await;
-    assert_eq!(by_alias.status, StatusCode::OK, "{}", by_alias.body);
-    assert_eq!(ids_of(&by_alias.objects()), aliased_ids[10..].to_vec(), "continued through the alias");
+    a_cursor_continues_through_the_alias(&one, &two, &alice).await;
 
     // Bob may read the collection: his own first page works, only alice's cursor is refused.
     let own = get(&two, &bob, &path, &[("limit", "10".to_string())]).await;

@@ -12,10 +12,9 @@ use harpoon::stix::{StixId, Tlp, Tlp1, Tlp2};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_PASSWORD, TestApp, status_json};
+use crate::helpers::{ADMIN_PASSWORD, TAXII, TestApp, status_json};
 use crate::oracle;
 
-const TAXII: &str = "application/taxii+json;version=2.1";
 const ROOT: &str = "/taxii2/root";
 const RULE: &str = "id is not the UUIDv5 of its id-contributing properties";
 const CONFLICT: &str = "conflicts with a stored object";
@@ -499,14 +498,7 @@ async fn taxii_trust_conflicts_in_one_envelope_and_in_the_background() {
 
 #[tokio::test]
 async fn taxii_trust_status_versions_and_manifest_reveal_nothing_of_other_collections() {
-    let app = TestApp::spawn_with(|s| {
-        s.taxii.api_roots.push(harpoon::settings::ApiRootSettings {
-            name: "partners".into(),
-            title: "Partner sharing".into(),
-            description: String::new(),
-        })
-    })
-    .await;
+    let app = TestApp::builder().api_root("partners", "Partner sharing").spawn().await;
     let alice = User::new(&app, "alice").await;
     let bob = User::new(&app, "bob").await;
     own_collection(&app, "a", "alice").await;

@@ -6,6 +6,11 @@
 use std::path::{Path, PathBuf};
 
 fn sources() -> Vec<(String, String)> {
+    sources_under("src")
+}
+
+/// Every `.rs` file under `dir` (relative to the package root), sorted: its path and text.
+fn sources_under(dir: &str) -> Vec<(String, String)> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
@@ -18,7 +23,7 @@ fn sources() -> Vec<(String, String)> {
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files = Vec::new();
-    walk(&root.join("src"), &mut files);
+    walk(&root.join(dir), &mut files);
     files.sort();
     files
         .into_iter()
@@ -443,4 +448,32 @@ fn strongly_connected(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
         }
     }
     s.out
+}
+
+/// Scenario tests a reader can hold (issue 19): no function under `tests/` is longer than 100
+/// lines, signature to closing brace. Split a long one along its story: named steps as
+/// functions, or separate tests where the steps are independent; a long data table goes to a
+/// fixture.
+#[test]
+fn test_functions_stay_under_a_hundred_lines() {
+    const MAX: usize = 100;
+    const STARTS: [&str; 6] =
+        ["fn ", "async fn ", "pub fn ", "pub async fn ", "pub(crate) fn ", "pub(crate) async fn "];
+    let mut long = Vec::new();
+    for (file, text) in sources_under("tests") {
+        let lines: Vec<&str> = text.lines().collect();
+        for (at, line) in lines.iter().enumerate() {
+            let body = line.trim_start();
+            let one_line = body.ends_with('}') || body.ends_with(';');
+            if one_line || !STARTS.iter().any(|s| body.starts_with(s)) {
+                continue;
+            }
+            let close = format!("{}}}", &line[..line.len() - body.len()]);
+            let end = lines[at..].iter().position(|l| *l == close);
+            if let Some(end) = end.filter(|end| end + 1 > MAX) {
+                long.push(format!("{file}:{} is {} lines: {}", at + 1, end + 1, body));
+            }
+        }
+    }
+    assert!(long.is_empty(), "functions over {MAX} lines under tests/:\n{}", long.join("\n"));
 }

@@ -8,7 +8,6 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, status_json};
-use crate::triage::{commit, import_id, indicator, set_status};
 
 /// The levels, least to most restrictive, with the name each URL of the test carries.
 const LEVELS: [(&str, &str); 5] =
@@ -31,10 +30,6 @@ fn rank(level: &str) -> usize {
     LEVELS.iter().position(|(l, _)| *l == level).unwrap()
 }
 
-async fn patch(app: &TestApp, path: &str, body: Value) -> (StatusCode, Value) {
-    status_json(app.as_admin(app.request(Method::PATCH, path)).json(&body).send().await.unwrap()).await
-}
-
 /// Every object a collection serves (all pages), as the admin reads it.
 async fn served(app: &TestApp, collection: &str) -> Vec<Value> {
     let mut out = Vec::new();
@@ -44,12 +39,7 @@ async fn served(app: &TestApp, collection: &str) -> Vec<Value> {
         if let Some(n) = &next {
             path.push_str(&format!("&next={n}"));
         }
-        let resp = app
-            .as_admin(app.get(&path))
-            .header("Accept", "application/taxii+json;version=2.1")
-            .send()
-            .await
-            .unwrap();
+        let resp = app.as_admin(app.taxii_get(&path)).send().await.unwrap();
         let (status, env) = status_json(resp).await;
         assert_eq!(status, StatusCode::OK, "{env}");
         out.extend(env["objects"].as_array().cloned().unwrap_or_default());
@@ -78,24 +68,24 @@ async fn event_with_a_url_per_level(app: &TestApp, event_tlp: &str) -> (i64, Vec
          Message-ID: <tlp-matrix@phish-sender-test.com>\r\n\r\nSee {}\r\n",
         urls.join(" and ")
     );
-    let id = import_id(app, &raw).await;
-    let (status, c) = commit(app, id, json!({ "tlp": event_tlp })).await;
+    let id = app.import_id(&raw).await;
+    let (status, c) = app.commit(id, json!({ "tlp": event_tlp })).await;
     assert!(status.is_success(), "{c}");
     let event_id = c["event_id"].as_i64().unwrap();
     let mut out = Vec::new();
     for (level, name) in LEVELS {
-        let row = indicator(app, "url", &url_of(name)).await;
+        let row = app.indicator("url", &url_of(name)).await;
         let id = row["id"].as_i64().unwrap();
-        let (status, body) = patch(app, &format!("/api/v1/indicators/{id}"), json!({ "tlp": level })).await;
+        let (status, body) =
+            app.patch_json(&format!("/api/v1/indicators/{id}"), &json!({ "tlp": level })).await;
         assert_eq!(status, StatusCode::OK, "{body}");
-        out.push((level.to_string(), set_status(app, id, "active").await));
+        out.push((level.to_string(), app.set_status(id, "active").await));
     }
     (event_id, out)
 }
 
 async fn create_collection(app: &TestApp, body: Value) -> Value {
-    let (status, c) =
-        status_json(app.as_admin(app.post("/api/v1/collections")).json(&body).send().await.unwrap()).await;
+    let (status, c) = app.post_json("/api/v1/collections", &body).await;
     assert_eq!(status, StatusCode::CREATED, "{c}");
     c
 }
@@ -127,14 +117,8 @@ fn spawn_with_sighting_script(dir: &std::path::Path) -> impl FnOnce(&mut harpoon
 }
 
 async fn run_sight(app: &TestApp, indicator_id: i64) {
-    let (status, run) = status_json(
-        app.as_admin(app.post(&format!("/api/v1/indicators/{indicator_id}/operations/sight/runs")))
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, run) =
+        app.post_json(&format!("/api/v1/indicators/{indicator_id}/operations/sight/runs"), &json!({})).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{run}");
     let id = run["id"].as_i64().unwrap();
     for _ in 0..300 {
@@ -191,7 +175,7 @@ async fn the_computed_collection_and_operation_findings_stay_within_the_ceiling(
 
     // Lowering the ceiling takes effect on what is stored.
     let (status, c) =
-        patch(&app, "/api/v1/collections/active-indicators", json!({ "max_tlp": "green" })).await;
+        app.patch_json("/api/v1/collections/active-indicators", &json!({ "max_tlp": "green" })).await;
     assert_eq!(status, StatusCode::OK, "{c}");
     assert_eq!(c["max_tlp"], "green");
     check(&served(&app, "active-indicators").await, rank("green"), &[]);
@@ -199,16 +183,17 @@ async fn the_computed_collection_and_operation_findings_stay_within_the_ceiling(
     // An indicator whose own TLP is raised above the ceiling after publication is withheld.
     let green = &urls[1].1;
     let (status, body) =
-        patch(&app, &format!("/api/v1/indicators/{}", green["id"]), json!({ "tlp": "red" })).await;
+        app.patch_json(&format!("/api/v1/indicators/{}", green["id"]), &json!({ "tlp": "red" })).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     check(&served(&app, "active-indicators").await, rank("green"), &["green"]);
 
     // Raised to red: a RED indicator activated from now on is published there.
-    let (status, _) = patch(&app, "/api/v1/collections/active-indicators", json!({ "max_tlp": "red" })).await;
+    let (status, _) =
+        app.patch_json("/api/v1/collections/active-indicators", &json!({ "max_tlp": "red" })).await;
     assert_eq!(status, StatusCode::OK);
     let red = &urls[4].1;
-    set_status(&app, red["id"].as_i64().unwrap(), "expired").await;
-    set_status(&app, red["id"].as_i64().unwrap(), "active").await;
+    app.set_status(red["id"].as_i64().unwrap(), "expired").await;
+    app.set_status(red["id"].as_i64().unwrap(), "active").await;
     assert!(has_indicator_for(&served(&app, "active-indicators").await, &url_of("red")));
 
     // Only administrators change a ceiling; a level is checked.
@@ -222,7 +207,7 @@ async fn the_computed_collection_and_operation_findings_stay_within_the_ceiling(
         .unwrap();
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     let (status, _) =
-        patch(&app, "/api/v1/collections/active-indicators", json!({ "max_tlp": "purple" })).await;
+        app.patch_json("/api/v1/collections/active-indicators", &json!({ "max_tlp": "purple" })).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let (_, audit) =
         status_json(app.as_admin(app.get("/api/v1/audit?action=collection.tlp")).send().await.unwrap()).await;
@@ -234,7 +219,7 @@ async fn the_computed_collection_and_operation_findings_stay_within_the_ceiling(
 /// names an object that was left out.
 #[tokio::test]
 async fn a_shared_event_leaves_out_each_object_above_the_partner_ceiling() {
-    let app = crate::triage::spawn().await;
+    let app = TestApp::spawn_acme().await;
     let (event_id, urls) = event_with_a_url_per_level(&app, "green").await;
     for (ceiling, _) in LEVELS {
         let c = create_collection(
@@ -244,14 +229,8 @@ async fn a_shared_event_leaves_out_each_object_above_the_partner_ceiling() {
         .await;
         assert_eq!(c["max_tlp"], ceiling);
         let cid = c["id"].as_str().unwrap();
-        let (status, shared) = status_json(
-            app.as_admin(app.post(&format!("/api/v1/events/{event_id}/share")))
-                .json(&json!({ "collection": cid }))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, shared) =
+            app.post_json(&format!("/api/v1/events/{event_id}/share"), &json!({ "collection": cid })).await;
         if ceiling == "clear" {
             assert_eq!(status, StatusCode::FORBIDDEN, "a GREEN event into a CLEAR collection: {shared}");
             assert!(served(&app, cid).await.is_empty());
@@ -331,11 +310,8 @@ async fn a_partner_post_stores_and_serves_only_what_is_within_the_ceiling() {
         .await;
         let cid = c["id"].as_str().unwrap().to_string();
         let resp = app
-            .post(&format!("/taxii2/root/collections/{cid}/objects/"))
+            .taxii_post(&format!("/taxii2/root/collections/{cid}/objects/"), &json!({ "objects": objects }))
             .basic_auth("partner", Some(&password))
-            .header("Accept", "application/taxii+json;version=2.1")
-            .header("Content-Type", "application/taxii+json;version=2.1")
-            .body(json!({ "objects": objects }).to_string())
             .send()
             .await
             .unwrap();
@@ -347,13 +323,7 @@ async fn a_partner_post_stores_and_serves_only_what_is_within_the_ceiling() {
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             let path = format!("/taxii2/root/status/{}/", st["id"].as_str().unwrap());
-            let resp = app
-                .get(&path)
-                .basic_auth("partner", Some(&password))
-                .header("Accept", "application/taxii+json;version=2.1")
-                .send()
-                .await
-                .unwrap();
+            let resp = app.taxii_get(&path).basic_auth("partner", Some(&password)).send().await.unwrap();
             st = status_json(resp).await.1;
         }
         assert_eq!(st["status"], "complete", "{st}");
@@ -371,18 +341,17 @@ async fn a_partner_post_stores_and_serves_only_what_is_within_the_ceiling() {
         }
         if ceiling == "red" {
             let (status, _) =
-                patch(&app, &format!("/api/v1/collections/{cid}"), json!({ "max_tlp": "green" })).await;
+                app.patch_json(&format!("/api/v1/collections/{cid}"), &json!({ "max_tlp": "green" })).await;
             assert_eq!(status, StatusCode::OK);
             let stored = served(&app, &cid).await;
             let ids: Vec<&Value> = stored.iter().map(|s| &s["id"]).collect();
             assert_eq!(ids, [&objects[0]["id"], &objects[1]["id"]], "only CLEAR and GREEN remain");
             // Nor is an object above it found by id.
             let resp = app
-                .as_admin(app.get(&format!(
+                .as_admin(app.taxii_get(&format!(
                     "/taxii2/root/collections/{cid}/objects/{}/",
                     objects[4]["id"].as_str().unwrap()
                 )))
-                .header("Accept", "application/taxii+json;version=2.1")
                 .send()
                 .await
                 .unwrap();
@@ -395,7 +364,7 @@ async fn a_partner_post_stores_and_serves_only_what_is_within_the_ceiling() {
 /// filter never widens it.
 #[tokio::test]
 async fn every_export_format_keeps_under_its_ceiling() {
-    let app = crate::triage::spawn().await;
+    let app = TestApp::spawn_acme().await;
     event_with_a_url_per_level(&app, "clear").await;
     for format in ["text", "csv", "suricata", "stix"] {
         for ceiling in [None, Some("clear"), Some("green"), Some("amber"), Some("amber+strict"), Some("red")]
@@ -406,14 +375,9 @@ async fn every_export_format_keeps_under_its_ceiling() {
             if let Some(c) = ceiling {
                 filters["max_tlp"] = json!(c);
             }
-            let (status, created) = status_json(
-                app.as_admin(app.post("/api/v1/exports"))
-                    .json(&json!({ "name": name, "format": format, "filters": filters }))
-                    .send()
-                    .await
-                    .unwrap(),
-            )
-            .await;
+            let (status, created) = app
+                .post_json("/api/v1/exports", &json!({ "name": name, "format": format, "filters": filters }))
+                .await;
             assert_eq!(status, StatusCode::CREATED, "{created}");
             assert_eq!(created["filters"]["max_tlp"], ceiling.unwrap_or("amber"), "{created}");
             let resp = app.as_admin(app.get(&format!("/api/v1/exports/{name}/feed"))).send().await.unwrap();

@@ -3,80 +3,13 @@
 //! never rendered, and hostile email text escaped everywhere it is shown.
 
 use reqwest::StatusCode;
-use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
+use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION};
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_PASSWORD, TestApp, status_json};
-use crate::triage::{commit, import_id, phish, report};
-
-/// A logged-in browser, as far as plain HTTP goes: the session cookie and the CSRF token.
-pub(crate) struct UiSession {
-    pub cookie: String,
-    pub csrf: String,
-}
-
-fn cookie_value(resp: &reqwest::Response, name: &str) -> Option<(String, String)> {
-    resp.headers().get_all(SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|v| {
-        let (pair, _) = v.split_once(';').unwrap_or((v, ""));
-        let (k, val) = pair.split_once('=')?;
-        (k == name).then(|| (val.to_string(), v.to_string()))
-    })
-}
-
-fn hidden(body: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = body.find(&marker).unwrap_or_else(|| panic!("no {name} field in {body}")) + marker.len();
-    body[start..start + body[start..].find('"').unwrap()].to_string()
-}
-
-pub(crate) async fn login(
-    app: &TestApp,
-    user: &str,
-    password: &str,
-) -> (reqwest::Response, Option<UiSession>) {
-    let form = app.get("/ui/login").send().await.unwrap();
-    assert_eq!(form.status(), StatusCode::OK);
-    let (login_cookie, _) = cookie_value(&form, "harpoon_login").expect("login cookie");
-    let body = form.text().await.unwrap();
-    let token = hidden(&body, "csrf");
-    let resp = app
-        .post("/ui/login")
-        .header(COOKIE, format!("harpoon_login={login_cookie}"))
-        .form(&[("username", user), ("password", password), ("csrf", &token), ("next", "/ui/events")])
-        .send()
-        .await
-        .unwrap();
-    let Some((session, _)) = cookie_value(&resp, "harpoon_session") else { return (resp, None) };
-    let page = app.get("/ui").header(COOKIE, format!("harpoon_session={session}")).send().await.unwrap();
-    let text = page.text().await.unwrap();
-    let csrf = hidden(&text, "csrf");
-    (resp, Some(UiSession { cookie: format!("harpoon_session={session}"), csrf }))
-}
-
-/// A `multipart/form-data` body of text fields (what the import form sends).
-pub(crate) fn multipart(fields: &[(&str, &str)]) -> (String, String) {
-    let boundary = "----harpoon-test-boundary-7d1a";
-    let mut body = String::new();
-    for (name, value) in fields {
-        body.push_str(&format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
-        ));
-    }
-    body.push_str(&format!("--{boundary}--\r\n"));
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
-impl UiSession {
-    pub async fn get(&self, app: &TestApp, path: &str) -> reqwest::Response {
-        app.get(path).header(COOKIE, &self.cookie).send().await.unwrap()
-    }
-
-    pub async fn post(&self, app: &TestApp, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-        let mut fields: Vec<(&str, &str)> = vec![("csrf", &self.csrf)];
-        fields.extend_from_slice(form);
-        app.post(path).header(COOKIE, &self.cookie).form(&fields).send().await.unwrap()
-    }
-}
+use crate::fixtures::hostile::{PAYLOAD_MARKERS, hostile_emails};
+use crate::fixtures::phish::{PHISH_URL, phish, report};
+use crate::helpers::ui::{cookie_value, hidden};
+use crate::helpers::{ADMIN_PASSWORD, TestApp, UiSession, status_json};
 
 #[tokio::test]
 async fn ui_anonymous_callers_log_in_with_a_strict_cookie_and_log_out() {
@@ -95,14 +28,14 @@ async fn ui_anonymous_callers_log_in_with_a_strict_cookie_and_log_out() {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
 
     // Wrong password: the login page again, 401, no session, and the failure audited.
-    let (resp, session) = login(&app, "admin", "wrong-password").await;
+    let (resp, session) = app.login("admin", "wrong-password").await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     assert!(session.is_none());
     assert!(resp.text().await.unwrap().contains("Wrong user name or password"));
     let (_, audit) = status_json(app.as_admin(app.get("/api/v1/audit")).send().await.unwrap()).await;
     assert!(audit.to_string().contains("admin"), "{audit}");
 
-    let (resp, session) = login(&app, "admin", ADMIN_PASSWORD).await;
+    let (resp, session) = app.login("admin", ADMIN_PASSWORD).await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert_eq!(resp.headers()[LOCATION], "/ui/events", "back where the user was going");
     let (_, set) = cookie_value(&resp, "harpoon_session").unwrap();
@@ -146,9 +79,9 @@ async fn ui_anonymous_callers_log_in_with_a_strict_cookie_and_log_out() {
 
 #[tokio::test]
 async fn ui_forms_without_the_token_or_from_another_site_are_refused() {
-    let app = crate::triage::spawn().await;
-    let id = import_id(&app, &report("alice@acme-corp.com", &phish("alice@acme-corp.com", "m-csrf"))).await;
-    let (_, s) = login(&app, "admin", ADMIN_PASSWORD).await;
+    let app = TestApp::spawn_acme().await;
+    let id = app.import_id(&report("alice@acme-corp.com", &phish("alice@acme-corp.com", "m-csrf"))).await;
+    let (_, s) = app.login("admin", ADMIN_PASSWORD).await;
     let s = s.unwrap();
     let path = format!("/ui/drafts/{id}/abandon");
     type Fields<'a> = Vec<(&'a str, &'a str)>;
@@ -173,15 +106,8 @@ async fn ui_forms_without_the_token_or_from_another_site_are_refused() {
         assert!(r.text().await.unwrap().contains("did not come from this site"), "{what}");
     }
     // The multipart import checks the token too.
-    let (kind, body) = multipart(&[("raw", "Subject: x\r\n\r\nhttp://a.example/\r\n"), ("csrf", "bad")]);
-    let r = app
-        .post("/ui/import")
-        .header(COOKIE, &s.cookie)
-        .header(CONTENT_TYPE, kind)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let fields = [("raw", "Subject: x\r\n\r\nhttp://a.example/\r\n"), ("csrf", "bad")];
+    let r = s.post_multipart(&app, "/ui/import", &fields).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     // Login without its double-submit cookie.
     let r = app
@@ -209,57 +135,6 @@ async fn ui_forms_without_the_token_or_from_another_site_are_refused() {
         status_json(app.as_admin(app.get(&format!("/api/v1/imports/{id}"))).send().await.unwrap()).await;
     assert_eq!(d["state"], "abandoned");
 }
-
-/// Emails whose every shown field carries a script payload.
-pub(crate) fn hostile_emails() -> Vec<String> {
-    let payload = "<script>window.__pwned=1;document.title='pwned';alert(1)</script>";
-    vec![
-        format!(
-            "From: \"<img src=x onerror=window.__pwned=1;alert(2)>\" <evil@hostile-one.example>\r\n\
-To: bob@acme-corp.com\r\n\
-Subject: {payload} invoice\r\n\
-Message-ID: <hostile-1@hostile-one.example>\r\n\
-MIME-Version: 1.0\r\n\
-Content-Type: multipart/mixed; boundary=\"zz\"\r\n\
-\r\n\
---zz\r\n\
-Content-Type: text/html; charset=utf-8\r\n\
-\r\n\
-<html><body onload=\"window.__pwned=1\"><h1>Pay now</h1>{payload}\
-<img src=x onerror=\"window.__pwned=1;alert(3)\">\
-<a href=\"javascript:window.__pwned=1;alert(4)\">http://pay.hostile-one.example/now</a>\
-<svg onload=\"window.__pwned=1\"><script>window.__pwned=1;alert(5)</script></svg>\
-<iframe src=\"javascript:alert(6)\"></iframe><iframe srcdoc=\"<script>parent.__pwned=1</script>\"></iframe>\
-<form action=\"http://steal.hostile-one.example/\"><input name=p></form></body></html>\r\n\
---zz\r\n\
-Content-Type: application/octet-stream\r\n\
-Content-Disposition: attachment; filename=\"<img src=x onerror=alert(7)>.html\"\r\n\
-\r\n\
-<script>alert(8)</script>\r\n\
---zz--\r\n"
-        ),
-        format!(
-            "From: \"\\\"><script>alert(9)</script>\" <x@hostile-two.example>\r\n\
-To: \"'><svg onload=alert(10)>\" <carol@acme-corp.com>\r\n\
-Subject: =?utf-8?B?PHNjcmlwdD5hbGVydCgxMSk8L3NjcmlwdD4=?= \"onmouseover=\"alert(12)\r\n\
-Message-ID: <hostile-2@hostile-two.example>\r\n\
-Content-Type: text/plain\r\n\
-\r\n\
-Visit http://hostile-two.example/\"><script>alert(13)</script> and javascript:alert(14)\r\n\
-{payload}\r\n"
-        ),
-    ]
-}
-
-pub(crate) const PAYLOAD_MARKERS: [&str; 7] = [
-    "<script>window.__pwned",
-    "<script>alert",
-    "<img src=x onerror",
-    "<svg onload",
-    "<iframe src=\"javascript",
-    "<a href=\"javascript",
-    "<body onload",
-];
 
 /// Every page's security headers, and hostile text present only escaped.
 fn assert_safe(path: &str, resp: &reqwest::Response) {
@@ -290,18 +165,18 @@ fn assert_escaped(path: &str, body: &str) {
 
 #[tokio::test]
 async fn ui_every_page_has_the_security_headers_and_escapes_hostile_email() {
-    let app = crate::triage::spawn().await;
+    let app = TestApp::spawn_acme().await;
     let mut drafts = Vec::new();
     for raw in hostile_emails() {
-        drafts.push(import_id(&app, &raw).await);
+        drafts.push(app.import_id(&raw).await);
     }
-    let (status, c) = commit(&app, drafts[0], json!({})).await;
+    let (status, c) = app.commit(drafts[0], json!({})).await;
     assert!(status.is_success(), "{c}");
     let event = c["event_id"].as_i64().unwrap();
     let (_, ev) =
         status_json(app.as_admin(app.get(&format!("/api/v1/events/{event}"))).send().await.unwrap()).await;
     let indicator = ev["indicators"][0]["id"].as_i64().unwrap();
-    let (_, s) = login(&app, "admin", ADMIN_PASSWORD).await;
+    let (_, s) = app.login("admin", ADMIN_PASSWORD).await;
     let s = s.unwrap();
     let mut pages: Vec<String> = [
         "/ui",
@@ -366,10 +241,10 @@ async fn ui_every_page_has_the_security_headers_and_escapes_hostile_email() {
 
 #[tokio::test]
 async fn ui_raw_email_downloads_as_an_attachment_never_inline() {
-    let app = crate::triage::spawn().await;
+    let app = TestApp::spawn_acme().await;
     let raw = hostile_emails().remove(0);
-    let id = import_id(&app, &raw).await;
-    let (_, s) = login(&app, "admin", ADMIN_PASSWORD).await;
+    let id = app.import_id(&raw).await;
+    let (_, s) = app.login("admin", ADMIN_PASSWORD).await;
     let s = s.unwrap();
     let r = s.get(&app, &format!("/ui/drafts/{id}/raw")).await;
     assert_eq!(r.status(), StatusCode::OK);
@@ -405,60 +280,71 @@ async fn ui_raw_email_downloads_as_an_attachment_never_inline() {
     );
 }
 
+/// The item of a draft with this type and value.
+fn draft_item(d: &Value, kind: &str, value: &str) -> Value {
+    d["items"].as_array().unwrap().iter().find(|i| i["type"] == kind && i["value"] == value).cloned().unwrap()
+}
+
 #[tokio::test]
 async fn ui_qa_actions_and_commit_through_forms() {
     let app = TestApp::spawn().await;
-    let (_, s) = login(&app, "admin", ADMIN_PASSWORD).await;
+    let (_, s) = app.login("admin", ADMIN_PASSWORD).await;
     let s = s.unwrap();
+    let (id, to) = import_through_the_form(&app, &s).await;
+    qa_through_the_forms(&app, &s, id, &to).await;
+    let (event, event_path, ids) = commit_through_the_form(&app, &s, id).await;
+    event_and_indicator_forms(&app, &s, event, &ids).await;
+    whitelist_preview_saves_nothing(&app, &s).await;
+    // A reader may look but not change.
+    let reader = app.add_user("rita", "reader").await;
+    let (_, rs) = app.login("rita", &reader).await;
+    let rs = rs.unwrap();
+    assert_eq!(rs.get(&app, &event_path).await.status(), StatusCode::OK);
+    assert_eq!(rs.get(&app, "/ui/admin").await.status(), StatusCode::FORBIDDEN);
+    let r =
+        rs.post(&app, &format!("/ui/events/{event}/status"), &[("status", "review"), ("ids", &ids[0])]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}
+
+/// The import form, with metadata: the draft's id and QA page.
+async fn import_through_the_form(app: &TestApp, s: &UiSession) -> (i64, String) {
     let raw = report("alice@acme-corp.com", &phish("alice@acme-corp.com", "m-forms"));
-    let (kind, body) = multipart(&[
+    let fields = [
         ("csrf", s.csrf.as_str()),
         ("raw", raw.as_str()),
         ("title", "Forms phish"),
         ("tlp", "amber"),
         ("tags", "paypal, forms"),
-    ]);
-    let r = app
-        .post("/ui/import")
-        .header(COOKIE, &s.cookie)
-        .header(CONTENT_TYPE, kind)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    ];
+    let r = s.post_multipart(app, "/ui/import", &fields).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let to = r.headers()[LOCATION].to_str().unwrap().to_string();
     let id: i64 = to.trim_start_matches("/ui/drafts/").parse().unwrap();
-    let (_, d) =
-        status_json(app.as_admin(app.get(&format!("/api/v1/imports/{id}"))).send().await.unwrap()).await;
+    let d = app.draft(id).await;
     assert_eq!(d["meta"]["title"], "Forms phish");
     assert_eq!(d["source"], "ui");
-    let item = |d: &Value, kind: &str, value: &str| {
-        d["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|i| i["type"] == kind && i["value"] == value)
-            .cloned()
-            .unwrap()
-    };
     // The QA page highlights the URL where it was found.
-    let url = item(&d, "url", crate::triage::PHISH_URL);
-    let page = s.get(&app, &to).await.text().await.unwrap();
+    let url = draft_item(&d, "url", PHISH_URL);
+    let page = s.get(app, &to).await.text().await.unwrap();
     assert!(page.contains(&format!("data-items=\"{}\">http://</mark>", url["id"])), "{page}");
-    // Prune, keep again, prune; whitelist the company domain by suffix; add a value.
-    let linkedin = item(&d, "url", "https://www.linkedin.com/company/paypal");
+    (id, to)
+}
+
+/// Prune, keep again, prune; whitelist the company domain by suffix; add a value.
+async fn qa_through_the_forms(app: &TestApp, s: &UiSession, id: i64, to: &str) {
+    let d = app.draft(id).await;
+    let linkedin = draft_item(&d, "url", "https://www.linkedin.com/company/paypal");
     for state in ["pruned", "proposed", "pruned"] {
         let r = s
-            .post(&app, &format!("/ui/drafts/{id}/items/{}/state", linkedin["id"]), &[("state", state)])
+            .post(app, &format!("/ui/drafts/{id}/items/{}/state", linkedin["id"]), &[("state", state)])
             .await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
     }
-    let help = item(&d, "email", "help@acme-corp.com");
+    let help = draft_item(&d, "email", "help@acme-corp.com");
     assert_eq!(help["state"], "proposed", "no organisation domain configured here");
     let r = s
         .post(
-            &app,
+            app,
             &format!("/ui/drafts/{id}/items/{}/whitelist", help["id"]),
             &[("match_kind", "suffix"), ("pattern", "acme-corp.com"), ("reason", "our company")],
         )
@@ -466,35 +352,37 @@ async fn ui_qa_actions_and_commit_through_forms() {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let r = s
         .post(
-            &app,
+            app,
             &format!("/ui/drafts/{id}/items"),
             &[("type", "domain"), ("value", "missed.paypa1-verify.com")],
         )
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let bad =
-        s.post(&app, &format!("/ui/drafts/{id}/items"), &[("type", "ipv4"), ("value", "not-an-ip")]).await;
+        s.post(app, &format!("/ui/drafts/{id}/items"), &[("type", "ipv4"), ("value", "not-an-ip")]).await;
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
     assert!(bad.text().await.unwrap().contains("not a valid ipv4"));
-    let (_, d) =
-        status_json(app.as_admin(app.get(&format!("/api/v1/imports/{id}"))).send().await.unwrap()).await;
-    assert_eq!(item(&d, "url", "https://www.linkedin.com/company/paypal")["state"], "pruned");
-    assert_eq!(item(&d, "email", "help@acme-corp.com")["state"], "whitelisted");
-    assert_eq!(item(&d, "domain", "acme-corp.com")["state"], "whitelisted");
-    assert_eq!(item(&d, "domain", "missed.paypa1-verify.com")["origin"], "analyst");
-    let page = s.get(&app, &to).await.text().await.unwrap();
+    let d = app.draft(id).await;
+    assert_eq!(draft_item(&d, "url", "https://www.linkedin.com/company/paypal")["state"], "pruned");
+    assert_eq!(draft_item(&d, "email", "help@acme-corp.com")["state"], "whitelisted");
+    assert_eq!(draft_item(&d, "domain", "acme-corp.com")["state"], "whitelisted");
+    assert_eq!(draft_item(&d, "domain", "missed.paypa1-verify.com")["origin"], "analyst");
+    let page = s.get(app, to).await.text().await.unwrap();
     assert!(
         page.contains(&format!("<mark class=\"hl whitelisted\" data-items=\"{}\">help@</mark>", help["id"])),
         "{page}"
     );
+}
 
-    // Commit → the event page, with the metadata given at import.
+/// Commit → the event page, with the metadata given at import: the event, its page and the
+/// ids of two of its indicators (set Active in bulk).
+async fn commit_through_the_form(app: &TestApp, s: &UiSession, id: i64) -> (i64, String, Vec<String>) {
     let r =
-        s.post(&app, &format!("/ui/drafts/{id}/commit"), &[("title", "Forms phish"), ("tlp", "amber")]).await;
+        s.post(app, &format!("/ui/drafts/{id}/commit"), &[("title", "Forms phish"), ("tlp", "amber")]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let event_path = r.headers()[LOCATION].to_str().unwrap().to_string();
     let event: i64 = event_path.trim_start_matches("/ui/events/").parse().unwrap();
-    let page = s.get(&app, &event_path).await.text().await.unwrap();
+    let page = s.get(app, &event_path).await.text().await.unwrap();
     assert!(page.contains("<strong id=\"recipient-count\">1</strong>"), "{page}");
     let (_, ev) =
         status_json(app.as_admin(app.get(&format!("/api/v1/events/{event}"))).send().await.unwrap()).await;
@@ -510,7 +398,7 @@ async fn ui_qa_actions_and_commit_through_forms() {
         ev["indicators"].as_array().unwrap().iter().take(2).map(|i| i["id"].to_string()).collect();
     let r = s
         .post(
-            &app,
+            app,
             &format!("/ui/events/{event}/status"),
             &[("status", "active"), ("ids", &ids[0]), ("ids", &ids[1])],
         )
@@ -520,10 +408,14 @@ async fn ui_qa_actions_and_commit_through_forms() {
         status_json(app.as_admin(app.get(&format!("/api/v1/events/{event}"))).send().await.unwrap()).await;
     let active = ev["indicators"].as_array().unwrap().iter().filter(|i| i["status"] == "active").count();
     assert_eq!(active, 2);
-    // Event metadata from the event page.
+    (event, event_path, ids)
+}
+
+/// Event metadata from the event page; status and score from the indicator page's form.
+async fn event_and_indicator_forms(app: &TestApp, s: &UiSession, event: i64, ids: &[String]) {
     let r = s
         .post(
-            &app,
+            app,
             &format!("/ui/events/{event}/meta"),
             &[("title", "Renamed phish"), ("tags", "paypal, renamed"), ("adversary", "")],
         )
@@ -536,7 +428,7 @@ async fn ui_qa_actions_and_commit_through_forms() {
     // Status and score from the indicator page's form.
     let r = s
         .post(
-            &app,
+            app,
             &format!("/ui/indicators/{}/status", ids[0]),
             &[("status", "active"), ("score", "85"), ("reason", "confirmed")],
         )
@@ -547,13 +439,16 @@ async fn ui_qa_actions_and_commit_through_forms() {
             .await;
     assert_eq!(one["score"], 85);
     let bad = s
-        .post(&app, &format!("/ui/indicators/{}/status", ids[0]), &[("status", "active"), ("score", "900")])
+        .post(app, &format!("/ui/indicators/{}/status", ids[0]), &[("status", "active"), ("score", "900")])
         .await;
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
-    // Whitelist preview lists what a rule would match, saving nothing.
+}
+
+/// Whitelist preview lists what a rule would match, saving nothing.
+async fn whitelist_preview_saves_nothing(app: &TestApp, s: &UiSession) {
     let r = s
         .post(
-            &app,
+            app,
             "/ui/whitelist",
             &[
                 ("match_kind", "suffix"),
@@ -570,21 +465,12 @@ async fn ui_qa_actions_and_commit_through_forms() {
         body.contains("would become whitelisted") && body.contains("secure-login.paypa1-verify.com"),
         "{body}"
     );
-    // A reader may look but not change.
-    let reader = app.add_user("rita", "reader").await;
-    let (_, rs) = login(&app, "rita", &reader).await;
-    let rs = rs.unwrap();
-    assert_eq!(rs.get(&app, &event_path).await.status(), StatusCode::OK);
-    assert_eq!(rs.get(&app, "/ui/admin").await.status(), StatusCode::FORBIDDEN);
-    let r =
-        rs.post(&app, &format!("/ui/events/{event}/status"), &[("status", "review"), ("ids", &ids[0])]).await;
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]
 async fn ui_a_big_mbox_imports_in_the_background_with_progress() {
     let app = TestApp::spawn().await;
-    let (_, s) = login(&app, "admin", ADMIN_PASSWORD).await;
+    let (_, s) = app.login("admin", ADMIN_PASSWORD).await;
     let s = s.unwrap();
     let mut mbox = String::new();
     for n in 0..14 {
@@ -637,14 +523,14 @@ Message-ID: <bulk-{n}@bulk.example>\n\nClick http://bulk-{n}.example/login now\n
     assert!(page.contains("Bulk phish 13") && page.contains("reports.mbox #15"), "{page}");
     // Another user cannot see it.
     let other = app.add_user("otto", "analyst").await;
-    let (_, os) = login(&app, "otto", &other).await;
+    let (_, os) = app.login("otto", &other).await;
     assert_eq!(os.unwrap().get(&app, &job_path).await.status(), StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
 async fn ui_admin_creates_users_and_tokens_and_revokes_them() {
     let app = TestApp::spawn().await;
-    let (_, s) = login(&app, "admin", ADMIN_PASSWORD).await;
+    let (_, s) = app.login("admin", ADMIN_PASSWORD).await;
     let s = s.unwrap();
     let r = s
         .post(
@@ -654,7 +540,7 @@ async fn ui_admin_creates_users_and_tokens_and_revokes_them() {
         )
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let (resp, nina) = login(&app, "nina", "nina-password-123").await;
+    let (resp, nina) = app.login("nina", "nina-password-123").await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     let nina = nina.unwrap();
     assert_eq!(nina.get(&app, "/ui/admin").await.status(), StatusCode::FORBIDDEN, "analysts are not admins");
@@ -689,7 +575,7 @@ async fn ui_sessions_live_in_the_database_and_are_secure_under_tls() {
     // logout on the second ends it on the first.
     let a = TestApp::spawn().await;
     let b = a.spawn_sharing().await;
-    let (_, s) = login(&a, "admin", ADMIN_PASSWORD).await;
+    let (_, s) = a.login("admin", ADMIN_PASSWORD).await;
     let s = s.unwrap();
     assert_eq!(s.get(&b, "/ui").await.status(), StatusCode::OK);
     assert_eq!(s.post(&b, "/ui/logout", &[]).await.status(), StatusCode::SEE_OTHER);
@@ -743,8 +629,8 @@ async fn ui_qa_shows_the_limits_hit_during_extraction() {
     for d in (0..depth).rev() {
         raw.push_str(&format!("--b{d}--\r\n"));
     }
-    let id = import_id(&app, &raw).await;
-    let (_, s) = login(&app, "admin", ADMIN_PASSWORD).await;
+    let id = app.import_id(&raw).await;
+    let (_, s) = app.login("admin", ADMIN_PASSWORD).await;
     let page = s.unwrap().get(&app, &format!("/ui/drafts/{id}")).await.text().await.unwrap();
     let at = page.find("id=\"warnings\"").unwrap_or_else(|| panic!("no warnings shown: {page}"));
     let shown = &page[at..];

@@ -14,9 +14,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::fixtures::dns::dns_server;
+use crate::fixtures::hostile::hostile_emails;
+use crate::fixtures::phish::{PHISH_HOST, PHISH_IP, PHISH_URL, phish, report};
+use crate::fixtures::splunk::{INTERNAL_HOST, splunk_stand_in};
 use crate::helpers::{ADMIN_PASSWORD, TestApp};
-use crate::operations::{INTERNAL_HOST, dns_server, splunk_stand_in};
-use crate::triage::{PHISH_HOST, PHISH_IP, PHISH_URL, phish, report};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -257,27 +259,28 @@ async fn ui_browser_seed_story_end_to_end() {
     }
     let dns = dns_server(true).await;
     let splunk = splunk_stand_in().await;
-    let (ca, token, url) = (
-        splunk.ca_file.clone(),
-        splunk.token_file.clone(),
-        format!("https://127.0.0.1:{}", splunk.addr.port()),
-    );
-    let app = TestApp::spawn_with(move |s| {
-        // No organisation domain configured: the analyst whitelists it during QA.
-        s.organisation.name = "ACME Corp".into();
-        s.operations.nslookup.resolver = dns.to_string();
-        s.operations.splunk.url = url;
-        s.security.ca_dir = ca.parent().map(|d| d.to_path_buf());
-        s.operations.splunk.ca_file = Some(ca);
-        s.operations.splunk.token_file = Some(token);
-    })
-    .await;
+    // No organisation domain configured: the analyst whitelists it during QA.
+    let app = TestApp::builder()
+        .dns(dns)
+        .splunk(&splunk)
+        .settings(|s| s.organisation.name = "ACME Corp".into())
+        .spawn()
+        .await;
     let b = Browser::start().await;
     b.login(&app).await;
     let started_title = b.title().await;
     assert_eq!(started_title, "Dashboard · Harpoon");
 
-    // Paste the seed email.
+    paste_the_seed_email(&b, &app).await;
+    qa_highlights_and_locates(&b).await;
+    qa_prunes_and_whitelists(&b).await;
+    create_the_event_and_set_it_active(&b).await;
+    pivot_and_run_operations(&b).await;
+    lists_dashboard_and_logout(&b, &app).await;
+}
+
+/// Paste the seed email into the import page.
+async fn paste_the_seed_email(b: &Browser, app: &TestApp) {
     b.goto(&format!("{}/ui/import", app.url)).await;
     b.screenshot("import").await;
     let raw = report("alice@acme-corp.com", &phish("alice@acme-corp.com", "m-browser"));
@@ -286,8 +289,10 @@ async fn ui_browser_seed_story_end_to_end() {
     b.click("#import-submit").await;
     b.wait_for("the QA page", "location.pathname.startsWith('/ui/drafts/')").await;
     b.wait_for("the highlights", "document.querySelectorAll('mark.hl').length > 3").await;
+}
 
-    // The URL is highlighted in the source; its ◎ scrolls there and flashes it.
+/// The URL is highlighted in the source; its ◎ scrolls there and flashes it.
+async fn qa_highlights_and_locates(b: &Browser) {
     // Every piece of an item's highlight (a URL's host is also a domain item: pieces overlap).
     let marked = |value: &str| {
         b.js(
@@ -304,12 +309,14 @@ async fn ui_browser_seed_story_end_to_end() {
     let ips = b.js("return Array.from(document.querySelectorAll('li.item')).filter(li => li.querySelector('.kind').textContent === 'ipv4').map(li => li.dataset.value);", vec![]).await;
     assert_eq!(ips, json!([PHISH_IP]), "only the sender's IP, not the ESMTPS id");
     b.screenshot("qa").await;
+}
 
-    // Prune the social-media footer link (unticking "keep" submits).
+/// Prune the social-media footer link (unticking "keep" submits); whitelist the company domain
+/// (a suffix rule) from its address.
+async fn qa_prunes_and_whitelists(b: &Browser) {
     b.click(&format!("{} input.autosubmit", selector_for_item("https://www.linkedin.com/company/paypal")))
         .await;
     b.wait_for("the pruning", "document.querySelector('li.item.pruned[data-value=\"https://www.linkedin.com/company/paypal\"]') !== null").await;
-    // Whitelist the company domain (a suffix rule) from its address.
     let item = selector_for_item("help@acme-corp.com");
     b.click(&format!("{item} details.wl summary")).await;
     b.js(&format!("document.querySelector('{item} select[name=match_kind]').value = 'suffix';"), vec![])
@@ -331,8 +338,10 @@ async fn ui_browser_seed_story_end_to_end() {
         json!(true),
         "whitelisted values are marked distinctly"
     );
+}
 
-    // Create the event.
+/// Create the event; set the URL, the FQDN and the IP Active at once.
+async fn create_the_event_and_set_it_active(b: &Browser) {
     b.js(
         "document.querySelector('#commit-form input[name=title]').value = 'PayPal limited-account phish';",
         vec![],
@@ -343,7 +352,6 @@ async fn ui_browser_seed_story_end_to_end() {
     assert_eq!(b.text("#event-title").await, "PayPal limited-account phish");
     assert_eq!(b.text("#recipient-count").await, "1");
 
-    // Set the URL, the FQDN and the IP Active at once.
     for value in [PHISH_URL, PHISH_HOST, PHISH_IP] {
         b.js(
             "Array.from(document.querySelectorAll('#bulk-form tr')).filter(tr => tr.querySelector('a.ind-link') && tr.querySelector('a.ind-link').textContent === arguments[0]).forEach(tr => tr.querySelector('input.pick').checked = true);",
@@ -356,8 +364,11 @@ async fn ui_browser_seed_story_end_to_end() {
     b.wait_for("Active statuses", "document.querySelectorAll('#bulk-form .status.active').length === 3")
         .await;
     b.screenshot("event").await;
+}
 
-    // The URL's page: its FQDN in the pivot tree; click through to it.
+/// The URL's page: its FQDN in the pivot tree; click through to it. nslookup from the page (the
+/// run is polled, the resolved IP appears in the tree); the Splunk stand-in from the IP's page.
+async fn pivot_and_run_operations(b: &Browser) {
     b.js("Array.from(document.querySelectorAll('a.ind-link')).find(a => a.textContent === arguments[0]).click();", vec![json!(PHISH_URL)]).await;
     b.wait_for("the URL page", &format!("document.getElementById('indicator-value') && document.getElementById('indicator-value').textContent === '{PHISH_URL}'")).await;
     b.click("#related a.pivot[data-kind=domain]").await;
@@ -379,8 +390,10 @@ async fn ui_browser_seed_story_end_to_end() {
         &format!("document.getElementById('sightings').textContent.includes('{INTERNAL_HOST}')"),
     )
     .await;
+}
 
-    // Lists and the dashboard.
+/// Lists and the dashboard; log out: the dashboard is no longer reachable.
+async fn lists_dashboard_and_logout(b: &Browser, app: &TestApp) {
     b.goto(&format!("{}/ui/indicators?status=active", app.url)).await;
     assert_eq!(
         b.js("return document.querySelectorAll('table.list tbody tr').length;", vec![]).await,
@@ -404,12 +417,12 @@ async fn ui_browser_hostile_corpus_runs_no_script() {
     if !browser_available() {
         return;
     }
-    let app = crate::triage::spawn().await;
+    let app = TestApp::spawn_acme().await;
     let mut drafts = Vec::new();
-    for raw in crate::ui::hostile_emails() {
-        drafts.push(crate::triage::import_id(&app, &raw).await);
+    for raw in hostile_emails() {
+        drafts.push(app.import_id(&raw).await);
     }
-    let (_, c) = crate::triage::commit(&app, drafts[0], json!({})).await;
+    let (_, c) = app.commit(drafts[0], json!({})).await;
     let event = c["event_id"].as_i64().unwrap();
     let (_, ev) = crate::helpers::status_json(
         app.as_admin(app.get(&format!("/api/v1/events/{event}"))).send().await.unwrap(),

@@ -7,9 +7,9 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::status_json;
+use crate::helpers::assert_strictly_valid;
+use crate::helpers::{TestApp, status_json};
 use crate::oracle;
-use crate::triage::{assert_strictly_valid, commit, import_id, indicator, poll_active, set_status, spawn};
 
 /// As found in a tracking pixel (cf. the shared corpus: `…/track/[open]`, `ord=[timestamp]`).
 const PIXEL: &str = "http://dignity-gambling-phish.com/track/[open]";
@@ -38,10 +38,8 @@ Content-Type: text/html; charset=utf-8\r\n\
     )
 }
 
-async fn url_items(app: &crate::helpers::TestApp, import: i64) -> Vec<String> {
-    let (status, d) =
-        status_json(app.as_admin(app.get(&format!("/api/v1/imports/{import}"))).send().await.unwrap()).await;
-    assert_eq!(status, StatusCode::OK, "{d}");
+async fn url_items(app: &TestApp, import: i64) -> Vec<String> {
+    let d = app.draft(import).await;
     d["items"]
         .as_array()
         .unwrap()
@@ -51,7 +49,7 @@ async fn url_items(app: &crate::helpers::TestApp, import: i64) -> Vec<String> {
         .collect()
 }
 
-async fn indicators_with_value(app: &crate::helpers::TestApp, value: &str) -> usize {
+async fn indicators_with_value(app: &TestApp, value: &str) -> usize {
     let (status, body) = status_json(
         app.as_admin(app.get("/api/v1/indicators"))
             .query(&[("type", "url"), ("value", value)])
@@ -89,30 +87,24 @@ fn pattern_value(pattern: &str) -> String {
 
 #[tokio::test]
 async fn urls_with_forbidden_characters_are_published_encoded_and_strictly_valid() {
-    let app = spawn().await;
-    let import = import_id(&app, &phish("alice@acme-corp.com", "m-1")).await;
+    let app = TestApp::spawn_acme().await;
+    let import = app.import_id(&phish("alice@acme-corp.com", "m-1")).await;
     let urls = url_items(&app, import).await;
     for as_found in [PIXEL, AD, PRIZE] {
         assert!(urls.iter().any(|u| u == as_found), "{as_found} extracted as found: {urls:?}");
     }
-    let (status, c) = commit(&app, import, json!({ "title": "Prize phish", "tlp": "green" })).await;
+    let (status, c) = app.commit(import, json!({ "title": "Prize phish", "tlp": "green" })).await;
     assert_eq!(status, StatusCode::CREATED, "{c}");
-    let pixel = indicator(&app, "url", PIXEL).await;
-    let ad = indicator(&app, "url", AD).await;
-    let prize = indicator(&app, "url", PRIZE).await;
+    let pixel = app.indicator("url", PIXEL).await;
+    let ad = app.indicator("url", AD).await;
+    let prize = app.indicator("url", PRIZE).await;
     for i in [&pixel, &ad, &prize] {
-        assert_eq!(set_status(&app, i["id"].as_i64().unwrap(), "active").await["published"], true);
+        assert_eq!(app.set_status(i["id"].as_i64().unwrap(), "active").await["published"], true);
     }
 
     let password = app.add_user("firewall", "reader").await;
-    let grant = app
-        .as_admin(app.request(reqwest::Method::PUT, "/api/v1/collections/active-indicators/grants/firewall"))
-        .json(&json!({ "can_read": true, "can_write": false }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(grant.status(), StatusCode::NO_CONTENT);
-    let objects = poll_active(&app, "firewall", &password, None).await;
+    app.grant("active-indicators", "firewall", true, false).await;
+    let objects = app.poll_active("firewall", &password, None).await;
     assert_strictly_valid(&objects);
     for (as_found, uri) in [(PIXEL, PIXEL_URI), (AD, AD_URI), (PRIZE, PRIZE_URI)] {
         let sco: Vec<&Value> = objects.iter().filter(|o| o["type"] == "url" && o["value"] == uri).collect();
@@ -137,15 +129,7 @@ async fn urls_with_forbidden_characters_are_published_encoded_and_strictly_valid
     assert_eq!(ids["results"][0]["id"], pixel_sco["id"], "{ids}");
 
     // The STIX export says the same.
-    let (status, body) = status_json(
-        app.as_admin(app.post("/api/v1/exports"))
-            .json(&json!({ "name": "bundle", "format": "stix" }))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    app.make_export(json!({ "name": "bundle", "format": "stix" })).await;
     let feed = app.as_admin(app.get("/api/v1/exports/bundle/feed")).send().await.unwrap();
     assert_eq!(feed.status(), StatusCode::OK);
     let bundle: Value = serde_json::from_str(&feed.text().await.unwrap()).unwrap();
@@ -162,21 +146,15 @@ async fn urls_with_forbidden_characters_are_published_encoded_and_strictly_valid
         objects.iter().find(|o| o["type"] == "indicator" && o["name"] == PIXEL).unwrap().clone();
 
     // Reported again: the same indicator, not one per form; its next version keeps the pattern.
-    let again = import_id(&app, &phish("bob@acme-corp.com", "m-2")).await;
-    let (status, c) = commit(&app, again, json!({ "title": "Prize phish again", "tlp": "green" })).await;
+    let again = app.import_id(&phish("bob@acme-corp.com", "m-2")).await;
+    let (status, c) = app.commit(again, json!({ "title": "Prize phish again", "tlp": "green" })).await;
     assert_eq!(status, StatusCode::CREATED, "{c}");
     assert_eq!(indicators_with_value(&app, PIXEL).await, 1);
     assert_eq!(indicators_with_value(&app, PIXEL_URI).await, 0, "no indicator in the emitted form");
-    let (status, body) = status_json(
-        app.as_admin(app.request(reqwest::Method::PATCH, &format!("/api/v1/indicators/{}", pixel["id"])))
-            .json(&json!({ "description": "tracking pixel" }))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let pixel_path = format!("/api/v1/indicators/{}", pixel["id"]);
+    let (status, body) = app.patch_json(&pixel_path, &json!({ "description": "tracking pixel" })).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let objects = poll_active(&app, "firewall", &password, None).await;
+    let objects = app.poll_active("firewall", &password, None).await;
     let latest: Vec<&Value> =
         objects.iter().filter(|o| o["type"] == "indicator" && o["name"] == PIXEL).collect();
     assert_eq!(latest.len(), 1, "one indicator");
@@ -284,8 +262,8 @@ fn hostile_values_the_builders_accept_pass_the_oasis_validator() {
 }
 
 /// The observed-data the indicator row points at, and the SCO ids it names.
-async fn observation(app: &crate::helpers::TestApp, indicator_id: i64) -> (String, Value) {
-    let active = crate::triage::active_id(app).await;
+async fn observation(app: &TestApp, indicator_id: i64) -> (String, Value) {
+    let active = app.active_id().await;
     app.db
         .run(move |conn| {
             let row = harpoon::db::indicators::get(conn, indicator_id)?.unwrap();
@@ -306,12 +284,12 @@ async fn a_url_published_before_the_rule_gets_a_valid_observation_with_its_next_
     use harpoon::stix::StixTimestamp;
     use harpoon::stix::objects::{ObservedData, Sco, ScoCommon, StixObject, Url};
 
-    let app = spawn().await;
-    let import = import_id(&app, &phish("alice@acme-corp.com", "m-1")).await;
-    let (status, c) = commit(&app, import, json!({ "title": "Prize phish", "tlp": "green" })).await;
+    let app = TestApp::spawn_acme().await;
+    let import = app.import_id(&phish("alice@acme-corp.com", "m-1")).await;
+    let (status, c) = app.commit(import, json!({ "title": "Prize phish", "tlp": "green" })).await;
     assert_eq!(status, StatusCode::CREATED, "{c}");
-    let id = indicator(&app, "url", PIXEL).await["id"].as_i64().unwrap();
-    set_status(&app, id, "active").await;
+    let id = app.indicator("url", PIXEL).await["id"].as_i64().unwrap();
+    app.set_status(id, "active").await;
     let (current, refs) = observation(&app, id).await;
     let encoded_sco = refs[0].as_str().unwrap().to_string();
 
@@ -322,7 +300,7 @@ async fn a_url_published_before_the_rule_gets_a_valid_observation_with_its_next_
     let legacy_observed =
         StixObject::from(ObservedData::new(at, at, 1, vec![legacy_id]).unwrap()).to_value().unwrap();
     let legacy_observed_id = legacy_observed["id"].as_str().unwrap().to_string();
-    let collection = crate::triage::active_id(&app).await;
+    let collection = app.active_id().await;
     let stored = legacy_observed_id.clone();
     app.db
         .run(move |conn| {
@@ -345,14 +323,9 @@ async fn a_url_published_before_the_rule_gets_a_valid_observation_with_its_next_
         .await
         .unwrap();
 
-    let (status, body) = status_json(
-        app.as_admin(app.request(reqwest::Method::PATCH, &format!("/api/v1/indicators/{id}")))
-            .json(&json!({ "description": "tracking pixel" }))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = app
+        .patch_json(&format!("/api/v1/indicators/{id}"), &json!({ "description": "tracking pixel" }))
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (now, refs) = observation(&app, id).await;
     assert_ne!(now, legacy_observed_id, "a new observation");
@@ -360,14 +333,8 @@ async fn a_url_published_before_the_rule_gets_a_valid_observation_with_its_next_
     assert_eq!(refs, json!([encoded_sco]));
 
     let password = app.add_user("firewall", "reader").await;
-    let grant = app
-        .as_admin(app.request(reqwest::Method::PUT, "/api/v1/collections/active-indicators/grants/firewall"))
-        .json(&json!({ "can_read": true, "can_write": false }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(grant.status(), StatusCode::NO_CONTENT);
-    let objects = poll_active(&app, "firewall", &password, None).await;
+    app.grant("active-indicators", "firewall", true, false).await;
+    let objects = app.poll_active("firewall", &password, None).await;
     // The legacy objects are still served as stored (immutable).
     assert!(objects.iter().any(|o| o["id"] == legacy_observed_id));
     assert!(objects.iter().any(|o| o["value"] == PIXEL));

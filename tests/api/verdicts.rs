@@ -5,13 +5,7 @@
 //! untrusted authserv-id ignored; DKIM verified against a DNS server this test runs on 127.0.0.1
 //! holding a key the test generated. Nothing here leaves 127.0.0.1.
 
-use std::net::SocketAddr;
-
 use base64::Engine;
-use hickory_resolver::proto::op::{Message, MessageType, OpCode, ResponseCode};
-use hickory_resolver::proto::rr::rdata::TXT;
-use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
-use hickory_resolver::proto::serialize::binary::BinEncodable;
 use mail_auth::common::crypto::Ed25519Key;
 use mail_auth::common::headers::HeaderWriter;
 use mail_auth::dkim::DkimSigner;
@@ -19,9 +13,9 @@ use reqwest::StatusCode;
 use reqwest::header::LOCATION;
 use serde_json::{Value, json};
 
+use crate::fixtures::dns::txt_server;
+use crate::fixtures::phish::{PHISH_URL, phish, report};
 use crate::helpers::{ADMIN_PASSWORD, TestApp, status_json};
-use crate::triage::{PHISH_URL, commit, import_id, indicator, phish, report, set_status};
-use crate::ui::login;
 
 async fn spawn_with(adjust: impl FnOnce(&mut harpoon::settings::Settings)) -> TestApp {
     TestApp::spawn_with(|s| {
@@ -36,19 +30,8 @@ async fn spawn_with(adjust: impl FnOnce(&mut harpoon::settings::Settings)) -> Te
     .await
 }
 
-async fn draft(app: &TestApp, id: i64) -> Value {
-    let (status, body) =
-        status_json(app.as_admin(app.get(&format!("/api/v1/imports/{id}"))).send().await.unwrap()).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body
-}
-
 fn signals(verdict: &Value) -> Vec<String> {
     verdict["reasons"].as_array().unwrap().iter().map(|r| r["signal"].as_str().unwrap().to_string()).collect()
-}
-
-async fn post(app: &TestApp, path: &str) -> (StatusCode, Value) {
-    status_json(app.as_admin(app.post(path)).send().await.unwrap()).await
 }
 
 async fn audit(app: &TestApp, action: &str) -> Vec<Value> {
@@ -73,10 +56,10 @@ fn invoice(message_id: &str, extra: &str) -> String {
 /// Commits the draft into an event of its own and sets the phishing URL Active; the event's id
 /// and the URL's indicator.
 async fn commit_with_url_active(app: &TestApp, id: i64) -> (i64, Value) {
-    let (status, c) = commit(app, id, json!({})).await;
+    let (status, c) = app.commit(id, json!({})).await;
     assert_eq!(status, StatusCode::CREATED, "{c}");
-    let url = indicator(app, "url", PHISH_URL).await;
-    set_status(app, url["id"].as_i64().unwrap(), "active").await;
+    let url = app.indicator("url", PHISH_URL).await;
+    app.set_status(url["id"].as_i64().unwrap(), "active").await;
     (c["event_id"].as_i64().unwrap(), url)
 }
 
@@ -93,8 +76,8 @@ fn newsletter(n: u32) -> String {
 async fn verdicts_known_phish_joins_its_event_with_provenance_and_the_undo_takes_it_back() {
     let app = spawn_with(|_| {}).await;
     // The first report: likely phish, with its reasons, in REST.
-    let first = import_id(&app, &report("alice@acme-corp.com", &phish("alice@acme-corp.com", "m1"))).await;
-    let d = draft(&app, first).await;
+    let first = app.import_id(&report("alice@acme-corp.com", &phish("alice@acme-corp.com", "m1"))).await;
+    let d = app.draft(first).await;
     let v = &d["verdict"];
     assert_eq!(v["verdict"], "likely_phish", "{v}");
     assert!(v["score"].as_i64().unwrap() >= 70, "{v}");
@@ -113,8 +96,8 @@ async fn verdicts_known_phish_joins_its_event_with_provenance_and_the_undo_takes
     // subject) is known.
     let (event, url) = commit_with_url_active(&app, first).await;
     let other = invoice("inv-1", "Also see https://fresh-campaign-host.com/landing\r\n");
-    let joined = import_id(&app, &other).await;
-    let d = draft(&app, joined).await;
+    let joined = app.import_id(&other).await;
+    let d = app.draft(joined).await;
     assert_eq!(d["verdict"]["verdict"], "known_phish", "{d}");
     assert_eq!(d["state"], "committed");
     assert_eq!(d["event_id"], event);
@@ -128,17 +111,17 @@ async fn verdicts_known_phish_joins_its_event_with_provenance_and_the_undo_takes
     let (_, ev) =
         status_json(app.as_admin(app.get(&format!("/api/v1/events/{event}"))).send().await.unwrap()).await;
     assert!(ev.to_string().contains("carol@acme-corp.com"), "the join added its recipient: {ev}");
-    let fresh = indicator(&app, "domain", "fresh-campaign-host.com").await;
+    let fresh = app.indicator("domain", "fresh-campaign-host.com").await;
     assert!(ev.to_string().contains("fresh-campaign-host.com"), "and its new indicator: {ev}");
 
     // A reader cannot undo; an analyst can: the draft is open again, the event as it was.
     let reader_password = app.add_user("rita", "reader").await;
     let r = app.post(&format!("/api/v1/imports/{joined}/undo")).basic_auth("rita", Some(&reader_password));
     assert_eq!(r.send().await.unwrap().status(), StatusCode::FORBIDDEN);
-    let (status, undone) = post(&app, &format!("/api/v1/imports/{joined}/undo")).await;
+    let (status, undone) = app.post_admin(&format!("/api/v1/imports/{joined}/undo")).await;
     assert_eq!(status, StatusCode::OK, "{undone}");
     assert!(undone["action"]["undone_at"].is_string(), "{undone}");
-    let d = draft(&app, joined).await;
+    let d = app.draft(joined).await;
     assert_eq!((d["state"].as_str(), d["event_id"].as_i64()), (Some("draft"), None));
     let (_, ev) =
         status_json(app.as_admin(app.get(&format!("/api/v1/events/{event}"))).send().await.unwrap()).await;
@@ -150,16 +133,16 @@ async fn verdicts_known_phish_joins_its_event_with_provenance_and_the_undo_takes
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "the indicator the join created is gone");
     assert!(
-        indicator(&app, "url", PHISH_URL).await["status"] == "active",
+        app.indicator("url", PHISH_URL).await["status"] == "active",
         "what existed before the join stays"
     );
     assert_eq!(audit(&app, "draft.undo").await.len(), 1);
-    let (status, _) = post(&app, &format!("/api/v1/imports/{joined}/undo")).await;
+    let (status, _) = app.post_admin(&format!("/api/v1/imports/{joined}/undo")).await;
     assert_eq!(status, StatusCode::CONFLICT, "nothing left to undo");
 
     // The same phish reported by bob: the same email's event, joined at once.
-    let again = import_id(&app, &report("bob@acme-corp.com", &phish("bob@acme-corp.com", "m1"))).await;
-    let d = draft(&app, again).await;
+    let again = app.import_id(&report("bob@acme-corp.com", &phish("bob@acme-corp.com", "m1"))).await;
+    let d = app.draft(again).await;
     assert_eq!(
         (d["verdict"]["verdict"].as_str(), d["event_id"].as_i64()),
         (Some("known_phish"), Some(event))
@@ -169,28 +152,28 @@ async fn verdicts_known_phish_joins_its_event_with_provenance_and_the_undo_takes
 #[tokio::test]
 async fn verdicts_a_re_reported_email_joins_the_event_its_first_report_joined() {
     let app = spawn_with(|_| {}).await;
-    let first = import_id(&app, &report("alice@acme-corp.com", &phish("alice@acme-corp.com", "m1"))).await;
+    let first = app.import_id(&report("alice@acme-corp.com", &phish("alice@acme-corp.com", "m1"))).await;
     let (event_a, _) = commit_with_url_active(&app, first).await;
     // X: another email of the campaign, joined to event A through the URL.
     let x = invoice("inv-x", "");
-    let x_first = import_id(&app, &report("carol@acme-corp.com", &x)).await;
-    assert_eq!(draft(&app, x_first).await["event_id"].as_i64(), Some(event_a));
+    let x_first = app.import_id(&report("carol@acme-corp.com", &x)).await;
+    assert_eq!(app.draft(x_first).await["event_id"].as_i64(), Some(event_a));
     // Y: a third email with the URL, put by an analyst into an event of its own (B), which
     // makes B the URL's newest event.
     let y = format!(
         "From: Payroll <pay@salary-portal.net>\r\nTo: dave@acme-corp.com\r\nSubject: Payslip\r\n\
          Message-ID: <pay-y@salary-portal.net>\r\nContent-Type: text/plain\r\n\r\nSee {PHISH_URL} now.\r\n"
     );
-    let y_id = import_id(&app, &report("dave@acme-corp.com", &y)).await;
-    let (status, undone) = post(&app, &format!("/api/v1/imports/{y_id}/undo")).await;
+    let y_id = app.import_id(&report("dave@acme-corp.com", &y)).await;
+    let (status, undone) = app.post_admin(&format!("/api/v1/imports/{y_id}/undo")).await;
     assert_eq!(status, StatusCode::OK, "{undone}");
-    let (status, c) = commit(&app, y_id, json!({})).await;
+    let (status, c) = app.commit(y_id, json!({})).await;
     assert_eq!(status, StatusCode::CREATED, "{c}");
     let event_b = c["event_id"].as_i64().unwrap();
     assert_ne!(event_a, event_b);
     // X reported again by someone else: the event X's first report joined, not the URL's newest.
-    let x_again = import_id(&app, &report("erin@acme-corp.com", &x)).await;
-    let d = draft(&app, x_again).await;
+    let x_again = app.import_id(&report("erin@acme-corp.com", &x)).await;
+    let d = app.draft(x_again).await;
     assert_eq!(
         (d["verdict"]["verdict"].as_str(), d["state"].as_str(), d["event_id"].as_i64()),
         (Some("known_phish"), Some("committed"), Some(event_a)),
@@ -201,10 +184,10 @@ async fn verdicts_a_re_reported_email_joins_the_event_its_first_report_joined() 
 #[tokio::test]
 async fn verdicts_auto_join_can_be_turned_off() {
     let app = spawn_with(|s| s.triage.verdicts.auto_join_known_phish = false).await;
-    let first = import_id(&app, &report("alice@acme-corp.com", &phish("alice@acme-corp.com", "m1"))).await;
-    commit(&app, first, json!({})).await;
-    let again = import_id(&app, &report("bob@acme-corp.com", &phish("bob@acme-corp.com", "m1"))).await;
-    let d = draft(&app, again).await;
+    let first = app.import_id(&report("alice@acme-corp.com", &phish("alice@acme-corp.com", "m1"))).await;
+    app.commit(first, json!({})).await;
+    let again = app.import_id(&report("bob@acme-corp.com", &phish("bob@acme-corp.com", "m1"))).await;
+    let d = app.draft(again).await;
     assert_eq!((d["verdict"]["verdict"].as_str(), d["state"].as_str()), (Some("known_phish"), Some("draft")));
     assert!(d["verdict"]["action"].is_null());
 }
@@ -212,8 +195,8 @@ async fn verdicts_auto_join_can_be_turned_off() {
 #[tokio::test]
 async fn verdicts_likely_benign_closes_in_one_click_and_auto_close_is_off_by_default() {
     let app = spawn_with(|_| {}).await;
-    let id = import_id(&app, &newsletter(1)).await;
-    let d = draft(&app, id).await;
+    let id = app.import_id(&newsletter(1)).await;
+    let d = app.draft(id).await;
     assert_eq!(d["verdict"]["verdict"], "likely_benign", "{d}");
     assert_eq!(d["state"], "draft", "the auto-close rule is off by default");
     let s = signals(&d["verdict"]);
@@ -224,23 +207,23 @@ async fn verdicts_likely_benign_closes_in_one_click_and_auto_close_is_off_by_def
     let reader_password = app.add_user("rita", "reader").await;
     let r = app.post(&format!("/api/v1/imports/{id}/close")).basic_auth("rita", Some(&reader_password));
     assert_eq!(r.send().await.unwrap().status(), StatusCode::FORBIDDEN);
-    let phishy = import_id(&app, &report("alice@acme-corp.com", &phish("alice@acme-corp.com", "p1"))).await;
-    assert_eq!(post(&app, &format!("/api/v1/imports/{phishy}/close")).await.0, StatusCode::CONFLICT);
+    let phishy = app.import_id(&report("alice@acme-corp.com", &phish("alice@acme-corp.com", "p1"))).await;
+    assert_eq!(app.post_admin(&format!("/api/v1/imports/{phishy}/close")).await.0, StatusCode::CONFLICT);
 
-    let (status, closed) = post(&app, &format!("/api/v1/imports/{id}/close")).await;
+    let (status, closed) = app.post_admin(&format!("/api/v1/imports/{id}/close")).await;
     assert_eq!(status, StatusCode::OK, "{closed}");
     assert_eq!(
         (closed["action"]["action"].as_str(), closed["action"]["by"].as_str()),
         (Some("closed"), Some("admin"))
     );
-    assert_eq!(draft(&app, id).await["state"], "abandoned");
+    assert_eq!(app.draft(id).await["state"], "abandoned");
     let entries = audit(&app, "draft.close").await;
     assert_eq!((entries.len(), entries[0]["actor"].as_str()), (1, Some("admin")));
-    assert_eq!(post(&app, &format!("/api/v1/imports/{id}/undo")).await.0, StatusCode::OK);
-    assert_eq!(draft(&app, id).await["state"], "draft");
+    assert_eq!(app.post_admin(&format!("/api/v1/imports/{id}/undo")).await.0, StatusCode::OK);
+    assert_eq!(app.draft(id).await["state"], "draft");
 
     // The same through the UI: the QA page shows the verdict and its reasons; close, then undo.
-    let (_, session) = login(&app, "admin", ADMIN_PASSWORD).await;
+    let (_, session) = app.login("admin", ADMIN_PASSWORD).await;
     let s = session.unwrap();
     let page = s.get(&app, &format!("/ui/drafts/{id}")).await.text().await.unwrap();
     assert!(page.contains("id=\"verdict-label\">likely benign<"), "{page}");
@@ -252,20 +235,20 @@ async fn verdicts_likely_benign_closes_in_one_click_and_auto_close_is_off_by_def
     let page = s.get(&app, &format!("/ui/drafts/{id}")).await.text().await.unwrap();
     assert!(page.contains("id=\"verdict-action\">closed · closed by admin"), "{page}");
     assert_eq!(s.post(&app, &format!("/ui/drafts/{id}/undo"), &[]).await.status(), StatusCode::SEE_OTHER);
-    assert_eq!(draft(&app, id).await["state"], "draft");
+    assert_eq!(app.draft(id).await["state"], "draft");
     assert_eq!(audit(&app, "draft.undo").await.len(), 2);
 
     // An admin turns the rule on: the next likely benign draft is closed at once, audited.
     let app = spawn_with(|s| s.triage.verdicts.auto_close_likely_benign = true).await;
-    let id = import_id(&app, &newsletter(2)).await;
-    let d = draft(&app, id).await;
+    let id = app.import_id(&newsletter(2)).await;
+    let d = app.draft(id).await;
     assert_eq!(
         (d["state"].as_str(), d["verdict"]["action"]["by"].as_str()),
         (Some("abandoned"), Some("automatic"))
     );
     assert_eq!(audit(&app, "draft.close").await[0]["actor"], "automatic");
-    assert_eq!(post(&app, &format!("/api/v1/imports/{id}/undo")).await.0, StatusCode::OK);
-    assert_eq!(draft(&app, id).await["state"], "draft");
+    assert_eq!(app.post_admin(&format!("/api/v1/imports/{id}/undo")).await.0, StatusCode::OK);
+    assert_eq!(app.draft(id).await["state"], "draft");
 }
 
 fn with_auth_results(header: &str) -> String {
@@ -280,56 +263,21 @@ fn with_auth_results(header: &str) -> String {
 #[tokio::test]
 async fn verdicts_believe_only_the_trusted_boundarys_authentication_results() {
     let app = spawn_with(|_| {}).await;
-    let forged =
-        import_id(&app, &with_auth_results("evil.example; dmarc=pass header.from=bank.example")).await;
-    let s = signals(&draft(&app, forged).await["verdict"]);
+    let forged = app.import_id(&with_auth_results("evil.example; dmarc=pass header.from=bank.example")).await;
+    let s = signals(&app.draft(forged).await["verdict"]);
     assert!(!s.contains(&"authenticated".to_string()), "an untrusted authserv-id is ignored: {s:?}");
-    let no_id = import_id(&app, &with_auth_results("dmarc=pass header.from=bank.example")).await;
-    assert!(!signals(&draft(&app, no_id).await["verdict"]).contains(&"authenticated".to_string()));
+    let no_id = app.import_id(&with_auth_results("dmarc=pass header.from=bank.example")).await;
+    assert!(!signals(&app.draft(no_id).await["verdict"]).contains(&"authenticated".to_string()));
     let pass =
-        import_id(&app, &with_auth_results("mx.acme-corp.com; dmarc=pass header.from=bank.example")).await;
-    assert!(signals(&draft(&app, pass).await["verdict"]).contains(&"authenticated".to_string()));
-    let fail = import_id(
-        &app,
-        &with_auth_results("MX.ACME-CORP.COM 1; dmarc=fail (p=reject) header.from=bank.example"),
-    )
-    .await;
-    assert!(signals(&draft(&app, fail).await["verdict"]).contains(&"dmarc_fail".to_string()));
+        app.import_id(&with_auth_results("mx.acme-corp.com; dmarc=pass header.from=bank.example")).await;
+    assert!(signals(&app.draft(pass).await["verdict"]).contains(&"authenticated".to_string()));
+    let fail = app
+        .import_id(&with_auth_results("MX.ACME-CORP.COM 1; dmarc=fail (p=reject) header.from=bank.example"))
+        .await;
+    assert!(signals(&app.draft(fail).await["verdict"]).contains(&"dmarc_fail".to_string()));
 }
 
 // ---- DKIM against a DNS server on 127.0.0.1 -----------------------------------------------
-
-/// Answers TXT queries for `name` with `record`; NXDOMAIN for anything else.
-async fn txt_server(name: &'static str, record: String) -> SocketAddr {
-    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let addr = socket.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut buf = vec![0u8; 4096];
-        loop {
-            let Ok((n, peer)) = socket.recv_from(&mut buf).await else { return };
-            let Ok(query) = Message::from_vec(&buf[..n]) else { continue };
-            let Some(q) = query.queries().first().cloned() else { continue };
-            let qname = q.name().to_ascii().to_ascii_lowercase();
-            let hit = qname.trim_end_matches('.') == name && q.query_type() == RecordType::TXT;
-            let mut response = Message::new();
-            response
-                .set_id(query.id())
-                .set_message_type(MessageType::Response)
-                .set_op_code(OpCode::Query)
-                .set_authoritative(true)
-                .set_recursion_desired(query.recursion_desired())
-                .set_recursion_available(true)
-                .set_response_code(if hit { ResponseCode::NoError } else { ResponseCode::NXDomain })
-                .add_query(q);
-            if hit {
-                let data = RData::TXT(TXT::new(vec![record.clone()]));
-                response.add_answer(Record::from_rdata(Name::from_ascii(name).unwrap(), 300, data));
-            }
-            let _ = socket.send_to(&response.to_bytes().unwrap(), peer).await;
-        }
-    });
-    addr
-}
 
 #[tokio::test]
 async fn verdicts_verify_dkim_against_a_local_dns_server_holding_the_key() {
@@ -353,19 +301,19 @@ async fn verdicts_verify_dkim_against_a_local_dns_server_holding_the_key() {
         .unwrap()
         .to_header();
     let signed = format!("{signature}{message}");
-    let id = import_id(&app, &signed).await;
-    let v = &draft(&app, id).await["verdict"];
+    let id = app.import_id(&signed).await;
+    let v = &app.draft(id).await["verdict"];
     let aligned = v["reasons"].as_array().unwrap().iter().find(|r| r["signal"] == "dkim_aligned");
     assert_eq!(aligned.map(|r| r["evidence"].clone()), Some(json!(["news.example.com"])), "{v}");
 
     // The body changed after signing: the signature fails.
     let tampered = signed.replace("Read more at", "Log in at");
-    let v = &draft(&app, import_id(&app, &tampered).await).await["verdict"];
+    let v = &app.draft(app.import_id(&tampered).await).await["verdict"];
     assert!(signals(v).contains(&"dkim_fail".to_string()), "{v}");
 
     // A selector the DNS does not know: unverifiable, no weight, no error.
     let other = format!("{}{message}", signature.replace("s=sel1", "s=sel2")).replace("signed-1", "signed-2");
-    let v = &draft(&app, import_id(&app, &other).await).await["verdict"];
+    let v = &app.draft(app.import_id(&other).await).await["verdict"];
     let r = v["reasons"].as_array().unwrap().iter().find(|r| r["signal"] == "dkim_unverifiable");
     assert_eq!(r.map(|r| r["weight"].clone()), Some(json!(0)), "{v}");
 }
