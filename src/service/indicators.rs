@@ -112,7 +112,7 @@ pub fn set_status(
     {
         if matches!(state, VersionState::Active { .. }) {
             // Sightings found while it was not Active are published with it.
-            super::operations::findings::publish_pending(conn, ctx, &row.stix_id, tlp)?;
+            ctx.publisher.publish_pending(conn, &row.stix_id, tlp)?;
         }
         if matches!(state, VersionState::Revoked { .. }) {
             // A revoked object has no further versions: a re-activation starts a new indicator.

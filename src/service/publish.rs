@@ -59,6 +59,19 @@ pub struct Publisher {
 }
 
 impl Publisher {
+    /// Publishes the sightings kept for an indicator's current STIX id while it was not Active
+    /// (called when it becomes Active, inside that transaction), within the TLP ceiling.
+    pub fn publish_pending(&self, conn: &mut DbConn, stix_id: &str, tlp: Tlp2) -> Result<(), ServiceError> {
+        for s in crate::db::operations::unpublished_of(conn, stix_id)? {
+            let objects: Vec<Value> = serde_json::from_str(&s.objects)
+                .map_err(|e| ServiceError::Internal(format!("sighting {}: stored objects: {e}", s.id)))?;
+            if self.publish(conn, &objects, tlp)? {
+                crate::db::operations::mark_published(conn, s.id)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Finds or creates the `active-indicators` collection and our identity, and makes sure the
     /// collection holds the identity and the TLP marking definitions its objects refer to.
     pub fn ensure(
@@ -154,7 +167,7 @@ impl Publisher {
         as_published.stix_modified = None;
         as_published.stix_created = Some(row.stix_created.unwrap_or(at).min(at));
         as_published.stix_observed_id = Some(String::new());
-        use super::indicators::Status;
+        use crate::db::indicators::Status;
         let state = if row.status == Status::Expired {
             VersionState::Inactive { valid_from: row.first_seen, until: row.status_changed_at }
         } else if row.status == Status::Active {

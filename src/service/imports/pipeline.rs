@@ -20,13 +20,20 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::{Notify, Semaphore};
 
-use super::{Committed, EventMeta, ImportRequest, Imported, check, commit, record_failure, store_draft};
+use super::{
+    Checked, Committed, Draft, EventMeta, ImportRequest, ImportState, Imported, Prepared, check, commit,
+    record_failure,
+};
 use crate::db::imports::ImportRow;
+use crate::db::imports::{self as store, NewImport};
 use crate::db::{Db, DbError, jobs, now_micros};
+use crate::db::{DbConn, write_tx};
 use crate::extract::{self, InputKind};
 use crate::service::ServiceError;
 use crate::service::indicators::TriageContext;
 use crate::service::leases::{Leases, ui_job_lease};
+use crate::service::verdict::actions as verdict;
+use crate::service::whitelist;
 use crate::settings::ImportSettings;
 
 /// An email to import and the name the caller knows it by (a file, `file #3` for an mbox's
@@ -558,6 +565,89 @@ pub fn requests(
             },
         })
         .collect()
+}
+
+/// Stores a prepared email: whitelist marking, and the draft (or a failed import when nothing
+/// could be read) with its items in one insert; the existing import when the same bytes were
+/// stored meanwhile. Every import path (REST, UI, background jobs, CLI, connectors) stores its
+/// drafts here, through `pipeline::run_one`.
+pub fn store_draft(
+    conn: &mut DbConn,
+    ctx: &TriageContext,
+    prepared: Prepared,
+) -> Result<Imported, ServiceError> {
+    let Prepared { checked: Checked { req, hash }, extraction: x } = prepared;
+    let rules = whitelist::load(conn)?;
+    let draft = Draft::build(&x, &rules);
+    let reported = x.reported();
+    let now = now_micros();
+    let extraction_json =
+        serde_json::to_string(&x).map_err(|e| ServiceError::Internal(format!("extraction JSON: {e}")))?;
+    let failed = x.messages.is_empty() && x.observables.is_empty();
+    let error = failed.then(|| {
+        let why: Vec<String> = x.warnings.iter().map(|w| w.detail.clone()).collect();
+        if why.is_empty() { "no message or indicator could be read".to_string() } else { why.join("; ") }
+    });
+    let meta_json = serde_json::to_string(&req.meta).unwrap_or_else(|_| "{}".into());
+    let source_metadata = req.source_metadata.as_ref().map(Value::to_string);
+    let input_kind =
+        serde_json::to_value(x.input).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    let new = NewImport {
+        content_sha256: &hash,
+        raw: &req.raw,
+        raw_size: i64::try_from(req.raw.len()).unwrap_or(i64::MAX),
+        source: &req.source,
+        source_metadata: source_metadata.as_deref(),
+        input_kind: &input_kind,
+        state: if failed { ImportState::Failed } else { ImportState::Draft },
+        error: error.as_deref(),
+        extraction: Some(&extraction_json),
+        subject: reported.and_then(|m| m.subject.as_deref()),
+        sender: draft.sender.as_deref(),
+        reporter: draft.reporter.as_deref(),
+        message_id: draft.message_id.as_deref(),
+        fingerprint: Some(&draft.fingerprint),
+        meta: &meta_json,
+        created_by: req.actor.as_deref(),
+        created_at: now,
+        updated_at: now,
+    };
+    // The verdict is decided before the write transaction (facts, DKIM, lookups), stored inside
+    // it (one commit with the draft), and the team's rules act on it after.
+    let decided = if failed {
+        None
+    } else {
+        let new_draft = verdict::NewDraft {
+            items: &draft.items,
+            message_id: draft.message_id.as_deref(),
+            fingerprint: Some(&draft.fingerprint),
+        };
+        verdict::decide_before_storing(conn, ctx, &new_draft, &req.raw, &x)
+    };
+    let id = write_tx(conn, |conn| {
+        let id = store::insert(conn, &new, &draft.items)?;
+        // A new draft joins the campaign of the drafts it shares keys with, in the same
+        // transaction (so the draft and its grouping commit together).
+        if let Some(id) = id
+            && ctx.campaigns
+        {
+            crate::service::campaigns::on_import(conn, id, &x, &rules)?;
+        }
+        // `id` is Some when the draft is new: its verdict is stored once, here.
+        if let (Some(id), Some(d)) = (id, &decided) {
+            verdict::record(conn, id, d)?;
+        }
+        Ok::<_, ServiceError>(id)
+    })?;
+    if let (Some(id), Some(d)) = (id, &decided) {
+        verdict::act(conn, ctx, id, &d.assessment);
+    }
+    let row = match id {
+        Some(id) => store::get(conn, id)?,
+        None => store::by_hash(conn, &hash)?,
+    }
+    .ok_or_else(|| ServiceError::NotFound("import".into()))?;
+    Ok(Imported { row, created: id.is_some() })
 }
 
 #[cfg(test)]

@@ -344,24 +344,6 @@ fn host_sco(host: &str) -> Option<StixObject> {
     DomainName::new(&v.value).ok().map(Into::into)
 }
 
-/// Publishes the sightings kept for an indicator's current STIX id while it was not Active
-/// (called when it becomes Active, inside that transaction), within the TLP ceiling.
-pub fn publish_pending(
-    conn: &mut DbConn,
-    ctx: &TriageContext,
-    stix_id: &str,
-    tlp: crate::stix::Tlp2,
-) -> Result<(), ServiceError> {
-    for s in store::unpublished_of(conn, stix_id)? {
-        let objects: Vec<Value> = serde_json::from_str(&s.objects)
-            .map_err(|e| ServiceError::Internal(format!("sighting {}: stored objects: {e}", s.id)))?;
-        if ctx.publisher.publish(conn, &objects, tlp)? {
-            store::mark_published(conn, s.id)?;
-        }
-    }
-    Ok(())
-}
-
 impl Sightings<'_, '_> {
     /// One sighting: the hosts seen as SCOs, an observed-data when there are any, the sighting
     /// itself; stored, and published when the indicator is and its TLP allows.
