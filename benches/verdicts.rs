@@ -23,8 +23,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use harpoon::db::{Db, verdicts};
+use harpoon::service::ServiceContext;
 use harpoon::service::imports::{self, EventMeta, ImportRequest};
-use harpoon::service::indicators::TriageContext;
 use harpoon::settings::Settings;
 
 /// Brands an organisation would configure: the most impersonated brands of the public brand-
@@ -177,12 +177,12 @@ fn fresh(backend: &str, dir: &Path, name: &str) -> Option<String> {
     }
 }
 
-fn open(url: &str, dir: &Path, on: bool) -> (Db, TriageContext) {
+fn open(url: &str, dir: &Path, on: bool) -> (Db, ServiceContext) {
     open_with(url, dir, on, None)
 }
 
 /// `dns`: the resolver DKIM asks instead of the bench's own.
-fn open_with(url: &str, dir: &Path, on: bool, dns: Option<&str>) -> (Db, TriageContext) {
+fn open_with(url: &str, dir: &Path, on: bool, dns: Option<&str>) -> (Db, ServiceContext) {
     let mut s = settings(url, dir, on);
     if let Some(d) = dns {
         s.operations.nslookup.resolver = d.to_string();
@@ -194,7 +194,7 @@ fn open_with(url: &str, dir: &Path, on: bool, dns: Option<&str>) -> (Db, TriageC
 
 fn import(
     db: &Db,
-    ctx: &TriageContext,
+    ctx: &ServiceContext,
     raw: Vec<u8>,
     label: &str,
 ) -> Option<harpoon::db::imports::ImportRow> {

@@ -495,7 +495,7 @@ impl Progress {
 /// Imports every message of one file (an mbox holds several); what became of the last.
 fn import_file(
     db: &crate::db::Db,
-    ctx: &crate::service::indicators::TriageContext,
+    ctx: &crate::service::ServiceContext,
     then: &crate::service::imports::pipeline::Then,
     source: &str,
     name: &str,

@@ -18,9 +18,10 @@ use crate::db::{DatabaseUrl, Db, PoolOptions};
 use crate::extract::ObservableKind;
 use crate::http::Draining;
 use crate::http::browser::Proxies;
+use crate::service::ServiceContext;
 use crate::service::auth::{Authenticator, CacheOptions};
 use crate::service::imports::pipeline::Importer;
-use crate::service::indicators::{Policy, TriageContext};
+use crate::service::indicators::Policy;
 use crate::service::leases::Leases;
 use crate::service::operations::Registry;
 use crate::service::publish::{Publisher, TlpVersion};
@@ -51,7 +52,7 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub auth: web::Data<Authenticator>,
     pub taxii: web::Data<TaxiiState>,
-    pub triage: web::Data<TriageContext>,
+    pub triage: web::Data<ServiceContext>,
     /// The import use case with its concurrency limit (every edge imports through it).
     pub importer: web::Data<Importer>,
     pub connectors: web::Data<Supervisor>,
@@ -142,7 +143,7 @@ impl AppState {
 
 /// Builds the triage context: the expiry policy from the settings, the shipped whitelist rules,
 /// and the publisher (the `active-indicators` collection and our identity, created if missing).
-pub fn triage_context(db: &Db, settings: &Settings) -> anyhow::Result<TriageContext> {
+pub fn triage_context(db: &Db, settings: &Settings) -> anyhow::Result<ServiceContext> {
     let t = &settings.triage;
     let mut expiry_days = std::collections::HashMap::new();
     for (kind, days) in &t.expiry_days {
@@ -166,7 +167,7 @@ pub fn triage_context(db: &Db, settings: &Settings) -> anyhow::Result<TriageCont
         tracing::warn!("collection title '{title}' contains '.', which some TAXII consumers split on");
     }
     let domains: Vec<&str> = settings.organisation.domains.iter().map(String::as_str).collect();
-    Ok(TriageContext {
+    Ok(ServiceContext {
         publisher,
         policy: Policy {
             expiry_days,

@@ -10,8 +10,9 @@ use super::imports::{ImportDto, event_meta};
 use super::{ApiError, Caller, micros_to_rfc3339, require_analyst};
 use crate::extract::ObservableKind;
 use crate::service::Db;
+use crate::service::ServiceContext;
 use crate::service::campaigns::{self, BulkOutcome, CampaignSummary};
-use crate::service::indicators::{Status, TriageContext};
+use crate::service::indicators::Status;
 
 fn summary_json(s: &CampaignSummary) -> serde_json::Value {
     json!({
@@ -91,7 +92,7 @@ pub async fn commit(
     path: web::Path<i64>,
     body: web::Bytes,
     db: web::Data<Db>,
-    ctx: web::Data<TriageContext>,
+    ctx: web::Data<ServiceContext>,
 ) -> Result<HttpResponse, ApiError> {
     require_analyst(&caller)?;
     let id = path.into_inner();
@@ -128,7 +129,7 @@ pub async fn set_status(
     path: web::Path<i64>,
     body: web::Json<StatusRequest>,
     db: web::Data<Db>,
-    ctx: web::Data<TriageContext>,
+    ctx: web::Data<ServiceContext>,
 ) -> Result<HttpResponse, ApiError> {
     require_analyst(&caller)?;
     let id = path.into_inner();

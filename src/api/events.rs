@@ -10,9 +10,9 @@ use super::indicators::IndicatorDto;
 use super::{ApiError, Caller, micros_to_rfc3339, require_admin, require_analyst};
 use crate::db::events::EventRow;
 use crate::db::{Db, events as store};
+use crate::service::ServiceContext;
 use crate::service::events;
 use crate::service::imports::EventMeta;
-use crate::service::indicators::TriageContext;
 
 fn event_json(e: &EventRow, recipients: i64) -> serde_json::Value {
     json!({
@@ -123,7 +123,7 @@ pub async fn stix(
     _caller: Caller,
     path: web::Path<i64>,
     db: web::Data<Db>,
-    ctx: web::Data<TriageContext>,
+    ctx: web::Data<ServiceContext>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let ctx = ctx.into_inner();
@@ -142,7 +142,7 @@ pub async fn share(
     path: web::Path<i64>,
     body: web::Json<ShareRequest>,
     db: web::Data<Db>,
-    ctx: web::Data<TriageContext>,
+    ctx: web::Data<ServiceContext>,
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&caller)?;
     let id = path.into_inner();

@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use super::{ApiError, Caller, micros_to_rfc3339, require_admin};
 use crate::db::Db;
+use crate::service::ServiceContext;
 use crate::service::exports::{self, Export, ExportSpec, Feed};
-use crate::service::indicators::TriageContext;
 
 /// The caller of a feed: header credentials or `?token=`.
 pub type FeedCaller = crate::http::auth::FeedAuthenticated<ApiError>;
@@ -102,7 +102,7 @@ pub async fn feed(
     _caller: FeedCaller,
     path: web::Path<String>,
     db: web::Data<Db>,
-    ctx: web::Data<TriageContext>,
+    ctx: web::Data<ServiceContext>,
 ) -> Result<HttpResponse, ApiError> {
     let name = path.into_inner();
     let ctx = ctx.into_inner();
@@ -117,7 +117,7 @@ pub async fn feed_file(
     req: actix_web::HttpRequest,
     path: web::Path<(String, String)>,
     db: web::Data<Db>,
-    ctx: web::Data<TriageContext>,
+    ctx: web::Data<ServiceContext>,
 ) -> Result<HttpResponse, ApiError> {
     let (name, file) = path.into_inner();
     let ctx = ctx.into_inner();

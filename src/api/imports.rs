@@ -11,10 +11,10 @@ use serde_json::Value;
 use super::{ApiError, Caller, micros_to_rfc3339, require_analyst};
 use crate::db::imports::{ImportRow, ItemRow};
 use crate::db::{Db, imports as store};
+use crate::service::ServiceContext;
 use crate::service::ServiceError;
 use crate::service::imports::pipeline::{Admission, Importer, Message, Then};
 use crate::service::imports::{self, EventMeta};
-use crate::service::indicators::TriageContext;
 use crate::service::misp::{EventReport, ImportReport, Refused};
 use crate::stix::parse_tlp;
 
@@ -476,7 +476,7 @@ pub async fn whitelist_item(
     path: web::Path<(i64, i64)>,
     body: web::Json<WhitelistItemRequest>,
     db: web::Data<Db>,
-    ctx: web::Data<TriageContext>,
+    ctx: web::Data<ServiceContext>,
 ) -> Result<HttpResponse, ApiError> {
     require_analyst(&caller)?;
     let (id, item) = path.into_inner();
@@ -528,7 +528,7 @@ pub async fn commit(
     path: web::Path<i64>,
     body: web::Bytes,
     db: web::Data<Db>,
-    ctx: web::Data<TriageContext>,
+    ctx: web::Data<ServiceContext>,
 ) -> Result<HttpResponse, ApiError> {
     require_analyst(&caller)?;
     let id = path.into_inner();
@@ -611,7 +611,7 @@ pub async fn misp_events(
     mut payload: web::Payload,
     query: web::Query<MispQuery>,
     db: web::Data<Db>,
-    ctx: web::Data<TriageContext>,
+    ctx: web::Data<ServiceContext>,
 ) -> Result<HttpResponse, ApiError> {
     require_analyst(&caller)?;
     let json = media_type(&req) == "application/json";

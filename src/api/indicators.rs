@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use super::{ApiError, Caller, micros_to_rfc3339, require_analyst};
 use crate::db::indicators::{self as store, IndicatorQuery, IndicatorRow};
 use crate::db::{Db, DbError};
-use crate::service::indicators::{self, Patch, Status, TriageContext};
+use crate::service::ServiceContext;
+use crate::service::indicators::{self, Patch, Status};
 
 #[derive(Debug, Serialize)]
 pub struct IndicatorDto {
@@ -221,7 +222,7 @@ pub async fn update(
     path: web::Path<i64>,
     body: web::Json<PatchRequest>,
     db: web::Data<Db>,
-    ctx: web::Data<TriageContext>,
+    ctx: web::Data<ServiceContext>,
 ) -> Result<HttpResponse, ApiError> {
     require_analyst(&caller)?;
     let id = path.into_inner();

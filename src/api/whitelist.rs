@@ -9,7 +9,7 @@ use super::{ApiError, Caller, micros_to_rfc3339, require_analyst};
 use crate::db::Db;
 use crate::db::whitelist::RuleRow;
 use crate::extract::ObservableKind;
-use crate::service::indicators::TriageContext;
+use crate::service::ServiceContext;
 use crate::service::whitelist::{self, Rule, RuleSpec};
 
 #[derive(Debug, Serialize)]
@@ -87,7 +87,7 @@ pub async fn create(
     caller: Caller,
     body: web::Json<RuleRequest>,
     db: web::Data<Db>,
-    ctx: web::Data<TriageContext>,
+    ctx: web::Data<ServiceContext>,
 ) -> Result<HttpResponse, ApiError> {
     require_analyst(&caller)?;
     let spec = body.into_inner().spec()?;

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ServiceError;
 use super::imports::{self, EventMeta};
-use super::indicators::{Patch, Status, TriageContext};
+use super::indicators::{Patch, Status};
 use super::whitelist::Whitelist;
 use crate::db::audit::{self, AuditEntry};
 pub use crate::db::campaigns::CampaignSummary;
@@ -32,6 +32,7 @@ use crate::db::imports::ImportRow;
 use crate::db::{DbConn, now_micros};
 use crate::extract::similarity::{self, NEAR_BITS};
 use crate::extract::{Extraction, IpScope, Location, MessageRole, ObservableKind};
+use crate::service::ServiceContext;
 
 /// Registered domains of mail providers and of platforms shared by benign and hostile mail
 /// alike: never a campaign key (a phish on one of them is linked by its other keys or its HTML).
@@ -541,7 +542,7 @@ fn open_drafts(conn: &mut DbConn, id: i64) -> Result<(i64, Vec<i64>), ServiceErr
 /// fails (committed meanwhile) is reported and the others go on. Audited.
 pub fn commit_all(
     conn: &mut DbConn,
-    ctx: &TriageContext,
+    ctx: &ServiceContext,
     id: i64,
     actor: &str,
     meta: EventMeta,
@@ -587,7 +588,7 @@ pub fn abandon_all(conn: &mut DbConn, id: i64, actor: &str) -> Result<BulkOutcom
 /// Audited, and each indicator's history names the campaign.
 pub fn set_indicator_status(
     conn: &mut DbConn,
-    ctx: &TriageContext,
+    ctx: &ServiceContext,
     id: i64,
     status: Status,
     kind: Option<ObservableKind>,

@@ -9,11 +9,12 @@ use serde_json::Value;
 
 use super::ServiceError;
 use super::imports::EventMeta;
-use super::indicators::{Status, TriageContext};
+use super::indicators::Status;
 use super::publish::{new_object, term_and_sco};
 use crate::db::events::{self as store, EventChanges, EventRow};
 use crate::db::indicators::{self as ind, IndicatorRow};
 use crate::db::{DbConn, collections, now_micros, objects, write_tx};
+use crate::service::ServiceContext;
 
 use crate::stix::objects::{Grouping, IntrusionSet, Relationship, Report, Sdo, StixObject};
 use crate::stix::parse_tlp;
@@ -80,7 +81,7 @@ type Judged = (Value, Tlp2);
 /// relationship with a left-out end.
 fn content(
     conn: &mut DbConn,
-    ctx: &TriageContext,
+    ctx: &ServiceContext,
     event: &EventRow,
     ceiling: Option<Tlp2>,
 ) -> Result<(Vec<Judged>, Vec<StixId>), ServiceError> {
@@ -167,7 +168,7 @@ fn content(
 }
 
 /// The event as a STIX bundle around a `grouping` (`context: suspicious-activity`).
-pub fn grouping_bundle(conn: &mut DbConn, ctx: &TriageContext, id: i64) -> Result<Value, ServiceError> {
+pub fn grouping_bundle(conn: &mut DbConn, ctx: &ServiceContext, id: i64) -> Result<Value, ServiceError> {
     let event = store::get(conn, id)?.ok_or_else(|| ServiceError::NotFound(format!("event {id}")))?;
     // For analysts (not a way out): every TLP, each object marked with its own.
     let (content, refs) = content(conn, ctx, &event, None)?;
@@ -198,7 +199,7 @@ pub fn grouping_bundle(conn: &mut DbConn, ctx: &TriageContext, id: i64) -> Resul
 /// same report. Returns the report id.
 pub fn share(
     conn: &mut DbConn,
-    ctx: &TriageContext,
+    ctx: &ServiceContext,
     id: i64,
     collection_key: &str,
     actor: &str,

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::ServiceError;
-use super::indicators::{Observed, Status, TriageContext, create_or_merge, normalise_tags};
+use super::indicators::{Observed, Status, create_or_merge, normalise_tags};
 use super::operations::findings::{Origin, apply_observations_in};
 use super::operations::url_to_fqdn;
 use super::whitelist::{self, RuleSpec, Whitelist};
@@ -21,6 +21,7 @@ use crate::db::indicators as ind;
 use crate::db::{DbConn, events, now_micros, write_tx};
 pub use crate::domain::EventMeta;
 use crate::extract::{self, Extraction, IndicatorValue, Mailbox, MessageInfo, MessageRole, ObservableKind};
+use crate::service::ServiceContext;
 use crate::stix::parse_tlp;
 use crate::stix::{StixId, StixTimestamp};
 
@@ -101,7 +102,7 @@ pub struct Checked {
 }
 
 /// Checks an email before any work is spent on it.
-pub fn check(ctx: &TriageContext, mut req: ImportRequest) -> Result<Checked, ServiceError> {
+pub fn check(ctx: &ServiceContext, mut req: ImportRequest) -> Result<Checked, ServiceError> {
     if req.raw.iter().all(u8::is_ascii_whitespace) {
         return Err(ServiceError::Invalid("the email is empty".into()));
     }
@@ -125,7 +126,7 @@ impl Checked {
 
     /// Extracts the email: pure, CPU- and memory-bound, so it runs with no database connection
     /// held (a pool connection kept through an extraction starves every other request).
-    pub fn extract(self, ctx: &TriageContext) -> Prepared {
+    pub fn extract(self, ctx: &ServiceContext) -> Prepared {
         let extraction = extract::extract(&self.req.raw, &ctx.extract);
         Prepared { checked: self, extraction }
     }
@@ -538,7 +539,7 @@ pub struct ItemRule {
 
 pub fn whitelist_item(
     conn: &mut DbConn,
-    ctx: &TriageContext,
+    ctx: &ServiceContext,
     (id, item_id): (i64, i64),
     how: &ItemRule,
     author: &str,
@@ -595,7 +596,7 @@ pub struct Committed {
 /// Commits a draft into an event in one transaction (see the module doc and design.md §1.4).
 pub fn commit(
     conn: &mut DbConn,
-    ctx: &TriageContext,
+    ctx: &ServiceContext,
     id: i64,
     actor: &str,
     meta: EventMeta,
@@ -607,7 +608,7 @@ pub fn commit(
 /// a campaign's drafts committed together).
 pub fn commit_into(
     conn: &mut DbConn,
-    ctx: &TriageContext,
+    ctx: &ServiceContext,
     id: i64,
     actor: &str,
     meta: EventMeta,
@@ -722,7 +723,7 @@ fn address_in(text: &str) -> Option<String> {
 
 fn find_or_create_event(
     conn: &mut DbConn,
-    ctx: &TriageContext,
+    ctx: &ServiceContext,
     row: &ImportRow,
     meta: &EventMeta,
     actor: &str,

@@ -4,11 +4,11 @@
 
 use std::collections::HashMap;
 
-use super::ServiceError;
-use super::publish::{Publisher, VersionState};
+use super::publish::VersionState;
+use super::{ServiceContext, ServiceError};
 use crate::db::indicators::{self as store, IndicatorChanges, IndicatorRow, NewHistory};
 use crate::db::{Db, DbConn, now_micros, write_tx};
-use crate::extract::{ExtractOptions, ObservableKind};
+use crate::extract::ObservableKind;
 use crate::stix::parse_tlp;
 
 /// An indicator's status (a closed set of the `indicators` table, defined beside it).
@@ -42,21 +42,6 @@ impl Policy {
     }
 }
 
-/// What the triage use cases need besides the database, built once at start.
-#[derive(Debug, Clone)]
-pub struct TriageContext {
-    pub publisher: Publisher,
-    pub policy: Policy,
-    /// Extraction limits and the organisation's own domains and mail hosts.
-    pub extract: ExtractOptions,
-    /// At commit, also keep each URL's host and registered domain (the url-to-fqdn pivots).
-    pub url_to_fqdn_at_commit: bool,
-    /// Suggested verdicts of new drafts and their automatic actions.
-    pub verdicts: super::verdict::VerdictConfig,
-    /// At import, group the draft into a campaign (`service::campaigns`).
-    pub campaigns: bool,
-}
-
 fn tag_list(conn: &mut DbConn, id: i64) -> Result<Vec<String>, ServiceError> {
     Ok(store::tags(conn, &[id])?.into_iter().map(|(_, t)| t).collect())
 }
@@ -67,7 +52,7 @@ fn tag_list(conn: &mut DbConn, id: i64) -> Result<Vec<String>, ServiceError> {
 /// (a later re-activation then starts a new STIX indicator).
 pub fn set_status(
     conn: &mut DbConn,
-    ctx: &TriageContext,
+    ctx: &ServiceContext,
     id: i64,
     status: Status,
     actor: &str,
@@ -167,7 +152,7 @@ pub struct Observed<'a> {
 /// operations add indicators. Returns each row with whether it was created now.
 pub fn create_or_merge(
     conn: &mut DbConn,
-    ctx: &TriageContext,
+    ctx: &ServiceContext,
     o: &Observed,
     now: i64,
 ) -> Result<Vec<(IndicatorRow, bool)>, ServiceError> {
@@ -236,7 +221,7 @@ pub struct Patch {
 /// indicator whose published properties change (score, TLP, description, tags) gets a new version.
 pub fn patch(
     conn: &mut DbConn,
-    ctx: &TriageContext,
+    ctx: &ServiceContext,
     id: i64,
     p: &Patch,
     actor: &str,
@@ -338,7 +323,7 @@ pub fn normalise_tags(tags: &[String]) -> Result<Vec<String>, ServiceError> {
 
 /// Expires every Active indicator whose time has come (each in its own transaction, so one bad
 /// row never blocks the others). Returns how many expired.
-pub fn expire_due(conn: &mut DbConn, ctx: &TriageContext, now: i64) -> Result<usize, ServiceError> {
+pub fn expire_due(conn: &mut DbConn, ctx: &ServiceContext, now: i64) -> Result<usize, ServiceError> {
     let mut expired = 0;
     loop {
         let due = store::due_to_expire(conn, now, 500)?;
@@ -363,7 +348,7 @@ pub fn expire_due(conn: &mut DbConn, ctx: &TriageContext, now: i64) -> Result<us
 /// Runs [`expire_due`] every `interval` for as long as the server runs.
 pub async fn expiry_loop(
     db: Db,
-    ctx: std::sync::Arc<TriageContext>,
+    ctx: std::sync::Arc<ServiceContext>,
     interval: std::time::Duration,
     leases: super::leases::Leases,
 ) {

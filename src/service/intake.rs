@@ -9,10 +9,11 @@
 use serde_json::Value;
 
 use super::ServiceError;
-use super::indicators::{Status, TriageContext};
+use super::indicators::Status;
 use crate::db::indicators::{self as ind, NewHistory, NewIndicator};
 use crate::db::{Db, DbConn, collections, now_micros, objects, write_tx};
 use crate::extract::{IndicatorValue, ObservableKind};
+use crate::service::ServiceContext;
 use crate::stix::pattern::grammar::{
     self, Comparison, Literal, ObjectPath, Observation, Operator, Qualifier, Step,
 };
@@ -131,7 +132,7 @@ fn observable_kind(path: &ObjectPath) -> Option<ObservableKind> {
 
 /// Reads what partners added to every intake collection since the last run. Returns how many
 /// partner indicators were read.
-pub fn run(conn: &mut DbConn, ctx: &TriageContext) -> Result<usize, ServiceError> {
+pub fn run(conn: &mut DbConn, ctx: &ServiceContext) -> Result<usize, ServiceError> {
     let mut read = 0;
     for collection in collections::intake(conn)? {
         let origin = Origin::of(conn, ctx, &collection)?;
@@ -175,7 +176,7 @@ struct Origin {
 impl Origin {
     fn of(
         conn: &mut DbConn,
-        ctx: &TriageContext,
+        ctx: &ServiceContext,
         collection: &collections::CollectionRow,
     ) -> Result<Self, ServiceError> {
         let subscription = crate::db::subscriptions::by_collection(conn, &collection.id)?;
@@ -204,7 +205,7 @@ impl Origin {
 }
 
 /// One partner indicator: its values become (or update) Harpoon indicators.
-fn take(conn: &mut DbConn, ctx: &TriageContext, origin: &Origin, json: &str) -> Result<(), ServiceError> {
+fn take(conn: &mut DbConn, ctx: &ServiceContext, origin: &Origin, json: &str) -> Result<(), ServiceError> {
     let Ok(object) = serde_json::from_str::<Value>(json) else { return Ok(()) };
     if object.get("revoked").and_then(Value::as_bool).unwrap_or(false) {
         return Ok(());
@@ -332,7 +333,7 @@ pub(super) fn upsert_with_source(
 /// values our whitelist covers are recorded but whitelisted at once.
 pub(super) fn record_new(
     conn: &mut DbConn,
-    ctx: &TriageContext,
+    ctx: &ServiceContext,
     created: &[(&ind::IndicatorRow, String)],
     source: &str,
 ) -> Result<(), ServiceError> {
@@ -367,7 +368,7 @@ pub(super) fn record_new(
 /// Runs [`run`] every `interval` for as long as the server runs.
 pub async fn intake_loop(
     db: Db,
-    ctx: std::sync::Arc<TriageContext>,
+    ctx: std::sync::Arc<ServiceContext>,
     interval: std::time::Duration,
     leases: super::leases::Leases,
 ) {

@@ -27,6 +27,22 @@ pub mod whitelist;
 pub use crate::db::Db;
 use crate::db::DbError;
 
+/// What the use cases need besides the database (publication, policy, extraction limits, verdict
+/// and campaign settings), built once at start and shared by every edge.
+#[derive(Debug, Clone)]
+pub struct ServiceContext {
+    pub publisher: publish::Publisher,
+    pub policy: indicators::Policy,
+    /// Extraction limits and the organisation's own domains and mail hosts.
+    pub extract: crate::extract::ExtractOptions,
+    /// At commit, also keep each URL's host and registered domain (the url-to-fqdn pivots).
+    pub url_to_fqdn_at_commit: bool,
+    /// Suggested verdicts of new drafts and their automatic actions.
+    pub verdicts: verdict::VerdictConfig,
+    /// At import, group the draft into a campaign (`service::campaigns`).
+    pub campaigns: bool,
+}
+
 /// Errors of the use cases; each HTTP edge maps them to its own error format. A variant with a
 /// cause keeps it as its `source` (the chain a log or a test can walk), and shows the message
 /// the edges have always shown.

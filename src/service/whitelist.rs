@@ -6,11 +6,12 @@
 use std::net::IpAddr;
 
 use super::ServiceError;
-use super::indicators::{self, Status, TriageContext};
+use super::indicators::{self, Status};
 use crate::db::indicators::{IndicatorQuery, IndicatorRow};
 use crate::db::whitelist::{self as store, NewRule, RuleRow};
 use crate::db::{DbConn, imports, now_micros, write_tx};
 use crate::extract::{IndicatorValue, ObservableKind};
+use crate::service::ServiceContext;
 
 /// How a rule matches.
 #[derive(Debug, Clone)]
@@ -388,7 +389,7 @@ pub fn preview(
 /// marked. Returns the rule and the indicators it whitelisted.
 pub fn create(
     conn: &mut DbConn,
-    ctx: &TriageContext,
+    ctx: &ServiceContext,
     spec: &RuleSpec,
     author: &str,
 ) -> Result<(RuleRow, Vec<i64>), ServiceError> {

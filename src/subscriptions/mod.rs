@@ -25,7 +25,7 @@ use crate::db::objects::{self, Added, Writer};
 use crate::db::subscriptions::{self as store, SubscriptionRow};
 use crate::db::{Db, DbError, now_micros};
 use crate::net::{Auth, ClientOptions, HttpClient};
-use crate::service::indicators::TriageContext;
+use crate::service::ServiceContext;
 use crate::service::leases::Leases;
 use crate::service::{ingest, intake};
 use crate::settings::{
@@ -244,7 +244,7 @@ pub struct PageOutcome {
 /// One running subscription: its configuration and what it needs to store objects.
 pub(crate) struct Worker {
     db: Db,
-    ctx: Arc<TriageContext>,
+    ctx: Arc<ServiceContext>,
     validator: Arc<StixValidator>,
     opts: RunOptions,
     key: SealKey,
@@ -513,7 +513,7 @@ fn clip(text: &str, max: usize) -> String {
 #[derive(Clone)]
 pub struct Services {
     pub db: Db,
-    pub ctx: Arc<TriageContext>,
+    pub ctx: Arc<ServiceContext>,
     pub validator: Arc<StixValidator>,
     pub key: SealKey,
     pub leases: Leases,

@@ -5,7 +5,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::session::{NoFields, Posted};
-use super::{Layout, Session, WebError, page, see_other, when};
+use super::{Layout, Session, WebError, page, see_other, utc_time};
 use crate::db::{Db, tokens, users};
 
 pub struct UserLine {
@@ -61,9 +61,9 @@ async fn admin_page(s: &Session, db: &Db, issued: Option<String>) -> Result<Http
                     Ok(names) if !names.is_empty() => format!("{}: {}", t.scopes, names.join(", ")),
                     _ => t.scopes.clone(),
                 },
-                created: when(t.created_at),
-                last_used: t.last_used_at.map(when).unwrap_or_else(|| "never".into()),
-                expires: t.expires_at.map(when).unwrap_or_else(|| "never".into()),
+                created: utc_time(t.created_at),
+                last_used: t.last_used_at.map(utc_time).unwrap_or_else(|| "never".into()),
+                expires: t.expires_at.map(utc_time).unwrap_or_else(|| "never".into()),
                 revoked: t.revoked_at.is_some(),
             })
             .collect(),
@@ -73,7 +73,7 @@ async fn admin_page(s: &Session, db: &Db, issued: Option<String>) -> Result<Http
                 name: u.username.clone(),
                 role: u.role.clone(),
                 disabled: u.disabled,
-                created: when(u.created_at),
+                created: utc_time(u.created_at),
             })
             .collect(),
     })

@@ -7,12 +7,13 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::session::{NoFields, Posted};
-use super::{Layout, Session, WebError, page, see_other, when};
+use super::{Layout, Session, WebError, page, see_other, utc_time};
 use crate::extract::ObservableKind;
 use crate::service::Db;
+use crate::service::ServiceContext;
 use crate::service::campaigns::{self, BulkOutcome};
 use crate::service::imports::EventMeta;
-use crate::service::indicators::{Status, TriageContext};
+use crate::service::indicators::Status;
 use crate::service::notify::{self, FinalVerdict};
 use crate::service::reporters;
 
@@ -56,8 +57,8 @@ pub async fn list(s: Session, q: web::Query<ListQuery>, db: web::Data<Db>) -> Re
                 title: r.row.title,
                 drafts: r.drafts,
                 open: r.open,
-                first_seen: when(r.row.first_seen),
-                last_seen: when(r.row.last_seen),
+                first_seen: utc_time(r.row.first_seen),
+                last_seen: utc_time(r.row.last_seen),
             })
             .collect(),
         next,
@@ -109,7 +110,7 @@ pub async fn show(s: Session, path: web::Path<i64>, db: web::Data<Db>) -> Result
             sender: m.import.sender.clone().unwrap_or_default(),
             reporter: m.import.reporter.clone().unwrap_or_default(),
             event_id: m.import.event_id,
-            created: when(m.import.created_at),
+            created: utc_time(m.import.created_at),
             reasons: m
                 .linked_by
                 .iter()
@@ -123,8 +124,8 @@ pub async fn show(s: Session, path: web::Path<i64>, db: web::Data<Db>) -> Result
         l: Layout::new(&s, format!("Campaign {}", v.row.id)),
         id: v.row.id,
         title: v.row.title.clone(),
-        first_seen: when(v.row.first_seen),
-        last_seen: when(v.row.last_seen),
+        first_seen: utc_time(v.row.first_seen),
+        last_seen: utc_time(v.row.last_seen),
         shared: v
             .shared
             .iter()
@@ -154,7 +155,7 @@ pub async fn commit(
     p: Posted<NoFields>,
     path: web::Path<i64>,
     db: web::Data<Db>,
-    ctx: web::Data<TriageContext>,
+    ctx: web::Data<ServiceContext>,
 ) -> Result<HttpResponse, WebError> {
     p.session.require_analyst()?;
     let id = path.into_inner();
@@ -187,7 +188,7 @@ pub async fn set_status(
     p: Posted<StatusForm>,
     path: web::Path<i64>,
     db: web::Data<Db>,
-    ctx: web::Data<TriageContext>,
+    ctx: web::Data<ServiceContext>,
 ) -> Result<HttpResponse, WebError> {
     p.session.require_analyst()?;
     let id = path.into_inner();
@@ -237,8 +238,8 @@ pub async fn reporters(s: Session, db: web::Data<Db>) -> Result<HttpResponse, We
                 reports: r.reports,
                 phish: r.phish,
                 open: r.open,
-                first: when(r.first_at),
-                last: when(r.last_at),
+                first: utc_time(r.first_at),
+                last: utc_time(r.last_at),
             })
             .collect(),
     })
@@ -300,7 +301,7 @@ pub async fn notify_page(
                 body: t.body,
                 updated: t
                     .updated_at
-                    .map(when)
+                    .map(utc_time)
                     .map(|w| format!("{w} by {}", t.updated_by.unwrap_or_default()))
                     .unwrap_or_default(),
             })
@@ -316,7 +317,7 @@ pub async fn notify_page(
                 state: m.state,
                 attempts: m.attempts,
                 last_error: m.last_error.unwrap_or_default(),
-                created: when(m.created_at),
+                created: utc_time(m.created_at),
             })
             .collect(),
     })

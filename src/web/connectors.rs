@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
-use super::{Layout, Session, WebError, page, when};
+use super::{Layout, Session, WebError, page, utc_time};
 use crate::db::{Db, connectors};
 
 pub struct ConnectorLine {
@@ -42,12 +42,12 @@ pub async fn connectors(s: Session, db: web::Data<Db>) -> Result<HttpResponse, W
                 protocol: c.protocol.clone(),
                 enabled: c.enabled,
                 status: c.status.clone(),
-                last_success: c.last_success_at.map(when).unwrap_or_else(|| "never".into()),
+                last_success: c.last_success_at.map(utc_time).unwrap_or_else(|| "never".into()),
                 last_error: c
                     .last_error
                     .clone()
                     .filter(|_| admin)
-                    .map(|e| format!("{e} ({})", c.last_error_at.map(when).unwrap_or_default()))
+                    .map(|e| format!("{e} ({})", c.last_error_at.map(utc_time).unwrap_or_default()))
                     .unwrap_or_default(),
                 failures: c.consecutive_failures,
                 taken: c.messages_taken,

@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
-use super::{Layout, Session, WebError, page, when};
+use super::{Layout, Session, WebError, page, utc_time};
 use crate::db::{Db, connectors, dashboard, events, now_micros, tokens};
 use crate::service::operations::{Registry, RunView};
 
@@ -137,7 +137,7 @@ pub async fn show(s: Session, db: web::Data<Db>, ops: web::Data<Registry>) -> Re
         by_kind,
         events: newest
             .iter()
-            .map(|e| EventLine { id: e.id, title: e.title.clone(), when: when(e.created_at) })
+            .map(|e| EventLine { id: e.id, title: e.title.clone(), when: utc_time(e.created_at) })
             .collect(),
         runs: ops.recent(8).await?,
         connectors: conns

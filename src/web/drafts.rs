@@ -13,13 +13,13 @@ use serde_json::Value;
 
 use super::highlight::{self, Span};
 use super::session::{NoFields, Posted};
-use super::{Layout, Session, WebError, at, html, page, see_other, when};
+use super::{Layout, Session, WebError, html, json_field, page, see_other, utc_time};
 use crate::db::imports::{self as store, ItemRow};
 use crate::db::{Db, DbError, jobs};
 use crate::extract;
+use crate::service::ServiceContext;
 use crate::service::imports::pipeline::{Importer, JobProgress, Made, Then};
 use crate::service::imports::{self, EventMeta, ItemRule, ItemSection};
-use crate::service::indicators::TriageContext;
 use crate::service::leases::Leases;
 
 /// Event metadata fields of the import and commit forms; empty means "not given".
@@ -253,7 +253,7 @@ pub async fn list(
             sender: r.sender.clone().unwrap_or_default(),
             reporter: r.reporter.clone().unwrap_or_default(),
             source: r.source.clone(),
-            created: when(r.created_at),
+            created: utc_time(r.created_at),
             event_id: r.event_id,
         })
         .collect();
@@ -320,11 +320,11 @@ fn item_class(state: &str, reason: Option<&str>) -> &'static str {
 fn detail_of(i: &ItemRow, d: &Value) -> String {
     match i.section.as_str() {
         "attachment" => {
-            let h = at(d, "hashes");
+            let h = json_field(d, "hashes");
             format!(
                 "{} · {} bytes · MD5 {} · SHA-1 {} · SHA-256 {}",
-                at(d, "mime_type").as_str().unwrap_or("?"),
-                at(d, "size").as_u64().unwrap_or(0),
+                json_field(d, "mime_type").as_str().unwrap_or("?"),
+                json_field(d, "size").as_u64().unwrap_or(0),
                 h["md5"].as_str().unwrap_or(""),
                 h["sha1"].as_str().unwrap_or(""),
                 h["sha256"].as_str().unwrap_or("")
@@ -332,19 +332,19 @@ fn detail_of(i: &ItemRow, d: &Value) -> String {
         }
         "indicator" => {
             let mut parts = Vec::new();
-            if let Some(n) = at(d, "occurrences").as_u64() {
+            if let Some(n) = json_field(d, "occurrences").as_u64() {
                 parts.push(format!("seen {n}×"));
             }
-            if let Some(u) = at(d, "unicode").as_str().filter(|u| *u != i.value) {
+            if let Some(u) = json_field(d, "unicode").as_str().filter(|u| *u != i.value) {
                 parts.push(format!("Unicode {u}"));
             }
-            if at(d, "defanged").as_bool() == Some(true) {
+            if json_field(d, "defanged").as_bool() == Some(true) {
                 parts.push("defanged in the source".into());
             }
-            if let Some(scope) = at(d, "ip_scope").as_str().filter(|s| *s != "public") {
+            if let Some(scope) = json_field(d, "ip_scope").as_str().filter(|s| *s != "public") {
                 parts.push(format!("{scope} address"));
             }
-            if let Some(a) = at(d, "attachment").as_str() {
+            if let Some(a) = json_field(d, "attachment").as_str() {
                 parts.push(format!("hash of attachment {a}"));
             }
             parts.join(" · ")
@@ -354,23 +354,27 @@ fn detail_of(i: &ItemRow, d: &Value) -> String {
 }
 
 fn text_label(t: &Value) -> String {
-    let loc = at(t, "location");
-    match at(loc, "kind").as_str() {
-        Some("header") => format!("header {}", at(loc, "name").as_str().unwrap_or("")),
+    let loc = json_field(t, "location");
+    match json_field(loc, "kind").as_str() {
+        Some("header") => format!("header {}", json_field(loc, "name").as_str().unwrap_or("")),
         Some("body") => format!(
             "body {} ({})",
-            at(loc, "part").as_str().unwrap_or(""),
-            at(loc, "content_type").as_str().unwrap_or("")
+            json_field(loc, "part").as_str().unwrap_or(""),
+            json_field(loc, "content_type").as_str().unwrap_or("")
         ),
         Some("attachment") => {
             format!(
                 "attachment {} ({})",
-                at(loc, "name").as_str().unwrap_or(""),
-                at(loc, "content_type").as_str().unwrap_or("")
+                json_field(loc, "name").as_str().unwrap_or(""),
+                json_field(loc, "content_type").as_str().unwrap_or("")
             )
         }
-        Some("decoded") => format!("decoded from a script ({})", at(loc, "how").as_str().unwrap_or("")),
-        Some("qr_code") => format!("from a QR code in image {}", at(loc, "image").as_str().unwrap_or("")),
+        Some("decoded") => {
+            format!("decoded from a script ({})", json_field(loc, "how").as_str().unwrap_or(""))
+        }
+        Some("qr_code") => {
+            format!("from a QR code in image {}", json_field(loc, "image").as_str().unwrap_or(""))
+        }
         _ => "text".into(),
     }
 }
@@ -409,7 +413,7 @@ fn draft_page(
     verdict: Option<super::verdicts::VerdictView>,
 ) -> Result<String, WebError> {
     let x: Value = extraction.and_then(|t| serde_json::from_str(t).ok()).unwrap_or(Value::Null);
-    let texts_json = at(&x, "texts").as_array().cloned().unwrap_or_default();
+    let texts_json = json_field(&x, "texts").as_array().cloned().unwrap_or_default();
     let mut spans: Vec<Vec<Span>> = vec![Vec::new(); texts_json.len()];
     let mut attributes = Vec::new();
     let mut attachments = Vec::new();
@@ -417,10 +421,12 @@ fn draft_page(
     for i in items {
         let d: Value = serde_json::from_str(&i.details).unwrap_or(Value::Null);
         let mut located = false;
-        for p in at(&d, "provenance").as_array().into_iter().flatten() {
-            let (Some(t), Some(start), Some(end)) =
-                (at(p, "text").as_u64(), at(p, "start").as_u64(), at(p, "end").as_u64())
-            else {
+        for p in json_field(&d, "provenance").as_array().into_iter().flatten() {
+            let (Some(t), Some(start), Some(end)) = (
+                json_field(p, "text").as_u64(),
+                json_field(p, "start").as_u64(),
+                json_field(p, "end").as_u64(),
+            ) else {
                 continue;
             };
             if let Some(list) = usize::try_from(t).ok().and_then(|t| spans.get_mut(t)) {
@@ -487,8 +493,8 @@ fn text_views(texts_json: &[Value], spans: &[Vec<Span>]) -> Vec<TextView> {
         .iter()
         .zip(spans.iter())
         .map(|(t, sp)| {
-            let text = at(t, "text").as_str().unwrap_or("");
-            let is_html = at(at(t, "location"), "content_type")
+            let text = json_field(t, "text").as_str().unwrap_or("");
+            let is_html = json_field(json_field(t, "location"), "content_type")
                 .as_str()
                 .is_some_and(|c| c.eq_ignore_ascii_case("text/html"));
             TextView {
@@ -502,15 +508,15 @@ fn text_views(texts_json: &[Value], spans: &[Vec<Span>]) -> Vec<TextView> {
 
 /// The extraction's warnings, one line each.
 fn warnings_of(x: &Value) -> Vec<String> {
-    at(x, "warnings")
+    json_field(x, "warnings")
         .as_array()
         .into_iter()
         .flatten()
         .map(|w| {
             format!(
                 "{}: {}",
-                at(w, "kind").as_str().unwrap_or("warning"),
-                at(w, "detail").as_str().unwrap_or("")
+                json_field(w, "kind").as_str().unwrap_or("warning"),
+                json_field(w, "detail").as_str().unwrap_or("")
             )
         })
         .collect()
@@ -557,7 +563,7 @@ pub async fn attachment(
         .filter(|i| i.section == ItemSection::Attachment)
         .ok_or_else(|| WebError::NotFound(format!("attachment {item_id} of import {id} not found")))?;
     let details: Value = serde_json::from_str(&item.details).unwrap_or(Value::Null);
-    let sha256 = at(at(&details, "hashes"), "sha256").as_str().unwrap_or("").to_string();
+    let sha256 = json_field(json_field(&details, "hashes"), "sha256").as_str().unwrap_or("").to_string();
     let raw = raw.unwrap_or_default();
     let bytes = web::block(move || extract::fetch::attachment_by_sha256(&raw, &sha256))
         .await
@@ -620,7 +626,7 @@ pub async fn whitelist_item(
     p: Posted<WhitelistForm>,
     path: web::Path<(i64, i64)>,
     db: web::Data<Db>,
-    ctx: web::Data<TriageContext>,
+    ctx: web::Data<ServiceContext>,
 ) -> Result<HttpResponse, WebError> {
     p.session.require_analyst()?;
     let (id, item) = path.into_inner();
@@ -641,7 +647,7 @@ pub async fn commit(
     p: Posted<MetaForm>,
     path: web::Path<i64>,
     db: web::Data<Db>,
-    ctx: web::Data<TriageContext>,
+    ctx: web::Data<ServiceContext>,
 ) -> Result<HttpResponse, WebError> {
     p.session.require_analyst()?;
     let id = path.into_inner();

@@ -8,10 +8,11 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::session::Posted;
-use super::{Layout, Session, WebError, at, page, see_other, when};
+use super::{Layout, Session, WebError, json_field, page, see_other, utc_time};
 use crate::db::{Db, events as store, imports};
+use crate::service::ServiceContext;
 use crate::service::events;
-use crate::service::indicators::{self, Patch, Status, TriageContext};
+use crate::service::indicators::{self, Patch, Status};
 
 pub struct EventLine {
     id: i64,
@@ -53,7 +54,7 @@ pub async fn list(s: Session, q: web::Query<ListQuery>, db: web::Data<Db>) -> Re
             event_type: e.event_type.clone(),
             tlp: e.tlp.clone(),
             recipients: counts.iter().find(|(id, _)| *id == e.id).map_or(0, |(_, n)| *n),
-            created: when(e.created_at),
+            created: utc_time(e.created_at),
         })
         .collect();
     page(&EventsPage { l: Layout::new(&s, "Events"), events, next })
@@ -170,8 +171,8 @@ pub async fn show(s: Session, path: web::Path<i64>, db: web::Data<Db>) -> Result
         tags: tags.join(", "),
         description: e.description.clone().unwrap_or_default(),
         adversary: e.adversary.clone().unwrap_or_default(),
-        happened: e.happened_at.map(when).unwrap_or_default(),
-        created: when(e.created_at),
+        happened: e.happened_at.map(utc_time).unwrap_or_default(),
+        created: utc_time(e.created_at),
         stix_id: e.stix_id.clone(),
         // As the REST API counts: a reporter got the phish too.
         recipient_count: v.recipients.len(),
@@ -203,15 +204,15 @@ pub async fn show(s: Session, path: web::Path<i64>, db: web::Data<Db>) -> Result
 /// A report's attachment with its type, size and hashes.
 fn attachment_line(i: &imports::ItemRow) -> Attachment {
     let d: Value = serde_json::from_str(&i.details).unwrap_or(Value::Null);
-    let h = at(&d, "hashes");
+    let h = json_field(&d, "hashes");
     Attachment {
         import_id: i.import_id,
         item_id: i.id,
         name: i.value.clone(),
         detail: format!(
             "{} · {} bytes · MD5 {} · SHA-1 {} · SHA-256 {}",
-            at(&d, "mime_type").as_str().unwrap_or("?"),
-            at(&d, "size").as_u64().unwrap_or(0),
+            json_field(&d, "mime_type").as_str().unwrap_or("?"),
+            json_field(&d, "size").as_u64().unwrap_or(0),
             h["md5"].as_str().unwrap_or(""),
             h["sha1"].as_str().unwrap_or(""),
             h["sha256"].as_str().unwrap_or("")
@@ -232,7 +233,7 @@ pub async fn stix(
     s: Session,
     path: web::Path<i64>,
     db: web::Data<Db>,
-    ctx: web::Data<TriageContext>,
+    ctx: web::Data<ServiceContext>,
 ) -> Result<HttpResponse, WebError> {
     let id = path.into_inner();
     let ctx = ctx.into_inner();
@@ -260,7 +261,7 @@ pub async fn bulk_status(
     p: Posted<Vec<(String, String)>>,
     path: web::Path<i64>,
     db: web::Data<Db>,
-    ctx: web::Data<TriageContext>,
+    ctx: web::Data<ServiceContext>,
 ) -> Result<HttpResponse, WebError> {
     let _ = req;
     p.session.require_analyst()?;

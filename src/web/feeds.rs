@@ -4,7 +4,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use super::{Layout, Session, WebError, page, when};
+use super::{Layout, Session, WebError, page, utc_time};
 use crate::db::{Db, collections};
 
 fn base_url(req: &HttpRequest) -> String {
@@ -29,7 +29,7 @@ pub async fn exports(s: Session, req: HttpRequest, db: web::Data<Db>) -> Result<
                 e.spec.name.clone(),
                 e.spec.format.as_str().to_string(),
                 format!("{base}/api/v1/exports/{}/feed", e.spec.name),
-                format!("{} · {}", e.created_by, when(e.created_at)),
+                format!("{} · {}", e.created_by, utc_time(e.created_at)),
             )
         })
         .collect();
@@ -74,7 +74,7 @@ pub async fn collections(s: Session, req: HttpRequest, db: web::Data<Db>) -> Res
                 intake: c.intake,
                 max_tlp: crate::service::tlp::ceiling(c).level().to_uppercase(),
                 share_target: c.share_target,
-                last_added: if c.last_date_added > 0 { when(c.last_date_added) } else { "never".into() },
+                last_added: if c.last_date_added > 0 { utc_time(c.last_date_added) } else { "never".into() },
             })
             .collect(),
     })

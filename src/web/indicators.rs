@@ -9,11 +9,12 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::session::Posted;
-use super::{Layout, Session, WebError, page, see_other, when};
+use super::{Layout, Session, WebError, page, see_other, utc_time};
 use crate::db::indicators::{self as store, IndicatorQuery, IndicatorRow};
 use crate::db::{Db, DbConn, DbError};
 use crate::extract::ObservableKind;
-use crate::service::indicators::{self, Patch, Status, TriageContext};
+use crate::service::ServiceContext;
+use crate::service::indicators::{self, Patch, Status};
 use crate::service::operations::{OperationInfo, Registry, RunView, SightingView};
 
 pub struct Line {
@@ -35,7 +36,7 @@ impl Line {
             status: r.status.to_string(),
             score: r.score,
             tlp: r.tlp.clone(),
-            last_seen: when(r.last_seen),
+            last_seen: utc_time(r.last_seen),
         }
     }
 }
@@ -207,16 +208,16 @@ pub async fn show(
     page(&IndicatorPage {
         l: Layout::new(&s, format!("{} {}", row.kind, row.value)),
         description: row.description.clone().unwrap_or_default(),
-        expires: row.expires_at.map(when).unwrap_or_else(|| "never".into()),
+        expires: row.expires_at.map(utc_time).unwrap_or_else(|| "never".into()),
         published: row.stix_modified.is_some(),
         stix_id: row.stix_id.clone(),
         i: Line::of(&row),
         tags: tags.join(", "),
-        sources: sources.iter().map(|(s, a, b)| (s.clone(), when(*a), when(*b))).collect(),
+        sources: sources.iter().map(|(s, a, b)| (s.clone(), utc_time(*a), utc_time(*b))).collect(),
         history: history
             .iter()
             .map(|h| HistoryLine {
-                at: when(h.at),
+                at: utc_time(h.at),
                 actor: h.actor.clone(),
                 field: h.field.clone(),
                 from: h.old_value.clone().unwrap_or_default(),
@@ -248,7 +249,7 @@ pub async fn set_status(
     p: Posted<StatusForm>,
     path: web::Path<i64>,
     db: web::Data<Db>,
-    ctx: web::Data<TriageContext>,
+    ctx: web::Data<ServiceContext>,
 ) -> Result<HttpResponse, WebError> {
     p.session.require_analyst()?;
     let id = path.into_inner();

@@ -91,13 +91,13 @@ pub fn see_other(to: impl Into<String>) -> HttpResponse {
 
 /// A field of a JSON object, `null` when absent (stored JSON is read leniently: a missing field
 /// shows as empty, never panics).
-pub fn at<'a>(v: &'a serde_json::Value, key: &str) -> &'a serde_json::Value {
+pub fn json_field<'a>(v: &'a serde_json::Value, key: &str) -> &'a serde_json::Value {
     static NULL: serde_json::Value = serde_json::Value::Null;
     v.get(key).unwrap_or(&NULL)
 }
 
 /// Timestamps shown to people: UTC, to the second.
-pub fn when(us: i64) -> String {
+pub fn utc_time(us: i64) -> String {
     chrono::DateTime::from_timestamp_micros(us)
         .map(|d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string())
         .unwrap_or_default()

@@ -4,7 +4,7 @@
 use actix_web::{HttpResponse, web};
 
 use super::session::{NoFields, Posted};
-use super::{WebError, see_other, when};
+use super::{WebError, see_other, utc_time};
 use crate::service::verdict::actions::{StoredVerdict, Verdicts};
 use crate::service::verdict::{Reason, Verdict};
 
@@ -32,9 +32,9 @@ impl VerdictView {
                 _ => a.clone(),
             };
             let by = v.action_by.clone().unwrap_or_default();
-            let at = v.action_at.map(when).unwrap_or_default();
+            let at = v.action_at.map(utc_time).unwrap_or_default();
             let undone = match (v.undone_at, &v.undone_by) {
-                (Some(t), Some(u)) => format!(" · undone by {u}, {}", when(t)),
+                (Some(t), Some(u)) => format!(" · undone by {u}, {}", utc_time(t)),
                 _ => String::new(),
             };
             format!("{what} · {} · by {by}, {at}{undone}", d.provenance)

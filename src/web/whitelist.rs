@@ -8,7 +8,7 @@ use super::session::{NoFields, Posted};
 use super::{Layout, Session, WebError, page, see_other};
 use crate::db::{Db, whitelist as rules};
 use crate::extract::ObservableKind;
-use crate::service::indicators::TriageContext;
+use crate::service::ServiceContext;
 use crate::service::whitelist::{self, Rule, RuleSpec};
 
 pub struct RuleLine {
@@ -107,7 +107,7 @@ pub async fn whitelist(s: Session, db: web::Data<Db>) -> Result<HttpResponse, We
 pub async fn whitelist_create(
     p: Posted<RuleForm>,
     db: web::Data<Db>,
-    ctx: web::Data<TriageContext>,
+    ctx: web::Data<ServiceContext>,
 ) -> Result<HttpResponse, WebError> {
     p.session.require_analyst()?;
     let spec = p.form.spec()?;

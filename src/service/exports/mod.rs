@@ -16,13 +16,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::ServiceError;
-use super::indicators::{Status, TriageContext, normalise_tags};
+use super::indicators::{Status, normalise_tags};
 use super::publish::Publisher;
 use super::whitelist::{self, Whitelist};
 use crate::db::exports::{self as store, ExportRow, NewExport};
 use crate::db::indicators::{self as indicators_store, IndicatorQuery, IndicatorRow};
 use crate::db::{DbConn, now_micros};
 use crate::extract::ObservableKind;
+use crate::service::ServiceContext;
 use crate::stix::Tlp2;
 use crate::stix::parse_tlp;
 
@@ -408,7 +409,7 @@ impl std::fmt::Debug for Feed {
 impl Feed {
     /// Starts a generation of the export `name`: loads its definition and the whitelist. A
     /// MISP feed has files instead (`open_file`).
-    pub fn open(conn: &mut DbConn, ctx: &TriageContext, name: &str) -> Result<Self, ServiceError> {
+    pub fn open(conn: &mut DbConn, ctx: &ServiceContext, name: &str) -> Result<Self, ServiceError> {
         let feed = Self::start(conn, ctx, name)?;
         if feed.spec.format == Format::Misp {
             return Err(ServiceError::Invalid(format!(
@@ -425,7 +426,7 @@ impl Feed {
     /// is sent.
     pub fn open_file(
         conn: &mut DbConn,
-        ctx: &TriageContext,
+        ctx: &ServiceContext,
         name: &str,
         file: &str,
     ) -> Result<Self, ServiceError> {
@@ -444,7 +445,7 @@ impl Feed {
         Ok(feed)
     }
 
-    fn start(conn: &mut DbConn, ctx: &TriageContext, name: &str) -> Result<Self, ServiceError> {
+    fn start(conn: &mut DbConn, ctx: &ServiceContext, name: &str) -> Result<Self, ServiceError> {
         let spec = get(conn, name)?.spec;
         let whitelist = whitelist::load(conn)?;
         let generated_at = now_micros();

@@ -29,8 +29,8 @@ use crate::db::imports::{self as store, NewImport};
 use crate::db::{Db, DbError, jobs, now_micros};
 use crate::db::{DbConn, write_tx};
 use crate::extract::{self, InputKind};
+use crate::service::ServiceContext;
 use crate::service::ServiceError;
-use crate::service::indicators::TriageContext;
 use crate::service::leases::{Leases, ui_job_lease};
 use crate::service::verdict::actions as verdict;
 use crate::service::whitelist;
@@ -83,7 +83,7 @@ pub struct Outcome {
 /// extraction between them holds none.
 pub fn run_one(
     db: &Db,
-    ctx: &TriageContext,
+    ctx: &ServiceContext,
     req: ImportRequest,
     then: &Then,
 ) -> Result<Outcome, ServiceError> {
@@ -116,7 +116,7 @@ pub fn run_one(
     Ok(Outcome { imported, committed })
 }
 
-fn import_one(db: &Db, ctx: &TriageContext, req: ImportRequest) -> Result<Imported, ServiceError> {
+fn import_one(db: &Db, ctx: &ServiceContext, req: ImportRequest) -> Result<Imported, ServiceError> {
     let checked = check(ctx, req)?;
     if let Some(row) = checked.existing(&mut *db.conn()?)? {
         return Ok(Imported { row, created: false });
@@ -130,7 +130,7 @@ fn import_one(db: &Db, ctx: &TriageContext, req: ImportRequest) -> Result<Import
 #[derive(Clone)]
 pub struct Importer {
     db: Db,
-    ctx: Arc<TriageContext>,
+    ctx: Arc<ServiceContext>,
     /// One permit per email extracted and stored at a time.
     slots: Arc<Semaphore>,
     /// Requests admitted (running or waiting for a slot).
@@ -264,7 +264,7 @@ impl Made {
 }
 
 impl Importer {
-    pub fn new(db: Db, ctx: Arc<TriageContext>, settings: &ImportSettings) -> Self {
+    pub fn new(db: Db, ctx: Arc<ServiceContext>, settings: &ImportSettings) -> Self {
         let slots = settings.concurrency();
         Self {
             db,
@@ -282,7 +282,7 @@ impl Importer {
         }
     }
 
-    pub fn ctx(&self) -> &TriageContext {
+    pub fn ctx(&self) -> &ServiceContext {
         &self.ctx
     }
 
@@ -573,7 +573,7 @@ pub fn requests(
 /// drafts here, through `pipeline::run_one`.
 pub fn store_draft(
     conn: &mut DbConn,
-    ctx: &TriageContext,
+    ctx: &ServiceContext,
     prepared: Prepared,
 ) -> Result<Imported, ServiceError> {
     let Prepared { checked: Checked { req, hash }, extraction: x } = prepared;

@@ -15,8 +15,9 @@ use crate::db::indicators::NewIndicator;
 use crate::db::misp::{self as links, NewMispLink};
 use crate::db::{DbConn, now_micros, write_tx};
 use crate::extract::ObservableKind;
+use crate::service::ServiceContext;
 use crate::service::ServiceError;
-use crate::service::indicators::{Status, TriageContext, normalise_tags};
+use crate::service::indicators::{Status, normalise_tags};
 use crate::service::intake;
 use crate::stix::Tlp2;
 
@@ -53,7 +54,7 @@ pub struct ImportReport {
 /// attributes and events that carry none (else the configured default).
 pub fn import_document(
     conn: &mut DbConn,
-    ctx: &TriageContext,
+    ctx: &ServiceContext,
     doc: &Value,
     via: &str,
     default_tlp: Option<Tlp2>,
@@ -81,7 +82,7 @@ struct Wanted {
 /// Reads one event in one write transaction.
 pub fn import_event(
     conn: &mut DbConn,
-    ctx: &TriageContext,
+    ctx: &ServiceContext,
     event: &MispEvent,
     via: &str,
     default_tlp: Option<Tlp2>,
@@ -171,7 +172,7 @@ fn wanted_values(
 /// how many were new.
 fn store_wanted(
     conn: &mut DbConn,
-    ctx: &TriageContext,
+    ctx: &ServiceContext,
     event: &MispEvent,
     via: &str,
     wanted: &BTreeMap<(ObservableKind, String), Wanted>,

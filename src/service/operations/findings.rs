@@ -13,8 +13,9 @@ use crate::db::operations::{self as store, NewSighting};
 use crate::db::types::JsonText;
 use crate::db::{DbConn, now_micros, write_tx};
 use crate::extract::{IndicatorValue, ObservableKind};
+use crate::service::ServiceContext;
 use crate::service::ServiceError;
-use crate::service::indicators::{Observed, Status, TriageContext, create_or_merge};
+use crate::service::indicators::{Observed, Status, create_or_merge};
 use crate::service::whitelist;
 use crate::stix::objects::{DomainName, Ipv4Addr, Ipv6Addr, Note, ObservedData, Sdo, Sighting, StixObject};
 use crate::stix::parse_tlp;
@@ -102,7 +103,7 @@ impl Findings {
 /// was created (`indicators`, `relationships`, `sightings`, `notes`).
 pub fn apply(
     conn: &mut DbConn,
-    ctx: &TriageContext,
+    ctx: &ServiceContext,
     operation: &str,
     subject: &Subject,
     f: &Findings,
@@ -133,7 +134,7 @@ pub struct Origin<'a> {
 /// [`apply`] inside the caller's write transaction (a commit's url-to-fqdn pivots).
 pub fn apply_in(
     conn: &mut DbConn,
-    ctx: &TriageContext,
+    ctx: &ServiceContext,
     origin: &Origin,
     row: &crate::db::indicators::IndicatorRow,
     f: &Findings,
@@ -193,7 +194,7 @@ fn ts(us: i64) -> Result<StixTimestamp, ServiceError> {
 #[expect(clippy::type_complexity, reason = "two lists read once by the caller")]
 fn create_found(
     conn: &mut DbConn,
-    ctx: &TriageContext,
+    ctx: &ServiceContext,
     origin: &Origin,
     row: &crate::db::indicators::IndicatorRow,
     f: &Findings,
@@ -238,7 +239,7 @@ fn create_found(
 /// Where sightings of one indicator are recorded (and published when it is).
 struct Sightings<'a, 'c> {
     conn: &'c mut DbConn,
-    ctx: &'a TriageContext,
+    ctx: &'a ServiceContext,
     origin: &'a Origin<'a>,
     row: &'a crate::db::indicators::IndicatorRow,
     publishable: bool,
@@ -253,7 +254,7 @@ struct Sightings<'a, 'c> {
 /// as evidence. Findings with sightings or notes go through [`apply_in`].
 pub fn apply_observations_in(
     conn: &mut DbConn,
-    ctx: &TriageContext,
+    ctx: &ServiceContext,
     origin: &Origin,
     subjects: &[(&crate::db::indicators::IndicatorRow, Findings)],
 ) -> Result<(), ServiceError> {

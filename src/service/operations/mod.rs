@@ -25,13 +25,13 @@ use serde_json::{Map, Value, json};
 use tokio::sync::Semaphore;
 
 use super::ServiceError;
-use super::indicators::TriageContext;
 use super::leases::{Leases, RUN_INTERRUPTED, run_lease};
 use crate::db::indicators::{self as ind, IndicatorRow};
 pub use crate::db::operations::RunStatus;
 use crate::db::operations::{self as store, NewRun, RunEnd, RunRow, SightingRow};
 use crate::db::{Db, DbError, now_micros};
 use crate::extract::ObservableKind;
+use crate::service::ServiceContext;
 use crate::settings::OperationsSettings;
 
 pub use findings::{Findings, Node, Observable, Relation, Sighted};
@@ -245,7 +245,7 @@ fn empty_created() -> Value {
 pub struct Registry {
     entries: Arc<Vec<Entry>>,
     db: Db,
-    triage: Arc<TriageContext>,
+    triage: Arc<ServiceContext>,
     /// Each run holds the lease `run:ID` while queued or running here.
     leases: Leases,
     /// Runs queued or running in this instance, and the most there may be.
@@ -267,7 +267,7 @@ impl Registry {
     /// configured directory. A script whose manifest is broken is left out with a logged reason.
     pub fn new(
         db: Db,
-        triage: Arc<TriageContext>,
+        triage: Arc<ServiceContext>,
         settings: &OperationsSettings,
         rules: &crate::settings::SecretRules,
         leases: Leases,

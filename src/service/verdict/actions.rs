@@ -14,9 +14,9 @@ use crate::db::imports::{self as drafts, ImportState, NewItem, SameEmailKey};
 use crate::db::verdicts::{self as store, NewVerdict, VerdictRow};
 use crate::db::{Db, DbConn, Transient, events, now_micros, reads, savepoint, write_tx};
 use crate::extract::Extraction;
+use crate::service::ServiceContext;
 use crate::service::ServiceError;
 use crate::service::imports::{self, EventMeta};
-use crate::service::indicators::TriageContext;
 use crate::service::notify::{self, FinalVerdict};
 
 /// Who acts when a rule acts.
@@ -145,7 +145,7 @@ pub struct Decided {
 /// never fails the import).
 pub fn decide_before_storing(
     conn: &mut DbConn,
-    ctx: &TriageContext,
+    ctx: &ServiceContext,
     draft: &NewDraft<'_>,
     raw: &[u8],
     x: &Extraction,
@@ -209,7 +209,7 @@ pub fn record(conn: &mut DbConn, id: i64, decided: &Decided) -> Result<(), Servi
 
 /// The last step, after the draft is committed: the team's rules act on the verdict (a join is a
 /// commit of its own). A failure is logged, never the import's.
-pub fn act(conn: &mut DbConn, ctx: &TriageContext, id: i64, a: &Assessment) {
+pub fn act(conn: &mut DbConn, ctx: &ServiceContext, id: i64, a: &Assessment) {
     if let Err(e) = apply_rules(conn, ctx, id, a) {
         tracing::warn!(import = id, "the automatic action on the verdict failed: {e}");
     }
@@ -264,7 +264,7 @@ fn same_email_event(
 }
 
 /// The rules an admin turns on or off.
-fn apply_rules(conn: &mut DbConn, ctx: &TriageContext, id: i64, a: &Assessment) -> Result<(), ServiceError> {
+fn apply_rules(conn: &mut DbConn, ctx: &ServiceContext, id: i64, a: &Assessment) -> Result<(), ServiceError> {
     match a.verdict {
         Verdict::KnownPhish if ctx.verdicts.auto_join_known_phish => {
             if let Some(m) = &a.known
@@ -284,7 +284,7 @@ fn apply_rules(conn: &mut DbConn, ctx: &TriageContext, id: i64, a: &Assessment) 
 /// Commits the draft into `event`, recording what the commit added there.
 fn join(
     conn: &mut DbConn,
-    ctx: &TriageContext,
+    ctx: &ServiceContext,
     id: i64,
     event: i64,
     provenance: &str,
