@@ -10,10 +10,10 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 
 use crate::db::{Db, collections, tokens, users};
-use crate::service::accounts::{self, Bootstrap, PasswordPolicy, Role};
+use crate::service::accounts::{self, PasswordPolicy, Role};
 use crate::service::collections::CollectionSpec;
 use crate::settings::Settings;
-use crate::startup::{self, Application};
+use crate::startup;
 
 #[derive(Debug, Parser)]
 #[command(name = "harpoon", version, about = "Spear-phish emails in, STIX 2.1 over TAXII 2.1 out")]
@@ -296,7 +296,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", toml::to_string_pretty(&settings).context("cannot render settings")?);
             Ok(())
         }
-        Command::Serve => serve(settings),
+        Command::Serve => startup::serve(settings),
         Command::Extract { files, format, own_domains } => extract(&settings, &files, &format, &own_domains),
         Command::Migrate => {
             let db = startup::open_database(&settings)?;
@@ -326,47 +326,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(cmd) => token(cmd, &startup::open_database(&settings)?),
         Command::Collection(cmd) => collection(cmd, &startup::open_database(&settings)?),
     }
-}
-
-fn serve(settings: Settings) -> anyhow::Result<()> {
-    actix_web::rt::System::new().block_on(async move {
-        let db = startup::open_database(&settings)?;
-        let preset = std::env::var("HARPOON_ADMIN_PASSWORD").ok();
-        let bootstrap = accounts::bootstrap_admin_with(
-            &db,
-            preset,
-            &crate::service::accounts::PasswordPolicy::configured(&settings),
-        )?;
-        let public_url = settings.server.public_url.clone();
-        let app = Application::build(settings, db)?;
-        let url = public_url.unwrap_or_else(|| app.url());
-        let mut out = std::io::stdout().lock();
-        if let Bootstrap::CreatedAdmin { password, generated } = bootstrap {
-            if generated {
-                writeln!(out, "Created the first account: user 'admin', password: {password}")?;
-                writeln!(out, "This password is shown once. Change it or keep it somewhere safe.")?;
-            } else {
-                writeln!(
-                    out,
-                    "Created the first account: user 'admin' with the password from HARPOON_ADMIN_PASSWORD."
-                )?;
-            }
-        }
-        writeln!(out, "Harpoon is listening on {url}/  (TAXII: {url}/taxii2/, REST: {url}/api/v1/)")?;
-        out.flush()?;
-        drop(out);
-        // SIGTERM or Ctrl-C: readyz says draining, background work stops and its leases are
-        // released (other instances take over at once), then the server stops accepting and
-        // finishes the requests in flight (bounded by actix's 30 s shutdown timeout).
-        let (background, handle) = (app.background(), app.server_handle());
-        actix_web::rt::spawn(async move {
-            startup::termination().await;
-            tracing::info!("stopping: draining requests and releasing leases");
-            background.stop().await;
-            handle.stop(true).await;
-        });
-        app.run_until_stopped().await.context("server stopped with an error")
-    })
 }
 
 /// Every regular file under the given paths, directories walked recursively in name order.

@@ -536,3 +536,50 @@ fn spawn_mailboxes_and_feeds(
     state.subscriptions.start_all(&rows);
     Ok(())
 }
+
+/// `harpoon serve`: opens the database, creates the first account if there is none (saying so
+/// once), runs the server until SIGTERM or Ctrl-C, then stops it gracefully.
+pub fn serve(settings: Settings) -> anyhow::Result<()> {
+    use std::io::Write;
+
+    use crate::service::accounts::{self, Bootstrap};
+
+    actix_web::rt::System::new().block_on(async move {
+        let db = open_database(&settings)?;
+        let preset = std::env::var("HARPOON_ADMIN_PASSWORD").ok();
+        let bootstrap = accounts::bootstrap_admin_with(
+            &db,
+            preset,
+            &crate::service::accounts::PasswordPolicy::configured(&settings),
+        )?;
+        let public_url = settings.server.public_url.clone();
+        let app = Application::build(settings, db)?;
+        let url = public_url.unwrap_or_else(|| app.url());
+        let mut out = std::io::stdout().lock();
+        if let Bootstrap::CreatedAdmin { password, generated } = bootstrap {
+            if generated {
+                writeln!(out, "Created the first account: user 'admin', password: {password}")?;
+                writeln!(out, "This password is shown once. Change it or keep it somewhere safe.")?;
+            } else {
+                writeln!(
+                    out,
+                    "Created the first account: user 'admin' with the password from HARPOON_ADMIN_PASSWORD."
+                )?;
+            }
+        }
+        writeln!(out, "Harpoon is listening on {url}/  (TAXII: {url}/taxii2/, REST: {url}/api/v1/)")?;
+        out.flush()?;
+        drop(out);
+        // SIGTERM or Ctrl-C: readyz says draining, background work stops and its leases are
+        // released (other instances take over at once), then the server stops accepting and
+        // finishes the requests in flight (bounded by actix's 30 s shutdown timeout).
+        let (background, handle) = (app.background(), app.server_handle());
+        actix_web::rt::spawn(async move {
+            termination().await;
+            tracing::info!("stopping: draining requests and releasing leases");
+            background.stop().await;
+            handle.stop(true).await;
+        });
+        app.run_until_stopped().await.context("server stopped with an error")
+    })
+}

@@ -105,7 +105,7 @@ fn rules() -> Vec<Rule> {
                     .any(|d| f.starts_with(d))
             },
             forbidden: &["actix_web", "actix_multipart", "actix_rt"],
-            known: &["src/cli.rs"],
+            known: &[],
         },
         Rule {
             what: "only net.rs builds an HTTP client",
