@@ -22,7 +22,7 @@ fn event_json(e: &EventRow, recipients: i64) -> serde_json::Value {
         "type": e.event_type,
         "happened_at": e.happened_at.map(micros_to_rfc3339),
         "description": e.description,
-        "tlp": e.tlp,
+        "tlp": e.tlp.level(),
         "tags": e.tags.0,
         "adversary": e.adversary,
         "message_id": e.message_id,

@@ -39,7 +39,7 @@ impl IndicatorDto {
             value: r.value.clone(),
             status: r.status.to_string(),
             score: r.score,
-            tlp: r.tlp.clone(),
+            tlp: r.tlp.level().to_string(),
             description: r.description.clone(),
             first_seen: micros_to_rfc3339(r.first_seen),
             last_seen: micros_to_rfc3339(r.last_seen),

@@ -16,7 +16,7 @@ pub struct EventRow {
     pub event_type: String,
     pub happened_at: Option<i64>,
     pub description: Option<String>,
-    pub tlp: String,
+    pub tlp: crate::stix::Tlp2,
     pub tags: JsonText<Vec<String>>,
     pub adversary: Option<String>,
     pub message_id: Option<String>,

@@ -30,7 +30,7 @@ pub struct IndicatorRow {
     pub value: String,
     pub status: Status,
     pub score: i32,
-    pub tlp: String,
+    pub tlp: crate::stix::Tlp2,
     pub description: Option<String>,
     pub first_seen: i64,
     pub last_seen: i64,

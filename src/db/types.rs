@@ -134,6 +134,7 @@ macro_rules! text_set {
 pub(crate) use {text_enum, text_set};
 
 text_enum!(crate::extract::ObservableKind, "indicators.kind");
+text_enum!(crate::stix::Tlp2, "tlp (indicators, events)");
 
 /// The error a stored value that does not parse gives: a [`CorruptValue`] that `DbError::from`
 /// turns into [`super::DbError::Corrupt`].

@@ -17,7 +17,6 @@ use crate::db::{DbConn, collections, now_micros, objects, write_tx};
 use crate::service::ServiceContext;
 
 use crate::stix::objects::{Grouping, IntrusionSet, Relationship, Report, Sdo, StixObject};
-use crate::stix::parse_tlp;
 use crate::stix::{StixId, StixTimestamp, Tlp2};
 
 /// An event with what the event page shows.
@@ -85,7 +84,7 @@ fn content(
     event: &EventRow,
     ceiling: Option<Tlp2>,
 ) -> Result<(Vec<Judged>, Vec<StixId>), ServiceError> {
-    let tlp = parse_tlp(&event.tlp)?;
+    let tlp = event.tlp;
     let within = |level: Tlp2| ceiling.is_none_or(|c| level <= c);
     let mut objects: Vec<(Value, Tlp2)> =
         ctx.publisher.base_objects(tlp)?.into_iter().map(|o| (o, tlp)).collect();
@@ -97,7 +96,7 @@ fn content(
         let kind = row.kind;
         let Some((_, sco)) = term_and_sco(kind, &row.value)? else { continue };
         // Its own TLP, and never less than the event's.
-        let mut level = parse_tlp(&row.tlp)?.max(tlp);
+        let mut level = row.tlp.max(tlp);
         let mut stored_objects = Vec::new();
         if row.status == Status::Active {
             // The published version as it stands, with its observed-data and based-on.
@@ -176,7 +175,7 @@ pub fn grouping_bundle(conn: &mut DbConn, ctx: &ServiceContext, id: i64) -> Resu
     if refs.is_empty() {
         return Err(ServiceError::Invalid(format!("event {id} has no indicators to express in STIX")));
     }
-    let tlp = parse_tlp(&event.tlp)?;
+    let tlp = event.tlp;
     let mut grouping = Grouping::suspicious_activity(&event.title, refs)?
         .created_by(&ctx.publisher.identity_id)?
         .with_tlp(ctx.publisher.tlp(tlp))
@@ -208,7 +207,7 @@ pub fn share(
         let event = store::get(conn, id)?.ok_or_else(|| ServiceError::NotFound(format!("event {id}")))?;
         let collection = collections::by_id_or_alias(conn, collection_key)?
             .ok_or_else(|| ServiceError::NotFound(format!("collection '{collection_key}'")))?;
-        let tlp = parse_tlp(&event.tlp)?;
+        let tlp = event.tlp;
         if !collection.share_target {
             return Err(ServiceError::Forbidden(format!(
                 "collection '{}' is not a sharing target (set its share_target)",

@@ -87,7 +87,7 @@ pub fn set_status(
     } else {
         None
     };
-    let tlp = parse_tlp(&row.tlp)?;
+    let tlp = row.tlp;
     // A version above the collection's TLP ceiling is not published, and the row does not
     // record it as if it were (`published` stays false, a later lower TLP publishes it whole).
     if let Some(state) = state
@@ -261,7 +261,7 @@ pub fn patch(
             published_change = true;
         }
         if let Some(tlp) = &tlp
-            && note("tlp", Some(row.tlp.clone()), Some(tlp.clone()))
+            && note("tlp", Some(row.tlp.level().to_string()), Some(tlp.clone()))
         {
             changes.tlp = Some(tlp.clone());
             published_change = true;
@@ -287,7 +287,7 @@ pub fn patch(
             let state = VersionState::Active { valid_from: row.status_changed_at };
             let row = ctx.publisher.with_current_observation(conn, &row)?;
             if let Some(version) = ctx.publisher.version(&row, &tags, state, now)?
-                && ctx.publisher.publish(conn, &version.objects, parse_tlp(&row.tlp)?)?
+                && ctx.publisher.publish(conn, &version.objects, row.tlp)?
             {
                 store::update(conn, id, &version.changes)?;
             }

@@ -16,7 +16,7 @@ use crate::stix::objects::{
     DomainName, EmailAddr, File, HashAlgorithm, Hashes, Identity, Indicator, Ipv4Addr, Ipv6Addr,
     ObservedData, Relationship, Sdo, StixObject, Url,
 };
-use crate::stix::{Pattern, PatternTerm, StixId, StixTimestamp, Tlp, Tlp1, Tlp2, parse_tlp};
+use crate::stix::{Pattern, PatternTerm, StixId, StixTimestamp, Tlp, Tlp1, Tlp2};
 
 /// The alias (and path segment) of the built-in collection of Active indicators.
 pub const ACTIVE_ALIAS: &str = "active-indicators";
@@ -191,7 +191,7 @@ impl Publisher {
     ) -> Result<Option<Version>, ServiceError> {
         let kind = row.kind;
         let Some((term, sco)) = term_and_sco(kind, &row.value)? else { return Ok(None) };
-        let tlp = parse_tlp(&row.tlp)?;
+        let tlp = row.tlp;
         let modified_us = row.stix_modified.map_or(at, |m| at.max(m + 1));
         let created_us = row.stix_created.unwrap_or(modified_us);
         let ts = |us: i64| StixTimestamp::from_micros(us).map_err(ServiceError::from);
@@ -316,7 +316,7 @@ impl Publisher {
     /// collection's ceiling: its versions, observed-data, and whatever refers to it (`based-on`,
     /// sightings, notes). Objects shared with other indicators (SCOs) stay.
     pub fn withhold(&self, conn: &mut DbConn, row: &IndicatorRow) -> Result<(), ServiceError> {
-        let tlp = parse_tlp(&row.tlp)?;
+        let tlp = row.tlp;
         if tlp <= self.ceiling(conn)? {
             return Ok(());
         }

@@ -94,6 +94,16 @@ impl Tlp2 {
         }
     }
 
+    /// The stored form (the level, as [`Tlp2::level`]).
+    pub fn as_str(self) -> &'static str {
+        self.level()
+    }
+
+    /// A stored or written level, as [`parse_tlp`] reads it.
+    pub fn from_name(text: &str) -> Option<Self> {
+        parse_tlp(text).ok()
+    }
+
     /// The position in the order of restriction (clear 0 … red 4): what the database stores as
     /// a collection's ceiling and a membership's rank, so that "above the ceiling" is `>`.
     pub fn rank(self) -> i32 {

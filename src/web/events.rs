@@ -52,7 +52,7 @@ pub async fn list(s: Session, q: web::Query<ListQuery>, db: web::Data<Db>) -> Re
             id: e.id,
             title: e.title.clone(),
             event_type: e.event_type.clone(),
-            tlp: e.tlp.clone(),
+            tlp: e.tlp.level().to_string(),
             recipients: counts.iter().find(|(id, _)| *id == e.id).map_or(0, |(_, n)| *n),
             created: utc_time(e.created_at),
         })
@@ -167,7 +167,7 @@ pub async fn show(s: Session, path: web::Path<i64>, db: web::Data<Db>) -> Result
         id,
         title: e.title.clone(),
         event_type: e.event_type.clone(),
-        tlp: e.tlp.clone(),
+        tlp: e.tlp.level().to_string(),
         tags: tags.join(", "),
         description: e.description.clone().unwrap_or_default(),
         adversary: e.adversary.clone().unwrap_or_default(),

@@ -35,7 +35,7 @@ impl Line {
             value: r.value.clone(),
             status: r.status.to_string(),
             score: r.score,
-            tlp: r.tlp.clone(),
+            tlp: r.tlp.level().to_string(),
             last_seen: utc_time(r.last_seen),
         }
     }

@@ -90,4 +90,15 @@ fn a_corrupt_stored_value_is_an_error_not_a_default() {
     .unwrap();
     let read = db::events::get(&mut db.conn().unwrap(), 3);
     assert!(matches!(read, Err(DbError::Corrupt(_))), "{read:?}");
+    // A TLP level that is none of TLP 2.0's is corrupt too, not "no marking".
+    db::testing::execute(
+        &db,
+        "INSERT INTO indicators (id, kind, value, status, score, tlp, first_seen, last_seen, \
+         status_changed_at, stix_id, created_at, updated_at) VALUES (8, 'domain', 'evil.example', \
+         'active', 50, 'purple', 0, 0, 0, 'indicator--corrupt-tlp', 0, 0)",
+    )
+    .unwrap();
+    let read = db::indicators::get(&mut db.conn().unwrap(), 8);
+    let Err(e @ DbError::Corrupt(_)) = read else { panic!("expected a corrupt-value error, got {read:?}") };
+    assert!(e.to_string().contains("tlp") && e.to_string().contains("'purple'"), "{e}");
 }

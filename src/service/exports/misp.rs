@@ -26,7 +26,6 @@ use crate::service::ServiceError;
 use crate::service::indicators::Status;
 use crate::service::misp::{self as mapping, tlp_tag};
 use crate::stix::Tlp2;
-use crate::stix::parse_tlp;
 
 /// A file of a MISP feed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,8 +75,8 @@ impl Events {
         }
         for row in events_store::by_ids(conn, &missing)? {
             let id = row.id;
-            let info = match (mapping::event_uuid(&row.stix_id), parse_tlp(&row.tlp)) {
-                (Some(uuid), Ok(tlp)) if tlp <= ceiling => Some(EventInfo { uuid, tlp, row }),
+            let info = match (mapping::event_uuid(&row.stix_id), row.tlp) {
+                (Some(uuid), tlp) if tlp <= ceiling => Some(EventInfo { uuid, tlp, row }),
                 _ => None,
             };
             self.known.insert(id, info);
@@ -172,7 +171,7 @@ pub(super) fn manifest(conn: &mut DbConn, feed: &Feed) -> Result<Vec<u8>, Servic
         let (rows, last) = page(conn, feed, &mut query)?;
         let links = events_of(conn, feed, &rows, &mut events)?;
         for row in &rows {
-            let level = parse_tlp(&row.tlp).unwrap_or(Tlp2::Red);
+            let level = row.tlp;
             let mine = links.get(&row.id).map(Vec::as_slice).unwrap_or_default();
             let add = |slot: &mut (i32, Tlp2)| {
                 slot.0 = slot.0.max(row.score);
@@ -253,7 +252,7 @@ pub(super) fn event(conn: &mut DbConn, feed: &Feed, uuid: Uuid) -> Result<Option
         let Some(row) = events_store::by_stix_id(conn, &format!("grouping--{uuid}"))? else {
             return Ok(None);
         };
-        let Ok(tlp) = parse_tlp(&row.tlp) else { return Ok(None) };
+        let tlp = row.tlp;
         if tlp > feed.spec.filters.max_tlp {
             return Ok(None);
         }
@@ -282,7 +281,7 @@ pub(super) fn event(conn: &mut DbConn, feed: &Feed, uuid: Uuid) -> Result<Option
     let (mut max_score, mut max_tlp, mut changed) = (0, event_tlp, 0);
     for row in &rows {
         let kind = row.kind;
-        let level = parse_tlp(&row.tlp).unwrap_or(Tlp2::Red).max(event_tlp);
+        let level = row.tlp.max(event_tlp);
         max_score = max_score.max(row.score);
         max_tlp = max_tlp.max(level);
         changed = changed.max(row.updated_at);

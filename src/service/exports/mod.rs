@@ -552,7 +552,7 @@ impl Feed {
     /// Never a whitelisted value, whatever the filters say and whenever the rule was made;
     /// never a TLP above the ceiling (checked again here, whatever the query returned).
     fn exportable(&self, kind: ObservableKind, row: &IndicatorRow) -> bool {
-        parse_tlp(&row.tlp).is_ok_and(|t| t <= self.spec.filters.max_tlp)
+        row.tlp <= self.spec.filters.max_tlp
             && row.status != Status::Whitelisted
             && row.whitelist_rule_id.is_none()
             && self.whitelist.matches(kind, &row.value).is_none()

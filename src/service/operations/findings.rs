@@ -18,7 +18,6 @@ use crate::service::ServiceError;
 use crate::service::indicators::{Observed, Status, create_or_merge};
 use crate::service::whitelist;
 use crate::stix::objects::{DomainName, Ipv4Addr, Ipv6Addr, Note, ObservedData, Sdo, Sighting, StixObject};
-use crate::stix::parse_tlp;
 use crate::stix::{StixId, StixTimestamp};
 
 /// An observable found by an operation.
@@ -155,7 +154,7 @@ pub fn apply_in(
         }
     }
     let publishable = row.status == Status::Active && row.stix_modified.is_some();
-    let tlp_level = parse_tlp(&row.tlp)?;
+    let tlp_level = row.tlp;
     let mut sightings = Sightings { conn, ctx, origin, row, publishable, tlp_level, now };
     for s in &f.sightings {
         sightings.record(s)?;
@@ -221,7 +220,7 @@ fn create_found(
         let observed = Observed {
             values: &values,
             status,
-            tlp: &row.tlp,
+            tlp: row.tlp.level(),
             source: origin.provenance,
             actor: origin.actor,
             reason: origin.provenance,
@@ -271,7 +270,7 @@ pub fn apply_observations_in(
     let rules = whitelist::load(conn)?;
     let mut known: Vec<(ObservableKind, String, i64)> =
         simple.iter().map(|(row, _)| (row.kind, row.value.clone(), row.id)).collect();
-    let mut tlps: Vec<&str> = simple.iter().map(|(row, _)| row.tlp.as_str()).collect();
+    let mut tlps: Vec<&str> = simple.iter().map(|(row, _)| row.tlp.level()).collect();
     tlps.sort_unstable();
     tlps.dedup();
     let mut taken: Vec<(String, String)> = Vec::new();
@@ -279,7 +278,7 @@ pub fn apply_observations_in(
         for tlp in &tlps {
             let mut values: Vec<(String, String)> = simple
                 .iter()
-                .filter(|(row, _)| row.tlp == *tlp)
+                .filter(|(row, _)| row.tlp.level() == *tlp)
                 .flat_map(|(_, f)| f.observables.iter())
                 .filter(|o| o.status == status)
                 .filter_map(|o| IndicatorValue::parse(o.kind, &o.value).ok())
