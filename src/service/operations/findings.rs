@@ -154,22 +154,22 @@ pub fn apply_in(
         }
     }
     let publishable = row.status == Status::Active && row.stix_modified.is_some();
-    let tlp_level = row.tlp;
-    let mut sightings = Sightings { conn, ctx, origin, row, publishable, tlp_level, now };
+    let tlp = ctx.publisher.tlp(row.tlp);
+    let indicator_id = StixId::parse(&row.stix_id)?;
+    let mut sightings =
+        Sightings { conn, ctx, origin, row, indicator_id: &indicator_id, tlp, publishable, now };
     for s in &f.sightings {
         sightings.record(s)?;
     }
     let conn = sightings.conn;
     if publishable {
-        let tlp = ctx.publisher.tlp(tlp_level);
-        let indicator_id = StixId::parse(&row.stix_id)?;
         for text in &f.notes {
             let mut note = Note::new(text, vec![indicator_id.clone()])?
                 .created_by(&ctx.publisher.identity_id)?
                 .with_tlp(tlp)
                 .created_at(ts(now)?);
             note.authors = vec![format!("Harpoon {provenance}")];
-            ctx.publisher.publish(conn, &[StixObject::from(note).to_value()?], tlp_level)?;
+            ctx.publisher.publish(conn, &[StixObject::from(note).to_value()?], row.tlp)?;
         }
     }
     if !f.sightings.is_empty() {
@@ -241,8 +241,10 @@ struct Sightings<'a, 'c> {
     ctx: &'a ServiceContext,
     origin: &'a Origin<'a>,
     row: &'a crate::db::indicators::IndicatorRow,
+    indicator_id: &'a StixId,
+    /// The marking of what is recorded: the indicator's own TLP, in the version we emit.
+    tlp: crate::stix::Tlp,
     publishable: bool,
-    tlp_level: crate::stix::Tlp2,
     now: i64,
 }
 
@@ -348,9 +350,7 @@ impl Sightings<'_, '_> {
     /// One sighting: the hosts seen as SCOs, an observed-data when there are any, the sighting
     /// itself; stored, and published when the indicator is and its TLP allows.
     fn record(&mut self, s: &Sighted) -> Result<(), ServiceError> {
-        let (ctx, row, now) = (self.ctx, self.row, self.now);
-        let tlp = ctx.publisher.tlp(self.tlp_level);
-        let indicator_id = StixId::parse(&row.stix_id)?;
+        let (ctx, row, now, tlp) = (self.ctx, self.row, self.now, self.tlp);
         let mut objects: Vec<Value> = Vec::new();
         let mut refs: Vec<StixId> = Vec::new();
         for host in &s.hosts {
@@ -363,7 +363,7 @@ impl Sightings<'_, '_> {
             }
         }
         let (first, last) = (s.first_seen.min(s.last_seen), s.last_seen.max(s.first_seen));
-        let mut sighting = Sighting::new(&indicator_id)?
+        let mut sighting = Sighting::new(self.indicator_id)?
             .seen(s.count, ts(first)?, ts(last)?)?
             .where_sighted(&ctx.publisher.identity_id)?
             .created_by(&ctx.publisher.identity_id)?
@@ -381,7 +381,7 @@ impl Sightings<'_, '_> {
         let sighting_id = sighting.id().to_string();
         objects.push(StixObject::from(sighting).to_value()?);
         // Above the TLP ceiling (the indicator's own TLP): kept here, never published.
-        let published = self.publishable && ctx.publisher.publish(self.conn, &objects, self.tlp_level)?;
+        let published = self.publishable && ctx.publisher.publish(self.conn, &objects, row.tlp)?;
         store::insert_sighting(
             self.conn,
             &NewSighting {
