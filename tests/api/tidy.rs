@@ -266,19 +266,24 @@ fn module_of(file: &str) -> Vec<String> {
     parts
 }
 
+/// A `crate::` or `super::` path, or the `{` of a group after `crate::`.
+static PATH: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"\b(crate::|(?:super::)+)((?:[A-Za-z_][A-Za-z0-9_]*::)*[A-Za-z_][A-Za-z0-9_]*|\{)")
+        .unwrap()
+});
+/// The leading path of each item of a group.
+static LEAD: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"(?:^|,)\s*((?:[A-Za-z_][A-Za-z0-9_]*::)*[A-Za-z_][A-Za-z0-9_]*)").unwrap()
+});
+
 /// Every module path a file's code names through `crate::` or `super::` (and `crate::{…}`
 /// groups), resolved to absolute paths. Test modules (`#[cfg(test)]` on) are left out.
 fn named_paths(file: &str, text: &str) -> Vec<Vec<String>> {
     let code = code(text);
     let code = code.split("#[cfg(test)]").next().unwrap_or_default();
     let me = module_of(file);
-    let path_re = regex::Regex::new(
-        r"\b(crate::|(?:super::)+)((?:[A-Za-z_][A-Za-z0-9_]*::)*[A-Za-z_][A-Za-z0-9_]*|\{)",
-    )
-    .unwrap();
-    let lead = regex::Regex::new(r"(?:^|,)\s*((?:[A-Za-z_][A-Za-z0-9_]*::)*[A-Za-z_][A-Za-z0-9_]*)").unwrap();
     let mut out = Vec::new();
-    for c in path_re.captures_iter(code) {
+    for c in PATH.captures_iter(code) {
         let head = c.get(1).unwrap().as_str();
         let base: Vec<String> = if head == "crate::" {
             Vec::new()
@@ -305,7 +310,7 @@ fn named_paths(file: &str, text: &str) -> Vec<Vec<String>> {
                 }
             }
             // Only the top level of the group: nested groups' items start after their `{`.
-            lead.captures_iter(&after[..end]).map(|m| m[1].to_owned()).collect()
+            LEAD.captures_iter(&after[..end]).map(|m| m[1].to_owned()).collect()
         } else {
             vec![rest.as_str().trim_end_matches("::").to_owned()]
         };
