@@ -106,6 +106,25 @@ pub fn by_id_or_alias(conn: &mut DbConn, key: &str) -> Result<Option<CollectionR
         .optional())?)
 }
 
+/// A collection by id or alias with `user_id`'s grant on it, in one statement (a TAXII page
+/// reads this and then the page: on PostgreSQL every statement is a round trip).
+pub fn by_id_or_alias_with_grant(
+    conn: &mut DbConn,
+    key: &str,
+    user_id: i64,
+) -> Result<Option<(CollectionRow, Option<GrantRow>)>, DbError> {
+    Ok(with_conn!(conn, c => collections::table
+        .left_join(
+            collection_grants::table.on(collection_grants::collection_id
+                .eq(collections::id)
+                .and(collection_grants::user_id.eq(user_id))),
+        )
+        .filter(collections::id.eq(key).or(collections::alias.eq(key)))
+        .select((CollectionRow::as_select(), Option::<GrantRow>::as_select()))
+        .get_result(c)
+        .optional())?)
+}
+
 /// Changes a collection's TLP ceiling and whether events may be shared to it. A lower ceiling
 /// takes effect at once: pages serve only memberships whose rank is within it.
 pub fn set_tlp(conn: &mut DbConn, id: &str, tlp_ceiling: i32, share_target: bool) -> Result<(), DbError> {

@@ -20,6 +20,7 @@ pub mod misp;
 pub mod notify;
 pub mod objects;
 pub mod operations;
+mod pool;
 mod schema;
 pub mod secrets;
 pub mod served;
@@ -38,7 +39,9 @@ use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::r2d2::{Pool, PooledConnection};
+
+use self::pool::{Manager, Pragmas};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -333,39 +336,10 @@ impl Default for PoolOptions {
     }
 }
 
-#[derive(Debug)]
-struct Pragmas {
-    busy_timeout_ms: u128,
-}
-
-impl CustomizeConnection<DbConn, diesel::r2d2::Error> for Pragmas {
-    fn on_acquire(&self, conn: &mut DbConn) -> Result<(), diesel::r2d2::Error> {
-        if let DbConn::Sqlite(c) = conn {
-            // busy_timeout first, so writers queue instead of failing with SQLITE_BUSY; foreign
-            // keys are off by default in SQLite. (WAL is persistent: set once in `connect`.)
-            // Checkpoints every 16,384 pages (64 MiB of WAL) rather than 1,000: TAXII ingest
-            // rewrites random index pages (STIX ids are random) in every transaction, and a
-            // rarer checkpoint copies each page once for many transactions. Measured with 100k
-            // objects stored: 50k more ingested at 12,714 obj/s instead of 7,231 (strace: 20
-            // pwrite calls per object before). Temporary storage in memory: a multi-row INSERT in
-            // a transaction keeps a statement journal of every page it changes, and on disk that
-            // journal was a temp file written and thrown away per statement (ingest at 300k
-            // objects: 17.7k -> 19.5k obj/s).
-            c.batch_execute(&format!(
-                "PRAGMA busy_timeout = {}; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-                 PRAGMA wal_autocheckpoint = 16384; PRAGMA temp_store = MEMORY;",
-                self.busy_timeout_ms
-            ))
-            .map_err(diesel::r2d2::Error::QueryError)?;
-        }
-        Ok(())
-    }
-}
-
 /// A handle to the database: cheap to clone, shared by every request.
 #[derive(Clone)]
 pub struct Db {
-    pool: Pool<ConnectionManager<DbConn>>,
+    pool: Pool<Manager>,
     backend: Backend,
     /// The URL the pool connects with (for a connection of its own, [`Db::conn_sized`]).
     target: Arc<str>,
@@ -380,7 +354,7 @@ pub const LARGE_STATEMENT_BYTES: usize = 1 << 20;
 
 /// A connection for blocking code: pooled, or one of its own that is closed when dropped.
 pub enum Conn {
-    Pooled(PooledConnection<ConnectionManager<DbConn>>),
+    Pooled(PooledConnection<Manager>),
     Own(Box<DbConn>),
 }
 
@@ -448,7 +422,7 @@ impl Db {
                 DbError::Connect(format!("{}: {}", url.redacted(), one_line(&e.to_string())))
             })?),
         }
-        let manager = ConnectionManager::<DbConn>::new(target.clone());
+        let manager = Manager::new(target.clone());
         let pool = Pool::builder()
             .max_size(options.max_size.max(1))
             .connection_timeout(options.connect_timeout)
@@ -471,7 +445,7 @@ impl Db {
     }
 
     /// A pooled connection, for blocking code (the CLI, or inside [`Db::run`]).
-    pub fn conn(&self) -> Result<PooledConnection<ConnectionManager<DbConn>>, DbError> {
+    pub fn conn(&self) -> Result<PooledConnection<Manager>, DbError> {
         self.pool.get().map_err(|e| DbError::Pool(e.to_string()))
     }
 
@@ -747,7 +721,7 @@ pub mod testing {
     /// produce (a trigger that refuses one email's insert, to make its import fail repeatably).
     pub fn execute(db: &super::Db, sql: &str) -> Result<(), DbError> {
         let mut conn = db.conn()?;
-        match &mut *conn {
+        match &mut **conn {
             super::DbConn::Sqlite(c) => c.batch_execute(sql)?,
             super::DbConn::Postgres(c) => c.batch_execute(sql)?,
         }

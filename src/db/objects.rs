@@ -229,31 +229,24 @@ macro_rules! add_body {
             }
             resolved.push(r);
         }
+        let rows: Vec<ObjectInsert<'_>> = fresh
+            .iter()
+            .filter_map(|(i, version)| objects.get(*i).map(|o| (o, *version)))
+            .map(|(o, version)| ObjectInsert {
+                stix_id: &o.stix_id,
+                stix_type: &o.stix_type,
+                spec_version: &o.spec_version,
+                created: o.created,
+                modified: o.modified,
+                version,
+                revoked: o.revoked,
+                json: &o.json,
+                content_sha256: &o.content_sha256,
+            })
+            .collect();
         let mut new_pks: HashMap<(String, i64), i64> = HashMap::new();
-        for chunk in fresh.chunks(INSERT_CHUNK) {
-            let rows: Vec<ObjectInsert<'_>> = chunk
-                .iter()
-                .filter_map(|(i, version)| objects.get(*i).map(|o| (o, *version)))
-                .map(|(o, version)| ObjectInsert {
-                    stix_id: &o.stix_id,
-                    stix_type: &o.stix_type,
-                    spec_version: &o.spec_version,
-                    created: o.created,
-                    modified: o.modified,
-                    version,
-                    revoked: o.revoked,
-                    json: &o.json,
-                    content_sha256: &o.content_sha256,
-                })
-                .collect();
-            let inserted: Vec<(i64, String, i64)> = diesel::insert_into(so::table)
-                .values(&rows)
-                .on_conflict_do_nothing()
-                .returning((so::pk, so::stix_id, so::version))
-                .get_results($c)?;
-            for (pk, id, version) in inserted {
-                new_pks.insert((id, version), pk);
-            }
+        for (pk, id, version) in BulkInsert::insert_objects($c, &rows)? {
+            new_pks.insert((id, version), pk);
         }
         // A concurrent writer (another collection, PostgreSQL) may have stored some first:
         // adopted when identical, else a conflict like any other.
@@ -387,9 +380,7 @@ macro_rules! add_body {
                 })
             })
             .collect();
-        for chunk in rows.chunks(INSERT_CHUNK) {
-            diesel::insert_into(co::table).values(chunk).execute($c)?;
-        }
+        BulkInsert::insert_members($c, &rows)?;
         if !new_members.is_empty() {
             diesel::update(collections::table.find(collection_id))
                 .set(collections::last_date_added.eq(next - 1))
@@ -398,6 +389,98 @@ macro_rules! add_body {
         }
         Ok(outcomes)
     }};
+}
+
+/// The two bulk inserts of an add, per backend. SQLite takes multi-row INSERTs in chunks;
+/// PostgreSQL takes every row in one statement of column arrays (`unnest`): one round trip
+/// and one short statement to parse, where a 400-row VALUES list was a 3,600-parameter
+/// statement parsed and planned anew for each chunk.
+trait BulkInsert {
+    /// Inserts object versions (a version already stored is skipped); returns the
+    /// (pk, stix_id, version) of those inserted.
+    fn insert_objects(&mut self, rows: &[ObjectInsert<'_>]) -> QueryResult<Vec<(i64, String, i64)>>;
+    fn insert_members(&mut self, rows: &[MemberInsert<'_>]) -> QueryResult<()>;
+}
+
+impl BulkInsert for diesel::SqliteConnection {
+    fn insert_objects(&mut self, rows: &[ObjectInsert<'_>]) -> QueryResult<Vec<(i64, String, i64)>> {
+        let mut inserted = Vec::with_capacity(rows.len());
+        for chunk in rows.chunks(INSERT_CHUNK) {
+            inserted.extend(
+                diesel::insert_into(so::table)
+                    .values(chunk)
+                    .on_conflict_do_nothing()
+                    .returning((so::pk, so::stix_id, so::version))
+                    .get_results::<(i64, String, i64)>(self)?,
+            );
+        }
+        Ok(inserted)
+    }
+
+    fn insert_members(&mut self, rows: &[MemberInsert<'_>]) -> QueryResult<()> {
+        for chunk in rows.chunks(INSERT_CHUNK) {
+            diesel::insert_into(co::table).values(chunk).execute(self)?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(QueryableByName)]
+struct InsertedObject {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pk: i64,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    stix_id: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    version: i64,
+}
+
+impl BulkInsert for diesel::PgConnection {
+    fn insert_objects<'r>(&mut self, rows: &[ObjectInsert<'r>]) -> QueryResult<Vec<(i64, String, i64)>> {
+        use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text};
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let column = |f: fn(&ObjectInsert<'r>) -> &'r str| rows.iter().map(f).collect::<Vec<&str>>();
+        let inserted: Vec<InsertedObject> = diesel::sql_query(
+            "INSERT INTO stix_objects \
+             (stix_id, stix_type, spec_version, created, modified, version, revoked, json, content_sha256) \
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::int8[], \
+             $6::int8[], $7::bool[], $8::text[], $9::text[]) \
+             ON CONFLICT DO NOTHING RETURNING pk, stix_id, version",
+        )
+        .bind::<Array<Text>, _>(column(|r| r.stix_id))
+        .bind::<Array<Text>, _>(column(|r| r.stix_type))
+        .bind::<Array<Text>, _>(column(|r| r.spec_version))
+        .bind::<Array<Nullable<BigInt>>, _>(rows.iter().map(|r| r.created).collect::<Vec<_>>())
+        .bind::<Array<Nullable<BigInt>>, _>(rows.iter().map(|r| r.modified).collect::<Vec<_>>())
+        .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.version).collect::<Vec<_>>())
+        .bind::<Array<Bool>, _>(rows.iter().map(|r| r.revoked).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(column(|r| r.json))
+        .bind::<Array<Text>, _>(column(|r| r.content_sha256))
+        .load(self)?;
+        Ok(inserted.into_iter().map(|r| (r.pk, r.stix_id, r.version)).collect())
+    }
+
+    fn insert_members(&mut self, rows: &[MemberInsert<'_>]) -> QueryResult<()> {
+        use diesel::sql_types::{Array, BigInt, Bool, Integer, Text};
+        if rows.is_empty() {
+            return Ok(());
+        }
+        diesel::sql_query(
+            "INSERT INTO collection_objects \
+             (collection_id, object_pk, date_added, is_first, is_latest, tlp_rank) \
+             SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[], $4::bool[], $5::bool[], $6::int4[])",
+        )
+        .bind::<Array<Text>, _>(rows.iter().map(|r| r.collection_id).collect::<Vec<_>>())
+        .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.object_pk).collect::<Vec<_>>())
+        .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.date_added).collect::<Vec<_>>())
+        .bind::<Array<Bool>, _>(rows.iter().map(|r| r.is_first).collect::<Vec<_>>())
+        .bind::<Array<Bool>, _>(rows.iter().map(|r| r.is_latest).collect::<Vec<_>>())
+        .bind::<Array<Integer>, _>(rows.iter().map(|r| r.tlp_rank).collect::<Vec<_>>())
+        .execute(self)?;
+        Ok(())
+    }
 }
 
 /// Ids per `IN (…)` list and rows per multi-row INSERT: well under SQLite's bound-variable limit.

@@ -51,19 +51,22 @@ pub async fn visible(
 }
 
 /// What [`visible`] reads, on a connection the caller already holds (a page read does it in
-/// the same database visit as the page).
+/// the same database visit as the page): the collection and the caller's grant on it, in one
+/// statement.
 pub fn lookup(
     conn: &mut crate::db::DbConn,
     root: &str,
     key: &str,
     uid: Option<i64>,
 ) -> Result<(Option<CollectionRow>, Vec<store::GrantRow>), crate::db::DbError> {
-    let row = store::by_id_or_alias(conn, key)?.filter(|c| c.api_root == root);
-    let grants = match uid {
-        Some(uid) => store::grants_of(conn, uid)?,
-        None => Vec::new(),
+    let (row, grant) = match uid {
+        Some(uid) => match store::by_id_or_alias_with_grant(conn, key, uid)? {
+            Some((row, grant)) => (Some(row), grant),
+            None => (None, None),
+        },
+        None => (store::by_id_or_alias(conn, key)?, None),
     };
-    Ok((row, grants))
+    Ok((row.filter(|c| c.api_root == root), grant.into_iter().collect()))
 }
 
 /// The caller's view of a looked-up collection: 401 for an anonymous caller, 404 for one who

@@ -177,17 +177,19 @@ pub async fn read(
                 Ok(v) => v,
                 Err(e) => return Ok::<_, crate::db::DbError>((plan, Err(e))),
             };
-            if let Some(object) = plan.endpoint.object()
-                && !objects::contains(conn, &v.row.id, object)?
-            {
-                let missing = TaxiiError::NotFound(format!("{object} is not in this collection"));
-                return Ok((plan, Err(missing)));
-            }
-            let pq = match plan.query(&v.row.id) {
-                Ok(pq) => pq,
-                Err(e) => return Ok((plan, Err(e))),
+            // An object endpoint answers 404 for an object not in the collection, before any
+            // cursor error. Asked only when there is no page (rows prove the object is there):
+            // a found object costs no statement more than a page.
+            let object = plan.endpoint.object().map(str::to_string);
+            let rows = match plan.query(&v.row.id) {
+                Ok(pq) => objects::page(conn, &pq, with_json)?,
+                Err(e) => return Ok((plan, Err(missing(conn, &v.row.id, object.as_deref())?.unwrap_or(e)))),
             };
-            let rows = objects::page(conn, &pq, with_json)?;
+            if rows.is_empty()
+                && let Some(e) = missing(conn, &v.row.id, object.as_deref())?
+            {
+                return Ok((plan, Err(e)));
+            }
             Ok((plan, Ok((v.row.id, rows))))
         })
         .await?;
@@ -195,6 +197,20 @@ pub async fn read(
     let page = plan.page(state, &collection_id, rows);
     state.served.record(&collection_id, page.rows.len());
     Ok(page)
+}
+
+/// The 404 of an object endpoint whose object has no version in the collection.
+fn missing(
+    conn: &mut crate::db::DbConn,
+    collection_id: &str,
+    object: Option<&str>,
+) -> Result<Option<TaxiiError>, crate::db::DbError> {
+    Ok(match object {
+        Some(object) if !objects::contains(conn, collection_id, object)? => {
+            Some(TaxiiError::NotFound(format!("{object} is not in this collection")))
+        }
+        _ => None,
+    })
 }
 
 /// `{"more":…,"next":…` — the opening of every paged envelope.

@@ -102,3 +102,34 @@ fn a_corrupt_stored_value_is_an_error_not_a_default() {
     let Err(e @ DbError::Corrupt(_)) = read else { panic!("expected a corrupt-value error, got {read:?}") };
     assert!(e.to_string().contains("tlp") && e.to_string().contains("'purple'"), "{e}");
 }
+
+/// A pooled PostgreSQL connection used a moment ago is handed out without a `SELECT 1`
+/// (`db/pool.rs`); one the server closed fails one statement and is then pinged and replaced,
+/// never handed out broken again. (SQLite connections are files: nothing closes them.)
+#[test]
+fn a_connection_the_server_closed_is_replaced_after_its_first_failure() {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Pid {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        pid: i32,
+    }
+    let test_db = TestDb::fresh();
+    let db = test_db.connect();
+    if TestDb::expected_backend() != db::Backend::Postgres {
+        return;
+    }
+    let pid_of = |conn: &mut db::DbConn| -> Result<i32, DbError> {
+        let db::DbConn::Postgres(c) = conn else { unreachable!() };
+        Ok(diesel::sql_query("SELECT pg_backend_pid() AS pid").get_result::<Pid>(c)?.pid)
+    };
+    let mut doomed = db.conn().unwrap();
+    let pid = pid_of(&mut doomed).unwrap();
+    db::testing::execute(&db, &format!("SELECT pg_terminate_backend({pid})")).unwrap();
+    // Given back last, so handed out next (r2d2 reuses the newest idle connection first).
+    drop(doomed);
+    let outcomes: Vec<Result<i32, DbError>> = (0..3).map(|_| pid_of(&mut db.conn().unwrap())).collect();
+    let failures = outcomes.iter().filter(|o| o.is_err()).count();
+    assert!(failures <= 1, "{outcomes:?}");
+    assert!(outcomes[1..].iter().all(|o| o.as_ref().is_ok_and(|p| *p != pid)), "{outcomes:?}");
+}
