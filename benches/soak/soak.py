@@ -15,6 +15,7 @@ only; traffic to 127.0.0.1 only; the server and its database are removed at the 
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -36,6 +37,22 @@ def sqlite_heap_mib(pid):
         if "<sqlite3Stat>:" in line:
             return int(line.split()[-1], 16) / (1 << 20)
     return None
+
+
+def malloc_arenas_mib(pid):
+    """RSS of glibc malloc's heaps: [heap] and its per-thread arenas (anonymous mappings of at most
+    64 MiB starting on a 64 MiB boundary). What C code allocates when mimalloc does not override
+    malloc; near zero when it does."""
+    total, start, take = 0, 0, False
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            head = re.match(r"^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$", line)
+            if head:
+                start, end, name = int(head.group(1), 16), int(head.group(2), 16), head.group(3)
+                take = name == "[heap]" or (not name and start % (64 << 20) == 0 and end - start <= 64 << 20)
+            elif take and line.startswith("Rss:"):
+                total += int(line.split()[1])
+    return total / 1024
 
 
 def slope(points):
@@ -179,7 +196,7 @@ def run(server, args):
                 mine = [s for s in samples if s[0] == minute]
             rss = rss_kib(pid, "VmRSS") // 1024
             parts = (rss_kib(pid, "RssAnon") // 1024, rss_kib(pid, "RssFile") // 1024,
-                     sqlite_heap_mib(pid) if args.probe_sqlite else None)
+                     sqlite_heap_mib(pid) if args.probe_sqlite else None, malloc_arenas_mib(pid))
             fds = open_fds(pid)
             minutes.append((minute, rss, fds, threads_n, mine, parts))
             errors = [s for s in mine if not s[2]]
@@ -194,12 +211,12 @@ def run(server, args):
 def write(args, minutes, server):
     kinds = ["import", "commit", "operation run", "TAXII poll", "TAXII add", "export feed", "UI page", "UI QA page"]
     lines = [
-        f"| minute | RSS MiB | anon | file | SQLite heap | open fds | threads | requests | errors | "
+        f"| minute | RSS MiB | anon | file | SQLite heap | glibc malloc arenas | open fds | threads | requests | errors | "
         + " | ".join(f"p99 {k} (ms)" for k in kinds) + " |",
-        "|" + "---|" * (9 + len(kinds)),
+        "|" + "---|" * (10 + len(kinds)),
     ]
     all_errors = []
-    for minute, rss, fds, threads_n, mine, (anon, file, sqlite) in minutes:
+    for minute, rss, fds, threads_n, mine, (anon, file, sqlite, arenas) in minutes:
         errors = [s for s in mine if not s[2]]
         all_errors += errors
         p99 = []
@@ -207,7 +224,7 @@ def write(args, minutes, server):
             secs = [s[3] for s in mine if s[1] == k and s[2]]
             p99.append(f"{percentile(secs, 99) * 1000:.0f}" if secs else "—")
         heap = "—" if sqlite is None else f"{sqlite:.1f}"
-        lines.append(f"| {minute + 1} | {rss} | {anon} | {file} | {heap} | {fds} | {threads_n} | {len(mine)} | "
+        lines.append(f"| {minute + 1} | {rss} | {anon} | {file} | {heap} | {arenas:.1f} | {fds} | {threads_n} | {len(mine)} | "
                      f"{len(errors)} | "
                      + " | ".join(p99) + " |")
     settled = [(m, rss) for m, rss, *_ in minutes if m >= 2]

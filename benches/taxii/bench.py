@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from datetime import datetime, timezone
 
 import requests
@@ -196,7 +197,8 @@ class Harpoon(Target):
             self.db_url = f"sqlite://{self.dir}/harpoon.db"
         else:
             dbname = f"bench_{os.getpid()}_{secrets.token_hex(3)}"
-            host = re.sub(r"^postgres(ql)?://([^@]+@)?([^:/]+).*$", r"\3", pg_base)
+            # The host may be a socket directory, percent-encoded (postgres://u@%2Frun%2Fpostgresql/db).
+            host = urllib.parse.unquote(re.sub(r"^postgres(ql)?://([^@]+@)?([^:/]+).*$", r"\3", pg_base))
             user = re.sub(r"^postgres(ql)?://([^@:]+).*$", r"\2", pg_base) if "@" in pg_base else "postgres"
             subprocess.run(["createdb", "-h", host, "-U", user, dbname], check=True)
             self.drop = lambda: subprocess.run(
@@ -743,6 +745,11 @@ def goals(rows):
 
 
 # -------------------------------------------------------------------------------------- main
+def redacted(url):
+    """A database URL without its password."""
+    return re.sub(r"://([^:@/]+):[^@]*@", r"://\1:***@", url)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="10000,100000", help="Harpoon sizes N (comma-separated)")
@@ -829,6 +836,8 @@ def main():
         f"(`{uptime}`). Load generator: wrk, {cfg.duration}s per run, concurrency {cfg.concurrency}; "
         f"objects POSTed in envelopes of {cfg.batch} (half indicators, half SCOs).",
         f"Command: `scripts/bench-taxii {os.environ.get('BENCH_TAXII_ARGS', ' '.join(sys.argv[1:]))}`",
+        f"PostgreSQL: `{redacted(cfg.pg_url)}` (a host starting with %2F is a Unix socket directory; "
+        "127.0.0.1 is TCP with libpq's default `sslmode=prefer`: TLS when the server offers it).",
         "",
         "Load cells: req/s · p50 ms · p99 ms (wrk). `(seq)`: one request took longer than "
         f"{cfg.slow_cap:g}s, so two sequential requests at c=1 (one past 30 s) were timed instead of running wrk. "

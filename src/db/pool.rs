@@ -9,7 +9,8 @@
 //! the ping fails. SQLite connections are files and are never pinged.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection};
@@ -23,10 +24,23 @@ const ALIVE_BYPASS: Duration = Duration::from_millis(500);
 /// A pooled connection, with what the manager needs to decide whether to ping it.
 pub struct Pooled {
     pub(super) conn: DbConn,
-    /// When it was last given back to the pool.
-    returned: Instant,
+    health: Arc<Health>,
+}
+
+/// Shared with the connection's instrumentation, which sets `failed`. One pointer in [`Pooled`]:
+/// a pooled connection is moved in and out of the pool on every checkout.
+#[derive(Default)]
+struct Health {
     /// Set when a statement on it failed since its last check.
-    failed: Arc<AtomicBool>,
+    failed: AtomicBool,
+    /// When it was last given back to the pool, in milliseconds since [`EPOCH`].
+    returned_ms: AtomicU64,
+}
+
+static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
+
+fn now_ms() -> u64 {
+    u64::try_from(EPOCH.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 impl std::ops::Deref for Pooled {
@@ -43,12 +57,12 @@ impl std::ops::DerefMut for Pooled {
 }
 
 /// Records that a statement failed; everything else passes through untouched.
-struct FailureFlag(Arc<AtomicBool>);
+struct FailureFlag(Arc<Health>);
 
 impl Instrumentation for FailureFlag {
     fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
         if let InstrumentationEvent::FinishQuery { error: Some(_), .. } = event {
-            self.0.store(true, Ordering::Relaxed);
+            self.0.failed.store(true, Ordering::Relaxed);
         }
     }
 }
@@ -69,14 +83,15 @@ impl ManageConnection for Manager {
 
     fn connect(&self) -> Result<Pooled, Self::Error> {
         let mut conn = self.inner.connect()?;
-        let failed = Arc::new(AtomicBool::new(false));
-        diesel::Connection::set_instrumentation(&mut conn, FailureFlag(failed.clone()));
-        Ok(Pooled { conn, returned: Instant::now(), failed })
+        let health = Arc::new(Health { returned_ms: AtomicU64::new(now_ms()), ..Health::default() });
+        diesel::Connection::set_instrumentation(&mut conn, FailureFlag(health.clone()));
+        Ok(Pooled { conn, health })
     }
 
     fn is_valid(&self, c: &mut Pooled) -> Result<(), Self::Error> {
-        let recent = c.returned.elapsed() < ALIVE_BYPASS;
-        let failed = c.failed.swap(false, Ordering::Relaxed);
+        let idle = now_ms().saturating_sub(c.health.returned_ms.load(Ordering::Relaxed));
+        let recent = u128::from(idle) < ALIVE_BYPASS.as_millis();
+        let failed = c.health.failed.swap(false, Ordering::Relaxed);
         match c.conn {
             DbConn::Sqlite(_) => Ok(()),
             DbConn::Postgres(_) if recent && !failed => Ok(()),
@@ -86,7 +101,7 @@ impl ManageConnection for Manager {
 
     fn has_broken(&self, c: &mut Pooled) -> bool {
         // Called by r2d2 on every check-in: the moment the connection was last in use.
-        c.returned = Instant::now();
+        c.health.returned_ms.store(now_ms(), Ordering::Relaxed);
         self.inner.has_broken(&mut c.conn)
     }
 }
