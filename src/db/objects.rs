@@ -436,12 +436,11 @@ struct InsertedObject {
 }
 
 impl BulkInsert for diesel::PgConnection {
-    fn insert_objects<'r>(&mut self, rows: &[ObjectInsert<'r>]) -> QueryResult<Vec<(i64, String, i64)>> {
+    fn insert_objects(&mut self, rows: &[ObjectInsert<'_>]) -> QueryResult<Vec<(i64, String, i64)>> {
         use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text};
         if rows.is_empty() {
             return Ok(Vec::new());
         }
-        let column = |f: fn(&ObjectInsert<'r>) -> &'r str| rows.iter().map(f).collect::<Vec<&str>>();
         let inserted: Vec<InsertedObject> = diesel::sql_query(
             "INSERT INTO stix_objects \
              (stix_id, stix_type, spec_version, created, modified, version, revoked, json, content_sha256) \
@@ -449,15 +448,15 @@ impl BulkInsert for diesel::PgConnection {
              $6::int8[], $7::bool[], $8::text[], $9::text[]) \
              ON CONFLICT DO NOTHING RETURNING pk, stix_id, version",
         )
-        .bind::<Array<Text>, _>(column(|r| r.stix_id))
-        .bind::<Array<Text>, _>(column(|r| r.stix_type))
-        .bind::<Array<Text>, _>(column(|r| r.spec_version))
-        .bind::<Array<Nullable<BigInt>>, _>(rows.iter().map(|r| r.created).collect::<Vec<_>>())
-        .bind::<Array<Nullable<BigInt>>, _>(rows.iter().map(|r| r.modified).collect::<Vec<_>>())
-        .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.version).collect::<Vec<_>>())
-        .bind::<Array<Bool>, _>(rows.iter().map(|r| r.revoked).collect::<Vec<_>>())
-        .bind::<Array<Text>, _>(column(|r| r.json))
-        .bind::<Array<Text>, _>(column(|r| r.content_sha256))
+        .bind::<Array<Text>, _>(column(rows, |r| r.stix_id))
+        .bind::<Array<Text>, _>(column(rows, |r| r.stix_type))
+        .bind::<Array<Text>, _>(column(rows, |r| r.spec_version))
+        .bind::<Array<Nullable<BigInt>>, _>(column(rows, |r| r.created))
+        .bind::<Array<Nullable<BigInt>>, _>(column(rows, |r| r.modified))
+        .bind::<Array<BigInt>, _>(column(rows, |r| r.version))
+        .bind::<Array<Bool>, _>(column(rows, |r| r.revoked))
+        .bind::<Array<Text>, _>(column(rows, |r| r.json))
+        .bind::<Array<Text>, _>(column(rows, |r| r.content_sha256))
         .load(self)?;
         Ok(inserted.into_iter().map(|r| (r.pk, r.stix_id, r.version)).collect())
     }
@@ -472,15 +471,20 @@ impl BulkInsert for diesel::PgConnection {
              (collection_id, object_pk, date_added, is_first, is_latest, tlp_rank) \
              SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[], $4::bool[], $5::bool[], $6::int4[])",
         )
-        .bind::<Array<Text>, _>(rows.iter().map(|r| r.collection_id).collect::<Vec<_>>())
-        .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.object_pk).collect::<Vec<_>>())
-        .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.date_added).collect::<Vec<_>>())
-        .bind::<Array<Bool>, _>(rows.iter().map(|r| r.is_first).collect::<Vec<_>>())
-        .bind::<Array<Bool>, _>(rows.iter().map(|r| r.is_latest).collect::<Vec<_>>())
-        .bind::<Array<Integer>, _>(rows.iter().map(|r| r.tlp_rank).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(column(rows, |r| r.collection_id))
+        .bind::<Array<BigInt>, _>(column(rows, |r| r.object_pk))
+        .bind::<Array<BigInt>, _>(column(rows, |r| r.date_added))
+        .bind::<Array<Bool>, _>(column(rows, |r| r.is_first))
+        .bind::<Array<Bool>, _>(column(rows, |r| r.is_latest))
+        .bind::<Array<Integer>, _>(column(rows, |r| r.tlp_rank))
         .execute(self)?;
         Ok(())
     }
+}
+
+/// One field of every row, as the array an `unnest` parameter binds.
+fn column<R, T>(rows: &[R], field: impl Fn(&R) -> T) -> Vec<T> {
+    rows.iter().map(field).collect()
 }
 
 /// Ids per `IN (…)` list and rows per multi-row INSERT: well under SQLite's bound-variable limit.
