@@ -685,15 +685,23 @@ pub fn commit_into(
             ind::add_tags(conn, &all, tags)?;
         }
         // url related-to the domain of its host, when both are indicators of this commit.
+        let mut relations = Vec::new();
         for (url, _) in rows.iter().filter(|(r, _)| r.kind == ObservableKind::Url) {
             let Some(host) = extract::bundle::url_host(&url.value) else { continue };
             if let Some((domain, _)) =
                 rows.iter().find(|(r, _)| r.kind == ObservableKind::Domain && r.value == host)
             {
-                let rel = StixId::new_v4("relationship")?;
-                ind::relate(conn, url.id, "related-to", domain.id, rel.as_str(), "commit", now)?;
+                relations.push(ind::NewRelation {
+                    source_id: url.id,
+                    rel_type: "related-to",
+                    target_id: domain.id,
+                    stix_id: StixId::new_v4("relationship")?.to_string(),
+                    origin: "commit",
+                    created_at: now,
+                });
             }
         }
+        ind::relate_all(conn, &relations)?;
         if ctx.url_to_fqdn_at_commit {
             let provenance = format!("url-to-fqdn at the commit of import {id}");
             let origin = Origin { provenance: &provenance, actor, run_id: None };

@@ -737,3 +737,63 @@ async fn reads_are_counted_for_the_dashboard() {
     };
     assert_eq!((counted.1, counted.2), (3, 5 + 2 + 5), "3 requests; 5 objects, 2 objects, 5 records");
 }
+
+/// PostgreSQL plans a cached statement afresh at every execution for as long as its generic
+/// plan looks costlier; get-by-id's page query must settle on its generic plan (two index
+/// lookups), or every request pays the planner (ARCHITECTURE.md, "Invariants").
+#[tokio::test]
+async fn get_by_id_settles_on_a_reusable_plan_on_postgresql() {
+    use diesel::prelude::*;
+    use harpoon::db::objects::{self, PageQuery, VersionFilter};
+    use harpoon::db::{Backend, DbConn, DbError};
+
+    #[derive(QueryableByName, Debug)]
+    struct Plans {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        generic_plans: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        custom_plans: i64,
+    }
+    if crate::helpers::TestDb::expected_backend() != Backend::Postgres {
+        return;
+    }
+    let app = TestApp::spawn().await;
+    let collection = simple_collection(&app, "g").await;
+    // Enough rows that a generic plan guessing ten ids would rather scan the collection.
+    let (status, _) = post(&app, "g", (0..2000).map(url_sco).collect()).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let id = url_sco(7)["id"].as_str().unwrap().to_string();
+    let plans = app
+        .db
+        .run(move |conn| {
+            let q = PageQuery {
+                collection_id: collection.id.clone(),
+                ids: vec![id],
+                versions: VersionFilter::last(),
+                limit: 100,
+                ..PageQuery::default()
+            };
+            // The statistics autovacuum would have gathered by now in a running server.
+            let DbConn::Postgres(c) = conn else { unreachable!() };
+            diesel::sql_query("ANALYZE collection_objects, stix_objects").execute(c)?;
+            for _ in 0..8 {
+                assert_eq!(objects::page(conn, &q, true)?.len(), 1);
+            }
+            let DbConn::Postgres(c) = conn else { unreachable!() };
+            Ok::<_, DbError>(
+                diesel::sql_query(
+                    "SELECT generic_plans, custom_plans FROM pg_prepared_statements \
+                     WHERE statement LIKE '%\"stix_objects\".\"stix_id\" %ORDER BY \"collection_objects\".%'",
+                )
+                .load::<Plans>(c)?,
+            )
+        })
+        .await
+        .unwrap();
+    assert_eq!(plans.len(), 1, "{plans:?}");
+    // PostgreSQL tries five custom plans before it weighs the generic one.
+    assert!(
+        plans[0].custom_plans <= 5 && plans[0].generic_plans >= 3,
+        "planned afresh every time: {plans:?}"
+    );
+}

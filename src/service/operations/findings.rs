@@ -308,17 +308,25 @@ pub fn apply_observations_in(
             taken.extend(values);
         }
     }
+    let mut relations = Vec::new();
     for (row, f) in simple {
         let id_of = |node: &Node| node_id(node, row.id, &known);
         for r in &f.relationships {
             if let (Some(s), Some(t)) = (id_of(&r.source), id_of(&r.target))
                 && s != t
             {
-                let stix = StixId::new_v4("relationship")?;
-                ind::relate(conn, s, &r.rel_type, t, stix.as_str(), provenance, now)?;
+                relations.push(ind::NewRelation {
+                    source_id: s,
+                    rel_type: &r.rel_type,
+                    target_id: t,
+                    stix_id: StixId::new_v4("relationship")?.to_string(),
+                    origin: provenance,
+                    created_at: now,
+                });
             }
         }
     }
+    ind::relate_all(conn, &relations)?;
     Ok(())
 }
 
