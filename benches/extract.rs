@@ -9,15 +9,16 @@
 mod common;
 use common::cpu_ticks;
 
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use harpoon::extract::{ExtractOptions, extract};
+
 /// The allocator the `harpoon` binary runs on (src/main.rs), so the bench measures what the
 /// server spends: on glibc's malloc, malloc and free were ≈ 5 % of the samples.
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
-
-use harpoon::extract::{ExtractOptions, extract};
 
 fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(rd) = std::fs::read_dir(dir) else {

@@ -372,30 +372,12 @@ pub fn shared_with_other_events(conn: &mut DbConn, event_id: i64) -> Result<Vec<
 }
 
 /// Adds a relationship between two indicators; returns whether it is new.
-pub fn relate(
-    conn: &mut DbConn,
-    source_id: i64,
-    rel_type: &str,
-    target_id: i64,
-    stix_id: &str,
-    origin: &str,
-    at: i64,
-) -> Result<bool, DbError> {
-    let n = with_conn!(conn, c => diesel::insert_into(ir::table)
-        .values((
-            ir::source_id.eq(source_id),
-            ir::rel_type.eq(rel_type),
-            ir::target_id.eq(target_id),
-            ir::stix_id.eq(stix_id),
-            ir::origin.eq(origin),
-            ir::created_at.eq(at),
-        ))
-        .on_conflict_do_nothing()
-        .execute(c))?;
+pub fn relate(conn: &mut DbConn, row: &NewRelation) -> Result<bool, DbError> {
+    let n = with_conn!(conn, c => diesel::insert_into(ir::table).values(row).on_conflict_do_nothing().execute(c))?;
     Ok(n == 1)
 }
 
-/// A relationship to add with [`relate_all`].
+/// A relationship to add with [`relate`] or [`relate_all`].
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = ir)]
 pub struct NewRelation<'a> {
@@ -418,9 +400,9 @@ pub fn relate_all(conn: &mut DbConn, rows: &[NewRelation]) -> Result<(), DbError
             }
         }
         // diesel has no multi-row upsert for SQLite; a cached statement per row costs no round trip.
-        DbConn::Sqlite(c) => {
+        DbConn::Sqlite(_) => {
             for row in rows {
-                diesel::insert_into(ir::table).values(row).on_conflict_do_nothing().execute(c)?;
+                relate(conn, row)?;
             }
         }
     }

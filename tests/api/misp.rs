@@ -121,8 +121,15 @@ async fn seed(
                 ids.insert(value.to_string(), row.id);
             }
             if let (Some(domain), Some(ip)) = (ids.get("paypa1-verify.com"), ids.get("82.118.16.98")) {
-                let rel = format!("relationship--{}", uuid::Uuid::new_v4());
-                store::relate(conn, *domain, "resolves-to", *ip, &rel, "test", past)?;
+                let relation = store::NewRelation {
+                    source_id: *domain,
+                    rel_type: "resolves-to",
+                    target_id: *ip,
+                    stix_id: format!("relationship--{}", uuid::Uuid::new_v4()),
+                    origin: "test",
+                    created_at: past,
+                };
+                store::relate(conn, &relation)?;
             }
             Ok::<_, harpoon::db::DbError>((ids, uuids))
         })

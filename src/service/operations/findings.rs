@@ -147,8 +147,15 @@ pub fn apply_in(
         if let (Some(s), Some(t)) = (id_of(&r.source), id_of(&r.target))
             && s != t
         {
-            let stix = StixId::new_v4("relationship")?;
-            if ind::relate(conn, s, &r.rel_type, t, stix.as_str(), provenance, now)? {
+            let relation = ind::NewRelation {
+                source_id: s,
+                rel_type: &r.rel_type,
+                target_id: t,
+                stix_id: StixId::new_v4("relationship")?.to_string(),
+                origin: provenance,
+                created_at: now,
+            };
+            if ind::relate(conn, &relation)? {
                 relationships += 1;
             }
         }
