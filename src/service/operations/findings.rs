@@ -141,23 +141,10 @@ pub fn apply_in(
     let provenance = origin.provenance;
     let now = now_micros();
     let (created, known) = create_found(conn, ctx, origin, row, f, now)?;
-    let id_of = |node: &Node| node_id(node, row.id, &known);
     let mut relationships = 0;
-    for r in &f.relationships {
-        if let (Some(s), Some(t)) = (id_of(&r.source), id_of(&r.target))
-            && s != t
-        {
-            let relation = ind::NewRelation {
-                source_id: s,
-                rel_type: &r.rel_type,
-                target_id: t,
-                stix_id: StixId::new_v4("relationship")?.to_string(),
-                origin: provenance,
-                created_at: now,
-            };
-            if ind::relate(conn, &relation)? {
-                relationships += 1;
-            }
+    for relation in relations_of(row.id, f, &known, provenance, now)? {
+        if ind::relate(conn, &relation)? {
+            relationships += 1;
         }
     }
     let publishable = row.status == Status::Active && row.stix_modified.is_some();
@@ -317,24 +304,38 @@ pub fn apply_observations_in(
     }
     let mut relations = Vec::new();
     for (row, f) in simple {
-        let id_of = |node: &Node| node_id(node, row.id, &known);
-        for r in &f.relationships {
-            if let (Some(s), Some(t)) = (id_of(&r.source), id_of(&r.target))
-                && s != t
-            {
-                relations.push(ind::NewRelation {
-                    source_id: s,
-                    rel_type: &r.rel_type,
-                    target_id: t,
-                    stix_id: StixId::new_v4("relationship")?.to_string(),
-                    origin: provenance,
-                    created_at: now,
-                });
-            }
-        }
+        relations.extend(relations_of(row.id, f, &known, provenance, now)?);
     }
     ind::relate_all(conn, &relations)?;
     Ok(())
+}
+
+/// The rows for a subject's found relationships whose two ends are indicators (`known`) and
+/// differ, each with a new STIX id.
+fn relations_of<'a>(
+    subject_id: i64,
+    f: &'a Findings,
+    known: &[(ObservableKind, String, i64)],
+    provenance: &'a str,
+    now: i64,
+) -> Result<Vec<ind::NewRelation<'a>>, ServiceError> {
+    let id_of = |node: &Node| node_id(node, subject_id, known);
+    let mut out = Vec::new();
+    for r in &f.relationships {
+        if let (Some(s), Some(t)) = (id_of(&r.source), id_of(&r.target))
+            && s != t
+        {
+            out.push(ind::NewRelation {
+                source_id: s,
+                rel_type: &r.rel_type,
+                target_id: t,
+                stix_id: StixId::new_v4("relationship")?.to_string(),
+                origin: provenance,
+                created_at: now,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// The indicator id of a relationship's end: the subject, or a value among those `known`
